@@ -1,0 +1,1 @@
+"""Partnership sessions, briefing composition, PDF rendering, decisions and actions, and the funders' library."""

@@ -1,0 +1,68 @@
+"""commintel's ground floor: the app factory, config, accounts and roles, organisations, partnerships, geography."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from webapp.config import PROJECT_ROOT, load_config
+
+log = logging.getLogger(__name__)
+
+TEMPLATE_DIR = PROJECT_ROOT / "templates"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. ``config`` overrides settings (tests use it); the environment supplies the rest."""
+    app = Flask(
+        __name__,
+        template_folder=str(TEMPLATE_DIR),
+        static_folder="static",
+    )
+    app.config.update(load_config(config))
+    Path(app.config["COMMINTEL_INSTANCE_DIR"]).mkdir(parents=True, exist_ok=True)
+    _configure_logging(app)
+
+    from webapp import models  # noqa: F401  (register the tables with the metadata)
+    from webapp.auth import login_manager_setup
+    from webapp.celery_app import celery_init_app
+    from webapp.extensions import csrf, db, limiter, migrate, tune_sqlite
+
+    db.init_app(app)
+    with app.app_context():
+        tune_sqlite(db.engine)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager_setup(app)
+    celery_init_app(app)
+
+    from webapp import errors, security
+
+    errors.register(app)
+    security.register(app)
+
+    from webapp.auth import bp as auth_bp
+    from webapp.views import admin_bp, api_bp, areas_bp, jobs_bp, main_bp, orgs_bp, partnerships_bp
+
+    for bp in (main_bp, auth_bp, areas_bp, orgs_bp, partnerships_bp, admin_bp, jobs_bp, api_bp):
+        app.register_blueprint(bp)
+
+    from webapp.cli import register_cli
+
+    register_cli(app)
+
+    from webapp.templating import register_template_helpers
+
+    register_template_helpers(app)
+    return app
+
+
+def _configure_logging(app: Flask) -> None:
+    if app.config["COMMINTEL_ENV"] == "testing" or logging.getLogger().handlers:
+        return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

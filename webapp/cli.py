@@ -1,0 +1,210 @@
+"""The `commintel` command: a Flask CLI group. Each command is one transaction: all of it is stored, or nothing."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import select
+
+from webapp import geography, operations
+from webapp.extensions import db
+from webapp.models import AreaLevel, OrgKind, OrgRole, Organisation, PlatformRole
+
+log = logging.getLogger(__name__)
+
+USER_ROLES = ("resident", "member", "org_admin", "convenor", "funder", "admin")
+
+
+def main() -> None:
+    from webapp import create_app
+
+    cli = FlaskGroup(create_app=lambda: create_app(), add_default_commands=False, help="commintel administration.")
+    cli.main(prog_name="commintel")
+
+
+@contextmanager
+def transaction() -> Iterator[None]:
+    """Commit if the block finishes; roll back and print a clear message (no stack trace) if it raises."""
+    try:
+        yield
+    except operations.OperationError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
+    except Exception:
+        db.session.rollback()
+        raise
+    db.session.commit()
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(users_cli)
+    app.cli.add_command(orgs_cli)
+    app.cli.add_command(geography_cli)
+    app.cli.add_command(demo_command)
+    app.cli.add_command(serve_command)
+    app.cli.add_command(settings_command)
+
+
+# users -----------------------------------------------------------------------------------------------------------
+
+
+@click.group("users", help="People and their roles.")
+def users_cli() -> None:
+    pass
+
+
+@users_cli.command("create")
+@click.option("--email", required=True, help="Their email address (the sign-in name).")
+@click.option("--role", required=True, type=click.Choice(USER_ROLES), help="Platform or organisation role.")
+@click.option("--org", "org_slug", help="Organisation short name; needed for member and org_admin.")
+@click.option("--name", "display_name", help="Name shown to others (default: the part of the email before @).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of asking.")
+@with_appcontext
+def create_user_command(email: str, role: str, org_slug: str | None, display_name: str | None, password_stdin: bool):
+    """Create an account."""
+    org = None
+    if org_slug:
+        org = db.session.scalar(select(Organisation).where(Organisation.slug == org_slug))
+        if org is None:
+            raise click.BadParameter(f"no organisation with short name {org_slug!r}", param_hint="--org")
+    if role in ("member", "org_admin") and org is None:
+        raise click.BadParameter("a member or org_admin needs --org", param_hint="--org")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    platform_role = None if role in ("member", "org_admin") else PlatformRole(role)
+    org_role = OrgRole.ADMIN if role == "org_admin" else OrgRole.MEMBER
+    with transaction():
+        user = operations.create_user(
+            email, password, display_name, platform_role=platform_role, organisation=org, org_role=org_role
+        )
+    click.echo(f"Created user {user.id} ({role}).")
+
+
+# orgs ------------------------------------------------------------------------------------------------------------
+
+
+@click.group("orgs", help="Organisations.")
+def orgs_cli() -> None:
+    pass
+
+
+@orgs_cli.command("create")
+@click.option("--name", required=True, help="The organisation's name.")
+@click.option("--kind", required=True, type=click.Choice([k.value for k in OrgKind]), help="Kind of organisation.")
+@click.option("--slug", help="Short name used in addresses (default: made from the name).")
+@with_appcontext
+def create_org_command(name: str, kind: str, slug: str | None):
+    """Create an organisation."""
+    with transaction():
+        org = operations.create_organisation(name, kind, slug)
+    click.echo(f"Created organisation {org.slug} ({org.kind.label}).")
+
+
+# geography -------------------------------------------------------------------------------------------------------
+
+
+@click.group("geography", help="Statistical geography (ONS areas and boundaries).")
+def geography_cli() -> None:
+    pass
+
+
+@geography_cli.command("load")
+@click.argument("lookup", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--boundaries", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="GeoJSON file.")
+@click.option("--level", type=click.Choice(["ward", "lsoa", "lad"]), help="Level of the areas in --boundaries.")
+@click.option("--local-authority", help="Load only this local authority's rows, e.g. E06000023.")
+@with_appcontext
+def load_geography_command(lookup: Path, boundaries: Path | None, level: str | None, local_authority: str | None):
+    """Load an ONS LSOA → ward → local authority lookup CSV, and optionally boundaries for one level."""
+    if boundaries is not None and level is None:
+        raise click.BadParameter("say which level the boundaries are with --level", param_hint="--level")
+    with transaction():
+        report = geography.load_lookup(lookup, local_authority)
+        click.echo(f"Lookup: {report.rows} rows; {report.summary()}.")
+        if boundaries is not None:
+            b = geography.load_boundaries(boundaries, AreaLevel(level))
+            click.echo(f"Boundaries: {b.rows} {level} areas given a boundary.")
+            if b.unmatched:
+                click.echo(f"{len(b.unmatched)} boundary codes matched no area: {', '.join(b.unmatched[:20])}")
+
+
+# demo ------------------------------------------------------------------------------------------------------------
+
+
+@click.command("demo", help="Load the demo data set into the configured database (safe to run again).")
+@with_appcontext
+def demo_command():
+    from webapp import demo
+
+    with transaction():
+        summary = demo.load()
+    for line in summary:
+        click.echo(line)
+    click.echo(demo.logins_text(current_app.config["COMMINTEL_BASE_URL"]))
+
+
+# serve -----------------------------------------------------------------------------------------------------------
+
+
+@click.command("serve", help="Serve the app with waitress, with an embedded background worker.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--no-worker", is_flag=True, help="Do not start the embedded worker (use separate Celery workers).")
+@with_appcontext
+def serve_command(host: str, port: int, threads: int, no_worker: bool):
+    from waitress import serve
+
+    worker = None if no_worker else start_embedded_worker()
+    try:
+        click.echo(f"commintel is serving on http://{host}:{port}/  (Ctrl+C to stop)")
+        serve(current_app._get_current_object(), host=host, port=port, threads=threads, ident="commintel")
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+
+
+def start_embedded_worker() -> subprocess.Popen:
+    """A Celery worker (with the beat scheduler) in a child process, sharing this process's settings."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "webapp.worker",
+        "worker",
+        "--beat",
+        "--pool=threads",
+        "--concurrency=2",
+        "--loglevel=INFO",
+        "--schedule",
+        str(Path(current_app.config["COMMINTEL_INSTANCE_DIR"]) / "celerybeat-schedule"),
+    ]
+    click.echo("Starting the embedded background worker.")
+    return subprocess.Popen(cmd, env=os.environ.copy())  # noqa: S603 - fixed argument list, no shell
+
+
+# settings --------------------------------------------------------------------------------------------------------
+
+
+@click.command("settings", help="Print every setting with its default and description (Markdown).")
+def settings_command():
+    from webapp.config import settings_table_markdown
+
+    click.echo(settings_table_markdown())

@@ -1,0 +1,280 @@
+"""Every setting commintel reads, with its default and a one-line description, in one place.
+
+Values come from (lowest to highest priority): the defaults below, environment variables, and the ``config``
+mapping passed to :func:`webapp.create_app` (used by tests). They are parsed and validated once, at start-up;
+an invalid value stops start-up with a :class:`ConfigError` that names the setting. Nothing here is read at
+import time.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENVIRONMENTS = ("production", "development", "demo", "testing")
+
+
+class ConfigError(ValueError):
+    """A setting has a value commintel cannot run with; the message names the setting."""
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected true or false, got {raw!r}")
+
+
+def _parse_positive_int(raw: str | int) -> int:
+    value = int(raw)
+    if value < 1:
+        raise ValueError(f"must be a whole number of at least 1, got {raw!r}")
+    return value
+
+
+def _parse_str(raw: str) -> str:
+    return raw
+
+
+def _parse_optional_str(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    raw = raw.strip()
+    return raw or None
+
+
+def _parse_environment(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in ENVIRONMENTS:
+        raise ValueError(f"must be one of {', '.join(ENVIRONMENTS)}, got {raw!r}")
+    return value
+
+
+def _parse_database_url(raw: str) -> str:
+    scheme = urlsplit(raw).scheme
+    if scheme in {"postgres", "postgresql"}:
+        # psycopg 3 is the driver we ship; a bare postgresql:// URL would ask SQLAlchemy for psycopg2.
+        return "postgresql+psycopg://" + raw.split("://", 1)[1]
+    if scheme in {"sqlite", "postgresql+psycopg"}:
+        return raw
+    raise ValueError(f"must be an sqlite:// or postgresql:// URL, got scheme {scheme!r}")
+
+
+def _parse_redis_url(raw: str | None) -> str | None:
+    value = _parse_optional_str(raw)
+    if value is not None and urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+        raise ValueError("must be a redis://, rediss:// or unix:// URL")
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: the Flask config key, the environment variable that overrides it, its default."""
+
+    key: str
+    env: str
+    default: Any
+    description: str
+    parse: Callable[[Any], Any] = _parse_str
+
+
+def _default_database_url() -> str:
+    return "sqlite:///" + str(PROJECT_ROOT / "instance" / "commintel.db")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "COMMINTEL_ENV",
+        "COMMINTEL_ENV",
+        "production",
+        "production, development, demo or testing; only production demands a SECRET_KEY and secure cookies.",
+        _parse_environment,
+    ),
+    Setting(
+        "SECRET_KEY",
+        "SECRET_KEY",
+        None,
+        "Signs sessions and CSRF tokens; required in production (at least 32 characters).",
+        _parse_optional_str,
+    ),
+    Setting(
+        "DATABASE_URL",
+        "DATABASE_URL",
+        _default_database_url,
+        "SQLAlchemy URL of the database; SQLite file under instance/ by default, postgresql:// in production.",
+        _parse_database_url,
+    ),
+    Setting(
+        "REDIS_URL",
+        "REDIS_URL",
+        None,
+        "Redis for the task queue and rate limits; unset means the embedded queue on an SQLite file.",
+        _parse_redis_url,
+    ),
+    Setting(
+        "COMMINTEL_SUPPRESSION_K",
+        "COMMINTEL_SUPPRESSION_K",
+        5,
+        "Counts below this are shown as 'fewer than k' everywhere: screen, PDF, export and API.",
+        _parse_positive_int,
+    ),
+    Setting(
+        "COMMINTEL_INSTANCE_DIR",
+        "COMMINTEL_INSTANCE_DIR",
+        lambda: str(PROJECT_ROOT / "instance"),
+        "Folder for the SQLite database, the embedded task queue and generated files.",
+        _parse_str,
+    ),
+    Setting(
+        "COMMINTEL_LOGIN_RATE_LIMIT",
+        "COMMINTEL_LOGIN_RATE_LIMIT",
+        "10 per minute",
+        "How many sign-in attempts one address may make (Flask-Limiter syntax).",
+        _parse_str,
+    ),
+    Setting(
+        "COMMINTEL_TOKEN_HOURS",
+        "COMMINTEL_TOKEN_HOURS",
+        72,
+        "Hours an invitation or password-reset link stays valid.",
+        _parse_positive_int,
+    ),
+    Setting(
+        "COMMINTEL_MAX_UPLOAD_MB",
+        "COMMINTEL_MAX_UPLOAD_MB",
+        10,
+        "Largest file (MB) a bulk import may upload; larger requests get a 413 page.",
+        _parse_positive_int,
+    ),
+    Setting(
+        "COMMINTEL_BASE_URL",
+        "COMMINTEL_BASE_URL",
+        "http://127.0.0.1:5000",
+        "Public address of the app, used in links written to emails and the console.",
+        _parse_str,
+    ),
+    Setting(
+        "COMMINTEL_SMTP_HOST",
+        "COMMINTEL_SMTP_HOST",
+        None,
+        "SMTP server for invitations and resets; unset means links are written to the log instead.",
+        _parse_optional_str,
+    ),
+    Setting(
+        "COMMINTEL_SMTP_PORT",
+        "COMMINTEL_SMTP_PORT",
+        587,
+        "SMTP port (STARTTLS is used when the server offers it).",
+        _parse_positive_int,
+    ),
+    Setting(
+        "COMMINTEL_SMTP_USER",
+        "COMMINTEL_SMTP_USER",
+        None,
+        "SMTP user name, if the server needs one.",
+        _parse_optional_str,
+    ),
+    Setting(
+        "COMMINTEL_SMTP_PASSWORD",
+        "COMMINTEL_SMTP_PASSWORD",
+        None,
+        "SMTP password, if the server needs one.",
+        _parse_optional_str,
+    ),
+    Setting(
+        "COMMINTEL_MAIL_FROM",
+        "COMMINTEL_MAIL_FROM",
+        "commintel@localhost",
+        "Sender address of invitations and password resets.",
+        _parse_str,
+    ),
+)
+
+SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}
+
+
+def load_config(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> dict:
+    """Resolve every setting to a validated value; raise ConfigError naming the first bad one."""
+    environ = os.environ if environ is None else environ
+    overrides = dict(overrides or {})
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        if setting.key in overrides:
+            raw = overrides.pop(setting.key)
+        elif setting.env in environ:
+            raw = environ[setting.env]
+        else:
+            raw = setting.default() if callable(setting.default) else setting.default
+        try:
+            values[setting.key] = setting.parse(raw)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"Setting {setting.env}: {exc}") from None
+    _validate(values)
+    values.update(_derived(values))
+    # Anything else a caller passes (tests set Flask keys such as WTF_CSRF_ENABLED) goes through unchanged.
+    values.update(overrides)
+    return values
+
+
+def _validate(values: dict[str, Any]) -> None:
+    env = values["COMMINTEL_ENV"]
+    secret = values["SECRET_KEY"]
+    if env == "production":
+        if secret is None:
+            raise ConfigError(
+                "Setting SECRET_KEY: required in production. Generate one with "
+                "`python -c 'import secrets; print(secrets.token_hex(32))'`."
+            )
+        if len(secret) < 32:
+            raise ConfigError("Setting SECRET_KEY: must be at least 32 characters in production.")
+    elif secret is None:
+        # Development, demo and tests get a fresh random key: sessions do not survive a restart, which is fine there.
+        values["SECRET_KEY"] = secrets.token_hex(32)
+
+
+def _derived(values: dict[str, Any]) -> dict[str, Any]:
+    """Flask and extension settings that follow from ours."""
+    production = values["COMMINTEL_ENV"] == "production"
+    instance_dir = values["COMMINTEL_INSTANCE_DIR"]
+    return {
+        "SQLALCHEMY_DATABASE_URI": values["DATABASE_URL"],
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "MAX_CONTENT_LENGTH": values["COMMINTEL_MAX_UPLOAD_MB"] * 1024 * 1024 + 256 * 1024,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": production,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "RATELIMIT_STORAGE_URI": values["REDIS_URL"] or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "CELERY_BROKER_URL": values["REDIS_URL"] or f"sqla+sqlite:///{instance_dir}/celery-broker.db",
+        "CELERY_RESULT_BACKEND": (
+            values["REDIS_URL"] if values["REDIS_URL"] else f"db+sqlite:///{instance_dir}/celery-results.db"
+        ),
+    }
+
+
+def settings_table_markdown() -> str:
+    """The configuration table of the README, generated so it cannot drift from SETTINGS."""
+    rows = ["| Environment variable | Default | What it does |", "| --- | --- | --- |"]
+    for s in SETTINGS:
+        if s.key == "DATABASE_URL":
+            default = "`sqlite:///instance/commintel.db`"
+        elif s.key == "COMMINTEL_INSTANCE_DIR":
+            default = "`instance/`"
+        elif s.default is None:
+            default = "unset"
+        else:
+            default = f"`{s.default}`"
+        rows.append(f"| `{s.env}` | {default} | {s.description} |")
+    return "\n".join(rows)

@@ -1,0 +1,102 @@
+"""The demo data set: real Bristol geography, invented organisations, people and a partnership.
+
+`commintel demo` calls :func:`load` inside one transaction. Loading twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from webapp import geography, operations
+from webapp.extensions import db
+from webapp.models import Area, AreaLevel, Organisation, OrgKind, OrgRole, Partnership, PlatformRole, User
+
+DATA = Path(__file__).resolve().parent / "demo_data"
+BRISTOL = "E06000023"
+# Demo accounts only exist in demo databases; this password is printed by `make demo` and written in the README.
+DEMO_PASSWORD = "demo-password-2026"
+
+ORGANISATIONS = (
+    ("Lawrence Hill Food Share", "lawrence-hill-food-share", OrgKind.CHARITY),
+    ("Easton Mutual Aid", "easton-mutual-aid", OrgKind.MUTUAL_AID),
+    ("Knowle West Residents' Association", "knowle-west-residents", OrgKind.RESIDENTS_ASSOCIATION),
+    ("Bristol Patient Voice", "bristol-patient-voice", OrgKind.CHARITY),
+    ("Southmead Community Kitchen CIC", "southmead-community-kitchen", OrgKind.COMMUNITY_BUSINESS),
+    ("City Public Health Team", "city-public-health", OrgKind.PUBLIC_BODY),
+    ("Avon Community Fund", "avon-community-fund", OrgKind.FUNDER),
+)
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    role: str
+    email: str
+    name: str
+    platform_role: PlatformRole | None = None
+    org_slug: str | None = None
+    org_role: OrgRole | None = None
+
+
+LOGINS = (
+    DemoLogin("admin", "admin@demo.commintel.org", "Alex Admin", PlatformRole.ADMIN),
+    DemoLogin("convenor", "convenor@demo.commintel.org", "Chris Convenor", PlatformRole.CONVENOR),
+    DemoLogin("funder", "funder@demo.commintel.org", "Fran Funder", PlatformRole.FUNDER, "avon-community-fund"),
+    DemoLogin("org_admin", "orgadmin@demo.commintel.org", "Olu Orgadmin", None, "lawrence-hill-food-share", OrgRole.ADMIN),
+    DemoLogin("member", "member@demo.commintel.org", "Morgan Member", None, "easton-mutual-aid", OrgRole.MEMBER),
+    DemoLogin("resident", "resident@demo.commintel.org", "Robin Resident", PlatformRole.RESIDENT),
+)
+
+
+def load() -> list[str]:
+    """Load (or complete) the demo; return lines to print."""
+    lines: list[str] = []
+    if db.session.scalar(select(func.count()).select_from(Area).where(Area.code == BRISTOL)) == 0:
+        report = geography.load_lookup(DATA / "bristol_lsoa11_ward19_lad19_lookup.csv", BRISTOL)
+        lines.append(f"Geography: {report.summary()}.")
+    wards = geography.load_boundaries(DATA / "bristol_wards.geojson", AreaLevel.WARD)
+    lsoas = geography.load_boundaries(DATA / "bristol_lsoa11.geojson", AreaLevel.LSOA)
+    lines.append(f"Boundaries: {wards.rows} wards, {lsoas.rows} LSOAs.")
+
+    orgs: dict[str, Organisation] = {}
+    for name, slug, kind in ORGANISATIONS:
+        org = db.session.scalar(select(Organisation).where(Organisation.slug == slug))
+        orgs[slug] = org or operations.create_organisation(name, kind, slug)
+
+    users: dict[str, User] = {}
+    for login in LOGINS:
+        user = operations.get_user_by_email(login.email)
+        if user is None:
+            user = operations.create_user(
+                login.email,
+                DEMO_PASSWORD,
+                login.name,
+                platform_role=login.platform_role,
+                organisation=orgs[login.org_slug] if login.org_slug else None,
+                org_role=login.org_role or OrgRole.MEMBER,
+            )
+        users[login.role] = user
+
+    if db.session.scalar(select(Partnership).where(Partnership.slug == "bristol")) is None:
+        bristol = db.session.scalar(select(Area).where(Area.code == BRISTOL))
+        ward_areas = list(db.session.scalars(select(Area).where(Area.level == AreaLevel.WARD)))
+        operations.create_partnership(
+            "Bristol Community Intelligence Partnership",
+            "bristol",
+            areas=[bristol, *ward_areas],
+            members=[o for o in orgs.values() if o.kind is not OrgKind.FUNDER],
+            funders=[orgs["avon-community-fund"]],
+            convenors=[users["convenor"]],
+        )
+        lines.append("Partnership: Bristol Community Intelligence Partnership.")
+    lines.append(f"{len(orgs)} organisations, {len(users)} demo logins.")
+    return lines
+
+
+def logins_text(base_url: str) -> str:
+    """What `make demo` prints: one login per role."""
+    rows = [f"Demo logins (password for all: {DEMO_PASSWORD}) at {base_url}/auth/login"]
+    rows += [f"  {login.role:<10} {login.email}" for login in LOGINS]
+    return "\n".join(rows)

@@ -1,0 +1,57 @@
+"""Friendly error pages, and JSON errors under /api/. No stack trace ever reaches a user."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: ("The request could not be understood", "Something in what was sent was not right. Go back and try again."),
+    401: ("Please sign in", "You need to sign in to do that."),
+    403: ("You do not have access to this page", "Your account does not allow this. Ask your organisation admin."),
+    404: ("Page not found", "There is nothing at this address. It may have moved, or you may not have access to it."),
+    405: ("That does not work here", "This page cannot be used in that way."),
+    413: ("The file is too large", "The file or form you sent is larger than we accept. Send a smaller one."),
+    422: ("Please check what you entered", "Some of what was entered is not valid."),
+    429: ("Too many attempts", "Please wait a minute before trying again."),
+    500: ("Something went wrong on our side", "The error has been logged. Please try again in a moment."),
+}
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def render_error(code: int, detail: str | None = None):
+    title, message = MESSAGES.get(code, MESSAGES[500])
+    if _wants_json():
+        return jsonify(error={"status": code, "title": title, "message": detail or message}), code
+    return render_template("errors/error.html", code=code, title=title, message=detail or message), code
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        return render_error(400, "The form had expired or was sent from elsewhere. Go back, reload it and try again.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        code = exc.code or 500
+        if code == 401 and not _wants_json():
+            code = 403
+        return render_error(code)
+
+    @app.errorhandler(Exception)
+    def unexpected_error(exc: Exception):
+        if isinstance(exc, HTTPException):  # pragma: no cover - routed to http_error
+            return http_error(exc)
+        log.exception("unhandled error on %s %s", request.method, request.endpoint)
+        from webapp.extensions import db
+
+        db.session.rollback()
+        return render_error(InternalServerError.code)

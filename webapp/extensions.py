@@ -1,0 +1,59 @@
+"""Extensions, created unbound and attached to an app in :func:`webapp.create_app`."""
+
+from __future__ import annotations
+
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+from sqlalchemy import Engine, MetaData, event
+from sqlalchemy.orm import DeclarativeBase
+
+# Deterministic constraint names, so Alembic migrations say the same thing on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+# Limits are declared on the routes that need them (sign-in, password reset, public forms); nothing is limited by
+# default. Storage comes from RATELIMIT_STORAGE_URI: memory by default, Redis when REDIS_URL is set.
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def tune_sqlite(engine: Engine) -> None:
+    """Make SQLite behave like the PostgreSQL we run in production, as far as it can.
+
+    Foreign keys on (cascades work); WAL and a busy timeout, so the web process and the embedded worker share the
+    file; and real transactions, since Python 3.11's sqlite3 otherwise starts them late and ignores SAVEPOINTs
+    (SQLAlchemy's documented recipe).
+    """
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN")

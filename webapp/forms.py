@@ -1,0 +1,69 @@
+"""WTForms for sign-in, invitations, password resets and organisations. Errors name the field in users' words."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from webapp.models import OrgKind, OrgRole, PlatformRole
+from webapp.operations import MIN_PASSWORD_LENGTH
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email address", validators=[DataRequired("Enter your email address.")])
+    password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField("Email address", validators=[DataRequired("Enter your email address.")])
+
+
+class NewPasswordForm(FlaskForm):
+    password = PasswordField(
+        "New password",
+        validators=[
+            DataRequired("Choose a password."),
+            Length(min=MIN_PASSWORD_LENGTH, message=f"Use at least {MIN_PASSWORD_LENGTH} characters."),
+        ],
+        description=f"At least {MIN_PASSWORD_LENGTH} characters. A few words strung together work well.",
+    )
+    confirm = PasswordField(
+        "Repeat the new password",
+        validators=[DataRequired("Repeat the password."), EqualTo("password", "The two passwords differ.")],
+    )
+
+
+class AcceptInvitationForm(NewPasswordForm):
+    display_name = StringField(
+        "Your name",
+        validators=[DataRequired("Tell us the name to show for you."), Length(max=120)],
+        description="Shown to people in your organisation and partnership.",
+    )
+
+
+class InviteForm(FlaskForm):
+    email = EmailField("Their email address", validators=[DataRequired("Enter their email address.")])
+    role = SelectField(
+        "Role in the organisation",
+        choices=[(OrgRole.MEMBER.value, "Member"), (OrgRole.ADMIN.value, "Organisation admin")],
+        default=OrgRole.MEMBER.value,
+    )
+
+
+class PlatformInviteForm(FlaskForm):
+    email = EmailField("Their email address", validators=[DataRequired("Enter their email address.")])
+    platform_role = SelectField(
+        "Role",
+        choices=[
+            (PlatformRole.CONVENOR.value, "Convenor"),
+            (PlatformRole.FUNDER.value, "Funder"),
+            (PlatformRole.RESIDENT.value, "Resident"),
+            (PlatformRole.ADMIN.value, "Administrator"),
+        ],
+    )
+
+
+class OrganisationForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired("Give the organisation a name."), Length(max=200)])
+    kind = SelectField("Kind of organisation", choices=[(k.value, k.label) for k in OrgKind])

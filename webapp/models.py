@@ -1,0 +1,318 @@
+"""People, organisations, partnerships, statistical geography, one-time tokens, the audit log and jobs.
+
+These are the ground floor: every other package links to them, none of them links upwards.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask_login import UserMixin
+from sqlalchemy import JSON, Column, DateTime, Enum, ForeignKey, String, Table, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import db
+
+_hasher = PasswordHasher()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores naive UTC and hands back aware UTC datetimes, on SQLite (no zone support) and PostgreSQL alike."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def str_enum(enum_cls: type[enum.Enum], length: int = 32) -> Enum:
+    """An enum stored as its value in a plain string column (portable, and readable in SQL)."""
+    return Enum(
+        enum_cls,
+        native_enum=False,
+        length=length,
+        validate_strings=True,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class PlatformRole(enum.StrEnum):
+    RESIDENT = "resident"
+    CONVENOR = "convenor"
+    FUNDER = "funder"
+    ADMIN = "admin"
+
+
+class OrgKind(enum.StrEnum):
+    CHARITY = "charity"
+    MUTUAL_AID = "mutual_aid"
+    RESIDENTS_ASSOCIATION = "residents_association"
+    COMMUNITY_BUSINESS = "community_business"
+    PUBLIC_BODY = "public_body"
+    FUNDER = "funder"
+
+    @property
+    def label(self) -> str:
+        return {
+            "charity": "Charity",
+            "mutual_aid": "Mutual-aid group",
+            "residents_association": "Residents' association",
+            "community_business": "Community business",
+            "public_body": "Public body",
+            "funder": "Funder",
+        }[self.value]
+
+
+class OrgRole(enum.StrEnum):
+    MEMBER = "member"
+    ADMIN = "admin"
+
+
+class AreaLevel(enum.StrEnum):
+    LSOA = "lsoa"
+    WARD = "ward"
+    LAD = "lad"
+    CUSTOM = "custom"
+
+    @property
+    def label(self) -> str:
+        return {"lsoa": "LSOA", "ward": "Ward", "lad": "Local authority", "custom": "Custom area"}[self.value]
+
+
+class TokenPurpose(enum.StrEnum):
+    INVITATION = "invitation"
+    PASSWORD_RESET = "password_reset"
+
+
+class JobStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(120))
+    platform_role: Mapped[PlatformRole | None] = mapped_column(str_enum(PlatformRole))
+    active: Mapped[bool] = mapped_column(default=True)
+    # Bumped on a password change so that every other signed-in session of this user ends.
+    session_version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    memberships: Mapped[list[Membership]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+    def __repr__(self) -> str:
+        return f"<User {self.id}>"
+
+    # Flask-Login
+    @property
+    def is_active(self) -> bool:  # type: ignore[override]
+        return self.active
+
+    def get_id(self) -> str:
+        return f"{self.id}.{self.session_version}"
+
+    @staticmethod
+    def hasher() -> PasswordHasher:
+        return _hasher
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = _hasher.hash(password)
+
+    def check_password(self, password: str) -> bool:
+        try:
+            return _hasher.verify(self.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    @property
+    def organisations(self) -> list[Organisation]:
+        return [m.organisation for m in self.memberships]
+
+    def org_role(self, organisation: Organisation) -> OrgRole | None:
+        for m in self.memberships:
+            if m.organisation_id == organisation.id:
+                return m.role
+        return None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.platform_role is PlatformRole.ADMIN
+
+
+class Organisation(db.Model):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    kind: Mapped[OrgKind] = mapped_column(str_enum(OrgKind))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="organisation", cascade="all, delete-orphan"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Organisation {self.slug}>"
+
+
+class Membership(db.Model):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("user_id", "organisation_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    role: Mapped[OrgRole] = mapped_column(str_enum(OrgRole), default=OrgRole.MEMBER)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="memberships")
+    organisation: Mapped[Organisation] = relationship(back_populates="memberships")
+
+
+partnership_areas = Table(
+    "partnership_areas",
+    db.Model.metadata,
+    Column("partnership_id", ForeignKey("partnerships.id", ondelete="CASCADE"), primary_key=True),
+    Column("area_id", ForeignKey("areas.id", ondelete="CASCADE"), primary_key=True),
+)
+partnership_members = Table(
+    "partnership_members",
+    db.Model.metadata,
+    Column("partnership_id", ForeignKey("partnerships.id", ondelete="CASCADE"), primary_key=True),
+    Column("organisation_id", ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True),
+)
+partnership_funders = Table(
+    "partnership_funders",
+    db.Model.metadata,
+    Column("partnership_id", ForeignKey("partnerships.id", ondelete="CASCADE"), primary_key=True),
+    Column("organisation_id", ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True),
+)
+partnership_convenors = Table(
+    "partnership_convenors",
+    db.Model.metadata,
+    Column("partnership_id", ForeignKey("partnerships.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Partnership(db.Model):
+    """A multi-agency partnership: the areas it covers, its member organisations, convenors and funders."""
+
+    __tablename__ = "partnerships"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    areas: Mapped[list[Area]] = relationship(secondary=partnership_areas, order_by="Area.name")
+    members: Mapped[list[Organisation]] = relationship(
+        secondary=partnership_members, order_by="Organisation.name"
+    )
+    funders: Mapped[list[Organisation]] = relationship(
+        secondary=partnership_funders, order_by="Organisation.name"
+    )
+    convenors: Mapped[list[User]] = relationship(secondary=partnership_convenors, order_by="User.display_name")
+
+    def __repr__(self) -> str:
+        return f"<Partnership {self.slug}>"
+
+
+class Area(db.Model):
+    """A statistical area (ONS code) or a custom one, with its parent in the hierarchy LSOA → ward → LA."""
+
+    __tablename__ = "areas"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    level: Mapped[AreaLevel] = mapped_column(str_enum(AreaLevel), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="SET NULL"), index=True)
+    # GeoJSON geometry (WGS84) as text: read whole for maps, never queried spatially.
+    boundary: Mapped[str | None] = mapped_column(Text)
+
+    parent: Mapped[Area | None] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list[Area]] = relationship(back_populates="parent", order_by="Area.name")
+
+    def __repr__(self) -> str:
+        return f"<Area {self.code}>"
+
+
+class OneTimeToken(db.Model):
+    """An invitation or password-reset link. Only a hash of the token is stored; it works once, until it expires."""
+
+    __tablename__ = "one_time_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purpose: Mapped[TokenPurpose] = mapped_column(str_enum(TokenPurpose))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(254))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    org_role: Mapped[OrgRole | None] = mapped_column(str_enum(OrgRole))
+    platform_role: Mapped[PlatformRole | None] = mapped_column(str_enum(PlatformRole))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id])
+    organisation: Mapped[Organisation | None] = relationship()
+
+
+class AuditEvent(db.Model):
+    """Who did or read what, when. Carries ids and short facts, never observation text or personal data."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    object_type: Mapped[str] = mapped_column(String(64))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    actor: Mapped[User | None] = relationship()
+
+
+class Job(db.Model):
+    """A unit of background work whose progress the UI shows; tasks update it as they go."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
+    kind: Mapped[str] = mapped_column(String(64))
+    status: Mapped[JobStatus] = mapped_column(str_enum(JobStatus), default=JobStatus.QUEUED)
+    progress: Mapped[int] = mapped_column(default=0)
+    message: Mapped[str] = mapped_column(String(500), default="")
+    result: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,316 @@
+"""Service layer for people, organisations, partnerships, one-time links and the audit log.
+
+Operations change objects, flush, log ids and return. They never commit and never read the request: the caller (a
+view, a CLI command, a task) owns the transaction.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from sqlalchemy import func, select
+
+from webapp.extensions import db
+from webapp.models import (
+    Area,
+    AuditEvent,
+    Membership,
+    OneTimeToken,
+    Organisation,
+    OrgKind,
+    OrgRole,
+    Partnership,
+    PlatformRole,
+    TokenPurpose,
+    User,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+MIN_PASSWORD_LENGTH = 10
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A real hash to verify against when the email is unknown, so both answers take the same time."""
+    return User.hasher().hash(secrets.token_hex(16))
+
+
+class OperationError(ValueError):
+    """A request the rules do not allow. ``field`` names the form field it concerns, when there is one."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+# Small helpers ---------------------------------------------------------------------------------------------------
+
+
+def normalise_email(email: str, field: str = "email") -> str:
+    """Lower-cased, validated email address; OperationError naming ``field`` when it is not one."""
+    try:
+        return validate_email((email or "").strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        raise OperationError("Enter an email address in the form name@example.org.", field) from None
+
+
+def check_password_strength(password: str, field: str = "password") -> None:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise OperationError(f"Choose a password of at least {MIN_PASSWORD_LENGTH} characters.", field)
+
+
+def slugify(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:80] or "org"
+
+
+def record(action: str, object_type: str, object_id: object = None, actor: User | None = None, **detail) -> None:
+    """Append to the audit log. ``detail`` carries ids and short facts only, never free text or personal data."""
+    db.session.add(
+        AuditEvent(
+            action=action,
+            object_type=object_type,
+            object_id=None if object_id is None else str(object_id),
+            actor_id=actor.id if actor is not None else None,
+            detail=detail,
+        )
+    )
+
+
+# People and organisations ----------------------------------------------------------------------------------------
+
+
+def get_user_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+def create_user(
+    email: str,
+    password: str,
+    display_name: str | None = None,
+    platform_role: PlatformRole | None = None,
+    organisation: Organisation | None = None,
+    org_role: OrgRole | None = None,
+    actor: User | None = None,
+) -> User:
+    """Create an account; with ``organisation`` also a membership. Refuses a duplicate email."""
+    email = normalise_email(email)
+    check_password_strength(password)
+    if get_user_by_email(email) is not None:
+        raise OperationError("An account with this email address already exists.", "email")
+    if platform_role is PlatformRole.RESIDENT and organisation is not None:
+        raise OperationError("A resident is an individual with no organisation.", "organisation")
+    user = User(
+        email=email,
+        display_name=(display_name or email.split("@")[0]).strip()[:120],
+        platform_role=platform_role,
+    )
+    user.set_password(password)
+    db.session.add(user)
+    if organisation is not None:
+        user.memberships.append(Membership(organisation=organisation, role=org_role or OrgRole.MEMBER))
+    db.session.flush()
+    record("user.create", "user", user.id, actor, platform_role=platform_role and platform_role.value)
+    log.info("created user %s", user.id)
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with this email and password, or None. Takes as long for unknown emails as for known."""
+    user = get_user_by_email(email or "")
+    if user is None:
+        User(password_hash=_dummy_hash()).check_password(password or "")
+        return None
+    if not user.check_password(password or "") or not user.active:
+        return None
+    user.last_login_at = utcnow()
+    return user
+
+
+def create_organisation(name: str, kind: OrgKind | str, slug: str | None = None, actor: User | None = None):
+    """Create an organisation; refuses a name or slug already taken."""
+    name = (name or "").strip()
+    if len(name) < 2:
+        raise OperationError("Give the organisation a name of at least 2 characters.", "name")
+    try:
+        kind = OrgKind(kind)
+    except ValueError:
+        kinds = ", ".join(k.value for k in OrgKind)
+        raise OperationError(f"Unknown kind of organisation {kind!r}; choose one of {kinds}.", "kind") from None
+    slug = slugify(slug or name)
+    if db.session.scalar(select(Organisation).where(func.lower(Organisation.name) == name.lower())):
+        raise OperationError("An organisation with this name already exists.", "name")
+    if db.session.scalar(select(Organisation).where(Organisation.slug == slug)):
+        raise OperationError(f"The short name {slug!r} is taken.", "slug")
+    org = Organisation(name=name, slug=slug, kind=kind)
+    db.session.add(org)
+    db.session.flush()
+    record("organisation.create", "organisation", org.id, actor)
+    return org
+
+
+def add_membership(user: User, org: Organisation, role: OrgRole = OrgRole.MEMBER) -> Membership:
+    """Make ``user`` a member of ``org`` (or change their role there)."""
+    for m in user.memberships:
+        if m.organisation_id == org.id:
+            m.role = role
+            return m
+    membership = Membership(user=user, organisation=org, role=role)
+    db.session.add(membership)
+    db.session.flush()
+    return membership
+
+
+def create_partnership(
+    name: str,
+    slug: str | None = None,
+    areas: list[Area] | None = None,
+    members: list[Organisation] | None = None,
+    funders: list[Organisation] | None = None,
+    convenors: list[User] | None = None,
+) -> Partnership:
+    """Create a partnership with the areas it covers and the organisations and people in it."""
+    slug = slugify(slug or name)
+    if db.session.scalar(select(Partnership).where(Partnership.slug == slug)):
+        raise OperationError(f"A partnership called {slug!r} exists already.", "slug")
+    for funder in funders or []:
+        if funder.kind is not OrgKind.FUNDER:
+            raise OperationError(f"{funder.name} is not a funder organisation.", "funders")
+    partnership = Partnership(
+        name=name,
+        slug=slug,
+        areas=list(areas or []),
+        members=list(members or []),
+        funders=list(funders or []),
+        convenors=list(convenors or []),
+    )
+    db.session.add(partnership)
+    db.session.flush()
+    record("partnership.create", "partnership", partnership.id)
+    return partnership
+
+
+# One-time links: invitations and password resets -----------------------------------------------------------------
+
+
+def _hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: OneTimeToken
+    raw: str
+
+    @property
+    def path(self) -> str:
+        kind = "invitation" if self.token.purpose is TokenPurpose.INVITATION else "reset"
+        return f"/auth/{kind}/{self.raw}"
+
+
+def _issue(purpose: TokenPurpose, email: str, **fields) -> IssuedToken:
+    raw = secrets.token_urlsafe(32)
+    token = OneTimeToken(
+        purpose=purpose,
+        token_hash=_hash_token(raw),
+        email=email,
+        expires_at=utcnow() + timedelta(hours=current_app.config["COMMINTEL_TOKEN_HOURS"]),
+        **fields,
+    )
+    db.session.add(token)
+    db.session.flush()
+    return IssuedToken(token, raw)
+
+
+def invite(
+    email: str,
+    invited_by: User,
+    organisation: Organisation | None = None,
+    org_role: OrgRole = OrgRole.MEMBER,
+    platform_role: PlatformRole | None = None,
+) -> IssuedToken:
+    """Invite someone by email to an organisation (organisation admins, admins) or to a platform role (admins)."""
+    email = normalise_email(email)
+    if get_user_by_email(email) is not None:
+        raise OperationError("This person already has an account.", "email")
+    if organisation is None and platform_role is None:
+        raise OperationError("Choose an organisation or a role for the invitation.", "platform_role")
+    if platform_role is not None and not invited_by.is_admin:
+        raise OperationError("Only an administrator can invite to a platform role.", "platform_role")
+    issued = _issue(
+        TokenPurpose.INVITATION,
+        email,
+        organisation=organisation,
+        org_role=org_role if organisation is not None else None,
+        platform_role=platform_role,
+        created_by_id=invited_by.id,
+    )
+    record("invitation.create", "one_time_token", issued.token.id, invited_by)
+    return issued
+
+
+def find_token(raw: str, purpose: TokenPurpose) -> OneTimeToken:
+    """The unused, unexpired token; OperationError saying why otherwise."""
+    token = db.session.scalar(
+        select(OneTimeToken).where(OneTimeToken.token_hash == _hash_token(raw or ""), OneTimeToken.purpose == purpose)
+    )
+    if token is None:
+        raise OperationError("This link is not valid. Ask for a new one.")
+    if token.used_at is not None:
+        raise OperationError("This link has already been used. Ask for a new one.")
+    if token.expires_at <= utcnow():
+        raise OperationError("This link has expired. Ask for a new one.")
+    return token
+
+
+def accept_invitation(raw: str, display_name: str, password: str) -> User:
+    """Create the invited account and use up the invitation."""
+    token = find_token(raw, TokenPurpose.INVITATION)
+    if not (display_name or "").strip():
+        raise OperationError("Tell us the name to show for you.", "display_name")
+    user = create_user(
+        token.email,
+        password,
+        display_name=display_name,
+        platform_role=token.platform_role,
+        organisation=token.organisation,
+        org_role=token.org_role,
+    )
+    token.used_at = utcnow()
+    record("invitation.accept", "one_time_token", token.id, user)
+    return user
+
+
+def request_password_reset(email: str) -> IssuedToken | None:
+    """A reset link for an active account with this email, or None (the caller says the same either way)."""
+    user = get_user_by_email(email or "")
+    if user is None or not user.active:
+        return None
+    issued = _issue(TokenPurpose.PASSWORD_RESET, user.email, user_id=user.id)
+    record("password_reset.request", "user", user.id, user)
+    return issued
+
+
+def reset_password(raw: str, password: str) -> User:
+    """Set a new password with a reset link; ends the user's other sessions."""
+    token = find_token(raw, TokenPurpose.PASSWORD_RESET)
+    check_password_strength(password)
+    user = token.user
+    if user is None or not user.active:
+        raise OperationError("This link is not valid. Ask for a new one.")
+    user.set_password(password)
+    user.session_version += 1
+    token.used_at = utcnow()
+    record("password_reset.complete", "user", user.id, user)
+    return user

@@ -1,0 +1,25 @@
+"""Template helpers: navigation by role, and the values every page needs."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_login import current_user
+
+from webapp import policy
+
+# (endpoint, label) in the order shown; each link appears only for roles its policy rule allows.
+NAVIGATION = (
+    ("main.home", "Home"),
+    ("areas.index", "Areas"),
+    ("partnerships.index", "Partnerships"),
+    ("orgs.index", "Organisations"),
+    ("admin.users", "People"),
+)
+
+
+def register_template_helpers(app: Flask) -> None:
+    @app.context_processor
+    def inject():
+        roles = policy.roles_of(current_user)
+        nav = [(ep, label) for ep, label in NAVIGATION if roles & policy.POLICY[ep].allow and policy.Role.ANONYMOUS not in roles]
+        return {"navigation": nav, "user_roles": roles}
