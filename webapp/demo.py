@@ -17,7 +17,7 @@ from webapp.models import Area, AreaLevel, Organisation, OrgKind, OrgRole, Partn
 DATA = Path(__file__).resolve().parent / "demo_data"
 BRISTOL = "E06000023"
 # Demo accounts only exist in demo databases; this password is printed by `make demo` and written in the README.
-DEMO_PASSWORD = "demo-password-2026"
+DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - a published demo password, never used outside demo data
 
 ORGANISATIONS = (
     ("Lawrence Hill Food Share", "lawrence-hill-food-share", OrgKind.CHARITY),
@@ -44,7 +44,14 @@ LOGINS = (
     DemoLogin("admin", "admin@demo.commintel.org", "Alex Admin", PlatformRole.ADMIN),
     DemoLogin("convenor", "convenor@demo.commintel.org", "Chris Convenor", PlatformRole.CONVENOR),
     DemoLogin("funder", "funder@demo.commintel.org", "Fran Funder", PlatformRole.FUNDER, "avon-community-fund"),
-    DemoLogin("org_admin", "orgadmin@demo.commintel.org", "Olu Orgadmin", None, "lawrence-hill-food-share", OrgRole.ADMIN),
+    DemoLogin(
+        "org_admin",
+        "orgadmin@demo.commintel.org",
+        "Olu Orgadmin",
+        None,
+        "lawrence-hill-food-share",
+        OrgRole.ADMIN,
+    ),
     DemoLogin("member", "member@demo.commintel.org", "Morgan Member", None, "easton-mutual-aid", OrgRole.MEMBER),
     DemoLogin("resident", "resident@demo.commintel.org", "Robin Resident", PlatformRole.RESIDENT),
 )

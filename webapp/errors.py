@@ -11,10 +11,19 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 log = logging.getLogger(__name__)
 
 MESSAGES = {
-    400: ("The request could not be understood", "Something in what was sent was not right. Go back and try again."),
+    400: (
+        "The request could not be understood",
+        "Something in what was sent was not right. Go back and try again.",
+    ),
     401: ("Please sign in", "You need to sign in to do that."),
-    403: ("You do not have access to this page", "Your account does not allow this. Ask your organisation admin."),
-    404: ("Page not found", "There is nothing at this address. It may have moved, or you may not have access to it."),
+    403: (
+        "You do not have access to this page",
+        "Your account does not allow this. Ask your organisation admin.",
+    ),
+    404: (
+        "Page not found",
+        "There is nothing at this address. It may have moved, or you may not have access to it.",
+    ),
     405: ("That does not work here", "This page cannot be used in that way."),
     413: ("The file is too large", "The file or form you sent is larger than we accept. Send a smaller one."),
     422: ("Please check what you entered", "Some of what was entered is not valid."),

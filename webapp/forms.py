@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from webapp.models import OrgKind, OrgRole, PlatformRole
@@ -46,7 +46,10 @@ class InviteForm(FlaskForm):
     email = EmailField("Their email address", validators=[DataRequired("Enter their email address.")])
     role = SelectField(
         "Role in the organisation",
-        choices=[(OrgRole.MEMBER.value, "Member"), (OrgRole.ADMIN.value, "Organisation admin")],
+        choices=[
+            SelectChoice(OrgRole.MEMBER.value, "Member"),
+            SelectChoice(OrgRole.ADMIN.value, "Organisation admin"),
+        ],
         default=OrgRole.MEMBER.value,
     )
 
@@ -56,14 +59,14 @@ class PlatformInviteForm(FlaskForm):
     platform_role = SelectField(
         "Role",
         choices=[
-            (PlatformRole.CONVENOR.value, "Convenor"),
-            (PlatformRole.FUNDER.value, "Funder"),
-            (PlatformRole.RESIDENT.value, "Resident"),
-            (PlatformRole.ADMIN.value, "Administrator"),
+            SelectChoice(PlatformRole.CONVENOR.value, "Convenor"),
+            SelectChoice(PlatformRole.FUNDER.value, "Funder"),
+            SelectChoice(PlatformRole.RESIDENT.value, "Resident"),
+            SelectChoice(PlatformRole.ADMIN.value, "Administrator"),
         ],
     )
 
 
 class OrganisationForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired("Give the organisation a name."), Length(max=200)])
-    kind = SelectField("Kind of organisation", choices=[(k.value, k.label) for k in OrgKind])
+    kind = SelectField("Kind of organisation", choices=[SelectChoice(k.value, k.label) for k in OrgKind])

@@ -23,7 +23,9 @@ def send_link(to: str, subject: str, intro: str, path: str, token_id: int) -> No
     message["From"] = config["COMMINTEL_MAIL_FROM"]
     message["To"] = to
     message["Subject"] = subject
-    message.set_content(f"{intro}\n\n{link}\n\nThe link works once and expires in {config['COMMINTEL_TOKEN_HOURS']} hours.\n")
+    message.set_content(
+        f"{intro}\n\n{link}\n\nThe link works once and expires in {config['COMMINTEL_TOKEN_HOURS']} hours.\n"
+    )
     with smtplib.SMTP(config["COMMINTEL_SMTP_HOST"], config["COMMINTEL_SMTP_PORT"], timeout=20) as smtp:
         smtp.ehlo()
         if smtp.has_extn("starttls"):

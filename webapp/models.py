@@ -13,7 +13,18 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask_login import UserMixin
-from sqlalchemy import JSON, Column, DateTime, Enum, ForeignKey, String, Table, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Enum,
+    ForeignKey,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -98,7 +109,7 @@ class AreaLevel(enum.StrEnum):
 
 class TokenPurpose(enum.StrEnum):
     INVITATION = "invitation"
-    PASSWORD_RESET = "password_reset"
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - a token purpose, not a password
 
 
 class JobStatus(enum.StrEnum):
@@ -172,9 +183,7 @@ class Organisation(db.Model):
     kind: Mapped[OrgKind] = mapped_column(str_enum(OrgKind))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    memberships: Mapped[list[Membership]] = relationship(
-        back_populates="organisation", cascade="all, delete-orphan"
-    )
+    memberships: Mapped[list[Membership]] = relationship(back_populates="organisation", cascade="all, delete-orphan")
 
     def __repr__(self) -> str:
         return f"<Organisation {self.slug}>"
@@ -231,12 +240,8 @@ class Partnership(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     areas: Mapped[list[Area]] = relationship(secondary=partnership_areas, order_by="Area.name")
-    members: Mapped[list[Organisation]] = relationship(
-        secondary=partnership_members, order_by="Organisation.name"
-    )
-    funders: Mapped[list[Organisation]] = relationship(
-        secondary=partnership_funders, order_by="Organisation.name"
-    )
+    members: Mapped[list[Organisation]] = relationship(secondary=partnership_members, order_by="Organisation.name")
+    funders: Mapped[list[Organisation]] = relationship(secondary=partnership_funders, order_by="Organisation.name")
     convenors: Mapped[list[User]] = relationship(secondary=partnership_convenors, order_by="User.display_name")
 
     def __repr__(self) -> str:

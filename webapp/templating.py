@@ -20,6 +20,5 @@ NAVIGATION = (
 def register_template_helpers(app: Flask) -> None:
     @app.context_processor
     def inject():
-        roles = policy.roles_of(current_user)
-        nav = [(ep, label) for ep, label in NAVIGATION if roles & policy.POLICY[ep].allow and policy.Role.ANONYMOUS not in roles]
-        return {"navigation": nav, "user_roles": roles}
+        nav = [(ep, label) for ep, label in NAVIGATION if policy.decide(ep, current_user) is policy.Decision.ALLOW]
+        return {"navigation": nav}

@@ -38,19 +38,19 @@ def _get_or_404(model, **by):
 # Home ------------------------------------------------------------------------------------------------------------
 
 
-@main_bp.route("/")
-def index():
+@main_bp.route("/", endpoint="index")
+def main_index():
     return render_template("webapp/index.html")
 
 
-@main_bp.route("/healthz")
-def healthz():
+@main_bp.route("/healthz", endpoint="healthz")
+def main_healthz():
     db.session.execute(select(1))
     return jsonify(status="ok")
 
 
-@main_bp.route("/home")
-def home():
+@main_bp.route("/home", endpoint="home")
+def main_home():
     roles = policy.roles_of(current_user)
     partnerships = _visible_partnerships(current_user)
     return render_template(
@@ -65,8 +65,8 @@ def home():
 # Areas -----------------------------------------------------------------------------------------------------------
 
 
-@areas_bp.route("/")
-def index():
+@areas_bp.route("/", endpoint="index")
+def areas_index():
     level_names = {level.value for level in (AreaLevel.WARD, AreaLevel.LSOA, AreaLevel.LAD)}
     level = request.args.get("level", AreaLevel.WARD.value)
     if level not in level_names:
@@ -77,8 +77,8 @@ def index():
     return render_template("webapp/areas.html", areas=areas, level=AreaLevel(level), query=query, counts=counts)
 
 
-@areas_bp.route("/<code>")
-def detail(code: str):
+@areas_bp.route("/<code>", endpoint="detail")
+def areas_detail(code: str):
     area = _get_or_404(Area, code=code)
     return render_template("webapp/area.html", area=area)
 
@@ -86,8 +86,8 @@ def detail(code: str):
 # Organisations ---------------------------------------------------------------------------------------------------
 
 
-@orgs_bp.route("/")
-def index():
+@orgs_bp.route("/", endpoint="index")
+def orgs_index():
     if policy.sees_everything(current_user):
         orgs = list(db.session.scalars(select(Organisation).order_by(Organisation.name)))
     else:
@@ -95,8 +95,8 @@ def index():
     return render_template("webapp/orgs.html", orgs=orgs, can_create=current_user.is_admin)
 
 
-@orgs_bp.route("/new", methods=["GET", "POST"])
-def create():
+@orgs_bp.route("/new", methods=["GET", "POST"], endpoint="create")
+def orgs_create():
     form = OrganisationForm()
     if form.validate_on_submit():
         try:
@@ -111,8 +111,8 @@ def create():
     return render_template("webapp/org_new.html", form=form), 200 if not form.errors else 422
 
 
-@orgs_bp.route("/<slug>")
-def detail(slug: str):
+@orgs_bp.route("/<slug>", endpoint="detail")
+def orgs_detail(slug: str):
     org = _get_or_404(Organisation, slug=slug)
     if not policy.can_view_org(current_user, org):
         abort(404)
@@ -124,15 +124,17 @@ def detail(slug: str):
     )
 
 
-@orgs_bp.route("/<slug>/invite", methods=["GET", "POST"])
-def invite(slug: str):
+@orgs_bp.route("/<slug>/invite", methods=["GET", "POST"], endpoint="invite")
+def orgs_invite(slug: str):
     org = _get_or_404(Organisation, slug=slug)
     if not policy.can_invite_to_org(current_user, org):
         abort(404)
     form = InviteForm()
     if form.validate_on_submit():
         try:
-            issued = operations.invite(form.email.data, current_user, organisation=org, org_role=OrgRole(form.role.data))
+            issued = operations.invite(
+                form.email.data, current_user, organisation=org, org_role=OrgRole(form.role.data)
+            )
         except operations.OperationError as exc:
             db.session.rollback()
             getattr(form, exc.field or "email", form.email).errors.append(exc.message)
@@ -161,13 +163,13 @@ def _visible_partnerships(user: User) -> list[Partnership]:
     return [p for p in _all_partnerships() if policy.can_view_partnership(user, p)]
 
 
-@partnerships_bp.route("/")
-def index():
+@partnerships_bp.route("/", endpoint="index")
+def partnerships_index():
     return render_template("webapp/partnerships.html", partnerships=_visible_partnerships(current_user))
 
 
-@partnerships_bp.route("/<slug>")
-def detail(slug: str):
+@partnerships_bp.route("/<slug>", endpoint="detail")
+def partnerships_detail(slug: str):
     partnership = _get_or_404(Partnership, slug=slug)
     if not policy.can_view_partnership(current_user, partnership):
         abort(404)
@@ -179,14 +181,14 @@ def detail(slug: str):
 # Admin -----------------------------------------------------------------------------------------------------------
 
 
-@admin_bp.route("/users")
-def users():
+@admin_bp.route("/users", endpoint="users")
+def admin_users():
     people = list(db.session.scalars(select(User).order_by(User.display_name)))
     return render_template("webapp/admin_users.html", people=people)
 
 
-@admin_bp.route("/invite", methods=["GET", "POST"])
-def invite():
+@admin_bp.route("/invite", methods=["GET", "POST"], endpoint="invite")
+def admin_invite():
     form = PlatformInviteForm()
     if form.validate_on_submit():
         try:
@@ -213,8 +215,8 @@ def invite():
 # Jobs ------------------------------------------------------------------------------------------------------------
 
 
-@jobs_bp.route("/<job_id>")
-def status(job_id: str):
+@jobs_bp.route("/<job_id>", endpoint="status")
+def jobs_status(job_id: str):
     job = db.session.get(Job, job_id[:36])
     if job is None or not policy.can_view_job(current_user, job):
         abort(404)
@@ -233,6 +235,6 @@ def status(job_id: str):
 # API -------------------------------------------------------------------------------------------------------------
 
 
-@api_bp.route("/")
-def index():
+@api_bp.route("/", endpoint="index")
+def api_index():
     return jsonify(name="commintel", version="v1")

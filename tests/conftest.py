@@ -1,0 +1,202 @@
+"""Shared fixtures: an app per database backend, a rolled-back transaction per test, factories, signed-in clients.
+
+Every test that uses ``app`` (directly or through ``client``, ``db_session`` or a factory) runs on SQLite and on
+PostgreSQL. PostgreSQL tests need ``COMMINTEL_TEST_POSTGRES_URL``; without it they are skipped with that reason,
+except in CI (``CI=true``), where a missing server is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_sqlalchemy.session import Session as FlaskSession
+
+from webapp import create_app, operations
+from webapp.extensions import db
+from webapp.models import Organisation, OrgKind, OrgRole, Partnership, PlatformRole, User
+
+PASSWORD = "correct horse battery"
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def service_url(env_name: str, what: str) -> str:
+    """The URL of a test service from the environment, or skip (fail in CI) saying which variable is missing."""
+    url = os.environ.get(env_name)
+    if not url:
+        message = f"{what} tests skipped: {env_name} is not set (.ci/run starts {what} and sets it)"
+        if in_ci():
+            pytest.fail(message.replace("skipped", "cannot run in CI"))
+        pytest.skip(message)
+    return url
+
+
+class BoundSession(FlaskSession):
+    """Flask-SQLAlchemy's session asks its engines first; in tests it must use the connection it is bound to."""
+
+    def get_bind(self, *args, **kwargs):
+        return self.bind if self.bind is not None else super().get_bind(*args, **kwargs)
+
+
+class IsolatedClient(FlaskClient):
+    """A test client whose requests do not see the previous request's signed-in user.
+
+    The ``db_session`` fixture keeps one app context pushed for the whole test, and Flask reuses a pushed app
+    context for requests, so ``g`` (where Flask-Login caches the user) would otherwise leak between clients.
+    """
+
+    def open(self, *args, **kwargs):
+        from flask import g, has_app_context
+
+        if has_app_context():
+            g.pop("_login_user", None)
+        return super().open(*args, **kwargs)
+
+
+def app_config(database_url: str, instance_dir: Path, **extra) -> dict:
+    config = {
+        "COMMINTEL_ENV": "testing",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": None,
+        "COMMINTEL_INSTANCE_DIR": str(instance_dir),
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
+        "CELERY_TASK_ALWAYS_EAGER": True,
+        "TESTING": True,
+    }
+    config.update(extra)
+    return config
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    instance_dir = tmp_path_factory.mktemp(f"instance-{request.param}")
+    if request.param == "postgresql":
+        url = service_url("COMMINTEL_TEST_POSTGRES_URL", "PostgreSQL")
+    else:
+        url = f"sqlite:///{instance_dir}/test.db"
+    flask_app = create_app(app_config(url, instance_dir))
+    flask_app.test_client_class = IsolatedClient
+    with flask_app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield flask_app
+    with flask_app.app_context():
+        db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def db_session(app: Flask) -> Iterator:
+    """Run the test inside a transaction that is rolled back afterwards; commits in views become savepoints."""
+    with app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        original = db.session
+        db.session = db._make_scoped_session(
+            {"class_": BoundSession, "bind": connection, "join_transaction_mode": "create_savepoint"}
+        )
+        try:
+            yield db.session
+        finally:
+            db.session.remove()
+            db.session = original
+            outer.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app: Flask, db_session) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def make_org(db_session) -> Callable[..., Organisation]:
+    counter = iter(range(1, 10_000))
+
+    def factory(name: str | None = None, kind: OrgKind = OrgKind.CHARITY, **kw) -> Organisation:
+        return operations.create_organisation(name or f"Test Organisation {next(counter)}", kind, **kw)
+
+    return factory
+
+
+@pytest.fixture
+def make_user(db_session) -> Callable[..., User]:
+    counter = iter(range(1, 10_000))
+
+    def factory(
+        role: str = "member",
+        org: Organisation | None = None,
+        email: str | None = None,
+        password: str = PASSWORD,
+    ) -> User:
+        n = next(counter)
+        platform_role = None if role in ("member", "org_admin") else PlatformRole(role)
+        return operations.create_user(
+            email or f"{role}{n}@example.org",
+            password,
+            f"Test {role} {n}",
+            platform_role=platform_role,
+            organisation=org,
+            org_role=OrgRole.ADMIN if role == "org_admin" else OrgRole.MEMBER,
+        )
+
+    return factory
+
+
+def sign_in(client: FlaskClient, user: User, password: str = PASSWORD) -> FlaskClient:
+    response = client.post("/auth/login", data={"email": user.email, "password": password})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+@pytest.fixture
+def world(db_session, make_org, make_user) -> dict:
+    """One of everything: an organisation in a partnership, a funder, and a user for every role."""
+    org = make_org("Lawrence Hill Food Share")
+    other_org = make_org("Hartcliffe Mutual Aid", OrgKind.MUTUAL_AID)
+    funder_org = make_org("Avon Fund", OrgKind.FUNDER)
+    users = {
+        "resident": make_user("resident"),
+        "member": make_user("member", org),
+        "org_admin": make_user("org_admin", org),
+        "convenor": make_user("convenor"),
+        "funder": make_user("funder", funder_org),
+        "admin": make_user("admin"),
+    }
+    partnership: Partnership = operations.create_partnership(
+        "Test Partnership",
+        "test-partnership",
+        members=[org],
+        funders=[funder_org],
+        convenors=[users["convenor"]],
+    )
+    db.session.flush()
+    return {
+        "org": org,
+        "other_org": other_org,
+        "funder_org": funder_org,
+        "users": users,
+        "partnership": partnership,
+    }
+
+
+@pytest.fixture
+def client_for(app: Flask, world) -> Callable[[str], FlaskClient]:
+    """A fresh client signed in as the world's user of ``role`` (or anonymous)."""
+
+    def factory(role: str) -> FlaskClient:
+        c = app.test_client()
+        if role != "anonymous":
+            sign_in(c, world["users"][role])
+        return c
+
+    return factory

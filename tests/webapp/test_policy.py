@@ -1,0 +1,128 @@
+"""Every route × every role: the app does what webapp.policy declares.
+
+A route added without a rule in POLICY, or without a sample value for its URL arguments below, fails here.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from webapp import jobs, policy
+from webapp.policy import Role
+from webapp.tasks import check_round_trip
+
+ROLES = [r.value for r in Role]
+
+# Routes whose outcome for a permitted role is not a plain 200, and why.
+# Values: {role: status}, with "*" for every permitted role not named.
+SPECIAL = {
+    # The sample token is not a real link: everyone sees the friendly "this link does not work" page.
+    "auth.reset_password": {"*": 400},
+    "auth.accept_invitation": {"*": 400},
+    # Signed-in people are sent on to their home page; anonymous people see the form.
+    "auth.login": {"anonymous": 200, "*": 302},
+    # Signing out redirects to the start page.
+    "auth.logout": {"*": 302},
+    # The sample organisation is the member's and org admin's own; the funder belongs elsewhere (record rule: 404).
+    "orgs.detail": {"funder": 404, "*": 200},
+    # The sample job was started by the admin: nobody else may see it (record rule: 404).
+    "jobs.status": {"admin": 200, "*": 404},
+}
+
+
+def _samples(world, job_id: str) -> dict[str, dict[str, str]]:
+    """URL arguments per endpoint; keyed by argument name with per-endpoint overrides."""
+    return {
+        "slug": {"orgs": world["org"].slug, "partnerships": world["partnership"].slug},
+        "code": {"areas": world["area"].code},
+        "token": {"auth": "not-a-real-token"},
+        "job_id": {"jobs": job_id},
+        "filename": {"static": "css/commintel.css"},
+    }
+
+
+@pytest.fixture
+def routed_world(world, db_session):
+    from webapp.models import Area, AreaLevel
+
+    area = Area(code="E05010885", name="Ashley", level=AreaLevel.WARD)
+    db_session.add(area)
+    world["area"] = area
+    job = jobs.enqueue("check", check_round_trip, created_by=world["users"]["admin"])
+    db_session.flush()
+    world["job_id"] = job.id
+    return world
+
+
+def test_every_endpoint_has_a_rule_and_every_rule_an_endpoint(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints - policy.POLICY.keys() == set(), "add these endpoints to webapp.policy.POLICY"
+    assert policy.POLICY.keys() - endpoints == set(), "these POLICY rules name no endpoint"
+
+
+def _expected(endpoint: str, role: str) -> int:
+    decision_roles = policy.POLICY[endpoint].allow
+    if Role(role) not in decision_roles:
+        return 302 if role == "anonymous" else 403
+    special = SPECIAL.get(endpoint, {})
+    return special.get(role, special.get("*", 200))
+
+
+def test_route_by_role(app, routed_world, client_for):
+    samples = _samples(routed_world, routed_world["job_id"])
+    clients = {role: client_for(role) for role in ROLES}
+    checked = 0
+    failures = []
+    for url_rule in app.url_map.iter_rules():
+        values = {}
+        for arg in url_rule.arguments:
+            blueprint = url_rule.endpoint.split(".")[0]
+            sample = samples.get(arg, {}).get(blueprint)
+            assert sample is not None, f"no sample value for <{arg}> of {url_rule.endpoint}: add one to _samples()"
+            values[arg] = sample
+        path = url_rule.build(values)[1]
+        method = "GET" if "GET" in url_rule.methods else "POST"
+        for role in ROLES:
+            # Signing out ends the session: give it a client of its own so the others stay signed in.
+            c = client_for(role) if url_rule.endpoint == "auth.logout" else clients[role]
+            response = c.open(path, method=method)
+            response.close()  # static files are streamed from an open file
+            expected = _expected(url_rule.endpoint, role)
+            checked += 1
+            if response.status_code != expected:
+                failures.append(f"{method} {path} as {role}: {response.status_code}, declared {expected}")
+            elif (
+                expected == 302
+                and Role(role) not in policy.POLICY[url_rule.endpoint].allow
+                and "/auth/login" not in response.headers["Location"]
+            ):
+                failures.append(f"{method} {path} as {role}: redirected elsewhere than sign-in")
+    assert not failures, "\n".join(failures)
+    assert checked >= len(ROLES) * 15
+
+
+def test_other_organisations_pages_are_not_found(world, client_for):
+    member = client_for("member")
+    assert member.get(f"/orgs/{world['other_org'].slug}").status_code == 404
+    assert member.get(f"/orgs/{world['org'].slug}").status_code == 200
+
+
+def test_org_admin_cannot_invite_to_another_organisation(world, client_for, make_user):
+    make_user("org_admin", world["other_org"])
+    org_admin = client_for("org_admin")
+    assert org_admin.get(f"/orgs/{world['other_org'].slug}/invite").status_code == 404
+
+
+def test_partnership_outsiders_get_404(world, client_for, make_org, make_user, app):
+    outsider = make_user("member", make_org("Elsewhere Group"))
+    c = app.test_client()
+    from tests.conftest import sign_in
+
+    sign_in(c, outsider)
+    assert c.get(f"/partnerships/{world['partnership'].slug}").status_code == 404
+    assert world["partnership"].name.encode() not in c.get("/partnerships/").data
+
+
+def test_unknown_endpoint_is_refused(monkeypatch, world, client_for):
+    monkeypatch.delitem(policy.POLICY, "areas.index")
+    assert client_for("admin").get("/areas/").status_code == 403
