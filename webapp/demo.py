@@ -30,6 +30,13 @@ ORGANISATIONS = (
 )
 
 
+AGREEMENT_TEXT = """Members share observations at partnership level to understand local needs and assets
+and planning joint responses. Personal data is removed before observations are shared. Counts below the suppression
+threshold are never published. Quotes are used only where the submitter confirmed consent, and are attributed only
+to the kind of organisation. Any member may withdraw an observation, and erased observations are removed from
+everything derived from them."""
+
+
 @dataclass(frozen=True)
 class DemoLogin:
     role: str
@@ -89,7 +96,7 @@ def load() -> list[str]:
     if db.session.scalar(select(Partnership).where(Partnership.slug == "bristol")) is None:
         bristol = db.session.scalar(select(Area).where(Area.code == BRISTOL))
         ward_areas = list(db.session.scalars(select(Area).where(Area.level == AreaLevel.WARD)))
-        operations.create_partnership(
+        partnership = operations.create_partnership(
             "Bristol Community Intelligence Partnership",
             "bristol",
             areas=[bristol, *ward_areas],
@@ -97,7 +104,11 @@ def load() -> list[str]:
             funders=[orgs["avon-community-fund"]],
             convenors=[users["convenor"]],
         )
-        lines.append("Partnership: Bristol Community Intelligence Partnership.")
+        partnership.public_form_enabled = True
+        agreement = operations.publish_agreement(partnership, AGREEMENT_TEXT, users["convenor"])
+        for org in partnership.members:
+            operations.accept_agreement(agreement, org, users["admin"])
+        lines.append("Partnership: Bristol Community Intelligence Partnership (agreement v1 accepted by all members).")
     lines.append(f"{len(orgs)} organisations, {len(users)} demo logins.")
     return lines
 

@@ -26,11 +26,16 @@ def enqueue(kind: str, task: Task, *args, created_by: User | None = None) -> Job
     return job
 
 
+def send_after_commit(task: Task, *args) -> None:
+    """Send ``task(*args)`` once the current transaction commits (for work that needs no progress page)."""
+    db.session.info.setdefault(_PENDING, []).append((task, args, None))
+
+
 @event.listens_for(Session, "after_commit")
 def _send_pending(session: Session) -> None:
     for task, args, task_id in session.info.pop(_PENDING, []):
         task.apply_async(args=args, task_id=task_id)
-        log.info("enqueued %s as job %s", task.name, task_id)
+        log.info("enqueued %s (job %s)", task.name, task_id)
 
 
 @event.listens_for(Session, "after_rollback")

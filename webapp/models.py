@@ -237,8 +237,13 @@ class Partnership(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     slug: Mapped[str] = mapped_column(String(80), unique=True)
+    # Residents without an account may submit through the public form only where the partnership switched it on.
+    public_form_enabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    agreements: Mapped[list[DataSharingAgreement]] = relationship(
+        back_populates="partnership", order_by="DataSharingAgreement.version", cascade="all, delete-orphan"
+    )
     areas: Mapped[list[Area]] = relationship(secondary=partnership_areas, order_by="Area.name")
     members: Mapped[list[Organisation]] = relationship(secondary=partnership_members, order_by="Organisation.name")
     funders: Mapped[list[Organisation]] = relationship(secondary=partnership_funders, order_by="Organisation.name")
@@ -246,6 +251,49 @@ class Partnership(db.Model):
 
     def __repr__(self) -> str:
         return f"<Partnership {self.slug}>"
+
+    @property
+    def current_agreement(self) -> DataSharingAgreement | None:
+        return self.agreements[-1] if self.agreements else None
+
+
+class DataSharingAgreement(db.Model):
+    """A version of a partnership's data-sharing agreement. Members accept each version anew.
+
+    It lives here, beside Partnership, because the sharing rule it sets is applied by every package above
+    (observations, themes, briefings); convening/ holds the pages where it is written and accepted.
+    """
+
+    __tablename__ = "data_sharing_agreements"
+    __table_args__ = (UniqueConstraint("partnership_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partnership_id: Mapped[int] = mapped_column(ForeignKey("partnerships.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column()
+    text: Mapped[str] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    partnership: Mapped[Partnership] = relationship(back_populates="agreements")
+    acceptances: Mapped[list[AgreementAcceptance]] = relationship(
+        back_populates="agreement", cascade="all, delete-orphan"
+    )
+
+
+class AgreementAcceptance(db.Model):
+    """An organisation's acceptance of one agreement version: who accepted it for them, and when."""
+
+    __tablename__ = "agreement_acceptances"
+    __table_args__ = (UniqueConstraint("agreement_id", "organisation_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("data_sharing_agreements.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    accepted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    agreement: Mapped[DataSharingAgreement] = relationship(back_populates="acceptances")
+    organisation: Mapped[Organisation] = relationship()
 
 
 class Area(db.Model):

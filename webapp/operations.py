@@ -20,8 +20,10 @@ from sqlalchemy import func, select
 
 from webapp.extensions import db
 from webapp.models import (
+    AgreementAcceptance,
     Area,
     AuditEvent,
+    DataSharingAgreement,
     Membership,
     OneTimeToken,
     Organisation,
@@ -199,6 +201,48 @@ def create_partnership(
     db.session.flush()
     record("partnership.create", "partnership", partnership.id)
     return partnership
+
+
+def publish_agreement(partnership: Partnership, text: str, actor: User | None = None) -> DataSharingAgreement:
+    """Add a new version of the partnership's data-sharing agreement; every member must accept it again."""
+    text = (text or "").strip()
+    if len(text) < 20:
+        raise OperationError("Write out the agreement (at least 20 characters).", "text")
+    current = partnership.current_agreement
+    agreement = DataSharingAgreement(
+        partnership=partnership,
+        version=(current.version + 1) if current else 1,
+        text=text,
+        created_by_id=actor.id if actor else None,
+    )
+    db.session.add(agreement)
+    db.session.flush()
+    record("agreement.publish", "data_sharing_agreement", agreement.id, actor, version=agreement.version)
+    return agreement
+
+
+def accept_agreement(agreement: DataSharingAgreement, organisation: Organisation, actor: User) -> AgreementAcceptance:
+    """Record that ``actor`` accepted ``agreement`` for ``organisation`` (idempotent)."""
+    if organisation not in agreement.partnership.members:
+        raise OperationError(f"{organisation.name} is not a member of {agreement.partnership.name}.", "organisation")
+    for acceptance in agreement.acceptances:
+        if acceptance.organisation_id == organisation.id:
+            return acceptance
+    acceptance = AgreementAcceptance(agreement=agreement, organisation=organisation, accepted_by_id=actor.id)
+    db.session.add(acceptance)
+    db.session.flush()
+    record("agreement.accept", "data_sharing_agreement", agreement.id, actor, organisation_id=organisation.id)
+    return acceptance
+
+
+def sharing_organisation_ids(partnership: Partnership) -> set[int]:
+    """Member organisations whose partnership-level observations reach the partnership: those that accepted the
+    current agreement version. No agreement yet means nothing is shared at partnership level."""
+    current = partnership.current_agreement
+    if current is None:
+        return set()
+    members = {o.id for o in partnership.members}
+    return {a.organisation_id for a in current.acceptances if a.organisation_id in members}
 
 
 # One-time links: invitations and password resets -----------------------------------------------------------------

@@ -51,6 +51,7 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('slug', sa.String(length=80), nullable=False),
+    sa.Column('public_form_enabled', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_partnerships')),
     sa.UniqueConstraint('name', name=op.f('uq_partnerships_name')),
@@ -162,8 +163,48 @@ def upgrade():
     sa.PrimaryKeyConstraint('partnership_id', 'organisation_id', name=op.f('pk_partnership_members'))
     )
 
+    op.create_table('data_sharing_agreements',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('partnership_id', sa.Integer(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_data_sharing_agreements_created_by_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['partnership_id'], ['partnerships.id'], name=op.f('fk_data_sharing_agreements_partnership_id_partnerships'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_data_sharing_agreements')),
+    sa.UniqueConstraint('partnership_id', 'version', name=op.f('uq_data_sharing_agreements_partnership_id_version'))
+    )
+    with op.batch_alter_table('data_sharing_agreements', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_data_sharing_agreements_partnership_id'), ['partnership_id'], unique=False)
+
+    op.create_table('agreement_acceptances',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('agreement_id', sa.Integer(), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=False),
+    sa.Column('accepted_by_id', sa.Integer(), nullable=True),
+    sa.Column('accepted_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['accepted_by_id'], ['users.id'], name=op.f('fk_agreement_acceptances_accepted_by_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['agreement_id'], ['data_sharing_agreements.id'], name=op.f('fk_agreement_acceptances_agreement_id_data_sharing_agreements'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_agreement_acceptances_organisation_id_organisations'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_agreement_acceptances')),
+    sa.UniqueConstraint('agreement_id', 'organisation_id', name=op.f('uq_agreement_acceptances_agreement_id_organisation_id'))
+    )
+    with op.batch_alter_table('agreement_acceptances', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_agreement_acceptances_agreement_id'), ['agreement_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_agreement_acceptances_organisation_id'), ['organisation_id'], unique=False)
+
 
 def downgrade():
+    with op.batch_alter_table('agreement_acceptances', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_agreement_acceptances_organisation_id'))
+        batch_op.drop_index(batch_op.f('ix_agreement_acceptances_agreement_id'))
+
+    op.drop_table('agreement_acceptances')
+    with op.batch_alter_table('data_sharing_agreements', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_data_sharing_agreements_partnership_id'))
+
+    op.drop_table('data_sharing_agreements')
     op.drop_table('partnership_members')
     op.drop_table('partnership_funders')
     op.drop_table('partnership_convenors')
