@@ -1,0 +1,358 @@
+"""Service layer for observations: submit, edit, withdraw, moderate, erase, import, export, API tokens, categories.
+
+Operations change objects, flush, record audit events (ids only, never text) and return. They never commit and never
+read the request: the view, CLI command or task that calls them owns the transaction. The same operation serves the
+web form, the public form, the bulk importer, the API and the CLI.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import logging
+import re
+import secrets
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from submissions import signals
+from submissions.models import (
+    DEFAULT_CATEGORIES,
+    GROUPS,
+    ApiToken,
+    Category,
+    Observation,
+    ObservationStatus,
+    Source,
+)
+from submissions.validation import CleanObservation, Context, ValidationFailed, validate
+from webapp.extensions import db
+from webapp.models import Organisation, Partnership, User, utcnow
+from webapp.operations import OperationError, record, slugify
+
+log = logging.getLogger(__name__)
+
+
+def _app():
+    return current_app._get_current_object()
+
+
+def notify_saved(ids: list[int]) -> None:
+    """Tell listeners (the NLP package) that these observations' text is new or changed."""
+    if ids:
+        signals.observations_saved.send(_app(), ids=list(ids))
+
+
+# Categories -----------------------------------------------------------------------------------------------------
+
+
+def ensure_default_categories() -> int:
+    """Add any default category that is missing (by slug); return how many were added."""
+    existing = set(db.session.scalars(select(Category.slug)))
+    added = 0
+    for position, (slug, name, description) in enumerate(DEFAULT_CATEGORIES):
+        if slug not in existing:
+            db.session.add(Category(slug=slug, name=name, description=description, position=position))
+            added += 1
+    db.session.flush()
+    return added
+
+
+def active_categories() -> list[Category]:
+    return list(
+        db.session.scalars(select(Category).where(Category.active.is_(True)).order_by(Category.position, Category.name))
+    )
+
+
+def create_category(name: str, description: str = "", actor: User | None = None) -> Category:
+    """Add a category to the taxonomy (admins)."""
+    name = (name or "").strip()
+    if not 2 <= len(name) <= 120:
+        raise OperationError("Give the category a name of 2 to 120 characters.", "name")
+    slug = slugify(name)
+    if db.session.scalar(select(Category).where((Category.slug == slug) | (Category.name == name))):
+        raise OperationError("A category with this name exists already.", "name")
+    position = len(DEFAULT_CATEGORIES) + (db.session.scalar(select(db.func.count()).select_from(Category)) or 0)
+    category = Category(slug=slug, name=name, description=(description or "").strip()[:1000], position=position)
+    db.session.add(category)
+    db.session.flush()
+    record("category.create", "observation_category", category.id, actor)
+    return category
+
+
+# Submitting -----------------------------------------------------------------------------------------------------
+
+
+def context_for(
+    organisation: Organisation | None, partnership: Partnership | None = None, source: Source | None = None
+) -> Context:
+    """The validation context for an organisation's submissions, or a resident's to ``partnership``."""
+    default_source = source or (Source.FRONTLINE_CONTACT if organisation else Source.RESIDENT_VOICE)
+    return Context(organisation=organisation, partnership=partnership, default_source=default_source)
+
+
+def _new(clean: CleanObservation, organisation: Organisation | None, author: User | None) -> Observation:
+    status = ObservationStatus.SUBMITTED if organisation is not None else ObservationStatus.NEEDS_MODERATION
+    return Observation(
+        organisation_id=organisation.id if organisation else None,
+        author_id=author.id if author else None,
+        status=status,
+        **clean.as_columns(),
+    )
+
+
+def submit_observation(
+    data: Mapping[str, Any],
+    *,
+    organisation: Organisation | None,
+    author: User | None,
+    partnership: Partnership | None = None,
+    via: str = "form",
+    context: Context | None = None,
+) -> Observation:
+    """Validate ``data`` with the shared rules and store one observation.
+
+    An organisation's observation is accepted as submitted; a resident's (``organisation`` None, signed in or through
+    the public form) waits for a moderator of ``partnership``. Raises ValidationFailed naming every bad field.
+    """
+    context = context or context_for(organisation, partnership)
+    clean = validate(data, context)
+    if clean.external_ref and organisation is not None and _existing_ref(organisation.id, clean.external_ref):
+        raise ValidationFailed({"external_ref": "An observation with this reference exists already."})
+    obs = _new(clean, organisation, author)
+    db.session.add(obs)
+    db.session.flush()
+    record("observation.create", "observation", obs.id, author, via=via, organisation_id=obs.organisation_id)
+    log.info("observation %s created via %s", obs.id, via)
+    notify_saved([obs.id])
+    return obs
+
+
+def _existing_ref(organisation_id: int, ref: str) -> int | None:
+    return db.session.scalar(
+        select(Observation.id).where(Observation.organisation_id == organisation_id, Observation.external_ref == ref)
+    )
+
+
+def update_observation(obs: Observation, data: Mapping[str, Any], actor: User) -> Observation:
+    """Change an observation's fields (its own people only). A text change clears the redaction to be redone."""
+    if obs.status is ObservationStatus.WITHDRAWN:
+        raise OperationError("A withdrawn observation cannot be edited.", "text")
+    context = context_for(obs.organisation, obs.partnership)
+    clean = validate(data, context)
+    if clean.external_ref and clean.external_ref != obs.external_ref and obs.organisation_id is not None:
+        other = _existing_ref(obs.organisation_id, clean.external_ref)
+        if other and other != obs.id:
+            raise ValidationFailed({"external_ref": "An observation with this reference exists already."})
+    text_changed = clean.text != obs.text
+    for name, value in clean.as_columns().items():
+        setattr(obs, name, value)
+    if text_changed:
+        obs.redacted_text = obs.redacted_at = obs.redaction_version = None
+        if obs.status is ObservationStatus.APPROVED and obs.organisation_id is None:
+            # A resident's changed text must be looked at again.
+            obs.status = ObservationStatus.NEEDS_MODERATION
+    obs.updated_at = utcnow()
+    db.session.flush()
+    record("observation.update", "observation", obs.id, actor, text_changed=text_changed)
+    if text_changed:
+        notify_saved([obs.id])
+    return obs
+
+
+def withdraw_observation(obs: Observation, actor: User) -> Observation:
+    """Withdraw an observation: it stays with its organisation but leaves every shared view and count."""
+    try:
+        obs.withdraw()
+    except ValueError:
+        raise OperationError("This observation is already withdrawn.") from None
+    db.session.flush()
+    record("observation.withdraw", "observation", obs.id, actor)
+    return obs
+
+
+def approve_observation(obs: Observation, moderator: User) -> Observation:
+    """Approve a resident's observation waiting for moderation."""
+    try:
+        obs.approve(moderator)
+    except ValueError:
+        message = f"Only an observation waiting for moderation can be approved ({obs.status.label})."
+        raise OperationError(message) from None
+    db.session.flush()
+    record("observation.approve", "observation", obs.id, moderator)
+    return obs
+
+
+def reject_observation(obs: Observation, moderator: User, reason: str) -> Observation:
+    """Reject an observation with a reason, shown to its submitter."""
+    reason = (reason or "").strip()
+    if len(reason) < 3:
+        raise OperationError("Give a reason for rejecting it.", "reason")
+    if len(reason) > 500:
+        raise OperationError("Keep the reason under 500 characters.", "reason")
+    try:
+        obs.reject(moderator, reason)
+    except ValueError:
+        raise OperationError(f"This observation cannot be rejected ({obs.status.label}).") from None
+    db.session.flush()
+    record("observation.reject", "observation", obs.id, moderator)
+    return obs
+
+
+def erase_observation(obs: Observation, actor: User) -> int:
+    """Erase an observation for good: its row (text, redacted text) and, through the signal, everything derived.
+
+    The audit log keeps only that an erasure happened, by whom and when: the id and nothing of the content.
+    """
+    obs_id = obs.id
+    signals.observation_erased.send(_app(), id=obs_id)
+    db.session.delete(obs)
+    db.session.flush()
+    record("observation.erase", "observation", obs_id, actor)
+    log.info("observation %s erased", obs_id)
+    return obs_id
+
+
+# Bulk -----------------------------------------------------------------------------------------------------------
+
+
+def store_clean_rows(
+    rows: Iterable[tuple[int, CleanObservation]], organisation: Organisation, author: User | None
+) -> list[int]:
+    """Store already validated rows of one organisation; skip refs already stored. Returns the new ids."""
+    new = []
+    for _row_number, clean in rows:
+        obs = _new(clean, organisation, author)
+        db.session.add(obs)
+        new.append(obs)
+    db.session.flush()
+    ids = [o.id for o in new]
+    notify_saved(ids)
+    return ids
+
+
+def existing_refs(organisation_id: int) -> set[str]:
+    return set(
+        db.session.scalars(
+            select(Observation.external_ref).where(
+                Observation.organisation_id == organisation_id, Observation.external_ref.is_not(None)
+            )
+        )
+    )
+
+
+# Export ---------------------------------------------------------------------------------------------------------
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+EXPORT_COLUMNS = (
+    "id", "external_ref", "kind", "category", "text", "area_code", "area_name", "period", "period_precision",
+    "people_affected", "groups", "trend", "source", "confidence", "sharing_level", "consent_to_quote", "status",
+    "rejection_reason", "created_at", "updated_at",
+)  # fmt: skip
+
+
+def neutralise(value: Any) -> str:
+    """A cell value safe to open in a spreadsheet: text starting like a formula gets a leading apostrophe."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def period_value(o: Observation) -> str:
+    """The period as the importer reads it back: YYYY-MM-DD for a day, YYYY-MM for a month."""
+    return o.period_start.isoformat() if o.period_precision.value == "day" else o.period_start.strftime("%Y-%m")
+
+
+def export_csv(organisation: Organisation, actor: User) -> str:
+    """Every observation of ``organisation`` as CSV (raw text: it is the organisation's own), formula-safe."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_COLUMNS)
+    stmt = select(Observation).where(Observation.organisation_id == organisation.id).order_by(Observation.id)
+    count = 0
+    for o in db.session.scalars(stmt):
+        count += 1
+        writer.writerow(
+            [
+                neutralise(v)
+                for v in (
+                    o.id,
+                    o.external_ref,
+                    o.kind.value,
+                    o.category.slug,
+                    o.text,
+                    o.area.code if o.area else "",
+                    o.area.name if o.area else "",
+                    period_value(o),
+                    o.period_precision.value,
+                    o.people_affected,
+                    "; ".join(o.groups or []),
+                    o.trend.value,
+                    o.source.value,
+                    o.confidence.value,
+                    o.sharing_level.value,
+                    "yes" if o.consent_to_quote else "no",
+                    o.status.value,
+                    o.rejection_reason,
+                    o.created_at.isoformat(timespec="seconds"),
+                    o.updated_at.isoformat(timespec="seconds"),
+                )
+            ]
+        )
+    record("observation.export", "organisation", organisation.id, actor, rows=count)
+    return out.getvalue()
+
+
+# API tokens -----------------------------------------------------------------------------------------------------
+
+TOKEN_PREFIX = "ci_"  # noqa: S105 - marks our tokens in logs and secret scanners, not a secret
+
+
+def _hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def create_api_token(organisation: Organisation, name: str, actor: User) -> tuple[ApiToken, str]:
+    """A new token for ``organisation``; returns it with the raw value, which is never stored or shown again."""
+    name = (name or "").strip()
+    if not 2 <= len(name) <= 120:
+        raise OperationError("Name the token (2 to 120 characters), e.g. after the system that will use it.", "name")
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        organisation_id=organisation.id, name=name, token_hash=_hash(raw), prefix=raw[:10], created_by_id=actor.id
+    )
+    db.session.add(token)
+    db.session.flush()
+    record("api_token.create", "api_token", token.id, actor, organisation_id=organisation.id)
+    return token, raw
+
+
+def revoke_api_token(token: ApiToken, actor: User) -> ApiToken:
+    """Stop a token working, at once and for good."""
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        db.session.flush()
+        record("api_token.revoke", "api_token", token.id, actor, organisation_id=token.organisation_id)
+    return token
+
+
+_BEARER = re.compile(r"^Bearer\s+(\S+)\s*$", re.IGNORECASE)
+
+
+def authenticate_api_token(header: str | None) -> ApiToken | None:
+    """The active token named by an ``Authorization: Bearer ...`` header, its last use noted; else None."""
+    match = _BEARER.match(header or "")
+    if not match:
+        return None
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(match.group(1))))
+    if token is None or token.revoked_at is not None:
+        return None
+    token.last_used_at = utcnow()
+    return token
+
+
+def group_choices() -> list[tuple[str, str]]:
+    return list(GROUPS.items())

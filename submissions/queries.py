@@ -1,0 +1,126 @@
+"""Who sees which observations, and which text of them: the sharing rules in one place.
+
+- Members of the submitting organisation see all of its observations, with the raw text.
+- A resident sees the observations they submitted, with the raw text.
+- Moderators (the partnership's convenors, and admins) see residents' observations of their partnerships with the raw
+  text, so they can moderate them; and partnership-level observations of sharing organisations as below.
+- Convenors, and members of organisations that share with the partnership, see the partnership's *live, redacted*
+  observations at partnership level or wider from organisations in ``sharing_organisation_ids(partnership)``, and
+  residents' approved, redacted ones: with the redacted text only.
+- Funders never see observation-level data (only aggregate counts built elsewhere).
+- Until an observation is redacted it is shown to nobody but its organisation (or resident author) and moderators.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, and_, false, or_, select
+
+from submissions.models import LIVE_STATUSES, Observation, ObservationStatus, SharingLevel
+from webapp.extensions import db
+from webapp.models import OrgKind, Partnership, PlatformRole, User
+from webapp.operations import sharing_organisation_ids
+
+SHARED_LEVELS = SharingLevel.at_least(SharingLevel.PARTNERSHIP)
+
+
+def _shared_with(partnership: Partnership):
+    """Condition: a live, redacted observation of ``partnership`` that the partnership's people may read."""
+    sharing = sharing_organisation_ids(partnership)
+    from_orgs = and_(
+        Observation.organisation_id.in_(sharing) if sharing else false(),
+        Observation.sharing_level.in_(SHARED_LEVELS),
+        Observation.status.in_(LIVE_STATUSES),
+    )
+    from_residents = and_(
+        Observation.organisation_id.is_(None),
+        Observation.status == ObservationStatus.APPROVED,
+    )
+    return and_(
+        Observation.partnership_id == partnership.id,
+        Observation.redacted_text.is_not(None),
+        or_(from_orgs, from_residents),
+    )
+
+
+def partnership_observations(partnership: Partnership) -> Select:
+    """The approved (live), redacted observations that feed a partnership's themes and counts."""
+    return select(Observation).where(_shared_with(partnership)).order_by(Observation.id)
+
+
+def _user_org_ids(user: User) -> set[int]:
+    return {m.organisation_id for m in user.memberships if m.organisation.kind is not OrgKind.FUNDER}
+
+
+def _partnerships_of(user: User) -> list[Partnership]:
+    """Partnerships whose shared observations ``user`` may read: as convenor, or through a sharing member org."""
+    partnerships = list(db.session.scalars(select(Partnership)))
+    own = _user_org_ids(user)
+    result = []
+    for p in partnerships:
+        if user in p.convenors or (own & sharing_organisation_ids(p)):
+            result.append(p)
+    return result
+
+
+def moderated_partnership_ids(user: User) -> set[int]:
+    """Partnerships whose residents' observations ``user`` moderates (all of them for admins)."""
+    if user.is_admin:
+        return set(db.session.scalars(select(Partnership.id)))
+    if user.platform_role is PlatformRole.CONVENOR:
+        return {p.id for p in db.session.scalars(select(Partnership)) if user in p.convenors}
+    return set()
+
+
+def visible_observations(user: User | None) -> Select:
+    """A select() of the observations ``user`` may see in lists (any page, any filter applies on top)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return select(Observation).where(false())
+    if user.is_admin:
+        return select(Observation)
+    conditions = []
+    own = _user_org_ids(user)
+    if own:
+        conditions.append(Observation.organisation_id.in_(own))
+    conditions.append(and_(Observation.organisation_id.is_(None), Observation.author_id == user.id))
+    moderated = moderated_partnership_ids(user)
+    if moderated:
+        conditions.append(and_(Observation.organisation_id.is_(None), Observation.partnership_id.in_(moderated)))
+    for p in _partnerships_of(user):
+        conditions.append(_shared_with(p))
+    return select(Observation).where(or_(*conditions))
+
+
+def moderation_queue(user: User) -> Select:
+    """Residents' observations waiting for a moderator of their partnership."""
+    ids = moderated_partnership_ids(user)
+    return (
+        select(Observation)
+        .where(
+            Observation.status == ObservationStatus.NEEDS_MODERATION,
+            Observation.partnership_id.in_(ids) if ids else false(),
+        )
+        .order_by(Observation.created_at)
+    )
+
+
+def can_see_raw(user: User | None, obs: Observation) -> bool:
+    """Whether ``user`` may read the raw (unredacted) text of ``obs``."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if obs.organisation_id is not None:
+        return obs.organisation_id in _user_org_ids(user)
+    if obs.author_id is not None and obs.author_id == user.id:
+        return True
+    return obs.partnership_id in moderated_partnership_ids(user)
+
+
+def display_text(user: User | None, obs: Observation) -> str | None:
+    """The text ``user`` may read: raw for its own people and moderators, else the redacted text (or None)."""
+    return obs.text if can_see_raw(user, obs) else obs.redacted_text
+
+
+def can_view(user: User | None, obs: Observation) -> bool:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    stmt = visible_observations(user).where(Observation.id == obs.id).with_only_columns(Observation.id)
+    return db.session.scalar(stmt) is not None
