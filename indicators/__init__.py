@@ -1,2 +1,18 @@
 """Official indicator datasets (deprivation, benefits, fuel poverty...), their importers, aggregation up the
 geography, and area profiles that set community themes beside them."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from indicators import models  # noqa: F401  (register the tables)
+    from indicators.cli import indicators_cli
+
+    app.cli.add_command(indicators_cli)
+    try:
+        from indicators.views import bp
+    except ImportError:  # pragma: no cover - views are being written
+        return
+    app.register_blueprint(bp)
