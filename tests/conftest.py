@@ -12,15 +12,21 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_sqlalchemy.session import Session as FlaskSession
 
+import webapp.models as webapp_models
 from webapp import create_app, operations
 from webapp.extensions import db
 from webapp.models import Organisation, OrgKind, OrgRole, Partnership, PlatformRole, User
 
 PASSWORD = "correct horse battery"
+
+# Tests create and sign in hundreds of users: argon2id with its production cost would spend most of the suite's time
+# hashing. The algorithm and format stay the same (test_auth checks the $argon2id$ prefix); only the cost is lower.
+webapp_models._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 
@@ -96,7 +102,11 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 
 @pytest.fixture
 def db_session(app: Flask) -> Iterator:
-    """Run the test inside a transaction that is rolled back afterwards; commits in views become savepoints."""
+    """Run the test inside a transaction that is rolled back afterwards; commits in views become savepoints.
+
+    Factories commit (which releases a savepoint, nothing more) so that what they make survives a view's rollback.
+    Each request ends by removing the scoped session: re-read objects with ``db.session.get`` after a request.
+    """
     with app.app_context():
         connection = db.engine.connect()
         outer = connection.begin()
@@ -123,7 +133,9 @@ def make_org(db_session) -> Callable[..., Organisation]:
     counter = iter(range(1, 10_000))
 
     def factory(name: str | None = None, kind: OrgKind = OrgKind.CHARITY, **kw) -> Organisation:
-        return operations.create_organisation(name or f"Test Organisation {next(counter)}", kind, **kw)
+        org = operations.create_organisation(name or f"Test Organisation {next(counter)}", kind, **kw)
+        db.session.commit()
+        return org
 
     return factory
 
@@ -140,7 +152,7 @@ def make_user(db_session) -> Callable[..., User]:
     ) -> User:
         n = next(counter)
         platform_role = None if role in ("member", "org_admin") else PlatformRole(role)
-        return operations.create_user(
+        user = operations.create_user(
             email or f"{role}{n}@example.org",
             password,
             f"Test {role} {n}",
@@ -148,6 +160,8 @@ def make_user(db_session) -> Callable[..., User]:
             organisation=org,
             org_role=OrgRole.ADMIN if role == "org_admin" else OrgRole.MEMBER,
         )
+        db.session.commit()
+        return user
 
     return factory
 

@@ -1,0 +1,200 @@
+"""Sign-in, sign-out, invitations, password resets and their bad inputs."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.conftest import PASSWORD, app_config, sign_in
+from webapp import create_app, operations
+from webapp.extensions import db
+from webapp.models import AuditEvent, OneTimeToken, OrgRole, PlatformRole, TokenPurpose, User, utcnow
+
+
+def test_sign_in_and_out(client, make_user):
+    user = make_user("resident")
+    response = client.post("/auth/login?next=/areas/", data={"email": user.email.upper(), "password": PASSWORD})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/areas/"
+    assert client.get("/home").status_code == 200
+    assert client.post("/auth/logout").status_code == 302
+    assert client.get("/home").status_code == 302
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "javascript:alert(1)"])
+def test_sign_in_never_redirects_off_site(client, make_user, target):
+    user = make_user("resident")
+    response = client.post(f"/auth/login?next={target}", data={"email": user.email, "password": PASSWORD})
+    assert response.headers["Location"] == "/home"
+
+
+@pytest.mark.parametrize(
+    ("email", "password"),
+    [("known", "wrong password!"), ("nobody@example.org", PASSWORD), ("", ""), ("not-an-email", PASSWORD)],
+)
+def test_failed_sign_in_says_so_and_changes_nothing(client, make_user, email, password):
+    user = make_user("member", None)
+    before = user.last_login_at
+    response = client.post(
+        "/auth/login", data={"email": user.email if email == "known" else email, "password": password}
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "There is a problem" in page
+    assert client.get("/home").status_code == 302
+    assert db.session.get(User, user.id).last_login_at == before
+
+
+def test_inactive_user_cannot_sign_in(client, make_user):
+    user = make_user("resident")
+    user.active = False
+    db.session.commit()
+    assert client.post("/auth/login", data={"email": user.email, "password": PASSWORD}).status_code == 422
+
+
+def test_passwords_are_hashed_with_argon2(make_user):
+    user = make_user("resident")
+    assert user.password_hash.startswith("$argon2id$")
+    assert PASSWORD not in user.password_hash
+
+
+def test_duplicate_and_malformed_emails_are_refused(make_user):
+    user = make_user("resident")
+    with pytest.raises(operations.OperationError, match="already exists") as exc:
+        operations.create_user(user.email.upper(), PASSWORD)
+    assert exc.value.field == "email"
+    with pytest.raises(operations.OperationError, match="email address"):
+        operations.create_user("no at sign", PASSWORD)
+    with pytest.raises(operations.OperationError, match="at least 10"):
+        operations.create_user("new@example.org", "short")
+
+
+def _link_from_log(caplog) -> str:
+    for record in caplog.records:
+        match = re.search(r"(/auth/(?:invitation|reset)/[\w-]+)", record.getMessage())
+        if match:
+            return match.group(1)
+    raise AssertionError("no one-time link in the log")
+
+
+def test_invitation_by_org_admin_creates_a_member(client_for, world, caplog, app):
+    org_admin = client_for("org_admin")
+    with caplog.at_level(logging.WARNING, logger="webapp.mail"):
+        response = org_admin.post(
+            f"/orgs/{world['org'].slug}/invite", data={"email": "newbie@example.org", "role": "member"}
+        )
+    assert response.status_code == 302
+    link = _link_from_log(caplog)
+    assert "newbie@example.org" not in " ".join(r.getMessage() for r in caplog.records), "emails stay out of logs"
+    fresh = app.test_client()
+    page = fresh.get(link)
+    assert page.status_code == 200
+    assert world["org"].name in page.get_data(as_text=True)
+    bad = fresh.post(link, data={"display_name": "New Person", "password": "short", "confirm": "short"})
+    assert bad.status_code == 422
+    assert db.session.scalar(select(func.count()).select_from(User).where(User.email == "newbie@example.org")) == 0
+    ok = fresh.post(link, data={"display_name": "New Person", "password": PASSWORD, "confirm": PASSWORD})
+    assert ok.status_code == 302
+    user = operations.get_user_by_email("newbie@example.org")
+    assert user.org_role(world["org"]) is OrgRole.MEMBER
+    assert fresh.get("/home").status_code == 200
+    # The link works once.
+    again = app.test_client().get(link)
+    assert again.status_code == 400
+    assert "already been used" in again.get_data(as_text=True)
+
+
+def test_invitation_to_existing_account_and_platform_role_rules(world):
+    with pytest.raises(operations.OperationError, match="already has an account"):
+        operations.invite(world["users"]["member"].email, world["users"]["admin"], organisation=world["org"])
+    with pytest.raises(operations.OperationError, match="Only an administrator"):
+        operations.invite("x@example.org", world["users"]["org_admin"], platform_role=PlatformRole.CONVENOR)
+
+
+def test_admin_invites_a_convenor(client_for, caplog, app):
+    with caplog.at_level(logging.WARNING, logger="webapp.mail"):
+        response = client_for("admin").post(
+            "/admin/invite", data={"email": "conv@example.org", "platform_role": "convenor"}
+        )
+    assert response.status_code == 302
+    link = _link_from_log(caplog)
+    c = app.test_client()
+    c.post(link, data={"display_name": "Cee", "password": PASSWORD, "confirm": PASSWORD})
+    assert operations.get_user_by_email("conv@example.org").platform_role is PlatformRole.CONVENOR
+
+
+def test_expired_invitation_is_refused(world, app):
+    issued = operations.invite("late@example.org", world["users"]["admin"], organisation=world["org"])
+    issued.token.expires_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    response = app.test_client().post(
+        issued.path, data={"display_name": "Late", "password": PASSWORD, "confirm": PASSWORD}
+    )
+    assert response.status_code == 400
+    assert "expired" in response.get_data(as_text=True)
+    assert operations.get_user_by_email("late@example.org") is None
+
+
+def test_password_reset_round_trip_ends_other_sessions(client, make_user, app, caplog):
+    user = make_user("resident")
+    other_session = sign_in(app.test_client(), user)
+    with caplog.at_level(logging.WARNING, logger="webapp.mail"):
+        response = client.post("/auth/forgot", data={"email": user.email})
+    assert response.status_code == 302
+    link = _link_from_log(caplog)
+    mismatch = client.post(link, data={"password": "new password 123", "confirm": "other password 123"})
+    assert mismatch.status_code == 422
+    assert client.post(link, data={"password": "new password 123", "confirm": "new password 123"}).status_code == 302
+    assert other_session.get("/home").status_code == 302, "old sessions end when the password changes"
+    assert client.post("/auth/login", data={"email": user.email, "password": PASSWORD}).status_code == 422
+    sign_in(client, user, "new password 123")
+    assert app.test_client().get(link).status_code == 400, "a reset link works once"
+
+
+def test_reset_for_unknown_email_answers_the_same(client, caplog):
+    with caplog.at_level(logging.WARNING, logger="webapp.mail"):
+        response = client.post("/auth/forgot", data={"email": "nobody@example.org"}, follow_redirects=True)
+    assert "If that address has an account" in response.get_data(as_text=True)
+    assert not any("/auth/reset/" in r.getMessage() for r in caplog.records)
+    assert db.session.scalar(select(func.count()).select_from(OneTimeToken)) == 0
+
+
+def test_tokens_are_stored_hashed(world):
+    issued = operations.invite("hash@example.org", world["users"]["admin"], organisation=world["org"])
+    assert issued.raw not in issued.token.token_hash
+    assert issued.token.purpose is TokenPurpose.INVITATION
+
+
+def test_sign_in_is_rate_limited(tmp_path):
+    app = create_app(
+        app_config(
+            f"sqlite:///{tmp_path}/rl.db", tmp_path, RATELIMIT_ENABLED=True, COMMINTEL_LOGIN_RATE_LIMIT="3 per minute"
+        )
+    )
+    with app.app_context():
+        db.create_all()
+        client = app.test_client()
+        codes = [
+            client.post("/auth/login", data={"email": "a@example.org", "password": "x"}).status_code for _ in range(5)
+        ]
+        assert codes[:3] == [422, 422, 422]
+        assert codes[3:] == [429, 429]
+        assert "Too many attempts" in client.post("/auth/login", data={}).get_data(as_text=True)
+        db.engine.dispose()
+
+
+def test_sign_in_is_audited(client, make_user):
+    user = make_user("resident")
+    sign_in(client, user)
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "user.login", AuditEvent.actor_id == user.id)
+        )
+        == 1
+    )

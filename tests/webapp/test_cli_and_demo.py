@@ -1,0 +1,91 @@
+"""The CLI's account commands and the demo loader."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from webapp import operations
+from webapp.demo import DEMO_PASSWORD, LOGINS
+from webapp.extensions import db
+from webapp.models import Area, Organisation, OrgRole, Partnership, PlatformRole, User
+
+
+def test_orgs_and_users_create(app, db_session):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["orgs", "create", "--name", "Filwood Fantastic", "--kind", "community_business"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--email",
+            "Jo@Example.org",
+            "--role",
+            "org_admin",
+            "--org",
+            "filwood-fantastic",
+            "--password-stdin",
+        ],
+        input="a long enough password\n",
+    )
+    assert result.exit_code == 0, result.output
+    user = operations.get_user_by_email("jo@example.org")
+    org = db.session.scalar(select(Organisation).where(Organisation.slug == "filwood-fantastic"))
+    assert user.org_role(org) is OrgRole.ADMIN
+    assert user.check_password("a long enough password")
+
+
+def test_users_create_bad_input(app, db_session):
+    runner = app.test_cli_runner()
+    no_org = runner.invoke(
+        args=["users", "create", "--email", "a@example.org", "--role", "member", "--password-stdin"],
+        input="a long enough password\n",
+    )
+    assert no_org.exit_code != 0
+    assert "needs --org" in no_org.output
+    short = runner.invoke(
+        args=["users", "create", "--email", "a@example.org", "--role", "convenor", "--password-stdin"], input="short\n"
+    )
+    assert short.exit_code != 0
+    assert "at least 10 characters" in short.output
+    bad_kind = runner.invoke(args=["orgs", "create", "--name", "X Y", "--kind", "club"])
+    assert bad_kind.exit_code != 0
+    assert "club" in bad_kind.output
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_demo_loads_once_and_every_login_reaches_its_home(app, db_session):
+    from webapp import demo
+
+    demo.load()
+    db.session.commit()
+    counts = [db.session.scalar(select(func.count()).select_from(m)) for m in (Area, Organisation, User, Partnership)]
+    demo.load()
+    db.session.commit()
+    assert counts == [
+        db.session.scalar(select(func.count()).select_from(m)) for m in (Area, Organisation, User, Partnership)
+    ]
+    assert counts[0] == 298
+    partnership = db.session.scalar(select(Partnership))
+    assert len(operations.sharing_organisation_ids(partnership)) == len(partnership.members) == 6
+    for login in LOGINS:
+        client = app.test_client()
+        response = client.post("/auth/login", data={"email": login.email, "password": DEMO_PASSWORD})
+        assert response.status_code == 302, login.role
+        home = client.get("/home")
+        assert home.status_code == 200
+        assert login.name in home.get_data(as_text=True)
+    convenor = db.session.scalar(select(User).where(User.platform_role == PlatformRole.CONVENOR))
+    assert convenor in partnership.convenors
+
+
+def test_agreement_versions_ask_again(world):
+    partnership, org, admin = world["partnership"], world["org"], world["users"]["admin"]
+    v1 = operations.publish_agreement(
+        partnership, "We share observations for planning, redacted and suppressed.", admin
+    )
+    operations.accept_agreement(v1, org, admin)
+    assert operations.sharing_organisation_ids(partnership) == {org.id}
+    v2 = operations.publish_agreement(partnership, "Version two: we also share with funders in aggregate only.", admin)
+    assert v2.version == 2
+    assert operations.sharing_organisation_ids(partnership) == set()

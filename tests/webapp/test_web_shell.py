@@ -1,0 +1,94 @@
+"""The web shell: security headers, friendly errors, CSRF, bad encodings and oversized requests."""
+
+from __future__ import annotations
+
+from tests.conftest import app_config
+from webapp import create_app
+from webapp.extensions import db
+
+
+def test_security_headers(client):
+    response = client.get("/")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Strict-Transport-Security" not in response.headers
+    https = client.get("/", base_url="https://commintel.example")
+    assert https.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_pages_have_landmarks_skip_link_and_no_inline_script(client):
+    page = client.get("/auth/login").get_data(as_text=True)
+    for needle in ('<main id="main"', "<header", "<footer", 'href="#main"', '<nav aria-label="Main"', 'lang="en-GB"'):
+        assert needle in page
+    assert "<script>" not in page
+    assert "style=" not in page
+    assert '<label for="email">' in page
+
+
+def test_friendly_404_and_json_errors_under_api(client):
+    page = client.get("/no/such/page")
+    assert page.status_code == 404
+    assert "Page not found" in page.get_data(as_text=True)
+    api = client.get("/api/v1/no-such-thing")
+    assert api.status_code == 404
+    assert api.get_json()["error"]["status"] == 404
+
+
+def test_500_is_friendly_and_rolled_back(app, client, monkeypatch):
+    from webapp import views
+
+    def boom():
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(views, "render_template", lambda *a, **k: boom())
+    response = client.get("/")
+    assert response.status_code == 500
+    text = response.get_data(as_text=True)
+    assert "Something went wrong" in text
+    assert "kaboom" not in text
+    assert "Traceback" not in text
+
+
+def test_form_without_csrf_token_gets_a_friendly_400(tmp_path):
+    app = create_app(app_config(f"sqlite:///{tmp_path}/csrf.db", tmp_path, WTF_CSRF_ENABLED=True))
+    with app.app_context():
+        db.create_all()
+        response = app.test_client().post("/auth/login", data={"email": "a@example.org", "password": "x"})
+        assert response.status_code == 400
+        assert "The form had expired" in response.get_data(as_text=True)
+        db.engine.dispose()
+
+
+def test_non_utf8_form_is_not_a_500(client):
+    response = client.post(
+        "/auth/login", data=b"email=\xff\xfe%ff&password=\xc3\x28", content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code in (400, 422)
+
+
+def test_oversized_request_gets_413(client, app):
+    too_big = b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1)
+    response = client.post("/auth/login", data=too_big, content_type="application/octet-stream")
+    assert response.status_code == 413
+    assert "too large" in response.get_data(as_text=True)
+
+
+def test_session_cookie_is_httponly_and_samesite(client, make_user):
+    from tests.conftest import PASSWORD
+
+    user = make_user("resident")
+    response = client.post("/auth/login", data={"email": user.email, "password": PASSWORD})
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+
+
+def test_navigation_is_by_role(client_for):
+    admin = client_for("admin").get("/home").get_data(as_text=True)
+    resident = client_for("resident").get("/home").get_data(as_text=True)
+    assert 'href="/admin/users"' in admin
+    assert 'href="/admin/users"' not in resident
+    assert 'href="/orgs/"' not in resident
