@@ -1,0 +1,328 @@
+"""Partnership sessions, their briefings (a working draft of sections plus immutable published versions), decisions,
+actions, and who read which briefing.
+
+Themes come from the nlp package and observations from submissions; sessions and actions point at them with plain id
+lists (JSON), so that this package owns no foreign key into a table whose shape is not ours to change, and erasing an
+observation never fails on a constraint here (the erasure hook in :mod:`convening.operations` cleans the lists).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Date,
+    ForeignKey,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    event,
+    inspect,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Session as OrmSession
+
+from webapp.extensions import db
+from webapp.models import Organisation, Partnership, User, UTCDateTime, str_enum, utcnow
+
+
+class SectionKind(enum.StrEnum):
+    HEADLINES = "headlines"
+    NEEDS_ASSETS = "needs_assets"
+    INDICATORS = "indicators"
+    MAP = "map"
+    QUOTES = "quotes"
+    GAPS = "gaps"
+    ACTIONS = "actions"
+    QUESTIONS = "questions"
+    CUSTOM = "custom"
+    PROVENANCE = "provenance"
+
+    @property
+    def label(self) -> str:
+        return {
+            "headlines": "Headline changes",
+            "needs_assets": "Needs and assets side by side",
+            "indicators": "Indicator context",
+            "map": "Map",
+            "quotes": "In their words",
+            "gaps": "Evidence gaps",
+            "actions": "Actions carried over",
+            "questions": "Questions for discussion",
+            "custom": "Notes",
+            "provenance": "Provenance",
+        }[self.value]
+
+
+class ActionStatus(enum.StrEnum):
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    DROPPED = "dropped"
+
+    @property
+    def label(self) -> str:
+        return {"open": "Open", "in_progress": "In progress", "done": "Done", "dropped": "Dropped"}[self.value]
+
+    @property
+    def is_open(self) -> bool:
+        return self in (ActionStatus.OPEN, ActionStatus.IN_PROGRESS)
+
+
+class ViewKind(enum.StrEnum):
+    VIEW = "view"
+    DOWNLOAD = "download"
+
+
+session_organisations = Table(
+    "convening_session_organisations",
+    db.Model.metadata,
+    Column("session_id", ForeignKey("convening_sessions.id", ondelete="CASCADE"), primary_key=True),
+    Column("organisation_id", ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Session(db.Model):
+    """A partnership meeting: when and where, what it looks at (its focus), its agenda and who attends."""
+
+    __tablename__ = "convening_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partnership_id: Mapped[int] = mapped_column(ForeignKey("partnerships.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    held_on: Mapped[date] = mapped_column(Date, index=True)
+    place: Mapped[str] = mapped_column(String(300), default="")
+    link: Mapped[str] = mapped_column(String(500), default="")
+    # Focus: empty lists mean "the partnership's whole area / every theme / every category".
+    focus_area_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    focus_theme_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    focus_category_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    period_start: Mapped[date | None] = mapped_column(Date)
+    period_end: Mapped[date | None] = mapped_column(Date)
+    agenda: Mapped[list[str]] = mapped_column(JSON, default=list)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    partnership: Mapped[Partnership] = relationship()
+    attending: Mapped[list[Organisation]] = relationship(secondary=session_organisations, order_by="Organisation.name")
+    briefing: Mapped[Briefing | None] = relationship(back_populates="session", cascade="all, delete-orphan")
+    decisions: Mapped[list[Decision]] = relationship(
+        back_populates="session", cascade="all, delete-orphan", order_by="Decision.id"
+    )
+    actions: Mapped[list[Action]] = relationship(
+        back_populates="session", cascade="all, delete-orphan", order_by="Action.id"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Session {self.id}>"
+
+
+class Briefing(db.Model):
+    """The briefing of a session: a working draft (its sections) and the versions published from it."""
+
+    __tablename__ = "briefings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("convening_sessions.id", ondelete="CASCADE"), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    composed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # True when the draft differs from the latest published version (so publishing again makes a new version).
+    changed_since_publish: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    session: Mapped[Session] = relationship(back_populates="briefing")
+    sections: Mapped[list[BriefingSection]] = relationship(
+        back_populates="briefing", cascade="all, delete-orphan", order_by="BriefingSection.position"
+    )
+    versions: Mapped[list[BriefingVersion]] = relationship(
+        back_populates="briefing", cascade="all, delete-orphan", order_by="BriefingVersion.number"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Briefing {self.id}>"
+
+    @property
+    def latest_version(self) -> BriefingVersion | None:
+        return self.versions[-1] if self.versions else None
+
+    @property
+    def unreviewed_sections(self) -> list[BriefingSection]:
+        return [s for s in self.sections if s.included and s.machine_written]
+
+    def check_publishable(self) -> None:
+        """Raise ValueError naming what stops publishing: machine-written text not yet reviewed, or no change."""
+        if not any(s.included for s in self.sections):
+            raise ValueError("The briefing has no sections to publish.")
+        unreviewed = self.unreviewed_sections
+        if unreviewed:
+            names = ", ".join(f"“{s.title}”" for s in unreviewed)
+            raise ValueError(f"Review or edit the machine-written sections before publishing: {names}.")
+        if self.versions and not self.changed_since_publish:
+            raise ValueError(f"Nothing changed since version {self.versions[-1].number} was published.")
+
+
+class BriefingSection(db.Model):
+    """A section of the draft. Machine-written text stays marked until a convenor edits or approves it."""
+
+    __tablename__ = "briefing_sections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    briefing_id: Mapped[int] = mapped_column(ForeignKey("briefings.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[SectionKind] = mapped_column(str_enum(SectionKind))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(default=0)
+    included: Mapped[bool] = mapped_column(default=True)
+    machine_written: Mapped[bool] = mapped_column(default=True)
+    # Structured material the composer drew on: chart specifications, the observation ids of quotes, figures.
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    briefing: Mapped[Briefing] = relationship(back_populates="sections")
+    reviewed_by: Mapped[User | None] = relationship()
+
+    @property
+    def anchor(self) -> str:
+        return f"section-{self.id or self.position}"
+
+    @property
+    def quoted_observation_ids(self) -> list[int]:
+        return [int(q["observation_id"]) for q in (self.data or {}).get("quotes", [])]
+
+
+class BriefingVersion(db.Model):
+    """A published, numbered, immutable version: its content as published and its PDF.
+
+    Only the PDF fields may change after publishing: filled in once by the render task, and cleared (with
+    ``withdrawn_at``) when the version must no longer be served, e.g. after a quoted observation was erased.
+    """
+
+    __tablename__ = "briefing_versions"
+    __table_args__ = (UniqueConstraint("briefing_id", "number"),)
+
+    MUTABLE = frozenset({"pdf", "pdf_sha256", "pdf_pages", "pdf_rendered_at", "withdrawn_at", "withdrawn_reason"})
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    briefing_id: Mapped[int] = mapped_column(ForeignKey("briefings.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column()
+    title: Mapped[str] = mapped_column(String(200))
+    # The document as published: the context of the PDF template, with section bodies already rendered to HTML.
+    content: Mapped[dict] = mapped_column(JSON)
+    note: Mapped[str] = mapped_column(Text, default="")
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # For the funders' library filters.
+    partnership_id: Mapped[int] = mapped_column(ForeignKey("partnerships.id", ondelete="CASCADE"), index=True)
+    area_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    theme_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    quoted_observation_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64))
+    pdf_pages: Mapped[int | None] = mapped_column()
+    pdf_rendered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_reason: Mapped[str] = mapped_column(String(300), default="")
+
+    briefing: Mapped[Briefing] = relationship(back_populates="versions")
+    published_by: Mapped[User | None] = relationship()
+    partnership: Mapped[Partnership] = relationship()
+    contributions: Mapped[list[BriefingContribution]] = relationship(
+        back_populates="version", cascade="all, delete-orphan"
+    )
+
+    def __repr__(self) -> str:
+        return f"<BriefingVersion {self.briefing_id}.{self.number}>"
+
+    @property
+    def is_withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
+
+    @property
+    def pdf_ready(self) -> bool:
+        return self.pdf_sha256 is not None and not self.is_withdrawn
+
+
+class BriefingContribution(db.Model):
+    """How many observations of an organisation a published version drew on ("your observations informed …")."""
+
+    __tablename__ = "briefing_contributions"
+
+    version_id: Mapped[int] = mapped_column(ForeignKey("briefing_versions.id", ondelete="CASCADE"), primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True)
+    observations: Mapped[int] = mapped_column(default=0)
+
+    version: Mapped[BriefingVersion] = relationship(back_populates="contributions")
+    organisation: Mapped[Organisation] = relationship()
+
+
+class Decision(db.Model):
+    __tablename__ = "convening_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("convening_sessions.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    session: Mapped[Session] = relationship(back_populates="decisions")
+
+
+class Action(db.Model):
+    """Something a member organisation agreed to do, by when; open ones reappear in the next session's briefing."""
+
+    __tablename__ = "convening_actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("convening_sessions.id", ondelete="CASCADE"), index=True)
+    description: Mapped[str] = mapped_column(Text)
+    owner_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"), index=True)
+    due_on: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[ActionStatus] = mapped_column(str_enum(ActionStatus), default=ActionStatus.OPEN)
+    theme_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    area_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    observation_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    session: Mapped[Session] = relationship(back_populates="actions")
+    owner: Mapped[Organisation | None] = relationship()
+
+
+class BriefingView(db.Model):
+    """One reading or download of a published version: who (and their kind of organisation), how, when."""
+
+    __tablename__ = "briefing_views"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("briefing_versions.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    organisation_kind: Mapped[str] = mapped_column(String(40), default="")
+    how: Mapped[ViewKind] = mapped_column(str_enum(ViewKind))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    version: Mapped[BriefingVersion] = relationship()
+
+
+@event.listens_for(OrmSession, "before_flush")
+def _versions_are_immutable(session: OrmSession, flush_context, instances) -> None:
+    """A published version's content never changes; its PDF is written once and may only be withdrawn."""
+    for obj in session.dirty:
+        if not isinstance(obj, BriefingVersion):
+            continue
+        state = inspect(obj)
+        for attr in state.mapper.column_attrs:
+            if attr.key in BriefingVersion.MUTABLE:
+                continue
+            if state.attrs[attr.key].history.has_changes():
+                raise ValueError(f"Published briefing versions cannot be changed ({attr.key}); publish a new version.")
+        pdf_history = state.attrs["pdf"].history
+        if pdf_history.deleted and pdf_history.deleted[0] is not None and obj.pdf is not None:
+            raise ValueError("A published version's PDF is written once; publish a new version instead.")
