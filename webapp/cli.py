@@ -26,10 +26,20 @@ USER_ROLES = ("resident", "member", "org_admin", "convenor", "funder", "admin")
 
 
 def main() -> None:
-    from webapp import create_app
-
-    cli = FlaskGroup(create_app=lambda: create_app(), add_default_commands=False, help="commintel administration.")
+    cli = FlaskGroup(create_app=_create_app, add_default_commands=False, help="commintel administration.")
     cli.main(prog_name="commintel")
+
+
+def _create_app() -> Flask:
+    """The app for the CLI; a bad setting ends the command with its message, not a traceback."""
+    from webapp import create_app
+    from webapp.config import ConfigError
+
+    try:
+        return create_app()
+    except ConfigError as exc:
+        click.echo(f"commintel cannot start: {exc}", err=True)
+        sys.exit(2)
 
 
 @contextmanager

@@ -63,3 +63,20 @@ def test_readme_configuration_table_matches_the_settings():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     assert settings_table_markdown() in readme, "regenerate the README table with `commintel settings`"
     assert len(SETTINGS) >= 5
+
+
+def test_cli_reports_a_bad_setting_without_a_traceback():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DATABASE_URL", "REDIS_URL"}}
+    env["COMMINTEL_ENV"] = "production"
+    commintel = Path(sys.executable).parent / "commintel"
+    result = subprocess.run(
+        [str(commintel), "settings"], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 2
+    assert "SECRET_KEY" in result.stderr
+    assert "Traceback" not in result.stderr
