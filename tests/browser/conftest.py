@@ -1,0 +1,132 @@
+"""Real-browser journeys: Debian's Chromium, driven by Playwright, against the real app serving the demo data.
+
+The app is started once per test session (see :mod:`tests.browser.live_app`): a fresh SQLite database, the demo
+loaded by `commintel demo`, served by `commintel serve` on a free localhost port with its embedded worker. Nothing
+downloads a browser: Playwright launches ``/usr/bin/chromium`` (override with ``COMMINTEL_CHROMIUM``). Without it
+the browser tests are skipped with that reason, except in CI (``CI=true``), where a missing browser is a failure.
+
+Every test here carries the ``browser`` mark: ``pytest -m "not browser"`` leaves them out while working on something
+else; ``make test`` runs them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from tests.browser import live_app
+from tests.conftest import in_ci
+
+BROWSER_DIR = Path(__file__).resolve().parent
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+ROLES = ("resident", "member", "org_admin", "convenor", "funder", "admin")
+# The accent of every focused control: a 3 px outline plus the yellow ring (webapp/static/css/commintel.css).
+TIMEOUT_MS = 20_000
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "browser: real-browser journey in Chromium (tests/browser)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if BROWSER_DIR in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.browser)
+
+
+def chromium_path() -> str:
+    return os.environ.get("COMMINTEL_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def chromium_executable() -> str:
+    path = chromium_path()
+    if not Path(path).is_file():
+        message = (
+            f"browser tests skipped: no Chromium at {path} (install Debian's package: apt-get install chromium; "
+            "or set COMMINTEL_CHROMIUM)"
+        )
+        if in_ci():
+            pytest.fail(message.replace("skipped", "cannot run in CI"))
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict, chromium_executable: str) -> dict:
+    """pytest-playwright's launch arguments: Debian's Chromium, headless, no background traffic."""
+    return {**browser_type_launch_args, "executable_path": chromium_executable, "headless": True, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def live_server(chromium_executable: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[live_app.LiveApp]:
+    """The app with the demo data, served for the whole session."""
+    live = live_app.start(tmp_path_factory.mktemp("browser-app"))
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+@pytest.fixture(scope="session")
+def base_url(live_server: live_app.LiveApp) -> str:
+    """Replaces pytest-playwright's own (which reads --base-url): every page is addressed relative to the app."""
+    return live_server.base_url
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict) -> dict:
+    return {**browser_context_args, "viewport": {"width": 1280, "height": 900}}
+
+
+@pytest.fixture
+def context(context: BrowserContext) -> BrowserContext:
+    context.set_default_timeout(TIMEOUT_MS)
+    return context
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _expect_timeout() -> None:
+    expect.set_options(timeout=TIMEOUT_MS)
+
+
+def sign_in(page: Page, role: str) -> Page:
+    """Sign in through the form as the demo login of ``role`` and wait for the home page."""
+    page.goto("/auth/login")
+    page.get_by_label("Email").fill(live_app.DEMO_LOGINS[role])
+    page.get_by_label("Password").fill(live_app.DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/home$"))
+    return page
+
+
+@pytest.fixture
+def page_as(browser: Browser, browser_context_args: dict) -> Iterator[Callable[[str], Page]]:
+    """A new page in its own browser context (its own cookies), signed in as ``role`` (or anonymous)."""
+    contexts: list[BrowserContext] = []
+
+    def factory(role: str, **context_args) -> Page:
+        ctx = browser.new_context(**{**browser_context_args, **context_args})
+        ctx.set_default_timeout(TIMEOUT_MS)
+        contexts.append(ctx)
+        new_page = ctx.new_page()
+        if role != "anonymous":
+            sign_in(new_page, role)
+        return new_page
+
+    yield factory
+    for ctx in contexts:
+        ctx.close()
