@@ -224,11 +224,13 @@ def store_clean_rows(
     rows: Iterable[tuple[int, CleanObservation]], organisation: Organisation, author: User | None
 ) -> list[int]:
     """Store already validated rows of one organisation; skip refs already stored. Returns the new ids."""
-    new = []
+    new: list[Observation] = []
     for _row_number, clean in rows:
         obs = _new(clean, organisation, author)
         db.session.add(obs)
         new.append(obs)
+        if len(new) % 1000 == 0:  # bounded memory in the unit of work; still one transaction
+            db.session.flush()
     db.session.flush()
     ids = [o.id for o in new]
     notify_saved(ids)

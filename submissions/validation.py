@@ -414,7 +414,11 @@ def _partnership(value: Any, context: Context) -> Partnership | None:
 def _area(value: Any, context: Context, partnership: Partnership | None) -> Area | None:
     if _blank(value):
         return None
-    found = context.area(str(value))
+    value = str(value).strip()
+    # The form's searchable list offers "Name (CODE)": take the code.
+    if m := re.search(r"\(([A-Za-z]\d{8})\)$", value):
+        value = m.group(1)
+    found = context.area(value)
     if found is None:
         raise ValueError(f"Unknown area {str(value).strip()[:40]!r}. Give a ward or LSOA name or its ONS code.")
     if found == "ambiguous":

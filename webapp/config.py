@@ -155,6 +155,13 @@ SETTINGS: tuple[Setting, ...] = (
         _parse_positive_int,
     ),
     Setting(
+        "COMMINTEL_PUBLIC_FORM_RATE_LIMIT",
+        "COMMINTEL_PUBLIC_FORM_RATE_LIMIT",
+        "5 per minute;30 per hour",
+        "How many public-form observations one address may send (Flask-Limiter syntax).",
+        _parse_str,
+    ),
+    Setting(
         "COMMINTEL_BASE_URL",
         "COMMINTEL_BASE_URL",
         "http://127.0.0.1:5000",

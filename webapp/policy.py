@@ -31,6 +31,8 @@ class Role(enum.StrEnum):
 SIGNED_IN = frozenset(Role) - {Role.ANONYMOUS}
 EVERYONE = frozenset(Role)
 ORG_PEOPLE = frozenset({Role.MEMBER, Role.ORG_ADMIN, Role.CONVENOR, Role.FUNDER, Role.ADMIN})
+# People who submit observations: organisation members and admins, and residents.
+SUBMITTERS = frozenset({Role.RESIDENT, Role.MEMBER, Role.ORG_ADMIN})
 
 
 @dataclass(frozen=True)
@@ -80,9 +82,54 @@ POLICY: dict[str, Rule] = {
     "jobs.status": signed_in("the person who started the job, and admins; else 404"),
     "api.index": public(),
     # submissions ---------------------------------------------------------------------------------------------------
+    "observations.index": Rule(
+        SUBMITTERS | {Role.CONVENOR, Role.ADMIN},
+        "own organisation's (raw); own as resident; shared, redacted ones of their partnerships; funders none",
+    ),
+    "observations.detail": Rule(SUBMITTERS | {Role.CONVENOR, Role.ADMIN}, "those in the list; else 404"),
+    "observations.create": Rule(SUBMITTERS, "for their own non-funder organisation, or as a resident"),
+    "observations.edit": Rule(SUBMITTERS, "their organisation's, or their own as a resident; else 404"),
+    "observations.withdraw": Rule(SUBMITTERS, "their organisation's, or their own as a resident; else 404"),
+    "observations.erase": rule(Role.ORG_ADMIN, Role.ADMIN, records="org admins: their organisation's; else 404"),
+    "observations.moderation": rule(Role.CONVENOR, Role.ADMIN, records="residents' observations of their partnerships"),
+    "observations.moderate": rule(Role.CONVENOR, Role.ADMIN, records="residents' ones of their partnerships; else 404"),
+    "observations.export": rule(Role.MEMBER, Role.ORG_ADMIN, records="their own organisation's only"),
+    "observations.import_upload": rule(Role.MEMBER, Role.ORG_ADMIN, records="into their own organisation"),
+    "observations.import_mapping": rule(Role.MEMBER, Role.ORG_ADMIN, records="their own uploads; else 404"),
+    "observations.import_preview": rule(Role.MEMBER, Role.ORG_ADMIN, records="their own uploads; else 404"),
+    "observations.import_skipped": rule(Role.MEMBER, Role.ORG_ADMIN, records="their own uploads; else 404"),
+    "observations.tokens": rule(Role.ORG_ADMIN, records="tokens of organisations they administer"),
+    "observations.revoke_token": rule(Role.ORG_ADMIN, records="tokens of organisations they administer; else 404"),
+    "observations.categories": signed_in(),
+    "observations.category_create": rule(Role.ADMIN),
+    "public_observations.new": Rule(EVERYONE, "partnerships whose public form is switched on; else 404"),
+    "public_observations.thanks": Rule(EVERYONE, "partnerships whose public form is switched on; else 404"),
+    # The API authenticates each call with an organisation's bearer token (401 without), never the session.
+    "observations_api.create": Rule(EVERYONE, "the token's organisation; 401 without a valid token"),
+    "observations_api.list": Rule(EVERYONE, "the token's organisation's own observations; 401 without a token"),
+    "observations_api.openapi": public(),
     # nlp -----------------------------------------------------------------------------------------------------------
     # indicators ----------------------------------------------------------------------------------------------------
     # convening -----------------------------------------------------------------------------------------------------
+    "convening.workspace": Rule(ORG_PEOPLE, "partnerships they belong to (can_view_partnership); else 404"),
+    "convening.publish_agreement": rule(Role.CONVENOR, Role.ADMIN, records="the partnership's convenors; else 404"),
+    "convening.accept_agreement": rule(Role.ORG_ADMIN, records="for their own member organisation only"),
+    "convening.new_session": rule(Role.CONVENOR, Role.ADMIN, records="the partnership's convenors; else 404"),
+    "convening.session": rule(Role.CONVENOR, Role.ADMIN, records="sessions of partnerships they convene; else 404"),
+    "convening.compose": rule(Role.CONVENOR, Role.ADMIN, records="sessions of partnerships they convene; else 404"),
+    "convening.composer": rule(Role.CONVENOR, Role.ADMIN, records="sessions of partnerships they convene; else 404"),
+    "convening.preview": rule(Role.CONVENOR, Role.ADMIN, records="sessions of partnerships they convene; else 404"),
+    "convening.edit_section": rule(Role.CONVENOR, Role.ADMIN, records="briefings they convene; else 404"),
+    "convening.add_section": rule(Role.CONVENOR, Role.ADMIN, records="briefings they convene; else 404"),
+    "convening.publish": rule(Role.CONVENOR, Role.ADMIN, records="briefings they convene; else 404"),
+    "convening.add_decision": rule(Role.CONVENOR, Role.ADMIN, records="sessions they convene; else 404"),
+    "convening.add_action": rule(Role.CONVENOR, Role.ADMIN, records="sessions they convene; else 404"),
+    "convening.action_status": rule(Role.CONVENOR, Role.ADMIN, records="actions of sessions they convene; else 404"),
+    "convening.usage": rule(Role.CONVENOR, Role.ADMIN, records="briefings they convene; else 404"),
+    "convening.library": Rule(ORG_PEOPLE, "published briefings of partnerships they fund, belong to or convene"),
+    "convening.version": Rule(ORG_PEOPLE, "published versions readable per can_read_briefings; withdrawn: 404"),
+    "convening.version_pdf": Rule(ORG_PEOPLE, "as convening.version; no PDF served for a withdrawn version"),
+    "convening.informed": rule(Role.MEMBER, Role.ORG_ADMIN, records="their own organisations' contributions"),
 }
 
 
@@ -141,3 +188,39 @@ def can_view_partnership(user: User, partnership: Partnership) -> bool:
 
 def can_view_job(user: User, job: Job) -> bool:
     return user.is_admin or job.created_by_id == user.id
+
+
+# Observations (submissions package; duck-typed: Observation has organisation_id, author_id, partnership).
+
+
+def can_edit_observation(user: User, obs) -> bool:
+    """Its organisation's members, or the resident who wrote it."""
+    if obs.organisation_id is not None:
+        return any(m.organisation_id == obs.organisation_id for m in user.memberships)
+    return obs.author_id is not None and obs.author_id == user.id
+
+
+def can_erase_observation(user: User, obs) -> bool:
+    """Admins, and the admins of the organisation it came from."""
+    if user.is_admin:
+        return True
+    return obs.organisation_id is not None and any(
+        m.organisation_id == obs.organisation_id and m.role is OrgRole.ADMIN for m in user.memberships
+    )
+
+
+def can_moderate_observation(user: User, obs) -> bool:
+    """Residents' observations: admins, and the convenors of the partnership it was sent to."""
+    if obs.organisation_id is not None or obs.partnership is None:
+        return False
+    return user.is_admin or (user.platform_role is PlatformRole.CONVENOR and user in obs.partnership.convenors)
+
+
+def can_convene(user: User, partnership: Partnership) -> bool:
+    """Run the partnership's sessions and briefings: its convenors, and admins."""
+    return user.is_admin or user in partnership.convenors
+
+
+def can_read_briefings(user: User, partnership: Partnership) -> bool:
+    """Read published briefings: convenors, admins, and people of member or funder organisations."""
+    return can_view_partnership(user, partnership)

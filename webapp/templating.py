@@ -12,6 +12,8 @@ NAVIGATION = (
     ("main.home", "Home"),
     ("areas.index", "Areas"),
     ("partnerships.index", "Partnerships"),
+    ("observations.index", "Observations"),
+    ("observations.moderation", "Moderation"),
     ("orgs.index", "Organisations"),
     ("admin.users", "People"),
 )

@@ -27,13 +27,33 @@ SPECIAL = {
     "orgs.detail": {"funder": 404, "*": 200},
     # The sample job was started by the admin: nobody else may see it (record rule: 404).
     "jobs.status": {"admin": 200, "*": 404},
+    # submissions: the sample observation is the member's and org admin's organisation's; no agreement is accepted,
+    # so nobody else sees it (admins see every observation). Samples of uploads and tokens do not exist (404).
+    # The API wants a bearer token, not a session (401).
+    "observations.detail": {"member": 200, "org_admin": 200, "admin": 200, "*": 404},
+    "observations.edit": {"member": 200, "org_admin": 200, "*": 404},
+    "observations.withdraw": {"member": 302, "org_admin": 302, "*": 404},
+    "observations.moderate": {"*": 404},
+    "observations.import_mapping": {"*": 404},
+    "observations.import_preview": {"*": 404},
+    "observations.import_skipped": {"*": 404},
+    "observations.revoke_token": {"*": 404},
+    "observations_api.create": {"*": 401},
+    "observations_api.list": {"*": 401},
 }
 
 
 def _samples(world, job_id: str) -> dict[str, dict[str, str]]:
     """URL arguments per endpoint; keyed by argument name with per-endpoint overrides."""
     return {
-        "slug": {"orgs": world["org"].slug, "partnerships": world["partnership"].slug},
+        "slug": {
+            "orgs": world["org"].slug,
+            "partnerships": world["partnership"].slug,
+            "public_observations": world["partnership"].slug,
+        },
+        "obs_id": {"observations": world["observation_id"]},
+        "upload_id": {"observations": "no-such-upload-0123456789"},
+        "token_id": {"observations": 999999},
         "code": {"areas": world["area"].code},
         "token": {"auth": "not-a-real-token"},
         "job_id": {"jobs": job_id},
@@ -48,8 +68,19 @@ def routed_world(world, db_session):
     area = Area(code="E05010885", name="Ashley", level=AreaLevel.WARD)
     db_session.add(area)
     world["area"] = area
+    from submissions import operations as observation_ops
+
+    observation_ops.ensure_default_categories()
+    world["partnership"].public_form_enabled = True
+    observation = observation_ops.submit_observation(
+        {"kind": "need", "category": "food", "text": "Queues at the food bank are longer every week."},
+        organisation=world["org"],
+        author=world["users"]["member"],
+    )
+    observation.redacted_text = observation.text
+    world["observation_id"] = observation.id
     job = jobs.enqueue("check", check_round_trip, created_by=world["users"]["admin"])
-    db_session.flush()
+    db_session.commit()
     world["job_id"] = job.id
     return world
 

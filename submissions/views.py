@@ -1,0 +1,723 @@
+"""Routes for observations: form, list, detail, edit, withdraw, erase, moderation, import, export, API tokens,
+categories; the public resident form; and the JSON API. Who may reach each route is declared in webapp.policy;
+record-level checks answer 404. Views parse, check, call an operation, commit once, render."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from submissions import importer, uploads
+from submissions import operations as ops
+from submissions.forms import (
+    CategoryForm,
+    ConfirmImportForm,
+    EraseForm,
+    ObservationForm,
+    PublicObservationForm,
+    RejectForm,
+    TokenForm,
+    UploadForm,
+    choices,
+)
+from submissions.models import (
+    ApiToken,
+    Category,
+    Observation,
+    ObservationKind,
+    ObservationStatus,
+    SharingLevel,
+)
+from submissions.queries import can_see_raw, display_text, moderation_queue, visible_observations
+from submissions.validation import FIELDS, FIELDS_BY_NAME, ValidationFailed
+from webapp import policy
+from webapp.extensions import db, limiter
+from webapp.models import Area, AreaLevel, Organisation, OrgKind, OrgRole, Partnership, PlatformRole, User
+from webapp.operations import OperationError
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("observations", __name__, url_prefix="/observations")
+public_bp = Blueprint("public_observations", __name__, url_prefix="/public")
+api_bp = Blueprint("observations_api", __name__, url_prefix="/api/v1")
+
+PER_PAGE = 25
+
+
+@bp.before_request
+def _no_funders():
+    """Funders never see observation-level data. Their accounts are also members of their funder organisation,
+    which the role rules count as 'member', so refuse them here explicitly (the taxonomy page excepted)."""
+    if (
+        current_user.is_authenticated
+        and current_user.platform_role is PlatformRole.FUNDER
+        and request.endpoint != "observations.categories"
+    ):
+        abort(403)
+
+
+# Helpers ---------------------------------------------------------------------------------------------------------
+
+
+def _submitter_orgs(user: User) -> list[Organisation]:
+    """Organisations the user may submit for (funders observe through aggregates, never submit)."""
+    return sorted((m.organisation for m in user.memberships if m.organisation.kind is not OrgKind.FUNDER),
+                  key=lambda o: o.name)  # fmt: skip
+
+
+def _admin_orgs(user: User) -> list[Organisation]:
+    return sorted((m.organisation for m in user.memberships if m.role is OrgRole.ADMIN), key=lambda o: o.name)
+
+
+def _public_partnerships() -> list[Partnership]:
+    return list(
+        db.session.scalars(
+            select(Partnership).where(Partnership.public_form_enabled.is_(True)).order_by(Partnership.name)
+        )
+    )
+
+
+def _org_partnerships(orgs: list[Organisation]) -> list[Partnership]:
+    ids = {o.id for o in orgs}
+    return [p for p in db.session.scalars(select(Partnership).order_by(Partnership.name))
+            if any(m.id in ids for m in p.members)]  # fmt: skip
+
+
+def _area_options() -> list[Area]:
+    stmt = select(Area).where(Area.level.in_((AreaLevel.WARD, AreaLevel.LSOA))).order_by(Area.level.desc(), Area.name)
+    return list(db.session.scalars(stmt.limit(3000)))
+
+
+def _categories_choices():
+    return choices([("", "Choose a category"), *((c.slug, c.name) for c in ops.active_categories())])
+
+
+def _observation_or_404(obs_id: int) -> Observation:
+    obs = db.session.get(Observation, obs_id)
+    if obs is None:
+        abort(404)
+    return obs
+
+
+def _pick(options: list, value: str | None, key=lambda o: o.slug):
+    return next((o for o in options if key(o) == value), None)
+
+
+def _render_form(template: str, form, **context):
+    status = 422 if form.errors else 200
+    return render_template(template, form=form, areas=_area_options(), categories=ops.active_categories(),
+                           **context), status  # fmt: skip
+
+
+# Observation form ------------------------------------------------------------------------------------------------
+
+
+def _prepare_form(form: ObservationForm, orgs: list[Organisation], partnerships: list[Partnership]) -> None:
+    form.category.choices = _categories_choices()
+    form.organisation.choices = choices((o.slug, o.name) for o in orgs)
+    form.partnership.choices = choices([("", "Choose a partnership"), *((p.slug, p.name) for p in partnerships)])
+
+
+@bp.route("/new", methods=["GET", "POST"], endpoint="create")
+def create():
+    orgs = _submitter_orgs(current_user)
+    resident = current_user.platform_role is PlatformRole.RESIDENT and not orgs
+    if not orgs and not resident:
+        abort(403)
+    partnerships = _public_partnerships() if resident else _org_partnerships(orgs)
+    form = ObservationForm()
+    _prepare_form(form, orgs, partnerships)
+    if resident:
+        form.source.data = form.source.data if request.method == "POST" else "resident_voice"
+    if form.validate_on_submit():
+        org = None if resident else (_pick(orgs, form.organisation.data) or orgs[0])
+        partnership = _pick(partnerships, form.partnership.data) if resident else None
+        try:
+            obs = ops.submit_observation(form.values(), organisation=org, author=current_user,
+                                         partnership=partnership, via="form")  # fmt: skip
+        except ValidationFailed as failed:
+            db.session.rollback()
+            form.show(failed)
+        else:
+            db.session.commit()
+            if resident:
+                flash("Thank you. A moderator will look at it before it is shared with the partnership.", "success")
+            else:
+                flash("Observation saved. Others see it once personal details have been removed.", "success")
+            return redirect(url_for("observations.detail", obs_id=obs.id))
+    return _render_form("submissions/form.html", form, orgs=orgs, partnerships=partnerships, resident=resident,
+                        editing=None)  # fmt: skip
+
+
+@bp.route("/<int:obs_id>/edit", methods=["GET", "POST"], endpoint="edit")
+def edit(obs_id: int):
+    obs = _observation_or_404(obs_id)
+    if not policy.can_edit_observation(current_user, obs):
+        abort(404)
+    resident = obs.organisation_id is None
+    orgs = [obs.organisation] if obs.organisation else []
+    partnerships = [obs.partnership] if obs.partnership else []
+    form = ObservationForm(obj=None) if request.method == "POST" else ObservationForm(data=_form_data(obs))
+    _prepare_form(form, orgs, partnerships)
+    if form.validate_on_submit():
+        try:
+            ops.update_observation(obs, form.values(), current_user)
+        except OperationError as exc:
+            db.session.rollback()
+            if isinstance(exc, ValidationFailed):
+                form.show(exc)
+            else:
+                form.text.errors = [exc.message]
+        else:
+            db.session.commit()
+            flash("Your changes are saved.", "success")
+            return redirect(url_for("observations.detail", obs_id=obs_id))
+    return _render_form("submissions/form.html", form, orgs=orgs, partnerships=partnerships, resident=resident,
+                        editing=obs)  # fmt: skip
+
+
+def _form_data(obs: Observation) -> dict:
+    return {
+        "organisation": obs.organisation.slug if obs.organisation else "",
+        "partnership": obs.partnership.slug if obs.partnership else "",
+        "kind": obs.kind.value,
+        "category": obs.category.slug,
+        "text": obs.text,
+        "area": f"{obs.area.name} ({obs.area.code})" if obs.area else "",
+        "period": obs.period_start.isoformat() if obs.period_precision.value == "day"
+        else obs.period_start.strftime("%Y-%m"),
+        "people_affected": "" if obs.people_affected is None else str(obs.people_affected),
+        "groups": list(obs.groups or []),
+        "trend": obs.trend.value,
+        "source": obs.source.value,
+        "confidence": obs.confidence.value,
+        "sharing_level": obs.sharing_level.value,
+        "consent_to_quote": obs.consent_to_quote,
+        "external_ref": obs.external_ref or "",
+    }  # fmt: skip
+
+
+# List and detail -------------------------------------------------------------------------------------------------
+
+
+def _filtered(stmt, args):
+    filters: dict[str, str] = {}
+    area_code = (args.get("area") or "").strip()[:20]
+    if area_code:
+        area = db.session.scalar(select(Area).where(Area.code == area_code))
+        if area is not None:
+            ids = [area.id, *(c.id for c in area.children)]
+            stmt = stmt.where(Observation.area_id.in_(ids))
+            filters["area"] = area_code
+    category = args.get("category") or ""
+    if category:
+        stmt = stmt.join(Category, Category.id == Observation.category_id).where(Category.slug == category[:80])
+        filters["category"] = category
+    for name, enum_cls in (("kind", ObservationKind), ("status", ObservationStatus), ("sharing_level", SharingLevel)):
+        value = args.get(name) or ""
+        if value in {m.value for m in enum_cls}:
+            stmt = stmt.where(getattr(Observation, name) == enum_cls(value))
+            filters[name] = value
+    for name, op in (("from", "ge"), ("to", "le")):
+        value = (args.get(name) or "").strip()
+        try:
+            year, month = (int(x) for x in value.split("-")[:2])
+            bound = date(year, month, 1)
+        except (ValueError, TypeError):
+            continue
+        if op == "ge":
+            stmt = stmt.where(Observation.period_start >= bound)
+        else:
+            end = date(year + (month == 12), month % 12 + 1, 1)
+            stmt = stmt.where(Observation.period_start < end)
+        filters[name] = value
+    return stmt, filters
+
+
+@bp.route("/", endpoint="index")
+def index():
+    stmt, filters = _filtered(visible_observations(current_user), request.args)
+    stmt = stmt.order_by(Observation.period_start.desc(), Observation.id.desc())
+    page = db.paginate(stmt, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
+    rows = [(o, display_text(current_user, o)) for o in page.items]
+    wards = list(db.session.scalars(select(Area).where(Area.level == AreaLevel.WARD).order_by(Area.name)))
+    return render_template(
+        "submissions/list.html", page=page, rows=rows, filters=filters, categories=ops.active_categories(),
+        wards=wards, kinds=list(ObservationKind), statuses=list(ObservationStatus), levels=list(SharingLevel),
+        can_submit=bool(_submitter_orgs(current_user)) or current_user.platform_role is PlatformRole.RESIDENT,
+        allowed_links={
+            ep
+            for ep in ("observations.import_upload", "observations.export", "observations.tokens",
+                       "observations.categories")
+            if policy.decide(ep, current_user) is policy.Decision.ALLOW
+        },
+    )  # fmt: skip
+
+
+@bp.route("/<int:obs_id>", endpoint="detail")
+def detail(obs_id: int):
+    obs = _observation_or_404(obs_id)
+    from submissions.queries import can_view
+
+    if not can_view(current_user, obs):
+        abort(404)
+    return render_template(
+        "submissions/detail.html", obs=obs, text=display_text(current_user, obs), raw=can_see_raw(current_user, obs),
+        can_edit=policy.can_edit_observation(current_user, obs) and obs.status is not ObservationStatus.WITHDRAWN,
+        can_erase=policy.can_erase_observation(current_user, obs),
+        can_moderate=policy.can_moderate_observation(current_user, obs)
+        and obs.status is ObservationStatus.NEEDS_MODERATION,
+        reject_form=RejectForm(), erase_form=EraseForm(),
+    )  # fmt: skip
+
+
+@bp.route("/<int:obs_id>/withdraw", methods=["POST"], endpoint="withdraw")
+def withdraw(obs_id: int):
+    obs = _observation_or_404(obs_id)
+    if not policy.can_edit_observation(current_user, obs):
+        abort(404)
+    try:
+        ops.withdraw_observation(obs, current_user)
+    except OperationError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash("The observation is withdrawn: it is no longer shared or counted.", "success")
+    return redirect(url_for("observations.detail", obs_id=obs_id))
+
+
+@bp.route("/<int:obs_id>/erase", methods=["GET", "POST"], endpoint="erase")
+def erase(obs_id: int):
+    obs = _observation_or_404(obs_id)
+    if not policy.can_erase_observation(current_user, obs):
+        abort(404)
+    form = EraseForm()
+    if form.validate_on_submit():
+        if not form.confirm.data:
+            form.confirm.errors = ["Tick the box to confirm that the observation is to be erased for good."]
+        else:
+            ops.erase_observation(obs, current_user)
+            db.session.commit()
+            flash(f"Observation {obs_id} has been erased, with everything derived from it.", "success")
+            return redirect(url_for("observations.index"))
+    return render_template("submissions/erase.html", obs=obs, form=form), 422 if form.errors else 200
+
+
+# Moderation ------------------------------------------------------------------------------------------------------
+
+
+@bp.route("/moderation", endpoint="moderation")
+def moderation():
+    items = list(db.session.scalars(moderation_queue(current_user).limit(200)))
+    return render_template("submissions/moderation.html", items=items, reject_form=RejectForm())
+
+
+@bp.route("/<int:obs_id>/moderate", methods=["POST"], endpoint="moderate")
+def moderate(obs_id: int):
+    obs = _observation_or_404(obs_id)
+    if not policy.can_moderate_observation(current_user, obs):
+        abort(404)
+    form = RejectForm()
+    action = request.form.get("action")
+    if not form.validate_on_submit() or action not in ("approve", "reject"):
+        abort(400)
+    try:
+        if action == "approve":
+            ops.approve_observation(obs, current_user)
+        else:
+            ops.reject_observation(obs, current_user, form.reason.data)
+    except OperationError as exc:
+        db.session.rollback()
+        flash(f"Observation {obs_id}: {exc.message}", "error")
+    else:
+        db.session.commit()
+        flash(f"Observation {obs_id} {'approved' if action == 'approve' else 'rejected'}.", "success")
+    return redirect(url_for("observations.moderation"))
+
+
+# Export ----------------------------------------------------------------------------------------------------------
+
+
+@bp.route("/export.csv", endpoint="export")
+def export():
+    orgs = sorted(current_user.organisations, key=lambda o: o.name)
+    org = _pick(orgs, request.args.get("org")) or (orgs[0] if orgs else None)
+    if org is None:
+        abort(404)
+    body = ops.export_csv(org, current_user)
+    db.session.commit()
+    filename = f"{org.slug}-observations-{date.today().isoformat()}.csv"
+    return Response(
+        "\ufeff" + body,  # a BOM, so spreadsheet programs read the file as UTF-8
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+# Bulk import -----------------------------------------------------------------------------------------------------
+
+
+def _upload_or_404(upload_id: str) -> tuple[uploads.Upload, Organisation]:
+    upload = uploads.load(upload_id, current_user.id)
+    org = db.session.get(Organisation, upload.organisation_id) if upload else None
+    if upload is None or org is None or org not in _submitter_orgs(current_user):
+        abort(404)
+    return upload, org
+
+
+@bp.route("/import", methods=["GET", "POST"], endpoint="import_upload")
+def import_upload():
+    orgs = _submitter_orgs(current_user)
+    if not orgs:
+        abort(403)
+    form = UploadForm()
+    form.organisation.choices = choices((o.slug, o.name) for o in orgs)
+    if form.validate_on_submit():
+        org = _pick(orgs, form.organisation.data) or orgs[0]
+        file = request.files.get("file")
+        if file is None or not file.filename:
+            form.file.errors = ["Choose a CSV or XLSX file to upload."]
+        else:
+            data = file.read()
+            try:
+                table = importer.read_table(data, file.filename)
+            except importer.ImportFileError as exc:
+                form.file.errors = [exc.message]
+            else:
+                upload = uploads.save(data, file.filename, current_user.id, org.id,
+                                      importer.guess_mapping(table.headers))  # fmt: skip
+                return redirect(url_for("observations.import_mapping", upload_id=upload.id))
+    status = 422 if form.errors else 200
+    return render_template("submissions/import_upload.html", form=form, fields=FIELDS), status
+
+
+def _table(upload: uploads.Upload) -> importer.Table:
+    raw = uploads.data(upload)
+    if raw is None:  # already imported
+        abort(404)
+    return importer.read_table(raw, upload.filename)
+
+
+@bp.route("/import/<upload_id>/mapping", methods=["GET", "POST"], endpoint="import_mapping")
+def import_mapping(upload_id: str):
+    upload, org = _upload_or_404(upload_id)
+    table = _table(upload)
+    form = ConfirmImportForm()
+    error = None
+    if form.validate_on_submit():
+        mapping = {f.name: request.form.get(f"map-{f.name}", "") for f in FIELDS}
+        defaults = {name: request.form.get(f"default-{name}", "") for name in importer.DEFAULTABLE}
+        try:
+            importer.check_mapping(table.headers, mapping, defaults)
+        except importer.ImportFileError as exc:
+            error = exc
+        upload.mapping = {k: v for k, v in mapping.items() if v}
+        upload.defaults = {k: v for k, v in defaults.items() if v}
+        uploads.write(upload)
+        if error is None:
+            return redirect(url_for("observations.import_preview", upload_id=upload.id))
+    return render_template(
+        "submissions/import_mapping.html", upload=upload, org=org, table=table, fields=FIELDS, form=form,
+        error=error, defaultable=importer.DEFAULTABLE, categories=ops.active_categories(),
+        partnerships=_org_partnerships([org]), enums=_enum_options(),
+        sample=table.rows[:3],
+    ), 422 if error else 200  # fmt: skip
+
+
+def _enum_options() -> dict[str, list[tuple[str, str]]]:
+    from submissions.models import Confidence, Source, Trend
+
+    return {
+        "kind": [(m.value, m.label) for m in ObservationKind],
+        "sharing_level": [(m.value, m.label) for m in SharingLevel],
+        "source": [(m.value, m.label) for m in Source],
+        "confidence": [(m.value, m.label) for m in Confidence],
+        "trend": [(m.value, m.label) for m in Trend],
+    }
+
+
+@bp.route("/import/<upload_id>/preview", methods=["GET", "POST"], endpoint="import_preview")
+def import_preview(upload_id: str):
+    upload, org = _upload_or_404(upload_id)
+    table = _table(upload)
+    form = ConfirmImportForm()
+    message = None
+    try:
+        mapping = importer.check_mapping(table.headers, upload.mapping, upload.defaults)
+    except importer.ImportFileError:
+        return redirect(url_for("observations.import_mapping", upload_id=upload.id))
+    if form.validate_on_submit():
+        try:
+            result = importer.import_table(table, mapping, org, current_user, defaults=upload.defaults,
+                                           valid_rows_only=form.valid_rows_only.data, via="web")  # fmt: skip
+        except importer.ImportRejected as exc:
+            db.session.rollback()
+            message = exc.message
+        else:
+            db.session.commit()
+            preview = result.preview
+            upload.imported, upload.skipped = result.imported, preview.bad_row_count
+            uploads.finish(upload, importer.skipped_rows_csv(table, preview) if preview.bad_rows else None)
+            return render_template("submissions/import_done.html", upload=upload, org=org, result=result)
+    preview = importer.check_rows(table, mapping, upload.defaults, ops.context_for(org))
+    return render_template(
+        "submissions/import_preview.html", upload=upload, org=org, table=table, preview=preview, form=form,
+        message=message, mapping=mapping, labels={f.name: f.label for f in FIELDS},
+    ), 422 if message else 200  # fmt: skip
+
+
+@bp.route("/import/<upload_id>/skipped.csv", endpoint="import_skipped")
+def import_skipped(upload_id: str):
+    upload, _org = _upload_or_404(upload_id)
+    body = uploads.skipped(upload)
+    if body is None:
+        abort(404)
+    return Response(
+        "\ufeff" + body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="skipped-rows-{upload.id[:8]}.csv"'},
+    )
+
+
+# API tokens ------------------------------------------------------------------------------------------------------
+
+
+@bp.route("/api-tokens", methods=["GET", "POST"], endpoint="tokens")
+def tokens():
+    orgs = _admin_orgs(current_user)
+    if not orgs:
+        abort(404)
+    form = TokenForm()
+    form.organisation.choices = choices((o.slug, o.name) for o in orgs)
+    new_token = None
+    if form.validate_on_submit():
+        org = _pick(orgs, form.organisation.data) or orgs[0]
+        try:
+            token, raw = ops.create_api_token(org, form.name.data, current_user)
+        except OperationError as exc:
+            db.session.rollback()
+            form.name.errors = [exc.message]
+        else:
+            db.session.commit()
+            new_token = (token, raw)
+            form = TokenForm(formdata=None)
+            form.organisation.choices = choices((o.slug, o.name) for o in orgs)
+    listed = list(
+        db.session.scalars(
+            select(ApiToken).where(ApiToken.organisation_id.in_([o.id for o in orgs])).order_by(ApiToken.created_at)
+        )
+    )
+    status = 422 if form.errors else 200
+    return render_template("submissions/tokens.html", form=form, tokens=listed, new_token=new_token), status
+
+
+@bp.route("/api-tokens/<int:token_id>/revoke", methods=["POST"], endpoint="revoke_token")
+def revoke_token(token_id: int):
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.organisation not in _admin_orgs(current_user):
+        abort(404)
+    ops.revoke_api_token(token, current_user)
+    db.session.commit()
+    flash(f"The token {token.name!r} no longer works.", "success")
+    return redirect(url_for("observations.tokens"))
+
+
+# Categories ------------------------------------------------------------------------------------------------------
+
+
+@bp.route("/categories", endpoint="categories")
+def categories():
+    return render_template("submissions/categories.html", categories=ops.active_categories(),
+                           can_add=current_user.is_admin)  # fmt: skip
+
+
+@bp.route("/categories/new", methods=["GET", "POST"], endpoint="category_create")
+def category_create():
+    form = CategoryForm()
+    if form.validate_on_submit():
+        try:
+            category = ops.create_category(form.name.data, form.description.data, current_user)
+        except OperationError as exc:
+            db.session.rollback()
+            form.name.errors = [exc.message]
+        else:
+            db.session.commit()
+            flash(f"Category {category.name!r} added.", "success")
+            return redirect(url_for("observations.categories"))
+    return render_template("submissions/category_new.html", form=form), 422 if form.errors else 200
+
+
+# Public resident form --------------------------------------------------------------------------------------------
+
+
+def _public_partnership_or_404(slug: str) -> Partnership:
+    partnership = db.session.scalar(select(Partnership).where(Partnership.slug == slug[:80]))
+    if partnership is None or not partnership.public_form_enabled:
+        abort(404)
+    return partnership
+
+
+def _public_rate_limit() -> str:
+    return current_app.config["COMMINTEL_PUBLIC_FORM_RATE_LIMIT"]
+
+
+@public_bp.route("/<slug>/observe", methods=["GET", "POST"], endpoint="new")
+@limiter.limit(_public_rate_limit, methods=["POST"])
+def public_new(slug: str):
+    partnership = _public_partnership_or_404(slug)
+    form = PublicObservationForm()
+    form.category.choices = _categories_choices()
+    if form.validate_on_submit():
+        if form.website.data:
+            # A bot filled in the hidden field: say thank you, store nothing.
+            log.info("public form honeypot triggered for partnership %s", partnership.id)
+            return redirect(url_for("public_observations.thanks", slug=slug))
+        try:
+            ops.submit_observation(form.values(), organisation=None, author=None, partnership=partnership,
+                                   via="public_form")  # fmt: skip
+        except ValidationFailed as failed:
+            db.session.rollback()
+            form.show(failed)
+        else:
+            db.session.commit()
+            return redirect(url_for("public_observations.thanks", slug=slug))
+    return _render_form("submissions/public_form.html", form, partnership=partnership)
+
+
+@public_bp.route("/<slug>/thanks", endpoint="thanks")
+def public_thanks(slug: str):
+    partnership = _public_partnership_or_404(slug)
+    return render_template("submissions/public_thanks.html", partnership=partnership)
+
+
+# JSON API --------------------------------------------------------------------------------------------------------
+
+
+def _api_error(status: int, message: str, errors: dict | None = None):
+    body: dict = {"error": {"status": status, "message": message}}
+    if errors is not None:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="commintel"'
+    return response
+
+
+def _api_token() -> ApiToken | Response:
+    token = ops.authenticate_api_token(request.headers.get("Authorization"))
+    if token is None:
+        return _api_error(401, "Send a valid API token: 'Authorization: Bearer <token>'.")
+    if token.organisation.kind is OrgKind.FUNDER:
+        return _api_error(403, "Funder organisations cannot submit or read observations.")
+    return token
+
+
+def observation_json(obs: Observation) -> dict:
+    return {
+        "id": obs.id,
+        "kind": obs.kind.value,
+        "category": obs.category.slug,
+        "text": obs.text,
+        "area": obs.area.code if obs.area else None,
+        "period": ops.period_value(obs),
+        "period_precision": obs.period_precision.value,
+        "people_affected": obs.people_affected,
+        "groups": list(obs.groups or []),
+        "trend": obs.trend.value,
+        "source": obs.source.value,
+        "confidence": obs.confidence.value,
+        "sharing_level": obs.sharing_level.value,
+        "consent_to_quote": obs.consent_to_quote,
+        "external_ref": obs.external_ref,
+        "partnership": obs.partnership.slug if obs.partnership else None,
+        "status": obs.status.value,
+        "redacted": obs.redacted_text is not None,
+        "created_at": obs.created_at.isoformat(timespec="seconds"),
+        "updated_at": obs.updated_at.isoformat(timespec="seconds"),
+    }
+
+
+@api_bp.route("/observations", methods=["POST"], endpoint="create")
+def api_create():
+    token = _api_token()
+    if isinstance(token, Response):
+        return token
+    token_id = token.id
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        db.session.commit()  # keep the token's last use
+        return _api_error(422, "Send one observation as a JSON object.", {"body": "Expected a JSON object."})
+    unknown = sorted(set(payload) - set(FIELDS_BY_NAME))
+    errors = {name: "Unknown field." for name in unknown[:20]}
+    if not errors:
+        try:
+            obs = ops.submit_observation(payload, organisation=token.organisation, author=None, via="api")
+        except ValidationFailed as failed:
+            errors = failed.errors
+        else:
+            db.session.commit()
+            response = jsonify(observation_json(obs))
+            response.status_code = 201
+            response.headers["Location"] = url_for("observations.detail", obs_id=obs.id)
+            return response
+    db.session.rollback()
+    ops.authenticate_api_token(request.headers.get("Authorization"))  # the rollback undid the last-use time
+    db.session.commit()
+    log.info("API submission with token %s refused: %s", token_id, ", ".join(sorted(errors)))
+    return _api_error(422, "Some fields are not valid.", errors)
+
+
+@api_bp.route("/observations", methods=["GET"], endpoint="list")
+def api_list():
+    token = _api_token()
+    if isinstance(token, Response):
+        return token
+    page_number = max(1, request.args.get("page", 1, type=int) or 1)
+    per_page = min(200, max(1, request.args.get("per_page", 50, type=int) or 50))
+    stmt = select(Observation).where(Observation.organisation_id == token.organisation_id)
+    status = request.args.get("status")
+    if status:
+        if status not in {s.value for s in ObservationStatus}:
+            db.session.commit()
+            return _api_error(
+                422, "Unknown status.", {"status": f"Use one of {', '.join(s.value for s in ObservationStatus)}."}
+            )
+        stmt = stmt.where(Observation.status == ObservationStatus(status))
+    ref = request.args.get("external_ref")
+    if ref:
+        stmt = stmt.where(Observation.external_ref == ref[:100])
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    items = list(db.session.scalars(stmt.order_by(Observation.id).offset((page_number - 1) * per_page).limit(per_page)))
+    body = {
+        "organisation": token.organisation.slug,
+        "page": page_number,
+        "per_page": per_page,
+        "total": total,
+        "observations": [observation_json(o) for o in items],
+    }
+    db.session.commit()  # the token's last use
+    return jsonify(body)
+
+
+@api_bp.route("/openapi.json", endpoint="openapi")
+def api_openapi():
+    from submissions.openapi import document
+
+    return jsonify(document(url_for("observations_api.create", _external=False)))
