@@ -90,7 +90,7 @@ class IndicatorDataset(db.Model):
 
     @property
     def release_label(self) -> str:
-        return self.release_date.isoformat() if self.release_date else "undated release"
+        return self.release_date.isoformat() if self.release_date else "undated"
 
 
 class Indicator(db.Model):

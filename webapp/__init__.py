@@ -47,9 +47,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     security.register(app)
 
     from webapp.auth import bp as auth_bp
-    from webapp.views import admin_bp, api_bp, areas_bp, jobs_bp, main_bp, orgs_bp, partnerships_bp
+    from webapp.views import admin_bp, api_bp, jobs_bp, main_bp, orgs_bp, partnerships_bp
 
-    for bp in (main_bp, auth_bp, areas_bp, orgs_bp, partnerships_bp, admin_bp, jobs_bp, api_bp):
+    for bp in (main_bp, auth_bp, orgs_bp, partnerships_bp, admin_bp, jobs_bp, api_bp):
         app.register_blueprint(bp)
 
     from webapp.cli import register_cli

@@ -10,17 +10,16 @@ import logging
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from webapp import geography, mail, operations, policy
+from webapp import mail, operations, policy
 from webapp.extensions import db
 from webapp.forms import InviteForm, OrganisationForm, PlatformInviteForm
-from webapp.models import Area, AreaLevel, Job, Organisation, OrgRole, Partnership, PlatformRole, User
+from webapp.models import AreaLevel, Job, Organisation, OrgRole, Partnership, PlatformRole, User
 
 log = logging.getLogger(__name__)
 
 main_bp = Blueprint("main", __name__)
-areas_bp = Blueprint("areas", __name__, url_prefix="/areas")
 orgs_bp = Blueprint("orgs", __name__, url_prefix="/orgs")
 partnerships_bp = Blueprint("partnerships", __name__, url_prefix="/partnerships")
 admin_bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -60,27 +59,6 @@ def main_home():
         partnerships=partnerships,
         organisations=current_user.organisations,
     )
-
-
-# Areas -----------------------------------------------------------------------------------------------------------
-
-
-@areas_bp.route("/", endpoint="index")
-def areas_index():
-    level_names = {level.value for level in (AreaLevel.WARD, AreaLevel.LSOA, AreaLevel.LAD)}
-    level = request.args.get("level", AreaLevel.WARD.value)
-    if level not in level_names:
-        level = AreaLevel.WARD.value
-    query = request.args.get("q", "")[:100]
-    areas = geography.search_areas(query, (AreaLevel(level),), limit=500)
-    counts = dict(db.session.execute(select(Area.level, func.count()).group_by(Area.level)).all())
-    return render_template("webapp/areas.html", areas=areas, level=AreaLevel(level), query=query, counts=counts)
-
-
-@areas_bp.route("/<code>", endpoint="detail")
-def areas_detail(code: str):
-    area = _get_or_404(Area, code=code)
-    return render_template("webapp/area.html", area=area)
 
 
 # Organisations ---------------------------------------------------------------------------------------------------

@@ -1,0 +1,128 @@
+"""Rolling values up the geography (LSOA → ward → local authority), one documented method per kind of value.
+
+Pure functions on pandas: no Flask, no database. The method per kind (also in docs/indicators.md):
+
+- **count** (reports, people): summed over the areas inside. Areas without a value are left out and named in the
+  caveat, so a sum over 7 of 8 LSOAs says so.
+- **rate / score** (percentages, rates, index scores): the population-weighted mean when every area inside has a
+  known population; otherwise the plain mean of the areas inside, with a caveat saying it is unweighted.
+- **rank / decile** (IoD): an average rank means nothing, so the result is the share of the areas inside that sit
+  in the most deprived 10% (decile 1) and 20% (deciles 1–2) nationally. Missing deciles are derived from the rank
+  when the number of ranked areas (32,844 LSOAs for IoD2019) is known.
+
+Suppressed values (the source withheld them) are never filled in: they count as missing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+IOD2019_LSOAS = 32_844
+
+METHODS = {
+    "count": "sum of the values of the areas inside",
+    "rate": "population-weighted mean of the areas inside",
+    "score": "population-weighted mean of the areas inside",
+    "rank": "share of the areas inside in the most deprived 10% (decile 1) and 20% (deciles 1–2) nationally",
+}
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """One aggregated figure for a parent area, with how it was made."""
+
+    value: float | None
+    share_10: float | None = None  # ranks only
+    share_20: float | None = None
+    n_areas: int = 0  # areas inside
+    n_used: int = 0  # areas inside that had a value
+    method: str = ""
+    caveat: str = ""
+
+
+def decile_from_rank(rank: float, total: int = IOD2019_LSOAS) -> int:
+    """Decile 1 = the most deprived 10% of ``total`` ranked areas (rank 1 = most deprived)."""
+    return min(10, max(1, math.ceil(rank * 10 / total)))
+
+
+def _missing_caveat(n_areas: int, n_used: int) -> str:
+    missing = n_areas - n_used
+    return f"{missing} of {n_areas} areas inside have no value and are left out." if missing else ""
+
+
+def rollup(
+    values: pd.DataFrame,
+    kind: str,
+    n_areas: int | None = None,
+    total_ranked: int = IOD2019_LSOAS,
+) -> Rollup:
+    """Aggregate the child values of one parent.
+
+    ``values`` has columns ``value`` (float or NaN), optionally ``rank``, ``decile`` and ``population``; one row per
+    child area (children without any value may be absent: pass ``n_areas`` to say how many there are).
+    """
+    n_areas = max(n_areas or 0, len(values))
+    if kind == "rank":
+        deciles = values["decile"] if "decile" in values else pd.Series(dtype=float)
+        deciles = pd.to_numeric(deciles, errors="coerce")
+        if "rank" in values:
+            from_rank = pd.to_numeric(values["rank"], errors="coerce").map(
+                lambda r: decile_from_rank(r, total_ranked) if pd.notna(r) else float("nan")
+            )
+            deciles = deciles.fillna(from_rank) if len(deciles) else from_rank
+        deciles = deciles.dropna()
+        n_used = len(deciles)
+        if n_used == 0:
+            return Rollup(None, n_areas=n_areas, method=METHODS["rank"], caveat="No area inside has a rank.")
+        share_10 = float((deciles <= 1).sum()) / n_used
+        share_20 = float((deciles <= 2).sum()) / n_used
+        return Rollup(share_10, share_10, share_20, n_areas, n_used, METHODS["rank"], _missing_caveat(n_areas, n_used))
+    present = values[pd.to_numeric(values["value"], errors="coerce").notna()]
+    numbers = pd.to_numeric(present["value"])
+    n_used = len(numbers)
+    caveat = _missing_caveat(n_areas, n_used)
+    if n_used == 0:
+        return Rollup(None, n_areas=n_areas, method=METHODS.get(kind, ""), caveat="No area inside has a value.")
+    if kind == "count":
+        return Rollup(float(numbers.sum()), n_areas=n_areas, n_used=n_used, method=METHODS["count"], caveat=caveat)
+    population = pd.to_numeric(present["population"], errors="coerce") if "population" in present else None
+    if population is not None and population.notna().all() and population.sum() > 0:
+        weighted = float((numbers * population).sum() / population.sum())
+        return Rollup(weighted, n_areas=n_areas, n_used=n_used, method=METHODS[kind], caveat=caveat)
+    unweighted = (
+        "Unweighted average of the areas inside: their populations are not known, so small and large "
+        "areas count the same."
+    )
+    return Rollup(
+        float(numbers.mean()),
+        n_areas=n_areas,
+        n_used=n_used,
+        method="mean of the areas inside (unweighted)",
+        caveat=" ".join(c for c in (unweighted, caveat) if c),
+    )
+
+
+def rollup_frame(
+    values: pd.DataFrame,
+    parents: pd.Series,
+    kind: str,
+    total_ranked: int = IOD2019_LSOAS,
+) -> pd.DataFrame:
+    """Aggregate many parents at once.
+
+    ``values``: one row per child area, index = child area code, columns as for :func:`rollup`.
+    ``parents``: child area code → parent area code, for every child (also those without values, so that the
+    caveat can count them). Returns one row per parent: value, share_10, share_20, n_areas, n_used, method, caveat.
+    """
+    counts = parents.value_counts()
+    joined = values.join(parents.rename("parent"), how="inner")
+    out = {}
+    for parent, group in joined.groupby("parent", sort=True):
+        r = rollup(group.drop(columns="parent"), kind, int(counts.get(parent, len(group))), total_ranked)
+        out[parent] = r.__dict__
+    for parent in counts.index.difference(list(out)):
+        out[parent] = rollup(pd.DataFrame({"value": []}), kind, int(counts[parent]), total_ranked).__dict__
+    return pd.DataFrame.from_dict(out, orient="index").sort_index()

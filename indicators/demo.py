@@ -1,0 +1,95 @@
+"""Demo indicators: real Bristol data imported through the same pipeline as `commintel indicators import`.
+
+Idempotent: a release already stored is left alone. Sources and licences: demo_data/ATTRIBUTION.md.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import select
+
+from indicators import operations
+from indicators.models import IndicatorDataset, PeriodKind, Polarity, ValueKind
+from indicators.readers import Options
+from webapp.extensions import db
+
+DATA = Path(__file__).resolve().parent / "demo_data"
+OGL = "Open Government Licence v3.0"
+
+DATASETS: tuple[tuple[str, Options], ...] = (
+    (
+        "iod2019_file2_bristol.csv",
+        Options(format="iod", dataset_title="English Indices of Deprivation 2019", release_date=date(2019, 9, 26)),
+    ),
+    (
+        "beis_fuel_poverty_bristol.csv",
+        Options(
+            format="wide",
+            dataset_title="Sub-regional fuel poverty statistics (local authorities, 2010–2019)",
+            publisher="Department for Business, Energy and Industrial Strategy",
+            licence=OGL,
+            source_url="https://www.gov.uk/government/collections/fuel-poverty-sub-regional-statistics",
+            methodology_note="Low Income High Costs measure to 2018; Low Income Low Energy Efficiency from 2019, so "
+            "2019 is not directly comparable with earlier years.",
+            indicator="Households in fuel poverty",
+            unit="%",
+            polarity=Polarity.HIGHER_IS_WORSE,
+            value_kind=ValueKind.RATE,
+            level="lad",
+        ),
+    ),
+    (
+        "dfe_fsm_bristol.csv",
+        Options(
+            format="tidy",
+            dataset_title="Free school meals: autumn term 2020/21 (time series)",
+            publisher="Department for Education",
+            licence=OGL,
+            source_url="https://explore-education-statistics.service.gov.uk/find-statistics/free-school-meals-autumn-term",
+            indicator="Pupils eligible for free school meals",
+            unit="%",
+            polarity=Polarity.HIGHER_IS_WORSE,
+            value_kind=ValueKind.RATE,
+            level="lad",
+            year_type=PeriodKind.ACADEMIC_YEAR,
+            area_column="new_la_code",
+            period_column="time_period",
+            value_column="fsm_eligible_percent",
+            filters=[("geographic_level", "Local authority"), ("phase", "Total")],
+        ),
+    ),
+    (
+        "fixmystreet_bristol_lsoa_monthly.csv",
+        Options(
+            format="tidy",
+            dataset_title="FixMyStreet reports by LSOA and month",
+            publisher="mySociety",
+            licence="Open Data Commons Attribution (ODC-By) 1.0",
+            source_url="https://github.com/mysociety/fms_geographic_data",
+            methodology_note="Street problems (potholes, fly-tipping, broken lights...) reported through FixMyStreet; "
+            "a measure of reporting as much as of problems.",
+            indicator="FixMyStreet reports",
+            unit="count",
+            polarity=Polarity.NEUTRAL,
+            value_kind=ValueKind.COUNT,
+            level="lsoa",
+            area_column="lsoa",
+            period_column="month",
+            value_column="reports",
+        ),
+    ),
+)
+
+
+def load() -> list[str]:
+    """Import each demo dataset unless that release is already stored; return lines to print."""
+    lines = []
+    for filename, options in DATASETS:
+        key = operations.release_key(options.dataset_title or "", options.release_date)
+        if db.session.scalar(select(IndicatorDataset.id).where(IndicatorDataset.release_key == key)) is not None:
+            continue
+        report = operations.import_file(DATA / filename, options)
+        lines.append(f"Indicators: {report.dataset.title}: {report.imported:,} values ({len(report.skipped)} skipped).")
+    return lines

@@ -1,0 +1,561 @@
+"""What the area pages show: indicator figures per area (direct or rolled up from LSOAs), map values, community
+counts beside them, and the flags where the two disagree. Read-only queries; views render what these return.
+
+Every community count leaves here as a :class:`webapp.suppression.Count` (through ``suppress``), never as an int.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
+
+from indicators import aggregation, charts
+from indicators.models import Indicator, IndicatorDataset, IndicatorValue, Polarity, ValueKind
+from webapp import policy
+from webapp.extensions import db
+from webapp.models import Area, AreaLevel, Partnership
+from webapp.suppression import Count, suppress, threshold
+
+log = logging.getLogger(__name__)
+
+LEVEL_ORDER = {AreaLevel.LSOA: 0, AreaLevel.WARD: 1, AreaLevel.LAD: 2, AreaLevel.CUSTOM: 3}
+
+
+# Geography helpers -------------------------------------------------------------------------------------------------
+
+
+def local_authority_of(area: Area) -> Area | None:
+    current: Area | None = area
+    while current is not None and current.level is not AreaLevel.LAD:
+        current = current.parent
+    return current
+
+
+def lsoa_ids_within(area: Area) -> list[int]:
+    """The LSOAs inside ``area`` (itself for an LSOA), through the parent links of the geography."""
+    if area.level is AreaLevel.LSOA:
+        return [area.id]
+    ids, frontier = [], [area.id]
+    for _ in range(3):
+        rows = db.session.execute(select(Area.id, Area.level).where(Area.parent_id.in_(frontier))).all()
+        ids += [i for i, level in rows if level is AreaLevel.LSOA]
+        frontier = [i for i, level in rows if level is not AreaLevel.LSOA]
+        if not frontier:
+            break
+    return ids
+
+
+def area_ids_within(area: Area) -> list[int]:
+    """``area`` and every area below it (for observations, which may be placed at any level)."""
+    ids, frontier = [area.id], [area.id]
+    for _ in range(3):
+        frontier = list(db.session.scalars(select(Area.id).where(Area.parent_id.in_(frontier))))
+        if not frontier:
+            break
+        ids += frontier
+    return ids
+
+
+# Indicator figures -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Figure:
+    """One indicator as an area page shows it."""
+
+    indicator: Indicator
+    dataset: IndicatorDataset
+    period: str = ""
+    value: float | None = None
+    display: str = "no value"
+    la_display: str = ""
+    comparison: str = ""  # "higher than", ... in words
+    tone: str = "neutral"  # worse / better / similar / neutral: the colour by polarity
+    method: str = ""
+    caveat: str = ""
+    series: list[dict[str, Any]] = field(default_factory=list)
+    sparkline: dict | None = None
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "no value"
+    text = f"{value:,.0f}" if float(value).is_integer() and abs(value) >= 10 else f"{value:,.1f}"
+    if unit in ("%", "percent"):
+        return f"{text}%"
+    return f"{text} {unit}".strip() if unit and unit not in ("count", "rank") else text
+
+
+def _rank_display(rollup: aggregation.Rollup, level: AreaLevel, decile: float | None, rank: float | None) -> str:
+    if level is AreaLevel.LSOA:
+        if decile is None:
+            return "no value"
+        rank_text = f", rank {int(rank):,} of {aggregation.IOD2019_LSOAS:,}" if rank is not None else ""
+        return f"decile {int(decile)}{rank_text}"
+    if rollup.share_10 is None:
+        return "no value"
+    return f"{rollup.share_10:.0%} of LSOAs in England's most deprived 10% ({rollup.share_20:.0%} in the 20%)"
+
+
+def _tone(indicator: Indicator, value: float | None, la_value: float | None) -> tuple[str, str]:
+    if value is None or la_value is None:
+        return "neutral", ""
+    diff = (0.0 if value == 0 else 1.0) if la_value == 0 else (value - la_value) / abs(la_value)
+    if abs(diff) < 0.05:
+        return ("similar" if indicator.polarity is not Polarity.NEUTRAL else "neutral"), "about the same as"
+    higher = diff > 0
+    words = "higher than" if higher else "lower than"
+    if indicator.polarity is Polarity.NEUTRAL:
+        return "neutral", words
+    worse = higher if indicator.polarity is Polarity.HIGHER_IS_WORSE else not higher
+    return ("worse" if worse else "better"), words
+
+
+VALUE_COLUMNS = ["indicator_id", "area_id", "period_key", "period_start", "value", "rank", "decile"]
+
+
+def _values_frame(area_ids: list[int], indicator_ids: list[int]) -> pd.DataFrame:
+    if not area_ids or not indicator_ids:
+        return pd.DataFrame(
+            columns=["indicator_id", "area_id", "period_key", "period_start", "value", "rank", "decile"]
+        )
+    stmt = select(
+        IndicatorValue.indicator_id,
+        IndicatorValue.area_id,
+        IndicatorValue.period_key,
+        IndicatorValue.period_start,
+        IndicatorValue.value,
+        IndicatorValue.rank,
+        IndicatorValue.decile,
+    ).where(IndicatorValue.indicator_id.in_(indicator_ids))
+    # Long IN lists are slow to plan; above a few hundred areas filter by parent in Python instead.
+    if len(area_ids) <= 1000:
+        stmt = stmt.where(IndicatorValue.area_id.in_(area_ids))
+    frame = pd.DataFrame(
+        db.session.execute(stmt).all(),
+        columns=VALUE_COLUMNS,
+    )
+    if len(area_ids) > 1000:
+        frame = frame[frame["area_id"].isin(set(area_ids))]
+    for column in ("value", "rank", "decile"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    return frame
+
+
+def _series(frame: pd.DataFrame, kind: ValueKind, n_areas: int) -> list[tuple[str, date, aggregation.Rollup]]:
+    """Per period (in time order): the rolled-up figure of ``frame`` (one indicator, many areas)."""
+    out = []
+    for (start, key), group in frame.groupby(["period_start", "period_key"], sort=True):
+        out.append((key, start, aggregation.rollup(group, kind.value, n_areas)))
+    return out
+
+
+def _direct_series(frame: pd.DataFrame) -> list[tuple[str, date, aggregation.Rollup, pd.Series]]:
+    out = []
+    for _, row in frame.sort_values("period_start").iterrows():
+        value = None if pd.isna(row["value"]) else float(row["value"])
+        out.append((row["period_key"], row["period_start"], aggregation.Rollup(value, n_areas=1, n_used=1), row))
+    return out
+
+
+_LA_CACHE: dict[tuple, tuple[float | None, str]] = {}
+
+
+def _la_figure(indicator: Indicator, la: Area, period_key: str) -> tuple[float | None, str]:
+    """The local authority's figure for an indicator and period (cached: the LA's LSOAs are many)."""
+    key = (indicator.id, la.id, period_key, indicator.dataset.imported_at)
+    if key in _LA_CACHE:
+        return _LA_CACHE[key]
+    if indicator.level is AreaLevel.LAD or indicator.level is la.level:
+        frame = _values_frame([la.id], [indicator.id])
+        frame = frame[frame["period_key"] == period_key]
+        value = None if frame.empty or pd.isna(frame["value"].iloc[0]) else float(frame["value"].iloc[0])
+        result = (value, _fmt(value, indicator.unit))
+    else:
+        ids = lsoa_ids_within(la)
+        frame = _values_frame(ids, [indicator.id])
+        frame = frame[frame["period_key"] == period_key]
+        rollup = aggregation.rollup(frame, indicator.value_kind.value, len(ids))
+        if indicator.value_kind is ValueKind.RANK:
+            result = (rollup.share_10, _rank_display(rollup, la.level, None, None))
+        else:
+            result = (rollup.value, _fmt(rollup.value, indicator.unit))
+    if len(_LA_CACHE) > 2000:
+        _LA_CACHE.clear()
+    _LA_CACHE[key] = result
+    return result
+
+
+def all_indicators() -> list[Indicator]:
+    return list(
+        db.session.scalars(
+            select(Indicator)
+            .options(joinedload(Indicator.dataset))
+            .join(IndicatorDataset)
+            .order_by(IndicatorDataset.title, Indicator.position)
+        ).unique()
+    )
+
+
+def area_figures(area: Area) -> list[Figure]:
+    """Every indicator that has a value for ``area``, directly or rolled up from the LSOAs inside it."""
+    indicators = all_indicators()
+    la = local_authority_of(area)
+    direct_ids = [i.id for i in indicators if i.level is area.level]
+    below_ids = [
+        i.id for i in indicators if LEVEL_ORDER[i.level] < LEVEL_ORDER[area.level] and i.level is AreaLevel.LSOA
+    ]
+    direct = _values_frame([area.id], direct_ids)
+    lsoas = lsoa_ids_within(area) if below_ids else []
+    below = _values_frame(lsoas, below_ids)
+    figures = []
+    for indicator in indicators:
+        figure = Figure(indicator, indicator.dataset)
+        kind = indicator.value_kind
+        if indicator.id in direct_ids:
+            frame = direct[direct["indicator_id"] == indicator.id]
+            if frame.empty:
+                continue
+            points = _direct_series(frame)
+            key, _start, rollup, row = points[-1]
+            figure.value = rollup.value
+            if kind is ValueKind.RANK:
+                decile = None if pd.isna(row["decile"]) else row["decile"]
+                rank = None if pd.isna(row["rank"]) else row["rank"]
+                if decile is None and rank is not None:
+                    decile = aggregation.decile_from_rank(rank)
+                figure.value = decile
+                figure.display = _rank_display(rollup, area.level, decile, rank)
+            else:
+                figure.display = _fmt(rollup.value, indicator.unit)
+            series = [(k, s, r.value) for k, s, r, _ in points]
+        elif indicator.id in below_ids:
+            frame = below[below["indicator_id"] == indicator.id]
+            if frame.empty:
+                continue
+            points3 = _series(frame, kind, len(lsoas))
+            key, _start, rollup = points3[-1]
+            figure.method = rollup.method
+            figure.caveat = rollup.caveat
+            if kind is ValueKind.RANK:
+                figure.value = rollup.share_10
+                figure.display = _rank_display(rollup, area.level, None, None)
+            else:
+                figure.value = rollup.value
+                figure.display = _fmt(rollup.value, indicator.unit)
+            series = [(k, s, r.value) for k, s, r in points3]
+        else:
+            continue
+        figure.period = _period_label(key)
+        if la is not None and la.id != area.id and LEVEL_ORDER[indicator.level] <= LEVEL_ORDER[AreaLevel.LAD]:
+            la_value, figure.la_display = _la_figure(indicator, la, key)
+            if kind is ValueKind.RANK:
+                if area.level is AreaLevel.LSOA:
+                    d = figure.value
+                    figure.tone = "neutral" if d is None else "worse" if d <= 2 else "better" if d >= 9 else "similar"
+                else:
+                    # A larger share in the most deprived 10% is worse, whatever the domain.
+                    tone, figure.comparison = _tone(
+                        Indicator(polarity=Polarity.HIGHER_IS_WORSE), figure.value, la_value
+                    )
+                    figure.tone = tone
+            elif kind is not ValueKind.COUNT:  # a sum over a ward is not comparable with the authority's sum
+                figure.tone, figure.comparison = _tone(indicator, figure.value, la_value)
+        figure.series = [
+            {"start": s.isoformat(), "period": _period_label(k), "value": v, "display": _fmt(v, indicator.unit)}
+            for k, s, v in series
+        ]
+        if len([p for p in figure.series if p["value"] is not None]) >= 2:
+            first, last = figure.series[0]["period"], figure.series[-1]["period"]
+            figure.sparkline = charts.sparkline(
+                figure.series, f"Trend of {indicator.name} in {area.name} from {first} to {last}."
+            )
+        figures.append(figure)
+    return figures
+
+
+def _period_label(key: str) -> str:
+    if key.startswith(("FY", "AY")):
+        return f"{key[2:]} ({'financial' if key.startswith('FY') else 'academic'} year)"
+    if len(key) == 7 and key[4] == "-" and key[5:].isdigit():
+        import calendar
+
+        return f"{calendar.month_abbr[int(key[5:])]} {key[:4]}"
+    return key.replace("-Q", " Q")
+
+
+# Map ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class MapLayer:
+    indicator: Indicator | None
+    title: str
+    value_title: str
+    period: str
+    rows: list[dict[str, Any]]  # code, name, value, display, geometry
+    polarity: str = "neutral"
+    method: str = ""
+    caveat: str = ""
+
+    def spec(self) -> dict:
+        described = sum(1 for r in self.rows if r["value"] is not None)
+        return charts.choropleth(
+            self.rows,
+            self.title,
+            self.value_title,
+            self.polarity,
+            description=f"Map of {len(self.rows)} areas coloured by {self.value_title.lower()} ({self.period}); "
+            f"{described} have a value. The table beside the map lists every value.",
+        )
+
+
+def map_areas(partnership: Partnership | None, level: AreaLevel) -> list[Area]:
+    """The partnership's areas at ``level`` (its wards, or the LSOAs inside them); without one, every such area."""
+    if partnership is None:
+        return list(db.session.scalars(select(Area).where(Area.level == level).order_by(Area.name)))
+    ids: set[int] = set()
+    for area in partnership.areas:
+        if area.level is level:
+            ids.add(area.id)
+        elif LEVEL_ORDER[area.level] > LEVEL_ORDER[level]:
+            ids.update(lsoa_ids_within(area) if level is AreaLevel.LSOA else [c.id for c in area.children])
+    if not ids:
+        return []
+    return list(db.session.scalars(select(Area).where(Area.id.in_(ids), Area.level == level).order_by(Area.name)))
+
+
+def map_indicators(level: AreaLevel) -> list[Indicator]:
+    return [i for i in all_indicators() if LEVEL_ORDER[i.level] <= LEVEL_ORDER[level] and i.level is not AreaLevel.LAD]
+
+
+def map_layer(areas: list[Area], level: AreaLevel, indicator: Indicator) -> MapLayer:
+    """The latest period of ``indicator`` for each of ``areas``, rolled up from LSOAs where needed."""
+    import json
+
+    geometry = {a.id: json.loads(a.boundary) if a.boundary else None for a in areas}
+    kind = indicator.value_kind.value
+    latest = db.session.execute(
+        select(IndicatorValue.period_key, IndicatorValue.period_start)
+        .where(IndicatorValue.indicator_id == indicator.id)
+        .order_by(IndicatorValue.period_start.desc())
+        .limit(1)
+    ).first()
+    period_key = latest[0] if latest else ""
+    values: dict[int, tuple[float | None, str]] = {}
+    method = caveat = ""
+    value_title = (
+        indicator.name if not indicator.unit or indicator.unit == "rank" else f"{indicator.name} ({indicator.unit})"
+    )
+    polarity = indicator.polarity.value
+    if indicator.level is level:
+        frame = _values_frame([a.id for a in areas], [indicator.id])
+        frame = frame[frame["period_key"] == period_key]
+        for row in frame.itertuples():
+            if kind == "rank":
+                decile = row.decile if not pd.isna(row.decile) else aggregation.decile_from_rank(row.rank)
+                values[row.area_id] = (float(decile), f"decile {int(decile)}")
+            else:
+                v = None if pd.isna(row.value) else float(row.value)
+                values[row.area_id] = (v, _fmt(v, indicator.unit))
+        if kind == "rank":
+            value_title = f"{indicator.name}: decile (1 = most deprived 10%)"
+    else:
+        children = db.session.execute(
+            select(Area.id, Area.parent_id).where(
+                Area.parent_id.in_([a.id for a in areas]), Area.level == AreaLevel.LSOA
+            )
+        ).all()
+        parents = pd.Series({child: parent for child, parent in children}, dtype="int64")
+        frame = _values_frame(list(parents.index), [indicator.id])
+        frame = frame[frame["period_key"] == period_key].set_index("area_id")
+        rolled = aggregation.rollup_frame(frame[["value", "rank", "decile"]], parents, kind) if len(parents) else None
+        caveats = set()
+        if rolled is not None:
+            for area_id, r in rolled.iterrows():
+                if kind == "rank":
+                    share = r["share_10"]
+                    values[int(area_id)] = (
+                        None if pd.isna(share) else round(share * 100, 1),
+                        "no value" if pd.isna(share) else f"{share:.0%}",
+                    )
+                else:
+                    v = None if pd.isna(r["value"]) else float(r["value"])
+                    values[int(area_id)] = (v, _fmt(v, indicator.unit))
+                if r["caveat"]:
+                    caveats.add(r["caveat"].split(":")[0] if "Unweighted" in r["caveat"] else "")
+                method = r["method"]
+        caveat = " ".join(sorted(c for c in caveats if c))
+        if caveat:
+            caveat += ": the populations of the LSOAs are not known, so small and large LSOAs count the same."
+        if kind == "rank":
+            value_title = f"{indicator.name}: % of LSOAs in the most deprived 10%"
+            polarity = "worse"
+    rows = [
+        {
+            "code": a.code,
+            "name": a.name,
+            "geometry": geometry[a.id],
+            "value": values.get(a.id, (None, "no value"))[0],
+            "display": values.get(a.id, (None, "no value"))[1],
+        }
+        for a in areas
+    ]
+    return MapLayer(
+        indicator,
+        f"{indicator.name}, {_period_label(period_key)}" if period_key else indicator.name,
+        value_title,
+        _period_label(period_key),
+        rows,
+        polarity,
+        method,
+        caveat,
+    )
+
+
+# Community ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CommunitySection:
+    available: bool
+    since: date | None = None
+    rows: list[dict[str, Any]] = field(default_factory=list)  # category, need, asset, total (Counts)
+    total: Count | None = None
+    organisations: Count | None = None
+    audience: str = ""
+
+
+def _sharing_levels(user, partnership: Partnership):
+    from submissions.models import SharingLevel
+
+    roles = policy.roles_of(user)
+    if policy.Role.ADMIN in roles or (
+        roles & {policy.Role.MEMBER, policy.Role.ORG_ADMIN, policy.Role.CONVENOR}
+        and policy.can_view_partnership(user, partnership)
+        and not _only_funder(user, partnership)
+    ):
+        return SharingLevel.at_least(SharingLevel.PARTNERSHIP), "the partnership's members"
+    if policy.Role.FUNDER in roles or any(
+        o.id in {m.organisation_id for m in user.memberships} for o in partnership.funders
+    ):
+        return SharingLevel.at_least(SharingLevel.FUNDERS_AGGREGATE), "funders (aggregate counts only)"
+    return SharingLevel.at_least(SharingLevel.PUBLIC_AGGREGATE), "everyone (aggregate counts only)"
+
+
+def _only_funder(user, partnership: Partnership) -> bool:
+    org_ids = {m.organisation_id for m in user.memberships}
+    member_ids = {o.id for o in partnership.members}
+    return bool(org_ids) and not (org_ids & member_ids) and user not in partnership.convenors and not user.is_admin
+
+
+def partnerships_covering(area: Area) -> list[Partnership]:
+    ancestors = set()
+    current: Area | None = area
+    while current is not None:
+        ancestors.add(current.id)
+        current = current.parent
+    return [p for p in db.session.scalars(select(Partnership)) if any(a.id in ancestors for a in p.areas)]
+
+
+def observation_counts(area: Area, user, since: date | None) -> CommunitySection:
+    """Counts of the partnership's shared observations in ``area`` (and the areas inside it) by category and kind."""
+    try:
+        from submissions import queries
+        from submissions.models import Category, Observation, ObservationKind
+    except ImportError:  # the observations package is not installed
+        return CommunitySection(available=False)
+    area_ids = area_ids_within(area)
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    org_ids: set[int] = set()
+    audience = ""
+    for partnership in partnerships_covering(area):
+        levels, audience = _sharing_levels(user, partnership)
+        base = queries.partnership_observations(partnership).where(
+            Observation.area_id.in_(area_ids), Observation.sharing_level.in_(levels)
+        )
+        if since is not None:
+            base = base.where(Observation.period_start >= since)
+        base = base.order_by(None)
+        stmt = (
+            base.join(Category, Category.id == Observation.category_id)
+            .with_only_columns(Category.name, Observation.kind, func.count(Observation.id))
+            .group_by(Category.name, Observation.kind)
+        )
+        for name, kind, n in db.session.execute(stmt):
+            counts[name][ObservationKind(kind).value] += n
+        org_ids |= set(db.session.scalars(base.with_only_columns(Observation.organisation_id).distinct())) - {None}
+    rows = []
+    for name in sorted(counts):
+        need, asset = counts[name].get("need", 0), counts[name].get("asset", 0)
+        rows.append(
+            {"category": name, "need": suppress(need), "asset": suppress(asset), "total": suppress(need + asset)}
+        )
+    total = sum(sum(c.values()) for c in counts.values())
+    return CommunitySection(True, since, rows, suppress(total), suppress(len(org_ids)), audience)
+
+
+# Flags -------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Flag:
+    title: str
+    explanation: str
+
+
+def evidence_gap(area: Area, figures: list[Figure], community: CommunitySection) -> Flag | None:
+    """Most deprived areas with few or no observations: where the partnership may be hearing too little."""
+    if not community.available or community.total is None:
+        return None
+    imd = next(
+        (f for f in figures if f.indicator.value_kind is ValueKind.RANK and "Multiple" in f.indicator.name), None
+    )
+    if imd is None or imd.value is None:
+        return None
+    k = threshold()
+    total = community.total
+    few = total.suppressed or (total.value or 0) < k
+    if area.level is AreaLevel.LSOA:
+        deprived, how = imd.value <= 2, f"this LSOA is in IMD decile {int(imd.value)}"
+    else:
+        deprived, how = imd.value >= 0.5, f"{imd.value:.0%} of its LSOAs are in the most deprived 10% in England"
+    if not (deprived and few):
+        return None
+    period = f"since {community.since:%d %B %Y}" if community.since else "in all time"
+    return Flag(
+        "Evidence gap",
+        f"{how.capitalize()} (IMD 2019), yet the partnership has {total} observations here {period}. "
+        f"Computed as: an LSOA in decile 1–2, or a ward or authority with at least half its LSOAs in the most "
+        f"deprived 10%, with fewer than {k} shared observations in the period.",
+    )
+
+
+def area_themes(area: Area, user, since: date | None) -> Any | None:
+    """HOOK for community themes beside the indicators (nlp.queries builds theme counts).
+
+    Returns None until ``nlp.queries`` offers theme counts per area; the page then says themes are not available.
+    """
+    try:
+        from nlp import queries as theme_queries  # noqa: F401
+    except ImportError:
+        return None
+    builder = getattr(theme_queries, "area_theme_summary", None)
+    if builder is None:
+        return None
+    return builder(area, user, since)
+
+
+def since_for(months: str | None) -> tuple[date | None, str]:
+    choices = {"3": 91, "6": 182, "12": 365, "24": 730}
+    if months == "all":
+        return None, "all"
+    m = months if months in choices else "12"
+    return date.today() - timedelta(days=choices[m]), m

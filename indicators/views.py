@@ -1,0 +1,107 @@
+"""Area pages: the map of the partnership's areas and each area's profile (indicators beside community counts).
+
+Who may reach them is declared in webapp.policy ("areas.index", "areas.detail"); every community count shown is a
+``webapp.suppression.Count``.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template, request
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from indicators import charts, profiles
+from webapp import geography, policy
+from webapp.extensions import db
+from webapp.models import Area, AreaLevel, Partnership
+
+bp = Blueprint("areas", __name__, url_prefix="/areas")
+
+MAP_LEVELS = (AreaLevel.WARD, AreaLevel.LSOA)
+
+
+def _visible_partnerships() -> list[Partnership]:
+    return [
+        p
+        for p in db.session.scalars(select(Partnership).order_by(Partnership.name))
+        if policy.can_view_partnership(current_user, p)
+    ]
+
+
+@bp.route("/", endpoint="index")
+def index():
+    level_names = {level.value for level in (AreaLevel.WARD, AreaLevel.LSOA, AreaLevel.LAD)}
+    level = request.args.get("level", AreaLevel.WARD.value)
+    if level not in level_names:
+        level = AreaLevel.WARD.value
+    level = AreaLevel(level)
+    query = request.args.get("q", "")[:100]
+    areas = geography.search_areas(query, (level,), limit=500)
+    counts = dict(db.session.execute(select(Area.level, func.count()).group_by(Area.level)).all())
+
+    partnerships = _visible_partnerships()
+    chosen = next((p for p in partnerships if p.slug == request.args.get("partnership")), None)
+    partnership = chosen or (partnerships[0] if partnerships else None)
+    map_level = level if level in MAP_LEVELS else AreaLevel.WARD
+    indicators = profiles.map_indicators(map_level)
+    indicator = next((i for i in indicators if str(i.id) == request.args.get("indicator")), None)
+    if indicator is None and indicators:
+        # The overall deprivation index first when there is one: it is what most people look for.
+        indicator = next((i for i in indicators if "Multiple" in i.name), indicators[0])
+    layer = spec = None
+    if indicator is not None:
+        map_areas = profiles.map_areas(partnership, map_level)
+        if any(a.boundary for a in map_areas):
+            layer = profiles.map_layer(map_areas, map_level, indicator)
+            spec = charts.script_json(layer.spec())
+    return render_template(
+        "indicators/areas.html",
+        areas=areas,
+        level=level,
+        query=query,
+        counts=counts,
+        partnerships=partnerships,
+        partnership=partnership,
+        map_level=map_level,
+        indicators=indicators,
+        indicator=indicator,
+        layer=layer,
+        spec=spec,
+    )
+
+
+@bp.route("/<code>", endpoint="detail")
+def detail(code: str):
+    area = db.session.scalar(select(Area).where(Area.code == code[:20]))
+    if area is None:
+        abort(404)
+    since, months = profiles.since_for(request.args.get("months"))
+    figures = profiles.area_figures(area)
+    community = profiles.observation_counts(area, current_user, since)
+    themes = profiles.area_themes(area, current_user, since)
+    flags = [f for f in (profiles.evidence_gap(area, figures, community),) if f is not None]
+    sparklines = {f.indicator.id: charts.script_json(f.sparkline) for f in figures if f.sparkline}
+    community_chart = None
+    if community.available and community.rows:
+        rows = [{"label": r["category"], "value": r["total"].value, "display": str(r["total"])} for r in community.rows]
+        community_chart = charts.script_json(
+            charts.bars(
+                rows,
+                f"Observations by category in {area.name}",
+                "Observations",
+                f"Bar chart of shared observations by category in {area.name}; categories with fewer than "
+                f"{community.total.k} are not drawn. The table below lists every category.",
+            )
+        )
+    return render_template(
+        "indicators/area.html",
+        area=area,
+        la=profiles.local_authority_of(area),
+        figures=figures,
+        sparklines=sparklines,
+        community=community,
+        community_chart=community_chart,
+        themes=themes,
+        flags=flags,
+        months=months,
+    )
