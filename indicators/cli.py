@@ -89,14 +89,13 @@ def import_command(file: str, fmt: str, polarity, value_kind, academic_years: bo
         year_type=PeriodKind.ACADEMIC_YEAR if academic_years else PeriodKind.FINANCIAL_YEAR,
         **kw,
     )
-    try:
-        with transaction():
+    with transaction():  # an OperationError rolls everything back and exits non-zero with its message
+        try:
             report = operations.import_file(file, options)
-    except operations.ImportFailed as exc:
-        db.session.rollback()
-        for line in exc.report.lines():
-            click.echo(line)
-        raise click.ClickException(exc.message) from None
+        except operations.ImportFailed as exc:
+            for line in exc.report.lines():
+                click.echo(line)
+            raise
     for line in report.lines():
         click.echo(line)
 

@@ -1,0 +1,63 @@
+"""Aggregation up the geography, against figures computed by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from indicators import aggregation
+
+
+def test_counts_are_summed_and_missing_areas_named():
+    values = pd.DataFrame({"value": [3.0, 4.0, float("nan")]})
+    r = aggregation.rollup(values, "count", n_areas=4)
+    assert r.value == 7.0
+    assert r.n_used == 2
+    assert "2 of 4 areas inside have no value" in r.caveat
+
+
+def test_rates_are_population_weighted_when_population_is_known():
+    # (10% of 100 + 30% of 300) / 400 = 25%
+    values = pd.DataFrame({"value": [10.0, 30.0], "population": [100, 300]})
+    r = aggregation.rollup(values, "rate")
+    assert r.value == pytest.approx(25.0)
+    assert r.caveat == ""
+    assert "population-weighted" in r.method
+
+
+def test_rates_without_population_are_averaged_with_a_caveat():
+    values = pd.DataFrame({"value": [10.0, 30.0], "population": [100, None]})
+    r = aggregation.rollup(values, "rate")
+    assert r.value == pytest.approx(20.0)
+    assert "Unweighted" in r.caveat
+    assert "unweighted" in r.method
+
+
+def test_ranks_become_shares_of_the_most_deprived():
+    # deciles 1, 1, 2, 5 -> 2/4 in the most deprived 10%, 3/4 in the 20%
+    values = pd.DataFrame({"value": [None] * 4, "rank": [10, 20, 5000, 15000], "decile": [1, 1, 2, 5]})
+    r = aggregation.rollup(values, "rank")
+    assert (r.share_10, r.share_20) == (0.5, 0.75)
+    assert r.value == 0.5
+
+
+def test_missing_deciles_come_from_the_rank():
+    assert aggregation.decile_from_rank(1) == 1
+    assert aggregation.decile_from_rank(3284) == 1  # 3284 / 32844 < 10%
+    assert aggregation.decile_from_rank(3285) == 2
+    assert aggregation.decile_from_rank(32844) == 10
+    values = pd.DataFrame({"value": [None, None], "rank": [100, 30000], "decile": [None, None]})
+    assert aggregation.rollup(values, "rank").share_10 == 0.5
+
+
+def test_rollup_frame_groups_by_parent_and_counts_children_without_values():
+    values = pd.DataFrame({"value": [1.0, 2.0, 5.0]}, index=["L1", "L2", "L3"])
+    parents = pd.Series({"L1": "W1", "L2": "W1", "L3": "W2", "L4": "W2", "L5": "W3"})
+    out = aggregation.rollup_frame(values, parents, "count")
+    assert out.loc["W1", "value"] == 3.0
+    assert out.loc["W1", "n_areas"] == 2
+    assert out.loc["W2", "value"] == 5.0
+    assert "1 of 2" in out.loc["W2", "caveat"]
+    assert out.loc["W3", "value"] is None or math.isnan(out.loc["W3", "value"])
