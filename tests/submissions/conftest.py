@@ -29,7 +29,7 @@ def areas(db_session) -> dict[str, Area]:
 
 
 @pytest.fixture
-def sharing_world(world, areas, db_session) -> dict:
+def sharing_world(world, areas, db_session, tmp_path) -> dict:
     """The conftest world with areas, an agreement its member organisation accepted, and a sharing partner."""
     partnership = world["partnership"]
     partnership.areas = [areas["bristol"]]
@@ -40,6 +40,7 @@ def sharing_world(world, areas, db_session) -> dict:
     operations.accept_agreement(agreement, partner, world["users"]["admin"])
     db.session.commit()
     world["areas"] = areas
+    world["tmp"] = tmp_path
     return world
 
 

@@ -78,7 +78,8 @@ def test_resident_observations_need_moderation_then_redaction(sharing_world):
     convenor = sharing_world["users"]["convenor"]
     assert obs.status is ObservationStatus.NEEDS_MODERATION
     assert obs.id in _ids(moderation_queue(convenor))
-    assert can_see_raw(convenor, obs) and can_see_raw(resident, obs)
+    assert can_see_raw(convenor, obs)
+    assert can_see_raw(resident, obs)
     assert obs.id in _ids(visible_observations(resident))
     assert obs.id not in _ids(partnership_observations(partnership))
     ops.approve_observation(obs, convenor)

@@ -1,0 +1,86 @@
+"""JSON API: tokens, 201/422/401/403, own organisation only, OpenAPI document."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from submissions import operations as ops
+from submissions.models import ApiToken, Observation
+from tests.submissions.conftest import valid_data
+from webapp.extensions import db
+
+
+def _token(org, admin) -> str:
+    _token_row, raw = ops.create_api_token(org, "Partner system", admin)
+    db.session.commit()
+    return raw
+
+
+def _auth(raw):
+    return {"Authorization": f"Bearer {raw}"}
+
+
+def test_post_creates_and_get_lists_own_only(sharing_world, make_observation, client):
+    raw = _token(sharing_world["org"], sharing_world["users"]["org_admin"])
+    response = client.post("/api/v1/observations", json=valid_data(external_ref="API-1"), headers=_auth(raw))
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert body["id"] == db.session.scalar(select(Observation.id).where(Observation.external_ref == "API-1"))
+    assert body["status"] == "submitted"
+    assert body["area"] == "E05010885"
+    make_observation(organisation="other_org", author="admin")  # another organisation's
+    listed = client.get("/api/v1/observations", headers=_auth(raw)).get_json()
+    assert listed["total"] == 1
+    assert [o["external_ref"] for o in listed["observations"]] == ["API-1"]
+    assert client.get("/api/v1/observations?external_ref=API-1", headers=_auth(raw)).get_json()["total"] == 1
+    assert client.get("/api/v1/observations?status=bogus", headers=_auth(raw)).status_code == 422
+    db.session.expire_all()
+    assert db.session.scalar(select(ApiToken)).last_used_at is not None
+
+
+def test_422_names_every_bad_field_and_stores_nothing(sharing_world, client):
+    raw = _token(sharing_world["org"], sharing_world["users"]["org_admin"])
+    bad = valid_data(text="short", area="Narnia", people_affected=-1, period="2999-01-01", colour="blue")
+    response = client.post("/api/v1/observations", json=bad, headers=_auth(raw))
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {"colour": "Unknown field."}
+    del bad["colour"]
+    errors = client.post("/api/v1/observations", json=bad, headers=_auth(raw)).get_json()["errors"]
+    assert set(errors) == {"text", "area", "people_affected", "period"}
+    assert client.post("/api/v1/observations", data="not json", headers=_auth(raw)).status_code == 422
+    assert client.post("/api/v1/observations", json=[1, 2], headers=_auth(raw)).status_code == 422
+    assert db.session.scalar(select(func.count()).select_from(Observation)) == 0
+    # The same reference twice is refused, not duplicated.
+    assert client.post("/api/v1/observations", json=valid_data(external_ref="X"), headers=_auth(raw)).status_code == 201
+    again = client.post("/api/v1/observations", json=valid_data(external_ref="X"), headers=_auth(raw))
+    assert again.status_code == 422
+    assert "external_ref" in again.get_json()["errors"]
+
+
+def test_401_without_a_valid_token_and_403_for_funders(sharing_world, client):
+    assert client.post("/api/v1/observations", json=valid_data()).status_code == 401
+    assert client.get("/api/v1/observations", headers=_auth("ci_wrong")).status_code == 401
+    response = client.get("/api/v1/observations", headers={"Authorization": "Basic abc"})
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    token, raw = ops.create_api_token(sharing_world["org"], "Old", sharing_world["users"]["org_admin"])
+    ops.revoke_api_token(token, sharing_world["users"]["org_admin"])
+    db.session.commit()
+    assert client.get("/api/v1/observations", headers=_auth(raw)).status_code == 401
+    funder_raw = _token(sharing_world["funder_org"], sharing_world["users"]["admin"])
+    assert client.get("/api/v1/observations", headers=_auth(funder_raw)).status_code == 403
+    assert client.post("/api/v1/observations", json=valid_data(), headers=_auth(funder_raw)).status_code == 403
+
+
+def test_session_cookies_do_not_authenticate_the_api(sharing_world, client_for):
+    assert client_for("member").get("/api/v1/observations").status_code == 401
+
+
+def test_openapi_document(sharing_world, client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.")
+    schema = doc["components"]["schemas"]["ObservationInput"]
+    assert schema["required"] == ["kind", "category", "text"]
+    assert "food" in schema["properties"]["category"]["examples"]
+    assert set(doc["paths"]["/api/v1/observations"]) == {"get", "post"}
+    assert {"201", "401", "403", "422"} <= set(doc["paths"]["/api/v1/observations"]["post"]["responses"])

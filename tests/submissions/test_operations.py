@@ -1,0 +1,172 @@
+"""Operations: submit, edit, withdraw, moderate, erase, export, API tokens, categories; signals; audit."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from sqlalchemy import func, select
+
+from submissions import operations as ops
+from submissions import signals
+from submissions.models import DEFAULT_CATEGORIES, ApiToken, Category, Observation, ObservationStatus
+from submissions.validation import ValidationFailed
+from tests.submissions.conftest import valid_data
+from webapp.extensions import db
+from webapp.models import AuditEvent
+from webapp.operations import OperationError
+
+
+@pytest.fixture
+def received():
+    got = {"saved": [], "erased": []}
+
+    def on_saved(sender, ids):
+        got["saved"].append(list(ids))
+
+    def on_erased(sender, id):  # noqa: A002 - the signal's documented keyword
+        got["erased"].append(id)
+
+    signals.observations_saved.connect(on_saved)
+    signals.observation_erased.connect(on_erased)
+    yield got
+    signals.observations_saved.disconnect(on_saved)
+    signals.observation_erased.disconnect(on_erased)
+
+
+def _audit(action):
+    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+
+
+def test_submit_stores_sends_signal_and_audits(sharing_world, received):
+    member = sharing_world["users"]["member"]
+    obs = ops.submit_observation(valid_data(), organisation=sharing_world["org"], author=member)
+    assert obs.id is not None
+    assert obs.status is ObservationStatus.SUBMITTED
+    assert obs.redacted_text is None
+    assert received["saved"] == [[obs.id]]
+    (event,) = _audit("observation.create")
+    assert event.object_id == str(obs.id)
+    assert "text" not in event.detail
+    assert valid_data()["text"] not in str(event.detail)
+
+
+def test_duplicate_reference_is_refused(sharing_world):
+    org, member = sharing_world["org"], sharing_world["users"]["member"]
+    ops.submit_observation(valid_data(external_ref="A-1"), organisation=org, author=member)
+    with pytest.raises(ValidationFailed) as failed:
+        ops.submit_observation(valid_data(external_ref="A-1"), organisation=org, author=member)
+    assert "external_ref" in failed.value.errors
+
+
+def test_editing_text_clears_the_redaction_and_asks_again(make_observation, sharing_world, received):
+    obs = make_observation()
+    assert obs.redacted_text is not None
+    received["saved"].clear()
+    member = sharing_world["users"]["member"]
+    ops.update_observation(obs, valid_data(people_affected="50"), member)
+    assert obs.redacted_text is not None  # text unchanged: redaction stands
+    assert received["saved"] == []
+    ops.update_observation(obs, valid_data(text="A different description of the same problem."), member)
+    assert obs.redacted_text is None
+    assert received["saved"] == [[obs.id]]
+
+
+def test_withdraw_once(make_observation, sharing_world):
+    obs = make_observation()
+    ops.withdraw_observation(obs, sharing_world["users"]["member"])
+    assert obs.status is ObservationStatus.WITHDRAWN
+    with pytest.raises(OperationError):
+        ops.withdraw_observation(obs, sharing_world["users"]["member"])
+    with pytest.raises(OperationError):
+        ops.update_observation(obs, valid_data(), sharing_world["users"]["member"])
+
+
+def test_moderation_is_audited_and_needs_a_reason(sharing_world):
+    convenor = sharing_world["users"]["convenor"]
+    make = lambda: ops.submit_observation(  # noqa: E731
+        valid_data(), organisation=None, author=None, partnership=sharing_world["partnership"], via="public_form"
+    )
+    first, second = make(), make()
+    ops.approve_observation(first, convenor)
+    assert first.status is ObservationStatus.APPROVED
+    with pytest.raises(OperationError):
+        ops.approve_observation(first, convenor)
+    with pytest.raises(OperationError, match="reason"):
+        ops.reject_observation(second, convenor, " ")
+    ops.reject_observation(second, convenor, "Contains a full name and address.")
+    assert second.status is ObservationStatus.REJECTED
+    assert second.rejection_reason == "Contains a full name and address."
+    assert len(_audit("observation.approve")) == 1
+    assert len(_audit("observation.reject")) == 1
+
+
+def test_erasure_removes_everything_and_audits_only_the_fact(make_observation, sharing_world, received):
+    obs = make_observation(text="Mrs Jane Example of 12 Sample Road said the damp is making her son ill.")
+    obs_id = obs.id
+    ops.erase_observation(obs, sharing_world["users"]["org_admin"])
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(Observation, obs_id) is None
+    assert received["erased"] == [obs_id]
+    (event,) = _audit("observation.erase")
+    assert event.object_id == str(obs_id)
+    assert event.actor_id == sharing_world["users"]["org_admin"].id
+    assert event.detail == {}
+    everything = " ".join(str(e.detail) for e in db.session.scalars(select(AuditEvent)))
+    assert "Jane" not in everything
+
+
+def test_export_neutralises_formulas(make_observation, sharing_world):
+    make_observation(text='=HYPERLINK("http://evil.example","click") asks for help', external_ref="+44 123")
+    make_observation(text="@SUM(A1:A9) is not a formula here, it is text.", external_ref="-5")
+    body = ops.export_csv(sharing_world["org"], sharing_world["users"]["member"])
+    rows = list(csv.DictReader(io.StringIO(body)))
+    assert len(rows) == 2
+    for row in rows:
+        for value in row.values():
+            assert not value.startswith(("=", "+", "-", "@")), value
+    assert rows[0]["text"].startswith("'=HYPERLINK")
+    assert rows[0]["external_ref"] == "'+44 123"
+
+
+def test_api_tokens_are_hashed_revocable_and_record_last_use(sharing_world):
+    org_admin = sharing_world["users"]["org_admin"]
+    token, raw = ops.create_api_token(sharing_world["org"], "Case system", org_admin)
+    assert raw not in token.token_hash
+    assert token.prefix == raw[:10]
+    assert ops.authenticate_api_token(f"Bearer {raw}") is token
+    assert token.last_used_at is not None
+    assert ops.authenticate_api_token("Bearer nope") is None
+    assert ops.authenticate_api_token(raw) is None  # the scheme is required
+    ops.revoke_api_token(token, org_admin)
+    assert ops.authenticate_api_token(f"Bearer {raw}") is None
+    with pytest.raises(OperationError):
+        ops.create_api_token(sharing_world["org"], "", org_admin)
+    assert db.session.scalar(select(func.count()).select_from(ApiToken)) == 1
+
+
+def test_categories_are_seeded_once_and_admins_add_more(sharing_world):
+    assert ops.ensure_default_categories() == 0  # seeded by the areas fixture
+    assert db.session.scalar(select(func.count()).select_from(Category)) == len(DEFAULT_CATEGORIES) == 14
+    category = ops.create_category("Digital exclusion", "No internet at home.", sharing_world["users"]["admin"])
+    assert category.slug == "digital-exclusion"
+    clean = ops.submit_observation(
+        valid_data(category="Digital exclusion"), organisation=sharing_world["org"], author=None
+    )
+    assert clean.category_id == category.id
+    with pytest.raises(OperationError):
+        ops.create_category("digital exclusion")
+
+
+def test_migration_seeds_the_same_categories():
+    import ast
+    from pathlib import Path
+
+    source = (Path(__file__).parents[2] / "migrations" / "versions" / "0002_observations.py").read_text()
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "DEFAULT_CATEGORIES":
+            assert ast.literal_eval(node.value) == DEFAULT_CATEGORIES
+            return
+    pytest.fail("0002_observations.py has no DEFAULT_CATEGORIES")
