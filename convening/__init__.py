@@ -2,8 +2,35 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask
+
+log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
     from convening import models  # noqa: F401  (register the tables with the metadata)
+    from convening.cli import briefing_cli
+    from convening.views import bp
+
+    app.register_blueprint(bp)
+    app.cli.add_command(briefing_cli)
+    _connect_erasure()
+
+
+def _on_observation_erased(sender, id: int, **extra) -> None:  # noqa: A002 - the signal's argument name
+    from convening.operations import observation_erased
+
+    versions = observation_erased(int(id))
+    if versions:
+        log.info("observation %s erased: republished briefing versions %s", id, [v.id for v in versions])
+
+
+def _connect_erasure() -> None:
+    """Listen for erased observations (the signal lives in submissions, below us; connecting twice is harmless)."""
+    try:
+        from submissions.signals import observation_erased
+    except ImportError:  # pragma: no cover - submissions always ships it
+        return
+    observation_erased.connect(_on_observation_erased, weak=False)

@@ -323,6 +323,8 @@ def _versions_are_immutable(session: OrmSession, flush_context, instances) -> No
                 continue
             if state.attrs[attr.key].history.has_changes():
                 raise ValueError(f"Published briefing versions cannot be changed ({attr.key}); publish a new version.")
-        pdf_history = state.attrs["pdf"].history
-        if pdf_history.deleted and pdf_history.deleted[0] is not None and obj.pdf is not None:
+        # ``pdf`` is deferred (its old value is not loaded): its fingerprint says whether one was written before.
+        sha = state.attrs["pdf_sha256"].history
+        previous_sha = (sha.deleted or sha.unchanged or [None])[0]
+        if state.attrs["pdf"].history.has_changes() and obj.pdf is not None and previous_sha is not None:
             raise ValueError("A published version's PDF is written once; publish a new version instead.")

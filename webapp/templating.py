@@ -16,6 +16,8 @@ NAVIGATION = (
     ("observations.moderation", "Moderation"),
     ("orgs.index", "Organisations"),
     ("admin.users", "People"),
+    ("convening.library", "Briefings"),
+    ("convening.informed", "Informed"),
 )
 
 

@@ -1,0 +1,97 @@
+"""`commintel briefing …`: compose and render a briefing from the command line, or publish a session's briefing."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from webapp.extensions import db
+
+
+@click.group("briefing", help="Partnership briefings.")
+def briefing_cli() -> None:
+    pass
+
+
+@briefing_cli.command("build")
+@click.option("--partnership", "slug", required=True, help="Partnership short name, e.g. bristol.")
+@click.option("--session", "session_id", type=int, help="Session id (default: the partnership's latest session).")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True), help="PDF file to write.")
+@with_appcontext
+def build_command(slug: str, session_id: int | None, out: str) -> None:
+    """Compose the default draft from the latest data and render it to a PDF, without publishing or storing."""
+    from convening import operations as ops
+    from convening.models import Session
+    from convening.pdf import PdfError
+    from webapp.models import Partnership
+    from webapp.operations import OperationError
+
+    partnership = db.session.scalar(select(Partnership).where(Partnership.slug == slug))
+    if partnership is None:
+        raise click.BadParameter(f"no partnership with short name {slug!r}", param_hint="--partnership")
+    if session_id is not None:
+        session = db.session.get(Session, session_id)
+        if session is None or session.partnership_id != partnership.id:
+            raise click.BadParameter(f"no session {session_id} in {slug}", param_hint="--session")
+    else:
+        session = db.session.scalar(
+            select(Session).where(Session.partnership_id == partnership.id).order_by(Session.held_on.desc()).limit(1)
+        )
+    try:
+        if session is None:
+            # No session yet: brief on the twelve weeks up to today, without storing anything.
+            from datetime import date
+
+            session = ops.create_session(partnership, f"{partnership.name}: latest picture", date.today(), None)
+        with click.progressbar(length=3, label="Building the briefing", file=sys.stderr) as bar:
+            # The default draft: every section machine-written from the latest data (rolled back below).
+            for section in session.briefing.sections if session.briefing else []:
+                section.machine_written = True
+            briefing = ops.compose_briefing(session, None)
+            bar.update(1)
+            doc = ops.briefing_document(briefing)
+            bar.update(1)
+            result = ops.render_document_pdf(doc)
+            bar.update(1)
+    except OperationError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
+    except PdfError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
+    finally:
+        db.session.rollback()  # build never stores anything
+    Path(out).write_bytes(result.pdf)
+    click.echo(f"Wrote {out}: {result.pages} pages in {result.seconds:.1f} s (draft, not published).")
+
+
+@briefing_cli.command("publish")
+@click.argument("session_id", type=int)
+@with_appcontext
+def publish_command(session_id: int) -> None:
+    """Publish the session's reviewed briefing as a new version and render its PDF now."""
+    from convening import operations as ops
+    from convening.models import Session
+    from convening.pdf import PdfError
+    from webapp.operations import OperationError
+
+    session = db.session.get(Session, session_id)
+    if session is None:
+        raise click.BadParameter(f"no session {session_id}", param_hint="SESSION_ID")
+    if session.briefing is None:
+        raise click.ClickException(f"Session {session_id} has no briefing yet: compose it first.")
+    try:
+        version = ops.publish_briefing(session.briefing, None)
+        ops.render_version_pdf(version, progress=lambda pct, msg: click.echo(f"{pct:3d}% {msg}", err=True))
+    except (OperationError, PdfError) as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
+    except Exception:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    click.echo(f"Published version {version.number} of session {session_id}'s briefing ({version.pdf_pages} pages).")

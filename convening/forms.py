@@ -1,0 +1,69 @@
+"""Forms of convening. Errors name the field in users' words; choices that depend on the database are set by the
+view (``set_choices``) before validation."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from convening.models import ActionStatus
+
+
+class AgreementForm(FlaskForm):
+    text = TextAreaField(
+        "Agreement text",
+        validators=[DataRequired("Write out the agreement."), Length(min=20, max=20000)],
+        description="Publishing a new version asks every member organisation to accept it again.",
+    )
+
+
+class AcceptForm(FlaskForm):
+    organisation = SelectField("Accept on behalf of", coerce=int, validators=[DataRequired("Choose an organisation.")])
+
+
+class SessionForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired("Give the session a title."), Length(min=3, max=200)])
+    held_on = DateField("Date", validators=[DataRequired("Give the date of the session (dd/mm/yyyy).")])
+    place = StringField("Place", validators=[Optional(), Length(max=300)], description="Where people meet.")
+    link = StringField("Online meeting link", validators=[Optional(), Length(max=500)], description="https://…")
+    focus_areas = SelectMultipleField("Focus areas", coerce=int, validators=[Optional()],
+                                      description="Leave empty for the partnership's whole area.")  # fmt: skip
+    focus_categories = SelectMultipleField("Focus categories", coerce=int, validators=[Optional()],
+                                           description="Leave empty for every category.")  # fmt: skip
+    period_start = DateField("Look at observations from", validators=[Optional()],
+                             description="Default: the twelve weeks before the session.")  # fmt: skip
+    period_end = DateField("Up to", validators=[Optional()])
+    agenda = TextAreaField("Agenda", validators=[Optional(), Length(max=5000)], description="One item a line.")
+    attending = SelectMultipleField("Attending organisations", coerce=int, validators=[Optional()])
+
+
+class SectionForm(FlaskForm):
+    title = StringField("Section title", validators=[DataRequired("Give the section a title."), Length(max=200)])
+    body = TextAreaField("Text (Markdown)", validators=[Optional(), Length(max=20000)],
+                         description="**bold**, *italic*, lists with -, tables with |. No images or HTML.")  # fmt: skip
+
+
+class DecisionForm(FlaskForm):
+    text = TextAreaField("Decision", validators=[DataRequired("Write the decision out."), Length(min=5, max=5000)])
+
+
+class ActionForm(FlaskForm):
+    description = TextAreaField("Action", validators=[DataRequired("Describe the action."), Length(min=5, max=2000)])
+    owner = SelectField("Owner organisation", coerce=int, validators=[Optional()])
+    due_on = DateField("Due by", validators=[Optional()])
+
+
+class ActionStatusForm(FlaskForm):
+    status = SelectField("Status", choices=[(s.value, s.label) for s in ActionStatus])
+
+
+class LibraryFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    partnership = SelectField("Partnership", coerce=int, validators=[Optional()])
+    area = SelectField("Area", coerce=int, validators=[Optional()])
+    theme = SelectField("Theme", coerce=int, validators=[Optional()])
+    date_from = DateField("Meetings from", validators=[Optional()])
+    date_to = DateField("Meetings up to", validators=[Optional()])

@@ -1,0 +1,716 @@
+"""Service layer of convening: sessions, composing and editing briefings, publishing versions and their PDFs,
+decisions and actions, reading records, and what erasing an observation does to briefings.
+
+Operations change objects, flush, record an audit event (ids only) and return. They never commit and never read the
+request: the view, CLI command or task that calls them owns the transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from convening import composer as composing
+from convening.markdown import render_markdown
+from convening.models import (
+    Action,
+    ActionStatus,
+    Briefing,
+    BriefingContribution,
+    BriefingSection,
+    BriefingVersion,
+    BriefingView,
+    Decision,
+    SectionKind,
+    Session,
+    ViewKind,
+)
+from submissions.models import Observation
+from webapp.extensions import db
+from webapp.models import Area, Organisation, OrgKind, Partnership, User, utcnow
+from webapp.operations import OperationError, record
+from webapp.suppression import threshold
+
+log = logging.getLogger(__name__)
+
+TITLE_MAX = 200
+BODY_MAX = 20_000
+
+
+def _clean_title(value: str | None, field: str = "title") -> str:
+    value = " ".join((value or "").split())
+    if len(value) < 3:
+        raise OperationError("Give a title of at least 3 characters.", field)
+    if len(value) > TITLE_MAX:
+        raise OperationError(f"Keep the title under {TITLE_MAX} characters.", field)
+    return value
+
+
+# Sessions ---------------------------------------------------------------------------------------------------------
+
+
+def create_session(
+    partnership: Partnership,
+    title: str,
+    held_on: date,
+    actor: User | None,
+    place: str = "",
+    link: str = "",
+    focus_area_ids: list[int] | None = None,
+    focus_category_ids: list[int] | None = None,
+    focus_theme_ids: list[int] | None = None,
+    period_start: date | None = None,
+    period_end: date | None = None,
+    agenda: list[str] | None = None,
+    attending: list[Organisation] | None = None,
+) -> Session:
+    """Create a partnership session with its focus, agenda and attending organisations."""
+    title = _clean_title(title)
+    if held_on is None:
+        raise OperationError("Give the date of the session.", "held_on")
+    if period_start and period_end and period_start > period_end:
+        raise OperationError("The period must start before it ends.", "period_start")
+    link = (link or "").strip()
+    if link and not link.startswith(("https://", "http://")):
+        raise OperationError("A meeting link must start with https://.", "link")
+    partnership_area_ids = _area_ids_within(partnership)
+    for area_id in focus_area_ids or []:
+        if area_id not in partnership_area_ids:
+            raise OperationError("Choose focus areas inside the partnership's area.", "focus_area_ids")
+    for org in attending or []:
+        if org not in partnership.members and org not in partnership.funders:
+            raise OperationError(f"{org.name} is not in the partnership.", "attending")
+    session = Session(
+        partnership=partnership,
+        title=title,
+        held_on=held_on,
+        place=(place or "").strip()[:300],
+        link=link[:500],
+        focus_area_ids=sorted(set(focus_area_ids or [])),
+        focus_category_ids=sorted(set(focus_category_ids or [])),
+        focus_theme_ids=sorted(set(focus_theme_ids or [])),
+        period_start=period_start,
+        period_end=period_end,
+        agenda=[" ".join(a.split())[:300] for a in agenda or [] if a.strip()],
+        attending=list(attending or []),
+        created_by_id=actor.id if actor else None,
+    )
+    db.session.add(session)
+    db.session.flush()
+    record("session.create", "session", session.id, actor, partnership_id=partnership.id)
+    return session
+
+
+def _area_ids_within(partnership: Partnership) -> set[int]:
+    return composing._descendants({a.id for a in partnership.areas})
+
+
+def previous_session(session: Session) -> Session | None:
+    return db.session.scalar(
+        select(Session)
+        .where(
+            Session.partnership_id == session.partnership_id,
+            Session.id != session.id,
+            Session.held_on <= session.held_on,
+        )
+        .order_by(Session.held_on.desc(), Session.id.desc())
+        .limit(1)
+    )
+
+
+# Composing and editing --------------------------------------------------------------------------------------------
+
+
+def compose_briefing(session: Session, actor: User | None) -> Briefing:
+    """Draft (or re-draft) the session's briefing from the latest data.
+
+    Sections a convenor has edited or approved are kept as they are; machine-written ones are replaced. Raises
+    OperationError when the partnership has no shared observations at all in the two periods compared.
+    """
+    drafts, composer = composing.compose(session)
+    if not composer.has_data:
+        raise OperationError(
+            f"{session.partnership.name} has no shared observations between {composer.focus.previous_label} and "
+            f"{composer.focus.period_label}: there is nothing to brief on yet.",
+            "session",
+        )
+    facts = composing.provenance(composer)
+    briefing = session.briefing
+    if briefing is None:
+        briefing = Briefing(session=session, title=f"Briefing: {session.title}")
+        db.session.add(briefing)
+    kept = {s.kind: s for s in briefing.sections if not s.machine_written and s.kind is not SectionKind.PROVENANCE}
+    for s in list(briefing.sections):
+        if s not in kept.values():
+            briefing.sections.remove(s)
+    position = 0
+    for draft in drafts:
+        if draft.kind in kept:
+            kept[draft.kind].position = position
+        else:
+            briefing.sections.append(
+                BriefingSection(
+                    kind=draft.kind,
+                    title=draft.title,
+                    body=draft.body,
+                    data=draft.data,
+                    position=position,
+                    machine_written=True,
+                )
+            )
+        position += 1
+    for custom in [s for s in kept.values() if s.kind is SectionKind.CUSTOM]:
+        custom.position = position
+        position += 1
+    briefing.sections.append(
+        BriefingSection(
+            kind=SectionKind.PROVENANCE,
+            title="Appendix: provenance",
+            body=composing.provenance_markdown(facts),
+            data={"facts": facts},
+            position=1000,
+            machine_written=False,
+        )
+    )
+    briefing.composed_at = utcnow()
+    briefing.changed_since_publish = True
+    db.session.flush()
+    record("briefing.compose", "briefing", briefing.id, actor, session_id=session.id)
+    log.info("composed briefing %s for session %s", briefing.id, session.id)
+    return briefing
+
+
+def _section_of(briefing: Briefing, section_id: int) -> BriefingSection:
+    for s in briefing.sections:
+        if s.id == section_id:
+            return s
+    raise OperationError("That section is not part of this briefing.", "section")
+
+
+def edit_section(section: BriefingSection, actor: User, title: str | None = None, body: str | None = None) -> None:
+    """A convenor's edit: new title and/or body. Editing counts as reviewing: the machine-written mark goes."""
+    if section.kind is SectionKind.PROVENANCE:
+        raise OperationError("The provenance appendix is written from the data and cannot be edited.", "body")
+    if title is not None:
+        section.title = _clean_title(title)
+    if body is not None:
+        if len(body) > BODY_MAX:
+            raise OperationError(f"Keep a section under {BODY_MAX:,} characters.", "body")
+        section.body = body.replace("\r\n", "\n")
+    _reviewed(section, actor)
+    record("briefing.section_edit", "briefing_section", section.id, actor)
+
+
+def approve_section(section: BriefingSection, actor: User) -> None:
+    """The convenor read the machine-written text and stands by it as written."""
+    _reviewed(section, actor)
+    record("briefing.section_approve", "briefing_section", section.id, actor)
+
+
+def _reviewed(section: BriefingSection, actor: User) -> None:
+    section.machine_written = False
+    section.reviewed_by_id, section.reviewed_at = actor.id, utcnow()
+    section.briefing.changed_since_publish = True
+    db.session.flush()
+
+
+def set_included(section: BriefingSection, included: bool, actor: User) -> None:
+    """Drop a section from the briefing or bring it back; the provenance appendix is always included."""
+    if section.kind is SectionKind.PROVENANCE and not included:
+        raise OperationError("Every briefing carries its provenance appendix.", "included")
+    section.included = included
+    section.briefing.changed_since_publish = True
+    db.session.flush()
+    record("briefing.section_include" if included else "briefing.section_drop", "briefing_section", section.id, actor)
+
+
+def move_section(section: BriefingSection, offset: int, actor: User) -> None:
+    """Move a section up (-1) or down (+1) among the others; the appendix stays last."""
+    briefing = section.briefing
+    movable = [s for s in sorted(briefing.sections, key=lambda s: s.position) if s.kind is not SectionKind.PROVENANCE]
+    if section not in movable:
+        raise OperationError("The provenance appendix stays at the end.", "position")
+    i = movable.index(section)
+    j = max(0, min(len(movable) - 1, i + offset))
+    movable.insert(j, movable.pop(i))
+    for n, s in enumerate(movable):
+        s.position = n
+    briefing.changed_since_publish = True
+    db.session.flush()
+    record("briefing.section_move", "briefing_section", section.id, actor, offset=offset)
+
+
+def add_custom_section(briefing: Briefing, title: str, body: str, actor: User) -> BriefingSection:
+    """A section the convenor writes from scratch (never machine-written)."""
+    position = max((s.position for s in briefing.sections if s.kind is not SectionKind.PROVENANCE), default=-1) + 1
+    section = BriefingSection(
+        kind=SectionKind.CUSTOM, title=_clean_title(title), body=(body or "")[:BODY_MAX], position=position,
+        machine_written=False, reviewed_by_id=actor.id, reviewed_at=utcnow(),
+    )  # fmt: skip
+    briefing.sections.append(section)
+    briefing.changed_since_publish = True
+    db.session.flush()
+    record("briefing.section_add", "briefing_section", section.id, actor)
+    return section
+
+
+# The document (what the PDF and the web page show) -----------------------------------------------------------------
+
+
+def _d(day: date | None) -> str:
+    return f"{day.strftime('%A')} {day.day} {day.strftime('%B %Y')}" if day else ""
+
+
+def focus_label(session: Session) -> str:
+    from submissions.models import Category
+
+    parts = []
+    areas = [db.session.get(Area, i) for i in session.focus_area_ids or []]
+    if areas:
+        parts.append(", ".join(a.name for a in areas if a))
+    cats = [db.session.get(Category, i) for i in session.focus_category_ids or []]
+    if cats:
+        parts.append(", ".join(c.name for c in cats if c))
+    return "; ".join(parts) or "The partnership's whole area, every category"
+
+
+def section_document(section: BriefingSection) -> dict:
+    return {
+        "anchor": f"section-{section.id}",
+        "kind": section.kind.value,
+        "title": section.title,
+        "markdown": section.body,
+        "html": str(render_markdown(section.body)),
+        "machine_written": section.machine_written,
+        "flow": section.kind in (SectionKind.QUESTIONS,),
+        "charts": list((section.data or {}).get("charts", [])),
+        "quotes": list((section.data or {}).get("quotes", [])),
+    }
+
+
+def briefing_document(briefing: Briefing, version: BriefingVersion | None = None, number: int | None = None) -> dict:
+    """The briefing as the PDF template and the reading page use it (plain JSON: stored on each version)."""
+    session = briefing.session
+    focus = composing.focus_of(session)
+    sections = [section_document(s) for s in sorted(briefing.sections, key=lambda s: s.position) if s.included]
+    return {
+        "title": briefing.title,
+        "partnership": session.partnership.name,
+        "session_title": session.title,
+        "session_date": _d(session.held_on),
+        "session_place": session.place or session.link,
+        "focus": focus_label(session),
+        "period": f"{focus.period_label} (compared with {focus.previous_label})",
+        "attending": [o.name for o in session.attending],
+        "agenda": list(session.agenda or []),
+        "notes": [],
+        "k": threshold(),
+        "has_machine": any(s["machine_written"] for s in sections),
+        "is_draft": number is None,
+        "status": "Draft: not published" if number is None else f"Version {number}",
+        "sections": sections,
+    }
+
+
+def document_for_template(doc: dict) -> tuple[dict, dict[str, bytes]]:
+    """Attach generated chart images to a stored document; returns (template context ``doc``, generated images)."""
+    from markupsafe import Markup
+
+    from convening.pdf import vegalite_svg
+
+    generated: dict[str, bytes] = {}
+    sections = []
+    for i, s in enumerate(doc["sections"]):
+        figures = []
+        for j, c in enumerate(s.get("charts", [])):
+            name = f"chart-{i}-{j}.svg"
+            generated[name] = vegalite_svg(c["spec"])
+            figures.append({"name": name, "alt": c.get("alt", ""), "caption": c.get("caption", "")})
+        sections.append({**s, "figures": figures, "html": Markup(s["html"])})  # noqa: S704 - sanitised when stored
+    return {**doc, "sections": sections}, generated
+
+
+def render_document_pdf(doc: dict, limits=None):
+    """The PDF of a document (draft or published version) through the one PDF helper."""
+    from convening.pdf import render_pdf
+
+    context, generated = document_for_template(doc)
+    return render_pdf("convening/pdf/briefing.html", {"doc": context}, generated=generated, limits=limits)
+
+
+# Publishing -------------------------------------------------------------------------------------------------------
+
+
+def publish_briefing(
+    briefing: Briefing, actor: User | None, note: str = "", automatic: bool = False
+) -> BriefingVersion:
+    """Publish the draft as a new immutable version; its PDF is rendered afterwards (``render_version_pdf``).
+
+    Refused while an included section is still machine-written and unreviewed, or when nothing changed since the
+    last version.
+    """
+    if not automatic:
+        try:
+            briefing.check_publishable()
+        except ValueError as exc:
+            raise OperationError(str(exc), "briefing") from None
+    number = (briefing.latest_version.number + 1) if briefing.versions else 1
+    doc = briefing_document(briefing, number=number)
+    published_at = utcnow()
+    who = actor.display_name if actor else "commintel"
+    doc["status"] = f"Version {number}, published {published_at:%d %B %Y} by {who}"
+    if note:
+        doc["notes"] = [note]
+    quoted = sorted({int(q["observation_id"]) for s in doc["sections"] for q in s["quotes"]})
+    version = BriefingVersion(
+        briefing=briefing,
+        number=number,
+        title=briefing.title,
+        content=doc,
+        note=note,
+        published_by_id=actor.id if actor else None,
+        published_at=published_at,
+        partnership_id=briefing.session.partnership_id,
+        area_ids=list(briefing.session.focus_area_ids or []),
+        theme_ids=list(briefing.session.focus_theme_ids or []),
+        quoted_observation_ids=quoted,
+    )
+    db.session.add(version)
+    provenance = next((s for s in briefing.sections if s.kind is SectionKind.PROVENANCE), None)
+    contributors = (provenance.data or {}).get("facts", {}).get("contributors", {}) if provenance else {}
+    for org_id, n in contributors.items():
+        version.contributions.append(BriefingContribution(organisation_id=int(org_id), observations=int(n)))
+    briefing.changed_since_publish = False
+    db.session.flush()
+    record("briefing.publish", "briefing_version", version.id, actor, number=number, automatic=automatic)
+    log.info("published briefing %s version %s", briefing.id, number)
+    return version
+
+
+def render_version_pdf(version: BriefingVersion, progress=None) -> BriefingVersion:
+    """Render and store the PDF of a published version (once; running it again changes nothing)."""
+    if version.pdf_sha256 is not None or version.is_withdrawn:
+        return version
+    if progress:
+        progress(20, "Drawing charts and the map")
+    result = render_document_pdf(version.content)
+    if progress:
+        progress(90, f"Storing the PDF ({result.pages} pages)")
+    version.pdf = result.pdf
+    version.pdf_sha256 = hashlib.sha256(result.pdf).hexdigest()
+    version.pdf_pages = result.pages
+    version.pdf_rendered_at = utcnow()
+    db.session.flush()
+    record("briefing.pdf", "briefing_version", version.id, None, pages=result.pages)
+    return version
+
+
+def enqueue_pdf(version: BriefingVersion, actor: User | None):
+    from convening.tasks import render_briefing_pdf
+    from webapp import jobs
+
+    return jobs.enqueue("briefing_pdf", render_briefing_pdf, version.id, created_by=actor)
+
+
+# Decisions and actions ----------------------------------------------------------------------------------------------
+
+
+def add_decision(session: Session, text: str, actor: User) -> Decision:
+    """Record a decision the session took."""
+    text = (text or "").strip()
+    if len(text) < 5:
+        raise OperationError("Write the decision out (at least 5 characters).", "text")
+    decision = Decision(session=session, text=text[:5000], created_by_id=actor.id)
+    db.session.add(decision)
+    db.session.flush()
+    record("decision.create", "decision", decision.id, actor, session_id=session.id)
+    return decision
+
+
+def add_action(
+    session: Session,
+    description: str,
+    actor: User,
+    owner: Organisation | None = None,
+    due_on: date | None = None,
+    theme_ids: list[int] | None = None,
+    area_ids: list[int] | None = None,
+    observation_ids: list[int] | None = None,
+) -> Action:
+    """Record an action: what, which member organisation owns it, by when, and what it is about."""
+    description = (description or "").strip()
+    if len(description) < 5:
+        raise OperationError("Describe the action (at least 5 characters).", "description")
+    if owner is not None and owner not in session.partnership.members:
+        raise OperationError(f"{owner.name} is not a member of the partnership.", "owner")
+    action = Action(
+        session=session,
+        description=description[:2000],
+        owner=owner,
+        due_on=due_on,
+        theme_ids=sorted(set(theme_ids or [])),
+        area_ids=sorted(set(area_ids or [])),
+        observation_ids=sorted(set(observation_ids or [])),
+        created_by_id=actor.id,
+    )
+    db.session.add(action)
+    db.session.flush()
+    record("action.create", "action", action.id, actor, session_id=session.id)
+    return action
+
+
+def set_action_status(action: Action, status: ActionStatus | str, actor: User) -> Action:
+    """Move an action to another status (open, in progress, done, dropped)."""
+    try:
+        action.status = ActionStatus(status)
+    except ValueError:
+        raise OperationError("Choose a status: open, in progress, done or dropped.", "status") from None
+    db.session.flush()
+    record("action.status", "action", action.id, actor, status=action.status.value)
+    return action
+
+
+# Reading records and usage ----------------------------------------------------------------------------------------
+
+
+def record_view(version: BriefingVersion, user: User, how: ViewKind) -> BriefingView:
+    """Record that ``user`` read or downloaded a version (their kind of organisation, never their organisation)."""
+    kinds = sorted({m.organisation.kind.value for m in user.memberships})
+    kind = kinds[0] if len(kinds) == 1 else ("several" if kinds else (user.platform_role or "none"))
+    view = BriefingView(version=version, user_id=user.id, organisation_kind=str(kind), how=how)
+    db.session.add(view)
+    db.session.flush()
+    return view
+
+
+@dataclass
+class Usage:
+    views: int
+    downloads: int
+    by_kind: list[tuple[str, int, int]]
+    by_day: list[tuple[str, int, int]]
+
+
+def usage(briefing: Briefing) -> Usage:
+    """Views and downloads of every version of a briefing, by kind of organisation and by day."""
+    ids = [v.id for v in briefing.versions]
+    rows = list(db.session.scalars(select(BriefingView).where(BriefingView.version_id.in_(ids)))) if ids else []
+    by_kind: dict[str, Counter] = defaultdict(Counter)
+    by_day: dict[str, Counter] = defaultdict(Counter)
+    for r in rows:
+        by_kind[r.organisation_kind][r.how.value] += 1
+        by_day[r.at.date().isoformat()][r.how.value] += 1
+
+    def label(kind: str) -> str:
+        try:
+            return OrgKind(kind).label
+        except ValueError:
+            return {"several": "Several kinds", "convenor": "Convenors", "admin": "Administrators"}.get(kind, kind)
+
+    return Usage(
+        views=sum(1 for r in rows if r.how is ViewKind.VIEW),
+        downloads=sum(1 for r in rows if r.how is ViewKind.DOWNLOAD),
+        by_kind=sorted((label(k), c["view"], c["download"]) for k, c in by_kind.items()),
+        by_day=sorted((d, c["view"], c["download"]) for d, c in by_day.items()),
+    )
+
+
+# The library and "your observations informed" ---------------------------------------------------------------------
+
+
+def readable_partnerships(user: User) -> list[Partnership]:
+    from webapp import policy
+
+    return [p for p in db.session.scalars(select(Partnership).order_by(Partnership.name))
+            if policy.can_read_briefings(user, p)]  # fmt: skip
+
+
+def library(
+    user: User,
+    partnership_id: int | None = None,
+    area_id: int | None = None,
+    theme_id: int | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> list[BriefingVersion]:
+    """The latest served version of each published briefing the user may read, filtered."""
+    allowed = {p.id for p in readable_partnerships(user)}
+    if partnership_id is not None:
+        allowed &= {partnership_id}
+    if not allowed:
+        return []
+    stmt = (
+        select(BriefingVersion)
+        .where(BriefingVersion.partnership_id.in_(allowed), BriefingVersion.withdrawn_at.is_(None))
+        .order_by(BriefingVersion.published_at.desc())
+    )
+    latest: dict[int, BriefingVersion] = {}
+    for v in db.session.scalars(stmt):
+        current = latest.get(v.briefing_id)
+        if current is None or v.number > current.number:
+            latest[v.briefing_id] = v
+    result = []
+    for v in latest.values():
+        held_on = v.briefing.session.held_on
+        if date_from and held_on < date_from:
+            continue
+        if date_to and held_on > date_to:
+            continue
+        if area_id is not None and area_id not in composing._descendants(set(v.area_ids or [])) and v.area_ids:
+            continue
+        if theme_id is not None and theme_id not in (v.theme_ids or []):
+            continue
+        result.append(v)
+    return sorted(result, key=lambda v: v.briefing.session.held_on, reverse=True)
+
+
+def informed_by(organisation: Organisation) -> list[dict[str, Any]]:
+    """Published versions (and their sessions' decisions) that drew on the organisation's observations."""
+    rows = db.session.execute(
+        select(BriefingContribution, BriefingVersion)
+        .join(BriefingVersion, BriefingContribution.version_id == BriefingVersion.id)
+        .where(BriefingContribution.organisation_id == organisation.id, BriefingVersion.withdrawn_at.is_(None))
+        .order_by(BriefingVersion.published_at.desc())
+    ).all()
+    seen: set[int] = set()
+    result = []
+    for contribution, version in rows:
+        if version.briefing_id in seen:
+            continue
+        seen.add(version.briefing_id)
+        session = version.briefing.session
+        result.append(
+            {"version": version, "observations": contribution.observations, "session": session,
+             "decisions": list(session.decisions),
+             "actions": [a for a in session.actions if a.owner_org_id == organisation.id]}
+        )  # fmt: skip
+    return result
+
+
+# Erasure ----------------------------------------------------------------------------------------------------------
+
+
+def _without_quote(markdown: str, text: str) -> str:
+    """The Markdown with the blockquote carrying ``text`` (and its attribution line) taken out."""
+    key = composing._md_escape(text)[:60]
+    lines = markdown.split("\n")
+    out: list[str] = []
+    skipping = False
+    for line in lines:
+        if line.startswith(">") and key and (key in line or text[:60] in line):
+            skipping = True
+            continue
+        if skipping and line.startswith(">"):
+            continue
+        skipping = False
+        out.append(line)
+    return "\n".join(out)
+
+
+def observation_erased(observation_id: int) -> list[BriefingVersion]:
+    """Remove an erased observation from every briefing: from drafts' quotes and actions' links; published versions
+    that quoted it stop being served and a new version without the quote is published in their place.
+
+    Runs inside the erasure's transaction (all or nothing). Returns the versions published automatically.
+    """
+    withdrawn_note = (
+        f"A quote was withdrawn on {utcnow():%d %B %Y}: the observation it came from was erased at the request of "
+        "the people who shared it. This version replaces the earlier one."
+    )
+    for action in db.session.scalars(select(Action)):
+        if observation_id in (action.observation_ids or []):
+            action.observation_ids = [i for i in action.observation_ids if i != observation_id]
+    for section in db.session.scalars(select(BriefingSection).where(BriefingSection.kind == SectionKind.QUOTES)):
+        quotes = (section.data or {}).get("quotes", [])
+        gone = [q for q in quotes if int(q["observation_id"]) == observation_id]
+        if not gone:
+            continue
+        remaining = [q for q in quotes if int(q["observation_id"]) != observation_id]
+        section.data = {**section.data, "quotes": remaining}
+        if section.machine_written:
+            section.body = composing.quotes_markdown(remaining)
+        else:
+            for q in gone:
+                section.body = _without_quote(section.body, q["text"])
+        section.briefing.changed_since_publish = True
+    republished = []
+    affected = [
+        v
+        for v in db.session.scalars(select(BriefingVersion).where(BriefingVersion.withdrawn_at.is_(None)))
+        if observation_id in (v.quoted_observation_ids or [])
+    ]
+    briefings = {v.briefing for v in affected}
+    for v in affected:
+        v.withdrawn_at = utcnow()
+        v.withdrawn_reason = "A quoted observation was erased."
+        v.pdf = None
+        record("briefing.withdraw", "briefing_version", v.id, None, reason="observation_erased")
+    for briefing in briefings:
+        latest = briefing.latest_version
+        base = dict(latest.content)
+        sections = []
+        for s in base["sections"]:
+            gone = [q for q in s.get("quotes", []) if int(q["observation_id"]) == observation_id]
+            if gone:
+                remaining = [q for q in s["quotes"] if int(q["observation_id"]) != observation_id]
+                markdown = s["markdown"]
+                for q in gone:
+                    markdown = _without_quote(markdown, q["text"])
+                if not remaining and s["kind"] == SectionKind.QUOTES.value and not s["machine_written"]:
+                    markdown = composing.quotes_markdown([]) if not markdown.strip(" \n>") else markdown
+                s = {**s, "quotes": remaining, "markdown": markdown, "html": str(render_markdown(markdown))}
+            sections.append(s)
+        version = _republish(briefing, latest, {**base, "sections": sections}, withdrawn_note, observation_id)
+        republished.append(version)
+    db.session.flush()
+    return republished
+
+
+def _republish(
+    briefing: Briefing, latest: BriefingVersion, content: dict, note: str, erased_id: int
+) -> BriefingVersion:
+    number = latest.number + 1
+    published_at = utcnow()
+    content = {**content, "status": f"Version {number}, published {published_at:%d %B %Y} (automatic: quote withdrawn)",
+               "notes": [*content.get("notes", []), note]}  # fmt: skip
+    version = BriefingVersion(
+        briefing=briefing,
+        number=number,
+        title=latest.title,
+        content=content,
+        note=note,
+        published_by_id=None,
+        published_at=published_at,
+        partnership_id=latest.partnership_id,
+        area_ids=list(latest.area_ids or []),
+        theme_ids=list(latest.theme_ids or []),
+        quoted_observation_ids=sorted({int(q["observation_id"]) for s in content["sections"] for q in s["quotes"]}),
+    )
+    db.session.add(version)
+    erased = db.session.get(Observation, erased_id)
+    for c in latest.contributions:
+        n = c.observations - (1 if erased is not None and erased.organisation_id == c.organisation_id else 0)
+        if n > 0:
+            version.contributions.append(BriefingContribution(organisation_id=c.organisation_id, observations=n))
+    db.session.flush()
+    record("briefing.publish", "briefing_version", version.id, None, number=number, automatic=True)
+    from convening.tasks import render_briefing_pdf_now
+    from webapp.jobs import send_after_commit
+
+    send_after_commit(render_briefing_pdf_now, version.id)
+    return version
+
+
+def latest_served_version(briefing: Briefing) -> BriefingVersion | None:
+    served = [v for v in briefing.versions if not v.is_withdrawn]
+    return served[-1] if served else None
+
+
+def now() -> datetime:
+    return utcnow()

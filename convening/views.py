@@ -1,0 +1,511 @@
+"""Routes of convening: the partnership workspace and its agreement, sessions, the briefing composer, publishing,
+decisions and actions, the library, reading and downloading, usage, and "your observations informed".
+
+Who may reach each route is in :data:`webapp.policy.POLICY`; record-level rules (``can_convene``,
+``can_read_briefings``) are applied here and answer 404.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from functools import lru_cache
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from markupsafe import Markup
+from sqlalchemy import select
+
+from convening import operations as ops
+from convening.forms import (
+    AcceptForm,
+    ActionForm,
+    ActionStatusForm,
+    AgreementForm,
+    DecisionForm,
+    LibraryFilterForm,
+    SectionForm,
+    SessionForm,
+)
+from convening.models import Action, BriefingSection, BriefingVersion, SectionKind, Session, ViewKind
+from webapp import operations as base_ops
+from webapp import policy
+from webapp.extensions import db
+from webapp.models import Area, AreaLevel, Job, Organisation, OrgKind, OrgRole, Partnership
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("convening", __name__, url_prefix="/convening")
+
+
+def _partnership_or_404(slug: str) -> Partnership:
+    partnership = db.session.scalar(select(Partnership).where(Partnership.slug == slug))
+    if partnership is None or not policy.can_view_partnership(current_user, partnership):
+        abort(404)
+    return partnership
+
+
+def _convened_session_or_404(session_id: int) -> Session:
+    session = db.session.get(Session, session_id)
+    if session is None or not policy.can_convene(current_user, session.partnership):
+        abort(404)
+    return session
+
+
+def _readable_version_or_404(version_id: int) -> BriefingVersion:
+    version = db.session.get(BriefingVersion, version_id)
+    if version is None or not policy.can_read_briefings(current_user, version.partnership):
+        abort(404)
+    return version
+
+
+def _fail(exc_or_message, to: str):
+    db.session.rollback()
+    message = getattr(exc_or_message, "message", None) or str(exc_or_message)
+    flash(message, "error")
+    return redirect(to)
+
+
+def _form_errors(form) -> str:
+    return " ".join(f"{form[name].label.text}: {' '.join(errs)}" for name, errs in form.errors.items())
+
+
+# Workspace and agreement ----------------------------------------------------------------------------------------
+
+
+@bp.route("/partnerships/<slug>", endpoint="workspace")
+def workspace(slug: str):
+    partnership = _partnership_or_404(slug)
+    agreement = partnership.current_agreement
+    accepted = {a.organisation_id: a for a in agreement.acceptances} if agreement else {}
+    from webapp.models import User
+
+    acceptors = {
+        a.accepted_by_id: db.session.get(User, a.accepted_by_id) for a in accepted.values() if a.accepted_by_id
+    }
+    my_admin_orgs = [
+        m.organisation
+        for m in current_user.memberships
+        if m.role is OrgRole.ADMIN and m.organisation in partnership.members and m.organisation_id not in accepted
+    ]
+    accept_form = AcceptForm()
+    accept_form.organisation.choices = [(o.id, o.name) for o in my_admin_orgs]
+    sessions = list(
+        db.session.scalars(
+            select(Session).where(Session.partnership_id == partnership.id).order_by(Session.held_on.desc())
+        )
+    )
+    return render_template(
+        "convening/workspace.html",
+        partnership=partnership,
+        agreement=agreement,
+        accepted=accepted,
+        acceptors=acceptors,
+        agreement_form=AgreementForm(formdata=None, text=agreement.text if agreement else ""),
+        accept_form=accept_form,
+        can_convene=policy.can_convene(current_user, partnership),
+        my_admin_orgs=my_admin_orgs,
+        sessions=sessions,
+    )
+
+
+@bp.route("/partnerships/<slug>/agreement", methods=["POST"], endpoint="publish_agreement")
+def publish_agreement(slug: str):
+    partnership = _partnership_or_404(slug)
+    if not policy.can_convene(current_user, partnership):
+        abort(404)
+    back = url_for("convening.workspace", slug=slug)
+    form = AgreementForm()
+    if not form.validate():
+        return _fail(_form_errors(form), back)
+    try:
+        agreement = base_ops.publish_agreement(partnership, form.text.data, current_user)
+    except base_ops.OperationError as exc:
+        return _fail(exc, back)
+    db.session.commit()
+    flash(f"Version {agreement.version} of the agreement is published; every member must accept it again.", "success")
+    return redirect(back)
+
+
+@bp.route("/partnerships/<slug>/agreement/accept", methods=["POST"], endpoint="accept_agreement")
+def accept_agreement(slug: str):
+    partnership = _partnership_or_404(slug)
+    back = url_for("convening.workspace", slug=slug)
+    agreement = partnership.current_agreement
+    if agreement is None:
+        return _fail("There is no agreement to accept yet.", back)
+    form = AcceptForm()
+    form.organisation.choices = [
+        (m.organisation_id, m.organisation.name) for m in current_user.memberships if m.role is OrgRole.ADMIN
+    ]
+    if not form.validate():
+        return _fail(_form_errors(form) or "Choose an organisation.", back)
+    org = db.session.get(Organisation, form.organisation.data)
+    if org is None or current_user.org_role(org) is not OrgRole.ADMIN:
+        abort(404)
+    try:
+        base_ops.accept_agreement(agreement, org, current_user)
+    except base_ops.OperationError as exc:
+        return _fail(exc, back)
+    db.session.commit()
+    flash(f"{org.name} accepted version {agreement.version} of the agreement.", "success")
+    return redirect(back)
+
+
+# Sessions -------------------------------------------------------------------------------------------------------
+
+
+def _session_choices(form: SessionForm, partnership: Partnership) -> None:
+    from submissions.models import Category
+
+    wards = [a for a in partnership.areas if a.level in (AreaLevel.WARD, AreaLevel.CUSTOM)]
+    form.focus_areas.choices = [(a.id, a.name) for a in sorted(wards, key=lambda a: a.name)]
+    form.focus_categories.choices = [
+        (c.id, c.name) for c in db.session.scalars(select(Category).where(Category.active).order_by(Category.position))
+    ]
+    form.attending.choices = [(o.id, o.name) for o in [*partnership.members, *partnership.funders]]
+
+
+@bp.route("/partnerships/<slug>/sessions/new", methods=["GET", "POST"], endpoint="new_session")
+def new_session(slug: str):
+    partnership = _partnership_or_404(slug)
+    if not policy.can_convene(current_user, partnership):
+        abort(404)
+    form = SessionForm()
+    _session_choices(form, partnership)
+    if form.validate_on_submit():
+        try:
+            session = ops.create_session(
+                partnership,
+                form.title.data,
+                form.held_on.data,
+                current_user,
+                place=form.place.data or "",
+                link=form.link.data or "",
+                focus_area_ids=form.focus_areas.data or [],
+                focus_category_ids=form.focus_categories.data or [],
+                period_start=form.period_start.data,
+                period_end=form.period_end.data,
+                agenda=(form.agenda.data or "").splitlines(),
+                attending=[db.session.get(Organisation, i) for i in form.attending.data or []],
+            )
+        except base_ops.OperationError as exc:
+            db.session.rollback()
+            getattr(form, exc.field, form.title).errors.append(exc.message)
+        else:
+            db.session.commit()
+            flash("Session created. Compose its briefing when you are ready.", "success")
+            return redirect(url_for("convening.session", session_id=session.id))
+    return render_template("convening/session_new.html", form=form, partnership=partnership), (
+        422 if form.errors else 200
+    )
+
+
+@bp.route("/sessions/<int:session_id>", endpoint="session")
+def session_page(session_id: int):
+    session = _convened_session_or_404(session_id)
+    previous = ops.previous_session(session)
+    action_form = ActionForm()
+    action_form.owner.choices = [(0, "No owner yet")] + [(o.id, o.name) for o in session.partnership.members]
+    jobs = []
+    if session.briefing:
+        ids = {str(v.id) for v in session.briefing.versions}
+        jobs = [
+            j
+            for j in db.session.scalars(select(Job).where(Job.kind == "briefing_pdf").order_by(Job.created_at.desc()))
+            if str((j.result or {}).get("version_id", "")) in ids or j.status.value in ("queued", "running")
+        ][:3]
+    return render_template(
+        "convening/session.html",
+        session=session,
+        focus=ops.focus_label(session),
+        previous=previous,
+        carried=[a for a in (previous.actions if previous else [])],
+        decision_form=DecisionForm(formdata=None),
+        action_form=action_form,
+        status_form=ActionStatusForm(formdata=None),
+        jobs=jobs,
+    )
+
+
+@bp.route("/sessions/<int:session_id>/compose", methods=["POST"], endpoint="compose")
+def compose(session_id: int):
+    session = _convened_session_or_404(session_id)
+    try:
+        ops.compose_briefing(session, current_user)
+    except base_ops.OperationError as exc:
+        return _fail(exc, url_for("convening.session", session_id=session.id))
+    db.session.commit()
+    flash("The briefing is drafted from the latest data. Review each machine-written section.", "success")
+    return redirect(url_for("convening.composer", session_id=session.id))
+
+
+@bp.route("/sessions/<int:session_id>/decisions", methods=["POST"], endpoint="add_decision")
+def add_decision(session_id: int):
+    session = _convened_session_or_404(session_id)
+    back = url_for("convening.session", session_id=session.id) + "#decisions"
+    form = DecisionForm()
+    if not form.validate():
+        return _fail(_form_errors(form), back)
+    try:
+        ops.add_decision(session, form.text.data, current_user)
+    except base_ops.OperationError as exc:
+        return _fail(exc, back)
+    db.session.commit()
+    flash("Decision recorded.", "success")
+    return redirect(back)
+
+
+@bp.route("/sessions/<int:session_id>/actions", methods=["POST"], endpoint="add_action")
+def add_action(session_id: int):
+    session = _convened_session_or_404(session_id)
+    back = url_for("convening.session", session_id=session.id) + "#actions"
+    form = ActionForm()
+    form.owner.choices = [(0, "No owner yet")] + [(o.id, o.name) for o in session.partnership.members]
+    if not form.validate():
+        return _fail(_form_errors(form), back)
+    owner = db.session.get(Organisation, form.owner.data) if form.owner.data else None
+    try:
+        ops.add_action(session, form.description.data, current_user, owner=owner, due_on=form.due_on.data)
+    except base_ops.OperationError as exc:
+        return _fail(exc, back)
+    db.session.commit()
+    flash("Action recorded.", "success")
+    return redirect(back)
+
+
+@bp.route("/actions/<int:action_id>", methods=["POST"], endpoint="action_status")
+def action_status(action_id: int):
+    action = db.session.get(Action, action_id)
+    if action is None or not policy.can_convene(current_user, action.session.partnership):
+        abort(404)
+    back = request.form.get("back") == "composer"
+    to = url_for("convening.session", session_id=request.form.get("session_id", type=int) or action.session_id)
+    form = ActionStatusForm()
+    if not form.validate():
+        return _fail(_form_errors(form), to)
+    try:
+        ops.set_action_status(action, form.status.data, current_user)
+    except base_ops.OperationError as exc:
+        return _fail(exc, to)
+    db.session.commit()
+    flash(f"Action marked {action.status.label.lower()}.", "success")
+    return redirect(to if not back else to)
+
+
+# Composer -------------------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=256)
+def _svg_data_uri(spec_json: str) -> str:
+    import json
+
+    from convening.pdf import vegalite_svg
+
+    return "data:image/svg+xml;base64," + base64.b64encode(vegalite_svg(json.loads(spec_json))).decode()
+
+
+def chart_images(charts: list[dict]) -> list[dict]:
+    import json
+
+    return [
+        {"src": _svg_data_uri(json.dumps(c["spec"], sort_keys=True)), "alt": c.get("alt", ""),
+         "caption": c.get("caption", "")}
+        for c in charts
+    ]  # fmt: skip
+
+
+@bp.route("/sessions/<int:session_id>/briefing", endpoint="composer")
+def composer(session_id: int):
+    session = _convened_session_or_404(session_id)
+    briefing = session.briefing
+    if briefing is None:
+        flash("Compose the briefing first.", "error")
+        return redirect(url_for("convening.session", session_id=session.id))
+    sections = sorted(briefing.sections, key=lambda s: s.position)
+    forms = {s.id: SectionForm(formdata=None, title=s.title, body=s.body, prefix=f"s{s.id}") for s in sections}
+    try:
+        briefing.check_publishable()
+        blocker = None
+    except ValueError as exc:
+        blocker = str(exc)
+    return render_template(
+        "convening/composer.html",
+        session=session,
+        briefing=briefing,
+        sections=sections,
+        forms=forms,
+        new_form=SectionForm(formdata=None, prefix="new"),
+        rendered={s.id: ops.render_markdown(s.body) for s in sections},
+        charts={s.id: chart_images((s.data or {}).get("charts", [])) for s in sections},
+        blocker=blocker,
+    )
+
+
+@bp.route("/sections/<int:section_id>", methods=["POST"], endpoint="edit_section")
+def edit_section(section_id: int):
+    section = db.session.get(BriefingSection, section_id)
+    if section is None or not policy.can_convene(current_user, section.briefing.session.partnership):
+        abort(404)
+    back = url_for("convening.composer", session_id=section.briefing.session_id) + f"#section-{section.id}"
+    what = request.form.get("do", "save")
+    try:
+        if what == "approve":
+            ops.approve_section(section, current_user)
+            message = f"“{section.title}” approved as written."
+        elif what in ("drop", "include"):
+            ops.set_included(section, what == "include", current_user)
+            message = f"“{section.title}” {'included' if what == 'include' else 'dropped'}."
+        elif what in ("up", "down"):
+            ops.move_section(section, -1 if what == "up" else 1, current_user)
+            message = f"“{section.title}” moved {what}."
+        else:
+            form = SectionForm(prefix=f"s{section.id}")
+            if not form.validate():
+                return _fail(_form_errors(form), back)
+            ops.edit_section(section, current_user, title=form.title.data, body=form.body.data or "")
+            message = f"“{section.title}” saved."
+    except base_ops.OperationError as exc:
+        return _fail(exc, back)
+    db.session.commit()
+    flash(message, "success")
+    return redirect(back)
+
+
+@bp.route("/sessions/<int:session_id>/briefing/sections", methods=["POST"], endpoint="add_section")
+def add_section(session_id: int):
+    session = _convened_session_or_404(session_id)
+    back = url_for("convening.composer", session_id=session.id)
+    if session.briefing is None:
+        return _fail("Compose the briefing first.", url_for("convening.session", session_id=session.id))
+    form = SectionForm(prefix="new")
+    if not form.validate():
+        return _fail(_form_errors(form), back)
+    try:
+        section = ops.add_custom_section(session.briefing, form.title.data, form.body.data or "", current_user)
+    except base_ops.OperationError as exc:
+        return _fail(exc, back)
+    db.session.commit()
+    flash("Section added.", "success")
+    return redirect(back + f"#section-{section.id}")
+
+
+@bp.route("/sessions/<int:session_id>/briefing/preview", endpoint="preview")
+def preview(session_id: int):
+    session = _convened_session_or_404(session_id)
+    if session.briefing is None:
+        abort(404)
+    doc = ops.briefing_document(session.briefing)
+    return render_template("convening/read.html", doc=_web_doc(doc), version=None, session=session)
+
+
+@bp.route("/sessions/<int:session_id>/briefing/publish", methods=["POST"], endpoint="publish")
+def publish(session_id: int):
+    session = _convened_session_or_404(session_id)
+    back = url_for("convening.composer", session_id=session.id)
+    if session.briefing is None:
+        return _fail("Compose the briefing first.", url_for("convening.session", session_id=session.id))
+    try:
+        version = ops.publish_briefing(session.briefing, current_user)
+        job = ops.enqueue_pdf(version, current_user)
+    except base_ops.OperationError as exc:
+        return _fail(exc, back)
+    db.session.commit()
+    flash(f"Version {version.number} is published. Its PDF is being prepared.", "success")
+    return redirect(url_for("jobs.status", job_id=job.id))
+
+
+@bp.route("/sessions/<int:session_id>/usage", endpoint="usage")
+def usage(session_id: int):
+    session = _convened_session_or_404(session_id)
+    stats = ops.usage(session.briefing) if session.briefing else None
+    return render_template("convening/usage.html", session=session, stats=stats)
+
+
+# Library and reading --------------------------------------------------------------------------------------------
+
+
+def _web_doc(doc: dict) -> dict:
+    sections = [
+        {**s, "html": Markup(s["html"]), "images": chart_images(s.get("charts", []))}  # noqa: S704 - sanitised
+        for s in doc["sections"]
+    ]
+    return {**doc, "sections": sections}
+
+
+@bp.route("/library", endpoint="library")
+def library():
+    form = LibraryFilterForm(request.args)
+    partnerships = ops.readable_partnerships(current_user)
+    form.partnership.choices = [(0, "Any partnership")] + [(p.id, p.name) for p in partnerships]
+    areas = sorted({a for p in partnerships for a in p.areas if a.level is AreaLevel.WARD}, key=lambda a: a.name)
+    form.area.choices = [(0, "Any area")] + [(a.id, a.name) for a in areas]
+    form.theme.choices = [(0, "Any theme")] + _theme_choices()
+    form.validate()
+    versions = ops.library(
+        current_user,
+        partnership_id=form.partnership.data or None if not form.partnership.errors else None,
+        area_id=form.area.data or None if not form.area.errors else None,
+        theme_id=form.theme.data or None if not form.theme.errors else None,
+        date_from=form.date_from.data if not form.date_from.errors else None,
+        date_to=form.date_to.data if not form.date_to.errors else None,
+    )
+    return render_template("convening/library.html", form=form, versions=versions)
+
+
+def _theme_choices() -> list[tuple[int, str]]:
+    try:
+        from nlp.queries import theme_choices  # type: ignore[import-not-found]
+    except ImportError:
+        return []
+    return list(theme_choices())
+
+
+@bp.route("/versions/<int:version_id>", endpoint="version")
+def version(version_id: int):
+    v = _readable_version_or_404(version_id)
+    if v.is_withdrawn:
+        return _gone(v)
+    ops.record_view(v, current_user, ViewKind.VIEW)
+    db.session.commit()
+    latest = ops.latest_served_version(v.briefing)
+    return render_template("convening/read.html", doc=_web_doc(v.content), version=v, latest=latest, session=None)
+
+
+@bp.route("/versions/<int:version_id>/pdf", endpoint="version_pdf")
+def version_pdf(version_id: int):
+    v = _readable_version_or_404(version_id)
+    if v.is_withdrawn:
+        return _gone(v)
+    if v.pdf_sha256 is None:
+        flash("The PDF of this version is still being prepared. Try again in a minute.", "error")
+        return redirect(url_for("convening.version", version_id=v.id))
+    pdf = v.pdf
+    ops.record_view(v, current_user, ViewKind.DOWNLOAD)
+    db.session.commit()
+    slug = v.partnership.slug
+    filename = f"{slug}-briefing-{v.briefing.session.held_on.isoformat()}-v{v.number}.pdf"
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "private, no-store"},
+    )
+
+
+def _gone(v: BriefingVersion):
+    latest = ops.latest_served_version(v.briefing)
+    return render_template("convening/gone.html", version=v, latest=latest), 410
+
+
+@bp.route("/informed", endpoint="informed")
+def informed():
+    orgs = [m.organisation for m in current_user.memberships if m.organisation.kind is not OrgKind.FUNDER]
+    return render_template("convening/informed.html", items=[(o, ops.informed_by(o)) for o in orgs])
+
+
+def section_kinds() -> dict:
+    return {k.value: k.label for k in SectionKind}
+
+
+def areas_by_id(ids: list[int]) -> list[Area]:
+    return [a for a in (db.session.get(Area, i) for i in ids) if a is not None]

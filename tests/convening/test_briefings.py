@@ -1,0 +1,190 @@
+"""Composing, reviewing, publishing and versioning briefings, through the operations (no HTTP)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from convening import operations as cops
+from convening.models import BriefingVersion, SectionKind
+from tests.convening.conftest import approve_all
+from webapp.extensions import db
+from webapp.operations import OperationError
+
+
+def _kinds(briefing):
+    return [s.kind for s in sorted(briefing.sections, key=lambda s: s.position)]
+
+
+def test_compose_drafts_every_section_machine_written_with_suppressed_counts(observed, make_session):
+    session = make_session()
+    briefing = cops.compose_briefing(session, observed["users"]["convenor"])
+    assert _kinds(briefing) == [
+        SectionKind.HEADLINES, SectionKind.NEEDS_ASSETS, SectionKind.INDICATORS, SectionKind.MAP, SectionKind.QUOTES,
+        SectionKind.GAPS, SectionKind.ACTIONS, SectionKind.QUESTIONS, SectionKind.PROVENANCE,
+    ]  # fmt: skip
+    machine = {s.kind for s in briefing.sections if s.machine_written}
+    assert machine == set(_kinds(briefing)) - {SectionKind.PROVENANCE}
+    headlines = next(s for s in briefing.sections if s.kind is SectionKind.HEADLINES)
+    # 3 food observations in the previous period: below k, shown as "fewer than 5", never as 3.
+    assert "| Food | 15 | fewer than 5 |" in headlines.body
+    assert "| Housing and homelessness | 6 | 5 | steady |" in headlines.body
+    chart_rows = headlines.data["charts"][0]["spec"]["data"]["values"]
+    assert {"label": "Food", "value": 3, "period": "Previous period"} not in chart_rows
+    assert {"label": "Food", "value": 15, "period": "This period"} in chart_rows
+    quotes = next(s for s in briefing.sections if s.kind is SectionKind.QUOTES)
+    assert quotes.quoted_observation_ids == [observed["quoted"].id]
+    assert "a charity" in quotes.body
+    assert "skip meals" in quotes.body
+    assert "Lawrence Hill Food Share" not in quotes.body  # attributed to the kind, not the organisation
+
+
+def test_unshared_unredacted_and_unconsented_observations_stay_out(cworld, make_observation, make_session):
+    make_observation(redacted=False, consent_to_quote=True, text="Unredacted text must never reach a briefing.")
+    make_observation(sharing_level="org_only", consent_to_quote=True, text="Private to the organisation only.")
+    make_observation(consent_to_quote=False, text="Shared but without consent to quote it.")
+    briefing = cops.compose_briefing(make_session(), cworld["users"]["convenor"])
+    everything = " ".join(s.body for s in briefing.sections)
+    assert "Unredacted" not in everything
+    assert "Private to the organisation" not in everything
+    assert "without consent" not in everything
+    provenance = next(s for s in briefing.sections if s.kind is SectionKind.PROVENANCE)
+    assert provenance.data["facts"]["observations"] == 1
+
+
+def test_no_data_is_a_clear_error(cworld, make_session):
+    with pytest.raises(OperationError, match="no shared observations"):
+        cops.compose_briefing(make_session(), cworld["users"]["convenor"])
+
+
+def test_publish_needs_review_then_makes_immutable_numbered_versions(observed, make_session):
+    convenor = observed["users"]["convenor"]
+    briefing = cops.compose_briefing(make_session(), convenor)
+    with pytest.raises(OperationError, match="Review or edit the machine-written sections"):
+        cops.publish_briefing(briefing, convenor)
+    approve_all(briefing, convenor)
+    v1 = cops.publish_briefing(briefing, convenor)
+    cops.render_version_pdf(v1)
+    db.session.commit()
+    assert v1.number == 1
+    assert v1.pdf.startswith(b"%PDF-")
+    assert v1.pdf_pages >= 5
+    assert v1.content["status"].startswith("Version 1, published")
+    assert {c.organisation_id: c.observations for c in v1.contributions} == {
+        observed["org"].id: 15, observed["other_org"].id: 6,
+    }  # fmt: skip
+
+    with pytest.raises(OperationError, match="Nothing changed"):
+        cops.publish_briefing(briefing, convenor)
+
+    # The published content cannot be changed, and the PDF is written once.
+    v1.title = "Rewritten history"
+    with pytest.raises(ValueError, match="cannot be changed"):
+        db.session.flush()
+    db.session.rollback()
+    v1 = db.session.get(BriefingVersion, v1.id)
+    v1.pdf = b"%PDF-other"
+    with pytest.raises(ValueError, match="written once"):
+        db.session.flush()
+    db.session.rollback()
+
+    # Editing afterwards makes a new version; version 1 keeps what it said.
+    briefing = db.session.get(BriefingVersion, v1.id).briefing
+    headlines = next(s for s in briefing.sections if s.kind is SectionKind.HEADLINES)
+    cops.edit_section(headlines, convenor, body="Food insecurity is the headline this spring.")
+    v2 = cops.publish_briefing(briefing, convenor)
+    db.session.commit()
+    assert v2.number == 2
+    v1 = db.session.get(BriefingVersion, v1.id)
+    assert "Food insecurity is the headline" not in str(v1.content)
+    assert "Food insecurity is the headline" in str(v2.content)
+    assert [v.number for v in db.session.scalars(select(BriefingVersion).order_by(BriefingVersion.number))] == [1, 2]
+
+
+def test_editing_clears_the_machine_mark_and_recompose_keeps_edits(observed, make_session):
+    convenor = observed["users"]["convenor"]
+    session = make_session()
+    briefing = cops.compose_briefing(session, convenor)
+    questions = next(s for s in briefing.sections if s.kind is SectionKind.QUESTIONS)
+    cops.edit_section(questions, convenor, body="1. Who will lead on food this summer?")
+    assert questions.machine_written is False
+    assert questions.reviewed_by_id == convenor.id
+    briefing = cops.compose_briefing(session, convenor)
+    questions = next(s for s in briefing.sections if s.kind is SectionKind.QUESTIONS)
+    assert questions.body == "1. Who will lead on food this summer?"
+    assert all(
+        s.machine_written for s in briefing.sections if s.kind not in (SectionKind.QUESTIONS, SectionKind.PROVENANCE)
+    )
+
+
+def test_drop_reorder_and_the_appendix_stays(observed, make_session):
+    convenor = observed["users"]["convenor"]
+    briefing = cops.compose_briefing(make_session(), convenor)
+    by_kind = {s.kind: s for s in briefing.sections}
+    cops.set_included(by_kind[SectionKind.INDICATORS], False, convenor)
+    cops.move_section(by_kind[SectionKind.QUOTES], -10, convenor)
+    with pytest.raises(OperationError, match="provenance"):
+        cops.set_included(by_kind[SectionKind.PROVENANCE], False, convenor)
+    with pytest.raises(OperationError, match="provenance appendix"):
+        cops.edit_section(by_kind[SectionKind.PROVENANCE], convenor, body="edited")
+    doc = cops.briefing_document(briefing)
+    kinds = [s["kind"] for s in doc["sections"]]
+    assert kinds[0] == "quotes"
+    assert "indicators" not in kinds
+    assert kinds[-1] == "provenance"
+
+
+def test_open_actions_are_carried_into_the_next_briefing(observed, make_session):
+    convenor = observed["users"]["convenor"]
+    first = make_session(held_on=date(2025, 1, 14), title="Winter meeting")
+    done = cops.add_action(first, "Map every food pantry in Lawrence Hill", convenor, owner=observed["org"],
+                           due_on=date(2025, 3, 1))  # fmt: skip
+    cops.add_action(first, "Ask the council for damp-housing figures", convenor, owner=observed["other_org"])
+    cops.set_action_status(done, "done", convenor)
+    older = make_session(held_on=date(2024, 10, 1), title="Autumn meeting")
+    cops.add_action(older, "Recruit a youth group to the partnership", convenor)
+    db.session.commit()
+    briefing = cops.compose_briefing(make_session(), convenor)
+    actions = next(s for s in briefing.sections if s.kind is SectionKind.ACTIONS)
+    assert "Map every food pantry in Lawrence Hill | Lawrence Hill Food Share | 1 March 2025 | Done" in actions.body
+    assert "Ask the council for damp-housing figures | Hartcliffe Mutual Aid | no date | Open" in actions.body
+    assert "Recruit a youth group" in actions.body  # still open from an older session
+    questions = next(s for s in briefing.sections if s.kind is SectionKind.QUESTIONS)
+    assert "actions still open" in questions.body
+
+
+def test_decisions_and_actions_validate(observed, make_session):
+    convenor = observed["users"]["convenor"]
+    session = make_session()
+    with pytest.raises(OperationError) as exc:
+        cops.add_decision(session, "ok", convenor)
+    assert exc.value.field == "text"
+    with pytest.raises(OperationError) as exc:
+        cops.add_action(session, "Do something useful", convenor, owner=observed["funder_org"])
+    assert exc.value.field == "owner"
+    action = cops.add_action(session, "Do something useful", convenor)
+    with pytest.raises(OperationError):
+        cops.set_action_status(action, "finished", convenor)
+
+
+def test_session_validation_names_the_field(cworld):
+    with pytest.raises(OperationError) as exc:
+        cops.create_session(cworld["partnership"], "x", date(2025, 1, 1), None)
+    assert exc.value.field == "title"
+    with pytest.raises(OperationError) as exc:
+        cops.create_session(cworld["partnership"], "Meeting", date(2025, 1, 1), None, link="javascript:alert(1)")
+    assert exc.value.field == "link"
+    with pytest.raises(OperationError) as exc:
+        cops.create_session(cworld["partnership"], "Meeting", date(2025, 1, 1), None,
+                            period_start=date(2025, 2, 1), period_end=date(2025, 1, 1))  # fmt: skip
+    assert exc.value.field == "period_start"
+
+
+def test_focus_limits_the_observations(observed, make_session):
+    session = make_session(focus_area_ids=[observed["areas"]["lawrence"].id])
+    briefing = cops.compose_briefing(session, observed["users"]["convenor"])
+    facts = next(s for s in briefing.sections if s.kind is SectionKind.PROVENANCE).data["facts"]
+    # Lawrence Hill and its LSOA: 4 food needs at the LSOA, 6 housing needs at the ward.
+    assert facts["observations"] == 10

@@ -1,0 +1,199 @@
+"""The convening pages: workspace and agreement, sessions, composer, publishing with a PDF job, the library,
+reading and downloading (recorded), usage, "your observations informed", and what funders can never reach."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from convening import operations as cops
+from convening.models import Briefing, BriefingVersion, BriefingView, SectionKind, Session, ViewKind
+from tests.convening.conftest import approve_all
+from webapp.extensions import db
+from webapp.models import AgreementAcceptance, Job, JobStatus
+
+
+def _published(observed, make_session, render: bool = True) -> BriefingVersion:
+    convenor = observed["users"]["convenor"]
+    session = make_session()
+    briefing = cops.compose_briefing(session, convenor)
+    approve_all(briefing, convenor)
+    version = cops.publish_briefing(briefing, convenor)
+    if render:
+        cops.render_version_pdf(version)
+    cops.add_decision(session, "Fund a second evening pantry in Lawrence Hill.", convenor)
+    cops.add_action(session, "Write to the housing team about damp", convenor, owner=observed["org"])
+    db.session.commit()
+    return version
+
+
+def test_workspace_lists_people_and_agreement_acceptances(cworld, client_for):
+    page = client_for("member").get(f"/convening/partnerships/{cworld['partnership'].slug}")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    for needle in ("Lawrence Hill Food Share", "Hartcliffe Mutual Aid", "Avon Fund", "(convenor)", "Version 1"):
+        assert needle in text
+    assert cworld["users"]["org_admin"].display_name in text  # who accepted for the food share
+
+
+def test_convenor_publishes_agreement_and_org_admin_accepts(cworld, client_for):
+    slug = cworld["partnership"].slug
+    convenor = client_for("convenor")
+    r = convenor.post(f"/convening/partnerships/{slug}/agreement", data={"text": "Version two: we also share assets."})
+    assert r.status_code == 302
+    partnership = db.session.get(type(cworld["partnership"]), cworld["partnership"].id)
+    assert partnership.current_agreement.version == 2
+    assert partnership.current_agreement.acceptances == []  # a new version asks again
+    # A member (not an admin) cannot accept; the org admin can, for their own organisation only.
+    org_id = cworld["org"].id
+    r = client_for("member").post(f"/convening/partnerships/{slug}/agreement/accept", data={"organisation": org_id})
+    assert r.status_code == 403
+    admin_client = client_for("org_admin")
+    r = admin_client.post(
+        f"/convening/partnerships/{slug}/agreement/accept", data={"organisation": cworld["other_org"].id}
+    )
+    assert r.status_code == 302
+    assert db.session.scalar(select(AgreementAcceptance).where(AgreementAcceptance.organisation_id == cworld[
+        "other_org"].id, AgreementAcceptance.agreement_id == partnership.current_agreement.id)) is None  # fmt: skip
+    r = admin_client.post(f"/convening/partnerships/{slug}/agreement/accept", data={"organisation": org_id})
+    assert r.status_code == 302
+    page = admin_client.get(f"/convening/partnerships/{slug}").get_data(as_text=True)
+    assert "Version 2" in page
+    assert cworld["users"]["org_admin"].display_name in page
+
+
+def test_convenor_goes_from_session_to_published_pdf(observed, client_for):
+    c = client_for("convenor")
+    slug = observed["partnership"].slug
+    r = c.post(
+        f"/convening/partnerships/{slug}/sessions/new",
+        data={"title": "Spring partnership meeting", "held_on": "2025-04-01", "place": "Easton Community Centre",
+              "agenda": "Welcome\nHeadlines\nActions", "attending": [observed["org"].id]},
+    )  # fmt: skip
+    assert r.status_code == 302, r.get_data(as_text=True)
+    session = db.session.scalar(select(Session))
+    assert session.agenda == ["Welcome", "Headlines", "Actions"]
+    assert c.post(f"/convening/sessions/{session.id}/compose").status_code == 302
+    page = c.get(f"/convening/sessions/{session.id}/briefing").get_data(as_text=True)
+    assert "Machine-written: not yet reviewed" in page
+    assert "data:image/svg+xml;base64," in page  # charts drawn on the server, no script
+    # Publishing is refused until every machine-written section is reviewed.
+    r = c.post(f"/convening/sessions/{session.id}/briefing/publish", follow_redirects=True)
+    assert "Review or edit the machine-written sections" in r.get_data(as_text=True)
+    briefing = db.session.scalar(select(Briefing))
+    for s in briefing.sections:
+        if s.kind is SectionKind.HEADLINES:
+            edit = {f"s{s.id}-title": "What changed this spring", f"s{s.id}-body": "Food need rose **sharply**."}
+            r = c.post(f"/convening/sections/{s.id}", data=edit)
+        elif s.machine_written:
+            r = c.post(f"/convening/sections/{s.id}", data={"do": "approve"})
+        assert r.status_code == 302
+    preview = c.get(f"/convening/sessions/{session.id}/briefing/preview").get_data(as_text=True)
+    assert "<strong>sharply</strong>" in preview
+    assert "Machine-written" not in preview.split("</h1>", 1)[1].split("Preview of the draft")[1]
+    r = c.post(f"/convening/sessions/{session.id}/briefing/publish")
+    assert r.status_code == 302
+    assert "/jobs/" in r.headers["Location"]
+    job = db.session.scalar(select(Job).where(Job.kind == "briefing_pdf"))
+    assert job.status is JobStatus.DONE
+    assert job.progress == 100
+    version = db.session.scalar(select(BriefingVersion))
+    assert version.pdf_pages >= 5
+    assert job.result == {"version_id": version.id, "pages": version.pdf_pages}
+    pdf = c.get(f"/convening/versions/{version.id}/pdf")
+    assert pdf.status_code == 200
+    assert pdf.mimetype == "application/pdf"
+    assert pdf.data.startswith(b"%PDF-")
+
+
+def test_funder_reads_and_downloads_and_usage_is_recorded(observed, make_session, client_for):
+    version = _published(observed, make_session)
+    funder = client_for("funder")
+    library = funder.get("/convening/library").get_data(as_text=True)
+    assert version.title in library
+    assert funder.get(f"/convening/versions/{version.id}").status_code == 200
+    assert funder.get(f"/convening/versions/{version.id}/pdf").status_code == 200
+    assert client_for("member").get(f"/convening/versions/{version.id}").status_code == 200
+    views = list(db.session.scalars(select(BriefingView).order_by(BriefingView.id)))
+    assert [(v.how, v.organisation_kind) for v in views] == [
+        (ViewKind.VIEW, "funder"), (ViewKind.DOWNLOAD, "funder"), (ViewKind.VIEW, "charity"),
+    ]  # fmt: skip
+    usage = client_for("convenor").get(f"/convening/sessions/{version.briefing.session_id}/usage")
+    text = usage.get_data(as_text=True)
+    assert "2 reading(s) online and 1 download(s)" in text
+    assert "<td>Funder</td><td>1</td><td>1</td>" in text
+    assert "<td>Charity</td><td>1</td><td>0</td>" in text
+    assert client_for("funder").get(f"/convening/sessions/{version.briefing.session_id}/usage").status_code == 403
+
+
+def test_funders_never_reach_observation_level_data(observed, make_session, client_for):
+    version = _published(observed, make_session)
+    session_id = version.briefing.session_id
+    funder = client_for("funder")
+    for path in (
+        f"/observations/{observed['quoted'].id}",
+        f"/convening/sessions/{session_id}",
+        f"/convening/sessions/{session_id}/briefing",
+        f"/convening/sessions/{session_id}/briefing/preview",
+    ):
+        assert funder.get(path).status_code in (403, 404), path
+    listing = funder.get("/observations/")
+    if listing.status_code == 200:  # funders' own (empty) list, never the partnership's observations
+        assert "skip meals" not in listing.get_data(as_text=True)
+    else:
+        assert listing.status_code in (403, 404)
+    r = funder.post(f"/convening/sessions/{session_id}/briefing/publish")
+    assert r.status_code == 403
+
+
+def test_library_filters_and_outsiders(observed, make_session, client_for, make_org, make_user, app):
+    version = _published(observed, make_session)
+    funder = client_for("funder")
+    lawrence, ashley = observed["areas"]["lawrence"].id, observed["areas"]["ashley"].id
+    assert version.title in funder.get(f"/convening/library?partnership={version.partnership_id}").get_data(
+        as_text=True)  # fmt: skip
+    assert version.title not in funder.get("/convening/library?date_from=2025-05-01").get_data(as_text=True)
+    assert version.title in funder.get("/convening/library?date_to=2025-04-30").get_data(as_text=True)
+    # The session looked at the whole area: it is found for any ward inside it.
+    assert version.title in funder.get(f"/convening/library?area={lawrence}").get_data(as_text=True)
+    focused = make_session(title="Ashley only", focus_area_ids=[ashley])
+    b = cops.compose_briefing(focused, observed["users"]["convenor"])
+    approve_all(b, observed["users"]["convenor"])
+    cops.publish_briefing(b, observed["users"]["convenor"])
+    db.session.commit()
+    assert "Ashley only" not in funder.get(f"/convening/library?area={lawrence}").get_data(as_text=True)
+    assert "Ashley only" in funder.get(f"/convening/library?area={ashley}").get_data(as_text=True)
+    from tests.conftest import sign_in
+
+    outsider = app.test_client()
+    sign_in(outsider, make_user("funder", make_org("Other Trust", kind="funder")))
+    assert version.title not in outsider.get("/convening/library").get_data(as_text=True)
+    assert outsider.get(f"/convening/versions/{version.id}").status_code == 404
+    assert outsider.get(f"/convening/versions/{version.id}/pdf").status_code == 404
+
+
+def test_contributing_organisations_see_what_their_observations_informed(observed, make_session, client_for):
+    version = _published(observed, make_session)
+    page = client_for("member").get("/convening/informed").get_data(as_text=True)
+    assert version.title in page
+    assert "It drew on 15 of your observations." in page
+    assert "Fund a second evening pantry" in page  # the session's decision
+    assert "Write to the housing team about damp" in page  # the action it owns
+
+
+def test_hostile_session_and_section_text_is_escaped_and_fetches_nothing(observed, make_session):
+    from tests.convening.hostile import embedded_files, hostile_text, listening
+
+    convenor = observed["users"]["convenor"]
+    with listening() as listener:
+        evil = hostile_text(listener.url)
+        session = make_session(title="Meeting " + evil[:150], place=evil[:300], agenda=[evil[:300], evil[300:600]])
+        briefing = cops.compose_briefing(session, convenor)
+        briefing.title = ("Briefing " + evil)[:200]
+        for s in briefing.sections:
+            if s.kind is not SectionKind.PROVENANCE:
+                cops.edit_section(s, convenor, title=("T " + evil)[:200], body=evil)
+        cops.add_custom_section(briefing, "Custom " + evil[:100], evil, convenor)
+        version = cops.publish_briefing(briefing, convenor)
+        cops.render_version_pdf(version)
+        assert listener.requests == []
+    assert embedded_files(version.pdf) == []
