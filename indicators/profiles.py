@@ -319,7 +319,7 @@ class MapLayer:
 
 def map_areas(partnership: Partnership | None, level: AreaLevel) -> list[Area]:
     """The partnership's areas at ``level`` (its wards, or the LSOAs inside them); without one, every such area."""
-    if partnership is None:
+    if partnership is None or not partnership.areas:  # no partnership, or one without areas yet: every area
         return list(db.session.scalars(select(Area).where(Area.level == level).order_by(Area.name)))
     ids: set[int] = set()
     for area in partnership.areas:
@@ -532,7 +532,7 @@ def evidence_gap(area: Area, figures: list[Figure], community: CommunitySection)
     period = f"since {community.since:%d %B %Y}" if community.since else "in all time"
     return Flag(
         "Evidence gap",
-        f"{how.capitalize()} (IMD 2019), yet the partnership has {total} observations here {period}. "
+        f"{how[0].upper()}{how[1:]} (IMD 2019), yet the partnership has {total} observations here {period}. "
         f"Computed as: an LSOA in decile 1–2, or a ward or authority with at least half its LSOAs in the most "
         f"deprived 10%, with fewer than {k} shared observations in the period.",
     )

@@ -28,15 +28,15 @@ def _values(indicator_name: str) -> dict[tuple[str, str], IndicatorValue]:
 def test_iod_file2_is_recognised_and_unknown_codes_reported(bristol, import_file):
     report = import_file("iod2019_file2_slice.csv")
     assert report.format == "iod"
-    assert report.imported == 6 * 8  # six Bristol LSOAs x IMD and seven domains
+    assert report.imported == 8 * 8  # Central ward's eight LSOAs x IMD and seven domains
     assert set(report.unknown_codes) == {"E01000001", "E01000002"}  # City of London: not in Bristol's geography
     assert any("unknown area code: 'E01000001'" in reason for _, _, reason in report.skipped)
     dataset = report.dataset
     assert dataset.publisher.startswith("Ministry of Housing")
     assert dataset.licence.startswith("Open Government")
     imd = _values("Index of Multiple Deprivation (IMD)")
-    first = imd[("E01014485", "2019")]
-    assert (first.rank, first.decile, first.value, first.period_kind) == (12992, 4, None, PeriodKind.YEAR)
+    first = imd[("E01033367", "2019")]
+    assert (first.rank, first.decile, first.value, first.period_kind) == (1223, 1, None, PeriodKind.YEAR)
     indicator = db.session.scalar(select(Indicator).where(Indicator.name == "Crime domain"))
     assert indicator.value_kind is ValueKind.RANK
     assert indicator.level.value == "lsoa"
@@ -48,16 +48,16 @@ def test_reimporting_a_release_replaces_its_values(bristol, import_file, tmp_pat
     text = (DATA / "iod2019_file2_slice.csv").read_text(encoding="utf-8-sig")
     changed.write_text(
         text.replace(
-            'E01014485,Bristol 023A,E06000023,"Bristol, City of",12992',
-            'E01014485,Bristol 023A,E06000023,"Bristol, City of",12000',
+            'E01033367,Bristol 025F,E06000023,"Bristol, City of",1223,',
+            'E01033367,Bristol 025F,E06000023,"Bristol, City of",1000,',
         )
     )
     report = import_file(changed)
-    assert report.replaced == 48
-    assert report.imported == 48
+    assert report.replaced == 64
+    assert report.imported == 64
     assert db.session.scalar(select(func.count()).select_from(IndicatorDataset)) == 1
-    assert db.session.scalar(select(func.count()).select_from(IndicatorValue)) == 48
-    assert _values("Index of Multiple Deprivation (IMD)")[("E01014485", "2019")].rank == 12000
+    assert db.session.scalar(select(func.count()).select_from(IndicatorValue)) == 64
+    assert _values("Index of Multiple Deprivation (IMD)")[("E01033367", "2019")].rank == 1000
 
 
 def test_a_failed_import_leaves_the_previous_values_intact(bristol, import_file, tmp_path):

@@ -1,0 +1,193 @@
+"""The area pages: the map with its table, the area profile, community counts through suppress, and charts."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, timedelta
+
+import altair as alt
+import pytest
+from sqlalchemy import select
+
+from indicators import charts
+from indicators.models import Indicator, PeriodKind
+from tests.indicators.conftest import BRISTOL, CENTRAL_WARD
+from webapp import operations
+from webapp.extensions import db
+from webapp.models import Area
+
+
+@pytest.fixture
+def loaded(bristol, import_file):
+    import_file("iod2019_file2_slice.csv")
+    import_file(
+        "fixmystreet_slice.csv",
+        area_column="lsoa",
+        period_column="month",
+        value_column="reports",
+        indicator="FixMyStreet reports",
+        unit="count",
+        publisher="mySociety",
+        licence="ODC-By 1.0",
+    )
+    import_file(
+        "dfe_fsm_slice.csv",
+        format="tidy",
+        dataset_title="Free school meals",
+        publisher="Department for Education",
+        licence="Open Government Licence v3.0",
+        area_column="new_la_code",
+        period_column="time_period",
+        value_column="fsm_eligible_percent",
+        indicator="Pupils eligible for free school meals",
+        unit="%",
+        year_type=PeriodKind.ACADEMIC_YEAR,
+        filters=[("geographic_level", "Local authority"), ("phase", "Total")],
+    )
+
+
+def _spec(page: str, chart_id: str) -> dict:
+    match = re.search(rf'<script type="application/json" id="{chart_id}-spec">(.*?)</script>', page, re.S)
+    assert match, f"no JSON data block for {chart_id}"
+    return json.loads(match.group(1))
+
+
+def test_areas_page_shows_the_map_and_its_table(loaded, world, client_for):
+    world["partnership"].areas.append(db.session.scalar(select(Area).where(Area.code == BRISTOL)))
+    db.session.commit()
+    response = client_for("member").get("/areas/")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "34 wards" in page
+    assert "Ashley" in page
+    spec = _spec(page, "area-map")
+    assert spec["layer"][0]["mark"]["type"] == "geoshape"
+    features = spec["datasets"]["areas"]
+    assert len(features) == 34  # the partnership's wards, each with its boundary
+    central = next(f for f in features if f["properties"]["code"] == CENTRAL_WARD)
+    # Central's eight LSOAs have IMD deciles 7, 4, 6, 4, 6, 3, 1, 1: two of eight in the most deprived 10%.
+    assert central["properties"]["value"] == 25.0
+    assert central["properties"]["display"] == "25%"
+    assert "% of LSOAs in the most deprived 10%" in page
+    assert spec["description"].startswith("Map of 34 areas")
+    # No inline script: the CSP stays strict and the page loads the vendored scripts.
+    assert "unsafe-inline" not in response.headers["Content-Security-Policy"]
+    assert re.findall(r"<script(?![^>]*(?:src=|application/json))", page) == []
+    assert "vendor/vega-interpreter/vega-interpreter.js" in page
+
+
+def test_map_switches_indicator_and_level(loaded, world, client_for):
+    fms = db.session.scalar(select(Indicator).where(Indicator.name == "FixMyStreet reports"))
+    page = client_for("member").get(f"/areas/?indicator={fms.id}&level=lsoa").get_data(as_text=True)
+    spec = _spec(page, "area-map")
+    assert "FixMyStreet reports" in spec["title"]
+    assert len(spec["datasets"]["areas"]) == 263
+    values = {f["properties"]["code"]: f["properties"]["value"] for f in spec["datasets"]["areas"]}
+    assert values["E01014540"] is not None
+    assert values["E01014485"] is None
+
+
+def test_area_profile_compares_with_the_local_authority(loaded, client_for):
+    page = client_for("resident").get(f"/areas/{CENTRAL_WARD}").get_data(as_text=True)
+    assert "Index of Multiple Deprivation (IMD)" in page
+    assert "Bristol, City of" in page
+    assert "Ministry of Housing, Communities and Local Government" in page
+    assert "Open Government Licence" in page
+    assert "mySociety" in page
+    assert "ODC-By 1.0" in page
+    assert "How figures are rolled up from LSOAs" in page
+    spark = _spec(
+        page, f"spark-{db.session.scalar(select(Indicator.id).where(Indicator.name == 'FixMyStreet reports'))}"
+    )
+    assert spark["description"].startswith("Trend of FixMyStreet reports in Central")
+    assert "Values by period" in page  # the sparkline's data table
+
+
+def test_lsoa_profile_shows_its_decile(loaded, client_for):
+    page = client_for("resident").get("/areas/E01033367").get_data(as_text=True)
+    assert "decile 1, rank 1,223 of 32,844" in page
+
+
+def test_local_authority_profile_shows_its_own_series(loaded, client_for):
+    page = client_for("funder").get(f"/areas/{BRISTOL}").get_data(as_text=True)
+    assert "Pupils eligible for free school meals" in page
+    assert "24.6%" in page
+    assert "2020/21 (academic year)" in page
+
+
+def test_unknown_area_is_not_found(client_for):
+    assert client_for("member").get("/areas/E00000000").status_code == 404
+
+
+def test_community_counts_go_through_suppress(loaded, world, client_for):
+    from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
+    from submissions.operations import ensure_default_categories
+
+    ensure_default_categories()
+    partnership = world["partnership"]
+    partnership.areas.append(db.session.scalar(select(Area).where(Area.code == BRISTOL)))
+    agreement = operations.publish_agreement(partnership, "We share observations at partnership level.", None)
+    operations.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
+    food = db.session.scalar(select(Category).where(Category.slug == "food"))
+    housing = db.session.scalar(select(Category).where(Category.slug == "housing-and-homelessness"))
+    lsoa = db.session.scalar(select(Area).where(Area.code == "E01014540"))  # in Central ward
+    recent = date.today() - timedelta(days=10)
+
+    def observe(category, n, level=SharingLevel.PARTNERSHIP):
+        for _ in range(n):
+            db.session.add(
+                Observation(
+                    organisation_id=world["org"].id,
+                    partnership_id=partnership.id,
+                    kind=ObservationKind.NEED,
+                    category_id=category.id,
+                    text="Families asking for food parcels",
+                    redacted_text="Families asking for food parcels",
+                    area_id=lsoa.id,
+                    period_start=recent,
+                    status=ObservationStatus.SUBMITTED,
+                    sharing_level=level,
+                )
+            )
+
+    observe(food, 6)
+    observe(housing, 2)
+    observe(housing, 5, SharingLevel.PUBLIC_AGGREGATE)
+    db.session.commit()
+    member_page = client_for("member").get(f"/areas/{CENTRAL_WARD}").get_data(as_text=True)
+    assert re.search(r"<th scope=\"row\">Food</th><td>6</td>", member_page)
+    assert re.search(r"<th scope=\"row\">Housing and homelessness</th><td>7</td>", member_page)
+    assert "13 observations shared" in member_page
+    # A resident sees only what was shared with the public, and small counts are hidden.
+    resident_page = client_for("resident").get(f"/areas/{CENTRAL_WARD}").get_data(as_text=True)
+    assert "Food" not in resident_page.split("What the community reports")[1]
+    assert re.search(r"<th scope=\"row\">Housing and homelessness</th><td>5</td>", resident_page)
+    observe(food, 1, SharingLevel.PUBLIC_AGGREGATE)
+    db.session.commit()
+    resident_page = client_for("resident").get(f"/areas/{CENTRAL_WARD}").get_data(as_text=True)
+    assert re.search(r"<th scope=\"row\">Food</th><td>fewer than 5</td>", resident_page)
+
+
+def test_evidence_gap_flag_explains_itself(loaded, client_for):
+    # E01033367 is in IMD decile 1 and nobody has reported anything there; E01014540 is in decile 4.
+    page = client_for("member").get("/areas/E01033367").get_data(as_text=True)
+    assert "Evidence gap" in page
+    assert "IMD decile 1" in page
+    assert "Evidence gap" not in client_for("member").get("/areas/E01014540").get_data(as_text=True)
+    assert "Computed as:" in page
+
+
+def test_charts_are_valid_vega_lite_and_render_to_svg():
+    square = {
+        "type": "Polygon",
+        "coordinates": [[[-2.6, 51.4], [-2.5, 51.4], [-2.5, 51.5], [-2.6, 51.5], [-2.6, 51.4]]],
+    }
+    spec = charts.choropleth(
+        [{"code": "E1", "name": "A", "geometry": square, "value": 3.0, "display": "3"}], "Test", "Value", "worse"
+    )
+    alt.LayerChart.from_dict(spec)  # validates against the Vega-Lite schema
+    svg = charts.to_svg(spec)
+    assert svg.startswith("<svg")
+    assert "<path" in svg
+    assert "</script>" not in charts.script_json({"title": "</script><script>alert(1)"})
