@@ -77,6 +77,27 @@ with app.app_context():
 """
 
 
+# Every route of the app and which demo login may reach it, as the app's own policy decides (JSON on stdout).
+ROUTES_SCRIPT = """
+import json
+from sqlalchemy import select
+from webapp import create_app, policy
+from webapp.extensions import db
+from webapp.models import User
+logins = json.loads(%r)
+app = create_app()
+with app.app_context():
+    users = {role: db.session.scalar(select(User).where(User.email == email)) for role, email in logins.items()}
+    users["anonymous"] = None
+    rules = []
+    for rule in app.url_map.iter_rules():
+        allowed = [r for r, u in users.items() if policy.decide(rule.endpoint, u) is policy.Decision.ALLOW]
+        rules.append({"rule": rule.rule, "endpoint": rule.endpoint, "methods": sorted(rule.methods or ()),
+                      "arguments": sorted(rule.arguments), "allowed": allowed})
+print(json.dumps(rules))
+"""
+
+
 @dataclass
 class LiveApp:
     """A served commintel: its address, its log (where one-time links are written) and its process."""
@@ -87,6 +108,7 @@ class LiveApp:
     process: subprocess.Popen | None = None
     demo_seconds: float = 0.0
     env: dict[str, str] = field(default_factory=dict)
+    _routes: list[dict] | None = None
 
     def one_time_links(self) -> list[str]:
         """Every one-time link the app has written to its log so far, oldest first."""
@@ -101,6 +123,24 @@ class LiveApp:
                 return links[seen]
             time.sleep(0.1)
         raise AssertionError(f"no new one-time link in {self.log_path} after {timeout} s")
+
+    def routes(self) -> list[dict]:
+        """Every rule of the app's URL map with the roles its policy lets in (read once, from the app itself)."""
+        if self._routes is None:
+            import json
+
+            script = ROUTES_SCRIPT % json.dumps(DEMO_LOGINS)
+            result = subprocess.run(  # noqa: S603 - fixed argument list, no shell
+                [sys.executable, "-c", script],
+                cwd=PROJECT_ROOT,
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=True,
+            )
+            self._routes = json.loads(result.stdout.strip().splitlines()[-1])
+        return self._routes
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

@@ -70,7 +70,8 @@ def test_areas_list_shows_the_bristol_wards(page: Page):
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Areas").click()
 
     expect(page.get_by_role("heading", level=1)).to_have_text("Areas")
-    table = page.get_by_role("table")
+    expect(page.locator(".lead")).to_have_text("34 wards in commintel.")
+    table = page.get_by_role("table", name=re.compile(r"^Wards"))
     expect(table.locator("caption")).to_have_text("Wards (34)")
     expect(table.locator("tbody tr")).to_have_count(34)
     for ward in ("Lawrence Hill", "Ashley", "Hartcliffe and Withywood", "Southmead", "Central"):
@@ -78,7 +79,8 @@ def test_areas_list_shows_the_bristol_wards(page: Page):
     expect(table.locator("tbody")).to_contain_text("Bristol, City of")
 
     page.get_by_label("Name or code").fill("lawrence")
-    page.get_by_role("button", name="Show").click()
+    page.get_by_role("search", name="Find an area").get_by_role("button").click()
+    table = page.get_by_role("table", name=re.compile(r"^Wards matching"))
     expect(table.locator("caption")).to_have_text("Wards matching “lawrence” (2)")
     expect(table.get_by_role("link", name="Avonmouth and Lawrence Weston")).to_be_visible()
     table.get_by_role("link", name="Lawrence Hill").click()

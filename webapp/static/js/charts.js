@@ -15,6 +15,10 @@
       defaultStyle: false,
       tooltip: { disableDefaultStyle: true }
     }).then(function () {
+      // The element's aria-label is the chart's text alternative and a table gives every figure, so the drawing
+      // itself is hidden from assistive technology (Vega's unnamed graphics-symbol roles fail WCAG 1.1.1).
+      var svg = el.querySelector("svg");
+      if (svg) { svg.setAttribute("aria-hidden", "true"); }
       el.classList.add("chart-drawn");
     }).catch(function (err) {
       el.classList.add("chart-failed");
