@@ -116,7 +116,8 @@ _NOT_NAMES = (
         "every each both many much more most mum dad son daughter brother sister husband wife partner neighbour "
         "friend family kids children baby one two three four five six seven eight nine ten someone somebody everyone "
         "anyone nobody email e-mail postcode phone mobile text call ring contact address landline tel dob nino "
-        "website card refer referred referral client patient tenant resident volunteer caller"
+        "website card refer referred referral client patient tenant resident volunteer caller landlord landlady "
+    "twitter facebook instagram tiktok whatsapp youtube snapchat"
     )
     | MONTHS
 )
@@ -147,7 +148,8 @@ _TITLE = (
     r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Professor|Cllr|Councillor|Rev|Revd|Reverend|Sister|Father|Sir|Dame|Lady|Lord|"
     r"Auntie|Aunty|Uncle|Nana|Nan|Grandad|Granny)"
 )
-_TITLE_LOWER = r"(?:mr|mrs|ms|miss|mx)"
+# Lower-case "miss" is too often the verb ("miss chemo") to count as a title.
+_TITLE_LOWER = r"(?:mr|mrs|ms|mx)"
 _TITLE_RE = re.compile(
     rf"(?<![\w'])(?:{_TITLE}\.?(?:\s+(?:and|&)\s+{_TITLE}\.?)?\s+(?:[A-Z]\.\s*)*{_CAP}(?:\s+{_CAP})*"
     rf"|{_TITLE_LOWER}\.?\s+(?!(?:and|or|the|to|a|is|was|said|says|has|had)\b)[a-z][a-z'’-]+(?:\s+[a-z][a-z'’-]+(?=\s*$))?)"
@@ -344,6 +346,12 @@ _RELATION_WINDOW = re.compile(
     rf"(?:{_STRONG_CUE}|(?:my|her|his|their|our|your)\s+(?:\w+\s+)?{_RELATION}(?:\s+is)?)\s*[:,]?\s*$", re.IGNORECASE
 )
 _TOKEN_RE = re.compile(_WORD)
+# "St Michael's Church", "Grace House", "John Williams Academy": a name that is part of a place's or body's name.
+_INSTITUTION_AFTER = re.compile(
+    r"(?:['’]s)?\s+(?:Church|Chapel|Centre|Center|House|School|Academy|College|Hospital|Surgery|Practice|Road|"
+    r"Street|Avenue|Lane|Park|Hall|Court|Trust|Foundation|Library|Mosque|Gurdwara|Temple|Primary|Nursery)\b"
+)
+_SAINT_BEFORE = re.compile(r"\b(?:St|Saint)\.?\s+$")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n•\-–—(\"“]\s*|\s-\s)$")
 
 
@@ -463,6 +471,8 @@ class Redactor:
             end = start + len(value)
             if end <= start or value.lower() in _NOT_NAMES:
                 continue
+            if value.islower() and not any(w in self.given_names for w in value.split()):
+                continue  # the small model calls odd lower-case words people ("emoji"); real ones are in the list
             if overlaps_keep(start, end):
                 for piece_start, piece_end in _outside(start, end, keep):
                     piece = text[piece_start:piece_end].strip(" ,.-'’")
@@ -490,8 +500,8 @@ class Redactor:
             is_name = False
             if strong:
                 is_name = True
-            elif cued and (capital or (known and not ambiguous)):
-                is_name = capital or known
+            elif cued and (capital or known):
+                is_name = True
             elif known and all_caps or known and capital and not ambiguous:
                 is_name = True
             elif known and capital and ambiguous and not sentence_start:
@@ -509,7 +519,7 @@ class Redactor:
             elif known and capital and ambiguous and sentence_start:
                 after = text[end : end + 12]
                 is_name = bool(re.match(r"(?:['’]s\b|\s+and\s+(?:her|his|their)\b|\s+[A-Z][a-z]+\b|,)", after))
-            if not is_name:
+            if not is_name or _INSTITUTION_AFTER.match(text, end) or _SAINT_BEFORE.search(text, 0, start):
                 continue
             span_end = end
             # A surname after the given name: "Kwame Mensah", "DANIEL WRIGHT", "john smith".

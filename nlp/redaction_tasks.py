@@ -1,0 +1,125 @@
+"""Storing redactions and place suggestions: the thin layer between :mod:`nlp.redaction` and the database.
+
+- :func:`build_redactor` makes the app's Redactor (spaCy model from settings, the areas in the database as the
+  gazetteer, the packaged allow-list plus ``COMMINTEL_REDACTION_KEEP``).
+- :func:`redact_observations_now` is the operation: it redacts observations whose ``redacted_text`` is empty, in
+  batches, stores the text with the redaction version, and suggests an area where the submitter gave none. It
+  flushes and never commits.
+- :func:`redact_observations` is the Celery task (ids in, one commit), sent after commit when
+  :data:`submissions.signals.observations_saved` fires.
+
+Nothing here logs observation text: ids and counts only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+
+from celery import shared_task
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from nlp.models_loader import load_spacy
+from nlp.places import Gazetteer, bristol_aliases, suggest_area
+from nlp.redaction import Redactor, default_keep_list
+from submissions.models import Observation
+from webapp.extensions import db
+from webapp.jobs import send_after_commit
+from webapp.models import Area, AreaLevel, utcnow
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 256
+
+
+def build_gazetteer() -> tuple[Gazetteer, dict[str, int]]:
+    """The areas in the database (all but LSOAs, whose names are codes like "Bristol 032A") as a gazetteer, with
+    the Bristol neighbourhood names as aliases of their wards; and the area id of every code."""
+    try:
+        areas = list(db.session.execute(select(Area.code, Area.name, Area.id).where(Area.level != AreaLevel.LSOA)))
+    except SQLAlchemyError:
+        # No database yet (e.g. `commintel nlp redact` on a fresh install): redact without area names to keep.
+        db.session.rollback()
+        log.warning("no areas table: redacting without the gazetteer")
+        areas = []
+    # The local authority's own name ("Bristol, City of") says nothing about where in the city: leave it out.
+    named = [(code, name) for code, name, _ in areas if "," not in name]
+    return Gazetteer.from_areas(named, bristol_aliases()), {code: area_id for code, _, area_id in areas}
+
+
+def keep_names() -> list[str]:
+    extra = current_app.config.get("COMMINTEL_REDACTION_KEEP") or ""
+    return [*default_keep_list(), *(n.strip() for n in extra.split(";") if n.strip())]
+
+
+def build_redactor() -> tuple[Redactor, dict[str, int]]:
+    """The app's Redactor and the area id of every area code its gazetteer can suggest."""
+    gazetteer, area_ids = build_gazetteer()
+    nlp = load_spacy(current_app.config["COMMINTEL_SPACY_MODEL"])
+    return Redactor(nlp, gazetteer, keep_names()), area_ids
+
+
+def _chunks(ids: Sequence[int], size: int) -> Iterable[Sequence[int]]:
+    for i in range(0, len(ids), size):
+        yield ids[i : i + size]
+
+
+def redact_observations_now(
+    ids: Iterable[int] | None = None, *, batch_size: int = BATCH_SIZE, n_process: int = 1, redo: bool = False
+) -> int:
+    """Redact the observations ``ids`` (all when None) whose redaction is missing, or older than the current rules
+    and model when ``redo``; suggest an area for those without one. Flushes; returns how many were redacted."""
+    redactor, area_ids = build_redactor()
+    stmt = select(Observation.id).order_by(Observation.id)
+    if redo:
+        stmt = stmt.where(
+            Observation.redacted_text.is_(None)
+            | Observation.redaction_version.is_(None)
+            | (Observation.redaction_version != redactor.version)
+        )
+    else:
+        stmt = stmt.where(Observation.redacted_text.is_(None))
+    if ids is not None:
+        wanted = sorted({int(i) for i in ids})
+        if not wanted:
+            return 0
+        todo = [i for chunk in _chunks(wanted, 500) for i in db.session.scalars(stmt.where(Observation.id.in_(chunk)))]
+    else:
+        todo = list(db.session.scalars(stmt))
+    done = 0
+    for chunk in _chunks(todo, batch_size):
+        observations = list(db.session.scalars(select(Observation).where(Observation.id.in_(chunk))))
+        results = redactor.redact_many([o.text for o in observations], batch_size=batch_size, n_process=n_process)
+        now = utcnow()
+        for obs, result in zip(observations, results, strict=True):
+            obs.redacted_text = result.text
+            obs.redacted_at = now
+            obs.redaction_version = redactor.version
+            if obs.area_id is None:
+                code = suggest_area(result.places)
+                obs.suggested_area_id = area_ids.get(code) if code else None
+        db.session.flush()
+        done += len(observations)
+        log.info("redacted %s observations (ids %s..%s)", len(observations), chunk[0], chunk[-1])
+    return done
+
+
+@shared_task(name="nlp.redact_observations")
+def redact_observations(ids: list[int]) -> int:
+    """Redact these observations (those already redacted are left alone) and commit once."""
+    try:
+        count = redact_observations_now(ids)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        log.exception("redaction of %s observations failed", len(ids))
+        raise
+    return count
+
+
+def on_observations_saved(sender, ids: list[int] | None = None, **_) -> None:
+    """Signal receiver: redact the saved observations once their transaction commits (never on a rollback)."""
+    if ids:
+        send_after_commit(redact_observations, [int(i) for i in ids])
