@@ -4,7 +4,7 @@ view (``set_choices``) before validation."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import DateField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from convening.models import ActionStatus
@@ -55,7 +55,7 @@ class ActionForm(FlaskForm):
 
 
 class ActionStatusForm(FlaskForm):
-    status = SelectField("Status", choices=[(s.value, s.label) for s in ActionStatus])
+    status = SelectField("Status", choices=[SelectChoice(s.value, s.label) for s in ActionStatus])
 
 
 class LibraryFilterForm(FlaskForm):
@@ -67,3 +67,8 @@ class LibraryFilterForm(FlaskForm):
     theme = SelectField("Theme", coerce=int, validators=[Optional()])
     date_from = DateField("Meetings from", validators=[Optional()])
     date_to = DateField("Meetings up to", validators=[Optional()])
+
+
+def choices(pairs) -> list[SelectChoice]:
+    """Database-dependent choices as WTForms wants them (value, label)."""
+    return [SelectChoice(value, label) for value, label in pairs]

@@ -186,6 +186,17 @@ def compose_briefing(session: Session, actor: User | None) -> Briefing:
     return briefing
 
 
+def start_briefing(session: Session, actor: User | None) -> Briefing:
+    """An empty briefing for the session, for convenors who write it themselves (composing fills one in)."""
+    if session.briefing is not None:
+        return session.briefing
+    briefing = Briefing(session=session, title=f"Briefing: {session.title}")
+    db.session.add(briefing)
+    db.session.flush()
+    record("briefing.start", "briefing", briefing.id, actor, session_id=session.id)
+    return briefing
+
+
 def _section_of(briefing: Briefing, section_id: int) -> BriefingSection:
     for s in briefing.sections:
         if s.id == section_id:

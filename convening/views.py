@@ -26,6 +26,7 @@ from convening.forms import (
     LibraryFilterForm,
     SectionForm,
     SessionForm,
+    choices,
 )
 from convening.models import Action, BriefingSection, BriefingVersion, SectionKind, Session, ViewKind
 from webapp import operations as base_ops
@@ -89,7 +90,7 @@ def workspace(slug: str):
         if m.role is OrgRole.ADMIN and m.organisation in partnership.members and m.organisation_id not in accepted
     ]
     accept_form = AcceptForm()
-    accept_form.organisation.choices = [(o.id, o.name) for o in my_admin_orgs]
+    accept_form.organisation.choices = choices([(o.id, o.name) for o in my_admin_orgs])
     sessions = list(
         db.session.scalars(
             select(Session).where(Session.partnership_id == partnership.id).order_by(Session.held_on.desc())
@@ -135,9 +136,9 @@ def accept_agreement(slug: str):
     if agreement is None:
         return _fail("There is no agreement to accept yet.", back)
     form = AcceptForm()
-    form.organisation.choices = [
+    form.organisation.choices = choices(
         (m.organisation_id, m.organisation.name) for m in current_user.memberships if m.role is OrgRole.ADMIN
-    ]
+    )
     if not form.validate():
         return _fail(_form_errors(form) or "Choose an organisation.", back)
     org = db.session.get(Organisation, form.organisation.data)
@@ -159,11 +160,11 @@ def _session_choices(form: SessionForm, partnership: Partnership) -> None:
     from submissions.models import Category
 
     wards = [a for a in partnership.areas if a.level in (AreaLevel.WARD, AreaLevel.CUSTOM)]
-    form.focus_areas.choices = [(a.id, a.name) for a in sorted(wards, key=lambda a: a.name)]
-    form.focus_categories.choices = [
+    form.focus_areas.choices = choices([(a.id, a.name) for a in sorted(wards, key=lambda a: a.name)])
+    form.focus_categories.choices = choices(
         (c.id, c.name) for c in db.session.scalars(select(Category).where(Category.active).order_by(Category.position))
-    ]
-    form.attending.choices = [(o.id, o.name) for o in [*partnership.members, *partnership.funders]]
+    )
+    form.attending.choices = choices([(o.id, o.name) for o in [*partnership.members, *partnership.funders]])
 
 
 @bp.route("/partnerships/<slug>/sessions/new", methods=["GET", "POST"], endpoint="new_session")
@@ -206,7 +207,7 @@ def session_page(session_id: int):
     session = _convened_session_or_404(session_id)
     previous = ops.previous_session(session)
     action_form = ActionForm()
-    action_form.owner.choices = [(0, "No owner yet")] + [(o.id, o.name) for o in session.partnership.members]
+    action_form.owner.choices = choices([(0, "No owner yet")] + [(o.id, o.name) for o in session.partnership.members])
     jobs = []
     if session.briefing:
         ids = {str(v.id) for v in session.briefing.versions}
@@ -261,7 +262,7 @@ def add_action(session_id: int):
     session = _convened_session_or_404(session_id)
     back = url_for("convening.session", session_id=session.id) + "#actions"
     form = ActionForm()
-    form.owner.choices = [(0, "No owner yet")] + [(o.id, o.name) for o in session.partnership.members]
+    form.owner.choices = choices([(0, "No owner yet")] + [(o.id, o.name) for o in session.partnership.members])
     if not form.validate():
         return _fail(_form_errors(form), back)
     owner = db.session.get(Organisation, form.owner.data) if form.owner.data else None
@@ -437,10 +438,10 @@ def _web_doc(doc: dict) -> dict:
 def library():
     form = LibraryFilterForm(request.args)
     partnerships = ops.readable_partnerships(current_user)
-    form.partnership.choices = [(0, "Any partnership")] + [(p.id, p.name) for p in partnerships]
+    form.partnership.choices = choices([(0, "Any partnership")] + [(p.id, p.name) for p in partnerships])
     areas = sorted({a for p in partnerships for a in p.areas if a.level is AreaLevel.WARD}, key=lambda a: a.name)
-    form.area.choices = [(0, "Any area")] + [(a.id, a.name) for a in areas]
-    form.theme.choices = [(0, "Any theme")] + _theme_choices()
+    form.area.choices = choices([(0, "Any area")] + [(a.id, a.name) for a in areas])
+    form.theme.choices = choices([(0, "Any theme"), *_theme_choices()])
     form.validate()
     versions = ops.library(
         current_user,

@@ -40,6 +40,18 @@ SPECIAL = {
     "observations.revoke_token": {"*": 404},
     "observations_api.create": {"*": 401},
     "observations_api.list": {"*": 401},
+    # convening: POSTs without form data are refused with a message naming the field, then redirected back.
+    "convening.publish_agreement": {"*": 302},
+    "convening.accept_agreement": {"*": 302},
+    "convening.compose": {"*": 302},
+    "convening.edit_section": {"*": 302},
+    "convening.add_section": {"*": 302},
+    "convening.publish": {"*": 302},
+    "convening.add_decision": {"*": 302},
+    "convening.add_action": {"*": 302},
+    "convening.action_status": {"*": 302},
+    # The sample version's PDF is not rendered: readers are sent to its reading page.
+    "convening.version_pdf": {"*": 302},
 }
 
 
@@ -50,6 +62,7 @@ def _samples(world, job_id: str) -> dict[str, dict[str, str]]:
             "orgs": world["org"].slug,
             "partnerships": world["partnership"].slug,
             "public_observations": world["partnership"].slug,
+            "convening": world["partnership"].slug,
         },
         "obs_id": {"observations": world["observation_id"]},
         "upload_id": {"observations": "no-such-upload-0123456789"},
@@ -58,6 +71,10 @@ def _samples(world, job_id: str) -> dict[str, dict[str, str]]:
         "token": {"auth": "not-a-real-token"},
         "job_id": {"jobs": job_id},
         "filename": {"static": "css/commintel.css"},
+        "session_id": {"convening": world["convening"]["session_id"]},
+        "section_id": {"convening": world["convening"]["section_id"]},
+        "version_id": {"convening": world["convening"]["version_id"]},
+        "action_id": {"convening": world["convening"]["action_id"]},
     }
 
 
@@ -79,10 +96,26 @@ def routed_world(world, db_session):
     )
     observation.redacted_text = observation.text
     world["observation_id"] = observation.id
+    world["convening"] = _convening_sample(world)
     job = jobs.enqueue("check", check_round_trip, created_by=world["users"]["admin"])
     db_session.commit()
     world["job_id"] = job.id
     return world
+
+
+def _convening_sample(world) -> dict:
+    """A session of the world's partnership with a published briefing (PDF not rendered) and an action."""
+    from datetime import date
+
+    from convening import operations as convening_ops
+
+    convenor = world["users"]["convenor"]
+    session = convening_ops.create_session(world["partnership"], "Sample session", date(2025, 4, 1), convenor)
+    briefing = convening_ops.start_briefing(session, convenor)
+    section = convening_ops.add_custom_section(briefing, "Welcome", "Notes for the meeting.", convenor)
+    version = convening_ops.publish_briefing(briefing, convenor)
+    action = convening_ops.add_action(session, "Sample action to follow up", convenor)
+    return {"session_id": session.id, "section_id": section.id, "version_id": version.id, "action_id": action.id}
 
 
 def test_every_endpoint_has_a_rule_and_every_rule_an_endpoint(app):
