@@ -1,0 +1,517 @@
+"""Themes: BERTopic over precomputed MiniLM embeddings, with stable identity across refits.
+
+Plain values in, plain values out (lists, numpy arrays, dataclasses): no Flask, no database. The storage layer
+(:mod:`nlp.operations`) persists what :func:`fit_themes` returns.
+
+Choices, each measured in ``benchmarks/themes.py`` against BERTopic's default configuration:
+
+- Sub-models are built in one place (:func:`build_topic_model`) from :class:`ThemeParams` and can be injected.
+  UMAP is seeded (``random_state``; UMAP is unseeded by default) so a fit is reproducible on the same machine.
+- HDBSCAN's ``min_cluster_size`` grows with the corpus (:meth:`ThemeParams.cluster_size`): a partnership of 300
+  observations gets themes of at least 5, a corpus of 7,000 themes of at least ~35 rather than 150 tiny topics.
+- Words: CountVectorizer with English stop words and 1-2-grams. BERTopic fits the vectorizer on one *joined document
+  per topic*, so ``min_df`` counts topics, not observations: ``min_df=1`` keeps words that only one theme uses (the
+  most distinctive ones); the benchmark showed ``min_df=2`` lowers coherence.
+- Readable labels: c-TF-IDF candidates re-ranked by KeyBERTInspired (words closest in meaning to the theme), label =
+  the first three distinct terms.
+- **Outlier rule** (documented, applied in :func:`reduce_outliers`): an HDBSCAN outlier joins its nearest theme only
+  when the cosine similarity of its embedding to that theme's centroid is at least ``outlier_similarity`` (0.5 by
+  default - about the similarity of two paraphrases with MiniLM) *and* that theme is clearly nearer than the
+  runner-up (margin ``outlier_margin``). Everything else stays unthemed (-1): short or ambiguous comments ("ok",
+  "no comment") are not forced into a theme. New observations between refits are assigned by the same rule
+  (:func:`assign`), so a refit and a transform agree.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+MIN_DOCUMENTS = 40
+NO_THEME = -1
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+
+
+class ThemeFitError(ValueError):
+    """A fit that cannot produce a usable model (too few documents, no themes found). Carries a clear message."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ThemeParams:
+    """Everything that decides a fit. Stored as JSON with every theme model version."""
+
+    seed: int = 42
+    n_neighbors: int = 15
+    n_components: int = 5
+    min_dist: float = 0.0
+    min_cluster_size: int | None = None  # None: grows with the corpus, see cluster_size()
+    min_samples: int | None = None
+    cluster_share: float = 0.005
+    min_df: int = 1
+    ngram_range: tuple[int, int] = (1, 2)
+    representation: str = "keybert"  # "keybert" or "ctfidf"
+    top_n_words: int = 10
+    outlier_similarity: float = 0.5
+    outlier_margin: float = 0.02
+    representative_docs: int = 5
+
+    def cluster_size(self, n_docs: int) -> int:
+        if self.min_cluster_size:
+            return self.min_cluster_size
+        return int(min(50, max(5, round(n_docs * self.cluster_share))))
+
+    def samples(self, n_docs: int) -> int:
+        # HDBSCAN's default (min_samples = min_cluster_size) lumps a small corpus into one giant cluster; a smaller
+        # min_samples lets denser sub-groups stand apart (measured on 400 NHS comments: 3 themes -> 17).
+        if self.min_samples:
+            return self.min_samples
+        return max(3, self.cluster_size(n_docs) // 5)
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["ngram_range"] = list(self.ngram_range)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> ThemeParams:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if "ngram_range" in known:
+            known["ngram_range"] = tuple(known["ngram_range"])
+        return cls(**known)
+
+
+@dataclass
+class ThemeResult:
+    """One theme of a fit: ``topic`` is the fit's own number (0..n-1), not a stable id."""
+
+    topic: int
+    label: str
+    terms: list[str]
+    size: int
+    representative: list[int]  # indices into the fitted documents, nearest the centroid first
+    centroid: np.ndarray = field(repr=False)
+
+
+@dataclass
+class FitResult:
+    topics: list[int]  # per document; -1 = unthemed
+    similarity: list[float]  # per document: cosine to its theme's centroid (to the nearest one for outliers)
+    themes: list[ThemeResult]
+    coherence: float  # mean NPMI of the themes' top words over this corpus (see npmi_coherence)
+    diversity: float
+    outlier_share: float
+    params: ThemeParams
+    n_documents: int
+    versions: dict = field(default_factory=dict)
+    model: object = field(default=None, repr=False)  # the fitted BERTopic, for saving
+
+    @property
+    def centroids(self) -> np.ndarray:
+        return np.vstack([t.centroid for t in self.themes]) if self.themes else np.zeros((0, 0), np.float32)
+
+
+def library_versions() -> dict:
+    out = {}
+    for pkg in ("bertopic", "umap-learn", "hdbscan", "scikit-learn", "sentence-transformers"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "missing"
+    return out
+
+
+# Building -------------------------------------------------------------------------------------------------------
+
+
+def build_topic_model(params: ThemeParams, n_docs: int, embedding_model=None):
+    """commintel's BERTopic: seeded UMAP, HDBSCAN sized to the corpus, stop-word 1-2-gram vectorizer.
+
+    The representation model is applied after outlier reduction (see :func:`fit_themes`), so it is not set here.
+    """
+    from bertopic import BERTopic
+    from hdbscan import HDBSCAN
+    from umap import UMAP
+
+    umap_model = UMAP(
+        n_neighbors=min(params.n_neighbors, n_docs - 1),
+        n_components=params.n_components,
+        min_dist=params.min_dist,
+        metric="cosine",
+        random_state=params.seed,
+        n_jobs=1,  # a seeded UMAP is single-threaded anyway; saying so avoids its warning
+        low_memory=False,
+    )
+    hdbscan_model = HDBSCAN(
+        min_cluster_size=params.cluster_size(n_docs),
+        min_samples=params.samples(n_docs),
+        metric="euclidean",
+        cluster_selection_method="eom",
+        prediction_data=True,
+    )
+    return BERTopic(
+        embedding_model=embedding_model,
+        umap_model=umap_model,
+        hdbscan_model=hdbscan_model,
+        vectorizer_model=vectorizer(params),
+        top_n_words=params.top_n_words,
+        calculate_probabilities=False,
+        verbose=False,
+    )
+
+
+def vectorizer(params: ThemeParams):
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    return CountVectorizer(stop_words="english", ngram_range=tuple(params.ngram_range), min_df=params.min_df)
+
+
+def representation_model(params: ThemeParams):
+    if params.representation == "keybert":
+        from bertopic.representation import KeyBERTInspired
+
+        return KeyBERTInspired(top_n_words=params.top_n_words, random_state=params.seed)
+    if params.representation == "ctfidf":
+        return None
+    raise ValueError(f"unknown representation {params.representation!r}")
+
+
+# Fitting --------------------------------------------------------------------------------------------------------
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.where(norms == 0, 1, norms)
+
+
+def centroids_of(embeddings: np.ndarray, topics: Sequence[int], n_topics: int) -> np.ndarray:
+    emb = _normalise(embeddings)
+    topics = np.asarray(topics)
+    out = np.zeros((n_topics, emb.shape[1]), dtype=np.float32)
+    for t in range(n_topics):
+        members = emb[topics == t]
+        if len(members):
+            out[t] = members.mean(axis=0)
+    return _normalise(out)
+
+
+def assign(
+    embeddings: np.ndarray, centroids: np.ndarray, min_similarity: float, margin: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The outlier rule: nearest centroid if similar enough and clearly nearer than the runner-up, else -1.
+
+    Returns (topics, similarity to the nearest centroid).
+    """
+    emb = _normalise(np.atleast_2d(embeddings))
+    if centroids.size == 0:
+        return np.full(len(emb), NO_THEME), np.zeros(len(emb), dtype=np.float32)
+    sims = emb @ _normalise(centroids).T
+    best = sims.argmax(axis=1)
+    best_sim = sims[np.arange(len(emb)), best]
+    runner_up = np.partition(sims, -2, axis=1)[:, -2] if sims.shape[1] > 1 else np.full(len(emb), -1.0)
+    ok = (best_sim >= min_similarity) & (best_sim - runner_up >= margin)
+    return np.where(ok, best, NO_THEME), best_sim.astype(np.float32)
+
+
+def reduce_outliers(
+    embeddings: np.ndarray, topics: Sequence[int], n_topics: int, params: ThemeParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """Apply the outlier rule to HDBSCAN's outliers only; clustered documents keep their theme."""
+    topics = np.asarray(topics).copy()
+    centroids = centroids_of(embeddings, topics, n_topics)
+    new, sim = assign(embeddings, centroids, params.outlier_similarity, params.outlier_margin)
+    outliers = topics == NO_THEME
+    topics[outliers] = new[outliers]
+    own = _normalise(embeddings) @ centroids.T
+    similarity = np.where(topics >= 0, own[np.arange(len(topics)), np.clip(topics, 0, None)], sim)
+    return topics, similarity.astype(np.float32)
+
+
+def fit_themes(
+    texts: Sequence[str],
+    embeddings: np.ndarray,
+    params: ThemeParams | None = None,
+    embedding_model=None,
+    topic_model=None,
+    progress: Callable[[str], None] | None = None,
+) -> FitResult:
+    """Fit themes on ``texts`` with their precomputed ``embeddings`` (rows aligned with texts).
+
+    ``embedding_model`` is needed for the KeyBERTInspired labels (it embeds candidate words). ``topic_model`` may be
+    injected (a BERTopic with its own sub-models); by default :func:`build_topic_model` makes commintel's.
+    Raises :class:`ThemeFitError` when the corpus is too small or no theme is found.
+    """
+    params = params or ThemeParams()
+    texts = list(texts)
+    embeddings = np.asarray(embeddings, dtype=np.float32)
+    if len(texts) != len(embeddings):
+        raise ValueError("texts and embeddings must have the same length")
+    usable = sum(1 for t in texts if t and t.strip())
+    if usable < MIN_DOCUMENTS:
+        raise ThemeFitError(
+            f"Too few observations to find themes: {usable} with text, at least {MIN_DOCUMENTS} are needed."
+        )
+    say = progress or (lambda _msg: None)
+    if params.representation == "keybert" and embedding_model is None:
+        from nlp.embeddings import load_model
+
+        embedding_model = load_model()
+    model = topic_model or build_topic_model(params, len(texts), embedding_model=embedding_model)
+    say("clustering")
+    try:
+        raw_topics, _ = model.fit_transform(texts, embeddings=embeddings)
+    except (ValueError, TypeError) as exc:  # UMAP/HDBSCAN on degenerate input (all texts identical, ...)
+        raise ThemeFitError(f"Themes could not be fitted on this corpus ({exc}).") from exc
+    raw_topics = np.asarray(raw_topics)
+    n_topics = int(raw_topics.max()) + 1 if raw_topics.size else 0
+    if n_topics < 2:
+        raise ThemeFitError(
+            f"No distinct themes found in {len(texts)} observations (found {max(n_topics, 0)}); "
+            "more varied observations are needed."
+        )
+    say("reducing outliers")
+    topics, similarity = reduce_outliers(embeddings, raw_topics, n_topics, params)
+    say("labelling")
+    rep = representation_model(params)
+    if rep is not None or not np.array_equal(topics, raw_topics):
+        model.update_topics(
+            texts, topics=topics.tolist(), vectorizer_model=vectorizer(params), representation_model=rep
+        )
+    centroids = centroids_of(embeddings, topics, n_topics)
+    themes = []
+    for t in range(n_topics):
+        terms = [w for w, _score in (model.get_topic(t) or []) if w][: params.top_n_words]
+        members = np.flatnonzero(topics == t)
+        order = members[np.argsort(-similarity[members], kind="stable")]
+        themes.append(
+            ThemeResult(
+                topic=t,
+                label=make_label(terms),
+                terms=terms,
+                size=int(len(members)),
+                representative=order[: params.representative_docs].tolist(),
+                centroid=centroids[t],
+            )
+        )
+    words = [top_words(t.terms) for t in themes]
+    return FitResult(
+        topics=topics.tolist(),
+        similarity=similarity.tolist(),
+        themes=themes,
+        coherence=npmi_coherence(words, texts),
+        diversity=topic_diversity(words),
+        outlier_share=float(np.mean(topics == NO_THEME)),
+        params=params,
+        n_documents=len(texts),
+        versions=library_versions(),
+        model=model,
+    )
+
+
+def make_label(terms: Sequence[str], n: int = 3) -> str:
+    """First ``n`` distinct terms, skipping one that shares a word with a chosen term ("staff" after "staff kind")."""
+    chosen: list[str] = []
+    for term in terms:
+        words = set(term.split())
+        if any(words & set(c.split()) for c in chosen):
+            continue
+        chosen.append(term)
+        if len(chosen) == n:
+            break
+    return ", ".join(chosen).capitalize() if chosen else "Unnamed theme"
+
+
+# Quality measures -----------------------------------------------------------------------------------------------
+
+
+def top_words(terms: Sequence[str], n: int = 10) -> list[str]:
+    """Unigram words of a theme's top terms (bigrams split), distinct, first ``n``: what coherence is scored on."""
+    out: list[str] = []
+    for term in terms:
+        for w in _TOKEN.findall(term.lower()):
+            if w not in out:
+                out.append(w)
+    return out[:n]
+
+
+def npmi_coherence(topic_words: Sequence[Sequence[str]], texts: Sequence[str]) -> float:
+    """Mean NPMI over all word pairs of each theme's top words, then over themes.
+
+    Reference corpus: the fitted texts themselves, tokenised as lowercase ``\\w\\w+`` tokens (no stop-word removal,
+    so configurations with different vocabularies are scored alike). Window: the whole document (boolean
+    document co-occurrence, as for short texts). NPMI(a, b) = log(p(a,b) / (p(a) p(b))) / -log p(a,b), and -1 for
+    pairs that never co-occur. Words absent from the corpus are skipped.
+    """
+    vocab = {w for words in topic_words for w in words}
+    if not vocab:
+        return float("nan")
+    index = {w: i for i, w in enumerate(sorted(vocab))}
+    from scipy.sparse import csr_matrix
+
+    rows, cols = [], []
+    for d, text in enumerate(texts):
+        present = {index[w] for w in _TOKEN.findall((text or "").lower()) if w in index}
+        rows.extend([d] * len(present))
+        cols.extend(present)
+    n_docs = len(texts)
+    occ = csr_matrix((np.ones(len(rows), dtype=np.float64), (rows, cols)), shape=(n_docs, len(index)))
+    df = np.asarray(occ.sum(axis=0)).ravel()
+    co = (occ.T @ occ).toarray()
+    scores = []
+    for words in topic_words:
+        ids = [index[w] for w in words if df[index[w]] > 0]
+        pair_scores = []
+        for i in range(len(ids)):
+            for j in range(i + 1, len(ids)):
+                a, b = ids[i], ids[j]
+                p_ab = co[a, b] / n_docs
+                if p_ab == 0:
+                    pair_scores.append(-1.0)
+                    continue
+                p_a, p_b = df[a] / n_docs, df[b] / n_docs
+                if p_ab == 1.0:
+                    pair_scores.append(1.0)
+                    continue
+                pair_scores.append(math.log(p_ab / (p_a * p_b)) / -math.log(p_ab))
+        if pair_scores:
+            scores.append(float(np.mean(pair_scores)))
+    return float(np.mean(scores)) if scores else float("nan")
+
+
+def topic_diversity(topic_words: Sequence[Sequence[str]], n: int = 10) -> float:
+    """Share of distinct words among all themes' top-``n`` words (1 = no word repeated across themes)."""
+    words = [w for ws in topic_words for w in ws[:n]]
+    return len(set(words)) / len(words) if words else float("nan")
+
+
+# Identity across refits -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class PreviousTheme:
+    id: int
+    centroid: np.ndarray
+    terms: list[str]
+
+
+@dataclass(frozen=True)
+class MatchRule:
+    """A new theme takes an old theme's id when the centroids are very close, or close with shared terms."""
+
+    strong_cosine: float = 0.85
+    cosine: float = 0.7
+    term_overlap: float = 0.2
+
+
+def term_overlap(a: Sequence[str], b: Sequence[str]) -> float:
+    sa, sb = set(top_words(a)), set(top_words(b))
+    return len(sa & sb) / len(sa | sb) if sa | sb else 0.0
+
+
+def match_themes(
+    previous: Sequence[PreviousTheme], new: Sequence[ThemeResult], rule: MatchRule | None = None
+) -> dict[int, int]:
+    """``{new topic: previous theme id}`` for the new themes that continue an old one (one-to-one).
+
+    Hungarian assignment on 0.7 x centroid cosine + 0.3 x term overlap (Jaccard of top words); a pair is kept only
+    if it passes :class:`MatchRule`. Unmatched new topics are new themes; unmatched previous ids have vanished.
+    """
+    rule = rule or MatchRule()
+    if not previous or not new:
+        return {}
+    from scipy.optimize import linear_sum_assignment
+
+    old_c = _normalise(np.vstack([p.centroid for p in previous]))
+    new_c = _normalise(np.vstack([t.centroid for t in new]))
+    cos = new_c @ old_c.T
+    overlap = np.array([[term_overlap(t.terms, p.terms) for p in previous] for t in new])
+    score = 0.7 * cos + 0.3 * overlap
+    rows, cols = linear_sum_assignment(-score)
+    out = {}
+    for r, c in zip(rows, cols, strict=True):
+        if cos[r, c] >= rule.strong_cosine or (cos[r, c] >= rule.cosine and overlap[r, c] >= rule.term_overlap):
+            out[new[r].topic] = previous[c].id
+    return out
+
+
+# Saving ---------------------------------------------------------------------------------------------------------
+
+META_FILE = "commintel_themes.json"
+CENTROIDS_FILE = "commintel_centroids.safetensors"
+
+
+def save(result: FitResult, path: str | Path, embedding_model_name: str) -> None:
+    """Write the BERTopic model (safetensors serialisation, never pickle) plus commintel's themes and centroids.
+
+    ``path`` must not exist yet: callers write to a fresh directory and switch the active version afterwards.
+    """
+    from safetensors.numpy import save_file
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=False)
+    if result.model is not None:
+        result.model.save(
+            str(path / "bertopic"),
+            serialization="safetensors",
+            save_ctfidf=True,
+            save_embedding_model=embedding_model_name,
+        )
+    save_file({"centroids": np.ascontiguousarray(result.centroids, dtype=np.float32)}, str(path / CENTROIDS_FILE))
+    meta = {
+        "params": result.params.to_json(),
+        "n_documents": result.n_documents,
+        "coherence": result.coherence,
+        "diversity": result.diversity,
+        "outlier_share": result.outlier_share,
+        "versions": result.versions,
+        "embedding_model": embedding_model_name,
+        "themes": [{"topic": t.topic, "label": t.label, "terms": t.terms, "size": t.size} for t in result.themes],
+    }
+    (path / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+
+
+@dataclass
+class SavedThemes:
+    params: ThemeParams
+    themes: list[dict]
+    centroids: np.ndarray
+    meta: dict
+
+    def assign(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return assign(embeddings, self.centroids, self.params.outlier_similarity, self.params.outlier_margin)
+
+
+def load(path: str | Path) -> SavedThemes:
+    """Read what :func:`save` wrote (without loading BERTopic: assignment only needs the centroids)."""
+    from safetensors.numpy import load_file
+
+    path = Path(path)
+    meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
+    centroids = load_file(str(path / CENTROIDS_FILE))["centroids"]
+    return SavedThemes(ThemeParams.from_json(meta["params"]), meta["themes"], centroids, meta)
+
+
+def load_bertopic(path: str | Path, embedding_model=None):
+    """The saved BERTopic itself (for inspection or ``transform``); the embedding model object is passed in so that
+    nothing is looked up on the network."""
+    from bertopic import BERTopic
+
+    if embedding_model is None:
+        from nlp.embeddings import load_model
+
+        embedding_model = load_model()
+    return BERTopic.load(str(Path(path) / "bertopic"), embedding_model=embedding_model)
