@@ -1,0 +1,168 @@
+"""Demo observations: about 250 needs and assets from six demo organisations and residents, across Bristol wards and
+the last fourteen months.
+
+Community groups' texts were written for the demo (some carry invented names, phone numbers and addresses so the
+redaction step has work to do); Bristol Patient Voice's are real NHS Friends and Family Test comments (MIT, NHS
+England / The Strategy Unit, pxtextmining; see demo_data/PROVENANCE.md). Everything goes through the same operation
+as the web form. Loading twice changes nothing: demo rows carry a ``demo-`` reference and are loaded only once.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from submissions import operations as ops
+from submissions.models import Confidence, Observation, SharingLevel, Source
+from webapp.extensions import db
+from webapp.models import Area, AreaLevel, Organisation, Partnership, User
+
+DATA = Path(__file__).resolve().parent / "demo_data"
+PATIENT_VOICE = "bristol-patient-voice"
+DEMO_REF = "demo-"
+# The NHS comments are from 2021-2022; moved forward four years to sit beside the other demo observations.
+NHS_YEAR_SHIFT = 4
+
+# Where each organisation works (Bristol ward names); patient comments are spread across the city.
+PATIENT_WARDS = ("Southmead", "Lawrence Hill", "Filwood", "Hartcliffe and Withywood", "Easton", "Bedminster",
+                 "Lockleaze", "Ashley", "Henbury and Brentry", "Stockwood", "Knowle", "Hillfields")  # fmt: skip
+ASSET_WORDS = ("excellent", "brilliant", "fantastic", "great", "kind", "caring", "helpful", "thank", "lovely",
+               "friendly", "professional", "amazing", "good", "supportive", "reassuring", "polite")  # fmt: skip
+NEED_WORDS = ("wait", "late", "never", "didn't", "did not", "no one", "nobody", "rude", "delay", "improve",
+              "better", "long", "poor", "cancel", "could", "should", "more", "not ")  # fmt: skip
+
+
+def _months_ago(today: date, months: int, day: int) -> date:
+    year, month = divmod(today.year * 12 + today.month - 1 - months, 12)
+    candidate = date(year, month + 1, min(day, 28))
+    return min(candidate, today)
+
+
+def _patient_kind(text: str) -> str:
+    lower = text.lower()
+    praise = sum(word in lower for word in ASSET_WORDS)
+    complaint = sum(word in lower for word in NEED_WORDS)
+    return "asset" if praise > complaint else "need"
+
+
+def _patient_category(text: str) -> str:
+    lower = text.lower()
+    if any(w in lower for w in ("mental", "anxiety", "depress", "counsell", "therap", "talk", "listen")):
+        return "mental-health-and-wellbeing"
+    if any(w in lower for w in ("transport", "driver", "pick up", "picked up", "journey", "collect")):
+        return "transport-and-access"
+    if any(w in lower for w in ("alone", "lonely", "company")):
+        return "loneliness-and-isolation"
+    return "physical-health"
+
+
+def load() -> list[str]:
+    """Load the demo observations (once); return lines to print."""
+    added = ops.ensure_default_categories()
+    lines = [f"Categories: {added} default categories added."] if added else []
+    already = db.session.scalar(
+        select(func.count()).select_from(Observation).where(Observation.external_ref.like(f"{DEMO_REF}%"))
+    )
+    if already:
+        return [*lines, f"Observations: {already} demo observations already loaded."]
+    orgs = {o.slug: o for o in db.session.scalars(select(Organisation))}
+    partnership = db.session.scalar(select(Partnership).where(Partnership.slug == "bristol"))
+    wards = {a.name: a for a in db.session.scalars(select(Area).where(Area.level == AreaLevel.WARD))}
+    if partnership is None or not wards:
+        return [*lines, "Observations: skipped (load the ground-floor demo first: partnership and wards)."]
+    authors = _authors(orgs)
+    today = datetime.now(UTC).date()
+    counts: dict[str, int] = {}
+    n = 0
+
+    community = _read("community_observations.csv")
+    sharing_cycle = itertools.cycle([SharingLevel.PARTNERSHIP] * 6 + [SharingLevel.FUNDERS_AGGREGATE,
+                                     SharingLevel.PUBLIC_AGGREGATE, SharingLevel.ORG_ONLY])  # fmt: skip
+    residents = []
+    for i, row in enumerate(community):
+        n += 1
+        period = _months_ago(today, (i * 5) % 14, (i * 11) % 27 + 1)
+        data = {
+            "kind": row["kind"],
+            "category": row["category"],
+            "text": row["text"],
+            "area": row["ward"] if row["ward"] in wards else "",
+            "period": period.strftime("%Y-%m") if i % 3 == 0 else period.isoformat(),
+            "people_affected": row["people_affected"],
+            "groups": row["groups"],
+            "trend": row["trend"],
+            "consent_to_quote": row["consent_to_quote"],
+            "external_ref": f"{DEMO_REF}{n}",
+        }
+        org = orgs.get(row["org"]) if row["org"] else None
+        if row["org"] and org is None:
+            continue
+        if org is None:
+            residents.append(
+                ops.submit_observation(data, organisation=None, author=None, partnership=partnership, via="demo")
+            )
+            counts["residents (public form)"] = counts.get("residents (public form)", 0) + 1
+            continue
+        data["sharing_level"] = next(sharing_cycle).value
+        data["source"] = (Source.SERVICE_DATA if org.slug == "city-public-health" else Source.FRONTLINE_CONTACT).value
+        data["confidence"] = (Confidence.HIGH if i % 4 == 0 else Confidence.MEDIUM).value
+        ops.submit_observation(data, organisation=org, author=authors.get(org.slug), partnership=partnership,
+                               via="demo")  # fmt: skip
+        counts[org.name] = counts.get(org.name, 0) + 1
+
+    # A convenor has approved the first residents' messages; the others wait in the moderation queue.
+    convenor = partnership.convenors[0] if partnership.convenors else None
+    if convenor is not None:
+        for obs in residents[:3]:
+            ops.approve_observation(obs, convenor)
+
+    patient_org = orgs.get(PATIENT_VOICE)
+    if patient_org is not None:
+        reader = _read("nhs_fft_comments_sample.csv")
+        ward_cycle = itertools.cycle(PATIENT_WARDS)
+        for i, row in enumerate(reader):
+            n += 1
+            seen = date.fromisoformat(row["date"])
+            shifted = min(date(seen.year + NHS_YEAR_SHIFT, seen.month, min(seen.day, 28)), today)
+            text = row["comment"]
+            ward = next(ward_cycle)
+            ops.submit_observation(
+                {
+                    "kind": _patient_kind(text),
+                    "category": _patient_category(text),
+                    "text": text,
+                    "area": ward if ward in wards and i % 5 else "",
+                    "period": shifted.isoformat(),
+                    "source": Source.SURVEY.value,
+                    "confidence": Confidence.MEDIUM.value,
+                    "sharing_level": SharingLevel.PARTNERSHIP.value,
+                    "consent_to_quote": True,  # published Friends and Family Test answers
+                    "external_ref": f"{DEMO_REF}{n}",
+                },
+                organisation=patient_org,
+                author=None,
+                partnership=partnership,
+                via="demo",
+            )
+            counts[patient_org.name] = counts.get(patient_org.name, 0) + 1
+    total = sum(counts.values())
+    detail = ", ".join(f"{name}: {count}" for name, count in counts.items())
+    return [*lines, f"Observations: {total} loaded ({detail}); {len(residents) - 3} wait for moderation."]
+
+
+def _read(name: str) -> list[dict[str, str]]:
+    with (DATA / name).open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _authors(orgs: dict[str, Organisation]) -> dict[str, User]:
+    """The first member of each organisation, as the demo author of its observations."""
+    authors = {}
+    for slug, org in orgs.items():
+        if org.memberships:
+            authors[slug] = org.memberships[0].user
+    return authors
