@@ -13,6 +13,7 @@ Offsets in :class:`Span` refer to the original text. Nothing here logs text.
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -117,7 +118,7 @@ _NOT_NAMES = (
         "friend family kids children baby one two three four five six seven eight nine ten someone somebody everyone "
         "anyone nobody email e-mail postcode phone mobile text call ring contact address landline tel dob nino "
         "website card refer referred referral client patient tenant resident volunteer caller landlord landlady "
-    "twitter facebook instagram tiktok whatsapp youtube snapchat"
+        "twitter facebook instagram tiktok whatsapp youtube snapchat"
     )
     | MONTHS
 )
@@ -339,18 +340,30 @@ def _keep_regex(names: Iterable[str]) -> re.Pattern | None:
     return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
 
 
-_CUE_WINDOW = re.compile(rf"(?:{_STRONG_CUE}|{_WEAK_CUE})\s*[:,]?\s*$", re.IGNORECASE)
-_STRONG_WINDOW = re.compile(rf"{_STRONG_CUE}\s*[:,]?\s*$", re.IGNORECASE)
+# Cues are found once per text; a word right after one (its start in the set of cue ends) is cued.
+_CUE_RE = re.compile(rf"(?<![\w'’])(?:{_STRONG_CUE}|{_WEAK_CUE})\s*[:,]?\s*", re.IGNORECASE)
+_STRONG_RE = re.compile(rf"(?<![\w'’]){_STRONG_CUE}\s*[:,]?\s*", re.IGNORECASE)
 # "my neighbour Ashley": a person even though Ashley is also a ward.
-_RELATION_WINDOW = re.compile(
-    rf"(?:{_STRONG_CUE}|(?:my|her|his|their|our|your)\s+(?:\w+\s+)?{_RELATION}(?:\s+is)?)\s*[:,]?\s*$", re.IGNORECASE
+_RELATION_RE = re.compile(
+    rf"(?<![\w'’])(?:{_STRONG_CUE}|(?:my|her|his|their|our|your)\s+(?:\w+\s+)?{_RELATION}(?:\s+is)?)\s*[:,]?\s*",
+    re.IGNORECASE,
 )
+
+
+def _cue_ends(regex: re.Pattern, text: str) -> set[int]:
+    return {m.end() for m in regex.finditer(text)}
+
+
 _TOKEN_RE = re.compile(_WORD)
 # "St Michael's Church", "Grace House", "John Williams Academy": a name that is part of a place's or body's name.
 _INSTITUTION_AFTER = re.compile(
     r"(?:['’]s)?\s+(?:Church|Chapel|Centre|Center|House|School|Academy|College|Hospital|Surgery|Practice|Road|"
     r"Street|Avenue|Lane|Park|Hall|Court|Trust|Foundation|Library|Mosque|Gurdwara|Temple|Primary|Nursery)\b"
 )
+_LOWER_NAME_NEXT = re.compile(
+    r"\s+(?:[a-z]+\s+)?(?:said|says|told|asked|came|has|had|is|was|and|from|at|on|keeps|who|needs|wants)\b"
+)
+_AMBIGUOUS_START_NEXT = re.compile(r"(?:['’]s\b|\s+and\s+(?:her|his|their)\b|\s+[A-Z][a-z]+\b|,)")
 _SAINT_BEFORE = re.compile(r"\b(?:St|Saint)\.?\s+$")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n•\-–—(\"“]\s*|\s-\s)$")
 
@@ -395,32 +408,37 @@ class Redactor:
         return next(self.redact_many([text]))
 
     def redact_many(self, texts: Iterable[str], batch_size: int = 256, n_process: int = 1) -> Iterator[Redaction]:
-        """Redact texts in order with ``nlp.pipe`` in batches (unused components disabled; ``n_process`` > 1 uses
-        that many processes). Empty or whitespace-only texts come back unchanged."""
+        """Redact texts, yielding results in input order. ``nlp.pipe`` runs in batches of ``batch_size`` with the
+        unused components disabled. With ``n_process`` > 1 the batches are shared out to that many forked worker
+        processes, each running the whole redaction and sending back only the small result (cheaper than spaCy's
+        own ``n_process``, which ships whole Docs back). Empty or whitespace-only texts come back unchanged."""
         texts = list(texts)
-        results: list[Redaction | None] = [None] * len(texts)
-        todo = [(i, t) for i, t in enumerate(texts) if t and t.strip()]
-        for i, t in enumerate(texts):
-            if not (t and t.strip()):
-                results[i] = Redaction(t or "")
-        docs = self.nlp.pipe(
-            (t for _, t in todo),
-            batch_size=batch_size,
-            n_process=n_process if len(todo) >= 2 * batch_size else 1,
-            disable=self.disabled,
-        )
-        pending = iter(todo)
-        cursor = 0
-        for doc in docs:
-            i, text = next(pending)
-            entities = [(e.start_char, e.end_char, e.label_) for e in doc.ents]
-            results[i] = self.redact_with_entities(text, entities)
-            while cursor < len(results) and results[cursor] is not None:
-                yield results[cursor]
-                cursor += 1
-        while cursor < len(results):
-            yield results[cursor]  # type: ignore[misc]
-            cursor += 1
+        if n_process > 1 and len(texts) > batch_size and "fork" in multiprocessing.get_all_start_methods():
+            yield from self._redact_forked(texts, batch_size, n_process)
+        else:
+            yield from self._redact_batch(texts, batch_size)
+
+    def _redact_batch(self, texts: list[str], batch_size: int) -> Iterator[Redaction]:
+        todo = [t for t in texts if t and t.strip()]
+        docs = iter(self.nlp.pipe(todo, batch_size=batch_size, disable=self.disabled))
+        for text in texts:
+            if not (text and text.strip()):
+                yield Redaction(text or "")
+                continue
+            doc = next(docs)
+            yield self.redact_with_entities(text, [(e.start_char, e.end_char, e.label_) for e in doc.ents])
+
+    def _redact_forked(self, texts: list[str], batch_size: int, n_process: int) -> Iterator[Redaction]:
+        global _FORKED  # noqa: PLW0603 - the forked children inherit the redactor through this module global
+        _FORKED = (self, batch_size)
+        chunks = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
+        context = multiprocessing.get_context("fork")
+        try:
+            with context.Pool(n_process) as pool:
+                for results in pool.imap(_redact_chunk, chunks):
+                    yield from results
+        finally:
+            _FORKED = None
 
     def redact_with_entities(self, text: str, entities: Sequence[tuple[int, int, str]]) -> Redaction:
         """Redact ``text`` given spaCy's entities as ``(start_char, end_char, label)``."""
@@ -482,6 +500,9 @@ class Redactor:
                 continue
             names.append(Span(start, end, NAME))
 
+        cue_ends = _cue_ends(_CUE_RE, text)
+        strong_ends = _cue_ends(_STRONG_RE, text)
+        relation_ends = _cue_ends(_RELATION_RE, text)
         for m in self._name_re.finditer(text):
             word, start, end = m.group(0), m.start(), m.end()
             word_clean = re.sub(r"['’]s$", "", word)
@@ -489,36 +510,30 @@ class Redactor:
             low = word_clean.lower()
             if low in _NOT_NAMES or len(low) < 2:
                 continue
-            before = text[max(0, start - 40) : start]
-            strong = _STRONG_WINDOW.search(before)
-            cued = strong or _CUE_WINDOW.search(before)
+            strong = start in strong_ends
+            cued = strong or start in cue_ends
             capital = word_clean[:1].isupper()
             all_caps = word_clean.isupper() and len(word_clean) > 1
             known = low in self.given_names
             ambiguous = low in AMBIGUOUS_NAMES
             sentence_start = _is_sentence_start(text, start)
-            is_name = False
-            if strong:
+            if strong or (cued and (capital or known)):
                 is_name = True
-            elif cued and (capital or known):
+            elif not known:
+                is_name = False
+            elif capital and (all_caps or not ambiguous):
                 is_name = True
-            elif known and all_caps or known and capital and not ambiguous:
-                is_name = True
-            elif known and capital and ambiguous and not sentence_start:
+            elif capital and not sentence_start:  # an ambiguous name ("Grace", "May") mid-sentence
                 is_name = not self._month_use(text, start, end, low)
-            elif known and not capital and not ambiguous:
+            elif capital:  # an ambiguous name starting a sentence: "Grace and her kids", "Grace's flat"
+                is_name = bool(_AMBIGUOUS_START_NEXT.match(text, end))
+            elif not ambiguous:
                 # Lower-case given name: a name when it acts like one ("kerry said", "text jade on", "john smith").
-                after = text[end : end + 16].lower()
                 is_name = bool(
-                    re.match(
-                        r"\s+(?:said|says|told|asked|came|has|had|is|was|and|from|at|on|keeps|who|needs|wants)\b", after
-                    )
-                    or re.match(r"\s+[a-z]+\s+(?:keeps|said|says|is|was|has)\b", after)
-                    or re.search(r"(?:^|[,.!?]\s*)$", text[max(0, start - 3) : start])
+                    _LOWER_NAME_NEXT.match(text, end) or re.search(r"(?:^|[,.!?]\s*)$", text[max(0, start - 3) : start])
                 )
-            elif known and capital and ambiguous and sentence_start:
-                after = text[end : end + 12]
-                is_name = bool(re.match(r"(?:['’]s\b|\s+and\s+(?:her|his|their)\b|\s+[A-Z][a-z]+\b|,)", after))
+            else:
+                is_name = False
             if not is_name or _INSTITUTION_AFTER.match(text, end) or _SAINT_BEFORE.search(text, 0, start):
                 continue
             span_end = end
@@ -532,7 +547,7 @@ class Redactor:
                 if not overlaps_keep(end + follow.start(1), candidate_end):
                     span_end = candidate_end
             span = Span(start, span_end, NAME)
-            if _RELATION_WINDOW.search(before):
+            if start in relation_ends:
                 forced.append(span)
             elif not in_keep(start, span_end) and not overlaps_keep(start, span_end):
                 names.append(span)
@@ -562,6 +577,14 @@ class Redactor:
         after = text[end : end + 8]
         return bool(re.search(r"\d\s*$|\b(?:in|since|until|till|by|of|last|next|this|early|late|mid|from)\s+$", before)
                     or re.match(r"\s*\d", after) or re.match(r"\s*$|[.,]", after))  # fmt: skip
+
+
+_FORKED: tuple[Redactor, int] | None = None
+
+
+def _redact_chunk(texts: list[str]) -> list[Redaction]:
+    redactor, batch_size = _FORKED  # type: ignore[misc]
+    return list(redactor._redact_batch(texts, batch_size))
 
 
 def _outside(start: int, end: int, ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
