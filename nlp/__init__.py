@@ -13,3 +13,34 @@ def init_app(app) -> None:
 
     app.cli.add_command(nlp_cli)
     observations_saved.connect(redaction_tasks.on_observations_saved)
+    # themes -----------------------------------------------------------------------------------------------------
+    _init_themes(app)
+
+
+def _init_themes(app) -> None:
+    """Theme models, pages, CLI, signal hooks (after redaction's, so assignment follows it) and the nightly refit."""
+    from celery.schedules import crontab
+
+    from nlp import models as _models  # noqa: F401  (register the tables)
+    from nlp import theme_tasks
+    from nlp.signals import observations_redacted
+    from nlp.theme_cli import themes_cli
+    from nlp.views import bp as themes_bp
+    from submissions.signals import observation_erased, observations_saved
+
+    app.register_blueprint(themes_bp)
+    app.cli.add_command(themes_cli)
+    # weak=False: the receivers are module functions, but keep them alive whatever imports them.
+    observations_saved.connect(theme_tasks.on_observations_saved, weak=False)
+    observations_redacted.connect(theme_tasks.on_observations_redacted, weak=False)
+    observation_erased.connect(theme_tasks.on_observation_erased, weak=False)
+    celery = app.extensions.get("celery")
+    if celery is not None:
+        celery.conf.beat_schedule = {
+            **(celery.conf.beat_schedule or {}),
+            "nlp-nightly-theme-refit": {
+                "task": "nlp.refit_themes",
+                "schedule": crontab(hour=app.config["COMMINTEL_THEME_REFIT_HOUR"] % 24, minute=30),
+                "args": (None, None),
+            },
+        }

@@ -217,6 +217,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Extra organisation/service names redaction keeps, separated by semicolons (added to the packaged list).",
         _parse_str,
     ),
+    Setting(
+        "COMMINTEL_THEME_REFIT_HOUR",
+        "COMMINTEL_THEME_REFIT_HOUR",
+        2,
+        "Hour (UTC, 1-23) of the nightly theme refit run by Celery beat, at half past.",
+        _parse_positive_int,
+    ),
 )
 
 SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}

@@ -109,6 +109,14 @@ POLICY: dict[str, Rule] = {
     "observations_api.list": Rule(EVERYONE, "the token's organisation's own observations; 401 without a token"),
     "observations_api.openapi": public(),
     # nlp -----------------------------------------------------------------------------------------------------------
+    "themes.index": rule(Role.CONVENOR, Role.ADMIN, records="partnerships they convene (admins: all)"),
+    "themes.partnership": rule(Role.CONVENOR, Role.ADMIN, records="partnerships they convene; else 404"),
+    "themes.detail": rule(Role.CONVENOR, Role.ADMIN, records="themes of partnerships they convene; else 404"),
+    "themes.rename": rule(Role.CONVENOR, Role.ADMIN, records="themes of partnerships they convene; else 404"),
+    "themes.merge": rule(Role.CONVENOR, Role.ADMIN, records="themes of partnerships they convene; else 404"),
+    "themes.hide": rule(Role.CONVENOR, Role.ADMIN, records="themes of partnerships they convene; else 404"),
+    "themes.sign_off": rule(Role.CONVENOR, Role.ADMIN, records="themes of partnerships they convene; else 404"),
+    "themes.refresh": rule(Role.CONVENOR, Role.ADMIN, records="partnerships they convene; else 404"),
     # indicators ----------------------------------------------------------------------------------------------------
     # convening -----------------------------------------------------------------------------------------------------
     "convening.workspace": Rule(ORG_PEOPLE, "partnerships they belong to (can_view_partnership); else 404"),
@@ -226,3 +234,11 @@ def can_convene(user: User, partnership: Partnership) -> bool:
 def can_read_briefings(user: User, partnership: Partnership) -> bool:
     """Read published briefings: convenors, admins, and people of member or funder organisations."""
     return can_view_partnership(user, partnership)
+
+
+# Themes (nlp package; duck-typed: Partnership has convenors).
+
+
+def can_curate_themes(user: User, partnership: Partnership) -> bool:
+    """A partnership's themes: its convenors, and admins."""
+    return bool(getattr(user, "is_authenticated", False)) and (user.is_admin or user in partnership.convenors)

@@ -14,6 +14,7 @@ NAVIGATION = (
     ("partnerships.index", "Partnerships"),
     ("observations.index", "Observations"),
     ("observations.moderation", "Moderation"),
+    ("themes.index", "Themes"),
     ("orgs.index", "Organisations"),
     ("admin.users", "People"),
     ("convening.library", "Briefings"),

@@ -1,0 +1,137 @@
+"""`commintel themes ...`: refresh (refit), export and show themes. One commit per partnership refitted."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from nlp import operations
+from nlp.models import Theme, ThemeAssignment, active_model
+from submissions.models import Observation
+from webapp.extensions import db
+from webapp.models import Partnership
+from webapp.operations import OperationError
+from webapp.suppression import suppress
+
+EXPORT_COLUMNS = ("observation_id", "external_ref", "theme_id", "theme_label", "is_outlier")
+
+
+@click.group("themes", help="Themes found in observations: refresh, export, show.")
+def themes_cli() -> None:
+    pass
+
+
+def _partnerships(slug: str | None) -> list[Partnership]:
+    if slug:
+        partnership = db.session.scalar(select(Partnership).where(Partnership.slug == slug))
+        if partnership is None:
+            raise click.BadParameter(f"no partnership with short name {slug!r}", param_hint="--partnership")
+        return [partnership]
+    return list(db.session.scalars(select(Partnership).order_by(Partnership.name)))
+
+
+@themes_cli.command("refresh")
+@click.option("--partnership", "slug", help="Short name of one partnership (default: every partnership in turn).")
+@with_appcontext
+def refresh_command(slug: str | None) -> None:
+    """Refit themes: embed what is missing, fit a new version, keep theme ids and curated names, print a summary."""
+    failures = 0
+    for partnership in _partnerships(slug):
+        click.echo(f"{partnership.name}:")
+        with click.progressbar(length=100, label="  refitting", show_pos=False) as bar:
+            done = [0]
+
+            def progress(pct: int, _msg: str, bar=bar, done=done) -> None:
+                bar.update(max(0, pct - done[0]))
+                done[0] = max(done[0], pct)
+
+            try:
+                result = operations.refit(partnership, progress=progress)
+                db.session.commit()
+            except OperationError as exc:
+                db.session.rollback()
+                failures += 1
+                bar.render_finish()
+                click.echo(f"  not refitted: {exc.message}")
+                continue
+            except Exception:
+                db.session.rollback()
+                raise
+        click.echo(f"  {result.summary()}")
+        if result.new_theme_ids:
+            click.echo(f"  new themes: {', '.join(map(str, result.new_theme_ids))}")
+        if result.vanished_theme_ids:
+            click.echo(f"  vanished themes: {', '.join(map(str, result.vanished_theme_ids))}")
+    if slug and failures:
+        raise click.exceptions.Exit(1)
+
+
+@themes_cli.command("export")
+@click.argument("out", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@click.option("--partnership", "slug", help="Short name of one partnership (default: all).")
+@with_appcontext
+def export_command(out: Path, slug: str | None) -> None:
+    """Write OUT.csv: one row per observation in the active themes (ids and labels only, no text)."""
+    rows = 0
+    with out.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(EXPORT_COLUMNS)
+        for partnership in _partnerships(slug):
+            model = active_model(partnership.id)
+            if model is None:
+                continue
+            query = (
+                select(ThemeAssignment, Observation.external_ref, Theme)
+                .join(Observation, Observation.id == ThemeAssignment.observation_id)
+                .outerjoin(Theme, Theme.id == ThemeAssignment.theme_id)
+                .where(ThemeAssignment.model_id == model.id)
+                .order_by(ThemeAssignment.observation_id)
+            )
+            for assignment, ref, theme in db.session.execute(query):
+                writer.writerow(
+                    (
+                        assignment.observation_id,
+                        ref or "",
+                        theme.id if theme else "",
+                        theme.label if theme else "",
+                        "true" if assignment.is_outlier else "false",
+                    )
+                )
+                rows += 1
+    click.echo(f"Wrote {rows} rows to {out}.")
+
+
+@themes_cli.command("show")
+@click.option("--partnership", "slug", help="Short name of one partnership (default: all).")
+@with_appcontext
+def show_command(slug: str | None) -> None:
+    """List each partnership's active themes with their size and top terms."""
+    from sqlalchemy import func
+
+    for partnership in _partnerships(slug):
+        model = active_model(partnership.id)
+        if model is None:
+            click.echo(f"{partnership.name}: no themes yet (run `commintel themes refresh`).")
+            continue
+        click.echo(
+            f"{partnership.name}: version {model.version}, {model.corpus_size} observations, "
+            f"fitted {model.fitted_at:%Y-%m-%d %H:%M} UTC, {model.outlier_share or 0:.0%} unthemed"
+        )
+        sizes = dict(
+            db.session.execute(
+                select(ThemeAssignment.theme_id, func.count())
+                .where(ThemeAssignment.model_id == model.id)
+                .group_by(ThemeAssignment.theme_id)
+            ).all()
+        )
+        for theme_id in dict.fromkeys(model.changes.get("topic_theme_ids", [])):
+            theme = db.session.get(Theme, theme_id)
+            flags = [f for f, on in (("hidden", theme.hidden), ("signed off", theme.signed_off)) if on]
+            click.echo(
+                f"  [{theme.id}] {theme.label} ({suppress(sizes.get(theme.id, 0))})"
+                f"{' - ' + ', '.join(flags) if flags else ''}: {', '.join(theme.top_terms[:6])}"
+            )

@@ -1,0 +1,231 @@
+"""Theme pages for a partnership's convenors: lists (needs and assets apart), counts, a theme's page with quotes,
+curation forms and the refresh button. Routes only: rules are in nlp.operations and nlp.queries."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from nlp import operations, queries
+from nlp.forms import ActionForm, MergeThemeForm, RenameThemeForm
+from nlp.models import Theme, ThemeAssignment, active_model
+from submissions.models import Observation, ObservationKind
+from submissions.queries import partnership_observations
+from webapp import policy
+from webapp.extensions import db
+from webapp.jobs import enqueue
+from webapp.models import Area, Partnership
+from webapp.operations import OperationError
+from webapp.suppression import chartable, suppress
+
+bp = Blueprint("themes", __name__, url_prefix="/themes")
+
+MONTHS_SHOWN = 12
+QUOTES = 5
+
+
+def _partnership(slug: str) -> Partnership:
+    partnership = db.session.scalar(select(Partnership).where(Partnership.slug == slug))
+    if partnership is None or not policy.can_curate_themes(current_user, partnership):
+        abort(404)
+    return partnership
+
+
+def _theme(partnership: Partnership, theme_id: int) -> Theme:
+    theme = db.session.get(Theme, theme_id)
+    if theme is None or theme.partnership_id != partnership.id:
+        abort(404)
+    return theme
+
+
+@bp.route("/", endpoint="index")
+def index():
+    partnerships = [
+        p
+        for p in db.session.scalars(select(Partnership).order_by(Partnership.name))
+        if policy.can_curate_themes(current_user, p)
+    ]
+    return render_template("nlp/index.html", partnerships=partnerships)
+
+
+def _months(today: date) -> list[date]:
+    end = queries.month_start(today)
+    return [queries.add_months(end, -i) for i in range(MONTHS_SHOWN, 0, -1)]
+
+
+@bp.route("/<slug>", endpoint="partnership")
+def partnership_themes(slug: str):
+    partnership = _partnership(slug)
+    model = active_model(partnership.id)
+    themes = {t.id: t for t in queries.visible_themes(partnership)}
+    today = date.today()
+    months = _months(today)
+    sections = []
+    for kind in ObservationKind:
+        totals = queries.theme_counts(partnership, kind.value)
+        monthly = queries.monthly_counts(partnership, kind.value, months[0], queries.month_start(today))
+        trends = queries.trends(partnership, kind.value, today)
+        rows = []
+        for theme_id, n in sorted(totals.items(), key=lambda kv: -kv[1]):
+            if theme_id not in themes:
+                continue
+            per_month = monthly.get(theme_id, {})
+            rows.append(
+                {
+                    "theme": themes[theme_id],
+                    "total": suppress(n),
+                    "months": [suppress(per_month.get(m, 0)) for m in months],
+                    # Only unsuppressed months are drawn (chartable); the rest are not plotted at all.
+                    "chart": chartable({m.strftime("%Y-%m"): per_month.get(m, 0) for m in months}),
+                    "trend": trends.get(theme_id),
+                }
+            )
+        sections.append({"kind": kind, "rows": rows})
+    return render_template(
+        "nlp/partnership.html",
+        partnership=partnership,
+        model=model,
+        corpus=suppress(model.corpus_size) if model else None,
+        sections=sections,
+        months=months,
+        refresh_form=ActionForm(),
+        new_themes=[db.session.get(Theme, i) for i in (model.changes.get("new", []) if model else [])],
+        vanished=[db.session.get(Theme, i) for i in (model.changes.get("vanished", []) if model else [])],
+        hidden=list(
+            db.session.scalars(
+                select(Theme).where(Theme.partnership_id == partnership.id, Theme.hidden.is_(True)).order_by(Theme.id)
+            )
+        ),
+    )
+
+
+@bp.route("/<slug>/<int:theme_id>", endpoint="detail")
+def theme_detail(slug: str, theme_id: int):
+    partnership = _partnership(slug)
+    theme = _theme(partnership, theme_id)
+    model = active_model(partnership.id)
+    quotes, areas = [], []
+    if model is not None:
+        shared = partnership_observations(partnership).with_only_columns(Observation.id).order_by(None).subquery()
+        quotes = list(
+            db.session.scalars(
+                select(Observation)
+                .join(ThemeAssignment, ThemeAssignment.observation_id == Observation.id)
+                .join(shared, shared.c.id == Observation.id)
+                .where(
+                    ThemeAssignment.model_id == model.id,
+                    ThemeAssignment.theme_id == theme.id,
+                    Observation.consent_to_quote.is_(True),
+                )
+                .order_by(ThemeAssignment.probability.desc(), Observation.id)
+                .limit(QUOTES)
+            )
+        )
+        by_area = queries.area_counts(partnership).get(theme.id, {})
+        names = {a.id: a.name for a in db.session.scalars(select(Area).where(Area.id.in_([i for i in by_area if i])))}
+        areas = sorted(
+            ((names.get(a, "Whole partnership area") if a else "Whole partnership area", suppress(n))
+             for a, n in by_area.items()),
+            key=lambda x: x[0],
+        )  # fmt: skip
+    merge_form = MergeThemeForm()
+    merge_form.target.choices = [(t.id, t.label) for t in queries.visible_themes(partnership) if t.id != theme.id]
+    rename_form = RenameThemeForm(label=theme.curated_label or "", description=theme.description)
+    return render_template(
+        "nlp/theme.html",
+        partnership=partnership,
+        theme=theme,
+        quotes=quotes,
+        areas=areas,
+        rename_form=rename_form,
+        merge_form=merge_form,
+        action_form=ActionForm(),
+    )
+
+
+def _back(partnership, theme):
+    return redirect(url_for("themes.detail", slug=partnership.slug, theme_id=theme.id))
+
+
+@bp.route("/<slug>/<int:theme_id>/rename", methods=["POST"], endpoint="rename")
+def rename(slug: str, theme_id: int):
+    partnership = _partnership(slug)
+    theme = _theme(partnership, theme_id)
+    form = RenameThemeForm()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for error in errors:
+                flash(error, "error")
+        return _back(partnership, theme)
+    try:
+        operations.rename_theme(theme, form.label.data or "", current_user, form.description.data or "")
+        db.session.commit()
+    except OperationError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _back(partnership, theme)
+    flash("Theme renamed.", "success")
+    return _back(partnership, theme)
+
+
+@bp.route("/<slug>/<int:theme_id>/merge", methods=["POST"], endpoint="merge")
+def merge(slug: str, theme_id: int):
+    partnership = _partnership(slug)
+    theme = _theme(partnership, theme_id)
+    form = MergeThemeForm()
+    form.target.choices = [(t.id, t.label) for t in queries.visible_themes(partnership) if t.id != theme.id]
+    if not form.validate_on_submit():
+        flash("Merge into: choose one of the partnership's themes.", "error")
+        return _back(partnership, theme)
+    target = _theme(partnership, form.target.data)
+    try:
+        operations.merge_themes(theme, target, current_user)
+        db.session.commit()
+    except OperationError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _back(partnership, theme)
+    flash(f"Merged into “{target.label}”.", "success")
+    return redirect(url_for("themes.detail", slug=partnership.slug, theme_id=target.id))
+
+
+@bp.route("/<slug>/<int:theme_id>/hide", methods=["POST"], endpoint="hide")
+def hide(slug: str, theme_id: int):
+    partnership = _partnership(slug)
+    theme = _theme(partnership, theme_id)
+    if ActionForm().validate_on_submit():
+        operations.set_hidden(theme, not theme.hidden, current_user)
+        db.session.commit()
+        flash("Theme hidden." if theme.hidden else "Theme shown again.", "success")
+    return _back(partnership, theme)
+
+
+@bp.route("/<slug>/<int:theme_id>/sign-off", methods=["POST"], endpoint="sign_off")
+def sign_off(slug: str, theme_id: int):
+    partnership = _partnership(slug)
+    theme = _theme(partnership, theme_id)
+    if ActionForm().validate_on_submit():
+        try:
+            operations.sign_off(theme, current_user)
+            db.session.commit()
+            flash("Theme signed off.", "success")
+        except OperationError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+    return _back(partnership, theme)
+
+
+@bp.route("/<slug>/refresh", methods=["POST"], endpoint="refresh")
+def refresh(slug: str):
+    from nlp.theme_tasks import refit_themes
+
+    partnership = _partnership(slug)
+    if not ActionForm().validate_on_submit():
+        flash("The form expired; please try again.", "error")
+        return redirect(url_for("themes.partnership", slug=slug))
+    job = enqueue("themes.refit", refit_themes, partnership.id, created_by=current_user)
+    db.session.commit()
+    return redirect(url_for("jobs.status", job_id=job.id))
