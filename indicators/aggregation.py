@@ -111,18 +111,99 @@ def rollup_frame(
     kind: str,
     total_ranked: int = IOD2019_LSOAS,
 ) -> pd.DataFrame:
-    """Aggregate many parents at once.
+    """Aggregate many parents at once (vectorised; the same methods and caveats as :func:`rollup`).
 
     ``values``: one row per child area, index = child area code, columns as for :func:`rollup`.
     ``parents``: child area code → parent area code, for every child (also those without values, so that the
     caveat can count them). Returns one row per parent: value, share_10, share_20, n_areas, n_used, method, caveat.
     """
-    counts = parents.value_counts()
+    counts = parents.value_counts().sort_index()
     joined = values.join(parents.rename("parent"), how="inner")
-    out = {}
-    for parent, group in joined.groupby("parent", sort=True):
-        r = rollup(group.drop(columns="parent"), kind, int(counts.get(parent, len(group))), total_ranked)
-        out[parent] = r.__dict__
-    for parent in counts.index.difference(list(out)):
-        out[parent] = rollup(pd.DataFrame({"value": []}), kind, int(counts[parent]), total_ranked).__dict__
-    return pd.DataFrame.from_dict(out, orient="index").sort_index()
+    out = pd.DataFrame(index=counts.index)
+    out["n_areas"] = counts
+    weighted = False
+    if kind == "rank":
+        decile = _deciles(joined, total_ranked)
+        joined = joined.assign(
+            _d=decile, _d10=(decile <= 1).where(decile.notna()), _d20=(decile <= 2).where(decile.notna())
+        )
+        grouped = joined.groupby("parent")
+        out["share_10"] = grouped["_d10"].mean()
+        out["share_20"] = grouped["_d20"].mean()
+        out["n_used"] = grouped["_d"].count()
+        out["value"] = out["share_10"]
+    else:
+        joined = joined.assign(value=pd.to_numeric(joined["value"], errors="coerce"))
+        grouped = joined.groupby("parent")
+        out["n_used"] = grouped["value"].count()
+        out["share_10"] = out["share_20"] = float("nan")
+        if kind == "count":
+            out["value"] = grouped["value"].sum(min_count=1)
+        else:
+            population = pd.to_numeric(joined["population"], errors="coerce") if "population" in joined else None
+            present = joined["value"].notna()
+            weighted = population is not None and population[present].notna().all() and population[present].sum() > 0
+            if weighted:
+                w = joined.assign(_w=joined["value"] * population, _p=population.where(present)).groupby("parent")
+                out["value"] = w["_w"].sum(min_count=1) / w["_p"].sum(min_count=1)
+            else:
+                out["value"] = grouped["value"].mean()
+    out["n_used"] = out["n_used"].fillna(0).astype(int)
+    method = METHODS.get(kind, "") if kind in ("rank", "count") or weighted else "mean of the areas inside (unweighted)"
+    out["method"] = method
+    caveats = []
+    for n_areas, n_used in zip(out["n_areas"], out["n_used"], strict=True):
+        parts = []
+        if n_used == 0:
+            parts.append("No area inside has a value.")
+        else:
+            if kind in ("rate", "score") and not weighted:
+                parts.append(
+                    "Unweighted average of the areas inside: their populations are not known, so small and large "
+                    "areas count the same."
+                )
+            parts.append(_missing_caveat(int(n_areas), int(n_used)))
+        caveats.append(" ".join(p for p in parts if p))
+    out["caveat"] = caveats
+    return out[["value", "share_10", "share_20", "n_areas", "n_used", "method", "caveat"]]
+
+
+def _deciles(values: pd.DataFrame, total_ranked: int) -> pd.Series:
+    decile = pd.to_numeric(values["decile"], errors="coerce") if "decile" in values else None
+    if "rank" in values:
+        scaled = pd.to_numeric(values["rank"], errors="coerce") * 10 / total_ranked
+        from_rank = scaled.map(lambda x: min(10, max(1, math.ceil(x))) if pd.notna(x) else float("nan"))
+        decile = from_rank if decile is None else decile.fillna(from_rank)
+    return decile if decile is not None else pd.Series(float("nan"), index=values.index)
+
+
+def series(values: pd.DataFrame, kind: str, total_ranked: int = IOD2019_LSOAS) -> pd.DataFrame:
+    """The aggregated value per period, vectorised (for trend lines); same methods as :func:`rollup`.
+
+    ``values``: one row per child area and period, columns ``period_key``, ``period_start``, ``value`` and, as for
+    :func:`rollup`, optionally ``rank``, ``decile``, ``population``. Returns ``period_key, period_start, value``
+    in time order (for ranks, ``value`` is the share in the most deprived 10%).
+    """
+    frame = values.copy()
+    keys = ["period_start", "period_key"]
+    if kind == "rank":
+        decile = pd.to_numeric(frame.get("decile"), errors="coerce") if "decile" in frame else None
+        if "rank" in frame:
+            from_rank = (pd.to_numeric(frame["rank"], errors="coerce") * 10 / total_ranked).apply(
+                lambda x: min(10, max(1, math.ceil(x))) if pd.notna(x) else float("nan")
+            )
+            decile = from_rank if decile is None else decile.fillna(from_rank)
+        frame["_d10"] = (decile <= 1).where(decile.notna())
+        out = frame.groupby(keys, sort=True)["_d10"].mean()
+    else:
+        frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
+        if kind == "count":
+            out = frame.groupby(keys, sort=True)["value"].sum(min_count=1)
+        elif "population" in frame and pd.to_numeric(frame["population"], errors="coerce").notna().all():
+            frame["_w"] = frame["value"] * frame["population"]
+            frame["_p"] = frame["population"].where(frame["value"].notna())
+            grouped = frame.groupby(keys, sort=True)
+            out = grouped["_w"].sum(min_count=1) / grouped["_p"].sum(min_count=1)
+        else:
+            out = frame.groupby(keys, sort=True)["value"].mean()
+    return out.rename("value").reset_index()

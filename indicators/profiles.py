@@ -121,11 +121,35 @@ def _tone(indicator: Indicator, value: float | None, la_value: float | None) -> 
 VALUE_COLUMNS = ["indicator_id", "area_id", "period_key", "period_start", "value", "rank", "decile"]
 
 
-def _values_frame(area_ids: list[int], indicator_ids: list[int]) -> pd.DataFrame:
+def _sql_series(area_ids: list[int], indicator_ids: list[int]) -> dict[int, list]:
+    """Per indicator (counts: sum; rates and scores: unweighted mean), per period, computed by the database."""
+    out: dict[int, list] = {i: [] for i in indicator_ids}
     if not area_ids or not indicator_ids:
-        return pd.DataFrame(
-            columns=["indicator_id", "area_id", "period_key", "period_start", "value", "rank", "decile"]
+        return out
+    kinds = dict(
+        db.session.execute(select(Indicator.id, Indicator.value_kind).where(Indicator.id.in_(indicator_ids))).all()
+    )
+    stmt = (
+        select(
+            IndicatorValue.indicator_id,
+            IndicatorValue.period_key,
+            IndicatorValue.period_start,
+            func.sum(IndicatorValue.value),
+            func.avg(IndicatorValue.value),
         )
+        .where(IndicatorValue.indicator_id.in_(indicator_ids), IndicatorValue.area_id.in_(area_ids))
+        .group_by(IndicatorValue.indicator_id, IndicatorValue.period_key, IndicatorValue.period_start)
+        .order_by(IndicatorValue.indicator_id, IndicatorValue.period_start)
+    )
+    for indicator_id, key, start, total, mean in db.session.execute(stmt):
+        value = total if kinds[indicator_id] is ValueKind.COUNT else mean
+        out[indicator_id].append((key, start, aggregation.Rollup(None if value is None else float(value))))
+    return out
+
+
+def _values_frame(area_ids: list[int], indicator_ids: list[int], period_key: str | None = None) -> pd.DataFrame:
+    if not area_ids or not indicator_ids:
+        return pd.DataFrame(columns=VALUE_COLUMNS)
     stmt = select(
         IndicatorValue.indicator_id,
         IndicatorValue.area_id,
@@ -135,6 +159,8 @@ def _values_frame(area_ids: list[int], indicator_ids: list[int]) -> pd.DataFrame
         IndicatorValue.rank,
         IndicatorValue.decile,
     ).where(IndicatorValue.indicator_id.in_(indicator_ids))
+    if period_key is not None:
+        stmt = stmt.where(IndicatorValue.period_key == period_key)
     # Long IN lists are slow to plan; above a few hundred areas filter by parent in Python instead.
     if len(area_ids) <= 1000:
         stmt = stmt.where(IndicatorValue.area_id.in_(area_ids))
@@ -150,10 +176,19 @@ def _values_frame(area_ids: list[int], indicator_ids: list[int]) -> pd.DataFrame
 
 
 def _series(frame: pd.DataFrame, kind: ValueKind, n_areas: int) -> list[tuple[str, date, aggregation.Rollup]]:
-    """Per period (in time order): the rolled-up figure of ``frame`` (one indicator, many areas)."""
+    """Per period (in time order): the rolled-up figure of ``frame`` (one indicator, many areas).
+
+    Every period's value comes from the vectorised :func:`aggregation.series`; the latest period also gets the full
+    :func:`aggregation.rollup` (shares, method, caveat) that the page prints.
+    """
+    values = aggregation.series(frame, kind.value)
     out = []
-    for (start, key), group in frame.groupby(["period_start", "period_key"], sort=True):
-        out.append((key, start, aggregation.rollup(group, kind.value, n_areas)))
+    for row in values.itertuples(index=False):
+        value = None if pd.isna(row.value) else float(row.value)
+        out.append((row.period_key, row.period_start, aggregation.Rollup(value)))
+    if out:
+        key, start, _ = out[-1]
+        out[-1] = (key, start, aggregation.rollup(frame[frame["period_key"] == key], kind.value, n_areas))
     return out
 
 
@@ -214,7 +249,12 @@ def area_figures(area: Area) -> list[Figure]:
     ]
     direct = _values_frame([area.id], direct_ids)
     lsoas = lsoa_ids_within(area) if below_ids else []
-    below = _values_frame(lsoas, below_ids)
+    by_id = {i.id: i for i in indicators}
+    # Ranks come in one or two releases: fetch their rows. Long monthly series are summed or averaged in SQL, and
+    # only their latest period's rows are fetched (for the caveat): an authority has 263 LSOAs x 166 months.
+    row_ids = [i for i in below_ids if by_id[i].value_kind is ValueKind.RANK or len(lsoas) <= 40]
+    below = _values_frame(lsoas, row_ids)
+    sql_series = _sql_series(lsoas, [i for i in below_ids if i not in row_ids])
     figures = []
     for indicator in indicators:
         figure = Figure(indicator, indicator.dataset)
@@ -237,10 +277,18 @@ def area_figures(area: Area) -> list[Figure]:
                 figure.display = _fmt(rollup.value, indicator.unit)
             series = [(k, s, r.value) for k, s, r, _ in points]
         elif indicator.id in below_ids:
-            frame = below[below["indicator_id"] == indicator.id]
-            if frame.empty:
-                continue
-            points3 = _series(frame, kind, len(lsoas))
+            if indicator.id in sql_series:
+                points3 = sql_series[indicator.id]
+                if not points3:
+                    continue
+                latest = _values_frame(lsoas, [indicator.id], period_key=points3[-1][0])
+                key, start, _ = points3[-1]
+                points3[-1] = (key, start, aggregation.rollup(latest, kind.value, len(lsoas)))
+            else:
+                frame = below[below["indicator_id"] == indicator.id]
+                if frame.empty:
+                    continue
+                points3 = _series(frame, kind, len(lsoas))
             key, _start, rollup = points3[-1]
             figure.method = rollup.method
             figure.caveat = rollup.caveat

@@ -37,6 +37,10 @@ def index():
     level = AreaLevel(level)
     query = request.args.get("q", "")[:100]
     areas = geography.search_areas(query, (level,), limit=500)
+    # Load the parents in one query (the list shows them; lazy loading would ask once per parent). The list is
+    # kept until the page is rendered: the session's identity map holds objects only while something refers to them.
+    parent_ids = {a.parent_id for a in areas if a.parent_id is not None}
+    parents = list(db.session.scalars(select(Area).where(Area.id.in_(parent_ids)))) if parent_ids else []
     counts = dict(db.session.execute(select(Area.level, func.count()).group_by(Area.level)).all())
 
     partnerships = _visible_partnerships()
@@ -57,6 +61,7 @@ def index():
     return render_template(
         "indicators/areas.html",
         areas=areas,
+        parents=parents,
         level=level,
         query=query,
         counts=counts,

@@ -61,3 +61,39 @@ def test_rollup_frame_groups_by_parent_and_counts_children_without_values():
     assert out.loc["W2", "value"] == 5.0
     assert "1 of 2" in out.loc["W2", "caveat"]
     assert out.loc["W3", "value"] is None or math.isnan(out.loc["W3", "value"])
+
+
+def test_series_matches_rollup_per_period():
+    frame = pd.DataFrame(
+        {
+            "period_key": ["2019", "2019", "2020", "2020"],
+            "period_start": ["2019-01-01", "2019-01-01", "2020-01-01", "2020-01-01"],
+            "value": [1.0, 3.0, 2.0, float("nan")],
+            "rank": [100, 30000, 200, 300],
+            "decile": [None, 10, 1, None],
+        }
+    )
+    counts = aggregation.series(frame, "count")
+    assert counts["value"].tolist() == [4.0, 2.0]
+    rates = aggregation.series(frame, "rate")
+    assert rates["value"].tolist() == [2.0, 2.0]
+    ranks = aggregation.series(frame, "rank")
+    assert ranks["value"].tolist() == [0.5, 1.0]
+    for key, expected in (("2019", 0.5), ("2020", 1.0)):
+        assert aggregation.rollup(frame[frame["period_key"] == key], "rank").share_10 == expected
+
+
+@pytest.mark.parametrize("kind", ["count", "rate", "rank"])
+def test_rollup_frame_agrees_with_rollup(kind):
+    values = pd.DataFrame(
+        {"value": [1.0, 2.0, 5.0, float("nan")], "rank": [10, 20000, 3000, 6000], "decile": [1, None, 1, 2]},
+        index=["L1", "L2", "L3", "L4"],
+    )
+    parents = pd.Series({"L1": "W1", "L2": "W1", "L3": "W2", "L4": "W2", "L5": "W2"})
+    out = aggregation.rollup_frame(values, parents, kind)
+    for parent in ("W1", "W2"):
+        children = parents[parents == parent].index
+        one = aggregation.rollup(values.loc[values.index.intersection(children)], kind, n_areas=len(children))
+        assert out.loc[parent, "value"] == pytest.approx(one.value)
+        assert out.loc[parent, "caveat"] == one.caveat
+        assert out.loc[parent, "n_used"] == one.n_used

@@ -1,0 +1,184 @@
+"""Indicators benchmarks: full England IoD2019 import, area profile p95 and /areas map p95 on PostgreSQL.
+
+    BENCH_DATABASE_URL=postgresql://commintel:commintel@127.0.0.1:5432/commintel_bench_b \
+        nice .venv/bin/python benchmarks/indicators.py [--observations 100000] [--requests 60]
+
+Targets (issue 5): import < 30 s; area profile p95 < 200 ms with the full England file and 100,000 observations
+loaded; /areas map p95 < 300 ms. The database is emptied first (drop_all/create_all): give it a database of its own.
+Needs ../shared/data (the England lookup and IoD file); exits with a message when it is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SHARED = ROOT.parent / "shared" / "data"
+LOOKUP = SHARED / "geography" / "ons_lsoa11_ward19_lad19_lookup_EW.csv"
+IOD = SHARED / "indicators" / "iod2019_lsoa11_domains_ranks_deciles.csv"
+BRISTOL = "E06000023"
+PASSWORD = "benchmark password 2026"  # noqa: S105 - a throwaway account in a benchmark database
+
+
+def p95(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=20)[18] if len(samples) >= 20 else max(samples)
+
+
+def timed_requests(client, paths: list[str]) -> list[float]:
+    out = []
+    for path in paths:
+        start = time.perf_counter()
+        response = client.get(path)
+        elapsed = time.perf_counter() - start
+        assert response.status_code == 200, (path, response.status_code)
+        out.append(elapsed * 1000)
+    return out
+
+
+def load(url: str, n_observations: int, app) -> None:
+    """Empty the database, then load England's geography, the full IoD file, the demo series and observations."""
+    from sqlalchemy import insert, select
+
+    from indicators import demo as indicators_demo
+    from indicators import operations as indicator_ops
+    from indicators.readers import Options
+    from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
+    from submissions.operations import ensure_default_categories
+    from webapp import geography, operations
+    from webapp.extensions import db
+    from webapp.models import Area, AreaLevel, OrgKind, PlatformRole
+
+    db.drop_all()
+    db.create_all()
+    t = time.perf_counter()
+    report = geography.load_lookup(LOOKUP)
+    geography.load_boundaries(ROOT / "webapp" / "demo_data" / "bristol_wards.geojson", AreaLevel.WARD)
+    geography.load_boundaries(ROOT / "webapp" / "demo_data" / "bristol_lsoa11.geojson", AreaLevel.LSOA)
+    db.session.commit()
+    print(f"geography (England and Wales lookup): {report.rows:,} rows in {time.perf_counter() - t:.1f} s")
+
+    t = time.perf_counter()
+    report = indicator_ops.import_file(IOD, Options())
+    db.session.commit()
+    print(
+        f"IoD2019 File 2, all England: {report.imported:,} values, {len(report.skipped)} skipped, "
+        f"in {time.perf_counter() - t:.1f} s (target < 30 s)"
+    )
+    t = time.perf_counter()
+    report = indicator_ops.import_file(IOD, Options())
+    db.session.commit()
+    print(f"  re-import (replaces {report.replaced:,} values): {time.perf_counter() - t:.1f} s")
+    for line in indicators_demo.load():
+        print(" ", line)
+    db.session.commit()
+
+    # A partnership over Bristol with one sharing member, and its observations spread over Bristol's areas.
+    ensure_default_categories()
+    org = operations.create_organisation("Benchmark Food Share", OrgKind.CHARITY)
+    convenor = operations.create_user("convenor@bench.example", PASSWORD, "Bench Convenor", PlatformRole.CONVENOR)
+    bristol = db.session.scalar(select(Area).where(Area.code == BRISTOL))
+    wards = list(db.session.scalars(select(Area).where(Area.parent_id == bristol.id)))
+    partnership = operations.create_partnership(
+        "Bench Partnership", "bench", areas=[bristol, *wards], members=[org], convenors=[convenor]
+    )
+    agreement = operations.publish_agreement(partnership, "Benchmark agreement text, shared at partnership level.")
+    operations.accept_agreement(agreement, org, convenor)
+    db.session.commit()
+    lsoas = list(db.session.scalars(select(Area.id).where(Area.parent_id.in_([w.id for w in wards]))))
+    places = lsoas + [w.id for w in wards]
+    categories = list(db.session.scalars(select(Category.id)))
+    rng = random.Random(5)  # noqa: S311 - benchmark data, not security
+    today = date.today()
+    t = time.perf_counter()
+    batch = []
+    for i in range(n_observations):
+        batch.append(
+            {
+                "organisation_id": org.id,
+                "partnership_id": partnership.id,
+                "kind": rng.choice([ObservationKind.NEED, ObservationKind.ASSET]),
+                "category_id": rng.choice(categories),
+                "text": f"Benchmark observation {i}",
+                "redacted_text": f"Benchmark observation {i}",
+                "area_id": rng.choice(places),
+                "period_start": today - timedelta(days=rng.randrange(730)),
+                "status": ObservationStatus.SUBMITTED,
+                "sharing_level": rng.choice(list(SharingLevel)[1:]),
+            }
+        )
+        if len(batch) == 10_000:
+            db.session.execute(insert(Observation), batch)
+            batch = []
+    if batch:
+        db.session.execute(insert(Observation), batch)
+    db.session.commit()
+    print(f"observations generated: {n_observations:,} in {time.perf_counter() - t:.1f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--observations", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=60)
+    parser.add_argument("--reuse", action="store_true", help="Keep what an earlier run loaded; time the pages only.")
+    args = parser.parse_args()
+    url = os.environ.get("BENCH_DATABASE_URL")
+    if not url:
+        sys.exit("Set BENCH_DATABASE_URL to an empty PostgreSQL database of the benchmark's own (it is emptied).")
+    if not LOOKUP.exists() or not IOD.exists():
+        sys.exit(f"Skipped: the shared data folder is absent ({SHARED}).")
+
+    from sqlalchemy import select
+
+    from webapp import create_app
+    from webapp.extensions import db
+    from webapp.models import Area
+
+    app = create_app(
+        {
+            "COMMINTEL_ENV": "testing",
+            "DATABASE_URL": url,
+            "REDIS_URL": None,
+            "COMMINTEL_INSTANCE_DIR": tempfile.mkdtemp(prefix="commintel-bench-"),
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_ENABLED": False,
+        }
+    )
+    with app.app_context():
+        if not args.reuse:
+            load(url, args.observations, app)
+        bristol = db.session.scalar(select(Area).where(Area.code == BRISTOL))
+        ward_ids = list(db.session.scalars(select(Area.id).where(Area.parent_id == bristol.id)))
+        ward_codes = list(db.session.scalars(select(Area.code).where(Area.id.in_(ward_ids))))
+        lsoa_codes = list(db.session.scalars(select(Area.code).where(Area.parent_id.in_(ward_ids))))
+
+    client = app.test_client()
+    response = client.post("/auth/login", data={"email": "convenor@bench.example", "password": PASSWORD})
+    assert response.status_code == 302, response.status_code
+    rng = random.Random(7)  # noqa: S311 - benchmark sampling, not security
+    n = args.requests
+    paths = [f"/areas/{rng.choice(ward_codes)}" for _ in range(n // 2)]
+    paths += [f"/areas/{rng.choice(lsoa_codes)}" for _ in range(n - n // 2)]
+    timed_requests(client, paths[:3])  # warm up: the first request compiles templates
+    profile = timed_requests(client, paths)
+    la = timed_requests(client, [f"/areas/{BRISTOL}"] * 10)
+    maps = timed_requests(client, ["/areas/"] * n)
+    lsoa_maps = timed_requests(client, ["/areas/?level=lsoa"] * (n // 3))
+    print(f"load average while timing: {os.getloadavg()[0]:.1f} (the machine is shared)")
+    print(f"area profile (wards and LSOAs): median {statistics.median(profile):.0f} ms, p95 {p95(profile):.0f} ms")
+    print("  target: p95 < 200 ms")
+    print(f"local authority profile (263 LSOAs): median {statistics.median(la):.0f} ms, max {max(la):.0f} ms")
+    print(f"/areas map (34 wards): median {statistics.median(maps):.0f} ms, p95 {p95(maps):.0f} ms (target < 300 ms)")
+    print(f"/areas map (263 LSOAs): median {statistics.median(lsoa_maps):.0f} ms, p95 {p95(lsoa_maps):.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
