@@ -13,7 +13,6 @@ quote and every claim stays traceable to the data.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -72,15 +71,6 @@ def _d(day: date) -> str:
 
 def _n(count: int) -> str:
     return str(suppress(count))
-
-
-def themes_available() -> bool:
-    """Whether the nlp package offers the theme queries the composer uses."""
-    try:
-        queries = importlib.import_module("nlp.queries")
-    except ImportError:
-        return False
-    return hasattr(queries, "theme_counts")
 
 
 # Focus -----------------------------------------------------------------------------------------------------------
@@ -262,12 +252,56 @@ class Composer:
         self.previous = focus_observations(self.focus, self.focus.previous_start, self.focus.previous_end)
         self.categories = {c.id: c for c in db.session.scalars(select(Category))}
         self.indicator_sources: list[dict] = []
+        self.theme_model = None
+        self.obs_theme = self._themes()
+        if self.obs_theme is not None and self.focus.theme_ids:
+            in_focus = {i for i, (theme_id, _) in self.obs_theme.items() if theme_id in self.focus.theme_ids}
+            self.current = [o for o in self.current if o.id in in_focus]
+            self.previous = [o for o in self.previous if o.id in in_focus]
+
+    def _themes(self) -> dict[int, tuple[int, str]] | None:
+        """``{observation id: (theme id, label)}`` under the partnership's active theme model, or None without one
+        (then observations are grouped by category)."""
+        try:
+            from nlp.models import Theme, ThemeAssignment, active_model
+        except ImportError:
+            return None
+        model = active_model(self.partnership.id)
+        if model is None:
+            return None
+        self.theme_model = model
+        ids = [o.id for o in [*self.current, *self.previous]]
+        mapping: dict[int, tuple[int, str]] = {}
+        if not ids:
+            return mapping
+        rows = db.session.execute(
+            select(ThemeAssignment.observation_id, Theme)
+            .join(Theme, Theme.id == ThemeAssignment.theme_id)
+            .where(ThemeAssignment.model_id == model.id, ThemeAssignment.observation_id.in_(ids))
+        )
+        for obs_id, theme in rows:
+            theme = theme.canonical()
+            if not theme.hidden:
+                mapping[obs_id] = (theme.id, theme.label)
+        return mapping
+
+    @property
+    def group_word(self) -> str:
+        return "Theme" if self.obs_theme is not None else "Category"
+
+    def theme_ids_used(self) -> list[int]:
+        if self.obs_theme is None:
+            return []
+        ids = {o.id for o in self.current}
+        return sorted({theme_id for obs_id, (theme_id, _) in self.obs_theme.items() if obs_id in ids})
 
     @property
     def has_data(self) -> bool:
         return bool(self.current or self.previous)
 
     def group_name(self, obs: Observation) -> str:
+        if self.obs_theme is not None:
+            return self.obs_theme.get(obs.id, (None, "Not yet themed"))[1]
         category = self.categories.get(obs.category_id)
         return category.name if category else "Uncategorised"
 
@@ -321,7 +355,7 @@ class Composer:
                 lines.append(f"- **{label}:** {items}.")
         if not rising and not falling:
             lines.append("- No group of observations rose or fell markedly between the two periods.")
-        lines += ["", "| Category | This period | Previous period | Change |", "|---|---:|---:|---|"]
+        lines += ["", f"| {self.group_word} | This period | Previous period | Change |", "|---|---:|---:|---|"]
         lines += [f"| {r['name']} | {_n(r['now'])} | {_n(r['before'])} | {r['direction']} |" for r in rows]
         chart_rows = []
         for r in rows:
@@ -334,13 +368,13 @@ class Composer:
                 chart(
                     bar_chart(
                         chart_rows,
-                        "Observations by category",
+                        f"Observations by {self.group_word.lower()}",
                         "Observations",
-                        "Observations by category, this period and the previous one",
+                        "Observations this period and the previous one",
                         color_field="period",
                     ),
-                    "Bar chart of observations by category in this period and the previous period; the table below "
-                    "gives the same figures.",
+                    f"Bar chart of observations by {self.group_word.lower()} in this period and the previous period; "
+                    "the table below gives the same figures.",
                     f"This period: {self.focus.period_label}. Previous: {self.focus.previous_label}. Counts below "
                     f"{self.k} are not drawn.",
                 )
@@ -374,9 +408,10 @@ class Composer:
         assets = Counter(self.group_name(o) for o in self.current if o.kind is ObservationKind.ASSET)
         names = sorted(set(needs) | set(assets), key=lambda n: (-(needs[n] + assets[n]), n))
         lines = [
-            "What groups see going wrong (needs) beside what is helping (assets), by category, in this period.",
+            f"What groups see going wrong (needs) beside what is helping (assets), by {self.group_word.lower()}, in "
+            "this period.",
             "",
-            "| Category | Needs | Assets |",
+            f"| {self.group_word} | Needs | Assets |",
             "|---|---:|---:|",
         ]
         lines += [f"| {n} | {_n(needs[n])} | {_n(assets[n])} |" for n in names]
@@ -393,9 +428,14 @@ class Composer:
             charts.append(
                 chart(
                     bar_chart(
-                        rows, "Needs and assets by category", "Observations", "Needs beside assets", color_field="kind"
+                        rows,
+                        f"Needs and assets by {self.group_word.lower()}",
+                        "Observations",
+                        "Needs beside assets",
+                        color_field="kind",
                     ),
-                    "Bar chart of needs and assets recorded in each category; the table gives the same figures.",
+                    f"Bar chart of needs and assets in each {self.group_word.lower()}; the table gives the same "
+                    "figures.",
                     f"Counts below {self.k} are not drawn.",
                 )
             )
@@ -764,10 +804,12 @@ def provenance(composer: Composer, generated_at: datetime | None = None) -> dict
             orgs[kind].add(o.organisation_id)
             contributors[o.organisation_id] += 1
     theme_model = None
-    if themes_available():
-        queries = importlib.import_module("nlp.queries")
-        version = getattr(queries, "theme_model_version", None)
-        theme_model = version(composer.partnership) if callable(version) else None
+    model = composer.theme_model
+    if model is not None:
+        theme_model = (
+            f"version {model.version} ({model.embedding_model}; fitted {model.fitted_at:%d %B %Y} on "
+            f"{model.corpus_size:,} observations; {model.theme_count} themes)"
+        )
     return {
         "sources": composer.indicator_sources,
         "by_kind": [
@@ -783,6 +825,7 @@ def provenance(composer: Composer, generated_at: datetime | None = None) -> dict
         "previous_observations": len(composer.previous),
         "contributors": dict(contributors),
         "theme_model": theme_model,
+        "theme_ids": composer.theme_ids_used(),
         "k": composer.k,
         "period": composer.focus.period_label,
         "generated_at": generated_at.isoformat(timespec="seconds"),
@@ -818,7 +861,10 @@ def provenance_markdown(facts: dict) -> str:
             lines.append(f"| {row['label']} | {orgs} | {_n(row['observations'])} |")
     lines += ["", "### Themes", ""]
     if facts.get("theme_model"):
-        lines.append(f"Themes were found by the theme model {facts['theme_model']}.")
+        lines.append(
+            f"Observations are grouped by the themes of the partnership's theme model, {facts['theme_model']}. "
+            "Theme names may be machine-made unless a convenor renamed them."
+        )
     else:
         lines.append(
             "No theme model has been run for this partnership yet: observations are grouped by the category "

@@ -389,7 +389,7 @@ def publish_briefing(
         published_at=published_at,
         partnership_id=briefing.session.partnership_id,
         area_ids=list(briefing.session.focus_area_ids or []),
-        theme_ids=list(briefing.session.focus_theme_ids or []),
+        theme_ids=list(briefing.session.focus_theme_ids or []) or _themes_drawn_on(briefing),
         quoted_observation_ids=quoted,
     )
     db.session.add(version)
@@ -402,6 +402,11 @@ def publish_briefing(
     record("briefing.publish", "briefing_version", version.id, actor, number=number, automatic=automatic)
     log.info("published briefing %s version %s", briefing.id, number)
     return version
+
+
+def _themes_drawn_on(briefing: Briefing) -> list[int]:
+    provenance = next((s for s in briefing.sections if s.kind is SectionKind.PROVENANCE), None)
+    return list((provenance.data or {}).get("facts", {}).get("theme_ids", [])) if provenance else []
 
 
 def render_version_pdf(version: BriefingVersion, progress=None) -> BriefingVersion:

@@ -441,7 +441,7 @@ def library():
     form.partnership.choices = choices([(0, "Any partnership")] + [(p.id, p.name) for p in partnerships])
     areas = sorted({a for p in partnerships for a in p.areas if a.level is AreaLevel.WARD}, key=lambda a: a.name)
     form.area.choices = choices([(0, "Any area")] + [(a.id, a.name) for a in areas])
-    form.theme.choices = choices([(0, "Any theme"), *_theme_choices()])
+    form.theme.choices = choices([(0, "Any theme"), *_theme_choices(partnerships)])
     form.validate()
     versions = ops.library(
         current_user,
@@ -454,12 +454,14 @@ def library():
     return render_template("convening/library.html", form=form, versions=versions)
 
 
-def _theme_choices() -> list[tuple[int, str]]:
+def _theme_choices(partnerships: list[Partnership]) -> list[tuple[int, str]]:
+    """Themes of the partnerships' active theme models (none until the nlp package has fitted some)."""
     try:
-        from nlp.queries import theme_choices  # type: ignore[import-not-found]
+        from nlp.queries import visible_themes
     except ImportError:
         return []
-    return list(theme_choices())
+    themes = {t.id: t.label for p in partnerships for t in visible_themes(p)}
+    return sorted(themes.items(), key=lambda item: item[1])
 
 
 @bp.route("/versions/<int:version_id>", endpoint="version")

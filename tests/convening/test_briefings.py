@@ -42,7 +42,9 @@ def test_compose_drafts_every_section_machine_written_with_suppressed_counts(obs
 
 
 def test_unshared_unredacted_and_unconsented_observations_stay_out(cworld, make_observation, make_session):
-    make_observation(redacted=False, consent_to_quote=True, text="Unredacted text must never reach a briefing.")
+    pending = make_observation(consent_to_quote=True, text="Unredacted text must never reach a briefing.")
+    pending.redacted_text = None  # redaction has not run yet
+    db.session.commit()
     make_observation(sharing_level="org_only", consent_to_quote=True, text="Private to the organisation only.")
     make_observation(consent_to_quote=False, text="Shared but without consent to quote it.")
     briefing = cops.compose_briefing(make_session(), cworld["users"]["convenor"])
@@ -188,3 +190,31 @@ def test_focus_limits_the_observations(observed, make_session):
     facts = next(s for s in briefing.sections if s.kind is SectionKind.PROVENANCE).data["facts"]
     # Lawrence Hill and its LSOA: 4 food needs at the LSOA, 6 housing needs at the ward.
     assert facts["observations"] == 10
+
+
+def test_themes_group_the_briefing_when_a_theme_model_is_active(observed, make_session):
+    nlp_models = pytest.importorskip("nlp.models")
+    from submissions.models import Observation
+
+    partnership = observed["partnership"]
+    model = nlp_models.ThemeModel(partnership_id=partnership.id, version=3, embedding_model="all-MiniLM-L6-v2",
+                                  path="themes/test", active=True, theme_count=2, corpus_size=30)  # fmt: skip
+    pantry = nlp_models.Theme(partnership_id=partnership.id, auto_label="Food parcels and pantries")
+    damp = nlp_models.Theme(partnership_id=partnership.id, auto_label="Damp homes", curated_label="Damp and mould")
+    db.session.add_all([model, pantry, damp])
+    db.session.flush()
+    for obs in db.session.scalars(select(Observation)):
+        theme = damp if obs.category.slug == "housing-and-homelessness" else pantry
+        db.session.add(nlp_models.ThemeAssignment(observation_id=obs.id, model_id=model.id, theme_id=theme.id))
+    db.session.commit()
+    briefing = cops.compose_briefing(make_session(), observed["users"]["convenor"])
+    headlines = next(s for s in briefing.sections if s.kind is SectionKind.HEADLINES)
+    assert "| Theme | This period | Previous period | Change |" in headlines.body
+    assert "| Damp and mould | 6 | 5 | steady |" in headlines.body
+    provenance = next(s for s in briefing.sections if s.kind is SectionKind.PROVENANCE)
+    assert "version 3 (all-MiniLM-L6-v2" in provenance.body
+    assert sorted(provenance.data["facts"]["theme_ids"]) == sorted([pantry.id, damp.id])
+    focused = cops.compose_briefing(make_session(title="Damp only", focus_theme_ids=[damp.id]),
+                                    observed["users"]["convenor"])  # fmt: skip
+    facts = next(s for s in focused.sections if s.kind is SectionKind.PROVENANCE).data["facts"]
+    assert facts["observations"] == 6
