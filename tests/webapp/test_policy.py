@@ -52,6 +52,12 @@ SPECIAL = {
     "convening.action_status": {"*": 302},
     # The sample version's PDF is not rendered: readers are sent to its reading page.
     "convening.version_pdf": {"*": 302},
+    # nlp: theme forms post back to the theme page; "start a refresh" goes to the job page.
+    "themes.rename": {"*": 302},
+    "themes.merge": {"*": 302},
+    "themes.hide": {"*": 302},
+    "themes.sign_off": {"*": 302},
+    "themes.refresh": {"*": 302},
 }
 
 
@@ -63,7 +69,9 @@ def _samples(world, job_id: str) -> dict[str, dict[str, str]]:
             "partnerships": world["partnership"].slug,
             "public_observations": world["partnership"].slug,
             "convening": world["partnership"].slug,
+            "themes": world["partnership"].slug,
         },
+        "theme_id": {"themes": world["theme_id"]},
         "obs_id": {"observations": world["observation_id"]},
         "upload_id": {"observations": "no-such-upload-0123456789"},
         "token_id": {"observations": 999999},
@@ -97,6 +105,12 @@ def routed_world(world, db_session):
     observation.redacted_text = observation.text
     world["observation_id"] = observation.id
     world["convening"] = _convening_sample(world)
+    from nlp.models import Theme
+
+    theme = Theme(partnership_id=world["partnership"].id, auto_label="Food bank queues", top_terms=["food", "queues"])
+    db_session.add(theme)
+    db_session.flush()
+    world["theme_id"] = theme.id
     job = jobs.enqueue("check", check_round_trip, created_by=world["users"]["admin"])
     db_session.commit()
     world["job_id"] = job.id
