@@ -36,9 +36,13 @@ def refit_themes(job_id: str | None, partnership_id: int | None = None) -> dict:
     )
     if job_id is None:
         return _refit_all(ids, None)
-    with running(job_id) as job:
-        result = _refit_all(ids, job)
-        job.result = result
+    try:
+        with running(job_id) as job:
+            result = _refit_all(ids, job)
+            job.result = result
+    except OperationError as exc:
+        # The job page shows the message (running() marked the job failed); the previous themes stay active.
+        return {"refitted": [], "skipped": [{"partnership_id": partnership_id, "reason": exc.message}]}
     return result
 
 

@@ -1,0 +1,57 @@
+"""Theme test helpers: small REAL samples (the vendored demo texts: 150 NHS Friends and Family Test answers and 98
+community observations), the real MiniLM model and real BERTopic. Vectors are memoised per text for the session
+(the real model computes each once) so that the SQLite and PostgreSQL runs do not pay twice."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+DEMO = Path(__file__).resolve().parents[2] / "submissions" / "demo_data"
+_MEMO: dict[str, np.ndarray] = {}
+
+
+def demo_texts() -> list[str]:
+    texts = []
+    for name, column in (("nhs_fft_comments_sample.csv", "comment"), ("community_observations.csv", "text")):
+        with (DEMO / name).open(encoding="utf-8", newline="") as fh:
+            texts.extend(row[column].strip() for row in csv.DictReader(fh) if row[column].strip())
+    return texts
+
+
+@pytest.fixture(scope="session")
+def texts() -> list[str]:
+    return demo_texts()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def memoised_encode():
+    """Encode each distinct text once per session with the real model (patched back afterwards)."""
+    from nlp import embeddings
+
+    real = embeddings.encode
+
+    def encode(texts, batch_size=embeddings.DEFAULT_BATCH_SIZE, progress=None, model=None):
+        todo = [t for t in dict.fromkeys(texts) if t not in _MEMO]
+        if todo:
+            for t, v in zip(todo, real(todo, batch_size=batch_size, model=model), strict=True):
+                _MEMO[t] = v
+        return np.vstack([_MEMO[t] for t in texts]) if texts else np.zeros((0, embeddings.DIMENSIONS), np.float32)
+
+    embeddings.encode = encode
+    yield
+    embeddings.encode = real
+
+
+@pytest.fixture(scope="session")
+def vectors(texts) -> np.ndarray:
+    from nlp import embeddings
+
+    return embeddings.encode(texts)
+
+
+# c-TF-IDF words keep the DB tests quick; the KeyBERTInspired labels are exercised by the fit tests.
+FAST_PARAMS = {"representation": "ctfidf"}
