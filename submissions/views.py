@@ -47,7 +47,17 @@ from submissions.queries import can_see_raw, display_text, moderation_queue, vis
 from submissions.validation import FIELDS, FIELDS_BY_NAME, ValidationFailed
 from webapp import policy
 from webapp.extensions import db, limiter
-from webapp.models import Area, AreaLevel, Organisation, OrgKind, OrgRole, Partnership, PlatformRole, User
+from webapp.models import (
+    Area,
+    AreaLevel,
+    Organisation,
+    OrgKind,
+    OrgRole,
+    Partnership,
+    PlatformRole,
+    User,
+    partnership_members,
+)
 from webapp.operations import OperationError
 
 log = logging.getLogger(__name__)
@@ -93,9 +103,16 @@ def _public_partnerships() -> list[Partnership]:
 
 
 def _org_partnerships(orgs: list[Organisation]) -> list[Partnership]:
-    ids = {o.id for o in orgs}
-    return [p for p in db.session.scalars(select(Partnership).order_by(Partnership.name))
-            if any(m.id in ids for m in p.members)]  # fmt: skip
+    if not orgs:
+        return []
+    stmt = (
+        select(Partnership)
+        .join(partnership_members, partnership_members.c.partnership_id == Partnership.id)
+        .where(partnership_members.c.organisation_id.in_([o.id for o in orgs]))
+        .distinct()
+        .order_by(Partnership.name)
+    )
+    return list(db.session.scalars(stmt))
 
 
 def _area_options() -> list[Area]:
