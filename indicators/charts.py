@@ -116,7 +116,7 @@ def _bars_template(value_title: str) -> str:
         alt.Chart(alt.NamedData(name="bars"))
         .mark_bar(color="#1d4f91")
         .encode(
-            x=alt.X("value:Q", title=value_title),
+            x=alt.X("value:Q", title=value_title, axis=alt.Axis(tickMinStep=1, format="d")),
             y=alt.Y("label:N", title=None, sort="-x"),
             tooltip=[alt.Tooltip("label:N", title="Group"), alt.Tooltip("display:N", title=value_title)],
         )

@@ -586,19 +586,99 @@ def evidence_gap(area: Area, figures: list[Figure], community: CommunitySection)
     )
 
 
-def area_themes(area: Area, user, since: date | None) -> Any | None:
-    """HOOK for community themes beside the indicators (nlp.queries builds theme counts).
+@dataclass
+class ThemeRow:
+    theme_id: int
+    label: str
+    machine_label: bool
+    count: Count
+    trend: str  # "Rising", "Falling", "Steady", "Too few to tell" (across the partnership)
+    direction: str
 
-    Returns None until ``nlp.queries`` offers theme counts per area; the page then says themes are not available.
+
+@dataclass
+class ThemesSection:
+    partnership: Partnership
+    needs: list[ThemeRow]
+    assets: list[ThemeRow]
+    note: str = ""
+
+
+def area_themes(area: Area, user, since: date | None) -> ThemesSection | None:
+    """Community themes in ``area`` (and the areas inside it) for the period, needs and assets apart.
+
+    The hook where themes join the profile. Counts come from ``nlp.queries`` (shared, live, redacted observations
+    under the partnership's active theme model) and are shown through ``suppress``; rising/falling is the
+    partnership-wide trend of the theme (nlp.queries.trend: last 3 complete months against the 3 before). Shown
+    to the partnership's own people only: funders and the public see the category counts above, which follow
+    each observation's sharing level. Returns None when there are no themes to show.
     """
     try:
-        from nlp import queries as theme_queries  # noqa: F401
+        from nlp import queries as theme_queries
     except ImportError:
         return None
-    builder = getattr(theme_queries, "area_theme_summary", None)
-    if builder is None:
+    area_ids = set(area_ids_within(area))
+    for partnership in partnerships_covering(area):
+        levels, _audience = _sharing_levels(user, partnership)
+        from submissions.models import SharingLevel
+
+        if SharingLevel.PARTNERSHIP not in levels:
+            continue
+        themes = {t.id: t for t in theme_queries.visible_themes(partnership)}
+        if not themes:
+            continue
+        sections = {}
+        for kind in ("need", "asset"):
+            by_area = theme_queries.area_counts(partnership, kind, since)
+            trends = theme_queries.trends(partnership, kind)
+            rows = []
+            for theme_id, counts in by_area.items():
+                n = sum(c for a, c in counts.items() if a in area_ids)
+                if theme_id not in themes or n == 0:
+                    continue
+                t = trends.get(theme_id)
+                rows.append(
+                    ThemeRow(
+                        theme_id,
+                        themes[theme_id].label,
+                        themes[theme_id].is_machine_label,
+                        suppress(n),
+                        t.label if t else "Too few to tell",
+                        t.direction if t else "too few",
+                    )
+                )
+            rows.sort(key=lambda r: (-(r.count.value or 0), r.label))
+            sections[kind] = rows
+        return ThemesSection(partnership, sections["need"], sections["asset"])
+    return None
+
+
+def rising_where_stable(area: Area, figures: list[Figure], themes: ThemesSection | None) -> Flag | None:
+    """Needs rising in what the community reports while the official indicators here are stable or improving."""
+    if themes is None:
         return None
-    return builder(area, user, since)
+    rising = [t for t in themes.needs if t.direction == "rising" and not t.count.suppressed]
+    judged = []
+    for f in figures:
+        points = [p for p in f.series if p["value"] is not None]
+        if f.indicator.polarity is Polarity.NEUTRAL or len(points) < 2:
+            continue
+        last, previous = points[-1]["value"], points[-2]["value"]
+        change = 0.0 if previous == 0 else (last - previous) / abs(previous)
+        worse = change > 0.05 if f.indicator.polarity is Polarity.HIGHER_IS_WORSE else change < -0.05
+        judged.append((f.indicator.name, worse, points[-2]["period"], points[-1]["period"]))
+    if not rising or not judged or any(worse for _, worse, _, _ in judged):
+        return None
+    names = ", ".join(t.label for t in rising[:5])
+    indicators = "; ".join(f"{name} ({a} to {b})" for name, _, a, b in judged)
+    return Flag(
+        "Rising needs where the statistics look stable",
+        f"Reports of {names} are rising across the partnership and are made in {area.name}, while no official "
+        f"indicator here got worse between its last two releases ({indicators}). Computed as: a need theme whose "
+        "last 3 months differ from the 3 before (exact binomial test, p < 0.05, at least 10 observations), reported "
+        "in this area, where every indicator with a good direction and at least two periods changed by less than 5% "
+        "or for the better. The statistics may lag: this is a prompt to look, not a finding.",
+    )
 
 
 def since_for(months: str | None) -> tuple[date | None, str]:

@@ -84,7 +84,11 @@ def detail(code: str):
     figures = profiles.area_figures(area)
     community = profiles.observation_counts(area, current_user, since)
     themes = profiles.area_themes(area, current_user, since)
-    flags = [f for f in (profiles.evidence_gap(area, figures, community),) if f is not None]
+    flags = [
+        f
+        for f in (profiles.evidence_gap(area, figures, community), profiles.rising_where_stable(area, figures, themes))
+        if f is not None
+    ]
     sparklines = {f.indicator.id: charts.script_json(f.sparkline) for f in figures if f.sparkline}
     community_chart = None
     if community.available and community.rows:
