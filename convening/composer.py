@@ -146,13 +146,25 @@ class Geography:
 # Charts (plain Vega-Lite dicts with inline data: the same specification draws on the web and in the PDF) ----------
 
 
+SERIES_COLOURS = {
+    "This period": "#0b5a6b",
+    "Previous period": "#9aa5b1",
+    "Needs": "#c75000",
+    "Assets": "#0b5a6b",
+}
+
+
 def bar_chart(rows: list[dict], title: str, x_title: str, description: str, color_field: str | None = None) -> dict:
     encoding: dict = {
         "y": {"field": "label", "type": "nominal", "title": None, "sort": None, "axis": {"labelLimit": 220}},
         "x": {"field": "value", "type": "quantitative", "title": x_title},
     }
     if color_field:
-        encoding["color"] = {"field": color_field, "type": "nominal", "title": None, "legend": {"orient": "bottom"}}
+        series = list(dict.fromkeys(r[color_field] for r in rows))
+        scale = {"domain": series, "range": [SERIES_COLOURS.get(name, "#5b3a8c") for name in series]}
+        encoding["color"] = {
+            "field": color_field, "type": "nominal", "title": None, "legend": {"orient": "bottom"}, "scale": scale,
+        }  # fmt: skip
         encoding["yOffset"] = {"field": color_field, "type": "nominal"}
     return {
         "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
@@ -177,7 +189,13 @@ def line_chart(rows: list[dict], title: str, description: str) -> dict:
         "encoding": {
             "x": {"field": "week", "type": "temporal", "title": "Week beginning", "axis": {"format": "%d %b"}},
             "y": {"field": "value", "type": "quantitative", "title": "Observations"},
-            "color": {"field": "series", "type": "nominal", "title": None, "legend": {"orient": "bottom"}},
+            "color": {
+                "field": "series",
+                "type": "nominal",
+                "title": None,
+                "legend": {"orient": "bottom"},
+                "scale": {"domain": ["Needs", "Assets"], "range": [SERIES_COLOURS["Needs"], SERIES_COLOURS["Assets"]]},
+            },  # fmt: skip
         },
     }
 
@@ -342,7 +360,7 @@ class Composer:
         rows = self._changes()
         total_now, total_before = len(self.current), len(self.previous)
         lines = [
-            f"Between {self.focus.period_label}, member organisations and residents recorded "
+            f"From {self.focus.period_label}, member organisations and residents recorded "
             f"**{_n(total_now)}** observations{self._where()}, against {_n(total_before)} in the previous period "
             f"of the same length ({self.focus.previous_label}).",
             "",

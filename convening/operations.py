@@ -35,7 +35,7 @@ from submissions.models import Observation
 from webapp.extensions import db
 from webapp.models import Area, Organisation, OrgKind, Partnership, User, utcnow
 from webapp.operations import OperationError, record
-from webapp.suppression import threshold
+from webapp.suppression import suppress, threshold
 
 log = logging.getLogger(__name__)
 
@@ -602,7 +602,7 @@ def informed_by(organisation: Organisation) -> list[dict[str, Any]]:
         seen.add(version.briefing_id)
         session = version.briefing.session
         result.append(
-            {"version": version, "observations": contribution.observations, "session": session,
+            {"version": version, "observations": suppress(contribution.observations), "session": session,
              "decisions": list(session.decisions),
              "actions": [a for a in session.actions if a.owner_org_id == organisation.id]}
         )  # fmt: skip

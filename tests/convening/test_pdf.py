@@ -43,9 +43,19 @@ def _doc(text: str, sections: int = 2, body: str | None = None) -> dict:
     }
 
 
+@pytest.fixture(scope="module")
+def pdf_app(tmp_path_factory):
+    """Rendering never touches the database: one SQLite app is enough (the app fixture would run it twice)."""
+    from tests.conftest import app_config
+    from webapp import create_app
+
+    instance = tmp_path_factory.mktemp("pdf-instance")
+    return create_app(app_config("sqlite://", instance))
+
+
 @pytest.fixture
-def ctx(app):
-    with app.app_context():
+def ctx(pdf_app):
+    with pdf_app.app_context():
         yield
 
 

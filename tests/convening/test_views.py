@@ -126,7 +126,7 @@ def test_funder_reads_and_downloads_and_usage_is_recorded(observed, make_session
 
 
 def test_funders_never_reach_observation_level_data(observed, make_session, client_for):
-    version = _published(observed, make_session)
+    version = _published(observed, make_session, render=False)
     session_id = version.briefing.session_id
     funder = client_for("funder")
     for path in (
@@ -146,7 +146,7 @@ def test_funders_never_reach_observation_level_data(observed, make_session, clie
 
 
 def test_library_filters_and_outsiders(observed, make_session, client_for, make_org, make_user, app):
-    version = _published(observed, make_session)
+    version = _published(observed, make_session, render=False)
     funder = client_for("funder")
     lawrence, ashley = observed["areas"]["lawrence"].id, observed["areas"]["ashley"].id
     assert version.title in funder.get(f"/convening/library?partnership={version.partnership_id}").get_data(
@@ -172,7 +172,7 @@ def test_library_filters_and_outsiders(observed, make_session, client_for, make_
 
 
 def test_contributing_organisations_see_what_their_observations_informed(observed, make_session, client_for):
-    version = _published(observed, make_session)
+    version = _published(observed, make_session, render=False)
     page = client_for("member").get("/convening/informed").get_data(as_text=True)
     assert version.title in page
     assert "It drew on 15 of your observations." in page
