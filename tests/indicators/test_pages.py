@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from indicators import charts
-from indicators.models import Indicator, PeriodKind
+from indicators.models import Indicator, PeriodKind, Polarity
 from tests.indicators.conftest import BRISTOL, CENTRAL_WARD
 from webapp import operations
 from webapp.extensions import db
@@ -191,3 +191,52 @@ def test_charts_are_valid_vega_lite_and_render_to_svg():
     assert svg.startswith("<svg")
     assert "<path" in svg
     assert "</script>" not in charts.script_json({"title": "</script><script>alert(1)"})
+
+
+def test_themes_sit_beside_indicators_with_the_rising_flag(loaded, world, client_for, import_file, tmp_path):
+    from nlp.models import Theme, ThemeAssignment, ThemeModel
+    from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
+    from submissions.operations import ensure_default_categories
+
+    ensure_default_categories()
+    partnership = world["partnership"]
+    partnership.areas.append(db.session.scalar(select(Area).where(Area.code == BRISTOL)))
+    agreement = operations.publish_agreement(partnership, "We share observations at partnership level.", None)
+    operations.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
+    # An official rate for Central that improved between its two releases (lower is better).
+    rates = tmp_path / "rates.csv"
+    rates.write_text(
+        "area_code,period,indicator,value\n"
+        f"{CENTRAL_WARD},2019,Claimant rate,5.0\n{CENTRAL_WARD},2020,Claimant rate,4.0\n"
+    )
+    import_file(rates, dataset_title="Claimants", polarity=Polarity.HIGHER_IS_WORSE, unit="%")
+    theme = Theme(partnership_id=partnership.id, auto_label="Food parcels running out", auto_label_machine_made=False)
+    db.session.add(theme)
+    db.session.flush()
+    model = ThemeModel(
+        partnership_id=partnership.id, embedding_model="test", path="test", active=True,
+        changes={"topic_theme_ids": [theme.id]},
+    )  # fmt: skip
+    db.session.add(model)
+    food = db.session.scalar(select(Category).where(Category.slug == "food"))
+    lsoa = db.session.scalar(select(Area).where(Area.code == "E01014540"))
+    last_month = date.today().replace(day=1) - timedelta(days=20)  # inside the last three complete months
+    for _ in range(12):
+        obs = Observation(
+            organisation_id=world["org"].id, partnership_id=partnership.id, kind=ObservationKind.NEED,
+            category_id=food.id, text="Food parcels running out", redacted_text="Food parcels running out",
+            area_id=lsoa.id, period_start=last_month, status=ObservationStatus.SUBMITTED,
+            sharing_level=SharingLevel.PARTNERSHIP,
+        )  # fmt: skip
+        db.session.add(obs)
+        db.session.flush()
+        db.session.add(ThemeAssignment(observation_id=obs.id, model_id=model.id, theme_id=theme.id))
+    db.session.commit()
+    page = client_for("member").get(f"/areas/{CENTRAL_WARD}").get_data(as_text=True)
+    themes = page.split("<h3>Themes</h3>")[1]
+    assert "Food parcels running out" in themes
+    assert re.search(r"Food parcels running out</th>\s*<td>12</td><td class=\"trend trend-rising\">Rising</td>", themes)
+    assert "Rising needs where the statistics look stable" in page
+    assert "Claimant rate (2019 to 2020)" in page
+    # Funders and the public see category counts only, never the themes.
+    assert "Food parcels running out" not in client_for("funder").get(f"/areas/{CENTRAL_WARD}").get_data(as_text=True)
