@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 
 import pytest
 
 from submissions import operations as ops
+from submissions import signals
 from submissions.models import Observation
 from webapp import operations
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel
+
+
+@pytest.fixture(autouse=True)
+def only_submissions_listens(monkeypatch):
+    """Test this package on its own: the packages above (NLP redaction and theming) listen to our signals and, with
+    eager tasks, would redact observations that a test means to leave unredacted. Tests connect their own receivers."""
+    for signal in (signals.observations_saved, signals.observation_erased):
+        monkeypatch.setattr(signal, "receivers", {})
+        monkeypatch.setattr(signal, "_by_sender", defaultdict(set))
+        monkeypatch.setattr(signal, "_by_receiver", defaultdict(set))
 
 
 @pytest.fixture
