@@ -111,13 +111,13 @@ def sparkline(series: list[dict[str, Any]], description: str, width: int = 140, 
 
 
 @lru_cache(maxsize=8)
-def _bars_template(value_title: str) -> str:
+def _bars_template(value_title: str, sort: bool = True) -> str:
     chart = (
         alt.Chart(alt.NamedData(name="bars"))
         .mark_bar(color="#1d4f91")
         .encode(
             x=alt.X("value:Q", title=value_title, axis=alt.Axis(tickMinStep=1, format="d")),
-            y=alt.Y("label:N", title=None, sort="-x"),
+            y=alt.Y("label:N", title=None, sort="-x" if sort else None),
             tooltip=[alt.Tooltip("label:N", title="Group"), alt.Tooltip("display:N", title=value_title)],
         )
         .properties(width=360)
@@ -125,9 +125,10 @@ def _bars_template(value_title: str) -> str:
     return json.dumps(chart.to_dict())
 
 
-def bars(rows: list[dict[str, Any]], title: str, value_title: str, description: str) -> dict:
-    """Horizontal bars; ``rows``: ``label``, ``value`` (None rows — suppressed counts — are not drawn)."""
-    spec = json.loads(_bars_template(value_title))
+def bars(rows: list[dict[str, Any]], title: str, value_title: str, description: str, sort: bool = True) -> dict:
+    """Horizontal bars; ``rows``: ``label``, ``value`` (None rows — suppressed counts — are not drawn).
+    ``sort``: largest first; otherwise in the order given."""
+    spec = json.loads(_bars_template(value_title, sort))
     spec["title"] = title
     spec["description"] = description
     spec["datasets"] = {"bars": [r for r in rows if r.get("value") is not None]}

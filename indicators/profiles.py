@@ -681,6 +681,78 @@ def rising_where_stable(area: Area, figures: list[Figure], themes: ThemesSection
     )
 
 
+@dataclass
+class DecileRow:
+    decile: int
+    observations: Count
+    share_of_theme: float | None  # of the theme's observations placed in an LSOA (None when the count is hidden)
+    share_of_lsoas: float | None  # of the partnership's LSOAs in this decile
+
+
+@dataclass
+class ThemeDeprivation:
+    rows: list[DecileRow]
+    placed: Count  # observations placed in an LSOA with a decile
+    unplaced: Count  # placed at ward or wider level, or in an LSOA without a decile
+    indicator: Indicator | None
+
+
+def imd_indicator() -> Indicator | None:
+    """The overall IMD of the most recent IoD release stored, if any."""
+    candidates = [
+        i
+        for i in all_indicators()
+        if i.value_kind is ValueKind.RANK and i.level is AreaLevel.LSOA and "Multiple" in i.name
+    ]
+    return max(candidates, key=lambda i: (i.dataset.release_date or date.min, i.id), default=None)
+
+
+def theme_by_deprivation(partnership: Partnership, theme_id: int, since: date | None = None) -> ThemeDeprivation:
+    """Where a theme is reported, by the IMD decile of the LSOA the observations are placed in, beside how the
+    partnership's LSOAs spread over the deciles. Counts through ``suppress``. Not a causal claim."""
+    from nlp import queries as theme_queries
+
+    imd = imd_indicator()
+    by_area = theme_queries.area_counts(partnership, None, since).get(theme_id, {})
+    lsoa_ids: set[int] = set()
+    for area in partnership.areas:
+        lsoa_ids.update(lsoa_ids_within(area))
+    deciles: dict[int, int] = {}
+    if imd is not None:
+        wanted = lsoa_ids | {a for a in by_area if a is not None}
+        frame = _values_frame(list(wanted), [imd.id])
+        for row in frame.itertuples():
+            d = (
+                row.decile
+                if not pd.isna(row.decile)
+                else (aggregation.decile_from_rank(row.rank) if not pd.isna(row.rank) else None)
+            )
+            if d is not None:
+                deciles[int(row.area_id)] = int(d)
+    per_decile = {d: 0 for d in range(1, 11)}
+    unplaced = 0
+    for area_id, n in by_area.items():
+        d = deciles.get(area_id) if area_id is not None else None
+        if d is None:
+            unplaced += n
+        else:
+            per_decile[d] += n
+    placed = sum(per_decile.values())
+    lsoas_with = [deciles[a] for a in lsoa_ids if a in deciles]
+    rows = []
+    for d, n in per_decile.items():
+        count = suppress(n)
+        rows.append(
+            DecileRow(
+                d,
+                count,
+                None if count.suppressed or placed == 0 else n / placed,
+                (sum(1 for x in lsoas_with if x == d) / len(lsoas_with)) if lsoas_with else None,
+            )
+        )
+    return ThemeDeprivation(rows, suppress(placed), suppress(unplaced), imd)
+
+
 def since_for(months: str | None) -> tuple[date | None, str]:
     choices = {"3": 91, "6": 182, "12": 365, "24": 730}
     if months == "all":

@@ -114,3 +114,39 @@ def detail(code: str):
         flags=flags,
         months=months,
     )
+
+
+@bp.route("/themes/<int:theme_id>", endpoint="theme_deprivation")
+def theme_deprivation(theme_id: int):
+    """Where a theme is reported against the areas' deprivation deciles (linked from the theme pages)."""
+    from nlp.models import Theme
+
+    theme = db.session.get(Theme, theme_id)
+    partnership = db.session.get(Partnership, theme.partnership_id) if theme and theme.partnership_id else None
+    if partnership is None or not policy.can_curate_themes(current_user, partnership):
+        abort(404)
+    since, months = profiles.since_for(request.args.get("months", "all"))
+    result = profiles.theme_by_deprivation(partnership, theme.id, since)
+    rows = [
+        {"label": f"Decile {r.decile}", "value": r.observations.value, "display": str(r.observations)}
+        for r in result.rows
+    ]
+    spec = charts.script_json(
+        charts.bars(
+            rows,
+            f"“{theme.label}” by deprivation decile",
+            "Observations",
+            f"Bar chart of observations of the theme {theme.label} by the IMD decile of their LSOA (1 = most "
+            "deprived 10% in England); deciles with fewer than the suppression threshold are not drawn. The table "
+            "below lists every decile.",
+            sort=False,
+        )
+    )
+    return render_template(
+        "indicators/theme_deprivation.html",
+        theme=theme,
+        partnership=partnership,
+        result=result,
+        spec=spec,
+        months=months,
+    )

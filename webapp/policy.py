@@ -118,6 +118,7 @@ POLICY: dict[str, Rule] = {
     "themes.sign_off": rule(Role.CONVENOR, Role.ADMIN, records="themes of partnerships they convene; else 404"),
     "themes.refresh": rule(Role.CONVENOR, Role.ADMIN, records="partnerships they convene; else 404"),
     # indicators ----------------------------------------------------------------------------------------------------
+    "areas.theme_deprivation": rule(Role.CONVENOR, Role.ADMIN, records="themes of partnerships they convene; else 404"),
     # convening -----------------------------------------------------------------------------------------------------
     "convening.workspace": Rule(ORG_PEOPLE, "partnerships they belong to (can_view_partnership); else 404"),
     "convening.publish_agreement": rule(Role.CONVENOR, Role.ADMIN, records="the partnership's convenors; else 404"),

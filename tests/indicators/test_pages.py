@@ -240,3 +240,11 @@ def test_themes_sit_beside_indicators_with_the_rising_flag(loaded, world, client
     assert "Claimant rate (2019 to 2020)" in page
     # Funders and the public see category counts only, never the themes.
     assert "Food parcels running out" not in client_for("funder").get(f"/areas/{CENTRAL_WARD}").get_data(as_text=True)
+    # The theme against the deprivation deciles (for the theme's convenors): all 12 are in E01014540, decile 4;
+    # two of the eight LSOAs with a decile in the slice are in decile 4.
+    convenor = client_for("convenor")
+    page = convenor.get(f"/areas/themes/{theme.id}").get_data(as_text=True)
+    assert "This is not a causal claim" in page
+    assert re.search(r'<th scope="row">4</th>\s*<td>12</td>\s*<td>100%</td>\s*<td>25%</td>', page)
+    assert re.search(r'<th scope="row">1 \(most deprived\)</th>\s*<td>0</td>\s*<td>0%</td>\s*<td>25%</td>', page)
+    assert client_for("member").get(f"/areas/themes/{theme.id}").status_code == 403

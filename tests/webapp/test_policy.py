@@ -71,7 +71,7 @@ def _samples(world, job_id: str) -> dict[str, dict[str, str]]:
             "convening": world["partnership"].slug,
             "themes": world["partnership"].slug,
         },
-        "theme_id": {"themes": world["theme_id"]},
+        "theme_id": {"themes": world["theme_id"], "areas": world["theme_id"]},
         "obs_id": {"observations": world["observation_id"]},
         "upload_id": {"observations": "no-such-upload-0123456789"},
         "token_id": {"observations": 999999},
