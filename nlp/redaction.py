@@ -118,7 +118,7 @@ _NOT_NAMES = (
         "friend family kids children baby one two three four five six seven eight nine ten someone somebody everyone "
         "anyone nobody email e-mail postcode phone mobile text call ring contact address landline tel dob nino "
         "website card refer referred referral client patient tenant resident volunteer caller landlord landlady "
-        "twitter facebook instagram tiktok whatsapp youtube snapchat"
+        "twitter facebook instagram tiktok whatsapp youtube snapchat covid covid-19 coronavirus o.k"
     )
     | MONTHS
 )
@@ -298,10 +298,11 @@ def find_structured(text: str) -> list[Span]:
         add(Span(m.start(), m.end(), NI_NUMBER))
     for m in PHONE_RE.finditer(text):
         value = m.group(0).rstrip(" -.(")
-        if value.count("(") != value.count(")") and value.startswith("("):
-            value = value  # "(0117) 496 0555": balanced is the common case; an opening bracket alone is fine too
+        start = m.start()
+        if value.startswith("(") and ")" not in value:
+            value, start = value[1:], start + 1  # "Kate (07700 900317)": the bracket belongs to the sentence
         if _uk_phone(value):
-            add(Span(m.start(), m.start() + len(value), PHONE))
+            add(Span(start, start + len(value), PHONE))
     for m in POSTCODE_RE.finditer(text):
         if m.group(1).upper() in POSTCODE_AREAS:
             add(Span(m.start(), m.end(), POSTCODE))
@@ -341,11 +342,11 @@ def _keep_regex(names: Iterable[str]) -> re.Pattern | None:
 
 
 # Cues are found once per text; a word right after one (its start in the set of cue ends) is cued.
-_CUE_RE = re.compile(rf"(?<![\w'’])(?:{_STRONG_CUE}|{_WEAK_CUE})\s*[:,]?\s*", re.IGNORECASE)
-_STRONG_RE = re.compile(rf"(?<![\w'’]){_STRONG_CUE}\s*[:,]?\s*", re.IGNORECASE)
+_CUE_RE = re.compile(rf"(?<![\w'’])(?:{_STRONG_CUE}|{_WEAK_CUE})[ \t]*[:,]?[ \t]*", re.IGNORECASE)
+_STRONG_RE = re.compile(rf"(?<![\w'’]){_STRONG_CUE}[ \t]*[:,]?[ \t]*", re.IGNORECASE)
 # "my neighbour Ashley": a person even though Ashley is also a ward.
 _RELATION_RE = re.compile(
-    rf"(?<![\w'’])(?:{_STRONG_CUE}|(?:my|her|his|their|our|your)\s+(?:\w+\s+)?{_RELATION}(?:\s+is)?)\s*[:,]?\s*",
+    rf"(?<![\w'’])(?:{_STRONG_CUE}|(?:my|her|his|their|our|your)\s+(?:\w+\s+)?{_RELATION}(?:\s+is)?)[ \t]*[:,]?[ \t]*",
     re.IGNORECASE,
 )
 
@@ -358,12 +359,22 @@ _TOKEN_RE = re.compile(_WORD)
 # "St Michael's Church", "Grace House", "John Williams Academy": a name that is part of a place's or body's name.
 _INSTITUTION_AFTER = re.compile(
     r"(?:['’]s)?\s+(?:Church|Chapel|Centre|Center|House|School|Academy|College|Hospital|Surgery|Practice|Road|"
-    r"Street|Avenue|Lane|Park|Hall|Court|Trust|Foundation|Library|Mosque|Gurdwara|Temple|Primary|Nursery)\b"
+    r"Street|Avenue|Lane|Park|Hall|Court|Trust|Foundation|Library|Mosque|Gurdwara|Temple|Primary|Nursery|"
+    r"Infirmary|Station|Square|Bridge|Gardens)\b"
 )
 _LOWER_NAME_NEXT = re.compile(
     r"\s+(?:[a-z]+\s+)?(?:said|says|told|asked|came|has|had|is|was|and|from|at|on|keeps|who|needs|wants)\b"
 )
 _AMBIGUOUS_START_NEXT = re.compile(r"(?:['’]s\b|\s+and\s+(?:her|his|their)\b|\s+[A-Z][a-z]+\b|,)")
+# Endings of ordinary words that the small model sometimes takes for a name at the start of a sentence.
+_WORD_SUFFIX = re.compile(r"(?:ed|ive|ing|ly|ful|ous|able|ible|ness|ment|less|ist|ism)$")
+_DEMONYMS = _words(
+    "somali sudanese eritrean ethiopian syrian afghan kurdish iraqi iranian yemeni arab arabic polish romanian roma "
+    "ukrainian russian lithuanian latvian bulgarian albanian slovak czech hungarian portuguese spanish italian "
+    "turkish caribbean jamaican nigerian ghanaian congolese zimbabwean african pakistani bangladeshi indian "
+    "chinese vietnamese filipino nepali tamil gujarati punjabi bengali urdu hindi european asian black white "
+    "british english scottish welsh irish muslim christian sikh hindu jewish older younger elderly"
+)
 _SAINT_BEFORE = re.compile(r"\b(?:St|Saint)\.?\s+$")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n•\-–—(\"“]\s*|\s-\s)$")
 
@@ -478,17 +489,12 @@ class Redactor:
         for start, end, label in entities:
             if label != "PERSON":
                 continue
-            value = text[start:end]
-            # spaCy sometimes includes a trailing possessive or punctuation, or a leading word like "Email".
-            value = re.sub(r"(?:['’]s|[\s,.;:'’-])+$", "", value)
-            lead = re.match(r"(?:(\w+)[\s:,]+)+?(?=\w)", value)
-            while lead and lead.group(1).lower() in _NOT_NAMES:
-                start += lead.end()
-                value = value[lead.end() :]
-                lead = re.match(r"(\w+)[\s:,]+(?=\w)", value)
-            end = start + len(value)
-            if end <= start or value.lower() in _NOT_NAMES:
+            start, end = self._trim_person(text, start, end)
+            if end <= start:
                 continue
+            value = text[start:end]
+            if value.isupper() and " " not in value and value.lower() not in self.given_names:
+                continue  # acronyms the small model calls people: "RVI", "TED", "COVID"
             if value.islower() and not any(w in self.given_names for w in value.split()):
                 continue  # the small model calls odd lower-case words people ("emoji"); real ones are in the list
             if overlaps_keep(start, end):
@@ -517,7 +523,11 @@ class Redactor:
             known = low in self.given_names
             ambiguous = low in AMBIGUOUS_NAMES
             sentence_start = _is_sentence_start(text, start)
-            if strong or (cued and (capital or known)):
+            if strong and not capital and not known:
+                # "so called professionals", "I called because": after "called" only a given name is taken in
+                # lower case; capitalised words are.
+                is_name = False
+            elif strong or (cued and (capital or known)):
                 is_name = True
             elif not known:
                 is_name = False
@@ -568,6 +578,33 @@ class Redactor:
                     found.append(Span(m.start(), m.end(), NAME))
         # Names inside an address or email are covered by those.
         return found
+
+    def _trim_person(self, text: str, start: int, end: int) -> tuple[int, int]:
+        """Narrow a PERSON entity to its name words. spaCy's small model sometimes takes in a trailing possessive,
+        a label ("Email Sarah"), a nationality ("Older Somali women"), or calls a sentence's first word a person
+        ("Listened to everything", "Responsive to needs"): those words are dropped."""
+        words = [m for m in re.finditer(r"[^\W_][\w'’.-]*", text[start:end])]
+
+        def is_name_word(m: re.Match, first: bool) -> bool:
+            word = re.sub(r"['’]s$", "", m.group(0)).rstrip(".")
+            low = word.lower()
+            if low.replace(".", "") in _NOT_NAMES:
+                return False
+            if low in _NOT_NAMES or low in _DEMONYMS:
+                return False
+            if low in self.given_names:
+                return True
+            return not (first and _is_sentence_start(text, start + m.start()) and _WORD_SUFFIX.search(low))
+
+        while words and not is_name_word(words[0], True):
+            words.pop(0)
+        while words and not is_name_word(words[-1], False):
+            words.pop()
+        if not words:
+            return start, start
+        first, last = words[0], words[-1]
+        value = re.sub(r"['’]s$", "", last.group(0)).rstrip(".") if last.group(0)[-1:] in "s." else last.group(0)
+        return start + first.start(), start + last.start() + len(value)
 
     @staticmethod
     def _month_use(text: str, start: int, end: int, low: str) -> bool:
