@@ -468,6 +468,65 @@ def map_layer(areas: list[Area], level: AreaLevel, indicator: Indicator) -> MapL
     )
 
 
+def map_themes(user, partnership: Partnership | None) -> list:
+    """The partnership's visible themes, for the partnership's own people (others: none)."""
+    if partnership is None:
+        return []
+    try:
+        from nlp import queries as theme_queries
+        from submissions.models import SharingLevel
+    except ImportError:
+        return []
+    levels, _ = _sharing_levels(user, partnership)
+    if SharingLevel.PARTNERSHIP not in levels:
+        return []
+    return theme_queries.visible_themes(partnership)
+
+
+def theme_map_layer(areas: list[Area], level: AreaLevel, partnership: Partnership, theme) -> MapLayer:
+    """A theme's intensity: its observations per area (LSOA counts added up to wards), through ``suppress``;
+    suppressed areas are listed as "fewer than k" and drawn grey."""
+    import json
+
+    from nlp import queries as theme_queries
+
+    counts = theme_queries.area_counts(partnership).get(theme.id, {})
+    per_area: dict[int, int] = defaultdict(int)
+    ids = {a.id for a in areas}
+    parent_of = {}
+    if level is AreaLevel.WARD:
+        rows = db.session.execute(select(Area.id, Area.parent_id).where(Area.parent_id.in_(ids))).all()
+        parent_of = dict(rows)
+    for area_id, n in counts.items():
+        if area_id in ids:
+            per_area[area_id] += n
+        elif area_id in parent_of:
+            per_area[parent_of[area_id]] += n
+    rows = []
+    for a in areas:
+        count = suppress(per_area.get(a.id, 0))
+        rows.append(
+            {
+                "code": a.code,
+                "name": a.name,
+                "geometry": json.loads(a.boundary) if a.boundary else None,
+                "value": count.value,
+                "display": str(count),
+            }
+        )
+    return MapLayer(
+        None,
+        f"Theme: {theme.label}",
+        "Observations",
+        "all time",
+        rows,
+        "neutral",
+        method="observations placed in the area or in the LSOAs inside it",
+        caveat=f"Areas with fewer than {threshold()} observations are not coloured (suppressed). Observations placed "
+        "only at partnership level are not on the map. Counts show where members reported, not where need is.",
+    )
+
+
 # Community ---------------------------------------------------------------------------------------------------------
 
 

@@ -52,11 +52,16 @@ def index():
     if indicator is None and indicators:
         # The overall deprivation index first when there is one: it is what most people look for.
         indicator = next((i for i in indicators if "Multiple" in i.name), indicators[0])
+    themes = profiles.map_themes(current_user, partnership)
+    chosen_theme = next((t for t in themes if f"theme-{t.id}" == request.args.get("indicator")), None)
     layer = spec = None
-    if indicator is not None:
+    if indicator is not None or chosen_theme is not None:
         map_areas = profiles.map_areas(partnership, map_level)
         if any(a.boundary for a in map_areas):
-            layer = profiles.map_layer(map_areas, map_level, indicator)
+            if chosen_theme is not None:
+                layer = profiles.theme_map_layer(map_areas, map_level, partnership, chosen_theme)
+            else:
+                layer = profiles.map_layer(map_areas, map_level, indicator)
             spec = charts.script_json(layer.spec())
     return render_template(
         "indicators/areas.html",
@@ -69,7 +74,9 @@ def index():
         partnership=partnership,
         map_level=map_level,
         indicators=indicators,
-        indicator=indicator,
+        indicator=None if chosen_theme else indicator,
+        themes=themes,
+        chosen_theme=chosen_theme,
         layer=layer,
         spec=spec,
     )

@@ -248,3 +248,10 @@ def test_themes_sit_beside_indicators_with_the_rising_flag(loaded, world, client
     assert re.search(r'<th scope="row">4</th>\s*<td>12</td>\s*<td>100%</td>\s*<td>25%</td>', page)
     assert re.search(r'<th scope="row">1 \(most deprived\)</th>\s*<td>0</td>\s*<td>0%</td>\s*<td>25%</td>', page)
     assert client_for("member").get(f"/areas/themes/{theme.id}").status_code == 403
+    # The map switches to the theme's intensity: 12 observations in Central's LSOAs, counted at the ward.
+    page = client_for("member").get(f"/areas/?indicator=theme-{theme.id}").get_data(as_text=True)
+    spec = _spec(page, "area-map")
+    assert spec["title"] == "Theme: Food parcels running out"
+    central = next(f for f in spec["datasets"]["areas"] if f["properties"]["code"] == CENTRAL_WARD)
+    assert central["properties"]["value"] == 12
+    assert f'value="theme-{theme.id}"' not in client_for("funder").get("/areas/").get_data(as_text=True)
