@@ -10,7 +10,10 @@ log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
-    from convening import models  # noqa: F401  (register the tables with the metadata)
+    from convening import (
+        models,  # noqa: F401  (register the tables with the metadata)
+        tasks,  # noqa: F401  (register the Celery tasks, so that workers know them)
+    )
     from convening.cli import briefing_cli
     from convening.views import bp
 

@@ -22,6 +22,7 @@ def render_briefing_pdf(job_id: str, version_id: int) -> dict:
 
         render_version_pdf(version, progress=lambda pct, msg: report(job, pct, msg))
         job.result = {"version_id": version.id, "pages": version.pdf_pages}
+        job.message = f"The PDF of version {version.number} is ready ({version.pdf_pages} pages)."
         db.session.commit()
     return {"version_id": version_id}
 
