@@ -55,8 +55,16 @@ class ObservationForm(FlaskForm):
         "Organisation", choices=[], validate_choice=False, description="Which of your organisations this comes from."
     )
     partnership = SelectField("Partnership", choices=[], validate_choice=False, description=_d("partnership"))
-    kind = RadioField("Need or asset", choices=_choices(ObservationKind), validate_choice=False, description=_d("kind"))
-    category = SelectField("Category", choices=[], validate_choice=False, description=_d("category"))
+    kind = RadioField(
+        "Need or asset",
+        choices=_choices(ObservationKind),
+        validate_choice=False,
+        description=_d("kind"),
+        render_kw={"class": "choice-list"},
+    )
+    category = SelectField(
+        "Category", choices=[], validate_choice=False, description="Choose the closest. Each is explained below."
+    )
     text = TextAreaField(
         "What you have seen", description=_d("text"), render_kw={"rows": 7, "maxlength": TEXT_MAX + 500}
     )
@@ -65,7 +73,12 @@ class ObservationForm(FlaskForm):
     people_affected = StringField(
         "People affected (optional)", description=_d("people_affected"), render_kw={"inputmode": "numeric"}
     )
-    groups = MultiCheckboxField("Groups affected (optional)", choices=choices(GROUPS.items()), validate_choice=False)
+    groups = MultiCheckboxField(
+        "Groups affected (optional)",
+        choices=choices(GROUPS.items()),
+        validate_choice=False,
+        render_kw={"class": "choice-list"},
+    )
     trend = SelectField("Trend", choices=_choices(Trend), default=Trend.UNKNOWN.value, validate_choice=False)
     source = SelectField(
         "How you know", choices=_choices(Source), default=Source.FRONTLINE_CONTACT.value, validate_choice=False
