@@ -317,6 +317,10 @@ class Composer:
     def has_data(self) -> bool:
         return bool(self.current or self.previous)
 
+    def _shows(self, count: int) -> bool:
+        """A count that is shown as a number (not zero, not suppressed)."""
+        return count > 0 and not suppress(count, self.k).suppressed
+
     def group_name(self, obs: Observation) -> str:
         if self.obs_theme is not None:
             return self.obs_theme.get(obs.id, (None, "Not yet themed"))[1]
@@ -353,7 +357,7 @@ class Composer:
             else:
                 direction = "steady"
             rows.append({"name": name, "now": n, "before": p, "direction": direction})
-        rows.sort(key=lambda r: (-(r["now"] - r["before"]), r["name"]))
+        rows.sort(key=lambda r: (-r["now"], -r["before"], r["name"]))
         return rows
 
     def headlines(self) -> SectionDraft:
@@ -373,8 +377,13 @@ class Composer:
                 lines.append(f"- **{label}:** {items}.")
         if not rising and not falling:
             lines.append("- No group of observations rose or fell markedly between the two periods.")
-        lines += ["", f"| {self.group_word} | This period | Previous period | Change |", "|---|---:|---:|---|"]
-        lines += [f"| {r['name']} | {_n(r['now'])} | {_n(r['before'])} | {r['direction']} |" for r in rows]
+        shown = [r for r in rows if self._shows(r["now"]) or self._shows(r["before"])]
+        small = sorted(r["name"] for r in rows if r not in shown)
+        if shown:
+            lines += ["", f"| {self.group_word} | This period | Previous period | Change |", "|---|---:|---:|---|"]
+            lines += [f"| {r['name']} | {_n(r['now'])} | {_n(r['before'])} | {r['direction']} |" for r in shown]
+        if small:
+            lines += ["", f"Fewer than {self.k} observations in both periods: {', '.join(small)}."]
         chart_rows = []
         for r in rows:
             for series, n in (("This period", r["now"]), ("Previous period", r["before"])):
@@ -432,7 +441,11 @@ class Composer:
             f"| {self.group_word} | Needs | Assets |",
             "|---|---:|---:|",
         ]
-        lines += [f"| {n} | {_n(needs[n])} | {_n(assets[n])} |" for n in names]
+        shown = [n for n in names if self._shows(needs[n]) or self._shows(assets[n])]
+        lines += [f"| {n} | {_n(needs[n])} | {_n(assets[n])} |" for n in shown]
+        small = sorted(n for n in names if n not in shown)
+        if small:
+            lines += ["", f"Fewer than {self.k} needs and fewer than {self.k} assets: {', '.join(small)}."]
         thin = [n for n in names if needs[n] >= self.k and assets[n] == 0]
         if thin:
             lines += ["", f"Needs with no asset recorded beside them: {', '.join(thin)}."]

@@ -218,3 +218,13 @@ def test_themes_group_the_briefing_when_a_theme_model_is_active(observed, make_s
                                     observed["users"]["convenor"])  # fmt: skip
     facts = next(s for s in focused.sections if s.kind is SectionKind.PROVENANCE).data["facts"]
     assert facts["observations"] == 6
+
+
+def test_small_groups_are_named_not_tabled(observed, make_observation, make_session):
+    make_observation(category="safety-and-crime", text="Teenagers are being approached outside the shop at night.")
+    briefing = cops.compose_briefing(make_session(), observed["users"]["convenor"])
+    headlines = next(s for s in briefing.sections if s.kind is SectionKind.HEADLINES)
+    assert "| Safety and crime |" not in headlines.body
+    assert "Fewer than 5 observations in both periods: Safety and crime." in headlines.body
+    needs = next(s for s in briefing.sections if s.kind is SectionKind.NEEDS_ASSETS)
+    assert "Fewer than 5 needs and fewer than 5 assets: Safety and crime." in needs.body
