@@ -4,7 +4,7 @@
   gazetteer, the packaged allow-list plus ``COMMINTEL_REDACTION_KEEP``).
 - :func:`redact_observations_now` is the operation: it redacts observations whose ``redacted_text`` is empty, in
   batches, stores the text with the redaction version, and suggests an area where the submitter gave none. It
-  flushes and never commits.
+  flushes, sends :data:`nlp.signals.observations_redacted`, and never commits.
 - :func:`redact_observations` is the Celery task (ids in, one commit), sent after commit when
   :data:`submissions.signals.observations_saved` fires.
 
@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from nlp.models_loader import load_spacy
 from nlp.places import Gazetteer, bristol_aliases, suggest_area
 from nlp.redaction import Redactor, default_keep_list
+from nlp.signals import observations_redacted
 from submissions.models import Observation
 from webapp.extensions import db
 from webapp.jobs import send_after_commit
@@ -88,7 +89,7 @@ def redact_observations_now(
         todo = [i for chunk in _chunks(wanted, 500) for i in db.session.scalars(stmt.where(Observation.id.in_(chunk)))]
     else:
         todo = list(db.session.scalars(stmt))
-    done = 0
+    done: list[int] = []
     for chunk in _chunks(todo, batch_size):
         observations = list(db.session.scalars(select(Observation).where(Observation.id.in_(chunk))))
         results = redactor.redact_many([o.text for o in observations], batch_size=batch_size, n_process=n_process)
@@ -101,9 +102,12 @@ def redact_observations_now(
                 code = suggest_area(result.places)
                 obs.suggested_area_id = area_ids.get(code) if code else None
         db.session.flush()
-        done += len(observations)
+        done.extend(o.id for o in observations)
         log.info("redacted %s observations (ids %s..%s)", len(observations), chunk[0], chunk[-1])
-    return done
+    if done:
+        # Listeners (theme assignment) defer their work until this transaction commits.
+        observations_redacted.send(current_app._get_current_object(), ids=done)
+    return len(done)
 
 
 @shared_task(name="nlp.redact_observations")

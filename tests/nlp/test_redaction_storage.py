@@ -176,3 +176,26 @@ def test_cli_with_no_input_writes_nothing(app, db_session):
     result = app.test_cli_runner().invoke(args=["nlp", "redact"], input=b"")
     assert result.exit_code == 0
     assert result.stdout_bytes == b""
+
+
+def test_redaction_tells_listeners_which_observations_it_redacted(world, wards):
+    from nlp.signals import observations_redacted
+
+    heard = []
+
+    def listener(sender, ids=None, **_):
+        heard.append(list(ids))
+
+    obs = _submit(world)
+    db.session.flush()
+    with observations_redacted.connected_to(listener):
+        assert redact_observations_now([obs.id]) == 1
+        assert redact_observations_now([obs.id]) == 0
+    assert heard == [[obs.id]]
+
+
+def test_extra_names_to_keep_come_from_the_setting(app, world, wards, monkeypatch):
+    monkeypatch.setitem(app.config, "COMMINTEL_REDACTION_KEEP", "Grace Darling Trust; Kwame Nkrumah House")
+    redactor, _ = build_redactor()
+    text = "We referred her to the Grace Darling Trust and Kwame Nkrumah House."
+    assert redactor.redact(text).text == text
