@@ -18,6 +18,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from submissions import signals
 from submissions.models import (
@@ -124,8 +125,12 @@ def submit_observation(
     if clean.external_ref and organisation is not None and _existing_ref(organisation.id, clean.external_ref):
         raise ValidationFailed({"external_ref": "An observation with this reference exists already."})
     obs = _new(clean, organisation, author)
-    db.session.add(obs)
-    db.session.flush()
+    try:
+        # A savepoint, so that a reference stored at the same moment by another request is a clear 422, not a 500.
+        with db.session.begin_nested():
+            db.session.add(obs)
+    except IntegrityError:
+        raise ValidationFailed({"external_ref": "An observation with this reference exists already."}) from None
     record("observation.create", "observation", obs.id, author, via=via, organisation_id=obs.organisation_id)
     log.info("observation %s created via %s", obs.id, via)
     notify_saved([obs.id])
@@ -161,6 +166,17 @@ def update_observation(obs: Observation, data: Mapping[str, Any], actor: User) -
     record("observation.update", "observation", obs.id, actor, text_changed=text_changed)
     if text_changed:
         notify_saved([obs.id])
+    return obs
+
+
+def confirm_suggested_area(obs: Observation, actor: User) -> Observation:
+    """Take the area that place detection suggested as the observation's area (a person confirms it)."""
+    if obs.suggested_area_id is None:
+        raise OperationError("There is no suggested area to confirm.", "area")
+    obs.area_id = obs.suggested_area_id
+    obs.updated_at = utcnow()
+    db.session.flush()
+    record("observation.confirm_area", "observation", obs.id, actor, area_id=obs.area_id)
     return obs
 
 

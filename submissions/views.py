@@ -319,6 +319,22 @@ def withdraw(obs_id: int):
     return redirect(url_for("observations.detail", obs_id=obs_id))
 
 
+@bp.route("/<int:obs_id>/confirm-area", methods=["POST"], endpoint="confirm_area")
+def confirm_area(obs_id: int):
+    obs = _observation_or_404(obs_id)
+    if not policy.can_edit_observation(current_user, obs):
+        abort(404)
+    try:
+        ops.confirm_suggested_area(obs, current_user)
+    except OperationError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash("The area is confirmed.", "success")
+    return redirect(url_for("observations.detail", obs_id=obs_id))
+
+
 @bp.route("/<int:obs_id>/erase", methods=["GET", "POST"], endpoint="erase")
 def erase(obs_id: int):
     obs = _observation_or_404(obs_id)

@@ -90,6 +90,7 @@ POLICY: dict[str, Rule] = {
     "observations.create": Rule(SUBMITTERS, "for their own non-funder organisation, or as a resident"),
     "observations.edit": Rule(SUBMITTERS, "their organisation's, or their own as a resident; else 404"),
     "observations.withdraw": Rule(SUBMITTERS, "their organisation's, or their own as a resident; else 404"),
+    "observations.confirm_area": Rule(SUBMITTERS, "their organisation's, or their own as a resident; else 404"),
     "observations.erase": rule(Role.ORG_ADMIN, Role.ADMIN, records="org admins: their organisation's; else 404"),
     "observations.moderation": rule(Role.CONVENOR, Role.ADMIN, records="residents' observations of their partnerships"),
     "observations.moderate": rule(Role.CONVENOR, Role.ADMIN, records="residents' ones of their partnerships; else 404"),

@@ -170,3 +170,42 @@ def test_migration_seeds_the_same_categories():
             assert ast.literal_eval(node.value) == DEFAULT_CATEGORIES
             return
     pytest.fail("0002_observations.py has no DEFAULT_CATEGORIES")
+
+
+def test_a_reference_stored_meanwhile_is_a_field_error_not_a_crash(sharing_world, monkeypatch):
+    """Two requests with the same reference at once: the unique constraint answers, as a field error."""
+    org, member = sharing_world["org"], sharing_world["users"]["member"]
+    ops.submit_observation(valid_data(external_ref="RACE"), organisation=org, author=member)
+    monkeypatch.setattr(ops, "_existing_ref", lambda *args: None)  # the other request has not committed yet
+    with pytest.raises(ValidationFailed) as failed:
+        ops.submit_observation(valid_data(external_ref="RACE"), organisation=org, author=member)
+    assert "external_ref" in failed.value.errors
+    db.session.flush()  # the session is still usable
+    assert db.session.scalar(select(func.count()).select_from(Observation)) == 1
+
+
+def test_resident_text_change_goes_back_to_moderation(sharing_world):
+    resident = sharing_world["users"]["resident"]
+    obs = ops.submit_observation(valid_data(), organisation=None, author=resident,
+                                 partnership=sharing_world["partnership"])  # fmt: skip
+    ops.approve_observation(obs, sharing_world["users"]["convenor"])
+    ops.update_observation(obs, valid_data(text="Now the lift is broken as well as the heating."), resident)
+    assert obs.status is ObservationStatus.NEEDS_MODERATION
+
+
+def test_confirming_the_suggested_area(make_observation, sharing_world):
+    obs = make_observation(area="")
+    with pytest.raises(OperationError):
+        ops.confirm_suggested_area(obs, sharing_world["users"]["member"])
+    obs.suggested_area_id = sharing_world["areas"]["lawrence"].id
+    ops.confirm_suggested_area(obs, sharing_world["users"]["member"])
+    assert obs.area_id == sharing_world["areas"]["lawrence"].id
+
+
+def test_an_import_announces_its_rows_once(sharing_world, received):
+    from submissions import importer
+
+    data = b"Notes,Kind,Category\nFirst row of the import file.,need,food\nSecond row of the import file.,asset,food\n"
+    table = importer.read_table(data, "f.csv")
+    result = importer.import_table(table, importer.guess_mapping(table.headers), sharing_world["org"], None)
+    assert received["saved"] == [result.imported_ids]

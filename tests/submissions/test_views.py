@@ -267,3 +267,23 @@ def test_funders_never_reach_observations(sharing_world, make_observation, clien
     c = client_for("funder")
     assert c.get("/observations/").status_code == 403
     assert c.get(f"/observations/{obs.id}").status_code == 403
+
+
+def test_confirm_suggested_area_from_the_page(sharing_world, make_observation, client_for):
+    obs = make_observation(area="")
+    obs.suggested_area_id = sharing_world["areas"]["ashley"].id
+    db.session.commit()
+    c = client_for("member")
+    assert "Confirm Ashley as the area" in c.get(f"/observations/{obs.id}").get_data(as_text=True)
+    assert c.post(f"/observations/{obs.id}/confirm-area").status_code == 302
+    assert db.session.get(Observation, obs.id).area_id == sharing_world["areas"]["ashley"].id
+
+
+def test_admins_erase_residents_observations(sharing_world, client_for):
+    from submissions import operations as ops
+
+    obs = ops.submit_observation(valid_data(), organisation=None, author=None, partnership=sharing_world["partnership"])
+    db.session.commit()
+    assert client_for("org_admin").post(f"/observations/{obs.id}/erase", data={"confirm": "y"}).status_code == 404
+    assert client_for("admin").post(f"/observations/{obs.id}/erase", data={"confirm": "y"}).status_code == 302
+    assert _count() == 0

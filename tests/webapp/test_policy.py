@@ -33,6 +33,7 @@ SPECIAL = {
     "observations.detail": {"member": 200, "org_admin": 200, "admin": 200, "*": 404},
     "observations.edit": {"member": 200, "org_admin": 200, "*": 404},
     "observations.withdraw": {"member": 302, "org_admin": 302, "*": 404},
+    "observations.confirm_area": {"member": 302, "org_admin": 302, "*": 404},
     "observations.moderate": {"*": 404},
     "observations.import_mapping": {"*": 404},
     "observations.import_preview": {"*": 404},
