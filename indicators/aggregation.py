@@ -53,6 +53,66 @@ def _missing_caveat(n_areas: int, n_used: int) -> str:
     return f"{missing} of {n_areas} areas inside have no value and are left out." if missing else ""
 
 
+def _number(x) -> float | None:
+    if x is None:
+        return None
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) else f
+
+
+UNWEIGHTED = (
+    "Unweighted average of the areas inside: their populations are not known, so small and large areas count the same."
+)
+
+
+def rollup_rows(
+    rows: list[tuple],
+    kind: str,
+    n_areas: int | None = None,
+    total_ranked: int = IOD2019_LSOAS,
+) -> Rollup:
+    """:func:`rollup` on plain tuples ``(value, rank, decile[, population])``, one per child area (fast for the
+    handful of LSOAs in a ward, where pandas costs more than the sums)."""
+    n_areas = max(n_areas or 0, len(rows))
+    if kind == "rank":
+        deciles = []
+        for row in rows:
+            decile = _number(row[2]) if len(row) > 2 else None
+            rank = _number(row[1]) if len(row) > 1 else None
+            if decile is None and rank is not None:
+                decile = decile_from_rank(rank, total_ranked)
+            if decile is not None:
+                deciles.append(decile)
+        n_used = len(deciles)
+        if n_used == 0:
+            return Rollup(None, n_areas=n_areas, method=METHODS["rank"], caveat="No area inside has a rank.")
+        share_10 = sum(1 for d in deciles if d <= 1) / n_used
+        share_20 = sum(1 for d in deciles if d <= 2) / n_used
+        return Rollup(share_10, share_10, share_20, n_areas, n_used, METHODS["rank"], _missing_caveat(n_areas, n_used))
+    present = [(v, _number(row[3]) if len(row) > 3 else None) for row in rows if (v := _number(row[0])) is not None]
+    n_used = len(present)
+    caveat = _missing_caveat(n_areas, n_used)
+    if n_used == 0:
+        return Rollup(None, n_areas=n_areas, method=METHODS.get(kind, ""), caveat="No area inside has a value.")
+    if kind == "count":
+        total = float(sum(v for v, _ in present))
+        return Rollup(total, n_areas=n_areas, n_used=n_used, method=METHODS["count"], caveat=caveat)
+    populations = [p for _, p in present]
+    if all(p is not None for p in populations) and sum(populations) > 0:
+        weighted = sum(v * p for v, p in present) / sum(populations)
+        return Rollup(weighted, n_areas=n_areas, n_used=n_used, method=METHODS[kind], caveat=caveat)
+    return Rollup(
+        sum(v for v, _ in present) / n_used,
+        n_areas=n_areas,
+        n_used=n_used,
+        method="mean of the areas inside (unweighted)",
+        caveat=" ".join(c for c in (UNWEIGHTED, caveat) if c),
+    )
+
+
 def rollup(
     values: pd.DataFrame,
     kind: str,
@@ -64,45 +124,13 @@ def rollup(
     ``values`` has columns ``value`` (float or NaN), optionally ``rank``, ``decile`` and ``population``; one row per
     child area (children without any value may be absent: pass ``n_areas`` to say how many there are).
     """
-    n_areas = max(n_areas or 0, len(values))
-    if kind == "rank":
-        deciles = values["decile"] if "decile" in values else pd.Series(dtype=float)
-        deciles = pd.to_numeric(deciles, errors="coerce")
-        if "rank" in values:
-            from_rank = pd.to_numeric(values["rank"], errors="coerce").map(
-                lambda r: decile_from_rank(r, total_ranked) if pd.notna(r) else float("nan")
-            )
-            deciles = deciles.fillna(from_rank) if len(deciles) else from_rank
-        deciles = deciles.dropna()
-        n_used = len(deciles)
-        if n_used == 0:
-            return Rollup(None, n_areas=n_areas, method=METHODS["rank"], caveat="No area inside has a rank.")
-        share_10 = float((deciles <= 1).sum()) / n_used
-        share_20 = float((deciles <= 2).sum()) / n_used
-        return Rollup(share_10, share_10, share_20, n_areas, n_used, METHODS["rank"], _missing_caveat(n_areas, n_used))
-    present = values[pd.to_numeric(values["value"], errors="coerce").notna()]
-    numbers = pd.to_numeric(present["value"])
-    n_used = len(numbers)
-    caveat = _missing_caveat(n_areas, n_used)
-    if n_used == 0:
-        return Rollup(None, n_areas=n_areas, method=METHODS.get(kind, ""), caveat="No area inside has a value.")
-    if kind == "count":
-        return Rollup(float(numbers.sum()), n_areas=n_areas, n_used=n_used, method=METHODS["count"], caveat=caveat)
-    population = pd.to_numeric(present["population"], errors="coerce") if "population" in present else None
-    if population is not None and population.notna().all() and population.sum() > 0:
-        weighted = float((numbers * population).sum() / population.sum())
-        return Rollup(weighted, n_areas=n_areas, n_used=n_used, method=METHODS[kind], caveat=caveat)
-    unweighted = (
-        "Unweighted average of the areas inside: their populations are not known, so small and large "
-        "areas count the same."
-    )
-    return Rollup(
-        float(numbers.mean()),
-        n_areas=n_areas,
-        n_used=n_used,
-        method="mean of the areas inside (unweighted)",
-        caveat=" ".join(c for c in (unweighted, caveat) if c),
-    )
+    n = len(values)
+
+    def column(name: str) -> list:
+        return values[name].tolist() if name in values else [None] * n
+
+    rows = list(zip(column("value"), column("rank"), column("decile"), column("population"), strict=True))
+    return rollup_rows(rows, kind, n_areas, total_ranked)
 
 
 def rollup_frame(
@@ -158,10 +186,7 @@ def rollup_frame(
             parts.append("No area inside has a value.")
         else:
             if kind in ("rate", "score") and not weighted:
-                parts.append(
-                    "Unweighted average of the areas inside: their populations are not known, so small and large "
-                    "areas count the same."
-                )
+                parts.append(UNWEIGHTED)
             parts.append(_missing_caveat(int(n_areas), int(n_used)))
         caveats.append(" ".join(p for p in parts if p))
     out["caveat"] = caveats

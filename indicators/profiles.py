@@ -52,8 +52,24 @@ def lsoa_ids_within(area: Area) -> list[int]:
     return ids
 
 
+def _request_cache(name: str) -> dict:
+    """A dict that lives as long as the current request (empty and unshared outside one)."""
+    from flask import has_request_context, request
+
+    if not has_request_context():
+        return {}
+    return request._get_current_object().__dict__.setdefault(f"commintel{name}", {})
+
+
 def area_ids_within(area: Area) -> list[int]:
     """``area`` and every area below it (for observations, which may be placed at any level)."""
+    cache = _request_cache("_area_ids_within")
+    if area.id not in cache:
+        cache[area.id] = _area_ids_within(area)
+    return cache[area.id]
+
+
+def _area_ids_within(area: Area) -> list[int]:
     ids, frontier = [area.id], [area.id]
     for _ in range(3):
         frontier = list(db.session.scalars(select(Area.id).where(Area.parent_id.in_(frontier))))
@@ -178,9 +194,18 @@ def _values_frame(area_ids: list[int], indicator_ids: list[int], period_key: str
 def _series(frame: pd.DataFrame, kind: ValueKind, n_areas: int) -> list[tuple[str, date, aggregation.Rollup]]:
     """Per period (in time order): the rolled-up figure of ``frame`` (one indicator, many areas).
 
-    Every period's value comes from the vectorised :func:`aggregation.series`; the latest period also gets the full
-    :func:`aggregation.rollup` (shares, method, caveat) that the page prints.
+    Small frames (a ward's LSOAs) are grouped in plain Python; large ones use the vectorised
+    :func:`aggregation.series`, with the full :func:`aggregation.rollup` for the latest period only.
     """
+    if len(frame) <= 5000:
+        groups: dict[tuple, list] = defaultdict(list)
+        columns = [frame[c].tolist() for c in ("period_start", "period_key", "value", "rank", "decile")]
+        for start, key, value, rank, decile in zip(*columns, strict=True):
+            groups[(start, key)].append((value, rank, decile))
+        return [
+            (key, start, aggregation.rollup_rows(rows, kind.value, n_areas))
+            for (start, key), rows in sorted(groups.items())
+        ]
     values = aggregation.series(frame, kind.value)
     out = []
     for row in values.itertuples(index=False):
@@ -254,6 +279,7 @@ def area_figures(area: Area) -> list[Figure]:
     # only their latest period's rows are fetched (for the caveat): an authority has 263 LSOAs x 166 months.
     row_ids = [i for i in below_ids if by_id[i].value_kind is ValueKind.RANK or len(lsoas) <= 40]
     below = _values_frame(lsoas, row_ids)
+    below_by_indicator = {int(i): f for i, f in below.groupby("indicator_id")} if not below.empty else {}
     sql_series = _sql_series(lsoas, [i for i in below_ids if i not in row_ids])
     figures = []
     for indicator in indicators:
@@ -285,8 +311,8 @@ def area_figures(area: Area) -> list[Figure]:
                 key, start, _ = points3[-1]
                 points3[-1] = (key, start, aggregation.rollup(latest, kind.value, len(lsoas)))
             else:
-                frame = below[below["indicator_id"] == indicator.id]
-                if frame.empty:
+                frame = below_by_indicator.get(indicator.id)
+                if frame is None or frame.empty:
                     continue
                 points3 = _series(frame, kind, len(lsoas))
             key, _start, rollup = points3[-1]
@@ -564,6 +590,14 @@ def _only_funder(user, partnership: Partnership) -> bool:
 
 
 def partnerships_covering(area: Area) -> list[Partnership]:
+    """Partnerships whose areas include ``area`` or an area above it (asked once per request)."""
+    cache = _request_cache("_partnerships_covering")
+    if area.id not in cache:
+        cache[area.id] = _partnerships_covering(area)
+    return cache[area.id]
+
+
+def _partnerships_covering(area: Area) -> list[Partnership]:
     ancestors = set()
     current: Area | None = area
     while current is not None:
