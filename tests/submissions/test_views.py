@@ -287,3 +287,27 @@ def test_admins_erase_residents_observations(sharing_world, client_for):
     assert client_for("org_admin").post(f"/observations/{obs.id}/erase", data={"confirm": "y"}).status_code == 404
     assert client_for("admin").post(f"/observations/{obs.id}/erase", data={"confirm": "y"}).status_code == 302
     assert _count() == 0
+
+
+def test_a_web_import_failing_half_way_stores_nothing(sharing_world, client_for, monkeypatch, app):
+    from submissions import operations as ops
+
+    rows = "".join(f"H{i},2025-01-01,Ashley,need,food,Row {i} of a file that breaks half way.\n" for i in range(1500))
+    c = client_for("member")
+    mapping_url = _upload(c, b"Ref,Date,Ward,Kind,Category,Notes\n" + rows.encode(), "half.csv").headers["Location"]
+    preview_url = c.post(mapping_url, data={"map-text": "Notes", "map-kind": "Kind", "map-category": "Category",
+                                            "map-external_ref": "Ref"}).headers["Location"]  # fmt: skip
+    original, calls = ops._new, {"n": 0}
+
+    def failing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1200:  # after the first 1 000 rows were flushed
+            raise RuntimeError("connection lost")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(ops, "_new", failing)
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
+    response = c.post(preview_url, data={})
+    assert response.status_code == 500
+    assert calls["n"] == 1200
+    assert _count() == 0
