@@ -89,11 +89,12 @@ def run_commintel(corpus, vectors, embedding_model, name="commintel", **override
 
 
 def table(rows):
+    print(flush=True)
     print(f"  {'configuration':34} {'themes':>6} {'NPMI':>7} {'divers.':>7} {'outliers':>8} {'NMI':>6} "
           f"{'NMI themed':>10} {'secs':>6}")  # fmt: skip
     for r in rows:
         print(f"  {r['config']:34} {r['themes']:6d} {r['npmi']:7.3f} {r['diversity']:7.3f} {r['outliers']:8.1%} "
-              f"{r['nmi']:6.3f} {r['nmi_themed']:10.3f} {r['seconds']:6.0f}")  # fmt: skip
+              f"{r['nmi']:6.3f} {r['nmi_themed']:10.3f} {r['seconds']:6.0f}", flush=True)  # fmt: skip
 
 
 def main(argv=None) -> int:
@@ -115,7 +116,10 @@ def main(argv=None) -> int:
         print(f"\n{corpus.name}: {len(corpus.texts)} documents, {len(set(corpus.labels))} labels "
               f"(NMI label: {corpus.label_rule})", flush=True)  # fmt: skip
         vectors = _corpora.embeddings(corpus)
-        rows = [run_default(corpus, vectors, embedding_model), run_commintel(corpus, vectors, embedding_model)]
+        rows = [run_default(corpus, vectors, embedding_model)]
+        table(rows[-1:])
+        rows.append(run_commintel(corpus, vectors, embedding_model))
+        table(rows[-1:])
         if args.variants:
             rows.append(
                 run_commintel(corpus, vectors, embedding_model, "commintel, c-TF-IDF words", representation="ctfidf")
@@ -125,6 +129,7 @@ def main(argv=None) -> int:
                                       outlier_similarity=2.0))  # fmt: skip
             rows.append(run_commintel(corpus, vectors, embedding_model, "commintel, min_cluster_size=10",
                                       min_cluster_size=10))  # fmt: skip
+        print("  side by side:")
         table(rows)
         default, ours = rows[0], rows[1]
         ok = ours["npmi"] >= default["npmi"] and ours["nmi"] >= default["nmi"]

@@ -61,6 +61,9 @@ class ThemeParams:
     min_cluster_size: int | None = None  # None: grows with the corpus, see cluster_size()
     min_samples: int | None = None
     cluster_share: float = 0.005
+    # No theme may hold more than this share of the corpus (HDBSCAN max_cluster_size): without it a small
+    # partnership's corpus falls into two blobs (on the 248 demo texts: 2 themes; with it: 16).
+    max_cluster_share: float = 0.2
     min_df: int = 1
     ngram_range: tuple[int, int] = (1, 2)
     representation: str = "keybert"  # "keybert" or "ctfidf"
@@ -137,11 +140,23 @@ def library_versions() -> dict:
 # Building -------------------------------------------------------------------------------------------------------
 
 
+def _quiet_imports() -> None:
+    """Import umap (and BERTopic, which imports it) with umap's ImportWarning about the optional TensorFlow
+    (ParametricUMAP, which commintel does not use) silenced: the app runs with warnings as errors in tests."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=ImportWarning, message=".*Tensorflow not installed.*")
+        import bertopic  # noqa: F401
+        import umap  # noqa: F401
+
+
 def build_topic_model(params: ThemeParams, n_docs: int, embedding_model=None):
     """commintel's BERTopic: seeded UMAP, HDBSCAN sized to the corpus, stop-word 1-2-gram vectorizer.
 
     The representation model is applied after outlier reduction (see :func:`fit_themes`), so it is not set here.
     """
+    _quiet_imports()
     from bertopic import BERTopic
     from hdbscan import HDBSCAN
     from umap import UMAP
@@ -160,6 +175,7 @@ def build_topic_model(params: ThemeParams, n_docs: int, embedding_model=None):
         min_samples=params.samples(n_docs),
         metric="euclidean",
         cluster_selection_method="eom",
+        max_cluster_size=int(params.max_cluster_share * n_docs) if params.max_cluster_share else 0,
         prediction_data=True,
     )
     return BERTopic(
@@ -181,6 +197,7 @@ def vectorizer(params: ThemeParams):
 
 def representation_model(params: ThemeParams):
     if params.representation == "keybert":
+        _quiet_imports()
         from bertopic.representation import KeyBERTInspired
 
         return KeyBERTInspired(top_n_words=params.top_n_words, random_state=params.seed)
@@ -288,9 +305,16 @@ def fit_themes(
     say("labelling")
     rep = representation_model(params)
     if rep is not None or not np.array_equal(topics, raw_topics):
-        model.update_topics(
-            texts, topics=topics.tolist(), vectorizer_model=vectorizer(params), representation_model=rep
-        )
+        # BERTopic warns that custom topic lists break later topic reduction; we never reduce afterwards.
+        bertopic_log = logging.getLogger("BERTopic")
+        level = bertopic_log.level
+        bertopic_log.setLevel(logging.ERROR)
+        try:
+            model.update_topics(
+                texts, topics=topics.tolist(), vectorizer_model=vectorizer(params), representation_model=rep
+            )
+        finally:
+            bertopic_log.setLevel(level)
     centroids = centroids_of(embeddings, topics, n_topics)
     themes = []
     for t in range(n_topics):
@@ -508,6 +532,7 @@ def load(path: str | Path) -> SavedThemes:
 def load_bertopic(path: str | Path, embedding_model=None):
     """The saved BERTopic itself (for inspection or ``transform``); the embedding model object is passed in so that
     nothing is looked up on the network."""
+    _quiet_imports()
     from bertopic import BERTopic
 
     if embedding_model is None:
