@@ -30,6 +30,7 @@ from webapp.suppression import suppress, threshold
 
 log = logging.getLogger(__name__)
 
+UNTHEMED = "Not yet themed"
 DEFAULT_PERIOD_DAYS = 84  # twelve weeks before the meeting
 QUOTES_PER_GROUP = 2
 MAX_QUOTES = 10
@@ -323,7 +324,7 @@ class Composer:
 
     def group_name(self, obs: Observation) -> str:
         if self.obs_theme is not None:
-            return self.obs_theme.get(obs.id, (None, "Not yet themed"))[1]
+            return self.obs_theme.get(obs.id, (None, UNTHEMED))[1]
         category = self.categories.get(obs.category_id)
         return category.name if category else "Uncategorised"
 
@@ -369,8 +370,8 @@ class Composer:
             f"of the same length ({self.focus.previous_label}).",
             "",
         ]
-        rising = [r for r in rows if r["direction"] == "rising"]
-        falling = [r for r in rows if r["direction"] == "falling"]
+        rising = [r for r in rows if r["direction"] == "rising" and r["name"] != UNTHEMED]
+        falling = [r for r in rows if r["direction"] == "falling" and r["name"] != UNTHEMED]
         for label, group in (("Rising", rising), ("Falling", falling)):
             if group:
                 items = "; ".join(f"{r['name']} ({_n(r['now'])}, was {_n(r['before'])})" for r in group[:5])
@@ -763,7 +764,7 @@ class Composer:
     # Questions ------------------------------------------------------------------------------------------------------
 
     def questions(self) -> SectionDraft:
-        rows = self._changes()
+        rows = [r for r in self._changes() if r["name"] != UNTHEMED]
         qs = []
         for r in [r for r in rows if r["direction"] == "rising"][:2]:
             qs.append(
