@@ -72,13 +72,11 @@ def upgrade():
     )
     with op.batch_alter_table('indicator_values', schema=None) as batch_op:
         batch_op.create_index('ix_indicator_values_area_indicator', ['area_id', 'indicator_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_indicator_values_indicator_id'), ['indicator_id'], unique=False)
 
 
 
 def downgrade():
     with op.batch_alter_table('indicator_values', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_indicator_values_indicator_id'))
         batch_op.drop_index('ix_indicator_values_area_indicator')
 
     op.drop_table('indicator_values')
