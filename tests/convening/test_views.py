@@ -197,3 +197,26 @@ def test_hostile_session_and_section_text_is_escaped_and_fetches_nothing(observe
         cops.render_version_pdf(version)
         assert listener.requests == []
     assert embedded_files(version.pdf) == []
+
+
+def test_session_page_carries_actions_and_updates_their_status(cworld, make_session, client_for):
+    from datetime import date
+
+    convenor = cworld["users"]["convenor"]
+    first = make_session(held_on=date(2025, 1, 14), title="Winter meeting")
+    action = cops.add_action(first, "Map every food pantry in Lawrence Hill", convenor, owner=cworld["org"])
+    cops.add_decision(first, "Meet monthly until the spring.", convenor)
+    db.session.commit()
+    second = make_session()
+    c = client_for("convenor")
+    page = c.get(f"/convening/sessions/{second.id}").get_data(as_text=True)
+    assert "Actions from the previous session" in page
+    assert "Map every food pantry in Lawrence Hill" in page
+    assert '<option value="in_progress">In progress</option>' in page
+    r = c.post(f"/convening/actions/{action.id}", data={"status": "done", "session_id": second.id})
+    assert r.status_code == 302
+    assert r.headers["Location"].endswith(f"/convening/sessions/{second.id}")
+    assert db.session.get(type(action), action.id).status.value == "done"
+    r = c.post(f"/convening/sessions/{second.id}/decisions", data={"text": "ok"}, follow_redirects=True)
+    assert "Decision" in r.get_data(as_text=True)
+    assert "at least 5" in r.get_data(as_text=True) or "Field must be" in r.get_data(as_text=True)
