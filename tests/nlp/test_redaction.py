@@ -130,12 +130,12 @@ def test_text_that_is_only_personal_data():
 
 
 def test_very_long_text_is_redacted_throughout():
-    filler = "Families in Easton need more help with food and fuel this winter. " * 800
+    filler = "Families in Easton need more help with food and fuel this winter. " * 250
     text = "Call 07700 900123. " + filler + "Email a.b@example.org."
     out = redact(text)
     assert "07700 900123" not in out
     assert "a.b@example.org" not in out
-    assert out.count("Easton") == 800
+    assert out.count("Easton") == 250
 
 
 def test_redact_many_keeps_order_and_matches_single_and_forked_runs():
