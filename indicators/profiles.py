@@ -783,11 +783,33 @@ class DecileRow:
 
 
 @dataclass
+class BandRow:
+    label: str
+    observations: Count
+    share_of_theme: float | None
+    share_of_wards: float | None
+
+
+WARD_BANDS = (
+    (0.5, "Half or more of its LSOAs"),
+    (0.25, "A quarter to a half"),
+    (1e-9, "Under a quarter"),
+    (0.0, "None"),
+)
+
+
+@dataclass
 class ThemeDeprivation:
     rows: list[DecileRow]
     placed: Count  # observations placed in an LSOA with a decile
     unplaced: Count  # placed at ward or wider level, or in an LSOA without a decile
     indicator: Indicator | None
+    ward_rows: list[BandRow] = field(default_factory=list)  # by the ward's share of LSOAs in the most deprived 20%
+    ward_placed: Count | None = None
+
+
+def _band(share: float) -> str:
+    return next(label for low, label in WARD_BANDS if share >= low)
 
 
 def imd_indicator() -> Indicator | None:
@@ -843,7 +865,36 @@ def theme_by_deprivation(partnership: Partnership, theme_id: int, since: date | 
                 (sum(1 for x in lsoas_with if x == d) / len(lsoas_with)) if lsoas_with else None,
             )
         )
-    return ThemeDeprivation(rows, suppress(placed), suppress(unplaced), imd)
+    # Observations are often placed at ward level: wards by the share of their LSOAs in England's most deprived 20%.
+    ward_of = dict(
+        db.session.execute(
+            select(Area.id, Area.parent_id).where(Area.id.in_(lsoa_ids), Area.level == AreaLevel.LSOA)
+        ).all()
+    )
+    ward_deciles: dict[int, list[int]] = defaultdict(list)
+    for lsoa_id, ward_id in ward_of.items():
+        if lsoa_id in deciles and ward_id is not None:
+            ward_deciles[ward_id].append(deciles[lsoa_id])
+    ward_band = {w: _band(sum(1 for d in ds if d <= 2) / len(ds)) for w, ds in ward_deciles.items()}
+    band_counts = {label: 0 for _, label in WARD_BANDS}
+    for area_id, n in by_area.items():
+        ward_id = area_id if area_id in ward_band else ward_of.get(area_id)
+        if ward_id in ward_band:
+            band_counts[ward_band[ward_id]] += n
+    in_wards = sum(band_counts.values())
+    ward_rows = []
+    for _, label in WARD_BANDS:
+        count = suppress(band_counts[label])
+        wards_in = sum(1 for b in ward_band.values() if b == label)
+        ward_rows.append(
+            BandRow(
+                label,
+                count,
+                None if count.suppressed or in_wards == 0 else band_counts[label] / in_wards,
+                wards_in / len(ward_band) if ward_band else None,
+            )
+        )
+    return ThemeDeprivation(rows, suppress(placed), suppress(unplaced), imd, ward_rows, suppress(in_wards))
 
 
 def since_for(months: str | None) -> tuple[date | None, str]:

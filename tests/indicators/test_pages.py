@@ -255,3 +255,6 @@ def test_themes_sit_beside_indicators_with_the_rising_flag(loaded, world, client
     central = next(f for f in spec["datasets"]["areas"] if f["properties"]["code"] == CENTRAL_WARD)
     assert central["properties"]["value"] == 12
     assert f'value="theme-{theme.id}"' not in client_for("funder").get("/areas/").get_data(as_text=True)
+    # By ward: Central has two of its eight LSOAs (25%) in the most deprived 20%: "A quarter to a half".
+    page = convenor.get(f"/areas/themes/{theme.id}").get_data(as_text=True)
+    assert re.search(r'<th scope="row">A quarter to a half</th><td>12</td>\s*<td>100%</td>', page)
