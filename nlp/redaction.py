@@ -118,7 +118,7 @@ _NOT_NAMES = (
         "friend family kids children baby one two three four five six seven eight nine ten someone somebody everyone "
         "anyone nobody email e-mail postcode phone mobile text call ring contact address landline tel dob nino "
         "website card refer referred referral client patient tenant resident volunteer caller landlord landlady "
-        "twitter facebook instagram tiktok whatsapp youtube snapchat covid covid-19 coronavirus o.k"
+        "twitter facebook instagram tiktok whatsapp youtube snapchat covid covid-19 coronavirus o.k sir madam"
     )
     | MONTHS
 )
