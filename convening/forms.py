@@ -29,6 +29,8 @@ class SessionForm(FlaskForm):
     link = StringField("Online meeting link", validators=[Optional(), Length(max=500)], description="https://…")
     focus_areas = SelectMultipleField("Focus areas", coerce=int, validators=[Optional()],
                                       description="Leave empty for the partnership's whole area.")  # fmt: skip
+    focus_themes = SelectMultipleField("Focus themes", coerce=int, validators=[Optional()],
+                                       description="Themes found by the partnership's theme model.")  # fmt: skip
     focus_categories = SelectMultipleField("Focus categories", coerce=int, validators=[Optional()],
                                            description="Leave empty for every category.")  # fmt: skip
     period_start = DateField("Look at observations from", validators=[Optional()],
@@ -42,6 +44,11 @@ class SectionForm(FlaskForm):
     title = StringField("Section title", validators=[DataRequired("Give the section a title."), Length(max=200)])
     body = TextAreaField("Text (Markdown)", validators=[Optional(), Length(max=20000)],
                          description="**bold**, *italic*, lists with -, tables with |. No images or HTML.")  # fmt: skip
+
+
+class NotesForm(FlaskForm):
+    notes = TextAreaField("Notes of the meeting", validators=[Optional(), Length(max=20000)],
+                          description="Who said what is not needed: what was discussed and agreed.")  # fmt: skip
 
 
 class DecisionForm(FlaskForm):

@@ -437,6 +437,14 @@ def enqueue_pdf(version: BriefingVersion, actor: User | None):
 # Decisions and actions ----------------------------------------------------------------------------------------------
 
 
+def save_notes(session: Session, notes: str, actor: User) -> Session:
+    """The notes of the meeting (plain text, shown on the session page)."""
+    session.notes = (notes or "").replace("\r\n", "\n").strip()[:20000]
+    db.session.flush()
+    record("session.notes", "session", session.id, actor)
+    return session
+
+
 def add_decision(session: Session, text: str, actor: User) -> Decision:
     """Record a decision the session took."""
     text = (text or "").strip()

@@ -24,6 +24,7 @@ from convening.forms import (
     AgreementForm,
     DecisionForm,
     LibraryFilterForm,
+    NotesForm,
     SectionForm,
     SessionForm,
     choices,
@@ -165,6 +166,7 @@ def _session_choices(form: SessionForm, partnership: Partnership) -> None:
         (c.id, c.name) for c in db.session.scalars(select(Category).where(Category.active).order_by(Category.position))
     )
     form.attending.choices = choices([(o.id, o.name) for o in [*partnership.members, *partnership.funders]])
+    form.focus_themes.choices = choices(_theme_choices([partnership]))
 
 
 @bp.route("/partnerships/<slug>/sessions/new", methods=["GET", "POST"], endpoint="new_session")
@@ -185,6 +187,7 @@ def new_session(slug: str):
                 link=form.link.data or "",
                 focus_area_ids=form.focus_areas.data or [],
                 focus_category_ids=form.focus_categories.data or [],
+                focus_theme_ids=form.focus_themes.data or [],
                 period_start=form.period_start.data,
                 period_end=form.period_end.data,
                 agenda=(form.agenda.data or "").splitlines(),
@@ -223,6 +226,7 @@ def session_page(session_id: int):
         previous=previous,
         carried=[a for a in (previous.actions if previous else [])],
         decision_form=DecisionForm(formdata=None),
+        notes_form=NotesForm(formdata=None, notes=session.notes),
         action_form=action_form,
         status_form=ActionStatusForm(formdata=None),
         jobs=jobs,
@@ -239,6 +243,19 @@ def compose(session_id: int):
     db.session.commit()
     flash("The briefing is drafted from the latest data. Review each machine-written section.", "success")
     return redirect(url_for("convening.composer", session_id=session.id))
+
+
+@bp.route("/sessions/<int:session_id>/notes", methods=["POST"], endpoint="save_notes")
+def save_notes(session_id: int):
+    session = _convened_session_or_404(session_id)
+    back = url_for("convening.session", session_id=session.id) + "#decisions"
+    form = NotesForm()
+    if not form.validate():
+        return _fail(_form_errors(form), back)
+    ops.save_notes(session, form.notes.data or "", current_user)
+    db.session.commit()
+    flash("Notes saved.", "success")
+    return redirect(back)
 
 
 @bp.route("/sessions/<int:session_id>/decisions", methods=["POST"], endpoint="add_decision")

@@ -217,6 +217,10 @@ def test_session_page_carries_actions_and_updates_their_status(cworld, make_sess
     assert r.status_code == 302
     assert r.headers["Location"].endswith(f"/convening/sessions/{second.id}")
     assert db.session.get(type(action), action.id).status.value == "done"
+    assert (
+        c.post(f"/convening/sessions/{second.id}/notes", data={"notes": "Agreed to meet in March."}).status_code == 302
+    )
+    assert "Agreed to meet in March." in c.get(f"/convening/sessions/{second.id}").get_data(as_text=True)
     r = c.post(f"/convening/sessions/{second.id}/decisions", data={"text": "ok"}, follow_redirects=True)
     assert "Decision" in r.get_data(as_text=True)
     assert "at least 5" in r.get_data(as_text=True) or "Field must be" in r.get_data(as_text=True)

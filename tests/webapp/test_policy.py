@@ -48,6 +48,7 @@ SPECIAL = {
     "convening.edit_section": {"*": 302},
     "convening.add_section": {"*": 302},
     "convening.publish": {"*": 302},
+    "convening.save_notes": {"*": 302},
     "convening.add_decision": {"*": 302},
     "convening.add_action": {"*": 302},
     "convening.action_status": {"*": 302},
