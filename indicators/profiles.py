@@ -556,14 +556,36 @@ def theme_map_layer(areas: list[Area], level: AreaLevel, partnership: Partnershi
 # Community ---------------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class GuardedTotal:
+    """A total shown beside parts of which some are suppressed: the exact total would give them away (total minus
+    the parts shown), so only the sum of the shown parts is given, as a lower bound."""
+
+    shown: int
+    k: int
+    value: None = None
+    suppressed: bool = True
+
+    def __str__(self) -> str:
+        return f"at least {self.shown:,}" if self.shown else "not shown (it would reveal a small count)"
+
+
+def guarded_total(total: Count, parts: list[Count]) -> Count | GuardedTotal:
+    """``total`` as it may be shown beside ``parts`` (all already through ``suppress``)."""
+    if total.suppressed or not any(p.suppressed for p in parts):
+        return total
+    return GuardedTotal(sum(p.value or 0 for p in parts), total.k)
+
+
 @dataclass
 class CommunitySection:
     available: bool
     since: date | None = None
     rows: list[dict[str, Any]] = field(default_factory=list)  # category, need, asset, total (Counts)
-    total: Count | None = None
+    total: Count | GuardedTotal | None = None
     organisations: Count | None = None
     audience: str = ""
+    raw_total: int = 0  # for the flags' computation only: never shown
 
 
 def _sharing_levels(user, partnership: Partnership):
@@ -635,12 +657,16 @@ def observation_counts(area: Area, user, since: date | None) -> CommunitySection
         org_ids |= set(db.session.scalars(base.with_only_columns(Observation.organisation_id).distinct())) - {None}
     rows = []
     for name in sorted(counts):
-        need, asset = counts[name].get("need", 0), counts[name].get("asset", 0)
-        rows.append(
-            {"category": name, "need": suppress(need), "asset": suppress(asset), "total": suppress(need + asset)}
-        )
-    total = sum(sum(c.values()) for c in counts.values())
-    return CommunitySection(True, since, rows, suppress(total), suppress(len(org_ids)), audience)
+        need, asset = suppress(counts[name].get("need", 0)), suppress(counts[name].get("asset", 0))
+        total = suppress(counts[name].get("need", 0) + counts[name].get("asset", 0))
+        # A row total beside a hidden part would give the part away (total − the shown part): hide it too.
+        rows.append({"category": name, "need": need, "asset": asset, "total": guarded_total(total, [need, asset])})
+    grand = suppress(sum(sum(c.values()) for c in counts.values()))
+    cells = [r[k] for r in rows for k in ("need", "asset")]
+    raw = sum(sum(c.values()) for c in counts.values())
+    return CommunitySection(
+        True, since, rows, guarded_total(grand, cells), suppress(len(org_ids)), audience, raw_total=raw
+    )
 
 
 # Flags -------------------------------------------------------------------------------------------------------------
@@ -663,7 +689,7 @@ def evidence_gap(area: Area, figures: list[Figure], community: CommunitySection)
         return None
     k = threshold()
     total = community.total
-    few = total.suppressed or (total.value or 0) < k
+    few = community.raw_total < k
     if area.level is AreaLevel.LSOA:
         deprived, how = imd.value <= 2, f"this LSOA is in IMD decile {int(imd.value)}"
     else:
@@ -801,11 +827,11 @@ WARD_BANDS = (
 @dataclass
 class ThemeDeprivation:
     rows: list[DecileRow]
-    placed: Count  # observations placed in an LSOA with a decile
+    placed: Count | GuardedTotal  # observations placed in an LSOA with a decile
     unplaced: Count  # placed at ward or wider level, or in an LSOA without a decile
     indicator: Indicator | None
     ward_rows: list[BandRow] = field(default_factory=list)  # by the ward's share of LSOAs in the most deprived 20%
-    ward_placed: Count | None = None
+    ward_placed: Count | GuardedTotal | None = None
 
 
 def _band(share: float) -> str:
@@ -855,13 +881,15 @@ def theme_by_deprivation(partnership: Partnership, theme_id: int, since: date | 
     placed = sum(per_decile.values())
     lsoas_with = [deciles[a] for a in lsoa_ids if a in deciles]
     rows = []
+    # Shares of the theme would give a hidden count away (share × total): shown only when no decile is hidden.
+    any_hidden = any(suppress(n).suppressed for n in per_decile.values())
     for d, n in per_decile.items():
         count = suppress(n)
         rows.append(
             DecileRow(
                 d,
                 count,
-                None if count.suppressed or placed == 0 else n / placed,
+                None if any_hidden or placed == 0 else n / placed,
                 (sum(1 for x in lsoas_with if x == d) / len(lsoas_with)) if lsoas_with else None,
             )
         )
@@ -882,6 +910,7 @@ def theme_by_deprivation(partnership: Partnership, theme_id: int, since: date | 
         if ward_id in ward_band:
             band_counts[ward_band[ward_id]] += n
     in_wards = sum(band_counts.values())
+    bands_hidden = any(suppress(n).suppressed for n in band_counts.values())
     ward_rows = []
     for _, label in WARD_BANDS:
         count = suppress(band_counts[label])
@@ -890,11 +919,18 @@ def theme_by_deprivation(partnership: Partnership, theme_id: int, since: date | 
             BandRow(
                 label,
                 count,
-                None if count.suppressed or in_wards == 0 else band_counts[label] / in_wards,
+                None if bands_hidden or in_wards == 0 else band_counts[label] / in_wards,
                 wards_in / len(ward_band) if ward_band else None,
             )
         )
-    return ThemeDeprivation(rows, suppress(placed), suppress(unplaced), imd, ward_rows, suppress(in_wards))
+    return ThemeDeprivation(
+        rows,
+        guarded_total(suppress(placed), [r.observations for r in rows]),
+        suppress(unplaced),
+        imd,
+        ward_rows,
+        guarded_total(suppress(in_wards), [r.observations for r in ward_rows]),
+    )
 
 
 def since_for(months: str | None) -> tuple[date | None, str]:

@@ -97,3 +97,16 @@ def test_rollup_frame_agrees_with_rollup(kind):
         assert out.loc[parent, "value"] == pytest.approx(one.value)
         assert out.loc[parent, "caveat"] == one.caveat
         assert out.loc[parent, "n_used"] == one.n_used
+
+
+def test_a_total_never_gives_a_hidden_part_away():
+    from indicators.profiles import guarded_total
+    from webapp.suppression import suppress
+
+    parts = [suppress(6), suppress(2)]  # 2 is hidden: showing 8 would reveal it
+    shown = guarded_total(suppress(8), parts)
+    assert str(shown) == "at least 6"
+    assert shown.value is None
+    assert str(guarded_total(suppress(12), [suppress(6), suppress(6)])) == "12"
+    assert str(guarded_total(suppress(3), [suppress(3), suppress(0)])) == "fewer than 5"
+    assert str(guarded_total(suppress(6), [suppress(3), suppress(3)])) == "not shown (it would reveal a small count)"
