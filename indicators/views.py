@@ -98,8 +98,8 @@ def detail(code: str):
     ]
     sparklines = {f.indicator.id: charts.script_json(f.sparkline) for f in figures if f.sparkline}
     community_chart = None
-    if community.available and community.rows:
-        rows = [{"label": r["category"], "value": r["total"].value, "display": str(r["total"])} for r in community.rows]
+    rows = [{"label": r["category"], "value": r["total"].value, "display": str(r["total"])} for r in community.rows]
+    if community.available and any(r["value"] is not None for r in rows):  # an empty chart says nothing
         community_chart = charts.script_json(
             charts.bars(
                 rows,

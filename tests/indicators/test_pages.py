@@ -158,7 +158,7 @@ def test_community_counts_go_through_suppress(loaded, world, client_for):
     member_page = client_for("member").get(f"/areas/{CENTRAL_WARD}").get_data(as_text=True)
     assert re.search(r"<th scope=\"row\">Food</th><td>6</td>", member_page)
     assert re.search(r"<th scope=\"row\">Housing and homelessness</th><td>7</td>", member_page)
-    assert "13 observations shared" in member_page
+    assert "in Central and the areas inside it: 13, from" in member_page
     # A resident sees only what was shared with the public, and small counts are hidden.
     resident_page = client_for("resident").get(f"/areas/{CENTRAL_WARD}").get_data(as_text=True)
     assert "Food" not in resident_page.split("What the community reports")[1]
