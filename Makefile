@@ -39,5 +39,9 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# A screenshot of each main page (each role) into docs/screenshots/, from a fresh demo database; needs chromium.
+screenshots: install
+	$(BIN)/python -m tests.browser.screenshots
+
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

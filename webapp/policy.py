@@ -153,6 +153,10 @@ def roles_of(user: User | None) -> frozenset[Role]:
     roles: set[Role] = set()
     if user.platform_role is not None:
         roles.add(Role(user.platform_role.value))
+    if user.platform_role is PlatformRole.FUNDER:
+        # A funder's membership of its funder organisation says whose money it is; it does not make the funder an
+        # organisation member (which would open observation-level pages and show them in the navigation).
+        return frozenset(roles)
     for m in user.memberships:
         roles.add(Role.ORG_ADMIN if m.role is OrgRole.ADMIN else Role.MEMBER)
     return frozenset(roles)

@@ -12,7 +12,7 @@ else; ``make test`` runs them.
 from __future__ import annotations
 
 import os
-import re
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,18 +23,12 @@ from tests.browser import live_app
 from tests.conftest import in_ci
 
 BROWSER_DIR = Path(__file__).resolve().parent
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+LAST_LOG = live_app.PROJECT_ROOT / "instance" / "browser-tests-server.log"
+CHROMIUM_ARGS = live_app.CHROMIUM_ARGS
+chromium_path = live_app.chromium_path
+sign_in = live_app.sign_in
 ROLES = ("resident", "member", "org_admin", "convenor", "funder", "admin")
-# The accent of every focused control: a 3 px outline plus the yellow ring (webapp/static/css/commintel.css).
-TIMEOUT_MS = 20_000
+TIMEOUT_MS = 30_000  # generous: the suite shares a small machine with other work
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -45,10 +39,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if BROWSER_DIR in Path(str(item.path)).parents:
             item.add_marker(pytest.mark.browser)
-
-
-def chromium_path() -> str:
-    return os.environ.get("COMMINTEL_CHROMIUM", "/usr/bin/chromium")
 
 
 @pytest.fixture(scope="session")
@@ -72,13 +62,20 @@ def browser_type_launch_args(browser_type_launch_args: dict, chromium_executable
 
 
 @pytest.fixture(scope="session")
-def live_server(chromium_executable: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[live_app.LiveApp]:
+def live_server(
+    chromium_executable: str, tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> Iterator[live_app.LiveApp]:
     """The app with the demo data, served for the whole session."""
-    live = live_app.start(tmp_path_factory.mktemp("browser-app"))
+    # The demo database is cached between sessions (see live_app.prepare) unless COMMINTEL_BROWSER_FRESH=1.
+    cache = None if os.environ.get("COMMINTEL_BROWSER_FRESH") else pytestconfig.cache.mkdir("commintel-browser-demo")
+    live = live_app.start(tmp_path_factory.mktemp("browser-app"), cache)
     try:
         yield live
     finally:
         live.stop()
+        # Keep the served app's log where it survives pytest's cleaning of old temporary folders.
+        LAST_LOG.parent.mkdir(exist_ok=True)
+        shutil.copyfile(live.log_path, LAST_LOG)
 
 
 @pytest.fixture(scope="session")
@@ -101,16 +98,6 @@ def context(context: BrowserContext) -> BrowserContext:
 @pytest.fixture(autouse=True, scope="session")
 def _expect_timeout() -> None:
     expect.set_options(timeout=TIMEOUT_MS)
-
-
-def sign_in(page: Page, role: str) -> Page:
-    """Sign in through the form as the demo login of ``role`` and wait for the home page."""
-    page.goto("/auth/login")
-    page.get_by_label("Email").fill(live_app.DEMO_LOGINS[role])
-    page.get_by_label("Password").fill(live_app.DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/home$"))
-    return page
 
 
 @pytest.fixture

@@ -8,10 +8,13 @@ the suite, so the journeys do not depend on the migration chain being joined up.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -31,7 +34,31 @@ DEMO_LOGINS = {
     "member": "member@demo.commintel.org",
     "resident": "resident@demo.commintel.org",
 }
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 LINK_PATTERN = re.compile(r"one-time link \(token (\d+)\): (\S+)")
+
+
+def chromium_path() -> str:
+    """Debian's Chromium (apt-get install chromium); COMMINTEL_CHROMIUM points elsewhere. Nothing is downloaded."""
+    return os.environ.get("COMMINTEL_CHROMIUM", "/usr/bin/chromium")
+
+
+def sign_in(page, role: str):
+    """Sign in through the form as the demo login of ``role`` and wait for the home page."""
+    page.goto("/auth/login")
+    page.get_by_label("Email address").fill(DEMO_LOGINS[role])
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/home$"))
+    return page
 
 
 def free_port() -> int:
@@ -107,6 +134,7 @@ class LiveApp:
     log_path: Path
     process: subprocess.Popen | None = None
     demo_seconds: float = 0.0
+    from_cache: bool = False
     env: dict[str, str] = field(default_factory=dict)
     _routes: list[dict] | None = None
 
@@ -149,22 +177,84 @@ class LiveApp:
         self.process.send_signal(signal.SIGINT)
         try:
             self.process.wait(timeout=20)
+            return
         except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+            pass
+        # Still there: end the process group we started (the server and its worker), politely first.
+        for sig, grace in ((signal.SIGTERM, 5), (signal.SIGKILL, 10)):
+            os.killpg(self.process.pid, sig)
+            try:
+                self.process.wait(timeout=grace)
+                return
+            except subprocess.TimeoutExpired:
+                continue
 
 
-def prepare(instance_dir: Path, port: int) -> LiveApp:
-    """Build the schema and load the demo into a fresh database under ``instance_dir``."""
+# What the demo database is made from: if none of these files changed, a copy of the last one built is the same.
+SOURCE_DIRS = ("webapp", "submissions", "nlp", "indicators", "convening")
+SOURCE_SUFFIXES = {".py", ".csv", ".json", ".geojson", ".xlsx", ".txt", ".md", ".toml", ".yaml", ".yml", ".ods"}
+# Files of the instance folder that are not the demo: the task queue (see `prepare`) and our log.
+NOT_DEMO = shutil.ignore_patterns("celery-*.db*", "celerybeat-schedule*", "server.log", "*.db-wal", "*.db-shm")
+
+
+def source_fingerprint() -> str:
+    digest = hashlib.sha256()
+    files = [PROJECT_ROOT / "pyproject.toml", PROJECT_ROOT / "constraints.txt"]
+    for name in SOURCE_DIRS:
+        files += sorted(p for p in (PROJECT_ROOT / name).rglob("*") if p.suffix in SOURCE_SUFFIXES and p.is_file())
+    for path in files:
+        if path.is_file():
+            digest.update(str(path.relative_to(PROJECT_ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _checkpoint(database: Path) -> None:
+    """Fold SQLite's write-ahead log into the database file, so the file alone is the whole database."""
+    with sqlite3.connect(database) as con:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+
+
+def prepare(instance_dir: Path, port: int, cache_root: Path | None = None) -> LiveApp:
+    """Build the schema and load the demo into a fresh database under ``instance_dir``.
+
+    Loading the demo fits the themes model and takes minutes on a busy machine. With ``cache_root``, the instance
+    folder `commintel demo` produced is kept there under a fingerprint of the sources it is made from, and later
+    sessions start from a copy of it (still a fresh database: nothing a test does reaches the cache).
+    """
     instance_dir.mkdir(parents=True, exist_ok=True)
     env = app_environment(instance_dir, port)
     live = LiveApp(f"http://127.0.0.1:{port}", instance_dir, instance_dir / "server.log", env=env)
     live.log_path.write_text("")
-    _run([sys.executable, "-c", SCHEMA_SCRIPT], env, live.log_path, "creating the schema", 300)
-    started = time.monotonic()
-    _run([str(COMMINTEL), "demo"], env, live.log_path, "`commintel demo`", 900)
-    live.demo_seconds = time.monotonic() - started
+    cached = cache_root / source_fingerprint() if cache_root is not None else None
+    if cached is not None and (cached / "commintel.db").is_file():
+        shutil.copytree(cached, instance_dir, dirs_exist_ok=True)
+        live.from_cache = True
+        with live.log_path.open("a") as log:
+            log.write(f"demo database copied from {cached}\n")
+    else:
+        _run([sys.executable, "-c", SCHEMA_SCRIPT], env, live.log_path, "creating the schema", 300)
+        started = time.monotonic()
+        _run([str(COMMINTEL), "demo"], env, live.log_path, "`commintel demo`", 1800)
+        live.demo_seconds = time.monotonic() - started
+        _checkpoint(instance_dir / "commintel.db")
+        if cached is not None:
+            staging = cached.with_name(cached.name + f".tmp{os.getpid()}")
+            shutil.copytree(instance_dir, staging, ignore=NOT_DEMO, dirs_exist_ok=True)
+            for old in cache_root.iterdir():  # one demo is enough: drop those built from older sources
+                if old != staging:
+                    shutil.rmtree(old, ignore_errors=True)
+            staging.rename(cached)
+    # The demo redacts and themes its observations itself, and the save signal has also queued the same work for
+    # the worker; served as is, the worker would first spend minutes redoing it (one task a second on the embedded
+    # queue) and a new observation would wait behind them. Start with an empty queue instead.
+    for queue_file in instance_dir.glob("celery-*.db*"):
+        queue_file.unlink()
     return live
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def serve(live: LiveApp, timeout: float = 90.0) -> LiveApp:
@@ -178,6 +268,8 @@ def serve(live: LiveApp, timeout: float = 90.0) -> LiveApp:
         stdout=out,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group, so a hung server and its worker can be killed together
+        # A shell's background jobs ignore SIGINT, and children inherit that; `stop` needs it to end cleanly.
+        preexec_fn=_default_sigint,  # noqa: PLW1509 - only resets a signal disposition, before exec
     )
     out.close()
     deadline = time.monotonic() + timeout
@@ -194,6 +286,6 @@ def serve(live: LiveApp, timeout: float = 90.0) -> LiveApp:
     raise RuntimeError(f"`commintel serve` did not answer within {timeout} s; see {live.log_path}")
 
 
-def start(instance_dir: Path) -> LiveApp:
+def start(instance_dir: Path, cache_root: Path | None = None) -> LiveApp:
     port = free_port()
-    return serve(prepare(instance_dir, port))
+    return serve(prepare(instance_dir, port, cache_root))

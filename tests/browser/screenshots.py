@@ -1,0 +1,165 @@
+"""`make screenshots`: a picture of each main page, as each kind of user sees it, in docs/screenshots/.
+
+Starts the app on a fresh database with the demo data (like the browser tests), drives Debian's Chromium, and
+writes one PNG per page. Pages whose route does not exist yet are left out and listed at the end.
+
+    .venv/bin/python -m tests.browser.screenshots [--out docs/screenshots] [--only NAME ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from playwright.sync_api import Page, sync_playwright
+
+from tests.browser import live_app
+from tests.browser.accessibility import settle
+
+DEFAULT_OUT = live_app.PROJECT_ROOT / "docs" / "screenshots"
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+def _submit_empty_form(page: Page) -> None:
+    page.locator("main form[method=post] button[type=submit]").last.click()
+    page.wait_for_load_state()
+
+
+def _first_link(pattern: str) -> Callable[[Page], None]:
+    """Follow the first link in the page's main content whose address matches ``pattern``."""
+
+    def action(page: Page) -> None:
+        hrefs = page.eval_on_selector_all("main a[href]", "els => els.map(e => e.getAttribute('href'))")
+        for href in hrefs:
+            if re.search(pattern, href):
+                page.goto(href)
+                return
+        raise LookupError(f"no link matching {pattern} on {page.url}")
+
+    return action
+
+
+@dataclass(frozen=True)
+class Shot:
+    name: str
+    role: str
+    path: str
+    action: Callable[[Page], None] | None = None
+    viewport: dict | None = None
+
+
+SHOTS = (
+    Shot("01-start", "anonymous", "/"),
+    Shot("02-sign-in", "anonymous", "/auth/login"),
+    Shot("03-public-form", "anonymous", "/public/bristol/observe"),
+    Shot("04-home-member", "member", "/home"),
+    Shot("05-observation-form", "member", "/observations/new"),
+    Shot("06-observation-form-errors", "member", "/observations/new", _submit_empty_form),
+    Shot("07-observations", "member", "/observations/"),
+    Shot("08-observation", "member", "/observations/", _first_link(r"^/observations/\d+$")),
+    Shot("09-import", "member", "/observations/import"),
+    Shot("10-moderation", "convenor", "/observations/moderation"),
+    Shot("11-home-convenor", "convenor", "/home"),
+    Shot("12-themes", "convenor", "/themes/"),
+    Shot("13-theme", "convenor", "/themes/", _first_link(r"^/themes/\d+$")),
+    Shot("14-areas-map", "convenor", "/areas/"),
+    Shot("15-area-profile", "convenor", "/areas/E05010907"),
+    Shot("16-partnership", "convenor", "/partnerships/bristol"),
+    Shot("17-sessions", "convenor", "/convening/"),
+    Shot("18-briefing", "convenor", "/convening/", _first_link(r"/briefings?/\d+")),
+    Shot("19-home-funder", "funder", "/home"),
+    Shot("20-library", "funder", "/convening/library"),
+    Shot("21-people", "admin", "/admin/users"),
+    Shot("22-not-found", "member", "/no-such-page"),
+    Shot("23-phone-home", "member", "/home", viewport=PHONE),
+    Shot("24-phone-observation-form", "member", "/observations/new", viewport=PHONE),
+    Shot("25-phone-area-profile", "convenor", "/areas/E05010907", viewport=PHONE),
+)
+
+
+def route_exists(path: str, rules: list[str]) -> bool:
+    from werkzeug.exceptions import HTTPException, NotFound
+    from werkzeug.routing import Map, Rule
+
+    adapter = Map([Rule(r) for r in rules]).bind("localhost")
+    try:
+        adapter.match(path)
+    except NotFound:
+        return path == "/no-such-page"
+    except HTTPException:  # a redirect (e.g. a missing trailing slash) still means the route exists
+        return True
+    return True
+
+
+def take(out: Path, only: set[str] | None = None) -> tuple[list[str], list[str]]:
+    out.mkdir(parents=True, exist_ok=True)
+    made: list[str] = []
+    left_out: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="commintel-screenshots-") as tmp:
+        live = live_app.start(Path(tmp))
+        try:
+            rules = [r["rule"] for r in live.routes()]
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path=live_app.chromium_path(), headless=True, args=live_app.CHROMIUM_ARGS
+                )
+                pages: dict[tuple[str, str], Page] = {}
+                for shot in SHOTS:
+                    if only and shot.name not in only:
+                        continue
+                    if not route_exists(shot.path, rules):
+                        left_out.append(f"{shot.name}: no route {shot.path} yet")
+                        continue
+                    viewport = shot.viewport or DESKTOP
+                    key = (shot.role, str(viewport))
+                    if key not in pages:
+                        context = browser.new_context(base_url=live.base_url, viewport=viewport)
+                        pages[key] = context.new_page()
+                        if shot.role != "anonymous":
+                            live_app.sign_in(pages[key], shot.role)
+                    page = pages[key]
+                    response = page.goto(shot.path)
+                    try:
+                        if shot.action:
+                            shot.action(page)
+                        settle(page)
+                    except (LookupError, TimeoutError) as exc:
+                        left_out.append(f"{shot.name}: {exc}")
+                        continue
+                    status = response.status if response else 0
+                    target = out / f"{shot.name}.png"
+                    page.screenshot(path=str(target), full_page=True)
+                    made.append(f"{target.relative_to(live_app.PROJECT_ROOT)} ({shot.role}, {page.url}, {status})")
+                browser.close()
+        finally:
+            live.stop()
+    return made, left_out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--only", nargs="*", help="names of the screenshots to take (default: all)")
+    args = parser.parse_args(argv)
+    if not Path(live_app.chromium_path()).is_file():
+        print(f"No Chromium at {live_app.chromium_path()}: apt-get install chromium", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    made, left_out = take(args.out, set(args.only) if args.only else None)
+    for line in made:
+        print(line)
+    for line in left_out:
+        print(f"left out: {line}")
+    print(f"{len(made)} screenshots in {args.out} ({time.monotonic() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
