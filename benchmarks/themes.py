@@ -124,11 +124,6 @@ def main(argv=None) -> int:
             rows.append(
                 run_commintel(corpus, vectors, embedding_model, "commintel, c-TF-IDF words", representation="ctfidf")
             )
-            rows.append(run_commintel(corpus, vectors, embedding_model, "commintel, min_df=2", min_df=2))
-            rows.append(run_commintel(corpus, vectors, embedding_model, "commintel, no outlier reduction",
-                                      outlier_similarity=2.0))  # fmt: skip
-            rows.append(run_commintel(corpus, vectors, embedding_model, "commintel, min_cluster_size=10",
-                                      min_cluster_size=10))  # fmt: skip
         print("  side by side:")
         table(rows)
         default, ours = rows[0], rows[1]

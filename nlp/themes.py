@@ -7,8 +7,9 @@ Choices, each measured in ``benchmarks/themes.py`` against BERTopic's default co
 
 - Sub-models are built in one place (:func:`build_topic_model`) from :class:`ThemeParams` and can be injected.
   UMAP is seeded (``random_state``; UMAP is unseeded by default) so a fit is reproducible on the same machine.
-- HDBSCAN's ``min_cluster_size`` grows with the corpus (:meth:`ThemeParams.cluster_size`): a partnership of 300
-  observations gets themes of at least 5, a corpus of 7,000 themes of at least ~35 rather than 150 tiny topics.
+- HDBSCAN's ``min_cluster_size`` grows with the corpus (:meth:`ThemeParams.cluster_size`): 1 % of it, between 5
+  and 18 (a partnership of 300 observations gets themes of at least 5); ``min_samples`` is a fifth of that (at
+  least 3); no theme may exceed a quarter of the corpus.
 - Words: CountVectorizer with English stop words and 1-2-grams. BERTopic fits the vectorizer on one *joined document
   per topic*, so ``min_df`` counts topics, not observations: ``min_df=1`` keeps words that only one theme uses (the
   most distinctive ones); the benchmark showed ``min_df=2`` lowers coherence.
@@ -60,10 +61,14 @@ class ThemeParams:
     min_dist: float = 0.0
     min_cluster_size: int | None = None  # None: grows with the corpus, see cluster_size()
     min_samples: int | None = None
-    cluster_share: float = 0.005
+    # 1 % of the corpus, between 5 and 18 (benchmarks/themes.py, tuning on NMI: on NHS comments 37 -> NMI 0.361,
+    # 18 -> 0.378, 10 -> 0.378 but 167 themes; on BBC 11 -> 0.508, 18 -> 0.603, 25 -> 0.583).
+    cluster_share: float = 0.01
+    max_min_cluster_size: int = 18
     # No theme may hold more than this share of the corpus (HDBSCAN max_cluster_size): without it a small
-    # partnership's corpus falls into two blobs (on the 248 demo texts: 2 themes; with it: 16).
-    max_cluster_share: float = 0.2
+    # partnership's corpus falls into two blobs (on the 248 demo texts: 2 themes; with it: 16). A quarter keeps
+    # BBC's five sections (each about 23 % of the corpus) whole.
+    max_cluster_share: float = 0.25
     min_df: int = 1
     ngram_range: tuple[int, int] = (1, 2)
     representation: str = "keybert"  # "keybert" or "ctfidf"
@@ -75,7 +80,7 @@ class ThemeParams:
     def cluster_size(self, n_docs: int) -> int:
         if self.min_cluster_size:
             return self.min_cluster_size
-        return int(min(50, max(5, round(n_docs * self.cluster_share))))
+        return int(min(self.max_min_cluster_size, max(5, round(n_docs * self.cluster_share))))
 
     def samples(self, n_docs: int) -> int:
         # HDBSCAN's default (min_samples = min_cluster_size) lumps a small corpus into one giant cluster; a smaller
