@@ -356,9 +356,9 @@ def forget_text(ids: Iterable[int]) -> None:
 
 
 def purge_observation(observation_id: int) -> None:
-    """Erasure: remove the observation's vectors and theme assignments at once (same transaction as the erasure)."""
+    """Erasure: remove the observation's vectors and theme assignments at once (same transaction as the erasure,
+    which submissions audits)."""
     forget_text([observation_id])
-    record("themes.purge", "observation", observation_id, None)
 
 
 # Curation -------------------------------------------------------------------------------------------------------
