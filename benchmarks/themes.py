@@ -122,7 +122,7 @@ def main(argv=None) -> int:
         table(rows[-1:])
         if args.variants:
             rows.append(
-                run_commintel(corpus, vectors, embedding_model, "commintel, c-TF-IDF words", representation="ctfidf")
+                run_commintel(corpus, vectors, embedding_model, "commintel, KeyBERT words", representation="keybert-words")
             )
         print("  side by side:")
         table(rows)
