@@ -121,9 +121,8 @@ def main(argv=None) -> int:
         rows.append(run_commintel(corpus, vectors, embedding_model))
         table(rows[-1:])
         if args.variants:
-            rows.append(
-                run_commintel(corpus, vectors, embedding_model, "commintel, KeyBERT words", representation="keybert-words")
-            )
+            alternative = {"representation": "keybert-words"}
+            rows.append(run_commintel(corpus, vectors, embedding_model, "commintel, KeyBERT words", **alternative))
         print("  side by side:")
         table(rows)
         default, ours = rows[0], rows[1]
