@@ -1,0 +1,196 @@
+"""The convenor's journey (themes curated and refreshed, an area profile read, a briefing edited, published and
+downloaded) and the funder's (finds and reads the briefing, downloads its PDF, is refused observation pages)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.accessibility import assert_accessible, settle
+
+WINTER = "Winter partnership session"  # drafted by the demo for the convenor to review and publish
+AUTUMN_BRIEFING = "Autumn review: cost of living and food"  # published by the demo
+
+
+def _reload_until(page: Page, check: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(2)
+        page.reload()
+    raise AssertionError(f"{what} did not happen on {page.url} within {timeout_s} s")
+
+
+def _pdf_text(path: Path) -> str:
+    pdftotext = shutil.which("pdftotext")  # poppler-utils: installed by .ci/run
+    if pdftotext is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    result = subprocess.run(  # noqa: S603 - fixed argument list, no shell
+        [pdftotext, "-l", "2", str(path), "-"], capture_output=True, text=True, timeout=60, check=True
+    )
+    return result.stdout
+
+
+def test_convenor_reads_an_area_profile_and_the_map(page_as: Callable[..., Page]):
+    convenor = page_as("convenor")
+    convenor.get_by_role("navigation", name="Main").get_by_role("link", name="Areas").click()
+    settle(convenor)
+    area_map = convenor.locator("#area-map")
+    expect(area_map).to_have_class(re.compile("chart-drawn"))
+    expect(area_map).to_have_attribute("aria-label", re.compile("map"))
+    expect(area_map.locator("svg path").first).to_be_attached()
+    # The map has a table with every value beside it.
+    expect(convenor.locator(".map-table tbody tr")).to_have_count(34)
+
+    convenor.locator(".map-table").get_by_role("link", name="Lawrence Hill").click()
+    settle(convenor)
+    expect(convenor.get_by_role("heading", level=1)).to_have_text("Lawrence Hill")
+    indicators = convenor.get_by_role("table", name="Indicators for Lawrence Hill")
+    expect(indicators).to_contain_text("Index of Multiple Deprivation")
+    expect(indicators).to_contain_text("Bristol, City of")
+    expect(convenor.locator(".chart-drawn").first).to_be_visible()
+    expect(convenor.get_by_role("heading", level=2, name="What the community reports")).to_be_visible()
+    expect(convenor.get_by_role("table", name="Observations by category and kind")).to_be_visible()
+    expect(convenor.get_by_role("heading", level=3, name="Themes")).to_be_visible()
+    expect(convenor.locator("main")).not_to_contain_text("No community themes to show here")
+    assert_accessible(convenor)
+
+    # Its neighbourhoods (LSOAs): the most deprived with few observations carry an evidence-gap flag, in words.
+    lsoas = convenor.eval_on_selector_all("ul.columns a", "els => els.map(e => e.getAttribute('href'))")
+    assert len(lsoas) == 9
+    for href in lsoas:
+        convenor.goto(href)
+        if convenor.locator("#flags-heading").count():
+            break
+    else:
+        raise AssertionError("no LSOA of Lawrence Hill shows a flag")
+    expect(convenor.locator(".flags .flag h3").first).to_have_text("Evidence gap")
+    expect(convenor.locator(".flags .flag p").first).to_contain_text("IMD 2019")
+    assert_accessible(convenor)
+
+
+def test_convenor_edits_publishes_and_downloads_a_briefing(page_as: Callable[..., Page]):
+    convenor = page_as("convenor")
+    convenor.goto("/partnerships/bristol")
+    convenor.goto("/convening/partnerships/bristol")
+    expect(convenor.get_by_role("heading", level=1)).to_have_text(re.compile("workspace$"))
+    convenor.get_by_role("link", name=WINTER).click()
+    expect(convenor.get_by_role("heading", level=1)).to_have_text(WINTER)
+    session_url = convenor.url
+    convenor.get_by_role("link", name="Open the composer").click()
+    assert_accessible(convenor)
+
+    # Edit a section: the edit form opens from its summary.
+    section = convenor.locator("section.composer-section").filter(has=convenor.locator("details.edit")).first
+    section.locator("details.edit summary").click()
+    body = section.locator("details.edit textarea").last
+    body.fill("The partnership agreed to focus this winter on food and heating. (Edited by the convenor.)")
+    section.get_by_role("button", name="Save section").click()
+    expect(convenor.get_by_role("status")).to_be_visible()
+    expect(convenor.locator("main")).to_contain_text("(Edited by the convenor.)")
+
+    # Every machine-written section must be approved before the briefing can be published.
+    for _ in range(20):
+        approve = convenor.get_by_role("button", name=re.compile("^Approve as written"))
+        if approve.count() == 0:
+            break
+        approve.first.click()
+        convenor.wait_for_load_state()
+    expect(convenor.locator("#blocker")).to_have_count(0)
+    convenor.get_by_role("button", name=re.compile("^Publish")).click()
+    expect(convenor.get_by_role("status")).to_contain_text(re.compile(r"Version \d+ is published"))
+
+    convenor.goto(session_url)
+    download_link = convenor.get_by_role("link", name=re.compile(r"^Download \(\d+ pages\)"))
+    _reload_until(convenor, lambda: download_link.count() > 0, 180, "the PDF being prepared")
+    with convenor.expect_download() as info:
+        download_link.first.click()
+    pdf = info.value.path()
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    assert WINTER in _pdf_text(pdf)
+
+
+def test_funder_finds_and_reads_the_briefing_and_downloads_it(page_as: Callable[..., Page]):
+    funder = page_as("funder")
+    funder.get_by_role("navigation", name="Main").get_by_role("link", name="Briefings").click()
+    expect(funder.get_by_role("heading", level=1)).to_have_text("Briefings library")
+    assert_accessible(funder)
+    funder.get_by_role("link", name=AUTUMN_BRIEFING).first.click()
+    expect(funder.get_by_role("heading", level=1)).to_have_text(re.compile(f"{re.escape(AUTUMN_BRIEFING)}$"))
+    expect(funder.get_by_role("navigation", name="Contents")).to_be_visible()
+    assert_accessible(funder)
+    with funder.expect_download() as info:
+        funder.get_by_role("link", name=re.compile("^Download the PDF")).click()
+    pdf = info.value.path()
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    assert AUTUMN_BRIEFING in " ".join(_pdf_text(pdf).split())
+
+    # Observation-level pages are not for funders.
+    expect(funder.get_by_role("navigation", name="Main").get_by_role("link", name="Observations")).to_have_count(0)
+    response = funder.goto("/observations/")
+    assert response is not None
+    assert response.status == 403
+    expect(funder.get_by_role("heading", level=1)).to_have_text("You do not have access to this page")
+    response = funder.goto("/themes/")
+    assert response is not None
+    assert response.status == 403
+
+
+# Last in this file: the refit is the heaviest background work, so nothing else waits on the worker meanwhile.
+def test_convenor_curates_themes_and_watches_a_refresh(page_as: Callable[..., Page]):
+    convenor = page_as("convenor")
+    convenor.get_by_role("navigation", name="Main").get_by_role("link", name="Themes").click()
+    expect(convenor.get_by_role("heading", level=1)).to_have_text("Themes")
+    convenor.get_by_role("link", name="Bristol Community Intelligence Partnership").click()
+    expect(convenor.get_by_role("heading", level=1)).to_have_text(re.compile("^Themes in Bristol"))
+    theme_links = convenor.locator("main table th[scope=row] a")
+    expect(theme_links.first).to_be_visible()
+    assert theme_links.count() >= 2
+    assert_accessible(convenor)
+    second_label = theme_links.nth(1).inner_text().strip()
+
+    # Rename the first theme to what the partnership calls it.
+    theme_links.first.click()
+    expect(convenor.get_by_role("heading", level=2, name="Curate")).to_be_visible()
+    name = convenor.locator("main form").filter(has=convenor.get_by_role("button", name="Save name"))
+    name.get_by_role("textbox").first.fill("Food parcels running short")
+    name.get_by_role("button", name="Save name").click()
+    expect(convenor.get_by_role("status")).to_contain_text("Theme renamed.")
+    expect(convenor.get_by_role("heading", level=1)).to_have_text("Food parcels running short")
+    assert_accessible(convenor)
+
+    # Merge the second theme into the renamed one.
+    convenor.get_by_role("link", name=re.compile("^Themes in Bristol")).click()
+    convenor.locator("main table th[scope=row] a", has_text=second_label).first.click()
+    merge = convenor.locator("main form").filter(has=convenor.get_by_role("button", name="Merge"))
+    merge.get_by_role("combobox").select_option(label="Food parcels running short")
+    merge.get_by_role("button", name="Merge").click()
+    expect(convenor.get_by_role("status")).to_contain_text("Merged into “Food parcels running short”.")
+    # The merged theme's observations now count in the renamed one, whose page is shown.
+    expect(convenor.get_by_role("heading", level=1)).to_have_text("Food parcels running short")
+
+    # Start a refresh and watch it on the job page.
+    convenor.get_by_role("link", name=re.compile("^Themes in Bristol")).click()
+    convenor.get_by_role("button", name="Start a refresh").click()
+    expect(convenor.get_by_role("heading", level=1)).to_have_text("Background work")
+    progress = convenor.get_by_role("progressbar", name="Progress")
+    expect(progress).to_be_visible()
+    assert_accessible(convenor)
+    status = convenor.locator(".facts dd").nth(1)
+
+    def started() -> bool:
+        return status.inner_text().strip() != "queued" or int(progress.get_attribute("value") or 0) > 0
+
+    _reload_until(convenor, started, 120, "the theme refresh starting")
+    # Watch it to the end (a refit takes minutes on a busy machine): it must finish, not fail.
+    _reload_until(convenor, lambda: status.inner_text().strip() in ("done", "failed"), 420, "the theme refresh ending")
+    expect(status).to_have_text("done")
+    expect(progress).to_have_attribute("value", "100")
