@@ -23,6 +23,8 @@ from tests.browser import live_app
 from tests.browser.accessibility import settle
 
 DEFAULT_OUT = live_app.PROJECT_ROOT / "docs" / "screenshots"
+# The browser tests' cache of the demo database (pytest's cache folder), shared so neither builds it twice.
+DEMO_CACHE = live_app.PROJECT_ROOT / ".pytest_cache" / "d" / "commintel-browser-demo"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
@@ -32,16 +34,16 @@ def _submit_empty_form(page: Page) -> None:
     page.wait_for_load_state()
 
 
-def _first_link(pattern: str) -> Callable[[Page], None]:
-    """Follow the first link in the page's main content whose address matches ``pattern``."""
+def _first_link(*patterns: str) -> Callable[[Page], None]:
+    """Follow, one page after another, the first link in the main content whose address matches each pattern."""
 
     def action(page: Page) -> None:
-        hrefs = page.eval_on_selector_all("main a[href]", "els => els.map(e => e.getAttribute('href'))")
-        for href in hrefs:
-            if re.search(pattern, href):
-                page.goto(href)
-                return
-        raise LookupError(f"no link matching {pattern} on {page.url}")
+        for pattern in patterns:
+            hrefs = page.eval_on_selector_all("main a[href]", "els => els.map(e => e.getAttribute('href'))")
+            href = next((h for h in hrefs if re.search(pattern, h)), None)
+            if href is None:
+                raise LookupError(f"no link matching {pattern} on {page.url}")
+            page.goto(href)
 
     return action
 
@@ -67,15 +69,21 @@ SHOTS = (
     Shot("09-import", "member", "/observations/import"),
     Shot("10-moderation", "convenor", "/observations/moderation"),
     Shot("11-home-convenor", "convenor", "/home"),
-    Shot("12-themes", "convenor", "/themes/"),
-    Shot("13-theme", "convenor", "/themes/", _first_link(r"^/themes/\d+$")),
+    Shot("12-themes", "convenor", "/themes/bristol"),
+    Shot("13-theme", "convenor", "/themes/bristol", _first_link(r"^/themes/bristol/\d+$")),
     Shot("14-areas-map", "convenor", "/areas/"),
     Shot("15-area-profile", "convenor", "/areas/E05010907"),
     Shot("16-partnership", "convenor", "/partnerships/bristol"),
-    Shot("17-sessions", "convenor", "/convening/"),
-    Shot("18-briefing", "convenor", "/convening/", _first_link(r"/briefings?/\d+")),
+    Shot("17-workspace", "convenor", "/convening/partnerships/bristol"),
+    Shot(
+        "18-composer",
+        "convenor",
+        "/convening/partnerships/bristol",
+        _first_link(r"^/convening/sessions/\d+$", r"^/convening/sessions/\d+/briefing$"),
+    ),
     Shot("19-home-funder", "funder", "/home"),
     Shot("20-library", "funder", "/convening/library"),
+    Shot("20b-briefing", "funder", "/convening/library", _first_link(r"^/convening/versions/\d+$")),
     Shot("21-people", "admin", "/admin/users"),
     Shot("22-not-found", "member", "/no-such-page"),
     Shot("23-phone-home", "member", "/home", viewport=PHONE),
@@ -103,7 +111,7 @@ def take(out: Path, only: set[str] | None = None) -> tuple[list[str], list[str]]
     made: list[str] = []
     left_out: list[str] = []
     with tempfile.TemporaryDirectory(prefix="commintel-screenshots-") as tmp:
-        live = live_app.start(Path(tmp))
+        live = live_app.start(Path(tmp), DEMO_CACHE)
         try:
             rules = [r["rule"] for r in live.routes()]
             with sync_playwright() as playwright:
