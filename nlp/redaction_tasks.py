@@ -27,7 +27,7 @@ from nlp.redaction import Redactor, default_keep_list
 from nlp.signals import observations_redacted
 from submissions.models import Observation
 from webapp.extensions import db
-from webapp.jobs import send_after_commit
+from webapp.jobs import RETRY_LOCKED, send_after_commit
 from webapp.models import Area, AreaLevel, utcnow
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ def redact_observations_now(
     return len(done)
 
 
-@shared_task(name="nlp.redact_observations")
+@shared_task(name="nlp.redact_observations", **RETRY_LOCKED)
 def redact_observations(ids: list[int]) -> int:
     """Redact these observations (those already redacted are left alone) and commit once."""
     try:

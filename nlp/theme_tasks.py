@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from nlp import operations
 from webapp.extensions import db
-from webapp.jobs import report, running, send_after_commit
+from webapp.jobs import RETRY_LOCKED, report, running, send_after_commit
 from webapp.models import Partnership
 from webapp.operations import OperationError
 
@@ -70,7 +70,7 @@ def _refit_all(ids: list[int], job) -> dict:
     return out
 
 
-@shared_task(name="nlp.assign_new_observations", bind=True, max_retries=ASSIGN_RETRIES)
+@shared_task(name="nlp.assign_new_observations", bind=True, **(RETRY_LOCKED | {"max_retries": ASSIGN_RETRIES}))
 def assign_new_observations(self, ids: list[int]) -> int:
     """Assign these observations to their partnership's active themes; wait for redaction if it has not run yet."""
     try:

@@ -156,25 +156,33 @@ def load_geography_command(lookup: Path, boundaries: Path | None, level: str | N
 @click.command("demo", help="Load the demo data set into the configured database (safe to run again).")
 @with_appcontext
 def demo_command():
+    from webapp import demo
+    from webapp.jobs import work_done_inline
+
+    # The demo redacts and fits themes itself, so the observations it saves queue no background work.
+    with work_done_inline():
+        for line in _load_demo_parts():
+            click.echo(line)
+    click.echo(demo.logins_text(current_app.config["COMMINTEL_BASE_URL"]))
+
+
+def _load_demo_parts() -> Iterator[str]:
+    """The foundation's demo, then each domain package's part (observations, themes, indicators, briefings), each
+    committed on its own so that a later step can be re-run without redoing the earlier ones."""
     import importlib
     import importlib.util
 
     from webapp import DOMAIN_PACKAGES, demo
 
-    with transaction():
-        summary = demo.load()
-    for line in summary:
-        click.echo(line)
-    # Then each domain package's part of the demo (observations, themes, indicators, briefings), each committed
-    # on its own so a later step can be re-run without redoing the earlier ones.
-    for name in DOMAIN_PACKAGES:
-        if importlib.util.find_spec(f"{name}.demo") is None:
-            continue
+    loaders = [demo.load] + [
+        importlib.import_module(f"{name}.demo").load
+        for name in DOMAIN_PACKAGES
+        if importlib.util.find_spec(f"{name}.demo") is not None
+    ]
+    for load in loaders:
         with transaction():
-            lines = importlib.import_module(f"{name}.demo").load()
-        for line in lines:
-            click.echo(line)
-    click.echo(demo.logins_text(current_app.config["COMMINTEL_BASE_URL"]))
+            lines = load()
+        yield from lines
 
 
 # serve -----------------------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import has_request_context
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -40,6 +41,12 @@ def tune_sqlite(engine: Engine) -> None:
     Foreign keys on (cascades work); WAL and a busy timeout, so the web process and the embedded worker share the
     file; and real transactions, since Python 3.11's sqlite3 otherwise starts them late and ignores SAVEPOINTs
     (SQLAlchemy's documented recipe).
+
+    A web request's transaction begins IMMEDIATE: it takes the write lock up front, waiting (busy timeout) while the
+    worker writes. A deferred transaction that has read and then writes after the worker committed fails at once
+    with "database is locked" (SQLite cannot upgrade a stale snapshot), and most requests write (sign-in, the
+    audit of who read what). Background tasks stay deferred, so a long fit never holds the lock while it reads;
+    they retry when they lose that race (see ``webapp.jobs.RETRY_LOCKED``).
     """
     if engine.dialect.name != "sqlite":
         return
@@ -56,4 +63,4 @@ def tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if has_request_context() else "BEGIN")

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 from celery import Task
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from webapp.extensions import db
@@ -15,6 +16,11 @@ from webapp.models import Job, JobStatus, User, utcnow
 
 log = logging.getLogger(__name__)
 _PENDING = "commintel_pending_tasks"
+_MUTED = "commintel_tasks_muted"
+
+# Options for idempotent tasks that take ids: on the embedded SQLite store a task that read before a web request
+# committed cannot then write ("database is locked"); it runs again a moment later (PostgreSQL never needs it).
+RETRY_LOCKED = {"autoretry_for": (OperationalError,), "retry_backoff": 1, "retry_backoff_max": 30, "max_retries": 6}
 
 
 def enqueue(kind: str, task: Task, *args, created_by: User | None = None) -> Job:
@@ -28,7 +34,21 @@ def enqueue(kind: str, task: Task, *args, created_by: User | None = None) -> Job
 
 def send_after_commit(task: Task, *args) -> None:
     """Send ``task(*args)`` once the current transaction commits (for work that needs no progress page)."""
+    if db.session.info.get(_MUTED):
+        return
     db.session.info.setdefault(_PENDING, []).append((task, args, None))
+
+
+@contextmanager
+def work_done_inline() -> Iterator[None]:
+    """Inside this block nothing is sent by :func:`send_after_commit`: the caller does that work itself (the demo
+    loader redacts and fits themes in its own transaction, so queueing the same work again would only keep the
+    worker busy, and the database locked, for minutes after start-up)."""
+    db.session.info[_MUTED] = True
+    try:
+        yield
+    finally:
+        db.session.info.pop(_MUTED, None)
 
 
 @event.listens_for(Session, "after_commit")

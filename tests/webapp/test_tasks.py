@@ -6,6 +6,7 @@ import threading
 
 import pytest
 from celery.contrib.testing.worker import start_worker
+from sqlalchemy import func, select
 
 from tests.conftest import app_config, service_url
 from webapp import create_app, jobs
@@ -65,3 +66,31 @@ def test_jobs_are_sent_only_after_commit(app, db_session, monkeypatch):
     db.session.commit()
     assert [s["task_id"] for s in sent] == [job.id]
     assert threading.active_count() >= 1
+
+
+def test_work_done_inline_sends_nothing_after_commit(app, db_session, monkeypatch):
+    sent = []
+    monkeypatch.setattr(check_round_trip, "apply_async", lambda **kw: sent.append(kw))
+    with jobs.work_done_inline():
+        jobs.send_after_commit(check_round_trip, "inline")
+        db.session.commit()
+    assert sent == []
+    jobs.send_after_commit(check_round_trip, "queued")
+    db.session.commit()
+    assert [s["args"] for s in sent] == [("queued",)]
+
+
+def test_the_demo_queues_no_background_work_it_does_itself(app, db_session, monkeypatch):
+    """`commintel demo` redacts and fits themes itself: the observations it saves must not queue the same work."""
+    import webapp
+    from nlp import redaction_tasks, theme_tasks
+    from submissions.models import Observation
+
+    sent = []
+    for task in (redaction_tasks.redact_observations, theme_tasks.assign_new_observations):
+        monkeypatch.setattr(task, "apply_async", lambda task=task, **kw: sent.append(task.name))
+    monkeypatch.setattr(webapp, "DOMAIN_PACKAGES", ("submissions",))
+    result = app.test_cli_runner().invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    assert db.session.scalar(select(func.count()).select_from(Observation)) > 100
+    assert sent == []
