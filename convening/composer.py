@@ -613,13 +613,17 @@ class Composer:
 
     # Map ------------------------------------------------------------------------------------------------------------
 
-    def map(self) -> SectionDraft:
-        wards = self.geo.wards(self.partnership, self.focus)
+    def _focus_wards_and_counts(self) -> tuple[list, Counter]:
+        """The focus's wards, and how many of this period's observations fall in each (by ward id)."""
         counts: Counter = Counter()
         for o in self.current:
             ward = self.geo.ward_of(o.area_id)
             if ward is not None:
                 counts[ward.id] += 1
+        return self.geo.wards(self.partnership, self.focus), counts
+
+    def map(self) -> SectionDraft:
+        wards, counts = self._focus_wards_and_counts()
         import json
 
         features = []
@@ -684,12 +688,7 @@ class Composer:
     # Gaps -----------------------------------------------------------------------------------------------------------
 
     def gaps(self) -> SectionDraft:
-        wards = self.geo.wards(self.partnership, self.focus)
-        counts: Counter = Counter()
-        for o in self.current:
-            ward = self.geo.ward_of(o.area_id)
-            if ward is not None:
-                counts[ward.id] += 1
+        wards, counts = self._focus_wards_and_counts()
         shares = getattr(self, "_deprived_share", {})
         if shares:
             gaps = [

@@ -18,8 +18,8 @@ from webapp import policy
 from webapp.extensions import db
 from webapp.jobs import enqueue
 from webapp.models import Area, Partnership
-from webapp.operations import OperationError
 from webapp.suppression import chartable, suppress
+from webapp.views import commit_or_flash
 
 bp = Blueprint("themes", __name__, url_prefix="/themes")
 
@@ -160,14 +160,10 @@ def rename(slug: str, theme_id: int):
             for error in errors:
                 flash(error, "error")
         return _back(partnership, theme)
-    try:
-        operations.rename_theme(theme, form.label.data or "", current_user, form.description.data or "")
-        db.session.commit()
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return _back(partnership, theme)
-    flash("Theme renamed.", "success")
+    commit_or_flash(
+        lambda: operations.rename_theme(theme, form.label.data or "", current_user, form.description.data or ""),
+        "Theme renamed.",
+    )
     return _back(partnership, theme)
 
 
@@ -181,14 +177,9 @@ def merge(slug: str, theme_id: int):
         flash("Merge into: choose one of the partnership's themes.", "error")
         return _back(partnership, theme)
     target = _theme(partnership, form.target.data)
-    try:
-        operations.merge_themes(theme, target, current_user)
-        db.session.commit()
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+    merged = f"Merged into “{target.label}”."
+    if not commit_or_flash(lambda: operations.merge_themes(theme, target, current_user), merged):
         return _back(partnership, theme)
-    flash(f"Merged into “{target.label}”.", "success")
     return redirect(url_for("themes.detail", slug=partnership.slug, theme_id=target.id))
 
 
@@ -208,13 +199,7 @@ def sign_off(slug: str, theme_id: int):
     partnership = _partnership(slug)
     theme = _theme(partnership, theme_id)
     if ActionForm().validate_on_submit():
-        try:
-            operations.sign_off(theme, current_user)
-            db.session.commit()
-            flash("Theme signed off.", "success")
-        except OperationError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
+        commit_or_flash(lambda: operations.sign_off(theme, current_user), "Theme signed off.")
     return _back(partnership, theme)
 
 

@@ -59,6 +59,7 @@ from webapp.models import (
     partnership_members,
 )
 from webapp.operations import OperationError
+from webapp.views import commit_or_flash
 
 log = logging.getLogger(__name__)
 
@@ -308,14 +309,10 @@ def withdraw(obs_id: int):
     obs = _observation_or_404(obs_id)
     if not policy.can_edit_observation(current_user, obs):
         abort(404)
-    try:
-        ops.withdraw_observation(obs, current_user)
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        db.session.commit()
-        flash("The observation is withdrawn: it is no longer shared or counted.", "success")
+    commit_or_flash(
+        lambda: ops.withdraw_observation(obs, current_user),
+        "The observation is withdrawn: it is no longer shared or counted.",
+    )
     return redirect(url_for("observations.detail", obs_id=obs_id))
 
 
@@ -324,14 +321,7 @@ def confirm_area(obs_id: int):
     obs = _observation_or_404(obs_id)
     if not policy.can_edit_observation(current_user, obs):
         abort(404)
-    try:
-        ops.confirm_suggested_area(obs, current_user)
-    except OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        db.session.commit()
-        flash("The area is confirmed.", "success")
+    commit_or_flash(lambda: ops.confirm_suggested_area(obs, current_user), "The area is confirmed.")
     return redirect(url_for("observations.detail", obs_id=obs_id))
 
 

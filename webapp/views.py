@@ -7,6 +7,7 @@ the record-level rules from the same module.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -25,6 +26,20 @@ partnerships_bp = Blueprint("partnerships", __name__, url_prefix="/partnerships"
 admin_bp = Blueprint("admin", __name__, url_prefix="/admin")
 jobs_bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def commit_or_flash(operation: Callable[[], object], success: str) -> bool:
+    """Run one operation as the request's transaction: commit and flash ``success``, or roll back and flash the
+    operation's own message (an :class:`~webapp.operations.OperationError`). True when it committed."""
+    try:
+        operation()
+    except operations.OperationError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return False
+    db.session.commit()
+    flash(success, "success")
+    return True
 
 
 def _get_or_404(model, **by):

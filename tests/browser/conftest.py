@@ -31,10 +31,6 @@ ROLES = ("resident", "member", "org_admin", "convenor", "funder", "admin")
 TIMEOUT_MS = 30_000  # generous: the suite shares a small machine with other work
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "browser: real-browser journey in Chromium (tests/browser)")
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if BROWSER_DIR in Path(str(item.path)).parents:
