@@ -82,3 +82,5 @@ def _configure_logging(app: Flask) -> None:
     if app.config["COMMINTEL_ENV"] == "testing" or logging.getLogger().handlers:
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # WeasyPrint logs every layout step at INFO; convening.pdf logs one line per render (pages, time, refusals).
+    logging.getLogger("weasyprint").setLevel(logging.WARNING)
