@@ -17,7 +17,7 @@ from sqlalchemy import select
 from nlp import operations
 from webapp.extensions import db
 from webapp.jobs import RETRY_LOCKED, report, running, send_after_commit
-from webapp.models import Partnership
+from webapp.models import Job, Partnership
 from webapp.operations import OperationError
 
 log = logging.getLogger(__name__)
@@ -35,10 +35,15 @@ def refit_themes(job_id: str | None, partnership_id: int | None = None) -> dict:
         else list(db.session.scalars(select(Partnership.id).order_by(Partnership.id)))
     )
     if job_id is None:
-        return _refit_all(ids, None)
+        # The nightly run gets a job too: its progress commits are what keep the embedded SQLite store writable
+        # for web requests while the fit runs (and a convenor can see how the night's refit went).
+        job = Job(kind="themes.refit")
+        db.session.add(job)
+        db.session.commit()
+        job_id = job.id
     try:
         with running(job_id) as job:
-            result = _refit_all(ids, job)
+            result = _refit_all(ids, job, asked_for_one=partnership_id is not None)
             job.result = result
     except OperationError as exc:
         # The job page shows the message (running() marked the job failed); the previous themes stay active.
@@ -46,7 +51,9 @@ def refit_themes(job_id: str | None, partnership_id: int | None = None) -> dict:
     return result
 
 
-def _refit_all(ids: list[int], job) -> dict:
+def _refit_all(ids: list[int], job: Job, asked_for_one: bool) -> dict:
+    """Refit each partnership in turn; one that cannot be refitted is skipped with its reason, except when it was
+    the one asked for (a convenor's refresh): then the job fails with that reason for the job page to show."""
     out: dict = {"refitted": [], "skipped": []}
     for n, pid in enumerate(ids):
         partnership = db.session.get(Partnership, pid)
@@ -54,8 +61,7 @@ def _refit_all(ids: list[int], job) -> dict:
             continue
 
         def progress(pct: int, msg: str, n=n, name=partnership.name) -> None:
-            if job is not None:
-                report(job, (100 * n + pct) // max(1, len(ids)), f"{name}: {msg}")
+            report(job, (100 * n + pct) // max(1, len(ids)), f"{name}: {msg}")
 
         try:
             result = operations.refit(partnership, progress=progress)
@@ -64,7 +70,7 @@ def _refit_all(ids: list[int], job) -> dict:
         except OperationError as exc:
             db.session.rollback()
             out["skipped"].append({"partnership_id": pid, "reason": exc.message})
-            if job is not None and len(ids) == 1:
+            if asked_for_one:
                 raise
             log.info("refit of partnership %s skipped: %s", pid, exc.message)
     return out

@@ -67,6 +67,23 @@ def test_too_small_corpus_keeps_the_previous_version(theme_world, texts):
     assert db.session.scalar(select(func.count()).select_from(ThemeModel)) == 0
 
 
+def test_the_nightly_refit_runs_as_a_job_that_reports_each_partnership(theme_world, texts):
+    """Beat sends no job id; the task makes one, so its progress commits keep the SQLite store writable meanwhile
+    and the outcome (here: too few observations) is on record."""
+    from nlp.theme_tasks import refit_themes
+    from webapp.models import Job, JobStatus
+
+    add_observations(theme_world, texts[:12])
+    db.session.commit()
+    result = refit_themes.run(None, None)
+    assert result["refitted"] == []
+    assert [s["partnership_id"] for s in result["skipped"]] == [theme_world["partnership"].id]
+    job = db.session.scalar(select(Job).where(Job.kind == "themes.refit"))
+    assert job.status is JobStatus.DONE
+    assert job.result == result
+    assert db.session.scalar(select(func.count()).select_from(ThemeModel)) == 0
+
+
 @pytest.mark.slow
 def test_refit_keeps_ids_and_curated_names(theme_world, texts, client_for, app, tmp_path):
     partnership = theme_world["partnership"]
