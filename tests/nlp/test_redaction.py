@@ -172,3 +172,13 @@ def test_recall_on_the_evaluation_set_does_not_regress():
     assert result.recall("NAME") >= REACHED["NAME"], [m for m in result.missed if m[1] == "NAME"]
     assert result.kept_share() >= REACHED["kept"], result.dropped
     assert result.over_redaction() <= REACHED["over_redaction_max"], result.over_redaction()
+
+
+def test_a_missing_model_stops_start_up_naming_the_setting_and_the_package(tmp_path):
+    from tests.conftest import app_config
+    from webapp import create_app
+    from webapp.config import ConfigError
+
+    config = app_config(f"sqlite:///{tmp_path}/app.db", tmp_path, COMMINTEL_SPACY_MODEL="en_core_web_sm_nonexistent")
+    with pytest.raises(ConfigError, match=r"COMMINTEL_SPACY_MODEL.*en-core-web-sm-nonexistent"):
+        create_app(config)
