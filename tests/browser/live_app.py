@@ -245,11 +245,6 @@ def prepare(instance_dir: Path, port: int, cache_root: Path | None = None) -> Li
                 if old != staging:
                     shutil.rmtree(old, ignore_errors=True)
             staging.rename(cached)
-    # The demo redacts and themes its observations itself, and the save signal has also queued the same work for
-    # the worker; served as is, the worker would first spend minutes redoing it (one task a second on the embedded
-    # queue) and a new observation would wait behind them. Start with an empty queue instead.
-    for queue_file in instance_dir.glob("celery-*.db*"):
-        queue_file.unlink()
     return live
 
 
