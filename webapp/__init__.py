@@ -24,6 +24,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         static_folder="static",
     )
     app.config.update(load_config(config))
+    if app.config["COMMINTEL_TRUSTED_PROXIES"]:
+        # Behind a TLS-terminating proxy: the client's address (rate limits, audit) and https (HSTS, secure
+        # cookies) come from the proxy's X-Forwarded-* headers, trusted for exactly that many hops.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["COMMINTEL_TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     Path(app.config["COMMINTEL_INSTANCE_DIR"]).mkdir(parents=True, exist_ok=True)
     _configure_logging(app)
 

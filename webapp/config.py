@@ -40,6 +40,13 @@ def _parse_positive_int(raw: str | int) -> int:
     return value
 
 
+def _parse_proxy_count(raw: str | int) -> int:
+    value = int(raw)
+    if not 0 <= value <= 5:
+        raise ValueError(f"must be a whole number from 0 to 5, got {raw!r}")
+    return value
+
+
 def _parse_str(raw: str) -> str:
     return raw
 
@@ -125,6 +132,14 @@ SETTINGS: tuple[Setting, ...] = (
         5,
         "Counts below this are shown as 'fewer than k' everywhere: screen, PDF, export and API.",
         _parse_positive_int,
+    ),
+    Setting(
+        "COMMINTEL_TRUSTED_PROXIES",
+        "COMMINTEL_TRUSTED_PROXIES",
+        0,
+        "How many reverse proxies in front of the app to trust for the client address and https (X-Forwarded-For, "
+        "-Proto, -Host); 1 behind one TLS-terminating proxy. 0 trusts none.",
+        _parse_proxy_count,
     ),
     Setting(
         "COMMINTEL_INSTANCE_DIR",

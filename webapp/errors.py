@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import parse_qsl
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -43,7 +44,22 @@ def render_error(code: int, detail: str | None = None):
     return render_template("errors/error.html", code=code, title=title, message=detail or message), code
 
 
+def _refuse_non_utf8_forms():
+    """A url-encoded form whose values are not UTF-8 is refused with 400 (never stored with replacement
+    characters). Runs before everything else that reads the form (CSRF included); the body stays cached for them."""
+    if request.mimetype != "application/x-www-form-urlencoded":
+        return None
+    raw = request.get_data(cache=True)
+    try:
+        parse_qsl(raw.decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        return render_error(400, "The form was not sent as UTF-8 text. Reload the page and try again.")
+    return None
+
+
 def register(app: Flask) -> None:
+    app.before_request_funcs.setdefault(None, []).insert(0, _refuse_non_utf8_forms)
+
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
         return render_error(400, "The form had expired or was sent from elsewhere. Go back, reload it and try again.")

@@ -133,14 +133,17 @@ def orgs_invite(slug: str):
             getattr(form, exc.field or "email", form.email).errors.append(exc.message)
         else:
             db.session.commit()
-            mail.send_link(
+            sent = mail.send_link(
                 issued.token.email,
                 f"You are invited to join {org.name} on commintel",
                 f"{current_user.display_name} invited you to join {org.name} on commintel. Set up your account here:",
                 issued.path,
                 issued.token.id,
             )
-            flash("Invitation sent. The link works once.", "success")
+            if sent:
+                flash("Invitation sent. The link works once.", "success")
+            else:
+                flash(mail.NOT_SENT, "error")
             return redirect(url_for("orgs.detail", slug=org.slug))
     return render_template("webapp/invite.html", form=form, org=org), 200 if not form.errors else 422
 
@@ -193,14 +196,17 @@ def admin_invite():
             getattr(form, exc.field or "email", form.email).errors.append(exc.message)
         else:
             db.session.commit()
-            mail.send_link(
+            sent = mail.send_link(
                 issued.token.email,
                 "You are invited to commintel",
                 f"{current_user.display_name} invited you to commintel. Set up your account here:",
                 issued.path,
                 issued.token.id,
             )
-            flash("Invitation sent. The link works once.", "success")
+            if sent:
+                flash("Invitation sent. The link works once.", "success")
+            else:
+                flash(mail.NOT_SENT, "error")
             return redirect(url_for("admin.users"))
     return render_template("webapp/admin_invite.html", form=form), 200 if not form.errors else 422
 

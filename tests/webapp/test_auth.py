@@ -198,3 +198,74 @@ def test_sign_in_is_audited(client, make_user):
         )
         == 1
     )
+
+
+def test_production_without_smtp_never_logs_a_link_and_says_the_invitation_was_not_sent(
+    client_for, world, caplog, app, monkeypatch
+):
+    monkeypatch.setitem(app.config, "COMMINTEL_ENV", "production")
+    with caplog.at_level(logging.INFO, logger="webapp.mail"):
+        response = client_for("org_admin").post(
+            f"/orgs/{world['org'].slug}/invite", data={"email": "quiet@example.org", "role": "member"},
+            follow_redirects=True,
+        )  # fmt: skip
+    assert response.status_code == 200
+    assert "could not be sent" in response.get_data(as_text=True)
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "/auth/invitation/" not in logged, "a usable link must never reach production logs"
+    assert "not sent" in logged
+
+
+class _FakeSMTP:
+    """Stands in for smtplib.SMTP: records what would be sent, or fails to connect like a server that is down."""
+
+    sent: list = []
+    fail = False
+
+    def __init__(self, host, port, timeout):
+        if self.fail:
+            raise ConnectionRefusedError(111, "Connection refused")
+        self.host, self.port = host, port
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def ehlo(self):
+        pass
+
+    def has_extn(self, name):
+        return False
+
+    def login(self, user, password):
+        pass
+
+    def send_message(self, message):
+        _FakeSMTP.sent.append(message)
+
+
+def test_invitation_by_smtp_and_an_smtp_failure_is_a_message_not_a_500(client_for, world, app, monkeypatch):
+    import smtplib
+
+    monkeypatch.setattr(smtplib, "SMTP", _FakeSMTP)
+    monkeypatch.setitem(app.config, "COMMINTEL_SMTP_HOST", "mail.example.org")
+    monkeypatch.setattr(_FakeSMTP, "sent", [])
+    org_admin = client_for("org_admin")
+    ok = org_admin.post(
+        f"/orgs/{world['org'].slug}/invite", data={"email": "mailed@example.org", "role": "member"},
+        follow_redirects=True,
+    )  # fmt: skip
+    assert "Invitation sent" in ok.get_data(as_text=True)
+    [message] = _FakeSMTP.sent
+    assert message["To"] == "mailed@example.org"
+    assert "/auth/invitation/" in message.get_content()
+
+    monkeypatch.setattr(_FakeSMTP, "fail", True)
+    down = org_admin.post(
+        f"/orgs/{world['org'].slug}/invite", data={"email": "later@example.org", "role": "member"},
+        follow_redirects=True,
+    )  # fmt: skip
+    assert down.status_code == 200
+    assert "could not be sent" in down.get_data(as_text=True)

@@ -66,7 +66,37 @@ def test_non_utf8_form_is_not_a_500(client):
     response = client.post(
         "/auth/login", data=b"email=\xff\xfe%ff&password=\xc3\x28", content_type="application/x-www-form-urlencoded"
     )
-    assert response.status_code in (400, 422)
+    assert response.status_code == 400
+    assert "UTF-8" in response.get_data(as_text=True)
+    fine = client.post("/auth/login", data={"email": "zoë@example.org", "password": "ünïcode"})
+    assert fine.status_code == 422  # UTF-8 is welcome: a wrong password, not a refused form
+    assert "UTF-8" not in fine.get_data(as_text=True)
+
+
+def test_behind_a_trusted_proxy_https_and_the_client_address_come_from_its_headers(tmp_path):
+    from webapp.models import AuditEvent  # noqa: F401  (tables)
+
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9", "X-Forwarded-Host": "ci.example"}
+    direct = create_app(app_config(f"sqlite:///{tmp_path}/a.db", tmp_path))
+    assert "Strict-Transport-Security" not in direct.test_client().get("/", headers=forwarded).headers
+    proxied = create_app(
+        app_config(
+            f"sqlite:///{tmp_path}/b.db", tmp_path, COMMINTEL_TRUSTED_PROXIES=1, RATELIMIT_ENABLED=True,
+            COMMINTEL_LOGIN_RATE_LIMIT="2 per minute",
+        )
+    )  # fmt: skip
+    with proxied.app_context():
+        db.create_all()
+        client = proxied.test_client()
+        assert "Strict-Transport-Security" in client.get("/", headers=forwarded).headers
+        # The limit is per client behind the proxy, not one limit shared by everyone the proxy forwards.
+        login = {"email": "a@example.org", "password": "wrong password"}
+        for _ in range(2):
+            assert client.post("/auth/login", data=login, headers=forwarded).status_code == 422
+        assert client.post("/auth/login", data=login, headers=forwarded).status_code == 429
+        other = forwarded | {"X-Forwarded-For": "198.51.100.7"}
+        assert client.post("/auth/login", data=login, headers=other).status_code == 422
+        db.engine.dispose()
 
 
 def test_oversized_request_gets_413(client, app):
