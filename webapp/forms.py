@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
+from wtforms import EmailField, HiddenField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from webapp.models import OrgKind, OrgRole, PlatformRole
@@ -70,3 +70,9 @@ class PlatformInviteForm(FlaskForm):
 class OrganisationForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired("Give the organisation a name."), Length(max=200)])
     kind = SelectField("Kind of organisation", choices=[SelectChoice(k.value, k.label) for k in OrgKind])
+
+
+class PublicFormSwitch(FlaskForm):
+    """The one button that switches a partnership's public resident form on or off (CSRF-protected)."""
+
+    enable = HiddenField()

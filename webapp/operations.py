@@ -221,6 +221,16 @@ def publish_agreement(partnership: Partnership, text: str, actor: User | None = 
     return agreement
 
 
+def set_public_form(partnership: Partnership, enabled: bool, actor: User) -> Partnership:
+    """Switch the partnership's public resident form on or off (audited). Submissions through it always wait for
+    a convenor's moderation."""
+    if partnership.public_form_enabled != enabled:
+        partnership.public_form_enabled = enabled
+        db.session.flush()
+        record("partnership.public_form", "partnership", partnership.id, actor, enabled=enabled)
+    return partnership
+
+
 def accept_agreement(agreement: DataSharingAgreement, organisation: Organisation, actor: User) -> AgreementAcceptance:
     """Record that ``actor`` accepted ``agreement`` for ``organisation`` (idempotent)."""
     if organisation not in agreement.partnership.members:

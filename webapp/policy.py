@@ -77,6 +77,7 @@ POLICY: dict[str, Rule] = {
     "orgs.create": rule(Role.ADMIN),
     "partnerships.index": Rule(ORG_PEOPLE, "admins see all; others the partnerships they belong to"),
     "partnerships.detail": Rule(ORG_PEOPLE, "admins: any; others: partnerships they belong to, else 404"),
+    "partnerships.public_form": rule(Role.CONVENOR, Role.ADMIN, records="its convenors and admins, else 404"),
     "admin.users": rule(Role.ADMIN),
     "admin.invite": rule(Role.ADMIN),
     "jobs.status": signed_in("the person who started the job, and admins; else 404"),

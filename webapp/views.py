@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from webapp import mail, operations, policy
 from webapp.extensions import db
-from webapp.forms import InviteForm, OrganisationForm, PlatformInviteForm
+from webapp.forms import InviteForm, OrganisationForm, PlatformInviteForm, PublicFormSwitch
 from webapp.models import AreaLevel, Job, Organisation, OrgRole, Partnership, PlatformRole, User
 
 log = logging.getLogger(__name__)
@@ -171,7 +171,34 @@ def partnerships_detail(slug: str):
         abort(404)
     wards = [a for a in partnership.areas if a.level is AreaLevel.WARD]
     las = [a for a in partnership.areas if a.level is AreaLevel.LAD]
-    return render_template("webapp/partnership.html", partnership=partnership, wards=wards, las=las)
+    return render_template(
+        "webapp/partnership.html",
+        partnership=partnership,
+        wards=wards,
+        las=las,
+        can_convene=policy.can_convene(current_user, partnership),
+        switch_form=PublicFormSwitch(),
+    )
+
+
+@partnerships_bp.route("/<slug>/public-form", methods=["POST"], endpoint="public_form")
+def partnerships_public_form(slug: str):
+    partnership = _get_or_404(Partnership, slug=slug)
+    if not policy.can_convene(current_user, partnership):
+        abort(404)
+    form = PublicFormSwitch()
+    back = url_for("partnerships.detail", slug=partnership.slug) + "#public-form"
+    if not form.validate_on_submit() or form.enable.data not in ("on", "off"):
+        flash("Public form: choose to switch it on or off.", "error")
+        return redirect(back)
+    enable = form.enable.data == "on"
+    commit_or_flash(
+        lambda: operations.set_public_form(partnership, enable, current_user),
+        "The public form is on: residents can now send observations without an account; each waits for moderation."
+        if enable
+        else "The public form is off.",
+    )
+    return redirect(back)
 
 
 # Admin -----------------------------------------------------------------------------------------------------------

@@ -6,8 +6,10 @@ A route added without a rule in POLICY, or without a sample value for its URL ar
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from webapp import jobs, policy
+from webapp.extensions import db
 from webapp.policy import Role
 from webapp.tasks import check_round_trip
 
@@ -25,6 +27,8 @@ SPECIAL = {
     "auth.logout": {"*": 302},
     # The sample organisation is the member's and org admin's own; the funder belongs elsewhere (record rule: 404).
     "orgs.detail": {"funder": 404, "*": 200},
+    # An empty POST is told to choose on or off, and sent back to the partnership page.
+    "partnerships.public_form": {"*": 302},
     # The sample job was started by the admin: nobody else may see it (record rule: 404).
     "jobs.status": {"admin": 200, "*": 404},
     # submissions: the sample observation is the member's and org admin's organisation's; no agreement is accepted,
@@ -206,3 +210,26 @@ def test_partnership_outsiders_get_404(world, client_for, make_org, make_user, a
 def test_unknown_endpoint_is_refused(monkeypatch, world, client_for):
     monkeypatch.delitem(policy.POLICY, "areas.index")
     assert client_for("admin").get("/areas/").status_code == 403
+
+
+def test_a_convenor_switches_the_public_form_on_and_off(world, client_for, app):
+    from webapp.models import AuditEvent
+
+    partnership = world["partnership"]
+    slug = partnership.slug
+    convenor = client_for("convenor")
+    page = convenor.get(f"/partnerships/{slug}").get_data(as_text=True)
+    assert "Switch the public form on" in page
+    assert app.test_client().get(f"/public/{slug}/observe").status_code == 404
+    on = convenor.post(f"/partnerships/{slug}/public-form", data={"enable": "on"}, follow_redirects=True)
+    assert "The public form is on" in on.get_data(as_text=True)
+    assert f"/public/{slug}/observe" in on.get_data(as_text=True)
+    assert app.test_client().get(f"/public/{slug}/observe").status_code == 200
+    convenor.post(f"/partnerships/{slug}/public-form", data={"enable": "off"})
+    assert app.test_client().get(f"/public/{slug}/observe").status_code == 404
+    actions = list(db.session.scalars(select(AuditEvent.detail).where(AuditEvent.action == "partnership.public_form")))
+    assert [d["enabled"] for d in actions] == [True, False]
+    # Members see the partnership but not the switch, and cannot use it.
+    member = client_for("member")
+    assert "Switch the public form" not in member.get(f"/partnerships/{slug}").get_data(as_text=True)
+    assert member.post(f"/partnerships/{slug}/public-form", data={"enable": "on"}).status_code == 403
