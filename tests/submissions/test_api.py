@@ -84,3 +84,18 @@ def test_openapi_document(sharing_world, client):
     assert "food" in schema["properties"]["category"]["examples"]
     assert set(doc["paths"]["/api/v1/observations"]) == {"get", "post"}
     assert {"201", "401", "403", "422"} <= set(doc["paths"]["/api/v1/observations"]["post"]["responses"])
+
+
+def test_the_api_works_with_csrf_on_and_the_form_refuses_a_post_without_its_token(
+    sharing_world, client, client_for, app, monkeypatch
+):
+    """Production runs with CSRF on: bearer-token API calls are exempt, session forms are not."""
+    member = client_for("member")  # signed in first: the sign-in form has no token here either
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+    raw = _token(sharing_world["org"], sharing_world["users"]["org_admin"])
+    created = client.post("/api/v1/observations", json=valid_data(external_ref="CSRF-1"), headers=_auth(raw))
+    assert created.status_code == 201, created.get_json()
+    refused = member.post("/observations/new", data=valid_data(text="Sent without the form's token."))
+    assert refused.status_code == 400
+    assert "The form had expired" in refused.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Observation)) == 1

@@ -92,6 +92,9 @@ def test_list_filters_and_pagination(sharing_world, make_observation, client_for
     assert "30 observations match" in c.get("/observations/?category=food").get_data(as_text=True)
     assert "3 observations match" in c.get("/observations/?from=2024-03&to=2024-03").get_data(as_text=True)
     assert "0 observations match" in c.get("/observations/?status=withdrawn").get_data(as_text=True)
+    make_observation(text="Kept inside our organisation: the volunteer rota is short.", sharing_level="org_only")
+    assert "1 observation match" in c.get("/observations/?sharing_level=org_only").get_data(as_text=True)
+    assert "31 observations match" in c.get("/observations/?sharing_level=partnership").get_data(as_text=True)
     assert c.get("/observations/?page=99&kind=bogus&from=garbage").status_code == 200
 
 
