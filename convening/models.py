@@ -202,6 +202,8 @@ class BriefingVersion(db.Model):
 
     Only the PDF fields may change after publishing: filled in once by the render task, and cleared (with
     ``withdrawn_at``) when the version must no longer be served, e.g. after a quoted observation was erased.
+    Erasure is the one exception to an immutable ``content``: :meth:`erase_from_content` takes an erased
+    observation's text out of a withdrawn version, and says so in ``withdrawn_reason``.
     """
 
     __tablename__ = "briefing_versions"
@@ -247,6 +249,17 @@ class BriefingVersion(db.Model):
     @property
     def pdf_ready(self) -> bool:
         return self.pdf_sha256 is not None and not self.is_withdrawn
+
+    def erase_from_content(self, content: dict, reason: str) -> None:
+        """Store ``content`` (the published content less an erased observation's text) on a withdrawn version.
+
+        The one change a published version's content may take: the law's right to erasure outranks immutability.
+        """
+        if self.withdrawn_at is None:
+            raise ValueError("Withdraw a published version before erasing text from it.")
+        self.content = content
+        self.withdrawn_reason = reason[:300]
+        self._erasure_pending = True
 
 
 class BriefingContribution(db.Model):
@@ -318,8 +331,9 @@ def _versions_are_immutable(session: OrmSession, flush_context, instances) -> No
         if not isinstance(obj, BriefingVersion):
             continue
         state = inspect(obj)
+        erasing = obj.__dict__.pop("_erasure_pending", False) and obj.withdrawn_at is not None
         for attr in state.mapper.column_attrs:
-            if attr.key in BriefingVersion.MUTABLE:
+            if attr.key in BriefingVersion.MUTABLE or (erasing and attr.key == "content"):
                 continue
             if state.attrs[attr.key].history.has_changes():
                 raise ValueError(f"Published briefing versions cannot be changed ({attr.key}); publish a new version.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -620,77 +621,194 @@ def informed_by(organisation: Organisation) -> list[dict[str, Any]]:
 # Erasure ----------------------------------------------------------------------------------------------------------
 
 
-def _without_quote(markdown: str, text: str) -> str:
-    """The Markdown with the blockquote carrying ``text`` (and its attribution line) taken out."""
-    key = composing._md_escape(text)[:60]
+# An erased observation's text is found in a passage by a run of this many characters (after unescaping Markdown,
+# dropping emphasis and quotation marks, folding case and spaces): enough to survive a convenor's trimming or light
+# editing of a quote, long enough never to match ordinary prose by chance. Shorter texts must appear whole.
+ERASED_RUN = 40
+_SHORTEST = 12
+_ESCAPED = re.compile(r"\\(.)")
+_NOISE = re.compile(r"[*_`\"“”‘’'…]")
+_QUOTE_MARKER = re.compile(r"^ {0,3}(?:> ?)+")
+_BLOCKQUOTE = re.compile(r"^ {0,3}>")
+_HEADING = re.compile(r"^ {0,3}(#{1,6})(?:\s|$)")
+ERASED_REASON = "A quoted observation was erased; its text has also been removed from this stored copy."
+
+
+def _plain(text: str) -> str:
+    text = _ESCAPED.sub(r"\1", text or "")
+    return " ".join(_NOISE.sub("", text).split()).casefold()
+
+
+@dataclass(frozen=True)
+class ErasedText:
+    """The texts of an erased observation (raw, redacted, as quoted), normalised, and where a passage carries them."""
+
+    texts: tuple[str, ...]
+
+    @classmethod
+    def of(cls, texts: list[str | None]) -> ErasedText:
+        plain = {_plain(t) for t in texts if t}
+        return cls(tuple(sorted(p for p in plain if len(p) >= _SHORTEST)))
+
+    def found_in(self, passage: str) -> bool:
+        block = _plain(passage)
+        if not block:
+            return False
+        for text in self.texts:
+            if len(text) <= ERASED_RUN:
+                if text in block:
+                    return True
+                continue
+            # Every run of ERASED_RUN characters holds one of these aligned half-length chunks: a cheap first pass.
+            step = ERASED_RUN // 2
+            if not any(text[k : k + step] in block for k in range(0, len(text) - step + 1, step)):
+                continue
+            if any(text[i : i + ERASED_RUN] in block for i in range(len(text) - ERASED_RUN + 1)):
+                return True
+        return False
+
+
+def scrub_markdown(markdown: str, erased: ErasedText) -> str:
+    """The Markdown without any passage carrying the erased text: a whole blockquote (with its attribution line),
+    else the line (a table row, a list item) or the paragraph; a heading left with nothing under it goes too."""
+    if not erased.texts or not markdown:
+        return markdown
     lines = markdown.split("\n")
+    groups: list[tuple[str, list[int]]] = []
+    for i, line in enumerate(lines):
+        kind = (
+            "blank" if not line.strip()
+            else "heading" if _HEADING.match(line)
+            else "quote" if _BLOCKQUOTE.match(line)
+            else "text"
+        )  # fmt: skip
+        if kind == "text" and groups and groups[-1][0] == "quote":
+            kind = "quote"  # a lazy continuation line belongs to the blockquote above it
+        if groups and groups[-1][0] == kind and kind != "heading":
+            groups[-1][1].append(i)
+        else:
+            groups.append((kind, [i]))
+    drop: set[int] = set()
+    for kind, idx in groups:
+        if kind == "quote":
+            if erased.found_in("\n".join(_QUOTE_MARKER.sub("", lines[i]) for i in idx)):
+                drop.update(idx)
+        elif kind in ("text", "heading"):
+            hit = {i for i in idx if erased.found_in(lines[i])}
+            if not hit and len(idx) > 1 and erased.found_in("\n".join(lines[i] for i in idx)):
+                hit = set(idx)
+            drop |= hit
+    if not drop:
+        return markdown
+    for i, line in enumerate(lines):
+        heading = _HEADING.match(line)
+        if not heading or i in drop:
+            continue
+        j, emptied = i + 1, False
+        while j < len(lines) and (j in drop or not lines[j].strip()):
+            emptied = emptied or j in drop
+            j += 1
+        following = _HEADING.match(lines[j]) if j < len(lines) else None
+        if emptied and (j == len(lines) or (following and len(following.group(1)) <= len(heading.group(1)))):
+            drop.add(i)
     out: list[str] = []
-    skipping = False
-    for line in lines:
-        if line.startswith(">") and key and (key in line or text[:60] in line):
-            skipping = True
+    for i, line in enumerate(lines):
+        if i in drop or (not line.strip() and (not out or not out[-1].strip())):
             continue
-        if skipping and line.startswith(">"):
-            continue
-        skipping = False
         out.append(line)
-    return "\n".join(out)
+    return "\n".join(out).strip("\n")
+
+
+def scrub_content(content: dict, observation_id: int, erased: ErasedText) -> dict | None:
+    """A version's content without the observation's quotes and text; None when it held neither."""
+    changed = False
+    sections = []
+    for s in content.get("sections", []):
+        quotes = list(s.get("quotes", []))
+        remaining = [q for q in quotes if int(q["observation_id"]) != observation_id]
+        markdown = scrub_markdown(s.get("markdown", ""), erased)
+        if len(remaining) != len(quotes) or markdown != s.get("markdown", ""):
+            if s.get("kind") == SectionKind.QUOTES.value and not remaining and not markdown.strip(" \n>"):
+                markdown = composing.quotes_markdown([])
+            s = {**s, "quotes": remaining, "markdown": markdown, "html": str(render_markdown(markdown))}
+            changed = True
+        sections.append(s)
+    return {**content, "sections": sections} if changed else None
+
+
+def _erasure_scope(obs: Observation | None) -> set[int] | None:
+    """Partnerships whose briefings could carry the observation's text (None: look everywhere)."""
+    if obs is None:
+        return None
+    scope = {obs.partnership_id} if obs.partnership_id else set()
+    if obs.organisation is not None:
+        scope |= {p.id for p in db.session.scalars(select(Partnership)) if obs.organisation in p.members}
+    return scope
 
 
 def observation_erased(observation_id: int) -> list[BriefingVersion]:
-    """Remove an erased observation from every briefing: from drafts' quotes and actions' links; published versions
-    that quoted it stop being served and a new version without the quote is published in their place.
+    """Remove an erased observation from every briefing: its quotes and any passage carrying its text, from drafts
+    and from every stored published version; versions that carried it stop being served, and a new version without
+    it is published in place of each briefing's latest one. Actions lose their link to it.
 
-    Runs inside the erasure's transaction (all or nothing). Returns the versions published automatically.
+    Runs inside the erasure's transaction (all or nothing), before the observation's row is deleted. Returns the
+    versions published automatically.
     """
     withdrawn_note = (
         f"A quote was withdrawn on {utcnow():%d %B %Y}: the observation it came from was erased at the request of "
         "the people who shared it. This version replaces the earlier one."
     )
+    obs = db.session.get(Observation, observation_id)
+    scope = _erasure_scope(obs)
     for action in db.session.scalars(select(Action)):
         if observation_id in (action.observation_ids or []):
             action.observation_ids = [i for i in action.observation_ids if i != observation_id]
-    for section in db.session.scalars(select(BriefingSection).where(BriefingSection.kind == SectionKind.QUOTES)):
+
+    sections_stmt = select(BriefingSection).join(Briefing).join(Session)
+    versions_stmt = select(BriefingVersion).order_by(BriefingVersion.id)
+    if scope is not None:
+        sections_stmt = sections_stmt.where(Session.partnership_id.in_(scope))
+        versions_stmt = versions_stmt.where(BriefingVersion.partnership_id.in_(scope))
+    sections = list(db.session.scalars(sections_stmt))
+    versions = list(db.session.scalars(versions_stmt))
+    quoted = [q["text"] for s in sections for q in (s.data or {}).get("quotes", [])
+              if int(q["observation_id"]) == observation_id]  # fmt: skip
+    quoted += [q["text"] for v in versions for s in v.content.get("sections", []) for q in s.get("quotes", [])
+               if int(q["observation_id"]) == observation_id]  # fmt: skip
+    erased = ErasedText.of([*([obs.text, obs.redacted_text] if obs else []), *quoted])
+
+    for section in sections:
         quotes = (section.data or {}).get("quotes", [])
-        gone = [q for q in quotes if int(q["observation_id"]) == observation_id]
-        if not gone:
-            continue
         remaining = [q for q in quotes if int(q["observation_id"]) != observation_id]
-        section.data = {**section.data, "quotes": remaining}
-        if section.machine_written:
-            section.body = composing.quotes_markdown(remaining)
-        else:
-            for q in gone:
-                section.body = _without_quote(section.body, q["text"])
-        section.briefing.changed_since_publish = True
+        body = section.body
+        if len(remaining) != len(quotes):
+            section.data = {**section.data, "quotes": remaining}
+            if section.machine_written:
+                body = composing.quotes_markdown(remaining)
+        body = scrub_markdown(body, erased)
+        if section.kind is SectionKind.QUOTES and not remaining and not body.strip(" \n>"):
+            body = composing.quotes_markdown([])
+        if body != section.body or len(remaining) != len(quotes):
+            section.body = body
+            section.briefing.changed_since_publish = True
+
+    affected: list[BriefingVersion] = []
+    for v in versions:
+        content = scrub_content(v.content, observation_id, erased)
+        if content is None:
+            continue
+        if not v.is_withdrawn:
+            v.withdrawn_at = utcnow()
+            v.pdf = None
+            affected.append(v)
+            record("briefing.withdraw", "briefing_version", v.id, None, reason="observation_erased")
+        v.erase_from_content(content, ERASED_REASON)
     republished = []
-    affected = [
-        v
-        for v in db.session.scalars(select(BriefingVersion).where(BriefingVersion.withdrawn_at.is_(None)))
-        if observation_id in (v.quoted_observation_ids or [])
-    ]
-    briefings = {v.briefing for v in affected}
-    for v in affected:
-        v.withdrawn_at = utcnow()
-        v.withdrawn_reason = "A quoted observation was erased."
-        v.pdf = None
-        record("briefing.withdraw", "briefing_version", v.id, None, reason="observation_erased")
-    for briefing in briefings:
+    for briefing in {v.briefing: None for v in affected}:
         latest = briefing.latest_version
-        base = dict(latest.content)
-        sections = []
-        for s in base["sections"]:
-            gone = [q for q in s.get("quotes", []) if int(q["observation_id"]) == observation_id]
-            if gone:
-                remaining = [q for q in s["quotes"] if int(q["observation_id"]) != observation_id]
-                markdown = s["markdown"]
-                for q in gone:
-                    markdown = _without_quote(markdown, q["text"])
-                if not remaining and s["kind"] == SectionKind.QUOTES.value and not s["machine_written"]:
-                    markdown = composing.quotes_markdown([]) if not markdown.strip(" \n>") else markdown
-                s = {**s, "quotes": remaining, "markdown": markdown, "html": str(render_markdown(markdown))}
-            sections.append(s)
-        version = _republish(briefing, latest, {**base, "sections": sections}, withdrawn_note, observation_id)
+        if latest not in affected:
+            continue  # the briefing's current version never carried it: it stays served as it is
+        version = _republish(briefing, latest, dict(latest.content), withdrawn_note, observation_id)
         republished.append(version)
     db.session.flush()
     return republished

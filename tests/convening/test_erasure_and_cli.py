@@ -36,6 +36,10 @@ def test_erasing_a_quoted_observation_republishes_without_it(observed, make_sess
     old, new = versions
     assert old.is_withdrawn
     assert old.pdf is None
+    # Erasure reaches the stored copy too: the withdrawn version keeps no trace of the quote, and says why.
+    assert "skip meals" not in str(old.content)
+    assert "More next time." in str(old.content)
+    assert "removed from this stored copy" in old.withdrawn_reason
     assert "skip meals" not in str(new.content)
     assert "More next time." in str(new.content)  # the rest of the convenor's text stays
     assert "A quote was withdrawn" in new.note
@@ -47,7 +51,9 @@ def test_erasing_a_quoted_observation_republishes_without_it(observed, make_sess
     assert "skip meals" not in section.body
 
     funder = client_for("funder")
-    assert funder.get(f"/convening/versions/{v1_id}").status_code == 410
+    gone = funder.get(f"/convening/versions/{v1_id}")
+    assert gone.status_code == 410
+    assert "skip meals" not in gone.get_data(as_text=True)
     assert funder.get(f"/convening/versions/{v1_id}/pdf").status_code == 410
     page = funder.get(f"/convening/versions/{new.id}").get_data(as_text=True)
     assert "A quote was withdrawn" in page
@@ -57,6 +63,121 @@ def test_erasing_a_quoted_observation_republishes_without_it(observed, make_sess
     library = funder.get("/convening/library").get_data(as_text=True)
     assert f"/convening/versions/{new.id}" in library
     assert f'/convening/versions/{v1_id}"' not in library
+
+
+def test_an_edited_or_copied_quote_is_erased_too(observed, make_session):
+    """The convenor trimmed the quote, dropped its redaction marker and copied part of it into a note of their own:
+    erasure finds it by a long run of the observation's text, in the draft and in every stored version."""
+    convenor = observed["users"]["convenor"]
+    briefing = cops.compose_briefing(make_session(), convenor)
+    approve_all(briefing, convenor)
+    quotes = next(s for s in briefing.sections if s.kind is SectionKind.QUOTES)
+    assert "skip meals" in quotes.body
+    cops.edit_section(quotes, convenor, body=(
+        "What members heard this month.\n\n"
+        "> “Parents tell us they **skip meals** so that the children can eat”\n>\n> — a charity\n\n"
+        "> Rent arrears are the other worry we keep hearing about from families.\n\n"
+        "More next time."
+    ))  # fmt: skip
+    note = cops.add_custom_section(briefing, "From the floor", (
+        "One member said parents skip meals so that the children can eat before payday, which stayed with us.\n\n"
+        "The pantry is busier on Fridays."
+    ), convenor)  # fmt: skip
+    v1 = cops.publish_briefing(briefing, convenor)
+    db.session.commit()
+    assert str(v1.content).count("skip meals") >= 2
+    v1_id, note_id = v1.id, note.id
+
+    sops.erase_observation(observed["quoted"], observed["users"]["org_admin"])
+    db.session.commit()
+
+    old = db.session.get(BriefingVersion, v1_id)
+    new = db.session.scalar(select(BriefingVersion).where(BriefingVersion.number == 2))
+    for version in (old, new):
+        text = str(version.content).casefold()
+        assert "skip meals" not in text
+        assert "rent arrears are the other worry" in text  # another quote in the same section stays
+        assert "the pantry is busier on fridays." in text  # and the rest of the convenor's note
+        assert "what members heard this month." in text
+    assert old.is_withdrawn
+    assert not new.is_withdrawn
+    for section in db.session.scalars(select(BriefingSection)):
+        assert "skip meals" not in section.body.casefold()
+    assert "The pantry is busier on Fridays." in db.session.get(BriefingSection, note_id).body
+    assert db.session.get(type(briefing), briefing.id).changed_since_publish
+
+
+def test_an_older_withdrawn_version_is_scrubbed_without_a_new_version(observed, make_session):
+    """Version 1 quoted the observation; version 2 (current) did not: version 1 is scrubbed and withdrawn, version 2
+    stays served, and nothing is republished."""
+    convenor = observed["users"]["convenor"]
+    briefing = cops.compose_briefing(make_session(), convenor)
+    approve_all(briefing, convenor)
+    v1 = cops.publish_briefing(briefing, convenor)
+    quotes = next(s for s in briefing.sections if s.kind is SectionKind.QUOTES)
+    cops.set_included(quotes, False, convenor)
+    v2 = cops.publish_briefing(briefing, convenor)
+    db.session.commit()
+    assert "skip meals" in str(v1.content)
+    assert "skip meals" not in str(v2.content)
+    v1_id, v2_id = v1.id, v2.id
+
+    sops.erase_observation(observed["quoted"], observed["users"]["org_admin"])
+    db.session.commit()
+
+    assert [v.number for v in db.session.scalars(select(BriefingVersion))] == [1, 2]
+    old, current = db.session.get(BriefingVersion, v1_id), db.session.get(BriefingVersion, v2_id)
+    assert old.is_withdrawn
+    assert "skip meals" not in str(old.content)
+    assert not current.is_withdrawn
+
+
+def test_scrubbing_markdown_keeps_what_does_not_carry_the_text():
+    erased = cops.ErasedText.of(["[redacted] Parents tell us they skip meals so that the children can eat."])
+    markdown = "\n".join([
+        "Intro paragraph.",
+        "",
+        "### Families",
+        "",
+        "> Parents tell us they skip meals so that the children",
+        "can eat before payday.",
+        ">",
+        "> — a charity",
+        "",
+        "### Housing",
+        "",
+        "> Damp is the first thing tenants mention.",
+        "",
+        "| Said | By |",
+        "|---|---|",
+        "| they skip meals so that the children can eat | a charity |",
+        "| damp everywhere | a school |",
+    ])  # fmt: skip
+    out = cops.scrub_markdown(markdown, erased)
+    assert "skip meals" not in out
+    assert "### Families" not in out  # left empty: its heading goes too
+    assert "### Housing" in out
+    assert "Damp is the first thing" in out
+    assert "| damp everywhere | a school |" in out
+    assert out.startswith("Intro paragraph.")
+    assert cops.scrub_markdown("Parents skip meals.", erased) == "Parents skip meals."  # a short phrase is not a run
+    assert cops.scrub_markdown(markdown, cops.ErasedText.of([])) == markdown
+
+
+def test_a_published_version_content_changes_only_by_erasure(observed, make_session):
+    import pytest
+
+    convenor = observed["users"]["convenor"]
+    briefing = cops.compose_briefing(make_session(), convenor)
+    approve_all(briefing, convenor)
+    version = cops.publish_briefing(briefing, convenor)
+    db.session.commit()
+    version.content = {**version.content, "title": "Changed"}
+    with pytest.raises(ValueError, match="cannot be changed"):
+        db.session.flush()
+    db.session.rollback()
+    with pytest.raises(ValueError, match="Withdraw"):
+        version.erase_from_content({**version.content, "title": "Changed"}, "erased")
 
 
 def test_erasing_an_unquoted_observation_changes_no_version(observed, make_session):
