@@ -7,15 +7,17 @@ import re
 import shutil
 import subprocess
 import time
+import uuid
 from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.accessibility import assert_accessible, settle
+from tests.conftest import in_ci
 
-WINTER = "Winter partnership session"  # drafted by the demo for the convenor to review and publish
 AUTUMN_BRIEFING = "Autumn review: cost of living and food"  # published by the demo
 
 
@@ -29,14 +31,30 @@ def _reload_until(page: Page, check: Callable[[], bool], timeout_s: float, what:
     raise AssertionError(f"{what} did not happen on {page.url} within {timeout_s} s")
 
 
+def _poppler(tool: str) -> str:
+    path = shutil.which(tool)  # poppler-utils: installed by .ci/run
+    if path is None:
+        message = f"{tool} (poppler-utils) is not installed"
+        if in_ci():
+            pytest.fail(message + ": .ci/run installs it")
+        pytest.skip(message)
+    return path
+
+
 def _pdf_text(path: Path) -> str:
-    pdftotext = shutil.which("pdftotext")  # poppler-utils: installed by .ci/run
-    if pdftotext is None:
-        pytest.skip("pdftotext (poppler-utils) is not installed")
     result = subprocess.run(  # noqa: S603 - fixed argument list, no shell
-        [pdftotext, "-l", "2", str(path), "-"], capture_output=True, text=True, timeout=60, check=True
+        [_poppler("pdftotext"), "-l", "2", str(path), "-"], capture_output=True, text=True, timeout=60, check=True
     )
     return result.stdout
+
+
+def _pdf_title(path: Path) -> str:
+    """The PDF's own Title (document information), as a PDF reader shows it in its title bar."""
+    result = subprocess.run(  # noqa: S603 - fixed argument list, no shell
+        [_poppler("pdfinfo"), str(path)], capture_output=True, text=True, timeout=60, check=True
+    )
+    titles = [line.split(":", 1)[1].strip() for line in result.stdout.splitlines() if line.startswith("Title:")]
+    return titles[0] if titles else ""
 
 
 def test_convenor_reads_an_area_profile_and_the_map(page_as: Callable[..., Page]):
@@ -77,22 +95,38 @@ def test_convenor_reads_an_area_profile_and_the_map(page_as: Callable[..., Page]
     assert_accessible(convenor)
 
 
-def test_convenor_edits_publishes_and_downloads_a_briefing(page_as: Callable[..., Page]):
+def test_convenor_composes_edits_publishes_a_briefing_that_the_funder_then_reads(page_as: Callable[..., Page]):
     convenor = page_as("convenor")
     convenor.goto("/partnerships/bristol")
     convenor.goto("/convening/partnerships/bristol")
     expect(convenor.get_by_role("heading", level=1)).to_have_text(re.compile("workspace$"))
-    convenor.get_by_role("link", name=WINTER).click()
-    expect(convenor.get_by_role("heading", level=1)).to_have_text(WINTER)
+
+    # A new session: title, date and place; the focus is left at the partnership's whole area.
+    title = f"Spring planning session {uuid.uuid4().hex[:4]}"
+    convenor.get_by_role("link", name="New session").click()
+    expect(convenor.get_by_role("heading", level=1)).to_have_text("New session")
+    assert_accessible(convenor)
+    convenor.get_by_label("Title").fill(title)
+    convenor.get_by_label("Date").fill((date.today() + timedelta(days=14)).isoformat())
+    convenor.get_by_label("Place").fill("Easton Community Centre")
+    convenor.get_by_role("button", name="Create session").click()
+    expect(convenor.get_by_role("heading", level=1)).to_have_text(title)
     session_url = convenor.url
-    convenor.get_by_role("link", name="Open the composer").click()
+
+    # Compose the briefing from the session's focus, then open it in the composer.
+    convenor.get_by_role("button", name="Compose the briefing").click()
+    expect(convenor.get_by_role("status")).to_be_visible()
+    if convenor.get_by_role("link", name="Open the composer").count():
+        convenor.get_by_role("link", name="Open the composer").click()
+    expect(convenor.locator("section.composer-section").first).to_be_visible()
+    expect(convenor.locator("main")).to_contain_text("Needs and assets")
     assert_accessible(convenor)
 
     # Edit a section: the edit form opens from its summary.
     section = convenor.locator("section.composer-section").filter(has=convenor.locator("details.edit")).first
     section.locator("details.edit summary").click()
     body = section.locator("details.edit textarea").last
-    body.fill("The partnership agreed to focus this winter on food and heating. (Edited by the convenor.)")
+    body.fill("The partnership agreed to focus this spring on food and heating. (Edited by the convenor.)")
     section.get_by_role("button", name="Save section").click()
     expect(convenor.get_by_role("status")).to_be_visible()
     expect(convenor.locator("main")).to_contain_text("(Edited by the convenor.)")
@@ -115,7 +149,15 @@ def test_convenor_edits_publishes_and_downloads_a_briefing(page_as: Callable[...
         download_link.first.click()
     pdf = info.value.path()
     assert pdf.read_bytes()[:5] == b"%PDF-"
-    assert WINTER in _pdf_text(pdf)
+    assert title in _pdf_title(pdf), "the PDF's own title names the session"
+    assert title in " ".join(_pdf_text(pdf).split())
+
+    # The funder finds this briefing in the library and reads it.
+    funder = page_as("funder")
+    funder.get_by_role("navigation", name="Main").get_by_role("link", name="Briefings").click()
+    funder.get_by_role("link", name=title).first.click()
+    expect(funder.get_by_role("heading", level=1)).to_have_text(re.compile(f"{re.escape(title)}$"))
+    expect(funder.locator("main")).to_contain_text("(Edited by the convenor.)")
 
 
 def test_funder_finds_and_reads_the_briefing_and_downloads_it(page_as: Callable[..., Page]):
