@@ -94,10 +94,20 @@ class Figure:
     la_display: str = ""
     comparison: str = ""  # "higher than", ... in words
     tone: str = "neutral"  # worse / better / similar / neutral: the colour by polarity
+    verdict: str = ""  # the tone in words ("better", "worse", ...): colour is never the only signal
+    source_note: str = ""  # the source's marker or footnote on the latest value ("[r]", "c", ...)
     method: str = ""
     caveat: str = ""
     series: list[dict[str, Any]] = field(default_factory=list)
     sparkline: dict | None = None
+
+
+WITHHELD = "withheld by the source"
+
+
+def _withheld(frame: pd.DataFrame) -> bool:
+    """Every value in ``frame`` was withheld by the source (a marker such as "c" or ".." where a number would be)."""
+    return not frame.empty and bool(frame["suppressed"].astype(bool).all())
 
 
 def _fmt(value: float | None, unit: str) -> str:
@@ -120,6 +130,11 @@ def _rank_display(rollup: aggregation.Rollup, level: AreaLevel, decile: float | 
     return f"{rollup.share_10:.0%} of LSOAs in England's most deprived 10% ({rollup.share_20:.0%} in the 20%)"
 
 
+def _verdict(tone: str) -> str:
+    """The colour of a figure in words, for whoever cannot see or tell the colours apart."""
+    return tone if tone in ("better", "worse") else ""
+
+
 def _tone(indicator: Indicator, value: float | None, la_value: float | None) -> tuple[str, str]:
     if value is None or la_value is None:
         return "neutral", ""
@@ -134,7 +149,9 @@ def _tone(indicator: Indicator, value: float | None, la_value: float | None) -> 
     return ("worse" if worse else "better"), words
 
 
-VALUE_COLUMNS = ["indicator_id", "area_id", "period_key", "period_start", "value", "rank", "decile"]
+VALUE_COLUMNS = [
+    "indicator_id", "area_id", "period_key", "period_start", "value", "rank", "decile", "suppressed", "note",
+]  # fmt: skip
 
 
 def _sql_series(area_ids: list[int], indicator_ids: list[int]) -> dict[int, list]:
@@ -174,6 +191,8 @@ def _values_frame(area_ids: list[int], indicator_ids: list[int], period_key: str
         IndicatorValue.value,
         IndicatorValue.rank,
         IndicatorValue.decile,
+        IndicatorValue.suppressed,
+        IndicatorValue.note,
     ).where(IndicatorValue.indicator_id.in_(indicator_ids))
     if period_key is not None:
         stmt = stmt.where(IndicatorValue.period_key == period_key)
@@ -302,7 +321,10 @@ def area_figures(area: Area) -> list[Figure]:
                 figure.display = _rank_display(rollup, area.level, decile, rank)
             else:
                 figure.display = _fmt(rollup.value, indicator.unit)
-            series = [(k, s, r.value) for k, s, r, _ in points]
+            if figure.value is None and bool(row["suppressed"]):
+                figure.display = WITHHELD
+            figure.source_note = str(row["note"] or "")
+            series = [(k, s, r.value, r.value is None and bool(x["suppressed"])) for k, s, r, x in points]
         elif indicator.id in below_ids:
             if indicator.id in sql_series:
                 points3 = sql_series[indicator.id]
@@ -316,6 +338,7 @@ def area_figures(area: Area) -> list[Figure]:
                 if frame is None or frame.empty:
                     continue
                 points3 = _series(frame, kind, len(lsoas))
+                latest = frame[frame["period_key"] == points3[-1][0]]
             key, _start, rollup = points3[-1]
             figure.method = rollup.method
             figure.caveat = rollup.caveat
@@ -325,7 +348,11 @@ def area_figures(area: Area) -> list[Figure]:
             else:
                 figure.value = rollup.value
                 figure.display = _fmt(rollup.value, indicator.unit)
-            series = [(k, s, r.value) for k, s, r in points3]
+            if figure.value is None and _withheld(latest):
+                figure.display = WITHHELD
+            series = [(k, s, r.value, False) for k, s, r in points3]
+            if series and figure.display == WITHHELD:
+                series[-1] = (*series[-1][:3], True)
         else:
             continue
         figure.period = _period_label(key)
@@ -335,17 +362,28 @@ def area_figures(area: Area) -> list[Figure]:
                 if area.level is AreaLevel.LSOA:
                     d = figure.value
                     figure.tone = "neutral" if d is None else "worse" if d <= 2 else "better" if d >= 9 else "similar"
+                    figure.verdict = {
+                        "worse": "worse: among England's most deprived 20%",
+                        "better": "better: among England's least deprived 20%",
+                    }.get(figure.tone, "")
                 else:
                     # A larger share in the most deprived 10% is worse, whatever the domain.
                     tone, figure.comparison = _tone(
                         Indicator(polarity=Polarity.HIGHER_IS_WORSE), figure.value, la_value
                     )
                     figure.tone = tone
+                    figure.verdict = _verdict(tone)
             elif kind is not ValueKind.COUNT:  # a sum over a ward is not comparable with the authority's sum
                 figure.tone, figure.comparison = _tone(indicator, figure.value, la_value)
+                figure.verdict = _verdict(figure.tone)
         figure.series = [
-            {"start": s.isoformat(), "period": _period_label(k), "value": v, "display": _fmt(v, indicator.unit)}
-            for k, s, v in series
+            {
+                "start": s.isoformat(),
+                "period": _period_label(k),
+                "value": v,
+                "display": WITHHELD if withheld else _fmt(v, indicator.unit),
+            }
+            for k, s, v, withheld in series
         ]
         if len([p for p in figure.series if p["value"] is not None]) >= 2:
             first, last = figure.series[0]["period"], figure.series[-1]["period"]
@@ -439,7 +477,7 @@ def map_layer(areas: list[Area], level: AreaLevel, indicator: Indicator) -> MapL
                 values[row.area_id] = (float(decile), f"decile {int(decile)}")
             else:
                 v = None if pd.isna(row.value) else float(row.value)
-                values[row.area_id] = (v, _fmt(v, indicator.unit))
+                values[row.area_id] = (v, WITHHELD if v is None and row.suppressed else _fmt(v, indicator.unit))
         if kind == "rank":
             value_title = f"{indicator.name}: decile (1 = most deprived 10%)"
     else:
@@ -586,7 +624,6 @@ class CommunitySection:
     total: Count | GuardedTotal | None = None
     organisations: Count | None = None
     audience: str = ""
-    raw_total: int = 0  # for the flags' computation only: never shown
 
 
 def _sharing_levels(user, partnership: Partnership):
@@ -664,10 +701,7 @@ def observation_counts(area: Area, user, since: date | None) -> CommunitySection
         rows.append({"category": name, "need": need, "asset": asset, "total": guarded_total(total, [need, asset])})
     grand = suppress(sum(sum(c.values()) for c in counts.values()))
     cells = [r[k] for r in rows for k in ("need", "asset")]
-    raw = sum(sum(c.values()) for c in counts.values())
-    return CommunitySection(
-        True, since, rows, guarded_total(grand, cells), suppress(len(org_ids)), audience, raw_total=raw
-    )
+    return CommunitySection(True, since, rows, guarded_total(grand, cells), suppress(len(org_ids)), audience)
 
 
 # Flags -------------------------------------------------------------------------------------------------------------
@@ -679,9 +713,31 @@ class Flag:
     explanation: str
 
 
+def shared_observation_count(area: Area, since: date | None) -> int:
+    """Every partnership's shared observations in ``area`` and the areas inside it (partnership level and wider,
+    live), whoever asks: what the partnerships hold, not what one viewer may see. Raw: suppress before showing."""
+    try:
+        from submissions import queries
+        from submissions.models import Observation
+    except ImportError:
+        return 0
+    area_ids = area_ids_within(area)
+    total = 0
+    for partnership in partnerships_covering(area):
+        stmt = queries.partnership_observations(partnership).where(Observation.area_id.in_(area_ids)).order_by(None)
+        if since is not None:
+            stmt = stmt.where(Observation.period_start >= since)
+        total += db.session.scalar(stmt.with_only_columns(func.count(Observation.id))) or 0
+    return total
+
+
 def evidence_gap(area: Area, figures: list[Figure], community: CommunitySection) -> Flag | None:
-    """Most deprived areas with few or no observations: where the partnership may be hearing too little."""
-    if not community.available or community.total is None:
+    """Most deprived areas with few or no observations: where the partnership may be hearing too little.
+
+    An aggregate statement about the partnerships, so the same for every viewer: it counts all their shared
+    observations (partnership level and wider), not only those shared with whoever is looking; the count is shown
+    only through ``suppress`` (and is below k whenever the flag is raised)."""
+    if not community.available:
         return None
     imd = next(
         (f for f in figures if f.indicator.value_kind is ValueKind.RANK and "Multiple" in f.indicator.name), None
@@ -689,20 +745,22 @@ def evidence_gap(area: Area, figures: list[Figure], community: CommunitySection)
     if imd is None or imd.value is None:
         return None
     k = threshold()
-    total = community.total
-    few = community.raw_total < k
     if area.level is AreaLevel.LSOA:
         deprived, how = imd.value <= 2, f"this LSOA is in IMD decile {int(imd.value)}"
     else:
         deprived, how = imd.value >= 0.5, f"{imd.value:.0%} of its LSOAs are in the most deprived 10% in England"
-    if not (deprived and few):
+    if not deprived:
+        return None
+    n = shared_observation_count(area, community.since)
+    if n >= k:
         return None
     period = f"since {community.since:%d %B %Y}" if community.since else "in all time"
     return Flag(
         "Evidence gap",
-        f"{how[0].upper()}{how[1:]} (IMD 2019), yet the partnership has {total} observations here {period}. "
-        f"Computed as: an LSOA in decile 1–2, or a ward or authority with at least half its LSOAs in the most "
-        f"deprived 10%, with fewer than {k} shared observations in the period.",
+        f"{how[0].upper()}{how[1:]} (IMD 2019), yet the partnership has {suppress(n)} shared observations here "
+        f"{period}. Computed as: an LSOA in decile 1–2, or a ward or authority with at least half its LSOAs in the "
+        f"most deprived 10%, with fewer than {k} observations shared at partnership level or wider in the period "
+        "(the same for everyone who views this page).",
     )
 
 

@@ -9,6 +9,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
+from indicators import charts
+from indicators.profiles import GuardedTotal, guarded_total
 from nlp import operations, queries
 from nlp.forms import ActionForm, MergeThemeForm, RenameThemeForm
 from nlp.models import Theme, ThemeAssignment, active_model
@@ -18,7 +20,7 @@ from webapp import policy
 from webapp.extensions import db
 from webapp.jobs import enqueue
 from webapp.models import Area, Partnership
-from webapp.suppression import chartable, suppress
+from webapp.suppression import Count, suppress
 from webapp.views import commit_or_flash
 
 bp = Blueprint("themes", __name__, url_prefix="/themes")
@@ -64,6 +66,13 @@ def partnership_themes(slug: str):
     today = date.today()
     months = _months(today)
     sections = []
+    # A theme's places (on its own page) add up to its total too: where one is hidden, no exact total is shown here.
+    hidden_place = Count(None, suppress(0).k)
+    places_hidden = {
+        theme_id
+        for theme_id, counts in queries.area_counts(partnership).items()
+        if any(suppress(n).suppressed for n in counts.values())
+    }
     for kind in ObservationKind:
         totals = queries.theme_counts(partnership, kind.value)
         monthly = queries.monthly_counts(partnership, kind.value, months[0], queries.month_start(today))
@@ -73,13 +82,13 @@ def partnership_themes(slug: str):
             if theme_id not in themes:
                 continue
             per_month = monthly.get(theme_id, {})
+            cells = [suppress(per_month.get(m, 0)) for m in months]
             rows.append(
                 {
                     "theme": themes[theme_id],
-                    "total": suppress(n),
-                    "months": [suppress(per_month.get(m, 0)) for m in months],
-                    # Only unsuppressed months are drawn (chartable); the rest are not plotted at all.
-                    "chart": chartable({m.strftime("%Y-%m"): per_month.get(m, 0) for m in months}),
+                    # Beside a hidden month the exact total would give it away (total − the months shown).
+                    "total": guarded_total(suppress(n), cells + ([hidden_place] if theme_id in places_hidden else [])),
+                    "months": cells,
                     "trend": trends.get(theme_id),
                 }
             )
@@ -107,7 +116,7 @@ def theme_detail(slug: str, theme_id: int):
     partnership = _partnership(slug)
     theme = _theme(partnership, theme_id)
     model = active_model(partnership.id)
-    quotes, areas = [], []
+    quotes, areas, month_rows, total, chart = [], [], [], None, None
     if model is not None:
         shared = partnership_observations(partnership).with_only_columns(Observation.id).order_by(None).subquery()
         quotes = list(
@@ -125,12 +134,17 @@ def theme_detail(slug: str, theme_id: int):
             )
         )
         by_area = queries.area_counts(partnership).get(theme.id, {})
+        month_rows, total, chart = _monthly(partnership, theme, by_area)
+        counts = {a: suppress(n) for a, n in by_area.items()}
+        if any(c.suppressed for _, c in month_rows) and not any(c.suppressed for c in counts.values()) and counts:
+            # The places add up to the total, which beside a hidden month would give it away: hide the largest.
+            largest = max(by_area, key=lambda a: (by_area[a], a or 0))
+            counts[largest] = GuardedTotal(0, counts[largest].k)
         names = {a.id: a.name for a in db.session.scalars(select(Area).where(Area.id.in_([i for i in by_area if i])))}
         areas = sorted(
-            ((names.get(a, "Whole partnership area") if a else "Whole partnership area", suppress(n))
-             for a, n in by_area.items()),
+            ((names.get(a, "Whole partnership area") if a else "Whole partnership area", c) for a, c in counts.items()),
             key=lambda x: x[0],
-        )  # fmt: skip
+        )
     merge_form = MergeThemeForm()
     merge_form.target.choices = [(t.id, t.label) for t in queries.visible_themes(partnership) if t.id != theme.id]
     rename_form = RenameThemeForm(label=theme.curated_label or "", description=theme.description)
@@ -140,10 +154,41 @@ def theme_detail(slug: str, theme_id: int):
         theme=theme,
         quotes=quotes,
         areas=areas,
+        month_rows=month_rows,
+        total=total,
+        month_chart=chart,
         rename_form=rename_form,
         merge_form=merge_form,
         action_form=ActionForm(),
     )
+
+
+def _monthly(partnership: Partnership, theme: Theme, by_area: dict) -> tuple[list, Count | GuardedTotal, str]:
+    """The theme's last 12 complete months (as on the list page), its all-time total guarded against both the
+    hidden months and the hidden areas, and a bar chart of the months that may be drawn (suppressed ones are not)."""
+    today = date.today()
+    months = _months(today)
+    per_month = queries.monthly_counts(partnership, None, months[0], queries.month_start(today)).get(theme.id, {})
+    month_rows = [(m, suppress(per_month.get(m, 0))) for m in months]
+    n = sum(by_area.values())
+    guards = [
+        guarded_total(suppress(n), [c for _, c in month_rows]),
+        guarded_total(suppress(n), [suppress(c) for c in by_area.values()]),
+    ]
+    guarded = [g for g in guards if isinstance(g, GuardedTotal)]
+    # Each lower bound is a sum of counts already shown, so the larger of them gives nothing away.
+    total = max(guarded, key=lambda g: g.shown) if guarded else guards[0]
+    first, last = months[0].strftime("%B %Y"), months[-1].strftime("%B %Y")
+    spec = charts.bars(
+        [{"label": m.strftime("%b %Y"), "value": c.value, "display": str(c)} for m, c in month_rows],
+        f"“{theme.label}” by month",
+        "Observations",
+        f"Bar chart of observations in the theme {theme.label} per month from {first} to {last}; months with "
+        f"fewer than {month_rows[0][1].k} are not drawn. The table below lists every month.",
+        sort=False,
+    )
+    drawable = any(c.value for _, c in month_rows)  # an empty chart says nothing
+    return month_rows, total, charts.script_json(spec) if drawable else None
 
 
 def _back(partnership, theme):

@@ -258,3 +258,89 @@ def test_themes_sit_beside_indicators_with_the_rising_flag(loaded, world, client
     # By ward: Central has two of its eight LSOAs (25%) in the most deprived 20%: "A quarter to a half".
     page = convenor.get(f"/areas/themes/{theme.id}").get_data(as_text=True)
     assert re.search(r'<th scope="row">A quarter to a half</th><td>12</td>\s*<td>100%</td>', page)
+
+
+def _flag(page: str) -> str:
+    match = re.search(r'<div class="flag"><h3>Evidence gap</h3><p>(.*?)</p></div>', page, re.S)
+    return match.group(1) if match else ""
+
+
+def test_evidence_gap_is_the_same_for_every_viewer(loaded, world, client_for):
+    """The flag speaks of what the partnership holds, not of what one viewer may see."""
+    from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
+    from submissions.operations import ensure_default_categories
+
+    ensure_default_categories()
+    partnership = world["partnership"]
+    partnership.areas.append(db.session.scalar(select(Area).where(Area.code == BRISTOL)))
+    agreement = operations.publish_agreement(partnership, "We share observations at partnership level.", None)
+    operations.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
+    food = db.session.scalar(select(Category).where(Category.slug == "food"))
+    deprived = db.session.scalar(select(Area).where(Area.code == "E01033367"))  # IMD decile 1
+
+    def observe(n):
+        for _ in range(n):
+            db.session.add(
+                Observation(
+                    organisation_id=world["org"].id, partnership_id=partnership.id, kind=ObservationKind.NEED,
+                    category_id=food.id, text="No food bank nearby", redacted_text="No food bank nearby",
+                    area_id=deprived.id, period_start=date.today() - timedelta(days=10),
+                    status=ObservationStatus.SUBMITTED, sharing_level=SharingLevel.PARTNERSHIP,
+                )
+            )  # fmt: skip
+        db.session.commit()
+
+    observe(3)
+    flags = {role: _flag(client_for(role).get("/areas/E01033367").get_data(as_text=True)) for role in
+             ("member", "funder", "resident")}  # fmt: skip
+    assert "yet the partnership has fewer than 5 shared observations here" in flags["member"]
+    assert flags["funder"] == flags["resident"] == flags["member"]  # not "0 observations" for those who see fewer
+    observe(3)  # six now: no gap, for anyone (the public still sees none of them)
+    for role in ("member", "funder", "resident"):
+        assert "Evidence gap" not in client_for(role).get("/areas/E01033367").get_data(as_text=True)
+
+
+def test_better_and_worse_are_said_in_words_not_only_colour(loaded, import_file, tmp_path, client_for):
+    # E01014540 (Central ward) against the mean of the two Bristol LSOAs with a value: 10 vs 6, higher is worse.
+    rates = tmp_path / "damp.csv"
+    rates.write_text(
+        "area_code,period,indicator,value\nE01014540,2020,Damp homes,10.0\nE01014485,2020,Damp homes,2.0\n"
+    )
+    import_file(rates, dataset_title="Damp survey", polarity=Polarity.HIGHER_IS_WORSE, unit="%")
+    neutral = tmp_path / "bikes.csv"
+    neutral.write_text(
+        "area_code,period,indicator,value\nE01014540,2020,Bike racks,10.0\nE01014485,2020,Bike racks,2.0\n"
+    )
+    import_file(neutral, dataset_title="Bike survey", unit="%")
+    worse = client_for("resident").get("/areas/E01014540").get_data(as_text=True)
+    assert re.search(r"10%\s*<span class=\"comparison\">\(higher than Bristol, City of\)</span>"
+                     r"\s*<span class=\"verdict\">\(worse\)</span>", worse)  # fmt: skip
+    better = client_for("resident").get("/areas/E01014485").get_data(as_text=True)
+    assert re.search(r"\(lower than Bristol, City of\)</span>\s*<span class=\"verdict\">\(better\)</span>", better)
+    # Where no direction is good there is no colour, and no verdict either.
+    bikes = better.split("Bike racks")[1].split("</tr>")[0]
+    assert "lower than Bristol, City of" in bikes
+    assert "(better)" not in bikes
+    assert "(worse)" not in bikes
+
+
+def test_methodology_note_and_withheld_values_are_shown(loaded, import_file, tmp_path, client_for):
+    note = (
+        "Low Income High Costs measure to 2018; Low Income Low Energy Efficiency from 2019, so 2019 is not directly "
+        "comparable with earlier years."
+    )  # as the demo imports it
+    import_file(
+        "beis_fuel_poverty_slice.csv", format="wide", indicator="Households in fuel poverty", unit="%",
+        polarity=Polarity.HIGHER_IS_WORSE, level="lad", methodology_note=note,
+        dataset_title="Sub-regional fuel poverty statistics",
+    )  # fmt: skip
+    page = client_for("resident").get(f"/areas/{BRISTOL}").get_data(as_text=True)
+    assert note in page
+    withheld = tmp_path / "withheld.csv"
+    withheld.write_text(f"area_code,period,indicator,value\n{CENTRAL_WARD},2020,Small counts,c\n")
+    import_file(withheld, dataset_title="Small counts survey", unit="count")
+    row = client_for("resident").get(f"/areas/{CENTRAL_WARD}").get_data(as_text=True).split("Small counts<")[1]
+    cell = row.split('<td class="tone')[1].split("</td>")[0]  # Central's own figure (Bristol's has none)
+    assert "withheld by the source" in cell
+    assert "no value" not in cell
+    assert "Marked “c” by the source." in cell

@@ -1,0 +1,93 @@
+"""The theme list and theme pages: totals that cannot give a hidden month away, the month chart, the link to the
+theme against deprivation. Themes are stored directly (no model fit): these tests are about what the pages show."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from nlp import queries
+from nlp.models import Theme, ThemeAssignment, ThemeModel
+from webapp import operations
+from webapp.extensions import db
+
+# Observations per month, counted back from this month: every month below k = 5 but one.
+MONTHS = {2: 3, 3: 4, 4: 2, 5: 1, 6: 6}
+TOTAL = sum(MONTHS.values())  # 16: with the months shown (6) it would reveal the 10 hidden ones
+
+
+@pytest.fixture
+def theme(world):
+    from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
+    from submissions.operations import ensure_default_categories
+
+    ensure_default_categories()
+    partnership = world["partnership"]
+    agreement = operations.publish_agreement(partnership, "We share observations at partnership level.", None)
+    operations.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
+    theme = Theme(partnership_id=partnership.id, auto_label="Damp in rented homes", auto_label_machine_made=False)
+    db.session.add(theme)
+    db.session.flush()
+    model = ThemeModel(
+        partnership_id=partnership.id, embedding_model="test", path="test", active=True, corpus_size=TOTAL,
+        changes={"topic_theme_ids": [theme.id]},
+    )  # fmt: skip
+    db.session.add(model)
+    housing = db.session.scalar(select(Category).where(Category.slug == "housing-and-homelessness"))
+    this_month = queries.month_start(date.today())
+    for back, n in MONTHS.items():
+        for _ in range(n):
+            obs = Observation(
+                organisation_id=world["org"].id, partnership_id=partnership.id, kind=ObservationKind.NEED,
+                category_id=housing.id, text="Damp and mould in the flat", redacted_text="Damp and mould in the flat",
+                period_start=queries.add_months(this_month, -back), status=ObservationStatus.SUBMITTED,
+                sharing_level=SharingLevel.PARTNERSHIP,
+            )  # fmt: skip
+            db.session.add(obs)
+            db.session.flush()
+            db.session.add(ThemeAssignment(observation_id=obs.id, model_id=model.id, theme_id=theme.id))
+    db.session.commit()
+    return theme
+
+
+def _row(page: str, label: str) -> str:
+    match = re.search(rf"<tr>\s*<th scope=\"row\"><a [^>]*>{label}</a>.*?</tr>", page, re.S)
+    assert match, f"no row for {label}"
+    return match.group(0)
+
+
+def test_theme_list_total_does_not_give_hidden_months_away(theme, world, client_for):
+    page = client_for("convenor").get(f"/themes/{world['partnership'].slug}").get_data(as_text=True)
+    row = _row(page, "Damp in rented homes")
+    cells = re.findall(r"<td>(.*?)</td>", row, re.S)
+    assert cells[0] == "at least 6"  # the one month shown, as a lower bound
+    assert str(TOTAL) not in row
+    assert row.count("fewer than 5") == 4  # the four small months, still hidden
+    assert "<td>6</td>" in row
+
+
+def test_theme_page_guards_its_total_and_charts_only_the_shown_months(theme, world, client_for):
+    page = client_for("convenor").get(f"/themes/{world['partnership'].slug}/{theme.id}").get_data(as_text=True)
+    assert "Observations in this theme, all time: at least 6." in page
+    assert str(TOTAL) not in page
+    spec = json.loads(re.search(r'id="theme-months-chart-spec">(.*?)</script>', page, re.S).group(1))
+    bars = spec["datasets"]["bars"]
+    assert len(bars) == 12 - 4  # the four hidden months are not drawn at all (zero is not hidden)
+    assert [bar["value"] for bar in bars if bar["value"]] == [6]
+    assert "not drawn" in spec["description"]
+    six = queries.add_months(queries.month_start(date.today()), -6).strftime("%B %Y")
+    assert re.search(rf'<th scope="row">{six}</th><td>6</td>', page)  # the text alternative: every month
+    assert page.count("<td>fewer than 5</td>") == 4
+    # The places add up to the total as well: the only one is not shown, rather than giving the 16 away.
+    assert re.search(r"Whole partnership area</th><td>not shown \(it would reveal a small count\)</td>", page)
+
+
+def test_theme_page_links_to_the_theme_against_deprivation(theme, world, client_for):
+    page = client_for("convenor").get(f"/themes/{world['partnership'].slug}/{theme.id}").get_data(as_text=True)
+    href = f'href="/areas/themes/{theme.id}"'
+    assert href in page
+    assert client_for("convenor").get(f"/areas/themes/{theme.id}").status_code == 200
