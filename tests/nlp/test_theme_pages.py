@@ -22,6 +22,11 @@ TOTAL = sum(MONTHS.values())  # 16: with the months shown (6) it would reveal th
 
 @pytest.fixture
 def theme(world):
+    return _theme(world, [(back, n, None) for back, n in MONTHS.items()])
+
+
+def _theme(world, batches: list[tuple[int, int, str | None]]) -> Theme:
+    """A theme with batches of (months back from this one, observations, code of the area they are placed in)."""
     from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
     from submissions.operations import ensure_default_categories
 
@@ -39,11 +44,15 @@ def theme(world):
     db.session.add(model)
     housing = db.session.scalar(select(Category).where(Category.slug == "housing-and-homelessness"))
     this_month = queries.month_start(date.today())
-    for back, n in MONTHS.items():
+    from webapp.models import Area
+
+    for back, n, code in batches:
+        area_id = db.session.scalar(select(Area.id).where(Area.code == code)) if code else None
         for _ in range(n):
             obs = Observation(
                 organisation_id=world["org"].id, partnership_id=partnership.id, kind=ObservationKind.NEED,
-                category_id=housing.id, text="Damp and mould in the flat", redacted_text="Damp and mould in the flat",
+                area_id=area_id, category_id=housing.id, text="Damp and mould in the flat",
+                redacted_text="Damp and mould in the flat",
                 period_start=queries.add_months(this_month, -back), status=ObservationStatus.SUBMITTED,
                 sharing_level=SharingLevel.PARTNERSHIP,
             )  # fmt: skip
@@ -91,3 +100,18 @@ def test_theme_page_links_to_the_theme_against_deprivation(theme, world, client_
     href = f'href="/areas/themes/{theme.id}"'
     assert href in page
     assert client_for("convenor").get(f"/areas/themes/{theme.id}").status_code == 200
+
+
+def test_theme_list_total_does_not_give_a_hidden_place_away(world, client_for):
+    from webapp.models import Area, AreaLevel
+
+    db.session.add(Area(code="E05000001", name="Small Ward", level=AreaLevel.WARD))
+    db.session.flush()
+    # Every month shown (6 and 7), but 3 of the 13 are in a ward of their own: its count is hidden on the theme page.
+    theme = _theme(world, [(2, 6, None), (3, 4, None), (3, 3, "E05000001")])
+    page = client_for("convenor").get(f"/themes/{world['partnership'].slug}").get_data(as_text=True)
+    row = _row(page, "Damp in rented homes")
+    assert re.findall(r"<td>(.*?)</td>", row, re.S)[0] == "at least 13"
+    detail = client_for("convenor").get(f"/themes/{world['partnership'].slug}/{theme.id}").get_data(as_text=True)
+    assert "Small Ward</th><td>fewer than 5</td>" in detail
+    assert "all time: at least 10." in detail
