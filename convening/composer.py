@@ -748,13 +748,16 @@ class Composer:
             lines = [
                 "Actions agreed at earlier sessions, with where they stand.",
                 "",
-                "| Action | Owner | Due | Status |",
-                "|---|---|---|---|",
+                "| Action | Owner | Due | Status | Themes and areas |",
+                "|---|---|---|---|---|",
             ]
+            links = action_links(actions)
             for a in actions:
                 due = _d(a.due_on) if a.due_on else "no date"
                 owner = a.owner.name if a.owner else "unassigned"
-                lines.append(f"| {_cell(a.description)} | {_cell(owner)} | {due} | {a.status.label} |")
+                # Theme labels and area names only: a briefing never carries observation-level detail.
+                about = "; ".join(links[a.id].themes + links[a.id].areas) or "—"
+                lines.append(f"| {_cell(a.description)} | {_cell(owner)} | {due} | {a.status.label} | {_cell(about)} |")
             body = "\n".join(lines)
         return SectionDraft(
             SectionKind.ACTIONS, SectionKind.ACTIONS.label, body, {"action_ids": [a.id for a in actions]}
@@ -778,6 +781,41 @@ class Composer:
         qs.append("What should the partnership do differently before the next session?")
         body = "\n".join(f"{i}. {q}" for i, q in enumerate(qs, 1))
         return SectionDraft(SectionKind.QUESTIONS, SectionKind.QUESTIONS.label, body, {})
+
+
+@dataclass(frozen=True)
+class ActionLinks:
+    """What an action is about, by name: its themes' labels, its areas' names, its observations' ids."""
+
+    themes: list[str]
+    areas: list[str]
+    observations: list[int]
+
+
+def theme_labels(theme_ids: set[int]) -> dict[int, str]:
+    """Current labels of themes (following merges); empty without the nlp package."""
+    if not theme_ids:
+        return {}
+    try:
+        from nlp.models import Theme
+    except ImportError:  # pragma: no cover - nlp ships with the app
+        return {}
+    return {t.id: t.canonical().label for t in db.session.scalars(select(Theme).where(Theme.id.in_(theme_ids)))}
+
+
+def action_links(actions: list[Action]) -> dict[int, ActionLinks]:
+    """``{action id: ActionLinks}`` for actions, with two queries whatever their number."""
+    themes = theme_labels({i for a in actions for i in a.theme_ids or []})
+    area_ids = {i for a in actions for i in a.area_ids or []}
+    areas = {a.id: a.name for a in db.session.scalars(select(Area).where(Area.id.in_(area_ids)))} if area_ids else {}
+    return {
+        a.id: ActionLinks(
+            themes=sorted({themes[i] for i in a.theme_ids or [] if i in themes}),
+            areas=sorted({areas[i] for i in a.area_ids or [] if i in areas}),
+            observations=sorted(a.observation_ids or []),
+        )
+        for a in actions
+    }
 
 
 def _trim(text: str) -> str:

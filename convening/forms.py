@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from convening.models import ActionStatus
 
@@ -59,6 +59,30 @@ class ActionForm(FlaskForm):
     description = TextAreaField("Action", validators=[DataRequired("Describe the action."), Length(min=5, max=2000)])
     owner = SelectField("Owner organisation", coerce=int, validators=[Optional()])
     due_on = DateField("Due by", validators=[Optional()])
+    theme_ids = SelectMultipleField("Linked themes", coerce=int, validators=[Optional()],
+                                    description="Themes it responds to. Hold Ctrl (or ⌘) for several.")  # fmt: skip
+    area_ids = SelectMultipleField("Linked areas", coerce=int, validators=[Optional()],
+                                   description="Wards it is about. Hold Ctrl (or ⌘) for several.")  # fmt: skip
+    observation_ids = StringField("Linked observations", validators=[Optional(), Length(max=500)],
+                                  description="Observation numbers, separated by commas, e.g. 12, 40.")  # fmt: skip
+
+    def validate_observation_ids(self, field) -> None:
+        parse_ids(field.data)
+
+
+def parse_ids(text: str | None) -> list[int]:
+    """``"12, 40 ,#7"`` as ``[7, 12, 40]``; a ValidationError naming what is wrong otherwise."""
+    ids = set()
+    for part in (text or "").replace(";", ",").split(","):
+        part = part.strip().lstrip("#")
+        if not part:
+            continue
+        if not part.isdigit() or len(part) > 12:
+            raise ValidationError(f"“{part[:20]}” is not an observation number: give numbers separated by commas.")
+        ids.add(int(part))
+    if len(ids) > 50:
+        raise ValidationError("Link at most 50 observations to one action.")
+    return sorted(ids)
 
 
 class ActionStatusForm(FlaskForm):

@@ -34,7 +34,7 @@ from convening.models import (
 )
 from submissions.models import Observation
 from webapp.extensions import db
-from webapp.models import Area, Organisation, OrgKind, Partnership, User, utcnow
+from webapp.models import Area, AreaLevel, Organisation, OrgKind, Partnership, User, utcnow
 from webapp.operations import OperationError, record
 from webapp.suppression import suppress, threshold
 
@@ -468,12 +468,25 @@ def add_action(
     area_ids: list[int] | None = None,
     observation_ids: list[int] | None = None,
 ) -> Action:
-    """Record an action: what, which member organisation owns it, by when, and what it is about."""
+    """Record an action: what, which member organisation owns it, by when, and what it is about (themes of the
+    partnership, areas inside its area, observations shared with it)."""
     description = (description or "").strip()
     if len(description) < 5:
         raise OperationError("Describe the action (at least 5 characters).", "description")
-    if owner is not None and owner not in session.partnership.members:
+    partnership = session.partnership
+    if owner is not None and owner not in partnership.members:
         raise OperationError(f"{owner.name} is not a member of the partnership.", "owner")
+    if set(theme_ids or []) - {t_id for t_id, _ in partnership_themes(partnership)}:
+        raise OperationError("Choose linked themes among the partnership's themes.", "theme_ids")
+    if set(area_ids or []) - _area_ids_within(partnership):
+        raise OperationError("Choose linked areas inside the partnership's area.", "area_ids")
+    unseen = sorted(set(observation_ids or []) - _shared_observation_ids(partnership, observation_ids or []))
+    if unseen:
+        numbers = ", ".join(str(i) for i in unseen)
+        raise OperationError(
+            f"Linked observations not shared with this partnership (check the numbers): {numbers}.",
+            "observation_ids",
+        )
     action = Action(
         session=session,
         description=description[:2000],
@@ -488,6 +501,29 @@ def add_action(
     db.session.flush()
     record("action.create", "action", action.id, actor, session_id=session.id)
     return action
+
+
+def partnership_themes(partnership: Partnership) -> list[tuple[int, str]]:
+    """``(id, label)`` of the partnership's themes (none until the nlp package has fitted a theme model)."""
+    try:
+        from nlp.queries import visible_themes
+    except ImportError:  # pragma: no cover - nlp ships with the app
+        return []
+    return sorted(((t.id, t.label) for t in visible_themes(partnership)), key=lambda item: item[1])
+
+
+def partnership_wards(partnership: Partnership) -> list[Area]:
+    return sorted((a for a in partnership.areas if a.level in (AreaLevel.WARD, AreaLevel.CUSTOM)), key=lambda a: a.name)
+
+
+def _shared_observation_ids(partnership: Partnership, ids: list[int]) -> set[int]:
+    """Which of ``ids`` are observations the partnership's people may see (the same answer for unknown ids)."""
+    if not ids:
+        return set()
+    from submissions.queries import partnership_observations
+
+    stmt = partnership_observations(partnership).where(Observation.id.in_(set(ids)))
+    return set(db.session.scalars(stmt.with_only_columns(Observation.id)))
 
 
 def set_action_status(action: Action, status: ActionStatus | str, actor: User) -> Action:

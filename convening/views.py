@@ -28,6 +28,7 @@ from convening.forms import (
     SectionForm,
     SessionForm,
     choices,
+    parse_ids,
 )
 from convening.models import Action, BriefingSection, BriefingVersion, SectionKind, Session, ViewKind
 from webapp import operations as base_ops
@@ -205,12 +206,26 @@ def new_session(slug: str):
     )
 
 
+def _action_form(session: Session, **kwargs) -> ActionForm:
+    form = ActionForm(**kwargs)
+    partnership = session.partnership
+    form.owner.choices = choices([(0, "No owner yet")] + [(o.id, o.name) for o in partnership.members])
+    form.theme_ids.choices = choices(ops.partnership_themes(partnership))
+    form.area_ids.choices = choices((a.id, a.name) for a in ops.partnership_wards(partnership))
+    return form
+
+
 @bp.route("/sessions/<int:session_id>", endpoint="session")
 def session_page(session_id: int):
     session = _convened_session_or_404(session_id)
+    return _render_session(session, _action_form(session, formdata=None))
+
+
+def _render_session(session: Session, action_form: ActionForm, status: int = 200):
+    from convening.composer import action_links
+
     previous = ops.previous_session(session)
-    action_form = ActionForm()
-    action_form.owner.choices = choices([(0, "No owner yet")] + [(o.id, o.name) for o in session.partnership.members])
+    carried = list(previous.actions) if previous else []
     jobs = []
     if session.briefing:
         ids = {str(v.id) for v in session.briefing.versions}
@@ -224,13 +239,14 @@ def session_page(session_id: int):
         session=session,
         focus=ops.focus_label(session),
         previous=previous,
-        carried=[a for a in (previous.actions if previous else [])],
+        carried=carried,
+        links=action_links([*carried, *session.actions]),
         decision_form=DecisionForm(formdata=None),
         notes_form=NotesForm(formdata=None, notes=session.notes),
         action_form=action_form,
         status_form=ActionStatusForm(formdata=None),
         jobs=jobs,
-    )
+    ), status
 
 
 @bp.route("/sessions/<int:session_id>/compose", methods=["POST"], endpoint="compose")
@@ -278,15 +294,26 @@ def add_decision(session_id: int):
 def add_action(session_id: int):
     session = _convened_session_or_404(session_id)
     back = url_for("convening.session", session_id=session.id) + "#actions"
-    form = ActionForm()
-    form.owner.choices = choices([(0, "No owner yet")] + [(o.id, o.name) for o in session.partnership.members])
+    form = _action_form(session)
+    # Errors are shown next to their fields, on the session page sent back with what was typed (422).
     if not form.validate():
-        return _fail(_form_errors(form), back)
+        return _render_session(session, form, 422)
     owner = db.session.get(Organisation, form.owner.data) if form.owner.data else None
     try:
-        ops.add_action(session, form.description.data, current_user, owner=owner, due_on=form.due_on.data)
+        ops.add_action(
+            session,
+            form.description.data,
+            current_user,
+            owner=owner,
+            due_on=form.due_on.data,
+            theme_ids=form.theme_ids.data or [],
+            area_ids=form.area_ids.data or [],
+            observation_ids=parse_ids(form.observation_ids.data),
+        )
     except base_ops.OperationError as exc:
-        return _fail(exc, back)
+        db.session.rollback()
+        getattr(form, exc.field or "", form.description).errors.append(exc.message)
+        return _render_session(session, form, 422)
     db.session.commit()
     flash("Action recorded.", "success")
     return redirect(back)

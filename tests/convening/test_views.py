@@ -3,6 +3,7 @@ reading and downloading (recorded), usage, "your observations informed", and wha
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from convening import operations as cops
@@ -224,3 +225,77 @@ def test_session_page_carries_actions_and_updates_their_status(cworld, make_sess
     r = c.post(f"/convening/sessions/{second.id}/decisions", data={"text": "ok"}, follow_redirects=True)
     assert "Decision" in r.get_data(as_text=True)
     assert "at least 5" in r.get_data(as_text=True) or "Field must be" in r.get_data(as_text=True)
+
+
+def _themes(partnership) -> tuple:
+    nlp_models = pytest.importorskip("nlp.models")
+    model = nlp_models.ThemeModel(partnership_id=partnership.id, version=1, embedding_model="all-MiniLM-L6-v2",
+                                  path="themes/test", active=True, theme_count=2, corpus_size=30)  # fmt: skip
+    pantry = nlp_models.Theme(partnership_id=partnership.id, auto_label="Food parcels and pantries")
+    damp = nlp_models.Theme(partnership_id=partnership.id, auto_label="Damp homes", curated_label="Damp and mould")
+    db.session.add_all([model, pantry, damp])
+    db.session.flush()
+    model.changes = {"topic_theme_ids": [pantry.id, damp.id]}
+    db.session.commit()
+    return pantry, damp
+
+
+def test_actions_link_themes_areas_and_observations(observed, make_session, client_for):
+    from datetime import date
+
+    from convening.models import Action
+
+    pantry, damp = _themes(observed["partnership"])
+    lawrence, quoted = observed["areas"]["lawrence"], observed["quoted"]
+    first = make_session(held_on=date(2025, 1, 14), title="Winter meeting")
+    c = client_for("convenor")
+    form = c.get(f"/convening/sessions/{first.id}").get_data(as_text=True)
+    for label in ("Linked themes", "Linked areas", "Linked observations"):
+        assert f">{label}</label>" in form
+    assert f'<option value="{damp.id}">Damp and mould</option>' in form
+    assert f'<option value="{lawrence.id}">Lawrence Hill</option>' in form
+
+    r = c.post(f"/convening/sessions/{first.id}/actions", data={
+        "description": "Survey damp in Lawrence Hill flats", "owner": observed["org"].id, "due_on": "2025-03-01",
+        "theme_ids": [damp.id], "area_ids": [lawrence.id], "observation_ids": f" {quoted.id}, #{quoted.id}",
+    })  # fmt: skip
+    assert r.status_code == 302
+    action = db.session.scalar(select(Action))
+    assert (action.theme_ids, action.area_ids, action.observation_ids) == ([damp.id], [lawrence.id], [quoted.id])
+    page = c.get(f"/convening/sessions/{first.id}").get_data(as_text=True)
+    assert "Themes: Damp and mould; Areas: Lawrence Hill; Observations: " + str(quoted.id) in page
+    assert "skip meals" not in page  # ids only, never an observation's text
+
+    second = make_session()
+    page = c.get(f"/convening/sessions/{second.id}").get_data(as_text=True)
+    assert "Themes: Damp and mould; Areas: Lawrence Hill" in page  # carried over, with its links
+    briefing = cops.compose_briefing(second, observed["users"]["convenor"])
+    actions = next(s for s in briefing.sections if s.kind is SectionKind.ACTIONS)
+    assert "| Themes and areas |" in actions.body
+    row = next(line for line in actions.body.splitlines() if "Survey damp in Lawrence Hill flats" in line)
+    assert row.endswith("| Open | Damp and mould; Lawrence Hill |")  # no observation ids in a briefing
+
+
+def test_a_bad_linked_observation_is_a_field_error_and_stores_nothing(observed, make_session, client_for):
+    from convening.models import Action
+    from submissions.models import Observation, SharingLevel
+
+    session = make_session()
+    private = db.session.scalar(select(Observation).limit(1))
+    private.sharing_level = SharingLevel.ORG_ONLY  # no longer shared with the partnership
+    db.session.commit()
+    c = client_for("convenor")
+    for ids, message in (
+        ("999999", "Linked observations not shared with this partnership (check the numbers): 999999."),
+        (str(private.id), f"Linked observations not shared with this partnership (check the numbers): {private.id}."),
+        ("12, twelve", "“twelve” is not an observation number"),
+    ):
+        r = c.post(f"/convening/sessions/{session.id}/actions",
+                   data={"description": "Follow up the reports", "observation_ids": ids})  # fmt: skip
+        assert r.status_code == 422
+        page = r.get_data(as_text=True)
+        assert 'id="observation_ids-error"' in page
+        assert message in page
+        assert 'aria-invalid="true"' in page
+        assert "Follow up the reports" in page  # what was typed comes back
+        assert db.session.scalar(select(Action)) is None
