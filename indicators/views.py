@@ -97,6 +97,7 @@ def detail(code: str):
         if f is not None
     ]
     sparklines = {f.indicator.id: charts.script_json(f.sparkline) for f in figures if f.sparkline}
+    map_layer, map_level = _profile_map(area)
     community_chart = None
     rows = [{"label": r["category"], "value": r["total"].value, "display": str(r["total"])} for r in community.rows]
     if community.available and any(r["value"] is not None for r in rows):  # an empty chart says nothing
@@ -120,7 +121,29 @@ def detail(code: str):
         themes=themes,
         flags=flags,
         months=months,
+        map_layer=map_layer,
+        map_level=map_level,
+        map_spec=charts.script_json(map_layer.spec()) if map_layer else None,
     )
+
+
+def _profile_map(area: Area) -> tuple[profiles.MapLayer | None, AreaLevel | None]:
+    """The map on a profile: a local authority's wards, a ward's neighbourhoods (LSOAs), or an LSOA among its ward's
+    others, coloured by the overall deprivation index when there is one (else the first mappable indicator)."""
+    if area.level is AreaLevel.LAD:
+        level, areas = AreaLevel.WARD, list(area.children)
+    elif area.level is AreaLevel.WARD:
+        level, areas = AreaLevel.LSOA, list(area.children)
+    elif area.level is AreaLevel.LSOA and area.parent is not None:
+        level, areas = AreaLevel.LSOA, list(area.parent.children)
+    else:
+        return None, None
+    areas = [a for a in areas if a.level is level]
+    indicators = profiles.map_indicators(level)
+    if not indicators or not any(a.boundary for a in areas):
+        return None, None
+    indicator = next((i for i in indicators if "Multiple" in i.name), indicators[0])
+    return profiles.map_layer(areas, level, indicator), level
 
 
 @bp.route("/themes/<int:theme_id>", endpoint="theme_deprivation")

@@ -75,6 +75,11 @@ def test_convenor_reads_an_area_profile_and_the_map(page_as: Callable[..., Page]
     expect(indicators).to_contain_text("Index of Multiple Deprivation")
     expect(indicators).to_contain_text("Bristol, City of")
     expect(convenor.locator(".chart-drawn").first).to_be_visible()
+    # Its map: the ward's neighbourhoods coloured by deprivation, drawn, with the table of every value beside it.
+    profile_map = convenor.locator("#profile-map")
+    expect(profile_map).to_have_class(re.compile("chart-drawn"))
+    expect(profile_map.locator("svg path").first).to_be_attached()
+    expect(convenor.locator(".map-section .map-table tbody tr")).to_have_count(9)
     expect(convenor.get_by_role("heading", level=2, name="What the community reports")).to_be_visible()
     expect(convenor.get_by_role("table", name="Observations by category and kind")).to_be_visible()
     expect(convenor.get_by_role("heading", level=3, name="Themes")).to_be_visible()

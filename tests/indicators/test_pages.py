@@ -104,6 +104,24 @@ def test_area_profile_compares_with_the_local_authority(loaded, client_for):
     assert "Values by period" in page  # the sparkline's data table
 
 
+def test_profiles_carry_a_map_of_their_neighbourhoods_with_its_table(loaded, client_for):
+    from webapp.models import Area
+
+    client = client_for("resident")
+    ward = db.session.scalar(select(Area).where(Area.code == CENTRAL_WARD))
+    page = client.get(f"/areas/{CENTRAL_WARD}").get_data(as_text=True)
+    spec = _spec(page, "profile-map")
+    codes = sorted(f["properties"]["code"] for f in spec["datasets"]["areas"])
+    assert codes == sorted(c.code for c in ward.children), "a ward's map shows exactly its LSOAs"
+    assert "map: lsoas in central" in page.lower()
+    assert "index of multiple deprivation" in spec["description"]
+    lsoa = ward.children[0]
+    lsoa_page = client.get(f"/areas/{lsoa.code}").get_data(as_text=True)
+    assert f'<strong aria-current="page">{lsoa.name}</strong>' in lsoa_page  # the LSOA among its ward's others
+    la_page = client.get(f"/areas/{BRISTOL}").get_data(as_text=True)
+    assert len(_spec(la_page, "profile-map")["datasets"]["areas"]) == 34
+
+
 def test_lsoa_profile_shows_its_decile(loaded, client_for):
     page = client_for("resident").get("/areas/E01033367").get_data(as_text=True)
     assert "decile 1, rank 1,223 of 32,844" in page
