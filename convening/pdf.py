@@ -19,6 +19,7 @@ like a browser opening a hostile page:
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import mimetypes
 import re
@@ -145,9 +146,35 @@ def generated_url(name: str) -> str:
 
 
 @contextmanager
+def _thread_deadline(seconds: float) -> Iterator[None]:
+    """Outside the main thread (the embedded worker's thread pool) no signal can interrupt a render: a timer raises
+    :class:`_Timeout` in the rendering thread instead, at its next Python instruction (WeasyPrint lays out in
+    Python)."""
+    target = threading.get_ident()
+    lock = threading.Lock()
+    state = {"active": True}
+
+    def interrupt() -> None:
+        with lock:
+            if state["active"]:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(target), ctypes.py_object(_Timeout))
+
+    timer = threading.Timer(seconds, interrupt)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        with lock:
+            state["active"] = False
+        timer.cancel()
+
+
+@contextmanager
 def _deadline(seconds: float) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-        yield
+        with _thread_deadline(seconds):
+            yield
         return
 
     def on_alarm(signum, frame):

@@ -180,3 +180,29 @@ def test_payload_list_covers_the_brief():
     kinds = " ".join(payloads("http://127.0.0.1:1"))
     for needle in ('rel="attachment"', "file:///etc/passwd", "http://127.0.0.1", "url(", "99999999px"):
         assert needle in kinds
+
+
+def test_time_limit_stops_a_render_in_a_worker_thread(pdf_app):
+    """The embedded worker renders in a thread pool, where no signal reaches: the limit must still stop the render
+    while it runs, not only be noticed once the layout is done."""
+    import threading
+    import time
+
+    body = "\n".join(f"| row {i} | {i} |" for i in range(6000))
+    doc = _doc("Slow", body="| a | b |\n|---|---|\n" + body)
+    outcome: dict = {}
+
+    def render() -> None:
+        started = time.perf_counter()
+        with pdf_app.app_context():
+            try:
+                pdf.render_pdf(TEMPLATE, {"doc": doc}, limits=pdf.Limits(max_seconds=0.5, max_pages=10_000))
+            except pdf.PdfLimitExceeded as exc:
+                outcome["error"] = exc.message
+        outcome["seconds"] = time.perf_counter() - started
+
+    worker = threading.Thread(target=render)
+    worker.start()
+    worker.join(timeout=120)
+    assert "longer than 0.5 seconds" in outcome.get("error", "")
+    assert outcome["seconds"] < 5, f"the render ran on for {outcome['seconds']:.1f} s after its 0.5 s limit"
