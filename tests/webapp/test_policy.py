@@ -54,7 +54,7 @@ SPECIAL = {
     "convening.publish": {"*": 302},
     "convening.save_notes": {"*": 302},
     "convening.add_decision": {"*": 302},
-    "convening.add_action": {"*": 302},
+    "convening.add_action": {"*": 422},  # an empty form comes back with its errors next to the fields
     "convening.action_status": {"*": 302},
     # The sample version's PDF is not rendered: readers are sent to its reading page.
     "convening.version_pdf": {"*": 302},
