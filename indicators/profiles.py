@@ -609,11 +609,25 @@ class GuardedTotal:
         return f"at least {self.shown:,}" if self.shown else "not shown (it would reveal a small count)"
 
 
-def guarded_total(total: Count, parts: list[Count]) -> Count | GuardedTotal:
-    """``total`` as it may be shown beside ``parts`` (all already through ``suppress``)."""
-    if total.suppressed or not any(p.suppressed for p in parts):
+def guarded_total(total: Count, parts: list[Count], hidden_sum: int | None = None) -> Count | GuardedTotal:
+    """``total`` as it may be shown beside ``parts`` (all already through ``suppress``).
+
+    The exact total tells a reader the sum of the hidden parts. That is harmless (secondary suppression) when no
+    hidden part can be worked out from it: at least two hidden parts whose sum lies strictly between its smallest
+    and largest possible values (each hidden part is 1 to k-1), so that every hidden part keeps two or more
+    possible values. Otherwise only the sum of the shown parts is given, as a lower bound. ``hidden_sum`` is the
+    true sum of the hidden parts when ``parts`` do not cover the whole total (e.g. the last 12 months of an
+    all-time total); by default it is the total minus the shown parts.
+    """
+    hidden = [p for p in parts if p.suppressed]
+    if total.suppressed or not hidden:
         return total
-    return GuardedTotal(sum(p.value or 0 for p in parts), total.k)
+    shown = sum(p.value or 0 for p in parts)
+    s = (total.value or 0) - shown if hidden_sum is None else hidden_sum
+    n = len(hidden)
+    if n >= 2 and n < s < n * (total.k - 1):
+        return total
+    return GuardedTotal(shown, total.k)
 
 
 @dataclass

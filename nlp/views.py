@@ -66,13 +66,8 @@ def partnership_themes(slug: str):
     today = date.today()
     months = _months(today)
     sections = []
-    # A theme's places (on its own page) add up to its total too: where one is hidden, no exact total is shown here.
-    hidden_place = Count(None, suppress(0).k)
-    places_hidden = {
-        theme_id
-        for theme_id, counts in queries.area_counts(partnership).items()
-        if any(suppress(n).suppressed for n in counts.values())
-    }
+    # A theme's places (on its own page) add up to its total too: the total is guarded against both.
+    places = queries.area_counts(partnership)
     for kind in ObservationKind:
         totals = queries.theme_counts(partnership, kind.value)
         monthly = queries.monthly_counts(partnership, kind.value, months[0], queries.month_start(today))
@@ -82,13 +77,13 @@ def partnership_themes(slug: str):
             if theme_id not in themes:
                 continue
             per_month = monthly.get(theme_id, {})
-            cells = [suppress(per_month.get(m, 0)) for m in months]
+            raw_months = [per_month.get(m, 0) for m in months]
             rows.append(
                 {
                     "theme": themes[theme_id],
-                    # Beside a hidden month the exact total would give it away (total − the months shown).
-                    "total": guarded_total(suppress(n), cells + ([hidden_place] if theme_id in places_hidden else [])),
-                    "months": cells,
+                    # Beside hidden months the exact total could give them away (total − the months shown).
+                    "total": _safe_total(n, raw_months, list(places.get(theme_id, {}).values()))[0],
+                    "months": [suppress(c) for c in raw_months],
                     "trend": trends.get(theme_id),
                 }
             )
@@ -134,9 +129,9 @@ def theme_detail(slug: str, theme_id: int):
             )
         )
         by_area = queries.area_counts(partnership).get(theme.id, {})
-        month_rows, total, chart = _monthly(partnership, theme, by_area)
+        month_rows, total, months_guarded, chart = _monthly(partnership, theme, by_area)
         counts = {a: suppress(n) for a, n in by_area.items()}
-        if any(c.suppressed for _, c in month_rows) and not any(c.suppressed for c in counts.values()) and counts:
+        if months_guarded and not any(c.suppressed for c in counts.values()) and counts:
             # The places add up to the total, which beside a hidden month would give it away: hide the largest.
             largest = max(by_area, key=lambda a: (by_area[a], a or 0))
             counts[largest] = GuardedTotal(0, counts[largest].k)
@@ -163,21 +158,37 @@ def theme_detail(slug: str, theme_id: int):
     )
 
 
-def _monthly(partnership: Partnership, theme: Theme, by_area: dict) -> tuple[list, Count | GuardedTotal, str]:
+def _safe_total(n: int, raw_months: list[int], raw_places: list[int]) -> tuple[Count | GuardedTotal, bool]:
+    """A theme's all-time total as it may be shown beside its month cells and its places (both through
+    ``guarded_total``; when both guard it, the larger lower bound, which gives nothing away), and whether the
+    months alone required a guard."""
+    total = suppress(n)
+    cells = [suppress(c) for c in raw_months]
+    hidden_months = sum(c for c, cell in zip(raw_months, cells, strict=True) if cell.suppressed)
+    places = [suppress(c) for c in raw_places]
+    by_month = guarded_total(total, cells, hidden_sum=hidden_months)
+    by_place = guarded_total(total, places)
+    months_guarded = isinstance(by_month, GuardedTotal)
+    if not months_guarded and not isinstance(by_place, GuardedTotal):
+        return total, False
+    places_shown = sum(c.value or 0 for c in places)
+    if months_guarded and not any(c.suppressed for c in places) and raw_places:
+        places_shown -= max(raw_places)  # the theme page hides its largest place (see theme_detail)
+    # Either sum of shown cells is on the page already, so the larger is a lower bound that reveals nothing new.
+    shown = max(sum(c.value or 0 for c in cells), places_shown)
+    return GuardedTotal(shown, total.k), months_guarded
+
+
+def _monthly(partnership: Partnership, theme: Theme, by_area: dict) -> tuple[list, Count | GuardedTotal, bool, str]:
     """The theme's last 12 complete months (as on the list page), its all-time total guarded against both the
-    hidden months and the hidden areas, and a bar chart of the months that may be drawn (suppressed ones are not)."""
+    hidden months and the hidden areas, whether the months needed that guard, and a bar chart of the months that
+    may be drawn (suppressed ones are not)."""
     today = date.today()
     months = _months(today)
     per_month = queries.monthly_counts(partnership, None, months[0], queries.month_start(today)).get(theme.id, {})
-    month_rows = [(m, suppress(per_month.get(m, 0))) for m in months]
-    n = sum(by_area.values())
-    guards = [
-        guarded_total(suppress(n), [c for _, c in month_rows]),
-        guarded_total(suppress(n), [suppress(c) for c in by_area.values()]),
-    ]
-    guarded = [g for g in guards if isinstance(g, GuardedTotal)]
-    # Each lower bound is a sum of counts already shown, so the larger of them gives nothing away.
-    total = max(guarded, key=lambda g: g.shown) if guarded else guards[0]
+    raw_months = [per_month.get(m, 0) for m in months]
+    month_rows = [(m, suppress(c)) for m, c in zip(months, raw_months, strict=True)]
+    total, months_guarded = _safe_total(sum(by_area.values()), raw_months, list(by_area.values()))
     first, last = months[0].strftime("%B %Y"), months[-1].strftime("%B %Y")
     spec = charts.bars(
         [{"label": m.strftime("%b %Y"), "value": c.value, "display": str(c)} for m, c in month_rows],
@@ -188,7 +199,7 @@ def _monthly(partnership: Partnership, theme: Theme, by_area: dict) -> tuple[lis
         sort=False,
     )
     drawable = any(c.value for _, c in month_rows)  # an empty chart says nothing
-    return month_rows, total, charts.script_json(spec) if drawable else None
+    return month_rows, total, months_guarded, charts.script_json(spec) if drawable else None
 
 
 def _back(partnership, theme):

@@ -99,6 +99,9 @@ def test_rollup_frame_agrees_with_rollup(kind):
         assert out.loc[parent, "n_used"] == one.n_used
 
 
+NOT_SHOWN = "not shown (it would reveal a small count)"
+
+
 def test_a_total_never_gives_a_hidden_part_away():
     from indicators.profiles import guarded_total
     from webapp.suppression import suppress
@@ -109,4 +112,11 @@ def test_a_total_never_gives_a_hidden_part_away():
     assert shown.value is None
     assert str(guarded_total(suppress(12), [suppress(6), suppress(6)])) == "12"
     assert str(guarded_total(suppress(3), [suppress(3), suppress(0)])) == "fewer than 5"
-    assert str(guarded_total(suppress(6), [suppress(3), suppress(3)])) == "not shown (it would reveal a small count)"
+    # Two hidden parts summing to 6 could be 2+4, 3+3 or 4+2: the total reveals neither (secondary suppression).
+    assert str(guarded_total(suppress(6), [suppress(3), suppress(3)])) == "6"
+    # Two hidden parts summing to 8 can only be 4+4; two summing to 2 only 1+1: the totals would give them away.
+    assert str(guarded_total(suppress(8), [suppress(4), suppress(4)])) == NOT_SHOWN
+    assert str(guarded_total(suppress(7), [suppress(5), suppress(1), suppress(1)])) == "at least 5"
+    # Parts that cover only some of the total: the true sum of the hidden ones decides.
+    assert str(guarded_total(suppress(20), [suppress(2), suppress(1)], hidden_sum=3)) == "20"
+    assert str(guarded_total(suppress(20), [suppress(1), suppress(1)], hidden_sum=2)) == NOT_SHOWN

@@ -113,7 +113,7 @@ def test_profiles_carry_a_map_of_their_neighbourhoods_with_its_table(loaded, cli
     spec = _spec(page, "profile-map")
     codes = sorted(f["properties"]["code"] for f in spec["datasets"]["areas"])
     assert codes == sorted(c.code for c in ward.children), "a ward's map shows exactly its LSOAs"
-    assert "map: lsoas in central" in page.lower()
+    assert "Map: LSOAs in Central" in page
     assert "index of multiple deprivation" in spec["description"]
     lsoa = ward.children[0]
     lsoa_page = client.get(f"/areas/{lsoa.code}").get_data(as_text=True)
