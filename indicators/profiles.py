@@ -606,7 +606,7 @@ class GuardedTotal:
     suppressed: bool = True
 
     def __str__(self) -> str:
-        return f"at least {self.shown:,}" if self.shown else "not shown (it would reveal a small count)"
+        return f"at least {self.shown:,}" if self.shown else "not shown"
 
 
 def guarded_total(total: Count, parts: list[Count], hidden_sum: int | None = None) -> Count | GuardedTotal:
