@@ -138,8 +138,8 @@ def test_unknown_area_is_not_found(client_for):
     assert client_for("member").get("/areas/E00000000").status_code == 404
 
 
-def test_community_counts_go_through_suppress(loaded, world, client_for):
-    from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
+def _sharing_over_bristol(world):
+    """The world's partnership over Bristol, its member organisation sharing at partnership level."""
     from submissions.operations import ensure_default_categories
 
     ensure_default_categories()
@@ -147,6 +147,13 @@ def test_community_counts_go_through_suppress(loaded, world, client_for):
     partnership.areas.append(db.session.scalar(select(Area).where(Area.code == BRISTOL)))
     agreement = operations.publish_agreement(partnership, "We share observations at partnership level.", None)
     operations.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
+    return partnership
+
+
+def test_community_counts_go_through_suppress(loaded, world, client_for):
+    from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
+
+    partnership = _sharing_over_bristol(world)
     food = db.session.scalar(select(Category).where(Category.slug == "food"))
     housing = db.session.scalar(select(Category).where(Category.slug == "housing-and-homelessness"))
     lsoa = db.session.scalar(select(Area).where(Area.code == "E01014540"))  # in Central ward
@@ -214,13 +221,8 @@ def test_charts_are_valid_vega_lite_and_render_to_svg():
 def test_themes_sit_beside_indicators_with_the_rising_flag(loaded, world, client_for, import_file, tmp_path):
     from nlp.models import Theme, ThemeAssignment, ThemeModel
     from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
-    from submissions.operations import ensure_default_categories
 
-    ensure_default_categories()
-    partnership = world["partnership"]
-    partnership.areas.append(db.session.scalar(select(Area).where(Area.code == BRISTOL)))
-    agreement = operations.publish_agreement(partnership, "We share observations at partnership level.", None)
-    operations.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
+    partnership = _sharing_over_bristol(world)
     # An official rate for Central that improved between its two releases (lower is better).
     rates = tmp_path / "rates.csv"
     rates.write_text(
@@ -286,13 +288,8 @@ def _flag(page: str) -> str:
 def test_evidence_gap_is_the_same_for_every_viewer(loaded, world, client_for):
     """The flag speaks of what the partnership holds, not of what one viewer may see."""
     from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
-    from submissions.operations import ensure_default_categories
 
-    ensure_default_categories()
-    partnership = world["partnership"]
-    partnership.areas.append(db.session.scalar(select(Area).where(Area.code == BRISTOL)))
-    agreement = operations.publish_agreement(partnership, "We share observations at partnership level.", None)
-    operations.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
+    partnership = _sharing_over_bristol(world)
     food = db.session.scalar(select(Category).where(Category.slug == "food"))
     deprived = db.session.scalar(select(Area).where(Area.code == "E01033367"))  # IMD decile 1
 
