@@ -793,13 +793,11 @@ class ActionLinks:
 
 
 def theme_labels(theme_ids: set[int]) -> dict[int, str]:
-    """Current labels of themes (following merges); empty without the nlp package."""
+    """Current labels of themes (following merges)."""
     if not theme_ids:
         return {}
-    try:
-        from nlp.models import Theme
-    except ImportError:  # pragma: no cover - nlp ships with the app
-        return {}
+    from nlp.models import Theme
+
     return {t.id: t.canonical().label for t in db.session.scalars(select(Theme).where(Theme.id.in_(theme_ids)))}
 
 

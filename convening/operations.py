@@ -503,16 +503,16 @@ def add_action(
     return action
 
 
-def partnership_themes(partnership: Partnership) -> list[tuple[int, str]]:
-    """``(id, label)`` of the partnership's themes (none until the nlp package has fitted a theme model)."""
-    try:
-        from nlp.queries import visible_themes
-    except ImportError:  # pragma: no cover - nlp ships with the app
-        return []
-    return sorted(((t.id, t.label) for t in visible_themes(partnership)), key=lambda item: item[1])
+def partnership_themes(*partnerships: Partnership) -> list[tuple[int, str]]:
+    """``(id, label)`` of the partnerships' visible themes, by label (none until a theme model has been fitted)."""
+    from nlp.queries import visible_themes
+
+    themes = {t.id: t.label for p in partnerships for t in visible_themes(p)}
+    return sorted(themes.items(), key=lambda item: item[1])
 
 
 def partnership_wards(partnership: Partnership) -> list[Area]:
+    """The wards (and custom areas) the partnership lists, by name: what a session focus or an action links to."""
     return sorted((a for a in partnership.areas if a.level in (AreaLevel.WARD, AreaLevel.CUSTOM)), key=lambda a: a.name)
 
 
@@ -778,7 +778,7 @@ def _erasure_scope(obs: Observation | None) -> set[int] | None:
         return None
     scope = {obs.partnership_id} if obs.partnership_id else set()
     if obs.organisation is not None:
-        scope |= {p.id for p in db.session.scalars(select(Partnership)) if obs.organisation in p.members}
+        scope |= set(db.session.scalars(select(Partnership.id).where(Partnership.members.contains(obs.organisation))))
     return scope
 
 

@@ -161,13 +161,12 @@ def accept_agreement(slug: str):
 def _session_choices(form: SessionForm, partnership: Partnership) -> None:
     from submissions.models import Category
 
-    wards = [a for a in partnership.areas if a.level in (AreaLevel.WARD, AreaLevel.CUSTOM)]
-    form.focus_areas.choices = choices([(a.id, a.name) for a in sorted(wards, key=lambda a: a.name)])
+    form.focus_areas.choices = choices((a.id, a.name) for a in ops.partnership_wards(partnership))
     form.focus_categories.choices = choices(
         (c.id, c.name) for c in db.session.scalars(select(Category).where(Category.active).order_by(Category.position))
     )
     form.attending.choices = choices([(o.id, o.name) for o in [*partnership.members, *partnership.funders]])
-    form.focus_themes.choices = choices(_theme_choices([partnership]))
+    form.focus_themes.choices = choices(ops.partnership_themes(partnership))
 
 
 @bp.route("/partnerships/<slug>/sessions/new", methods=["GET", "POST"], endpoint="new_session")
@@ -485,7 +484,7 @@ def library():
     form.partnership.choices = choices([(0, "Any partnership")] + [(p.id, p.name) for p in partnerships])
     areas = sorted({a for p in partnerships for a in p.areas if a.level is AreaLevel.WARD}, key=lambda a: a.name)
     form.area.choices = choices([(0, "Any area")] + [(a.id, a.name) for a in areas])
-    form.theme.choices = choices([(0, "Any theme"), *_theme_choices(partnerships)])
+    form.theme.choices = choices([(0, "Any theme"), *ops.partnership_themes(*partnerships)])
     form.validate()
     versions = ops.library(
         current_user,
@@ -496,16 +495,6 @@ def library():
         date_to=form.date_to.data if not form.date_to.errors else None,
     )
     return render_template("convening/library.html", form=form, versions=versions)
-
-
-def _theme_choices(partnerships: list[Partnership]) -> list[tuple[int, str]]:
-    """Themes of the partnerships' active theme models (none until the nlp package has fitted some)."""
-    try:
-        from nlp.queries import visible_themes
-    except ImportError:
-        return []
-    themes = {t.id: t.label for p in partnerships for t in visible_themes(p)}
-    return sorted(themes.items(), key=lambda item: item[1])
 
 
 @bp.route("/versions/<int:version_id>", endpoint="version")

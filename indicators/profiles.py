@@ -449,6 +449,11 @@ def map_indicators(level: AreaLevel) -> list[Indicator]:
     return [i for i in all_indicators() if LEVEL_ORDER[i.level] <= LEVEL_ORDER[level] and i.level is not AreaLevel.LAD]
 
 
+def default_map_indicator(indicators: list[Indicator]) -> Indicator | None:
+    """The overall deprivation index when there is one (what most people look for), else the first."""
+    return next((i for i in indicators if "Multiple" in i.name), indicators[0] if indicators else None)
+
+
 def map_layer(areas: list[Area], level: AreaLevel, indicator: Indicator) -> MapLayer:
     """The latest period of ``indicator`` for each of ``areas``, rolled up from LSOAs where needed."""
     import json

@@ -49,9 +49,8 @@ def index():
     map_level = level if level in MAP_LEVELS else AreaLevel.WARD
     indicators = profiles.map_indicators(map_level)
     indicator = next((i for i in indicators if str(i.id) == request.args.get("indicator")), None)
-    if indicator is None and indicators:
-        # The overall deprivation index first when there is one: it is what most people look for.
-        indicator = next((i for i in indicators if "Multiple" in i.name), indicators[0])
+    if indicator is None:
+        indicator = profiles.default_map_indicator(indicators)
     themes = profiles.map_themes(current_user, partnership)
     chosen_theme = next((t for t in themes if f"theme-{t.id}" == request.args.get("indicator")), None)
     layer = spec = None
@@ -139,10 +138,9 @@ def _profile_map(area: Area) -> tuple[profiles.MapLayer | None, AreaLevel | None
     else:
         return None, None
     areas = [a for a in areas if a.level is level]
-    indicators = profiles.map_indicators(level)
-    if not indicators or not any(a.boundary for a in areas):
+    indicator = profiles.default_map_indicator(profiles.map_indicators(level))
+    if indicator is None or not any(a.boundary for a in areas):
         return None, None
-    indicator = next((i for i in indicators if "Multiple" in i.name), indicators[0])
     return profiles.map_layer(areas, level, indicator), level
 
 
