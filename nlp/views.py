@@ -66,8 +66,19 @@ def partnership_themes(slug: str):
     today = date.today()
     months = _months(today)
     sections = []
-    # A theme's places (on its own page) add up to its total too: the total is guarded against both.
+    # A need row and an asset row add up to the theme's all-kinds total on its own page: where that page guards its
+    # total (against its months and places), the rows here must not give it away either.
     places = queries.area_counts(partnership)
+    all_months = queries.monthly_counts(partnership, None, months[0], queries.month_start(today))
+    guarded_on_its_page = {
+        theme_id
+        for theme_id, n in queries.theme_counts(partnership).items()
+        if isinstance(
+            _safe_total(n, [all_months.get(theme_id, {}).get(m, 0) for m in months],
+                        list(places.get(theme_id, {}).values()))[0],
+            GuardedTotal,
+        )
+    }  # fmt: skip
     for kind in ObservationKind:
         totals = queries.theme_counts(partnership, kind.value)
         monthly = queries.monthly_counts(partnership, kind.value, months[0], queries.month_start(today))
@@ -78,12 +89,16 @@ def partnership_themes(slug: str):
                 continue
             per_month = monthly.get(theme_id, {})
             raw_months = [per_month.get(m, 0) for m in months]
+            cells = [suppress(c) for c in raw_months]
+            # Beside hidden months the exact total could give them away (total − the months shown).
+            total = _month_guarded(n, raw_months)
+            if theme_id in guarded_on_its_page and not total.suppressed:
+                total = GuardedTotal(sum(c.value or 0 for c in cells), total.k)
             rows.append(
                 {
                     "theme": themes[theme_id],
-                    # Beside hidden months the exact total could give them away (total − the months shown).
-                    "total": _safe_total(n, raw_months, list(places.get(theme_id, {}).values()))[0],
-                    "months": [suppress(c) for c in raw_months],
+                    "total": total,
+                    "months": cells,
                     "trend": trends.get(theme_id),
                 }
             )
@@ -158,15 +173,22 @@ def theme_detail(slug: str, theme_id: int):
     )
 
 
+def _month_guarded(n: int, raw_months: list[int]) -> Count | GuardedTotal:
+    """Total ``n`` as it may be shown beside these month cells, which may cover only part of it (the last 12
+    complete months of an all-time total): guarded by the true sum of the hidden months."""
+    cells = [suppress(c) for c in raw_months]
+    hidden = sum(c for c, cell in zip(raw_months, cells, strict=True) if cell.suppressed)
+    return guarded_total(suppress(n), cells, hidden_sum=hidden)
+
+
 def _safe_total(n: int, raw_months: list[int], raw_places: list[int]) -> tuple[Count | GuardedTotal, bool]:
     """A theme's all-time total as it may be shown beside its month cells and its places (both through
     ``guarded_total``; when both guard it, the larger lower bound, which gives nothing away), and whether the
     months alone required a guard."""
     total = suppress(n)
     cells = [suppress(c) for c in raw_months]
-    hidden_months = sum(c for c, cell in zip(raw_months, cells, strict=True) if cell.suppressed)
     places = [suppress(c) for c in raw_places]
-    by_month = guarded_total(total, cells, hidden_sum=hidden_months)
+    by_month = _month_guarded(n, raw_months)
     by_place = guarded_total(total, places)
     months_guarded = isinstance(by_month, GuardedTotal)
     if not months_guarded and not isinstance(by_place, GuardedTotal):

@@ -132,3 +132,35 @@ def test_theme_list_total_does_not_give_a_hidden_place_away(world, client_for):
     detail = client_for("convenor").get(f"/themes/{world['partnership'].slug}/{theme.id}").get_data(as_text=True)
     assert "Small Ward</th><td>fewer than 5</td>" in detail
     assert "all time: at least 13." in detail
+
+
+def test_need_and_asset_rows_are_each_guarded_by_their_own_counts(world, client_for):
+    """A row's lower bound comes from its own months, never from the theme's places (which count both kinds), and
+    the two rows together never give away the total the theme page guards."""
+    from submissions.models import ObservationKind, ObservationStatus
+    from webapp.models import Area, AreaLevel
+
+    for code, name in (("E05000011", "North Ward"), ("E05000012", "South Ward")):
+        db.session.add(Area(code=code, name=name, level=AreaLevel.WARD))
+    db.session.flush()
+    theme = _theme(
+        world, [(back, n, None) for back, n in GIVEAWAY.items()] + [(6, 10, "E05000011"), (6, 10, "E05000012")]
+    )
+    # The last 20 become assets: the theme has 8 needs (months 1, 1, 6) and 20 assets (one month of 20).
+    assigned = db.session.scalars(select(ThemeAssignment).where(ThemeAssignment.theme_id == theme.id)).all()
+    from submissions.models import Observation
+
+    for a in assigned:
+        obs = db.session.get(Observation, a.observation_id)
+        if obs.area_id is not None:
+            obs.kind = ObservationKind.ASSET
+            obs.status = ObservationStatus.SUBMITTED
+    db.session.commit()
+    page = client_for("convenor").get(f"/themes/{world['partnership'].slug}").get_data(as_text=True)
+    needs, assets = page.split("<h2>Assets</h2>")
+    need_total = re.findall(r"<td>(.*?)</td>", _row(needs, "Damp in rented homes"), re.S)[0]
+    asset_total = re.findall(r"<td>(.*?)</td>", _row(assets, "Damp in rented homes"), re.S)[0]
+    assert need_total == "at least 6"  # its own shown month, not the 18 shown in the theme's places
+    assert asset_total == "at least 20"  # exactly 20 would give away the 28 that the theme page guards
+    detail = client_for("convenor").get(f"/themes/{world['partnership'].slug}/{theme.id}").get_data(as_text=True)
+    assert "all time: at least" in detail
