@@ -51,9 +51,3 @@ def send_link(to: str, subject: str, intro: str, path: str, token_id: int) -> bo
         return False
     log.info("one-time link sent by SMTP (token %s)", token_id)
     return True
-
-
-NOT_SENT = (
-    "The invitation is saved, but its email could not be sent (no working email server: COMMINTEL_SMTP_HOST). "
-    "Ask an administrator to fix the email settings, then invite again."
-)

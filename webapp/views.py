@@ -42,6 +42,18 @@ def commit_or_flash(operation: Callable[[], object], success: str) -> bool:
     return True
 
 
+def _send_invitation(issued: operations.IssuedToken, subject: str, intro: str) -> None:
+    """Send a committed invitation's link and tell the inviter whether it went out."""
+    if mail.send_link(issued.token.email, subject, intro, issued.path, issued.token.id):
+        flash("Invitation sent. The link works once.", "success")
+    else:
+        flash(
+            "The invitation is saved, but its email could not be sent (no working email server: "
+            "COMMINTEL_SMTP_HOST). Ask an administrator to fix the email settings, then invite again.",
+            "error",
+        )
+
+
 def _get_or_404(model, **by):
     obj = db.session.scalar(select(model).filter_by(**by))
     if obj is None:
@@ -133,17 +145,11 @@ def orgs_invite(slug: str):
             getattr(form, exc.field or "email", form.email).errors.append(exc.message)
         else:
             db.session.commit()
-            sent = mail.send_link(
-                issued.token.email,
+            _send_invitation(
+                issued,
                 f"You are invited to join {org.name} on commintel",
                 f"{current_user.display_name} invited you to join {org.name} on commintel. Set up your account here:",
-                issued.path,
-                issued.token.id,
             )
-            if sent:
-                flash("Invitation sent. The link works once.", "success")
-            else:
-                flash(mail.NOT_SENT, "error")
             return redirect(url_for("orgs.detail", slug=org.slug))
     return render_template("webapp/invite.html", form=form, org=org), 200 if not form.errors else 422
 
@@ -223,17 +229,11 @@ def admin_invite():
             getattr(form, exc.field or "email", form.email).errors.append(exc.message)
         else:
             db.session.commit()
-            sent = mail.send_link(
-                issued.token.email,
+            _send_invitation(
+                issued,
                 "You are invited to commintel",
                 f"{current_user.display_name} invited you to commintel. Set up your account here:",
-                issued.path,
-                issued.token.id,
             )
-            if sent:
-                flash("Invitation sent. The link works once.", "success")
-            else:
-                flash(mail.NOT_SENT, "error")
             return redirect(url_for("admin.users"))
     return render_template("webapp/admin_invite.html", form=form), 200 if not form.errors else 422
 
