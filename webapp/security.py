@@ -35,8 +35,6 @@ CONTENT_SECURITY_POLICY = "; ".join(
 def register(app: Flask) -> None:
     @app.before_request
     def enforce_policy():
-        g.pop("user_session", None)
-        g.pop("session_ended", None)
         decision = policy.decide(request.endpoint, current_user)
         if decision is policy.Decision.ALLOW:
             if (
