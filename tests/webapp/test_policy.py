@@ -253,3 +253,30 @@ def test_a_convenor_switches_the_public_form_on_and_off(world, client_for, app):
     member = client_for("member")
     assert "Switch the public form" not in member.get(f"/partnerships/{slug}").get_data(as_text=True)
     assert member.post(f"/partnerships/{slug}/public-form", data={"enable": "on"}).status_code == 403
+
+
+def test_convenors_see_only_the_organisations_and_people_of_their_own_partnerships(world, client_for, make_user):
+    """Least privilege (issue 13): a convenor once listed every organisation and its members' names."""
+    outsider = make_user("member", world["other_org"])
+    convenor = client_for("convenor")
+    listing = convenor.get("/orgs/").get_data(as_text=True)
+    assert world["org"].name in listing
+    assert world["funder_org"].name in listing, "funders of the partnership they convene"
+    assert world["other_org"].name not in listing
+    assert convenor.get(f"/orgs/{world['org'].slug}").status_code == 200
+    hidden = convenor.get(f"/orgs/{world['other_org'].slug}")
+    assert hidden.status_code == 404
+    assert outsider.display_name not in hidden.get_data(as_text=True)
+    # Convening another partnership opens its organisations, and only while they convene it.
+    from webapp import operations
+
+    other = operations.create_partnership(
+        "Other Partnership", "other", members=[world["other_org"]], convenors=[world["users"]["convenor"]]
+    )
+    db.session.commit()
+    assert convenor.get(f"/orgs/{world['other_org'].slug}").status_code == 200
+    other.convenors = []
+    db.session.commit()
+    assert convenor.get(f"/orgs/{world['other_org'].slug}").status_code == 404
+    # Admins still see every organisation.
+    assert world["other_org"].name in client_for("admin").get("/orgs/").get_data(as_text=True)
