@@ -297,14 +297,14 @@ def mfa_verify():
                 )
                 status = 422
             else:
+                device_raw = _sign_in(user, factor, remember=bool(form.remember.data))
                 if factor == "recovery_code":
                     left = accounts.recovery_codes_left(user)
                     flash(
-                        f"You used a recovery code; {left} left. If your phone is lost, set up two-step sign-in "
-                        "again from “Your account”.",
+                        f"You used a recovery code; {left} left. If your phone is lost, make new recovery codes "
+                        "from “Your account”, or ask an administrator to reset two-step sign-in.",
                         "info",
                     )
-                device_raw = _sign_in(user, factor, remember=bool(form.remember.data))
                 return _with_device_cookie(redirect(_safe_next(pending.get("next"))), device_raw)
     elif form.errors:
         status = 422
@@ -574,9 +574,9 @@ def accept_invitation(token: str):
             getattr(form, exc.field or "password", form.password).errors.append(exc.message)
         else:
             db.session.commit()
-            flash("Welcome to commintel. Your account is ready.", "success")
             response = _after_password(user, url_for("main.home"))
             db.session.commit()
+            flash("Welcome to commintel. Your account is ready.", "success")  # after the session was renewed
             return response
     return render_template("auth/accept.html", form=form, invitation=invitation), 200 if not form.errors else 422
 

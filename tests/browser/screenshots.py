@@ -89,6 +89,10 @@ SHOTS = (
     Shot("23-phone-home", "member", "/home", viewport=PHONE),
     Shot("24-phone-observation-form", "member", "/observations/new", viewport=PHONE),
     Shot("25-phone-area-profile", "convenor", "/areas/E05010907", viewport=PHONE),
+    Shot("26-your-account", "convenor", "/auth/account"),
+    Shot("27-your-sessions", "convenor", "/auth/sessions"),
+    Shot("28-audit-log", "admin", "/admin/audit"),
+    Shot("29-api-tokens", "org_admin", "/observations/api-tokens"),
 )
 
 
