@@ -325,6 +325,9 @@ def mfa_setup():
             return redirect(url_for("auth.confirm", next=url_for("auth.mfa_setup")))
     elif found is not None and found[1].get("enrol"):
         user, target, enrolling = found[0], found[1].get("next"), True
+        if user.mfa_enabled:  # set up meanwhile (another tab): the code is what is asked now
+            _set_pending(user, target, enrol=False)
+            return redirect(url_for("auth.mfa_verify"))
     else:
         flash("Sign in with your email address and password first.", "info")
         return redirect(url_for("auth.login"))

@@ -209,8 +209,9 @@ class LiveApp:
         """Every one-time link the app has written to its log so far, oldest first."""
         return [m.group(2) for m in LINK_PATTERN.finditer(self.log_path.read_text(errors="replace"))]
 
-    def wait_for_new_link(self, seen: int, timeout: float = 10.0) -> str:
-        """The first link written after the first ``seen`` links (the log is written by another process)."""
+    def wait_for_new_link(self, seen: int, timeout: float = 30.0) -> str:
+        """The first link written after the first ``seen`` links (the log is written by another process; reset links
+        by the background worker, which polls its queue)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             links = self.one_time_links()
