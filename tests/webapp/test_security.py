@@ -421,18 +421,26 @@ def test_an_invitation_to_an_existing_account_is_accepted_by_signing_in(app, wor
     assert db.session.get(User, member.id).org_role(world["other_org"]) is OrgRole.MEMBER
 
 
-def _median_ms(app, path: str, forms: list[dict], rounds: int = 30) -> list[float]:
-    """Median response time (ms) of each form, sent interleaved ``rounds`` times (so drift hits both alike), each
-    from a new client as an attacker would (a client's cookie would otherwise grow with every flashed message)."""
-    times: list[list[float]] = [[] for _ in forms]
-    for _ in range(rounds):
-        for i, data in enumerate(forms):
-            client = app.test_client()
-            started = time.perf_counter()
-            response = client.post(path, data=data)
-            times[i].append((time.perf_counter() - started) * 1000)
-            assert response.status_code == 302, response.get_data(as_text=True)
-    return [statistics.median(t) for t in times]
+def _timed(send) -> float:
+    started = time.perf_counter()
+    send()
+    return (time.perf_counter() - started) * 1000
+
+
+def _same_time(pair, rounds: int = 40, attempts: int = 3) -> tuple[float, float, float]:
+    """Whether the two requests of ``pair()`` take the same time: ``rounds`` interleaved pairs (so drift and load
+    hit both alike), judged on the median of the paired differences. A difference in the work done shows in every
+    attempt; a noisy machine (several test runs share two cores) only in some, so up to ``attempts`` are made.
+    Returns (median difference, median of the first, median of the second), in ms, of the last attempt."""
+    for _ in range(attempts):
+        for _ in range(3):
+            pair()  # warm up
+        first, second = zip(*(pair() for _ in range(rounds)), strict=True)
+        diff = statistics.median(a - b for a, b in zip(first, second, strict=True))
+        baseline = min(statistics.median(first), statistics.median(second))
+        if abs(diff) < max(0.5, 0.15 * baseline):
+            break
+    return diff, statistics.median(first), statistics.median(second)
 
 
 def _quiet_app(tmp_path):
@@ -452,13 +460,18 @@ def test_forgot_password_takes_the_same_time_whether_or_not_the_account_exists(t
     with app.app_context():
         operations.create_user("known@example.org", PASSWORD, "Known", platform_role=None)
         db.session.commit()
-        _median_ms(app, "/auth/forgot", [{"email": "known@example.org"}, {"email": "nobody@example.org"}], 3)
-        known, unknown = _median_ms(
-            app, "/auth/forgot", [{"email": "known@example.org"}, {"email": "nobody@example.org"}]
-        )
-        # Before the fix the known address did its work in the request: 5.9 ms against 3.9 ms (issue 13), a 50%
-        # difference; medians of interleaved requests on a busy machine stay well within 20% of each other.
-        assert abs(known - unknown) < max(0.75, 0.2 * min(known, unknown)), (known, unknown)
+
+        def ask(email: str):
+            # A new client each time, as an attacker would (a client's cookie also grows with every flash).
+            response = app.test_client().post("/auth/forgot", data={"email": email})
+            assert response.status_code == 302
+
+        def pair():
+            return _timed(lambda: ask("known@example.org")), _timed(lambda: ask("nobody@example.org"))
+
+        diff, known, unknown = _same_time(pair)
+        # Before the fix the known address did its work in the request: 5.9 ms against 3.9 ms (issue 13).
+        assert abs(diff) < max(0.5, 0.15 * min(known, unknown)), (diff, known, unknown)
         assert db.session.scalar(select(func.count()).select_from(operations.OneTimeToken)) == 0, "done in background"
         db.engine.dispose()
 
@@ -475,22 +488,20 @@ def test_an_organisation_invitation_takes_the_same_time_for_an_existing_account(
         client = sign_in(app.test_client(), admin)
         counter = iter(range(10_000))
 
-        def forms():
-            return [
-                {"email": "exists@example.org", "role": "member"},
-                {"email": f"new{next(counter)}@example.org", "role": "member"},
-            ]
+        def invite(email: str):
+            response = client.post(f"/orgs/{org.slug}/invite", data={"email": email, "role": "member"})
+            assert response.status_code == 302
+            # The same answer either way (read as the browser would, which also empties the flash).
+            assert "Invitation sent" in client.get(response.headers["Location"]).get_data(as_text=True)
+
+        def pair():
+            return _timed(lambda: invite("exists@example.org")), _timed(
+                lambda: invite(f"new{next(counter)}@example.org")
+            )
 
         with caplog.at_level(logging.ERROR):
-            times: list[list[float]] = [[], []]
-            for _ in range(33):
-                for i, data in enumerate(forms()):
-                    started = time.perf_counter()
-                    response = client.post(f"/orgs/{org.slug}/invite", data=data, follow_redirects=True)
-                    times[i].append((time.perf_counter() - started) * 1000)
-                    assert "Invitation sent" in response.get_data(as_text=True)
-        existing, new = (statistics.median(t[3:]) for t in times)  # the first rounds warm up
-        assert abs(existing - new) < max(0.75, 0.2 * min(existing, new)), (existing, new)
+            diff, existing, new = _same_time(pair)
+        assert abs(diff) < max(0.5, 0.15 * min(existing, new)), (diff, existing, new)
         db.engine.dispose()
 
 
