@@ -99,7 +99,7 @@ def complete_second_step(page, role: str, remember: bool = True):
             page.context.add_cookies([state["device"]])
             page.goto("/auth/mfa")  # the remembered device finishes the sign-in
         else:
-            page.get_by_label("Code", exact=True).fill(fresh_code(state))
+            page.get_by_label(re.compile(r"^Code\b(?! from)")).fill(fresh_code(state))
             if remember:
                 page.get_by_label(re.compile(r"^Remember this device")).check()
             page.get_by_role("button", name="Continue").click()
