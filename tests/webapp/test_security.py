@@ -760,3 +760,21 @@ def test_cli_resets_mfa_and_ends_sessions(app, world):
     everyone = sign_in(app.test_client(), world["users"]["member"])
     assert runner.invoke(args=["users", "end-sessions", "--all"]).exit_code == 0
     assert everyone.get("/home").status_code == 302
+
+
+def test_password_fields_are_masked_and_welcome_password_managers(app, client_for):
+    """ASVS 6.2.6 and 6.2.7: type=password, autocomplete hints, nothing that blocks pasting."""
+    pages = {
+        "/auth/login": app.test_client(),
+        "/auth/password": client_for("resident"),
+    }
+    for path, c in pages.items():
+        page = c.get(path).get_data(as_text=True)
+        fields = re.findall(r"<input[^>]*(?:password|current_password|confirm)[^>]*>", page)
+        assert fields, path
+        for field in fields:
+            if 'name="csrf_token"' in field:
+                continue
+            assert 'type="password"' in field, (path, field)
+            assert re.search(r'autocomplete="(current|new)-password"', field), (path, field)
+        assert "onpaste" not in page
