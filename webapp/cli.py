@@ -102,6 +102,43 @@ def create_user_command(email: str, role: str, org_slug: str | None, display_nam
     click.echo(f"Created user {user.id} ({role}).")
 
 
+@users_cli.command("reset-mfa")
+@click.option("--email", required=True, help="The account whose phone (and recovery codes) were lost.")
+@with_appcontext
+def reset_mfa_command(email: str):
+    """Remove an account's two-step sign-in after checking who is asking; they set it up again at next sign-in."""
+    from webapp import accounts
+
+    user = operations.get_user_by_email(email)
+    if user is None:
+        raise click.BadParameter(f"no account with email {email!r}", param_hint="--email")
+    with transaction():
+        accounts.turn_off_mfa(user, None, "admin_reset")
+    click.echo(f"Two-step sign-in of user {user.id} reset; their sessions ended. They set it up at next sign-in.")
+
+
+@users_cli.command("end-sessions")
+@click.option("--email", help="End this account's sessions.")
+@click.option("--all", "everyone", is_flag=True, help="End every session of every account.")
+@with_appcontext
+def end_sessions_command(email: str | None, everyone: bool):
+    """Sign people out: one account everywhere (its remembered devices forgotten too), or everybody."""
+    from webapp import accounts
+
+    if bool(email) == everyone:
+        raise click.UsageError("give either --email or --all")
+    with transaction():
+        if everyone:
+            ended = accounts.end_everyone_sessions(None)
+        else:
+            user = operations.get_user_by_email(email)
+            if user is None:
+                raise click.BadParameter(f"no account with email {email!r}", param_hint="--email")
+            ended = accounts.end_sessions(user, None, "admin")
+            accounts.forget_devices(user)
+    click.echo(f"{ended} session{'s' if ended != 1 else ''} ended.")
+
+
 # orgs ------------------------------------------------------------------------------------------------------------
 
 

@@ -117,4 +117,9 @@ def logins_text(base_url: str) -> str:
     """What `make demo` prints: one login per role."""
     rows = [f"Demo logins (password for all: {DEMO_PASSWORD}) at {base_url}/auth/login"]
     rows += [f"  {login.role:<10} {login.email}" for login in LOGINS]
+    rows += [
+        "The admin and convenor set up two-step sign-in at their first sign-in: scan the QR code with an",
+        "authenticator app, or copy the key shown under it and print the current code with",
+        "  .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('THE-KEY').now())\"",
+    ]
     return "\n".join(rows)

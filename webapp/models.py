@@ -15,6 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     DateTime,
     Enum,
@@ -132,8 +133,15 @@ class User(UserMixin, db.Model):
     session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Second factor (TOTP, RFC 6238). A secret without ``totp_enabled_at`` is an enrolment not yet confirmed.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The 30-second step of the last code accepted: a code (or an earlier one) is never accepted twice.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user", cascade="all, delete-orphan")
+    # The partnerships this person convenes (read-only mirror of Partnership.convenors).
+    convened: Mapped[list[Partnership]] = relationship(secondary="partnership_convenors", viewonly=True)
 
     def __repr__(self) -> str:
         return f"<User {self.id}>"
@@ -172,6 +180,10 @@ class User(UserMixin, db.Model):
     @property
     def is_admin(self) -> bool:
         return self.platform_role is PlatformRole.ADMIN
+
+    @property
+    def mfa_enabled(self) -> bool:
+        return self.totp_enabled_at is not None and self.totp_secret is not None
 
 
 class Organisation(db.Model):
@@ -333,9 +345,66 @@ class OneTimeToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when a newer link of the same family (purpose and account) was issued or one of them was used.
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User | None] = relationship(foreign_keys=[user_id])
     organisation: Mapped[Organisation | None] = relationship()
+
+
+class UserSession(db.Model):
+    """A signed-in session. The cookie holds a random id whose SHA-256 is stored here; every request looks it up,
+    so signing out (here, elsewhere, or by an administrator) ends the session at once, copied cookies included."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the person last typed their password in this session (sign-in or confirming it for a sensitive change).
+    authenticated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # How the second step was passed: totp, recovery_code, remembered_device, or none (no MFA on the account).
+    second_factor: Mapped[str] = mapped_column(String(24), default="none")
+    user_agent: Mapped[str] = mapped_column(String(80), default="")
+    ip_prefix: Mapped[str] = mapped_column(String(64), default="")
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
+
+    user: Mapped[User] = relationship()
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+class RecoveryCode(db.Model):
+    """A one-time recovery code for signing in without the authenticator. Stored as an argon2id hash (salted)."""
+
+    __tablename__ = "mfa_recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RememberedDevice(db.Model):
+    """A browser that passed the second factor and asked to be remembered (at most 30 days). Its cookie holds a
+    random value whose SHA-256 is stored here, bound to one account and revocable."""
+
+    __tablename__ = "remembered_devices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_agent: Mapped[str] = mapped_column(String(80), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AuditEvent(db.Model):
