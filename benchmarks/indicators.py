@@ -24,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = Path(os.environ.get("COMMINTEL_SHARED_DATA", ROOT.parent / "shared" / "data"))
 LOOKUP = SHARED / "geography" / "ons_lsoa21_ward24_lad24_lookup_EW.csv"
 LOOKUP_2011 = SHARED / "geography" / "ons_lsoa11_ward19_lad19_lookup_EW.csv"
 IOD = SHARED / "indicators" / "iod2025_lsoa21_scores_ranks_deciles.csv"

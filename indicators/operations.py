@@ -402,7 +402,7 @@ def _validate(reading: Reading, options: Options, report: ImportReport) -> list[
             if (raw.row, raw.area) not in unmatched_rows:  # one line per row, not per cell of the row
                 unmatched_rows.add((raw.row, raw.area))
                 report.skipped.append((raw.row, area_column, f"{why}: {raw.area!r}"))
-                if why == "unknown area code":
+                if why == "unknown area code" and row_status.get(raw.row) != "wider":
                     report.unknown_codes[raw.area.strip().upper()] += 1
                 elif why == "area name matched no area":
                     report.unmatched_names[raw.area.strip()] += 1

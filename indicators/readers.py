@@ -31,6 +31,7 @@ import csv
 import io
 import re
 import statistics
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -455,7 +456,19 @@ def _body(table: Table, header_index: int) -> list[tuple[int, list[str]]]:
 
 
 def _reading(fmt: str, table: Table, header_index: int, **kw) -> Reading:
-    return Reading(fmt, [], {}, header_row=header_index + 1, **kw)
+    reading = Reading(fmt, [], {}, header_row=header_index + 1, **kw)
+    if reading.vintage_hint is None:
+        reading.vintage_hint = vintage_from_header(reading.area_column)
+    return reading
+
+
+def vintage_from_header(name: str) -> int | None:
+    """The geography vintage an area column's name gives: LSOA11CD, lsoa21_code, WD24CD, "LSOA code (2021)"."""
+    if m := re.search(r"(?:lsoa|wd|ward|lad|ltla)_?(\d\d)(?:_?c(?:o)?d(?:e)?)?$", name.strip(), re.IGNORECASE):
+        return 2000 + int(m.group(1))
+    if m := re.search(r"\((19|20)(\d\d)\)$", name.strip()):
+        return int(m.group(1) + m.group(2))
+    return None
 
 
 # IoD ----------------------------------------------------------------------------------------------------------------
@@ -630,12 +643,14 @@ def read_fingertips(table: Table, header_index: int, options: Options) -> Readin
     for _n, row in rows:
         combos.setdefault(_cell(row, col["indicator_id"]), set()).add((_cell(row, col["sex"]), _cell(row, col["age"])))
     england: dict[tuple[str, str], float] = {}
+    id_of: dict[str, str] = {}
     judged: dict[str, list[tuple[float, str, tuple[str, str]]]] = {}
     for rownum, row in rows:
         ind_id = _cell(row, col["indicator_id"])
         sex, age = _cell(row, col["sex"]), _cell(row, col["age"])
         base = _cell(row, col["indicator_name"]) or f"Fingertips indicator {ind_id}"
         name = f"{base} ({sex}, {age})" if len(combos[ind_id]) > 1 else base
+        id_of[name] = ind_id
         if name not in reading.indicators:
             reading.indicators[name] = IndicatorSpec(
                 name,
@@ -669,18 +684,19 @@ def read_fingertips(table: Table, header_index: int, options: Options) -> Readin
         comparison = _cell(row, col["compared_to_england_value_or_percentiles"]).lower()
         if comparison.startswith(("better", "worse")):
             judged.setdefault(name, []).append((number, comparison, (name, period)))
-    # Polarity from the file itself: Fingertips marks each area better or worse than England.
-    for name, spec in reading.indicators.items():
-        if spec.polarity is not None:
-            continue
-        votes = set()
-        for number, comparison, key in judged.get(name, []):
+    # Polarity from the file itself: Fingertips marks each area better or worse than England. The direction is the
+    # indicator's (its ID), whatever the sex or age: one variant's comparisons decide for all of them.
+    votes: dict[str, set[Polarity]] = defaultdict(set)
+    for name, judgements in judged.items():
+        for number, comparison, key in judgements:
             if key in england and number != england[key]:
                 higher = number > england[key]
                 worse = comparison.startswith("worse")
-                votes.add(Polarity.HIGHER_IS_WORSE if higher == worse else Polarity.HIGHER_IS_BETTER)
-        if len(votes) == 1:
-            spec.polarity = votes.pop()
+                votes[id_of[name]].add(Polarity.HIGHER_IS_WORSE if higher == worse else Polarity.HIGHER_IS_BETTER)
+    for name, spec in reading.indicators.items():
+        found = votes.get(id_of[name], set())
+        if spec.polarity is None and len(found) == 1:
+            spec.polarity = next(iter(found))
             reading.notes.append(
                 f"{name}: direction read from the file's comparisons with England ({spec.polarity.label.lower()})."
             )
@@ -749,15 +765,20 @@ def read_nomis(table: Table, header_index: int, options: Options) -> Reading:
     years = {m.group(0) for _, row in body[:50] if (m := re.search(r"(19|20)\d\d", _cell(row, geo_type)))}
     if len(years) == 1:
         reading.vintage_hint = int(years.pop())
+    constant = [i for i in dims if i not in varying and normed[i] not in ("gender_name", "age_name", "sex_name")]
     for rownum, row in body:
         reading.data_rows += 1
         parts = [_cell(row, i) for i in varying]
         measure = _cell(row, measures)
         if len(measure_values) > 1 or (measure and measure.lower() not in ("value", "")):
             parts.append(measure)
-        name = options.indicator or " — ".join([title, *[p for p in parts if p]])
+        # Named from what varies between rows; else from the dataset's own measure (MEASURE_NAME "Claimant
+        # count"); else from the title or file name.
+        named = [p for p in parts if p] or [c for i in constant if (c := _cell(row, i))][:1]
+        name = options.indicator or (" — ".join(named) if named else title)
         if name not in reading.indicators:
-            unit = options.unit or ("%" if measure.lower().startswith("percent") else _unit_from_name(name) or "")
+            described = " ".join([*(_cell(row, i) for i in dims), measure])
+            unit = options.unit or ("%" if measure.lower().startswith("percent") else _unit_from_name(described) or "")
             reading.indicators[name] = IndicatorSpec(
                 name, unit=unit, polarity=options.polarity, columns=[header[value]]
             )
@@ -951,7 +972,10 @@ def _area_column(table: Table, header_index: int, options: Options, skip: set[in
 
 def read_wide(table: Table, header_index: int, options: Options) -> Reading:
     header = table.rows[header_index]
-    title = next((" ".join(c for c in row if c) for row in table.rows[:header_index] if any(row)), "")
+    first = next((row for row in table.rows[:header_index] if any(row)), [])
+    cells = [c for c in first if c]
+    # "Dataset:","Households on Universal Credit" (Stat-Xplore): the label is not part of the title.
+    title = " ".join(cells[1:] if len(cells) > 1 and cells[0].endswith(":") else cells)
     period_cols = _period_columns(header, options.year_type)
     if not period_cols:
         raise OperationError("The header has no period columns (such as 2019, 2019/20 or 2015-08).", "file")
@@ -1020,13 +1044,14 @@ def _numeric_columns(table: Table, header_index: int, options: Options) -> list[
 def _measure_option(options: Options, column: str) -> tuple[str | None, Polarity | None]:
     for name, text in options.measures:
         if _norm(name) == _norm(column):
-            unit, _sep, polarity = text.partition(",")
-            try:
-                return unit.strip() or None, Polarity(polarity.strip()) if polarity.strip() else None
-            except ValueError:
-                raise OperationError(
-                    f"--measure {name}={text}: the direction must be worse, better or neutral.", "measure"
-                ) from None
+            unit, _sep, polarity = text.rpartition(",")  # a unit may hold commas: "per 1,000 households"
+            if polarity.strip() not in {p.value for p in Polarity}:
+                if _sep and polarity.strip() and not polarity.strip()[0].isdigit():
+                    raise OperationError(
+                        f"--measure {name}={text}: the direction must be worse, better or neutral.", "measure"
+                    )
+                unit, polarity = text, ""
+            return unit.strip() or None, Polarity(polarity.strip()) if polarity.strip() else None
     return None, None
 
 
@@ -1062,8 +1087,6 @@ def read_measures(table: Table, header_index: int, options: Options) -> Reading:
         area_column=header[area],
         layout="one row per area, one column per measure",
     )
-    if m := re.search(r"(?:lsoa|wd|ward|lad|ltla)_?(\d\d)", header[area], re.IGNORECASE):
-        reading.vintage_hint = 2000 + int(m.group(1))
     problems = []
     for stem, cols in groups.items():
         name = stem.replace("_", " ").strip()

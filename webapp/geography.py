@@ -369,7 +369,7 @@ def load_bridge(path: Path | str, local_authority: str | None = None) -> BridgeR
         wards = Counter(n.parent_id for n in news if n.parent_id is not None)
         if wards:
             ward_id = min(wards, key=lambda w: (-wards[w], db.session.get(Area, w).code))
-            old.parent_id = ward_id
+            old.parent = db.session.get(Area, ward_id)
             report.reparented += 1
     db.session.flush()
     ward_ids = {by_id[i].parent_id for pair in existing.values() for i in (pair.old_area_id, pair.new_area_id)}

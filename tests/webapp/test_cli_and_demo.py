@@ -69,7 +69,8 @@ def test_demo_loads_once_and_every_login_reaches_its_home(app, db_session):
     assert counts[0] == 307
     assert db.session.scalar(select(func.count()).select_from(Area).where(Area.current.is_(False))) == 4
     partnership = db.session.scalar(select(Partnership))
-    assert len(partnership.areas) == 35 and all(a.current for a in partnership.areas)
+    assert len(partnership.areas) == 35
+    assert all(a.current for a in partnership.areas)
     assert len(operations.sharing_organisation_ids(partnership)) == len(partnership.members) == 6
     for login in LOGINS:
         client = app.test_client()
