@@ -193,6 +193,7 @@ class Figure:
 
 WITHHELD = "withheld by the source"
 STALE_AFTER = timedelta(days=2 * 365)
+# Shown once on a page where a deprivation figure sits beside its earlier release.
 IOD_CAVEAT = (
     "Ranks and deciles are relative: a change between releases means the area moved among England's "
     "neighbourhoods, not that deprivation rose or fell by that much. IoD2025 uses new data, methods and 2021 LSOAs, "
@@ -231,7 +232,9 @@ def _rank_display(
             return "no value"
         of = f" of {ranked:,}" if ranked else ""
         rank_text = f", rank {int(rank):,}{of}" if rank is not None else ""
-        score_text = f", score {score:,.1f}" if score is not None else ""
+        score_text = f", score {score:,.1f}" if score is not None and abs(score) >= 10 else ""
+        if score is not None and abs(score) < 10:  # domain scores are rates (0.063) or z-like (-1.771)
+            score_text = f", score {score:.3f}".rstrip("0").rstrip(".")
         return f"decile {int(decile)}{rank_text}{score_text}"
     if rollup.share_10 is None:
         return "no value"
@@ -617,8 +620,6 @@ def _with_earlier_releases(figures: list[Figure], area: Area) -> list[Figure]:
                     older.bridge_note,
                 )
             )
-        if latest.indicator.value_kind is ValueKind.RANK and latest.caveat.find(IOD_CAVEAT) < 0:
-            latest.caveat = " ".join(c for c in (latest.caveat, IOD_CAVEAT) if c)
     return [f for f in figures if id(f) not in dropped]
 
 
@@ -851,7 +852,7 @@ def map_layer(areas: list[Area], level: AreaLevel, indicator: Indicator) -> MapL
             value_title = f"{indicator.name}: % of LSOAs in the most deprived 10%"
             polarity = "worse"
         if indicator.vintage:
-            method = f"{method}, from the {indicator.geography_label} LSOAs placed in each current ward"
+            method = f"{method}, from the LSOAs ({indicator.vintage}) placed in each current ward"
     rows = [
         {
             "code": a.code,

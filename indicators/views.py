@@ -120,6 +120,9 @@ def detail(code: str):
         la=profiles.local_authority_of(area),
         figures=figures,
         wider=profiles.wider_only(area),
+        releases_caveat=profiles.IOD_CAVEAT
+        if any(f.earlier and f.indicator.value_kind.value == "rank" for f in figures)
+        else "",
         became=geography.changes_from(area) if area.level is AreaLevel.LSOA else [],
         came_from=geography.changes_to(area) if area.level is AreaLevel.LSOA else [],
         sparklines=sparklines,
