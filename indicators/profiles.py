@@ -105,12 +105,12 @@ class Counterparts:
     areas: list[Area]
     earlier: bool  # the counterparts are the older vintage (predecessors), else the newer (successors)
     method: str
+    year: int  # their vintage
 
     @property
     def note(self) -> str:
         codes = ", ".join(f"{a.code} ({a.name})" for a in self.areas)
-        year = self.areas[0].vintage_years[0] if self.areas and self.areas[0].vintage_years else ""
-        n = len(self.areas)
+        year, n = self.year, len(self.areas)
         if self.earlier:
             how = {
                 AreaChangeKind.SPLIT: f"the {year} LSOA it was split from, {codes}",
@@ -144,7 +144,7 @@ def counterparts(area: Area, vintage: int | None) -> Counterparts | None:
     others = sorted((c.old_area if earlier else c.new_area for c in changes), key=lambda a: a.code)
     kinds = {c.change for c in changes}
     change = AreaChangeKind.COMPLEX if AreaChangeKind.COMPLEX in kinds or len(kinds) > 1 else kinds.pop()
-    return Counterparts(change, others, earlier, "ONS LSOA 2011 → 2021 lookup")
+    return Counterparts(change, others, earlier, "ONS LSOA 2011 → 2021 lookup", vintage)
 
 
 # Indicator figures -------------------------------------------------------------------------------------------------
@@ -809,9 +809,8 @@ def map_layer(areas: list[Area], level: AreaLevel, indicator: Indicator) -> MapL
         frame = frame[frame["period_key"] == period_key]
         for row in frame.itertuples():
             values[row.area_id] = _map_value(indicator, row)
-        bridged = [a for a in areas if a.id not in values and counterparts(a, indicator.vintage)]
-        for a in bridged:
-            others = counterparts(a, indicator.vintage)
+        bridged = [(a, others) for a in areas if a.id not in values and (others := counterparts(a, indicator.vintage))]
+        for a, others in bridged:
             figure = Figure(indicator, indicator.dataset)
             if _bridged_figure(figure, a, others) is not None:
                 values[a.id] = (figure.value, figure.display)
