@@ -119,7 +119,11 @@ def _org_partnerships(orgs: list[Organisation]) -> list[Partnership]:
 
 
 def _area_options() -> list[Area]:
-    stmt = select(Area).where(Area.level.in_((AreaLevel.WARD, AreaLevel.LSOA))).order_by(Area.level.desc(), Area.name)
+    stmt = (
+        select(Area)
+        .where(Area.level.in_((AreaLevel.WARD, AreaLevel.LSOA)), Area.current.is_(True))
+        .order_by(Area.level.desc(), Area.name)
+    )
     return list(db.session.scalars(stmt.limit(3000)))
 
 

@@ -28,7 +28,10 @@ PASSWORD = "correct horse battery"
 # Tests create and sign in hundreds of users: argon2id with its production cost would spend most of the suite's time
 # hashing. The algorithm and format stay the same (test_auth checks the $argon2id$ prefix); only the cost is lower.
 webapp_models._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+# ../shared/data beside the repository (COMMINTEL_SHARED_DATA elsewhere, as for the benchmarks).
+SHARED_DATA = Path(
+    os.environ.get("COMMINTEL_SHARED_DATA", Path(__file__).resolve().parent.parent.parent / "shared" / "data")
+)
 
 
 def in_ci() -> bool:

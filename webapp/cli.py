@@ -174,7 +174,8 @@ def geography_cli() -> None:
 @click.option("--local-authority", help="Load only this local authority's rows, e.g. E06000023.")
 @with_appcontext
 def load_geography_command(lookup: Path, boundaries: Path | None, level: str | None, local_authority: str | None):
-    """Load an ONS LSOA → ward → local authority lookup CSV, and optionally boundaries for one level."""
+    """Load an ONS LSOA → ward → local authority lookup CSV of any vintage (LSOA11CD/WD19CD/LAD19CD,
+    lsoa21_code/ward24_code/ltla24_code ...), and optionally boundaries for one level."""
     if boundaries is not None and level is None:
         raise click.BadParameter("say which level the boundaries are with --level", param_hint="--level")
     with transaction():
@@ -185,6 +186,18 @@ def load_geography_command(lookup: Path, boundaries: Path | None, level: str | N
             click.echo(f"Boundaries: {b.rows} {level} areas given a boundary.")
             if b.unmatched:
                 click.echo(f"{len(b.unmatched)} boundary codes matched no area: {', '.join(b.unmatched[:20])}")
+
+
+@geography_cli.command("load-bridge")
+@click.argument("bridge", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--local-authority", help="Load only this local authority's rows, e.g. E06000023.")
+@with_appcontext
+def load_bridge_command(bridge: Path, local_authority: str | None):
+    """Load the ONS LSOA (2011) → LSOA (2021) lookup with its change codes U/S/M/X (columns LSOA11CD, LSOA21CD,
+    CHGIND ..., or lsoa11_code, lsoa21_code, change_code), after the lookups of both vintages."""
+    with transaction():
+        report = geography.load_bridge(bridge, local_authority)
+        click.echo(f"Bridge: {report.rows} rows; {report.summary()}.")
 
 
 # demo ------------------------------------------------------------------------------------------------------------

@@ -66,8 +66,12 @@ def test_demo_loads_once_and_every_login_reaches_its_home(app, db_session):
     assert counts == [
         db.session.scalar(select(func.count()).select_from(m)) for m in (Area, Organisation, User, Partnership)
     ]
-    assert counts[0] == 298
+    # The local authority, 34 wards, 268 LSOAs (2021), and the 4 LSOAs (2011) split in 2021, kept as superseded.
+    assert counts[0] == 307
+    assert db.session.scalar(select(func.count()).select_from(Area).where(Area.current.is_(False))) == 4
     partnership = db.session.scalar(select(Partnership))
+    assert len(partnership.areas) == 35
+    assert all(a.current for a in partnership.areas)
     assert len(operations.sharing_organisation_ids(partnership)) == len(partnership.members) == 6
     for login in LOGINS:
         client = app.test_client()
