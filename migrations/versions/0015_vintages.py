@@ -7,7 +7,7 @@ The change code is a one-letter string (no database enum type). downgrade() drop
 removes the column with batch_alter_table (SQLite).
 
 Revision ID: 0015_vintages
-Revises: 0005_convening
+Revises: 0013_security
 Create Date: 2026-11-30 23:30:00
 
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0015_vintages'
-down_revision = '0005_convening'
+down_revision = "0013_security"
 branch_labels = None
 depends_on = None
 
