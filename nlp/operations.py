@@ -129,7 +129,20 @@ def instance_dir() -> Path:
 
 
 def theme_params() -> th.ThemeParams:
-    return th.ThemeParams(**(current_app.config.get("COMMINTEL_THEME_PARAMS") or {}))
+    """The fit's parameters: COMMINTEL_THEME_PARAMS overrides, and a term must occur in at least k observations (the
+    suppression threshold, COMMINTEL_SUPPRESSION_K) to be a theme word."""
+    overrides = dict(current_app.config.get("COMMINTEL_THEME_PARAMS") or {})
+    overrides.setdefault("term_min_observations", int(current_app.config.get("COMMINTEL_SUPPRESSION_K", 5)))
+    return th.ThemeParams(**overrides)
+
+
+PUBLIC_SOURCE = "public"
+
+
+def term_source(observation: Observation) -> int | str:
+    """Where a theme word's evidence comes from: the organisation, or the public form (one source for all
+    residents), so that no single organisation can put a word into a theme on its own."""
+    return observation.organisation_id if observation.organisation_id is not None else PUBLIC_SOURCE
 
 
 def refit(partnership: Partnership, actor: User | None = None, progress: Progress = _quiet) -> RefitReport:
@@ -158,6 +171,7 @@ def refit(partnership: Partnership, actor: User | None = None, progress: Progres
             matrix,
             theme_params(),
             progress=lambda msg: progress(60, msg),
+            sources=[term_source(o) for o in observations],
         )
     except th.ThemeFitError as exc:
         raise OperationError(exc.message + " The current themes stay as they are.", "partnership") from exc

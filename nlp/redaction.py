@@ -142,7 +142,8 @@ _NOT_NAMES = (
         "anyone nobody email e-mail postcode phone mobile text call ring contact address landline dob nino "
         "website card refer referred referral client patient tenant resident volunteer caller landlord landlady "
         "twitter facebook instagram tiktok whatsapp youtube snapchat covid covid-19 coronavirus o.k sir madam asap pls "
-        "plz tmrw tmw thx ty lol omg btw fyi xx xxx"
+        "plz tmrw tmw thx ty lol omg btw fyi xx xxx mondays tuesdays wednesdays thursdays fridays saturdays sundays "
+        "weekends weekdays"
     )
     | MONTHS
 )
@@ -765,28 +766,32 @@ class Redactor:
         return False
 
     def is_known_name(self, low: str) -> bool:
-        """A given name, a nickname made from one, or a Chinese given name in pinyin (never a common word)."""
+        """A given name, or a nickname made from one (never a common word)."""
         if low in self.given_names:
             return True
         if low in self.common:
             return False
-        return self.is_diminutive(low) or bool(_PINYIN_NAME.fullmatch(low))
+        return self.is_diminutive(low)
 
     def _word_is_name(self, text, word, start, end, low, strong, cued, not_person) -> bool:
         """Whether one word of ``text`` is someone's name, from the word lists and the context around it."""
         capital = word[:1].isupper()
         all_caps = word.isupper() and len(word) > 1
-        known = self.is_known_name(low)
+        # A capitalised word made of two or three pinyin syllables is a Chinese given name ("Xiaoling", "Jianhua").
+        pinyin = capital and word[1:].islower() and len(low) >= 5 and low not in self.common
+        known = self.is_known_name(low) or bool(pinyin and _PINYIN_NAME.fullmatch(low))
         ambiguous = low in self.ambiguous
         common = low in self.common and not known or (ambiguous and low in self.common)
         sentence_start = _is_sentence_start(text, start)
         after = bool(_PERSON_AFTER.match(text, end))
         determiner = bool(_DETERMINER_BEFORE.search(text, max(0, start - 12), start))
+        if all_caps and (len(low) <= 3 or not known) and not strong:
+            return False  # acronyms: "CAMHS", "PIP", "NI"
+        if re.fullmatch(r"[A-Z]{2,}s", word):
+            return False  # plural acronyms: "GPs"
         if strong:
             # "so called professionals", "I called because": after "called" a lower-case word must be a name.
             return capital or known or not common
-        if all_caps and not known:
-            return False  # acronyms: "CAMHS", "PIP"
         if cued and not determiner:
             if capital:
                 return not (ambiguous and sentence_start and not after)

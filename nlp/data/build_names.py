@@ -19,7 +19,8 @@ Outputs (one lower-case entry per line, sorted):
 - ``given_names.txt``: given names and diminutives in Latin script (accents folded), 2+ letters.
 - ``surnames.txt``: surnames; the US Census list is cut to names held by at least 0.0005 % of people.
 - ``common_words.txt``: English words that people write in lower case as ordinary words (in lower case in web2, or an
-  inflected form of one, and at least ``COMMON_ZIPF`` on wordfreq's Zipf scale). A name that is also one of these
+  inflected form of one, and at least ``COMMON_ZIPF`` on wordfreq's Zipf scale; or any word of Zipf 4 or more that
+  is not a name). A name that is also one of these
   ("will", "rose", "grace", "hope") is redacted only when the context says a person is meant.
 
 Run (the packages are unpacked, not installed, into a scratch folder):
@@ -47,6 +48,7 @@ from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "names"
 COMMON_ZIPF = 3.0
+FREQUENT_ZIPF = 4.0
 CENSUS_MIN_PERCENT = 0.0005
 _LATIN = re.compile(r"[a-z][a-z'\-]*[a-z]")
 
@@ -170,6 +172,25 @@ def common_words(folder: Path) -> set[str]:
     return common
 
 
+def very_frequent(folder: Path, names: set[str]) -> set[str]:
+    """Words so frequent in English (Zipf >= 4) that they are ordinary words whatever web2 lists ("women", "won't",
+    "cafe"), unless they are names."""
+    freq_path = _unpack(folder, "wordfreq-") / "wordfreq" / "data" / "large_en.msgpack.gz"
+    sys.path.insert(0, str(folder / "msgpack"))
+    try:
+        import msgpack
+    finally:
+        sys.path.pop(0)
+    with gzip.open(freq_path) as fh:
+        packed = msgpack.load(io.BytesIO(fh.read()), raw=False)
+    out = set()
+    for i, words in enumerate(packed[1:]):
+        if 9 - i / 100 < FREQUENT_ZIPF:
+            break
+        out.update(w for w in words if _LATIN.fullmatch(w) and w not in names)
+    return out
+
+
 def _bases(word: str) -> set[str]:
     """Possible head words of an inflected English word: "drives" -> drive, "sorted" -> sort, "carries" -> carry."""
     out = set()
@@ -212,7 +233,7 @@ def main(folder: str) -> None:
     faker(src, given, surnames)
     nam_dict(src, given)
     nicknames(src, given)
-    common = common_words(src)
+    common = common_words(src) | very_frequent(src, given | surnames)
     write("given_names.txt", given, "Given names and nicknames; built by nlp/data/build_names.py (see ATTRIBUTION.md).")
     write("surnames.txt", surnames, "Surnames; built by nlp/data/build_names.py (see ATTRIBUTION.md).")
     write("common_words.txt", common, "Common English words (web2 x wordfreq, CC BY-SA 4.0); see ATTRIBUTION.md.")
