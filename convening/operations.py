@@ -220,7 +220,11 @@ def edit_section(section: BriefingSection, actor: User, title: str | None = None
 
 
 def approve_section(section: BriefingSection, actor: User) -> None:
-    """The convenor read the machine-written text and stands by it as written."""
+    """The convenor read the machine-written text and stands by it as written. A quotes section with a quote that
+    could identify someone (convening.quote_check) is refused until that quote is resolved."""
+    from convening import quote_check
+
+    quote_check.check(section.briefing, section)
     _reviewed(section, actor)
     record("briefing.section_approve", "briefing_section", section.id, actor)
 
@@ -372,6 +376,9 @@ def publish_briefing(
             briefing.check_publishable()
         except ValueError as exc:
             raise OperationError(str(exc), "briefing") from None
+        from convening import quote_check
+
+        quote_check.check(briefing)
     number = (briefing.latest_version.number + 1) if briefing.versions else 1
     doc = briefing_document(briefing, number=number)
     published_at = utcnow()
