@@ -169,6 +169,17 @@ _WEAK_CUE = (
     r"visited|helped|supporting|supported|dear|hi|hello|man|woman|lady|guy|lad|girl|boy|fella|"
     r"chap|bloke|elderly|young|old|little|auntie|aunty|uncle|nan|nana|grandad|granny))"
 )
+# Cues after which even an ordinary lower-case word is someone's name, if a person's verb follows it.
+_PERSONAL_CUE_RE = re.compile(
+    r"(?<![\w'’])(?:me\s+and|me\s+n|me\s+&|(?:(?:big|huge|many|massive)\s+)?thanks\s+(?:again\s+)?to|"
+    r"thank\s+you\s+to|shout\s*out\s+to|cheers\s+to|pass\s+on\s+to|asked|told|gave|drove|picked\s+up|"
+    r"left\s+a\s+message\s+for)\b[ \t]*[:,]?[ \t]*",
+    re.IGNORECASE,
+)
+_INSTITUTION_WORD = re.compile(
+    r"\b(?:Hosp|Hospital|Infirmary|School|Academy|College|University|Centre|Center|Ward|Unit|Trust|Council|"
+    r"Service|Services|Ltd|Group|Surgery|Practice|Clinic|Church|Mosque|Hub|Club|Association|Society|Foundation)\b"
+)
 # Evidence after a word that it names a person: "shaz says", "Will came in", "Tatenda's kids".
 _PERSON_AFTER = re.compile(
     r"(?:['’]s\s+(?:\w+\s+)?(?:kids|children|child|son|sons|daughter|daughters|mum|mam|mom|dad|husband|wife|partner|"
@@ -562,6 +573,7 @@ class Redactor:
         # Names that are also ordinary words ("will", "rose", "hope") need the context to say a person is meant.
         # The hand-written list's names are names first ("jess", "dave"), unless AMBIGUOUS_NAMES says otherwise.
         self.ambiguous = AMBIGUOUS_NAMES | ((self.given_names & self.common) - hand_written_names())
+        self._hand_names = hand_written_names() if given_names is None else self.given_names
         self._given_prefixes = {n[:k] for n in self.given_names if len(n) >= 4 for k in (2, 3)}
         self.disabled = [name for name in nlp.pipe_names if name not in NEEDED_COMPONENTS]
         self._name_re = re.compile(r"(?<![\w'])" + _WORD)
@@ -618,7 +630,8 @@ class Redactor:
         if self._keep_re is not None:
             keep += [(m.start(), m.end()) for m in self._keep_re.finditer(text)]
         spans = find_structured(text)
-        spans += self._names(text, entities, keep, spans)
+        # Names are found on the text with curly apostrophes straightened (same length: offsets hold).
+        spans += self._names(text.replace("’", "'"), entities, keep, spans)
         merged = _merge(spans)
         kept_places = tuple(p for p in places if not any(s.start < p.end and p.start < s.end for s in merged))
         return Redaction(_render(text, merged), tuple(merged), kept_places)
@@ -645,6 +658,8 @@ class Redactor:
 
         for m in _TITLE_RE.finditer(text):
             forced.append(Span(m.start(), m.end(), NAME))
+        cue_ends = _cue_ends(_CUE_RE, text)
+        personal_ends = _cue_ends(_PERSONAL_CUE_RE, text)
 
         for start, end, label in entities:
             if label != "PERSON":
@@ -657,6 +672,14 @@ class Redactor:
             if saint and (_INSTITUTION_AFTER.match(text, end) or re.match(r"['’]s\b", text[end:])):
                 continue  # "St Luke's Surgery", "St Mary's"
             low_value = value.lower()
+            if (
+                " " not in value
+                and low_value in self.common
+                and not self.is_known_name(low_value)
+                and not _PERSON_AFTER.match(text, end)
+                and (start not in cue_ends or value.islower())
+            ):
+                continue  # "Calm and professional", "within the Law": a word the small model took for a person
             if (
                 " " not in value
                 and low_value in self.ambiguous
@@ -678,16 +701,15 @@ class Redactor:
                 continue
             names.append(Span(start, end, NAME))
 
-        cue_ends = _cue_ends(_CUE_RE, text)
         strong_ends = _cue_ends(_STRONG_RE, text)
         relation_ends = _cue_ends(_RELATION_RE, text)
         not_person = [(s, e) for s, e, label in entities if label in _NOT_PERSON_LABELS]
         # A multi-word ORG is not a person unless one of its words is a name ("Funmilayo Okonkwo" as ORG).
         not_person += [
             (s, e) for s, e, label in entities
-            if label == "ORG" and " " in text[s:e].strip() and not any(
+            if label == "ORG" and " " in text[s:e].strip() and (_INSTITUTION_WORD.search(text[s:e]) or not any(
                 (w.lower() in self.surnames or w.lower() in self.given_names) and w.lower() not in self.common
-                for w in _TOKEN_RE.findall(text[s:e]))
+                for w in _TOKEN_RE.findall(text[s:e])))
         ]  # fmt: skip
         for m in self._name_re.finditer(text):
             word, start, end = m.group(0), m.start(), m.end()
@@ -699,7 +721,8 @@ class Redactor:
             if low == "tel" and re.match(r"\s*(?:[:.#]|no\b|\d)", text[end:], re.IGNORECASE):
                 continue  # "Tel: 0117...": the label of a phone number
             is_name = self._word_is_name(text, word_clean, start, end, low, start in strong_ends,
-                                         start in cue_ends, not_person)  # fmt: skip
+                                         start in cue_ends, not_person,
+                                         start in personal_ends or start in relation_ends)  # fmt: skip
             if not is_name or _INSTITUTION_AFTER.match(text, end) or _SAINT_BEFORE.search(text, 0, start):
                 continue
             span_end = end
@@ -773,7 +796,7 @@ class Redactor:
             return False
         return self.is_diminutive(low)
 
-    def _word_is_name(self, text, word, start, end, low, strong, cued, not_person) -> bool:
+    def _word_is_name(self, text, word, start, end, low, strong, cued, not_person, personal=False) -> bool:
         """Whether one word of ``text`` is someone's name, from the word lists and the context around it."""
         capital = word[:1].isupper()
         all_caps = word.isupper() and len(word) > 1
@@ -795,17 +818,27 @@ class Redactor:
         if cued and not determiner:
             if capital:
                 return not (ambiguous and sentence_start and not after)
-            return (known and not ambiguous) or not common or after
+            # A lower-case ordinary word after a cue is a name only after a personal cue and with a person's verb
+            # after it ("thanks to tel and the lads", not "the call handler said").
+            # A word that is no English word at all is a name after a personal or relation cue ("me and shaz",
+            # "my neighbour tatenda"), or after any cue when a person's verb follows.
+            return (known and not ambiguous) or (personal and (not common or after)) or (not common and after)
         if ambiguous:
             if capital and not sentence_start:  # "Grace", "May" mid-sentence
                 return not determiner and not self._month_use(text, start, end, low)
             if capital:  # at the start of a sentence: "Grace and her kids", "Will came in", not "Will do."
                 return bool(_AMBIGUOUS_START_NEXT.match(text, end)) or after
-            return after and not determiner
+            # A lower-case "joy", "rose", "lady" without a cue is a word, unless it opens a clause and a person's
+            # verb follows ("kids club full again, mo says ...").
+            return after and bool(re.search(r"(?:^|[,;:!?.]\s*)$", text[max(0, start - 3) : start]))
         if known:
             if capital:
                 return True
             # Lower-case given name: a name when it acts like one ("kerry said", "text jade on", "john smith").
+            # Only the hand-written list's names and nicknames: the large gazetteer holds names that are lower-case
+            # words too ("vibe", "app").
+            if low not in self._hand_names and not self.is_diminutive(low):
+                return False
             return bool(
                 _LOWER_NAME_NEXT.match(text, end) or after
                 or re.search(r"(?:^|[,.!?]\s*)$", text[max(0, start - 3) : start])
@@ -820,7 +853,7 @@ class Redactor:
                                  and not any(s <= start and end <= e for s, e in not_person))  # fmt: skip
             # A capitalised word mid-sentence that is no English word, place or service: a name, unless spaCy
             # calls it a place, nationality, product or event (and it is in no name list).
-            return not inside_other or low in self.surnames
+            return not inside_other
         if common and capital and sentence_start:
             return after and low in self.surnames  # "Smudge dropped off..."? only surnames/nicknames here
         return bool(not capital and not common and after and len(low) > 2 and low in self.surnames)
