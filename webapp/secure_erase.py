@@ -39,7 +39,7 @@ ERASURE_TABLES = (
     "audit_events",
     "jobs",
 )
-CHECKPOINT_TRIES = 20
+CHECKPOINT_TRIES = 4
 
 
 CHECKPOINT_RETRY_SECONDS = 5
