@@ -129,7 +129,20 @@ def instance_dir() -> Path:
 
 
 def theme_params() -> th.ThemeParams:
-    return th.ThemeParams(**(current_app.config.get("COMMINTEL_THEME_PARAMS") or {}))
+    """The fit's parameters: COMMINTEL_THEME_PARAMS overrides, and a term must occur in at least k observations (the
+    suppression threshold, COMMINTEL_SUPPRESSION_K) to be a theme word."""
+    overrides = dict(current_app.config.get("COMMINTEL_THEME_PARAMS") or {})
+    overrides.setdefault("term_min_observations", int(current_app.config.get("COMMINTEL_SUPPRESSION_K", 5)))
+    return th.ThemeParams(**overrides)
+
+
+PUBLIC_SOURCE = "public"
+
+
+def term_source(observation: Observation) -> int | str:
+    """Where a theme word's evidence comes from: the organisation, or the public form (one source for all
+    residents), so that no single organisation can put a word into a theme on its own."""
+    return observation.organisation_id if observation.organisation_id is not None else PUBLIC_SOURCE
 
 
 def refit(partnership: Partnership, actor: User | None = None, progress: Progress = _quiet) -> RefitReport:
@@ -158,6 +171,7 @@ def refit(partnership: Partnership, actor: User | None = None, progress: Progres
             matrix,
             theme_params(),
             progress=lambda msg: progress(60, msg),
+            sources=[term_source(o) for o in observations],
         )
     except th.ThemeFitError as exc:
         raise OperationError(exc.message + " The current themes stay as they are.", "partnership") from exc
@@ -175,6 +189,11 @@ def refit(partnership: Partnership, actor: User | None = None, progress: Progres
     except Exception:
         shutil.rmtree(target, ignore_errors=True)
         raise
+    from nlp.erasure import prune_theme_folders
+    from webapp.jobs import send_after_commit
+
+    # Once this version is committed, the folders of versions before the previous one are deleted.
+    send_after_commit(prune_theme_folders, partnership.id)
     record("themes.refit", "theme_model", report.model_id, actor, partnership_id=partnership.id,
            version=version, themes=len(report.theme_ids), new=report.new_theme_ids,
            vanished=report.vanished_theme_ids)  # fmt: skip
@@ -282,6 +301,11 @@ def _store(partnership, previous, version, path, result: th.FitResult, observati
 _saved_cache: dict[str, th.SavedThemes] = {}
 
 
+def forget_saved(model: ThemeModel) -> None:
+    """Drop the cached copy of a saved version (it was scrubbed or deleted)."""
+    _saved_cache.pop(str(instance_dir() / model.path), None)
+
+
 def _saved(model: ThemeModel) -> th.SavedThemes:
     path = str(instance_dir() / model.path)
     if path not in _saved_cache:
@@ -356,8 +380,12 @@ def forget_text(ids: Iterable[int]) -> None:
 
 
 def purge_observation(observation_id: int) -> None:
-    """Erasure: remove the observation's vectors and theme assignments at once (same transaction as the erasure,
-    which submissions audits)."""
+    """Erasure: take the words only this observation supported out of the themes (their saved versions are scrubbed
+    after the commit, see :mod:`nlp.erasure`), and remove its vectors and theme assignments, in the erasure's
+    transaction (which submissions audits)."""
+    from nlp.erasure import relabel_without
+
+    relabel_without([observation_id])
     forget_text([observation_id])
 
 

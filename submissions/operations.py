@@ -33,8 +33,10 @@ from submissions.models import (
 )
 from submissions.validation import CleanObservation, Context, ValidationFailed, validate
 from webapp.extensions import db
+from webapp.jobs import send_after_commit
 from webapp.models import Organisation, Partnership, User, utcnow
 from webapp.operations import OperationError, record, slugify
+from webapp.secure_erase import reclaim_erased_space
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +233,8 @@ def erase_observation(obs: Observation, actor: User) -> int:
     db.session.flush()
     record("observation.erase", "observation", obs_id, actor)
     log.info("observation %s erased", obs_id)
+    # Once committed: checkpoint SQLite's WAL (deleted rows are zeroed by secure_delete) or VACUUM on PostgreSQL.
+    send_after_commit(reclaim_erased_space)
     return obs_id
 
 
