@@ -279,7 +279,8 @@ def fit_themes(
 ) -> FitResult:
     """Fit themes on ``texts`` with their precomputed ``embeddings`` (rows aligned with texts).
 
-    ``embedding_model`` is needed for the KeyBERTInspired labels (it embeds candidate words). ``topic_model`` may be
+    ``embedding_model`` (an :mod:`nlp.embeddings` encoder or a SentenceTransformer) is needed for the
+    KeyBERTInspired labels (it embeds candidate words). ``topic_model`` may be
     injected (a BERTopic with its own sub-models); by default :func:`build_topic_model` makes commintel's.
     Raises :class:`ThemeFitError` when the corpus is too small or no theme is found.
     """
@@ -294,10 +295,12 @@ def fit_themes(
             f"Too few observations to find themes: {usable} with text, at least {MIN_DOCUMENTS} are needed."
         )
     say = progress or (lambda _msg: None)
-    if params.representation == "keybert" and embedding_model is None:
-        from nlp.embeddings import load_model
+    from nlp.embeddings import Encoder, load_model
 
+    if params.representation == "keybert" and embedding_model is None:
         embedding_model = load_model()
+    if isinstance(embedding_model, Encoder):
+        embedding_model = embedding_model.bertopic_backend()
     model = topic_model or build_topic_model(params, len(texts), embedding_model=embedding_model)
     say("clustering")
     try:
