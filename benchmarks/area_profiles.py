@@ -1,7 +1,7 @@
 """Indicators benchmarks: full England IoD2019 import, area profile p95 and /areas map p95 on PostgreSQL.
 
     BENCH_DATABASE_URL=postgresql://commintel:commintel@127.0.0.1:5432/commintel_bench_b \
-        nice .venv/bin/python benchmarks/indicators.py [--observations 100000] [--requests 60]
+        nice .venv/bin/python benchmarks/area_profiles.py [--observations 100000] [--requests 60]
 
 Targets (issue 5): import < 30 s; area profile p95 < 200 ms with the full England file and 100,000 observations
 loaded; /areas map p95 < 300 ms. The database is emptied first (drop_all/create_all): give it a database of its own.
@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = Path(os.environ.get("COMMINTEL_SHARED_DATA", ROOT.parent / "shared" / "data"))
 LOOKUP = SHARED / "geography" / "ons_lsoa11_ward19_lad19_lookup_EW.csv"
 IOD = SHARED / "indicators" / "iod2019_lsoa11_domains_ranks_deciles.csv"
 BRISTOL = "E06000023"
