@@ -115,8 +115,18 @@ class Encoder:
         raise NotImplementedError
 
     def bertopic_backend(self):
-        """What BERTopic embeds words with (the KeyBERTInspired labels)."""
-        raise NotImplementedError
+        """What BERTopic embeds with (the KeyBERTInspired labels' candidate words): this encoder, by :func:`encode`."""
+        with warnings.catch_warnings():  # bertopic imports umap, which warns that TensorFlow is absent (unused)
+            warnings.filterwarnings("ignore", category=ImportWarning, message=".*Tensorflow not installed.*")
+            from bertopic.backend import BaseEmbedder
+
+        encoder = self
+
+        class EncoderBackend(BaseEmbedder):
+            def embed(self, documents, verbose: bool = False) -> np.ndarray:
+                return encode(list(documents), model=encoder)
+
+        return EncoderBackend()
 
 
 class TorchEncoder(Encoder):
@@ -132,9 +142,6 @@ class TorchEncoder(Encoder):
         return self.model.encode(
             texts, batch_size=len(texts), normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
-
-    def bertopic_backend(self):
-        return self.model  # BERTopic wraps a SentenceTransformer itself
 
 
 class OnnxEncoder(Encoder):
@@ -169,17 +176,6 @@ class OnnxEncoder(Encoder):
             mask[row, : len(encoding.ids)] = 1
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         return self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0]
-
-    def bertopic_backend(self):
-        from bertopic.backend import BaseEmbedder
-
-        encoder = self
-
-        class OnnxBackend(BaseEmbedder):
-            def embed(self, documents, verbose: bool = False) -> np.ndarray:
-                return encode(list(documents), model=encoder)
-
-        return OnnxBackend()
 
 
 def _library_versions() -> dict:
