@@ -24,8 +24,9 @@ BENCHMARKS = ROOT / "benchmarks"
 TINY = {
     "intake.py": ["--rows", "30", "--stored", "40", "--posts", "3"],
     "redaction.py": ["--texts", "40", "--processes", "1"],
-    "themes.py": ["--corpus", "bbc", "--limit", "150"],
-    "nlp_throughput.py": ["--n", "120", "--processes", "1"],
+    # One encoder and no torch comparison: the suite must stay quick; the encoders are compared in tests/nlp.
+    "themes.py": ["--corpus", "bbc", "--limit", "120", "--encoder", "onnx-int8"],
+    "nlp_throughput.py": ["--n", "120", "--processes", "1", "--no-compare"],
     "assign_latency.py": ["--observations", "1"],
     "area_profiles.py": ["--observations", "300", "--requests", "3"],
     "briefing.py": ["--runs", "1"],
