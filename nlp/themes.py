@@ -245,7 +245,7 @@ def _labeller_class():
 UMAP_EXACT_BELOW = 4096  # UMAP's own switch from exact pairwise distances to NNDescent
 
 
-def exact_neighbours(embeddings: np.ndarray, k: int, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+def exact_neighbours(embeddings: np.ndarray, k: int, block: int = 512) -> tuple[np.ndarray, np.ndarray]:
     """Exact ``k`` nearest neighbours by cosine distance, each document first (distance 0), as UMAP's
     ``precomputed_knn`` wants them: (indices int32, distances float32), by blocks of rows (memory: block x n)."""
     x = _normalise(embeddings)
