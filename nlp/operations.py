@@ -39,12 +39,21 @@ def _quiet(_pct: int, _msg: str) -> None:
 # Embeddings -----------------------------------------------------------------------------------------------------
 
 
+def encoder() -> emb.Encoder:
+    """The configured encoder (``COMMINTEL_ENCODER``; its one-off ONNX export goes to ``COMMINTEL_MODEL_CACHE_DIR``,
+    by default the instance folder's ``models/``). Loaded once per process."""
+    cache = current_app.config.get("COMMINTEL_MODEL_CACHE_DIR") or instance_dir() / "models"
+    return emb.load_encoder(current_app.config.get("COMMINTEL_ENCODER", emb.DEFAULT_ENCODER), cache)
+
+
 def embed_missing(observations: Iterable[Observation], progress: Progress = _quiet) -> int:
-    """Store the MiniLM vector of every observation's redacted text that has none for the current model version.
+    """Store the MiniLM vector of every observation's redacted text that has none for the current encoder version
+    (so switching the encoder embeds each observation once more, and only once).
 
     Unredacted observations are skipped (never embed raw text). Returns how many vectors were computed.
     """
-    version = emb.model_version()
+    model = encoder()
+    version = model.version
     observations = [o for o in observations if o.redacted_text is not None]
     if not observations:
         return 0
@@ -62,7 +71,7 @@ def embed_missing(observations: Iterable[Observation], progress: Progress = _qui
     todo = [o for o in observations if o.id not in have]
     for start in range(0, len(todo), EMBED_BATCH * 4):
         chunk = todo[start : start + EMBED_BATCH * 4]
-        vectors = emb.encode([o.redacted_text for o in chunk], batch_size=EMBED_BATCH)
+        vectors = emb.encode([o.redacted_text for o in chunk], batch_size=EMBED_BATCH, model=model)
         for obs, vector in zip(chunk, vectors, strict=True):
             db.session.add(
                 ObservationEmbedding(
@@ -78,7 +87,7 @@ def embed_missing(observations: Iterable[Observation], progress: Progress = _qui
 
 
 def vectors_for(observation_ids: list[int]) -> dict[int, np.ndarray]:
-    version = emb.model_version()
+    version = encoder().version
     out: dict[int, np.ndarray] = {}
     for i in range(0, len(observation_ids), 500):
         rows = db.session.execute(
@@ -170,6 +179,7 @@ def refit(partnership: Partnership, actor: User | None = None, progress: Progres
             [o.redacted_text for o in observations],
             matrix,
             theme_params(),
+            embedding_model=encoder(),
             progress=lambda msg: progress(60, msg),
             sources=[term_source(o) for o in observations],
         )
@@ -183,7 +193,7 @@ def refit(partnership: Partnership, actor: User | None = None, progress: Progres
     relative = Path("themes") / f"partnership-{partnership.id}" / f"v{version}-{uuid.uuid4().hex[:8]}"
     target = instance_dir() / relative
     progress(85, "saving the model")
-    th.save(result, target, emb.model_version())
+    th.save(result, target, encoder().version)
     try:
         report = _store(partnership, previous, version, str(relative), result, observations, embedded)
     except Exception:
@@ -207,7 +217,7 @@ def _store(partnership, previous, version, path, result: th.FitResult, observati
         partnership_id=partnership.id,
         version=version,
         params=result.params.to_json() | {"versions": result.versions},
-        embedding_model=emb.model_version(),
+        embedding_model=encoder().version,
         corpus_size=result.n_documents,
         theme_count=len(result.themes),
         coherence=None if np.isnan(result.coherence) else float(result.coherence),

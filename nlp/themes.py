@@ -34,10 +34,12 @@ Choices, each measured in ``benchmarks/themes.py`` against BERTopic's default co
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
@@ -90,6 +92,14 @@ class ThemeParams:
     term_min_observations: int = 5
     # ... from at least this many sources (organisations; the public form counts as one). See shared_vocabulary.
     term_min_sources: int = 2
+    # Speed (benchmarks/nlp_throughput.py; quality checked in benchmarks/themes.py). UMAP computes exact neighbours
+    # itself below 4,096 documents and switches to NNDescent above, whose numba compilation alone took most of a
+    # 10,000-observation fit; exact neighbours by blocked matrix products are faster up to this size, and exact.
+    exact_neighbours_up_to: int = 20_000
+    # UMAP's default is 500 epochs up to 10,000 documents and 200 above; 200 from this size on.
+    large_corpus: int = 5_000
+    large_corpus_epochs: int = 200
+    label_candidates: int = 100  # c-TF-IDF terms per theme that the KeyBERTInspired label re-ranks
 
     def cluster_size(self, n_docs: int) -> int:
         if self.min_cluster_size:
@@ -162,32 +172,44 @@ def library_versions() -> dict:
 def _quiet_imports() -> None:
     """Import umap (and BERTopic, which imports it) with umap's ImportWarning about the optional TensorFlow
     (ParametricUMAP, which commintel does not use) silenced: the app runs with warnings as errors in tests."""
-    import warnings
-
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=ImportWarning, message=".*Tensorflow not installed.*")
         import bertopic  # noqa: F401
         import umap  # noqa: F401
 
 
-def build_topic_model(params: ThemeParams, n_docs: int, embedding_model=None, vocabulary: Sequence[str] | None = None):
+def build_topic_model(
+    params: ThemeParams,
+    n_docs: int,
+    embedding_model=None,
+    vocabulary: Sequence[str] | None = None,
+    embeddings: np.ndarray | None = None,
+):
     """commintel's BERTopic: seeded UMAP, HDBSCAN sized to the corpus, stop-word 1-2-gram vectorizer.
 
-    The representation model is applied after outlier reduction (see :func:`fit_themes`), so it is not set here.
+    With ``embeddings`` (the documents' vectors) and a corpus between 4,096 and ``params.exact_neighbours_up_to``
+    documents, UMAP gets exact nearest neighbours computed here (see :func:`exact_neighbours`). The representation
+    model is applied after outlier reduction (see :func:`fit_themes`), so it is not set here.
     """
     _quiet_imports()
     from bertopic import BERTopic
     from hdbscan import HDBSCAN
     from umap import UMAP
 
+    n_neighbors = min(params.n_neighbors, n_docs - 1)
+    knn = (None, None, None)
+    if embeddings is not None and UMAP_EXACT_BELOW <= n_docs <= params.exact_neighbours_up_to:
+        knn = exact_neighbours(embeddings, n_neighbors)
     umap_model = UMAP(
-        n_neighbors=min(params.n_neighbors, n_docs - 1),
+        n_neighbors=n_neighbors,
         n_components=params.n_components,
         min_dist=params.min_dist,
         metric="cosine",
         random_state=params.seed,
         n_jobs=1,  # a seeded UMAP is single-threaded anyway; saying so avoids its warning
         low_memory=False,
+        n_epochs=params.large_corpus_epochs if n_docs >= params.large_corpus else None,
+        precomputed_knn=knn,
     )
     hdbscan_model = HDBSCAN(
         min_cluster_size=params.cluster_size(n_docs),
@@ -252,15 +274,69 @@ def shared_vocabulary(texts: Sequence[str], sources: Sequence[object] | None, pa
     )
 
 
-def representation_model(params: ThemeParams):
+@functools.cache
+def _labeller_class():
+    """KeyBERTInspired, taking its representative documents' vectors from the fit (built lazily: BERTopic is a slow
+    import)."""
+    _quiet_imports()
+    from bertopic.representation import KeyBERTInspired
+
+    class Labeller(KeyBERTInspired):
+        def __init__(self, *args, document_vectors: dict[str, np.ndarray] | None = None, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.document_vectors = document_vectors or {}
+
+        def _extract_embeddings(self, topic_model, topics, representative_docs, repr_doc_indices, repr_embeddings=None):
+            # KeyBERTInspired's own precomputed-embeddings path indexes documents by their place in the flat list
+            # of representative documents (BERTopic 0.17.4), so the vectors are looked up by text here instead.
+            if repr_embeddings is None and all(doc in self.document_vectors for doc in representative_docs):
+                repr_embeddings = np.vstack([self.document_vectors[doc] for doc in representative_docs])
+            return super()._extract_embeddings(
+                topic_model, topics, representative_docs, repr_doc_indices, repr_embeddings
+            )
+
+    return Labeller
+
+
+UMAP_EXACT_BELOW = 4096  # UMAP's own switch from exact pairwise distances to NNDescent
+
+
+def exact_neighbours(embeddings: np.ndarray, k: int, block: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """Exact ``k`` nearest neighbours by cosine distance, each document first (distance 0), as UMAP's
+    ``precomputed_knn`` wants them: (indices int32, distances float32), by blocks of rows (memory: block x n)."""
+    x = _normalise(embeddings)
+    n = len(x)
+    indices = np.empty((n, k), dtype=np.int32)
+    distances = np.empty((n, k), dtype=np.float32)
+    for start in range(0, n, block):
+        sims = x[start : start + block] @ x.T
+        rows = np.arange(sims.shape[0])
+        sims[rows, start + rows] = np.inf  # itself first, even beside an identical text
+        nearest = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        near_sims = np.take_along_axis(sims, nearest, axis=1)
+        order = np.argsort(-near_sims, axis=1, kind="stable")
+        indices[start : start + block] = np.take_along_axis(nearest, order, axis=1)
+        dist = 1.0 - np.take_along_axis(near_sims, order, axis=1)
+        dist[:, 0] = 0.0
+        distances[start : start + block] = np.clip(dist, 0.0, 2.0)
+    return indices, distances
+
+
+def representation_model(params: ThemeParams, document_vectors: dict[str, np.ndarray] | None = None):
     """ "keybert": c-TF-IDF top terms (the theme's words; the most coherent, see the benchmark) plus a KeyBERTInspired
     aspect from which the readable label is made. "keybert-words": KeyBERTInspired as the words too (measured:
-    lower NPMI). "ctfidf": c-TF-IDF only, label from the top terms."""
-    if params.representation in ("keybert", "keybert-words"):
-        _quiet_imports()
-        from bertopic.representation import KeyBERTInspired
+    lower NPMI). "ctfidf": c-TF-IDF only, label from the top terms.
 
-        keybert = KeyBERTInspired(top_n_words=params.top_n_words, random_state=params.seed)
+    ``document_vectors`` (text -> its vector from the fit) spare KeyBERTInspired re-embedding its representative
+    documents, which it otherwise does on every fit (most of a 10,000-observation fit's time with the torch encoder).
+    """
+    if params.representation in ("keybert", "keybert-words"):
+        keybert = _labeller_class()(
+            top_n_words=params.top_n_words,
+            nr_candidate_words=params.label_candidates,
+            random_state=params.seed,
+            document_vectors=document_vectors,
+        )
         return {LABEL_ASPECT: keybert} if params.representation == "keybert" else keybert
     if params.representation == "ctfidf":
         return None
@@ -333,7 +409,8 @@ def fit_themes(
     ``sources`` (one per text: the organisation, one value for the public form) decides which words may be theme
     words (:func:`shared_vocabulary`); the words come from the texts without redaction placeholders.
 
-    ``embedding_model`` is needed for the KeyBERTInspired labels (it embeds candidate words). ``topic_model`` may be
+    ``embedding_model`` (an :mod:`nlp.embeddings` encoder or a SentenceTransformer) is needed for the
+    KeyBERTInspired labels (it embeds candidate words). ``topic_model`` may be
     injected (a BERTopic with its own sub-models); by default :func:`build_topic_model` makes commintel's.
     Raises :class:`ThemeFitError` when the corpus is too small or no theme is found.
     """
@@ -348,10 +425,12 @@ def fit_themes(
             f"Too few observations to find themes: {usable} with text, at least {MIN_DOCUMENTS} are needed."
         )
     say = progress or (lambda _msg: None)
-    if params.representation == "keybert" and embedding_model is None:
-        from nlp.embeddings import load_model
+    from nlp.embeddings import Encoder, load_model
 
+    if params.representation == "keybert" and embedding_model is None:
         embedding_model = load_model()
+    if isinstance(embedding_model, Encoder):
+        embedding_model = embedding_model.bertopic_backend()
     vocabulary = shared_vocabulary(texts, sources, params)
     if not vocabulary:
         raise ThemeFitError(
@@ -360,10 +439,16 @@ def fit_themes(
             "person's details; more observations are needed."
         )
     word_texts = [without_placeholders(t) for t in texts]
-    model = topic_model or build_topic_model(params, len(texts), embedding_model=embedding_model, vocabulary=vocabulary)
+    model = topic_model or build_topic_model(
+        params, len(texts), embedding_model=embedding_model, vocabulary=vocabulary, embeddings=embeddings
+    )
     say("clustering")
     try:
-        raw_topics, _ = model.fit_transform(word_texts, embeddings=embeddings)
+        with warnings.catch_warnings():
+            # Exact neighbours come without an NNDescent index, which only UMAP.transform needs (never called:
+            # new observations are assigned by centroid, see assign()).
+            warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]", category=UserWarning)
+            raw_topics, _ = model.fit_transform(word_texts, embeddings=embeddings)
     except (ValueError, TypeError) as exc:  # UMAP/HDBSCAN on degenerate input (all texts identical, ...)
         raise ThemeFitError(f"Themes could not be fitted on this corpus ({exc}).") from exc
     raw_topics = np.asarray(raw_topics)
@@ -376,7 +461,7 @@ def fit_themes(
     say("reducing outliers")
     topics, similarity = reduce_outliers(embeddings, raw_topics, n_topics, params)
     say("labelling")
-    rep = representation_model(params)
+    rep = representation_model(params, document_vectors=dict(zip(word_texts, embeddings, strict=True)))
     if rep is not None or not np.array_equal(topics, raw_topics):
         # BERTopic warns that custom topic lists break later topic reduction; we never reduce afterwards.
         bertopic_log = logging.getLogger("BERTopic")

@@ -8,6 +8,7 @@ except in CI (``CI=true``), where a missing server is a failure.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -32,6 +33,11 @@ webapp_models._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelis
 SHARED_DATA = Path(
     os.environ.get("COMMINTEL_SHARED_DATA", Path(__file__).resolve().parent.parent.parent / "shared" / "data")
 )
+# Nothing may be downloaded: the Hugging Face libraries fail instead of fetching (subprocesses inherit this).
+os.environ["HF_HUB_OFFLINE"] = "1"
+# One ONNX export of the encoder for the whole suite and its subprocesses (it is verified by sha256 at every load),
+# instead of one per instance folder.
+os.environ.setdefault("COMMINTEL_MODEL_CACHE_DIR", str(Path(tempfile.gettempdir()) / "commintel-test-models"))
 
 
 def in_ci() -> bool:

@@ -87,6 +87,14 @@ def _parse_optional_str(raw: str | None) -> str | None:
     return raw or None
 
 
+def _parse_encoder(raw: str) -> str:
+    value = raw.strip().lower()
+    choices = ("onnx-int8", "torch")  # nlp.embeddings.ENCODERS (webapp imports no domain package)
+    if value not in choices:
+        raise ValueError(f"must be one of {', '.join(choices)}, got {raw!r}")
+    return value
+
+
 def _parse_environment(raw: str) -> str:
     value = raw.strip().lower()
     if value not in ENVIRONMENTS:
@@ -305,6 +313,21 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Extra organisation/service names redaction keeps, separated by semicolons (added to the packaged list).",
         _parse_str,
+    ),
+    Setting(
+        "COMMINTEL_ENCODER",
+        "COMMINTEL_ENCODER",
+        "onnx-int8",
+        "How MiniLM embeds text: onnx-int8 (exported once from the bundled weights, ~3x faster) or torch (also the "
+        "fallback if ONNX fails). Switching embeds each observation once more.",
+        _parse_encoder,
+    ),
+    Setting(
+        "COMMINTEL_MODEL_CACHE_DIR",
+        "COMMINTEL_MODEL_CACHE_DIR",
+        None,
+        "Folder for the one-off ONNX export of the encoder (verified by sha256 at load); unset: instance/models.",
+        _parse_optional_str,
     ),
     Setting(
         "COMMINTEL_THEME_REFIT_HOUR",

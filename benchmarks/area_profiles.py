@@ -1,7 +1,7 @@
 """Indicators benchmarks: full England IoD2025 and IoD2019 imports, area profile p95 and /areas map p95 on PostgreSQL.
 
     BENCH_DATABASE_URL=postgresql://commintel:commintel@127.0.0.1:5432/commintel_bench_b \
-        nice .venv/bin/python benchmarks/indicators.py [--observations 100000] [--requests 60]
+        nice .venv/bin/python benchmarks/area_profiles.py [--observations 100000] [--requests 60]
 
 Targets (issue 5): import < 30 s; area profile p95 < 200 ms with the full England file and 100,000 observations
 loaded; /areas map p95 < 300 ms. The database is emptied first (drop_all/create_all): give it a database of its own.
