@@ -77,7 +77,7 @@ class Gazetteer:
         names: dict[str, str] = {}
         by_name: dict[str, str] = {}
         for code, name in areas:
-            by_name[normalise(name)] = code
+            by_name.setdefault(normalise(name), code)  # the first pair given for a name wins, as in ``names``
             names.setdefault(name, code)
             for part in re.split(r"\s+and\s+|\s*&\s*", name):
                 if part and part != name:

@@ -39,7 +39,15 @@ def build_gazetteer() -> tuple[Gazetteer, dict[str, int]]:
     """The areas in the database (all but LSOAs, whose names are codes like "Bristol 032A") as a gazetteer, with
     the Bristol neighbourhood names as aliases of their wards; and the area id of every code."""
     try:
-        areas = list(db.session.execute(select(Area.code, Area.name, Area.id).where(Area.level != AreaLevel.LSOA)))
+        # Current areas first: a name both vintages carry (ward 2019 and ward 2024 "Ashley") suggests the current
+        # area; the names only an earlier vintage had are still places, kept from redaction.
+        areas = list(
+            db.session.execute(
+                select(Area.code, Area.name, Area.id)
+                .where(Area.level != AreaLevel.LSOA)
+                .order_by(Area.current.desc(), Area.id)
+            )
+        )
     except SQLAlchemyError:
         # No database yet (e.g. `commintel nlp redact` on a fresh install): redact without area names to keep.
         db.session.rollback()

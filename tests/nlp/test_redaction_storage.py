@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from nlp.redaction_cli import read_lines
-from nlp.redaction_tasks import build_redactor, redact_observations, redact_observations_now
+from nlp.redaction_tasks import build_gazetteer, build_redactor, redact_observations, redact_observations_now
 from submissions import operations as ops
 from submissions.models import Observation
 from webapp.extensions import db
@@ -199,3 +199,19 @@ def test_extra_names_to_keep_come_from_the_setting(app, world, wards, monkeypatc
     redactor, _ = build_redactor()
     text = "We referred her to the Grace Darling Trust and Kwame Nkrumah House."
     assert redactor.redact(text).text == text
+
+
+def test_a_name_both_ward_vintages_carry_suggests_the_current_ward(app, db_session, wards):
+    """Ward 2019 "Lawrence Hill" (no longer current, added first) and ward 2024 "Lawrence Hill" share a name: the
+    place a text names is the current ward, and the earlier ward's own name is still a place, not a person."""
+    bristol = wards["lawrence"].parent
+    # The earlier ward gets the lowest id, so a read in id order would let it win.
+    old = Area(id=0, code="E05001234", name="Lawrence Hill", level=AreaLevel.WARD, parent=bristol, current=False)
+    only_old = Area(code="E05001235", name="Cabot", level=AreaLevel.WARD, parent=bristol, current=False)
+    db.session.add_all([old, only_old])
+    db.session.commit()
+
+    gazetteer, area_ids = build_gazetteer()
+    assert gazetteer.code_for("Lawrence Hill") == "E05010897"
+    assert gazetteer.code_for("Barton Hill") == "E05010897"  # a neighbourhood, alias of the current ward
+    assert gazetteer.code_for("Cabot") == "E05001235"
