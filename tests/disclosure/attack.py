@@ -19,6 +19,7 @@ The module is plain Python over plain data, so the suite (pages of the demo and 
 
 from __future__ import annotations
 
+import os
 import time
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
@@ -149,18 +150,17 @@ def class_masks(dims: dict[str, Sequence[Hashable]], cells: list[Cell]) -> dict[
     return masks
 
 
-def atoms_of(
-    dims: dict[str, Sequence[Hashable]], cells: list[Cell], masks: dict[str, dict[Hashable, int]]
-) -> dict[int, list[tuple]]:
-    """Every combination of dimension classes not inside a cell shown as zero, grouped by the set of cells that
-    contain it (as a bitmask over ``cells``): ``{mask: [atom, ...]}`` (atoms as tuples in ``dims`` order)."""
+def atoms_of(dims: dict[str, Sequence[Hashable]], cells: list[Cell], masks: dict[str, dict[Hashable, int]]) -> set[int]:
+    """The distinct sets of cells (bitmasks over ``cells``) that some combination of dimension classes falls in,
+    leaving out combinations inside a cell shown as zero. Combinations falling in the same cells are one unknown to the
+    attacker, so the enumeration keeps one state per distinct bitmask after each dimension (a dynamic programme over
+    the dimensions, not the product of their classes)."""
     order = list(dims)
-    everything = (1 << len(cells)) - 1
     zero = 0
     for i, c in enumerate(cells):
         if c.shown.kind == "zero":
             zero |= 1 << i
-    # A zero cell can rule a partial combination out once every dimension it restricts has been chosen.
+    # A zero cell can rule a combination out once every dimension it restricts has been chosen.
     decided: list[int] = []
     for level in range(len(order)):
         chosen = set(order[: level + 1])
@@ -169,20 +169,55 @@ def atoms_of(
             if (zero >> i) & 1 and set(c.predicate) <= chosen:
                 m |= 1 << i
         decided.append(m)
-    groups: dict[int, list[tuple]] = defaultdict(list)
-    stack: list[tuple[int, tuple, int]] = [(0, (), everything)]
-    while stack:
-        level, partial, mask = stack.pop()
-        d = order[level]
-        for value, m in masks[d].items():
-            new = mask & m
-            if new & decided[level]:
-                continue  # inside a cell shown as zero
-            if level + 1 == len(order):
-                groups[new].append((*partial, value))
-            else:
-                stack.append((level + 1, (*partial, value), new))
-    return groups
+    states = {(1 << len(cells)) - 1}
+    for level, d in enumerate(order):
+        class_masks_ = list(dict.fromkeys(masks[d][v] for v in dims[d]))
+        states = {new for m in states for cm in class_masks_ if not ((new := m & cm) & decided[level])}
+        if os.environ.get("COMMINTEL_ATTACK_DEBUG"):
+            print(f"  after {d} ({len(class_masks_)} classes): {len(states)} states", flush=True)  # noqa: T201
+    return states
+
+
+def _single_moves(masks, true_x, live, lower, upper, true_values, target_of_row) -> set[int]:
+    """Hidden cells that one observation moved from one combination to another (or one taken away, or added)
+    would change while every released cell stays within what it shows: each such move is a second solution, so
+    those cells are not pinned. Bitmasks packed into numpy arrays: every pair is checked at once."""
+    import numpy as np
+
+    n_cells = max(live) + 1 if live else 0
+    width = (n_cells + 7) // 8
+
+    def pack(m: int) -> np.ndarray:
+        return np.frombuffer(m.to_bytes(width, "little"), dtype=np.uint8)
+
+    can_lose = 0  # cells (by index in ``cells``) that may lose one observation
+    can_gain = 0
+    for row, i in enumerate(live):
+        if true_values[row] - 1 >= lower[row] - 1e-9:
+            can_lose |= 1 << i
+        if true_values[row] + 1 <= upper[row] + 1e-9:
+            can_gain |= 1 << i
+    packed = np.stack([pack(m) for m in masks] + [np.zeros(width, dtype=np.uint8)])  # the last row: nowhere
+    cannot_lose, cannot_gain = ~pack(can_lose), ~pack(can_gain)
+    hidden_bits = 0
+    for row in target_of_row:
+        hidden_bits |= 1 << live[row]
+    row_of_cell = {i: row for row, i in enumerate(live)}
+    freed: set[int] = set()
+    sources = [j for j in range(len(masks)) if true_x[j] >= 1] + [len(masks)]
+    for p in sources:
+        mp = packed[p]
+        lose = mp & ~packed  # cells losing the observation, for every destination at once
+        gain = packed & ~mp
+        ok = ~np.any(lose & cannot_lose, axis=1) & ~np.any(gain & cannot_gain, axis=1)
+        ok[p] = False
+        for q in np.nonzero(ok)[0]:
+            changed = int.from_bytes((packed[p] ^ packed[q]).tobytes(), "little") & hidden_bits
+            while changed:
+                low = changed & -changed
+                changed ^= low
+                freed.update(target_of_row[row_of_cell[low.bit_length() - 1]])
+    return freed
 
 
 def attack(
@@ -193,6 +228,7 @@ def attack(
     d: int,
     exact_bounds: bool = False,
     time_limit: float = 600.0,
+    support: str = "structural",
 ) -> Result:
     """Solve every released cell together; report which cells shown "fewer than k" are pinned to their true count.
 
@@ -213,17 +249,34 @@ def attack(
         unique.setdefault(key, c)
     cells = list(unique.values())
     per_class = class_masks(dims, cells)
-    groups = atoms_of(dims, cells, per_class)
-    masks = list(groups)
-    index = {m: j for j, m in enumerate(masks)}
-    true_x = np.zeros(len(masks))
+    # Values of a dimension that no released cell tells apart are one class to the attacker (all the LSOAs of a ward
+    # whose pages were not read, say): keep one representative of each.
+    representative: dict[str, dict] = {}
+    merged: dict[str, list] = {}
+    for dim, masks_of in per_class.items():
+        first_of: dict[int, Hashable] = {}
+        representative[dim] = {}
+        for value, m in masks_of.items():
+            representative[dim][value] = first_of.setdefault(m, value)
+        merged[dim] = list(first_of.values())
+    dims = {d: merged[d] for d in sorted(merged, key=lambda d: len(merged[d]))}
     everything = (1 << len(cells)) - 1
+    truth_masks = []
     for atom in truth:
         m = everything
         for dim in dims:
-            m &= per_class[dim][atom[dim]]
+            m &= per_class[dim][representative[dim][atom[dim]]]
+        truth_masks.append(m)
+    if support == "observed":
+        # A stronger attacker than any real one: told which combinations hold observations at all.
+        masks = sorted(set(truth_masks))
+    else:
+        masks = sorted(atoms_of(dims, cells, per_class))
+    index = {m: j for j, m in enumerate(masks)}
+    true_x = np.zeros(len(masks))
+    for m in truth_masks:
         if m not in index:
-            raise AssertionError(f"an observation {atom} lies inside a cell shown as zero: the release lied")
+            raise AssertionError("an observation lies inside a cell shown as zero: the release lied")
         true_x[index[m]] += 1
     live = [i for i, c in enumerate(cells) if c.shown.kind != "zero"]
     row_of = {i: row for row, i in enumerate(live)}
@@ -242,9 +295,6 @@ def attack(
         lo, hi = _bounds(cells[i].shown, k, d)
         lower.append(lo)
         upper.append(hi)
-    constraint = LinearConstraint(a, np.array(lower, dtype=float), np.array(upper, dtype=float))
-    integrality = np.ones(len(masks))
-    bounds = Bounds(np.zeros(len(masks)), np.full(len(masks), np.inf))
     hidden_rows = [row for row, i in enumerate(live) if cells[i].shown.kind == "hidden"]
     # Distinct hidden cells: those with the same atoms are the same unknown.
     by_atoms: dict[tuple, list[int]] = defaultdict(list)
@@ -256,65 +306,125 @@ def attack(
     free: set[int] = set()
     solves = 0
     result_bounds: dict[str, tuple[int, int, int]] = {}
+    lower_arr, upper_arr = np.array(lower, dtype=float), np.array(upper, dtype=float)
+    columns = a.tocsc()
+    target_of_row = {r: rows for rows in targets for r in rows}
 
-    def solve(c: np.ndarray, integral: bool = True) -> np.ndarray:
+    def local_move(row: int, variables: np.ndarray, sign: float) -> bool:
+        """Whether ``row`` can move below (sign 1) or above (sign -1) its true value when only ``variables`` change
+        from the true counts and every cell they touch stays within what it shows. A solution found is a solution of
+        the whole problem (the other cells keep their true counts), so a move proves "not pinned"; the search is a
+        feasibility problem (HiGHS stops at the first solution)."""
         nonlocal solves
         solves += 1
+        rows = np.unique(columns[:, variables].indices)
+        sub = a[rows][:, variables]
+        base = true_values[rows]
+        target = a[[row]][:, variables]
+        constraints = [LinearConstraint(sub, lower_arr[rows] - base, upper_arr[rows] - base)]
+        if sign > 0:
+            constraints.append(LinearConstraint(target, -np.inf, -1))
+        else:
+            constraints.append(LinearConstraint(target, 1, np.inf))
+        bounds_ = Bounds(-true_x[variables], np.full(len(variables), np.inf))
+        # The continuous relaxation first: infeasible there means no integer move either; a vertex it finds is often
+        # integral already (the cells are sums of unknowns), and any integral point that satisfies every cell is a
+        # proof. Only otherwise is the integer program solved.
+        relaxed = milp(np.zeros(len(variables)), constraints=constraints, bounds=bounds_)
+        if relaxed.status == 2:
+            return False
+        x = None
+        if relaxed.x is not None:
+            candidate = np.round(relaxed.x)
+            change = sub @ candidate
+            t = float((target @ candidate)[0])
+            if (
+                np.all(candidate >= -true_x[variables])
+                and np.all(change >= lower_arr[rows] - base - 1e-9)
+                and np.all(change <= upper_arr[rows] - base + 1e-9)
+                and (t <= -1 if sign > 0 else t >= 1)
+            ):
+                x = candidate
+        if x is None:
+            res = milp(
+                np.zeros(len(variables)),
+                constraints=constraints,
+                integrality=np.ones(len(variables)),
+                bounds=bounds_,
+                options={"time_limit": time_limit},
+            )
+            if res.status == 2:  # infeasible: no such move among these unknowns
+                return False
+            if res.x is None:
+                raise AssertionError(f"the attack's integer program did not solve ({res.message})")
+            x = np.round(res.x)
+        moved = sub @ x
+        for r, change in zip(rows, moved, strict=True):
+            if change and r in target_of_row:
+                free.update(target_of_row[r])
+        return True
+
+    def local_range(row: int, variables: np.ndarray, sign: float) -> float:
+        """The furthest ``row`` can move from its true value (down for sign 1, up for -1) over ``variables``."""
+        nonlocal solves
+        solves += 1
+        rows = np.unique(columns[:, variables].indices)
+        sub = a[rows][:, variables]
+        base = true_values[rows]
         res = milp(
-            c,
-            constraints=constraint,
-            integrality=integrality if integral else None,
-            bounds=bounds,
+            sign * np.asarray(a[row, variables].todense()).ravel(),
+            constraints=LinearConstraint(sub, lower_arr[rows] - base, upper_arr[rows] - base),
+            integrality=np.ones(len(variables)),
+            bounds=Bounds(-true_x[variables], np.full(len(variables), np.inf)),
             options={"time_limit": time_limit},
         )
         if res.x is None:
             raise AssertionError(f"the attack's integer program has no solution ({res.message}); the model is wrong")
-        if not integral:
-            return a @ res.x
-        values = a @ np.round(res.x)
-        for rows in targets:
-            if values[rows[0]] != true_of[rows[0]]:
-                free.update(rows)
-        return values
+        return float(np.asarray(a[row, variables].todense()).ravel() @ np.round(res.x))
 
-    def row_vector(row: int) -> np.ndarray:
-        return np.asarray(a[row].todense()).ravel()
+    sizes = np.diff(a.indptr)
 
-    # Every integer solution that moves a hidden cell off its true value proves that cell is not pinned (the true
-    # counts are a solution too). Push all undecided cells down together, then up, then in random mixtures; only
-    # the cells still undecided are examined one by one.
+    def neighbourhoods(row: int):
+        """Ever larger sets of unknowns around a hidden cell: its own atoms, then roughly doubling each time by
+        adding the atoms of the smallest cells that share some of them, and at last every unknown."""
+        own = set(a[row].indices)
+        yield np.array(sorted(own))
+        while len(own) < len(masks):
+            touching = np.unique(columns[:, sorted(own)].indices)
+            goal = max(2 * len(own), len(own) + 50)
+            grown = set(own)
+            for r in sorted(touching, key=lambda r: sizes[r]):
+                grown.update(a[r].indices)
+                if len(grown) >= goal:
+                    break
+            if len(grown) == len(own):
+                break
+            own = grown
+            yield np.array(sorted(own))
+        if len(own) < len(masks):
+            yield np.arange(len(masks))
+
     if not exact_bounds:
-        rng = np.random.default_rng(0)
-        for attempt in range(6):
-            todo = [rows[0] for rows in targets if rows[0] not in free]
-            if not todo:
-                break
-            before = len(free)
-            signs = [1.0 if attempt == 0 else -1.0 if attempt == 1 else rng.choice([-1.0, 1.0]) for _ in todo]
-            solve(sum(s * row_vector(r) for s, r in zip(signs, todo, strict=True)))
-            if attempt >= 2 and len(free) == before:
-                break
+        free.update(_single_moves(masks, true_x, live, lower_arr, upper_arr, true_values, target_of_row))
 
     pinned: list[str] = []
     for rows in targets:
         row = rows[0]
         if row in free and not exact_bounds:
             continue
-        objective = row_vector(row)
         true = true_of[row]
-        if not exact_bounds:
-            # The continuous relaxation bounds the integer range from outside: a single value there is a pin.
-            low_lp, high_lp = solve(objective, integral=False)[row], solve(-objective, integral=False)[row]
-            if np.ceil(low_lp - 1e-6) >= true and np.floor(high_lp + 1e-6) <= true:
-                pinned += [cells[live[r]].where for r in rows]
-                continue
-        low = solve(objective)[row]
-        high = None
-        if exact_bounds or low == true:
-            high = solve(-objective)[row]
         if exact_bounds:
+            everything = np.arange(len(masks))
+            low, high = true + local_range(row, everything, 1.0), true + local_range(row, everything, -1.0)
             result_bounds[cells[live[row]].where] = (int(low), int(high), int(true))
-        if low == high == true:
+            if low == high == true:
+                pinned += [cells[live[r]].where for r in rows]
+            continue
+        for variables in neighbourhoods(row):
+            if local_move(row, variables, 1.0) or local_move(row, variables, -1.0):
+                free.update(rows)
+                break
+        else:
             pinned += [cells[live[r]].where for r in rows]
     return Result(
         cells=len(cells),
