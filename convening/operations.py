@@ -236,7 +236,11 @@ def edit_section(section: BriefingSection, actor: User, title: str | None = None
 
 
 def approve_section(section: BriefingSection, actor: User) -> None:
-    """The convenor read the machine-written text and stands by it as written."""
+    """The convenor read the machine-written text and stands by it as written. A quotes section with a quote that
+    could identify someone (convening.quote_check) is refused until that quote is resolved."""
+    from convening import quote_check
+
+    quote_check.check(section.briefing, section)
     _reviewed(section, actor)
     record("briefing.section_approve", "briefing_section", section.id, actor)
 
@@ -391,9 +395,7 @@ def _meta(briefing: Briefing, number: int | None) -> dict:
     }
 
 
-def briefing_document(
-    briefing: Briefing, audience: Audience = Audience.PARTNERSHIP, number: int | None = None
-) -> dict:
+def briefing_document(briefing: Briefing, audience: Audience = Audience.PARTNERSHIP, number: int | None = None) -> dict:
     """The draft as one audience's edition would read (plain JSON, figures released now)."""
     specs = [_spec(s) for s in sorted(briefing.sections, key=lambda s: s.position) if s.included]
     return compose_document(
@@ -466,6 +468,9 @@ def publish_briefing(
             briefing.check_publishable()
         except ValueError as exc:
             raise OperationError(str(exc), "briefing") from None
+        from convening import quote_check
+
+        quote_check.check(briefing)
     if not briefing.facts:
         raise OperationError("Compose the briefing from the data before publishing it.", "briefing")
     number = (briefing.latest_version.number + 1) if briefing.versions else 1
@@ -879,9 +884,7 @@ def scrub_markdown(markdown: str, erased: ErasedText) -> str:
     return "\n".join(out).strip("\n")
 
 
-def scrub_content(
-    content: dict, observation_id: int, erased: ErasedText, record_key: int | None = None
-) -> dict | None:
+def scrub_content(content: dict, observation_id: int, erased: ErasedText, record_key: int | None = None) -> dict | None:
     """A version's content without the observation: its quotes, any passage carrying its text, and (versions with
     editions) recounted without it; None when it held none of these."""
     if content.get("format") == 2:
@@ -909,6 +912,22 @@ def scrub_content(
             changed = True
         sections.append(s)
     return {**content, "sections": sections} if changed else None
+
+
+def relabel(value, labels: dict[str, str]):
+    """``value`` (text, or JSON-like lists and dicts of it: Markdown, HTML, chart specifications) with each old theme
+    label in ``labels`` replaced by its new one."""
+    if not labels:
+        return value
+    if isinstance(value, str):
+        for old, new in labels.items():
+            value = value.replace(old, new)
+        return value
+    if isinstance(value, list):
+        return [relabel(v, labels) for v in value]
+    if isinstance(value, dict):
+        return {k: relabel(v, labels) for k, v in value.items()}
+    return value
 
 
 def _erasure_scope(obs: Observation | None) -> set[int] | None:
@@ -959,15 +978,21 @@ def observation_erased(observation_id: int) -> list[BriefingVersion]:
             quoted += [q["text"] for s in content.get("sections", []) for q in s.get("quotes", [])
                        if int(q["observation_id"]) == observation_id]  # fmt: skip
     erased = ErasedText.of([*([obs.text, obs.redacted_text] if obs else []), *quoted])
+    # Theme labels made of words only this observation supported are relabelled by nlp; briefings follow.
+    from nlp.erasure import labels_withdrawn_by
+
+    relabelled = labels_withdrawn_by([observation_id])
 
     for briefing in briefings:
         changed = False
         if briefing.facts:
             facts, changed = composing.without_observation(briefing.facts, observation_id, record_key)
-            if changed:
+            facts = relabel(facts, relabelled)
+            if changed or facts != briefing.facts:
                 briefing.facts = facts
+                changed = True
         for section in briefing.sections:
-            body = scrub_markdown(section.body, erased)
+            body = relabel(scrub_markdown(section.body, erased), relabelled)
             if body != section.body:
                 section.body = body
                 changed = True
@@ -977,6 +1002,9 @@ def observation_erased(observation_id: int) -> list[BriefingVersion]:
     affected: list[BriefingVersion] = []
     for v in versions:
         content = scrub_content(v.content, observation_id, erased, record_key)
+        renamed = relabel(content if content is not None else v.content, relabelled)
+        if renamed != (content if content is not None else v.content):
+            content = renamed
         if content is None:
             continue
         if not v.is_withdrawn:

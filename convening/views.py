@@ -381,6 +381,11 @@ def composer(session_id: int):
         blocker = None
     except ValueError as exc:
         blocker = str(exc)
+    from convening import quote_check
+
+    quote_flags = quote_check.flagged_quotes(briefing)
+    if quote_flags and blocker is None:
+        blocker = "A quote could identify someone: generalise it, or edit or drop it, before publishing."
     return render_template(
         "convening/composer.html",
         session=session,
@@ -393,6 +398,7 @@ def composer(session_id: int):
         edited={s.id: bool((s.data or {}).get("edited")) for s in sections},
         method_note=disclosure.method_note(),
         blocker=blocker,
+        quote_flags=quote_flags,
     )
 
 
@@ -407,6 +413,12 @@ def edit_section(section_id: int):
         if what == "approve":
             ops.approve_section(section, current_user)
             message = f"“{section.title}” approved as written."
+        elif what == "generalise":
+            from convening import quote_check
+
+            index = request.form.get("quote", type=int)
+            quote_check.generalise_quote(section, -1 if index is None else index - 1, current_user)
+            message = f"Quote {index} of “{section.title}” generalised."
         elif what in ("drop", "include"):
             ops.set_included(section, what == "include", current_user)
             message = f"“{section.title}” {'included' if what == 'include' else 'dropped'}."

@@ -21,7 +21,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from indicators import aggregation
-from indicators.models import Indicator, Polarity, ValueKind
+from indicators.models import Indicator, Polarity
 from indicators.profiles import (
     Figure,
     MapLayer,
@@ -29,6 +29,7 @@ from indicators.profiles import (
     _values_frame,
     all_indicators,
     area_ids_within,
+    deprivation_index,
     lsoa_ids_within,
 )
 from webapp.disclosure import Audience, Released, State, Tally, audience_for, release, threshold
@@ -370,9 +371,8 @@ def evidence_gap(area: Area, figures: list[Figure], sections: list[CommunitySect
     observations shared with the reader here are none or fewer than k."""
     if not sections:
         return None
-    imd = next(
-        (f for f in figures if f.indicator.value_kind is ValueKind.RANK and "Multiple" in f.indicator.name), None
-    )
+    index = deprivation_index([f.indicator for f in figures])
+    imd = next((f for f in figures if f.indicator is index), None)
     if imd is None or imd.value is None:
         return None
     k = threshold()
@@ -386,10 +386,10 @@ def evidence_gap(area: Area, figures: list[Figure], sections: list[CommunitySect
     period = f"since {section.since:%d %B %Y}" if section.since else "in all time"
     return Flag(
         "Evidence gap",
-        f"{how[0].upper()}{how[1:]} (IMD 2019), yet {section.partnership.name} has {section.total} observations "
-        f"here shared with {section.audience.label} {period}. Computed as: an LSOA in decile 1–2, or a ward or "
-        f"authority with at least half its LSOAs in the most deprived 10%, where the observations shown on this page "
-        f"are none or fewer than {k}.",
+        f"{how[0].upper()}{how[1:]} ({imd.dataset.title}), yet {section.partnership.name} has {section.total} "
+        f"observations here shared with {section.audience.label} {period}. Computed as: an LSOA in decile 1–2, or a "
+        "ward or authority with at least half its LSOAs in the most deprived 10%, where the observations shown on this "
+        f"page are none or fewer than {k}.",
     )
 
 
@@ -464,13 +464,8 @@ def _band(share: float) -> str:
 
 
 def imd_indicator() -> Indicator | None:
-    """The overall IMD of the most recent IoD release stored, if any."""
-    candidates = [
-        i
-        for i in all_indicators()
-        if i.value_kind is ValueKind.RANK and i.level is AreaLevel.LSOA and "Multiple" in i.name
-    ]
-    return max(candidates, key=lambda i: (i.dataset.release_date or date.min, i.id), default=None)
+    """The overall IMD of the most recent IoD release stored, if any (by its keys, see deprivation_index)."""
+    return deprivation_index([i for i in all_indicators() if i.level is AreaLevel.LSOA])
 
 
 def _shares(released: list[Released]) -> list[float | None]:
@@ -491,7 +486,7 @@ def theme_by_deprivation(partnership: Partnership, theme_id: int, since: date | 
     by_area = theme_queries.area_counts(partnership, None, since).get(theme_id, {})
     lsoa_ids: set[int] = set()
     for area in partnership.areas:
-        lsoa_ids.update(lsoa_ids_within(area))
+        lsoa_ids.update(lsoa_ids_within(area, imd.vintage if imd else None))  # the LSOAs the IMD is on
     deciles: dict[int, int] = {}
     if imd is not None:
         wanted = lsoa_ids | {a for a in by_area if a is not None}

@@ -39,12 +39,21 @@ def _quiet(_pct: int, _msg: str) -> None:
 # Embeddings -----------------------------------------------------------------------------------------------------
 
 
+def encoder() -> emb.Encoder:
+    """The configured encoder (``COMMINTEL_ENCODER``; its one-off ONNX export goes to ``COMMINTEL_MODEL_CACHE_DIR``,
+    by default the instance folder's ``models/``). Loaded once per process."""
+    cache = current_app.config.get("COMMINTEL_MODEL_CACHE_DIR") or instance_dir() / "models"
+    return emb.load_encoder(current_app.config.get("COMMINTEL_ENCODER", emb.DEFAULT_ENCODER), cache)
+
+
 def embed_missing(observations: Iterable[Observation], progress: Progress = _quiet) -> int:
-    """Store the MiniLM vector of every observation's redacted text that has none for the current model version.
+    """Store the MiniLM vector of every observation's redacted text that has none for the current encoder version
+    (so switching the encoder embeds each observation once more, and only once).
 
     Unredacted observations are skipped (never embed raw text). Returns how many vectors were computed.
     """
-    version = emb.model_version()
+    model = encoder()
+    version = model.version
     observations = [o for o in observations if o.redacted_text is not None]
     if not observations:
         return 0
@@ -62,7 +71,7 @@ def embed_missing(observations: Iterable[Observation], progress: Progress = _qui
     todo = [o for o in observations if o.id not in have]
     for start in range(0, len(todo), EMBED_BATCH * 4):
         chunk = todo[start : start + EMBED_BATCH * 4]
-        vectors = emb.encode([o.redacted_text for o in chunk], batch_size=EMBED_BATCH)
+        vectors = emb.encode([o.redacted_text for o in chunk], batch_size=EMBED_BATCH, model=model)
         for obs, vector in zip(chunk, vectors, strict=True):
             db.session.add(
                 ObservationEmbedding(
@@ -78,7 +87,7 @@ def embed_missing(observations: Iterable[Observation], progress: Progress = _qui
 
 
 def vectors_for(observation_ids: list[int]) -> dict[int, np.ndarray]:
-    version = emb.model_version()
+    version = encoder().version
     out: dict[int, np.ndarray] = {}
     for i in range(0, len(observation_ids), 500):
         rows = db.session.execute(
@@ -129,7 +138,20 @@ def instance_dir() -> Path:
 
 
 def theme_params() -> th.ThemeParams:
-    return th.ThemeParams(**(current_app.config.get("COMMINTEL_THEME_PARAMS") or {}))
+    """The fit's parameters: COMMINTEL_THEME_PARAMS overrides, and a term must occur in at least k observations (the
+    suppression threshold, COMMINTEL_SUPPRESSION_K) to be a theme word."""
+    overrides = dict(current_app.config.get("COMMINTEL_THEME_PARAMS") or {})
+    overrides.setdefault("term_min_observations", int(current_app.config.get("COMMINTEL_SUPPRESSION_K", 5)))
+    return th.ThemeParams(**overrides)
+
+
+PUBLIC_SOURCE = "public"
+
+
+def term_source(observation: Observation) -> int | str:
+    """Where a theme word's evidence comes from: the organisation, or the public form (one source for all
+    residents), so that no single organisation can put a word into a theme on its own."""
+    return observation.organisation_id if observation.organisation_id is not None else PUBLIC_SOURCE
 
 
 def refit(partnership: Partnership, actor: User | None = None, progress: Progress = _quiet) -> RefitReport:
@@ -157,7 +179,9 @@ def refit(partnership: Partnership, actor: User | None = None, progress: Progres
             [o.redacted_text for o in observations],
             matrix,
             theme_params(),
+            embedding_model=encoder(),
             progress=lambda msg: progress(60, msg),
+            sources=[term_source(o) for o in observations],
         )
     except th.ThemeFitError as exc:
         raise OperationError(exc.message + " The current themes stay as they are.", "partnership") from exc
@@ -169,12 +193,17 @@ def refit(partnership: Partnership, actor: User | None = None, progress: Progres
     relative = Path("themes") / f"partnership-{partnership.id}" / f"v{version}-{uuid.uuid4().hex[:8]}"
     target = instance_dir() / relative
     progress(85, "saving the model")
-    th.save(result, target, emb.model_version())
+    th.save(result, target, encoder().version)
     try:
         report = _store(partnership, previous, version, str(relative), result, observations, embedded)
     except Exception:
         shutil.rmtree(target, ignore_errors=True)
         raise
+    from nlp.erasure import prune_theme_folders
+    from webapp.jobs import send_after_commit
+
+    # Once this version is committed, the folders of versions before the previous one are deleted.
+    send_after_commit(prune_theme_folders, partnership.id)
     record("themes.refit", "theme_model", report.model_id, actor, partnership_id=partnership.id,
            version=version, themes=len(report.theme_ids), new=report.new_theme_ids,
            vanished=report.vanished_theme_ids)  # fmt: skip
@@ -188,7 +217,7 @@ def _store(partnership, previous, version, path, result: th.FitResult, observati
         partnership_id=partnership.id,
         version=version,
         params=result.params.to_json() | {"versions": result.versions},
-        embedding_model=emb.model_version(),
+        embedding_model=encoder().version,
         corpus_size=result.n_documents,
         theme_count=len(result.themes),
         coherence=None if np.isnan(result.coherence) else float(result.coherence),
@@ -282,6 +311,11 @@ def _store(partnership, previous, version, path, result: th.FitResult, observati
 _saved_cache: dict[str, th.SavedThemes] = {}
 
 
+def forget_saved(model: ThemeModel) -> None:
+    """Drop the cached copy of a saved version (it was scrubbed or deleted)."""
+    _saved_cache.pop(str(instance_dir() / model.path), None)
+
+
 def _saved(model: ThemeModel) -> th.SavedThemes:
     path = str(instance_dir() / model.path)
     if path not in _saved_cache:
@@ -356,8 +390,12 @@ def forget_text(ids: Iterable[int]) -> None:
 
 
 def purge_observation(observation_id: int) -> None:
-    """Erasure: remove the observation's vectors and theme assignments at once (same transaction as the erasure,
-    which submissions audits)."""
+    """Erasure: take the words only this observation supported out of the themes (their saved versions are scrubbed
+    after the commit, see :mod:`nlp.erasure`), and remove its vectors and theme assignments, in the erasure's
+    transaction (which submissions audits)."""
+    from nlp.erasure import relabel_without
+
+    relabel_without([observation_id])
     forget_text([observation_id])
 
 

@@ -55,9 +55,7 @@ def _base(
     model = active_model(partnership.id)
     if model is None:
         return None
-    shared = (
-        partnership_observations(partnership, audience).with_only_columns(Observation.id).order_by(None).subquery()
-    )
+    shared = partnership_observations(partnership, audience).with_only_columns(Observation.id).order_by(None).subquery()
     stmt = (
         select(
             ThemeAssignment.theme_id,
@@ -97,9 +95,7 @@ def theme_counts(
     if stmt is None:
         return {}
     sub = stmt.subquery()
-    rows = db.session.execute(
-        select(sub.c.theme_id, func.count(), func.sum(sub.c.record_key)).group_by(sub.c.theme_id)
-    )
+    rows = db.session.execute(select(sub.c.theme_id, func.count(), func.sum(sub.c.record_key)).group_by(sub.c.theme_id))
     return {theme_id: Tally.row(n, keys) for theme_id, n, keys in rows}
 
 

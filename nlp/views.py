@@ -101,9 +101,7 @@ def partnership_themes(slug: str):
                 continue
             per_month = monthly.get(theme_id, {})
             cells = [
-                release(
-                    per_month.get(m, Tally()), [tally, theme_total, all_months.get(theme_id, {}).get(m, Tally())]
-                )
+                release(per_month.get(m, Tally()), [tally, theme_total, all_months.get(theme_id, {}).get(m, Tally())])
                 for m in months
             ]
             rows.append({"theme": themes[theme_id], "total": total, "months": cells, "trend": trends.get(theme_id)})

@@ -15,7 +15,7 @@
 Reviewed on SQLite (batch mode) and PostgreSQL; downgrade() moves the partnership editions' PDFs back.
 
 Revision ID: 0010_disclosure
-Revises: 0005_convening
+Revises: 0015b_releases
 Create Date: 2026-11-30 23:40:00
 
 """
@@ -27,7 +27,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0010_disclosure"
-down_revision = "0005_convening"
+down_revision = "0015b_releases"
 branch_labels = None
 depends_on = None
 
