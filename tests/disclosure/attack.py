@@ -229,12 +229,14 @@ def attack(
     exact_bounds: bool = False,
     time_limit: float = 600.0,
     support: str = "structural",
+    max_pinned: int | None = None,
 ) -> Result:
     """Solve every released cell together; report which cells shown "fewer than k" are pinned to their true count.
 
     ``truth``: one dict of dimension classes per observation the audience's cells count. With ``exact_bounds`` the
     least and greatest value of every hidden cell is computed (two programs each); otherwise the solver stops for a
-    cell as soon as two different values are possible.
+    cell as soon as two different values are possible. ``max_pinned``: stop once that many cells are found pinned
+    (enough to show a release is broken; the result's ``hidden`` still counts every hidden cell).
     """
     import numpy as np
     from scipy.optimize import Bounds, LinearConstraint, milp
@@ -267,11 +269,8 @@ def attack(
         for dim in dims:
             m &= per_class[dim][representative[dim][atom[dim]]]
         truth_masks.append(m)
-    if support == "observed":
-        # A stronger attacker than any real one: told which combinations hold observations at all.
-        masks = sorted(set(truth_masks))
-    else:
-        masks = sorted(atoms_of(dims, cells, per_class))
+    # support="observed": a stronger attacker than any real one, told which combinations hold observations at all.
+    masks = sorted(set(truth_masks)) if support == "observed" else sorted(atoms_of(dims, cells, per_class))
     index = {m: j for j, m in enumerate(masks)}
     true_x = np.zeros(len(masks))
     for m in truth_masks:
@@ -426,6 +425,8 @@ def attack(
                 break
         else:
             pinned += [cells[live[r]].where for r in rows]
+        if max_pinned is not None and len(pinned) >= max_pinned:
+            break
     return Result(
         cells=len(cells),
         hidden=len(hidden_rows),

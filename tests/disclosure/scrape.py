@@ -85,8 +85,10 @@ class World:
 
             model_id, changes = model[0]
             changes = json.loads(changes) if isinstance(changes, str) else changes
-            rows = q("select id, curated_label, auto_label, hidden, merged_into_id from themes where partnership_id = :p",
-                     p=pid)  # fmt: skip
+            rows = q(
+                "select id, curated_label, auto_label, hidden, merged_into_id from themes where partnership_id = :p",
+                p=pid,
+            )
             info = {i: (curated or machine, hidden, merged) for i, curated, machine, hidden, merged in rows}
 
             def canonical(i):
@@ -439,8 +441,8 @@ class Reader:
             return
         for label, display, *_ in rows_of(tables[0]):
             decile = int(label.split()[0])
-            self.add(f"{path} decile {decile}", Definition(theme=theme, start=since,
-                                                           areas=frozenset(lsoa_by_decile[decile])), display)  # fmt: skip
+            cell = Definition(theme=theme, start=since, areas=frozenset(lsoa_by_decile[decile]))
+            self.add(f"{path} decile {decile}", cell, display)
         placed_areas = frozenset(a for ids in lsoa_by_decile.values() for a in ids)
         lead = " ".join(text_of(p) for p in doc.findall(".//{*}main//{*}p"))
         m = re.search(r"(fewer than \d+|not shown|[\d,]+) observations placed in a neighbourhood with a decile; "
