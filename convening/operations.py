@@ -471,8 +471,7 @@ def publish_briefing(
         from convening import quote_check
 
         quote_check.check(briefing)
-    if not briefing.facts:
-        raise OperationError("Compose the briefing from the data before publishing it.", "briefing")
+    facts = briefing.facts or {}  # a briefing written by hand (start_briefing) has no figures
     number = (briefing.latest_version.number + 1) if briefing.versions else 1
     published_at = utcnow()
     who = actor.display_name if actor else "commintel"
@@ -482,7 +481,7 @@ def publish_briefing(
         "status": f"Version {number}, published {published_at:%d %B %Y} by {who}",
         "notes": [note] if note else [],
         "sections": [_spec(s) for s in sorted(briefing.sections, key=lambda s: s.position) if s.included],
-        "facts": briefing.facts,
+        "facts": facts,
         "released_with": released_with(),
     }
     version = BriefingVersion(
@@ -495,13 +494,12 @@ def publish_briefing(
         published_at=published_at,
         partnership_id=briefing.session.partnership_id,
         area_ids=list(briefing.session.focus_area_ids or []),
-        theme_ids=list(briefing.session.focus_theme_ids or [])
-        or list(briefing.facts.get("shared", {}).get("theme_ids", [])),
-        quoted_observation_ids=composing.quoted_ids(briefing.facts),
+        theme_ids=list(briefing.session.focus_theme_ids or []) or list(facts.get("shared", {}).get("theme_ids", [])),
+        quoted_observation_ids=composing.quoted_ids(facts),
     )
     db.session.add(version)
     _add_editions(version)
-    _add_contributions(version, briefing.facts)
+    _add_contributions(version, facts)
     briefing.changed_since_publish = False
     db.session.flush()
     record("briefing.publish", "briefing_version", version.id, actor, number=number, automatic=automatic)
