@@ -381,12 +381,14 @@ def evidence_gap(area: Area, figures: list[Figure], sections: list[CommunitySect
     else:
         deprived, how = imd.value >= 0.5, f"{imd.value:.0%} of its LSOAs are in the most deprived 10% in England"
     section = sections[0]
-    if not deprived or section.total.state not in (State.ZERO, State.HIDDEN):
+    # Withheld: a larger area around it has fewer than k, so this one has too (saying so gives nothing away).
+    if not deprived or section.total.state not in (State.ZERO, State.HIDDEN, State.WITHHELD):
         return None
+    shown = f"fewer than {k}" if section.total.withheld else str(section.total)
     period = f"since {section.since:%d %B %Y}" if section.since else "in all time"
     return Flag(
         "Evidence gap",
-        f"{how[0].upper()}{how[1:]} ({imd.dataset.title}), yet {section.partnership.name} has {section.total} "
+        f"{how[0].upper()}{how[1:]} ({imd.dataset.title}), yet {section.partnership.name} has {shown} "
         f"observations here shared with {section.audience.label} {period}. Computed as: an LSOA in decile 1–2, or a "
         "ward or authority with at least half its LSOAs in the most deprived 10%, where the observations shown on this "
         f"page are none or fewer than {k}.",
