@@ -928,6 +928,23 @@ def relabel(value, labels: dict[str, str]):
     return value
 
 
+def relabel_facts(value, labels: dict[str, str]):
+    """``relabel`` for a composition's facts, stored content and draft text, where labels are also dict keys (the
+    groups) and cells are keyed by the groups' slugs ("g.<slug>.now"): both go, from keys and values."""
+    if not labels or value is None:
+        return value
+    import json
+
+    # Dict keys carry labels too (a composition's groups): replace in the JSON text, labels as JSON-escaped.
+    dumped = json.dumps(value, ensure_ascii=False)
+    for old, new in labels.items():
+        dumped = dumped.replace(json.dumps(old, ensure_ascii=False)[1:-1], json.dumps(new, ensure_ascii=False)[1:-1])
+        old_slug, new_slug = composing._slug(old), composing._slug(new)
+        if old_slug != new_slug:
+            dumped = dumped.replace(old_slug, new_slug)
+    return json.loads(dumped)
+
+
 def _erasure_scope(obs: Observation | None) -> set[int] | None:
     """Partnerships whose briefings could carry the observation's text (None: look everywhere)."""
     if obs is None:
@@ -985,12 +1002,12 @@ def observation_erased(observation_id: int) -> list[BriefingVersion]:
         changed = False
         if briefing.facts:
             facts, changed = composing.without_observation(briefing.facts, observation_id, record_key)
-            facts = relabel(facts, relabelled)
+            facts = relabel_facts(facts, relabelled)
             if changed or facts != briefing.facts:
                 briefing.facts = facts
                 changed = True
         for section in briefing.sections:
-            body = relabel(scrub_markdown(section.body, erased), relabelled)
+            body = relabel_facts(scrub_markdown(section.body, erased), relabelled)
             if body != section.body:
                 section.body = body
                 changed = True
@@ -1000,7 +1017,7 @@ def observation_erased(observation_id: int) -> list[BriefingVersion]:
     affected: list[BriefingVersion] = []
     for v in versions:
         content = scrub_content(v.content, observation_id, erased, record_key)
-        renamed = relabel(content if content is not None else v.content, relabelled)
+        renamed = relabel_facts(content if content is not None else v.content, relabelled)
         if renamed != (content if content is not None else v.content):
             content = renamed
         if content is None:
