@@ -94,4 +94,4 @@ def publish_command(session_id: int) -> None:
         db.session.rollback()
         raise
     db.session.commit()
-    click.echo(f"Published version {version.number} of session {session_id}'s briefing ({version.pdf_pages} pages).")
+    click.echo(f"Published version {version.number} of session {session_id}'s briefing ({version.pdf_pages}).")

@@ -1,32 +1,51 @@
-"""The briefing composer: from a session's focus to a draft of machine-written sections.
+"""The briefing composer: from a session's focus to the facts of a briefing, and from the facts to each edition.
 
-It reads observations only through :func:`submissions.queries.partnership_observations` (the sharing rules live
-there: agreement accepted, partnership-level sharing, live and redacted), indicator values through the indicators
-models, and themes through ``nlp.queries`` when the nlp package provides it; until then observations are grouped by
-their category, and the provenance appendix says so. Every count it writes goes through
-:func:`webapp.suppression.suppress`, and charts draw only counts that may be shown.
+:class:`Composer` reads observations only through :func:`submissions.queries.partnership_observations` (the sharing
+rules live there: agreement accepted, partnership-level sharing or wider, live and redacted), indicator values
+through the indicators models, and themes through the active theme model (until there is one, observations are
+grouped by their category, and the provenance appendix says so). It counts the focus once per edition
+(:data:`webapp.disclosure.EDITIONS`): the partnership's edition counts every observation shared with the
+partnership, the funders' edition only those whose sharing level includes funders, and each picks its quotes by its
+own audience's rules (level and consent). What it stores (``facts``) are tallies — count, record-key sum and the
+observations' ids — never numbers as shown, so that:
 
-The composer writes Markdown (sanitised when rendered) and, beside it, the structured material it drew on
-(``data``: chart specifications, the ids of quoted observations), so that a later erasure can find and remove a
-quote and every claim stays traceable to the data.
+- every figure is released through :func:`webapp.disclosure.release` whenever an edition is shown or rendered to a
+  PDF, the same way as on the area and theme pages (changing k or the perturbation table re-releases every edition);
+- an erasure recounts a published composition without the erased observation (:func:`without_observation`).
+
+:class:`Edition` writes each section's Markdown (sanitised when rendered) and its charts from the facts: words that
+depend on counts (rising, falling, gaps) are judged on the released counts. A convenor's own text keeps its figures
+as ``{{n:cell}}`` placeholders, released when shown.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, timedelta
 
-from flask import current_app
 from sqlalchemy import select
 
 from convening.models import Action, SectionKind, Session
 from submissions.models import Category, Observation, ObservationKind
 from submissions.queries import partnership_observations
+from webapp.disclosure import (
+    EDITIONS,
+    Audience,
+    Released,
+    State,
+    Tally,
+    method_note,
+    release,
+    released_with,
+    threshold,
+)
+from webapp.disclosure import quotes as disclosure_quotes
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel, OrgKind, Partnership
-from webapp.suppression import suppress, threshold
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +54,6 @@ DEFAULT_PERIOD_DAYS = 84  # twelve weeks before the meeting
 QUOTES_PER_GROUP = 2
 MAX_QUOTES = 10
 MAX_QUOTE_CHARS = 400
-
-
-@dataclass
-class SectionDraft:
-    kind: SectionKind
-    title: str
-    body: str
-    data: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -68,10 +79,6 @@ class Focus:
 
 def _d(day: date) -> str:
     return f"{day.day} {day.strftime('%B %Y')}"
-
-
-def _n(count: int) -> str:
-    return str(suppress(count))
 
 
 # Focus -----------------------------------------------------------------------------------------------------------
@@ -257,28 +264,56 @@ def chart(spec: dict, alt: str, caption: str) -> dict:
     return {"spec": spec, "alt": alt, "caption": caption}
 
 
-# Sections ----------------------------------------------------------------------------------------------------------
+# Facts: what the composer counts, per edition -----------------------------------------------------------------------
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "x"
+
+
+def _cell_facts(observations: list[Observation], within: tuple[str, ...] = ()) -> dict:
+    """A cell as stored: its tally, its observations' ids (so an erasure can recount it) and the keys of the larger
+    cells of the same edition that contain it (a total of fewer than k is not broken down)."""
+    tally = Tally.of(observations)
+    return {"n": tally.count, "ks": tally.key_sum, "ids": sorted(o.id for o in observations), "within": list(within)}
 
 
 class Composer:
+    """Counts a session's focus once per edition: the partnership's (observations shared with it) and the funders'
+    (only those whose sharing level includes funders), and picks each edition's quotes by its own rules."""
+
     def __init__(self, session: Session):
         self.session = session
         self.partnership = session.partnership
         self.focus = focus_of(session)
-        self.k = threshold()
         self.geo = Geography()
-        self.current = focus_observations(self.focus, self.focus.start, self.focus.end)
-        self.previous = focus_observations(self.focus, self.focus.previous_start, self.focus.previous_end)
         self.categories = {c.id: c for c in db.session.scalars(select(Category))}
-        self.indicator_sources: list[dict] = []
         self.theme_model = None
-        self.obs_theme = self._themes()
+        current = focus_observations(self.focus, self.focus.start, self.focus.end)
+        previous = focus_observations(self.focus, self.focus.previous_start, self.focus.previous_end)
+        self.obs_theme = self._themes([*current, *previous])
         if self.obs_theme is not None and self.focus.theme_ids:
             in_focus = {i for i, (theme_id, _) in self.obs_theme.items() if theme_id in self.focus.theme_ids}
-            self.current = [o for o in self.current if o.id in in_focus]
-            self.previous = [o for o in self.previous if o.id in in_focus]
+            current = [o for o in current if o.id in in_focus]
+            previous = [o for o in previous if o.id in in_focus]
+        # The funders count a subset of what the partnership counts (the same rules, fewer sharing levels).
+        self.observations = {
+            audience: (
+                [o for o in current if o.sharing_level in audience.counted_levels],
+                [o for o in previous if o.sharing_level in audience.counted_levels],
+            )
+            for audience in EDITIONS
+        }
 
-    def _themes(self) -> dict[int, tuple[int, str]] | None:
+    @property
+    def current(self) -> list[Observation]:
+        return self.observations[Audience.PARTNERSHIP][0]
+
+    @property
+    def previous(self) -> list[Observation]:
+        return self.observations[Audience.PARTNERSHIP][1]
+
+    def _themes(self, observations: list[Observation]) -> dict[int, tuple[int, str]] | None:
         """``{observation id: (theme id, label)}`` under the partnership's active theme model, or None without one
         (then observations are grouped by category)."""
         try:
@@ -289,7 +324,7 @@ class Composer:
         if model is None:
             return None
         self.theme_model = model
-        ids = [o.id for o in [*self.current, *self.previous]]
+        ids = [o.id for o in observations]
         mapping: dict[int, tuple[int, str]] = {}
         if not ids:
             return mapping
@@ -318,167 +353,158 @@ class Composer:
     def has_data(self) -> bool:
         return bool(self.current or self.previous)
 
-    def _shows(self, count: int) -> bool:
-        """A count that is shown as a number (not zero, not suppressed)."""
-        return count > 0 and not suppress(count, self.k).suppressed
-
     def group_name(self, obs: Observation) -> str:
         if self.obs_theme is not None:
             return self.obs_theme.get(obs.id, (None, UNTHEMED))[1]
         category = self.categories.get(obs.category_id)
         return category.name if category else "Uncategorised"
 
-    def compose(self) -> list[SectionDraft]:
-        return [
-            self.headlines(),
-            self.needs_assets(),
-            self.indicators(),
-            self.map(),
-            self.quotes(),
-            self.gaps(),
-            self.actions(),
-            self.questions(),
-        ]
+    # Facts ----------------------------------------------------------------------------------------------------------
 
-    # Headline changes ---------------------------------------------------------------------------------------------
+    def facts(self) -> dict:
+        """Everything the sections are written from: per edition, its cells (tallies with ids), groups, weeks,
+        wards, contributor kinds and quotes; shared by both, the indicator context, carried actions and labels."""
+        wards = self.geo.wards(self.partnership, self.focus)
+        indicator_rows, shares = self._indicator_context(wards)
+        actions = self.carried_actions()
+        links = action_links(actions)
+        return {
+            "shared": {
+                "group_word": self.group_word,
+                "period": self.focus.period_label,
+                "previous": self.focus.previous_label,
+                "where": list(self.focus.area_names),
+                "partnership": self.partnership.name,
+                "wards": [{"id": w.id, "name": w.name, "share": shares.get(w.id)} for w in wards],
+                "indicators": indicator_rows,
+                "sources": list(self.indicator_sources),
+                "deprived": bool(shares),
+                "actions": [
+                    {
+                        "id": a.id,
+                        "description": a.description,
+                        "owner": a.owner.name if a.owner else "unassigned",
+                        "due": _d(a.due_on) if a.due_on else "no date",
+                        "status": a.status.label,
+                        "open": a.status.is_open,
+                        # Theme labels and area names only: a briefing never carries observation-level detail.
+                        "about": "; ".join(links[a.id].themes + links[a.id].areas),
+                    }
+                    for a in actions
+                ],
+                "theme_model": self._theme_model_text(),
+                "theme_ids": self.theme_ids_used(),
+            },
+            **{audience.value: self._edition_facts(audience, wards) for audience in EDITIONS},
+        }
 
-    def _changes(self) -> list[dict]:
-        now = Counter(self.group_name(o) for o in self.current)
-        before = Counter(self.group_name(o) for o in self.previous)
-        rows = []
-        for name in sorted(set(now) | set(before)):
-            n, p = now[name], before[name]
-            shown_n, shown_p = suppress(n, self.k), suppress(p, self.k)
-            if shown_n.suppressed or shown_p.suppressed:
-                direction = "not comparable (small numbers)"
-            elif n >= p * 1.25 and n - p >= 3:
-                direction = "rising"
-            elif n <= p * 0.8 and p - n >= 3:
-                direction = "falling"
-            else:
-                direction = "steady"
-            rows.append({"name": name, "now": n, "before": p, "direction": direction})
-        rows.sort(key=lambda r: (-r["now"], -r["before"], r["name"]))
-        return rows
-
-    def headlines(self) -> SectionDraft:
-        rows = self._changes()
-        total_now, total_before = len(self.current), len(self.previous)
-        lines = [
-            f"From {self.focus.period_label}, member organisations and residents recorded "
-            f"**{_n(total_now)}** observations{self._where()}, against {_n(total_before)} in the previous period "
-            f"of the same length ({self.focus.previous_label}).",
-            "",
-        ]
-        rising = [r for r in rows if r["direction"] == "rising" and r["name"] != UNTHEMED]
-        falling = [r for r in rows if r["direction"] == "falling" and r["name"] != UNTHEMED]
-        for label, group in (("Rising", rising), ("Falling", falling)):
-            if group:
-                items = "; ".join(f"{r['name']} ({_n(r['now'])}, was {_n(r['before'])})" for r in group[:5])
-                lines.append(f"- **{label}:** {items}.")
-        if not rising and not falling:
-            lines.append("- No group of observations rose or fell markedly between the two periods.")
-        shown = [r for r in rows if self._shows(r["now"]) or self._shows(r["before"])]
-        small = sorted(r["name"] for r in rows if r not in shown)
-        if shown:
-            lines += ["", f"| {self.group_word} | This period | Previous period | Change |", "|---|---:|---:|---|"]
-            lines += [f"| {r['name']} | {_n(r['now'])} | {_n(r['before'])} | {r['direction']} |" for r in shown]
-        if small:
-            lines += ["", f"Fewer than {self.k} observations in both periods: {', '.join(small)}."]
-        chart_rows = []
-        for r in rows:
-            for series, n in (("This period", r["now"]), ("Previous period", r["before"])):
-                if not suppress(n, self.k).suppressed and n > 0:
-                    chart_rows.append({"label": r["name"], "value": n, "period": series})
-        charts = []
-        if chart_rows:
-            charts.append(
-                chart(
-                    bar_chart(
-                        chart_rows,
-                        f"Observations by {self.group_word.lower()}",
-                        "Observations",
-                        "Observations this period and the previous one",
-                        color_field="period",
-                    ),
-                    f"Bar chart of observations by {self.group_word.lower()} in this period and the previous period; "
-                    "the table below gives the same figures.",
-                    f"This period: {self.focus.period_label}. Previous: {self.focus.previous_label}. Counts below "
-                    f"{self.k} are not drawn.",
-                )
-            )
-        weekly = self._weekly()
-        if weekly:
-            charts.append(
-                chart(
-                    line_chart(weekly, "Observations per week", "Needs and assets recorded per week"),
-                    "Line chart of needs and assets recorded per week during the period.",
-                    f"Weeks with fewer than {self.k} observations of a kind are not drawn.",
-                )
-            )
-        return SectionDraft(SectionKind.HEADLINES, SectionKind.HEADLINES.label, "\n".join(lines), {"charts": charts})
-
-    def _weekly(self) -> list[dict]:
-        counts: Counter = Counter()
-        for o in self.current:
-            week = o.period_start - timedelta(days=o.period_start.weekday())
-            counts[(week.isoformat(), "Needs" if o.kind is ObservationKind.NEED else "Assets")] += 1
-        rows = [{"week": w, "series": s, "value": n} for (w, s), n in sorted(counts.items())]
-        return [r for r in rows if not suppress(r["value"], self.k).suppressed]
-
-    def _where(self) -> str:
-        return f" in {', '.join(self.focus.area_names)}" if self.focus.area_names else ""
-
-    # Needs and assets -----------------------------------------------------------------------------------------------
-
-    def needs_assets(self) -> SectionDraft:
-        needs = Counter(self.group_name(o) for o in self.current if o.kind is ObservationKind.NEED)
-        assets = Counter(self.group_name(o) for o in self.current if o.kind is ObservationKind.ASSET)
-        names = sorted(set(needs) | set(assets), key=lambda n: (-(needs[n] + assets[n]), n))
-        lines = [
-            f"What groups see going wrong (needs) beside what is helping (assets), by {self.group_word.lower()}, in "
-            "this period.",
-            "",
-            f"| {self.group_word} | Needs | Assets |",
-            "|---|---:|---:|",
-        ]
-        shown = [n for n in names if self._shows(needs[n]) or self._shows(assets[n])]
-        lines += [f"| {n} | {_n(needs[n])} | {_n(assets[n])} |" for n in shown]
-        small = sorted(n for n in names if n not in shown)
-        if small:
-            lines += ["", f"Fewer than {self.k} needs and fewer than {self.k} assets: {', '.join(small)}."]
-        thin = [n for n in names if needs[n] >= self.k and assets[n] == 0]
-        if thin:
-            lines += ["", f"Needs with no asset recorded beside them: {', '.join(thin)}."]
-        rows = []
-        for n in names:
-            for series, counter in (("Needs", needs), ("Assets", assets)):
-                if counter[n] and not suppress(counter[n], self.k).suppressed:
-                    rows.append({"label": n, "value": counter[n], "kind": series})
-        charts = []
-        if rows:
-            charts.append(
-                chart(
-                    bar_chart(
-                        rows,
-                        f"Needs and assets by {self.group_word.lower()}",
-                        "Observations",
-                        "Needs beside assets",
-                        color_field="kind",
-                    ),
-                    f"Bar chart of needs and assets in each {self.group_word.lower()}; the table gives the same "
-                    "figures.",
-                    f"Counts below {self.k} are not drawn.",
-                )
-            )
-        return SectionDraft(
-            SectionKind.NEEDS_ASSETS, SectionKind.NEEDS_ASSETS.label, "\n".join(lines), {"charts": charts}
+    def _theme_model_text(self) -> str | None:
+        model = self.theme_model
+        if model is None:
+            return None
+        return (
+            f"version {model.version} ({model.embedding_model}; fitted {model.fitted_at:%d %B %Y}; "
+            f"{model.theme_count} themes)"
         )
 
-    # Indicators -----------------------------------------------------------------------------------------------------
+    def _edition_facts(self, audience: Audience, wards: list[Area]) -> dict:
+        now, before = self.observations[audience]
+        cells: dict[str, dict] = {
+            "total.now": _cell_facts(now),
+            "total.before": _cell_facts(before),
+        }
+        groups: dict[str, str] = {}
+        for name in sorted({self.group_name(o) for o in [*now, *before]}):
+            key = _slug(name)
+            while key in groups.values():
+                key += "-"
+            groups[name] = key
+            g_now = [o for o in now if self.group_name(o) == name]
+            cells[f"g.{key}.now"] = _cell_facts(g_now, ("total.now",))
+            cells[f"g.{key}.before"] = _cell_facts([o for o in before if self.group_name(o) == name], ("total.before",))
+            for kind in ObservationKind:
+                cells[f"g.{key}.{kind.value}"] = _cell_facts(
+                    [o for o in g_now if o.kind is kind], (f"g.{key}.now", "total.now")
+                )
+        weeks = sorted({(o.period_start - timedelta(days=o.period_start.weekday())).isoformat() for o in now})
+        for week in weeks:
+            in_week = [
+                o for o in now if (o.period_start - timedelta(days=o.period_start.weekday())).isoformat() == week
+            ]
+            for kind in ObservationKind:
+                cells[f"w.{week}.{kind.value}"] = _cell_facts([o for o in in_week if o.kind is kind], ("total.now",))
+        placed = [o for o in now if self.geo.ward_of(o.area_id) is not None]
+        cells["placed"] = _cell_facts(placed, ("total.now",))
+        for w in wards:
+            cells[f"ward.{w.id}"] = _cell_facts(
+                [o for o in placed if self.geo.ward_of(o.area_id).id == w.id], ("placed", "total.now")
+            )
+        kinds: dict[str, dict] = {}
+        for label, members in self._contributor_kinds(now).items():
+            key = _slug(label)
+            cells[f"kind.{key}"] = _cell_facts(members, ("total.now",))
+            orgs = {o.organisation_id for o in members if o.organisation_id is not None}
+            kinds[key] = {"label": label, "organisations": len(orgs), "resident": label == "Residents"}
+        contributors = {}
+        for org_id in sorted({o.organisation_id for o in now if o.organisation_id is not None}):
+            cells[f"org.{org_id}"] = _cell_facts([o for o in now if o.organisation_id == org_id])
+            contributors[str(org_id)] = f"org.{org_id}"
+        return {
+            "audience": audience.value,
+            "cells": cells,
+            "groups": groups,
+            "weeks": weeks,
+            "kinds": kinds,
+            "contributors": contributors,
+            "quotes": self.pick_quotes(now, audience),
+        }
+
+    def _contributor_kinds(self, observations: list[Observation]) -> dict[str, list[Observation]]:
+        """Observations by who contributed them, never narrower than k organisations: a kind of organisation has its
+        own row only when the partnership has at least k members of that kind; the others are "Partner
+        organisations"; residents are a row of their own."""
+        k = threshold()
+        members_of_kind = Counter(o.kind for o in self.partnership.members)
+        out: dict[str, list[Observation]] = defaultdict(list)
+        for o in observations:
+            if o.organisation_id is None:
+                out["Residents"].append(o)
+                continue
+            kind = o.organisation.kind if o.organisation else None
+            label = OrgKind(kind).label if kind and members_of_kind[kind] >= k else "Partner organisations"
+            out[label].append(o)
+        return dict(sorted(out.items()))
+
+    def pick_quotes(self, observations: list[Observation], audience: Audience) -> list[dict]:
+        """Up to two quotes per group, ten in all, among the observations ``audience`` may read as quotes
+        (webapp.disclosure.quotes: level, consent, redacted, live), those affecting most people first."""
+        by_group: dict[str, list[Observation]] = defaultdict(list)
+        ordered = sorted(observations, key=lambda o: (-(o.people_affected or 0), o.id))
+        allowed = {q.observation_id for q in disclosure_quotes(ordered, audience, self.partnership)}
+        for o in ordered:
+            if o.id in allowed:
+                by_group[self.group_name(o)].append(o)
+        quotes: list[dict] = []
+        for group in sorted(by_group, key=lambda g: -len(by_group[g])):
+            for o in by_group[group][:QUOTES_PER_GROUP]:
+                if len(quotes) >= MAX_QUOTES:
+                    break
+                quotes.append(
+                    {
+                        "observation_id": o.id,
+                        "group": group,
+                        "text": _trim(o.redacted_text),
+                        "resident": o.organisation_id is None,
+                        "org_kind": o.organisation.kind.value if o.organisation is not None else None,
+                    }
+                )
+        return quotes
+
+    # Indicators (the same for every edition) -------------------------------------------------------------------------
 
     def _indicator_context(self, wards: list[Area]) -> tuple[list[dict], dict[int, float]]:
         """Latest values per indicator for the focus wards, and each ward's share of LSOAs in the most deprived 20%."""
+        self.indicator_sources: list[dict] = []
         try:
             from indicators.models import Indicator, IndicatorDataset, IndicatorValue, ValueKind
         except ImportError:
@@ -574,153 +600,7 @@ class Composer:
         if entry not in self.indicator_sources:
             self.indicator_sources.append(entry)
 
-    def indicators(self) -> SectionDraft:
-        wards = self.geo.wards(self.partnership, self.focus)
-        rows, shares = self._indicator_context(wards)
-        self._deprived_share = shares
-        if not rows:
-            body = (
-                "No official indicator datasets have been imported for these areas yet. An administrator can "
-                "import them (`commintel indicators import`)."
-            )
-            return SectionDraft(SectionKind.INDICATORS, SectionKind.INDICATORS.label, body, {})
-        where = ", ".join(self.focus.area_names) or self.partnership.name
-        lines = [
-            f"Official statistics for {where}: the latest value of each measure, its trend where more than one "
-            "period has been published, and who published it.",
-            "",
-            "| Measure | Latest | Period | Trend | Source |",
-            "|---|---|---|---|---|",
-        ]
-        lines += [f"| {r['indicator']} | {r['value']} | {r['period']} | {r['trend']} | {r['source']} |" for r in rows]
-        charts = []
-        if shares:
-            bars = sorted(
-                ({"label": self.geo.areas[w].name, "value": round(s * 100, 1)} for w, s in shares.items()),
-                key=lambda r: -r["value"],
-            )[:20]
-            charts.append(
-                chart(
-                    bar_chart(
-                        bars,
-                        "Most deprived 20% nationally, by ward",
-                        "% of the ward's LSOAs",
-                        "Share of each ward's LSOAs in the most deprived fifth (IMD)",
-                    ),
-                    "Bar chart of the share of each ward's small areas in the most deprived fifth of England.",
-                    "English Indices of Deprivation; wards with the highest shares first (top 20).",
-                )
-            )
-        return SectionDraft(SectionKind.INDICATORS, SectionKind.INDICATORS.label, "\n".join(lines), {"charts": charts})
-
-    # Map ------------------------------------------------------------------------------------------------------------
-
-    def _focus_wards_and_counts(self) -> tuple[list, Counter]:
-        """The focus's wards, and how many of this period's observations fall in each (by ward id)."""
-        counts: Counter = Counter()
-        for o in self.current:
-            ward = self.geo.ward_of(o.area_id)
-            if ward is not None:
-                counts[ward.id] += 1
-        return self.geo.wards(self.partnership, self.focus), counts
-
-    def map(self) -> SectionDraft:
-        wards, counts = self._focus_wards_and_counts()
-        import json
-
-        features = []
-        for w in wards:
-            if not w.boundary:
-                continue
-            geometry = json.loads(w.boundary)
-            if geometry.get("type") == "Feature":
-                geometry = geometry.get("geometry")
-            shown = suppress(counts[w.id], self.k)
-            features.append(
-                {
-                    "type": "Feature",
-                    "geometry": geometry,
-                    "properties": {"name": w.name, "value": shown.value, "display": str(shown)},
-                }
-            )
-        placed = sum(counts.values())
-        lines = [
-            f"Where this period's observations were placed: {_n(placed)} of {_n(len(self.current))} name a ward "
-            "or a smaller area; the rest concern the partnership's whole area.",
-            "",
-        ]
-        top = [(w, counts[w.id]) for w in wards if not suppress(counts[w.id], self.k).suppressed and counts[w.id]]
-        top.sort(key=lambda t: -t[1])
-        if top:
-            lines.append("Most observations: " + "; ".join(f"{w.name} ({n})" for w, n in top[:6]) + ".")
-        charts = []
-        if features:
-            charts.append(
-                chart(
-                    map_chart(features, "Observations by ward", "Map of wards shaded by number of observations"),
-                    "Map of the partnership's wards, shaded by the number of observations this period; grey wards had "
-                    "none or fewer than the suppression threshold.",
-                    f"Ward boundaries: ONS, Open Government Licence. Grey: none, or fewer than {self.k}.",
-                )
-            )
-        return SectionDraft(SectionKind.MAP, SectionKind.MAP.label, "\n".join(lines), {"charts": charts})
-
-    # Quotes ---------------------------------------------------------------------------------------------------------
-
-    def quotes(self) -> SectionDraft:
-        by_group: dict[str, list[Observation]] = defaultdict(list)
-        for o in sorted(self.current, key=lambda o: (-(o.people_affected or 0), o.id)):
-            if o.consent_to_quote and o.redacted_text:
-                by_group[self.group_name(o)].append(o)
-        quotes: list[dict] = []
-        for group in sorted(by_group, key=lambda g: -len(by_group[g])):
-            for o in by_group[group][:QUOTES_PER_GROUP]:
-                if len(quotes) >= MAX_QUOTES:
-                    break
-                quotes.append(
-                    {
-                        "observation_id": o.id,
-                        "group": group,
-                        "text": _trim(o.redacted_text),
-                        "attribution": attribution(o),
-                    }
-                )
-        return SectionDraft(SectionKind.QUOTES, SectionKind.QUOTES.label, quotes_markdown(quotes), {"quotes": quotes})
-
-    # Gaps -----------------------------------------------------------------------------------------------------------
-
-    def gaps(self) -> SectionDraft:
-        wards, counts = self._focus_wards_and_counts()
-        shares = getattr(self, "_deprived_share", {})
-        if shares:
-            gaps = [
-                (w, shares.get(w.id, 0.0), counts[w.id])
-                for w in wards
-                if shares.get(w.id, 0.0) >= 0.3 and counts[w.id] < self.k
-            ]
-            gaps.sort(key=lambda t: -t[1])
-            lines = [
-                f"Wards where at least 30% of small areas are among the most deprived fifth in England, but "
-                f"fewer than {self.k} observations were recorded this period. Few observations here more likely "
-                "mean nobody is recording than that nothing is happening.",
-                "",
-            ]
-            if gaps:
-                lines += ["| Ward | Most deprived 20% | Observations |", "|---|---:|---:|"]
-                lines += [f"| {w.name} | {s:.0%} | {_n(n)} |" for w, s, n in gaps]
-            else:
-                lines.append("No deprived ward is short of observations this period.")
-        else:
-            quiet = [w for w in wards if counts[w.id] < self.k]
-            lines = [
-                f"No deprivation data has been imported, so gaps are shown as wards with fewer than {self.k} "
-                "observations this period.",
-                "",
-            ]
-            lines.append(", ".join(w.name for w in quiet) + "." if quiet else "Every ward has observations.")
-        return SectionDraft(SectionKind.GAPS, SectionKind.GAPS.label, "\n".join(lines), {})
-
-    # Actions --------------------------------------------------------------------------------------------------------
+    # Actions ---------------------------------------------------------------------------------------------------------
 
     def carried_actions(self) -> list[Action]:
         earlier = list(
@@ -742,33 +622,383 @@ class Composer:
             actions += [a for a in s.actions if a.status.is_open]
         return actions
 
-    def actions(self) -> SectionDraft:
-        actions = self.carried_actions()
-        if not actions:
-            body = "There are no actions from earlier sessions."
-        else:
-            lines = [
-                "Actions agreed at earlier sessions, with where they stand.",
-                "",
-                "| Action | Owner | Due | Status | Themes and areas |",
-                "|---|---|---|---|---|",
+
+def compose(session: Session) -> tuple[dict, Composer]:
+    """The facts of ``session``'s briefing from the latest data, and the composer that counted them."""
+    composer = Composer(session)
+    return composer.facts(), composer
+
+
+# Editions: the sections written from the facts, through the disclosure layer -----------------------------------------
+
+TOKEN = re.compile(r"\{\{n:([A-Za-z0-9_.\-]+)\}\}")
+DATA_SECTIONS = (
+    SectionKind.HEADLINES,
+    SectionKind.NEEDS_ASSETS,
+    SectionKind.INDICATORS,
+    SectionKind.MAP,
+    SectionKind.QUOTES,
+    SectionKind.GAPS,
+    SectionKind.ACTIONS,
+    SectionKind.QUESTIONS,
+)
+# Written from the data, in this order, by compose_briefing; the provenance appendix always closes a briefing.
+MACHINE_SECTIONS = DATA_SECTIONS
+FUNDERS_NOTE = (
+    "The funders' edition: every figure counts only observations their organisations shared with funders, and quotes "
+    "appear only where the people concerned also agreed that funders may read them. Written by commintel from the "
+    "same composition as the partnership's edition."
+)
+
+
+class Edition:
+    """One audience's edition of a composition: releases its cells and writes its sections.
+
+    ``tokens``: write ``{{n:cell}}`` placeholders instead of released numbers (the draft a convenor edits: the
+    numbers stay live, released whenever the section is shown).
+    """
+
+    def __init__(self, facts: dict, audience: Audience, partnership: Partnership | None, tokens: bool = False):
+        self.audience = audience
+        self.shared = facts.get("shared", {})
+        self.facts = facts.get(audience.value, {})
+        self.cells = self.facts.get("cells", {})
+        self.partnership = partnership
+        self.tokens = tokens
+        self.k = threshold()
+
+    # Cells ---------------------------------------------------------------------------------------------------------
+
+    def tally(self, key: str) -> Tally:
+        return Tally.from_json(self.cells.get(key))
+
+    def rel(self, key: str) -> Released:
+        cell = self.cells.get(key)
+        if cell is None:
+            return release(Tally())
+        return release(Tally.from_json(cell), [self.tally(w) for w in cell.get("within", [])])
+
+    def n(self, key: str) -> str:
+        return f"{{{{n:{key}}}}}" if self.tokens else str(self.rel(key))
+
+    def ng(self, group_key: str, part: str) -> str:
+        return self.n(f"g.{group_key}.{part}")
+
+    def nward(self, ward: dict) -> str:
+        return self.n(f"ward.{ward['id']}")
+
+    def resolve(self, markdown: str) -> str:
+        """A convenor's text with its ``{{n:cell}}`` placeholders released (an unknown cell reads "not available")."""
+        return TOKEN.sub(lambda m: str(self.rel(m.group(1))) if m.group(1) in self.cells else "not available",
+                         markdown or "")  # fmt: skip
+
+    @property
+    def group_word(self) -> str:
+        return self.shared.get("group_word", "Theme")
+
+    def _where(self) -> str:
+        where = self.shared.get("where") or []
+        return f" in {', '.join(where)}" if where else ""
+
+    def changes(self) -> list[dict]:
+        """Each group's change between the periods, judged on the released counts only."""
+        rows = []
+        for name, key in self.facts.get("groups", {}).items():
+            now, before = self.rel(f"g.{key}.now"), self.rel(f"g.{key}.before")
+            if now.suppressed or before.suppressed:
+                direction = "not comparable (small numbers)"
+            elif now.value >= before.value * 1.25 and now.value - before.value >= 3:
+                direction = "rising"
+            elif now.value <= before.value * 0.8 and before.value - now.value >= 3:
+                direction = "falling"
+            else:
+                direction = "steady"
+            rows.append({"name": name, "key": key, "now": now, "before": before, "direction": direction})
+        rows.sort(key=lambda r: (-r["now"].shown_value, -r["before"].shown_value, r["name"]))
+        return rows
+
+    # Sections -------------------------------------------------------------------------------------------------------
+
+    def section(self, kind: SectionKind) -> tuple[str, list[dict]]:
+        """(Markdown, charts) of a section written from the facts."""
+        writer = {
+            SectionKind.HEADLINES: self.headlines,
+            SectionKind.NEEDS_ASSETS: self.needs_assets,
+            SectionKind.INDICATORS: self.indicators,
+            SectionKind.MAP: self.map,
+            SectionKind.QUOTES: self.quotes,
+            SectionKind.GAPS: self.gaps,
+            SectionKind.ACTIONS: self.actions,
+            SectionKind.QUESTIONS: self.questions,
+            SectionKind.PROVENANCE: self.provenance,
+        }.get(kind)
+        return writer() if writer else ("", [])
+
+    def headlines(self) -> tuple[str, list[dict]]:
+        total_now, total_before = self.rel("total.now"), self.rel("total.before")
+        lines = [
+            f"From {self.shared.get('period', '')}, member organisations and residents recorded "
+            f"**{self.n('total.now')}** observations{self._where()}, against {self.n('total.before')} in the previous "
+            f"period of the same length ({self.shared.get('previous', '')}).",
+            "",
+        ]
+        if not (total_now.perturbed or total_before.perturbed):
+            lines.append(f"With fewer than {self.k} observations in each period, they are not broken down further.")
+            return "\n".join(lines), []
+        rows = self.changes()
+        rising = [r for r in rows if r["direction"] == "rising" and r["name"] != UNTHEMED]
+        falling = [r for r in rows if r["direction"] == "falling" and r["name"] != UNTHEMED]
+        for label, group in (("Rising", rising), ("Falling", falling)):
+            if group:
+                items = "; ".join(
+                    f"{r['name']} ({self.ng(r['key'], 'now')}, was {self.ng(r['key'], 'before')})" for r in group[:5]
+                )
+                lines.append(f"- **{label}:** {items}.")
+        if not rising and not falling:
+            lines.append("- No group of observations rose or fell markedly between the two periods.")
+        shown = [r for r in rows if r["now"].perturbed or r["before"].perturbed]
+        small = sorted(r["name"] for r in rows if r not in shown and (r["now"].hidden or r["before"].hidden))
+        if shown:
+            lines += ["", f"| {self.group_word} | This period | Previous period | Change |", "|---|---:|---:|---|"]
+            lines += [
+                f"| {_cell(r['name'])} | {self.ng(r['key'], 'now')} | {self.ng(r['key'], 'before')} | "
+                f"{r['direction']} |"
+                for r in shown
             ]
-            links = action_links(actions)
-            for a in actions:
-                due = _d(a.due_on) if a.due_on else "no date"
-                owner = a.owner.name if a.owner else "unassigned"
-                # Theme labels and area names only: a briefing never carries observation-level detail.
-                about = "; ".join(links[a.id].themes + links[a.id].areas) or "—"
-                lines.append(f"| {_cell(a.description)} | {_cell(owner)} | {due} | {a.status.label} | {_cell(about)} |")
-            body = "\n".join(lines)
-        return SectionDraft(
-            SectionKind.ACTIONS, SectionKind.ACTIONS.label, body, {"action_ids": [a.id for a in actions]}
-        )
+        if small:
+            lines += ["", f"Fewer than {self.k} observations in each period: {', '.join(small)}."]
+        charts = []
+        if not self.tokens:
+            chart_rows = [
+                {"label": r["name"], "value": c.value, "period": series}
+                for r in rows
+                for series, c in (("This period", r["now"]), ("Previous period", r["before"]))
+                if c.perturbed
+            ]
+            if chart_rows:
+                charts.append(
+                    chart(
+                        bar_chart(
+                            chart_rows,
+                            f"Observations by {self.group_word.lower()}",
+                            "Observations",
+                            "Observations this period and the previous one",
+                            color_field="period",
+                        ),
+                        f"Bar chart of observations by {self.group_word.lower()} in this period and the previous "
+                        "period; the table below gives the same figures.",
+                        f"This period: {self.shared.get('period', '')}. Previous: {self.shared.get('previous', '')}. "
+                        f"Counts below {self.k} are not drawn.",
+                    )
+                )
+            weekly = [
+                {"week": week, "series": series, "value": c.value}
+                for week in self.facts.get("weeks", [])
+                for series, c in (("Needs", self.rel(f"w.{week}.need")), ("Assets", self.rel(f"w.{week}.asset")))
+                if c.perturbed
+            ]
+            if weekly:
+                charts.append(
+                    chart(
+                        line_chart(weekly, "Observations per week", "Needs and assets recorded per week"),
+                        "Line chart of needs and assets recorded per week during the period.",
+                        f"Weeks with fewer than {self.k} observations of a kind are not drawn.",
+                    )
+                )
+        return "\n".join(lines), charts
 
-    # Questions ------------------------------------------------------------------------------------------------------
+    def needs_assets(self) -> tuple[str, list[dict]]:
+        word = self.group_word.lower()
+        lines = [f"What groups see going wrong (needs) beside what is helping (assets), by {word}, in this period.", ""]
+        if not self.rel("total.now").perturbed:
+            lines.append(f"Fewer than {self.k} observations this period: not broken down.")
+            return "\n".join(lines), []
+        groups = self.facts.get("groups", {})
+        rows = []
+        for name, key in groups.items():
+            need, asset = self.rel(f"g.{key}.need"), self.rel(f"g.{key}.asset")
+            rows.append((name, key, need, asset))
+        rows.sort(key=lambda r: (-(r[2].shown_value + r[3].shown_value), r[0]))
+        shown = [r for r in rows if r[2].perturbed or r[3].perturbed]
+        if shown:
+            lines += [f"| {self.group_word} | Needs | Assets |", "|---|---:|---:|"]
+            lines += [
+                f"| {_cell(name)} | {self.ng(key, 'need')} | {self.ng(key, 'asset')} |" for name, key, _, _ in shown
+            ]
+        else:
+            lines.append(f"No {word} has {self.k} or more needs or assets this period.")
+        small = sorted(name for name, _, need, asset in rows if (name, _, need, asset) not in shown and
+                       (need.hidden or asset.hidden))  # fmt: skip
+        if small:
+            lines += ["", f"Fewer than {self.k} needs and fewer than {self.k} assets: {', '.join(small)}."]
+        thin = [name for name, _, need, asset in rows if need.perturbed and asset.state is State.ZERO]
+        if thin:
+            lines += ["", f"Needs with no asset recorded beside them: {', '.join(thin)}."]
+        charts = []
+        if not self.tokens:
+            chart_rows = [
+                {"label": name, "value": c.value, "kind": series}
+                for name, _, need, asset in rows
+                for series, c in (("Needs", need), ("Assets", asset))
+                if c.perturbed
+            ]
+            if chart_rows:
+                charts.append(
+                    chart(
+                        bar_chart(
+                            chart_rows,
+                            f"Needs and assets by {word}",
+                            "Observations",
+                            "Needs beside assets",
+                            color_field="kind",
+                        ),
+                        f"Bar chart of needs and assets in each {word}; the table gives the same figures.",
+                        f"Counts below {self.k} are not drawn.",
+                    )
+                )
+        return "\n".join(lines), charts
 
-    def questions(self) -> SectionDraft:
-        rows = [r for r in self._changes() if r["name"] != UNTHEMED]
+    def indicators(self) -> tuple[str, list[dict]]:
+        rows = self.shared.get("indicators", [])
+        if not rows:
+            return (
+                "No official indicator datasets have been imported for these areas yet. An administrator can import "
+                "them (`commintel indicators import`).",
+                [],
+            )
+        where = ", ".join(self.shared.get("where") or []) or self.shared.get("partnership", "")
+        lines = [
+            f"Official statistics for {where}: the latest value of each measure, its trend where more than one "
+            "period has been published, and who published it.",
+            "",
+            "| Measure | Latest | Period | Trend | Source |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [f"| {r['indicator']} | {r['value']} | {r['period']} | {r['trend']} | {r['source']} |" for r in rows]
+        charts = []
+        shares = [w for w in self.shared.get("wards", []) if w.get("share") is not None]
+        if shares and not self.tokens:
+            bars = sorted(({"label": w["name"], "value": round(w["share"] * 100, 1)} for w in shares),
+                          key=lambda r: -r["value"])[:20]  # fmt: skip
+            charts.append(
+                chart(
+                    bar_chart(
+                        bars,
+                        "Most deprived 20% nationally, by ward",
+                        "% of the ward's LSOAs",
+                        "Share of each ward's LSOAs in the most deprived fifth (IMD)",
+                    ),
+                    "Bar chart of the share of each ward's small areas in the most deprived fifth of England.",
+                    "English Indices of Deprivation; wards with the highest shares first (top 20).",
+                )
+            )
+        return "\n".join(lines), charts
+
+    def _wards(self) -> list[tuple[dict, Released]]:
+        return [(w, self.rel(f"ward.{w['id']}")) for w in self.shared.get("wards", [])]
+
+    def map(self) -> tuple[str, list[dict]]:
+        lines = [
+            f"Where this period's observations were placed: {self.n('placed')} of {self.n('total.now')} name a ward "
+            "or a smaller area; the rest concern the partnership's whole area.",
+            "",
+        ]
+        wards = self._wards()
+        top = sorted(((w, c) for w, c in wards if c.perturbed), key=lambda t: -t[1].shown_value)
+        if top:
+            lines.append("Most observations: " + "; ".join(f"{w['name']} ({self.nward(w)})" for w, _ in top[:6]) + ".")
+        charts = []
+        if not self.tokens:
+            features = []
+            areas = {a.id: a for a in db.session.scalars(select(Area).where(Area.id.in_([w["id"] for w, _ in wards])))}
+            for w, c in wards:
+                area = areas.get(w["id"])
+                if area is None or not area.boundary:
+                    continue
+                geometry = json.loads(area.boundary)
+                if geometry.get("type") == "Feature":
+                    geometry = geometry.get("geometry")
+                features.append(
+                    {
+                        "type": "Feature",
+                        "geometry": geometry,
+                        "properties": {"name": w["name"], "value": c.value, "display": str(c)},
+                    }
+                )
+            if features:
+                charts.append(
+                    chart(
+                        map_chart(features, "Observations by ward", "Map of wards shaded by number of observations"),
+                        "Map of the partnership's wards, shaded by the number of observations this period; grey "
+                        "wards had none, fewer than the threshold, or are not shown.",
+                        f"Ward boundaries: ONS, Open Government Licence. Grey: none, or fewer than {self.k}.",
+                    )
+                )
+        return "\n".join(lines), charts
+
+    def quote_list(self) -> list[dict]:
+        """The edition's quotes, attributed now (never narrower than k organisations)."""
+        out = []
+        members = Counter(o.kind for o in self.partnership.members) if self.partnership is not None else Counter()
+        for q in self.facts.get("quotes", []):
+            if q.get("resident"):
+                who = "a resident"
+            else:
+                kind = OrgKind(q["org_kind"]) if q.get("org_kind") else None
+                who = f"a {kind.label.lower()}" if kind and members[kind] >= self.k else "a partner organisation"
+            out.append({**q, "attribution": who})
+        return out
+
+    def quotes(self) -> tuple[str, list[dict]]:
+        return quotes_markdown(self.quote_list(), self.audience), []
+
+    def gaps(self) -> tuple[str, list[dict]]:
+        wards = self._wards()
+        if self.shared.get("deprived"):
+            gaps = sorted(
+                ((w, c) for w, c in wards if (w.get("share") or 0.0) >= 0.3 and not c.perturbed),
+                key=lambda t: -(t[0].get("share") or 0.0),
+            )
+            lines = [
+                f"Wards where at least 30% of small areas are among the most deprived fifth in England, but "
+                f"fewer than {self.k} observations were recorded this period. Few observations here more likely "
+                "mean nobody is recording than that nothing is happening.",
+                "",
+            ]
+            if gaps:
+                lines += ["| Ward | Most deprived 20% | Observations |", "|---|---:|---:|"]
+                lines += [f"| {_cell(w['name'])} | {w['share']:.0%} | {self.nward(w)} |" for w, _ in gaps]
+            else:
+                lines.append("No deprived ward is short of observations this period.")
+        else:
+            quiet = [w["name"] for w, c in wards if not c.perturbed]
+            lines = [
+                f"No deprivation data has been imported, so gaps are shown as wards with fewer than {self.k} "
+                "observations this period.",
+                "",
+                ", ".join(quiet) + "." if quiet else "Every ward has observations.",
+            ]
+        return "\n".join(lines), []
+
+    def actions(self) -> tuple[str, list[dict]]:
+        actions = self.shared.get("actions", [])
+        if not actions:
+            return "There are no actions from earlier sessions.", []
+        lines = [
+            "Actions agreed at earlier sessions, with where they stand.",
+            "",
+            "| Action | Owner | Due | Status | Themes and areas |",
+            "|---|---|---|---|---|",
+        ]
+        for a in actions:
+            lines.append(
+                f"| {_cell(a['description'])} | {_cell(a['owner'])} | {a['due']} | {a['status']} | "
+                f"{_cell(a['about']) or '—'} |"
+            )
+        return "\n".join(lines), []
+
+    def questions(self) -> tuple[str, list[dict]]:
+        rows = [r for r in self.changes() if r["name"] != UNTHEMED]
         qs = []
         for r in [r for r in rows if r["direction"] == "rising"][:2]:
             qs.append(
@@ -776,13 +1006,131 @@ class Composer:
             )
         for r in [r for r in rows if r["direction"] == "falling"][:1]:
             qs.append(f"Has need around {r['name'].lower()} really eased, or are fewer groups recording it?")
-        if getattr(self, "_deprived_share", None):
+        if self.shared.get("deprived"):
             qs.append("Which members could help us hear from the deprived wards where few observations are recorded?")
-        if any(a.status.is_open for a in self.carried_actions()):
+        if any(a.get("open") for a in self.shared.get("actions", [])):
             qs.append("What is holding up the actions still open, and should any be dropped?")
         qs.append("What should the partnership do differently before the next session?")
-        body = "\n".join(f"{i}. {q}" for i, q in enumerate(qs, 1))
-        return SectionDraft(SectionKind.QUESTIONS, SectionKind.QUESTIONS.label, body, {})
+        return "\n".join(f"{i}. {q}" for i, q in enumerate(qs, 1)), []
+
+    def provenance(self) -> tuple[str, list[dict]]:
+        lines = ["Where every figure in this briefing comes from.", "", "### Official statistics", ""]
+        sources = self.shared.get("sources", [])
+        if sources:
+            lines += ["| Dataset | Publisher | Licence | Released |", "|---|---|---|---|"]
+            lines += [
+                f"| {_cell(s['title'])} | {_cell(s['publisher'])} | {_cell(s['licence'])} | {s['release']} |"
+                for s in sources
+            ]
+        else:
+            lines.append("No official statistics were used.")
+        shared_with = (
+            "shared with funders by organisations that accepted the current data-sharing agreement"
+            if self.audience is Audience.FUNDERS
+            else "shared with the partnership by organisations that accepted the current data-sharing agreement, "
+            "and residents' observations approved by a moderator"
+        )
+        lines += [
+            "",
+            "### Observations",
+            "",
+            f"{self.n('total.now')} observations from {self.shared.get('period', '')} (previous period: "
+            f"{self.n('total.before')}), {shared_with}. Only observations with personal details removed are used.",
+            "",
+        ]
+        kinds = self.facts.get("kinds", {})
+        if kinds and self.rel("total.now").perturbed:
+            lines += ["| Contributed by | Organisations | Observations |", "|---|---:|---:|"]
+            for key, row in kinds.items():
+                n = row["organisations"]
+                orgs = "—" if row["resident"] else (f"{n}" if n >= self.k else f"fewer than {self.k}")
+                lines.append(f"| {row['label']} | {orgs} | {self.n('kind.' + key)} |")
+            lines += ["", f"A kind of organisation has its own row only where the partnership has at least {self.k} "
+                      "members of that kind."]  # fmt: skip
+        lines += ["", "### Themes", ""]
+        if self.shared.get("theme_model"):
+            lines.append(
+                f"Observations are grouped by the themes of the partnership's theme model, "
+                f"{self.shared['theme_model']}. Theme names may be machine-made unless a convenor renamed them."
+            )
+        else:
+            lines.append(
+                "No theme model has been run for this partnership yet: observations are grouped by the category "
+                "their organisation chose."
+            )
+        method = released_with()
+        lines += [
+            "",
+            "### How the figures are protected",
+            "",
+            method_note(),
+            f"Released with threshold k={method['k']}, maximum change D={method['D']} and perturbation table "
+            f"{method['ptable']}.",
+        ]
+        if self.audience is Audience.FUNDERS:
+            lines += ["", FUNDERS_NOTE]
+        return "\n".join(lines), []
+
+
+def quotes_markdown(quotes: list[dict], audience: Audience = Audience.PARTNERSHIP) -> str:
+    if not quotes:
+        if audience is Audience.FUNDERS:
+            return (
+                "No quotes in this edition: no observation in focus was shared with funders with consent to quote it "
+                "to them."
+            )
+        return "No quotes this period: no observation in focus was shared with consent to quote."
+    readers = "the partnership's funders" if audience is Audience.FUNDERS else "the partnership"
+    lines = [
+        f"Observations whose people agreed to be quoted to {readers}, with personal details removed, attributed "
+        "only to a kind of organisation where the partnership has several of that kind.",
+        "",
+    ]
+    group = None
+    for q in quotes:
+        if q["group"] != group:
+            group = q["group"]
+            lines += [f"### {_md_escape(group)}", ""]
+        lines += [f"> {_md_escape(q['text'])}", ">", f"> — {q['attribution']}", ""]
+    return "\n".join(lines)
+
+
+def quoted_ids(facts: dict) -> list[int]:
+    """Every observation quoted in any edition of these facts."""
+    return sorted(
+        {int(q["observation_id"]) for a in EDITIONS for q in (facts or {}).get(a.value, {}).get("quotes", [])}
+    )
+
+
+def without_observation(facts: dict, observation_id: int, record_key: int | None) -> tuple[dict, bool]:
+    """The facts recounted without an erased observation (its quotes gone, every cell that counted it one fewer);
+    and whether they held it at all."""
+    changed = False
+    out = {**facts}
+    for audience in EDITIONS:
+        edition = facts.get(audience.value)
+        if not edition:
+            continue
+        cells = {}
+        for key, cell in edition.get("cells", {}).items():
+            if observation_id in cell.get("ids", []):
+                changed = True
+                if record_key is None:
+                    raise ValueError("the erased observation's record key is needed to recount")
+                cell = {**cell, "n": cell["n"] - 1, "ks": cell["ks"] - record_key,
+                        "ids": [i for i in cell["ids"] if i != observation_id]}  # fmt: skip
+            cells[key] = cell
+        quotes = [q for q in edition.get("quotes", []) if int(q["observation_id"]) != observation_id]
+        changed = changed or len(quotes) != len(edition.get("quotes", []))
+        out[audience.value] = {**edition, "cells": cells, "quotes": quotes}
+    return out, changed
+
+
+def contributions(facts: dict) -> dict[int, Tally]:
+    """``{organisation id: tally}`` of the partnership edition's observations this period, per organisation."""
+    edition = (facts or {}).get(Audience.PARTNERSHIP.value, {})
+    cells = edition.get("cells", {})
+    return {int(org): Tally.from_json(cells.get(key)) for org, key in edition.get("contributors", {}).items()}
 
 
 @dataclass(frozen=True)
@@ -834,124 +1182,3 @@ def _md_escape(text: str) -> str:
     for ch in text:
         out.append("\\" + ch if ch in "\\`*_{}[]()#+-.!|<>" else ch)
     return "".join(out)
-
-
-def attribution(obs: Observation) -> str:
-    if obs.organisation_id is None:
-        return "a resident"
-    kind = obs.organisation.kind if obs.organisation else None
-    return f"a {OrgKind(kind).label.lower()}" if kind else "a member organisation"
-
-
-def quotes_markdown(quotes: list[dict]) -> str:
-    if not quotes:
-        return "No quotes this period: no observation in focus was shared with consent to quote."
-    lines = [
-        "Observations shared with consent to quote, with personal details removed, attributed only to the kind "
-        "of organisation that recorded them.",
-        "",
-    ]
-    group = None
-    for q in quotes:
-        if q["group"] != group:
-            group = q["group"]
-            lines += [f"### {_md_escape(group)}", ""]
-        lines += [f"> {_md_escape(q['text'])}", ">", f"> — {q['attribution']}", ""]
-    return "\n".join(lines)
-
-
-def provenance(composer: Composer, generated_at: datetime | None = None) -> dict:
-    """The facts of the provenance appendix, as data (rendered by :func:`provenance_markdown`)."""
-    generated_at = generated_at or datetime.now(UTC)
-    orgs: dict[str, set[int]] = defaultdict(set)
-    obs_by_kind: Counter = Counter()
-    contributors: Counter = Counter()
-    for o in composer.current:
-        kind = "resident" if o.organisation_id is None else (o.organisation.kind.value if o.organisation else "")
-        obs_by_kind[kind] += 1
-        if o.organisation_id is not None:
-            orgs[kind].add(o.organisation_id)
-            contributors[o.organisation_id] += 1
-    theme_model = None
-    model = composer.theme_model
-    if model is not None:
-        theme_model = (
-            f"version {model.version} ({model.embedding_model}; fitted {model.fitted_at:%d %B %Y} on "
-            f"{model.corpus_size:,} observations; {model.theme_count} themes)"
-        )
-    return {
-        "sources": composer.indicator_sources,
-        "by_kind": [
-            {
-                "kind": k,
-                "label": "Residents" if k == "resident" else OrgKind(k).label,
-                "organisations": len(orgs.get(k, ())),
-                "observations": n,
-            }
-            for k, n in sorted(obs_by_kind.items())
-        ],
-        "observations": len(composer.current),
-        "previous_observations": len(composer.previous),
-        "contributors": dict(contributors),
-        "theme_model": theme_model,
-        "theme_ids": composer.theme_ids_used(),
-        "k": composer.k,
-        "period": composer.focus.period_label,
-        "generated_at": generated_at.isoformat(timespec="seconds"),
-        "app_version": current_app.config.get("COMMINTEL_VERSION", ""),
-    }
-
-
-def provenance_markdown(facts: dict) -> str:
-    k = facts["k"]
-    lines = ["Where every figure in this briefing comes from.", "", "### Official statistics", ""]
-    if facts["sources"]:
-        lines += ["| Dataset | Publisher | Licence | Released |", "|---|---|---|---|"]
-        lines += [
-            f"| {_cell(s['title'])} | {_cell(s['publisher'])} | {_cell(s['licence'])} | {s['release']} |"
-            for s in facts["sources"]
-        ]
-    else:
-        lines.append("No official statistics were used.")
-    lines += [
-        "",
-        "### Observations",
-        "",
-        f"{_n(facts['observations'])} observations from {facts['period']} "
-        f"(previous period: {_n(facts['previous_observations'])}), shared with the partnership by organisations "
-        "that accepted the current data-sharing agreement, and residents' observations approved by a moderator. "
-        "Only observations with personal details removed are used.",
-        "",
-    ]
-    if facts["by_kind"]:
-        lines += ["| Contributed by | Organisations | Observations |", "|---|---:|---:|"]
-        for row in facts["by_kind"]:
-            orgs = "—" if row["kind"] == "resident" else _n(row["organisations"])
-            lines.append(f"| {row['label']} | {orgs} | {_n(row['observations'])} |")
-    lines += ["", "### Themes", ""]
-    if facts.get("theme_model"):
-        lines.append(
-            f"Observations are grouped by the themes of the partnership's theme model, {facts['theme_model']}. "
-            "Theme names may be machine-made unless a convenor renamed them."
-        )
-    else:
-        lines.append(
-            "No theme model has been run for this partnership yet: observations are grouped by the category "
-            "their organisation chose."
-        )
-    lines += [
-        "",
-        "### Suppression",
-        "",
-        f'Every count below {k} is shown as "fewer than {k}" and left out of charts and the map, so that a '
-        "small number cannot point to a person. Zero is shown as zero.",
-        "",
-        f"Generated by commintel at {facts['generated_at']} (UTC).",
-    ]
-    return "\n".join(lines)
-
-
-def compose(session: Session) -> tuple[list[SectionDraft], Composer]:
-    """Draft every section for ``session`` from the latest data."""
-    composer = Composer(session)
-    return composer.compose(), composer

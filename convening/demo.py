@@ -61,7 +61,7 @@ def load() -> list[str]:
             ops.approve_section(section, convenor)
     version = ops.publish_briefing(briefing, convenor)
     ops.render_version_pdf(version)
-    lines.append(f"Briefings: “{PAST_TITLE}” published as version 1 ({version.pdf_pages} pages).")
+    lines.append(f"Briefings: “{PAST_TITLE}” published as version 1 ({version.pdf_pages}).")
     ops.add_decision(past, "Pool surplus food between the Easton and Lawrence Hill pantries over the winter.", convenor)
     food = _org("lawrence-hill-food-share")
     residents = _org("knowle-west-residents")

@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.orm import Session as OrmSession
 
+from webapp.disclosure import EDITIONS, Audience
 from webapp.extensions import db
 from webapp.models import Organisation, Partnership, User, UTCDateTime, str_enum, utcnow
 
@@ -134,6 +135,9 @@ class Briefing(db.Model):
     composed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # True when the draft differs from the latest published version (so publishing again makes a new version).
     changed_since_publish: Mapped[bool] = mapped_column(default=True)
+    # What the composer counted, per edition: tallies (with their observations' ids, so an erasure can recount) that
+    # every figure of the draft is released from (convening.composer). Empty until composed.
+    facts: Mapped[dict | None] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     session: Mapped[Session] = relationship(back_populates="briefing")
@@ -198,24 +202,28 @@ class BriefingSection(db.Model):
 
 
 class BriefingVersion(db.Model):
-    """A published, numbered, immutable version: its content as published and its PDF.
+    """A published, numbered, immutable version: the composition as published, read in one edition per audience.
 
-    Only the PDF fields may change after publishing: filled in once by the render task, and cleared (with
-    ``withdrawn_at``) when the version must no longer be served, e.g. after a quoted observation was erased.
-    Erasure is the one exception to an immutable ``content``: :meth:`erase_from_content` takes an erased
-    observation's text out of a withdrawn version, and says so in ``withdrawn_reason``.
+    ``content`` holds the composition (sections in order, the convenor's own text) and the facts every figure is
+    released from (tallies per cell and edition: see :mod:`convening.composer`); each :class:`BriefingEdition` is
+    rendered from it through the disclosure layer, so a change of k or of the perturbation table re-releases every
+    edition alike. Only ``withdrawn_at``/``withdrawn_reason`` change after publishing, when the version must no
+    longer be served (e.g. an erased observation was counted or quoted in it). Erasure is the one exception to an
+    immutable ``content``: :meth:`erase_from_content` takes an erased observation out of a withdrawn version.
     """
 
     __tablename__ = "briefing_versions"
     __table_args__ = (UniqueConstraint("briefing_id", "number"),)
 
-    MUTABLE = frozenset({"pdf", "pdf_sha256", "pdf_pages", "pdf_rendered_at", "withdrawn_at", "withdrawn_reason"})
+    MUTABLE = frozenset({"withdrawn_at", "withdrawn_reason"})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     briefing_id: Mapped[int] = mapped_column(ForeignKey("briefings.id", ondelete="CASCADE"), index=True)
     number: Mapped[int] = mapped_column()
     title: Mapped[str] = mapped_column(String(200))
-    # The document as published: the context of the PDF template, with section bodies already rendered to HTML.
+    # The composition as published (format 2: sections and facts per edition, rendered when read); versions
+    # published before editions existed hold the rendered partnership document (no "format" key) and no funders'
+    # edition.
     content: Mapped[dict] = mapped_column(JSON)
     note: Mapped[str] = mapped_column(Text, default="")
     published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -225,10 +233,6 @@ class BriefingVersion(db.Model):
     area_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     theme_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     quoted_observation_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
-    pdf: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
-    pdf_sha256: Mapped[str | None] = mapped_column(String(64))
-    pdf_pages: Mapped[int | None] = mapped_column()
-    pdf_rendered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     withdrawn_reason: Mapped[str] = mapped_column(String(300), default="")
 
@@ -237,6 +241,9 @@ class BriefingVersion(db.Model):
     partnership: Mapped[Partnership] = relationship()
     contributions: Mapped[list[BriefingContribution]] = relationship(
         back_populates="version", cascade="all, delete-orphan"
+    )
+    editions: Mapped[list[BriefingEdition]] = relationship(
+        back_populates="version", cascade="all, delete-orphan", order_by="BriefingEdition.audience"
     )
 
     def __repr__(self) -> str:
@@ -247,8 +254,30 @@ class BriefingVersion(db.Model):
         return self.withdrawn_at is not None
 
     @property
+    def has_editions(self) -> bool:
+        """Published with an edition per audience (every version since editions exist)."""
+        return (self.content or {}).get("format") == 2
+
+    @property
+    def audiences(self) -> tuple[Audience, ...]:
+        """The audiences this version has an edition for (older versions: the partnership only)."""
+        return EDITIONS if self.has_editions else (Audience.PARTNERSHIP,)
+
+    def edition(self, audience: Audience) -> BriefingEdition | None:
+        return next((e for e in self.editions if e.audience is audience), None)
+
+    @property
+    def pdf_pages(self) -> str:
+        """The page counts of the editions' PDFs, in words (for messages)."""
+        pages = [f"{e.audience.value} edition {e.pdf_pages} pages" for e in self.editions if e.pdf_pages]
+        return "; ".join(pages) or "no PDF yet"
+
+    @property
     def pdf_ready(self) -> bool:
-        return self.pdf_sha256 is not None and not self.is_withdrawn
+        """Every edition's PDF is rendered (and the version is served)."""
+        return not self.is_withdrawn and all(
+            (e := self.edition(a)) is not None and e.pdf_sha256 is not None for a in self.audiences
+        )
 
     def erase_from_content(self, content: dict, reason: str) -> None:
         """Store ``content`` (the published content less an erased observation's text) on a withdrawn version.
@@ -262,14 +291,56 @@ class BriefingVersion(db.Model):
         self._erasure_pending = True
 
 
+class BriefingEdition(db.Model):
+    """One audience's edition of a published version: its PDF, and what its figures were released with.
+
+    The edition's text is rendered from the version's content whenever it is read; its PDF is rendered once per
+    release: when k or the perturbation table changes (``released_with`` differs from the layer's), the PDF is
+    stale and is rendered again before it is served.
+    """
+
+    __tablename__ = "briefing_editions"
+    __table_args__ = (UniqueConstraint("version_id", "audience"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("briefing_versions.id", ondelete="CASCADE"), index=True)
+    audience: Mapped[Audience] = mapped_column(str_enum(Audience))
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64))
+    pdf_pages: Mapped[int | None] = mapped_column()
+    pdf_rendered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # {"k": 5, "ptable": "<sha256 prefix>", "D": 4} of the PDF's release ({"legacy": true}: rendered before editions).
+    released_with: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    version: Mapped[BriefingVersion] = relationship(back_populates="editions")
+
+    def __repr__(self) -> str:
+        return f"<BriefingEdition {self.version_id} {self.audience}>"
+
+    @property
+    def stale(self) -> bool:
+        """The PDF was released with another k or perturbation table than the ones in force."""
+        from webapp.disclosure import released_with
+
+        if self.pdf_sha256 is None:
+            return True
+        if (self.released_with or {}).get("legacy"):
+            return False  # published before editions: its PDF is the document as it was published
+        return {k: (self.released_with or {}).get(k) for k in ("k", "ptable")} != {
+            k: v for k, v in released_with().items() if k in ("k", "ptable")
+        }
+
+
 class BriefingContribution(db.Model):
-    """How many observations of an organisation a published version drew on ("your observations informed …")."""
+    """How many observations of an organisation a published version drew on ("your observations informed …"), as a
+    tally (count and key sum) so that it is released like every other count."""
 
     __tablename__ = "briefing_contributions"
 
     version_id: Mapped[int] = mapped_column(ForeignKey("briefing_versions.id", ondelete="CASCADE"), primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True)
     observations: Mapped[int] = mapped_column(default=0)
+    key_sum: Mapped[int] = mapped_column(default=0, server_default="0")
 
     version: Mapped[BriefingVersion] = relationship(back_populates="contributions")
     organisation: Mapped[Organisation] = relationship()
@@ -326,7 +397,7 @@ class BriefingView(db.Model):
 
 @event.listens_for(OrmSession, "before_flush")
 def _versions_are_immutable(session: OrmSession, flush_context, instances) -> None:
-    """A published version's content never changes; its PDF is written once and may only be withdrawn."""
+    """A published version's content never changes (erasure excepted); only its withdrawal may be recorded."""
     for obj in session.dirty:
         if not isinstance(obj, BriefingVersion):
             continue
@@ -337,8 +408,3 @@ def _versions_are_immutable(session: OrmSession, flush_context, instances) -> No
                 continue
             if state.attrs[attr.key].history.has_changes():
                 raise ValueError(f"Published briefing versions cannot be changed ({attr.key}); publish a new version.")
-        # ``pdf`` is deferred (its old value is not loaded): its fingerprint says whether one was written before.
-        sha = state.attrs["pdf_sha256"].history
-        previous_sha = (sha.deleted or sha.unchanged or [None])[0]
-        if state.attrs["pdf"].history.has_changes() and obj.pdf is not None and previous_sha is not None:
-            raise ValueError("A published version's PDF is written once; publish a new version instead.")

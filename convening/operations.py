@@ -24,6 +24,7 @@ from convening.models import (
     ActionStatus,
     Briefing,
     BriefingContribution,
+    BriefingEdition,
     BriefingSection,
     BriefingVersion,
     BriefingView,
@@ -33,10 +34,19 @@ from convening.models import (
     ViewKind,
 )
 from submissions.models import Observation
+from webapp.disclosure import (
+    EDITIONS,
+    Audience,
+    Tally,
+    audience_for,
+    edition_for,
+    method_note,
+    release,
+    released_with,
+)
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel, Organisation, OrgKind, Partnership, User, utcnow
 from webapp.operations import OperationError, record
-from webapp.suppression import suppress, threshold
 
 log = logging.getLogger(__name__)
 
@@ -131,36 +141,40 @@ def previous_session(session: Session) -> Session | None:
 def compose_briefing(session: Session, actor: User | None) -> Briefing:
     """Draft (or re-draft) the session's briefing from the latest data.
 
-    Sections a convenor has edited or approved are kept as they are; machine-written ones are replaced. Raises
-    OperationError when the partnership has no shared observations at all in the two periods compared.
+    The composer counts the focus for each edition and stores its facts on the briefing; sections a convenor has
+    edited or approved are kept as they are (their figures are released from the new facts when shown),
+    machine-written ones are replaced. Raises OperationError when the partnership has no shared observations at all
+    in the two periods compared.
     """
-    drafts, composer = composing.compose(session)
+    facts, composer = composing.compose(session)
     if not composer.has_data:
         raise OperationError(
             f"{session.partnership.name} has no shared observations between {composer.focus.previous_label} and "
             f"{composer.focus.period_label}: there is nothing to brief on yet.",
             "session",
         )
-    facts = composing.provenance(composer)
     briefing = session.briefing
     if briefing is None:
         briefing = Briefing(session=session, title=f"Briefing: {session.title}")
         db.session.add(briefing)
+    briefing.facts = facts
     kept = {s.kind: s for s in briefing.sections if not s.machine_written and s.kind is not SectionKind.PROVENANCE}
     for s in list(briefing.sections):
         if s not in kept.values():
             briefing.sections.remove(s)
+    # The text a convenor edits: figures as {{n:cell}} placeholders, released whenever the section is shown.
+    draft = composing.Edition(facts, Audience.PARTNERSHIP, session.partnership, tokens=True)
     position = 0
-    for draft in drafts:
-        if draft.kind in kept:
-            kept[draft.kind].position = position
+    for kind in composing.MACHINE_SECTIONS:
+        if kind in kept:
+            kept[kind].position = position
         else:
             briefing.sections.append(
                 BriefingSection(
-                    kind=draft.kind,
-                    title=draft.title,
-                    body=draft.body,
-                    data=draft.data,
+                    kind=kind,
+                    title=kind.label,
+                    body=draft.section(kind)[0],
+                    data={},
                     position=position,
                     machine_written=True,
                 )
@@ -173,8 +187,8 @@ def compose_briefing(session: Session, actor: User | None) -> Briefing:
         BriefingSection(
             kind=SectionKind.PROVENANCE,
             title="Appendix: provenance",
-            body=composing.provenance_markdown(facts),
-            data={"facts": facts},
+            body=draft.section(SectionKind.PROVENANCE)[0],
+            data={},
             position=1000,
             machine_written=False,
         )
@@ -215,6 +229,8 @@ def edit_section(section: BriefingSection, actor: User, title: str | None = None
         if len(body) > BODY_MAX:
             raise OperationError(f"Keep a section under {BODY_MAX:,} characters.", "body")
         section.body = body.replace("\r\n", "\n")
+        # From now on the section reads as the convenor wrote it (its placeholders still released when shown).
+        section.data = {**(section.data or {}), "edited": True}
     _reviewed(section, actor)
     record("briefing.section_edit", "briefing_section", section.id, actor)
 
@@ -296,25 +312,73 @@ def focus_label(session: Session) -> str:
     return "; ".join(parts) or "The partnership's whole area, every category"
 
 
-def section_document(section: BriefingSection) -> dict:
+def _spec(section: BriefingSection) -> dict:
+    """A draft section as the composition records it (what a published version stores)."""
     return {
-        "anchor": f"section-{section.id}",
         "kind": section.kind.value,
         "title": section.title,
-        "markdown": section.body,
-        "html": str(render_markdown(section.body)),
+        "body": section.body,
+        "edited": bool((section.data or {}).get("edited")) or section.kind is SectionKind.CUSTOM,
         "machine_written": section.machine_written,
-        "flow": section.kind in (SectionKind.QUESTIONS,),
-        "charts": list((section.data or {}).get("charts", [])),
-        "quotes": list((section.data or {}).get("quotes", [])),
+        "anchor": f"section-{section.id}",
     }
 
 
-def briefing_document(briefing: Briefing, version: BriefingVersion | None = None, number: int | None = None) -> dict:
-    """The briefing as the PDF template and the reading page use it (plain JSON: stored on each version)."""
+def compose_document(
+    meta: dict, specs: list[dict], facts: dict, audience: Audience, partnership: Partnership | None
+) -> dict:
+    """One audience's edition of a composition, as the PDF template and the reading page use it: every figure
+    released now, through the disclosure layer.
+
+    The partnership's edition shows each section as the convenor left it: edited text with its placeholders
+    released, else the text written from the facts. The funders' edition writes every data section from the funders'
+    facts (a convenor's edits, which may speak of what only the partnership sees, stay in the partnership's edition)
+    and leaves out the convenor's own notes sections.
+    """
+    edition = composing.Edition(facts or {}, audience, partnership)
+    sections = []
+    for spec in specs:
+        kind = SectionKind(spec["kind"])
+        if audience is Audience.FUNDERS and kind is SectionKind.CUSTOM:
+            continue
+        if audience is Audience.PARTNERSHIP and spec.get("edited"):
+            markdown = edition.resolve(spec.get("body", ""))
+            charts = [] if kind is SectionKind.CUSTOM else edition.section(kind)[1]
+        else:
+            markdown, charts = edition.section(kind)
+        title = spec["title"] if audience is Audience.PARTNERSHIP else kind.label
+        if kind is SectionKind.PROVENANCE and audience is Audience.FUNDERS:
+            title = "Appendix: provenance"
+        sections.append(
+            {
+                "anchor": spec.get("anchor", f"section-{len(sections)}"),
+                "kind": kind.value,
+                "title": title,
+                "markdown": markdown,
+                "html": str(render_markdown(markdown)),
+                "machine_written": bool(spec.get("machine_written")),
+                "flow": kind in (SectionKind.QUESTIONS,),
+                "charts": charts,
+                "quotes": edition.quote_list() if kind is SectionKind.QUOTES else [],
+            }
+        )
+    method = released_with()
+    return {
+        **meta,
+        "edition": audience.value,
+        "edition_label": "Funders' edition" if audience is Audience.FUNDERS else "Partnership edition",
+        "edition_note": composing.FUNDERS_NOTE if audience is Audience.FUNDERS else "",
+        "k": method["k"],
+        "method_note": method_note(),
+        "released_with": method,
+        "has_machine": any(s["machine_written"] for s in sections),
+        "sections": sections,
+    }
+
+
+def _meta(briefing: Briefing, number: int | None) -> dict:
     session = briefing.session
     focus = composing.focus_of(session)
-    sections = [section_document(s) for s in sorted(briefing.sections, key=lambda s: s.position) if s.included]
     return {
         "title": briefing.title,
         "partnership": session.partnership.name,
@@ -326,12 +390,38 @@ def briefing_document(briefing: Briefing, version: BriefingVersion | None = None
         "attending": [o.name for o in session.attending],
         "agenda": list(session.agenda or []),
         "notes": [],
-        "k": threshold(),
-        "has_machine": any(s["machine_written"] for s in sections),
         "is_draft": number is None,
         "status": "Draft: not published" if number is None else f"Version {number}",
-        "sections": sections,
     }
+
+
+def briefing_document(briefing: Briefing, audience: Audience = Audience.PARTNERSHIP, number: int | None = None) -> dict:
+    """The draft as one audience's edition would read (plain JSON, figures released now)."""
+    specs = [_spec(s) for s in sorted(briefing.sections, key=lambda s: s.position) if s.included]
+    return compose_document(
+        _meta(briefing, number), specs, briefing.facts or {}, audience, briefing.session.partnership
+    )
+
+
+def draft_sections(briefing: Briefing) -> dict[int, dict]:
+    """Each section of the draft (dropped ones too) as the partnership's edition shows it now: ``{section id:
+    section document}`` (html, charts), for the composer page."""
+    sections = sorted(briefing.sections, key=lambda s: s.position)
+    doc = compose_document({}, [_spec(s) for s in sections], briefing.facts or {}, Audience.PARTNERSHIP,
+                           briefing.session.partnership)  # fmt: skip
+    return {s.id: d for s, d in zip(sections, doc["sections"], strict=True)}
+
+
+def version_document(version: BriefingVersion, audience: Audience) -> dict:
+    """A published version's edition for ``audience``, released now. Versions published before editions existed
+    hold their partnership document as published (and have no funders' edition)."""
+    content = version.content or {}
+    if not version.has_editions:
+        if audience is not Audience.PARTNERSHIP:
+            raise LookupError(f"version {version.id} has no {audience.value} edition")
+        return content
+    meta = {**content["meta"], "status": content.get("status", ""), "notes": list(content.get("notes", []))}
+    return compose_document(meta, content["sections"], content["facts"], audience, version.partnership)
 
 
 def document_for_template(doc: dict) -> tuple[dict, dict[str, bytes]]:
@@ -366,10 +456,12 @@ def render_document_pdf(doc: dict, limits=None):
 def publish_briefing(
     briefing: Briefing, actor: User | None, note: str = "", automatic: bool = False
 ) -> BriefingVersion:
-    """Publish the draft as a new immutable version; its PDF is rendered afterwards (``render_version_pdf``).
+    """Publish the draft as a new immutable version with an edition per audience; the editions' PDFs are rendered
+    afterwards (``render_version_pdf``).
 
-    Refused while an included section is still machine-written and unreviewed, or when nothing changed since the
-    last version.
+    The version stores the composition and its facts (tallies), not figures as shown: each edition is released from
+    them when read. Refused while an included section is still machine-written and unreviewed, or when nothing
+    changed since the last version.
     """
     if not automatic:
         try:
@@ -379,32 +471,35 @@ def publish_briefing(
         from convening import quote_check
 
         quote_check.check(briefing)
+    facts = briefing.facts or {}  # a briefing written by hand (start_briefing) has no figures
     number = (briefing.latest_version.number + 1) if briefing.versions else 1
-    doc = briefing_document(briefing, number=number)
     published_at = utcnow()
     who = actor.display_name if actor else "commintel"
-    doc["status"] = f"Version {number}, published {published_at:%d %B %Y} by {who}"
-    if note:
-        doc["notes"] = [note]
-    quoted = sorted({int(q["observation_id"]) for s in doc["sections"] for q in s["quotes"]})
+    content = {
+        "format": 2,
+        "meta": _meta(briefing, number),
+        "status": f"Version {number}, published {published_at:%d %B %Y} by {who}",
+        "notes": [note] if note else [],
+        "sections": [_spec(s) for s in sorted(briefing.sections, key=lambda s: s.position) if s.included],
+        "facts": facts,
+        "released_with": released_with(),
+    }
     version = BriefingVersion(
         briefing=briefing,
         number=number,
         title=briefing.title,
-        content=doc,
+        content=content,
         note=note,
         published_by_id=actor.id if actor else None,
         published_at=published_at,
         partnership_id=briefing.session.partnership_id,
         area_ids=list(briefing.session.focus_area_ids or []),
-        theme_ids=list(briefing.session.focus_theme_ids or []) or _themes_drawn_on(briefing),
-        quoted_observation_ids=quoted,
+        theme_ids=list(briefing.session.focus_theme_ids or []) or list(facts.get("shared", {}).get("theme_ids", [])),
+        quoted_observation_ids=composing.quoted_ids(facts),
     )
     db.session.add(version)
-    provenance = next((s for s in briefing.sections if s.kind is SectionKind.PROVENANCE), None)
-    contributors = (provenance.data or {}).get("facts", {}).get("contributors", {}) if provenance else {}
-    for org_id, n in contributors.items():
-        version.contributions.append(BriefingContribution(organisation_id=int(org_id), observations=int(n)))
+    _add_editions(version)
+    _add_contributions(version, facts)
     briefing.changed_since_publish = False
     db.session.flush()
     record("briefing.publish", "briefing_version", version.id, actor, number=number, automatic=automatic)
@@ -412,26 +507,43 @@ def publish_briefing(
     return version
 
 
-def _themes_drawn_on(briefing: Briefing) -> list[int]:
-    provenance = next((s for s in briefing.sections if s.kind is SectionKind.PROVENANCE), None)
-    return list((provenance.data or {}).get("facts", {}).get("theme_ids", [])) if provenance else []
+def _add_editions(version: BriefingVersion) -> None:
+    for audience in EDITIONS:
+        version.editions.append(BriefingEdition(audience=audience, released_with={}))
+
+
+def _add_contributions(version: BriefingVersion, facts: dict) -> None:
+    for org_id, tally in composing.contributions(facts).items():
+        if tally.count > 0:
+            version.contributions.append(
+                BriefingContribution(organisation_id=org_id, observations=tally.count, key_sum=tally.key_sum)
+            )
 
 
 def render_version_pdf(version: BriefingVersion, progress=None) -> BriefingVersion:
-    """Render and store the PDF of a published version (once; running it again changes nothing)."""
-    if version.pdf_sha256 is not None or version.is_withdrawn:
+    """Render and store the PDF of each edition of a published version that has none yet, or whose figures were
+    released with another k or perturbation table than the ones in force (safe to run again)."""
+    if version.is_withdrawn:
         return version
+    for i, audience in enumerate(version.audiences):
+        edition = version.edition(audience)
+        if edition is None:
+            edition = BriefingEdition(audience=audience, released_with={})
+            version.editions.append(edition)
+        if not edition.stale:
+            continue
+        if progress:
+            progress(20 + 35 * i, f"Drawing charts and the map ({audience.value} edition)")
+        result = render_document_pdf(version_document(version, audience))
+        edition.pdf = result.pdf
+        edition.pdf_sha256 = hashlib.sha256(result.pdf).hexdigest()
+        edition.pdf_pages = result.pages
+        edition.pdf_rendered_at = utcnow()
+        edition.released_with = released_with()
+        db.session.flush()
+        record("briefing.pdf", "briefing_version", version.id, None, pages=result.pages, edition=audience.value)
     if progress:
-        progress(20, "Drawing charts and the map")
-    result = render_document_pdf(version.content)
-    if progress:
-        progress(90, f"Storing the PDF ({result.pages} pages)")
-    version.pdf = result.pdf
-    version.pdf_sha256 = hashlib.sha256(result.pdf).hexdigest()
-    version.pdf_pages = result.pages
-    version.pdf_rendered_at = utcnow()
-    db.session.flush()
-    record("briefing.pdf", "briefing_version", version.id, None, pages=result.pages)
+        progress(95, "Stored")
     return version
 
 
@@ -607,8 +719,10 @@ def library(
     date_from: date | None = None,
     date_to: date | None = None,
 ) -> list[BriefingVersion]:
-    """The latest served version of each published briefing the user may read, filtered."""
-    allowed = {p.id for p in readable_partnerships(user)}
+    """The latest served version of each published briefing the user may read, filtered: only versions with an
+    edition for the reader's audience (a funder reads funders' editions, of the partnerships they fund)."""
+    audiences = {p.id: edition_for(audience_for(user, p)) for p in readable_partnerships(user)}
+    allowed = {pid for pid, audience in audiences.items() if audience is not None}
     if partnership_id is not None:
         allowed &= {partnership_id}
     if not allowed:
@@ -625,6 +739,8 @@ def library(
             latest[v.briefing_id] = v
     result = []
     for v in latest.values():
+        if audiences[v.partnership_id] not in v.audiences:
+            continue
         held_on = v.briefing.session.held_on
         if date_from and held_on < date_from:
             continue
@@ -653,8 +769,10 @@ def informed_by(organisation: Organisation) -> list[dict[str, Any]]:
             continue
         seen.add(version.briefing_id)
         session = version.briefing.session
+        # The organisation's own count, released like every other (the same figure wherever it appears).
+        released = release(Tally(contribution.observations, contribution.key_sum))
         result.append(
-            {"version": version, "observations": suppress(contribution.observations), "session": session,
+            {"version": version, "observations": released, "session": session,
              "decisions": list(session.decisions),
              "actions": [a for a in session.actions if a.owner_org_id == organisation.id]}
         )  # fmt: skip
@@ -674,7 +792,9 @@ _NOISE = re.compile(r"[*_`\"“”‘’'…]")
 _QUOTE_MARKER = re.compile(r"^ {0,3}(?:> ?)+")
 _BLOCKQUOTE = re.compile(r"^ {0,3}>")
 _HEADING = re.compile(r"^ {0,3}(#{1,6})(?:\s|$)")
-ERASED_REASON = "A quoted observation was erased; its text has also been removed from this stored copy."
+ERASED_REASON = (
+    "An observation it counted or quoted was erased; it has also been taken out of this stored copy (text and counts)."
+)
 
 
 def _plain(text: str) -> str:
@@ -762,8 +882,21 @@ def scrub_markdown(markdown: str, erased: ErasedText) -> str:
     return "\n".join(out).strip("\n")
 
 
-def scrub_content(content: dict, observation_id: int, erased: ErasedText) -> dict | None:
-    """A version's content without the observation's quotes and text; None when it held neither."""
+def scrub_content(content: dict, observation_id: int, erased: ErasedText, record_key: int | None = None) -> dict | None:
+    """A version's content without the observation: its quotes, any passage carrying its text, and (versions with
+    editions) recounted without it; None when it held none of these."""
+    if content.get("format") == 2:
+        facts, changed = composing.without_observation(content.get("facts", {}), observation_id, record_key)
+        sections = []
+        for spec in content.get("sections", []):
+            body = scrub_markdown(spec.get("body", ""), erased)
+            if body != spec.get("body", ""):
+                spec = {**spec, "body": body}
+                changed = True
+            sections.append(spec)
+        if not changed:
+            return None
+        return {**content, "facts": facts, "sections": sections}
     changed = False
     sections = []
     for s in content.get("sections", []):
@@ -795,6 +928,23 @@ def relabel(value, labels: dict[str, str]):
     return value
 
 
+def relabel_facts(value, labels: dict[str, str]):
+    """``relabel`` for a composition's facts, stored content and draft text, where labels are also dict keys (the
+    groups) and cells are keyed by the groups' slugs ("g.<slug>.now"): both go, from keys and values."""
+    if not labels or value is None:
+        return value
+    import json
+
+    # Dict keys carry labels too (a composition's groups): replace in the JSON text, labels as JSON-escaped.
+    dumped = json.dumps(value, ensure_ascii=False)
+    for old, new in labels.items():
+        dumped = dumped.replace(json.dumps(old, ensure_ascii=False)[1:-1], json.dumps(new, ensure_ascii=False)[1:-1])
+        old_slug, new_slug = composing._slug(old), composing._slug(new)
+        if old_slug != new_slug:
+            dumped = dumped.replace(old_slug, new_slug)
+    return json.loads(dumped)
+
+
 def _erasure_scope(obs: Observation | None) -> set[int] | None:
     """Partnerships whose briefings could carry the observation's text (None: look everywhere)."""
     if obs is None:
@@ -806,70 +956,77 @@ def _erasure_scope(obs: Observation | None) -> set[int] | None:
 
 
 def observation_erased(observation_id: int) -> list[BriefingVersion]:
-    """Remove an erased observation from every briefing: its quotes and any passage carrying its text, from drafts
-    and from every stored published version; versions that carried it stop being served, and a new version without
-    it is published in place of each briefing's latest one. Actions lose their link to it.
+    """Remove an erased observation from every briefing: its quotes and any passage carrying its text, and every
+    count that included it, from drafts and from every stored published version; versions that counted or quoted it
+    stop being served, and a new version recounted without it is published in place of each briefing's latest one.
+    Actions lose their link to it.
 
     Runs inside the erasure's transaction (all or nothing), before the observation's row is deleted. Returns the
     versions published automatically.
     """
     withdrawn_note = (
-        f"A quote was withdrawn on {utcnow():%d %B %Y}: the observation it came from was erased at the request of "
-        "the people who shared it. This version replaces the earlier one."
+        f"Republished on {utcnow():%d %B %Y}: an observation it drew on was erased at the request of the people who "
+        "shared it, and every figure and quote has been recounted without it. This version replaces the earlier one."
     )
     obs = db.session.get(Observation, observation_id)
+    record_key = obs.record_key if obs is not None else None
     scope = _erasure_scope(obs)
     for action in db.session.scalars(select(Action)):
         if observation_id in (action.observation_ids or []):
             action.observation_ids = [i for i in action.observation_ids if i != observation_id]
 
-    sections_stmt = select(BriefingSection).join(Briefing).join(Session)
+    briefings_stmt = select(Briefing).join(Session)
     versions_stmt = select(BriefingVersion).order_by(BriefingVersion.id)
     if scope is not None:
-        sections_stmt = sections_stmt.where(Session.partnership_id.in_(scope))
+        briefings_stmt = briefings_stmt.where(Session.partnership_id.in_(scope))
         versions_stmt = versions_stmt.where(BriefingVersion.partnership_id.in_(scope))
-    sections = list(db.session.scalars(sections_stmt))
+    briefings = list(db.session.scalars(briefings_stmt))
     versions = list(db.session.scalars(versions_stmt))
-    quoted = [q["text"] for s in sections for q in (s.data or {}).get("quotes", [])
+    quoted = [q["text"] for b in briefings for a in EDITIONS for q in (b.facts or {}).get(a.value, {}).get("quotes", [])
               if int(q["observation_id"]) == observation_id]  # fmt: skip
-    quoted += [q["text"] for v in versions for s in v.content.get("sections", []) for q in s.get("quotes", [])
-               if int(q["observation_id"]) == observation_id]  # fmt: skip
+    for v in versions:
+        content = v.content or {}
+        if content.get("format") == 2:
+            quoted += [q["text"] for a in EDITIONS for q in content.get("facts", {}).get(a.value, {}).get("quotes", [])
+                       if int(q["observation_id"]) == observation_id]  # fmt: skip
+        else:
+            quoted += [q["text"] for s in content.get("sections", []) for q in s.get("quotes", [])
+                       if int(q["observation_id"]) == observation_id]  # fmt: skip
     erased = ErasedText.of([*([obs.text, obs.redacted_text] if obs else []), *quoted])
     # Theme labels made of words only this observation supported are relabelled by nlp; briefings follow.
     from nlp.erasure import labels_withdrawn_by
 
     relabelled = labels_withdrawn_by([observation_id])
 
-    for section in sections:
-        quotes = (section.data or {}).get("quotes", [])
-        remaining = [q for q in quotes if int(q["observation_id"]) != observation_id]
-        body = section.body
-        if len(remaining) != len(quotes):
-            section.data = {**section.data, "quotes": remaining}
-            if section.machine_written:
-                body = composing.quotes_markdown(remaining)
-        body = relabel(scrub_markdown(body, erased), relabelled)
-        data = relabel(section.data or {}, relabelled)
-        if data != (section.data or {}):
-            section.data = data
-            section.briefing.changed_since_publish = True
-        if section.kind is SectionKind.QUOTES and not remaining and not body.strip(" \n>"):
-            body = composing.quotes_markdown([])
-        if body != section.body or len(remaining) != len(quotes):
-            section.body = body
-            section.briefing.changed_since_publish = True
+    for briefing in briefings:
+        changed = False
+        if briefing.facts:
+            facts, changed = composing.without_observation(briefing.facts, observation_id, record_key)
+            facts = relabel_facts(facts, relabelled)
+            if changed or facts != briefing.facts:
+                briefing.facts = facts
+                changed = True
+        for section in briefing.sections:
+            body = relabel_facts(scrub_markdown(section.body, erased), relabelled)
+            if body != section.body:
+                section.body = body
+                changed = True
+        if changed:
+            briefing.changed_since_publish = True
 
     affected: list[BriefingVersion] = []
     for v in versions:
-        content = scrub_content(v.content, observation_id, erased)
-        renamed = relabel(content if content is not None else v.content, relabelled)
+        content = scrub_content(v.content, observation_id, erased, record_key)
+        renamed = relabel_facts(content if content is not None else v.content, relabelled)
         if renamed != (content if content is not None else v.content):
             content = renamed
         if content is None:
             continue
         if not v.is_withdrawn:
             v.withdrawn_at = utcnow()
-            v.pdf = None
+            for edition in v.editions:
+                edition.pdf = None
+                edition.pdf_sha256 = None
             affected.append(v)
             record("briefing.withdraw", "briefing_version", v.id, None, reason="observation_erased")
         v.erase_from_content(content, ERASED_REASON)
@@ -877,7 +1034,7 @@ def observation_erased(observation_id: int) -> list[BriefingVersion]:
     for briefing in {v.briefing: None for v in affected}:
         latest = briefing.latest_version
         if latest not in affected:
-            continue  # the briefing's current version never carried it: it stays served as it is
+            continue  # the briefing's current version never drew on it: it stays served as it is
         version = _republish(briefing, latest, dict(latest.content), withdrawn_note, observation_id)
         republished.append(version)
     db.session.flush()
@@ -889,8 +1046,12 @@ def _republish(
 ) -> BriefingVersion:
     number = latest.number + 1
     published_at = utcnow()
-    content = {**content, "status": f"Version {number}, published {published_at:%d %B %Y} (automatic: quote withdrawn)",
-               "notes": [*content.get("notes", []), note]}  # fmt: skip
+    content = {**content, "status": f"Version {number}, published {published_at:%d %B %Y} (automatic: recounted after "
+               "an erasure)", "notes": [*content.get("notes", []), note]}  # fmt: skip
+    if content.get("format") == 2:
+        quoted = composing.quoted_ids(content.get("facts", {}))
+    else:
+        quoted = sorted({int(q["observation_id"]) for s in content["sections"] for q in s.get("quotes", [])})
     version = BriefingVersion(
         briefing=briefing,
         number=number,
@@ -902,14 +1063,19 @@ def _republish(
         partnership_id=latest.partnership_id,
         area_ids=list(latest.area_ids or []),
         theme_ids=list(latest.theme_ids or []),
-        quoted_observation_ids=sorted({int(q["observation_id"]) for s in content["sections"] for q in s["quotes"]}),
+        quoted_observation_ids=quoted,
     )
     db.session.add(version)
-    erased = db.session.get(Observation, erased_id)
-    for c in latest.contributions:
-        n = c.observations - (1 if erased is not None and erased.organisation_id == c.organisation_id else 0)
-        if n > 0:
-            version.contributions.append(BriefingContribution(organisation_id=c.organisation_id, observations=n))
+    if content.get("format") == 2:
+        _add_editions(version)
+        _add_contributions(version, content.get("facts", {}))
+    else:
+        erased = db.session.get(Observation, erased_id)
+        version.editions.append(BriefingEdition(audience=Audience.PARTNERSHIP, released_with={"legacy": True}))
+        for c in latest.contributions:
+            n = c.observations - (1 if erased is not None and erased.organisation_id == c.organisation_id else 0)
+            if n > 0:
+                version.contributions.append(BriefingContribution(organisation_id=c.organisation_id, observations=n))
     db.session.flush()
     record("briefing.publish", "briefing_version", version.id, None, number=number, automatic=True)
     from convening.tasks import render_briefing_pdf_now

@@ -21,8 +21,9 @@ def render_briefing_pdf(job_id: str, version_id: int) -> dict:
         from convening.operations import render_version_pdf
 
         render_version_pdf(version, progress=lambda pct, msg: report(job, pct, msg))
-        job.result = {"version_id": version.id, "pages": version.pdf_pages}
-        job.message = f"The PDF of version {version.number} is ready ({version.pdf_pages} pages)."
+        pages = {e.audience.value: e.pdf_pages for e in version.editions}
+        job.result = {"version_id": version.id, "pages": pages}
+        job.message = f"The PDFs of version {version.number} are ready ({version.pdf_pages})."
         db.session.commit()
     return {"version_id": version_id}
 

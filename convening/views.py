@@ -31,8 +31,9 @@ from convening.forms import (
     parse_ids,
 )
 from convening.models import Action, BriefingSection, BriefingVersion, SectionKind, Session, ViewKind
+from webapp import disclosure, policy
 from webapp import operations as base_ops
-from webapp import policy
+from webapp.disclosure import Audience, audience_for, edition_for
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel, Job, Organisation, OrgKind, OrgRole, Partnership
 
@@ -55,11 +56,16 @@ def _convened_session_or_404(session_id: int) -> Session:
     return session
 
 
-def _readable_version_or_404(version_id: int) -> BriefingVersion:
+def _readable_version_or_404(version_id: int) -> tuple[BriefingVersion, Audience]:
+    """The version and the edition the reader reads (their audience for its partnership); 404 when they have none:
+    a funder reads the funders' edition of partnerships they fund, and nothing of others."""
     version = db.session.get(BriefingVersion, version_id)
     if version is None or not policy.can_read_briefings(current_user, version.partnership):
         abort(404)
-    return version
+    audience = edition_for(audience_for(current_user, version.partnership))
+    if audience is None or audience not in version.audiences:
+        abort(404)
+    return version, audience
 
 
 def _fail(exc_or_message, to: str):
@@ -245,6 +251,7 @@ def _render_session(session: Session, action_form: ActionForm, status: int = 200
         action_form=action_form,
         status_form=ActionStatusForm(formdata=None),
         jobs=jobs,
+        Audience=Audience,
     ), status
 
 
@@ -368,6 +375,7 @@ def composer(session_id: int):
         return redirect(url_for("convening.session", session_id=session.id))
     sections = sorted(briefing.sections, key=lambda s: s.position)
     forms = {s.id: SectionForm(formdata=None, title=s.title, body=s.body, prefix=f"s{s.id}") for s in sections}
+    shown = ops.draft_sections(briefing)
     try:
         briefing.check_publishable()
         blocker = None
@@ -385,8 +393,10 @@ def composer(session_id: int):
         sections=sections,
         forms=forms,
         new_form=SectionForm(formdata=None, prefix="new"),
-        rendered={s.id: ops.render_markdown(s.body) for s in sections},
-        charts={s.id: chart_images((s.data or {}).get("charts", [])) for s in sections},
+        rendered={i: Markup(d["html"]) for i, d in shown.items()},  # noqa: S704 - sanitised by render_markdown
+        charts={i: chart_images(d["charts"]) for i, d in shown.items()},
+        edited={s.id: bool((s.data or {}).get("edited")) for s in sections},
+        method_note=disclosure.method_note(),
         blocker=blocker,
         quote_flags=quote_flags,
     )
@@ -448,11 +458,13 @@ def add_section(session_id: int):
 
 @bp.route("/sessions/<int:session_id>/briefing/preview", endpoint="preview")
 def preview(session_id: int):
+    """The draft as an edition would read: the partnership's (default) or, with ``?edition=funders``, the funders'."""
     session = _convened_session_or_404(session_id)
     if session.briefing is None:
         abort(404)
-    doc = ops.briefing_document(session.briefing)
-    return render_template("convening/read.html", doc=_web_doc(doc), version=None, session=session)
+    audience = Audience.FUNDERS if request.args.get("edition") == "funders" else Audience.PARTNERSHIP
+    doc = ops.briefing_document(session.briefing, audience)
+    return render_template("convening/read.html", doc=_web_doc(doc), version=None, session=session, edition=audience)
 
 
 @bp.route("/sessions/<int:session_id>/briefing/publish", methods=["POST"], endpoint="publish")
@@ -506,33 +518,53 @@ def library():
         date_from=form.date_from.data if not form.date_from.errors else None,
         date_to=form.date_to.data if not form.date_to.errors else None,
     )
-    return render_template("convening/library.html", form=form, versions=versions)
+    editions = {}
+    for v in versions:
+        audience = edition_for(audience_for(current_user, v.partnership))
+        editions[v.id] = v.edition(audience) if audience is not None else None
+    return render_template("convening/library.html", form=form, versions=versions, editions=editions)
 
 
 @bp.route("/versions/<int:version_id>", endpoint="version")
 def version(version_id: int):
-    v = _readable_version_or_404(version_id)
+    v, audience = _readable_version_or_404(version_id)
     if v.is_withdrawn:
         return _gone(v)
     ops.record_view(v, current_user, ViewKind.VIEW)
     db.session.commit()
     latest = ops.latest_served_version(v.briefing)
-    return render_template("convening/read.html", doc=_web_doc(v.content), version=v, latest=latest, session=None)
+    doc = ops.version_document(v, audience)
+    return render_template(
+        "convening/read.html", doc=_web_doc(doc), version=v, latest=latest, session=None, edition=audience,
+        pdf=v.edition(audience),
+    )  # fmt: skip
 
 
 @bp.route("/versions/<int:version_id>/pdf", endpoint="version_pdf")
 def version_pdf(version_id: int):
-    v = _readable_version_or_404(version_id)
+    v, audience = _readable_version_or_404(version_id)
     if v.is_withdrawn:
         return _gone(v)
-    if v.pdf_sha256 is None:
+    edition = v.edition(audience)
+    if edition is None or edition.pdf_sha256 is None:
         flash("The PDF of this version is still being prepared. Try again in a minute.", "error")
         return redirect(url_for("convening.version", version_id=v.id))
-    pdf = v.pdf
+    if edition.stale:
+        # Released with another k or perturbation table: render it again now, so that the PDF and the page agree.
+        from convening.pdf import PdfError
+
+        try:
+            ops.render_version_pdf(v)
+        except PdfError as exc:
+            db.session.rollback()
+            flash(f"The PDF could not be prepared: {exc.message}", "error")
+            return redirect(url_for("convening.version", version_id=v.id))
+    pdf = edition.pdf
     ops.record_view(v, current_user, ViewKind.DOWNLOAD)
     db.session.commit()
     slug = v.partnership.slug
-    filename = f"{slug}-briefing-{v.briefing.session.held_on.isoformat()}-v{v.number}.pdf"
+    suffix = "-funders" if audience is Audience.FUNDERS else ""
+    filename = f"{slug}-briefing-{v.briefing.session.held_on.isoformat()}-v{v.number}{suffix}.pdf"
     return Response(
         pdf,
         mimetype="application/pdf",

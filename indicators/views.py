@@ -1,7 +1,7 @@
 """Area pages: the map of the partnership's areas and each area's profile (indicators beside community counts).
 
-Who may reach them is declared in webapp.policy ("areas.index", "areas.detail"); every community count shown is a
-``webapp.suppression.Count``.
+Who may reach them is declared in webapp.policy ("areas.index", "areas.detail"); every community count shown is
+released by ``webapp.disclosure`` for the reader's audience (see indicators.community).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from indicators import charts, profiles
-from webapp import geography, policy
+from indicators import charts, community, profiles
+from webapp import disclosure, geography, policy
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel, Partnership
 
@@ -55,14 +55,14 @@ def index():
     indicator = next((i for i in indicators if str(i.id) == request.args.get("indicator")), None)
     if indicator is None:
         indicator = profiles.default_map_indicator(indicators)
-    themes = profiles.map_themes(current_user, partnership)
+    themes = community.map_themes(current_user, partnership)
     chosen_theme = next((t for t in themes if f"theme-{t.id}" == request.args.get("indicator")), None)
     layer = spec = None
     if indicator is not None or chosen_theme is not None:
         map_areas = profiles.map_areas(partnership, map_level)
         if any(a.boundary for a in map_areas):
             if chosen_theme is not None:
-                layer = profiles.theme_map_layer(map_areas, map_level, partnership, chosen_theme)
+                layer = community.theme_map_layer(map_areas, map_level, partnership, chosen_theme)
             else:
                 layer = profiles.map_layer(map_areas, map_level, indicator)
             spec = charts.script_json(layer.spec())
@@ -91,29 +91,30 @@ def detail(code: str):
     area = db.session.scalar(select(Area).where(Area.code == code[:20]))
     if area is None:
         abort(404)
-    since, months = profiles.since_for(request.args.get("months"))
+    since, months = community.since_for(request.args.get("months"))
     figures = profiles.area_figures(area)
-    community = profiles.observation_counts(area, current_user, since)
-    themes = profiles.area_themes(area, current_user, since)
+    sections = community.community(area, current_user, since)
+    themes = community.area_themes(area, current_user, since)
     flags = [
         f
-        for f in (profiles.evidence_gap(area, figures, community), profiles.rising_where_stable(area, figures, themes))
+        for f in (community.evidence_gap(area, figures, sections), community.rising_where_stable(area, figures, themes))
         if f is not None
     ]
     sparklines = {f.indicator.id: charts.script_json(f.sparkline) for f in figures if f.sparkline}
     map_layer, map_level = _profile_map(area)
-    community_chart = None
-    rows = [{"label": r["category"], "value": r["total"].value, "display": str(r["total"])} for r in community.rows]
-    if community.available and any(r["value"] is not None for r in rows):  # an empty chart says nothing
-        community_chart = charts.script_json(
-            charts.bars(
-                rows,
-                f"Observations by category in {area.name}",
-                "Observations",
-                f"Bar chart of shared observations by category in {area.name}; categories with fewer than "
-                f"{community.total.k} are not drawn. The table below lists every category.",
+    community_charts = {}
+    for section in sections:
+        rows = community.chart_rows([(r.category, r.total) for r in section.rows])
+        if any(r["value"] is not None for r in rows):  # an empty chart says nothing
+            community_charts[section.partnership.id] = charts.script_json(
+                charts.bars(
+                    rows,
+                    f"Observations by category in {area.name}",
+                    "Observations",
+                    f"Bar chart of shared observations by category in {area.name}; counts not shown as a number "
+                    "are not drawn. The table below lists every category.",
+                )
             )
-        )
     return render_template(
         "indicators/area.html",
         area=area,
@@ -126,8 +127,9 @@ def detail(code: str):
         became=geography.changes_from(area) if area.level is AreaLevel.LSOA else [],
         came_from=geography.changes_to(area) if area.level is AreaLevel.LSOA else [],
         sparklines=sparklines,
-        community=community,
-        community_chart=community_chart,
+        sections=sections,
+        community_charts=community_charts,
+        method_note=disclosure.method_note(),
         themes=themes,
         flags=flags,
         months=months,
@@ -165,20 +167,17 @@ def theme_deprivation(theme_id: int):
     partnership = db.session.get(Partnership, theme.partnership_id) if theme and theme.partnership_id else None
     if partnership is None or not policy.can_curate_themes(current_user, partnership):
         abort(404)
-    since, months = profiles.since_for(request.args.get("months", "all"))
-    result = profiles.theme_by_deprivation(partnership, theme.id, since)
-    rows = [
-        {"label": f"Decile {r.decile}", "value": r.observations.value, "display": str(r.observations)}
-        for r in result.rows
-    ]
+    since, months = community.since_for(request.args.get("months", "all"))
+    result = community.theme_by_deprivation(partnership, theme.id, since)
+    rows = community.chart_rows([(f"Decile {r.decile}", r.observations) for r in result.rows])
     spec = charts.script_json(
         charts.bars(
             rows,
             f"“{theme.label}” by deprivation decile",
             "Observations",
             f"Bar chart of observations of the theme {theme.label} by the IMD decile of their LSOA (1 = most "
-            "deprived 10% in England); deciles with fewer than the suppression threshold are not drawn. The table "
-            "below lists every decile.",
+            "deprived 10% in England); deciles not shown as a number are not drawn. The table below lists every "
+            "decile.",
             sort=False,
         )
     )
@@ -189,4 +188,5 @@ def theme_deprivation(theme_id: int):
         result=result,
         spec=spec,
         months=months,
+        method_note=disclosure.method_note(),
     )

@@ -1,17 +1,19 @@
 """Theme figures other packages build on (area profiles, briefings): counts by theme, month, area and kind.
 
-Counts returned here are **raw** integers so that callers can add them up; anything shown to a person (screen, PDF,
-export, API) must go through ``webapp.suppression.suppress`` first, and suppressed counts are left out of charts
-(``webapp.suppression.chartable``).
+Counts returned here are :class:`webapp.disclosure.Tally` values (count and record-key sum) so that callers can add
+them up; anything shown to a person (screen, PDF, export, API) goes through ``webapp.disclosure.release`` first, and
+counts not released as a number are left out of charts.
 
 Only a partnership's *shared, live, redacted* observations count (``submissions.queries.partnership_observations``),
-under its *active* theme model, in visible (not hidden, not merged) themes.
+as the reader's audience counts them (its sharing levels; the partnership's people by default), under its *active*
+theme model, in visible (not hidden, not merged) themes.
 
 Rising / falling (:func:`trend`): the count of the last 3 complete months is compared with the 3 months before.
 If observations arrived at a steady rate, the share of the 6 months' observations falling in the recent 3 months is
 Binomial(n, 0.5); a two-sided exact binomial test with p < 0.05 marks the theme rising (more recently) or falling.
 Fewer than 10 observations over the 6 months are too few to say (``"too few"``), so that a small theme is never
-flagged on noise.
+flagged on noise. The test runs on the two counts *as released* (perturbed; "too few" when either is below k), so a
+trend says nothing about a count that the counts shown do not.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from sqlalchemy import func, select
 from nlp.models import Theme, ThemeAssignment, active_model
 from submissions.models import Observation, ObservationKind
 from submissions.queries import partnership_observations
+from webapp.disclosure import Audience, Tally, release
 from webapp.extensions import db
-from webapp.models import Partnership
+from webapp.models import Area, Partnership
 
 TREND_MONTHS = 3
 TREND_ALPHA = 0.05
@@ -42,13 +45,25 @@ def add_months(d: date, n: int) -> date:
     return date(d.year + y, m + 1, 1)
 
 
-def _base(partnership: Partnership, kind: ObservationKind | str | None, start: date | None, end: date | None):
+def _base(
+    partnership: Partnership,
+    kind: ObservationKind | str | None,
+    start: date | None,
+    end: date | None,
+    audience: Audience = Audience.PARTNERSHIP,
+):
     model = active_model(partnership.id)
     if model is None:
         return None
-    shared = partnership_observations(partnership).with_only_columns(Observation.id).order_by(None).subquery()
+    shared = partnership_observations(partnership, audience).with_only_columns(Observation.id).order_by(None).subquery()
     stmt = (
-        select(ThemeAssignment.theme_id, Observation.period_start, Observation.area_id, Observation.kind)
+        select(
+            ThemeAssignment.theme_id,
+            Observation.period_start,
+            Observation.area_id,
+            Observation.kind,
+            Observation.record_key,
+        )
         .join(Observation, Observation.id == ThemeAssignment.observation_id)
         .join(shared, shared.c.id == Observation.id)
         .join(Theme, Theme.id == ThemeAssignment.theme_id)
@@ -69,41 +84,57 @@ def _base(partnership: Partnership, kind: ObservationKind | str | None, start: d
 
 
 def theme_counts(
-    partnership: Partnership, kind: str | None = None, start: date | None = None, end: date | None = None
-) -> dict[int, int]:
-    """``{theme id: observations}`` in the period [start, end) (raw counts: suppress before showing)."""
-    stmt = _base(partnership, kind, start, end)
+    partnership: Partnership,
+    kind: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    audience: Audience = Audience.PARTNERSHIP,
+) -> dict[int, Tally]:
+    """``{theme id: tally}`` in the period [start, end) (release before showing)."""
+    stmt = _base(partnership, kind, start, end, audience)
     if stmt is None:
         return {}
     sub = stmt.subquery()
-    rows = db.session.execute(select(sub.c.theme_id, func.count()).group_by(sub.c.theme_id))
-    return {theme_id: n for theme_id, n in rows}
+    rows = db.session.execute(select(sub.c.theme_id, func.count(), func.sum(sub.c.record_key)).group_by(sub.c.theme_id))
+    return {theme_id: Tally.row(n, keys) for theme_id, n, keys in rows}
 
 
 def monthly_counts(
-    partnership: Partnership, kind: str | None = None, start: date | None = None, end: date | None = None
-) -> dict[int, dict[date, int]]:
-    """``{theme id: {first day of month: observations}}`` (raw counts)."""
-    stmt = _base(partnership, kind, start, end)
-    out: dict[int, dict[date, int]] = defaultdict(lambda: defaultdict(int))
+    partnership: Partnership,
+    kind: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    audience: Audience = Audience.PARTNERSHIP,
+) -> dict[int, dict[date, Tally]]:
+    """``{theme id: {first day of month: tally}}``."""
+    stmt = _base(partnership, kind, start, end, audience)
+    out: dict[int, dict[date, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     if stmt is None:
         return {}
-    for theme_id, period, _area, _kind in db.session.execute(stmt):
-        out[theme_id][month_start(period)] += 1
-    return {t: dict(m) for t, m in out.items()}
+    for theme_id, period, _area, _kind, key in db.session.execute(stmt):
+        cell = out[theme_id][month_start(period)]
+        cell[0] += 1
+        cell[1] += key
+    return {t: {m: Tally(n, ks) for m, (n, ks) in months.items()} for t, months in out.items()}
 
 
 def area_counts(
-    partnership: Partnership, kind: str | None = None, start: date | None = None, end: date | None = None
-) -> dict[int, dict[int | None, int]]:
-    """``{theme id: {area id (None = whole partnership area): observations}}`` (raw counts)."""
-    stmt = _base(partnership, kind, start, end)
-    out: dict[int, dict[int | None, int]] = defaultdict(lambda: defaultdict(int))
+    partnership: Partnership,
+    kind: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    audience: Audience = Audience.PARTNERSHIP,
+) -> dict[int, dict[int | None, Tally]]:
+    """``{theme id: {area id (None = whole partnership area): tally}}`` (observations placed exactly there)."""
+    stmt = _base(partnership, kind, start, end, audience)
+    out: dict[int, dict[int | None, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     if stmt is None:
         return {}
-    for theme_id, _period, area_id, _kind in db.session.execute(stmt):
-        out[theme_id][area_id] += 1
-    return {t: dict(a) for t, a in out.items()}
+    for theme_id, _period, area_id, _kind, key in db.session.execute(stmt):
+        cell = out[theme_id][area_id]
+        cell[0] += 1
+        cell[1] += key
+    return {t: {a: Tally(n, ks) for a, (n, ks) in areas.items()} for t, areas in out.items()}
 
 
 @dataclass(frozen=True)
@@ -120,16 +151,23 @@ class Trend:
         ]
 
 
-def trend(months: dict[date, int], until: date) -> Trend:
+def trend(months: dict[date, Tally], until: date) -> Trend:
     """Rising/falling of one theme: the 3 months before ``until``'s month against the 3 before those.
 
-    Exact two-sided binomial test of the recent share against 0.5 (see the module docstring).
+    Exact two-sided binomial test of the recent share against 0.5, on the two counts as released (see the module
+    docstring): a count not released as a number leaves the trend "too few".
     """
     from scipy.stats import binomtest
 
     end = month_start(until)
-    recent = sum(months.get(add_months(end, -i), 0) for i in range(1, TREND_MONTHS + 1))
-    before = sum(months.get(add_months(end, -i), 0) for i in range(TREND_MONTHS + 1, 2 * TREND_MONTHS + 1))
+    recent_tally = Tally.total(months.get(add_months(end, -i), Tally()) for i in range(1, TREND_MONTHS + 1))
+    before_tally = Tally.total(
+        months.get(add_months(end, -i), Tally()) for i in range(TREND_MONTHS + 1, 2 * TREND_MONTHS + 1)
+    )
+    shown = release(recent_tally), release(before_tally)
+    if any(s.suppressed for s in shown):
+        return Trend("too few", 0, 0, None)
+    recent, before = shown[0].shown_value, shown[1].shown_value
     n = recent + before
     if n < TREND_MIN_COUNT:
         return Trend("too few", recent, before, None)
@@ -139,12 +177,17 @@ def trend(months: dict[date, int], until: date) -> Trend:
     return Trend("rising" if recent > before else "falling", recent, before, p)
 
 
-def trends(partnership: Partnership, kind: str | None = None, until: date | None = None) -> dict[int, Trend]:
+def trends(
+    partnership: Partnership,
+    kind: str | None = None,
+    until: date | None = None,
+    audience: Audience = Audience.PARTNERSHIP,
+) -> dict[int, Trend]:
     """``{theme id: Trend}`` for the partnership's visible themes, comparing the 3 months before ``until``
     (default: today) with the 3 before those."""
     until = until or date.today()
     start = add_months(month_start(until), -2 * TREND_MONTHS)
-    counts = monthly_counts(partnership, kind, start, month_start(until))
+    counts = monthly_counts(partnership, kind, start, month_start(until), audience)
     return {theme_id: trend(months, until) for theme_id, months in counts.items()}
 
 
@@ -161,3 +204,16 @@ def visible_themes(partnership: Partnership) -> list[Theme]:
             .order_by(Theme.id)
         )
     )
+
+
+def rolled_up(exact: dict[int | None, Tally]) -> dict[int, Tally]:
+    """``{area id: tally}`` where each area counts the observations placed in it or in any area inside it (from the
+    tallies of :func:`area_counts`, placed exactly; the whole partnership area, None, is left out)."""
+    parents = dict(db.session.execute(select(Area.id, Area.parent_id)).all())
+    out: dict[int, Tally] = defaultdict(Tally)
+    for area_id, tally in exact.items():
+        node, seen = area_id, 0
+        while node is not None and seen < 6:
+            out[node] = out[node] + tally
+            node, seen = parents.get(node), seen + 1
+    return dict(out)

@@ -15,7 +15,6 @@ from submissions.models import Observation
 from webapp.extensions import db
 from webapp.models import Partnership
 from webapp.operations import OperationError
-from webapp.suppression import suppress
 
 EXPORT_COLUMNS = ("observation_id", "external_ref", "theme_id", "theme_label", "is_outlier")
 
@@ -109,8 +108,9 @@ def export_command(out: Path, slug: str | None) -> None:
 @click.option("--partnership", "slug", help="Short name of one partnership (default: all).")
 @with_appcontext
 def show_command(slug: str | None) -> None:
-    """List each partnership's active themes with their size and top terms."""
-    from sqlalchemy import func
+    """List each partnership's active themes with their size (released as on the theme pages) and top terms."""
+    from nlp import queries
+    from webapp.disclosure import Tally, method_note, release
 
     for partnership in _partnerships(slug):
         model = active_model(partnership.id)
@@ -118,20 +118,16 @@ def show_command(slug: str | None) -> None:
             click.echo(f"{partnership.name}: no themes yet (run `commintel themes refresh`).")
             continue
         click.echo(
-            f"{partnership.name}: version {model.version}, {model.corpus_size} observations, "
-            f"fitted {model.fitted_at:%Y-%m-%d %H:%M} UTC, {model.outlier_share or 0:.0%} unthemed"
+            f"{partnership.name}: version {model.version}, fitted {model.fitted_at:%Y-%m-%d %H:%M} UTC, "
+            f"{model.outlier_share or 0:.0%} unthemed"
         )
-        sizes = dict(
-            db.session.execute(
-                select(ThemeAssignment.theme_id, func.count())
-                .where(ThemeAssignment.model_id == model.id)
-                .group_by(ThemeAssignment.theme_id)
-            ).all()
-        )
+        sizes = queries.theme_counts(partnership)
         for theme_id in dict.fromkeys(model.changes.get("topic_theme_ids", [])):
             theme = db.session.get(Theme, theme_id)
             flags = [f for f, on in (("hidden", theme.hidden), ("signed off", theme.signed_off)) if on]
+            size = "hidden, not counted" if theme.hidden else str(release(sizes.get(theme.id, Tally())))
             click.echo(
-                f"  [{theme.id}] {theme.label} ({suppress(sizes.get(theme.id, 0))})"
-                f"{' - ' + ', '.join(flags) if flags else ''}: {', '.join(theme.top_terms[:6])}"
+                f"  [{theme.id}] {theme.label} ({size}){' - ' + ', '.join(flags) if flags else ''}: "
+                f"{', '.join(theme.top_terms[:6])}"
             )
+    click.echo(method_note())

@@ -10,17 +10,16 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from indicators import charts
-from indicators.profiles import GuardedTotal, guarded_total
 from nlp import operations, queries
 from nlp.forms import ActionForm, MergeThemeForm, RenameThemeForm
 from nlp.models import Theme, ThemeAssignment, active_model
 from submissions.models import Observation, ObservationKind
-from submissions.queries import partnership_observations
-from webapp import policy
+from submissions.queries import quotable_observations, tally_columns
+from webapp import disclosure, policy
+from webapp.disclosure import Audience, Released, State, Tally, release
 from webapp.extensions import db
 from webapp.jobs import enqueue
-from webapp.models import Area, Partnership
-from webapp.suppression import Count, suppress
+from webapp.models import Area, AreaLevel, Partnership
 from webapp.views import commit_or_flash
 
 bp = Blueprint("themes", __name__, url_prefix="/themes")
@@ -58,6 +57,23 @@ def _months(today: date) -> list[date]:
     return [queries.add_months(end, -i) for i in range(MONTHS_SHOWN, 0, -1)]
 
 
+def _row_visible(released: Released) -> bool:
+    """A row is listed when its count is shown or fewer than k; none and "not shown" are both left out, so that a
+    missing row says nothing either way."""
+    return released.state in (State.HIDDEN, State.SHOWN)
+
+
+def _corpus(model) -> Released:
+    """The observations the model was fitted on, released like every count (count and key sum in SQL)."""
+    row = db.session.execute(
+        select(*tally_columns())
+        .select_from(ThemeAssignment)
+        .join(Observation, Observation.id == ThemeAssignment.observation_id)
+        .where(ThemeAssignment.model_id == model.id)
+    ).one()
+    return release(Tally.row(*row))
+
+
 @bp.route("/<slug>", endpoint="partnership")
 def partnership_themes(slug: str):
     partnership = _partnership(slug)
@@ -65,51 +81,40 @@ def partnership_themes(slug: str):
     themes = {t.id: t for t in queries.visible_themes(partnership)}
     today = date.today()
     months = _months(today)
+    end = queries.month_start(today)
+    # Every figure names the larger figures shown for the same theme that contain it (its row's total, the theme's
+    # all-kinds total and month on its own page): a total of fewer than k is never broken down.
+    everything = queries.theme_counts(partnership)
+    all_months = queries.monthly_counts(partnership, None, months[0], end)
     sections = []
-    # A need row and an asset row add up to the theme's all-kinds total on its own page: where that page guards its
-    # total (against its months and places), the rows here must not give it away either.
-    places = queries.area_counts(partnership)
-    all_months = queries.monthly_counts(partnership, None, months[0], queries.month_start(today))
-    guarded_on_its_page = {
-        theme_id
-        for theme_id, n in queries.theme_counts(partnership).items()
-        if isinstance(
-            _safe_total(n, [all_months.get(theme_id, {}).get(m, 0) for m in months],
-                        list(places.get(theme_id, {}).values()))[0],
-            GuardedTotal,
-        )
-    }  # fmt: skip
     for kind in ObservationKind:
         totals = queries.theme_counts(partnership, kind.value)
-        monthly = queries.monthly_counts(partnership, kind.value, months[0], queries.month_start(today))
+        monthly = queries.monthly_counts(partnership, kind.value, months[0], end)
         trends = queries.trends(partnership, kind.value, today)
         rows = []
-        for theme_id, n in sorted(totals.items(), key=lambda kv: -kv[1]):
+        for theme_id, tally in totals.items():
             if theme_id not in themes:
                 continue
+            theme_total = everything.get(theme_id, Tally())
+            total = release(tally, [theme_total])
+            if not _row_visible(total):
+                continue
             per_month = monthly.get(theme_id, {})
-            raw_months = [per_month.get(m, 0) for m in months]
-            cells = [suppress(c) for c in raw_months]
-            # Beside hidden months the exact total could give them away (total − the months shown).
-            total = _month_guarded(n, raw_months)
-            if theme_id in guarded_on_its_page and not total.suppressed:
-                total = GuardedTotal(sum(c.value or 0 for c in cells), total.k)
-            rows.append(
-                {
-                    "theme": themes[theme_id],
-                    "total": total,
-                    "months": cells,
-                    "trend": trends.get(theme_id),
-                }
-            )
+            cells = [
+                release(per_month.get(m, Tally()), [tally, theme_total, all_months.get(theme_id, {}).get(m, Tally())])
+                for m in months
+            ]
+            rows.append({"theme": themes[theme_id], "total": total, "months": cells, "trend": trends.get(theme_id)})
+        rows.sort(key=lambda r: (-r["total"].shown_value, r["theme"].label))
         sections.append({"kind": kind, "rows": rows})
     return render_template(
         "nlp/partnership.html",
         partnership=partnership,
         model=model,
-        corpus=suppress(model.corpus_size) if model else None,
+        corpus=_corpus(model) if model else None,
         sections=sections,
         months=months,
+        method_note=disclosure.method_note(),
         refresh_form=ActionForm(),
         new_themes=[db.session.get(Theme, i) for i in (model.changes.get("new", []) if model else [])],
         vanished=[db.session.get(Theme, i) for i in (model.changes.get("vanished", []) if model else [])],
@@ -128,33 +133,25 @@ def theme_detail(slug: str, theme_id: int):
     model = active_model(partnership.id)
     quotes, areas, month_rows, total, chart = [], [], [], None, None
     if model is not None:
-        shared = partnership_observations(partnership).with_only_columns(Observation.id).order_by(None).subquery()
-        quotes = list(
-            db.session.scalars(
-                select(Observation)
-                .join(ThemeAssignment, ThemeAssignment.observation_id == Observation.id)
-                .join(shared, shared.c.id == Observation.id)
-                .where(
-                    ThemeAssignment.model_id == model.id,
-                    ThemeAssignment.theme_id == theme.id,
-                    Observation.consent_to_quote.is_(True),
-                )
-                .order_by(ThemeAssignment.probability.desc(), Observation.id)
-                .limit(QUOTES)
-            )
+        quotable = (
+            quotable_observations(partnership, Audience.PARTNERSHIP)
+            .with_only_columns(Observation.id)
+            .order_by(None)
+            .subquery()
         )
-        by_area = queries.area_counts(partnership).get(theme.id, {})
-        month_rows, total, months_guarded, chart = _monthly(partnership, theme, by_area)
-        counts = {a: suppress(n) for a, n in by_area.items()}
-        if months_guarded and not any(c.suppressed for c in counts.values()) and counts:
-            # The places add up to the total, which beside a hidden month would give it away: hide the largest.
-            largest = max(by_area, key=lambda a: (by_area[a], a or 0))
-            counts[largest] = GuardedTotal(0, counts[largest].k)
-        names = {a.id: a.name for a in db.session.scalars(select(Area).where(Area.id.in_([i for i in by_area if i])))}
-        areas = sorted(
-            ((names.get(a, "Whole partnership area") if a else "Whole partnership area", c) for a, c in counts.items()),
-            key=lambda x: x[0],
+        candidates = db.session.scalars(
+            select(Observation)
+            .join(ThemeAssignment, ThemeAssignment.observation_id == Observation.id)
+            .join(quotable, quotable.c.id == Observation.id)
+            .where(ThemeAssignment.model_id == model.id, ThemeAssignment.theme_id == theme.id)
+            .order_by(ThemeAssignment.probability.desc(), Observation.id)
+            .limit(QUOTES)
         )
+        quotes = disclosure.quotes(candidates, Audience.PARTNERSHIP, partnership)
+        theme_tally = queries.theme_counts(partnership).get(theme.id, Tally())
+        total = release(theme_tally)
+        month_rows, chart = _monthly(partnership, theme, theme_tally)
+        areas = _places(partnership, theme, theme_tally)
     merge_form = MergeThemeForm()
     merge_form.target.choices = [(t.id, t.label) for t in queries.visible_themes(partnership) if t.id != theme.id]
     rename_form = RenameThemeForm(label=theme.curated_label or "", description=theme.description)
@@ -167,61 +164,50 @@ def theme_detail(slug: str, theme_id: int):
         month_rows=month_rows,
         total=total,
         month_chart=chart,
+        method_note=disclosure.method_note(),
         rename_form=rename_form,
         merge_form=merge_form,
         action_form=ActionForm(),
     )
 
 
-def _month_guarded(n: int, raw_months: list[int]) -> Count | GuardedTotal:
-    """Total ``n`` as it may be shown beside these month cells, which may cover only part of it (the last 12
-    complete months of an all-time total): guarded by the true sum of the hidden months."""
-    cells = [suppress(c) for c in raw_months]
-    hidden = sum(c for c, cell in zip(raw_months, cells, strict=True) if cell.suppressed)
-    return guarded_total(suppress(n), cells, hidden_sum=hidden)
+def _places(partnership: Partnership, theme: Theme, theme_tally: Tally) -> list[tuple[str, Released]]:
+    """Where the theme is reported, by ward (each counting its LSOAs, as on the theme map), the whole partnership
+    area and anywhere else, over all time; rows with none or not shown are left out."""
+    exact = queries.area_counts(partnership).get(theme.id, {})
+    rolled = queries.rolled_up(exact)
+    wards = {a.id: a for a in db.session.scalars(select(Area).where(Area.level == AreaLevel.WARD))}
+    rows: list[tuple[str, Released]] = []
+    in_wards = Tally()
+    for ward_id, tally in rolled.items():
+        if ward_id in wards:
+            in_wards = in_wards + tally
+            rows.append((wards[ward_id].name, release(tally, [theme_tally])))
+    whole = exact.get(None, Tally())
+    rows.append(("Whole partnership area", release(whole, [theme_tally])))
+    rows.append(("Elsewhere (the authority as a whole, or outside a ward)",
+                 release(theme_tally - in_wards - whole, [theme_tally])))  # fmt: skip
+    return sorted(((name, r) for name, r in rows if _row_visible(r)), key=lambda x: x[0])
 
 
-def _safe_total(n: int, raw_months: list[int], raw_places: list[int]) -> tuple[Count | GuardedTotal, bool]:
-    """A theme's all-time total as it may be shown beside its month cells and its places (both through
-    ``guarded_total``; when both guard it, the larger lower bound, which gives nothing away), and whether the
-    months alone required a guard."""
-    total = suppress(n)
-    cells = [suppress(c) for c in raw_months]
-    places = [suppress(c) for c in raw_places]
-    by_month = _month_guarded(n, raw_months)
-    by_place = guarded_total(total, places)
-    months_guarded = isinstance(by_month, GuardedTotal)
-    if not months_guarded and not isinstance(by_place, GuardedTotal):
-        return total, False
-    places_shown = sum(c.value or 0 for c in places)
-    if months_guarded and not any(c.suppressed for c in places) and raw_places:
-        places_shown -= max(raw_places)  # the theme page hides its largest place (see theme_detail)
-    # Either sum of shown cells is on the page already, so the larger is a lower bound that reveals nothing new.
-    shown = max(sum(c.value or 0 for c in cells), places_shown)
-    return GuardedTotal(shown, total.k), months_guarded
-
-
-def _monthly(partnership: Partnership, theme: Theme, by_area: dict) -> tuple[list, Count | GuardedTotal, bool, str]:
-    """The theme's last 12 complete months (as on the list page), its all-time total guarded against both the
-    hidden months and the hidden areas, whether the months needed that guard, and a bar chart of the months that
-    may be drawn (suppressed ones are not)."""
+def _monthly(partnership: Partnership, theme: Theme, theme_tally: Tally) -> tuple[list, str | None]:
+    """The theme's last 12 complete months (as on the list page), each inside the theme's total, and a bar chart of
+    the months released as a number."""
     today = date.today()
     months = _months(today)
     per_month = queries.monthly_counts(partnership, None, months[0], queries.month_start(today)).get(theme.id, {})
-    raw_months = [per_month.get(m, 0) for m in months]
-    month_rows = [(m, suppress(c)) for m, c in zip(months, raw_months, strict=True)]
-    total, months_guarded = _safe_total(sum(by_area.values()), raw_months, list(by_area.values()))
+    month_rows = [(m, release(per_month.get(m, Tally()), [theme_tally])) for m in months]
     first, last = months[0].strftime("%B %Y"), months[-1].strftime("%B %Y")
     spec = charts.bars(
         [{"label": m.strftime("%b %Y"), "value": c.value, "display": str(c)} for m, c in month_rows],
         f"“{theme.label}” by month",
         "Observations",
-        f"Bar chart of observations in the theme {theme.label} per month from {first} to {last}; months with "
-        f"fewer than {month_rows[0][1].k} are not drawn. The table below lists every month.",
+        f"Bar chart of observations in the theme {theme.label} per month from {first} to {last}; months not shown "
+        "as a number are not drawn. The table below lists every month.",
         sort=False,
     )
     drawable = any(c.value for _, c in month_rows)  # an empty chart says nothing
-    return month_rows, total, months_guarded, charts.script_json(spec) if drawable else None
+    return month_rows, charts.script_json(spec) if drawable else None
 
 
 def _back(partnership, theme):

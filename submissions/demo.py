@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from submissions import operations as ops
 from submissions.models import Confidence, Observation, SharingLevel, Source
+from submissions.validation import parse_bool
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel, Organisation, Partnership, User
 
@@ -111,6 +112,12 @@ def load() -> list[str]:
             counts["residents (public form)"] = counts.get("residents (public form)", 0) + 1
             continue
         data["sharing_level"] = next(sharing_cycle).value
+        # Where an observation is counted for funders and its people agreed to a quote, they agreed to the funders'
+        # edition too (so the demo's funders' edition has quotes to show).
+        data["consent_to_quote_funders"] = bool(
+            parse_bool(row["consent_to_quote"])
+            and data["sharing_level"] in (SharingLevel.FUNDERS_AGGREGATE.value, SharingLevel.PUBLIC_AGGREGATE.value)
+        )
         data["source"] = (Source.SERVICE_DATA if org.slug == "city-public-health" else Source.FRONTLINE_CONTACT).value
         data["confidence"] = (Confidence.HIGH if i % 4 == 0 else Confidence.MEDIUM).value
         ops.submit_observation(data, organisation=org, author=authors.get(org.slug), partnership=partnership,

@@ -94,13 +94,20 @@ class ObservationForm(FlaskForm):
         description=_d("sharing_level"),
     )
     consent_to_quote = BooleanField(
-        "The people concerned agreed to be quoted anonymously",
-        description="Tick only if they agreed. Quotes never carry names.",
+        "Quote it in the partnership's briefings",
+        description="Tick only if the people concerned agreed to be quoted anonymously. The partnership's members and "
+        "convenors may then read it as a quote, with personal details removed. Quotes never carry names.",
+    )
+    consent_to_quote_funders = BooleanField(
+        "Also quote it in the funders' edition",
+        description="Tick only if they also agreed that the partnership's funders may read the quote. Needs the box "
+        "above, and 'Who may see it' set to include funders.",
     )
     external_ref = StringField("Your reference (optional)", validators=[Optional()], description=_d("external_ref"))
 
     RULE_FIELDS = ("kind", "category", "text", "area", "period", "people_affected", "groups", "trend", "source",
-                   "confidence", "sharing_level", "consent_to_quote", "external_ref", "partnership")  # fmt: skip
+                   "confidence", "sharing_level", "consent_to_quote", "consent_to_quote_funders", "external_ref",
+                   "partnership")  # fmt: skip
 
     def values(self) -> dict:
         """The raw values for the shared rules."""
@@ -120,6 +127,7 @@ class PublicObservationForm(ObservationForm):
     # Residents' observations are always shared with the partnership, after moderation and redaction.
     organisation = None
     sharing_level = None
+    consent_to_quote_funders = None
     external_ref = None
     source = None
     confidence = None

@@ -42,6 +42,7 @@ HEADER_GUESSES: dict[str, tuple[str, ...]] = {
     "confidence": ("confidence", "certainty"),
     "sharing_level": ("sharing_level", "sharing", "share_with", "visibility"),
     "consent_to_quote": ("consent_to_quote", "consent", "quote_consent", "can_quote"),
+    "consent_to_quote_funders": ("consent_to_quote_funders", "funders_quote", "quote_funders", "funders_consent"),
     "external_ref": ("external_ref", "ref", "reference", "id", "case_id", "record_id", "our_ref", "your_reference"),
     "partnership": ("partnership",),
 }  # fmt: skip

@@ -10,12 +10,15 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint, false
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from webapp.disclosure import SharingLevel, new_record_key
 from webapp.extensions import db
 from webapp.models import Area, Organisation, Partnership, User, UTCDateTime, str_enum, utcnow
+
+__all__ = ["SharingLevel"]  # defined with the disclosure rules (webapp.disclosure); re-exported for this package
 
 TEXT_MIN = 10
 TEXT_MAX = 5000
@@ -68,29 +71,6 @@ class Confidence(LabelledEnum):
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
-
-
-class SharingLevel(LabelledEnum):
-    """Ordered from narrowest to widest: each level includes the ones before it."""
-
-    ORG_ONLY = "org_only"
-    PARTNERSHIP = "partnership"
-    FUNDERS_AGGREGATE = "funders_aggregate"
-    PUBLIC_AGGREGATE = "public_aggregate"
-
-    @classmethod
-    def LABELS(cls) -> dict[str, str]:  # noqa: N802
-        return {
-            "org_only": "My organisation only",
-            "partnership": "The partnership",
-            "funders_aggregate": "Funders, in aggregate",
-            "public_aggregate": "The public, in aggregate",
-        }
-
-    @classmethod
-    def at_least(cls, level: SharingLevel) -> list[SharingLevel]:
-        members = list(cls)
-        return members[members.index(level) :]
 
 
 class ObservationStatus(LabelledEnum):
@@ -202,7 +182,13 @@ class Observation(db.Model):
     source: Mapped[Source] = mapped_column(str_enum(Source), default=Source.FRONTLINE_CONTACT)
     confidence: Mapped[Confidence] = mapped_column(str_enum(Confidence), default=Confidence.MEDIUM)
     sharing_level: Mapped[SharingLevel] = mapped_column(str_enum(SharingLevel), default=SharingLevel.PARTNERSHIP)
+    # Consent to quote (redacted) in the partnership's briefings and pages; ``consent_to_quote_funders`` also lets the
+    # partnership's funders read the quote (funders' edition), allowed only when the sharing level includes funders.
     consent_to_quote: Mapped[bool] = mapped_column(default=False)
+    consent_to_quote_funders: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The cell key method's random record key (0..255), drawn once when stored: every released count is perturbed by
+    # the sum of its observations' keys (webapp.disclosure). Never shown, never changed.
+    record_key: Mapped[int] = mapped_column(SmallInteger, default=new_record_key)
     external_ref: Mapped[str | None] = mapped_column(String(REF_MAX))
     status: Mapped[ObservationStatus] = mapped_column(str_enum(ObservationStatus), index=True)
     rejection_reason: Mapped[str | None] = mapped_column(String(500))

@@ -273,7 +273,8 @@ def existing_refs(organisation_id: int) -> set[str]:
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_COLUMNS = (
     "id", "external_ref", "kind", "category", "text", "area_code", "area_name", "period", "period_precision",
-    "people_affected", "groups", "trend", "source", "confidence", "sharing_level", "consent_to_quote", "status",
+    "people_affected", "groups", "trend", "source", "confidence", "sharing_level", "consent_to_quote",
+    "consent_to_quote_funders", "status",
     "rejection_reason", "created_at", "updated_at",
 )  # fmt: skip
 
@@ -318,6 +319,7 @@ def export_csv(organisation: Organisation, actor: User) -> str:
                     o.confidence.value,
                     o.sharing_level.value,
                     "yes" if o.consent_to_quote else "no",
+                    "yes" if o.consent_to_quote_funders else "no",
                     o.status.value,
                     o.rejection_reason,
                     o.created_at.isoformat(timespec="seconds"),

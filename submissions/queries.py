@@ -7,15 +7,21 @@
 - Convenors, and members of organisations that share with the partnership, see the partnership's *live, redacted*
   observations at partnership level or wider from organisations in ``sharing_organisation_ids(partnership)``, and
   residents' approved, redacted ones: with the redacted text only.
-- Funders never see observation-level data (only aggregate counts built elsewhere).
+- Funders never see observation-level data (only aggregate counts, released through :mod:`webapp.disclosure`, and
+  quotes its rules allow).
 - Until an observation is redacted it is shown to nobody but its organisation (or resident author) and moderators.
+
+What each audience *counts* (``partnership_observations(partnership, audience)``) and may *quote*
+(``quotable_observations``) follows :class:`webapp.disclosure.Audience`; counts are taken with
+:func:`tally_columns` so that every one is released as a tally.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Select, and_, false, or_, select
+from sqlalchemy import Select, and_, false, func, or_, select
 
 from submissions.models import LIVE_STATUSES, Observation, ObservationStatus, SharingLevel
+from webapp.disclosure import Audience
 from webapp.extensions import db
 from webapp.models import OrgKind, Partnership, PlatformRole, User
 from webapp.operations import sharing_organisation_ids
@@ -23,17 +29,20 @@ from webapp.operations import sharing_organisation_ids
 SHARED_LEVELS = SharingLevel.at_least(SharingLevel.PARTNERSHIP)
 
 
-def _shared_with(partnership: Partnership):
-    """Condition: a live, redacted observation of ``partnership`` that the partnership's people may read."""
+def _shared_with(partnership: Partnership, audience: Audience = Audience.PARTNERSHIP):
+    """Condition: a live, redacted observation of ``partnership`` that ``audience`` counts (the partnership's people
+    may read it as well)."""
     sharing = sharing_organisation_ids(partnership)
+    levels = [level for level in SHARED_LEVELS if level in audience.counted_levels]
     from_orgs = and_(
         Observation.organisation_id.in_(sharing) if sharing else false(),
-        Observation.sharing_level.in_(SHARED_LEVELS),
+        Observation.sharing_level.in_(levels) if levels else false(),
         Observation.status.in_(LIVE_STATUSES),
     )
     from_residents = and_(
         Observation.organisation_id.is_(None),
         Observation.status == ObservationStatus.APPROVED,
+        Observation.sharing_level.in_(levels) if levels else false(),
     )
     return and_(
         Observation.partnership_id == partnership.id,
@@ -42,9 +51,27 @@ def _shared_with(partnership: Partnership):
     )
 
 
-def partnership_observations(partnership: Partnership) -> Select:
-    """The approved (live), redacted observations that feed a partnership's themes and counts."""
-    return select(Observation).where(_shared_with(partnership)).order_by(Observation.id)
+def partnership_observations(partnership: Partnership, audience: Audience = Audience.PARTNERSHIP) -> Select:
+    """The approved (live), redacted observations that feed a partnership's themes and counts, as ``audience``
+    counts them (its sharing levels only): the partnership's people by default."""
+    return select(Observation).where(_shared_with(partnership, audience)).order_by(Observation.id)
+
+
+def quotable_observations(partnership: Partnership, audience: Audience) -> Select:
+    """The partnership's observations ``audience`` may read as quotes (webapp.disclosure.may_quote, in SQL)."""
+    levels = list(audience.quoted_levels)
+    stmt = partnership_observations(partnership, audience).where(
+        Observation.consent_to_quote.is_(True),
+        Observation.sharing_level.in_(levels) if levels else false(),
+    )
+    if audience.needs_funders_consent:
+        stmt = stmt.where(Observation.consent_to_quote_funders.is_(True))
+    return stmt
+
+
+def tally_columns():
+    """``count(*), sum(record_key)``: what every released count is made from (webapp.disclosure.Tally.row)."""
+    return func.count(Observation.id), func.sum(Observation.record_key)
 
 
 def _user_org_ids(user: User) -> set[int]:

@@ -29,6 +29,7 @@ from submissions.models import (
     Source,
     Trend,
 )
+from webapp.disclosure import Audience
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel, Organisation, Partnership, partnership_members
 from webapp.operations import OperationError
@@ -73,10 +74,16 @@ FIELDS: tuple[Field, ...] = (
     Field("source", "Source", "enum", "How you know.", choices=_values(Source)),
     Field("confidence", "Confidence", "enum", "How sure you are.", choices=_values(Confidence)),
     Field("sharing_level", "Who may see it", "enum",
-          "Your organisation only, the partnership, or also funders or the public in aggregate (counts only).",
+          "org_only: your organisation only. partnership: the partnership's members and convenors read it (personal "
+          "details removed). funders_aggregate: also counted in what the partnership's funders see (counts only, "
+          "never the text). public_aggregate: also counted in what the public sees (counts only).",
           choices=_values(SharingLevel)),
-    Field("consent_to_quote", "Consent to quote", "boolean",
-          "The people concerned agreed to be quoted anonymously."),
+    Field("consent_to_quote", "Quote in the partnership's briefings", "boolean",
+          "The people concerned agreed to be quoted anonymously: the partnership's members and convenors may read "
+          "the quote (personal details removed) in its briefings and theme pages."),
+    Field("consent_to_quote_funders", "Also quote in the funders' edition", "boolean",
+          "The people concerned also agreed that the partnership's funders may read the quote (funders' edition of "
+          "the briefing). Needs consent_to_quote and a sharing level that includes funders."),
     Field("external_ref", "Your reference", "string",
           "Your own reference for this row; importing it again does not create a duplicate.", max_length=REF_MAX),
     Field("partnership", "Partnership", "string",
@@ -111,6 +118,7 @@ class CleanObservation:
     confidence: Confidence
     sharing_level: SharingLevel
     consent_to_quote: bool
+    consent_to_quote_funders: bool
     external_ref: str | None
     partnership_id: int | None
 
@@ -302,7 +310,7 @@ def parse_groups(value: Any) -> list[str]:
     return chosen
 
 
-def parse_bool(value: Any) -> bool:
+def parse_bool(value: Any, label: str = "Consent to quote") -> bool:
     if _blank(value):
         return False
     if isinstance(value, bool):
@@ -312,7 +320,7 @@ def parse_bool(value: Any) -> bool:
         return True
     if key in {"0", "n", "no", "false", "off"}:
         return False
-    raise ValueError(f"Consent to quote must be yes or no, not {str(value)[:20]!r}.")
+    raise ValueError(f"{label} must be yes or no, not {str(value)[:20]!r}.")
 
 
 def _text(value: Any) -> str:
@@ -353,6 +361,19 @@ def validate(data: Mapping[str, Any], context: Context) -> CleanObservation:
     else:
         check("sharing_level", lambda v: _enum(SharingLevel, v, "Who may see it", SharingLevel.PARTNERSHIP))
     check("consent_to_quote", parse_bool)
+    check("consent_to_quote_funders", lambda v: parse_bool(v, "Also quote in the funders' edition"))
+    if clean.get("consent_to_quote_funders") and "consent_to_quote_funders" not in errors:
+        level = clean.get("sharing_level")
+        if not clean.get("consent_to_quote"):
+            errors["consent_to_quote_funders"] = (
+                "Funders can read a quote only if it may be quoted in the partnership's briefings too: tick both, "
+                "or neither."
+            )
+        elif level is not None and level not in Audience.FUNDERS.counted_levels:
+            errors["consent_to_quote_funders"] = (
+                "Funders can read a quote only when 'Who may see it' includes funders (funders or the public as "
+                "counts)."
+            )
     check("external_ref", _ref)
     check("partnership", lambda v: _partnership(v, context))
     check("area", lambda v: _area(v, context, clean.get("partnership")))
@@ -374,6 +395,7 @@ def validate(data: Mapping[str, Any], context: Context) -> CleanObservation:
         confidence=clean["confidence"],
         sharing_level=clean["sharing_level"],
         consent_to_quote=clean["consent_to_quote"],
+        consent_to_quote_funders=clean["consent_to_quote_funders"],
         external_ref=clean["external_ref"],
         partnership_id=partnership.id if partnership else None,
     )

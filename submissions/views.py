@@ -232,6 +232,7 @@ def _form_data(obs: Observation) -> dict:
         "confidence": obs.confidence.value,
         "sharing_level": obs.sharing_level.value,
         "consent_to_quote": obs.consent_to_quote,
+        "consent_to_quote_funders": obs.consent_to_quote_funders,
         "external_ref": obs.external_ref or "",
     }  # fmt: skip
 
@@ -716,6 +717,7 @@ def observation_json(obs: Observation) -> dict:
         "confidence": obs.confidence.value,
         "sharing_level": obs.sharing_level.value,
         "consent_to_quote": obs.consent_to_quote,
+        "consent_to_quote_funders": obs.consent_to_quote_funders,
         "external_ref": obs.external_ref,
         "partnership": obs.partnership.slug if obs.partnership else None,
         "status": obs.status.value,

@@ -167,8 +167,17 @@ SETTINGS: tuple[Setting, ...] = (
         "COMMINTEL_SUPPRESSION_K",
         "COMMINTEL_SUPPRESSION_K",
         5,
-        "Counts below this are shown as 'fewer than k' everywhere: screen, PDF, export and API.",
+        "Threshold k: counts of 1 to k-1 observations are shown as 'fewer than k' everywhere (screen, PDF, export, "
+        "API); larger ones are perturbed (COMMINTEL_PTABLE). Changing it needs a perturbation table made for it.",
         _parse_positive_int,
+    ),
+    Setting(
+        "COMMINTEL_PTABLE",
+        "COMMINTEL_PTABLE",
+        lambda: str(PROJECT_ROOT / "webapp" / "disclosure_data" / "ptable.csv"),
+        "Perturbation table (CSV) of the cell key method that protects every released count; the shipped one is made "
+        "for k=5 (docs/disclosure.md). A missing or malformed table, or one not made for k, stops start-up.",
+        _parse_str,
     ),
     Setting(
         "COMMINTEL_TRUSTED_PROXIES",
@@ -364,7 +373,23 @@ def load_config(overrides: Mapping[str, Any] | None = None, environ: Mapping[str
     return values
 
 
+def _load_ptable(values: dict[str, Any]) -> Any:
+    """The perturbation table COMMINTEL_PTABLE names, read and checked against k; ConfigError naming the setting."""
+    from webapp import ptable
+
+    try:
+        table = ptable.load(values["COMMINTEL_PTABLE"])
+        table.check(values["COMMINTEL_SUPPRESSION_K"])
+    except ptable.PtableError as exc:
+        raise ConfigError(
+            f"Setting COMMINTEL_PTABLE: {values['COMMINTEL_PTABLE']} cannot be used: {exc} "
+            f"(COMMINTEL_SUPPRESSION_K is {values['COMMINTEL_SUPPRESSION_K']})."
+        ) from None
+    return table
+
+
 def _validate(values: dict[str, Any]) -> None:
+    values["COMMINTEL_PTABLE_TABLE"] = _load_ptable(values)
     env = values["COMMINTEL_ENV"]
     secret = values["SECRET_KEY"]
     if env == "production":
@@ -412,6 +437,8 @@ def settings_table_markdown() -> str:
             default = "`sqlite:///instance/commintel.db`"
         elif s.key == "COMMINTEL_INSTANCE_DIR":
             default = "`instance/`"
+        elif s.key == "COMMINTEL_PTABLE":
+            default = "`webapp/disclosure_data/ptable.csv`"
         elif s.default is None:
             default = "unset"
         else:

@@ -34,8 +34,10 @@ ERASURE_TABLES = (
     "observation_embeddings",
     "theme_assignments",
     "themes",
+    "briefings",  # the composition's facts: quotes, group names
     "briefing_sections",
     "briefing_versions",
+    "briefing_editions",  # the editions' PDFs
     "audit_events",
     "jobs",
 )

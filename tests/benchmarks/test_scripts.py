@@ -31,6 +31,7 @@ TINY = {
     "area_profiles.py": ["--observations", "300", "--requests", "3"],
     "briefing.py": ["--runs", "1"],
     "auth_timing.py": ["--rounds", "3"],
+    "disclosure_attack.py": ["--seeds", "1", "--observations", "150"],
 }
 NEEDS_SHARED_DATA = {"themes.py", "nlp_throughput.py", "area_profiles.py"}
 

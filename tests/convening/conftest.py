@@ -118,3 +118,24 @@ def approve_all(briefing, user) -> None:
     for s in briefing.sections:
         if s.machine_written:
             cops.approve_section(s, user)
+
+
+def edition(briefing, audience: str = "partnership"):
+    """The draft's edition for ``audience`` (its cells released through webapp.disclosure, as every page does)."""
+    from convening.composer import Edition
+    from webapp.disclosure import Audience
+
+    return Edition(briefing.facts or {}, Audience(audience), briefing.session.partnership)
+
+
+def section_markdown(briefing, kind, audience: str = "partnership") -> str:
+    """A section of the draft as the edition for ``audience`` reads it (figures released)."""
+    from webapp.disclosure import Audience
+
+    doc = cops.briefing_document(briefing, Audience(audience))
+    return next(s["markdown"] for s in doc["sections"] if s["kind"] == kind.value)
+
+
+def true_count(briefing, cell: str, audience: str = "partnership") -> int:
+    """How many observations a cell of the facts counts (the truth behind its released value)."""
+    return int(briefing.facts[audience]["cells"].get(cell, {}).get("n", 0))

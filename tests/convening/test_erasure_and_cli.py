@@ -27,6 +27,7 @@ def test_erasing_a_quoted_observation_republishes_without_it(observed, make_sess
     db.session.commit()
     v1_id, quoted = v1.id, observed["quoted"]
     assert "skip meals" in str(v1.content)
+    counted = v1.content["facts"]["partnership"]["cells"]["total.now"]["n"]
 
     sops.erase_observation(quoted, observed["users"]["org_admin"])
     db.session.commit()
@@ -35,19 +36,22 @@ def test_erasing_a_quoted_observation_republishes_without_it(observed, make_sess
     assert [v.number for v in versions] == [1, 2]
     old, new = versions
     assert old.is_withdrawn
-    assert old.pdf is None
+    assert all(e.pdf is None for e in old.editions)
     # Erasure reaches the stored copy too: the withdrawn version keeps no trace of the quote, and says why.
     assert "skip meals" not in str(old.content)
     assert "More next time." in str(old.content)
-    assert "removed from this stored copy" in old.withdrawn_reason
+    assert "taken out of this stored copy" in old.withdrawn_reason
     assert "skip meals" not in str(new.content)
     assert "More next time." in str(new.content)  # the rest of the convenor's text stays
-    assert "A quote was withdrawn" in new.note
+    assert "recounted without it" in new.note
     assert new.quoted_observation_ids == []
     assert new.published_by_id is None
     assert new.pdf_ready  # rendered after the erasure committed
+    # Every count that included it is one fewer in the republished version.
+    assert new.content["facts"]["partnership"]["cells"]["total.now"]["n"] == counted - 1
+    assert old.content["facts"]["partnership"]["cells"]["total.now"]["n"] == counted - 1  # the stored copy too
     section = db.session.scalar(select(BriefingSection).where(BriefingSection.kind == SectionKind.QUOTES))
-    assert section.data["quotes"] == []
+    assert section.briefing.facts["partnership"]["quotes"] == []
     assert "skip meals" not in section.body
 
     funder = client_for("funder")
@@ -56,7 +60,7 @@ def test_erasing_a_quoted_observation_republishes_without_it(observed, make_sess
     assert "skip meals" not in gone.get_data(as_text=True)
     assert funder.get(f"/convening/versions/{v1_id}/pdf").status_code == 410
     page = funder.get(f"/convening/versions/{new.id}").get_data(as_text=True)
-    assert "A quote was withdrawn" in page
+    assert "recounted without it" in page
     pdf = funder.get(f"/convening/versions/{new.id}/pdf")
     assert pdf.status_code == 200
     assert b"skip meals" not in pdf.data
@@ -107,9 +111,11 @@ def test_an_edited_or_copied_quote_is_erased_too(observed, make_session):
     assert db.session.get(type(briefing), briefing.id).changed_since_publish
 
 
-def test_an_older_withdrawn_version_is_scrubbed_without_a_new_version(observed, make_session):
-    """Version 1 quoted the observation; version 2 (current) did not: version 1 is scrubbed and withdrawn, version 2
-    stays served, and nothing is republished."""
+def test_every_version_that_counted_it_is_scrubbed_and_only_the_latest_republished(observed, make_session):
+    """Version 1 quoted the observation; version 2 (current) did not quote it but counted it: version 1 is scrubbed
+    and withdrawn, version 2 is withdrawn and republished as version 3, recounted without it."""
+    from webapp.disclosure import Audience
+
     convenor = observed["users"]["convenor"]
     briefing = cops.compose_briefing(make_session(), convenor)
     approve_all(briefing, convenor)
@@ -118,18 +124,22 @@ def test_an_older_withdrawn_version_is_scrubbed_without_a_new_version(observed, 
     cops.set_included(quotes, False, convenor)
     v2 = cops.publish_briefing(briefing, convenor)
     db.session.commit()
-    assert "skip meals" in str(v1.content)
-    assert "skip meals" not in str(v2.content)
+    assert "skip meals" in str(cops.version_document(v1, Audience.PARTNERSHIP))
+    assert "skip meals" not in str(cops.version_document(v2, Audience.PARTNERSHIP))
     v1_id, v2_id = v1.id, v2.id
 
     sops.erase_observation(observed["quoted"], observed["users"]["org_admin"])
     db.session.commit()
 
-    assert [v.number for v in db.session.scalars(select(BriefingVersion).order_by(BriefingVersion.number))] == [1, 2]
-    old, current = db.session.get(BriefingVersion, v1_id), db.session.get(BriefingVersion, v2_id)
+    versions = list(db.session.scalars(select(BriefingVersion).order_by(BriefingVersion.number)))
+    assert [v.number for v in versions] == [1, 2, 3]
+    old, previous = db.session.get(BriefingVersion, v1_id), db.session.get(BriefingVersion, v2_id)
     assert old.is_withdrawn
+    assert previous.is_withdrawn
     assert "skip meals" not in str(old.content)
-    assert not current.is_withdrawn
+    assert "skip meals" not in str(previous.content)
+    assert not versions[-1].is_withdrawn
+    assert "skip meals" not in str(versions[-1].content)
 
 
 def test_scrubbing_markdown_keeps_what_does_not_carry_the_text():
@@ -180,17 +190,22 @@ def test_a_published_version_content_changes_only_by_erasure(observed, make_sess
         version.erase_from_content({**version.content, "title": "Changed"}, "erased")
 
 
-def test_erasing_an_unquoted_observation_changes_no_version(observed, make_session):
+def test_erasing_an_unquoted_observation_republishes_the_counts_without_it(observed, make_session):
     convenor = observed["users"]["convenor"]
     briefing = cops.compose_briefing(make_session(), convenor)
     approve_all(briefing, convenor)
-    cops.publish_briefing(briefing, convenor)
+    v1 = cops.publish_briefing(briefing, convenor)
     db.session.commit()
+    counted = v1.content["facts"]["partnership"]["cells"]["total.now"]
     other = db.session.scalar(select(type(observed["quoted"])).where(type(observed["quoted"]).consent_to_quote.is_(
-        False)).limit(1))  # fmt: skip
+        False), type(observed["quoted"]).id.in_(counted["ids"])).limit(1))  # fmt: skip
     sops.erase_observation(other, observed["users"]["org_admin"])
     db.session.commit()
-    assert [v.number for v in db.session.scalars(select(BriefingVersion))] == [1]
+    versions = list(db.session.scalars(select(BriefingVersion).order_by(BriefingVersion.number)))
+    assert [v.number for v in versions] == [1, 2]
+    recounted = versions[1].content["facts"]["partnership"]["cells"]["total.now"]
+    assert recounted["n"] == counted["n"] - 1
+    assert other.id not in recounted["ids"]
 
 
 def test_cli_build_writes_a_draft_pdf_and_stores_nothing(app, observed, make_session, tmp_path):

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from convening import operations as cops
+from convening import quote_check
 from convening.models import SectionKind
 from tests.convening.conftest import approve_all
 from webapp.extensions import db
@@ -45,7 +46,7 @@ def test_one_click_generalisation_resolves_it_and_is_audited(risky_briefing, obs
     client = client_for("convenor")
     page = client.get(f"/convening/sessions/{briefing.session_id}/briefing").get_data(as_text=True)
     assert "could identify someone" in page
-    index = next(i for i, q in enumerate(quotes.data["quotes"]) if "Stoke Bishop" in q["text"]) + 1
+    index = next(i for i, q in enumerate(quote_check.section_quotes(quotes)) if "Stoke Bishop" in q["text"]) + 1
     response = client.post(f"/convening/sections/{quotes.id}", data={"do": "generalise", "quote": str(index)})
     assert response.status_code == 302
     db.session.expire_all()

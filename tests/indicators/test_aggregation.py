@@ -103,20 +103,23 @@ NOT_SHOWN = "not shown"
 
 
 def test_a_total_never_gives_a_hidden_part_away():
-    from indicators.profiles import guarded_total
-    from webapp.suppression import suppress
+    """Secondary suppression is replaced by the cell key method: a total of k or more is released with its own noise
+    (so total minus the shown parts no longer pins a hidden one: the attack test measures it), and a total of fewer
+    than k is not broken down at all."""
+    from webapp.disclosure import State, Tally, release
 
-    parts = [suppress(6), suppress(2)]  # 2 is hidden: showing 8 would reveal it
-    shown = guarded_total(suppress(8), parts)
-    assert str(shown) == "at least 6"
-    assert shown.value is None
-    assert str(guarded_total(suppress(12), [suppress(6), suppress(6)])) == "12"
-    assert str(guarded_total(suppress(3), [suppress(3), suppress(0)])) == "fewer than 5"
-    # Two hidden parts summing to 6 could be 2+4, 3+3 or 4+2: the total reveals neither (secondary suppression).
-    assert str(guarded_total(suppress(6), [suppress(3), suppress(3)])) == "6"
-    # Two hidden parts summing to 8 can only be 4+4; two summing to 2 only 1+1: the totals would give them away.
-    assert str(guarded_total(suppress(8), [suppress(4), suppress(4)])) == NOT_SHOWN
-    assert str(guarded_total(suppress(7), [suppress(5), suppress(1), suppress(1)])) == "at least 5"
-    # Parts that cover only some of the total: the true sum of the hidden ones decides.
-    assert str(guarded_total(suppress(20), [suppress(2), suppress(1)], hidden_sum=3)) == "20"
-    assert str(guarded_total(suppress(20), [suppress(1), suppress(1)], hidden_sum=2)) == NOT_SHOWN
+    total, shown_part, hidden_part = Tally(8, 300), Tally(6, 200), Tally(2, 100)
+    released_total, released_part = release(total), release(shown_part, [total])
+    assert release(hidden_part, [total]).state is State.HIDDEN
+    # Whatever the total shows, the hidden part is only known to be 1..4 (D = 4 on both released figures).
+    assert released_total.perturbed
+    assert released_part.perturbed
+    candidates = {
+        released_total.value + dt - (released_part.value + dp) for dt in range(-4, 5) for dp in range(-4, 5)
+    } & set(range(1, 5))
+    assert len(candidates) > 1
+    # A total of fewer than k: its parts are not shown, zero parts included.
+    small = Tally(3, 30)
+    assert release(small).state is State.HIDDEN  # the total itself
+    assert str(release(Tally(2, 20), [small])) == NOT_SHOWN
+    assert str(release(Tally(0, 0), [small])) == NOT_SHOWN

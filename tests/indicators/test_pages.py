@@ -165,9 +165,11 @@ def test_community_counts_go_through_suppress(loaded, world, client_for):
     lsoa = db.session.scalar(select(Area).where(Area.code == "E01014540"))  # in Central ward
     recent = date.today() - timedelta(days=10)
 
+    made: list = []
+
     def observe(category, n, level=SharingLevel.PARTNERSHIP):
         for _ in range(n):
-            db.session.add(
+            made.append(
                 Observation(
                     organisation_id=world["org"].id,
                     partnership_id=partnership.id,
@@ -181,27 +183,47 @@ def test_community_counts_go_through_suppress(loaded, world, client_for):
                     sharing_level=level,
                 )
             )
+            db.session.add(made[-1])
+
+    def shown(category=None, levels=None) -> str:
+        """What the layer releases for these observations (count and record keys)."""
+        from webapp.disclosure import Tally, release
+
+        chosen = [o for o in made if (category is None or o.category_id == category.id)
+                  and (levels is None or o.sharing_level in levels)]  # fmt: skip
+        return str(release(Tally.of(chosen)))
 
     observe(food, 6)
     observe(housing, 2)
     observe(housing, 5, SharingLevel.PUBLIC_AGGREGATE)
     db.session.commit()
     member_page = client_for("member").get(f"/areas/{CENTRAL_WARD}").get_data(as_text=True)
-    assert re.search(r"<th scope=\"row\">Food</th><td>6</td>", member_page)
-    assert re.search(r"<th scope=\"row\">Housing and homelessness</th><td>7</td>", member_page)
-    assert "in Central and the areas inside it: 13, from" in member_page
+    # Counts of 5 or more are released through the cell key method (the same observations, the same number).
+    assert re.search(rf"<th scope=\"row\">Food</th><td>{shown(food)}</td>", member_page)
+    assert re.search(rf"<th scope=\"row\">Housing and homelessness</th><td>{shown(housing)}</td>", member_page)
+    assert f'in Central and the areas inside it: <strong class="community-total">{shown()}</strong>' in member_page
     # A resident sees only what was shared with the public, and small counts are hidden.
     resident_page = client_for("resident").get(f"/areas/{CENTRAL_WARD}").get_data(as_text=True)
     assert "Food" not in resident_page.split("What the community reports")[1]
-    assert re.search(r"<th scope=\"row\">Housing and homelessness</th><td>5</td>", resident_page)
+    public = [SharingLevel.PUBLIC_AGGREGATE]
+    assert re.search(
+        rf"<th scope=\"row\">Housing and homelessness</th><td>{shown(housing, public)}</td>", resident_page
+    )
     observe(food, 1, SharingLevel.PUBLIC_AGGREGATE)
     db.session.commit()
+    # One public food observation: "fewer than 5" for the authority; in the ward it is not broken down further (the
+    # authority's food count is already fewer than 5, so the ward's could only repeat or pin it).
+    resident_page = client_for("resident").get(f"/areas/{BRISTOL}").get_data(as_text=True)
+    food_row = re.search(r"<th scope=\"row\">Food</th>(.*?)</tr>", resident_page, re.S).group(1)
+    assert re.findall(r"<td>([^<]*)</td>", food_row) == ["not shown", "not shown", "fewer than 5"]
     resident_page = client_for("resident").get(f"/areas/{CENTRAL_WARD}").get_data(as_text=True)
-    assert re.search(r"<th scope=\"row\">Food</th><td>fewer than 5</td>", resident_page)
+    assert "Food" not in resident_page.split("What the community reports")[1]
 
 
-def test_evidence_gap_flag_explains_itself(loaded, client_for):
+def test_evidence_gap_flag_explains_itself(loaded, world, client_for):
     # E01033367 is in IMD decile 1 and nobody has reported anything there; E01014540 is in decile 4.
+    _sharing_over_bristol(world)
+    db.session.commit()
     page = client_for("member").get("/areas/E01033367").get_data(as_text=True)
     assert "Evidence gap" in page
     assert "IMD decile 1" in page
@@ -247,6 +269,7 @@ def test_themes_sit_beside_indicators_with_the_rising_flag(loaded, world, client
     food = db.session.scalar(select(Category).where(Category.slug == "food"))
     lsoa = db.session.scalar(select(Area).where(Area.code == "E01014540"))
     last_month = date.today().replace(day=1) - timedelta(days=20)  # inside the last three complete months
+    made = []
     for _ in range(12):
         obs = Observation(
             organisation_id=world["org"].id, partnership_id=partnership.id, kind=ObservationKind.NEED,
@@ -255,13 +278,19 @@ def test_themes_sit_beside_indicators_with_the_rising_flag(loaded, world, client
             sharing_level=SharingLevel.PARTNERSHIP,
         )  # fmt: skip
         db.session.add(obs)
+        made.append(obs)
         db.session.flush()
         db.session.add(ThemeAssignment(observation_id=obs.id, model_id=model.id, theme_id=theme.id))
     db.session.commit()
+    from webapp.disclosure import Tally, release
+
+    twelve = release(Tally.of(made))  # 12, released with the noise of these observations' keys
     page = client_for("member").get(f"/areas/{CENTRAL_WARD}").get_data(as_text=True)
     themes = page.split("<h3>Themes</h3>")[1]
     assert "Food parcels running out" in themes
-    assert re.search(r"Food parcels running out</th>\s*<td>12</td><td class=\"trend trend-rising\">Rising</td>", themes)
+    assert re.search(
+        rf"Food parcels running out</th>\s*<td>{twelve}</td><td class=\"trend trend-rising\">Rising</td>", themes
+    )
     assert "Rising needs where the statistics look stable" in page
     assert "Claimant rate (2019 to 2020)" in page
     # Funders and the public see category counts only, never the themes.
@@ -271,7 +300,7 @@ def test_themes_sit_beside_indicators_with_the_rising_flag(loaded, world, client
     convenor = client_for("convenor")
     page = convenor.get(f"/areas/themes/{theme.id}").get_data(as_text=True)
     assert "This is not a causal claim" in page
-    assert re.search(r'<th scope="row">4</th>\s*<td>12</td>\s*<td>100%</td>\s*<td>25%</td>', page)
+    assert re.search(rf'<th scope="row">4</th>\s*<td>{twelve}</td>\s*<td>100%</td>\s*<td>25%</td>', page)
     assert re.search(r'<th scope="row">1 \(most deprived\)</th>\s*<td>0</td>\s*<td>0%</td>\s*<td>25%</td>', page)
     assert client_for("member").get(f"/areas/themes/{theme.id}").status_code == 403
     # The map switches to the theme's intensity: 12 observations in Central's LSOAs, counted at the ward.
@@ -279,11 +308,11 @@ def test_themes_sit_beside_indicators_with_the_rising_flag(loaded, world, client
     spec = _spec(page, "area-map")
     assert spec["title"] == "Theme: Food parcels running out"
     central = next(f for f in spec["datasets"]["areas"] if f["properties"]["code"] == CENTRAL_WARD)
-    assert central["properties"]["value"] == 12
+    assert central["properties"]["value"] == twelve.value  # the same observations: the same released value
     assert f'value="theme-{theme.id}"' not in client_for("funder").get("/areas/").get_data(as_text=True)
     # By ward: Central has two of its eight LSOAs (25%) in the most deprived 20%: "A quarter to a half".
     page = convenor.get(f"/areas/themes/{theme.id}").get_data(as_text=True)
-    assert re.search(r'<th scope="row">A quarter to a half</th><td>12</td>\s*<td>100%</td>', page)
+    assert re.search(rf'<th scope="row">A quarter to a half</th><td>{twelve}</td>\s*<td>100%</td>', page)
 
 
 def _flag(page: str) -> str:
@@ -291,8 +320,9 @@ def _flag(page: str) -> str:
     return match.group(1) if match else ""
 
 
-def test_evidence_gap_is_the_same_for_every_viewer(loaded, world, client_for):
-    """The flag speaks of what the partnership holds, not of what one viewer may see."""
+def test_evidence_gap_follows_what_each_viewer_is_shown(loaded, world, client_for):
+    """The flag is read from the total the viewer is shown (so it says nothing the page does not), and says whose
+    observations it speaks of."""
     from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
 
     partnership = _sharing_over_bristol(world)
@@ -314,11 +344,12 @@ def test_evidence_gap_is_the_same_for_every_viewer(loaded, world, client_for):
     observe(3)
     flags = {role: _flag(client_for(role).get("/areas/E01033367").get_data(as_text=True)) for role in
              ("member", "funder", "resident")}  # fmt: skip
-    assert "yet the partnership has fewer than 5 shared observations here" in flags["member"]
-    assert flags["funder"] == flags["resident"] == flags["member"]  # not "0 observations" for those who see fewer
-    observe(3)  # six now: no gap, for anyone (the public still sees none of them)
-    for role in ("member", "funder", "resident"):
-        assert "Evidence gap" not in client_for(role).get("/areas/E01033367").get_data(as_text=True)
+    assert "has fewer than 5 observations here shared with the partnership&#39;s members" in flags["member"]
+    assert "has 0 observations here shared with the public" in flags["resident"]
+    assert "has 0 observations here shared with the partnership&#39;s funders" in flags["funder"]
+    observe(3)  # six now: no gap for the partnership; the public and funders are still shown none of them
+    assert "Evidence gap" not in client_for("member").get("/areas/E01033367").get_data(as_text=True)
+    assert "shared with the public" in _flag(client_for("resident").get("/areas/E01033367").get_data(as_text=True))
 
 
 def test_better_and_worse_are_said_in_words_not_only_colour(loaded, import_file, tmp_path, client_for):

@@ -204,13 +204,19 @@ def test_curation_is_audited_and_merge_follows(theme_world):
 
 def test_trend_is_a_binomial_test():
     from nlp.queries import trend
+    from webapp.disclosure import Tally
+
+    def tallies(counts: dict) -> dict:  # the months' tallies (record keys made up: the counts are what matters)
+        return {month: Tally(n, 37 * n + month.month) for month, n in counts.items()}
 
     until = date(2025, 7, 10)
     rising = {date(2025, 4, 1): 12, date(2025, 5, 1): 14, date(2025, 6, 1): 15, date(2025, 1, 1): 3,
               date(2025, 2, 1): 2, date(2025, 3, 1): 4}  # fmt: skip
-    assert trend(rising, until).direction == "rising"
-    falling = {date(2025, 4, 1): 1, date(2025, 1, 1): 12, date(2025, 2, 1): 10, date(2025, 3, 1): 9}
-    assert trend(falling, until).direction == "falling"
+    assert trend(tallies(rising), until).direction == "rising"
+    falling = {date(2025, 4, 1): 5, date(2025, 1, 1): 12, date(2025, 2, 1): 10, date(2025, 3, 1): 9}
+    assert trend(tallies(falling), until).direction == "falling"
     steady = {date(2025, 4, 1): 6, date(2025, 5, 1): 5, date(2025, 1, 1): 5, date(2025, 2, 1): 6}
-    assert trend(steady, until).direction == "steady"
-    assert trend({date(2025, 6, 1): 4}, until).direction == "too few"
+    assert trend(tallies(steady), until).direction == "steady"
+    assert trend(tallies({date(2025, 6, 1): 4}), until).direction == "too few"
+    # A period shown as "fewer than k" leaves the trend untold (a direction would say which side is small).
+    assert trend(tallies({date(2025, 4, 1): 1, date(2025, 1, 1): 30}), until).direction == "too few"

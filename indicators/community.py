@@ -1,0 +1,565 @@
+"""What the area pages show of observations: counts by category and kind, themes, a theme's map and its spread over
+deprivation, and the flags that read them beside the indicators.
+
+Every count here is a :class:`webapp.disclosure.Tally` counted in SQL and shown only as released by
+:func:`webapp.disclosure.release`, for the reader's audience of each partnership (:func:`audience_for`): the counts
+of a partnership come only from observations whose sharing level includes that audience. Each released cell names
+the larger released cells that contain it (``within``): the totals of its own table, the same figure for the areas
+above it, the theme's partnership-wide figures. A total of fewer than k is therefore never broken down, on its own
+page or another one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+
+from indicators import aggregation
+from indicators.models import Indicator, Polarity
+from indicators.profiles import (
+    Figure,
+    MapLayer,
+    _request_cache,
+    _values_frame,
+    all_indicators,
+    area_ids_within,
+    deprivation_index,
+    lsoa_ids_within,
+)
+from webapp.disclosure import Audience, Released, State, Tally, audience_for, release, threshold
+from webapp.extensions import db
+from webapp.models import Area, AreaLevel, Partnership
+
+NEED, ASSET = "need", "asset"
+KINDS = (NEED, ASSET)
+
+
+def reader_audience(user, partnership: Partnership) -> Audience:
+    """The audience the area pages count for (signed-in readers only reach them; anyone else is the public)."""
+    return audience_for(user, partnership) or Audience.PUBLIC
+
+
+def since_for(months: str | None) -> tuple[date | None, str]:
+    choices = {"3": 91, "6": 182, "12": 365, "24": 730}
+    if months == "all":
+        return None, "all"
+    m = months if months in choices else "12"
+    return date.today() - timedelta(days=choices[m]), m
+
+
+def ancestors(area: Area) -> list[Area]:
+    """The areas above ``area``, nearest first (its ward, its local authority...)."""
+    out, current = [], area.parent
+    while current is not None and len(out) < 6:
+        out.append(current)
+        current = current.parent
+    return out
+
+
+def partnerships_covering(area: Area) -> list[Partnership]:
+    """Partnerships whose areas include ``area`` or an area above it (asked once per request)."""
+    cache = _request_cache("_partnerships_covering")
+    if area.id not in cache:
+        above = {area.id, *(a.id for a in ancestors(area))}
+        cache[area.id] = [
+            p
+            for p in db.session.scalars(select(Partnership).order_by(Partnership.name))
+            if above & {a.id for a in p.areas}
+        ]
+    return cache[area.id]
+
+
+# Community counts by category and kind -------------------------------------------------------------------------------
+
+
+def category_tallies(
+    partnership: Partnership, audience: Audience, area: Area, since: date | None
+) -> dict[tuple[str, str], Tally]:
+    """``{(category name, kind): tally}`` of what ``audience`` counts in ``area`` and the areas inside it."""
+    from submissions import queries
+    from submissions.models import Category, Observation
+
+    cache = _request_cache("_category_tallies")
+    key = (partnership.id, audience, area.id, since)
+    if key not in cache:
+        base = queries.partnership_observations(partnership, audience).where(
+            Observation.area_id.in_(area_ids_within(area))
+        )
+        if since is not None:
+            base = base.where(Observation.period_start >= since)
+        stmt = (
+            base.order_by(None)
+            .join(Category, Category.id == Observation.category_id)
+            .with_only_columns(Category.name, Observation.kind, *queries.tally_columns())
+            .group_by(Category.name, Observation.kind)
+        )
+        cache[key] = {(name, str(kind.value if hasattr(kind, "value") else kind)): Tally.row(n, ks)
+                      for name, kind, n, ks in db.session.execute(stmt)}  # fmt: skip
+    return cache[key]
+
+
+def _row(tallies: dict[tuple[str, str], Tally], category: str) -> Tally:
+    return tallies.get((category, NEED), Tally()) + tallies.get((category, ASSET), Tally())
+
+
+def _grand(tallies: dict[tuple[str, str], Tally]) -> Tally:
+    return Tally.total(tallies.values())
+
+
+@dataclass
+class CommunityRow:
+    category: str
+    need: Released
+    asset: Released
+    total: Released
+
+
+@dataclass
+class CommunitySection:
+    """One partnership's observations in an area, as the reader's audience may see them."""
+
+    partnership: Partnership
+    audience: Audience
+    since: date | None
+    total: Released
+    rows: list[CommunityRow] = field(default_factory=list)
+    organisations: str = ""
+
+    @property
+    def broken_down(self) -> bool:
+        """The total is shown by category (not when it is fewer than k: a small total is not broken down)."""
+        return self.total.state is State.SHOWN
+
+    @property
+    def k(self) -> int:
+        return self.total.k
+
+
+def community(area: Area, user, since: date | None) -> list[CommunitySection]:
+    """Each covering partnership's observations in ``area`` by category and kind, released for the reader."""
+    from submissions.models import Category
+
+    categories = list(db.session.scalars(select(Category.name).where(Category.active).order_by(Category.position)))
+    sections = []
+    for partnership in partnerships_covering(area):
+        audience = reader_audience(user, partnership)
+        here = category_tallies(partnership, audience, area, since)
+        above = [category_tallies(partnership, audience, a, since) for a in ancestors(area)]
+        grand = _grand(here)
+        total = release(grand, [_grand(t) for t in above])
+        rows = []
+        names = categories + sorted({c for c, _ in here} - set(categories))
+        for name in names:
+            row_tally = _row(here, name)
+            row_within = [grand, *(_row(t, name) for t in above), *(_grand(t) for t in above)]
+            row_total = release(row_tally, row_within)
+            if row_total.state not in (State.HIDDEN, State.SHOWN):
+                continue  # none, or not shown: both left out, so that a missing row says nothing either way
+            cells = {}
+            for kind in KINDS:
+                cell = here.get((name, kind), Tally())
+                cells[kind] = release(cell, [row_tally, *row_within, *(t.get((name, kind), Tally()) for t in above)])
+            rows.append(CommunityRow(name, cells[NEED], cells[ASSET], row_total))
+        sections.append(
+            CommunitySection(
+                partnership, audience, since, total, rows, _organisations(partnership, audience, area, since)
+            )
+        )
+    return sections
+
+
+def _organisations(partnership: Partnership, audience: Audience, area: Area, since: date | None) -> str:
+    """How many organisations contributed, only as "k or more" / "fewer than k" (the members are known by name)."""
+    from submissions import queries
+    from submissions.models import Observation
+
+    stmt = queries.partnership_observations(partnership, audience).where(Observation.area_id.in_(area_ids_within(area)))
+    if since is not None:
+        stmt = stmt.where(Observation.period_start >= since)
+    ids = set(db.session.scalars(stmt.order_by(None).with_only_columns(Observation.organisation_id).distinct()))
+    n, k = len(ids - {None}), threshold()
+    if n == 0:
+        return "no organisations"
+    return f"{k} or more organisations" if n >= k else f"fewer than {k} organisations"
+
+
+# Themes of an area ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ThemeRow:
+    theme_id: int
+    label: str
+    machine_label: bool
+    count: Released
+    trend: str  # "Rising", "Falling", "Steady", "Too few to tell" (across the partnership)
+    direction: str
+
+
+@dataclass
+class ThemesSection:
+    partnership: Partnership
+    needs: list[ThemeRow]
+    assets: list[ThemeRow]
+    note: str = ""
+
+
+def _within_areas(tallies: dict[int | None, Tally], area_ids: set[int]) -> Tally:
+    return Tally.total(t for a, t in tallies.items() if a in area_ids)
+
+
+def theme_map_tallies(partnership: Partnership, theme_id: int) -> dict[int, Tally]:
+    """``{area id: tally}`` of a theme over all time and kinds, each area counting the areas inside it (what the
+    theme map and the theme page's places show)."""
+    from nlp import queries as theme_queries
+
+    cache = _request_cache("_theme_map_tallies")
+    if partnership.id not in cache:
+        cache[partnership.id] = theme_queries.area_counts(partnership)
+    key = (partnership.id, theme_id)
+    if key not in cache:
+        cache[key] = theme_queries.rolled_up(cache[partnership.id].get(theme_id, {}))
+    return cache[key]
+
+
+def _parents() -> dict[int, int | None]:
+    cache = _request_cache("_area_parents")
+    if "map" not in cache:
+        cache["map"] = dict(db.session.execute(select(Area.id, Area.parent_id)).all())
+    return cache["map"]
+
+
+def theme_totals(partnership: Partnership) -> dict[tuple[int, str | None], Tally]:
+    """``{(theme id, kind or None for all kinds): tally}`` over all time and the whole partnership: the theme list's
+    and theme page's totals, inside which every smaller theme figure lies."""
+    from nlp import queries as theme_queries
+
+    cache = _request_cache("_theme_totals")
+    if partnership.id not in cache:
+        out: dict[tuple[int, str | None], Tally] = {}
+        for kind in (None, *KINDS):
+            for theme_id, tally in theme_queries.theme_counts(partnership, kind).items():
+                out[(theme_id, kind)] = tally
+        cache[partnership.id] = out
+    return cache[partnership.id]
+
+
+def area_themes(area: Area, user, since: date | None) -> ThemesSection | None:
+    """Community themes in ``area`` (and the areas inside it) for the period, needs and assets apart.
+
+    For the partnership's own people only (funders and the public see the category counts, which follow each
+    observation's sharing level). Rising/falling is the partnership-wide trend of the theme (nlp.queries.trend, on
+    released counts). A theme row is listed when its count is shown or fewer than k; none and "not shown" are both
+    left out. Returns None when there are no themes to show.
+    """
+    from nlp import queries as theme_queries
+
+    here_ids = set(area_ids_within(area))
+    above = [(a, set(area_ids_within(a))) for a in ancestors(area)]
+    for partnership in partnerships_covering(area):
+        if reader_audience(user, partnership) is not Audience.PARTNERSHIP:
+            continue
+        themes = {t.id: t for t in theme_queries.visible_themes(partnership)}
+        if not themes:
+            continue
+        grand = _grand(category_tallies(partnership, Audience.PARTNERSHIP, area, since))
+        totals = theme_totals(partnership)
+        ward = (
+            area
+            if area.level is AreaLevel.WARD
+            else next((a for a in ancestors(area) if a.level is AreaLevel.WARD), None)
+        )
+        sections = {}
+        for kind in KINDS:
+            by_area = theme_queries.area_counts(partnership, kind, since)
+            trends = theme_queries.trends(partnership, kind)
+            rows = []
+            for theme_id, theme in themes.items():
+                counts = by_area.get(theme_id, {})
+                cell = _within_areas(counts, here_ids)
+                within = [grand, totals.get((theme_id, kind), Tally()), totals.get((theme_id, None), Tally())]
+                within += [_within_areas(counts, ids) for _, ids in above]
+                if ward is not None:
+                    within.append(theme_map_tallies(partnership, theme_id).get(ward.id, Tally()))
+                count = release(cell, within)
+                if count.state not in (State.HIDDEN, State.SHOWN):
+                    continue
+                t = trends.get(theme_id)
+                rows.append(
+                    ThemeRow(
+                        theme_id,
+                        theme.label,
+                        theme.is_machine_label,
+                        count,
+                        t.label if t else "Too few to tell",
+                        t.direction if t else "too few",
+                    )
+                )
+            rows.sort(key=lambda r: (-r.count.shown_value, r.label))
+            sections[kind] = rows
+        return ThemesSection(partnership, sections[NEED], sections[ASSET])
+    return None
+
+
+# The theme map -------------------------------------------------------------------------------------------------------
+
+
+def map_themes(user, partnership: Partnership | None) -> list:
+    """The partnership's visible themes, for the partnership's own people (others: none)."""
+    if partnership is None or reader_audience(user, partnership) is not Audience.PARTNERSHIP:
+        return []
+    from nlp import queries as theme_queries
+
+    return theme_queries.visible_themes(partnership)
+
+
+def theme_map_layer(areas: list[Area], level: AreaLevel, partnership: Partnership, theme) -> MapLayer:
+    """A theme's intensity: its observations per area over all time (each area counting the areas inside it),
+    released for the partnership; areas not shown as a number are drawn grey and listed in the table."""
+    tallies = theme_map_tallies(partnership, theme.id)
+    total = theme_totals(partnership).get((theme.id, None), Tally())
+    parents = _parents()
+    rows = []
+    for a in areas:
+        within = [total]
+        if level is AreaLevel.LSOA and parents.get(a.id) is not None:
+            within.append(tallies.get(parents[a.id], Tally()))
+        count = release(tallies.get(a.id, Tally()), within)
+        rows.append(
+            {
+                "code": a.code,
+                "name": a.name,
+                "geometry": json.loads(a.boundary) if a.boundary else None,
+                "value": count.value,
+                "display": str(count),
+            }
+        )
+    k = threshold()
+    return MapLayer(
+        None,
+        f"Theme: {theme.label}",
+        "Observations",
+        "all time",
+        rows,
+        "neutral",
+        method="observations placed in the area or in the areas inside it, over all time",
+        caveat=f"Areas with fewer than {k} observations, or not shown because the theme has fewer than {k} in all "
+        "or in the ward, are not coloured. Observations placed only at partnership level are not on the map. Counts "
+        "show where members reported, not where need is; each is protected by a small random change.",
+    )
+
+
+# Flags ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Flag:
+    title: str
+    explanation: str
+
+
+def evidence_gap(area: Area, figures: list[Figure], sections: list[CommunitySection]) -> Flag | None:
+    """Most deprived areas with few or no observations: where the partnership may be hearing too little.
+
+    Read from the total the reader is shown (so it says nothing the page does not): the flag is raised when the
+    observations shared with the reader here are none or fewer than k."""
+    if not sections:
+        return None
+    index = deprivation_index([f.indicator for f in figures])
+    imd = next((f for f in figures if f.indicator is index), None)
+    if imd is None or imd.value is None:
+        return None
+    k = threshold()
+    if area.level is AreaLevel.LSOA:
+        deprived, how = imd.value <= 2, f"this LSOA is in IMD decile {int(imd.value)}"
+    else:
+        deprived, how = imd.value >= 0.5, f"{imd.value:.0%} of its LSOAs are in the most deprived 10% in England"
+    section = sections[0]
+    # Withheld: a larger area around it has fewer than k, so this one has too (saying so gives nothing away).
+    if not deprived or section.total.state not in (State.ZERO, State.HIDDEN, State.WITHHELD):
+        return None
+    shown = f"fewer than {k}" if section.total.withheld else str(section.total)
+    period = f"since {section.since:%d %B %Y}" if section.since else "in all time"
+    return Flag(
+        "Evidence gap",
+        f"{how[0].upper()}{how[1:]} ({imd.dataset.title}), yet {section.partnership.name} has {shown} "
+        f"observations here shared with {section.audience.label} {period}. Computed as: an LSOA in decile 1–2, or a "
+        "ward or authority with at least half its LSOAs in the most deprived 10%, where the observations shown on this "
+        f"page are none or fewer than {k}.",
+    )
+
+
+def rising_where_stable(area: Area, figures: list[Figure], themes: ThemesSection | None) -> Flag | None:
+    """Needs rising in what the community reports while the official indicators here are stable or improving."""
+    if themes is None:
+        return None
+    rising = [t for t in themes.needs if t.direction == "rising" and not t.count.suppressed]
+    judged = []
+    for f in figures:
+        points = [p for p in f.series if p["value"] is not None]
+        if f.indicator.polarity is Polarity.NEUTRAL or len(points) < 2:
+            continue
+        last, previous = points[-1]["value"], points[-2]["value"]
+        change = 0.0 if previous == 0 else (last - previous) / abs(previous)
+        worse = change > 0.05 if f.indicator.polarity is Polarity.HIGHER_IS_WORSE else change < -0.05
+        judged.append((f.indicator.name, worse, points[-2]["period"], points[-1]["period"]))
+    if not rising or not judged or any(worse for _, worse, _, _ in judged):
+        return None
+    names = ", ".join(t.label for t in rising[:5])
+    indicators = "; ".join(f"{name} ({a} to {b})" for name, _, a, b in judged)
+    return Flag(
+        "Rising needs where the statistics look stable",
+        f"Reports of {names} are rising across the partnership and are made in {area.name}, while no official "
+        f"indicator here got worse between its last two releases ({indicators}). Computed as: a need theme whose "
+        "last 3 months differ from the 3 before (exact binomial test, p < 0.05, at least 10 observations, on the "
+        "protected counts), reported in this area, where every indicator with a good direction and at least two "
+        "periods changed by less than 5% or for the better. The statistics may lag: this is a prompt to look, not a "
+        "finding.",
+    )
+
+
+# A theme against deprivation -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class DecileRow:
+    decile: int
+    observations: Released
+    share_of_theme: float | None  # of the theme's observations placed in an LSOA (None when not all shown)
+    share_of_lsoas: float | None  # of the partnership's LSOAs in this decile
+
+
+@dataclass
+class BandRow:
+    label: str
+    observations: Released
+    share_of_theme: float | None
+    share_of_wards: float | None
+
+
+WARD_BANDS = (
+    (0.5, "Half or more of its LSOAs"),
+    (0.25, "A quarter to a half"),
+    (1e-9, "Under a quarter"),
+    (0.0, "None"),
+)
+
+
+@dataclass
+class ThemeDeprivation:
+    rows: list[DecileRow]
+    placed: Released  # observations placed in an LSOA with a decile
+    unplaced: Released  # placed at ward or wider level, or in an LSOA without a decile
+    indicator: Indicator | None
+    ward_rows: list[BandRow] = field(default_factory=list)  # by the ward's share of LSOAs in the most deprived 20%
+    ward_placed: Released | None = None
+
+
+def _band(share: float) -> str:
+    return next(label for low, label in WARD_BANDS if share >= low)
+
+
+def imd_indicator() -> Indicator | None:
+    """The overall IMD of the most recent IoD release stored, if any (by its keys, see deprivation_index)."""
+    return deprivation_index([i for i in all_indicators() if i.level is AreaLevel.LSOA])
+
+
+def _shares(released: list[Released]) -> list[float | None]:
+    """Each count's share of their sum, from released values, only when every one is shown as a number (a share
+    beside a hidden count would give the count away)."""
+    if any(r.suppressed for r in released):
+        return [None] * len(released)
+    total = sum(r.shown_value for r in released)
+    return [r.shown_value / total if total else None for r in released]
+
+
+def theme_by_deprivation(partnership: Partnership, theme_id: int, since: date | None = None) -> ThemeDeprivation:
+    """Where a theme is reported, by the IMD decile of the LSOA the observations are placed in, beside how the
+    partnership's LSOAs spread over the deciles, released for the partnership. Not a causal claim."""
+    from nlp import queries as theme_queries
+
+    imd = imd_indicator()
+    by_area = theme_queries.area_counts(partnership, None, since).get(theme_id, {})
+    lsoa_ids: set[int] = set()
+    for area in partnership.areas:
+        lsoa_ids.update(lsoa_ids_within(area, imd.vintage if imd else None))  # the LSOAs the IMD is on
+    deciles: dict[int, int] = {}
+    if imd is not None:
+        wanted = lsoa_ids | {a for a in by_area if a is not None}
+        frame = _values_frame(list(wanted), [imd.id])
+        for row in frame.itertuples():
+            d = (
+                row.decile
+                if not pd.isna(row.decile)
+                else (aggregation.decile_from_rank(row.rank) if not pd.isna(row.rank) else None)
+            )
+            if d is not None:
+                deciles[int(row.area_id)] = int(d)
+    per_decile = {d: Tally() for d in range(1, 11)}
+    unplaced = Tally()
+    for area_id, n in by_area.items():
+        d = deciles.get(area_id) if area_id is not None else None
+        if d is None:
+            unplaced = unplaced + n
+        else:
+            per_decile[d] = per_decile[d] + n
+    placed = Tally.total(per_decile.values())
+    theme_total = theme_totals(partnership).get((theme_id, None), Tally())
+    everything = placed + unplaced
+    lsoas_with = [deciles[a] for a in lsoa_ids if a in deciles]
+    released = [release(n, [placed, everything, theme_total]) for n in per_decile.values()]
+    rows = [
+        DecileRow(
+            d,
+            count,
+            share,
+            (sum(1 for x in lsoas_with if x == d) / len(lsoas_with)) if lsoas_with else None,
+        )
+        for (d, _), count, share in zip(per_decile.items(), released, _shares(released), strict=True)
+    ]
+    # Observations are often placed at ward level: wards by the share of their LSOAs in England's most deprived 20%.
+    ward_of = dict(
+        db.session.execute(
+            select(Area.id, Area.parent_id).where(Area.id.in_(lsoa_ids), Area.level == AreaLevel.LSOA)
+        ).all()
+    )
+    ward_deciles: dict[int, list[int]] = defaultdict(list)
+    for lsoa_id, ward_id in ward_of.items():
+        if lsoa_id in deciles and ward_id is not None:
+            ward_deciles[ward_id].append(deciles[lsoa_id])
+    ward_band = {w: _band(sum(1 for d in ds if d <= 2) / len(ds)) for w, ds in ward_deciles.items()}
+    band_counts = {label: Tally() for _, label in WARD_BANDS}
+    for area_id, n in by_area.items():
+        ward_id = area_id if area_id in ward_band else ward_of.get(area_id)
+        if ward_id in ward_band:
+            band_counts[ward_band[ward_id]] = band_counts[ward_band[ward_id]] + n
+    in_wards = Tally.total(band_counts.values())
+    band_released = [release(n, [in_wards, everything, theme_total]) for n in band_counts.values()]
+    ward_rows = [
+        BandRow(
+            label,
+            count,
+            share,
+            sum(1 for b in ward_band.values() if b == label) / len(ward_band) if ward_band else None,
+        )
+        for label, count, share in zip(band_counts, band_released, _shares(band_released), strict=True)
+    ]
+    return ThemeDeprivation(
+        rows,
+        release(placed, [everything, theme_total]),
+        release(unplaced, [everything, theme_total]),
+        imd,
+        ward_rows,
+        release(in_wards, [everything, theme_total]),
+    )
+
+
+def chart_rows(rows: list[tuple[str, Released]]) -> list[dict[str, Any]]:
+    """Bar-chart rows: only counts released as a number are drawn (the table beside lists every one)."""
+    return [{"label": label, "value": r.value, "display": str(r)} for label, r in rows]

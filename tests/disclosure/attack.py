@@ -1,0 +1,438 @@
+"""A differencing attack on released counts, solved as an integer program (``scipy.optimize.milp``, HiGHS).
+
+What the attacker knows: the definition of every released cell (which areas, dates, categories, kinds, themes,
+organisations it counts) and what it shows. A cell shown "fewer than k" holds 1..k-1 observations, a cell shown 0
+holds none, and a cell shown v (v ≥ k) holds between max(k, v − D) and v + D, D being the largest perturbation of the
+published perturbation table. What the attacker does not know: how many observations fall in each combination of
+attributes. The unknowns are therefore the counts of every *combination of attribute classes* that the released
+cells can tell apart (an "atom"), not only those that really hold observations: an attacker who knew which
+combinations are empty would know far more than the pages say. Combinations inside a cell shown as zero are known to
+be empty and dropped.
+
+For each cell shown "fewer than k" the solver looks for its least and greatest possible value over every integer
+solution of all the constraints together. The cell is **pinned** when both equal its true count: the attacker has
+worked out a number that was meant to stay hidden.
+
+The module is plain Python over plain data, so the suite (pages of the demo and of a seeded fixture) and
+``benchmarks/disclosure_attack.py`` (many seeds) use the same solver.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import defaultdict
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+ANY = None  # a dimension a cell does not restrict
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What a page showed for one cell: ``kind`` is "zero", "hidden" (fewer than k) or "value"."""
+
+    kind: str
+    value: int | None = None
+
+    @classmethod
+    def parse(cls, text: str, k: int) -> Shown | None:
+        """The display text of a released count ("0", "fewer than 5", "<5", "1,234", "none"); None for anything that
+        is not a count (e.g. "not shown")."""
+        t = " ".join(text.replace("\u00a0", " ").split()).lower()
+        if t in ("0", "none", "no"):
+            return cls("zero", 0)
+        if t in (f"fewer than {k}", f"<{k}", f"&lt;{k}"):
+            return cls("hidden")
+        digits = t.replace(",", "")
+        if digits.isdigit():
+            return cls("value", int(digits)) if int(digits) else cls("zero", 0)
+        return None
+
+    def __str__(self) -> str:
+        return {"zero": "0", "hidden": "fewer than k"}.get(self.kind, str(self.value))
+
+
+@dataclass
+class Cell:
+    """A released count: its definition (dimension → set of classes it counts; absent = all) and what was shown."""
+
+    where: str  # page and position, for reports
+    predicate: dict[str, frozenset]
+    shown: Shown
+    truth: frozenset = frozenset()  # ids of the observations it really counts (the test's own computation)
+
+    def contains(self, atom: dict[str, Hashable]) -> bool:
+        return all(atom[d] in classes for d, classes in self.predicate.items())
+
+
+@dataclass
+class Result:
+    cells: int  # released cells given to the solver
+    hidden: int  # distinct cells shown "fewer than k"
+    pinned: list[str]  # where the pinned ones were shown
+    atoms: int
+    solves: int
+    seconds: float
+    bounds: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # where → (min, max, true) when computed
+
+    @property
+    def pin_rate(self) -> float:
+        return len(self.pinned) / self.hidden if self.hidden else 0.0
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.pinned)} of {self.hidden} hidden cells pinned ({self.cells} released cells, {self.atoms} "
+            f"atoms, {self.solves} integer programs, {self.seconds:.1f} s)"
+        )
+
+
+class InconsistentRelease(AssertionError):
+    """The same set of observations was shown with two different values to one audience."""
+
+
+def check_consistency(cells: Iterable[Cell]) -> dict[frozenset, Shown]:
+    """Every set of observations shows one value, whatever page it is on; raises InconsistentRelease otherwise."""
+    seen: dict[frozenset, tuple[Shown, str]] = {}
+    for cell in cells:
+        before = seen.get(cell.truth)
+        if before is None:
+            seen[cell.truth] = (cell.shown, cell.where)
+        elif before[0] != cell.shown:
+            raise InconsistentRelease(
+                f"the same {len(cell.truth)} observations show {before[0]} at {before[1]} but {cell.shown} at "
+                f"{cell.where}"
+            )
+    return {truth: shown for truth, (shown, _) in seen.items()}
+
+
+def check_truthful(cells: Iterable[Cell], k: int, d: int) -> None:
+    """What is shown agrees with the method: zero only for zero, "fewer than k" only for 1..k-1, a value only for a
+    true count of at least k, within D of it and never below k (else the attacker's model would be wrong)."""
+    for cell in cells:
+        n = len(cell.truth)
+        s = cell.shown
+        ok = (
+            (s.kind == "zero" and n == 0)
+            or (s.kind == "hidden" and 0 < n < k)
+            or (s.kind == "value" and n >= k and s.value >= k and abs(s.value - n) <= d)
+        )
+        if not ok:
+            raise AssertionError(f"{cell.where} shows {s} for a true count of {n} (k={k}, D={d})")
+
+
+def _bounds(shown: Shown, k: int, d: int) -> tuple[int, float]:
+    if shown.kind == "zero":
+        return 0, 0
+    if shown.kind == "hidden":
+        return 1, k - 1
+    return max(k, shown.value - d), shown.value + d
+
+
+def class_masks(dims: dict[str, Sequence[Hashable]], cells: list[Cell]) -> dict[str, dict[Hashable, int]]:
+    """For each dimension and class: the cells containing that class, as a bitmask over ``cells`` (a cell that does
+    not restrict the dimension contains every class of it)."""
+    order = list(dims)
+    masks: dict[str, dict[Hashable, int]] = {}
+    for d in order:
+        unrestricted = 0
+        for i, c in enumerate(cells):
+            if d not in c.predicate:
+                unrestricted |= 1 << i
+        per_class = {}
+        for value in dims[d]:
+            m = unrestricted
+            for i, c in enumerate(cells):
+                if d in c.predicate and value in c.predicate[d]:
+                    m |= 1 << i
+            per_class[value] = m
+        masks[d] = per_class
+    return masks
+
+
+def atoms_of(dims: dict[str, Sequence[Hashable]], cells: list[Cell], masks: dict[str, dict[Hashable, int]]) -> set[int]:
+    """The distinct sets of cells (bitmasks over ``cells``) that some combination of dimension classes falls in,
+    leaving out combinations inside a cell shown as zero. Combinations falling in the same cells are one unknown to the
+    attacker, so the enumeration keeps one state per distinct bitmask after each dimension (a dynamic programme over
+    the dimensions, not the product of their classes)."""
+    order = list(dims)
+    zero = 0
+    for i, c in enumerate(cells):
+        if c.shown.kind == "zero":
+            zero |= 1 << i
+    # A zero cell can rule a combination out once every dimension it restricts has been chosen.
+    decided: list[int] = []
+    for level in range(len(order)):
+        chosen = set(order[: level + 1])
+        m = 0
+        for i, c in enumerate(cells):
+            if (zero >> i) & 1 and set(c.predicate) <= chosen:
+                m |= 1 << i
+        decided.append(m)
+    states = {(1 << len(cells)) - 1}
+    for level, d in enumerate(order):
+        class_masks_ = list(dict.fromkeys(masks[d][v] for v in dims[d]))
+        states = {new for m in states for cm in class_masks_ if not ((new := m & cm) & decided[level])}
+        if os.environ.get("COMMINTEL_ATTACK_DEBUG"):
+            print(f"  after {d} ({len(class_masks_)} classes): {len(states)} states", flush=True)  # noqa: T201
+    return states
+
+
+def _single_moves(masks, true_x, live, lower, upper, true_values, target_of_row) -> set[int]:
+    """Hidden cells that one observation moved from one combination to another (or one taken away, or added)
+    would change while every released cell stays within what it shows: each such move is a second solution, so
+    those cells are not pinned. Bitmasks packed into numpy arrays: every pair is checked at once."""
+    import numpy as np
+
+    n_cells = max(live) + 1 if live else 0
+    width = (n_cells + 7) // 8
+
+    def pack(m: int) -> np.ndarray:
+        return np.frombuffer(m.to_bytes(width, "little"), dtype=np.uint8)
+
+    can_lose = 0  # cells (by index in ``cells``) that may lose one observation
+    can_gain = 0
+    for row, i in enumerate(live):
+        if true_values[row] - 1 >= lower[row] - 1e-9:
+            can_lose |= 1 << i
+        if true_values[row] + 1 <= upper[row] + 1e-9:
+            can_gain |= 1 << i
+    packed = np.stack([pack(m) for m in masks] + [np.zeros(width, dtype=np.uint8)])  # the last row: nowhere
+    cannot_lose, cannot_gain = ~pack(can_lose), ~pack(can_gain)
+    hidden_bits = 0
+    for row in target_of_row:
+        hidden_bits |= 1 << live[row]
+    row_of_cell = {i: row for row, i in enumerate(live)}
+    freed: set[int] = set()
+    sources = [j for j in range(len(masks)) if true_x[j] >= 1] + [len(masks)]
+    for p in sources:
+        mp = packed[p]
+        lose = mp & ~packed  # cells losing the observation, for every destination at once
+        gain = packed & ~mp
+        ok = ~np.any(lose & cannot_lose, axis=1) & ~np.any(gain & cannot_gain, axis=1)
+        ok[p] = False
+        for q in np.nonzero(ok)[0]:
+            changed = int.from_bytes((packed[p] ^ packed[q]).tobytes(), "little") & hidden_bits
+            while changed:
+                low = changed & -changed
+                changed ^= low
+                freed.update(target_of_row[row_of_cell[low.bit_length() - 1]])
+    return freed
+
+
+def attack(
+    dims: dict[str, Sequence[Hashable]],
+    cells: list[Cell],
+    truth: Iterable[dict[str, Hashable]],
+    k: int,
+    d: int,
+    exact_bounds: bool = False,
+    time_limit: float = 600.0,
+    support: str = "structural",
+    max_pinned: int | None = None,
+) -> Result:
+    """Solve every released cell together; report which cells shown "fewer than k" are pinned to their true count.
+
+    ``truth``: one dict of dimension classes per observation the audience's cells count. With ``exact_bounds`` the
+    least and greatest value of every hidden cell is computed (two programs each); otherwise the solver stops for a
+    cell as soon as two different values are possible. ``max_pinned``: stop once that many cells are found pinned
+    (enough to show a release is broken; the result's ``hidden`` still counts every hidden cell).
+    """
+    import numpy as np
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import csr_matrix
+
+    started = time.monotonic()
+    cells = [c for c in cells if c.shown is not None]
+    # One constraint per distinct (definition, display): pages repeat cells.
+    unique: dict[tuple, Cell] = {}
+    for c in cells:
+        key = (tuple(sorted((dim, cls) for dim, cls in c.predicate.items())), c.shown)
+        unique.setdefault(key, c)
+    cells = list(unique.values())
+    per_class = class_masks(dims, cells)
+    # Values of a dimension that no released cell tells apart are one class to the attacker (all the LSOAs of a ward
+    # whose pages were not read, say): keep one representative of each.
+    representative: dict[str, dict] = {}
+    merged: dict[str, list] = {}
+    for dim, masks_of in per_class.items():
+        first_of: dict[int, Hashable] = {}
+        representative[dim] = {}
+        for value, m in masks_of.items():
+            representative[dim][value] = first_of.setdefault(m, value)
+        merged[dim] = list(first_of.values())
+    dims = {d: merged[d] for d in sorted(merged, key=lambda d: len(merged[d]))}
+    everything = (1 << len(cells)) - 1
+    truth_masks = []
+    for atom in truth:
+        m = everything
+        for dim in dims:
+            m &= per_class[dim][representative[dim][atom[dim]]]
+        truth_masks.append(m)
+    # support="observed": a stronger attacker than any real one, told which combinations hold observations at all.
+    masks = sorted(set(truth_masks)) if support == "observed" else sorted(atoms_of(dims, cells, per_class))
+    index = {m: j for j, m in enumerate(masks)}
+    true_x = np.zeros(len(masks))
+    for m in truth_masks:
+        if m not in index:
+            raise AssertionError("an observation lies inside a cell shown as zero: the release lied")
+        true_x[index[m]] += 1
+    live = [i for i, c in enumerate(cells) if c.shown.kind != "zero"]
+    row_of = {i: row for row, i in enumerate(live)}
+    rows_idx, cols_idx = [], []
+    for j, m in enumerate(masks):
+        while m:
+            low = m & -m
+            i = low.bit_length() - 1
+            m ^= low
+            if i in row_of:
+                rows_idx.append(row_of[i])
+                cols_idx.append(j)
+    a = csr_matrix((np.ones(len(rows_idx)), (rows_idx, cols_idx)), shape=(len(live), len(masks)))
+    lower, upper = [], []
+    for i in live:
+        lo, hi = _bounds(cells[i].shown, k, d)
+        lower.append(lo)
+        upper.append(hi)
+    hidden_rows = [row for row, i in enumerate(live) if cells[i].shown.kind == "hidden"]
+    # Distinct hidden cells: those with the same atoms are the same unknown.
+    by_atoms: dict[tuple, list[int]] = defaultdict(list)
+    for row in hidden_rows:
+        by_atoms[tuple(a[row].indices)].append(row)
+    targets = list(by_atoms.values())
+    true_values = a @ true_x
+    true_of = {row: float(true_values[row]) for row in hidden_rows}
+    free: set[int] = set()
+    solves = 0
+    result_bounds: dict[str, tuple[int, int, int]] = {}
+    lower_arr, upper_arr = np.array(lower, dtype=float), np.array(upper, dtype=float)
+    columns = a.tocsc()
+    target_of_row = {r: rows for rows in targets for r in rows}
+
+    def local_move(row: int, variables: np.ndarray, sign: float) -> bool:
+        """Whether ``row`` can move below (sign 1) or above (sign -1) its true value when only ``variables`` change
+        from the true counts and every cell they touch stays within what it shows. A solution found is a solution of
+        the whole problem (the other cells keep their true counts), so a move proves "not pinned"; the search is a
+        feasibility problem (HiGHS stops at the first solution)."""
+        nonlocal solves
+        solves += 1
+        rows = np.unique(columns[:, variables].indices)
+        sub = a[rows][:, variables]
+        base = true_values[rows]
+        target = a[[row]][:, variables]
+        constraints = [LinearConstraint(sub, lower_arr[rows] - base, upper_arr[rows] - base)]
+        if sign > 0:
+            constraints.append(LinearConstraint(target, -np.inf, -1))
+        else:
+            constraints.append(LinearConstraint(target, 1, np.inf))
+        bounds_ = Bounds(-true_x[variables], np.full(len(variables), np.inf))
+        # The continuous relaxation first: infeasible there means no integer move either; a vertex it finds is often
+        # integral already (the cells are sums of unknowns), and any integral point that satisfies every cell is a
+        # proof. Only otherwise is the integer program solved.
+        relaxed = milp(np.zeros(len(variables)), constraints=constraints, bounds=bounds_)
+        if relaxed.status == 2:
+            return False
+        x = None
+        if relaxed.x is not None:
+            candidate = np.round(relaxed.x)
+            change = sub @ candidate
+            t = float((target @ candidate)[0])
+            if (
+                np.all(candidate >= -true_x[variables])
+                and np.all(change >= lower_arr[rows] - base - 1e-9)
+                and np.all(change <= upper_arr[rows] - base + 1e-9)
+                and (t <= -1 if sign > 0 else t >= 1)
+            ):
+                x = candidate
+        if x is None:
+            res = milp(
+                np.zeros(len(variables)),
+                constraints=constraints,
+                integrality=np.ones(len(variables)),
+                bounds=bounds_,
+                options={"time_limit": time_limit},
+            )
+            if res.status == 2:  # infeasible: no such move among these unknowns
+                return False
+            if res.x is None:
+                raise AssertionError(f"the attack's integer program did not solve ({res.message})")
+            x = np.round(res.x)
+        moved = sub @ x
+        for r, change in zip(rows, moved, strict=True):
+            if change and r in target_of_row:
+                free.update(target_of_row[r])
+        return True
+
+    def local_range(row: int, variables: np.ndarray, sign: float) -> float:
+        """The furthest ``row`` can move from its true value (down for sign 1, up for -1) over ``variables``."""
+        nonlocal solves
+        solves += 1
+        rows = np.unique(columns[:, variables].indices)
+        sub = a[rows][:, variables]
+        base = true_values[rows]
+        res = milp(
+            sign * np.asarray(a[row, variables].todense()).ravel(),
+            constraints=LinearConstraint(sub, lower_arr[rows] - base, upper_arr[rows] - base),
+            integrality=np.ones(len(variables)),
+            bounds=Bounds(-true_x[variables], np.full(len(variables), np.inf)),
+            options={"time_limit": time_limit},
+        )
+        if res.x is None:
+            raise AssertionError(f"the attack's integer program has no solution ({res.message}); the model is wrong")
+        return float(np.asarray(a[row, variables].todense()).ravel() @ np.round(res.x))
+
+    sizes = np.diff(a.indptr)
+
+    def neighbourhoods(row: int):
+        """Ever larger sets of unknowns around a hidden cell: its own atoms, then roughly doubling each time by
+        adding the atoms of the smallest cells that share some of them, and at last every unknown."""
+        own = set(a[row].indices)
+        yield np.array(sorted(own))
+        while len(own) < len(masks):
+            touching = np.unique(columns[:, sorted(own)].indices)
+            goal = max(2 * len(own), len(own) + 50)
+            grown = set(own)
+            for r in sorted(touching, key=lambda r: sizes[r]):
+                grown.update(a[r].indices)
+                if len(grown) >= goal:
+                    break
+            if len(grown) == len(own):
+                break
+            own = grown
+            yield np.array(sorted(own))
+        if len(own) < len(masks):
+            yield np.arange(len(masks))
+
+    if not exact_bounds:
+        free.update(_single_moves(masks, true_x, live, lower_arr, upper_arr, true_values, target_of_row))
+
+    pinned: list[str] = []
+    for rows in targets:
+        row = rows[0]
+        if row in free and not exact_bounds:
+            continue
+        true = true_of[row]
+        if exact_bounds:
+            everything = np.arange(len(masks))
+            low, high = true + local_range(row, everything, 1.0), true + local_range(row, everything, -1.0)
+            result_bounds[cells[live[row]].where] = (int(low), int(high), int(true))
+            if low == high == true:
+                pinned += [cells[live[r]].where for r in rows]
+            continue
+        for variables in neighbourhoods(row):
+            if local_move(row, variables, 1.0) or local_move(row, variables, -1.0):
+                free.update(rows)
+                break
+        else:
+            pinned += [cells[live[r]].where for r in rows]
+        if max_pinned is not None and len(pinned) >= max_pinned:
+            break
+    return Result(
+        cells=len(cells),
+        hidden=len(hidden_rows),
+        pinned=pinned,
+        atoms=len(masks),
+        solves=solves,
+        seconds=time.monotonic() - started,
+        bounds=result_bounds,
+    )
