@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask import has_request_context
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -38,29 +37,27 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 def tune_sqlite(engine: Engine) -> None:
     """Make SQLite behave like the PostgreSQL we run in production, as far as it can.
 
-    Foreign keys on (cascades work); WAL and a busy timeout, so the web process and the embedded worker share the
-    file; and real transactions, since Python 3.11's sqlite3 otherwise starts them late and ignores SAVEPOINTs
-    (SQLAlchemy's documented recipe).
+    Foreign keys on (cascades work); WAL and a generous busy timeout, so the web process and the embedded worker
+    share the file; and real transactions, since Python 3.11's sqlite3 otherwise starts them late and ignores
+    SAVEPOINTs (SQLAlchemy's documented recipe).
 
-    A web request's transaction begins IMMEDIATE: it takes the write lock up front, waiting (busy timeout) while the
-    worker writes. A deferred transaction that has read and then writes after the worker committed fails at once
-    with "database is locked" (SQLite cannot upgrade a stale snapshot), and most requests write (sign-in, the
-    audit of who read what). Background tasks stay deferred, so a long fit never holds the lock while it reads;
-    they retry when they lose that race (see ``webapp.jobs.RETRY_LOCKED``).
+    Which BEGIN a transaction uses is decided by :func:`webapp.transactions.begin_statement`: deferred (no lock) for
+    reading, IMMEDIATE (the write lock up front, waiting for it) for requests that write and for background batches.
     """
     if engine.dialect.name != "sqlite":
         return
+    from webapp.transactions import BUSY_TIMEOUT_MS, begin_statement
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if has_request_context() else "BEGIN")
+        connection.exec_driver_sql(begin_statement())
