@@ -40,7 +40,7 @@ def _round_trip(app) -> None:
 @pytest.mark.timeout(90)
 def test_round_trip_on_the_embedded_sqlite_queue(tmp_path):
     app = create_app(app_config(f"sqlite:///{tmp_path}/app.db", tmp_path, CELERY_TASK_ALWAYS_EAGER=False))
-    assert app.extensions["celery"].conf.broker_url.startswith("sqla+sqlite:///")
+    assert app.extensions["celery"].conf.broker_url.startswith("sqlite-queue:///")
     _round_trip(app)
 
 
