@@ -5,8 +5,8 @@
 - :func:`redact_observations_now` is the operation: it redacts observations whose ``redacted_text`` is empty, in
   batches, stores the text with the redaction version, and suggests an area where the submitter gave none. It
   flushes, sends :data:`nlp.signals.observations_redacted`, and never commits.
-- :func:`redact_observations` is the Celery task (ids in, one commit), sent after commit when
-  :data:`submissions.signals.observations_saved` fires.
+- :func:`store_redactions` stores redactions computed outside the transaction (the background pipeline,
+  :mod:`nlp.pipeline`, which :data:`submissions.signals.observations_saved` sets going after commit).
 
 Nothing here logs observation text: ids and counts only.
 """
@@ -27,7 +27,6 @@ from nlp.redaction import Redactor, default_keep_list
 from nlp.signals import observations_redacted
 from submissions.models import Observation
 from webapp.extensions import db
-from webapp.jobs import RETRY_LOCKED, send_after_commit
 from webapp.models import Area, AreaLevel, utcnow
 
 log = logging.getLogger(__name__)
@@ -95,12 +94,7 @@ def redact_observations_now(
         results = redactor.redact_many([o.text for o in observations], batch_size=batch_size, n_process=n_process)
         now = utcnow()
         for obs, result in zip(observations, results, strict=True):
-            obs.redacted_text = result.text
-            obs.redacted_at = now
-            obs.redaction_version = redactor.version
-            if obs.area_id is None:
-                code = suggest_area(result.places)
-                obs.suggested_area_id = area_ids.get(code) if code else None
+            _apply(obs, result, redactor.version, area_ids, now)
         db.session.flush()
         done.extend(o.id for o in observations)
         log.info("redacted %s observations (ids %s..%s)", len(observations), chunk[0], chunk[-1])
@@ -110,20 +104,47 @@ def redact_observations_now(
     return len(done)
 
 
-@shared_task(name="nlp.redact_observations", **RETRY_LOCKED)
+def _apply(obs: Observation, result, version: str, area_ids: dict[str, int], now) -> None:
+    obs.redacted_text = result.text
+    obs.redacted_at = now
+    obs.redaction_version = version
+    if obs.area_id is None:
+        code = suggest_area(result.places)
+        obs.suggested_area_id = area_ids.get(code) if code else None
+
+
+def store_redactions(texts: dict[int, str], results: Sequence, version: str, area_ids: dict[str, int]) -> list[int]:
+    """Store redactions computed outside the transaction (``texts``: id → the raw text that was redacted, in the
+    order of ``results``). Observations erased, edited or redacted since they were read are left alone (an edit
+    queues its own redaction). Flushes, sends :data:`nlp.signals.observations_redacted`; returns the ids stored."""
+    observations = {o.id: o for o in db.session.scalars(select(Observation).where(Observation.id.in_(list(texts))))}
+    now, done = utcnow(), []
+    for (oid, text), result in zip(texts.items(), results, strict=True):
+        obs = observations.get(oid)
+        if obs is None or obs.redacted_text is not None or obs.text != text:
+            continue
+        _apply(obs, result, version, area_ids, now)
+        done.append(oid)
+    db.session.flush()
+    if done:
+        observations_redacted.send(current_app._get_current_object(), ids=done)
+        log.info("redacted %s observations (ids %s..%s)", len(done), done[0], done[-1])
+    return done
+
+
+@shared_task(name="nlp.redact_observations")
 def redact_observations(ids: list[int]) -> int:
-    """Redact these observations (those already redacted are left alone) and commit once."""
-    try:
-        count = redact_observations_now(ids)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        log.exception("redaction of %s observations failed", len(ids))
-        raise
-    return count
+    """Redact these observations (those already redacted are left alone), in short batches; returns how many were
+    redacted. Kept for messages queued before the pipeline (:mod:`nlp.pipeline`) took over."""
+    from nlp.pipeline import run
+
+    return run([int(i) for i in ids]).get("redacted", 0)
 
 
 def on_observations_saved(sender, ids: list[int] | None = None, **_) -> None:
-    """Signal receiver: redact the saved observations once their transaction commits (never on a rollback)."""
+    """Signal receiver: once the transaction commits (never on a rollback), ring the pipeline's doorbell; it redacts
+    and themes them in batches."""
     if ids:
-        send_after_commit(redact_observations, [int(i) for i in ids])
+        from nlp.pipeline import ring_after_commit
+
+        ring_after_commit(len(ids))

@@ -83,11 +83,11 @@ def test_work_done_inline_sends_nothing_after_commit(app, db_session, monkeypatc
 def test_the_demo_queues_no_background_work_it_does_itself(app, db_session, monkeypatch):
     """`commintel demo` redacts and fits themes itself: the observations it saves must not queue the same work."""
     import webapp
-    from nlp import redaction_tasks, theme_tasks
+    from nlp import pipeline, redaction_tasks, theme_tasks
     from submissions.models import Observation
 
     sent = []
-    for task in (redaction_tasks.redact_observations, theme_tasks.assign_new_observations):
+    for task in (pipeline.process_pending, redaction_tasks.redact_observations, theme_tasks.assign_new_observations):
         monkeypatch.setattr(task, "apply_async", lambda task=task, **kw: sent.append(task.name))
     monkeypatch.setattr(webapp, "DOMAIN_PACKAGES", ("submissions",))
     result = app.test_cli_runner().invoke(args=["demo"])
