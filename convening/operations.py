@@ -419,6 +419,14 @@ def render_version_pdf(version: BriefingVersion, progress=None) -> BriefingVersi
     result = render_document_pdf(version.content)
     if progress:
         progress(90, f"Storing the PDF ({result.pages} pages)")
+    return store_version_pdf(version, result)
+
+
+def store_version_pdf(version: BriefingVersion, result) -> BriefingVersion:
+    """Store a rendered PDF on its version: once (a version that got one meanwhile, or was withdrawn, is left as
+    it is). The background task renders outside any transaction and calls this in a short one."""
+    if version.pdf_sha256 is not None or version.is_withdrawn:
+        return version
     version.pdf = result.pdf
     version.pdf_sha256 = hashlib.sha256(result.pdf).hexdigest()
     version.pdf_pages = result.pages
