@@ -7,6 +7,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -197,11 +199,48 @@ def _load_demo_parts() -> Iterator[str]:
 def serve_command(host: str, port: int, threads: int, no_worker: bool):
     from waitress import serve
 
-    worker = None if no_worker else start_embedded_worker()
+    worker = None if no_worker else EmbeddedWorker().start()
     try:
         click.echo(f"commintel is serving on http://{host}:{port}/  (Ctrl+C to stop)")
         serve(current_app._get_current_object(), host=host, port=port, threads=threads, ident="commintel")
     finally:
+        if worker is not None:
+            worker.stop()
+
+
+class EmbeddedWorker:
+    """The Celery worker (with the beat scheduler) that `commintel serve` runs in a child process, started again
+    when it dies (killed by the system for memory, say): its start-up recovers what it was doing. Restarts wait a
+    little longer each time it dies young (1 s, 2 s... 60 s at most), so a worker that cannot start does not spin."""
+
+    def __init__(self) -> None:
+        self.instance_dir = current_app.config["COMMINTEL_INSTANCE_DIR"]
+        self.process: subprocess.Popen | None = None
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._supervise, name="embedded-worker-supervisor", daemon=True)
+
+    def start(self) -> EmbeddedWorker:
+        self.process = start_embedded_worker(self.instance_dir)
+        self._thread.start()
+        return self
+
+    def _supervise(self) -> None:
+        delay = 1.0
+        while not self._stopping.wait(1.0):
+            if self.process is None or self.process.poll() is None:
+                continue
+            started = time.monotonic()
+            log.error("the embedded worker stopped (exit %s); starting it again in %.0f s", self.process.returncode,
+                      delay)  # fmt: skip
+            if self._stopping.wait(delay):
+                return
+            self.process = start_embedded_worker(self.instance_dir)
+            # A worker that lived a while gets a quick restart next time; one that dies young, a slower one.
+            delay = 1.0 if time.monotonic() - started > 60 else min(60.0, delay * 2)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        worker = self.process
         if worker is not None and worker.poll() is None:
             worker.send_signal(signal.SIGTERM)
             try:
@@ -210,8 +249,9 @@ def serve_command(host: str, port: int, threads: int, no_worker: bool):
                 worker.kill()
 
 
-def start_embedded_worker() -> subprocess.Popen:
+def start_embedded_worker(instance_dir: str | None = None) -> subprocess.Popen:
     """A Celery worker (with the beat scheduler) in a child process, sharing this process's settings."""
+    instance_dir = instance_dir or current_app.config["COMMINTEL_INSTANCE_DIR"]
     cmd = [
         sys.executable,
         "-m",
@@ -224,7 +264,7 @@ def start_embedded_worker() -> subprocess.Popen:
         "--concurrency=2",
         "--loglevel=INFO",
         "--schedule",
-        str(Path(current_app.config["COMMINTEL_INSTANCE_DIR"]) / "celerybeat-schedule"),
+        str(Path(instance_dir) / "celerybeat-schedule"),
     ]
     click.echo("Starting the embedded background worker.")
     return subprocess.Popen(cmd, env=os.environ.copy())  # noqa: S603 - fixed argument list, no shell

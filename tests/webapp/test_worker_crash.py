@@ -97,3 +97,34 @@ def test_a_job_whose_worker_was_killed_runs_again_and_finishes_when_a_worker_sta
             _stop(second)
         with app.app_context():
             db.engine.dispose()
+
+
+def test_serve_starts_its_worker_again_when_it_dies(tmp_path, monkeypatch):
+    """The embedded worker is `commintel serve`'s child: killed (by the system, for memory, say), it is started
+    again, and its start-up recovers what it was doing. Before, the site ran on with no background work at all."""
+    from webapp import cli
+
+    started: list[subprocess.Popen] = []
+
+    def start(instance_dir=None) -> subprocess.Popen:
+        started.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"]))
+        return started[-1]
+
+    monkeypatch.setattr(cli, "start_embedded_worker", start)
+    app = create_app(app_config(f"sqlite:///{tmp_path}/app.db", tmp_path))
+    with app.app_context():
+        worker = cli.EmbeddedWorker().start()
+    try:
+        started[0].send_signal(signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while len(started) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(started) == 2, "the dead worker was not started again"
+        assert started[1].poll() is None
+    finally:
+        worker.stop()
+        for process in started:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=10)
+    assert started[1].returncode is not None, "stopping the server stops its worker"
