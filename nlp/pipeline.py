@@ -160,11 +160,16 @@ def _lease(ids: list[int], owner: str, now) -> list[int]:
 
 
 def _claim(owner: str, ids: list[int] | None) -> list[int]:
+    """Find a batch's worth of pending observations (a read: the search over a large corpus holds no lock), then
+    lease those still free in one short write (the upsert decides between two workers that found the same ones)."""
     now = utcnow()
     candidates = _unredacted(now, BATCH_SIZE, ids)
     if len(candidates) < BATCH_SIZE:
         candidates += _unassigned(now, BATCH_SIZE - len(candidates), ids)
-    return _lease(sorted(set(candidates)), owner, now) if candidates else []
+    end_read()
+    if not candidates:
+        return []
+    return write(lambda: _lease(sorted(set(candidates)), owner, utcnow()), what="leasing observations")
 
 
 def _release(ids: list[int]) -> None:
@@ -245,7 +250,7 @@ def run(ids: list[int] | None = None, budget_s: float = RUN_SECONDS) -> dict[str
     redactor, totals = _Redactor(), Counter()
     end_read()
     while True:
-        batch = write(lambda: _claim(owner, ids), what="leasing observations")
+        batch = _claim(owner, ids)
         if not batch:
             break
         totals["batches"] += 1

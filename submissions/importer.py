@@ -153,8 +153,9 @@ class ImportRejected(OperationError):
 # (a zip of XML parts) is refused when a part would unpack to more than MAX_XLSX_PART_BYTES, all parts to more than
 # MAX_XLSX_TOTAL_BYTES, or a large part is compressed more than MAX_XLSX_RATIO to 1; its sheets and shared strings
 # are then scanned as a stream (constant memory) for well-formed XML, cells longer than Excel's own limit, row
-# numbers beyond Excel's and more than MAX_ROWS rows; only then does openpyxl read it, in read-only (streaming)
-# mode, ignoring the sheet's declared dimensions and no wider than the header row. A CSV stops at MAX_ROWS too.
+# numbers beyond Excel's, more than MAX_ROWS rows, or values below row MAX_SHEET_ROW; only then does openpyxl read
+# it, in read-only (streaming) mode, ignoring the sheet's declared dimensions and no wider than the header row. A
+# CSV stops at MAX_ROWS too.
 
 MAX_CELL_CHARS = 32_767  # Excel's own limit for one cell
 MAX_COLUMNS = 200
@@ -163,6 +164,7 @@ MAX_XLSX_TOTAL_BYTES = 160 * 1024 * 1024
 MAX_XLSX_RATIO = 200
 MAX_SHARED_STRINGS = 1_000_000
 EXCEL_MAX_ROW = 1_048_576
+MAX_SHEET_ROW = 2 * MAX_ROWS  # a value below this row: the sheet is longer than any file we import
 _BAD_BYTES = re.compile("[\udc80-\udcff]")
 # A well-formed multi-byte UTF-8 character: its presence means the file is UTF-8, whatever else it holds.
 _UTF8_MULTIBYTE = re.compile(
@@ -299,6 +301,8 @@ def _scan_xml_part(archive: zipfile.ZipFile, name: str, sheet: bool) -> None:
             state["row_has_value"] = False
             if state["row"] > EXCEL_MAX_ROW:
                 raise _ScanStop("A sheet of the XLSX file numbers its rows beyond what Excel allows.")
+            if sheet and state["row"] > MAX_SHEET_ROW:
+                state["far_row"] = True
         elif local in ("v", "is"):
             state["row_has_value"] = True
         elif local == "si":
@@ -309,7 +313,9 @@ def _scan_xml_part(archive: zipfile.ZipFile, name: str, sheet: bool) -> None:
     def end(tag: str) -> None:
         if sheet and tag.rsplit(":", 1)[-1] == "row" and state["row_has_value"]:
             state["rows"] += 1
-            if state["rows"] > MAX_ROWS + 1:
+            # Too many rows with values, or a value so far down that the sheet spans more rows than we import
+            # (blank rows between are allowed up to MAX_SHEET_ROW).
+            if state["rows"] > MAX_ROWS + 1 or state.get("far_row"):
                 raise _ScanStop("too many rows")
 
     def text(data: str) -> None:

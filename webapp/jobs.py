@@ -161,6 +161,7 @@ class _Heartbeat:
         self.engine = db.engine
         self._lock = threading.Lock()
         self._values: dict[str, Any] = {}
+        self.last: dict[str, Any] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"job-heartbeat-{job_id[:8]}", daemon=True)
 
@@ -172,11 +173,14 @@ class _Heartbeat:
     def set(self, **values: Any) -> None:
         with self._lock:
             self._values.update(values)
+            self.last.update(values)
 
-    def stop(self) -> None:
+    def stop(self) -> dict[str, Any]:
+        """Stop beating; returns the last progress and message reported (written or not)."""
         _beats.pop(self.job_id, None)
         self._stop.set()
         self._thread.join(timeout=2)
+        return dict(self.last)
 
     def _run(self) -> None:
         last = time.monotonic()
@@ -286,6 +290,7 @@ def running(job_id: str) -> Iterator[Job]:
     """
     me = worker_id()
     job = _claim(job_id, me)
+    initial = (dict(job.result or {}), job.message)
     beat = None if _eager_app() else _Heartbeat(job_id, me).start()
     try:
         yield job
@@ -300,9 +305,10 @@ def running(job_id: str) -> Iterator[Job]:
         _finish(job_id, me, JobStatus.FAILED, message=message[:500])
         log.exception("job %s failed", job_id)
         raise
-    if beat:
-        beat.stop()
+    last = beat.stop() if beat else {}
     result, message = _job_values(job)
+    if message == initial[1]:  # the block said nothing itself: keep the last progress message
+        message = last.get("message", message)
     try:
         db.session.commit()  # whatever else the block left uncommitted (it should commit its own work)
     except OperationalError as exc:
@@ -310,7 +316,7 @@ def running(job_id: str) -> Iterator[Job]:
             raise
         db.session.rollback()
         log.warning("job %s: its last uncommitted changes were lost to a busy database", job_id)
-    _finish(job_id, me, JobStatus.DONE, progress=100, **({"result": result} if result else {}),
+    _finish(job_id, me, JobStatus.DONE, progress=100, **({"result": result} if result != initial[0] else {}),
             **({"message": message} if message else {}))  # fmt: skip
 
 

@@ -26,6 +26,7 @@ from contextvars import ContextVar
 from typing import TypeVar
 
 from flask import g, has_request_context, request
+from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from webapp.extensions import db
@@ -43,6 +44,8 @@ REQUEST_RETRIES = 3
 # Background writes: attempts, and the longest pause between two.
 WRITE_ATTEMPTS = 8
 WRITE_BACKOFF_MAX_S = 5.0
+# A background write that holds the lock longer than this is logged (requests wait that long).
+SLOW_WRITE_S = 1.0
 
 _write_intent: ContextVar[bool] = ContextVar("commintel_write_intent", default=False)
 _G_WRITE_INTENT = "commintel_write_intent"
@@ -91,10 +94,18 @@ def write(block: Callable[[], T], *, what: str = "write", attempts: int = WRITE_
     what it changes. Raises the last busy error when every attempt failed (the caller re-queues the work)."""
     end_read()
     for attempt in range(1, attempts + 1):
+        asked = time.perf_counter()
         try:
             with write_intent():
+                if db.session.get_bind().dialect.name == "sqlite":
+                    db.session.execute(text("SELECT 1"))  # BEGIN IMMEDIATE: wait for the write lock now
+                got = time.perf_counter()
                 result = block()
                 db.session.commit()
+            held = time.perf_counter() - got
+            if held > SLOW_WRITE_S:
+                # Everyone else waits this long for the write lock: a batch that needs to be smaller.
+                log.warning("%s held the write lock for %.2f s (after waiting %.2f s for it)", what, held, got - asked)
             return result
         except OperationalError as exc:
             db.session.rollback()

@@ -98,6 +98,12 @@ def dimension_bomb() -> bytes:
                  b"</sheetData></worksheet>"])  # fmt: skip
 
 
+def declared_only() -> bytes:
+    """The declaration alone, over an ordinary sheet: harmless once it is ignored."""
+    return xlsx([SHEET_OPEN, b'<dimension ref="A1:XFD1048576"/><sheetData>', HEADER_ROW, _row(2),
+                 b"</sheetData></worksheet>"])  # fmt: skip
+
+
 def huge_cell(megabytes: int = 300) -> bytes:
     """One shared string of ``megabytes`` MB in a file of a few hundred KB."""
 

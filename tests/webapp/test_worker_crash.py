@@ -111,20 +111,23 @@ def test_serve_starts_its_worker_again_when_it_dies(tmp_path, monkeypatch):
         return started[-1]
 
     monkeypatch.setattr(cli, "start_embedded_worker", start)
+    monkeypatch.setattr(cli, "start_embedded_scheduler", start)
     app = create_app(app_config(f"sqlite:///{tmp_path}/app.db", tmp_path))
     with app.app_context():
         worker = cli.EmbeddedWorker().start()
     try:
-        started[0].send_signal(signal.SIGKILL)
+        assert len(started) == 2, "a worker and the scheduler"
+        worker.process.send_signal(signal.SIGKILL)
         deadline = time.monotonic() + 30
-        while len(started) < 2 and time.monotonic() < deadline:
+        while len(started) < 3 and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert len(started) == 2, "the dead worker was not started again"
-        assert started[1].poll() is None
+        assert len(started) == 3, "the dead worker was not started again"
+        assert worker.process is started[2]
+        assert all(p.poll() is None for p in worker.processes.values())
     finally:
         worker.stop()
         for process in started:
             if process.poll() is None:
                 process.kill()
             process.wait(timeout=10)
-    assert started[1].returncode is not None, "stopping the server stops its worker"
+    assert all(p.returncode is not None for p in started), "stopping the server stops its background processes"
