@@ -273,6 +273,20 @@ class Served:
                 raise RuntimeError("the worker did not start again")
             time.sleep(0.1)
 
+    def cpu_seconds(self) -> tuple[float, float]:
+        """Processor time used so far by the web server and by the worker (user + system)."""
+
+        def used(pid: int | None) -> float:
+            if pid is None:
+                return 0.0
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                return 0.0
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+        return used(self.server.pid), used(self.worker_pid())
+
     def server_rss_mb(self) -> float:
         status = Path(f"/proc/{self.server.pid}/status").read_text()
         return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
@@ -477,10 +491,11 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def scenario_load(served: Served, args) -> dict:
-    say(f"1. load: importing {args.import_rows:,} rows through the web import")
-    started = time.perf_counter()
-    steps = web_import(served, "ld-", args.import_rows)
-    say(f"  import: {steps} ({time.perf_counter() - started:.1f} s in all)")
+    if args.import_rows:
+        say(f"1. load: importing {args.import_rows:,} rows through the web import")
+        started = time.perf_counter()
+        steps = web_import(served, "ld-", args.import_rows)
+        say(f"  import: {steps} ({time.perf_counter() - started:.1f} s in all)")
     token = api_token(served)
     stored, redacted, _ = served.pending("ld-")
     say(f"  {args.submitters} submitters for {args.seconds} s start with {stored - redacted:,} of the import "
@@ -493,10 +508,14 @@ def scenario_load(served: Served, args) -> dict:
             threads.append(threading.Thread(target=api_submitter, args=(served, token, n, until, tally)))
         else:
             threads.append(threading.Thread(target=form_submitter, args=(served, n, until, tally)))
+    cpu_before, wall = served.cpu_seconds(), time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    cpu_after, wall = served.cpu_seconds(), time.perf_counter() - wall
+    say(f"  processor time in {wall:.0f} s: web server {cpu_after[0] - cpu_before[0]:.1f} s, worker "
+        f"{cpu_after[1] - cpu_before[1]:.1f} s (2 cores; what the rest of the machine left them)")  # fmt: skip
     stored, redacted, _ = served.pending("ld-")
     say(f"  after the load: {stored - redacted:,} of the import still to redact (redaction ran during the load)")
     everything = [s for values in tally.latencies.values() for s in values]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 
 from nlp import embeddings as emb
 from nlp import themes as th
@@ -25,6 +25,7 @@ from submissions.queries import partnership_observations
 from webapp.extensions import db
 from webapp.models import Partnership, User, utcnow
 from webapp.operations import OperationError, record
+from webapp.transactions import dialect_insert
 
 log = logging.getLogger(__name__)
 
@@ -56,22 +57,23 @@ def missing_vector_ids(observation_ids: list[int]) -> list[int]:
 
 
 def store_vectors(texts: dict[int, str], vectors: dict[int, np.ndarray]) -> list[int]:
-    """Store computed vectors of redacted texts; skip observations erased, re-edited or embedded since the texts
-    were read (``texts``: id → the redacted text the vector was computed from). Flushes; returns the ids stored."""
+    """Store computed vectors of redacted texts in one statement; skip observations erased, re-edited or embedded
+    since the texts were read (``texts``: id → the redacted text the vector was computed from). Returns the ids
+    stored."""
     version = emb.model_version()
     ids = sorted(vectors)
     current = dict(
         db.session.execute(select(Observation.id, Observation.redacted_text).where(Observation.id.in_(ids))).all()
     )
-    already = set(missing_vector_ids(ids)) ^ set(ids)
-    stored = []
-    for oid in ids:
-        if oid in already or current.get(oid) != texts[oid]:
-            continue
-        db.session.add(ObservationEmbedding(observation_id=oid, model_name=emb.MODEL_NAME, model_version=version,
-                                            vector=emb.to_bytes(vectors[oid])))  # fmt: skip
-        stored.append(oid)
-    db.session.flush()
+    missing = set(missing_vector_ids(ids))
+    stored = [oid for oid in ids if oid in missing and current.get(oid) == texts[oid]]
+    if stored:
+        rows = [{"observation_id": oid, "model_name": emb.MODEL_NAME, "model_version": version,
+                 "vector": emb.to_bytes(vectors[oid])} for oid in stored]  # fmt: skip
+        insert = dialect_insert(ObservationEmbedding).on_conflict_do_nothing(
+            index_elements=["observation_id", "model_version"]
+        )
+        db.session.execute(insert, rows)
     return stored
 
 
@@ -308,18 +310,15 @@ def _store(partnership, previous, version, path, result: th.FitResult, ids, keep
         model.changes = model.changes | {"vanished": vanished}
 
     now = utcnow()
-    db.session.add_all(
-        ThemeAssignment(
-            observation_id=oid,
-            model_id=model.id,
-            theme_id=None if topic < 0 else topic_theme[topic],
-            is_outlier=topic < 0,
-            probability=float(sim),
-            assigned_at=now,
-        )
+    # One statement for every assignment (tens of thousands on a large corpus): the write lock is held briefly.
+    rows = [
+        {"observation_id": oid, "model_id": model.id, "theme_id": None if topic < 0 else topic_theme[topic],
+         "is_outlier": topic < 0, "probability": float(sim), "assigned_at": now}
         for oid, still, topic, sim in zip(ids, keep, result.topics, result.similarity, strict=True)
         if still
-    )
+    ]  # fmt: skip
+    if rows:
+        db.session.execute(insert(ThemeAssignment), rows)
     if previous is not None:
         previous.active = False
     model.active = True
@@ -357,7 +356,7 @@ class AssignmentWork:
 
     model_id: int
     model_path: str
-    topic_theme_ids: list[int]
+    topic_theme_ids: list[int]  # the theme (followed through merges) of each topic of the model
     texts: dict[int, str]  # id → redacted text, as read
     vectors: dict[int, np.ndarray] = field(default_factory=dict)
     new_vectors: dict[int, np.ndarray] = field(default_factory=dict)
@@ -391,8 +390,8 @@ def plan_assignments(ids: Iterable[int]) -> tuple[list[AssignmentWork], list[int
         )
         texts = {o.id: o.redacted_text or "" for o in group if o.id in allowed}
         if texts:
-            work.append(AssignmentWork(model.id, model.path, list(model.changes.get("topic_theme_ids", [])), texts,
-                                       vectors_for(list(texts))))  # fmt: skip
+            themes = [_canonical_id(t) for t in model.changes.get("topic_theme_ids", [])]
+            work.append(AssignmentWork(model.id, model.path, themes, texts, vectors_for(list(texts))))
     return work, waiting
 
 
@@ -410,39 +409,32 @@ def compute_assignments(work: list[AssignmentWork]) -> None:
 
 
 def store_assignments(work: list[AssignmentWork]) -> int:
-    """Store computed vectors and assignments; skip observations whose text changed since they were read, and models
-    no longer active (the next pass assigns those again). Flushes; safe to run again. Returns how many were stored."""
+    """Store computed vectors and assignments, a statement each; skip observations whose text changed since they
+    were read, and models no longer active (the next pass assigns those again). Safe to run again. Returns how many
+    were stored."""
     assigned = 0
     for w in work:
-        model = db.session.get(ThemeModel, w.model_id)
-        if model is None or not model.active:
+        if not db.session.scalar(select(ThemeModel.active).where(ThemeModel.id == w.model_id)):
             continue
         if w.new_vectors:
             store_vectors(w.texts, w.new_vectors)
         current = dict(db.session.execute(select(Observation.id, Observation.redacted_text)
                                           .where(Observation.id.in_(list(w.topics)))).all())  # fmt: skip
-        existing = {
-            row.observation_id: row
-            for row in db.session.scalars(
-                select(ThemeAssignment).where(
-                    ThemeAssignment.model_id == w.model_id, ThemeAssignment.observation_id.in_(list(w.topics))
-                )
-            )
-        }
         now = utcnow()
-        for oid, (topic, sim) in w.topics.items():
-            if current.get(oid) != w.texts[oid]:
-                continue
-            row = existing.get(oid)
-            if row is None:
-                row = ThemeAssignment(observation_id=oid, model_id=w.model_id)
-                db.session.add(row)
-            row.theme_id = None if topic < 0 else _canonical_id(w.topic_theme_ids[topic])
-            row.is_outlier = topic < 0
-            row.probability = sim
-            row.assigned_at = now
-            assigned += 1
-    db.session.flush()
+        rows = [
+            {"observation_id": oid, "model_id": w.model_id, "theme_id": None if topic < 0 else w.topic_theme_ids[topic],
+             "is_outlier": topic < 0, "probability": sim, "assigned_at": now}
+            for oid, (topic, sim) in w.topics.items()
+            if current.get(oid) == w.texts[oid]
+        ]  # fmt: skip
+        if rows:
+            insert = dialect_insert(ThemeAssignment)
+            upsert = insert.on_conflict_do_update(
+                index_elements=["observation_id", "model_id"],
+                set_={name: insert.excluded[name] for name in ("theme_id", "is_outlier", "probability", "assigned_at")},
+            )
+            db.session.execute(upsert, rows)
+            assigned += len(rows)
     return assigned
 
 

@@ -32,7 +32,6 @@ from datetime import timedelta
 from celery import shared_task
 from flask import current_app
 from sqlalchemy import delete, exists, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from nlp import operations
 from nlp.models import ThemeAssignment, ThemeModel, WorkLease
@@ -42,7 +41,7 @@ from webapp.extensions import db
 from webapp.jobs import call_after_commit, work_done_inline, worker_id
 from webapp.models import Partnership, utcnow
 from webapp.sqlite_queue import is_gone
-from webapp.transactions import end_read, is_busy_error, write
+from webapp.transactions import dialect_insert, end_read, is_busy_error, write
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +148,8 @@ def pending_counts() -> dict[str, int]:
 def _lease(ids: list[int], owner: str, now) -> list[int]:
     """Lease those of ``ids`` that nobody holds (or whose lease ran out); returns the ids leased."""
     table = WorkLease.__table__
-    insert = (sqlite if db.engine.dialect.name == "sqlite" else postgresql).insert(table)
-    stmt = insert.values([{"observation_id": i, "owner": owner, "expires_at": now + LEASE, "attempts": 0} for i in ids])
+    rows = [{"observation_id": i, "owner": owner, "expires_at": now + LEASE, "attempts": 0} for i in ids]
+    stmt = dialect_insert(table).values(rows)
     stmt = stmt.on_conflict_do_update(
         index_elements=[table.c.observation_id],
         set_={"owner": stmt.excluded.owner, "expires_at": stmt.excluded.expires_at},
@@ -218,7 +217,7 @@ class _Redactor:
 
 
 def _process(batch: list[int], redactor: _Redactor) -> Counter:
-    from nlp.redaction_tasks import store_redactions
+    from nlp.redaction_tasks import prepare_redactions, store_redactions
 
     done: Counter = Counter()
     rows = db.session.execute(
@@ -228,10 +227,9 @@ def _process(batch: list[int], redactor: _Redactor) -> Counter:
     if rows:
         app_redactor, area_ids = redactor.get()
         results = app_redactor.redact_many([text for _, text in rows], batch_size=64)
-        texts = {oid: text for oid, text in rows}
+        prepared = prepare_redactions(dict(rows), results, app_redactor.version, area_ids)
         with work_done_inline():  # this run assigns them next: no doorbell for its own work
-            stored = write(lambda: store_redactions(texts, results, app_redactor.version, area_ids),
-                           what="storing redactions")  # fmt: skip
+            stored = write(lambda: store_redactions(prepared), what="storing redactions")
         done["redacted"] += len(stored)
     work, _waiting = operations.plan_assignments(batch)
     end_read()

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 
 from celery import shared_task
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from nlp.models_loader import load_spacy
@@ -113,19 +113,40 @@ def _apply(obs: Observation, result, version: str, area_ids: dict[str, int], now
         obs.suggested_area_id = area_ids.get(code) if code else None
 
 
-def store_redactions(texts: dict[int, str], results: Sequence, version: str, area_ids: dict[str, int]) -> list[int]:
-    """Store redactions computed outside the transaction (``texts``: id → the raw text that was redacted, in the
-    order of ``results``). Observations erased, edited or redacted since they were read are left alone (an edit
-    queues its own redaction). Flushes, sends :data:`nlp.signals.observations_redacted`; returns the ids stored."""
-    observations = {o.id: o for o in db.session.scalars(select(Observation).where(Observation.id.in_(list(texts))))}
-    now, done = utcnow(), []
+def prepare_redactions(texts: dict[int, str], results: Sequence, version: str, area_ids: dict[str, int]) -> list[dict]:
+    """The rows :func:`store_redactions` writes, computed before its transaction (so the lock is held only to
+    write them). ``texts``: id → the raw text that was redacted, in the order of ``results``."""
+    rows = []
     for (oid, text), result in zip(texts.items(), results, strict=True):
-        obs = observations.get(oid)
-        if obs is None or obs.redacted_text is not None or obs.text != text:
-            continue
-        _apply(obs, result, version, area_ids, now)
-        done.append(oid)
-    db.session.flush()
+        code = suggest_area(result.places)
+        rows.append({"b_id": oid, "b_text": text, "b_redacted": result.text, "b_version": version,
+                     "b_suggested": area_ids.get(code) if code else None})  # fmt: skip
+    return rows
+
+
+def store_redactions(rows: list[dict]) -> list[int]:
+    """Store redactions computed outside the transaction (rows from :func:`prepare_redactions`), in one statement.
+    Observations erased, edited or redacted since they were read are left alone (an edit queues its own
+    redaction); an area is suggested only where the submitter gave none. Sends
+    :data:`nlp.signals.observations_redacted`; returns the ids stored."""
+    if not rows:
+        return []
+    table, now = Observation.__table__, utcnow()
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.redacted_text.is_(None), table.c.text == bindparam("b_text"))
+        .values(
+            redacted_text=bindparam("b_redacted"),
+            redacted_at=now,
+            redaction_version=bindparam("b_version"),
+            suggested_area_id=case((table.c.area_id.is_(None), bindparam("b_suggested")),
+                                   else_=table.c.suggested_area_id),
+        )
+    )  # fmt: skip
+    db.session.execute(statement, rows, execution_options={"synchronize_session": False})
+    ids = [r["b_id"] for r in rows]
+    stored = select(Observation.id).where(Observation.id.in_(ids), Observation.redacted_at == now)
+    done = sorted(db.session.scalars(stored))
     if done:
         observations_redacted.send(current_app._get_current_object(), ids=done)
         log.info("redacted %s observations (ids %s..%s)", len(done), done[0], done[-1])

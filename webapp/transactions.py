@@ -132,3 +132,11 @@ def dispatch_with_retry(dispatch: Callable[[], T]) -> T:
             log.info("%s %s lost the race to write; running it again (attempt %s)", request.method,
                      request.endpoint, attempt + 2)  # fmt: skip
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def dialect_insert(table):
+    """An INSERT that can say ON CONFLICT (SQLite and PostgreSQL both can, in the same words)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = db.session.get_bind().dialect.name
+    return (sqlite if dialect == "sqlite" else postgresql).insert(getattr(table, "__table__", table))
