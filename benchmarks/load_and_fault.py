@@ -306,7 +306,7 @@ class Served:
             self.engine.dispose()
 
 
-def start(backend: str, folder: Path) -> Served:
+def start(backend: str, folder: Path, threads: int | None = None) -> Served:
     port = live_app.free_port()
     if backend == "embedded":
         live = live_app.prepare(folder, port, DEMO_CACHE)
@@ -329,6 +329,8 @@ def start(backend: str, folder: Path) -> Served:
     served = Served(backend, folder, env, f"http://127.0.0.1:{port}", database_url, log=folder / "server.log")
     served.engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
     command = [str(live_app.COMMINTEL), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    if threads:
+        command += ["--threads", str(threads)]
     if backend == "postgres":
         command.append("--no-worker")
         served.start_worker()
@@ -440,7 +442,7 @@ def _submission(ref: str, i: int) -> dict:
             "sharing_level": "partnership", "partnership": PARTNERSHIP, "external_ref": ref}  # fmt: skip
 
 
-def api_submitter(served: Served, token: str, n: int, until: float, tally: Tally) -> None:
+def api_submitter(served: Served, token: str, n: int, until: float, tally: Tally, think: float) -> None:
     browser = Browser(served.base_url)
     i = 0
     while time.monotonic() < until:
@@ -453,9 +455,10 @@ def api_submitter(served: Served, token: str, n: int, until: float, tally: Tally
         if reply.status == 201:
             with tally.lock:
                 tally.acknowledged.append(json.loads(reply.body)["id"])
+        time.sleep(think)
 
 
-def form_submitter(served: Served, n: int, until: float, tally: Tally) -> None:
+def form_submitter(served: Served, n: int, until: float, tally: Tally, think: float) -> None:
     browser = Browser(served.base_url)
     try:
         browser.sign_in(FORM_USER)
@@ -476,6 +479,7 @@ def form_submitter(served: Served, n: int, until: float, tally: Tally) -> None:
             if found:
                 with tally.lock:
                     tally.acknowledged.append(int(found.group(1)))
+        time.sleep(think)
 
 
 def health_checker(served: Served, until: float, tally: Tally) -> None:
@@ -505,9 +509,9 @@ def scenario_load(served: Served, args) -> dict:
     threads = [threading.Thread(target=health_checker, args=(served, until, tally))]
     for n in range(args.submitters):
         if n % 2 == 0:
-            threads.append(threading.Thread(target=api_submitter, args=(served, token, n, until, tally)))
+            threads.append(threading.Thread(target=api_submitter, args=(served, token, n, until, tally, args.think)))
         else:
-            threads.append(threading.Thread(target=form_submitter, args=(served, n, until, tally)))
+            threads.append(threading.Thread(target=form_submitter, args=(served, n, until, tally, args.think)))
     cpu_before, wall = served.cpu_seconds(), time.perf_counter()
     for t in threads:
         t.start()
@@ -668,11 +672,13 @@ def main() -> None:
     parser.add_argument("--crash-rows", type=int, default=3_000)
     parser.add_argument("--timeout", type=float, default=3600, help="longest wait for any one step (s)")
     parser.add_argument("--only", nargs="*", choices=["load", "backlog", "faults", "bombs"])
+    parser.add_argument("--threads", type=int, help="web server threads (default: commintel serve's)")
+    parser.add_argument("--think", type=float, default=0.0, help="pause of each submitter between submissions (s)")
     parser.add_argument("--keep", action="store_true", help="keep the instance folder (and print where it is)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix=f"commintel-load-{args.backend}-"))
     say(f"load and fault benchmark, {args.backend}, in {folder}")
-    served = start(args.backend, folder)
+    served = start(args.backend, folder, args.threads)
     results = {}
     try:
         wanted = args.only or ["load", "backlog", "faults", "bombs"]

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 from celery import Task
 from flask import current_app
-from sqlalchemy import event, select, update
+from sqlalchemy import event, inspect, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -290,7 +290,6 @@ def running(job_id: str) -> Iterator[Job]:
     """
     me = worker_id()
     job = _claim(job_id, me)
-    initial = (dict(job.result or {}), job.message)
     beat = None if _eager_app() else _Heartbeat(job_id, me).start()
     try:
         yield job
@@ -306,9 +305,13 @@ def running(job_id: str) -> Iterator[Job]:
         log.exception("job %s failed", job_id)
         raise
     last = beat.stop() if beat else {}
-    result, message = _job_values(job)
-    if message == initial[1]:  # the block said nothing itself: keep the last progress message
-        message = last.get("message", message)
+    values: dict[str, Any] = {"progress": 100}
+    for name in ("result", "message"):
+        # What the block set on the job (not yet committed) is recorded; otherwise the last progress message.
+        if inspect(job).attrs[name].history.has_changes():
+            values[name] = getattr(job, name)
+    if "message" not in values and last.get("message"):
+        values["message"] = last["message"]
     try:
         db.session.commit()  # whatever else the block left uncommitted (it should commit its own work)
     except OperationalError as exc:
@@ -316,17 +319,7 @@ def running(job_id: str) -> Iterator[Job]:
             raise
         db.session.rollback()
         log.warning("job %s: its last uncommitted changes were lost to a busy database", job_id)
-    _finish(job_id, me, JobStatus.DONE, progress=100, **({"result": result} if result != initial[0] else {}),
-            **({"message": message} if message else {}))  # fmt: skip
-
-
-def _job_values(job: Job) -> tuple[dict | None, str | None]:
-    """What the block set on the job, read before the session's transaction ends."""
-    try:
-        return job.result, job.message
-    except OperationalError:  # pragma: no cover - expired and unreadable: nothing was set
-        db.session.rollback()
-        return None, None
+    _finish(job_id, me, JobStatus.DONE, **values)
 
 
 def _eager_app() -> bool:

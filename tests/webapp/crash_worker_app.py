@@ -23,5 +23,6 @@ def slow_first_time(job_id: str, marker: str, seconds: float) -> dict:
         if first:
             report(job, 50, "half way")
             time.sleep(seconds)
+        report(job, 90, "Nearly there")
         job.result = {"finished_by": os.getpid()}
     return {}

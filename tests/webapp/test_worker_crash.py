@@ -90,6 +90,8 @@ def test_a_job_whose_worker_was_killed_runs_again_and_finishes_when_a_worker_sta
         job = _wait_for(app, job_id, JobStatus.DONE, 180, log)
         assert job.result == {"finished_by": second.pid}
         assert job.progress == 100
+        assert job.message == "Nearly there", "the last progress message reported stays on the job page"
+        assert job.attempts == 2
     finally:
         if first.poll() is None:
             first.kill()
