@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -36,7 +38,9 @@ csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
+log = logging.getLogger(__name__)
 _GATE = "commintel_write_gate"
+SLOW_LOCK_S = 0.5
 
 
 def tune_sqlite(engine: Engine) -> None:
@@ -76,13 +80,19 @@ def tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         statement = begin_statement()
+        asked = time.perf_counter()
         if statement == "BEGIN IMMEDIATE" and gate.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
             connection.info[_GATE] = connection.info.get(_GATE, 0) + 1
+        queued = time.perf_counter()
         try:
             connection.exec_driver_sql(statement)
         except Exception:
             _leave(connection)
             raise
+        waited = time.perf_counter() - asked
+        if waited > SLOW_LOCK_S:
+            log.info("waited %.2f s for the write lock (%.2f s behind this process's writers, %.2f s for others)",
+                     waited, queued - asked, waited - (queued - asked))  # fmt: skip
 
     def _leave(connection) -> None:
         held = connection.info.pop(_GATE, 0)
