@@ -67,18 +67,39 @@ def bbc() -> Corpus:
     return Corpus("OCTIS BBC News", texts, labels, "the OCTIS label (5 classes)")
 
 
-def embeddings(corpus: Corpus) -> np.ndarray:
-    """MiniLM vectors for ``corpus``, cached under CACHE keyed by the texts and the model version."""
+ENCODERS = ("onnx-int8", "torch")
+# Where the app keeps the ONNX export of the encoder too (the COMMINTEL_MODEL_CACHE_DIR setting, else instance/models).
+MODEL_CACHE = Path(os.environ.get("COMMINTEL_MODEL_CACHE_DIR") or ROOT / "instance" / "models")
+
+
+def encoder(name: str):
+    """The encoder ``name`` as the app loads it (the ONNX export is made once, into instance/models)."""
     from nlp import embeddings as emb
 
+    started = time.perf_counter()
+    model = emb.load_encoder(name, MODEL_CACHE)
+    if model.name != name:
+        print(f"  encoder {name} unavailable, fell back to {model.name} (see the log line above)", flush=True)
+    print(f"  encoder {model.name}: {model.version} (ready in {time.perf_counter() - started:.1f} s)", flush=True)
+    return model
+
+
+def embeddings(corpus: Corpus, model=None) -> np.ndarray:
+    """MiniLM vectors for ``corpus`` by ``model`` (an nlp.embeddings encoder; torch by default), cached under CACHE
+    keyed by the texts and the encoder version."""
+    from nlp import embeddings as emb
+
+    model = emb.as_encoder(model)
     key = hashlib.sha256(("\n".join(corpus.texts) + emb.model_version()).encode()).hexdigest()[:16]
+    if model.name != "torch":  # the torch cache keeps its old key, so existing caches stay valid
+        key = hashlib.sha256((key + model.version).encode()).hexdigest()[:16]
     path = CACHE / f"{corpus.name.replace(' ', '_')}_{key}.npy"
     if path.exists():
         return np.load(path)
     CACHE.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    print(f"  embedding {len(corpus.texts)} texts of {corpus.name} (cached afterwards in {path})", flush=True)
-    vectors = emb.encode(corpus.texts, batch_size=64)
+    print(f"  embedding {len(corpus.texts)} texts of {corpus.name} with {model.name} (cached in {path})", flush=True)
+    vectors = emb.encode(corpus.texts, batch_size=64, model=model)
     print(f"  ... {time.perf_counter() - started:.0f} s", flush=True)
     tmp = path.with_suffix(".tmp.npy")
     np.save(tmp, vectors)

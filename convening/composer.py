@@ -496,12 +496,14 @@ class Composer:
         )
         seen_names: set[str] = set()
         for ind in indicators:
-            if ind.name in seen_names:  # an older release of the same measure
+            # An older release of the same measure: found by the dataset and indicator keys, else by name.
+            same = f"{ind.dataset.key}:{ind.key}" if ind.dataset.key and ind.key else ind.name
+            if same in seen_names:
                 continue
             values = list(db.session.scalars(select(IndicatorValue).where(IndicatorValue.indicator_id == ind.id)))
             if not values:
                 continue
-            seen_names.add(ind.name)
+            seen_names.add(same)
             ds = ind.dataset
             if ind.value_kind is ValueKind.RANK and ind.level is AreaLevel.LSOA:
                 per_ward: dict[int, list[int]] = defaultdict(list)
@@ -512,7 +514,7 @@ class Composer:
                 if not per_ward:
                     continue
                 shares = {w: sum(1 for d in ds_ if d <= 2) / len(ds_) for w, ds_ in per_ward.items()}
-                if "multiple deprivation" in ind.name.lower() or not deprived_share:
+                if (ind.dataset.key == "iod" and ind.key == "imd") or not deprived_share:
                     deprived_share = shares
                 all_deciles = [d for ds_ in per_ward.values() for d in ds_]
                 share = sum(1 for d in all_deciles if d <= 2) / len(all_deciles)
@@ -522,7 +524,7 @@ class Composer:
                         "value": f"{share:.0%} of LSOAs in the most deprived 20%",
                         "period": values[0].period_key,
                         "trend": "single release",
-                        "source": f"{ds.publisher or ds.title}, {ds.release_label}",
+                        "source": f"{ds.publisher or ds.title}, released {ds.release_label}, {ind.geography_label}",
                         "sort": -share,
                     }
                 )
@@ -560,7 +562,7 @@ class Composer:
                         "value": f"{mean:,.1f}{unit}",
                         "period": latest,
                         "trend": trend,
-                        "source": f"{ds.publisher or ds.title}, {ds.release_label}",
+                        "source": f"{ds.publisher or ds.title}, released {ds.release_label}, {ind.geography_label}",
                         "sort": 0,
                     }
                 )

@@ -220,7 +220,11 @@ def edit_section(section: BriefingSection, actor: User, title: str | None = None
 
 
 def approve_section(section: BriefingSection, actor: User) -> None:
-    """The convenor read the machine-written text and stands by it as written."""
+    """The convenor read the machine-written text and stands by it as written. A quotes section with a quote that
+    could identify someone (convening.quote_check) is refused until that quote is resolved."""
+    from convening import quote_check
+
+    quote_check.check(section.briefing, section)
     _reviewed(section, actor)
     record("briefing.section_approve", "briefing_section", section.id, actor)
 
@@ -372,6 +376,9 @@ def publish_briefing(
             briefing.check_publishable()
         except ValueError as exc:
             raise OperationError(str(exc), "briefing") from None
+        from convening import quote_check
+
+        quote_check.check(briefing)
     number = (briefing.latest_version.number + 1) if briefing.versions else 1
     doc = briefing_document(briefing, number=number)
     published_at = utcnow()
@@ -780,6 +787,22 @@ def scrub_content(content: dict, observation_id: int, erased: ErasedText) -> dic
     return {**content, "sections": sections} if changed else None
 
 
+def relabel(value, labels: dict[str, str]):
+    """``value`` (text, or JSON-like lists and dicts of it: Markdown, HTML, chart specifications) with each old theme
+    label in ``labels`` replaced by its new one."""
+    if not labels:
+        return value
+    if isinstance(value, str):
+        for old, new in labels.items():
+            value = value.replace(old, new)
+        return value
+    if isinstance(value, list):
+        return [relabel(v, labels) for v in value]
+    if isinstance(value, dict):
+        return {k: relabel(v, labels) for k, v in value.items()}
+    return value
+
+
 def _erasure_scope(obs: Observation | None) -> set[int] | None:
     """Partnerships whose briefings could carry the observation's text (None: look everywhere)."""
     if obs is None:
@@ -820,6 +843,10 @@ def observation_erased(observation_id: int) -> list[BriefingVersion]:
     quoted += [q["text"] for v in versions for s in v.content.get("sections", []) for q in s.get("quotes", [])
                if int(q["observation_id"]) == observation_id]  # fmt: skip
     erased = ErasedText.of([*([obs.text, obs.redacted_text] if obs else []), *quoted])
+    # Theme labels made of words only this observation supported are relabelled by nlp; briefings follow.
+    from nlp.erasure import labels_withdrawn_by
+
+    relabelled = labels_withdrawn_by([observation_id])
 
     for section in sections:
         quotes = (section.data or {}).get("quotes", [])
@@ -829,7 +856,11 @@ def observation_erased(observation_id: int) -> list[BriefingVersion]:
             section.data = {**section.data, "quotes": remaining}
             if section.machine_written:
                 body = composing.quotes_markdown(remaining)
-        body = scrub_markdown(body, erased)
+        body = relabel(scrub_markdown(body, erased), relabelled)
+        data = relabel(section.data or {}, relabelled)
+        if data != (section.data or {}):
+            section.data = data
+            section.briefing.changed_since_publish = True
         if section.kind is SectionKind.QUOTES and not remaining and not body.strip(" \n>"):
             body = composing.quotes_markdown([])
         if body != section.body or len(remaining) != len(quotes):
@@ -839,6 +870,9 @@ def observation_erased(observation_id: int) -> list[BriefingVersion]:
     affected: list[BriefingVersion] = []
     for v in versions:
         content = scrub_content(v.content, observation_id, erased)
+        renamed = relabel(content if content is not None else v.content, relabelled)
+        if renamed != (content if content is not None else v.content):
+            content = renamed
         if content is None:
             continue
         if not v.is_withdrawn:

@@ -373,6 +373,11 @@ def composer(session_id: int):
         blocker = None
     except ValueError as exc:
         blocker = str(exc)
+    from convening import quote_check
+
+    quote_flags = quote_check.flagged_quotes(briefing)
+    if quote_flags and blocker is None:
+        blocker = "A quote could identify someone: generalise it, or edit or drop it, before publishing."
     return render_template(
         "convening/composer.html",
         session=session,
@@ -383,6 +388,7 @@ def composer(session_id: int):
         rendered={s.id: ops.render_markdown(s.body) for s in sections},
         charts={s.id: chart_images((s.data or {}).get("charts", [])) for s in sections},
         blocker=blocker,
+        quote_flags=quote_flags,
     )
 
 
@@ -397,6 +403,12 @@ def edit_section(section_id: int):
         if what == "approve":
             ops.approve_section(section, current_user)
             message = f"“{section.title}” approved as written."
+        elif what == "generalise":
+            from convening import quote_check
+
+            index = request.form.get("quote", type=int)
+            quote_check.generalise_quote(section, -1 if index is None else index - 1, current_user)
+            message = f"Quote {index} of “{section.title}” generalised."
         elif what in ("drop", "include"):
             ops.set_included(section, what == "include", current_user)
             message = f"“{section.title}” {'included' if what == 'include' else 'dropped'}."

@@ -19,6 +19,12 @@ DATA = Path(__file__).resolve().parent / "demo_data"
 OGL = "Open Government Licence v3.0"
 
 DATASETS: tuple[tuple[str, Options], ...] = (
+    # IoD2025 on 2021 LSOAs, the current release; IoD2019 on 2011 LSOAs, the earlier one. Their titles, release
+    # dates and number of LSOAs ranked are read from their headers.
+    (
+        "iod2025_bristol_lsoa21.csv",
+        Options(format="iod", dataset_title="English Indices of Deprivation 2025", release_date=date(2025, 10, 30)),
+    ),
     (
         "iod2019_file2_bristol.csv",
         Options(format="iod", dataset_title="English Indices of Deprivation 2019", release_date=date(2019, 9, 26)),
@@ -32,7 +38,11 @@ DATASETS: tuple[tuple[str, Options], ...] = (
             licence=OGL,
             source_url="https://www.gov.uk/government/collections/fuel-poverty-sub-regional-statistics",
             methodology_note="Low Income High Costs measure to 2018; Low Income Low Energy Efficiency from 2019, so "
-            "2019 is not directly comparable with earlier years.",
+            "2019 is not directly comparable with earlier years. Published for local authorities in this table "
+            "(BEIS also models LSOA estimates; they are not in the demo data).",
+            # The table compiles ten yearly BEIS releases; the copy used is dated 15 November 2021.
+            release_date=date(2021, 11, 15),
+            release_note="date of the compiled copy used; the 2019 figures are from BEIS's 2021 release",
             indicator="Households in fuel poverty",
             unit="%",
             polarity=Polarity.HIGHER_IS_WORSE,
@@ -48,6 +58,9 @@ DATASETS: tuple[tuple[str, Options], ...] = (
             publisher="Department for Education",
             licence=OGL,
             source_url="https://explore-education-statistics.service.gov.uk/find-statistics/free-school-meals-autumn-term",
+            methodology_note="Published for local authorities (and schools), not for wards or LSOAs.",
+            release_date=date(2022, 2, 1),
+            release_note="at the latest: date of the copy used; DfE's release date is not in the file",
             indicator="Pupils eligible for free school meals",
             unit="%",
             polarity=Polarity.HIGHER_IS_WORSE,
@@ -69,7 +82,9 @@ DATASETS: tuple[tuple[str, Options], ...] = (
             licence="Open Data Commons Attribution (ODC-By) 1.0",
             source_url="https://github.com/mysociety/fms_geographic_data",
             methodology_note="Street problems (potholes, fly-tipping, broken lights...) reported through FixMyStreet; "
-            "a measure of reporting as much as of problems.",
+            "a measure of reporting as much as of problems. This release ends in December 2020.",
+            release_date=date(2021, 7, 21),  # mySociety's "Updated to end of 2020 data"
+            vintage=2011,
             indicator="FixMyStreet reports",
             unit="count",
             polarity=Polarity.NEUTRAL,

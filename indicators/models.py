@@ -51,10 +51,12 @@ class PeriodKind(enum.StrEnum):
     MONTH = "month"
     FINANCIAL_YEAR = "financial_year"
     ACADEMIC_YEAR = "academic_year"
+    YEARS = "years"  # several calendar years pooled (Fingertips "2017 - 19")
 
     @property
     def label(self) -> str:
         return {
+            "years": "Calendar years pooled",
             "year": "Calendar year",
             "quarter": "Quarter",
             "month": "Month",
@@ -80,6 +82,11 @@ class IndicatorDataset(db.Model):
     release_key: Mapped[str] = mapped_column(String(400))
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     source_filename: Mapped[str] = mapped_column(String(300), default="")
+    # The publication this is a release of, across releases ("iod" for the English Indices of Deprivation): how
+    # code finds "the deprivation index" and its earlier release, never by words in a title.
+    key: Mapped[str] = mapped_column(String(60), default="", index=True)
+    # How the release date is known when it is not the publisher's own date (e.g. "date of the copy used").
+    release_note: Mapped[str] = mapped_column(String(300), default="")
 
     indicators: Mapped[list[Indicator]] = relationship(
         back_populates="dataset", cascade="all, delete-orphan", order_by="Indicator.position"
@@ -90,7 +97,10 @@ class IndicatorDataset(db.Model):
 
     @property
     def release_label(self) -> str:
-        return self.release_date.isoformat() if self.release_date else "undated"
+        if self.release_date is None:
+            return "release date not recorded"
+        text = f"{self.release_date.day} {self.release_date:%B %Y}"
+        return f"{text} ({self.release_note})" if self.release_note else text
 
 
 class Indicator(db.Model):
@@ -108,8 +118,22 @@ class Indicator(db.Model):
     level: Mapped[AreaLevel] = mapped_column(str_enum(AreaLevel))
     description: Mapped[str] = mapped_column(Text, default="")
     position: Mapped[int] = mapped_column(default=0)
+    # The measure across releases of the dataset ("imd", "income"...): with the dataset's key it finds the same
+    # measure in an earlier release.
+    key: Mapped[str] = mapped_column(String(60), default="")
+    # The geography vintage of its areas (2011 or 2021 for LSOAs, 2024 for wards...): which LSOAs a ward's figure
+    # is rolled up from, and whether a value crosses the LSOA 2011 → 2021 bridge to reach a current area.
+    vintage: Mapped[int | None] = mapped_column()
+    # How many areas the publisher ranked (32,844 LSOAs for IoD2019, 33,755 for IoD2025): "rank 5 of N", and the
+    # decile of a rank when the decile is missing.
+    ranked_areas: Mapped[int | None] = mapped_column()
 
     dataset: Mapped[IndicatorDataset] = relationship(back_populates="indicators")
+
+    @property
+    def geography_label(self) -> str:
+        """The geography its values are published on, e.g. "LSOA 2021"."""
+        return f"{self.level.label} {self.vintage}" if self.vintage else self.level.label
 
     def __repr__(self) -> str:
         return f"<Indicator {self.id} {self.name!r}>"
@@ -139,6 +163,9 @@ class IndicatorValue(db.Model):
     # The source withheld the value (a marker such as "c" or ".."); ``note`` keeps the marker or footnote.
     suppressed: Mapped[bool] = mapped_column(default=False)
     note: Mapped[str] = mapped_column(String(200), default="")
+    # The 95% confidence interval the source gives (Fingertips and other survey-based figures), if any.
+    lower: Mapped[float | None] = mapped_column(Float)
+    upper: Mapped[float | None] = mapped_column(Float)
 
     indicator: Mapped[Indicator] = relationship()
     area: Mapped[Area] = relationship()

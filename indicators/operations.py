@@ -1,5 +1,13 @@
 """The import pipeline: read a file (:mod:`indicators.readers`), read its periods, match its areas, parse its
-numbers, and store one dataset release, replacing what an earlier import of the same release stored.
+numbers, check that the file was understood, and store one dataset release, replacing what an earlier import of
+the same release stored.
+
+A file is stored only when it was understood: its header row is names, not data (checked by the reader); at least
+half of the rows whose area could be recognised matched an area (rows for other places of a kind commintel holds,
+and for England or regions, are reported but do not count against it); every indicator has a known direction and,
+where the layout does not carry one, a unit; its areas are of one geography vintage; and its release date is
+known (from the headers of a recognised publication, or given). The report of what was understood is printed
+before anything is stored, and with every refusal.
 
 Operations flush and never commit: the CLI commits once, so a failed import leaves the previous values intact.
 What is skipped is reported (row, column, reason); unknown area codes and unmatched names are listed, never dropped
@@ -19,9 +27,9 @@ from sqlalchemy import delete, insert, select
 
 from indicators import periods
 from indicators.models import Indicator, IndicatorDataset, IndicatorValue, Polarity, ValueKind
-from indicators.readers import ONS_CODE, READERS, Options, Reading, detect, read_table
+from indicators.readers import ONS_CODE, READERS, Options, Reading, detect, find_header, read_table
 from webapp.extensions import db
-from webapp.models import Area, AreaLevel, utcnow
+from webapp.models import Area, AreaLevel, AreaVintage, utcnow
 from webapp.operations import OperationError, record
 
 log = logging.getLogger(__name__)
@@ -35,38 +43,123 @@ _FOOTNOTE = re.compile(r"^(?P<num>.*?\d)\s*(?P<note>\[[^\]]*\]|\([a-z0-9 ]+\)|[r
 
 
 class ImportFailed(OperationError):
+    """The file was read but is refused (nothing stored): the report says what was understood, the message why."""
+
     def __init__(self, message: str, report: ImportReport):
         super().__init__(message, "file")
         self.report = report
+
+
+# Codes of the ONS entities each level holds; codes of wider areas (England, regions, counties) that files carry
+# as comparators. A row for a code of a level commintel holds but has not loaded is "another place", not a
+# misread; a code of any other kind (an MSOA, a CCG) is a row commintel did not understand.
+LEVEL_ENTITIES = {
+    AreaLevel.LSOA: ("E01", "W01"),
+    AreaLevel.WARD: ("E05", "W05"),
+    AreaLevel.LAD: ("E06", "E07", "E08", "E09", "W06"),
+}
+WIDER_ENTITIES = ("E92", "W92", "K02", "K03", "K04", "E12", "E10", "E11", "E13", "E47", "S92", "N92")
 
 
 @dataclass
 class ImportReport:
     filename: str
     format: str = ""
+    layout: str = ""
+    header_row: int = 0
+    area_column: str = ""
     dataset: IndicatorDataset | None = None
+    dry_run: bool = False
+    release_title: str = ""
+    release_publisher: str = ""
+    release_date: date | None = None
+    release_source: str = ""  # where the date came from, in words
     replaced: int = 0
     imported: int = 0
     suppressed: int = 0
+    values_read: int = 0
     indicators: list[str] = field(default_factory=list)
+    indicator_lines: list[str] = field(default_factory=list)
     periods: list[str] = field(default_factory=list)
     skipped: list[tuple[int, str, str]] = field(default_factory=list)
     unknown_codes: Counter = field(default_factory=Counter)
     unmatched_names: Counter = field(default_factory=Counter)
     ignored_columns: list[str] = field(default_factory=list)
     ignored_lines: int = 0
+    rows: Counter = field(default_factory=Counter)  # matched / elsewhere / wider / not understood, per data row
+    matched_by: list[str] = field(default_factory=list)  # "LSOA 2021: 268 areas (259 also LSOA 2011)"
+    notes: list[str] = field(default_factory=list)
 
     @property
     def skipped_by_reason(self) -> Counter:
         return Counter(_reason_kind(reason) for _, _, reason in self.skipped)
 
+    @property
+    def rows_considered(self) -> int:
+        """The rows the half-matched rule counts: matched ones and those not understood."""
+        return self.rows["matched"] + self.rows["not understood"]
+
+    def understanding(self, examples: int = 10) -> list[str]:
+        """What the import understood of the file, printed before anything is stored (and with a refusal)."""
+        out = [
+            f"{self.filename}: read as {self.format or 'unknown layout'}"
+            + (f" ({self.layout})." if self.layout else ".")
+        ]
+        if self.header_row:
+            out.append(f"Header: row {self.header_row}; areas from column {self.area_column!r}.")
+        if self.release_title:
+            when = self.release_date.isoformat() if self.release_date else "not known"
+            out.append(
+                f"Release: {self.release_title} — {self.release_publisher or 'publisher not given'}; "
+                f"released {when}{f' ({self.release_source})' if self.release_source else ''}."
+            )
+        if self.indicator_lines:
+            out.append(f"Indicators ({len(self.indicator_lines)}):")
+            out += [f"  {line}" for line in self.indicator_lines[:40]]
+            if len(self.indicator_lines) > 40:
+                out.append(f"  ... and {len(self.indicator_lines) - 40} more")
+        if self.rows:
+            considered = self.rows_considered
+            share = f" ({self.rows['matched'] / considered:.0%})" if considered else ""
+            out.append(f"Rows matched to an area: {self.rows['matched']:,} of {considered:,}{share}.")
+            out += [f"  {line}" for line in self.matched_by]
+            if self.rows["elsewhere"]:
+                out.append(
+                    f"  {self.rows['elsewhere']:,} rows for places outside the loaded geography (codes of a kind "
+                    "commintel holds, other places): reported, not stored, not counted against the file."
+                )
+            if self.rows["wider"]:
+                out.append(f"  {self.rows['wider']:,} rows for England, regions or counties (comparators): not stored.")
+            if self.rows["not understood"]:
+                out.append(f"  {self.rows['not understood']:,} rows whose area was not understood.")
+        if self.periods:
+            first, last = self.periods[0], self.periods[-1]
+            out.append(f"Periods: {len(self.periods)} ({first}{f' to {last}' if last != first else ''}).")
+        if self.values_read:
+            out.append(f"Values read: {self.values_read:,}.")
+        out += self.notes
+        if self.unknown_codes:
+            codes = ", ".join(sorted(self.unknown_codes)[:examples])
+            more = f" and {len(self.unknown_codes) - examples:,} more" if len(self.unknown_codes) > examples else ""
+            out.append(f"Unknown area codes ({len(self.unknown_codes):,}; load their geography first): {codes}{more}")
+        if self.unmatched_names:
+            names = "; ".join(sorted(self.unmatched_names)[:examples])
+            more = f" and {len(self.unmatched_names) - examples:,} more" if len(self.unmatched_names) > examples else ""
+            out.append(f"Area names that matched no area ({len(self.unmatched_names):,}): {names}{more}")
+        if self.ignored_columns:
+            out.append(f"Columns ignored: {', '.join(self.ignored_columns)}.")
+        if self.ignored_lines:
+            out.append(f"Lines ignored (blank, notes, filtered out): {self.ignored_lines:,}.")
+        return out
+
     def lines(self, examples: int = 10) -> list[str]:
-        """What the CLI prints: imported, replaced, skipped and why (with examples), unmatched areas."""
-        out = [f"{self.filename}: read as {self.format or 'unknown layout'}."]
+        """What the CLI prints: what was understood, then what was stored (or that nothing was)."""
+        out = self.understanding(examples)
         if self.dataset is not None:
             out.append(f"Dataset: {self.dataset.title} ({self.dataset.release_label}).")
+        verb = "that would be imported" if self.dry_run else "imported"
         out.append(
-            f"Values imported: {self.imported:,} ({self.suppressed:,} marked suppressed by the source) for "
+            f"Values {verb}: {self.imported:,} ({self.suppressed:,} marked suppressed by the source) for "
             f"{len(self.indicators)} indicator(s), {len(self.periods)} period(s)."
         )
         if self.replaced:
@@ -78,17 +171,8 @@ class ImportReport:
             out.append(f"    row {row}, column {column!r}: {reason}")
         if len(self.skipped) > examples:
             out.append(f"    ... and {len(self.skipped) - examples:,} more")
-        if self.unknown_codes:
-            codes = ", ".join(sorted(self.unknown_codes)[:examples])
-            more = f" and {len(self.unknown_codes) - examples:,} more" if len(self.unknown_codes) > examples else ""
-            out.append(f"Unknown area codes ({len(self.unknown_codes):,}; load their geography first): {codes}{more}")
-        if self.unmatched_names:
-            names = "; ".join(sorted(self.unmatched_names))
-            out.append(f"Area names that matched no area ({len(self.unmatched_names):,}): {names}")
-        if self.ignored_columns:
-            out.append(f"Columns ignored: {', '.join(self.ignored_columns)}.")
-        if self.ignored_lines:
-            out.append(f"Lines ignored (blank, notes, filtered out): {self.ignored_lines:,}.")
+        if self.dry_run:
+            out.append("Dry run: nothing was stored.")
         return out
 
 
@@ -133,11 +217,20 @@ def _parse_int(text: str, what: str, low: int, high: int) -> int | None:
     return int(number)
 
 
+def _parse_optional(text: str) -> float | None:
+    try:
+        return float(text.replace(",", "")) if text.strip() else None
+    except ValueError:
+        return None
+
+
 @dataclass
 class _Geography:
     by_code: dict[str, tuple[int, AreaLevel]]
     by_name: dict[tuple[str, AreaLevel], list[int]]
     level_of: dict[int, AreaLevel]
+    vintages: dict[int, frozenset[int]]
+    loaded_levels: set[AreaLevel]
 
     @classmethod
     def load(cls) -> _Geography:
@@ -146,7 +239,14 @@ class _Geography:
             by_code[code] = (area_id, level)
             by_name.setdefault((normalise_name(name), level), []).append(area_id)
             level_of[area_id] = level
-        return cls(by_code, by_name, level_of)
+        years: dict[int, set[int]] = {}
+        for area_id, year, name in db.session.execute(select(AreaVintage.area_id, AreaVintage.year, AreaVintage.name)):
+            years.setdefault(area_id, set()).add(year)
+            if name:  # a 2011 LSOA name ("Bristol 023A") still finds the area that now carries another
+                key = (normalise_name(name), level_of[area_id])
+                if area_id not in by_name.setdefault(key, []):
+                    by_name[key].append(area_id)
+        return cls(by_code, by_name, level_of, {k: frozenset(v) for k, v in years.items()}, set(level_of.values()))
 
     def match(self, text: str, level: AreaLevel | None) -> tuple[int | None, str]:
         """(area id, reason when None)."""
@@ -168,35 +268,66 @@ class _Geography:
                 return None, "area name is ambiguous"
         return None, "area name matched no area"
 
+    def unmatched_kind(self, text: str) -> str:
+        """How a row whose area matched nothing counts: "elsewhere", "wider" or "not understood"."""
+        code = text.strip().upper()
+        if not ONS_CODE.match(code):
+            return "not understood"
+        if code[:3] in WIDER_ENTITIES:
+            return "wider"
+        if any(code[:3] in LEVEL_ENTITIES.get(level, ()) for level in self.loaded_levels):
+            return "elsewhere"
+        return "not understood"
+
 
 def release_key(title: str, release_date: date | None) -> str:
     return f"{normalise_name(title)}@{release_date.isoformat() if release_date else 'undated'}"
 
 
-def import_file(path: Path | str, options: Options | None = None, actor=None) -> ImportReport:
-    """Read ``path`` and store its values as one dataset release, replacing an earlier import of that release.
+def import_file(path: Path | str, options: Options | None = None, actor=None, dry_run: bool = False) -> ImportReport:
+    """Read ``path``, check that it was understood, and store its values as one dataset release, replacing an
+    earlier import of that release (unless ``dry_run``: then only the report is made).
 
-    Raises :class:`OperationError` for a file that cannot be read (empty, unknown layout, several sheets, mixed
-    periods) and :class:`ImportFailed` (with the report) when no value at all could be imported.
+    Raises :class:`OperationError` for a file that cannot be read (empty, no trustworthy header row, unknown
+    layout, several sheets, mixed periods) and :class:`ImportFailed`, carrying the report of what was understood,
+    for a file that was read but is refused: fewer than half of its rows matched an area, no usable value, no
+    release date, measures of unknown unit or direction, or areas of two geography vintages in one indicator.
     """
     options = options or Options()
     path = Path(path)
     table = read_table(path, options.sheet)
-    fmt = options.format if options.format != "auto" else detect(table, options)
+    header_index = find_header(table, options.year_type)
+    fmt = options.format if options.format != "auto" else detect(table, header_index, options)
     if fmt not in READERS:
         raise OperationError(f"Unknown format {fmt!r}; formats: auto, {', '.join(READERS)}.", "format")
-    reading = READERS[fmt](table, options)
+    reading = READERS[fmt](table, header_index, options)
     report = ImportReport(
         filename=path.name + (f" (sheet {table.sheet})" if table.sheet else ""),
         format=fmt,
+        layout=reading.layout,
+        header_row=reading.header_row,
+        area_column=reading.area_column,
         skipped=list(reading.skipped),
         ignored_columns=reading.ignored_columns,
         ignored_lines=reading.ignored_lines,
+        notes=list(reading.notes),
+        dry_run=dry_run,
     )
+    release = _release(reading, options, path.name, report)
     rows = _validate(reading, options, report)
-    if not rows:
-        raise ImportFailed(f"Nothing could be imported from {path.name}: no row had a usable value.", report)
-    _store(reading, rows, options, report, path.name)
+    vintages = _vintages(reading, rows, options, report)
+    report.values_read = len(rows)
+    report.periods = sorted(
+        {r["period_key"] for r in rows}, key=lambda k: min(r["period_start"] for r in rows if r["period_key"] == k)
+    )
+    _describe_indicators(reading, rows, options, vintages, report)
+    _refuse_what_was_not_understood(reading, rows, release, report, path.name)
+    if dry_run:
+        report.imported = len(rows)
+        report.suppressed = sum(1 for r in rows if r["suppressed"])
+        report.indicators = sorted({r["indicator"] for r in rows})
+        return report
+    _store(reading, rows, options, report, path.name, release, vintages)
     record(
         "indicators.import",
         "indicator_dataset",
@@ -208,6 +339,30 @@ def import_file(path: Path | str, options: Options | None = None, actor=None) ->
     )
     log.info("indicator import %s: %s values, %s skipped", report.dataset.id, report.imported, len(report.skipped))
     return report
+
+
+@dataclass(frozen=True)
+class _Release:
+    title: str
+    release_date: date | None
+    note: str
+    key: str
+
+
+def _release(reading: Reading, options: Options, filename: str, report: ImportReport) -> _Release:
+    defaults = reading.defaults
+    title = options.dataset_title or defaults.get("dataset_title") or Path(filename).stem.replace("_", " ")
+    if options.release_date is not None:
+        when, source = options.release_date, "given with --release-date"
+    elif "release_date" in defaults:
+        when, source = date.fromisoformat(defaults["release_date"]), "the publisher's release date for these headers"
+    else:
+        when, source = None, ""
+    note = options.release_note if options.release_note is not None else ""
+    report.release_title, report.release_date = title, when
+    report.release_source = f"{source}; {note}" if note and source else source or note
+    report.release_publisher = options.publisher or defaults.get("publisher", "")
+    return _Release(title, when, note, options.dataset_key or defaults.get("key", ""))
 
 
 def _validate(reading: Reading, options: Options, report: ImportReport) -> list[dict]:
@@ -230,21 +385,24 @@ def _validate(reading: Reading, options: Options, report: ImportReport) -> list[
     conflicts: list[str] = []
     unmatched_rows: set[tuple[int, str]] = set()
     match_cache: dict[str, tuple[int | None, str]] = {}
+    row_status: dict[int, str] = {}
     area_column = reading.area_column
     for raw in reading.values:
-        period = parsed.get((raw.indicator, raw.period.strip()))
-        if period is None:
-            report.skipped.append((raw.row, raw.column, f"not a period: {raw.period!r}"))
-            continue
         matched = match_cache.get(raw.area)
         if matched is None:
             matched = match_cache[raw.area] = geography.match(raw.area, level)
         area_id, why = matched
+        if raw.row not in row_status and raw.area.strip():
+            row_status[raw.row] = "matched" if area_id is not None else geography.unmatched_kind(raw.area)
+        period = parsed.get((raw.indicator, raw.period.strip()))
+        if period is None:
+            report.skipped.append((raw.row, raw.column, f"not a period: {raw.period!r}"))
+            continue
         if area_id is None:
             if (raw.row, raw.area) not in unmatched_rows:  # one line per row, not per cell of the row
                 unmatched_rows.add((raw.row, raw.area))
                 report.skipped.append((raw.row, area_column, f"{why}: {raw.area!r}"))
-                if why == "unknown area code":
+                if why == "unknown area code" and row_status.get(raw.row) != "wider":
                     report.unknown_codes[raw.area.strip().upper()] += 1
                 elif why == "area name matched no area":
                     report.unmatched_names[raw.area.strip()] += 1
@@ -277,7 +435,9 @@ def _validate(reading: Reading, options: Options, report: ImportReport) -> list[
                 "indicator": raw.indicator,
                 "area_id": area_id,
                 "level": geography.level_of[area_id],
+                "vintages": geography.vintages.get(area_id, frozenset()),
                 "period_key": period.key,
+                "period_label": period.label,
                 "period_kind": period.kind.value,
                 "period_start": period.start,
                 "period_end": period.end,
@@ -285,10 +445,13 @@ def _validate(reading: Reading, options: Options, report: ImportReport) -> list[
                 "rank": rank,
                 "decile": decile,
                 "suppressed": suppressed,
-                "note": note[:200],
+                "note": (raw.note if suppressed and raw.note else note or raw.note)[:200],
                 "unit": raw.unit,
+                "lower": _parse_optional(raw.lower),
+                "upper": _parse_optional(raw.upper),
             }
         )
+    report.rows = Counter(row_status.values())
     if conflicts:
         more = f" (and {len(conflicts) - 5} more)" if len(conflicts) > 5 else ""
         listed = "; ".join(conflicts[:5])
@@ -296,21 +459,125 @@ def _validate(reading: Reading, options: Options, report: ImportReport) -> list[
     return rows
 
 
-def _store(reading: Reading, rows: list[dict], options: Options, report: ImportReport, filename: str) -> None:
+def _vintages(reading: Reading, rows: list[dict], options: Options, report: ImportReport) -> dict[str, int | None]:
+    """The geography vintage of each indicator: the one every matched area of its level carries (the file's own
+    hint or --vintage deciding between vintages an unchanged code carries). Areas of two vintages that no
+    single vintage covers (2011-only codes beside 2021-only ones) are refused."""
+    per_indicator: dict[str, dict[int, tuple[AreaLevel, frozenset[int]]]] = {}
+    for r in rows:
+        per_indicator.setdefault(r["indicator"], {})[r["area_id"]] = (r["level"], r["vintages"])
+    out: dict[str, int | None] = {}
+    summary: dict[tuple[AreaLevel, int | None], set[int]] = {}
+    for name, areas in per_indicator.items():
+        level = Counter(lv for lv, _ in areas.values()).most_common(1)[0][0]
+        sets = [v for lv, v in areas.values() if lv is level and v]
+        vintage = None
+        if sets:
+            common = frozenset.intersection(*sets)
+            if not common:
+                by_year = Counter(max(v) for v in sets if len(v) == 1)
+                described = ", ".join(f"{n:,} only in {level.label} {y}" for y, n in sorted(by_year.items()))
+                raise ImportFailed(
+                    f"Indicator {name!r} has areas of different geography vintages ({described}): one indicator "
+                    "must be on one vintage. Split the file by vintage.",
+                    report,
+                )
+            wanted = options.vintage or reading.vintage_hint
+            if options.vintage and options.vintage not in common:
+                raise ImportFailed(
+                    f"--vintage {options.vintage}, but the areas of {name!r} are {level.label} "
+                    f"{', '.join(map(str, sorted(common)))} ones.",
+                    report,
+                )
+            vintage = wanted if wanted in common else max(common)
+        out[name] = vintage
+        summary.setdefault((level, vintage), set()).update(areas)
+    for (level, vintage), ids in sorted(summary.items(), key=lambda item: -len(item[1])):
+        label = f"{level.label} {vintage}" if vintage else f"{level.label} (vintage not recorded)"
+        plural = "s" if len(ids) != 1 else ""
+        others = Counter(
+            y
+            for r in {r["area_id"]: r for r in rows if r["area_id"] in ids}.values()
+            for y in r["vintages"]
+            if y != vintage
+        )
+        also = "".join(f" ({n:,} of them also {level.label} {y})" for y, n in sorted(others.items()))
+        report.matched_by.append(f"{label}: {len(ids):,} area{plural}{also}")
+    return out
+
+
+def _describe_indicators(
+    reading: Reading, rows: list[dict], options: Options, vintages: dict[str, int | None], report: ImportReport
+) -> None:
+    counts = Counter(r["indicator"] for r in rows)
+    for name, spec in reading.indicators.items():
+        polarity = options.polarity or spec.polarity
+        kind = options.value_kind or spec.value_kind or _guess_kind(options.unit or spec.unit)
+        parts = [
+            f"unit {options.unit or spec.unit or 'not given'}",
+            f"{kind.value}",
+            polarity.label.lower() if polarity else "direction not known",
+        ]
+        if vintages.get(name):
+            level = Counter(r["level"] for r in rows if r["indicator"] == name).most_common(1)[0][0]
+            parts.append(f"geography {level.label} {vintages[name]}")
+        source = f" from {', '.join(spec.columns)}" if spec.columns and len(spec.columns) <= 3 else ""
+        report.indicator_lines.append(f"{name} [{'; '.join(parts)}]: {counts.get(name, 0):,} values{source}")
+
+
+def _refuse_what_was_not_understood(
+    reading: Reading, rows: list[dict], release: _Release, report: ImportReport, filename: str
+) -> None:
+    considered = report.rows_considered
+    if considered and report.rows["matched"] * 2 < considered:
+        raise ImportFailed(
+            f"Only {report.rows['matched']:,} of {considered:,} rows of {filename} matched an area "
+            f"({report.rows['matched'] / considered:.0%}): fewer than half, so the file was not understood (a wrong "
+            "area column, names spelt differently, or a geography that is not loaded). Nothing was imported.",
+            report,
+        )
+    if not rows:
+        raise ImportFailed(f"Nothing could be imported from {filename}: no row had a usable value.", report)
+    unknown = [n for n, s in reading.indicators.items() if s.polarity is None and n in {r["indicator"] for r in rows}]
+    unitless = [n for n, s in reading.indicators.items() if reading.format in ("fingertips", "nomis") and not s.unit]
+    if unknown or unitless:
+        what = [f"{n} (direction)" for n in unknown] + [f"{n} (unit)" for n in unitless if n not in unknown]
+        raise ImportFailed(
+            f"commintel cannot tell what these indicators measure: {'; '.join(what[:10])}. Give --polarity "
+            "worse|better|neutral and --unit (e.g. '%', 'per 100,000', 'count'). Nothing was imported.",
+            report,
+        )
+    if release.release_date is None:
+        raise ImportFailed(
+            f"{filename} does not say when it was released: give the publisher's release date with --release-date "
+            "YYYY-MM-DD (add --release-note if it is only approximate, e.g. 'date of the copy used'). Every value "
+            "is shown with its release. Nothing was imported.",
+            report,
+        )
+
+
+def _store(
+    reading: Reading,
+    rows: list[dict],
+    options: Options,
+    report: ImportReport,
+    filename: str,
+    release: _Release,
+    vintages: dict[str, int | None],
+) -> None:
     defaults = reading.defaults
-    title = options.dataset_title or defaults.get("dataset_title") or Path(filename).stem.replace("_", " ")
-    release = options.release_date
-    if release is None and "release_date" in defaults:
-        release = date.fromisoformat(defaults["release_date"])
-    key = release_key(title, release)
+    key = release_key(release.title, release.release_date)
     dataset = db.session.scalar(select(IndicatorDataset).where(IndicatorDataset.release_key == key))
     if dataset is None:
-        dataset = IndicatorDataset(title=title, release_key=key, release_date=release)
+        dataset = IndicatorDataset(title=release.title, release_key=key, release_date=release.release_date)
         db.session.add(dataset)
     for attr in ("publisher", "licence", "source_url", "methodology_note"):
         given = getattr(options, attr)
         if given is not None or not getattr(dataset, attr):
             setattr(dataset, attr, given if given is not None else defaults.get(attr, ""))
+    dataset.release_note = release.note[:300]
+    if release.key:
+        dataset.key = release.key
     dataset.source_filename = filename[:300]
     dataset.imported_at = utcnow()
     db.session.flush()
@@ -334,12 +601,13 @@ def _store(reading: Reading, rows: list[dict], options: Options, report: ImportR
         indicator = existing.get(name) or Indicator(dataset=dataset, name=name[:300])
         indicator.position = position
         indicator.unit = options.unit or spec.unit or (units[name].most_common(1)[0][0] if name in units else "")
-        indicator.polarity = options.polarity or spec.polarity
-        indicator.value_kind = options.value_kind or (
-            spec.value_kind if reading.format == "iod" else _guess_kind(indicator.unit)
-        )
+        indicator.polarity = options.polarity or spec.polarity or Polarity.NEUTRAL
+        indicator.value_kind = options.value_kind or spec.value_kind or _guess_kind(indicator.unit)
         indicator.level = AreaLevel(options.level) if options.level else levels[name].most_common(1)[0][0]
         indicator.description = spec.description or indicator.description or ""
+        indicator.key = (spec.key or indicator.key or "")[:60]
+        indicator.vintage = vintages.get(name)
+        indicator.ranked_areas = spec.ranked_areas
         indicators[name] = indicator
         db.session.add(indicator)
     for name, indicator in existing.items():
@@ -359,6 +627,8 @@ def _store(reading: Reading, rows: list[dict], options: Options, report: ImportR
             "decile": r["decile"],
             "suppressed": r["suppressed"],
             "note": r["note"],
+            "lower": r["lower"],
+            "upper": r["upper"],
         }
         for r in rows
     ]
@@ -368,7 +638,6 @@ def _store(reading: Reading, rows: list[dict], options: Options, report: ImportR
     report.imported = len(payload)
     report.suppressed = sum(1 for r in rows if r["suppressed"])
     report.indicators = list(indicators)
-    report.periods = sorted({r["period_key"] for r in rows})
 
 
 VALUE_COLUMNS = (
@@ -383,6 +652,8 @@ VALUE_COLUMNS = (
     "decile",
     "suppressed",
     "note",
+    "lower",
+    "upper",
 )
 
 
@@ -410,6 +681,8 @@ def _guess_kind(unit: str) -> ValueKind:
         return ValueKind.COUNT
     if unit in ("score",):
         return ValueKind.SCORE
+    if unit in ("rank", "decile"):
+        return ValueKind.RANK
     return ValueKind.RATE
 
 

@@ -13,6 +13,8 @@ financial year         ``2019/20``, ``2019-20``, ``2019/2020``, ``201920``,  ``F
                        ``FY2019/20``, ``FYE March 2020``
 academic year          the same two-year spellings with ``year_type=academic``,  ``AY2019/20``
                        or ``AY2019/20``, ``2019/20 academic year``
+pooled years           ``2017 - 19``, ``2017-2019`` (three or more years,      ``2017-2019``
+                       as OHID Fingertips pools small numbers)
 =====================  ==================================================  ===============
 
 A two-year spelling is a financial year (April to March) unless the caller says the source counts academic years
@@ -53,6 +55,8 @@ class Period:
             return f"{self.key[2:]} ({'financial' if self.kind is PeriodKind.FINANCIAL_YEAR else 'academic'} year)"
         if self.kind is PeriodKind.MONTH:
             return f"{calendar.month_abbr[self.start.month]} {self.start.year}"
+        if self.kind is PeriodKind.YEARS:
+            return f"{self.key[:4]}–{self.key[-4:]}"
         return self.key.replace("-Q", " Q")
 
 
@@ -75,6 +79,10 @@ def month(y: int, m: int) -> Period:
     if not 1 <= m <= 12:
         raise PeriodError(f"month {m} does not exist")
     return Period(date(y, m, 1), _month_end(y, m), PeriodKind.MONTH, f"{y:04d}-{m:02d}")
+
+
+def pooled_years(first: int, last: int) -> Period:
+    return Period(date(first, 1, 1), date(last, 12, 31), PeriodKind.YEARS, f"{first:04d}-{last:04d}")
 
 
 def two_year(y: int, kind: PeriodKind) -> Period:
@@ -128,6 +136,11 @@ def candidates(text: str, year_type: PeriodKind = PeriodKind.FINANCIAL_YEAR) -> 
         follows = int(second) == y + 1 if len(second) == 4 else int(second) == (y + 1) % 100
         if follows:
             found.append(two_year(y, kind))
+        # Three or more calendar years pooled ("2017 - 19"); "2010-12" without spaces stays December 2010.
+        last = int(second) if len(second) == 4 else y - y % 100 + int(second)
+        could_be_month = len(second) == 2 and int(second) <= 12 and " " not in raw
+        if not (follows or prefix or suffix or could_be_month or "/" in raw) and y + 2 <= last <= y + 10:
+            found.append(pooled_years(y, last))
         if not prefix and not suffix and len(second) == 2 and 1 <= int(second) <= 12 and "-" in raw:
             found.append(month(y, int(second)))
         return found

@@ -41,7 +41,11 @@ def index():
     # kept until the page is rendered: the session's identity map holds objects only while something refers to them.
     parent_ids = {a.parent_id for a in areas if a.parent_id is not None}
     parents = list(db.session.scalars(select(Area).where(Area.id.in_(parent_ids)))) if parent_ids else []
-    counts = dict(db.session.execute(select(Area.level, func.count()).group_by(Area.level)).all())
+    counts = dict(
+        db.session.execute(select(Area.level, func.count()).where(Area.current.is_(True)).group_by(Area.level)).all()
+    )
+    # Areas a newer geography replaced (LSOAs 2011 split in 2021): listed apart, kept for older datasets.
+    superseded = geography.search_areas(query, (level,), limit=100, current=False)
 
     partnerships = _visible_partnerships()
     chosen = next((p for p in partnerships if p.slug == request.args.get("partnership")), None)
@@ -69,6 +73,7 @@ def index():
         level=level,
         query=query,
         counts=counts,
+        superseded=superseded,
         partnerships=partnerships,
         partnership=partnership,
         map_level=map_level,
@@ -114,6 +119,12 @@ def detail(code: str):
         area=area,
         la=profiles.local_authority_of(area),
         figures=figures,
+        wider=profiles.wider_only(area),
+        releases_caveat=profiles.IOD_CAVEAT
+        if any(f.earlier and f.indicator.value_kind.value == "rank" for f in figures)
+        else "",
+        became=geography.changes_from(area) if area.level is AreaLevel.LSOA else [],
+        came_from=geography.changes_to(area) if area.level is AreaLevel.LSOA else [],
         sparklines=sparklines,
         community=community,
         community_chart=community_chart,
@@ -128,13 +139,14 @@ def detail(code: str):
 
 def _profile_map(area: Area) -> tuple[profiles.MapLayer | None, AreaLevel | None]:
     """The map on a profile: a local authority's wards, a ward's neighbourhoods (LSOAs), or an LSOA among its ward's
-    others, coloured by the overall deprivation index when there is one (else the first mappable indicator)."""
+    others (current areas only), coloured by the latest overall deprivation index when there is one (else the
+    first mappable indicator)."""
     if area.level is AreaLevel.LAD:
-        level, areas = AreaLevel.WARD, list(area.children)
+        level, areas = AreaLevel.WARD, area.current_children
     elif area.level is AreaLevel.WARD:
-        level, areas = AreaLevel.LSOA, list(area.children)
+        level, areas = AreaLevel.LSOA, area.current_children
     elif area.level is AreaLevel.LSOA and area.parent is not None:
-        level, areas = AreaLevel.LSOA, list(area.parent.children)
+        level, areas = AreaLevel.LSOA, area.parent.current_children
     else:
         return None, None
     areas = [a for a in areas if a.level is level]

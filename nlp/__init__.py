@@ -39,6 +39,7 @@ def _init_themes(app) -> None:
     """Theme models, pages, CLI, signal hooks (after redaction's, so assignment follows it) and the nightly refit."""
     from celery.schedules import crontab
 
+    from nlp import erasure as _erasure  # noqa: F401  (register its Celery tasks)
     from nlp import models as _models  # noqa: F401  (register the tables)
     from nlp import theme_tasks
     from nlp.signals import observations_redacted

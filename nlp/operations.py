@@ -40,9 +40,17 @@ def _quiet(_pct: int, _msg: str) -> None:
 # Embeddings -----------------------------------------------------------------------------------------------------
 
 
+def encoder() -> emb.Encoder:
+    """The configured encoder (``COMMINTEL_ENCODER``; its one-off ONNX export goes to ``COMMINTEL_MODEL_CACHE_DIR``,
+    by default the instance folder's ``models/``). Loaded once per process: the first call may export the model for
+    a minute, so background work calls it before any transaction (:func:`nlp.pipeline.process_pending`)."""
+    cache = current_app.config.get("COMMINTEL_MODEL_CACHE_DIR") or instance_dir() / "models"
+    return emb.load_encoder(current_app.config.get("COMMINTEL_ENCODER", emb.DEFAULT_ENCODER), cache)
+
+
 def missing_vector_ids(observation_ids: list[int]) -> list[int]:
-    """Those of ``observation_ids`` without a vector for the current embedding model version (read only)."""
-    version = emb.model_version()
+    """Those of ``observation_ids`` without a vector for the current encoder version (read only)."""
+    version = encoder().version
     have: set[int] = set()
     for i in range(0, len(observation_ids), 500):
         have.update(
@@ -60,7 +68,7 @@ def store_vectors(texts: dict[int, str], vectors: dict[int, np.ndarray]) -> list
     """Store computed vectors of redacted texts in one statement; skip observations erased, re-edited or embedded
     since the texts were read (``texts``: id → the redacted text the vector was computed from). Returns the ids
     stored."""
-    version = emb.model_version()
+    version = encoder().version
     ids = sorted(vectors)
     current = dict(
         db.session.execute(select(Observation.id, Observation.redacted_text).where(Observation.id.in_(ids))).all()
@@ -83,14 +91,15 @@ def embed_texts(texts: dict[int, str], progress: Progress = _quiet) -> int:
     todo = missing_vector_ids(list(texts))
     for start in range(0, len(todo), EMBED_BATCH * 4):
         chunk = todo[start : start + EMBED_BATCH * 4]
-        encoded = emb.encode([texts[i] for i in chunk], batch_size=EMBED_BATCH)
+        encoded = emb.encode([texts[i] for i in chunk], batch_size=EMBED_BATCH, model=encoder())
         store_vectors({i: texts[i] for i in chunk}, dict(zip(chunk, encoded, strict=True)))
         progress(int(100 * (start + len(chunk)) / len(todo)), f"embedded {start + len(chunk)} of {len(todo)}")
     return len(todo)
 
 
 def embed_missing(observations: Iterable[Observation], progress: Progress = _quiet) -> int:
-    """Store the MiniLM vector of every observation's redacted text that has none for the current model version.
+    """Store the MiniLM vector of every observation's redacted text that has none for the current encoder version
+    (so switching the encoder embeds each observation once more, and only once).
 
     Unredacted observations are skipped (never embed raw text). Returns how many vectors were computed.
     """
@@ -98,7 +107,7 @@ def embed_missing(observations: Iterable[Observation], progress: Progress = _qui
 
 
 def vectors_for(observation_ids: list[int]) -> dict[int, np.ndarray]:
-    version = emb.model_version()
+    version = encoder().version
     out: dict[int, np.ndarray] = {}
     for i in range(0, len(observation_ids), 500):
         rows = db.session.execute(
@@ -146,6 +155,7 @@ class Snapshot:
     partnership_id: int
     ids: list[int]
     texts: list[str]
+    sources: list[int | str]  # where each text's theme words come from (:func:`term_source`)
 
     def text_of(self) -> dict[int, str]:
         return dict(zip(self.ids, self.texts, strict=True))
@@ -161,7 +171,20 @@ def instance_dir() -> Path:
 
 
 def theme_params() -> th.ThemeParams:
-    return th.ThemeParams(**(current_app.config.get("COMMINTEL_THEME_PARAMS") or {}))
+    """The fit's parameters: COMMINTEL_THEME_PARAMS overrides, and a term must occur in at least k observations (the
+    suppression threshold, COMMINTEL_SUPPRESSION_K) to be a theme word."""
+    overrides = dict(current_app.config.get("COMMINTEL_THEME_PARAMS") or {})
+    overrides.setdefault("term_min_observations", int(current_app.config.get("COMMINTEL_SUPPRESSION_K", 5)))
+    return th.ThemeParams(**overrides)
+
+
+PUBLIC_SOURCE = "public"
+
+
+def term_source(observation: Observation) -> int | str:
+    """Where a theme word's evidence comes from: the organisation, or the public form (one source for all
+    residents), so that no single organisation can put a word into a theme on its own."""
+    return observation.organisation_id if observation.organisation_id is not None else PUBLIC_SOURCE
 
 
 def snapshot(partnership: Partnership) -> Snapshot:
@@ -173,14 +196,26 @@ def snapshot(partnership: Partnership) -> Snapshot:
             f"{th.MIN_DOCUMENTS} are needed to find themes. The current themes stay as they are.",
             "partnership",
         )
-    return Snapshot(partnership.id, [o.id for o in observations], [o.redacted_text or "" for o in observations])
+    return Snapshot(
+        partnership.id,
+        [o.id for o in observations],
+        [o.redacted_text or "" for o in observations],
+        [term_source(o) for o in observations],
+    )
 
 
 def fit_snapshot(snap: Snapshot, vectors: dict[int, np.ndarray], progress: Progress = _quiet) -> th.FitResult:
     """Fit themes on the snapshot's texts and vectors: no database, no transaction (it takes minutes)."""
     matrix = np.vstack([vectors[i] for i in snap.ids])
     try:
-        return th.fit_themes(snap.texts, matrix, theme_params(), progress=lambda msg: progress(60, msg))
+        return th.fit_themes(
+            snap.texts,
+            matrix,
+            theme_params(),
+            embedding_model=encoder(),
+            progress=lambda msg: progress(60, msg),
+            sources=snap.sources,
+        )
     except th.ThemeFitError as exc:
         raise OperationError(exc.message + " The current themes stay as they are.", "partnership") from exc
 
@@ -188,7 +223,7 @@ def fit_snapshot(snap: Snapshot, vectors: dict[int, np.ndarray], progress: Progr
 def save_fit(partnership_id: int, result: th.FitResult) -> str:
     """Save the fitted model under the instance folder (safetensors); returns its path relative to the folder."""
     relative = Path("themes") / f"partnership-{partnership_id}" / f"fit-{uuid.uuid4().hex[:12]}"
-    th.save(result, instance_dir() / relative, emb.model_version())
+    th.save(result, instance_dir() / relative, encoder().version)
     return str(relative)
 
 
@@ -215,9 +250,13 @@ def store_fit(
     log.info("refit partnership %s: %s", partnership.id, report.summary())
     if not all(keep):
         log.info("refit partnership %s: %s observations changed during the fit", partnership.id, keep.count(False))
+    from nlp.erasure import prune_theme_folders
     from nlp.pipeline import ring_after_commit
+    from webapp.jobs import send_after_commit
 
     ring_after_commit()  # observations saved during the fit: assign them to the new version
+    # Once this version is committed, the folders of versions before the previous one are deleted.
+    send_after_commit(prune_theme_folders, partnership.id)
     return report
 
 
@@ -251,7 +290,7 @@ def _store(partnership, previous, version, path, result: th.FitResult, ids, keep
         partnership_id=partnership.id,
         version=version,
         params=result.params.to_json() | {"versions": result.versions},
-        embedding_model=emb.model_version(),
+        embedding_model=encoder().version,
         corpus_size=result.n_documents,
         theme_count=len(result.themes),
         coherence=None if np.isnan(result.coherence) else float(result.coherence),
@@ -343,6 +382,11 @@ def _store(partnership, previous, version, path, result: th.FitResult, ids, keep
 _saved_cache: dict[str, th.SavedThemes] = {}
 
 
+def forget_saved(model: ThemeModel) -> None:
+    """Drop the cached copy of a saved version (it was scrubbed or deleted)."""
+    _saved_cache.pop(str(instance_dir() / model.path), None)
+
+
 def _saved(model_path: str) -> th.SavedThemes:
     path = str(instance_dir() / model_path)
     if path not in _saved_cache:
@@ -400,7 +444,7 @@ def compute_assignments(work: list[AssignmentWork]) -> None:
     for w in work:
         missing = [i for i in w.texts if i not in w.vectors]
         if missing:
-            encoded = emb.encode([w.texts[i] for i in missing], batch_size=EMBED_BATCH)
+            encoded = emb.encode([w.texts[i] for i in missing], batch_size=EMBED_BATCH, model=encoder())
             w.new_vectors = dict(zip(missing, encoded, strict=True))
         ids = list(w.texts)
         matrix = np.vstack([w.vectors.get(i, w.new_vectors.get(i)) for i in ids])
@@ -465,8 +509,12 @@ def forget_text(ids: Iterable[int]) -> None:
 
 
 def purge_observation(observation_id: int) -> None:
-    """Erasure: remove the observation's vectors and theme assignments at once (same transaction as the erasure,
-    which submissions audits)."""
+    """Erasure: take the words only this observation supported out of the themes (their saved versions are scrubbed
+    after the commit, see :mod:`nlp.erasure`), and remove its vectors and theme assignments, in the erasure's
+    transaction (which submissions audits)."""
+    from nlp.erasure import relabel_without
+
+    relabel_without([observation_id])
     forget_text([observation_id])
 
 

@@ -231,6 +231,7 @@ def _process(batch: list[int], redactor: _Redactor) -> Counter:
         with work_done_inline():  # this run assigns them next: no doorbell for its own work
             stored = write(lambda: store_redactions(prepared), what="storing redactions")
         done["redacted"] += len(stored)
+    operations.encoder()  # loaded (exported, the first time) outside any transaction
     work, _waiting = operations.plan_assignments(batch)
     end_read()
     if work:

@@ -23,10 +23,11 @@ from pathlib import Path
 from nlp.places import Gazetteer, PlaceMention, detect_places
 
 # Bump when a rule changes, so stored redactions can be recognised as older and redone.
-RULES_VERSION = "1"
+RULES_VERSION = "2"
 DATA = Path(__file__).resolve().parent / "data"
 
 NAME, PHONE, EMAIL, POSTCODE, ADDRESS = "NAME", "PHONE", "EMAIL", "POSTCODE", "ADDRESS"
+VEHICLE_REG, HANDLE = "VEHICLE_REG", "HANDLE"
 NI_NUMBER, NHS_NUMBER, DATE_OF_BIRTH, CARD_NUMBER, URL = (
     "NI_NUMBER",
     "NHS_NUMBER",
@@ -34,12 +35,14 @@ NI_NUMBER, NHS_NUMBER, DATE_OF_BIRTH, CARD_NUMBER, URL = (
     "CARD_NUMBER",
     "URL",
 )
-TYPES = (NAME, PHONE, EMAIL, POSTCODE, ADDRESS, NI_NUMBER, NHS_NUMBER, DATE_OF_BIRTH, CARD_NUMBER, URL)
+TYPES = (
+    NAME, PHONE, EMAIL, POSTCODE, ADDRESS, NI_NUMBER, NHS_NUMBER, DATE_OF_BIRTH, CARD_NUMBER, URL, VEHICLE_REG, HANDLE,
+)  # fmt: skip
 PLACEHOLDERS = {t: f"[{t}]" for t in TYPES}
-STRUCTURED = (PHONE, EMAIL, POSTCODE, NI_NUMBER, NHS_NUMBER, CARD_NUMBER)
+STRUCTURED = (PHONE, EMAIL, POSTCODE, NI_NUMBER, NHS_NUMBER, CARD_NUMBER, VEHICLE_REG, HANDLE)
 # When two findings overlap, the merged span takes the type that comes first here.
 _PRIORITY = {t: i for i, t in enumerate((EMAIL, URL, CARD_NUMBER, NHS_NUMBER, NI_NUMBER, PHONE, DATE_OF_BIRTH,
-                                          ADDRESS, POSTCODE, NAME))}  # fmt: skip
+                                          VEHICLE_REG, HANDLE, ADDRESS, POSTCODE, NAME))}  # fmt: skip
 # The pipeline components redaction needs; the rest are disabled in nlp.pipe.
 NEEDED_COMPONENTS = ("tok2vec", "ner")
 
@@ -82,7 +85,27 @@ def _read_words(name: str) -> list[str]:
 
 @cache
 def first_names() -> frozenset[str]:
+    """Given names: the packaged gazetteer (``names/given_names.txt``, built from openly licensed data by
+    ``nlp/data/build_names.py``; sources and licences in ``names/ATTRIBUTION.md``) and the hand-written list."""
+    return frozenset(_read_words("first_names.txt")) | frozenset(_read_words("names/given_names.txt"))
+
+
+@cache
+def hand_written_names() -> frozenset[str]:
     return frozenset(_read_words("first_names.txt"))
+
+
+@cache
+def surnames() -> frozenset[str]:
+    """Surnames (``names/surnames.txt``): a capitalised one mid-sentence, or one after a given name, is a name."""
+    return frozenset(_read_words("names/surnames.txt"))
+
+
+@cache
+def common_words() -> frozenset[str]:
+    """English words people write in lower case as ordinary words (``names/common_words.txt``). A name that is
+    also one of these ("will", "rose", "grace") needs the context to say a person is meant."""
+    return frozenset(_read_words("names/common_words.txt"))
 
 
 @cache
@@ -113,12 +136,14 @@ _NOT_NAMES = (
         "easter ramadan eid diwali police council ambulance gp nhs school college doctor doctors nurse social worker "
         "services service team staff back round again about up out in on at to for from with by after before when who "
         "which what where why how said says told asked came come went go goes got gets get has have had is was were "
-        "are be been being will would can could should might must may also only just even still again all any some "
+        "are be been being would can could should might must may also only just even still again all any some "
         "every each both many much more most mum dad son daughter brother sister husband wife partner neighbour "
         "friend family kids children baby one two three four five six seven eight nine ten someone somebody everyone "
-        "anyone nobody email e-mail postcode phone mobile text call ring contact address landline tel dob nino "
+        "anyone nobody email e-mail postcode phone mobile text call ring contact address landline dob nino "
         "website card refer referred referral client patient tenant resident volunteer caller landlord landlady "
-        "twitter facebook instagram tiktok whatsapp youtube snapchat covid covid-19 coronavirus o.k sir madam"
+        "twitter facebook instagram tiktok whatsapp youtube snapchat covid covid-19 coronavirus o.k sir madam asap pls "
+        "plz tmrw tmw thx ty lol omg btw fyi xx xxx mondays tuesdays wednesdays thursdays fridays saturdays sundays "
+        "weekends weekdays"
     )
     | MONTHS
 )
@@ -134,16 +159,63 @@ _RELATION = (
     r"resident|lodger|flatmate|mate|pal|grandchild|stepson|stepdaughter)"
 )
 _WEAK_CUE = (
+    r"(?:me\s+and|me\s+n|me\s+&|and\s+me|(?:(?:big|huge|many|massive)\s+)?thanks\s+(?:again\s+)?to|"
+    r"thank\s+you\s+to|thank\s+you|shout\s*out\s+to|cheers\s+to|left\s+a\s+message\s+for|message\s+for|"
+    r"picked\s+up|lift\s+for|pass\s+on\s+to|asked|told|dropped|drove|gave|give|took|rang|texted|saw|visit|"
+    r"ask)\b|"
     rf"(?:(?:my|her|his|their|our|your|the|a|kid's|child's)\s+(?:\w+\s+)?{_RELATION}(?:\s+is)?|"
     r"(?:i'm|i\s+am|this\s+is|it's|ask\s+for|tell|text|txt|ring|call|phone|contact|email|spoke\s+to|spoke\s+with|"
     r"talked\s+to|talk\s+to|chat\s+to|chat\s+with|met|meet|thank|thanks|refer(?:red)?\s+to|referral\s+for|"
     r"visited|helped|supporting|supported|dear|hi|hello|man|woman|lady|guy|lad|girl|boy|fella|"
     r"chap|bloke|elderly|young|old|little|auntie|aunty|uncle|nan|nana|grandad|granny))"
 )
+# Cues after which even an ordinary lower-case word is someone's name, if a person's verb follows it.
+_PERSONAL_CUE_RE = re.compile(
+    r"(?<![\w'’])(?:me\s+and|me\s+n|me\s+&|(?:(?:big|huge|many|massive)\s+)?thanks\s+(?:again\s+)?to|"
+    r"thank\s+you\s+to|shout\s*out\s+to|cheers\s+to|pass\s+on\s+to|asked|told|gave|drove|picked\s+up|"
+    r"left\s+a\s+message\s+for)\b[ \t]*[:,]?[ \t]*",
+    re.IGNORECASE,
+)
+_INSTITUTION_WORD = re.compile(
+    r"\b(?:Hosp|Hospital|Infirmary|School|Academy|College|University|Centre|Center|Ward|Unit|Trust|Council|"
+    r"Service|Services|Ltd|Group|Surgery|Practice|Clinic|Church|Mosque|Hub|Club|Association|Society|Foundation)\b"
+)
+# Evidence after a word that it names a person: "shaz says", "Will came in", "Tatenda's kids".
+_PERSON_AFTER = re.compile(
+    r"(?:['’]s\s+(?:\w+\s+)?(?:kids|children|child|son|sons|daughter|daughters|mum|mam|mom|dad|husband|wife|partner|"
+    r"flat|house|place|nan|baby|boyfriend|girlfriend|brother|sister|family|car|van|ex|grandson|granddaughter|"
+    r"carer|sofa|door|appointment|benefits|rent)\b"
+    r"|\s+(?:said|says|reckons|told|tells|asked|asks|wants|wanted|needs|needed|came|comes|rang|rings|texted|"
+    r"dropped|drops|brought|brings|knows|knew|did|does|sorted|lost|lives|lived|works|worked|cares|cared|"
+    r"drove|drives|ran|runs|helped|helps|gave|picked|took|left|moved|called|phoned|emailed|messaged|"
+    r"turned\s+up|popped|mentioned|thinks|thought|feels|felt|has\s+been|had\s+been|is\s+on|was\s+on|"
+    r"is\s+(?:still\s+)?(?:sleeping|staying|waiting|worried|struggling|living|pregnant|in\s+hospital)|"
+    r"was\s+(?:sleeping|staying|waiting|worried|struggling|living|in\s+tears)|"
+    r"and\s+(?:her|his|their|the\s+lads|the\s+girls|me|I)\b)\b)",
+    re.IGNORECASE,
+)
+_DETERMINER_BEFORE = re.compile(
+    r"\b(?:the|a|an|this|that|these|those|some|no|any|more|less|much|our|your|their|its|great|real|full|such)\s+$",
+    re.IGNORECASE,
+)
+# spaCy labels for things that are not people: a word inside one of these is not taken as a name on its shape alone.
+_NOT_PERSON_LABELS = frozenset({"GPE", "LOC", "FAC", "NORP", "EVENT", "PRODUCT", "LANGUAGE", "LAW", "WORK_OF_ART"})
+# Nicknames made from names: "Dazza", "Gaz", "Shaz", "Kezza" (first syllable + z/zza), "Jonesy", "Robbo", "Macca"
+# (a name or surname + y/ie/sy/o/a, the last consonant sometimes doubled).
+_ZZ_NICK = re.compile(r"^([a-z]{1,3}?)(?:zza|zzer|zz|za|z)$")
+_Y_SUFFIXES = ("sy", "zy", "ie", "ey", "y", "o", "a", "er", "ers")
+# Chinese given names in pinyin ("Xiaoling", "Jianhua"): two or three syllables of pinyin.
+_PINYIN_SYLLABLE = (
+    r"(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])?"
+    r"(?:iang|iong|uang|ueng|ang|eng|ing|ong|ian|iao|uai|uan|ai|ei|ao|ou|an|en|er|ia|ie|iu|in|ua|uo|ui|un|ue|a|o|e|i|u|v)"
+)
+_PINYIN_NAME = re.compile(rf"(?:{_PINYIN_SYLLABLE}){{2,3}}")
 
 _WORD = r"[^\W\d_][\w'’-]*"
 # A capitalised name word: "Patel", "O'Connor", "McDonald", "Smith-Jones"; or all capitals "WRIGHT".
-_CAP = r"(?:[A-Z][a-z]*(?:['’][A-Z][a-z]+|[A-Z][a-z]+|-[A-Z][a-z]+)*[a-z]|[A-Z]{2,}(?:['’-][A-Z]+)?)"
+_UP = r"[A-ZÀ-ÖØ-ÞĀ-ſ]"
+_LO = r"[a-zß-öø-ÿĀ-ſ]"
+_CAP = rf"(?:{_UP}{_LO}*(?:['’]{_UP}{_LO}+|{_UP}{_LO}+|-{_UP}{_LO}+)*{_LO}|[A-Z]{{2,}}(?:['’-][A-Z]+)?)"
 
 _TITLE = (
     r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Professor|Cllr|Councillor|Rev|Revd|Reverend|Sister|Father|Sir|Dame|Lady|Lord|"
@@ -167,6 +239,69 @@ URL_RE = re.compile(
     re.IGNORECASE,
 )
 HANDLE_RE = re.compile(r"(?<![\w@./])@[A-Za-z0-9_](?:[A-Za-z0-9_.]*[A-Za-z0-9_])?")
+# Handles written without "@": "dazza_b2010", "shirley.b.bristol". An underscore, or two or more dots between
+# letters, is not how ordinary words or sentence breaks look; a single dot ("temi.adeyemi") needs a social cue.
+BARE_HANDLE_RE = re.compile(
+    r"(?<![\w@./-])(?=[a-z0-9._]*[a-z]{2})[a-z0-9]+(?:(?:_+|\.)[a-z0-9]+)+_?(?![\w@/-]|\.[a-z0-9])", re.IGNORECASE
+)
+_SOCIAL_CUE = re.compile(
+    r"\b(?:insta(?:gram)?|ig|facebook|fb|snap(?:chat)?|tik\s?tok|twitter|x\.com|threads|handle|username|user\s?name|"
+    r"account|follow|dm|add)\b[^.!?\n]{0,25}$",
+    re.IGNORECASE,
+)
+_FILE_ENDINGS = re.compile(r"\.(?:pdf|docx?|xlsx?|csv|jpe?g|png|gif|txt|zip|html?|php|aspx?)$", re.IGNORECASE)
+# UK vehicle registrations: current (2001-) "WU19 ABX", prefix (1983-2001) "A123 BCD", suffix (1963-1983) "ABC 123D".
+# A current-format registration is taken in any case; prefix and suffix ones (which look like road numbers and
+# references in lower case) only in capitals or after a cue ("reg", "car", "van", "plate", "drives").
+VEHICLE_CURRENT_RE = re.compile(r"(?<![\w-])[A-Z]{2}[0-9]{2}\s?[A-Z]{3}(?![\w-])", re.IGNORECASE)
+VEHICLE_OLD_RE = re.compile(r"(?<![\w-])(?:[A-Z][0-9]{1,3}\s?[A-Z]{3}|[A-Z]{3}\s?[0-9]{1,3}[A-Z])(?![\w-])")
+VEHICLE_OLD_ANY_RE = re.compile(r"(?<![\w-])(?:[A-Z][0-9]{1,3}\s?[A-Z]{3}|[A-Z]{3}\s?[0-9]{1,3}[A-Z])(?![\w-])",
+                                re.IGNORECASE)  # fmt: skip
+_VEHICLE_CUE = re.compile(
+    r"\b(?:reg(?:istration)?|number\s?plate|plates?|car|van|vehicle|motor|drives?|driving|parked|taxi|cab)\b"
+    r"[^.!?\n]{0,30}$",
+    re.IGNORECASE,
+)
+# Emails spelled out to dodge spam filters: "sarah dot jones at gmail dot com", "kev[at]live[dot]co[dot]uk".
+_SPELLED_DOT = r"(?:\s*(?:\bdot\b|\(dot\)|\[dot\]|\{dot\})\s*|\.)"
+_SPELLED_AT = r"(?:\s*(?:\(at\)|\[at\]|\{at\})\s*|\s+at\s+|\s*@\s*)"
+SPELLED_EMAIL_RE = re.compile(
+    rf"(?<![\w.])(?P<local>[\w+-]+(?:(?:{_SPELLED_DOT}|\s*(?:\bunderscore\b|\bdash\b|\bhyphen\b)\s*|_)[\w+-]+)*)"
+    rf"(?P<at>{_SPELLED_AT})(?P<domain>[a-z0-9-]+(?:{_SPELLED_DOT}[a-z0-9-]+)*{_SPELLED_DOT}"
+    r"(?:com|org|net|co|uk|io|me|info|gov|ac|nhs|edu|ie|biz))\b(?:(?:\s*(?:\bdot\b|\(dot\)|\[dot\])\s*|\.)uk\b)?",
+    re.IGNORECASE,
+)
+_MAIL_PROVIDERS = frozenset(
+    [
+        "gmail",
+        "googlemail",
+        "hotmail",
+        "outlook",
+        "live",
+        "yahoo",
+        "ymail",
+        "icloud",
+        "me",
+        "mac",
+        "aol",
+        "btinternet",
+        "bt",
+        "sky",
+        "virginmedia",
+        "talktalk",
+        "protonmail",
+        "proton",
+        "qq",
+        "msn",
+        "mail",
+        "gmx",
+        "zoho",
+        "tiscali",
+        "ntlworld",
+        "blueyonder",
+        "plus",
+    ]
+)
 PHONE_RE = re.compile(
     r"(?<![\w+])(?:(?:\+|00)\s?44\s?(?:\(0\)\s?)?\d[\d \-.()]{7,16}\d|\(?0[\d \-.()]{8,20}\d)(?![\w])"
 )
@@ -285,7 +420,34 @@ def find_structured(text: str) -> list[Span]:
             continue  # the domain of an email address
         add(Span(m.start(), m.start() + len(value), URL))
     for m in HANDLE_RE.finditer(text):
-        add(Span(m.start(), m.end(), URL))
+        add(Span(m.start(), m.end(), HANDLE))
+    for m in BARE_HANDLE_RE.finditer(text):
+        value = m.group(0)
+        if _FILE_ENDINGS.search(value) or re.fullmatch(r"(?:[a-z]\.)+[a-z]?", value, re.IGNORECASE):
+            continue  # "form.pdf", "e.g", "a.m"
+        separators = value.count("_") + value.count(".")
+        if "_" in value or separators >= 2 or _SOCIAL_CUE.search(text, 0, m.start()):
+            add(Span(m.start(), m.end(), HANDLE))
+    for m in SPELLED_EMAIL_RE.finditer(text):
+        local, at, domain = m.group("local"), m.group("at"), m.group("domain").lower()
+        spelled = at.strip() != "@" and (at.strip().lower() != "at" or re.search(r"dot", domain + local, re.I))
+        provider = re.split(r"[\s.(\[{]", domain, maxsplit=1)[0] in _MAIL_PROVIDERS
+        if at.strip() == "@" and not re.search(r"\bdot\b|\(dot\)|\[dot\]", m.group(0), re.IGNORECASE):
+            continue  # an ordinary address: EMAIL_RE has it
+        if at.strip().lower() == "at" and not (spelled or provider):
+            continue  # "we shop at tesco.com"
+        if " " not in local.strip() and local.lower() in common_words() and at.strip().lower() == "at":
+            continue  # "shop at tesco dot com": a word, not a mailbox
+        add(Span(m.start(), m.end(), EMAIL))
+    for m in VEHICLE_CURRENT_RE.finditer(text):
+        value = m.group(0)
+        cue = _VEHICLE_CUE.search(text, 0, m.start())
+        # In lower case with a space it could be a postcode district and a word ("bs16 the"): needs a cue.
+        if value.isupper() or " " not in value or cue:
+            add(Span(m.start(), m.end(), VEHICLE_REG))
+    for m in VEHICLE_OLD_ANY_RE.finditer(text):
+        if VEHICLE_OLD_RE.fullmatch(m.group(0)) or _VEHICLE_CUE.search(text, 0, m.start()):
+            add(Span(m.start(), m.end(), VEHICLE_REG))
     for m in CARD_RE.finditer(text):
         if luhn_ok(_digits(m.group(0))) and m.group(0)[0] != "0":
             add(Span(m.start(), m.end(), CARD_NUMBER))
@@ -388,7 +550,8 @@ class Redactor:
 
     ``nlp`` is a loaded spaCy pipeline with an ``ner`` component; ``places`` the gazetteer of area names to keep
     (and report as :class:`PlaceMention`); ``keep`` extra organisation and service names to keep (the default
-    allow-list when None); ``given_names`` the given-name list (the packaged one when None).
+    allow-list when None); ``given_names``, ``family_names`` and ``common`` the given-name, surname and common-word
+    lists (the packaged ones when None).
     """
 
     def __init__(
@@ -397,12 +560,21 @@ class Redactor:
         places: Gazetteer | None = None,
         keep: Iterable[str] | None = None,
         given_names: Iterable[str] | None = None,
+        family_names: Iterable[str] | None = None,
+        common: Iterable[str] | None = None,
     ):
         self.nlp = nlp
         self.places = places or Gazetteer({})
         self.keep_names = tuple(default_keep_list() if keep is None else keep)
         self._keep_re = _keep_regex(self.keep_names)
         self.given_names = frozenset(n.lower() for n in (first_names() if given_names is None else given_names))
+        self.surnames = frozenset(n.lower() for n in (surnames() if family_names is None else family_names))
+        self.common = frozenset(n.lower() for n in (common_words() if common is None else common))
+        # Names that are also ordinary words ("will", "rose", "hope") need the context to say a person is meant.
+        # The hand-written list's names are names first ("jess", "dave"), unless AMBIGUOUS_NAMES says otherwise.
+        self.ambiguous = AMBIGUOUS_NAMES | ((self.given_names & self.common) - hand_written_names())
+        self._hand_names = hand_written_names() if given_names is None else self.given_names
+        self._given_prefixes = {n[:k] for n in self.given_names if len(n) >= 4 for k in (2, 3)}
         self.disabled = [name for name in nlp.pipe_names if name not in NEEDED_COMPONENTS]
         self._name_re = re.compile(r"(?<![\w'])" + _WORD)
 
@@ -458,7 +630,8 @@ class Redactor:
         if self._keep_re is not None:
             keep += [(m.start(), m.end()) for m in self._keep_re.finditer(text)]
         spans = find_structured(text)
-        spans += self._names(text, entities, keep, spans)
+        # Names are found on the text with curly apostrophes straightened (same length: offsets hold).
+        spans += self._names(text.replace("’", "'"), entities, keep, spans)
         merged = _merge(spans)
         kept_places = tuple(p for p in places if not any(s.start < p.end and p.start < s.end for s in merged))
         return Redaction(_render(text, merged), tuple(merged), kept_places)
@@ -485,6 +658,8 @@ class Redactor:
 
         for m in _TITLE_RE.finditer(text):
             forced.append(Span(m.start(), m.end(), NAME))
+        cue_ends = _cue_ends(_CUE_RE, text)
+        personal_ends = _cue_ends(_PERSONAL_CUE_RE, text)
 
         for start, end, label in entities:
             if label != "PERSON":
@@ -493,6 +668,26 @@ class Redactor:
             if end <= start:
                 continue
             value = text[start:end]
+            saint = _SAINT_BEFORE.search(text, 0, start) or re.match(r"(?:St|Saint)\.?\s", value)
+            if saint and (_INSTITUTION_AFTER.match(text, end) or re.match(r"['’]s\b", text[end:])):
+                continue  # "St Luke's Surgery", "St Mary's"
+            low_value = value.lower()
+            if (
+                " " not in value
+                and low_value in self.common
+                and not self.is_known_name(low_value)
+                and not _PERSON_AFTER.match(text, end)
+                and (start not in cue_ends or value.islower())
+            ):
+                continue  # "Calm and professional", "within the Law": a word the small model took for a person
+            if (
+                " " not in value
+                and low_value in self.ambiguous
+                and _is_sentence_start(text, start)
+                and not _AMBIGUOUS_START_NEXT.match(text, end)
+                and not _PERSON_AFTER.match(text, end)
+            ):
+                continue  # "Bill was the word", "Sunny spells ahead": the small model's guess on a word
             if value.isupper() and " " not in value and value.lower() not in self.given_names:
                 continue  # acronyms the small model calls people: "RVI", "TED", "COVID"
             if value.islower() and not any(w in self.given_names for w in value.split()):
@@ -506,55 +701,47 @@ class Redactor:
                 continue
             names.append(Span(start, end, NAME))
 
-        cue_ends = _cue_ends(_CUE_RE, text)
         strong_ends = _cue_ends(_STRONG_RE, text)
         relation_ends = _cue_ends(_RELATION_RE, text)
+        not_person = [(s, e) for s, e, label in entities if label in _NOT_PERSON_LABELS]
+        # A multi-word ORG is not a person unless one of its words is a name ("Funmilayo Okonkwo" as ORG).
+        not_person += [
+            (s, e) for s, e, label in entities
+            if label == "ORG" and " " in text[s:e].strip() and (_INSTITUTION_WORD.search(text[s:e]) or not any(
+                (w.lower() in self.surnames or w.lower() in self.given_names) and w.lower() not in self.common
+                for w in _TOKEN_RE.findall(text[s:e])))
+        ]  # fmt: skip
         for m in self._name_re.finditer(text):
             word, start, end = m.group(0), m.start(), m.end()
             word_clean = re.sub(r"['’]s$", "", word)
             end = start + len(word_clean)
-            low = word_clean.lower()
-            if low in _NOT_NAMES or len(low) < 2:
+            low = word_clean.lower().strip("'’-")
+            if low in _NOT_NAMES or len(low) < 2 or low in _DEMONYMS:
                 continue
-            strong = start in strong_ends
-            cued = strong or start in cue_ends
-            capital = word_clean[:1].isupper()
-            all_caps = word_clean.isupper() and len(word_clean) > 1
-            known = low in self.given_names
-            ambiguous = low in AMBIGUOUS_NAMES
-            sentence_start = _is_sentence_start(text, start)
-            if strong and not capital and not known:
-                # "so called professionals", "I called because": after "called" only a given name is taken in
-                # lower case; capitalised words are.
-                is_name = False
-            elif strong or (cued and (capital or known)):
-                is_name = True
-            elif not known:
-                is_name = False
-            elif capital and (all_caps or not ambiguous):
-                is_name = True
-            elif capital and not sentence_start:  # an ambiguous name ("Grace", "May") mid-sentence
-                is_name = not self._month_use(text, start, end, low)
-            elif capital:  # an ambiguous name starting a sentence: "Grace and her kids", "Grace's flat"
-                is_name = bool(_AMBIGUOUS_START_NEXT.match(text, end))
-            elif not ambiguous:
-                # Lower-case given name: a name when it acts like one ("kerry said", "text jade on", "john smith").
-                is_name = bool(
-                    _LOWER_NAME_NEXT.match(text, end) or re.search(r"(?:^|[,.!?]\s*)$", text[max(0, start - 3) : start])
-                )
-            else:
-                is_name = False
+            if low == "tel" and re.match(r"\s*(?:[:.#]|no\b|\d)", text[end:], re.IGNORECASE):
+                continue  # "Tel: 0117...": the label of a phone number
+            is_name = self._word_is_name(text, word_clean, start, end, low, start in strong_ends,
+                                         start in cue_ends, not_person,
+                                         start in personal_ends or start in relation_ends)  # fmt: skip
             if not is_name or _INSTITUTION_AFTER.match(text, end) or _SAINT_BEFORE.search(text, 0, start):
                 continue
             span_end = end
             # A surname after the given name: "Kwame Mensah", "DANIEL WRIGHT", "john smith".
-            follow = re.match(
-                rf"\s+({_CAP})" if capital else r"\s+([a-z][a-z'’-]+)(?=\s+(?:keeps|said|says|is|was|has)\b)",
-                text[end:],
-            )
+            capital = word_clean[:1].isupper()
+            follow = re.match(rf"\s+({_CAP})" if capital else r"\s+([a-z][a-z'’-]+)\b", text[end:])
+            if follow and not capital:
+                # "john smith keeps", "tatenda moyo about": a lower-case surname, or a word acting like one.
+                after_follow = text[end + follow.end() :]
+                f = follow.group(1).lower()
+                if f in self.common or f in _NOT_NAMES or len(f) < 3:
+                    if not re.match(r"\s+(?:keeps|said|says|is|was|has)\b", after_follow) or f in _NOT_NAMES:
+                        follow = None
+                    follow = None
             if follow and follow.group(1).lower() not in _NOT_NAMES:
                 candidate_end = end + follow.end()
-                if not overlaps_keep(end + follow.start(1), candidate_end):
+                if not overlaps_keep(end + follow.start(1), candidate_end) and not _INSTITUTION_AFTER.match(
+                    text, candidate_end
+                ):
                     span_end = candidate_end
             span = Span(start, span_end, NAME)
             if start in relation_ends:
@@ -578,6 +765,98 @@ class Redactor:
                     found.append(Span(m.start(), m.end(), NAME))
         # Names inside an address or email are covered by those.
         return found
+
+    def is_diminutive(self, low: str) -> bool:
+        """A nickname made from a known name: "dazza", "gaz", "shaz" (first syllable + z/zza), "jonesy", "robbo",
+        "macca" (a name + y/ie/sy/o/a, with the last consonant sometimes doubled). Never a common word."""
+        if low in self.common or len(low) < 3:
+            return False
+        m = _ZZ_NICK.match(low)
+        if m and any(m.group(1) + tail in self._given_prefixes for tail in ("", "r", "l")):
+            return True
+        for suffix in _Y_SUFFIXES:
+            if not low.endswith(suffix) or len(low) - len(suffix) < 2:
+                continue
+            base = low[: -len(suffix)]
+            stems = {base, base + "e"}
+            if len(base) > 2 and base[-1] == base[-2]:
+                stems.add(base[:-1])  # "Robbo", "Tommo"
+            for stem in stems:
+                if len(stem) >= 3 and (stem in self.given_names or stem in self.surnames) and stem not in self.common:
+                    return True
+            if base.startswith(("mac", "mc")) and len(base) <= 4:
+                return True  # "Macca", "Macky": any Mac/Mc surname
+        return False
+
+    def is_known_name(self, low: str) -> bool:
+        """A given name, or a nickname made from one (never a common word)."""
+        if low in self.given_names:
+            return True
+        if low in self.common:
+            return False
+        return self.is_diminutive(low)
+
+    def _word_is_name(self, text, word, start, end, low, strong, cued, not_person, personal=False) -> bool:
+        """Whether one word of ``text`` is someone's name, from the word lists and the context around it."""
+        capital = word[:1].isupper()
+        all_caps = word.isupper() and len(word) > 1
+        # A capitalised word made of two or three pinyin syllables is a Chinese given name ("Xiaoling", "Jianhua").
+        pinyin = capital and word[1:].islower() and len(low) >= 5 and low not in self.common
+        known = self.is_known_name(low) or bool(pinyin and _PINYIN_NAME.fullmatch(low))
+        ambiguous = low in self.ambiguous
+        common = low in self.common and not known or (ambiguous and low in self.common)
+        sentence_start = _is_sentence_start(text, start)
+        after = bool(_PERSON_AFTER.match(text, end))
+        determiner = bool(_DETERMINER_BEFORE.search(text, max(0, start - 12), start))
+        if all_caps and (len(low) <= 3 or not known) and not strong:
+            return False  # acronyms: "CAMHS", "PIP", "NI"
+        if re.fullmatch(r"[A-Z]{2,}s", word):
+            return False  # plural acronyms: "GPs"
+        if strong:
+            # "so called professionals", "I called because": after "called" a lower-case word must be a name.
+            return capital or known or not common
+        if cued and not determiner:
+            if capital:
+                return not (ambiguous and sentence_start and not after)
+            # A lower-case ordinary word after a cue is a name only after a personal cue and with a person's verb
+            # after it ("thanks to tel and the lads", not "the call handler said").
+            # A word that is no English word at all is a name after a personal or relation cue ("me and shaz",
+            # "my neighbour tatenda"), or after any cue when a person's verb follows.
+            return (known and not ambiguous) or (personal and (not common or after)) or (not common and after)
+        if ambiguous:
+            if capital and not sentence_start:  # "Grace", "May" mid-sentence
+                return not determiner and not self._month_use(text, start, end, low)
+            if capital:  # at the start of a sentence: "Grace and her kids", "Will came in", not "Will do."
+                return bool(_AMBIGUOUS_START_NEXT.match(text, end)) or after
+            # A lower-case "joy", "rose", "lady" without a cue is a word, unless it opens a clause and a person's
+            # verb follows ("kids club full again, mo says ...").
+            return after and bool(re.search(r"(?:^|[,;:!?.]\s*)$", text[max(0, start - 3) : start]))
+        if known:
+            if capital:
+                return True
+            # Lower-case given name: a name when it acts like one ("kerry said", "text jade on", "john smith").
+            # Only the hand-written list's names and nicknames: the large gazetteer holds names that are lower-case
+            # words too ("vibe", "app").
+            if low not in self._hand_names and not self.is_diminutive(low):
+                return False
+            return bool(
+                _LOWER_NAME_NEXT.match(text, end) or after
+                or re.search(r"(?:^|[,.!?]\s*)$", text[max(0, start - 3) : start])
+            )  # fmt: skip
+        if capital and not common and len(low) > 2:
+            inside_other = any(s <= start and end <= e for s, e in not_person)
+            if sentence_start:
+                # "Funmilayo Okonkwo came in": two capitalised words that are no English words open the sentence.
+                nxt = re.match(rf"\s+({_CAP})", text[end:])
+                nxt_low = nxt.group(1).lower() if nxt else ""
+                return after or (bool(nxt) and nxt_low not in self.common and nxt_low not in _NOT_NAMES
+                                 and not any(s <= start and end <= e for s, e in not_person))  # fmt: skip
+            # A capitalised word mid-sentence that is no English word, place or service: a name, unless spaCy
+            # calls it a place, nationality, product or event (and it is in no name list).
+            return not inside_other
+        if common and capital and sentence_start:
+            return after and low in self.surnames  # "Smudge dropped off..."? only surnames/nicknames here
+        return bool(not capital and not common and after and len(low) > 2 and low in self.surnames)
 
     def _trim_person(self, text: str, start: int, end: int) -> tuple[int, int]:
         """Narrow a PERSON entity to its name words. spaCy's small model sometimes takes in a trailing possessive,

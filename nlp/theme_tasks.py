@@ -85,6 +85,7 @@ def _refit_all(ids: list[int], job: Job, asked_for_one: bool) -> dict:
 
 def refit_in_steps(partnership_id: int, progress=operations._quiet, actor_id: int | None = None):
     """:func:`nlp.operations.refit` in short transactions (see the module docstring); returns its RefitReport."""
+    operations.encoder()  # loaded (exported, the first time) before any transaction
     partnership = db.session.get(Partnership, partnership_id)
     snap = operations.snapshot(partnership)
     texts = snap.text_of()
@@ -94,15 +95,17 @@ def refit_in_steps(partnership_id: int, progress=operations._quiet, actor_id: in
     embedded = 0
     for start in range(0, len(todo), EMBED_WRITE_BATCH):
         chunk = todo[start : start + EMBED_WRITE_BATCH]
-        encoded = emb.encode([texts[i] for i in chunk], batch_size=operations.EMBED_BATCH)
+        encoded = emb.encode([texts[i] for i in chunk], batch_size=operations.EMBED_BATCH, model=operations.encoder())
         vectors = dict(zip(chunk, encoded, strict=True))
         embedded += len(write(lambda vectors=vectors: operations.store_vectors(texts, vectors), what="storing vectors"))
         progress(2 + 38 * (start + len(chunk)) // len(todo), f"embedded {start + len(chunk)} of {len(todo)}")
     vectors = operations.vectors_for(snap.ids)
     end_read()
     # Observations edited or erased while they were embedded drop out of this fit (the pipeline assigns them later).
-    kept = [(i, t) for i, t in zip(snap.ids, snap.texts, strict=True) if i in vectors]
-    snap = operations.Snapshot(snap.partnership_id, [i for i, _ in kept], [t for _, t in kept])
+    kept = [(i, t, s) for i, t, s in zip(snap.ids, snap.texts, snap.sources, strict=True) if i in vectors]
+    snap = operations.Snapshot(
+        snap.partnership_id, [i for i, _, _ in kept], [t for _, t, _ in kept], [s for _, _, s in kept]
+    )
     progress(40, "finding themes")
     result = operations.fit_snapshot(snap, vectors, progress)
     progress(85, "saving the model")

@@ -13,6 +13,14 @@ Choices, each measured in ``benchmarks/themes.py`` against BERTopic's default co
 - Words: CountVectorizer with English stop words and 1-2-grams. BERTopic fits the vectorizer on one *joined document
   per topic*, so ``min_df`` counts topics, not observations: ``min_df=1`` keeps words that only one theme uses (the
   most distinctive ones); the benchmark showed ``min_df=2`` lowers coherence.
+- **Words that cannot carry a person** (:func:`shared_vocabulary`): a word or two-word term may be a theme word, a
+  label word or part of the saved vocabulary only if it occurs in at least ``term_min_observations`` (k, the
+  suppression threshold) distinct observations from at least ``term_min_sources`` (2) sources: organisations, the
+  public form counting as one. The vectorizer gets that vocabulary and nothing else, so BERTopic's c-TF-IDF, its
+  KeyBERTInspired candidates, its labels and the saved ``ctfidf_config.json`` hold only such terms: a name that
+  redaction missed in one or two notes, or one organisation's in-house word, never becomes a theme word.
+  Redaction placeholders ("[NAME]", "[NHS_NUMBER]") are taken out of the text the words come from, so "name",
+  "nhs_number" or "date_of_birth" are never terms (they would tell readers which identifiers the notes held).
 - Words and labels: a theme's words are its c-TF-IDF top terms (the most coherent by NPMI on both benchmarks); its
   readable label comes from a KeyBERTInspired aspect (candidates re-ranked by closeness in meaning to the theme),
   the first three terms that share no word.
@@ -26,10 +34,12 @@ Choices, each measured in ``benchmarks/themes.py`` against BERTopic's default co
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
@@ -78,6 +88,18 @@ class ThemeParams:
     outlier_similarity: float = 0.5
     outlier_margin: float = 0.02
     representative_docs: int = 5
+    # A term is kept only if it occurs in this many distinct observations (k: the suppression threshold) ...
+    term_min_observations: int = 5
+    # ... from at least this many sources (organisations; the public form counts as one). See shared_vocabulary.
+    term_min_sources: int = 2
+    # Speed (benchmarks/nlp_throughput.py; quality checked in benchmarks/themes.py). UMAP computes exact neighbours
+    # itself below 4,096 documents and switches to NNDescent above, whose numba compilation alone took most of a
+    # 10,000-observation fit; exact neighbours by blocked matrix products are faster up to this size, and exact.
+    exact_neighbours_up_to: int = 20_000
+    # UMAP's default is 500 epochs up to 10,000 documents and 200 above; 200 from this size on.
+    large_corpus: int = 5_000
+    large_corpus_epochs: int = 200
+    label_candidates: int = 100  # c-TF-IDF terms per theme that the KeyBERTInspired label re-ranks
 
     def cluster_size(self, n_docs: int) -> int:
         if self.min_cluster_size:
@@ -150,32 +172,44 @@ def library_versions() -> dict:
 def _quiet_imports() -> None:
     """Import umap (and BERTopic, which imports it) with umap's ImportWarning about the optional TensorFlow
     (ParametricUMAP, which commintel does not use) silenced: the app runs with warnings as errors in tests."""
-    import warnings
-
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=ImportWarning, message=".*Tensorflow not installed.*")
         import bertopic  # noqa: F401
         import umap  # noqa: F401
 
 
-def build_topic_model(params: ThemeParams, n_docs: int, embedding_model=None):
+def build_topic_model(
+    params: ThemeParams,
+    n_docs: int,
+    embedding_model=None,
+    vocabulary: Sequence[str] | None = None,
+    embeddings: np.ndarray | None = None,
+):
     """commintel's BERTopic: seeded UMAP, HDBSCAN sized to the corpus, stop-word 1-2-gram vectorizer.
 
-    The representation model is applied after outlier reduction (see :func:`fit_themes`), so it is not set here.
+    With ``embeddings`` (the documents' vectors) and a corpus between 4,096 and ``params.exact_neighbours_up_to``
+    documents, UMAP gets exact nearest neighbours computed here (see :func:`exact_neighbours`). The representation
+    model is applied after outlier reduction (see :func:`fit_themes`), so it is not set here.
     """
     _quiet_imports()
     from bertopic import BERTopic
     from hdbscan import HDBSCAN
     from umap import UMAP
 
+    n_neighbors = min(params.n_neighbors, n_docs - 1)
+    knn = (None, None, None)
+    if embeddings is not None and UMAP_EXACT_BELOW <= n_docs <= params.exact_neighbours_up_to:
+        knn = exact_neighbours(embeddings, n_neighbors)
     umap_model = UMAP(
-        n_neighbors=min(params.n_neighbors, n_docs - 1),
+        n_neighbors=n_neighbors,
         n_components=params.n_components,
         min_dist=params.min_dist,
         metric="cosine",
         random_state=params.seed,
         n_jobs=1,  # a seeded UMAP is single-threaded anyway; saying so avoids its warning
         low_memory=False,
+        n_epochs=params.large_corpus_epochs if n_docs >= params.large_corpus else None,
+        precomputed_knn=knn,
     )
     hdbscan_model = HDBSCAN(
         min_cluster_size=params.cluster_size(n_docs),
@@ -189,28 +223,120 @@ def build_topic_model(params: ThemeParams, n_docs: int, embedding_model=None):
         embedding_model=embedding_model,
         umap_model=umap_model,
         hdbscan_model=hdbscan_model,
-        vectorizer_model=vectorizer(params),
+        vectorizer_model=vectorizer(params, vocabulary),
         top_n_words=params.top_n_words,
         calculate_probabilities=False,
         verbose=False,
     )
 
 
-def vectorizer(params: ThemeParams):
+def vectorizer(params: ThemeParams, vocabulary: Sequence[str] | None = None):
+    """The words of themes: English stop words out, 1-2-grams; restricted to ``vocabulary`` when given."""
     from sklearn.feature_extraction.text import CountVectorizer
 
+    if vocabulary is not None:
+        return CountVectorizer(stop_words="english", ngram_range=tuple(params.ngram_range), vocabulary=list(vocabulary))
     return CountVectorizer(stop_words="english", ngram_range=tuple(params.ngram_range), min_df=params.min_df)
 
 
-def representation_model(params: ThemeParams):
+# Redaction's typed placeholders ("[NAME]", "[NHS_NUMBER]"): never a source of theme words.
+PLACEHOLDER = re.compile(r"\[[A-Z][A-Z_]*\]")
+
+
+def without_placeholders(text: str) -> str:
+    """The text theme words come from: redaction placeholders taken out, then cleaned as BERTopic cleans English
+    documents (line breaks to spaces, only ASCII letters, digits and spaces kept), so that the vocabulary counted
+    here is exactly the one BERTopic's vectorizer sees."""
+    text = PLACEHOLDER.sub(" ", text or "").replace("\n", " ").replace("\t", " ")
+    return re.sub(r"[^A-Za-z0-9 ]+", "", text)
+
+
+def shared_vocabulary(texts: Sequence[str], sources: Sequence[object] | None, params: ThemeParams) -> list[str]:
+    """The terms (as the vectorizer makes them) that occur in at least ``params.term_min_observations`` distinct
+    texts coming from at least ``params.term_min_sources`` distinct sources. ``sources`` holds one source per
+    text (an organisation id, or one value for every public-form observation); None means the sources are unknown
+    (benchmarks on public corpora) and only the count of texts applies. Placeholders never count."""
+    analyse = vectorizer(params).build_analyzer()
+    seen_in: dict[str, int] = {}
+    from_sources: dict[str, set] = {}
+    sources = list(sources) if sources is not None else [None] * len(texts)
+    if len(sources) != len(texts):
+        raise ValueError("texts and sources must have the same length")
+    for text, source in zip(texts, sources, strict=True):
+        for term in set(analyse(without_placeholders(text))):
+            seen_in[term] = seen_in.get(term, 0) + 1
+            from_sources.setdefault(term, set()).add(source)
+    need_sources = params.term_min_sources if any(s is not None for s in sources) else 1
+    return sorted(
+        term
+        for term, n in seen_in.items()
+        if n >= params.term_min_observations and len(from_sources[term]) >= need_sources
+    )
+
+
+@functools.cache
+def _labeller_class():
+    """KeyBERTInspired, taking its representative documents' vectors from the fit (built lazily: BERTopic is a slow
+    import)."""
+    _quiet_imports()
+    from bertopic.representation import KeyBERTInspired
+
+    class Labeller(KeyBERTInspired):
+        def __init__(self, *args, document_vectors: dict[str, np.ndarray] | None = None, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.document_vectors = document_vectors or {}
+
+        def _extract_embeddings(self, topic_model, topics, representative_docs, repr_doc_indices, repr_embeddings=None):
+            # KeyBERTInspired's own precomputed-embeddings path indexes documents by their place in the flat list
+            # of representative documents (BERTopic 0.17.4), so the vectors are looked up by text here instead.
+            if repr_embeddings is None and all(doc in self.document_vectors for doc in representative_docs):
+                repr_embeddings = np.vstack([self.document_vectors[doc] for doc in representative_docs])
+            return super()._extract_embeddings(
+                topic_model, topics, representative_docs, repr_doc_indices, repr_embeddings
+            )
+
+    return Labeller
+
+
+UMAP_EXACT_BELOW = 4096  # UMAP's own switch from exact pairwise distances to NNDescent
+
+
+def exact_neighbours(embeddings: np.ndarray, k: int, block: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """Exact ``k`` nearest neighbours by cosine distance, each document first (distance 0), as UMAP's
+    ``precomputed_knn`` wants them: (indices int32, distances float32), by blocks of rows (memory: block x n)."""
+    x = _normalise(embeddings)
+    n = len(x)
+    indices = np.empty((n, k), dtype=np.int32)
+    distances = np.empty((n, k), dtype=np.float32)
+    for start in range(0, n, block):
+        sims = x[start : start + block] @ x.T
+        rows = np.arange(sims.shape[0])
+        sims[rows, start + rows] = np.inf  # itself first, even beside an identical text
+        nearest = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        near_sims = np.take_along_axis(sims, nearest, axis=1)
+        order = np.argsort(-near_sims, axis=1, kind="stable")
+        indices[start : start + block] = np.take_along_axis(nearest, order, axis=1)
+        dist = 1.0 - np.take_along_axis(near_sims, order, axis=1)
+        dist[:, 0] = 0.0
+        distances[start : start + block] = np.clip(dist, 0.0, 2.0)
+    return indices, distances
+
+
+def representation_model(params: ThemeParams, document_vectors: dict[str, np.ndarray] | None = None):
     """ "keybert": c-TF-IDF top terms (the theme's words; the most coherent, see the benchmark) plus a KeyBERTInspired
     aspect from which the readable label is made. "keybert-words": KeyBERTInspired as the words too (measured:
-    lower NPMI). "ctfidf": c-TF-IDF only, label from the top terms."""
-    if params.representation in ("keybert", "keybert-words"):
-        _quiet_imports()
-        from bertopic.representation import KeyBERTInspired
+    lower NPMI). "ctfidf": c-TF-IDF only, label from the top terms.
 
-        keybert = KeyBERTInspired(top_n_words=params.top_n_words, random_state=params.seed)
+    ``document_vectors`` (text -> its vector from the fit) spare KeyBERTInspired re-embedding its representative
+    documents, which it otherwise does on every fit (most of a 10,000-observation fit's time with the torch encoder).
+    """
+    if params.representation in ("keybert", "keybert-words"):
+        keybert = _labeller_class()(
+            top_n_words=params.top_n_words,
+            nr_candidate_words=params.label_candidates,
+            random_state=params.seed,
+            document_vectors=document_vectors,
+        )
         return {LABEL_ASPECT: keybert} if params.representation == "keybert" else keybert
     if params.representation == "ctfidf":
         return None
@@ -276,10 +402,15 @@ def fit_themes(
     embedding_model=None,
     topic_model=None,
     progress: Callable[[str], None] | None = None,
+    sources: Sequence[object] | None = None,
 ) -> FitResult:
     """Fit themes on ``texts`` with their precomputed ``embeddings`` (rows aligned with texts).
 
-    ``embedding_model`` is needed for the KeyBERTInspired labels (it embeds candidate words). ``topic_model`` may be
+    ``sources`` (one per text: the organisation, one value for the public form) decides which words may be theme
+    words (:func:`shared_vocabulary`); the words come from the texts without redaction placeholders.
+
+    ``embedding_model`` (an :mod:`nlp.embeddings` encoder or a SentenceTransformer) is needed for the
+    KeyBERTInspired labels (it embeds candidate words). ``topic_model`` may be
     injected (a BERTopic with its own sub-models); by default :func:`build_topic_model` makes commintel's.
     Raises :class:`ThemeFitError` when the corpus is too small or no theme is found.
     """
@@ -294,14 +425,30 @@ def fit_themes(
             f"Too few observations to find themes: {usable} with text, at least {MIN_DOCUMENTS} are needed."
         )
     say = progress or (lambda _msg: None)
-    if params.representation == "keybert" and embedding_model is None:
-        from nlp.embeddings import load_model
+    from nlp.embeddings import Encoder, load_model
 
+    if params.representation == "keybert" and embedding_model is None:
         embedding_model = load_model()
-    model = topic_model or build_topic_model(params, len(texts), embedding_model=embedding_model)
+    if isinstance(embedding_model, Encoder):
+        embedding_model = embedding_model.bertopic_backend()
+    vocabulary = shared_vocabulary(texts, sources, params)
+    if not vocabulary:
+        raise ThemeFitError(
+            f"No word occurs in at least {params.term_min_observations} observations from "
+            f"{params.term_min_sources} or more organisations, so no theme could be named without risking a "
+            "person's details; more observations are needed."
+        )
+    word_texts = [without_placeholders(t) for t in texts]
+    model = topic_model or build_topic_model(
+        params, len(texts), embedding_model=embedding_model, vocabulary=vocabulary, embeddings=embeddings
+    )
     say("clustering")
     try:
-        raw_topics, _ = model.fit_transform(texts, embeddings=embeddings)
+        with warnings.catch_warnings():
+            # Exact neighbours come without an NNDescent index, which only UMAP.transform needs (never called:
+            # new observations are assigned by centroid, see assign()).
+            warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]", category=UserWarning)
+            raw_topics, _ = model.fit_transform(word_texts, embeddings=embeddings)
     except (ValueError, TypeError) as exc:  # UMAP/HDBSCAN on degenerate input (all texts identical, ...)
         raise ThemeFitError(f"Themes could not be fitted on this corpus ({exc}).") from exc
     raw_topics = np.asarray(raw_topics)
@@ -314,7 +461,7 @@ def fit_themes(
     say("reducing outliers")
     topics, similarity = reduce_outliers(embeddings, raw_topics, n_topics, params)
     say("labelling")
-    rep = representation_model(params)
+    rep = representation_model(params, document_vectors=dict(zip(word_texts, embeddings, strict=True)))
     if rep is not None or not np.array_equal(topics, raw_topics):
         # BERTopic warns that custom topic lists break later topic reduction; we never reduce afterwards.
         bertopic_log = logging.getLogger("BERTopic")
@@ -322,7 +469,10 @@ def fit_themes(
         bertopic_log.setLevel(logging.ERROR)
         try:
             model.update_topics(
-                texts, topics=topics.tolist(), vectorizer_model=vectorizer(params), representation_model=rep
+                word_texts,
+                topics=topics.tolist(),
+                vectorizer_model=vectorizer(params, vocabulary),
+                representation_model=rep,
             )
         finally:
             bertopic_log.setLevel(level)
@@ -552,3 +702,88 @@ def load_bertopic(path: str | Path, embedding_model=None):
 
         embedding_model = load_model()
     return BERTopic.load(str(Path(path) / "bertopic"), embedding_model=embedding_model)
+
+
+# Scrubbing a saved version ---------------------------------------------------------------------------------------
+
+
+def label_allowed(label: str, allowed: set[str] | frozenset[str]) -> bool:
+    """Whether every term of a machine-made label (":func:`make_label`": terms joined by ", ") is allowed."""
+    if not label or label == "Unnamed theme":
+        return True
+    return all(term.strip().lower() in allowed for term in label.split(",") if term.strip())
+
+
+def scrub_saved(path: str | Path, allowed: set[str] | frozenset[str]) -> int:
+    """Take every term not in ``allowed`` out of a saved version, in place: the vectorizer vocabulary and the c-TF-IDF
+    matrix columns (``bertopic/ctfidf_config.json``, ``bertopic/ctfidf.safetensors``), the topics' words, labels and
+    aspects (``bertopic/topics.json``), and commintel's themes (``commintel_themes.json``: terms, and labels remade
+    from what is left). Used after an erasure, with the terms the remaining observations still support
+    (:func:`shared_vocabulary`), so that no saved file keeps a word that only erased observations carried.
+    Returns how many terms were removed. Files are rewritten whole (never appended to)."""
+    from safetensors.numpy import load_file, save_file
+
+    path = Path(path)
+    removed: set[str] = set()
+    bertopic_dir = path / "bertopic"
+    config_path = bertopic_dir / "ctfidf_config.json"
+    if config_path.exists():
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        vocab: dict[str, int] = config["vectorizer_model"]["vocab"]
+        keep = sorted((i, t) for t, i in vocab.items() if t in allowed)
+        removed |= {t for t in vocab if t not in allowed}
+        new_index = {old: new for new, (old, _t) in enumerate(keep)}
+        config["vectorizer_model"]["vocab"] = {t: new_index[i] for i, t in keep}
+        params = config["vectorizer_model"].get("params", {})
+        if params.get("vocabulary") is not None:
+            params["vocabulary"] = [t for t in params["vocabulary"] if t in allowed]
+        matrix_path = bertopic_dir / "ctfidf.safetensors"
+        if matrix_path.exists() and removed:
+            tensors = load_file(str(matrix_path))
+            indptr, indices, data = tensors["indptr"], tensors["indices"], tensors["data"]
+            rows_ptr, rows_idx, rows_data = [0], [], []
+            for r in range(len(indptr) - 1):
+                for k in range(int(indptr[r]), int(indptr[r + 1])):
+                    col = int(indices[k])
+                    if col in new_index:
+                        rows_idx.append(new_index[col])
+                        rows_data.append(data[k])
+                rows_ptr.append(len(rows_idx))
+            diag = tensors["diag"]
+            kept_cols = [old for old, _t in keep]
+            tensors = {
+                "indptr": np.asarray(rows_ptr, dtype=indptr.dtype),
+                "indices": np.asarray(rows_idx, dtype=indices.dtype),
+                "data": np.asarray(rows_data, dtype=data.dtype),
+                "shape": np.asarray([len(indptr) - 1, len(keep)], dtype=tensors["shape"].dtype),
+                "diag": np.asarray(diag[kept_cols] if len(diag) else diag, dtype=diag.dtype),
+            }
+            matrix_path.unlink()
+            save_file(tensors, str(matrix_path))
+        config_path.write_text(json.dumps(config, indent=2), encoding="utf-8")
+    topics_path = bertopic_dir / "topics.json"
+    if topics_path.exists():
+        topics = json.loads(topics_path.read_text(encoding="utf-8"))
+        reps = topics.get("topic_representations") or {}
+        for key, words in reps.items():
+            removed |= {w for w, _s in words if w and w not in allowed}
+            reps[key] = [[w, s] for w, s in words if not w or w in allowed]
+            kept_words = [w for w, _s in reps[key] if w][:4]
+            if str(key) in (topics.get("topic_labels") or {}):
+                topics["topic_labels"][str(key)] = "_".join([str(key), *kept_words])
+        for aspect in (topics.get("topic_aspects") or {}).values():
+            for key, words in aspect.items():
+                if isinstance(words, list):
+                    aspect[key] = [entry for entry in words if not isinstance(entry, list) or entry[0] in allowed]
+        topics_path.write_text(json.dumps(topics, indent=2), encoding="utf-8")
+    meta_path = path / META_FILE
+    if meta_path.exists():
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        for theme in meta.get("themes", []):
+            terms = [t for t in theme.get("terms", []) if t in allowed]
+            removed |= {t for t in theme.get("terms", []) if t not in allowed}
+            if terms != theme.get("terms") or not label_allowed(theme.get("label", ""), allowed):
+                theme["terms"] = terms
+                theme["label"] = make_label(terms)
+        meta_path.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    return len(removed)

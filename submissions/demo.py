@@ -71,7 +71,10 @@ def load() -> list[str]:
         return [*lines, f"Observations: {already} demo observations already loaded."]
     orgs = {o.slug: o for o in db.session.scalars(select(Organisation))}
     partnership = db.session.scalar(select(Partnership).where(Partnership.slug == "bristol"))
-    wards = {a.name: a for a in db.session.scalars(select(Area).where(Area.level == AreaLevel.WARD))}
+    # Observations sit on current areas (wards of the newest geography loaded), never on superseded ones.
+    wards = {
+        a.name: a for a in db.session.scalars(select(Area).where(Area.level == AreaLevel.WARD, Area.current.is_(True)))
+    }
     if partnership is None or not wards:
         return [*lines, "Observations: skipped (load the ground-floor demo first: partnership and wards)."]
     authors = _authors(orgs)

@@ -139,6 +139,12 @@ class UploadForm(FlaskForm):
 class TokenForm(FlaskForm):
     organisation = SelectField("Organisation", choices=[], validate_choice=False)
     name = StringField("Name of the token", description="e.g. the name of the system that will use it.")
+    days = SelectField(
+        "Works for",
+        choices=[],
+        validate_choice=False,
+        description="After this it stops working. Rotate it before then to keep the system running.",
+    )
 
 
 class CategoryForm(FlaskForm):

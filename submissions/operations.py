@@ -14,6 +14,7 @@ import logging
 import re
 import secrets
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app
@@ -32,8 +33,10 @@ from submissions.models import (
 )
 from submissions.validation import CleanObservation, Context, ValidationFailed, validate
 from webapp.extensions import db
+from webapp.jobs import send_after_commit
 from webapp.models import Organisation, Partnership, User, utcnow
 from webapp.operations import OperationError, record, slugify
+from webapp.secure_erase import reclaim_erased_space
 
 log = logging.getLogger(__name__)
 
@@ -230,6 +233,8 @@ def erase_observation(obs: Observation, actor: User) -> int:
     db.session.flush()
     record("observation.erase", "observation", obs_id, actor)
     log.info("observation %s erased", obs_id)
+    # Once committed: checkpoint SQLite's WAL (deleted rows are zeroed by secure_delete) or VACUUM on PostgreSQL.
+    send_after_commit(reclaim_erased_space)
     return obs_id
 
 
@@ -333,19 +338,51 @@ def _hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def create_api_token(organisation: Organisation, name: str, actor: User) -> tuple[ApiToken, str]:
-    """A new token for ``organisation``; returns it with the raw value, which is never stored or shown again."""
+API_TOKEN_LIFETIMES = (30, 90, 180, 365)
+# A rotated token keeps working this long, so the system that uses it can switch without a gap.
+ROTATION_GRACE = timedelta(hours=24)
+
+
+def create_api_token(
+    organisation: Organisation, name: str, actor: User, days: int | None = None
+) -> tuple[ApiToken, str]:
+    """A new token for ``organisation`` that expires after ``days`` (default COMMINTEL_API_TOKEN_DAYS); returns it
+    with the raw value, which is never stored or shown again."""
     name = (name or "").strip()
     if not 2 <= len(name) <= 120:
         raise OperationError("Name the token (2 to 120 characters), e.g. after the system that will use it.", "name")
+    default_days = current_app.config["COMMINTEL_API_TOKEN_DAYS"]
+    days = default_days if days is None else days
+    if days not in (*API_TOKEN_LIFETIMES, default_days):
+        choices = ", ".join(str(d) for d in sorted({*API_TOKEN_LIFETIMES, default_days}))
+        raise OperationError(f"Choose how long the token works: {choices} days.", "days")
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
-        organisation_id=organisation.id, name=name, token_hash=_hash(raw), prefix=raw[:10], created_by_id=actor.id
+        organisation_id=organisation.id,
+        name=name,
+        token_hash=_hash(raw),
+        prefix=raw[:10],
+        created_by_id=actor.id,
+        expires_at=utcnow() + timedelta(days=days),
     )
     db.session.add(token)
     db.session.flush()
-    record("api_token.create", "api_token", token.id, actor, organisation_id=organisation.id)
+    record("api_token.create", "api_token", token.id, actor, organisation_id=organisation.id, days=days)
     return token, raw
+
+
+def rotate_api_token(token: ApiToken, actor: User) -> tuple[ApiToken, str]:
+    """Replace a token with a new one of the same name and lifetime; the old one stops working within a day."""
+    if not token.active:
+        raise OperationError("Only a working token can be rotated; create a new one instead.")
+    lifetime = max(1, round((token.expires_at - token.created_at) / timedelta(days=1)))
+    days = min(API_TOKEN_LIFETIMES + (current_app.config["COMMINTEL_API_TOKEN_DAYS"],), key=lambda d: abs(d - lifetime))
+    new, raw = create_api_token(token.organisation, token.name, actor, days)
+    token.expires_at = min(token.expires_at, utcnow() + ROTATION_GRACE)
+    token.replaced_by_id = new.id
+    db.session.flush()
+    record("api_token.rotate", "api_token", token.id, actor, organisation_id=token.organisation_id, new_id=new.id)
+    return new, raw
 
 
 def revoke_api_token(token: ApiToken, actor: User) -> ApiToken:
@@ -360,16 +397,34 @@ def revoke_api_token(token: ApiToken, actor: User) -> ApiToken:
 _BEARER = re.compile(r"^Bearer\s+(\S+)\s*$", re.IGNORECASE)
 
 
-def authenticate_api_token(header: str | None) -> ApiToken | None:
-    """The active token named by an ``Authorization: Bearer ...`` header, its last use noted; else None."""
+def _token_named(header: str | None) -> ApiToken | None:
     match = _BEARER.match(header or "")
     if not match:
         return None
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(match.group(1))))
-    if token is None or token.revoked_at is not None:
+    return db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(match.group(1))))
+
+
+def authenticate_api_token(header: str | None) -> ApiToken | None:
+    """The active (unrevoked, unexpired) token named by an ``Authorization: Bearer ...`` header, its last use
+    noted; else None (:func:`api_token_refusal` says why)."""
+    token = _token_named(header)
+    if token is None or not token.active:
         return None
     token.last_used_at = utcnow()
     return token
+
+
+def api_token_refusal(header: str | None) -> str:
+    """Why the header's token was refused, in words the partner system's developer can act on."""
+    token = _token_named(header)
+    if token is not None and token.revoked_at is not None:
+        return "This API token has been revoked. Ask your organisation admin for a new one."
+    if token is not None and token.expired:
+        return (
+            f"This API token expired on {token.expires_at:%Y-%m-%d %H:%M} UTC. "
+            "Ask your organisation admin for a new one (or to rotate it before it expires)."
+        )
+    return "Send a valid API token: 'Authorization: Bearer <token>'."
 
 
 def group_choices() -> list[tuple[str, str]]:

@@ -152,7 +152,9 @@ class Context:
             if found is None:
                 named = list(
                     db.session.scalars(
-                        select(Area).where(func.lower(Area.name) == key, Area.level.in_(AREA_LEVELS)).limit(2)
+                        select(Area)
+                        .where(func.lower(Area.name) == key, Area.level.in_(AREA_LEVELS), Area.current.is_(True))
+                        .limit(2)
                     )
                 )
                 found = named[0] if len(named) == 1 else ("ambiguous" if named else None)
@@ -423,6 +425,11 @@ def _area(value: Any, context: Context, partnership: Partnership | None) -> Area
         raise ValueError(f"Unknown area {str(value).strip()[:40]!r}. Give a ward or LSOA name or its ONS code.")
     if found == "ambiguous":
         raise ValueError(f"Several areas are called {str(value).strip()[:40]!r}: give its ONS code instead.")
+    if not found.current:  # observations sit on current areas; a superseded one is kept for older statistics only
+        raise ValueError(
+            f"{found.code} ({found.vintage_label or found.level.label}) is no longer in the current geography: "
+            "give the ward, or the current LSOA it became (see its area page)."
+        )
     if partnership is not None and not context.inside(found, partnership):
         raise ValueError(f"{found.name} is outside {partnership.name}'s area.")
     return found

@@ -47,6 +47,7 @@ from submissions.queries import can_see_raw, display_text, moderation_queue, vis
 from submissions.validation import FIELDS, FIELDS_BY_NAME, ValidationFailed
 from webapp import policy
 from webapp.extensions import db, limiter
+from webapp.forms import ButtonForm
 from webapp.models import (
     Area,
     AreaLevel,
@@ -57,6 +58,7 @@ from webapp.models import (
     PlatformRole,
     User,
     partnership_members,
+    utcnow,
 )
 from webapp.operations import OperationError
 from webapp.views import commit_or_flash
@@ -117,7 +119,11 @@ def _org_partnerships(orgs: list[Organisation]) -> list[Partnership]:
 
 
 def _area_options() -> list[Area]:
-    stmt = select(Area).where(Area.level.in_((AreaLevel.WARD, AreaLevel.LSOA))).order_by(Area.level.desc(), Area.name)
+    stmt = (
+        select(Area)
+        .where(Area.level.in_((AreaLevel.WARD, AreaLevel.LSOA)), Area.current.is_(True))
+        .order_by(Area.level.desc(), Area.name)
+    )
     return list(db.session.scalars(stmt.limit(3000)))
 
 
@@ -532,26 +538,68 @@ def tokens():
         abort(404)
     form = TokenForm()
     form.organisation.choices = choices((o.slug, o.name) for o in orgs)
+    form.days.choices = _lifetime_choices()
     new_token = None
+    if request.method == "GET":
+        form.days.data = str(current_app.config["COMMINTEL_API_TOKEN_DAYS"])
     if form.validate_on_submit():
         org = _pick(orgs, form.organisation.data) or orgs[0]
         try:
-            token, raw = ops.create_api_token(org, form.name.data, current_user)
-        except OperationError as exc:
+            days = int(form.days.data or current_app.config["COMMINTEL_API_TOKEN_DAYS"])
+            token, raw = ops.create_api_token(org, form.name.data, current_user, days)
+        except (OperationError, ValueError) as exc:
             db.session.rollback()
-            form.name.errors = [exc.message]
+            message = getattr(exc, "message", "Choose how long the token works.")
+            getattr(form, getattr(exc, "field", None) or "days").errors = [message]
         else:
             db.session.commit()
             new_token = (token, raw)
             form = TokenForm(formdata=None)
             form.organisation.choices = choices((o.slug, o.name) for o in orgs)
+            form.days.choices = _lifetime_choices()
+            form.days.data = str(current_app.config["COMMINTEL_API_TOKEN_DAYS"])
     listed = list(
         db.session.scalars(
             select(ApiToken).where(ApiToken.organisation_id.in_([o.id for o in orgs])).order_by(ApiToken.created_at)
         )
     )
     status = 422 if form.errors else 200
-    return render_template("submissions/tokens.html", form=form, tokens=listed, new_token=new_token), status
+    return render_template(
+        "submissions/tokens.html", form=form, tokens=listed, new_token=new_token, button=ButtonForm(), now=utcnow()
+    ), status
+
+
+def _lifetime_choices() -> list:
+    days = sorted({*ops.API_TOKEN_LIFETIMES, current_app.config["COMMINTEL_API_TOKEN_DAYS"]})
+    return choices((str(d), "1 year" if d == 365 else f"{d} days") for d in days)
+
+
+@bp.route("/api-tokens/<int:token_id>/rotate", methods=["POST"], endpoint="rotate_token")
+def rotate_token(token_id: int):
+    """A new token of the same name and lifetime; the old one keeps working for a day so systems can switch."""
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.organisation not in _admin_orgs(current_user) or not ButtonForm().validate_on_submit():
+        abort(404)
+    try:
+        new, raw = ops.rotate_api_token(token, current_user)
+    except OperationError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("observations.tokens"))
+    db.session.commit()
+    orgs = _admin_orgs(current_user)
+    form = TokenForm(formdata=None)
+    form.organisation.choices = choices((o.slug, o.name) for o in orgs)
+    form.days.choices = _lifetime_choices()
+    listed = list(
+        db.session.scalars(
+            select(ApiToken).where(ApiToken.organisation_id.in_([o.id for o in orgs])).order_by(ApiToken.created_at)
+        )
+    )
+    return render_template(
+        "submissions/tokens.html", form=form, tokens=listed, new_token=(new, raw), rotated=token, button=ButtonForm(),
+        now=utcnow(),
+    )  # fmt: skip
 
 
 @bp.route("/api-tokens/<int:token_id>/revoke", methods=["POST"], endpoint="revoke_token")
@@ -650,7 +698,7 @@ def _api_error(status: int, message: str, errors: dict | None = None):
 def _api_token() -> ApiToken | Response:
     token = ops.authenticate_api_token(request.headers.get("Authorization"))
     if token is None:
-        return _api_error(401, "Send a valid API token: 'Authorization: Bearer <token>'.")
+        return _api_error(401, ops.api_token_refusal(request.headers.get("Authorization")))
     if token.organisation.kind is OrgKind.FUNDER:
         return _api_error(403, "Funder organisations cannot submit or read observations.")
     return token

@@ -104,6 +104,43 @@ def create_user_command(email: str, role: str, org_slug: str | None, display_nam
     click.echo(f"Created user {user.id} ({role}).")
 
 
+@users_cli.command("reset-mfa")
+@click.option("--email", required=True, help="The account whose phone (and recovery codes) were lost.")
+@with_appcontext
+def reset_mfa_command(email: str):
+    """Remove an account's two-step sign-in after checking who is asking; they set it up again at next sign-in."""
+    from webapp import accounts
+
+    user = operations.get_user_by_email(email)
+    if user is None:
+        raise click.BadParameter(f"no account with email {email!r}", param_hint="--email")
+    with transaction():
+        accounts.turn_off_mfa(user, None, "admin_reset")
+    click.echo(f"Two-step sign-in of user {user.id} reset; their sessions ended. They set it up at next sign-in.")
+
+
+@users_cli.command("end-sessions")
+@click.option("--email", help="End this account's sessions.")
+@click.option("--all", "everyone", is_flag=True, help="End every session of every account.")
+@with_appcontext
+def end_sessions_command(email: str | None, everyone: bool):
+    """Sign people out: one account everywhere (its remembered devices forgotten too), or everybody."""
+    from webapp import accounts
+
+    if bool(email) == everyone:
+        raise click.UsageError("give either --email or --all")
+    with transaction():
+        if everyone:
+            ended = accounts.end_everyone_sessions(None)
+        else:
+            user = operations.get_user_by_email(email)
+            if user is None:
+                raise click.BadParameter(f"no account with email {email!r}", param_hint="--email")
+            ended = accounts.end_sessions(user, None, "admin")
+            accounts.forget_devices(user)
+    click.echo(f"{ended} session{'s' if ended != 1 else ''} ended.")
+
+
 # orgs ------------------------------------------------------------------------------------------------------------
 
 
@@ -139,7 +176,8 @@ def geography_cli() -> None:
 @click.option("--local-authority", help="Load only this local authority's rows, e.g. E06000023.")
 @with_appcontext
 def load_geography_command(lookup: Path, boundaries: Path | None, level: str | None, local_authority: str | None):
-    """Load an ONS LSOA → ward → local authority lookup CSV, and optionally boundaries for one level."""
+    """Load an ONS LSOA → ward → local authority lookup CSV of any vintage (LSOA11CD/WD19CD/LAD19CD,
+    lsoa21_code/ward24_code/ltla24_code ...), and optionally boundaries for one level."""
     if boundaries is not None and level is None:
         raise click.BadParameter("say which level the boundaries are with --level", param_hint="--level")
     with transaction():
@@ -150,6 +188,18 @@ def load_geography_command(lookup: Path, boundaries: Path | None, level: str | N
             click.echo(f"Boundaries: {b.rows} {level} areas given a boundary.")
             if b.unmatched:
                 click.echo(f"{len(b.unmatched)} boundary codes matched no area: {', '.join(b.unmatched[:20])}")
+
+
+@geography_cli.command("load-bridge")
+@click.argument("bridge", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--local-authority", help="Load only this local authority's rows, e.g. E06000023.")
+@with_appcontext
+def load_bridge_command(bridge: Path, local_authority: str | None):
+    """Load the ONS LSOA (2011) → LSOA (2021) lookup with its change codes U/S/M/X (columns LSOA11CD, LSOA21CD,
+    CHGIND ..., or lsoa11_code, lsoa21_code, change_code), after the lookups of both vintages."""
+    with transaction():
+        report = geography.load_bridge(bridge, local_authority)
+        click.echo(f"Bridge: {report.rows} rows; {report.summary()}.")
 
 
 # demo ------------------------------------------------------------------------------------------------------------

@@ -47,6 +47,35 @@ def _parse_proxy_count(raw: str | int) -> int:
     return value
 
 
+def _parse_remember_days(raw: str | int) -> int:
+    value = int(raw)
+    if not 1 <= value <= 30:
+        raise ValueError(f"must be a whole number of days from 1 to 30, got {raw!r}")
+    return value
+
+
+MFA_ROLES = ("resident", "member", "org_admin", "convenor", "funder", "admin")
+
+
+def _parse_mfa_roles(raw: str | tuple) -> frozenset[str]:
+    items = raw if isinstance(raw, (tuple, list, set, frozenset)) else str(raw).split(",")
+    roles = frozenset(item.strip().lower() for item in items if item.strip())
+    unknown = sorted(roles - set(MFA_ROLES))
+    if unknown:
+        raise ValueError(f"unknown role(s) {', '.join(unknown)}; use some of {', '.join(MFA_ROLES)}")
+    return roles
+
+
+def _parse_rate_limit(raw: str) -> str:
+    from limits import parse_many
+
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ValueError(f"not a rate limit such as '10 per 15 minutes': {raw!r}") from None
+    return raw
+
+
 def _parse_str(raw: str) -> str:
     return raw
 
@@ -56,6 +85,14 @@ def _parse_optional_str(raw: str | None) -> str | None:
         return None
     raw = raw.strip()
     return raw or None
+
+
+def _parse_encoder(raw: str) -> str:
+    value = raw.strip().lower()
+    choices = ("onnx-int8", "torch")  # nlp.embeddings.ENCODERS (webapp imports no domain package)
+    if value not in choices:
+        raise ValueError(f"must be one of {', '.join(choices)}, got {raw!r}")
+    return value
 
 
 def _parse_environment(raw: str) -> str:
@@ -153,7 +190,52 @@ SETTINGS: tuple[Setting, ...] = (
         "COMMINTEL_LOGIN_RATE_LIMIT",
         "10 per minute",
         "How many sign-in attempts one address may make (Flask-Limiter syntax).",
-        _parse_str,
+        _parse_rate_limit,
+    ),
+    Setting(
+        "COMMINTEL_ACCOUNT_RATE_LIMIT",
+        "COMMINTEL_ACCOUNT_RATE_LIMIT",
+        "10 per 15 minutes",
+        "How many failed sign-ins (password or code) one account may have, from any address, before it must wait; "
+        "a device the person signed in from before is not held back.",
+        _parse_rate_limit,
+    ),
+    Setting(
+        "COMMINTEL_MFA_REQUIRED_ROLES",
+        "COMMINTEL_MFA_REQUIRED_ROLES",
+        "admin,convenor",
+        "Roles that must sign in with a second factor (authenticator app); enrolment is asked at their next "
+        "sign-in. Everyone else may turn it on.",
+        _parse_mfa_roles,
+    ),
+    Setting(
+        "COMMINTEL_MFA_REMEMBER_DAYS",
+        "COMMINTEL_MFA_REMEMBER_DAYS",
+        30,
+        "Days a device the person chose to remember skips the code (1-30); forgotten at sign-out everywhere, "
+        "password change and MFA reset.",
+        _parse_remember_days,
+    ),
+    Setting(
+        "COMMINTEL_SESSION_IDLE_MINUTES",
+        "COMMINTEL_SESSION_IDLE_MINUTES",
+        30,
+        "Minutes without a request after which a signed-in session ends (NIST SP 800-63B AAL2).",
+        _parse_positive_int,
+    ),
+    Setting(
+        "COMMINTEL_SESSION_MAX_HOURS",
+        "COMMINTEL_SESSION_MAX_HOURS",
+        12,
+        "Hours after signing in after which a session ends however active it is (NIST SP 800-63B AAL2).",
+        _parse_positive_int,
+    ),
+    Setting(
+        "COMMINTEL_API_TOKEN_DAYS",
+        "COMMINTEL_API_TOKEN_DAYS",
+        365,
+        "Default lifetime in days of a new API token (the person creating it may choose a shorter one).",
+        _parse_positive_int,
     ),
     Setting(
         "COMMINTEL_TOKEN_HOURS",
@@ -174,7 +256,7 @@ SETTINGS: tuple[Setting, ...] = (
         "COMMINTEL_PUBLIC_FORM_RATE_LIMIT",
         "5 per minute;30 per hour",
         "How many public-form observations one address may send (Flask-Limiter syntax).",
-        _parse_str,
+        _parse_rate_limit,
     ),
     Setting(
         "COMMINTEL_BASE_URL",
@@ -231,6 +313,21 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Extra organisation/service names redaction keeps, separated by semicolons (added to the packaged list).",
         _parse_str,
+    ),
+    Setting(
+        "COMMINTEL_ENCODER",
+        "COMMINTEL_ENCODER",
+        "onnx-int8",
+        "How MiniLM embeds text: onnx-int8 (exported once from the bundled weights, ~3x faster) or torch (also the "
+        "fallback if ONNX fails). Switching embeds each observation once more.",
+        _parse_encoder,
+    ),
+    Setting(
+        "COMMINTEL_MODEL_CACHE_DIR",
+        "COMMINTEL_MODEL_CACHE_DIR",
+        None,
+        "Folder for the one-off ONNX export of the encoder (verified by sha256 at load); unset: instance/models.",
+        _parse_optional_str,
     ),
     Setting(
         "COMMINTEL_THEME_REFIT_HOUR",

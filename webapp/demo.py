@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from webapp import geography, operations
 from webapp.extensions import db
@@ -64,15 +64,30 @@ LOGINS = (
 )
 
 
+LOOKUP_2021 = "bristol_lsoa21_ward24_lad24_lookup.csv"  # current: LSOA 2021 → ward 2024 → LA 2024
+LOOKUP_2011 = "bristol_lsoa11_ward19_lad19_lookup.csv"  # for datasets published on 2011 LSOAs (IoD2019)
+BRIDGE = "bristol_lsoa11_lsoa21_lad22_bridge.csv"  # ONS LSOA 2011 → 2021 with change codes
+
+
+def load_geography() -> list[str]:
+    """Bristol's geography: the current vintage, the 2011 one for older datasets, the bridge and boundaries.
+    Every loader is idempotent: a second run changes nothing."""
+    lines = []
+    for name in (LOOKUP_2021, LOOKUP_2011):
+        report = geography.load_lookup(DATA / name, BRISTOL)
+        if sum(report.created.values()) or sum(report.updated.values()):
+            lines.append(f"Geography: {report.summary()}.")
+    bridge = geography.load_bridge(DATA / BRIDGE, BRISTOL)
+    lines.append(f"Bridge: {bridge.summary()}.")
+    wards = geography.load_boundaries(DATA / "bristol_wards.geojson", AreaLevel.WARD)
+    lsoas = geography.load_boundaries(DATA / "bristol_lsoa21.geojson", AreaLevel.LSOA)
+    lines.append(f"Boundaries: {wards.rows} wards, {lsoas.rows} LSOAs (2021).")
+    return lines
+
+
 def load() -> list[str]:
     """Load (or complete) the demo; return lines to print."""
-    lines: list[str] = []
-    if db.session.scalar(select(func.count()).select_from(Area).where(Area.code == BRISTOL)) == 0:
-        report = geography.load_lookup(DATA / "bristol_lsoa11_ward19_lad19_lookup.csv", BRISTOL)
-        lines.append(f"Geography: {report.summary()}.")
-    wards = geography.load_boundaries(DATA / "bristol_wards.geojson", AreaLevel.WARD)
-    lsoas = geography.load_boundaries(DATA / "bristol_lsoa11.geojson", AreaLevel.LSOA)
-    lines.append(f"Boundaries: {wards.rows} wards, {lsoas.rows} LSOAs.")
+    lines = load_geography()
 
     orgs: dict[str, Organisation] = {}
     for name, slug, kind in ORGANISATIONS:
@@ -95,7 +110,7 @@ def load() -> list[str]:
 
     if db.session.scalar(select(Partnership).where(Partnership.slug == "bristol")) is None:
         bristol = db.session.scalar(select(Area).where(Area.code == BRISTOL))
-        ward_areas = list(db.session.scalars(select(Area).where(Area.level == AreaLevel.WARD)))
+        ward_areas = list(db.session.scalars(select(Area).where(Area.level == AreaLevel.WARD, Area.current.is_(True))))
         partnership = operations.create_partnership(
             "Bristol Community Intelligence Partnership",
             "bristol",
@@ -117,4 +132,9 @@ def logins_text(base_url: str) -> str:
     """What `make demo` prints: one login per role."""
     rows = [f"Demo logins (password for all: {DEMO_PASSWORD}) at {base_url}/auth/login"]
     rows += [f"  {login.role:<10} {login.email}" for login in LOGINS]
+    rows += [
+        "The admin and convenor set up two-step sign-in at their first sign-in: scan the QR code with an",
+        "authenticator app, or copy the key shown under it and print the current code with",
+        "  .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('THE-KEY').now())\"",
+    ]
     return "\n".join(rows)

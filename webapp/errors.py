@@ -59,6 +59,20 @@ def _refuse_non_utf8_forms():
     return None
 
 
+def _retry_message() -> str | None:
+    """'Try again in N minutes' for a request a rate limit refused, from the limit's own window."""
+    import math
+    import time
+
+    from webapp.extensions import limiter
+
+    current = limiter.current_limit
+    if current is None:
+        return None
+    minutes = max(1, math.ceil((current.reset_at - time.time()) / 60))
+    return f"Too many attempts from your network. Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+
+
 def register(app: Flask) -> None:
     app.before_request_funcs.setdefault(None, []).insert(0, _refuse_non_utf8_forms)
 
@@ -75,6 +89,8 @@ def register(app: Flask) -> None:
         code = exc.code or 500
         if code == 401 and not _wants_json():
             code = 403
+        if code == 429:
+            return render_error(code, _retry_message())
         return render_error(code)
 
     @app.errorhandler(Exception)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField, SelectChoice, SelectField, StringField
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from webapp.models import OrgKind, OrgRole, PlatformRole
@@ -32,6 +32,54 @@ class NewPasswordForm(FlaskForm):
         "Repeat the new password",
         validators=[DataRequired("Repeat the password."), EqualTo("password", "The two passwords differ.")],
     )
+
+
+class ChangePasswordForm(NewPasswordForm):
+    current_password = PasswordField("Current password", validators=[DataRequired("Enter your current password.")])
+
+
+class ConfirmPasswordForm(FlaskForm):
+    password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
+
+
+class CodeForm(FlaskForm):
+    """The second step of signing in: a code from the authenticator app, or a recovery code."""
+
+    code = StringField(
+        "Code",
+        validators=[DataRequired("Enter the code."), Length(max=32)],
+        description="The 6-digit code your authenticator app shows now, or one of your recovery codes.",
+    )
+    remember = BooleanField(
+        "Remember this device for 30 days",
+        description="Only on a device that is yours alone. You can forget it from “Your sessions”.",
+    )
+
+
+class SetupCodeForm(FlaskForm):
+    code = StringField(
+        "Code from the app",
+        validators=[DataRequired("Enter the 6-digit code the app shows."), Length(max=32)],
+        description="After adding commintel to the app, type the 6-digit code it shows.",
+    )
+    remember = BooleanField(
+        "Remember this device for 30 days",
+        description="Only on a device that is yours alone.",
+    )
+
+
+class ButtonForm(FlaskForm):
+    """A form that is only a button: CSRF protection and nothing else."""
+
+
+class AuditFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    action = SelectField("Event", choices=[], validate_choice=False)
+    actor = StringField("Who (email or user id)", validators=[Length(max=254)])
+    start = StringField("From (YYYY-MM-DD)", validators=[Length(max=10)])
+    end = StringField("To (YYYY-MM-DD)", validators=[Length(max=10)])
 
 
 class AcceptInvitationForm(NewPasswordForm):

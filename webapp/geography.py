@@ -1,4 +1,23 @@
-"""Statistical geography: load ONS lookups (LSOA → ward → local authority) and GeoJSON boundaries into Areas.
+"""Statistical geography: load ONS lookups (LSOA → ward → local authority) of any vintage, the LSOA 2011 → 2021
+bridge, and GeoJSON boundaries into Areas.
+
+Vintages. ONS names lookup columns with the vintage year, in its own spelling (``LSOA11CD``, ``WD19NM``,
+``LAD24CD``) or, in copies such as the geographr R package, in snake case (``lsoa21_code``, ``ward24_name``,
+``ltla24_code``); both are recognised, never one file's names hard-coded. A code that appears in two vintages is
+one area carrying both (:class:`webapp.models.AreaVintage`); its name and parent come from the newest vintage
+loaded, so loading the 2011 lookup after the 2021 one adds the 2011 vintage (and the 2011 LSOAs that no longer
+exist) without moving anything.
+
+Current and superseded. After each load, per local authority touched: an LSOA or ward is *current* when it
+carries the newest vintage of its level loaded for that authority (or carries none: nothing is known about it);
+the others are superseded, kept for datasets published on them. A local authority with wards none of which is
+current is superseded too. (A reorganised authority's old wards are marked when a lookup of the old authority's
+newer vintage is loaded; until then they stay current.)
+
+The bridge. The ONS "LSOA (2011) to LSOA (2021) to Local Authority District (2022)" lookup gives each pair of old
+and new LSOAs a change code: U unchanged, S split, M merged, X complex. :func:`load_bridge` stores the pairs
+(:class:`webapp.models.AreaChange`); a superseded LSOA whose own ward is superseded is moved under the current
+ward of most of its successors, so that datasets of either vintage roll up to current wards.
 
 Loaders are operations: they flush and never commit, so the CLI loads a whole file or nothing.
 """
@@ -9,27 +28,41 @@ import csv
 import json
 import logging
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.models import Area, AreaLevel
+from webapp.models import Area, AreaChange, AreaChangeKind, AreaLevel, AreaVintage
 from webapp.operations import OperationError
 
 log = logging.getLogger(__name__)
 
-# ONS names its code/name columns with the vintage year: LSOA11CD, WD19NM, LAD19CD, ...
+# ONS spellings (LSOA11CD, WD19NM, LAD24CD, LTLA21CD) and snake-case copies (lsoa21_code, ward24_name, ltla24_code).
 _COLUMN = {
-    AreaLevel.LSOA: re.compile(r"^LSOA(\d\d)(CD|NM)$", re.IGNORECASE),
-    AreaLevel.WARD: re.compile(r"^WD(\d\d)(CD|NM)$", re.IGNORECASE),
-    AreaLevel.LAD: re.compile(r"^LAD(\d\d)(CD|NM)$", re.IGNORECASE),
+    AreaLevel.LSOA: re.compile(r"^lsoa_?(\d\d)_?(cd|nm|code|name)$", re.IGNORECASE),
+    AreaLevel.WARD: re.compile(r"^(?:wd|ward)_?(\d\d)_?(cd|nm|code|name)$", re.IGNORECASE),
+    AreaLevel.LAD: re.compile(r"^(?:lad|ltla)_?(\d\d)_?(cd|nm|code|name)$", re.IGNORECASE),
 }
+_CHANGE_COLUMN = re.compile(r"^(chgind|change_?code|change_?indicator)$", re.IGNORECASE)
 _HIERARCHY = (AreaLevel.LAD, AreaLevel.WARD, AreaLevel.LSOA)  # parents first
 _PLURAL = {AreaLevel.LAD: "local authorities", AreaLevel.WARD: "wards", AreaLevel.LSOA: "LSOAs"}
 ONS_CODE = re.compile(r"^[EWSN]\d{8}$")
+
+
+def vintage_year(two_digits: str) -> int:
+    """``11`` → 2011, ``98`` → 1998 (ONS geographies since 1998)."""
+    yy = int(two_digits)
+    return 2000 + yy if yy < 90 else 1900 + yy
+
+
+@dataclass(frozen=True)
+class LookupColumn:
+    code: str
+    name: str
+    year: int
 
 
 @dataclass
@@ -38,65 +71,123 @@ class LoadReport:
     updated: Counter = field(default_factory=Counter)
     rows: int = 0
     unmatched: list[str] = field(default_factory=list)
+    vintages: dict[AreaLevel, int] = field(default_factory=dict)
+    superseded: Counter = field(default_factory=Counter)  # areas found superseded after this load, per level
 
     def summary(self) -> str:
-        parts = [
-            f"{_PLURAL[level]}: {self.created[level]} new, {self.updated[level]} updated"
-            for level in _HIERARCHY
-            if self.created[level] or self.updated[level]
-        ]
-        return "; ".join(parts) or "nothing loaded"
+        parts = []
+        for level in _HIERARCHY:
+            if not (self.created[level] or self.updated[level] or level in self.vintages):
+                continue
+            year = f" ({self.vintages[level]})" if level in self.vintages else ""
+            parts.append(f"{_PLURAL[level]}{year}: {self.created[level]} new, {self.updated[level]} updated")
+        text = "; ".join(parts) or "nothing loaded"
+        gone = [f"{n} {_PLURAL[level]}" for level in _HIERARCHY if (n := self.superseded[level])]
+        if gone:
+            text += f"; superseded by a newer vintage, kept for older datasets: {', '.join(gone)}"
+        return text
 
 
-def _find_columns(header: list[str]) -> dict[AreaLevel, tuple[str, str]]:
-    found: dict[AreaLevel, dict[str, str]] = {}
+def find_lookup_columns(header: list[str]) -> dict[AreaLevel, LookupColumn]:
+    """The code and name column and the vintage year of each level; refuses a header without all three levels."""
+    found: dict[AreaLevel, dict[int, dict[str, str]]] = defaultdict(lambda: defaultdict(dict))
     for name in header:
         for level, pattern in _COLUMN.items():
-            match = pattern.match(name.strip())
-            if match:
-                found.setdefault(level, {})[match.group(2).upper()] = name
-    columns = {level: (cols["CD"], cols["NM"]) for level, cols in found.items() if {"CD", "NM"} <= cols.keys()}
-    if AreaLevel.LSOA not in columns or AreaLevel.WARD not in columns or AreaLevel.LAD not in columns:
+            if match := pattern.match(name.strip()):
+                what = "CD" if match.group(2).lower() in ("cd", "code") else "NM"
+                found[level][vintage_year(match.group(1))][what] = name
+    columns: dict[AreaLevel, LookupColumn] = {}
+    for level, by_year in found.items():
+        complete = {year: cols for year, cols in by_year.items() if {"CD", "NM"} <= cols.keys()}
+        if len(complete) > 1 and level is AreaLevel.LSOA:
+            years = " and ".join(str(y) for y in sorted(complete))
+            raise OperationError(
+                f"This file has LSOA codes of {years}: it is a bridge between vintages, not a lookup. Load it with "
+                "`commintel geography load-bridge FILE`.",
+                "file",
+            )
+        if len(complete) > 1:
+            names = ", ".join(cols["CD"] for cols in complete.values())
+            raise OperationError(f"The lookup has several {_PLURAL[level]} code columns ({names}).", "file")
+        if complete:
+            year, cols = next(iter(complete.items()))
+            columns[level] = LookupColumn(cols["CD"], cols["NM"], year)
+    if set(columns) != set(_HIERARCHY):
         raise OperationError(
-            "The lookup needs code and name columns for LSOA, ward and local authority "
-            f"(such as LSOA11CD, LSOA11NM, WD19CD, WD19NM, LAD19CD, LAD19NM); found: {', '.join(header)}",
+            "The lookup needs code and name columns for LSOA, ward and local authority, with their vintage year "
+            "(such as LSOA11CD, LSOA11NM, WD19CD, WD19NM, LAD19CD, LAD19NM, or lsoa21_code, lsoa21_name, "
+            f"ward24_code, ward24_name, ltla24_code, ltla24_name); found: {', '.join(header)}",
             "file",
         )
     return columns
 
 
+def _vintages_by_area() -> dict[int, dict[int, AreaVintage]]:
+    out: dict[int, dict[int, AreaVintage]] = defaultdict(dict)
+    for vintage in db.session.scalars(select(AreaVintage)):
+        out[vintage.area_id][vintage.year] = vintage
+    return out
+
+
+def _open_csv(path: Path, what: str):
+    try:
+        fh = path.open(newline="", encoding="utf-8-sig")
+        fh.read(4096)  # a binary or non-UTF-8 file fails here, before any row is read
+        fh.seek(0)
+        return fh
+    except UnicodeDecodeError:
+        raise OperationError(f"The {what} file is not UTF-8 text.", "file") from None
+
+
 def load_lookup(path: Path | str, local_authority: str | None = None) -> LoadReport:
-    """Load an ONS LSOA → ward → local authority lookup CSV, optionally only one local authority's rows."""
+    """Load an ONS LSOA → ward → local authority lookup CSV of any vintage, optionally one authority's rows."""
     path = Path(path)
     report = LoadReport()
     existing = {a.code: a for a in db.session.scalars(select(Area))}
+    vintages = _vintages_by_area()
+    pending: dict[str, dict[int, str]] = defaultdict(dict)  # vintages of areas created in this load
+    touched_lads: set[str] = set()
     try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
+        with _open_csv(path, "lookup") as fh:
             reader = csv.DictReader(fh)
-            columns = _find_columns(reader.fieldnames or [])
+            columns = find_lookup_columns(reader.fieldnames or [])
+            report.vintages = {level: c.year for level, c in columns.items()}
             for rownum, row in enumerate(reader, start=2):
-                lad_code = (row.get(columns[AreaLevel.LAD][0]) or "").strip()
+                lad_code = (row.get(columns[AreaLevel.LAD].code) or "").strip()
                 if local_authority and lad_code != local_authority:
                     continue
                 report.rows += 1
+                touched_lads.add(lad_code)
                 parent: Area | None = None
                 for level in _HIERARCHY:
-                    code_col, name_col = columns[level]
-                    code = (row.get(code_col) or "").strip()
-                    name = (row.get(name_col) or "").strip()
+                    column = columns[level]
+                    code = (row.get(column.code) or "").strip()
+                    name = (row.get(column.name) or "").strip()
                     if not ONS_CODE.match(code):
-                        raise OperationError(f"Row {rownum}, column {code_col}: {code!r} is not an ONS code.", "file")
+                        raise OperationError(
+                            f"Row {rownum}, column {column.code}: {code!r} is not an ONS code.", "file"
+                        )
                     if not name:
-                        raise OperationError(f"Row {rownum}, column {name_col}: the name is empty.", "file")
+                        raise OperationError(f"Row {rownum}, column {column.name}: the name is empty.", "file")
                     area = existing.get(code)
                     if area is None:
                         area = Area(code=code, name=name, level=level, parent=parent)
                         db.session.add(area)
                         existing[code] = area
                         report.created[level] += 1
-                    elif area.name != name or area.parent is not parent or area.level is not level:
-                        area.name, area.parent, area.level = name, parent, level
-                        report.updated[level] += 1
+                        pending[code][column.year] = name
+                    else:
+                        years = set(vintages.get(area.id, {})) | set(pending.get(code, {}))
+                        newest = not years or column.year >= max(years)
+                        if newest and (area.name != name or area.parent is not parent or area.level is not level):
+                            area.name, area.parent, area.level = name, parent, level
+                            report.updated[level] += 1
+                        if area.id is not None and column.year not in vintages.get(area.id, {}):
+                            vintage = AreaVintage(area_id=area.id, year=column.year, name=name)
+                            db.session.add(vintage)
+                            vintages[area.id][column.year] = vintage
+                        elif area.id is None:
+                            pending[code][column.year] = name
                     parent = area
     except UnicodeDecodeError:
         raise OperationError("The lookup file is not UTF-8 text.", "file") from None
@@ -104,8 +195,191 @@ def load_lookup(path: Path | str, local_authority: str | None = None) -> LoadRep
         where = f" for local authority {local_authority}" if local_authority else ""
         raise OperationError(f"The lookup has no rows{where}.", "file")
     db.session.flush()
+    for code, years in pending.items():
+        for year, name in years.items():
+            db.session.add(AreaVintage(area_id=existing[code].id, year=year, name=name))
+    db.session.flush()
+    report.superseded = refresh_current([existing[c] for c in touched_lads])
     log.info("geography lookup loaded: %s rows, %s", report.rows, report.summary())
     return report
+
+
+def refresh_current(local_authorities: list[Area]) -> Counter:
+    """Mark the wards and LSOAs of these authorities current or superseded (see the module docstring); returns
+    how many of each level are superseded now."""
+    lad_ids = {a.id for a in local_authorities}
+    if not lad_ids:
+        return Counter()
+    rows = db.session.execute(select(Area.id, Area.level, Area.parent_id)).all()
+    children: dict[int, list[tuple[int, AreaLevel]]] = defaultdict(list)
+    for area_id, level, parent_id in rows:
+        if parent_id is not None:
+            children[parent_id].append((area_id, level))
+    years: dict[int, set[int]] = defaultdict(set)
+    for area_id, year in db.session.execute(select(AreaVintage.area_id, AreaVintage.year)):
+        years[area_id].add(year)
+    flags: dict[int, bool] = {}
+    for lad_id in lad_ids:
+        wards = [i for i, level in children[lad_id] if level is AreaLevel.WARD]
+        lsoas = [i for w in wards for i, level in children[w] if level is AreaLevel.LSOA]
+        for ids in (wards, lsoas):
+            newest = max((max(years[i]) for i in ids if years[i]), default=None)
+            for i in ids:
+                flags[i] = not years[i] or newest in years[i]
+        flags[lad_id] = not wards or any(flags[w] for w in wards)
+    superseded: Counter = Counter()
+    levels = {area_id: level for area_id, level, _ in rows}
+    for area in db.session.scalars(select(Area).where(Area.id.in_(list(flags)))):
+        area.current = flags[area.id]
+        if not area.current:
+            superseded[levels[area.id]] += 1
+    db.session.flush()
+    return superseded
+
+
+# The LSOA 2011 → 2021 bridge --------------------------------------------------------------------------------------
+
+
+@dataclass
+class BridgeReport:
+    rows: int = 0
+    pairs: Counter = field(default_factory=Counter)  # change code → stored pairs
+    missing: Counter = field(default_factory=Counter)  # codes of rows skipped: the LSOA is not loaded
+    reparented: int = 0
+    old_year: int = 0
+    new_year: int = 0
+
+    def summary(self) -> str:
+        changes = ", ".join(
+            f"{self.pairs[k.value]} {k.label}" for k in AreaChangeKind if self.pairs[k.value]
+        )  # fmt: skip
+        text = f"LSOA {self.old_year} → {self.new_year}: {sum(self.pairs.values())} pairs ({changes or 'none'})"
+        if self.reparented:
+            text += f"; {self.reparented} superseded LSOAs placed in their successors' current ward"
+        if self.missing:
+            examples = ", ".join(sorted(self.missing)[:5])
+            text += (
+                f"; {len(self.missing)} LSOA codes not loaded, their rows skipped (e.g. {examples}): load the "
+                "lookups of both vintages for those areas first"
+            )
+        return text
+
+
+@dataclass(frozen=True)
+class _BridgeColumns:
+    old: LookupColumn
+    new: LookupColumn
+    change: str
+    lad: str | None
+
+
+def _bridge_columns(header: list[str]) -> _BridgeColumns:
+    found: dict[int, dict[str, str]] = defaultdict(dict)
+    change = lad = None
+    for name in header:
+        stripped = name.strip()
+        if match := _COLUMN[AreaLevel.LSOA].match(stripped):
+            found[vintage_year(match.group(1))]["CD" if match.group(2).lower() in ("cd", "code") else "NM"] = name
+        elif _CHANGE_COLUMN.match(stripped):
+            change = name
+        elif (match := _COLUMN[AreaLevel.LAD].match(stripped)) and match.group(2).lower() in ("cd", "code"):
+            lad = name
+    years = sorted(y for y, cols in found.items() if "CD" in cols)
+    if len(years) != 2 or change is None:
+        raise OperationError(
+            "The bridge needs two LSOA code columns of different vintages and the ONS change code, such as "
+            "LSOA11CD, LSOA21CD, CHGIND (ONS) or lsoa11_code, lsoa21_code, change_code; found: "
+            f"{', '.join(header)}",
+            "file",
+        )
+    old, new = (LookupColumn(found[y]["CD"], found[y].get("NM", ""), y) for y in years)
+    return _BridgeColumns(old, new, change, lad)
+
+
+def load_bridge(path: Path | str, local_authority: str | None = None) -> BridgeReport:
+    """Load the ONS LSOA (2011) → LSOA (2021) lookup (or a copy in snake case), optionally one authority's rows."""
+    path = Path(path)
+    report = BridgeReport()
+    lsoas = {a.code: a for a in db.session.scalars(select(Area).where(Area.level == AreaLevel.LSOA))}
+    vintages = _vintages_by_area()
+    existing = {(c.old_area_id, c.new_area_id): c for c in db.session.scalars(select(AreaChange))}
+    method = f"ONS LSOA 2011 → 2021 lookup with change codes ({path.name})"
+    successors: dict[int, list[Area]] = defaultdict(list)
+    with _open_csv(path, "bridge") as fh:
+        reader = csv.DictReader(fh)
+        columns = _bridge_columns(reader.fieldnames or [])
+        report.old_year, report.new_year = columns.old.year, columns.new.year
+        if local_authority and columns.lad is None:
+            raise OperationError("The bridge has no local authority column to choose rows by.", "local_authority")
+        for rownum, row in enumerate(reader, start=2):
+            if local_authority and (row.get(columns.lad) or "").strip() != local_authority:
+                continue
+            report.rows += 1
+            codes = []
+            for column in (columns.old, columns.new):
+                code = (row.get(column.code) or "").strip()
+                if not ONS_CODE.match(code):
+                    raise OperationError(f"Row {rownum}, column {column.code}: {code!r} is not an ONS code.", "file")
+                codes.append(code)
+            old_code, new_code = codes
+            raw = (row.get(columns.change) or "").strip().upper()
+            try:
+                change = AreaChangeKind(raw)
+            except ValueError:
+                raise OperationError(
+                    f"Row {rownum}, column {columns.change}: {raw!r} is not an ONS change code (U, S, M or X).", "file"
+                ) from None
+            if change is AreaChangeKind.UNCHANGED and old_code != new_code:
+                raise OperationError(
+                    f"Row {rownum}: change U (unchanged) but the codes differ ({old_code}, {new_code}).", "file"
+                )
+            old, new = lsoas.get(old_code), lsoas.get(new_code)
+            if old is None or new is None:
+                report.missing.update(c for c, a in ((old_code, old), (new_code, new)) if a is None)
+                continue
+            for area, column in ((old, columns.old), (new, columns.new)):
+                if column.year not in vintages[area.id]:
+                    name = (row.get(column.name) or "").strip() if column.name else ""
+                    vintages[area.id][column.year] = AreaVintage(area_id=area.id, year=column.year, name=name)
+                    db.session.add(vintages[area.id][column.year])
+            pair = existing.get((old.id, new.id))
+            if pair is None:
+                pair = AreaChange(old_area_id=old.id, new_area_id=new.id)
+                db.session.add(pair)
+                existing[(old.id, new.id)] = pair
+            pair.change, pair.old_year, pair.new_year, pair.method = change, columns.old.year, columns.new.year, method
+            report.pairs[change.value] += 1
+            if old.id != new.id:
+                successors[old.id].append(new)
+    if report.rows == 0:
+        where = f" for local authority {local_authority}" if local_authority else ""
+        raise OperationError(f"The bridge has no rows{where}.", "file")
+    if not report.pairs:
+        raise OperationError(
+            f"None of the bridge's {report.rows} rows joins two loaded LSOAs: load the LSOA "
+            f"{columns.old.year} and {columns.new.year} lookups first.",
+            "file",
+        )
+    db.session.flush()
+    by_id = {a.id: a for a in lsoas.values()}
+    for old_id, news in successors.items():
+        old = by_id[old_id]
+        if old.parent is not None and old.parent.current:
+            continue  # its own best-fit ward still exists
+        wards = Counter(n.parent_id for n in news if n.parent_id is not None)
+        if wards:
+            ward_id = min(wards, key=lambda w: (-wards[w], db.session.get(Area, w).code))
+            old.parent = db.session.get(Area, ward_id)
+            report.reparented += 1
+    db.session.flush()
+    ward_ids = {by_id[i].parent_id for pair in existing.values() for i in (pair.old_area_id, pair.new_area_id)}
+    touched = set(db.session.scalars(select(Area.parent_id).where(Area.id.in_(ward_ids - {None})).distinct()))
+    refresh_current(list(db.session.scalars(select(Area).where(Area.id.in_(touched - {None})))))
+    log.info("bridge loaded: %s", report.summary())
+    return report
+
+
+# Boundaries ---------------------------------------------------------------------------------------------------------
 
 
 def _feature_code(properties: dict, level: AreaLevel) -> str | None:
@@ -148,11 +422,34 @@ def load_boundaries(path: Path | str, level: AreaLevel | str) -> LoadReport:
     return report
 
 
-def search_areas(query: str = "", levels: tuple[AreaLevel, ...] = (AreaLevel.WARD,), limit: int = 200) -> list[Area]:
-    """Areas of the given levels whose name or code contains ``query``, by name."""
+# Queries ------------------------------------------------------------------------------------------------------------
+
+
+def search_areas(
+    query: str = "",
+    levels: tuple[AreaLevel, ...] = (AreaLevel.WARD,),
+    limit: int = 200,
+    current: bool | None = True,
+) -> list[Area]:
+    """Areas of the given levels whose name or code contains ``query``, by name (current ones unless
+    ``current`` is False for superseded ones only, or None for both)."""
     stmt = select(Area).where(Area.level.in_(levels)).order_by(Area.name).limit(limit)
+    if current is not None:
+        stmt = stmt.where(Area.current.is_(current))
     query = (query or "").strip()
     if query:
         like = f"%{query.lower()}%"
         stmt = stmt.where(db.func.lower(Area.name).like(like) | db.func.lower(Area.code).like(like))
     return list(db.session.scalars(stmt))
+
+
+def changes_from(area: Area) -> list[AreaChange]:
+    """The bridge rows where ``area`` is the old area (what became of it), new areas by code."""
+    stmt = select(AreaChange).where(AreaChange.old_area_id == area.id)
+    return sorted(db.session.scalars(stmt), key=lambda c: c.new_area.code)
+
+
+def changes_to(area: Area) -> list[AreaChange]:
+    """The bridge rows where ``area`` is the new area (what it came from), old areas by code."""
+    stmt = select(AreaChange).where(AreaChange.new_area_id == area.id)
+    return sorted(db.session.scalars(stmt), key=lambda c: c.old_area.code)

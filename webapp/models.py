@@ -15,6 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     DateTime,
     Enum,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -133,8 +135,15 @@ class User(UserMixin, db.Model):
     session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Second factor (TOTP, RFC 6238). A secret without ``totp_enabled_at`` is an enrolment not yet confirmed.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The 30-second step of the last code accepted: a code (or an earlier one) is never accepted twice.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user", cascade="all, delete-orphan")
+    # The partnerships this person convenes (read-only mirror of Partnership.convenors).
+    convened: Mapped[list[Partnership]] = relationship(secondary="partnership_convenors", viewonly=True)
 
     def __repr__(self) -> str:
         return f"<User {self.id}>"
@@ -173,6 +182,10 @@ class User(UserMixin, db.Model):
     @property
     def is_admin(self) -> bool:
         return self.platform_role is PlatformRole.ADMIN
+
+    @property
+    def mfa_enabled(self) -> bool:
+        return self.totp_enabled_at is not None and self.totp_secret is not None
 
 
 class Organisation(db.Model):
@@ -298,7 +311,15 @@ class AgreementAcceptance(db.Model):
 
 
 class Area(db.Model):
-    """A statistical area (ONS code) or a custom one, with its parent in the hierarchy LSOA → ward → LA."""
+    """A statistical area (ONS code) or a custom one, with its parent in the hierarchy LSOA → ward → LA.
+
+    An ONS code that did not change between two releases of the geography (most LSOAs 2011 → 2021, Bristol's wards
+    2019 → 2024) is one area carrying both *vintages* (:class:`AreaVintage`). ``current`` is False for an area that a
+    newer vintage loaded for its local authority no longer has (an LSOA 2011 split in 2021): it is kept for the
+    datasets published on it and reached through the LSOA 2011 → 2021 bridge (:class:`AreaChange`), while
+    partnership areas, observation places and maps use current areas only. An LSOA's parent is always a current
+    ward: its ward in the newest lookup that has it, or (superseded LSOAs whose ward changed) its successors' ward.
+    """
 
     __tablename__ = "areas"
 
@@ -309,12 +330,80 @@ class Area(db.Model):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="SET NULL"), index=True)
     # GeoJSON geometry (WGS84) as text: read whole for maps, never queried spatially.
     boundary: Mapped[str | None] = mapped_column(Text)
+    current: Mapped[bool] = mapped_column(default=True, server_default=true(), index=True)
 
     parent: Mapped[Area | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[Area]] = relationship(back_populates="parent", order_by="Area.name")
+    vintages: Mapped[list[AreaVintage]] = relationship(
+        back_populates="area", cascade="all, delete-orphan", order_by="AreaVintage.year"
+    )
 
     def __repr__(self) -> str:
         return f"<Area {self.code}>"
+
+    @property
+    def vintage_years(self) -> list[int]:
+        return [v.year for v in self.vintages]
+
+    @property
+    def vintage_label(self) -> str:
+        """ "LSOA 2011 and 2021", "Ward 2019 and 2024", or "" when the loaded lookups did not say."""
+        years = self.vintage_years
+        if not years:
+            return ""
+        listed = ", ".join(str(y) for y in years[:-1]) + (" and " if len(years) > 1 else "") + str(years[-1])
+        return f"{self.level.label} {listed}"
+
+    @property
+    def current_children(self) -> list[Area]:
+        return [c for c in self.children if c.current]
+
+
+class AreaVintage(db.Model):
+    """One release of the ONS geography an area belongs to (LSOA 2011, LSOA 2021, ward 2024...), with its name in
+    that release (LSOA names were renumbered in 2021 though most codes stayed)."""
+
+    __tablename__ = "area_vintages"
+
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True, index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+
+    area: Mapped[Area] = relationship(back_populates="vintages")
+
+
+class AreaChangeKind(enum.StrEnum):
+    """ONS change indicators (CHGIND) of the LSOA 2011 → 2021 lookup."""
+
+    UNCHANGED = "U"
+    SPLIT = "S"
+    MERGED = "M"
+    COMPLEX = "X"
+
+    @property
+    def label(self) -> str:
+        return {"U": "unchanged", "S": "split", "M": "merged", "X": "complex change"}[self.value]
+
+
+class AreaChange(db.Model):
+    """One row of the best-fit bridge between two vintages of a geography (the ONS "LSOA (2011) to LSOA (2021)"
+    lookup): the old area, the new area, and how it changed. Split: one old area, several new rows; merged: several
+    old, one new; complex (X): several of each; unchanged: the same code on both sides."""
+
+    __tablename__ = "area_changes"
+    __table_args__ = (UniqueConstraint("old_area_id", "new_area_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    old_area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"), index=True)
+    new_area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"), index=True)
+    change: Mapped[AreaChangeKind] = mapped_column(str_enum(AreaChangeKind, length=1))
+    old_year: Mapped[int] = mapped_column()
+    new_year: Mapped[int] = mapped_column()
+    # Where the bridge came from ("ONS best-fit lookup, file X"): shown wherever a value crosses it.
+    method: Mapped[str] = mapped_column(String(300), default="")
+
+    old_area: Mapped[Area] = relationship(foreign_keys=[old_area_id])
+    new_area: Mapped[Area] = relationship(foreign_keys=[new_area_id])
 
 
 class OneTimeToken(db.Model):
@@ -334,9 +423,66 @@ class OneTimeToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when a newer link of the same family (purpose and account) was issued or one of them was used.
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User | None] = relationship(foreign_keys=[user_id])
     organisation: Mapped[Organisation | None] = relationship()
+
+
+class UserSession(db.Model):
+    """A signed-in session. The cookie holds a random id whose SHA-256 is stored here; every request looks it up,
+    so signing out (here, elsewhere, or by an administrator) ends the session at once, copied cookies included."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the person last typed their password in this session (sign-in or confirming it for a sensitive change).
+    authenticated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # How the second step was passed: totp, recovery_code, remembered_device, or none (no MFA on the account).
+    second_factor: Mapped[str] = mapped_column(String(24), default="none")
+    user_agent: Mapped[str] = mapped_column(String(80), default="")
+    ip_prefix: Mapped[str] = mapped_column(String(64), default="")
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
+
+    user: Mapped[User] = relationship()
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+class RecoveryCode(db.Model):
+    """A one-time recovery code for signing in without the authenticator. Stored as an argon2id hash (salted)."""
+
+    __tablename__ = "mfa_recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RememberedDevice(db.Model):
+    """A browser that passed the second factor and asked to be remembered (at most 30 days). Its cookie holds a
+    random value whose SHA-256 is stored here, bound to one account and revocable."""
+
+    __tablename__ = "remembered_devices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_agent: Mapped[str] = mapped_column(String(80), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AuditEvent(db.Model):

@@ -18,6 +18,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import func, select
 
+from webapp import passwords
 from webapp.extensions import db
 from webapp.models import (
     AgreementAcceptance,
@@ -38,7 +39,7 @@ from webapp.models import (
 
 log = logging.getLogger(__name__)
 
-MIN_PASSWORD_LENGTH = 10
+MIN_PASSWORD_LENGTH = passwords.MIN_LENGTH
 
 
 @functools.cache
@@ -67,9 +68,11 @@ def normalise_email(email: str, field: str = "email") -> str:
         raise OperationError("Enter an email address in the form name@example.org.", field) from None
 
 
-def check_password_strength(password: str, field: str = "password") -> None:
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise OperationError(f"Choose a password of at least {MIN_PASSWORD_LENGTH} characters.", field)
+def check_password_strength(password: str, field: str = "password", personal: tuple[str, ...] = ()) -> None:
+    """Refuse a password that is too short or long, common (breached), or built from context or personal words."""
+    message = passwords.problem(password, personal)
+    if message is not None:
+        raise OperationError(message, field)
 
 
 def slugify(text: str) -> str:
@@ -108,7 +111,7 @@ def create_user(
 ) -> User:
     """Create an account; with ``organisation`` also a membership. Refuses a duplicate email."""
     email = normalise_email(email)
-    check_password_strength(password)
+    check_password_strength(password, personal=(email, display_name or ""))
     if get_user_by_email(email) is not None:
         raise OperationError("An account with this email address already exists.", "email")
     if platform_role is PlatformRole.RESIDENT and organisation is not None:
@@ -136,7 +139,6 @@ def authenticate(email: str, password: str) -> User | None:
         return None
     if not user.check_password(password or "") or not user.active:
         return None
-    user.last_login_at = utcnow()
     return user
 
 
@@ -273,7 +275,29 @@ class IssuedToken:
         return f"/auth/{kind}/{self.raw}"
 
 
+def _family(purpose: TokenPurpose, email: str):
+    """The unused, unrevoked links of one family: the same purpose for the same address."""
+    return select(OneTimeToken).where(
+        OneTimeToken.purpose == purpose,
+        func.lower(OneTimeToken.email) == email.lower(),
+        OneTimeToken.used_at.is_(None),
+        OneTimeToken.revoked_at.is_(None),
+    )
+
+
+def revoke_links(purpose: TokenPurpose, email: str, keep: OneTimeToken | None = None) -> int:
+    """End every open link of the family except ``keep``; the number ended."""
+    ended = 0
+    for token in db.session.scalars(_family(purpose, email)):
+        if keep is None or token.id != keep.id:
+            token.revoked_at = utcnow()
+            ended += 1
+    return ended
+
+
 def _issue(purpose: TokenPurpose, email: str, **fields) -> IssuedToken:
+    """A new link; every earlier open link of the same family stops working (single use as a family)."""
+    revoke_links(purpose, email)
     raw = secrets.token_urlsafe(32)
     token = OneTimeToken(
         purpose=purpose,
@@ -294,14 +318,20 @@ def invite(
     org_role: OrgRole = OrgRole.MEMBER,
     platform_role: PlatformRole | None = None,
 ) -> IssuedToken:
-    """Invite someone by email to an organisation (organisation admins, admins) or to a platform role (admins)."""
+    """Invite someone by email to an organisation (organisation admins, admins) or to a platform role (admins).
+
+    An organisation invitation does the same work whether or not the address has an account, so the answer (and
+    its timing) does not tell an organisation admin who has one: an existing account accepts it by signing in.
+    A platform-role invitation is for admins only, who see every account anyway; it refuses an existing one.
+    """
     email = normalise_email(email)
-    if get_user_by_email(email) is not None:
-        raise OperationError("This person already has an account.", "email")
     if organisation is None and platform_role is None:
         raise OperationError("Choose an organisation or a role for the invitation.", "platform_role")
     if platform_role is not None and not invited_by.is_admin:
         raise OperationError("Only an administrator can invite to a platform role.", "platform_role")
+    existing = get_user_by_email(email)
+    if platform_role is not None and existing is not None:
+        raise OperationError("This person already has an account.", "email")
     issued = _issue(
         TokenPurpose.INVITATION,
         email,
@@ -309,13 +339,14 @@ def invite(
         org_role=org_role if organisation is not None else None,
         platform_role=platform_role,
         created_by_id=invited_by.id,
+        user_id=existing.id if existing is not None else None,
     )
     record("invitation.create", "one_time_token", issued.token.id, invited_by)
     return issued
 
 
 def find_token(raw: str, purpose: TokenPurpose) -> OneTimeToken:
-    """The unused, unexpired token; OperationError saying why otherwise."""
+    """The unused, unrevoked, unexpired token; OperationError saying why otherwise."""
     token = db.session.scalar(
         select(OneTimeToken).where(OneTimeToken.token_hash == _hash_token(raw or ""), OneTimeToken.purpose == purpose)
     )
@@ -323,14 +354,23 @@ def find_token(raw: str, purpose: TokenPurpose) -> OneTimeToken:
         raise OperationError("This link is not valid. Ask for a new one.")
     if token.used_at is not None:
         raise OperationError("This link has already been used. Ask for a new one.")
+    if token.revoked_at is not None:
+        raise OperationError("A newer link has been sent, or this one was cancelled. Use the newest link you have.")
     if token.expires_at <= utcnow():
         raise OperationError("This link has expired. Ask for a new one.")
     return token
 
 
+def _use(token: OneTimeToken) -> None:
+    token.used_at = utcnow()
+    revoke_links(token.purpose, token.email, keep=token)
+
+
 def accept_invitation(raw: str, display_name: str, password: str) -> User:
-    """Create the invited account and use up the invitation."""
+    """Create the invited account and use up the invitation (and every other open invitation to the address)."""
     token = find_token(raw, TokenPurpose.INVITATION)
+    if token.user_id is not None or get_user_by_email(token.email) is not None:
+        raise OperationError("This address already has an account: sign in to accept the invitation.")
     if not (display_name or "").strip():
         raise OperationError("Tell us the name to show for you.", "display_name")
     user = create_user(
@@ -341,13 +381,30 @@ def accept_invitation(raw: str, display_name: str, password: str) -> User:
         organisation=token.organisation,
         org_role=token.org_role,
     )
-    token.used_at = utcnow()
+    _use(token)
     record("invitation.accept", "one_time_token", token.id, user)
     return user
 
 
+def accept_invitation_as(raw: str, user: User) -> Membership:
+    """An existing account accepts an organisation invitation sent to its address: it joins the organisation."""
+    token = find_token(raw, TokenPurpose.INVITATION)
+    if token.organisation is None or token.email.lower() != user.email.lower():
+        raise OperationError("This invitation is for another account. Sign out and sign in as the invited person.")
+    if user.platform_role is PlatformRole.RESIDENT:
+        raise OperationError("A resident account cannot join an organisation; ask an administrator.")
+    membership = add_membership(user, token.organisation, token.org_role or OrgRole.MEMBER)
+    _use(token)
+    record("invitation.accept", "one_time_token", token.id, user, organisation_id=token.organisation.id)
+    return membership
+
+
 def request_password_reset(email: str) -> IssuedToken | None:
-    """A reset link for an active account with this email, or None (the caller says the same either way)."""
+    """A reset link for an active account with this email, or None (the caller says the same either way).
+
+    Issuing it ends every earlier reset link of the account. Runs in the background (``webapp.tasks``), so the
+    request that asked takes the same time whether or not the account exists.
+    """
     user = get_user_by_email(email or "")
     if user is None or not user.active:
         return None
@@ -357,14 +414,21 @@ def request_password_reset(email: str) -> IssuedToken | None:
 
 
 def reset_password(raw: str, password: str) -> User:
-    """Set a new password with a reset link; ends the user's other sessions."""
+    """Set a new password with a reset link; ends every session, remembered device and other reset link.
+
+    A reset never signs the person in and never turns off their second factor: they sign in afterwards with the
+    new password and their code (ASVS 6.4.3)."""
+    from webapp import accounts
+
     token = find_token(raw, TokenPurpose.PASSWORD_RESET)
-    check_password_strength(password)
     user = token.user
     if user is None or not user.active:
         raise OperationError("This link is not valid. Ask for a new one.")
+    check_password_strength(password, personal=(user.email, user.display_name))
     user.set_password(password)
     user.session_version += 1
-    token.used_at = utcnow()
+    _use(token)
+    accounts.end_sessions(user, None, "password_reset")
+    accounts.forget_devices(user)
     record("password_reset.complete", "user", user.id, user)
     return user

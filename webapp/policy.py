@@ -65,20 +65,42 @@ POLICY: dict[str, Rule] = {
     "main.healthz": public(),
     "main.home": signed_in(),
     "auth.login": public(),
-    "auth.logout": signed_in(),
+    # Signing out works for anyone: a session that already ended is simply cleared.
+    "auth.logout": public(),
     "auth.forgot_password": public(),
     "auth.reset_password": public(),
     "auth.accept_invitation": public(),
+    # The second step of signing in: open only to someone half-way through it (their password was right), so the
+    # routes themselves check that state; anyone else is sent to the sign-in page.
+    "auth.mfa_verify": public(),
+    "auth.mfa_setup": Rule(EVERYONE, "half-way through signing in, or signed in without two-step sign-in yet"),
+    "auth.account": signed_in("their own account"),
+    "auth.confirm": signed_in("their own password"),
+    "auth.change_password": signed_in("their own password"),
+    "auth.recovery_codes": signed_in("their own codes; after confirming the password"),
+    "auth.mfa_disable": signed_in("their own; not for roles that require it; after confirming the password"),
+    "auth.sessions": signed_in("their own sessions"),
+    "auth.end_session": signed_in("their own sessions, after confirming the password; else back to the list"),
+    "auth.end_all_sessions": signed_in("their own sessions, after confirming the password"),
+    "auth.forget_devices": signed_in("their own devices, after confirming the password"),
     "areas.index": signed_in(),
     "areas.detail": signed_in(),
-    "orgs.index": Rule(ORG_PEOPLE, "admins and convenors see every organisation; others their own"),
-    "orgs.detail": Rule(ORG_PEOPLE, "admins and convenors: any organisation; others: their own, else 404"),
+    "orgs.index": Rule(
+        ORG_PEOPLE, "admins see every organisation; convenors those of partnerships they convene; others their own"
+    ),
+    "orgs.detail": Rule(
+        ORG_PEOPLE, "admins: any; convenors: organisations of partnerships they convene; others: their own; else 404"
+    ),
     "orgs.invite": rule(Role.ORG_ADMIN, Role.ADMIN, records="organisation admins: their own organisation, else 404"),
     "orgs.create": rule(Role.ADMIN),
     "partnerships.index": Rule(ORG_PEOPLE, "admins see all; others the partnerships they belong to"),
     "partnerships.detail": Rule(ORG_PEOPLE, "admins: any; others: partnerships they belong to, else 404"),
     "partnerships.public_form": rule(Role.CONVENOR, Role.ADMIN, records="its convenors and admins, else 404"),
     "admin.users": rule(Role.ADMIN),
+    "admin.user": rule(Role.ADMIN),
+    "admin.reset_mfa": rule(Role.ADMIN),
+    "admin.end_sessions": rule(Role.ADMIN),
+    "admin.audit": rule(Role.ADMIN),
     "admin.invite": rule(Role.ADMIN),
     "jobs.status": signed_in("the person who started the job, and admins; else 404"),
     "api.index": public(),
@@ -102,6 +124,7 @@ POLICY: dict[str, Rule] = {
     "observations.import_skipped": rule(Role.MEMBER, Role.ORG_ADMIN, records="their own uploads; else 404"),
     "observations.tokens": rule(Role.ORG_ADMIN, records="tokens of organisations they administer"),
     "observations.revoke_token": rule(Role.ORG_ADMIN, records="tokens of organisations they administer; else 404"),
+    "observations.rotate_token": rule(Role.ORG_ADMIN, records="tokens of organisations they administer; else 404"),
     "observations.categories": signed_in(),
     "observations.category_create": rule(Role.ADMIN),
     "public_observations.new": Rule(EVERYONE, "partnerships whose public form is switched on; else 404"),
@@ -186,11 +209,20 @@ def decide(endpoint: str | None, user: User | None) -> Decision:
 
 
 def sees_everything(user: User) -> bool:
-    return user.platform_role in (PlatformRole.ADMIN, PlatformRole.CONVENOR)
+    """Only administrators see every organisation and person (least privilege: ASVS 8.2.2, 8.4.1)."""
+    return user.is_admin
+
+
+def convened_organisations(user: User) -> set[Organisation]:
+    """Member and funder organisations of the partnerships ``user`` convenes (none for anyone else)."""
+    if user.platform_role is not PlatformRole.CONVENOR:
+        return set()
+    return {org for p in user.convened for org in [*p.members, *p.funders]}
 
 
 def can_view_org(user: User, org: Organisation) -> bool:
-    return sees_everything(user) or user.org_role(org) is not None
+    """Admins: any; people of the organisation; convenors: organisations of the partnerships they convene."""
+    return sees_everything(user) or user.org_role(org) is not None or org in convened_organisations(user)
 
 
 def can_invite_to_org(user: User, org: Organisation) -> bool:

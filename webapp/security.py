@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, abort, redirect, request, url_for
+from flask import Flask, abort, flash, g, redirect, request, url_for
 from flask_login import current_user
 
-from webapp import policy
+from webapp import accounts, policy
+
+# What a signed-in person whose role requires two-step sign-in, but who has not set it up, may reach: nothing else
+# until they have (ASVS 6.3.3).
+ENROLMENT_ENDPOINTS = frozenset({"static", "auth.mfa_setup", "auth.confirm", "auth.logout"})
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +37,23 @@ def register(app: Flask) -> None:
     def enforce_policy():
         decision = policy.decide(request.endpoint, current_user)
         if decision is policy.Decision.ALLOW:
+            if (
+                current_user.is_authenticated
+                and request.endpoint not in ENROLMENT_ENDPOINTS
+                and request.endpoint is not None
+                and not current_user.mfa_enabled
+                and accounts.mfa_required(current_user)
+            ):
+                flash("Your role needs two-step sign-in. Set it up to go on.", "info")
+                return redirect(url_for("auth.mfa_setup"))
             return None
         if request.endpoint is not None and request.endpoint not in policy.POLICY:
             log.error("endpoint %s has no access rule; refusing", request.endpoint)
         if decision is policy.Decision.SIGN_IN:
             if request.path.startswith("/api/"):
                 abort(401)
+            if g.get("session_ended"):
+                flash("Your session has ended. Please sign in again.", "info")
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         abort(403)
 

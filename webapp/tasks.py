@@ -24,3 +24,24 @@ def check_round_trip(job_id: str) -> dict:
 def recover_jobs() -> dict:
     """Beat, every minute: queue again (or fail) the jobs a dead worker left running; resend long-queued ones."""
     return {k: len(v) for k, v in recover_interrupted().items()}
+
+
+@shared_task(name="webapp.send_password_reset")
+def send_password_reset(email: str) -> bool:
+    """Issue and send a password-reset link when ``email`` has an active account (nothing otherwise).
+
+    Runs in the background so the request that asked answers in the same time either way. Safe to run twice: a
+    second run sends a newer link, which ends the first (links are single-use as a family)."""
+    from webapp import mail, operations
+
+    issued = operations.request_password_reset(email)
+    db.session.commit()
+    if issued is None:
+        return False
+    return mail.send_link(
+        issued.token.email,
+        "Reset your commintel password",
+        "Someone asked to reset the password of your commintel account. If it was you, follow this link:",
+        issued.path,
+        issued.token.id,
+    )

@@ -117,6 +117,22 @@ def write(block: Callable[[], T], *, what: str = "write", attempts: int = WRITE_
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def commit_or_redo(result: T, redo: Callable[[], T], *, what: str = "write") -> T:
+    """Commit the small write a read-only step made on its way (a session's last use noted while loading the user);
+    when SQLite refuses it because another connection committed since this transaction read, roll back and make it
+    again with :func:`redo` in a short transaction of its own that takes the write lock first. Returns ``result``
+    or what ``redo`` returned. For writes outside the view, which :func:`dispatch_with_retry` does not cover."""
+    try:
+        db.session.commit()
+        return result
+    except OperationalError as exc:
+        db.session.rollback()
+        if not is_busy_error(exc):
+            raise
+    log.info("%s lost the race to write; writing it again with the lock taken first", what)
+    return write(redo, what=what)
+
+
 def dispatch_with_retry(dispatch: Callable[[], T]) -> T:
     """Run a request's view; if it lost the race to write on SQLite, roll back and run it again from the start with
     the write lock taken up front (so the retry waits for the lock instead of failing). Nothing of the failed

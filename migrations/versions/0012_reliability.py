@@ -10,7 +10,7 @@ Reviewed: timestamps plain DateTime (naive UTC, as everywhere), names from the m
 imports; batch_alter_table for SQLite; downgrade() removes exactly what upgrade() adds.
 
 Revision ID: 0012_reliability
-Revises: 0005_convening
+Revises: 0015b_releases
 """
 
 from alembic import op
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 
 revision = "0012_reliability"
-down_revision = "0005_convening"
+down_revision = "0015b_releases"
 branch_labels = None
 depends_on = None
 

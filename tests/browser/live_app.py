@@ -51,12 +51,79 @@ def chromium_path() -> str:
     return os.environ.get("COMMINTEL_CHROMIUM", "/usr/bin/chromium")
 
 
+# Two-step sign-in of the demo logins whose role requires it, per served app: the key read from the set-up page
+# (as a phone's app would scan it), the last 30-second step a code was typed for, and the remembered-device cookie.
+_SECOND_FACTOR: dict[tuple[str, str], dict] = {}
+DEVICE_COOKIE = "commintel_device"
+
+
+def _state(page, role: str) -> dict:
+    origin = "/".join(page.url.split("/")[:3])
+    return _SECOND_FACTOR.setdefault((origin, role), {})
+
+
+def fresh_code(state: dict) -> str:
+    """The authenticator's current code, waiting for the next 30-second step if this one's code was used (the app
+    accepts each code once)."""
+    import pyotp
+
+    step = int(time.time() // 30)
+    if state.get("last_step", -1) >= step:
+        time.sleep((step + 1) * 30 - time.time() + 0.2)
+        step = int(time.time() // 30)
+    state["last_step"] = step
+    return pyotp.TOTP(state["secret"]).now()
+
+
+def complete_second_step(page, role: str, remember: bool = True):
+    """After the password: set up two-step sign-in (first time) or type a code, as the demo person would.
+
+    With ``remember`` the browser is remembered, and later sign-ins in new browsers reuse that cookie (as one
+    person's own device would), so a suite that signs the convenor in dozens of times does not wait for fresh codes.
+    """
+    page.wait_for_url(lambda url: "/auth/login" not in url)
+    state = _state(page, role)
+    path = page.url.split("?")[0]
+    if path.endswith("/auth/mfa/setup"):
+        state["secret"] = page.locator("#totp-secret").inner_text().strip()
+        page.get_by_label("Code from the app").fill(fresh_code(state))
+        if remember:
+            page.get_by_label(re.compile(r"^Remember this device")).check()
+        page.get_by_role("button", name="Turn on two-step sign-in").click()
+        page.get_by_role("heading", name="Your recovery codes").wait_for()
+        state["recovery_codes"] = page.locator(".codes code").all_inner_texts()
+        _keep_device_cookie(page, state)
+        page.get_by_role("link", name=re.compile("I have saved them")).click()
+    elif path.endswith("/auth/mfa"):
+        if state.get("device"):
+            page.context.add_cookies([state["device"]])
+            page.goto("/auth/mfa")  # the remembered device finishes the sign-in
+        else:
+            page.get_by_label(re.compile(r"^Code\b(?! from)")).fill(fresh_code(state))
+            if remember:
+                page.get_by_label(re.compile(r"^Remember this device")).check()
+            page.get_by_role("button", name="Continue").click()
+            page.wait_for_load_state()
+            _keep_device_cookie(page, state)
+    return page
+
+
+def _keep_device_cookie(page, state: dict) -> None:
+    for cookie in page.context.cookies():
+        if cookie["name"] == DEVICE_COOKIE:
+            state["device"] = {k: cookie[k] for k in ("name", "value", "domain", "path", "httpOnly", "sameSite")}
+
+
 def sign_in(page, role: str):
-    """Sign in through the form as the demo login of ``role`` and wait for the home page."""
+    """Sign in through the forms as the demo login of ``role`` (second step included) and wait for the home page."""
     page.goto("/auth/login")
+    device = _state(page, role).get("device")
+    if device:
+        page.context.add_cookies([device])
     page.get_by_label("Email address").fill(DEMO_LOGINS[role])
     page.get_by_label("Password").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    complete_second_step(page, role)
     page.wait_for_url(re.compile(r"/home$"))
     return page
 
@@ -142,8 +209,9 @@ class LiveApp:
         """Every one-time link the app has written to its log so far, oldest first."""
         return [m.group(2) for m in LINK_PATTERN.finditer(self.log_path.read_text(errors="replace"))]
 
-    def wait_for_new_link(self, seen: int, timeout: float = 10.0) -> str:
-        """The first link written after the first ``seen`` links (the log is written by another process)."""
+    def wait_for_new_link(self, seen: int, timeout: float = 30.0) -> str:
+        """The first link written after the first ``seen`` links (the log is written by another process; reset links
+        by the background worker, which polls its queue)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             links = self.one_time_links()

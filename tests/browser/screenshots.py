@@ -48,6 +48,24 @@ def _first_link(*patterns: str) -> Callable[[Page], None]:
     return action
 
 
+def _create_token(page: Page) -> None:
+    page.get_by_label("Name of the token").fill("Case management system")
+    page.get_by_role("button", name="Create the token").click()
+    page.wait_for_load_state()
+
+
+def _password_of(role: str) -> Callable[[Page], None]:
+    """Sign in with the password only, stopping at the second step (the code page)."""
+
+    def action(page: Page) -> None:
+        page.get_by_label("Email address").fill(live_app.DEMO_LOGINS[role])
+        page.get_by_label("Password").fill(live_app.DEMO_PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(re.compile(r"/auth/mfa"))
+
+    return action
+
+
 @dataclass(frozen=True)
 class Shot:
     name: str
@@ -89,6 +107,12 @@ SHOTS = (
     Shot("23-phone-home", "member", "/home", viewport=PHONE),
     Shot("24-phone-observation-form", "member", "/observations/new", viewport=PHONE),
     Shot("25-phone-area-profile", "convenor", "/areas/E05010907", viewport=PHONE),
+    Shot("26-your-account", "convenor", "/auth/account"),
+    Shot("27-your-sessions", "convenor", "/auth/sessions"),
+    Shot("28-audit-log", "admin", "/admin/audit"),
+    Shot("29-api-tokens", "org_admin", "/observations/api-tokens", _create_token),
+    Shot("30-mfa-setup", "resident", "/auth/mfa/setup"),
+    Shot("31-mfa-code", "anonymous", "/auth/login", _password_of("convenor")),
 )
 
 

@@ -73,6 +73,9 @@ def test_convenor_reads_an_area_profile_and_the_map(page_as: Callable[..., Page]
     expect(convenor.get_by_role("heading", level=1)).to_have_text("Lawrence Hill")
     indicators = convenor.get_by_role("table", name="Indicators for Lawrence Hill")
     expect(indicators).to_contain_text("Index of Multiple Deprivation")
+    # IoD2025 on 2021 LSOAs, with IoD2019 as the earlier release and each value's release beside it.
+    expect(indicators).to_contain_text("Earlier release, English Indices of Deprivation 2019")
+    expect(indicators).to_contain_text("released 30 October 2025; published on LSOA 2021")
     expect(indicators).to_contain_text("Bristol, City of")
     expect(convenor.locator(".chart-drawn").first).to_be_visible()
     # Its map: the ward's neighbourhoods coloured by deprivation, drawn, with the table of every value beside it.
@@ -96,7 +99,7 @@ def test_convenor_reads_an_area_profile_and_the_map(page_as: Callable[..., Page]
     else:
         raise AssertionError("no LSOA of Lawrence Hill shows a flag")
     expect(convenor.locator(".flags .flag h3").first).to_have_text("Evidence gap")
-    expect(convenor.locator(".flags .flag p").first).to_contain_text("IMD 2019")
+    expect(convenor.locator(".flags .flag p").first).to_contain_text("(English Indices of Deprivation 2025)")
     assert_accessible(convenor)
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from indicators import operations
 from indicators.models import Indicator, IndicatorDataset, IndicatorValue, PeriodKind, ValueKind
 from indicators.readers import Options
-from tests.indicators.conftest import BRISTOL, DATA
+from tests.indicators.conftest import BRISTOL, DATA, TEST_RELEASE
 from webapp.extensions import db
 from webapp.models import Area
 from webapp.operations import OperationError
@@ -232,7 +232,7 @@ def test_xlsx_with_several_sheets_asks_which(bristol, tmp_path):
     workbook.save(path)
     with pytest.raises(OperationError, match="several sheets with data: Notes, Data. Choose one with --sheet"):
         operations.import_file(path)
-    report = operations.import_file(path, Options(sheet="Data"))
+    report = operations.import_file(path, Options(sheet="Data", release_date=TEST_RELEASE))
     assert report.imported == 2
     assert report.indicators == ["Fuel poverty by local authority"]
     with pytest.raises(OperationError, match="no sheet 'Nope'"):
@@ -252,6 +252,8 @@ def test_cli_prints_the_report_and_fails_when_nothing_imported(app, bristol, tmp
             "%",
             "--polarity",
             "worse",
+            "--release-date",
+            "2021-11-15",
         ]
     )
     assert result.exit_code == 0, result.output

@@ -82,10 +82,15 @@ def test_map_switches_indicator_and_level(loaded, world, client_for):
     page = client_for("member").get(f"/areas/?indicator={fms.id}&level=lsoa").get_data(as_text=True)
     spec = _spec(page, "area-map")
     assert "FixMyStreet reports" in spec["title"]
-    assert len(spec["datasets"]["areas"]) == 263
-    values = {f["properties"]["code"]: f["properties"]["value"] for f in spec["datasets"]["areas"]}
-    assert values["E01014540"] is not None
-    assert values["E01014485"] is None
+    assert len(spec["datasets"]["areas"]) == 268  # the current (2021) LSOAs
+    features = {f["properties"]["code"]: f["properties"] for f in spec["datasets"]["areas"]}
+    assert "E01014540" not in features  # a 2011 LSOA split in 2021: not on the current map
+    assert features["E01033342"]["value"] is not None  # unchanged 2011 → 2021: its 2011 count as published
+    assert features["E01014485"]["value"] is None  # no reports in the slice
+    # A part of the split LSOA shows the whole 2011 LSOA's count, named, and is not coloured (it is not divided).
+    assert features["E01033907"]["value"] is None
+    assert "(the whole of E01014540)" in features["E01033907"]["display"]
+    assert "through the ONS LSOA 2011 → 2021 lookup" in page
 
 
 def test_area_profile_compares_with_the_local_authority(loaded, client_for):
@@ -112,10 +117,11 @@ def test_profiles_carry_a_map_of_their_neighbourhoods_with_its_table(loaded, cli
     page = client.get(f"/areas/{CENTRAL_WARD}").get_data(as_text=True)
     spec = _spec(page, "profile-map")
     codes = sorted(f["properties"]["code"] for f in spec["datasets"]["areas"])
-    assert codes == sorted(c.code for c in ward.children), "a ward's map shows exactly its LSOAs"
+    assert codes == sorted(c.code for c in ward.children if c.current), "a ward's map shows its current LSOAs"
+    assert len(codes) == 12  # Central has 12 LSOAs (2021); four of its 2011 ones were split
     assert "Map: LSOAs in Central" in page
     assert "index of multiple deprivation" in spec["description"]
-    lsoa = ward.children[0]
+    lsoa = ward.current_children[0]
     lsoa_page = client.get(f"/areas/{lsoa.code}").get_data(as_text=True)
     assert f'<strong aria-current="page">{lsoa.name}</strong>' in lsoa_page  # the LSOA among its ward's others
     la_page = client.get(f"/areas/{BRISTOL}").get_data(as_text=True)

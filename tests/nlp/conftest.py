@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 DEMO = Path(__file__).resolve().parents[2] / "submissions" / "demo_data"
-_MEMO: dict[str, np.ndarray] = {}
+_MEMO: dict[tuple[str, str], np.ndarray] = {}
 
 
 def demo_texts() -> list[str]:
@@ -29,17 +29,21 @@ def texts() -> list[str]:
 
 @pytest.fixture(scope="session", autouse=True)
 def memoised_encode():
-    """Encode each distinct text once per session with the real model (patched back afterwards)."""
+    """Encode each distinct text once per session and encoder version with the real model (patched back
+    afterwards)."""
     from nlp import embeddings
 
     real = embeddings.encode
 
     def encode(texts, batch_size=embeddings.DEFAULT_BATCH_SIZE, progress=None, model=None):
-        todo = [t for t in dict.fromkeys(texts) if t not in _MEMO]
+        version = embeddings.as_encoder(model).version
+        todo = [t for t in dict.fromkeys(texts) if (version, t) not in _MEMO]
         if todo:
             for t, v in zip(todo, real(todo, batch_size=batch_size, model=model), strict=True):
-                _MEMO[t] = v
-        return np.vstack([_MEMO[t] for t in texts]) if texts else np.zeros((0, embeddings.DIMENSIONS), np.float32)
+                _MEMO[version, t] = v
+        if not texts:
+            return np.zeros((0, embeddings.DIMENSIONS), np.float32)
+        return np.vstack([_MEMO[version, t] for t in texts])
 
     embeddings.encode = encode
     yield

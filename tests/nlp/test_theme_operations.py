@@ -34,15 +34,17 @@ def theme_world(world, db_session, app):
 
 
 def add_observations(world, texts, start=0, quote=True, kind=ObservationKind.NEED):
-    """Observations spread over the last 12 months (so monthly counts are small and some are suppressed)."""
+    """Observations spread over the last 12 months (so monthly counts are small and some are suppressed); every
+    third from the public form (a second source, so that shared words may become theme words)."""
     from nlp.queries import add_months, month_start
 
     this_month = month_start(date.today())
     out = []
     for i, text in enumerate(texts, start=start):
         period = add_months(this_month, -(i % 12) - 1)
+        public = i % 3 == 2
         obs = Observation(
-            organisation_id=world["org"].id,
+            organisation_id=None if public else world["org"].id,
             partnership_id=world["partnership"].id,
             kind=kind,
             category_id=world["category"].id,
@@ -52,7 +54,7 @@ def add_observations(world, texts, start=0, quote=True, kind=ObservationKind.NEE
             sharing_level=SharingLevel.PARTNERSHIP,
             consent_to_quote=quote,
             external_ref=f"t{i}",
-            status=ObservationStatus.SUBMITTED,
+            status=ObservationStatus.APPROVED if public else ObservationStatus.SUBMITTED,
         )
         db.session.add(obs)
         out.append(obs)

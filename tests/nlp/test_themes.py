@@ -83,3 +83,69 @@ def test_fit_is_reproducible_and_saved_with_safetensors(texts, vectors, tmp_path
     matches = themes.match_themes(previous, refit.themes)
     assert len(matches) >= max(2, len(first.themes) // 2)
     assert len(set(matches.values())) == len(matches)  # one-to-one
+
+
+def test_exact_neighbours_match_a_brute_force_search():
+    from sklearn.neighbors import NearestNeighbors
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(700, 24)).astype(np.float32)
+    x[5] = x[4]  # an identical text: each must still be its own first neighbour
+    indices, distances = themes.exact_neighbours(x, 15, block=128)
+    reference = NearestNeighbors(n_neighbors=15, metric="cosine", algorithm="brute").fit(x)
+    ref_distances, ref_indices = reference.kneighbors(x)
+    assert indices.dtype == np.int32
+    assert distances.dtype == np.float32
+    assert (indices[:, 0] == np.arange(700)).all()
+    assert (distances[:, 0] == 0).all()
+    assert np.allclose(distances, ref_distances, atol=1e-5)
+    assert np.mean(indices[:, 1:] == ref_indices[:, 1:]) > 0.99  # equal distances may swap places
+    assert (np.diff(distances, axis=1) >= -1e-6).all()
+
+
+def test_large_corpora_get_exact_neighbours_and_fewer_epochs():
+    rng = np.random.default_rng(4)
+    vectors = rng.normal(size=(5100, embeddings.DIMENSIONS)).astype(np.float32)
+    params = themes.ThemeParams()
+    umap_model = themes.build_topic_model(params, len(vectors), embeddings=vectors).umap_model
+    knn_indices, knn_distances = umap_model.precomputed_knn[:2]
+    assert knn_indices.shape == knn_distances.shape == (5100, params.n_neighbors)
+    assert umap_model.n_epochs == params.large_corpus_epochs
+    # Below UMAP's own exact threshold, and above ours, UMAP computes its neighbours itself as before.
+    small = themes.build_topic_model(params, 300, embeddings=vectors[:300]).umap_model
+    assert small.precomputed_knn == (None, None, None)
+    assert small.n_epochs is None
+    huge = themes.build_topic_model(themes.ThemeParams(exact_neighbours_up_to=5000), 5100, embeddings=vectors)
+    assert huge.umap_model.precomputed_knn == (None, None, None)
+
+
+@pytest.mark.slow
+def test_labels_reuse_the_fitted_vectors_and_stay_the_same(texts, vectors, monkeypatch):
+    """The KeyBERTInspired label embeds its candidate words only: the representative documents' vectors come from
+    the fit (BERTopic embedded them again: most of a 10,000-observation fit), and the labels do not change."""
+
+    class Counting(embeddings.TorchEncoder):
+        def __init__(self):
+            super().__init__()
+            self.seen: list[str] = []
+
+        def embed_batch(self, batch):
+            self.seen.extend(batch)
+            return super().embed_batch(batch)
+
+    encoder = Counting()
+    fast = themes.fit_themes(texts, vectors, embedding_model=encoder)
+    assert encoder.seen, "the labels embed their candidate words"
+    assert not set(encoder.seen) & set(texts), "a fitted document was embedded again"
+
+    # Without the fit's vectors (BERTopic's own path) the same labels come out.
+    labeller = themes._labeller_class()
+    original_init = labeller.__init__
+
+    def without_vectors(self, *args, document_vectors=None, **kwargs):
+        original_init(self, *args, document_vectors=None, **kwargs)
+
+    monkeypatch.setattr(labeller, "__init__", without_vectors)
+    slow = themes.fit_themes(texts, vectors, embedding_model=embeddings.TorchEncoder())
+    assert fast.topics == slow.topics
+    assert [t.label for t in fast.themes] == [t.label for t in slow.themes]

@@ -109,8 +109,13 @@ def test_invitation_by_org_admin_creates_a_member(client_for, world, caplog, app
 
 
 def test_invitation_to_existing_account_and_platform_role_rules(world):
+    # An organisation invitation to an existing account is made like any other (the inviter cannot tell); it is
+    # accepted by signing in as that account (tests/webapp/test_security.py).
+    issued = operations.invite(world["users"]["member"].email, world["users"]["org_admin"], organisation=world["org"])
+    assert issued.token.user_id == world["users"]["member"].id
+    # Platform roles are given by administrators, who see every account anyway.
     with pytest.raises(operations.OperationError, match="already has an account"):
-        operations.invite(world["users"]["member"].email, world["users"]["admin"], organisation=world["org"])
+        operations.invite(world["users"]["member"].email, world["users"]["admin"], platform_role=PlatformRole.FUNDER)
     with pytest.raises(operations.OperationError, match="Only an administrator"):
         operations.invite("x@example.org", world["users"]["org_admin"], platform_role=PlatformRole.CONVENOR)
 
@@ -146,12 +151,15 @@ def test_password_reset_round_trip_ends_other_sessions(client, make_user, app, c
         response = client.post("/auth/forgot", data={"email": user.email})
     assert response.status_code == 302
     link = _link_from_log(caplog)
-    mismatch = client.post(link, data={"password": "new password 123", "confirm": "other password 123"})
+    mismatch = client.post(link, data={"password": "fresh passphrase 123", "confirm": "other passphrase 123"})
     assert mismatch.status_code == 422
-    assert client.post(link, data={"password": "new password 123", "confirm": "new password 123"}).status_code == 302
+    assert (
+        client.post(link, data={"password": "fresh passphrase 123", "confirm": "fresh passphrase 123"}).status_code
+        == 302
+    )
     assert other_session.get("/home").status_code == 302, "old sessions end when the password changes"
     assert client.post("/auth/login", data={"email": user.email, "password": PASSWORD}).status_code == 422
-    sign_in(client, user, "new password 123")
+    sign_in(client, user, "fresh passphrase 123")
     assert app.test_client().get(link).status_code == 400, "a reset link works once"
 
 

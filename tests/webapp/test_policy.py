@@ -23,8 +23,22 @@ SPECIAL = {
     "auth.accept_invitation": {"*": 400},
     # Signed-in people are sent on to their home page; anonymous people see the form.
     "auth.login": {"anonymous": 200, "*": 302},
-    # Signing out redirects to the start page.
+    # Signing out redirects to the start page (anyone may: an already-ended session is simply cleared).
     "auth.logout": {"*": 302},
+    # The second step belongs to someone half-way through signing in; everyone else is sent on (to sign in, or home).
+    "auth.mfa_verify": {"*": 302},
+    # Admins and convenors have set it up already (sent to their account page); others may set it up; anonymous
+    # people are sent to sign in.
+    "auth.mfa_setup": {"anonymous": 302, "admin": 302, "convenor": 302, "*": 200},
+    # New recovery codes for those with two-step sign-in; the others are told to turn it on first.
+    "auth.recovery_codes": {"admin": 200, "convenor": 200, "*": 302},
+    # Turning it off: refused for roles that require it, done for the others; both go back to the account page.
+    "auth.mfa_disable": {"*": 302},
+    "auth.end_session": {"*": 302},
+    "auth.end_all_sessions": {"*": 302},
+    "auth.forget_devices": {"*": 302},
+    "admin.reset_mfa": {"*": 302},
+    "admin.end_sessions": {"*": 302},
     # The sample organisation is the member's and org admin's own; the funder belongs elsewhere (record rule: 404).
     "orgs.detail": {"funder": 404, "*": 200},
     # An empty POST is told to choose on or off, and sent back to the partnership page.
@@ -43,6 +57,7 @@ SPECIAL = {
     "observations.import_preview": {"*": 404},
     "observations.import_skipped": {"*": 404},
     "observations.revoke_token": {"*": 404},
+    "observations.rotate_token": {"*": 404},
     "observations_api.create": {"*": 401},
     "observations_api.list": {"*": 401},
     # convening: POSTs without form data are refused with a message naming the field, then redirected back.
@@ -81,11 +96,12 @@ def _samples(world, job_id: str) -> dict[str, dict[str, str]]:
         "obs_id": {"observations": world["observation_id"]},
         "upload_id": {"observations": "no-such-upload-0123456789"},
         "token_id": {"observations": 999999},
+        "session_id": {"convening": world["convening"]["session_id"], "auth": 999999},
+        "user_id": {"admin": world["bystander_id"]},
         "code": {"areas": world["area"].code},
         "token": {"auth": "not-a-real-token"},
         "job_id": {"jobs": job_id},
         "filename": {"static": "css/commintel.css"},
-        "session_id": {"convening": world["convening"]["session_id"]},
         "section_id": {"convening": world["convening"]["section_id"]},
         "version_id": {"convening": world["convening"]["version_id"]},
         "action_id": {"convening": world["convening"]["action_id"]},
@@ -93,7 +109,7 @@ def _samples(world, job_id: str) -> dict[str, dict[str, str]]:
 
 
 @pytest.fixture
-def routed_world(world, db_session):
+def routed_world(world, db_session, make_user):
     from webapp.models import Area, AreaLevel
 
     area = Area(code="E05010885", name="Ashley", level=AreaLevel.WARD)
@@ -120,6 +136,8 @@ def routed_world(world, db_session):
     job = jobs.enqueue("check", check_round_trip, created_by=world["users"]["admin"])
     db_session.commit()
     world["job_id"] = job.id
+    # The person whose admin pages are walked (their MFA reset, their sessions ended): nobody the test signs in as.
+    world["bystander_id"] = make_user("member", world["org"]).id
     return world
 
 
@@ -157,7 +175,9 @@ def test_route_by_role(app, routed_world, client_for):
     clients = {role: client_for(role) for role in ROLES}
     checked = 0
     failures = []
-    for url_rule in app.url_map.iter_rules():
+    # "Sign out everywhere" ends every session of the person, so it goes last.
+    rules = sorted(app.url_map.iter_rules(), key=lambda r: r.endpoint == "auth.end_all_sessions")
+    for url_rule in rules:
         values = {}
         for arg in url_rule.arguments:
             blueprint = url_rule.endpoint.split(".")[0]
@@ -168,7 +188,7 @@ def test_route_by_role(app, routed_world, client_for):
         method = "GET" if "GET" in url_rule.methods else "POST"
         for role in ROLES:
             # Signing out ends the session: give it a client of its own so the others stay signed in.
-            c = client_for(role) if url_rule.endpoint == "auth.logout" else clients[role]
+            c = client_for(role) if url_rule.endpoint in ("auth.logout", "auth.end_session") else clients[role]
             response = c.open(path, method=method)
             response.close()  # static files are streamed from an open file
             expected = _expected(url_rule.endpoint, role)
@@ -233,3 +253,30 @@ def test_a_convenor_switches_the_public_form_on_and_off(world, client_for, app):
     member = client_for("member")
     assert "Switch the public form" not in member.get(f"/partnerships/{slug}").get_data(as_text=True)
     assert member.post(f"/partnerships/{slug}/public-form", data={"enable": "on"}).status_code == 403
+
+
+def test_convenors_see_only_the_organisations_and_people_of_their_own_partnerships(world, client_for, make_user):
+    """Least privilege (issue 13): a convenor once listed every organisation and its members' names."""
+    outsider = make_user("member", world["other_org"])
+    convenor = client_for("convenor")
+    listing = convenor.get("/orgs/").get_data(as_text=True)
+    assert world["org"].name in listing
+    assert world["funder_org"].name in listing, "funders of the partnership they convene"
+    assert world["other_org"].name not in listing
+    assert convenor.get(f"/orgs/{world['org'].slug}").status_code == 200
+    hidden = convenor.get(f"/orgs/{world['other_org'].slug}")
+    assert hidden.status_code == 404
+    assert outsider.display_name not in hidden.get_data(as_text=True)
+    # Convening another partnership opens its organisations, and only while they convene it.
+    from webapp import operations
+
+    other = operations.create_partnership(
+        "Other Partnership", "other", members=[world["other_org"]], convenors=[world["users"]["convenor"]]
+    )
+    db.session.commit()
+    assert convenor.get(f"/orgs/{world['other_org'].slug}").status_code == 200
+    other.convenors = []
+    db.session.commit()
+    assert convenor.get(f"/orgs/{world['other_org'].slug}").status_code == 404
+    # Admins still see every organisation.
+    assert world["other_org"].name in client_for("admin").get("/orgs/").get_data(as_text=True)

@@ -222,3 +222,93 @@ def test_a_refit_finishes_while_observations_are_submitted_and_the_old_version_s
         assert (job.status, job.progress) == (JobStatus.DONE, 100), job.message
         assert active_model(partnership_id).version == first.version + 1
         db.engine.dispose()
+
+
+# Writes that main's later features added -----------------------------------------------------------------------
+
+
+def test_a_signed_in_page_view_notes_its_session_even_when_the_worker_just_wrote(tmp_path, monkeypatch):
+    """Loading the signed-in user notes the session's last use (at most once a minute) in a page view's read
+    transaction. Before: when the worker committed between that read and the write, SQLite refused the write at once
+    ("database is locked": a read that became a write on a stale snapshot) outside the view, and the page was a 500."""
+    import sqlite3
+    from datetime import timedelta
+
+    from webapp import accounts
+    from webapp.models import UserSession
+
+    app, _token, _ids = _world_on_a_file(tmp_path, 1)
+    client = app.test_client()
+    response = client.post("/auth/login", data={"email": "orgadmin@example.org", "password": PASSWORD})
+    assert response.status_code == 302
+    with app.app_context():
+        session = db.session.scalar(select(UserSession))
+        session.last_seen_at -= timedelta(minutes=5)
+        db.session.commit()
+        before = session.last_seen_at
+        db.session.remove()
+
+    found = accounts.find_session
+    writes = []
+
+    def find_session_while_the_worker_writes(raw):
+        record = found(raw)  # read in the request's transaction ...
+        if not writes:  # ... then the worker commits a batch (another connection), once
+            other = sqlite3.connect(f"{tmp_path}/app.db", timeout=30)
+            other.execute("UPDATE observations SET redacted_text = 'x', redacted_at = CURRENT_TIMESTAMP")
+            other.commit()
+            other.close()
+            writes.append(1)
+        return record
+
+    monkeypatch.setattr(accounts, "find_session", find_session_while_the_worker_writes)
+    response = client.get("/home")
+    assert response.status_code == 200
+    assert writes == [1]
+    with app.app_context():
+        assert db.session.scalar(select(UserSession.last_seen_at)) > before
+        db.engine.dispose()
+
+
+def test_the_checkpoint_after_an_erasure_holds_writers_up_for_moments_not_its_whole_wait(tmp_path):
+    """After an erasure, ``PRAGMA wal_checkpoint(TRUNCATE)`` holds SQLite's write lock while it waits for readers of
+    an older snapshot. Before: it waited the connection's busy timeout, four times, so every submission and worker
+    batch waited as long as a page kept reading (here 3 s; under load, minutes). Now each try waits 250 ms."""
+    import sqlite3
+
+    from webapp import secure_erase
+
+    path = f"{tmp_path}/app.db"
+    app = create_app(app_config(f"sqlite:///{path}", tmp_path))
+    with app.app_context():
+        db.create_all()
+        db.session.remove()
+    first = sqlite3.connect(path, isolation_level=None)
+    first.execute("CREATE TABLE scratch (x INTEGER)")
+    first.execute("INSERT INTO scratch VALUES (1)")
+    reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM scratch").fetchone()  # a page reading an older snapshot ...
+    first.execute("INSERT INTO scratch VALUES (2)")
+    release = threading.Timer(3.0, lambda: reader.execute("COMMIT"))  # ... for three seconds
+    release.start()
+
+    def checkpoint() -> None:
+        with app.app_context():
+            secure_erase.checkpoint_sqlite()
+            db.engine.dispose()
+
+    checkpointing = threading.Thread(target=checkpoint)
+    checkpointing.start()
+    time.sleep(0.3)
+    writer = sqlite3.connect(path, isolation_level=None, timeout=30)
+    started = time.perf_counter()
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO scratch VALUES (3)")
+    writer.execute("COMMIT")
+    waited = time.perf_counter() - started
+    release.join()
+    checkpointing.join()
+    for connection in (first, reader, writer):
+        connection.close()
+    assert waited < 1.5, f"a writer waited {waited:.1f} s behind the checkpoint"

@@ -1,11 +1,13 @@
-"""Indicators benchmarks: full England IoD2019 import, area profile p95 and /areas map p95 on PostgreSQL.
+"""Indicators benchmarks: full England IoD2025 and IoD2019 imports, area profile p95 and /areas map p95 on PostgreSQL.
 
     BENCH_DATABASE_URL=postgresql://commintel:commintel@127.0.0.1:5432/commintel_bench_b \
-        nice .venv/bin/python benchmarks/indicators.py [--observations 100000] [--requests 60]
+        nice .venv/bin/python benchmarks/area_profiles.py [--observations 100000] [--requests 60]
 
 Targets (issue 5): import < 30 s; area profile p95 < 200 ms with the full England file and 100,000 observations
 loaded; /areas map p95 < 300 ms. The database is emptied first (drop_all/create_all): give it a database of its own.
-Needs ../shared/data (the England lookup and IoD file); exits with a message when it is absent.
+Needs ../shared/data (the England and Wales lookups of 2021 and 2011 LSOAs and both IoD files); exits with a
+message when it is absent. Geography as the demo has it: LSOA 2021 → ward 2024 current, LSOA 2011 → ward 2019 for
+the older datasets, Bristol's rows of the LSOA 2011 → 2021 bridge.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-SHARED = ROOT.parent / "shared" / "data"
-LOOKUP = SHARED / "geography" / "ons_lsoa11_ward19_lad19_lookup_EW.csv"
-IOD = SHARED / "indicators" / "iod2019_lsoa11_domains_ranks_deciles.csv"
+SHARED = Path(os.environ.get("COMMINTEL_SHARED_DATA", ROOT.parent / "shared" / "data"))
+LOOKUP = SHARED / "geography" / "ons_lsoa21_ward24_lad24_lookup_EW.csv"
+LOOKUP_2011 = SHARED / "geography" / "ons_lsoa11_ward19_lad19_lookup_EW.csv"
+IOD = SHARED / "indicators" / "iod2025_lsoa21_scores_ranks_deciles.csv"
+IOD2019 = SHARED / "indicators" / "iod2019_lsoa11_domains_ranks_deciles.csv"
 BRISTOL = "E06000023"
 PASSWORD = "benchmark password 2026"  # noqa: S105 - a throwaway account in a benchmark database
 
@@ -65,24 +69,29 @@ def load(url: str, n_observations: int, app) -> None:
 
     db.drop_all()
     db.create_all()
-    t = time.perf_counter()
-    report = geography.load_lookup(LOOKUP)
-    geography.load_boundaries(ROOT / "webapp" / "demo_data" / "bristol_wards.geojson", AreaLevel.WARD)
-    geography.load_boundaries(ROOT / "webapp" / "demo_data" / "bristol_lsoa11.geojson", AreaLevel.LSOA)
+    demo_data = ROOT / "webapp" / "demo_data"
+    for lookup in (LOOKUP, LOOKUP_2011):
+        t = time.perf_counter()
+        report = geography.load_lookup(lookup)
+        db.session.commit()
+        print(f"geography ({lookup.name}): {report.rows:,} rows in {time.perf_counter() - t:.1f} s")
+    geography.load_bridge(demo_data / "bristol_lsoa11_lsoa21_lad22_bridge.csv", BRISTOL)
+    geography.load_boundaries(demo_data / "bristol_wards.geojson", AreaLevel.WARD)
+    geography.load_boundaries(demo_data / "bristol_lsoa21.geojson", AreaLevel.LSOA)
     db.session.commit()
-    print(f"geography (England and Wales lookup): {report.rows:,} rows in {time.perf_counter() - t:.1f} s")
 
+    for path, label in ((IOD, "IoD2025 (scores, ranks, deciles)"), (IOD2019, "IoD2019 File 2")):
+        t = time.perf_counter()
+        report = indicator_ops.import_file(path, Options())
+        db.session.commit()
+        print(
+            f"{label}, all England: {report.imported:,} values, {len(report.skipped)} skipped, "
+            f"in {time.perf_counter() - t:.1f} s (target < 30 s)"
+        )
     t = time.perf_counter()
     report = indicator_ops.import_file(IOD, Options())
     db.session.commit()
-    print(
-        f"IoD2019 File 2, all England: {report.imported:,} values, {len(report.skipped)} skipped, "
-        f"in {time.perf_counter() - t:.1f} s (target < 30 s)"
-    )
-    t = time.perf_counter()
-    report = indicator_ops.import_file(IOD, Options())
-    db.session.commit()
-    print(f"  re-import (replaces {report.replaced:,} values): {time.perf_counter() - t:.1f} s")
+    print(f"  IoD2025 re-import (replaces {report.replaced:,} values): {time.perf_counter() - t:.1f} s")
     for line in indicators_demo.load():
         print(" ", line)
     db.session.commit()
@@ -92,14 +101,16 @@ def load(url: str, n_observations: int, app) -> None:
     org = operations.create_organisation("Benchmark Food Share", OrgKind.CHARITY)
     convenor = operations.create_user("convenor@bench.example", PASSWORD, "Bench Convenor", PlatformRole.CONVENOR)
     bristol = db.session.scalar(select(Area).where(Area.code == BRISTOL))
-    wards = list(db.session.scalars(select(Area).where(Area.parent_id == bristol.id)))
+    wards = list(db.session.scalars(select(Area).where(Area.parent_id == bristol.id, Area.current.is_(True))))
     partnership = operations.create_partnership(
         "Bench Partnership", "bench", areas=[bristol, *wards], members=[org], convenors=[convenor]
     )
     agreement = operations.publish_agreement(partnership, "Benchmark agreement text, shared at partnership level.")
     operations.accept_agreement(agreement, org, convenor)
     db.session.commit()
-    lsoas = list(db.session.scalars(select(Area.id).where(Area.parent_id.in_([w.id for w in wards]))))
+    lsoas = list(
+        db.session.scalars(select(Area.id).where(Area.parent_id.in_([w.id for w in wards]), Area.current.is_(True)))
+    )
     places = lsoas + [w.id for w in wards]
     categories = list(db.session.scalars(select(Category.id)))
     rng = random.Random(5)  # noqa: S311 - benchmark data, not security
@@ -130,6 +141,27 @@ def load(url: str, n_observations: int, app) -> None:
     print(f"observations generated: {n_observations:,} in {time.perf_counter() - t:.1f} s")
 
 
+def second_step(app, client, location: str, email: str) -> None:
+    """A convenor's sign-in asks for two-step sign-in: set it up (first run) or type a code, as the person would."""
+    import pyotp
+    from sqlalchemy import select
+
+    from webapp.extensions import db
+    from webapp.models import User
+
+    if location.endswith("/auth/mfa/setup"):
+        client.get("/auth/mfa/setup")
+    elif not location.endswith("/auth/mfa"):
+        return
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == email))
+        user.totp_last_step = None  # a rerun within one 30-second step may type the same code again
+        db.session.commit()
+        code = pyotp.TOTP(user.totp_secret).now()
+    response = client.post(location, data={"code": code})
+    assert response.status_code in (200, 302), response.status_code
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--observations", type=int, default=100_000)
@@ -139,7 +171,7 @@ def main() -> None:
     url = os.environ.get("BENCH_DATABASE_URL")
     if not url:
         sys.exit("Set BENCH_DATABASE_URL to an empty PostgreSQL database of the benchmark's own (it is emptied).")
-    if not LOOKUP.exists() or not IOD.exists():
+    if not all(p.exists() for p in (LOOKUP, LOOKUP_2011, IOD, IOD2019)):
         sys.exit(f"Skipped: the shared data folder is absent ({SHARED}).")
 
     from sqlalchemy import select
@@ -164,11 +196,14 @@ def main() -> None:
         bristol = db.session.scalar(select(Area).where(Area.code == BRISTOL))
         ward_ids = list(db.session.scalars(select(Area.id).where(Area.parent_id == bristol.id)))
         ward_codes = list(db.session.scalars(select(Area.code).where(Area.id.in_(ward_ids))))
-        lsoa_codes = list(db.session.scalars(select(Area.code).where(Area.parent_id.in_(ward_ids))))
+        lsoa_codes = list(
+            db.session.scalars(select(Area.code).where(Area.parent_id.in_(ward_ids), Area.current.is_(True)))
+        )
 
     client = app.test_client()
     response = client.post("/auth/login", data={"email": "convenor@bench.example", "password": PASSWORD})
     assert response.status_code == 302, response.status_code
+    second_step(app, client, response.headers["Location"], "convenor@bench.example")
     rng = random.Random(7)  # noqa: S311 - benchmark sampling, not security
     n = args.requests
     paths = [f"/areas/{rng.choice(ward_codes)}" for _ in range(n // 2)]
@@ -185,9 +220,9 @@ def main() -> None:
         if not label:
             continue
         print(f"  CPU of this process, {label}: median {statistics.median(samples):.0f} ms, p95 {p95(samples):.0f} ms")
-    print(f"local authority profile (263 LSOAs): median {statistics.median(la):.0f} ms, max {max(la):.0f} ms")
+    print(f"local authority profile (268 LSOAs): median {statistics.median(la):.0f} ms, max {max(la):.0f} ms")
     print(f"/areas map (34 wards): median {statistics.median(maps):.0f} ms, p95 {p95(maps):.0f} ms (target < 300 ms)")
-    print(f"/areas map (263 LSOAs): median {statistics.median(lsoa_maps):.0f} ms, p95 {p95(lsoa_maps):.0f} ms")
+    print(f"/areas map (268 LSOAs): median {statistics.median(lsoa_maps):.0f} ms, p95 {p95(lsoa_maps):.0f} ms")
 
 
 if __name__ == "__main__":
