@@ -22,6 +22,8 @@ from webapp.extensions import db
 from webapp.models import OrgKind, OrgRole, PlatformRole
 
 HUGE = "99999999999999999999"
+# Quick fits; the one organisation of these worlds may name themes on its own (the two-source rule has its tests).
+ONE_SOURCE = {"representation": "ctfidf", "term_min_sources": 1}
 
 
 # Numbers out of range ---------------------------------------------------------------------------------------------
@@ -162,10 +164,10 @@ def test_a_refit_finishes_while_observations_are_submitted_and_the_old_version_s
     from nlp import operations as theme_ops
     from nlp.models import ThemeModel, active_model
     from nlp.theme_tasks import refit_themes
-    from tests.nlp.conftest import FAST_PARAMS, demo_texts
+    from tests.nlp.conftest import demo_texts
     from webapp.models import Job, JobStatus, Partnership
 
-    app, token, _ = _world_on_a_file(tmp_path, 0, COMMINTEL_THEME_PARAMS=FAST_PARAMS)
+    app, token, _ = _world_on_a_file(tmp_path, 0, COMMINTEL_THEME_PARAMS=ONE_SOURCE)
     with app.app_context():
         partnership = db.session.scalar(select(Partnership))
         org = partnership.members[0]
@@ -312,3 +314,53 @@ def test_the_checkpoint_after_an_erasure_holds_writers_up_for_moments_not_its_wh
     for connection in (first, reader, writer):
         connection.close()
     assert waited < 1.5, f"a writer waited {waited:.1f} s behind the checkpoint"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_themes_refresh_from_the_command_line_lets_the_site_write_while_it_fits(tmp_path, monkeypatch):
+    """Before: `commintel themes refresh` ran the whole refit in one transaction, which took the write lock when it
+    stored the first vectors and kept it through the fit (minutes on a large corpus): beside a served site, every
+    submission waited and then failed. Now it writes in short transactions, as the background job does."""
+    import sqlite3
+
+    from nlp import operations as theme_ops
+    from nlp.models import active_model
+    from tests.nlp.conftest import demo_texts
+    from webapp.models import Partnership
+
+    app, _token, _ = _world_on_a_file(tmp_path, 0, COMMINTEL_THEME_PARAMS=ONE_SOURCE)
+    with app.app_context():
+        partnership = db.session.scalar(select(Partnership))
+        org = partnership.members[0]
+        category = sops.active_categories()[0]
+        for i, text in enumerate(demo_texts()[:80]):
+            db.session.add(Observation(organisation_id=org.id, partnership_id=partnership.id, kind="need",
+                                       category_id=category.id, sharing_level=SharingLevel.PARTNERSHIP,
+                                       status=ObservationStatus.SUBMITTED, text=text, redacted_text=text,
+                                       period_start=date(2025, 1 + i % 12, 1)))  # fmt: skip
+        db.session.commit()
+        partnership_id = partnership.id
+        db.session.remove()
+    fit, during = theme_ops.fit_snapshot, []
+
+    def fit_while_the_site_writes(*args, **kwargs):
+        site = sqlite3.connect(f"{tmp_path}/app.db", timeout=2, isolation_level=None)
+        try:
+            site.execute("BEGIN IMMEDIATE")  # a submission, waiting at most 2 s for the lock
+            site.execute("UPDATE organisations SET name = name")
+            site.execute("COMMIT")
+            during.append("written")
+        except sqlite3.OperationalError as exc:
+            during.append(str(exc))
+        finally:
+            site.close()
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(theme_ops, "fit_snapshot", fit_while_the_site_writes)
+    result = app.test_cli_runner().invoke(args=["themes", "refresh", "--partnership", "test"])
+    assert result.exit_code == 0, result.output
+    assert during == ["written"]
+    with app.app_context():
+        assert active_model(partnership_id).version == 1
+        db.engine.dispose()
