@@ -20,6 +20,22 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.cli.add_command(briefing_cli)
     _connect_erasure()
+    _schedule_pdf_sweep(app)
+
+
+def _schedule_pdf_sweep(app: Flask) -> None:
+    """Published versions still without their PDF are rendered by a sweep (beat, and every worker start)."""
+    celery = app.extensions.get("celery")
+    if celery is None:
+        return
+    from convening import tasks
+    from webapp.celery_app import register_worker_start_hook
+
+    celery.conf.beat_schedule = {
+        **(celery.conf.beat_schedule or {}),
+        "convening-render-missing-pdfs": {"task": "convening.render_missing_pdfs", "schedule": tasks.SWEEP_SECONDS},
+    }
+    register_worker_start_hook(app, tasks.on_worker_start)
 
 
 def _on_observation_erased(sender, id: int, **extra) -> None:  # noqa: A002 - the signal's argument name

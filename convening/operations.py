@@ -520,28 +520,49 @@ def _add_contributions(version: BriefingVersion, facts: dict) -> None:
             )
 
 
-def render_version_pdf(version: BriefingVersion, progress=None) -> BriefingVersion:
-    """Render and store the PDF of each edition of a published version that has none yet, or whose figures were
-    released with another k or perturbation table than the ones in force (safe to run again)."""
+def editions_to_render(version: BriefingVersion) -> list[tuple[Audience, dict]]:
+    """The editions of a published version that need a PDF (none yet, or released with another k or perturbation
+    table than the ones in force), each with the document to render: read now, rendered later (outside any
+    transaction, see convening.tasks)."""
     if version.is_withdrawn:
-        return version
-    for i, audience in enumerate(version.audiences):
+        return []
+    todo = []
+    for audience in version.audiences:
         edition = version.edition(audience)
-        if edition is None:
-            edition = BriefingEdition(audience=audience, released_with={})
-            version.editions.append(edition)
-        if not edition.stale:
-            continue
+        if edition is None or edition.stale:
+            todo.append((audience, version_document(version, audience)))
+    return todo
+
+
+def store_edition_pdf(version: BriefingVersion, audience: Audience, result) -> BriefingEdition | None:
+    """Store a rendered PDF on the version's edition for ``audience``, unless the version was withdrawn or the
+    edition got a PDF of the current release meanwhile (another worker, the sweep). Flushes; the caller commits."""
+    if version.is_withdrawn:
+        return None
+    edition = version.edition(audience)
+    if edition is None:
+        edition = BriefingEdition(audience=audience, released_with={})
+        version.editions.append(edition)
+    elif not edition.stale:
+        return edition
+    edition.pdf = result.pdf
+    edition.pdf_sha256 = hashlib.sha256(result.pdf).hexdigest()
+    edition.pdf_pages = result.pages
+    edition.pdf_rendered_at = utcnow()
+    edition.released_with = released_with()
+    db.session.flush()
+    record("briefing.pdf", "briefing_version", version.id, None, pages=result.pages, edition=audience.value)
+    return edition
+
+
+def render_version_pdf(version: BriefingVersion, progress=None) -> BriefingVersion:
+    """Render and store, in this transaction, the PDF of each edition that needs one (safe to run again). For the
+    command line, the demo and tests; the background task renders outside the transaction (convening.tasks)."""
+    todo = editions_to_render(version)
+    for i, (audience, document) in enumerate(todo):
         if progress:
             progress(20 + 35 * i, f"Drawing charts and the map ({audience.value} edition)")
-        result = render_document_pdf(version_document(version, audience))
-        edition.pdf = result.pdf
-        edition.pdf_sha256 = hashlib.sha256(result.pdf).hexdigest()
-        edition.pdf_pages = result.pages
-        edition.pdf_rendered_at = utcnow()
-        edition.released_with = released_with()
-        db.session.flush()
-        record("briefing.pdf", "briefing_version", version.id, None, pages=result.pages, edition=audience.value)
+        store_edition_pdf(version, audience, render_document_pdf(document))
     if progress:
         progress(95, "Stored")
     return version

@@ -55,6 +55,9 @@ def _init_themes(app) -> None:
     observation_erased.connect(theme_tasks.on_observation_erased, weak=False)
     celery = app.extensions.get("celery")
     if celery is not None:
+        from nlp import pipeline
+        from webapp.celery_app import register_worker_start_hook
+
         celery.conf.beat_schedule = {
             **(celery.conf.beat_schedule or {}),
             "nlp-nightly-theme-refit": {
@@ -62,4 +65,7 @@ def _init_themes(app) -> None:
                 "schedule": crontab(hour=app.config["COMMINTEL_THEME_REFIT_HOUR"] % 24, minute=30),
                 "args": (None, None),
             },
+            # Whatever is still unredacted or unthemed (a lost message, a dead worker): processed within a minute.
+            "nlp-sweep": {"task": "nlp.process_pending", "schedule": pipeline.SWEEP_SECONDS},
         }
+        register_worker_start_hook(app, pipeline.on_worker_start)

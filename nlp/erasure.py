@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -33,6 +34,9 @@ from webapp.jobs import RETRY_LOCKED, send_after_commit
 from webapp.models import Partnership
 
 log = logging.getLogger(__name__)
+
+# A saved theme folder without a row is a failed fit's leftover only once it is this old (seconds).
+LEFTOVER_AGE_S = 3600
 
 
 def _instance_dir() -> Path:
@@ -157,12 +161,14 @@ def prune_folders(partnership_id: int) -> int:
         if model.id not in keep and folder.exists():
             shutil.rmtree(folder)
             removed += 1
-    # The partnership's folder may hold leftovers of fits that failed before their row was stored.
+    # The partnership's folder may hold leftovers of fits that failed before their row was stored. A recent one may
+    # be a fit another worker saved and is storing right now (its row commits after the folder is written).
     base = _instance_dir() / "themes" / f"partnership-{partnership_id}"
     if base.exists():
         known = {Path(m.path).name for m in kept_versions(partnership_id)}
+        settled = time.time() - LEFTOVER_AGE_S
         for child in base.iterdir():
-            if child.is_dir() and child.name not in known:
+            if child.is_dir() and child.name not in known and child.stat().st_mtime < settled:
                 shutil.rmtree(child)
                 removed += 1
     return removed

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from submissions.models import Observation
 from webapp.extensions import db
 from webapp.models import Partnership, User, UTCDateTime, utcnow
 
@@ -137,3 +138,27 @@ def active_model(partnership_id: int | None) -> ThemeModel | None:
         ThemeModel.partnership_id.is_(None) if partnership_id is None else ThemeModel.partnership_id == partnership_id
     )
     return db.session.scalar(stmt.order_by(ThemeModel.version.desc()))
+
+
+class WorkLease(db.Model):
+    """An observation a worker is redacting or theming now (:mod:`nlp.pipeline`), so that two workers never do the
+    same one; ``attempts`` counts failed tries, which push ``expires_at`` further out each time."""
+
+    __tablename__ = "nlp_work_leases"
+
+    observation_id: Mapped[int] = mapped_column(
+        ForeignKey("observations.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    owner: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+
+
+# Observations still waiting for redaction, found at once however many are stored (a partial index; both SQLite and
+# PostgreSQL have them). The pipeline's sweep asks this on every batch.
+Index(
+    "ix_observations_unredacted",
+    Observation.__table__.c.id,
+    sqlite_where=Observation.__table__.c.redacted_text.is_(None),
+    postgresql_where=Observation.__table__.c.redacted_text.is_(None),
+)

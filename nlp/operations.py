@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 
 from nlp import embeddings as emb
 from nlp import themes as th
@@ -25,6 +25,7 @@ from submissions.queries import partnership_observations
 from webapp.extensions import db
 from webapp.models import Partnership, User, utcnow
 from webapp.operations import OperationError, record
+from webapp.transactions import dialect_insert
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +42,59 @@ def _quiet(_pct: int, _msg: str) -> None:
 
 def encoder() -> emb.Encoder:
     """The configured encoder (``COMMINTEL_ENCODER``; its one-off ONNX export goes to ``COMMINTEL_MODEL_CACHE_DIR``,
-    by default the instance folder's ``models/``). Loaded once per process."""
+    by default the instance folder's ``models/``). Loaded once per process: the first call may export the model for
+    a minute, so background work calls it before any transaction (:func:`nlp.pipeline.process_pending`)."""
     cache = current_app.config.get("COMMINTEL_MODEL_CACHE_DIR") or instance_dir() / "models"
     return emb.load_encoder(current_app.config.get("COMMINTEL_ENCODER", emb.DEFAULT_ENCODER), cache)
+
+
+def missing_vector_ids(observation_ids: list[int]) -> list[int]:
+    """Those of ``observation_ids`` without a vector for the current encoder version (read only)."""
+    version = encoder().version
+    have: set[int] = set()
+    for i in range(0, len(observation_ids), 500):
+        have.update(
+            db.session.scalars(
+                select(ObservationEmbedding.observation_id).where(
+                    ObservationEmbedding.observation_id.in_(observation_ids[i : i + 500]),
+                    ObservationEmbedding.model_version == version,
+                )
+            )
+        )
+    return [i for i in observation_ids if i not in have]
+
+
+def store_vectors(texts: dict[int, str], vectors: dict[int, np.ndarray]) -> list[int]:
+    """Store computed vectors of redacted texts in one statement; skip observations erased, re-edited or embedded
+    since the texts were read (``texts``: id → the redacted text the vector was computed from). Returns the ids
+    stored."""
+    version = encoder().version
+    ids = sorted(vectors)
+    current = dict(
+        db.session.execute(select(Observation.id, Observation.redacted_text).where(Observation.id.in_(ids))).all()
+    )
+    missing = set(missing_vector_ids(ids))
+    stored = [oid for oid in ids if oid in missing and current.get(oid) == texts[oid]]
+    if stored:
+        rows = [{"observation_id": oid, "model_name": emb.MODEL_NAME, "model_version": version,
+                 "vector": emb.to_bytes(vectors[oid])} for oid in stored]  # fmt: skip
+        insert = dialect_insert(ObservationEmbedding).on_conflict_do_nothing(
+            index_elements=["observation_id", "model_version"]
+        )
+        db.session.execute(insert, rows)
+    return stored
+
+
+def embed_texts(texts: dict[int, str], progress: Progress = _quiet) -> int:
+    """Compute and store the vectors of these redacted texts (id → text) that have none yet, in batches; flushes.
+    Returns how many vectors were computed."""
+    todo = missing_vector_ids(list(texts))
+    for start in range(0, len(todo), EMBED_BATCH * 4):
+        chunk = todo[start : start + EMBED_BATCH * 4]
+        encoded = emb.encode([texts[i] for i in chunk], batch_size=EMBED_BATCH, model=encoder())
+        store_vectors({i: texts[i] for i in chunk}, dict(zip(chunk, encoded, strict=True)))
+        progress(int(100 * (start + len(chunk)) / len(todo)), f"embedded {start + len(chunk)} of {len(todo)}")
+    return len(todo)
 
 
 def embed_missing(observations: Iterable[Observation], progress: Progress = _quiet) -> int:
@@ -52,38 +103,7 @@ def embed_missing(observations: Iterable[Observation], progress: Progress = _qui
 
     Unredacted observations are skipped (never embed raw text). Returns how many vectors were computed.
     """
-    model = encoder()
-    version = model.version
-    observations = [o for o in observations if o.redacted_text is not None]
-    if not observations:
-        return 0
-    have = set()
-    ids = [o.id for o in observations]
-    for i in range(0, len(ids), 500):
-        have.update(
-            db.session.scalars(
-                select(ObservationEmbedding.observation_id).where(
-                    ObservationEmbedding.observation_id.in_(ids[i : i + 500]),
-                    ObservationEmbedding.model_version == version,
-                )
-            )
-        )
-    todo = [o for o in observations if o.id not in have]
-    for start in range(0, len(todo), EMBED_BATCH * 4):
-        chunk = todo[start : start + EMBED_BATCH * 4]
-        vectors = emb.encode([o.redacted_text for o in chunk], batch_size=EMBED_BATCH, model=model)
-        for obs, vector in zip(chunk, vectors, strict=True):
-            db.session.add(
-                ObservationEmbedding(
-                    observation_id=obs.id,
-                    model_name=emb.MODEL_NAME,
-                    model_version=version,
-                    vector=emb.to_bytes(vector),
-                )
-            )
-        db.session.flush()
-        progress(int(100 * (start + len(chunk)) / len(todo)), f"embedded {start + len(chunk)} of {len(todo)}")
-    return len(todo)
+    return embed_texts({o.id: o.redacted_text for o in observations if o.redacted_text is not None}, progress)
 
 
 def vectors_for(observation_ids: list[int]) -> dict[int, np.ndarray]:
@@ -128,6 +148,19 @@ class RefitReport:
         return {k: v for k, v in self.__dict__.items()}
 
 
+@dataclass
+class Snapshot:
+    """What a refit fits on, read once: the corpus's ids and redacted texts, in order."""
+
+    partnership_id: int
+    ids: list[int]
+    texts: list[str]
+    sources: list[int | str]  # where each text's theme words come from (:func:`term_source`)
+
+    def text_of(self) -> dict[int, str]:
+        return dict(zip(self.ids, self.texts, strict=True))
+
+
 def corpus(partnership: Partnership) -> list[Observation]:
     """The observations a partnership's themes are fitted on: shared, live, redacted, with some text."""
     return [o for o in db.session.scalars(partnership_observations(partnership)) if (o.redacted_text or "").strip()]
@@ -154,14 +187,8 @@ def term_source(observation: Observation) -> int | str:
     return observation.organisation_id if observation.organisation_id is not None else PUBLIC_SOURCE
 
 
-def refit(partnership: Partnership, actor: User | None = None, progress: Progress = _quiet) -> RefitReport:
-    """Fit a new theme model version for ``partnership`` and make it active.
-
-    Embeds what is missing, fits, matches the new topics to the partnership's existing themes (so ids, curated
-    names, hidden and sign-off states survive), stores assignments for every observation of the corpus and reports
-    new and vanished themes. On any failure (:class:`OperationError` for a too-small corpus) nothing of the new
-    version remains and the previous version stays active.
-    """
+def snapshot(partnership: Partnership) -> Snapshot:
+    """The corpus as it is now (read only); OperationError when it is too small to find themes."""
     observations = corpus(partnership)
     if len(observations) < th.MIN_DOCUMENTS:
         raise OperationError(
@@ -169,50 +196,96 @@ def refit(partnership: Partnership, actor: User | None = None, progress: Progres
             f"{th.MIN_DOCUMENTS} are needed to find themes. The current themes stay as they are.",
             "partnership",
         )
-    progress(2, "embedding observations")
-    embedded = embed_missing(observations, lambda pct, msg: progress(2 + pct * 38 // 100, msg))
-    vectors = vectors_for([o.id for o in observations])
-    matrix = np.vstack([vectors[o.id] for o in observations])
-    progress(40, "finding themes")
+    return Snapshot(
+        partnership.id,
+        [o.id for o in observations],
+        [o.redacted_text or "" for o in observations],
+        [term_source(o) for o in observations],
+    )
+
+
+def fit_snapshot(snap: Snapshot, vectors: dict[int, np.ndarray], progress: Progress = _quiet) -> th.FitResult:
+    """Fit themes on the snapshot's texts and vectors: no database, no transaction (it takes minutes)."""
+    matrix = np.vstack([vectors[i] for i in snap.ids])
     try:
-        result = th.fit_themes(
-            [o.redacted_text for o in observations],
+        return th.fit_themes(
+            snap.texts,
             matrix,
             theme_params(),
             embedding_model=encoder(),
             progress=lambda msg: progress(60, msg),
-            sources=[term_source(o) for o in observations],
+            sources=snap.sources,
         )
     except th.ThemeFitError as exc:
         raise OperationError(exc.message + " The current themes stay as they are.", "partnership") from exc
 
+
+def save_fit(partnership_id: int, result: th.FitResult) -> str:
+    """Save the fitted model under the instance folder (safetensors); returns its path relative to the folder."""
+    relative = Path("themes") / f"partnership-{partnership_id}" / f"fit-{uuid.uuid4().hex[:12]}"
+    th.save(result, instance_dir() / relative, encoder().version)
+    return str(relative)
+
+
+def store_fit(
+    partnership: Partnership, snap: Snapshot, result: th.FitResult, path: str, embedded: int, actor: User | None
+) -> RefitReport:
+    """Store a fit as the partnership's next version and make it active (the previous one stays active until this
+    flushes and commits). Observations erased or re-edited since the snapshot get no assignment; those saved since
+    are assigned to the new version by the pipeline. Flushes; safe to run again after a rollback."""
     previous = active_model(partnership.id)
     version = (
         db.session.scalar(select(func.max(ThemeModel.version)).where(ThemeModel.partnership_id == partnership.id)) or 0
     ) + 1
-    relative = Path("themes") / f"partnership-{partnership.id}" / f"v{version}-{uuid.uuid4().hex[:8]}"
-    target = instance_dir() / relative
-    progress(85, "saving the model")
-    th.save(result, target, encoder().version)
-    try:
-        report = _store(partnership, previous, version, str(relative), result, observations, embedded)
-    except Exception:
-        shutil.rmtree(target, ignore_errors=True)
-        raise
-    from nlp.erasure import prune_theme_folders
-    from webapp.jobs import send_after_commit
-
-    # Once this version is committed, the folders of versions before the previous one are deleted.
-    send_after_commit(prune_theme_folders, partnership.id)
+    current = {}
+    for i in range(0, len(snap.ids), 500):
+        chunk = snap.ids[i : i + 500]
+        current.update(db.session.execute(select(Observation.id, Observation.redacted_text)
+                                          .where(Observation.id.in_(chunk))).all())  # fmt: skip
+    keep = [current.get(oid) == text for oid, text in zip(snap.ids, snap.texts, strict=True)]
+    report = _store(partnership, previous, version, path, result, snap.ids, keep, embedded)
     record("themes.refit", "theme_model", report.model_id, actor, partnership_id=partnership.id,
            version=version, themes=len(report.theme_ids), new=report.new_theme_ids,
            vanished=report.vanished_theme_ids)  # fmt: skip
-    progress(100, report.summary())
     log.info("refit partnership %s: %s", partnership.id, report.summary())
+    if not all(keep):
+        log.info("refit partnership %s: %s observations changed during the fit", partnership.id, keep.count(False))
+    from nlp.erasure import prune_theme_folders
+    from nlp.pipeline import ring_after_commit
+    from webapp.jobs import send_after_commit
+
+    ring_after_commit()  # observations saved during the fit: assign them to the new version
+    # Once this version is committed, the folders of versions before the previous one are deleted.
+    send_after_commit(prune_theme_folders, partnership.id)
     return report
 
 
-def _store(partnership, previous, version, path, result: th.FitResult, observations, embedded) -> RefitReport:
+def refit(partnership: Partnership, actor: User | None = None, progress: Progress = _quiet) -> RefitReport:
+    """Fit a new theme model version for ``partnership`` and make it active, in the caller's one transaction (the
+    CLI and the demo; the background job does the same in short steps, :func:`nlp.theme_tasks.refit_in_steps`).
+
+    Embeds what is missing, fits, matches the new topics to the partnership's existing themes (so ids, curated
+    names, hidden and sign-off states survive), stores assignments for every observation of the corpus and reports
+    new and vanished themes. On any failure (:class:`OperationError` for a too-small corpus) nothing of the new
+    version remains and the previous version stays active.
+    """
+    snap = snapshot(partnership)
+    progress(2, "embedding observations")
+    embedded = embed_texts(snap.text_of(), lambda pct, msg: progress(2 + pct * 38 // 100, msg))
+    progress(40, "finding themes")
+    result = fit_snapshot(snap, vectors_for(snap.ids), progress)
+    progress(85, "saving the model")
+    path = save_fit(partnership.id, result)
+    try:
+        report = store_fit(partnership, snap, result, path, embedded, actor)
+    except Exception:
+        shutil.rmtree(instance_dir() / path, ignore_errors=True)
+        raise
+    progress(100, report.summary())
+    return report
+
+
+def _store(partnership, previous, version, path, result: th.FitResult, ids, keep, embedded) -> RefitReport:
     model = ThemeModel(
         partnership_id=partnership.id,
         version=version,
@@ -276,17 +349,15 @@ def _store(partnership, previous, version, path, result: th.FitResult, observati
         model.changes = model.changes | {"vanished": vanished}
 
     now = utcnow()
-    db.session.add_all(
-        ThemeAssignment(
-            observation_id=obs.id,
-            model_id=model.id,
-            theme_id=None if topic < 0 else topic_theme[topic],
-            is_outlier=topic < 0,
-            probability=float(sim),
-            assigned_at=now,
-        )
-        for obs, topic, sim in zip(observations, result.topics, result.similarity, strict=True)
-    )
+    # One statement for every assignment (tens of thousands on a large corpus): the write lock is held briefly.
+    rows = [
+        {"observation_id": oid, "model_id": model.id, "theme_id": None if topic < 0 else topic_theme[topic],
+         "is_outlier": topic < 0, "probability": float(sim), "assigned_at": now}
+        for oid, still, topic, sim in zip(ids, keep, result.topics, result.similarity, strict=True)
+        if still
+    ]  # fmt: skip
+    if rows:
+        db.session.execute(insert(ThemeAssignment), rows)
     if previous is not None:
         previous.active = False
     model.active = True
@@ -316,27 +387,38 @@ def forget_saved(model: ThemeModel) -> None:
     _saved_cache.pop(str(instance_dir() / model.path), None)
 
 
-def _saved(model: ThemeModel) -> th.SavedThemes:
-    path = str(instance_dir() / model.path)
+def _saved(model_path: str) -> th.SavedThemes:
+    path = str(instance_dir() / model_path)
     if path not in _saved_cache:
         _saved_cache[path] = th.load(path)
     return _saved_cache[path]
 
 
-def assign_observations(ids: Iterable[int]) -> tuple[int, list[int]]:
-    """Assign these observations to their partnership's active themes (same outlier rule as a refit).
+@dataclass
+class AssignmentWork:
+    """Observations of one partnership to place in its active themes: what was read, then what was computed."""
 
-    Returns (how many were assigned, ids still waiting for redaction). Observations not shared with a partnership,
-    or whose partnership has no theme model yet, are left alone.
-    """
+    model_id: int
+    model_path: str
+    topic_theme_ids: list[int]  # the theme (followed through merges) of each topic of the model
+    texts: dict[int, str]  # id → redacted text, as read
+    vectors: dict[int, np.ndarray] = field(default_factory=dict)
+    new_vectors: dict[int, np.ndarray] = field(default_factory=dict)
+    topics: dict[int, tuple[int, float]] = field(default_factory=dict)
+
+
+def plan_assignments(ids: Iterable[int]) -> tuple[list[AssignmentWork], list[int]]:
+    """Read what assigning these observations needs (read only): per partnership with an active model, the live,
+    shared, redacted observations among ``ids`` and the vectors they already have. Also returns the ids still
+    waiting for redaction."""
     ids = sorted({int(i) for i in ids})
     observations = list(db.session.scalars(select(Observation).where(Observation.id.in_(ids))))
     waiting = [o.id for o in observations if o.redacted_text is None and o.partnership_id is not None]
     by_partnership: dict[int, list[Observation]] = {}
     for obs in observations:
-        if obs.redacted_text is not None and obs.partnership_id is not None and (obs.redacted_text or "").strip():
+        if obs.partnership_id is not None and (obs.redacted_text or "").strip():
             by_partnership.setdefault(obs.partnership_id, []).append(obs)
-    assigned = 0
+    work = []
     for partnership_id, group in by_partnership.items():
         model = active_model(partnership_id)
         if model is None:
@@ -350,29 +432,66 @@ def assign_observations(ids: Iterable[int]) -> tuple[int, list[int]]:
                 .with_only_columns(Observation.id)
             )
         )
-        group = [o for o in group if o.id in allowed]
-        if not group:
+        texts = {o.id: o.redacted_text or "" for o in group if o.id in allowed}
+        if texts:
+            themes = [_canonical_id(t) for t in model.changes.get("topic_theme_ids", [])]
+            work.append(AssignmentWork(model.id, model.path, themes, texts, vectors_for(list(texts))))
+    return work, waiting
+
+
+def compute_assignments(work: list[AssignmentWork]) -> None:
+    """Embed what has no vector and place every observation in its model's themes: no database, no transaction."""
+    for w in work:
+        missing = [i for i in w.texts if i not in w.vectors]
+        if missing:
+            encoded = emb.encode([w.texts[i] for i in missing], batch_size=EMBED_BATCH, model=encoder())
+            w.new_vectors = dict(zip(missing, encoded, strict=True))
+        ids = list(w.texts)
+        matrix = np.vstack([w.vectors.get(i, w.new_vectors.get(i)) for i in ids])
+        topics, sims = _saved(w.model_path).assign(matrix)
+        w.topics = {i: (int(t), float(s)) for i, t, s in zip(ids, topics, sims, strict=True)}
+
+
+def store_assignments(work: list[AssignmentWork]) -> int:
+    """Store computed vectors and assignments, a statement each; skip observations whose text changed since they
+    were read, and models no longer active (the next pass assigns those again). Safe to run again. Returns how many
+    were stored."""
+    assigned = 0
+    for w in work:
+        if not db.session.scalar(select(ThemeModel.active).where(ThemeModel.id == w.model_id)):
             continue
-        embed_missing(group)
-        vectors = vectors_for([o.id for o in group])
-        topics, sims = _saved(model).assign(np.vstack([vectors[o.id] for o in group]))
-        topic_theme = model.changes.get("topic_theme_ids", [])
-        for obs, topic, sim in zip(group, topics, sims, strict=True):
-            row = db.session.scalar(
-                select(ThemeAssignment).where(
-                    ThemeAssignment.observation_id == obs.id, ThemeAssignment.model_id == model.id
-                )
+        if w.new_vectors:
+            store_vectors(w.texts, w.new_vectors)
+        current = dict(db.session.execute(select(Observation.id, Observation.redacted_text)
+                                          .where(Observation.id.in_(list(w.topics)))).all())  # fmt: skip
+        now = utcnow()
+        rows = [
+            {"observation_id": oid, "model_id": w.model_id, "theme_id": None if topic < 0 else w.topic_theme_ids[topic],
+             "is_outlier": topic < 0, "probability": sim, "assigned_at": now}
+            for oid, (topic, sim) in w.topics.items()
+            if current.get(oid) == w.texts[oid]
+        ]  # fmt: skip
+        if rows:
+            insert = dialect_insert(ThemeAssignment)
+            upsert = insert.on_conflict_do_update(
+                index_elements=["observation_id", "model_id"],
+                set_={name: insert.excluded[name] for name in ("theme_id", "is_outlier", "probability", "assigned_at")},
             )
-            if row is None:
-                row = ThemeAssignment(observation_id=obs.id, model_id=model.id)
-                db.session.add(row)
-            row.theme_id = None if topic < 0 else _canonical_id(topic_theme[int(topic)])
-            row.is_outlier = bool(topic < 0)
-            row.probability = float(sim)
-            row.assigned_at = utcnow()
-            assigned += 1
-    db.session.flush()
-    return assigned, waiting
+            db.session.execute(upsert, rows)
+            assigned += len(rows)
+    return assigned
+
+
+def assign_observations(ids: Iterable[int]) -> tuple[int, list[int]]:
+    """Assign these observations to their partnership's active themes (same outlier rule as a refit), in the
+    caller's transaction.
+
+    Returns (how many were assigned, ids still waiting for redaction). Observations not shared with a partnership,
+    or whose partnership has no theme model yet, are left alone.
+    """
+    work, waiting = plan_assignments(ids)
+    compute_assignments(work)
+    return store_assignments(work), waiting
 
 
 def _canonical_id(theme_id: int) -> int:

@@ -5,8 +5,8 @@
 - :func:`redact_observations_now` is the operation: it redacts observations whose ``redacted_text`` is empty, in
   batches, stores the text with the redaction version, and suggests an area where the submitter gave none. It
   flushes, sends :data:`nlp.signals.observations_redacted`, and never commits.
-- :func:`redact_observations` is the Celery task (ids in, one commit), sent after commit when
-  :data:`submissions.signals.observations_saved` fires.
+- :func:`store_redactions` stores redactions computed outside the transaction (the background pipeline,
+  :mod:`nlp.pipeline`, which :data:`submissions.signals.observations_saved` sets going after commit).
 
 Nothing here logs observation text: ids and counts only.
 """
@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 
 from celery import shared_task
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from nlp.models_loader import load_spacy
@@ -27,7 +27,6 @@ from nlp.redaction import Redactor, default_keep_list
 from nlp.signals import observations_redacted
 from submissions.models import Observation
 from webapp.extensions import db
-from webapp.jobs import RETRY_LOCKED, send_after_commit
 from webapp.models import Area, AreaLevel, utcnow
 
 log = logging.getLogger(__name__)
@@ -103,12 +102,7 @@ def redact_observations_now(
         results = redactor.redact_many([o.text for o in observations], batch_size=batch_size, n_process=n_process)
         now = utcnow()
         for obs, result in zip(observations, results, strict=True):
-            obs.redacted_text = result.text
-            obs.redacted_at = now
-            obs.redaction_version = redactor.version
-            if obs.area_id is None:
-                code = suggest_area(result.places)
-                obs.suggested_area_id = area_ids.get(code) if code else None
+            _apply(obs, result, redactor.version, area_ids, now)
         db.session.flush()
         done.extend(o.id for o in observations)
         log.info("redacted %s observations (ids %s..%s)", len(observations), chunk[0], chunk[-1])
@@ -118,20 +112,68 @@ def redact_observations_now(
     return len(done)
 
 
-@shared_task(name="nlp.redact_observations", **RETRY_LOCKED)
+def _apply(obs: Observation, result, version: str, area_ids: dict[str, int], now) -> None:
+    obs.redacted_text = result.text
+    obs.redacted_at = now
+    obs.redaction_version = version
+    if obs.area_id is None:
+        code = suggest_area(result.places)
+        obs.suggested_area_id = area_ids.get(code) if code else None
+
+
+def prepare_redactions(texts: dict[int, str], results: Sequence, version: str, area_ids: dict[str, int]) -> list[dict]:
+    """The rows :func:`store_redactions` writes, computed before its transaction (so the lock is held only to
+    write them). ``texts``: id → the raw text that was redacted, in the order of ``results``."""
+    rows = []
+    for (oid, text), result in zip(texts.items(), results, strict=True):
+        code = suggest_area(result.places)
+        rows.append({"b_id": oid, "b_text": text, "b_redacted": result.text, "b_version": version,
+                     "b_suggested": area_ids.get(code) if code else None})  # fmt: skip
+    return rows
+
+
+def store_redactions(rows: list[dict]) -> list[int]:
+    """Store redactions computed outside the transaction (rows from :func:`prepare_redactions`), in one statement.
+    Observations erased, edited or redacted since they were read are left alone (an edit queues its own
+    redaction); an area is suggested only where the submitter gave none. Sends
+    :data:`nlp.signals.observations_redacted`; returns the ids stored."""
+    if not rows:
+        return []
+    table, now = Observation.__table__, utcnow()
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.redacted_text.is_(None), table.c.text == bindparam("b_text"))
+        .values(
+            redacted_text=bindparam("b_redacted"),
+            redacted_at=now,
+            redaction_version=bindparam("b_version"),
+            suggested_area_id=case((table.c.area_id.is_(None), bindparam("b_suggested")),
+                                   else_=table.c.suggested_area_id),
+        )
+    )  # fmt: skip
+    db.session.execute(statement, rows, execution_options={"synchronize_session": False})
+    ids = [r["b_id"] for r in rows]
+    stored = select(Observation.id).where(Observation.id.in_(ids), Observation.redacted_at == now)
+    done = sorted(db.session.scalars(stored))
+    if done:
+        observations_redacted.send(current_app._get_current_object(), ids=done)
+        log.info("redacted %s observations (ids %s..%s)", len(done), done[0], done[-1])
+    return done
+
+
+@shared_task(name="nlp.redact_observations")
 def redact_observations(ids: list[int]) -> int:
-    """Redact these observations (those already redacted are left alone) and commit once."""
-    try:
-        count = redact_observations_now(ids)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        log.exception("redaction of %s observations failed", len(ids))
-        raise
-    return count
+    """Redact these observations (those already redacted are left alone), in short batches; returns how many were
+    redacted. Kept for messages queued before the pipeline (:mod:`nlp.pipeline`) took over."""
+    from nlp.pipeline import run
+
+    return run([int(i) for i in ids]).get("redacted", 0)
 
 
 def on_observations_saved(sender, ids: list[int] | None = None, **_) -> None:
-    """Signal receiver: redact the saved observations once their transaction commits (never on a rollback)."""
+    """Signal receiver: once the transaction commits (never on a rollback), ring the pipeline's doorbell; it redacts
+    and themes them in batches."""
     if ids:
-        send_after_commit(redact_observations, [int(i) for i in ids])
+        from nlp.pipeline import ring_after_commit
+
+        ring_after_commit(len(ids))

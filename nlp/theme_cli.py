@@ -1,4 +1,5 @@
-"""`commintel themes ...`: refresh (refit), export and show themes. One commit per partnership refitted."""
+"""`commintel themes ...`: refresh (refit), export and show themes. A refit writes in short transactions (its vectors
+in batches, the new version in one at the end), so it can run beside a served site."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from nlp import operations
 from nlp.models import Theme, ThemeAssignment, active_model
+from nlp.theme_tasks import refit_in_steps
 from submissions.models import Observation
 from webapp.extensions import db
 from webapp.models import Partnership
@@ -49,8 +50,8 @@ def refresh_command(slug: str | None) -> None:
                 done[0] = max(done[0], pct)
 
             try:
-                result = operations.refit(partnership, progress=progress)
-                db.session.commit()
+                # In short transactions, as the background job does: the served site keeps writing meanwhile.
+                result = refit_in_steps(partnership.id, progress=progress)
             except OperationError as exc:
                 db.session.rollback()
                 failures += 1

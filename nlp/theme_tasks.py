@@ -1,29 +1,34 @@
-"""Background work for themes (Celery tasks take ids, commit once, are safe to run twice).
+"""Background work for themes (Celery tasks take ids and are safe to run twice).
 
 - :func:`refit_themes`: a refit with progress on the job page (``webapp.jobs``); the nightly schedule and the
-  "start a refresh" button both send it.
-- :func:`assign_new_observations`: places new observations in the active themes (same rule as a refit) seconds
-  after they are saved. An observation is never embedded before it is redacted: while redaction is still running
-  the task retries a few times, then leaves the rest to the next refit.
+  "start a refresh" button both send it. It runs in short steps (:func:`refit_in_steps`): the corpus is read once
+  (a snapshot), missing vectors are stored in short batches, the fit runs outside any transaction, and the new
+  version is written and made active in one short transaction at the end. Web requests and the NLP pipeline keep
+  writing meanwhile; the previous version stays active until the new one is stored; a worker that dies mid-fit
+  leaves nothing of the new version, and the job runs again (``webapp.jobs.recover_interrupted``).
+- New observations are placed in the active themes by the pipeline (:mod:`nlp.pipeline`);
+  :func:`assign_new_observations` is kept for messages queued before it.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 
 from celery import shared_task
 from sqlalchemy import select
 
+from nlp import embeddings as emb
 from nlp import operations
 from webapp.extensions import db
-from webapp.jobs import RETRY_LOCKED, report, running, send_after_commit
-from webapp.models import Job, Partnership
+from webapp.jobs import report, running
+from webapp.models import Job, Partnership, User, utcnow
 from webapp.operations import OperationError
+from webapp.transactions import end_read, write
 
 log = logging.getLogger(__name__)
 
-ASSIGN_RETRIES = 10
-ASSIGN_RETRY_SECONDS = 1
+EMBED_WRITE_BATCH = 256
 
 
 @shared_task(name="nlp.refit_themes")
@@ -35,12 +40,15 @@ def refit_themes(job_id: str | None, partnership_id: int | None = None) -> dict:
         else list(db.session.scalars(select(Partnership.id).order_by(Partnership.id)))
     )
     if job_id is None:
-        # The nightly run gets a job too: its progress commits are what keep the embedded SQLite store writable
-        # for web requests while the fit runs (and a convenor can see how the night's refit went).
-        job = Job(kind="themes.refit")
-        db.session.add(job)
-        db.session.commit()
-        job_id = job.id
+        # The nightly run gets a job too, so that a convenor can see how the night's refit went, and a worker
+        # that dies during it leaves a job that is run again.
+        def make_job() -> str:
+            job = Job(kind="themes.refit", task=refit_themes.name, args=[partnership_id], queued_at=utcnow())
+            db.session.add(job)
+            db.session.flush()
+            return job.id
+
+        job_id = write(make_job, what="creating the nightly refit job")
     try:
         with running(job_id) as job:
             result = _refit_all(ids, job, asked_for_one=partnership_id is not None)
@@ -64,8 +72,7 @@ def _refit_all(ids: list[int], job: Job, asked_for_one: bool) -> dict:
             report(job, (100 * n + pct) // max(1, len(ids)), f"{name}: {msg}")
 
         try:
-            result = operations.refit(partnership, progress=progress)
-            db.session.commit()
+            result = refit_in_steps(pid, progress=progress, actor_id=job.created_by_id)
             out["refitted"].append(result.as_json())
         except OperationError as exc:
             db.session.rollback()
@@ -76,31 +83,68 @@ def _refit_all(ids: list[int], job: Job, asked_for_one: bool) -> dict:
     return out
 
 
-@shared_task(name="nlp.assign_new_observations", bind=True, **(RETRY_LOCKED | {"max_retries": ASSIGN_RETRIES}))
-def assign_new_observations(self, ids: list[int]) -> int:
-    """Assign these observations to their partnership's active themes; wait for redaction if it has not run yet."""
+def refit_in_steps(partnership_id: int, progress=operations._quiet, actor_id: int | None = None):
+    """:func:`nlp.operations.refit` in short transactions (see the module docstring); returns its RefitReport."""
+    operations.encoder()  # loaded (exported, the first time) before any transaction
+    partnership = db.session.get(Partnership, partnership_id)
+    snap = operations.snapshot(partnership)
+    texts = snap.text_of()
+    todo = operations.missing_vector_ids(snap.ids)
+    end_read()
+    progress(2, "embedding observations")
+    embedded = 0
+    for start in range(0, len(todo), EMBED_WRITE_BATCH):
+        chunk = todo[start : start + EMBED_WRITE_BATCH]
+        encoded = emb.encode([texts[i] for i in chunk], batch_size=operations.EMBED_BATCH, model=operations.encoder())
+        vectors = dict(zip(chunk, encoded, strict=True))
+        embedded += len(write(lambda vectors=vectors: operations.store_vectors(texts, vectors), what="storing vectors"))
+        progress(2 + 38 * (start + len(chunk)) // len(todo), f"embedded {start + len(chunk)} of {len(todo)}")
+    vectors = operations.vectors_for(snap.ids)
+    end_read()
+    # Observations edited or erased while they were embedded drop out of this fit (the pipeline assigns them later).
+    kept = [(i, t, s) for i, t, s in zip(snap.ids, snap.texts, snap.sources, strict=True) if i in vectors]
+    snap = operations.Snapshot(
+        snap.partnership_id, [i for i, _, _ in kept], [t for _, t, _ in kept], [s for _, _, s in kept]
+    )
+    progress(40, "finding themes")
+    result = operations.fit_snapshot(snap, vectors, progress)
+    progress(85, "saving the model")
+    path = operations.save_fit(partnership_id, result)
+
+    def store():
+        actor = db.session.get(User, actor_id) if actor_id else None
+        return operations.store_fit(db.session.get(Partnership, partnership_id), snap, result, path, embedded, actor)
+
     try:
-        count, waiting = operations.assign_observations(ids)
-        db.session.commit()
+        report_ = write(store, what=f"storing the refit of partnership {partnership_id}")
     except Exception:
-        db.session.rollback()
-        log.exception("theme assignment of %s observations failed", len(ids))
+        shutil.rmtree(operations.instance_dir() / path, ignore_errors=True)
         raise
-    if waiting and self.request.retries < ASSIGN_RETRIES and not self.request.is_eager:
-        raise self.retry(args=[waiting], countdown=ASSIGN_RETRY_SECONDS)
-    return count
+    progress(100, report_.summary())
+    return report_
+
+
+@shared_task(name="nlp.assign_new_observations")
+def assign_new_observations(ids: list[int]) -> int:
+    """Assign these observations to their partnership's active themes. Kept for messages queued before the
+    pipeline (:mod:`nlp.pipeline`) took over; it redacts first what still needs it."""
+    from nlp.pipeline import run
+
+    return run([int(i) for i in ids]).get("assigned", 0)
 
 
 def on_observations_saved(sender, ids: list[int] | None = None, **_) -> None:
-    """The text changed: drop stale vectors/assignments now, and assign once redaction has run (after commit)."""
+    """The text changed: drop stale vectors/assignments now (the pipeline assigns them again after redaction)."""
     if ids:
         operations.forget_text(ids)
-        send_after_commit(assign_new_observations, [int(i) for i in ids])
 
 
 def on_observations_redacted(sender, ids: list[int] | None = None, **_) -> None:
+    """Redacted outside the pipeline (the CLI): ring its doorbell so that they are themed too."""
     if ids:
-        send_after_commit(assign_new_observations, [int(i) for i in ids])
+        from nlp.pipeline import ring_after_commit
+
+        ring_after_commit(len(ids))
 
 
 def on_observation_erased(sender, id: int | None = None, **_) -> None:  # noqa: A002 - the signal's argument name

@@ -430,7 +430,7 @@ def import_upload():
             except importer.ImportFileError as exc:
                 form.file.errors = [exc.message]
             else:
-                upload = uploads.save(data, file.filename, current_user.id, org.id,
+                upload = uploads.save(table, file.filename, current_user.id, org.id,
                                       importer.guess_mapping(table.headers))  # fmt: skip
                 return redirect(url_for("observations.import_mapping", upload_id=upload.id))
     status = 422 if form.errors else 200
@@ -438,10 +438,10 @@ def import_upload():
 
 
 def _table(upload: uploads.Upload) -> importer.Table:
-    raw = uploads.data(upload)
-    if raw is None:  # already imported
+    table = uploads.table(upload)  # parsed once, at upload
+    if table is None:  # already imported
         abort(404)
-    return importer.read_table(raw, upload.filename)
+    return table
 
 
 @bp.route("/import/<upload_id>/mapping", methods=["GET", "POST"], endpoint="import_mapping")
@@ -487,20 +487,24 @@ def import_preview(upload_id: str):
     upload, org = _upload_or_404(upload_id)
     table = _table(upload)
     form = ConfirmImportForm()
-    message = None
+    message, status = None, 422
     try:
         mapping = importer.check_mapping(table.headers, upload.mapping, upload.defaults)
     except importer.ImportFileError:
         return redirect(url_for("observations.import_mapping", upload_id=upload.id))
     if form.validate_on_submit():
         try:
-            result = importer.import_table(table, mapping, org, current_user, defaults=upload.defaults,
-                                           valid_rows_only=form.valid_rows_only.data, via="web")  # fmt: skip
+            with uploads.importing(upload):  # a second confirmation of the same upload imports nothing
+                result = importer.import_table(table, mapping, org, current_user, defaults=upload.defaults,
+                                               valid_rows_only=form.valid_rows_only.data, via="web")  # fmt: skip
+                db.session.commit()
         except importer.ImportRejected as exc:
             db.session.rollback()
             message = exc.message
+        except uploads.AlreadyImporting:
+            db.session.rollback()
+            message, status = "This file is being imported already (or has been): it is imported once.", 409
         else:
-            db.session.commit()
             preview = result.preview
             upload.imported, upload.skipped = result.imported, preview.bad_row_count
             uploads.finish(upload, importer.skipped_rows_csv(table, preview) if preview.bad_rows else None)
@@ -509,7 +513,7 @@ def import_preview(upload_id: str):
     return render_template(
         "submissions/import_preview.html", upload=upload, org=org, table=table, preview=preview, form=form,
         message=message, mapping=mapping, labels={f.name: f.label for f in FIELDS},
-    ), 422 if message else 200  # fmt: skip
+    ), status if message else 200  # fmt: skip
 
 
 @bp.route("/import/<upload_id>/skipped.csv", endpoint="import_skipped")

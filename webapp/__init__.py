@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask
 
 from webapp.config import PROJECT_ROOT, load_config
+from webapp.http import CommintelFlask
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +19,7 @@ TEMPLATE_DIR = PROJECT_ROOT / "templates"
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. ``config`` overrides settings (tests use it); the environment supplies the rest."""
-    app = Flask(
+    app = CommintelFlask(
         __name__,
         template_folder=str(TEMPLATE_DIR),
         static_folder="static",

@@ -44,6 +44,7 @@ from webapp.forms import (
     SetupCodeForm,
 )
 from webapp.models import TokenPurpose, User, UserSession
+from webapp.transactions import commit_or_redo
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -74,9 +75,12 @@ def load_user(user_id: str) -> User | None:
         return None
     if user is None or user.session_version != version or not user.active:
         return None
-    record = accounts.find_session(session.get(SESSION_KEY))
+    raw = session.get(SESSION_KEY)
+    record = accounts.find_session(raw)
     if db.session.dirty or db.session.new:
-        db.session.commit()  # the session's last use, or its end when it timed out
+        # The session's last use, or its end when it timed out. A page view reads without SQLite's write lock; if the
+        # worker committed meanwhile, this write is made again in its own short transaction (never a 500).
+        record = commit_or_redo(record, lambda: accounts.find_session(raw), what="noting a session's last use")
     if record is None or record.user_id != user.id:
         g.session_ended = SESSION_KEY in session
         return None

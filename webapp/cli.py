@@ -7,6 +7,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -247,36 +249,81 @@ def _load_demo_parts() -> Iterator[str]:
 def serve_command(host: str, port: int, threads: int, no_worker: bool):
     from waitress import serve
 
-    worker = None if no_worker else start_embedded_worker()
+    worker = None if no_worker else EmbeddedWorker().start()
     try:
         click.echo(f"commintel is serving on http://{host}:{port}/  (Ctrl+C to stop)")
         serve(current_app._get_current_object(), host=host, port=port, threads=threads, ident="commintel")
     finally:
-        if worker is not None and worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
+        if worker is not None:
+            worker.stop()
+
+
+class EmbeddedWorker:
+    """The background processes `commintel serve` runs as its children: a Celery worker and the beat scheduler, each
+    started again when it dies (killed by the system for memory, say); the worker's start-up recovers what it was
+    doing. They are two processes, not `worker --beat`: that runs beat in a child of the worker, which a killed
+    worker would leave behind, still scheduling, beside the new one's. Restarts wait a little longer each time a
+    process dies young (1 s, 2 s... 60 s at most), so one that cannot start does not spin."""
+
+    def __init__(self) -> None:
+        self.instance_dir = current_app.config["COMMINTEL_INSTANCE_DIR"]
+        self.starters = {"worker": start_embedded_worker, "scheduler": start_embedded_scheduler}
+        self.processes: dict[str, subprocess.Popen] = {}
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._supervise, name="embedded-worker-supervisor", daemon=True)
+
+    @property
+    def process(self) -> subprocess.Popen | None:
+        """The worker process."""
+        return self.processes.get("worker")
+
+    def start(self) -> EmbeddedWorker:
+        for name, starter in self.starters.items():
+            self.processes[name] = starter(self.instance_dir)
+        self._thread.start()
+        return self
+
+    def _supervise(self) -> None:
+        delay = dict.fromkeys(self.starters, 1.0)
+        started = dict.fromkeys(self.starters, time.monotonic())
+        while not self._stopping.wait(1.0):
+            for name, process in list(self.processes.items()):
+                if process.poll() is None:
+                    continue
+                log.error("the embedded %s stopped (exit %s); starting it again in %.0f s", name, process.returncode,
+                          delay[name])  # fmt: skip
+                if self._stopping.wait(delay[name]):
+                    return
+                # One that lived a while gets a quick restart next time; one that died young, a slower one.
+                delay[name] = 1.0 if time.monotonic() - started[name] > 60 else min(60.0, delay[name] * 2)
+                started[name] = time.monotonic()
+                self.processes[name] = self.starters[name](self.instance_dir)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
             try:
-                worker.wait(timeout=15)
+                process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                worker.kill()
+                process.kill()
 
 
-def start_embedded_worker() -> subprocess.Popen:
-    """A Celery worker (with the beat scheduler) in a child process, sharing this process's settings."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "webapp.worker",
-        "worker",
-        "--beat",
-        "--pool=threads",
-        "--concurrency=2",
-        "--loglevel=INFO",
-        "--schedule",
-        str(Path(current_app.config["COMMINTEL_INSTANCE_DIR"]) / "celerybeat-schedule"),
-    ]
+def start_embedded_worker(instance_dir: str | None = None) -> subprocess.Popen:
+    """A Celery worker in a child process, sharing this process's settings."""
+    cmd = [sys.executable, "-m", "celery", "-A", "webapp.worker", "worker", "--pool=threads", "--concurrency=2",
+           "--loglevel=INFO"]  # fmt: skip
     click.echo("Starting the embedded background worker.")
+    return subprocess.Popen(cmd, env=os.environ.copy())  # noqa: S603 - fixed argument list, no shell
+
+
+def start_embedded_scheduler(instance_dir: str | None = None) -> subprocess.Popen:
+    """Celery beat (the nightly refit and the sweeps) in a child process, sharing this process's settings."""
+    instance_dir = instance_dir or current_app.config["COMMINTEL_INSTANCE_DIR"]
+    cmd = [sys.executable, "-m", "celery", "-A", "webapp.worker", "beat", "--loglevel=INFO",
+           "--schedule", str(Path(instance_dir) / "celerybeat-schedule")]  # fmt: skip
     return subprocess.Popen(cmd, env=os.environ.copy())  # noqa: S603 - fixed argument list, no shell
 
 

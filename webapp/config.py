@@ -422,9 +422,12 @@ def _derived(values: dict[str, Any]) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,
         "RATELIMIT_STORAGE_URI": values["REDIS_URL"] or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
-        "CELERY_BROKER_URL": values["REDIS_URL"] or f"sqla+sqlite:///{instance_dir}/celery-broker.db",
+        # Embedded default: the task queue is an SQLite file (webapp.sqlite_queue), results another.
+        "CELERY_BROKER_URL": values["REDIS_URL"] or f"sqlite-queue://{Path(instance_dir).resolve()}/celery-queue.db",
         "CELERY_RESULT_BACKEND": (
-            values["REDIS_URL"] if values["REDIS_URL"] else f"db+sqlite:///{instance_dir}/celery-results.db"
+            values["REDIS_URL"]
+            if values["REDIS_URL"]
+            else f"db+sqlite:///{Path(instance_dir).resolve()}/celery-results.db"
         ),
     }
 

@@ -9,6 +9,8 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from webapp.http import NumberOutOfRange
+
 log = logging.getLogger(__name__)
 
 MESSAGES = {
@@ -77,6 +79,10 @@ def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
         return render_error(400, "The form had expired or was sent from elsewhere. Go back, reload it and try again.")
+
+    @app.errorhandler(NumberOutOfRange)
+    def number_out_of_range(exc: NumberOutOfRange):
+        return render_error(400, exc.description)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

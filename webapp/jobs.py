@@ -1,34 +1,91 @@
-"""Background jobs with progress the UI can show, enqueued only after the request's transaction commits."""
+"""Background jobs with progress the UI can show, enqueued only after the request's transaction commits.
+
+The life of a job, and why none stays "running" for ever:
+
+- :func:`enqueue` stores a QUEUED job with the task's name and arguments and sends the task once the transaction
+  commits (never for a rolled-back request).
+- :func:`running` claims it in one short transaction: QUEUED (or RUNNING with a heartbeat older than
+  ``STALE_AFTER``) becomes RUNNING, with this worker's id. A second delivery of the same message finds it claimed or
+  finished and does nothing (:class:`JobNotClaimed`, which the Celery task base class treats as done).
+- While the block runs, a heartbeat thread writes the progress (:func:`report`) and a heartbeat in its own short
+  transactions: progress never waits for, and never fails because of, the job's own database work.
+- When the block ends the final state is written in its own transaction, retried while the database is busy. A job
+  that failed because the database stayed busy is queued again (up to ``MAX_ATTEMPTS`` runs) instead of failing.
+- :func:`recover_interrupted` runs when a worker starts and every minute (beat): a RUNNING job whose worker is gone
+  (its process no longer exists on this host, or its heartbeat stopped) is queued again and sent again, or failed
+  after ``MAX_ATTEMPTS`` runs; a job QUEUED for a long time is sent again (its message may have been lost).
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeVar
 
 from celery import Task
-from sqlalchemy import event
+from flask import current_app
+from sqlalchemy import event, inspect, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from webapp.extensions import db
 from webapp.models import Job, JobStatus, User, utcnow
+from webapp.sqlite_queue import consumer_id, is_gone
+from webapp.transactions import is_busy_error, write
 
 log = logging.getLogger(__name__)
+C = TypeVar("C", bound=Callable[[], object])
 _PENDING = "commintel_pending_tasks"
 _MUTED = "commintel_tasks_muted"
 
-# Options for idempotent tasks that take ids: on the embedded SQLite store a task that read before a web request
-# committed cannot then write ("database is locked"); it runs again a moment later (PostgreSQL never needs it).
-RETRY_LOCKED = {"autoretry_for": (OperationalError,), "retry_backoff": 1, "retry_backoff_max": 30, "max_retries": 6}
+MAX_ATTEMPTS = 3
+HEARTBEAT_SECONDS = 10.0
+PROGRESS_SECONDS = 0.5
+STALE_AFTER = timedelta(seconds=90)
+RESEND_QUEUED_AFTER = timedelta(minutes=10)
+JOB_SWEEP_SECONDS = 60.0
+FINAL_WRITE_ATTEMPTS = 20
+
+# Options for idempotent tasks that take ids and may still lose a race on SQLite: they run again a moment later.
+RETRY_LOCKED = {"autoretry_for": (OperationalError,), "retry_backoff": 1, "retry_backoff_max": 30, "max_retries": 10}
+
+
+class JobNotClaimed(Exception):
+    """The job is finished, or another worker runs it: this delivery has nothing to do."""
+
+
+class JobDeferred(Exception):
+    """The job could not finish now (the database stayed busy) and was queued again."""
+
+
+def worker_id() -> str:
+    """Who runs a job: host, process id and a per-process token (see :func:`webapp.sqlite_queue.is_gone`)."""
+    return consumer_id()
+
+
+# Sending after commit ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Send:
+    task: Task
+    args: tuple
+    task_id: str | None = None
+    countdown: float | None = None
 
 
 def enqueue(kind: str, task: Task, *args, created_by: User | None = None) -> Job:
     """Create a Job row and send ``task(job.id, *args)`` once the current transaction commits."""
-    job = Job(kind=kind, created_by_id=created_by.id if created_by else None)
+    job = Job(kind=kind, created_by_id=created_by.id if created_by else None, task=task.name, args=list(args),
+              queued_at=utcnow())  # fmt: skip
     db.session.add(job)
     db.session.flush()
-    db.session.info.setdefault(_PENDING, []).append((task, (job.id, *args), job.id))
+    db.session.info.setdefault(_PENDING, []).append(_Send(task, (job.id, *args), job.id))
     return job
 
 
@@ -36,7 +93,22 @@ def send_after_commit(task: Task, *args) -> None:
     """Send ``task(*args)`` once the current transaction commits (for work that needs no progress page)."""
     if db.session.info.get(_MUTED):
         return
-    db.session.info.setdefault(_PENDING, []).append((task, args, None))
+    db.session.info.setdefault(_PENDING, []).append(_Send(task, args))
+
+
+def call_after_commit(callback: C, key: str | None = None) -> C:
+    """Call ``callback()`` once the current transaction commits (never after a rollback). With ``key``, at most once
+    per transaction: the callback already registered under that key is returned instead (callers may update it)."""
+    if db.session.info.get(_MUTED):
+        return callback
+    pending = db.session.info.setdefault(_PENDING, [])
+    if key is not None:
+        for registered in pending:
+            if getattr(registered, "commintel_key", None) == key:
+                return registered
+        callback.commintel_key = key  # type: ignore[attr-defined]
+    pending.append(callback)
+    return callback
 
 
 @contextmanager
@@ -51,11 +123,26 @@ def work_done_inline() -> Iterator[None]:
         db.session.info.pop(_MUTED, None)
 
 
+def _eager(task: Task) -> bool:
+    return bool(task.app.conf.task_always_eager)
+
+
 @event.listens_for(Session, "after_commit")
 def _send_pending(session: Session) -> None:
-    for task, args, task_id in session.info.pop(_PENDING, []):
-        task.apply_async(args=args, task_id=task_id)
-        log.info("enqueued %s (job %s)", task.name, task_id)
+    for item in session.info.pop(_PENDING, []):
+        if not isinstance(item, _Send):
+            item()
+            continue
+        try:
+            item.task.apply_async(args=item.args, task_id=item.task_id, countdown=item.countdown)
+        except Exception:
+            if _eager(item.task):
+                raise
+            # The transaction is committed: the work is in the database, and the sweeps find it again
+            # (recover_interrupted for jobs, the NLP and PDF sweeps for the rest). The request must not fail now.
+            log.exception("could not queue %s (job %s); the next sweep sends it again", item.task.name, item.task_id)
+            continue
+        log.info("enqueued %s (job %s)", item.task.name, item.task_id)
 
 
 @event.listens_for(Session, "after_rollback")
@@ -63,33 +150,225 @@ def _drop_pending(session: Session) -> None:
     session.info.pop(_PENDING, None)
 
 
-@contextmanager
-def running(job_id: str) -> Iterator[Job]:
-    """Mark a job running; done when the block ends, failed (with the error's class) when it raises.
+# Running -----------------------------------------------------------------------------------------------------------
 
-    Progress written inside the block is committed as it goes (``report``), so pages show it while the job runs.
-    """
-    job = db.session.get(Job, job_id)
+
+class _Heartbeat:
+    """Writes a running job's progress and heartbeat from a thread, each in its own short transaction."""
+
+    def __init__(self, job_id: str, worker: str):
+        self.job_id, self.worker = job_id, worker
+        self.engine = db.engine
+        self._lock = threading.Lock()
+        self._values: dict[str, Any] = {}
+        self.last: dict[str, Any] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"job-heartbeat-{job_id[:8]}", daemon=True)
+
+    def start(self) -> _Heartbeat:
+        _beats[self.job_id] = self
+        self._thread.start()
+        return self
+
+    def set(self, **values: Any) -> None:
+        with self._lock:
+            self._values.update(values)
+            self.last.update(values)
+
+    def stop(self) -> dict[str, Any]:
+        """Stop beating; returns the last progress and message reported (written or not)."""
+        _beats.pop(self.job_id, None)
+        self._stop.set()
+        self._thread.join(timeout=2)
+        return dict(self.last)
+
+    def _run(self) -> None:
+        last = time.monotonic()
+        while not self._stop.wait(PROGRESS_SECONDS):
+            with self._lock:
+                values, self._values = self._values, {}
+            if values or time.monotonic() - last >= HEARTBEAT_SECONDS:
+                if self._write(values):
+                    last = time.monotonic()
+                else:
+                    with self._lock:
+                        self._values = values | self._values
+
+    def _write(self, values: dict[str, Any]) -> bool:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(Job)
+                    .where(Job.id == self.job_id, Job.worker == self.worker, Job.status == JobStatus.RUNNING)
+                    .values(heartbeat_at=utcnow(), **values)
+                )
+            return True
+        except Exception as exc:  # noqa: BLE001 - progress is best effort: the next beat tries again
+            log.debug("job %s: progress not written this time (%s)", self.job_id, type(exc).__name__)
+            return False
+
+
+_beats: dict[str, _Heartbeat] = {}
+
+
+def _claim(job_id: str, me: str) -> Job:
+    def block() -> int:
+        now = utcnow()
+        return db.session.execute(
+            update(Job)
+            .where(
+                Job.id == job_id,
+                (Job.status == JobStatus.QUEUED)
+                | ((Job.status == JobStatus.RUNNING) & (Job.heartbeat_at < now - STALE_AFTER)),
+            )
+            .values(
+                status=JobStatus.RUNNING,
+                started_at=now,
+                heartbeat_at=now,
+                worker=me,
+                progress=0,
+                attempts=Job.attempts + 1,
+            )  # fmt: skip
+            .execution_options(synchronize_session=False)
+        ).rowcount
+
+    claimed = write(block, what=f"claiming job {job_id}")
+    job = db.session.get(Job, job_id, populate_existing=True)
     if job is None:
         raise LookupError(f"job {job_id} does not exist")
-    job.status, job.started_at, job.progress = JobStatus.RUNNING, utcnow(), 0
-    db.session.commit()
+    if not claimed:
+        raise JobNotClaimed(f"job {job_id} is {job.status.value}")
+    return job
+
+
+def _finish(job_id: str, me: str, status: JobStatus, **values: Any) -> None:
+    def block() -> None:
+        job = db.session.get(Job, job_id, populate_existing=True)
+        if job is None:
+            return
+        if job.worker != me:
+            log.warning("job %s was taken over by %s; not recording its end here", job_id, job.worker)
+            return
+        job.status, job.finished_at = status, utcnow()
+        for name, value in values.items():
+            setattr(job, name, value)
+
+    write(block, what=f"recording the end of job {job_id}", attempts=FINAL_WRITE_ATTEMPTS)
+
+
+def _task_named(name: str) -> Task:
+    return current_app.extensions["celery"].tasks[name]
+
+
+def _send_again(job: Job, countdown: float | None = None) -> None:
+    """Queue the job's task again (after the transaction commits)."""
+    job.status, job.worker, job.queued_at = JobStatus.QUEUED, None, utcnow()
+    db.session.info.setdefault(_PENDING, []).append(
+        _Send(_task_named(job.task), (job.id, *(job.args or [])), job.id, countdown)
+    )
+
+
+def _requeue(job_id: str, message: str) -> bool:
+    def block() -> bool:
+        job = db.session.get(Job, job_id, populate_existing=True)
+        if job is None or job.task is None or job.attempts >= MAX_ATTEMPTS:
+            return False
+        job.message = message
+        _send_again(job, countdown=5 * job.attempts)
+        return True
+
+    return write(block, what=f"queueing job {job_id} again", attempts=FINAL_WRITE_ATTEMPTS)
+
+
+@contextmanager
+def running(job_id: str) -> Iterator[Job]:
+    """Claim a job and mark it running; done when the block ends, failed (with the error's class) when it raises.
+
+    The block commits its own work (in short transactions, :func:`webapp.transactions.write`); values it sets on the
+    job (``result``, ``message``) are recorded with the final state. Progress (:func:`report`) is written while the
+    job runs by a separate heartbeat. Raises :class:`JobNotClaimed` when the job is finished or runs elsewhere.
+    """
+    me = worker_id()
+    job = _claim(job_id, me)
+    beat = None if _eager_app() else _Heartbeat(job_id, me).start()
     try:
         yield job
     except Exception as exc:
+        if beat:
+            beat.stop()
         db.session.rollback()
-        job = db.session.get(Job, job_id)
-        job.status, job.finished_at = JobStatus.FAILED, utcnow()
-        job.message = getattr(exc, "message", None) or f"The job failed ({type(exc).__name__})."
-        db.session.commit()
+        if is_busy_error(exc) and _requeue(job_id, "The database was busy; the job runs again in a moment."):
+            log.warning("job %s: database busy, queued again", job_id)
+            raise JobDeferred(f"job {job_id} queued again") from exc
+        message = getattr(exc, "message", None) or f"The job failed ({type(exc).__name__})."
+        _finish(job_id, me, JobStatus.FAILED, message=message[:500])
         log.exception("job %s failed", job_id)
         raise
-    job.status, job.progress, job.finished_at = JobStatus.DONE, 100, utcnow()
-    db.session.commit()
+    last = beat.stop() if beat else {}
+    values: dict[str, Any] = {"progress": 100}
+    for name in ("result", "message"):
+        # What the block set on the job (not yet committed) is recorded; otherwise the last progress message.
+        if inspect(job).attrs[name].history.has_changes():
+            values[name] = getattr(job, name)
+    if "message" not in values and last.get("message"):
+        values["message"] = last["message"]
+    try:
+        db.session.commit()  # whatever else the block left uncommitted (it should commit its own work)
+    except OperationalError as exc:
+        if not is_busy_error(exc):
+            raise
+        db.session.rollback()
+        log.warning("job %s: its last uncommitted changes were lost to a busy database", job_id)
+    _finish(job_id, me, JobStatus.DONE, **values)
+
+
+def _eager_app() -> bool:
+    celery = current_app.extensions.get("celery")
+    return bool(celery is None or celery.conf.task_always_eager)
 
 
 def report(job: Job, progress: int, message: str = "") -> None:
-    """Record progress (0-100) and commit it so that the job page shows it at once."""
-    job.progress = max(0, min(100, int(progress)))
-    job.message = message[:500]
-    db.session.commit()
+    """Record progress (0-100) for the job page. Never blocks on the database: a heartbeat thread writes it."""
+    values = {"progress": max(0, min(100, int(progress))), "message": message[:500]}
+    beat = _beats.get(job.id)
+    if beat is not None:
+        beat.set(**values)
+    else:  # run inline (tests, eager mode): the final state is written with the job's own transaction
+        job.progress, job.message = values["progress"], values["message"]
+
+
+# Recovery ----------------------------------------------------------------------------------------------------------
+
+
+def recover_interrupted() -> dict[str, list[str]]:
+    """Jobs a dead worker left RUNNING are queued and sent again (failed after ``MAX_ATTEMPTS`` runs); jobs QUEUED
+    for longer than ``RESEND_QUEUED_AFTER`` are sent again. Safe to run at any time, by any number of workers."""
+
+    def block() -> dict[str, list[str]]:
+        now = utcnow()
+        out: dict[str, list[str]] = {"requeued": [], "failed": [], "resent": []}
+        for job in db.session.scalars(select(Job).where(Job.status == JobStatus.RUNNING)):
+            last_sign = job.heartbeat_at or job.started_at or job.created_at
+            if not ((job.worker and is_gone(job.worker)) or last_sign < now - STALE_AFTER):
+                continue
+            if job.task is None or job.attempts >= MAX_ATTEMPTS:
+                job.status, job.finished_at = JobStatus.FAILED, now
+                job.message = (f"The background worker stopped while running this job ({job.attempts} time(s)). "
+                               "Start it again.")  # fmt: skip
+                out["failed"].append(job.id)
+            else:
+                job.message = "Interrupted when the background worker stopped; it runs again now."
+                _send_again(job)
+                out["requeued"].append(job.id)
+        stuck = select(Job).where(
+            Job.status == JobStatus.QUEUED, Job.task.is_not(None), Job.queued_at < now - RESEND_QUEUED_AFTER
+        )
+        for job in db.session.scalars(stuck):
+            _send_again(job)
+            out["resent"].append(job.id)
+        return out
+
+    out = write(block, what="recovering interrupted jobs")
+    if any(out.values()):
+        log.warning("job recovery: %s", {k: len(v) for k, v in out.items()})
+    return out

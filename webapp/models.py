@@ -20,6 +20,7 @@ from sqlalchemy import (
     DateTime,
     Enum,
     ForeignKey,
+    Index,
     String,
     Table,
     Text,
@@ -501,9 +502,14 @@ class AuditEvent(db.Model):
 
 
 class Job(db.Model):
-    """A unit of background work whose progress the UI shows; tasks update it as they go."""
+    """A unit of background work whose progress the UI shows; tasks update it as they go.
+
+    ``task`` and ``args`` say how to send it again, ``worker`` and ``heartbeat_at`` who runs it and whether they are
+    still alive (see :mod:`webapp.jobs`: a job left "running" by a dead worker is queued again or failed).
+    """
 
     __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status", "status"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
     kind: Mapped[str] = mapped_column(String(64))
@@ -515,3 +521,9 @@ class Job(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    task: Mapped[str | None] = mapped_column(String(100))
+    args: Mapped[list | None] = mapped_column(JSON)
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    worker: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(default=0)

@@ -42,6 +42,9 @@ ERASURE_TABLES = (
     "jobs",
 )
 CHECKPOINT_TRIES = 4
+# A TRUNCATE checkpoint holds SQLite's write lock while it waits for readers to finish: it waits this long (ms) each
+# try, not the connections' busy timeout, so writers (submissions, the worker's batches) are held up that long at most.
+CHECKPOINT_BUSY_MS = 250
 
 
 CHECKPOINT_RETRY_SECONDS = 5
@@ -50,8 +53,11 @@ CHECKPOINT_RETRY_SECONDS = 5
 def checkpoint_sqlite() -> tuple[int, int, int]:
     """``PRAGMA wal_checkpoint(TRUNCATE)`` on a connection outside any transaction, tried a few times; returns
     SQLite's (busy, log frames, checkpointed frames). ``busy`` stays 1 when another connection kept reading."""
+    from webapp.transactions import BUSY_TIMEOUT_MS
+
     raw = db.engine.raw_connection()
     try:
+        raw.cursor().execute(f"PRAGMA busy_timeout={CHECKPOINT_BUSY_MS}")
         for attempt in range(CHECKPOINT_TRIES):
             cursor = raw.cursor()
             try:
@@ -62,6 +68,7 @@ def checkpoint_sqlite() -> tuple[int, int, int]:
                 break
             time.sleep(0.05 * (attempt + 1))
     finally:
+        raw.cursor().execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")  # the pooled connection's own again
         raw.close()
     return busy, frames, done
 

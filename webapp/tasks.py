@@ -6,11 +6,11 @@ from celery import shared_task
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.jobs import report, running
+from webapp.jobs import recover_interrupted, report, running
 from webapp.models import Area
 
 
-@shared_task(name="webapp.check_round_trip")
+@shared_task(name="webapp.check_round_trip", ignore_result=False)
 def check_round_trip(job_id: str) -> dict:
     """Prove that a worker can reach the database: count the areas and store the answer on the job."""
     with running(job_id) as job:
@@ -18,6 +18,12 @@ def check_round_trip(job_id: str) -> dict:
         areas = db.session.scalar(select(func.count()).select_from(Area))
         job.result = {"areas": areas}
     return {"areas": areas}
+
+
+@shared_task(name="webapp.recover_jobs")
+def recover_jobs() -> dict:
+    """Beat, every minute: queue again (or fail) the jobs a dead worker left running; resend long-queued ones."""
+    return {k: len(v) for k, v in recover_interrupted().items()}
 
 
 @shared_task(name="webapp.send_password_reset")

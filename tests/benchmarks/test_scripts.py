@@ -32,6 +32,14 @@ TINY = {
     "briefing.py": ["--runs", "1"],
     "auth_timing.py": ["--rounds", "3"],
     "disclosure_attack.py": ["--seeds", "1", "--observations", "150"],
+    # A served demo (copied from the browser tests' cache when it is there), a few seconds of load, a small backlog
+    # and the bombs; the SIGKILL cases are tests of their own (tests/webapp/test_worker_crash.py).
+    "load_and_fault.py": [
+        *("--submitters", "2", "--seconds", "3", "--import-rows", "40", "--backlog", "40", "--timeout", "600"),
+        *("--only", "load", "backlog", "bombs"),
+    ],
+    # The SQLite transport only: kombu's never redelivers, and the script waits a minute to show it.
+    "embedded_queue.py": ["--messages", "20", "--transport", "2"],
 }
 NEEDS_SHARED_DATA = {"themes.py", "nlp_throughput.py", "area_profiles.py"}
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from convening import operations as cops
 from convening.cli import briefing_cli
-from convening.models import BriefingSection, BriefingVersion, SectionKind
+from convening.models import BriefingEdition, BriefingSection, BriefingVersion, SectionKind
 from submissions import operations as sops
 from tests.convening.conftest import approve_all
 from webapp.extensions import db
@@ -248,3 +248,52 @@ def test_cli_publish(app, observed, make_session):
     assert "Published version 1" in result.output
     version = db.session.scalar(select(BriefingVersion))
     assert version.pdf_ready
+
+
+def test_a_reissued_pdf_is_stored_although_the_database_was_busy(observed, make_session, monkeypatch):
+    """Before: after an erasure the new version's PDF render hit "database is locked" when storing, was not tried
+    again, and the version stayed "Being prepared" for good."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    convenor = observed["users"]["convenor"]
+    briefing = cops.compose_briefing(make_session(), convenor)
+    approve_all(briefing, convenor)
+    v1 = cops.publish_briefing(briefing, convenor)
+    cops.render_version_pdf(v1)
+    db.session.commit()
+    real_commit, busy = db.session.commit, []
+
+    def commit_busy_once():
+        storing_a_pdf = any(isinstance(o, BriefingEdition) and o.version.number == 2 and o.pdf is not None
+                            for o in db.session().identity_map.values())  # fmt: skip
+        if storing_a_pdf and not busy:
+            busy.append(True)
+            raise OperationalError("COMMIT", {}, sqlite3.OperationalError("database is locked"))
+        return real_commit()
+
+    monkeypatch.setattr(db.session, "commit", commit_busy_once)
+    sops.erase_observation(observed["quoted"], observed["users"]["org_admin"])
+    db.session.commit()  # the reissued version's PDF is rendered after this commit (eagerly here)
+    assert busy == [True], "storing the PDF met a busy database once"
+    new = db.session.scalar(select(BriefingVersion).where(BriefingVersion.number == 2))
+    assert new.pdf_ready
+
+
+def test_a_version_left_without_its_pdf_is_rendered_by_the_sweep(observed, make_session, app, monkeypatch):
+    from datetime import timedelta
+
+    from convening import tasks
+
+    convenor = observed["users"]["convenor"]
+    briefing = cops.compose_briefing(make_session(), convenor)
+    approve_all(briefing, convenor)
+    version = cops.publish_briefing(briefing, convenor)  # its render message was lost: no job, no PDF
+    db.session.commit()
+    assert tasks.render_missing_pdfs() == [], "its own task still has time to render it"
+    monkeypatch.setattr(tasks, "MISSING_AFTER", timedelta(seconds=-1))  # ... and now it has had it
+    sweep = app.extensions["celery"].conf.beat_schedule["convening-render-missing-pdfs"]
+    assert app.extensions["celery"].tasks[sweep["task"]].apply().get() == [version.id]
+    assert db.session.get(BriefingVersion, version.id).pdf_ready
+    assert tasks.render_missing_pdfs() == []

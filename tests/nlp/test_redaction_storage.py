@@ -67,11 +67,16 @@ def test_saving_an_observation_redacts_it_after_commit(world, wards):
 
 
 def test_a_rolled_back_save_sends_nothing(world, wards, monkeypatch):
+    from nlp.pipeline import process_pending
+
     sent = []
-    monkeypatch.setattr(redact_observations, "apply_async", lambda **kw: sent.append(kw))
+    monkeypatch.setattr(process_pending, "apply_async", lambda **kw: sent.append(kw))
     _submit(world)
     db.session.rollback()
     assert sent == []
+    _submit(world)
+    db.session.commit()
+    assert len(sent) == 1, "a committed save rings the pipeline's doorbell"
 
 
 def test_running_again_changes_nothing_and_a_given_area_gets_no_suggestion(world, wards):

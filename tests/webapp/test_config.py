@@ -14,7 +14,7 @@ def test_defaults_outside_production():
     assert config["REDIS_URL"] is None
     assert config["DATABASE_URL"].startswith("sqlite:///")
     assert config["DATABASE_URL"].endswith("instance/commintel.db")
-    assert config["CELERY_BROKER_URL"].startswith("sqla+sqlite:///")
+    assert config["CELERY_BROKER_URL"].startswith("sqlite-queue:///")
     assert config["RATELIMIT_STORAGE_URI"] == "memory://"
     assert len(config["SECRET_KEY"]) >= 32  # a random one, since none was given
 

@@ -40,7 +40,7 @@ def _round_trip(app) -> None:
 @pytest.mark.timeout(90)
 def test_round_trip_on_the_embedded_sqlite_queue(tmp_path):
     app = create_app(app_config(f"sqlite:///{tmp_path}/app.db", tmp_path, CELERY_TASK_ALWAYS_EAGER=False))
-    assert app.extensions["celery"].conf.broker_url.startswith("sqla+sqlite:///")
+    assert app.extensions["celery"].conf.broker_url.startswith("sqlite-queue:///")
     _round_trip(app)
 
 
@@ -83,11 +83,11 @@ def test_work_done_inline_sends_nothing_after_commit(app, db_session, monkeypatc
 def test_the_demo_queues_no_background_work_it_does_itself(app, db_session, monkeypatch):
     """`commintel demo` redacts and fits themes itself: the observations it saves must not queue the same work."""
     import webapp
-    from nlp import redaction_tasks, theme_tasks
+    from nlp import pipeline, redaction_tasks, theme_tasks
     from submissions.models import Observation
 
     sent = []
-    for task in (redaction_tasks.redact_observations, theme_tasks.assign_new_observations):
+    for task in (pipeline.process_pending, redaction_tasks.redact_observations, theme_tasks.assign_new_observations):
         monkeypatch.setattr(task, "apply_async", lambda task=task, **kw: sent.append(task.name))
     monkeypatch.setattr(webapp, "DOMAIN_PACKAGES", ("submissions",))
     result = app.test_cli_runner().invoke(args=["demo"])

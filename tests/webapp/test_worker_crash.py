@@ -1,0 +1,135 @@
+"""A worker killed in the middle of a job (SIGKILL: no clean-up at all) leaves nothing behind: when a worker starts
+again the job runs again and finishes. Real worker processes on the embedded SQLite queue.
+
+Before: the embedded queue kept the killed worker's message invisible for ever, and the job's row said "running"
+for ever (in the issue: "running 2%", and 5,000 imported observations never embedded or themed)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import app_config
+from webapp import create_app, jobs
+from webapp.extensions import db
+from webapp.models import Job, JobStatus
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _start_worker(env: dict, log: Path) -> subprocess.Popen:
+    command = [sys.executable, "-m", "celery", "-A", "tests.webapp.crash_worker_app", "worker", "--pool=threads",
+               "--concurrency=1", "--without-gossip", "--without-mingle", "--loglevel=INFO"]  # fmt: skip
+    with log.open("a") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def _wait_for(app, job_id: str, status: JobStatus, timeout: float, log: Path) -> Job:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with app.app_context():
+            job = db.session.get(Job, job_id)
+            db.session.expunge_all()
+            db.session.remove()
+        if job.status is status:
+            return job
+        time.sleep(0.25)
+    raise AssertionError(f"job still {job.status.value} after {timeout:.0f} s; worker log:\n{log.read_text()[-3000:]}")
+
+
+def _stop(worker: subprocess.Popen) -> None:
+    if worker.poll() is None:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(timeout=10)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_job_whose_worker_was_killed_runs_again_and_finishes_when_a_worker_starts(tmp_path):
+    database = f"sqlite:///{tmp_path}/app.db"
+    app = create_app(app_config(database, tmp_path, CELERY_TASK_ALWAYS_EAGER=False))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMMINTEL_", "DATABASE_URL", "REDIS_URL"))}
+    env.update(COMMINTEL_ENV="testing", DATABASE_URL=database, COMMINTEL_INSTANCE_DIR=str(tmp_path),
+               PYTHONPATH=str(PROJECT_ROOT), PYTHONUNBUFFERED="1")  # fmt: skip
+    log = tmp_path / "worker.log"
+    celery = app.extensions["celery"]
+
+    @celery.task(name="tests.slow_first_time")
+    def slow_first_time(job_id: str, marker: str, seconds: float) -> dict:  # sent from here, run by the worker
+        raise AssertionError("runs in the worker process")
+
+    with app.app_context():
+        db.create_all()
+        job = jobs.enqueue("test", slow_first_time, str(tmp_path / "ran-once"), 300)
+        db.session.commit()  # the message is sent now
+        job_id = job.id
+        db.session.remove()
+
+    first = _start_worker(env, log)
+    second = None
+    try:
+        _wait_for(app, job_id, JobStatus.RUNNING, 180, log)
+        time.sleep(1)  # well inside the job's 300 s
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+        with app.app_context():
+            assert db.session.get(Job, job_id).status is JobStatus.RUNNING, "killed mid-job: nobody recorded its end"
+            db.session.remove()
+
+        second = _start_worker(env, log)
+        job = _wait_for(app, job_id, JobStatus.DONE, 180, log)
+        assert job.result == {"finished_by": second.pid}
+        assert job.progress == 100
+        assert job.message == "Nearly there", "the last progress message reported stays on the job page"
+        assert job.attempts == 2
+    finally:
+        if first.poll() is None:
+            first.kill()
+        if second is not None:
+            _stop(second)
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_serve_starts_its_worker_again_when_it_dies(tmp_path, monkeypatch):
+    """The embedded worker is `commintel serve`'s child: killed (by the system, for memory, say), it is started
+    again, and its start-up recovers what it was doing. Before, the site ran on with no background work at all."""
+    from webapp import cli
+
+    started: list[subprocess.Popen] = []
+
+    def start(instance_dir=None) -> subprocess.Popen:
+        started.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"]))
+        return started[-1]
+
+    monkeypatch.setattr(cli, "start_embedded_worker", start)
+    monkeypatch.setattr(cli, "start_embedded_scheduler", start)
+    app = create_app(app_config(f"sqlite:///{tmp_path}/app.db", tmp_path))
+    with app.app_context():
+        worker = cli.EmbeddedWorker().start()
+    try:
+        assert len(started) == 2, "a worker and the scheduler"
+        worker.process.send_signal(signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while len(started) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(started) == 3, "the dead worker was not started again"
+        assert worker.process is started[2]
+        assert all(p.poll() is None for p in worker.processes.values())
+    finally:
+        worker.stop()
+        for process in started:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=10)
+    assert all(p.returncode is not None for p in started), "stopping the server stops its background processes"

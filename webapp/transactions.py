@@ -1,0 +1,158 @@
+"""Short write transactions, and waiting or retrying when the embedded SQLite store is busy (never a 500).
+
+SQLite has one writer at a time. The rules that keep the web process and the background worker out of each other's
+way (PostgreSQL needs none of them; there every function here runs its block once):
+
+- A transaction begins *deferred* (it takes no lock) unless it is known to write: a web request with an unsafe method
+  (POST, PUT, PATCH, DELETE), a block inside :func:`write_intent`, or the retry of a request that lost the race to
+  write. Those begin ``IMMEDIATE``: they take the write lock up front and wait for it (``busy_timeout``) while
+  another connection writes, rather than failing half-way.
+- A deferred transaction that has read and then writes after another connection committed cannot be upgraded
+  ("database is locked", at once: SQLite cannot wait its way out of a stale snapshot). A web request that hits this
+  is run again from the start with its write lock taken up front (:func:`dispatch_with_retry`); background work
+  writes through :func:`write`, which does the same for its block.
+- Background work reads in its own transactions, computes (NLP) outside any transaction, and writes each bounded
+  batch in one short transaction (:func:`write`), so the web process never waits longer than one batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TypeVar
+
+from flask import g, has_request_context, request
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from webapp.extensions import db
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# How long a connection waits for the write lock before SQLite gives up (PRAGMA busy_timeout, milliseconds). The
+# worker's batches hold it for a fraction of a second; this is for the rare long write (a 20,000-row import).
+BUSY_TIMEOUT_MS = 30_000
+# A request that lost the race to write runs again this many times (each with the write lock taken up front).
+REQUEST_RETRIES = 3
+# Background writes: attempts, and the longest pause between two.
+WRITE_ATTEMPTS = 8
+WRITE_BACKOFF_MAX_S = 5.0
+# A background write that holds the lock longer than this is logged (requests wait that long).
+SLOW_WRITE_S = 1.0
+
+_write_intent: ContextVar[bool] = ContextVar("commintel_write_intent", default=False)
+_G_WRITE_INTENT = "commintel_write_intent"
+
+
+def is_busy_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite's "database is locked"/"busy": the write can succeed if tried again."""
+    if not isinstance(exc, OperationalError):
+        return False
+    message = str(getattr(exc, "orig", exc)).lower()
+    return "database is locked" in message or "database table is locked" in message or "busy" in message
+
+
+def begin_statement() -> str:
+    """The BEGIN that the SQLite connection issues for the transaction starting now (see the module docstring)."""
+    if _write_intent.get():
+        return "BEGIN IMMEDIATE"
+    if has_request_context() and (request.method not in SAFE_METHODS or g.get(_G_WRITE_INTENT)):
+        return "BEGIN IMMEDIATE"
+    return "BEGIN"
+
+
+@contextmanager
+def write_intent() -> Iterator[None]:
+    """Transactions that begin inside this block take SQLite's write lock up front (and wait for it)."""
+    token = _write_intent.set(True)
+    try:
+        yield
+    finally:
+        _write_intent.reset(token)
+
+
+def end_read() -> None:
+    """End the session's current (read) transaction so that the next one starts from a fresh snapshot.
+
+    Commits rather than rolls back: a worker has nothing pending at this point, and inside the test suite's outer
+    transaction a rollback would discard what the test itself set up.
+    """
+    if db.session().in_transaction():
+        db.session.commit()
+
+
+def write(block: Callable[[], T], *, what: str = "write", attempts: int = WRITE_ATTEMPTS) -> T:
+    """Run ``block`` in its own short write transaction and commit it; when SQLite is busy, roll back and run the
+    whole block again (after a pause), up to ``attempts`` times. ``block`` must be safe to run again: it re-reads
+    what it changes. Raises the last busy error when every attempt failed (the caller re-queues the work)."""
+    end_read()
+    for attempt in range(1, attempts + 1):
+        asked = time.perf_counter()
+        try:
+            with write_intent():
+                if db.session.get_bind().dialect.name == "sqlite":
+                    db.session.execute(text("SELECT 1"))  # BEGIN IMMEDIATE: wait for the write lock now
+                got = time.perf_counter()
+                result = block()
+                db.session.commit()
+            held = time.perf_counter() - got
+            if held > SLOW_WRITE_S:
+                # Everyone else waits this long for the write lock: a batch that needs to be smaller.
+                log.warning("%s held the write lock for %.2f s (after waiting %.2f s for it)", what, held, got - asked)
+            return result
+        except OperationalError as exc:
+            db.session.rollback()
+            if not is_busy_error(exc) or attempt == attempts:
+                raise
+            pause = min(WRITE_BACKOFF_MAX_S, 0.05 * 2**attempt) * (0.5 + random.random())  # noqa: S311 - jitter
+            log.warning("%s: database busy (attempt %s of %s), trying again in %.2f s", what, attempt, attempts, pause)
+            time.sleep(pause)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def commit_or_redo(result: T, redo: Callable[[], T], *, what: str = "write") -> T:
+    """Commit the small write a read-only step made on its way (a session's last use noted while loading the user);
+    when SQLite refuses it because another connection committed since this transaction read, roll back and make it
+    again with :func:`redo` in a short transaction of its own that takes the write lock first. Returns ``result``
+    or what ``redo`` returned. For writes outside the view, which :func:`dispatch_with_retry` does not cover."""
+    try:
+        db.session.commit()
+        return result
+    except OperationalError as exc:
+        db.session.rollback()
+        if not is_busy_error(exc):
+            raise
+    log.info("%s lost the race to write; writing it again with the lock taken first", what)
+    return write(redo, what=what)
+
+
+def dispatch_with_retry(dispatch: Callable[[], T]) -> T:
+    """Run a request's view; if it lost the race to write on SQLite, roll back and run it again from the start with
+    the write lock taken up front (so the retry waits for the lock instead of failing). Nothing of the failed
+    attempt was committed, and tasks it queued were dropped with its rollback."""
+    for attempt in range(REQUEST_RETRIES + 1):
+        try:
+            return dispatch()
+        except OperationalError as exc:
+            if not is_busy_error(exc) or attempt == REQUEST_RETRIES:
+                raise
+            db.session.rollback()
+            g.setdefault(_G_WRITE_INTENT, True)
+            log.info("%s %s lost the race to write; running it again (attempt %s)", request.method,
+                     request.endpoint, attempt + 2)  # fmt: skip
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def dialect_insert(table):
+    """An INSERT that can say ON CONFLICT (SQLite and PostgreSQL both can, in the same words)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = db.session.get_bind().dialect.name
+    return (sqlite if dialect == "sqlite" else postgresql).insert(getattr(table, "__table__", table))
