@@ -230,7 +230,7 @@ def attack(
     d: int,
     exact_bounds: bool = False,
     time_limit: float = 600.0,
-    step_limit: float = 2.0,
+    step_limit: float = 10.0,
     support: str = "structural",
     max_pinned: int | None = None,
 ) -> Result:
