@@ -86,7 +86,8 @@ def zero_ptable(demo_app, tmp_path):
     demo_app.config["COMMINTEL_PTABLE_TABLE"] = before
 
 
-@pytest.mark.parametrize("role", ["member"])
+# The funder: 12 of 99 pinned in about a second (the member pins too, but takes minutes to prove three: see the docs).
+@pytest.mark.parametrize("role", ["funder"])
 def test_without_perturbation_the_attack_on_the_demo_pins_cells(demo_app, zero_ptable, role, tmp_path):
     with demo_app.app_context():
         assert max_perturbation() == 0
