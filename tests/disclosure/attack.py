@@ -178,45 +178,47 @@ def atoms_of(dims: dict[str, Sequence[Hashable]], cells: list[Cell], masks: dict
     return states
 
 
-def _single_moves(masks, true_x, live, lower, upper, true_values, target_of_row) -> set[int]:
+def _single_moves(a, true_x, lower, upper, true_values, target_of_row) -> set[int]:
     """Hidden cells that one observation moved from one combination to another (or one taken away, or added)
     would change while every released cell stays within what it shows: each such move is a second solution, so
-    those cells are not pinned. Bitmasks packed into numpy arrays: every pair is checked at once."""
+    those cells are not pinned.
+
+    ``a`` is the live cells × unknowns incidence matrix. A move from unknown p to q takes one from every cell of p
+    not in q and adds one to every cell of q not in p; it is allowed when none of the first may lose one and none of
+    the second may gain one. For all destinations at once these are sparse products: the cells of p that may not
+    lose, less those of them q also covers, must be none; and the cells of q that may not gain, less those p covers
+    too. A hidden cell changes when exactly one of p and q covers it: for each source, one more product counts how
+    many allowed destinations cover each cell."""
     import numpy as np
+    from scipy.sparse import csr_matrix, hstack
 
-    n_cells = max(live) + 1 if live else 0
-    width = (n_cells + 7) // 8
-
-    def pack(m: int) -> np.ndarray:
-        return np.frombuffer(m.to_bytes(width, "little"), dtype=np.uint8)
-
-    can_lose = 0  # cells (by index in ``cells``) that may lose one observation
-    can_gain = 0
-    for row, i in enumerate(live):
-        if true_values[row] - 1 >= lower[row] - 1e-9:
-            can_lose |= 1 << i
-        if true_values[row] + 1 <= upper[row] + 1e-9:
-            can_gain |= 1 << i
-    packed = np.stack([pack(m) for m in masks] + [np.zeros(width, dtype=np.uint8)])  # the last row: nowhere
-    cannot_lose, cannot_gain = ~pack(can_lose), ~pack(can_gain)
-    hidden_bits = 0
-    for row in target_of_row:
-        hidden_bits |= 1 << live[row]
-    row_of_cell = {i: row for row, i in enumerate(live)}
-    freed: set[int] = set()
-    sources = [j for j in range(len(masks)) if true_x[j] >= 1] + [len(masks)]
+    n_rows, n_cols = a.shape
+    cannot_lose = (true_values - 1 < lower - 1e-9).astype(float)
+    cannot_gain = (true_values + 1 > upper + 1e-9).astype(float)
+    hidden = np.zeros(n_rows, dtype=bool)
+    hidden[list(target_of_row)] = True
+    # The last column is "nowhere": an observation taken away, or added.
+    full = hstack([a, csr_matrix((n_rows, 1))]).tocsc()
+    full_t = full.T.tocsr()
+    gain_of = full_t @ cannot_gain  # per destination: its cells that may not gain
+    freed_rows = np.zeros(n_rows, dtype=bool)
+    sources = [j for j in range(n_cols) if true_x[j] >= 1] + [n_cols]
     for p in sources:
-        mp = packed[p]
-        lose = mp & ~packed  # cells losing the observation, for every destination at once
-        gain = packed & ~mp
-        ok = ~np.any(lose & cannot_lose, axis=1) & ~np.any(gain & cannot_gain, axis=1)
+        cp = np.zeros(n_rows)
+        cp[full[:, p].indices] = 1.0
+        lose_bad = (cp * cannot_lose).sum() - full_t @ (cp * cannot_lose)
+        gain_bad = gain_of - full_t @ (cp * cannot_gain)
+        ok = (np.abs(lose_bad) < 0.5) & (np.abs(gain_bad) < 0.5)
         ok[p] = False
-        for q in np.nonzero(ok)[0]:
-            changed = int.from_bytes((packed[p] ^ packed[q]).tobytes(), "little") & hidden_bits
-            while changed:
-                low = changed & -changed
-                changed ^= low
-                freed.update(target_of_row[row_of_cell[low.bit_length() - 1]])
+        n_ok = int(ok.sum())
+        if not n_ok:
+            continue
+        covered = full @ ok.astype(float)  # per cell: how many allowed destinations cover it
+        in_p = cp > 0.5
+        freed_rows |= hidden & ((in_p & (covered < n_ok - 0.5)) | (~in_p & (covered > 0.5)))
+    freed: set[int] = set()
+    for r in np.nonzero(freed_rows)[0]:
+        freed.update(target_of_row[int(r)])
     return freed
 
 
@@ -228,6 +230,7 @@ def attack(
     d: int,
     exact_bounds: bool = False,
     time_limit: float = 600.0,
+    step_limit: float = 10.0,
     support: str = "structural",
     max_pinned: int | None = None,
 ) -> Result:
@@ -240,7 +243,8 @@ def attack(
     """
     import numpy as np
     from scipy.optimize import Bounds, LinearConstraint, milp
-    from scipy.sparse import csr_matrix
+    from scipy.sparse import bmat, csr_matrix
+    from scipy.sparse.csgraph import connected_components
 
     started = time.monotonic()
     cells = [c for c in cells if c.shown is not None]
@@ -309,11 +313,11 @@ def attack(
     columns = a.tocsc()
     target_of_row = {r: rows for rows in targets for r in rows}
 
-    def local_move(row: int, variables: np.ndarray, sign: float) -> bool:
+    def local_move(row: int, variables: np.ndarray, sign: float, limit: float) -> bool | None:
         """Whether ``row`` can move below (sign 1) or above (sign -1) its true value when only ``variables`` change
         from the true counts and every cell they touch stays within what it shows. A solution found is a solution of
         the whole problem (the other cells keep their true counts), so a move proves "not pinned"; the search is a
-        feasibility problem (HiGHS stops at the first solution)."""
+        feasibility problem (HiGHS stops at the first solution). None: no answer within ``limit`` seconds."""
         nonlocal solves
         solves += 1
         rows = np.unique(columns[:, variables].indices)
@@ -350,10 +354,12 @@ def attack(
                 constraints=constraints,
                 integrality=np.ones(len(variables)),
                 bounds=bounds_,
-                options={"time_limit": time_limit},
+                options={"time_limit": limit},
             )
             if res.status == 2:  # infeasible: no such move among these unknowns
                 return False
+            if res.x is None and res.status == 1 and limit < time_limit:  # no answer in a step's time: grow the set
+                return None
             if res.x is None:
                 raise AssertionError(f"the attack's integer program did not solve ({res.message})")
             x = np.round(res.x)
@@ -383,12 +389,28 @@ def attack(
 
     sizes = np.diff(a.indptr)
 
+    # Cells that share no unknown, directly or through other cells, cannot constrain each other: the program splits
+    # into connected components (cells and unknowns joined where a cell counts an unknown), and a hidden cell's
+    # least and greatest values depend only on its own component. Unknowns that no released cell counts are
+    # components of their own, left out.
+    n_live = a.shape[0]
+    support = {int(j) for j in np.nonzero(true_x)[0]}
+    _, component = connected_components(bmat([[None, a], [a.T, None]]).tocsr(), directed=False)
+    component_of_row, component_of_col = component[:n_live], component[n_live:]
+
     def neighbourhoods(row: int):
         """Ever larger sets of unknowns around a hidden cell: its own atoms, then roughly doubling each time by
-        adding the atoms of the smallest cells that share some of them, and at last every unknown."""
-        own = set(a[row].indices)
-        yield np.array(sorted(own))
-        while len(own) < len(masks):
+        adding the atoms of the smallest cells that share some of them, and at last every unknown of its component
+        (the last set is the whole problem as far as the cell is concerned: the other components cannot change it).
+        Each set but the last comes with a short time limit: an inconclusive answer there only means a larger set
+        is tried."""
+        whole = np.nonzero(component_of_col == component_of_row[row])[0]
+        # First the cell's own unknowns with those that hold observations (a move among them is a move of the
+        # whole problem, and the few hundred of them often suffice).
+        own = set(a[row].indices) | (support & set(whole.tolist()))
+        if len(own) < len(whole):
+            yield np.array(sorted(own)), step_limit
+        while len(own) < len(whole):
             touching = np.unique(columns[:, sorted(own)].indices)
             goal = max(2 * len(own), len(own) + 50)
             grown = set(own)
@@ -399,32 +421,45 @@ def attack(
             if len(grown) == len(own):
                 break
             own = grown
-            yield np.array(sorted(own))
-        if len(own) < len(masks):
-            yield np.arange(len(masks))
+            if len(own) < len(whole):
+                yield np.array(sorted(own)), step_limit
+        yield whole, time_limit
 
+    debug = bool(os.environ.get("COMMINTEL_ATTACK_DEBUG"))
+    if debug:
+        print(f"  matrix {a.shape} built at {time.monotonic() - started:.1f} s", flush=True)  # noqa: T201
     if not exact_bounds:
-        free.update(_single_moves(masks, true_x, live, lower_arr, upper_arr, true_values, target_of_row))
+        free.update(_single_moves(a, true_x, lower_arr, upper_arr, true_values, target_of_row))
 
+    if debug:
+        print(f"  single moves free {len(free)} at {time.monotonic() - started:.1f} s", flush=True)  # noqa: T201
     pinned: list[str] = []
     for rows in targets:
         row = rows[0]
+        t0 = time.monotonic()
         if row in free and not exact_bounds:
             continue
         true = true_of[row]
         if exact_bounds:
-            everything = np.arange(len(masks))
+            everything = np.nonzero(component_of_col == component_of_row[row])[0]
             low, high = true + local_range(row, everything, 1.0), true + local_range(row, everything, -1.0)
             result_bounds[cells[live[row]].where] = (int(low), int(high), int(true))
             if low == high == true:
                 pinned += [cells[live[r]].where for r in rows]
             continue
-        for variables in neighbourhoods(row):
-            if local_move(row, variables, 1.0) or local_move(row, variables, -1.0):
+        for variables, limit in neighbourhoods(row):
+            if debug:
+                print(f"    {len(variables)} unknowns at {time.monotonic() - t0:.1f} s", flush=True)  # noqa: T201
+            if local_move(row, variables, 1.0, limit) or local_move(row, variables, -1.0, limit):
                 free.update(rows)
                 break
         else:
             pinned += [cells[live[r]].where for r in rows]
+        if debug and time.monotonic() - t0 > 0.5:
+            print(
+                f"  target {cells[live[row]].where}: {time.monotonic() - t0:.1f} s, {len(variables)} unknowns",
+                flush=True,
+            )  # noqa: T201
         if max_pinned is not None and len(pinned) >= max_pinned:
             break
     return Result(
