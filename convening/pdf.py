@@ -152,22 +152,31 @@ def _thread_deadline(seconds: float) -> Iterator[None]:
     Python)."""
     target = threading.get_ident()
     lock = threading.Lock()
-    state = {"active": True}
+    done = threading.Event()
 
     def interrupt() -> None:
-        with lock:
-            if state["active"]:
+        # Raised again every quarter second until the render has stopped: an exception that lands while the thread
+        # runs a __del__ (WeasyPrint's FontConfiguration, collected mid-layout) is printed and dropped by Python, and
+        # the render would run on to the end (seen: 25.9 s past a 0.5 s limit).
+        if done.wait(seconds):
+            return
+        while True:
+            with lock:
+                if done.is_set():
+                    return
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(target), ctypes.py_object(_Timeout))
+            if done.wait(0.25):
+                return
 
-    timer = threading.Timer(seconds, interrupt)
-    timer.daemon = True
+    timer = threading.Thread(target=interrupt, name="pdf-deadline", daemon=True)
     timer.start()
     try:
         yield
     finally:
         with lock:
-            state["active"] = False
-        timer.cancel()
+            done.set()
+            # An interruption raised just as the render stopped must not surface later in this thread: clear it.
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(target), None)
 
 
 @contextmanager

@@ -158,10 +158,12 @@ def test_requests_never_wait_for_a_whole_background_batch(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_a_refit_finishes_while_observations_are_submitted_and_the_old_version_serves_until_then(tmp_path):
+def test_a_refit_finishes_while_observations_are_submitted_and_the_old_version_serves_until_then(tmp_path, monkeypatch):
     """Before: an observation submitted during a refresh made the refit fail at its next progress update ("database
-    is locked"), and marking it failed hit the lock too: "running 40%" for ever."""
+    is locked"), and marking it failed hit the lock too: "running 40%" for ever. The fit waits until submissions
+    have begun, so that they overlap it however fast the machine fits 80 texts."""
     from nlp import operations as theme_ops
+    from nlp import themes as th
     from nlp.models import ThemeModel, active_model
     from nlp.theme_tasks import refit_themes
     from tests.nlp.conftest import demo_texts
@@ -189,7 +191,14 @@ def test_a_refit_finishes_while_observations_are_submitted_and_the_old_version_s
         db.session.commit()
         job_id, partnership_id = job.id, partnership.id
         db.session.remove()
-    finished = threading.Event()
+    finished, submitting = threading.Event(), threading.Event()
+    real_fit = th.fit_themes
+
+    def fit_once_submissions_began(*args, **kwargs):
+        assert submitting.wait(120), "no submission began"
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(th, "fit_themes", fit_once_submissions_began)
 
     def worker() -> None:
         with app.app_context():
@@ -209,6 +218,8 @@ def test_a_refit_finishes_while_observations_are_submitted_and_the_old_version_s
             i += 1
             response = client.post("/api/v1/observations", json=_submission(i), headers=auth)
             statuses.append(response.status_code)
+            if len(statuses) >= 3:
+                submitting.set()
             with app.app_context():
                 active = db.session.scalars(select(ThemeModel.version).where(ThemeModel.active.is_(True))).all()
                 versions.add(tuple(active))
