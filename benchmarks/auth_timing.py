@@ -30,21 +30,10 @@ def main() -> None:
 
     import logging
 
-    from flask import g, has_app_context
-    from flask.testing import FlaskClient
-
+    from tests.conftest import IsolatedClient
     from webapp import create_app, operations
     from webapp.extensions import db
     from webapp.models import OrgRole, PlatformRole
-
-    class FreshClient(FlaskClient):
-        """Each request sees only its own client's sign-in (this script keeps one app context pushed)."""
-
-        def open(self, *args, **kwargs):
-            if has_app_context():
-                for name in ("_login_user", "user_session", "session_ended"):
-                    g.pop(name, None)
-            return super().open(*args, **kwargs)
 
     logging.getLogger("webapp.mail").setLevel(logging.ERROR)  # one line per invitation otherwise
     instance = tempfile.mkdtemp(prefix="commintel-auth-timing-")
@@ -61,7 +50,7 @@ def main() -> None:
             "CELERY_RESULT_BACKEND": "cache+memory://",
         }
     )
-    app.test_client_class = FreshClient
+    app.test_client_class = IsolatedClient
     password = "correct horse battery"  # noqa: S105 - a benchmark account's password
     with app.app_context():
         db.create_all()

@@ -29,10 +29,8 @@ ROLES = {"resident": "public", "convenor": "partnership", "funder": "funders"}
 
 def one_seed(seed: int, observations: int, zeros: bool) -> dict[str, tuple[int, int]]:
     """``{role: (hidden cells, pinned)}`` for one seed."""
-    from flask import g, has_app_context
-    from flask.testing import FlaskClient
 
-    from tests.conftest import sign_in
+    from tests.conftest import IsolatedClient, sign_in
     from tests.disclosure import attack, scrape
     from tests.disclosure.seeded import seed_partnership
     from webapp import create_app, operations
@@ -40,13 +38,6 @@ def one_seed(seed: int, observations: int, zeros: bool) -> dict[str, tuple[int, 
     from webapp.disclosure import max_perturbation, threshold
     from webapp.extensions import db
     from webapp.models import OrgKind, OrgRole, PlatformRole
-
-    class FreshClient(FlaskClient):
-        def open(self, *args, **kwargs):
-            if has_app_context():
-                for name in ("_login_user", "user_session", "session_ended"):
-                    g.pop(name, None)
-            return super().open(*args, **kwargs)
 
     instance = tempfile.mkdtemp(prefix="commintel-attack-")
     app = create_app(
@@ -61,15 +52,9 @@ def one_seed(seed: int, observations: int, zeros: bool) -> dict[str, tuple[int, 
             "TESTING": True,
         }
     )
-    app.test_client_class = FreshClient
+    app.test_client_class = IsolatedClient
     if zeros:
-        shipped = ptables.load(ptables.SHIPPED)
-        path = Path(instance) / "zeros.csv"
-        rows = ["count,cell_key,perturbation"]
-        for count in range(shipped.first, shipped.largest + 1):
-            rows += [f"{count},{key},0" for key in range(ptables.CELL_KEYS)]
-        path.write_text("\n".join(rows) + "\n")
-        app.config["COMMINTEL_PTABLE_TABLE"] = ptables.load(path)
+        app.config["COMMINTEL_PTABLE_TABLE"] = ptables.without_perturbation(ptables.load(ptables.SHIPPED))
     password = "benchmark password 2026"  # noqa: S105 - a throwaway database
     out = {}
     with app.app_context():

@@ -243,6 +243,14 @@ def to_csv(rows: Iterable[tuple[int, int, int]]) -> str:
     return out.getvalue()
 
 
+def without_perturbation(table: PerturbationTable) -> PerturbationTable:
+    """The same counts with every perturbation 0: what releasing with the threshold alone amounts to. Never a
+    release setting: the attack tests and ``benchmarks/disclosure_attack.py --zeros`` show with it that the attack can
+    pin cells, so that 'nothing pinned' with the real table means something."""
+    rows = ((count, key, 0) for count in range(table.first, table.largest + 1) for key in range(CELL_KEYS))
+    return parse(to_csv(rows), f"{table.source} without perturbation")
+
+
 def describe(table: PerturbationTable) -> list[str]:
     """Lines describing each row's distribution (mean, variance, probabilities), for docs and the CLI."""
     lines = []

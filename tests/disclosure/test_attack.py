@@ -62,16 +62,10 @@ def test_no_hidden_cell_is_pinned_for_any_audience(app, seeded):
 
 
 @pytest.fixture
-def zero_ptable(app, tmp_path):
+def zero_ptable(app):
     """The shipped table with every perturbation 0: what releasing with a threshold alone amounts to."""
-    shipped = ptables.load(ptables.SHIPPED)
-    path = tmp_path / "zeros.csv"
-    lines = ["count,cell_key,perturbation"]
-    for count in range(shipped.first, shipped.largest + 1):
-        lines += [f"{count},{key},0" for key in range(ptables.CELL_KEYS)]
-    path.write_text("\n".join(lines) + "\n")
     before = app.config["COMMINTEL_PTABLE_TABLE"]
-    app.config["COMMINTEL_PTABLE_TABLE"] = ptables.load(path)
+    app.config["COMMINTEL_PTABLE_TABLE"] = ptables.without_perturbation(ptables.load(ptables.SHIPPED))
     yield
     app.config["COMMINTEL_PTABLE_TABLE"] = before
 

@@ -72,16 +72,10 @@ def test_no_hidden_cell_of_the_demo_is_pinned(demo_app, role, tmp_path):
 
 
 @pytest.fixture
-def zero_ptable(demo_app, tmp_path):
+def zero_ptable(demo_app):
     """The shipped table with every perturbation 0: what releasing with a threshold alone amounts to."""
-    shipped = ptables.load(ptables.SHIPPED)
-    path = tmp_path / "zeros.csv"
-    lines = ["count,cell_key,perturbation"]
-    for count in range(shipped.first, shipped.largest + 1):
-        lines += [f"{count},{key},0" for key in range(ptables.CELL_KEYS)]
-    path.write_text("\n".join(lines) + "\n")
     before = demo_app.config["COMMINTEL_PTABLE_TABLE"]
-    demo_app.config["COMMINTEL_PTABLE_TABLE"] = ptables.load(path)
+    demo_app.config["COMMINTEL_PTABLE_TABLE"] = ptables.without_perturbation(ptables.load(ptables.SHIPPED))
     yield
     demo_app.config["COMMINTEL_PTABLE_TABLE"] = before
 
