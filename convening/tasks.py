@@ -15,9 +15,8 @@ from datetime import timedelta
 
 from celery import shared_task
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
-from convening.models import BriefingVersion
+from convening.models import BriefingEdition, BriefingVersion
 from webapp.extensions import db
 from webapp.jobs import report, running
 from webapp.models import Job, JobStatus, utcnow
@@ -83,13 +82,14 @@ def render_missing_pdfs() -> list[int]:
     whose PDFs were released with another k or perturbation table than the ones in force, and has no job queued or
     running for it."""
     cutoff = utcnow() - MISSING_AFTER
-    served = db.session.scalars(
-        select(BriefingVersion)
+    # Every served version has its editions' rows from publishing (and 0010_disclosure for older ones): reading
+    # them, not the versions' contents, is enough (their PDFs are deferred).
+    editions = db.session.scalars(
+        select(BriefingEdition)
+        .join(BriefingVersion)
         .where(BriefingVersion.withdrawn_at.is_(None), BriefingVersion.published_at < cutoff)
-        .options(selectinload(BriefingVersion.editions))
-        .order_by(BriefingVersion.id)
     )
-    missing = [v.id for v in served if any((e := v.edition(a)) is None or e.stale for a in v.audiences)]
+    missing = sorted({e.version_id for e in editions if e.stale})
     if missing:
         busy = {
             int((job.args or [0])[0])
