@@ -30,7 +30,7 @@ ROLES = {"resident": "public", "convenor": "partnership", "funder": "funders"}
 def one_seed(seed: int, observations: int, zeros: bool) -> dict[str, tuple[int, int]]:
     """``{role: (hidden cells, pinned)}`` for one seed."""
 
-    from tests.conftest import IsolatedClient, sign_in
+    from tests.conftest import IsolatedClient, app_config, sign_in
     from tests.disclosure import attack, scrape
     from tests.disclosure.seeded import seed_partnership
     from webapp import create_app, operations
@@ -40,18 +40,7 @@ def one_seed(seed: int, observations: int, zeros: bool) -> dict[str, tuple[int, 
     from webapp.models import OrgKind, OrgRole, PlatformRole
 
     instance = tempfile.mkdtemp(prefix="commintel-attack-")
-    app = create_app(
-        {
-            "COMMINTEL_ENV": "testing",
-            "DATABASE_URL": f"sqlite:///{instance}/attack.db",
-            "REDIS_URL": None,
-            "COMMINTEL_INSTANCE_DIR": instance,
-            "WTF_CSRF_ENABLED": False,
-            "RATELIMIT_ENABLED": False,
-            "CELERY_TASK_ALWAYS_EAGER": True,
-            "TESTING": True,
-        }
-    )
+    app = create_app(app_config(f"sqlite:///{instance}/attack.db", instance))
     app.test_client_class = IsolatedClient
     if zeros:
         app.config["COMMINTEL_PTABLE_TABLE"] = ptables.without_perturbation(ptables.load(ptables.SHIPPED))

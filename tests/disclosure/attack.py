@@ -22,10 +22,25 @@ from __future__ import annotations
 import os
 import time
 from collections import defaultdict
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 ANY = None  # a dimension a cell does not restrict
+
+
+@contextmanager
+def released_without_perturbation(app) -> Iterator[None]:
+    """Within: ``app`` releases with the shipped table's perturbations all 0 (a threshold alone), so that a test can
+    show that the attack pins cells when the layer's noise is bypassed."""
+    from webapp import ptable as ptables
+
+    before = app.config["COMMINTEL_PTABLE_TABLE"]
+    app.config["COMMINTEL_PTABLE_TABLE"] = ptables.without_perturbation(ptables.load(ptables.SHIPPED))
+    try:
+        yield
+    finally:
+        app.config["COMMINTEL_PTABLE_TABLE"] = before
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ import pytest
 from tests.conftest import sign_in
 from tests.disclosure import attack, scrape
 from tests.disclosure.seeded import seed_partnership
-from webapp import ptable as ptables
 from webapp.disclosure import max_perturbation, threshold
 from webapp.extensions import db
 
@@ -64,10 +63,8 @@ def test_no_hidden_cell_is_pinned_for_any_audience(app, seeded):
 @pytest.fixture
 def zero_ptable(app):
     """The shipped table with every perturbation 0: what releasing with a threshold alone amounts to."""
-    before = app.config["COMMINTEL_PTABLE_TABLE"]
-    app.config["COMMINTEL_PTABLE_TABLE"] = ptables.without_perturbation(ptables.load(ptables.SHIPPED))
-    yield
-    app.config["COMMINTEL_PTABLE_TABLE"] = before
+    with attack.released_without_perturbation(app):
+        yield
 
 
 @pytest.mark.parametrize("app", ["sqlite"], indirect=True)

@@ -24,7 +24,6 @@ from tests.browser import live_app
 from tests.conftest import IsolatedClient, app_config, sign_in
 from tests.disclosure import attack, scrape
 from webapp import create_app
-from webapp import ptable as ptables
 from webapp.disclosure import max_perturbation, threshold
 from webapp.extensions import db
 from webapp.models import User
@@ -74,10 +73,8 @@ def test_no_hidden_cell_of_the_demo_is_pinned(demo_app, role, tmp_path):
 @pytest.fixture
 def zero_ptable(demo_app):
     """The shipped table with every perturbation 0: what releasing with a threshold alone amounts to."""
-    before = demo_app.config["COMMINTEL_PTABLE_TABLE"]
-    demo_app.config["COMMINTEL_PTABLE_TABLE"] = ptables.without_perturbation(ptables.load(ptables.SHIPPED))
-    yield
-    demo_app.config["COMMINTEL_PTABLE_TABLE"] = before
+    with attack.released_without_perturbation(demo_app):
+        yield
 
 
 # The funder: 12 of 99 pinned in about a second (the member pins too, but takes minutes to prove three: see the docs).
