@@ -19,7 +19,9 @@ REDACTION_WAIT_S = 120  # the embedded worker loads spaCy on its first redaction
 
 
 def _unique() -> str:
-    return uuid.uuid4().hex[:6]
+    """A marker redaction must keep: letters then digits only (a hex marker such as "b3a1fa" is a postcode's shape,
+    B3A 1FA, and is rightly redacted)."""
+    return f"ref{uuid.uuid4().int % 10**6:06d}"
 
 
 def _open_new_observation_form(page: Page) -> None:
