@@ -59,6 +59,7 @@ from sqlalchemy import create_engine, text  # noqa: E402 - after the path set-up
 from tests.browser import live_app  # noqa: E402
 from tests.browser.screenshots import DEMO_CACHE  # noqa: E402
 from tests.submissions import hostile_files  # noqa: E402
+from webapp.cli import EMBEDDED_WORKER_NICE  # noqa: E402
 
 PARTNERSHIP = "bristol"
 IMPORTER = "orgadmin@demo.commintel.org"  # Lawrence Hill Food Share
@@ -232,6 +233,7 @@ class Served:
     database_url: str
     server: subprocess.Popen | None = None
     worker: subprocess.Popen | None = None  # PostgreSQL + Redis only: the embedded one is the server's child
+    worker_nice: int = 0  # PostgreSQL + Redis only: COMMINTEL_WORKER_NICE of the separate worker
     beat: subprocess.Popen | None = None  # PostgreSQL + Redis only
     engine: object = None
     log: Path = field(default=None)
@@ -282,8 +284,9 @@ class Served:
         """PostgreSQL + Redis: the separate worker, as production runs it (beat is another process)."""
         command = [sys.executable, "-m", "celery", "-A", "webapp.worker", "worker", "--pool=threads",
                    "--concurrency=2", "--loglevel=INFO"]  # fmt: skip
+        env = {**self.env, "COMMINTEL_WORKER_NICE": str(self.worker_nice)}
         with self.log.open("a") as out:
-            self.worker = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
+            self.worker = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
 
     def kill_worker(self) -> int:
         pid = self.worker_pid()
@@ -341,7 +344,7 @@ class Served:
             self.engine.dispose()
 
 
-def start(backend: str, folder: Path, threads: int | None = None) -> Served:
+def start(backend: str, folder: Path, threads: int | None = None, worker_nice: int = 0) -> Served:
     port = live_app.free_port()
     if backend == "embedded":
         live = live_app.prepare(folder, port, DEMO_CACHE)
@@ -361,7 +364,8 @@ def start(backend: str, folder: Path, threads: int | None = None) -> Served:
         started = time.perf_counter()
         live_app._run([str(live_app.COMMINTEL), "demo"], env, log, "`commintel demo`", 3600)
         say(f"demo loaded into PostgreSQL in {time.perf_counter() - started:.0f} s")
-    served = Served(backend, folder, env, f"http://127.0.0.1:{port}", database_url, log=folder / "server.log")
+    served = Served(backend, folder, env, f"http://127.0.0.1:{port}", database_url, log=folder / "server.log",
+                    worker_nice=worker_nice)  # fmt: skip
     served.engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
     command = [str(live_app.COMMINTEL), "serve", "--host", "127.0.0.1", "--port", str(port)]
     if threads:
@@ -710,10 +714,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="web server threads (default: commintel serve's)")
     parser.add_argument("--think", type=float, default=0.0, help="pause of each submitter between submissions (s)")
     parser.add_argument("--keep", action="store_true", help="keep the instance folder (and print where it is)")
+    parser.add_argument("--worker-nice", type=int, choices=range(20), default=EMBEDDED_WORKER_NICE, metavar="0-19",
+                        help="PostgreSQL + Redis: COMMINTEL_WORKER_NICE of the separate worker; the default is what "
+                        "`commintel serve` gives its own worker, for a worker on the site's machine (0: a worker "
+                        "at the site's priority, as on a machine of its own)")  # fmt: skip
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix=f"commintel-load-{args.backend}-"))
     say(f"load and fault benchmark, {args.backend}, in {folder}")
-    served = start(args.backend, folder, args.threads)
+    served = start(args.backend, folder, args.threads, args.worker_nice)
     results = {}
     try:
         wanted = args.only or ["load", "backlog", "faults", "bombs"]
@@ -727,7 +735,10 @@ def main() -> None:
             results["bombs"] = scenario_bombs(served)
     finally:
         served.stop()
-        print(json.dumps({"backend": args.backend, "load_average": os.getloadavg(), **results}, default=str))
+        setup = {"backend": args.backend, "load_average": os.getloadavg()}
+        if args.backend == "postgres":
+            setup["worker_nice"] = args.worker_nice
+        print(json.dumps({**setup, **results}, default=str))
         if args.keep:
             print(f"kept {folder}")
         else:

@@ -133,9 +133,10 @@ def assign_new_observations(ids: list[int]) -> int:
     return run([int(i) for i in ids]).get("assigned", 0)
 
 
-def on_observations_saved(sender, ids: list[int] | None = None, **_) -> None:
-    """The text changed: drop stale vectors/assignments now (the pipeline assigns them again after redaction)."""
-    if ids:
+def on_observations_saved(sender, ids: list[int] | None = None, created: bool = False, **_) -> None:
+    """The text changed: drop stale vectors/assignments now (the pipeline assigns them again after redaction). New
+    observations have none: two deletes less for every submission."""
+    if ids and not created:
         operations.forget_text(ids)
 
 

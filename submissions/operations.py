@@ -45,10 +45,10 @@ def _app():
     return current_app._get_current_object()
 
 
-def notify_saved(ids: list[int]) -> None:
-    """Tell listeners (the NLP package) that these observations' text is new or changed."""
+def notify_saved(ids: list[int], created: bool = False) -> None:
+    """Tell listeners (the NLP package) that these observations' text is new (``created``) or changed."""
     if ids:
-        signals.observations_saved.send(_app(), ids=list(ids))
+        signals.observations_saved.send(_app(), ids=list(ids), created=created)
 
 
 # Categories -----------------------------------------------------------------------------------------------------
@@ -136,7 +136,7 @@ def submit_observation(
         raise ValidationFailed({"external_ref": "An observation with this reference exists already."}) from None
     record("observation.create", "observation", obs.id, author, via=via, organisation_id=obs.organisation_id)
     log.info("observation %s created via %s", obs.id, via)
-    notify_saved([obs.id])
+    notify_saved([obs.id], created=True)
     return obs
 
 
@@ -254,7 +254,7 @@ def store_clean_rows(
             db.session.flush()
     db.session.flush()
     ids = [o.id for o in new]
-    notify_saved(ids)
+    notify_saved(ids, created=True)
     return ids
 
 

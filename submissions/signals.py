@@ -6,7 +6,8 @@ have ids, nothing is committed yet). Receivers that do heavy work should defer i
 derived rows (on erasure) should do so at once, in the same transaction, so erasure is all-or-nothing.
 
 - ``observations_saved``: sender is the Flask app; ``ids: list[int]`` of observations created or whose text changed
-  (their ``redacted_text`` has been cleared: redact them again).
+  (their ``redacted_text`` has been cleared: redact them again); ``created: bool``, true when they are all new (no
+  derived rows of theirs can exist yet, so there is nothing to delete).
 - ``observation_erased``: sender is the Flask app; ``id: int`` of the observation being erased (still present in
   the session; it is deleted right after the signal returns). Remove everything derived from it.
 """

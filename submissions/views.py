@@ -178,12 +178,13 @@ def create():
             db.session.rollback()
             form.show(failed)
         else:
+            obs_id = obs.id  # read before the commit expires it (reading it after would load the row again)
             db.session.commit()
             if resident:
                 flash("Thank you. A moderator will look at it before it is shared with the partnership.", "success")
             else:
                 flash("Observation saved. Others see it once personal details have been removed.", "success")
-            return redirect(url_for("observations.detail", obs_id=obs.id))
+            return redirect(url_for("observations.detail", obs_id=obs_id))
     return _render_form("submissions/form.html", form, orgs=orgs, partnerships=partnerships, resident=resident,
                         editing=None)  # fmt: skip
 
@@ -749,10 +750,11 @@ def api_create():
         except ValidationFailed as failed:
             errors = failed.errors
         else:
+            body = observation_json(obs)  # before the commit expires it: afterwards it would be loaded again
             db.session.commit()
-            response = jsonify(observation_json(obs))
+            response = jsonify(body)
             response.status_code = 201
-            response.headers["Location"] = url_for("observations.detail", obs_id=obs.id)
+            response.headers["Location"] = url_for("observations.detail", obs_id=body["id"])
             return response
     db.session.rollback()
     ops.authenticate_api_token(request.headers.get("Authorization"))  # the rollback undid the last-use time

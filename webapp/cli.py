@@ -319,7 +319,7 @@ EMBEDDED_WORKER_NICE = 10
 
 def embedded_worker_environment() -> dict[str, str]:
     """This process's environment, with the embedded worker's lower priority (webapp/worker.py applies it)."""
-    return {**os.environ, "COMMINTEL_EMBEDDED_WORKER_NICE": str(EMBEDDED_WORKER_NICE)}
+    return {**os.environ, "COMMINTEL_WORKER_NICE": str(EMBEDDED_WORKER_NICE)}
 
 
 def start_embedded_worker(instance_dir: str | None = None) -> subprocess.Popen:

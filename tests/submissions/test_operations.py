@@ -20,10 +20,11 @@ from webapp.operations import OperationError
 
 @pytest.fixture
 def received():
-    got = {"saved": [], "erased": []}
+    got = {"saved": [], "created": [], "erased": []}
 
-    def on_saved(sender, ids):
+    def on_saved(sender, ids, created):
         got["saved"].append(list(ids))
+        got["created"].append(created)
 
     def on_erased(sender, id):  # noqa: A002 - the signal's documented keyword
         got["erased"].append(id)
@@ -46,6 +47,7 @@ def test_submit_stores_sends_signal_and_audits(sharing_world, received):
     assert obs.status is ObservationStatus.SUBMITTED
     assert obs.redacted_text is None
     assert received["saved"] == [[obs.id]]
+    assert received["created"] == [True]  # nothing derived from it exists yet: listeners need delete nothing
     (event,) = _audit("observation.create")
     assert event.object_id == str(obs.id)
     assert "text" not in event.detail
@@ -64,6 +66,7 @@ def test_editing_text_clears_the_redaction_and_asks_again(make_observation, shar
     obs = make_observation()
     assert obs.redacted_text is not None
     received["saved"].clear()
+    received["created"].clear()
     member = sharing_world["users"]["member"]
     ops.update_observation(obs, valid_data(people_affected="50"), member)
     assert obs.redacted_text is not None  # text unchanged: redaction stands
@@ -71,6 +74,7 @@ def test_editing_text_clears_the_redaction_and_asks_again(make_observation, shar
     ops.update_observation(obs, valid_data(text="A different description of the same problem."), member)
     assert obs.redacted_text is None
     assert received["saved"] == [[obs.id]]
+    assert received["created"] == [False]  # its old vector and theme must go
 
 
 def test_withdraw_once(make_observation, sharing_world):
@@ -209,3 +213,4 @@ def test_an_import_announces_its_rows_once(sharing_world, received):
     table = importer.read_table(data, "f.csv")
     result = importer.import_table(table, importer.guess_mapping(table.headers), sharing_world["org"], None)
     assert received["saved"] == [result.imported_ids]
+    assert received["created"] == [True]

@@ -156,7 +156,14 @@ def test_the_embedded_worker_runs_below_the_site(tmp_path):
     expected = min(19, here + cli.EMBEDDED_WORKER_NICE)
     assert out.stdout.split()[-2:] == [str(expected), str(expected)], out.stdout + out.stderr
     # A production worker (no variable) keeps the priority it was started with.
-    plain = {k: v for k, v in env.items() if k != "COMMINTEL_EMBEDDED_WORKER_NICE"}
+    plain = {k: v for k, v in env.items() if k != "COMMINTEL_WORKER_NICE"}
     out = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, env=plain, capture_output=True, text=True,
                          timeout=120, check=True)  # fmt: skip
     assert out.stdout.split()[-2:] == [str(here), str(here)], out.stdout + out.stderr
+    # A value that is not a niceness stops the worker with a message naming the setting, not a traceback.
+    for bad in ("ten", "-5", "40"):
+        out = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                             env={**plain, "COMMINTEL_WORKER_NICE": bad}, timeout=120)  # fmt: skip
+        assert out.returncode != 0
+        assert f"COMMINTEL_WORKER_NICE must be a whole number from 0 to 19, not {bad!r}" in out.stderr
+        assert "Traceback" not in out.stderr
