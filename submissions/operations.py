@@ -406,13 +406,20 @@ def _token_named(header: str | None) -> ApiToken | None:
     return db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(match.group(1))))
 
 
+# An API token's last use is written at most once a minute (webapp.accounts does the same for sessions).
+TOKEN_TOUCH_SECONDS = 60
+
+
 def authenticate_api_token(header: str | None) -> ApiToken | None:
     """The active (unrevoked, unexpired) token named by an ``Authorization: Bearer ...`` header, its last use
-    noted; else None (:func:`api_token_refusal` says why)."""
+    noted (to the minute: it is shown to the minute, and a write on every call would make a partner system's
+    concurrent requests queue for the token's row); else None (:func:`api_token_refusal` says why)."""
     token = _token_named(header)
     if token is None or not token.active:
         return None
-    token.last_used_at = utcnow()
+    now = utcnow()
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() >= TOKEN_TOUCH_SECONDS:
+        token.last_used_at = now
     return token
 
 

@@ -135,6 +135,25 @@ def test_export_neutralises_formulas(make_observation, sharing_world):
     assert rows[0]["external_ref"] == "'+44 123"
 
 
+def test_a_tokens_last_use_is_written_once_a_minute_not_on_every_call(sharing_world, monkeypatch):
+    """25 concurrent API clients sharing one token each wrote its row: on PostgreSQL they queued for its row lock."""
+    from datetime import timedelta
+
+    token, raw = ops.create_api_token(sharing_world["org"], "Case system", sharing_world["users"]["org_admin"])
+    start = ops.utcnow()
+    monkeypatch.setattr(ops, "utcnow", lambda: start)
+    ops.authenticate_api_token(f"Bearer {raw}")
+    db.session.flush()
+    assert token.last_used_at == start
+    monkeypatch.setattr(ops, "utcnow", lambda: start + timedelta(seconds=59))
+    ops.authenticate_api_token(f"Bearer {raw}")
+    assert token not in db.session.dirty, "a use within the minute wrote the token again"
+    later = start + timedelta(seconds=ops.TOKEN_TOUCH_SECONDS)
+    monkeypatch.setattr(ops, "utcnow", lambda: later)
+    ops.authenticate_api_token(f"Bearer {raw}")
+    assert token.last_used_at == later
+
+
 def test_api_tokens_are_hashed_revocable_and_record_last_use(sharing_world):
     org_admin = sharing_world["users"]["org_admin"]
     token, raw = ops.create_api_token(sharing_world["org"], "Case system", org_admin)
