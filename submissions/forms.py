@@ -165,4 +165,4 @@ class EraseForm(FlaskForm):
 
 
 class ConfirmImportForm(FlaskForm):
-    valid_rows_only = BooleanField("Import the valid rows only, and let me download the skipped rows")
+    """Confirms a step of an import (the column matches, then the import of the rows the preview counted)."""

@@ -33,10 +33,12 @@ MAX_ROWS = 100_000
 # Header spellings people use for each field, compared after lower-casing and squashing spaces/underscores.
 HEADER_GUESSES: dict[str, tuple[str, ...]] = {
     "text": ("text", "observation", "comment", "comments", "description", "notes", "note", "details", "feedback",
-             "what_you_have_seen", "free_text", "narrative", "summary"),
-    "kind": ("kind", "type", "need_or_asset", "need_asset"),
-    "category": ("category", "theme", "topic", "issue", "subject"),
-    "area": ("area", "ward", "lsoa", "area_code", "ward_code", "ward_name", "lsoa_code", "location", "neighbourhood"),
+             "what_you_have_seen", "free_text", "narrative", "summary", "what_we_heard", "what_we_saw",
+             "what_happened", "what_did_you_see", "what_people_said", "story"),
+    "kind": ("kind", "type", "need_or_asset", "need_asset", "asset_or_need", "need_or_strength"),
+    "category": ("category", "theme", "topic", "issue", "subject", "category_of_need", "need_category"),
+    "area": ("area", "ward", "lsoa", "area_code", "ward_code", "ward_name", "lsoa_code", "location", "neighbourhood",
+             "ward_area", "area_ward", "ward_or_area", "area_or_ward", "where", "place"),
     "period": ("period", "date", "month", "when", "date_seen", "observed", "observed_on"),
     "people_affected": ("people_affected", "people", "number_of_people", "count", "number", "how_many"),
     "groups": ("groups", "groups_affected", "who", "client_group"),
@@ -446,8 +448,24 @@ def _check_headers(headers: list[str]) -> None:
 # Mapping --------------------------------------------------------------------------------------------------------
 
 
+# Words that name a field inside a longer header ("Date seen", "Category of need", "Number of people affected").
+HEADER_WORDS: dict[str, frozenset[str]] = {
+    "text": frozenset({"text", "observation", "observations", "comment", "comments", "description", "notes",
+                       "details", "feedback", "narrative", "heard", "story"}),
+    "category": frozenset({"category", "theme", "topic"}),
+    "area": frozenset({"area", "ward", "lsoa", "neighbourhood", "location"}),
+    "period": frozenset({"date", "month", "period", "when"}),
+    "people_affected": frozenset({"people", "number", "count", "many"}),
+    "trend": frozenset({"trend"}),
+    "confidence": frozenset({"confidence"}),
+    "external_ref": frozenset({"ref", "reference", "id"}),
+}  # fmt: skip
+
+
 def guess_mapping(headers: list[str]) -> dict[str, str]:
-    """field name → header, guessed from the headers' names (exact names and labels first, then common spellings)."""
+    """field name → header, guessed from the headers' names: exact names, labels and common spellings first; then a
+    header whose words name exactly one field not matched yet ("Ward / area", "Category of need"). A header whose
+    words name two fields is left for the person to match."""
     normalised = {_norm(h): h for h in headers if h}
     mapping: dict[str, str] = {}
     used: set[str] = set()
@@ -458,7 +476,55 @@ def guess_mapping(headers: list[str]) -> dict[str, str]:
                 mapping[f.name] = header
                 used.add(header)
                 break
+    for header in headers:
+        if not header or header in used:
+            continue
+        words = set(_norm(header).split("_"))
+        named = [name for name, keys in HEADER_WORDS.items() if words & keys]
+        if len(named) == 1 and named[0] not in mapping:
+            mapping[named[0]] = header
+            used.add(header)
     return mapping
+
+
+def template_rows(categories: list[str], partnerships: list[str], area: str, today: date) -> list[list[str]]:
+    """A file to fill in: the header row (the fields' labels, which :func:`guess_mapping` matches) and one example
+    row that passes the checks as it is (the caller's category, area and partnership)."""
+    example = {
+        "kind": "need", "category": categories[0] if categories else "",
+        "text": "Example: families at the community centre say food parcels ran out by Wednesday. Replace this row.",
+        "area": area, "period": f"{today:%Y-%m}", "people_affected": "12", "groups": "", "trend": "worse",
+        "source": "frontline_contact", "confidence": "medium", "sharing_level": "partnership",
+        "consent_to_quote": "no", "consent_to_quote_funders": "no", "external_ref": "EXAMPLE-1",
+        "partnership": partnerships[0] if len(partnerships) > 1 else "",
+    }  # fmt: skip
+    fields = [f for f in FIELDS if f.name != "partnership" or len(partnerships) > 1]
+    return [[f.label for f in fields], [example.get(f.name, "") for f in fields]]
+
+
+def template_xlsx(rows: list[list[str]], choices: dict[str, list[str]]) -> bytes:
+    """The template as a workbook: the rows to fill in, and a sheet with what each column accepts."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Observations"
+    for row in rows:
+        sheet.append(row)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    sheet.freeze_panes = "A2"
+    help_sheet = book.create_sheet("What each column takes")
+    help_sheet.append(["Column", "Required", "What to put in it", "Allowed values"])
+    for cell in help_sheet[1]:
+        cell.font = Font(bold=True)
+    for f in FIELDS:
+        allowed = choices.get(f.name) or list(f.choices or ())
+        help_sheet.append([f.label, "yes" if f.required else "no", f.description, ", ".join(allowed)])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
 
 
 def check_mapping(headers: list[str], mapping: Mapping[str, str | None], defaults: Mapping[str, str]) -> dict:

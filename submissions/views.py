@@ -4,6 +4,8 @@ record-level checks answer 404. Views parse, check, call an operation, commit on
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 from datetime import date
 
@@ -438,6 +440,34 @@ def import_upload():
     return render_template("submissions/import_upload.html", form=form, fields=FIELDS), status
 
 
+@bp.route("/import/template.<any(xlsx, csv):fmt>", endpoint="import_template")
+def import_template(fmt: str):
+    """A file to fill in for one of the reader's organisations: the columns the import matches by themselves, an
+    example row that passes the checks, and (XLSX) a sheet of what each column takes."""
+    orgs = _submitter_orgs(current_user)
+    if not orgs:
+        abort(403)
+    org = _pick(orgs, request.args.get("organisation", "")) or orgs[0]
+    shared_with = _org_partnerships([org])
+    partnerships = [p.slug for p in shared_with]
+    categories = ops.active_categories()
+    context = ops.context_for(org)
+    ward = next((a for a in _area_options() if a.level is AreaLevel.WARD
+                 and all(context.inside(a, p) for p in shared_with[:1])), None)  # fmt: skip
+    rows = importer.template_rows([c.name for c in categories], partnerships, ward.name if ward else "", date.today())
+    name = f"commintel-import-{org.slug}.{fmt}"
+    if fmt == "csv":
+        out = io.StringIO()
+        csv.writer(out).writerows(rows)
+        body, mimetype = "\ufeff" + out.getvalue(), "text/csv"
+    else:
+        enums = {k: [value for value, _label in v] for k, v in _enum_options().items()}
+        body = importer.template_xlsx(rows, {**enums, "category": [c.name for c in categories],
+                                             "partnership": partnerships})  # fmt: skip
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
 def _table(upload: uploads.Upload) -> importer.Table:
     table = uploads.table(upload)  # parsed once, at upload
     if table is None:  # already imported
@@ -496,8 +526,9 @@ def import_preview(upload_id: str):
     if form.validate_on_submit():
         try:
             with uploads.importing(upload):  # a second confirmation of the same upload imports nothing
+                # The preview named the rows with problems and the button says they are skipped: the valid ones go in.
                 result = importer.import_table(table, mapping, org, current_user, defaults=upload.defaults,
-                                               valid_rows_only=form.valid_rows_only.data, via="web")  # fmt: skip
+                                               valid_rows_only=True, via="web")  # fmt: skip
                 db.session.commit()
         except importer.ImportRejected as exc:
             db.session.rollback()

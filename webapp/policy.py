@@ -119,6 +119,7 @@ POLICY: dict[str, Rule] = {
     "observations.moderate": rule(Role.CONVENOR, Role.ADMIN, records="residents' ones of their partnerships; else 404"),
     "observations.export": rule(Role.MEMBER, Role.ORG_ADMIN, records="their own organisation's only"),
     "observations.import_upload": rule(Role.MEMBER, Role.ORG_ADMIN, records="into their own organisation"),
+    "observations.import_template": rule(Role.MEMBER, Role.ORG_ADMIN, records="a file to fill in, no records"),
     "observations.import_mapping": rule(Role.MEMBER, Role.ORG_ADMIN, records="their own uploads; else 404"),
     "observations.import_preview": rule(Role.MEMBER, Role.ORG_ADMIN, records="their own uploads; else 404"),
     "observations.import_skipped": rule(Role.MEMBER, Role.ORG_ADMIN, records="their own uploads; else 404"),

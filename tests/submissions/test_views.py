@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
 from sqlalchemy import func, select
 
 from submissions.models import ApiToken, Category, Observation, ObservationStatus
@@ -205,11 +206,10 @@ def test_import_through_the_web(sharing_world, client_for):
     preview_url = response.headers["Location"]
     page = c.get(preview_url).get_data(as_text=True)
     assert "<td>3</td><td>Ward</td><td>Unknown area &#39;Narnia&#39;" in page
+    # The button says what it does (before: "Import 2 rows" imported nothing unless a box was ticked).
+    assert "Import the 2 valid rows and skip 1</button>" in page
+    assert _count() == 0  # nothing before the confirmation
     response = c.post(preview_url, data={})
-    assert response.status_code == 422
-    assert "nothing was imported" in response.get_data(as_text=True)
-    assert _count() == 0
-    response = c.post(preview_url, data={"valid_rows_only": "y"})
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert "Imported 2 observations" in page
@@ -220,6 +220,41 @@ def test_import_through_the_web(sharing_world, client_for):
     assert "Unknown area" in skipped
     assert c.get(preview_url).status_code == 404  # the upload is used up
     assert client_for("org_admin").get(skipped_url).status_code == 404  # someone else's upload
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+def test_the_import_template_goes_back_in_as_it_is(sharing_world, client_for, fmt):
+    """The downloaded file, uploaded unchanged: every column is matched without choosing and its example row passes."""
+    from submissions import importer
+
+    c = client_for("member")
+    upload_page = c.get("/observations/import").get_data(as_text=True)
+    assert f"/observations/import/template.{fmt}?organisation=" in upload_page
+    template = c.get(f"/observations/import/template.{fmt}")
+    assert template.status_code == 200
+    assert "attachment" in template.headers["Content-Disposition"]
+    table = importer.read_table(template.data, f"template.{fmt}")
+    assert table.headers
+    assert len(table.rows) == 1
+    assert set(importer.guess_mapping(table.headers).values()) == set(table.headers), "a column was not matched"
+    response = _upload(c, template.data, f"template.{fmt}")
+    assert response.status_code == 302
+    response = c.post(response.headers["Location"], data={
+        f"map-{name}": header for name, header in importer.guess_mapping(table.headers).items()
+    })  # fmt: skip
+    assert response.status_code == 302, response.get_data(as_text=True)
+    page = c.get(response.headers["Location"]).get_data(as_text=True)
+    assert "<strong>1</strong> row ready to import" in page
+    assert "<strong>0</strong> rows with problems" in page
+    if fmt == "xlsx":
+        from openpyxl import load_workbook
+
+        book = load_workbook(io.BytesIO(template.data), read_only=True)
+        assert book.sheetnames == ["Observations", "What each column takes"]
+        described = {row[0]: row[3] for row in book["What each column takes"].iter_rows(min_row=2, values_only=True)}
+        assert "Food" in described["Category"]
+        assert "partnership" in described["Who may see it"]
+    assert client_for("funder").get(f"/observations/import/template.{fmt}").status_code == 403
 
 
 def test_import_refuses_bad_files_with_a_message(sharing_world, client_for):

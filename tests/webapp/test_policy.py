@@ -105,6 +105,7 @@ def _samples(world, job_id: str) -> dict[str, dict[str, str]]:
         "section_id": {"convening": world["convening"]["section_id"]},
         "version_id": {"convening": world["convening"]["version_id"]},
         "action_id": {"convening": world["convening"]["action_id"]},
+        "fmt": {"observations": "xlsx"},
     }
 
 
