@@ -61,6 +61,7 @@ def transaction() -> Iterator[None]:
 def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(orgs_cli)
+    app.cli.add_command(partnerships_cli)
     app.cli.add_command(geography_cli)
     app.cli.add_command(demo_command)
     app.cli.add_command(serve_command)
@@ -159,6 +160,96 @@ def create_org_command(name: str, kind: str, slug: str | None):
     with transaction():
         org = operations.create_organisation(name, kind, slug)
     click.echo(f"Created organisation {org.slug} ({org.kind.label}).")
+
+
+# partnerships ----------------------------------------------------------------------------------------------------
+
+
+@click.group("partnerships", help="Partnerships: create them and add their areas, members, funders and convenors.")
+def partnerships_cli() -> None:
+    pass
+
+
+def _partnership(slug: str):
+    from webapp.models import Partnership
+
+    found = db.session.scalar(select(Partnership).where(Partnership.slug == slug))
+    if found is None:
+        raise click.ClickException(f"No partnership {slug!r} (commintel partnerships list shows them).")
+    return found
+
+
+def _organisation(slug: str) -> Organisation:
+    found = db.session.scalar(select(Organisation).where(Organisation.slug == slug))
+    if found is None:
+        raise click.ClickException(f"No organisation {slug!r} (create it with commintel orgs create).")
+    return found
+
+
+def _area(code: str):
+    from webapp.models import Area
+
+    found = db.session.scalar(select(Area).where(Area.code == code.strip().upper()))
+    if found is None:
+        raise click.ClickException(f"No area with the ONS code {code!r} (load the geography first).")
+    return found
+
+
+def _user(email: str):
+    from webapp.models import User
+
+    found = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    if found is None:
+        raise click.ClickException(f"No account {email!r} (create it with commintel users create).")
+    return found
+
+
+@partnerships_cli.command("list")
+@with_appcontext
+def list_partnerships_command():
+    """Every partnership with its areas, members, funders and convenors."""
+    from webapp.models import Partnership
+
+    for p in db.session.scalars(select(Partnership).order_by(Partnership.name)):
+        click.echo(f"{p.slug}: {p.name}")
+        click.echo(f"  areas: {', '.join(f'{a.name} ({a.code})' for a in p.areas) or 'none (covers anywhere)'}")
+        click.echo(f"  members: {', '.join(o.slug for o in p.members) or 'none'}")
+        click.echo(f"  funders: {', '.join(o.slug for o in p.funders) or 'none'}")
+        click.echo(f"  convenors: {', '.join(u.email for u in p.convenors) or 'none'}")
+
+
+@partnerships_cli.command("create")
+@click.option("--name", required=True, help="The partnership's name.")
+@click.option("--slug", help="Short name used in addresses (default: made from the name).")
+@click.option("--area", "areas", multiple=True, metavar="CODE", help="ONS code of an area it covers (repeatable).")
+@with_appcontext
+def create_partnership_command(name: str, slug: str | None, areas: tuple[str, ...]):
+    """Create a partnership; add members, funders and convenors with the add-* commands."""
+    with transaction():
+        partnership = operations.create_partnership(name, slug, areas=[_area(code) for code in areas])
+    click.echo(f"Created partnership {partnership.slug} covering {len(partnership.areas)} area(s).")
+
+
+def _add_command(what: str, argument: str, find, help_text: str):
+    @partnerships_cli.command(f"add-{what}", help=help_text)
+    @click.argument("partnership_slug", metavar="PARTNERSHIP")
+    @click.argument("item", metavar=argument)
+    @with_appcontext
+    def command(partnership_slug: str, item: str):
+        with transaction():
+            partnership = _partnership(partnership_slug)
+            thing = find(item)
+            added = operations.add_to_partnership(partnership, what, thing, None)
+        name = getattr(thing, "name", None) or getattr(thing, "email", item)
+        click.echo(f"{name} {'added as' if added else 'was already'} {what} of {partnership.slug}.")
+
+    return command
+
+
+_add_command("area", "CODE", _area, "Add an area (ONS code) the partnership covers.")
+_add_command("member", "ORG", _organisation, "Add a member organisation (it then accepts the data-sharing agreement).")
+_add_command("funder", "ORG", _organisation, "Add a funder organisation (it reads the funders' edition only).")
+_add_command("convenor", "EMAIL", _user, "Add a convenor (an account with the convenor role).")
 
 
 # geography -------------------------------------------------------------------------------------------------------

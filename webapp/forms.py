@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectChoice, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from webapp.models import OrgKind, OrgRole, PlatformRole
@@ -118,6 +127,22 @@ class PlatformInviteForm(FlaskForm):
 class OrganisationForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired("Give the organisation a name."), Length(max=200)])
     kind = SelectField("Kind of organisation", choices=[SelectChoice(k.value, k.label) for k in OrgKind])
+
+
+class PartnershipForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired("Give the partnership a name."), Length(max=200)])
+    areas = TextAreaField(
+        "Areas it covers",
+        description="Local authorities or wards, by name or ONS code, one per line (e.g. Bristol, City of or "
+        "E06000023). Leave empty to add them later.",
+    )
+
+
+class AddToPartnershipForm(FlaskForm):
+    """One of: an area (name or code), a member organisation, a funder organisation, a convenor."""
+
+    what = HiddenField()
+    item = StringField("Name or code")
 
 
 class PublicFormSwitch(FlaskForm):

@@ -23,6 +23,7 @@ from webapp.extensions import db
 from webapp.models import (
     AgreementAcceptance,
     Area,
+    AreaLevel,
     AuditEvent,
     DataSharingAgreement,
     Membership,
@@ -183,8 +184,14 @@ def create_partnership(
     members: list[Organisation] | None = None,
     funders: list[Organisation] | None = None,
     convenors: list[User] | None = None,
+    actor: User | None = None,
 ) -> Partnership:
     """Create a partnership with the areas it covers and the organisations and people in it."""
+    name = (name or "").strip()
+    if not 2 <= len(name) <= 200:
+        raise OperationError("Give the partnership a name of 2 to 200 characters.", "name")
+    if db.session.scalar(select(Partnership).where(func.lower(Partnership.name) == name.lower())):
+        raise OperationError(f"A partnership called {name!r} exists already.", "name")
     slug = slugify(slug or name)
     if db.session.scalar(select(Partnership).where(Partnership.slug == slug)):
         raise OperationError(f"A partnership called {slug!r} exists already.", "slug")
@@ -199,10 +206,73 @@ def create_partnership(
         funders=list(funders or []),
         convenors=list(convenors or []),
     )
+    for user in convenors or []:
+        _check_convenor(user)
     db.session.add(partnership)
     db.session.flush()
-    record("partnership.create", "partnership", partnership.id)
+    record("partnership.create", "partnership", partnership.id, actor)
     return partnership
+
+
+def _check_convenor(user: User) -> None:
+    if user.platform_role not in (PlatformRole.CONVENOR, PlatformRole.ADMIN):
+        raise OperationError(
+            f"{user.email} is not a convenor: give the account the convenor role first "
+            "(commintel users create --role convenor).",
+            "convenor",
+        )
+
+
+PARTNERSHIP_PARTS = ("area", "member", "funder", "convenor")
+PARTNERSHIP_AREA_LEVELS = (AreaLevel.LAD, AreaLevel.WARD, AreaLevel.LSOA)
+
+
+def area_named(value: str) -> Area:
+    """A local authority, ward or LSOA by ONS code or (current areas) name; a clear message when none or several."""
+    value = (value or "").strip()
+    found = db.session.scalar(select(Area).where(func.upper(Area.code) == value.upper()))
+    if found is None:
+        named = list(db.session.scalars(
+            select(Area).where(func.lower(Area.name) == value.lower(), Area.current.is_(True),
+                               Area.level.in_(PARTNERSHIP_AREA_LEVELS)).limit(2)
+        ))  # fmt: skip
+        if len(named) > 1:
+            raise OperationError(f"Several areas are called {value[:60]!r}: give its ONS code instead.", "areas")
+        found = named[0] if named else None
+    if found is None or found.level not in PARTNERSHIP_AREA_LEVELS:
+        raise OperationError(f"No local authority, ward or LSOA {value[:60]!r}: give a name or an ONS code.", "areas")
+    return found
+
+
+def add_to_partnership(
+    partnership: Partnership, what: str, item: Area | Organisation | User, actor: User | None
+) -> bool:
+    """Add an area it covers, a member organisation, a funder organisation or a convenor; False when it was there
+    already. A funder must be a funder organisation, a convenor must have the convenor role; a new member must
+    accept the current data-sharing agreement before its observations are shared (as every member)."""
+    if what == "area":
+        collection = partnership.areas
+    elif what == "member":
+        collection = partnership.members
+        if item in partnership.funders:
+            raise OperationError(f"{item.name} funds {partnership.name}: it is a member or a funder, not both.", what)
+    elif what == "funder":
+        collection = partnership.funders
+        if item.kind is not OrgKind.FUNDER:
+            raise OperationError(f"{item.name} is not a funder organisation.", what)
+        if item in partnership.members:
+            raise OperationError(f"{item.name} is a member of {partnership.name}: it cannot also be its funder.", what)
+    elif what == "convenor":
+        collection = partnership.convenors
+        _check_convenor(item)
+    else:
+        raise OperationError(f"Unknown part of a partnership: {what!r}.", "what")
+    if item in collection:
+        return False
+    collection.append(item)
+    db.session.flush()
+    record(f"partnership.add_{what}", "partnership", partnership.id, actor, **{f"{what}_id": item.id})
+    return True
 
 
 def publish_agreement(partnership: Partnership, text: str, actor: User | None = None) -> DataSharingAgreement:

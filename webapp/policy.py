@@ -96,6 +96,8 @@ POLICY: dict[str, Rule] = {
     "partnerships.index": Rule(ORG_PEOPLE, "admins see all; others the partnerships they belong to"),
     "partnerships.detail": Rule(ORG_PEOPLE, "admins: any; others: partnerships they belong to, else 404"),
     "partnerships.public_form": rule(Role.CONVENOR, Role.ADMIN, records="its convenors and admins, else 404"),
+    "partnerships.create": rule(Role.ADMIN),
+    "partnerships.add": rule(Role.CONVENOR, Role.ADMIN, records="admins: anything; its convenors: areas, members"),
     "admin.users": rule(Role.ADMIN),
     "admin.user": rule(Role.ADMIN),
     "admin.reset_mfa": rule(Role.ADMIN),

@@ -16,8 +16,17 @@ from sqlalchemy import and_, func, or_, select
 
 from webapp import accounts, mail, operations, policy
 from webapp.extensions import db
-from webapp.forms import AuditFilterForm, ButtonForm, InviteForm, OrganisationForm, PlatformInviteForm, PublicFormSwitch
-from webapp.models import AreaLevel, AuditEvent, Job, Organisation, OrgRole, Partnership, PlatformRole, User
+from webapp.forms import (
+    AddToPartnershipForm,
+    AuditFilterForm,
+    ButtonForm,
+    InviteForm,
+    OrganisationForm,
+    PartnershipForm,
+    PlatformInviteForm,
+    PublicFormSwitch,
+)
+from webapp.models import AreaLevel, AuditEvent, Job, Organisation, OrgKind, OrgRole, Partnership, PlatformRole, User
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +185,85 @@ def _visible_partnerships(user: User) -> list[Partnership]:
 
 @partnerships_bp.route("/", endpoint="index")
 def partnerships_index():
-    return render_template("webapp/partnerships.html", partnerships=_visible_partnerships(current_user))
+    return render_template("webapp/partnerships.html", partnerships=_visible_partnerships(current_user),
+                           can_create=current_user.is_admin)  # fmt: skip
+
+
+@partnerships_bp.route("/new", methods=["GET", "POST"], endpoint="create")
+def partnerships_create():
+    """Admins: a partnership and the areas it covers; members, funders and convenors are added on its page."""
+    form = PartnershipForm()
+    if form.validate_on_submit():
+        try:
+            lines = [line for line in (form.areas.data or "").splitlines() if line.strip()]
+            areas = [operations.area_named(line) for line in lines]
+            partnership = operations.create_partnership(form.name.data, areas=areas, actor=current_user)
+        except operations.OperationError as exc:
+            db.session.rollback()
+            getattr(form, exc.field or "name", form.name).errors.append(exc.message)
+        else:
+            db.session.commit()
+            flash(f"{partnership.name} has been created. Add its member organisations, funders and convenors below.",
+                  "success")  # fmt: skip
+            return redirect(url_for("partnerships.detail", slug=partnership.slug) + "#add")
+    return render_template("webapp/partnership_new.html", form=form), 200 if not form.errors else 422
+
+
+def _may_add(user: User, partnership: Partnership, what: str) -> bool:
+    """Admins add anything; a partnership's convenors add its areas and member organisations (funders and
+    convenors change who reads what, so they are for admins)."""
+    return user.is_admin or (what in ("area", "member") and policy.can_convene(user, partnership))
+
+
+def _addable(partnership: Partnership, user: User) -> dict[str, list[tuple[str, str]]]:
+    """What each add form offers: (value, label) of what is not in the partnership yet and the reader may add."""
+    offers: dict[str, list[tuple[str, str]]] = {}
+    if _may_add(user, partnership, "member"):
+        inside = {o.id for o in (*partnership.members, *partnership.funders)}
+        orgs = db.session.scalars(select(Organisation).order_by(Organisation.name))
+        offers["member"] = [(o.slug, o.name) for o in orgs if o.id not in inside and o.kind is not OrgKind.FUNDER]
+    if _may_add(user, partnership, "funder"):
+        inside = {o.id for o in (*partnership.members, *partnership.funders)}
+        funders = db.session.scalars(select(Organisation).where(Organisation.kind == OrgKind.FUNDER)
+                                     .order_by(Organisation.name))  # fmt: skip
+        offers["funder"] = [(o.slug, o.name) for o in funders if o.id not in inside]
+    if _may_add(user, partnership, "convenor"):
+        people = db.session.scalars(select(User).where(User.platform_role.in_((PlatformRole.CONVENOR,
+                                    PlatformRole.ADMIN))).order_by(User.email))  # fmt: skip
+        offers["convenor"] = [(u.email, f"{u.display_name or u.email} ({u.email})") for u in people
+                              if u not in partnership.convenors]  # fmt: skip
+    return offers
+
+
+@partnerships_bp.route("/<slug>/add", methods=["POST"], endpoint="add")
+def partnerships_add(slug: str):
+    partnership = _get_or_404(Partnership, slug=slug)
+    if not (current_user.is_admin or policy.can_convene(current_user, partnership)):
+        abort(404)
+    form = AddToPartnershipForm()
+    back = url_for("partnerships.detail", slug=partnership.slug) + "#add"
+    what = form.what.data if form.what.data in operations.PARTNERSHIP_PARTS else None
+    value = (form.item.data or "").strip()
+    if what is None or not form.validate_on_submit() or not value:
+        flash("Add to the partnership: choose or type what to add first.", "error")
+        return redirect(back)
+    if not _may_add(current_user, partnership, what):
+        abort(403)  # a convenor adding a funder or a convenor: admins do
+
+    def add() -> None:
+        if what == "area":
+            item = operations.area_named(value)
+        elif what == "convenor":
+            item = db.session.scalar(select(User).where(User.email == value.lower()))
+        else:
+            item = db.session.scalar(select(Organisation).where(Organisation.slug == value))
+        if item is None:
+            raise operations.OperationError(f"No {what} {value[:60]!r}.", "item")
+        if not operations.add_to_partnership(partnership, what, item, current_user):
+            raise operations.OperationError(f"That {what} is in {partnership.name} already.", "item")
+
+    commit_or_flash(add, f"Added the {what} to {partnership.name}.")
+    return redirect(back)
 
 
 @partnerships_bp.route("/<slug>", endpoint="detail")
@@ -193,6 +280,9 @@ def partnerships_detail(slug: str):
         las=las,
         can_convene=policy.can_convene(current_user, partnership),
         switch_form=PublicFormSwitch(),
+        addable=_addable(partnership, current_user),
+        may_add_area=_may_add(current_user, partnership, "area"),
+        add_form=AddToPartnershipForm(),
     )
 
 

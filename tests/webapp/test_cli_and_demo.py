@@ -8,7 +8,7 @@ from tests.conftest import sign_in
 from webapp import operations
 from webapp.demo import DEMO_PASSWORD, LOGINS
 from webapp.extensions import db
-from webapp.models import Area, Organisation, OrgRole, Partnership, PlatformRole, User
+from webapp.models import Area, AreaLevel, AuditEvent, Organisation, OrgRole, Partnership, PlatformRole, User
 
 
 def test_orgs_and_users_create(app, db_session):
@@ -97,3 +97,60 @@ def test_agreement_versions_ask_again(world):
     v2 = operations.publish_agreement(partnership, "Version two: we also share with funders in aggregate only.", admin)
     assert v2.version == 2
     assert operations.sharing_organisation_ids(partnership) == set()
+
+
+def test_partnerships_are_made_and_filled_from_the_command_line(app, db_session):
+    """A partnership, its area, a member, a funder and a convenor with no web page or Python needed (issue 14)."""
+    from webapp import policy
+
+    ward = Area(code="E05010897", name="Lawrence Hill", level=AreaLevel.WARD)
+    db.session.add(ward)
+    for name, kind in (("Barton Hill Food Share", "charity"), ("Quartet Trust", "funder")):
+        operations.create_organisation(name, kind)
+    convenor = operations.create_user("con@example.org", "a long enough password", platform_role=PlatformRole.CONVENOR)
+    resident = operations.create_user("res@example.org", "a long enough password", platform_role=PlatformRole.RESIDENT)
+    db.session.commit()
+    runner = app.test_cli_runner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(args=["partnerships", *args])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "covering 1 area(s)" in run("create", "--name", "East Bristol Network", "--area", "e05010897")
+    assert "added as member" in run("add-member", "east-bristol-network", "barton-hill-food-share")
+    assert "was already member" in run("add-member", "east-bristol-network", "barton-hill-food-share")
+    assert "added as funder" in run("add-funder", "east-bristol-network", "quartet-trust")
+    assert "added as convenor" in run("add-convenor", "east-bristol-network", "CON@example.org")
+    listing = run("list")
+    assert "Lawrence Hill (E05010897)" in listing
+    assert "members: barton-hill-food-share" in listing
+    assert "funders: quartet-trust" in listing
+    assert "convenors: con@example.org" in listing
+
+    partnership = db.session.scalar(select(Partnership).where(Partnership.slug == "east-bristol-network"))
+    assert policy.can_convene(convenor, partnership)
+    assert not policy.can_convene(resident, partnership)
+    events = [e.action for e in db.session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+    assert events[-4:] == ["partnership.create", "partnership.add_member", "partnership.add_funder",
+                           "partnership.add_convenor"]  # fmt: skip
+
+    # Bad input: a message naming what is wrong, exit 1, nothing changed.
+    for args, words in [
+        (("add-funder", "east-bristol-network", "barton-hill-food-share"), "is not a funder organisation"),
+        (("add-member", "east-bristol-network", "quartet-trust"), "funds East Bristol Network"),
+        (("add-convenor", "east-bristol-network", "res@example.org"), "is not a convenor"),
+        (("add-member", "east-bristol-network", "no-such-org"), "No organisation 'no-such-org'"),
+        (("add-member", "nowhere", "barton-hill-food-share"), "No partnership 'nowhere'"),
+        (("add-area", "east-bristol-network", "E99999999"), "No area with the ONS code"),
+        (("create", "--name", "East Bristol Network"), "exists already"),
+        (("create", "--name", "X"), "2 to 200 characters"),
+    ]:
+        result = runner.invoke(args=["partnerships", *args])
+        assert result.exit_code == 1, (args, result.output)
+        assert words in result.output, (args, result.output)
+        assert "Traceback" not in result.output
+    db.session.expire_all()
+    assert [o.slug for o in partnership.members] == ["barton-hill-food-share"]
+    assert [o.slug for o in partnership.funders] == ["quartet-trust"]
+    assert db.session.scalar(select(func.count()).select_from(Partnership)) == 1

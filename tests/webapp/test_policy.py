@@ -43,6 +43,7 @@ SPECIAL = {
     "orgs.detail": {"funder": 404, "*": 200},
     # An empty POST is told to choose on or off, and sent back to the partnership page.
     "partnerships.public_form": {"*": 302},
+    "partnerships.add": {"*": 302},
     # The sample job was started by the admin: nobody else may see it (record rule: 404).
     "jobs.status": {"admin": 200, "*": 404},
     # submissions: the sample observation is the member's and org admin's organisation's; no agreement is accepted,

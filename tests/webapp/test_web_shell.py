@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.conftest import app_config
+from sqlalchemy import select
+
+from tests.conftest import app_config, sign_in
 from webapp import create_app
 from webapp.extensions import db
 
@@ -122,3 +124,61 @@ def test_navigation_is_by_role(client_for):
     assert 'href="/admin/users"' in admin
     assert 'href="/admin/users"' not in resident
     assert 'href="/orgs/"' not in resident
+
+
+def test_an_admin_makes_a_partnership_and_fills_it_on_the_web(world, client_for, make_org, make_user):
+    """Issue 14: no web page created a partnership or added members and funders."""
+    from webapp.models import Area, AreaLevel, OrgKind, Partnership
+
+    db.session.add_all([Area(code="E06000023", name="Bristol, City of", level=AreaLevel.LAD),
+                        Area(code="E05010897", name="Lawrence Hill", level=AreaLevel.WARD)])  # fmt: skip
+    new_funder = make_org("Quartet Trust", OrgKind.FUNDER)
+    new_convenor = make_user("convenor", email="second-convenor@example.org")
+    db.session.commit()
+    admin = client_for("admin")
+    assert 'href="/partnerships/new"' in admin.get("/partnerships/").get_data(as_text=True)
+    assert 'href="/partnerships/new"' not in client_for("convenor").get("/partnerships/").get_data(as_text=True)
+
+    # A line that names no area: the form comes back naming it, and nothing is created.
+    bad = admin.post("/partnerships/new", data={"name": "East Bristol", "areas": "Bristol, City of\nAtlantis"})
+    assert bad.status_code == 422
+    assert "No local authority, ward or LSOA &#39;Atlantis&#39;" in bad.get_data(as_text=True)
+    assert db.session.scalar(select(Partnership).where(Partnership.name == "East Bristol")) is None
+    made = admin.post("/partnerships/new", data={"name": "East Bristol", "areas": "Bristol, City of\n\ne05010897"})
+    assert made.status_code == 302
+    assert made.headers["Location"].endswith("/partnerships/east-bristol#add")
+    page = admin.get("/partnerships/east-bristol").get_data(as_text=True)
+    assert "Add to this partnership" in page
+    assert '<option value="quartet-trust">' in page
+    assert "second-convenor" in page
+
+    for what, item in (("member", world["other_org"].slug), ("funder", "quartet-trust"),
+                       ("convenor", new_convenor.email)):  # fmt: skip
+        response = admin.post("/partnerships/east-bristol/add", data={"what": what, "item": item})
+        assert response.status_code == 302
+    partnership = db.session.scalar(select(Partnership).where(Partnership.slug == "east-bristol"))
+    db.session.refresh(partnership)
+    assert {a.code for a in partnership.areas} == {"E06000023", "E05010897"}
+    assert partnership.members == [world["other_org"]]
+    assert partnership.funders == [new_funder]
+    assert partnership.convenors == [new_convenor]
+    # Adding it twice says so; a funder cannot also be a member.
+    again = admin.post("/partnerships/east-bristol/add", data={"what": "member", "item": world["other_org"].slug},
+                       follow_redirects=True)  # fmt: skip
+    assert "in East Bristol already" in again.get_data(as_text=True)
+    both = admin.post("/partnerships/east-bristol/add", data={"what": "member", "item": "quartet-trust"},
+                      follow_redirects=True)  # fmt: skip
+    assert "a member or a funder, not both" in both.get_data(as_text=True)
+
+    # Its new convenor may add member organisations and areas, not funders or convenors; other convenors nothing.
+    convenor = client_for("convenor")  # convenes Test Partnership only
+    assert convenor.post("/partnerships/east-bristol/add", data={"what": "member", "item": world["org"].slug}
+                         ).status_code == 404  # fmt: skip
+    second = sign_in(admin.application.test_client(), new_convenor)
+    assert second.post("/partnerships/east-bristol/add", data={"what": "funder", "item": world["funder_org"].slug}
+                       ).status_code == 403  # fmt: skip
+    assert second.post("/partnerships/east-bristol/add", data={"what": "member", "item": world["org"].slug}
+                       ).status_code == 302  # fmt: skip
+    db.session.refresh(partnership)
+    assert {o.slug for o in partnership.members} == {world["other_org"].slug, world["org"].slug}
+    assert partnership.funders == [new_funder]
