@@ -14,3 +14,6 @@ def init_app(app: Flask) -> None:
     from indicators.views import bp
 
     app.register_blueprint(bp)
+    from indicators.admin import bp as admin_bp
+
+    app.register_blueprint(admin_bp)

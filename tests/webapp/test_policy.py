@@ -44,6 +44,10 @@ SPECIAL = {
     # An empty POST is told to choose on or off, and sent back to the partnership page.
     "partnerships.public_form": {"*": 302},
     "partnerships.add": {"*": 302},
+    # An upload that is not there (the sample token names none).
+    "indicator_admin.preview": {"*": 404},
+    "indicator_admin.store": {"*": 404},
+    "indicator_admin.discard": {"*": 404},
     # The sample job was started by the admin: nobody else may see it (record rule: 404).
     "jobs.status": {"admin": 200, "*": 404},
     # submissions: the sample observation is the member's and org admin's organisation's; no agreement is accepted,
@@ -100,7 +104,7 @@ def _samples(world, job_id: str) -> dict[str, dict[str, str]]:
         "session_id": {"convening": world["convening"]["session_id"], "auth": 999999},
         "user_id": {"admin": world["bystander_id"]},
         "code": {"areas": world["area"].code},
-        "token": {"auth": "not-a-real-token"},
+        "token": {"auth": "not-a-real-token", "indicator_admin": "A" * 22},
         "job_id": {"jobs": job_id},
         "filename": {"static": "css/commintel.css"},
         "section_id": {"convening": world["convening"]["section_id"]},
