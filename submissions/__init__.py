@@ -7,7 +7,10 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from submissions import models  # noqa: F401  (register the tables with the metadata)
+    from submissions import (
+        models,  # noqa: F401  (register the tables with the metadata)
+        search,  # noqa: F401  (the search index follows the observations table)
+    )
 
     try:
         from submissions.views import api_bp, bp, public_bp

@@ -21,7 +21,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from submissions import signals
+from submissions import search, signals
 from submissions.models import (
     DEFAULT_CATEGORIES,
     GROUPS,
@@ -231,6 +231,7 @@ def erase_observation(obs: Observation, actor: User) -> int:
     signals.observation_erased.send(_app(), id=obs_id)
     db.session.delete(obs)
     db.session.flush()
+    search.forget_erased(db.session.connection())  # the search index's own pages lose its words too
     record("observation.erase", "observation", obs_id, actor)
     log.info("observation %s erased", obs_id)
     # Once committed: checkpoint SQLite's WAL (deleted rows are zeroed by secure_delete) or VACUUM on PostgreSQL.

@@ -19,6 +19,7 @@ What each audience *counts* (``partnership_observations(partnership, audience)``
 from __future__ import annotations
 
 from sqlalchemy import Select, and_, false, func, or_, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from submissions.models import LIVE_STATUSES, Observation, ObservationStatus, SharingLevel
 from webapp.disclosure import Audience
@@ -139,6 +140,18 @@ def can_see_raw(user: User | None, obs: Observation) -> bool:
     if obs.author_id is not None and obs.author_id == user.id:
         return True
     return obs.partnership_id in moderated_partnership_ids(user)
+
+
+def raw_readable(user: User) -> ColumnElement[bool]:
+    """The observations whose raw text ``user`` may read, as a condition (the same rule as :func:`can_see_raw`)."""
+    conditions = [and_(Observation.organisation_id.is_(None), Observation.author_id == user.id)]
+    own = _user_org_ids(user)
+    if own:
+        conditions.append(Observation.organisation_id.in_(own))
+    moderated = moderated_partnership_ids(user)
+    if moderated:
+        conditions.append(and_(Observation.organisation_id.is_(None), Observation.partnership_id.in_(moderated)))
+    return or_(*conditions)
 
 
 def display_text(user: User | None, obs: Observation) -> str | None:

@@ -22,9 +22,9 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
-from submissions import importer, uploads
+from submissions import importer, search, uploads
 from submissions import operations as ops
 from submissions.forms import (
     CategoryForm,
@@ -45,7 +45,7 @@ from submissions.models import (
     ObservationStatus,
     SharingLevel,
 )
-from submissions.queries import can_see_raw, display_text, moderation_queue, visible_observations
+from submissions.queries import can_see_raw, display_text, moderation_queue, raw_readable, visible_observations
 from submissions.validation import FIELDS, FIELDS_BY_NAME, ValidationFailed
 from webapp import policy
 from webapp.extensions import db, limiter
@@ -243,8 +243,27 @@ def _form_data(obs: Observation) -> dict:
 # List and detail -------------------------------------------------------------------------------------------------
 
 
-def _filtered(stmt, args):
+def _filtered(stmt, args, user=None):
+    """The list's filters from the query string (kept in the URL: a search can be bookmarked and shared); values
+    that do not parse are dropped, never an error."""
     filters: dict[str, str] = {}
+    query = " ".join((args.get("q") or "").split())[:200]
+    if (
+        user is not None
+        and (condition := search.matching(query, db.engine.dialect.name, raw_readable(user))) is not None
+    ):
+        stmt = stmt.where(condition)
+        filters["q"] = query
+    organisation = (args.get("organisation") or "").strip()[:80]
+    if organisation:
+        stmt = stmt.where(
+            Observation.organisation_id.in_(select(Organisation.id).where(Organisation.slug == organisation))
+        )
+        filters["organisation"] = organisation
+    if user is not None and args.get("mine") == "1":
+        mine = [m.organisation_id for m in user.memberships]
+        stmt = stmt.where(or_(Observation.author_id == user.id, Observation.organisation_id.in_(mine)))
+        filters["mine"] = "1"
     area_code = (args.get("area") or "").strip()[:20]
     if area_code:
         area = db.session.scalar(select(Area).where(Area.code == area_code))
@@ -277,9 +296,18 @@ def _filtered(stmt, args):
     return stmt, filters
 
 
+def _listed_organisations(user: User) -> list[Organisation]:
+    """The organisations whose observations the reader may list: their own and those of their partnerships."""
+    ids = db.session.scalars(visible_observations(user).with_only_columns(Observation.organisation_id).distinct())
+    ids = [i for i in ids if i is not None]
+    if not ids:
+        return []
+    return list(db.session.scalars(select(Organisation).where(Organisation.id.in_(ids)).order_by(Organisation.name)))
+
+
 @bp.route("/", endpoint="index")
 def index():
-    stmt, filters = _filtered(visible_observations(current_user), request.args)
+    stmt, filters = _filtered(visible_observations(current_user), request.args, current_user)
     stmt = stmt.order_by(Observation.period_start.desc(), Observation.id.desc())
     page = db.paginate(stmt, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
     rows = [(o, display_text(current_user, o)) for o in page.items]
@@ -287,6 +315,7 @@ def index():
     return render_template(
         "submissions/list.html", page=page, rows=rows, filters=filters, categories=ops.active_categories(),
         wards=wards, kinds=list(ObservationKind), statuses=list(ObservationStatus), levels=list(SharingLevel),
+        organisations=_listed_organisations(current_user), has_own=bool(current_user.memberships),
         can_submit=bool(_submitter_orgs(current_user)) or current_user.platform_role is PlatformRole.RESIDENT,
         allowed_links={
             ep
