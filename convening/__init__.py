@@ -19,6 +19,7 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(bp)
     app.cli.add_command(briefing_cli)
+    _register_pages(app)
     _connect_erasure()
     _schedule_pdf_sweep(app)
 
@@ -53,3 +54,13 @@ def _connect_erasure() -> None:
     except ImportError:  # pragma: no cover - submissions always ships it
         return
     observation_erased.connect(_on_observation_erased, weak=False)
+
+
+def _register_pages(app: Flask) -> None:
+    """Where this package shows on pages of the ground floor: home page panels, and where a PDF job leads."""
+    from convening.views import home_panels, pdf_job_link
+    from webapp.home import register_home_panels
+    from webapp.jobs import register_result_link
+
+    register_home_panels(app, home_panels)
+    register_result_link(app, "briefing_pdf", pdf_job_link)

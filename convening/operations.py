@@ -12,7 +12,7 @@ import logging
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -45,7 +45,7 @@ from webapp.disclosure import (
     released_with,
 )
 from webapp.extensions import db
-from webapp.models import Area, AreaLevel, Organisation, OrgKind, Partnership, User, utcnow
+from webapp.models import Area, AreaLevel, Organisation, OrgKind, OrgRole, Partnership, User, utcnow
 from webapp.operations import OperationError, record
 
 log = logging.getLogger(__name__)
@@ -720,6 +720,82 @@ def usage(briefing: Briefing) -> Usage:
         by_kind=sorted((label(k), c["view"], c["download"]) for k, c in by_kind.items()),
         by_day=sorted((d, c["view"], c["download"]) for d, c in by_day.items()),
     )
+
+
+# What waits for a convenor (their home page and the Sessions page) -------------------------------------------------
+
+# Actions due within this many days (or overdue) are listed on the convenor's home page.
+ACTIONS_DUE_WITHIN_DAYS = 14
+
+
+@dataclass
+class SessionsOverview:
+    """One convened partnership's sessions as its convenor's next jobs: what comes up, what waits for review, what
+    is published; its members that have not accepted the current agreement; open actions due soon or overdue."""
+
+    partnership: Partnership
+    upcoming: list[Session]
+    drafts: list[Session]
+    published: list[Session]
+    not_accepted: list[Organisation]
+    has_agreement: bool
+    actions_due: list[Action]
+
+
+def convened_partnerships(user: User) -> list[Partnership]:
+    """The partnerships whose sessions ``user`` runs: the ones they convene (administrators: every one)."""
+    from webapp import policy
+
+    return [p for p in db.session.scalars(select(Partnership).order_by(Partnership.name))
+            if policy.can_convene(user, p)]  # fmt: skip
+
+
+def sessions_overview(partnership: Partnership, today: date | None = None) -> SessionsOverview:
+    """What waits for the convenor of ``partnership`` (see :class:`SessionsOverview`). A session whose briefing is
+    unpublished, or changed since it was published, is a draft to review; one published and unchanged since is
+    published; a session still to come with neither is upcoming (a session may be both upcoming and a draft)."""
+    today = today or date.today()
+    sessions = list(db.session.scalars(
+        select(Session).where(Session.partnership_id == partnership.id).order_by(Session.held_on, Session.id)
+    ))  # fmt: skip
+    drafts = [
+        s for s in sessions if s.briefing is not None and (not s.briefing.versions or s.briefing.changed_since_publish)
+    ]
+    published = [s for s in sessions if s.briefing is not None and s.briefing.versions]
+    upcoming = [s for s in sessions if s.held_on >= today]
+    agreement = partnership.current_agreement
+    accepted = {a.organisation_id for a in agreement.acceptances} if agreement else set()
+    horizon = today + timedelta(days=ACTIONS_DUE_WITHIN_DAYS)
+    actions = list(db.session.scalars(
+        select(Action).join(Session, Action.session_id == Session.id)
+        .where(Session.partnership_id == partnership.id, Action.due_on.is_not(None), Action.due_on <= horizon)
+        .order_by(Action.due_on, Action.id)
+    ))  # fmt: skip
+    return SessionsOverview(
+        partnership=partnership,
+        upcoming=upcoming,
+        drafts=drafts,
+        published=sorted(published, key=lambda s: s.briefing.latest_version.published_at, reverse=True),
+        not_accepted=[o for o in partnership.members if o.id not in accepted],
+        has_agreement=agreement is not None,
+        actions_due=[a for a in actions if a.status.is_open],
+    )
+
+
+def agreements_to_accept(user: User) -> list[tuple[Partnership, Organisation]]:
+    """(partnership, organisation) pairs where ``user`` administers a member organisation that has not accepted the
+    partnership's current data-sharing agreement (they may accept it in the workspace)."""
+    out = []
+    for m in user.memberships:
+        if m.role is not OrgRole.ADMIN:
+            continue
+        for p in db.session.scalars(select(Partnership).order_by(Partnership.name)):
+            agreement = p.current_agreement
+            if agreement is None or m.organisation not in p.members:
+                continue
+            if m.organisation_id not in {a.organisation_id for a in agreement.acceptances}:
+                out.append((p, m.organisation))
+    return out
 
 
 # The library and "your observations informed" ---------------------------------------------------------------------

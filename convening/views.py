@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from datetime import date
 from functools import lru_cache
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -35,7 +36,9 @@ from webapp import disclosure, policy
 from webapp import operations as base_ops
 from webapp.disclosure import Audience, audience_for, edition_for
 from webapp.extensions import db
-from webapp.models import Area, AreaLevel, Job, Organisation, OrgKind, OrgRole, Partnership
+from webapp.home import HomePanel
+from webapp.models import Area, AreaLevel, Job, JobStatus, Organisation, OrgKind, OrgRole, Partnership
+from webapp.policy import Role
 
 log = logging.getLogger(__name__)
 
@@ -579,8 +582,67 @@ def _gone(v: BriefingVersion):
 
 @bp.route("/informed", endpoint="informed")
 def informed():
-    orgs = [m.organisation for m in current_user.memberships if m.organisation.kind is not OrgKind.FUNDER]
-    return render_template("convening/informed.html", items=[(o, ops.informed_by(o)) for o in orgs])
+    return render_template("convening/informed.html", items=[(o, ops.informed_by(o)) for o in _contributing_orgs()])
+
+
+def _contributing_orgs() -> list[Organisation]:
+    return [m.organisation for m in current_user.memberships if m.organisation.kind is not OrgKind.FUNDER]
+
+
+# Sessions of the partnerships one convenes, and the home page's panels --------------------------------------------
+
+
+@bp.route("/sessions", endpoint="sessions")
+def sessions_index():
+    """The convenor's way in (the nav's "Sessions"): each partnership they convene, its sessions and what waits."""
+    overviews = [ops.sessions_overview(p) for p in ops.convened_partnerships(current_user)]
+    return render_template("convening/sessions.html", overviews=overviews, today=date.today())
+
+
+# How many published briefings the funder's home page lists before "all briefings".
+HOME_LIBRARY_LATEST = 5
+
+
+def home_panels(user) -> list[HomePanel]:
+    """The home page's panels from convening (registered with webapp.home): a convenor's partnerships and their
+    sessions, the agreements an organisation admin has to accept, the briefings that used a contributing
+    organisation's observations, and the library for a funder (their main job)."""
+    roles = policy.roles_of(user)
+    panels = []
+    if roles & {Role.CONVENOR, Role.ADMIN}:
+        convened = ops.convened_partnerships(user)
+        if convened or Role.CONVENOR in roles:
+            overviews = [ops.sessions_overview(p) for p in convened]
+            values = {"overviews": overviews, "today": date.today()}
+            panels.append(HomePanel("convening/_home_sessions.html", values, order=10))
+    if Role.ORG_ADMIN in roles:
+        pending = ops.agreements_to_accept(user)
+        if pending:
+            panels.append(HomePanel("convening/_home_agreements.html", {"pending": pending}, order=15))
+    if Role.FUNDER in roles:
+        latest = ops.library(user)[:HOME_LIBRARY_LATEST]
+        editions = {}
+        for v in latest:
+            audience = edition_for(audience_for(user, v.partnership))
+            editions[v.id] = v.edition(audience) if audience is not None else None
+        panels.append(HomePanel("convening/_home_library.html", {"versions": latest, "editions": editions}, order=5))
+    if roles & {Role.MEMBER, Role.ORG_ADMIN}:
+        orgs = [m.organisation for m in user.memberships if m.organisation.kind is not OrgKind.FUNDER]
+        informed = [(o, ops.informed_by(o)[:3]) for o in orgs]
+        panels.append(HomePanel("convening/_home_informed.html", {"informed": informed}, order=40))
+    return panels
+
+
+def pdf_job_link(job: Job) -> tuple[str, str] | None:
+    """A briefing's PDF job leads to its session (where the PDF is downloaded), or to its reading page."""
+    version = db.session.get(BriefingVersion, (job.args or [0])[0])
+    if version is None:
+        return None
+    session = version.briefing.session
+    if policy.can_convene(current_user, session.partnership):
+        what = "Open the session and its PDF" if job.status is JobStatus.DONE else "Back to the session"
+        return (f"{what}: {session.title}", url_for("convening.session", session_id=session.id))
+    return (f"Read {version.title}", url_for("convening.version", version_id=version.id))
 
 
 def section_kinds() -> dict:

@@ -46,9 +46,11 @@ def _init_themes(app) -> None:
     from nlp.theme_cli import themes_cli
     from nlp.views import bp as themes_bp
     from submissions.signals import observation_erased, observations_saved
+    from webapp.jobs import register_result_link
 
     app.register_blueprint(themes_bp)
     app.cli.add_command(themes_cli)
+    register_result_link(app, "themes.refit", _refit_result_link)
     # weak=False: the receivers are module functions, but keep them alive whatever imports them.
     observations_saved.connect(theme_tasks.on_observations_saved, weak=False)
     observations_redacted.connect(theme_tasks.on_observations_redacted, weak=False)
@@ -69,3 +71,19 @@ def _init_themes(app) -> None:
             "nlp-sweep": {"task": "nlp.process_pending", "schedule": pipeline.SWEEP_SECONDS},
         }
         register_worker_start_hook(app, pipeline.on_worker_start)
+
+
+def _refit_result_link(job) -> tuple[str, str] | None:
+    """A theme refresh leads to the partnership's themes (all of them for the nightly run of every partnership)."""
+    from flask import url_for
+
+    from webapp.extensions import db
+    from webapp.models import JobStatus, Partnership
+
+    partnership_id = (job.args or [None])[0]
+    partnership = db.session.get(Partnership, partnership_id) if partnership_id else None
+    done = job.status is JobStatus.DONE
+    if partnership is None:
+        return ("See the themes" if done else "Back to the themes", url_for("themes.index"))
+    what = "See the themes of" if done else "Back to the themes of"
+    return (f"{what} {partnership.name}", url_for("themes.partnership", slug=partnership.slug))

@@ -24,5 +24,8 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(blueprint)
 
     from submissions.cli import observations_cli
+    from submissions.views import home_panels
+    from webapp.home import register_home_panels
 
     app.cli.add_command(observations_cli)
+    register_home_panels(app, home_panels)

@@ -22,7 +22,7 @@ from sqlalchemy import Select, and_, false, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from submissions.models import LIVE_STATUSES, Observation, ObservationStatus, SharingLevel
-from webapp.disclosure import Audience
+from webapp.disclosure import Audience, Tally
 from webapp.extensions import db
 from webapp.models import OrgKind, Partnership, PlatformRole, User
 from webapp.operations import sharing_organisation_ids
@@ -129,6 +129,22 @@ def moderation_queue(user: User) -> Select:
         )
         .order_by(Observation.created_at)
     )
+
+
+def moderation_tally(user: User) -> Tally:
+    """The residents' observations waiting for ``user`` to moderate, as a tally to release (their home page)."""
+    waiting = moderation_queue(user).order_by(None).subquery()
+    count, key_sum = db.session.execute(select(func.count(), func.sum(waiting.c.record_key))).one()
+    return Tally.row(count, key_sum)
+
+
+def own_observations(user: User) -> Select:
+    """The observations ``user`` submitted for: their (non-funder) organisations' ones, or as a resident their own;
+    newest first."""
+    own = _user_org_ids(user)
+    mine = and_(Observation.organisation_id.is_(None), Observation.author_id == user.id)
+    condition = or_(Observation.organisation_id.in_(own), mine) if own else mine
+    return select(Observation).where(condition).order_by(Observation.created_at.desc(), Observation.id.desc())
 
 
 def can_see_raw(user: User | None, obs: Observation) -> bool:

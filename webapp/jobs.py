@@ -372,3 +372,22 @@ def recover_interrupted() -> dict[str, list[str]]:
     if any(out.values()):
         log.warning("job recovery: %s", {k: len(v) for k, v in out.items()})
     return out
+
+
+# Where a job leads ---------------------------------------------------------------------------------------------------
+
+_RESULT_LINKS = "commintel.job_result_links"
+# (label, address) of the page a job's work shows up on, or None when there is none (the job's record is gone).
+ResultLink = Callable[[Job], "tuple[str, str] | None"]
+
+
+def register_result_link(app, kind: str, link: ResultLink) -> None:
+    """Say where a job of ``kind`` leads (called by the package that enqueues it, from its ``init_app``), so that
+    the job page ends with a link onward instead of a dead end."""
+    app.extensions.setdefault(_RESULT_LINKS, {})[kind] = link
+
+
+def result_link(job: Job) -> tuple[str, str] | None:
+    """The (label, address) the job page links to: the job's result, or where it was started from."""
+    link = current_app.extensions.get(_RESULT_LINKS, {}).get(job.kind)
+    return link(job) if link is not None else None

@@ -171,9 +171,9 @@ POLICY: dict[str, Rule] = {
     "convening.library": Rule(ORG_PEOPLE, "published briefings of partnerships they fund, belong to or convene"),
     "convening.version": Rule(ORG_PEOPLE, "published versions readable per can_read_briefings; withdrawn: 404"),
     "convening.version_pdf": Rule(ORG_PEOPLE, "as convening.version; no PDF served for a withdrawn version"),
-    "convening.informed": rule(
-        Role.MEMBER, Role.ORG_ADMIN, Role.FUNDER, records="their own organisations' contributions (funders: none)"
-    ),
+    # Funders contribute no observations: the page would only say so, so it is not theirs (nor in their navigation).
+    "convening.informed": rule(Role.MEMBER, Role.ORG_ADMIN, records="their own organisations' contributions"),
+    "convening.sessions": rule(Role.CONVENOR, Role.ADMIN, records="partnerships they convene (admins: all)"),
 }
 
 

@@ -11,6 +11,7 @@ from webapp import policy
 NAVIGATION = (
     ("main.home", "Home"),
     ("areas.index", "Areas"),
+    ("convening.sessions", "Sessions"),
     ("partnerships.index", "Partnerships"),
     ("observations.index", "Observations"),
     ("observations.moderation", "Moderation"),
@@ -18,7 +19,7 @@ NAVIGATION = (
     ("orgs.index", "Organisations"),
     ("admin.users", "People"),
     ("convening.library", "Briefings"),
-    ("convening.informed", "Informed"),
+    ("convening.informed", "Used in briefings"),
 )
 
 

@@ -14,7 +14,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_login import current_user
 from sqlalchemy import and_, func, or_, select
 
-from webapp import accounts, mail, operations, policy
+from webapp import accounts, home, jobs, mail, operations, policy
 from webapp.extensions import db
 from webapp.forms import (
     AddToPartnershipForm,
@@ -26,7 +26,18 @@ from webapp.forms import (
     PlatformInviteForm,
     PublicFormSwitch,
 )
-from webapp.models import AreaLevel, AuditEvent, Job, Organisation, OrgKind, OrgRole, Partnership, PlatformRole, User
+from webapp.models import (
+    AreaLevel,
+    AuditEvent,
+    Job,
+    JobStatus,
+    Organisation,
+    OrgKind,
+    OrgRole,
+    Partnership,
+    PlatformRole,
+    User,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +47,8 @@ partnerships_bp = Blueprint("partnerships", __name__, url_prefix="/partnerships"
 admin_bp = Blueprint("admin", __name__, url_prefix="/admin")
 jobs_bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
+# A job page reloads itself this often while the job is queued or running (a meta refresh: no script needed).
+JOB_REFRESH_SECONDS = 5
 
 
 def commit_or_flash(operation: Callable[[], object], success: str) -> bool:
@@ -95,6 +108,7 @@ def main_home():
         Role=policy.Role,
         partnerships=partnerships,
         organisations=current_user.organisations,
+        panels=home.panels_for(current_user),
     )
 
 
@@ -451,7 +465,14 @@ def jobs_status(job_id: str):
     }
     if request.accept_mimetypes.best == "application/json" or request.args.get("format") == "json":
         return jsonify(data)
-    return render_template("webapp/job.html", job=job)
+    finished = job.status in (JobStatus.DONE, JobStatus.FAILED)
+    return render_template(
+        "webapp/job.html",
+        job=job,
+        finished=finished,
+        result_link=jobs.result_link(job),
+        refresh_seconds=None if finished else JOB_REFRESH_SECONDS,
+    )
 
 
 # API -------------------------------------------------------------------------------------------------------------

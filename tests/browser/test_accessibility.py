@@ -25,7 +25,7 @@ MUST_CHECK = {
     "resident": {"/home", "/areas/"},
     "member": {"/home", "/areas/", "/orgs/", "/partnerships/"},
     "org_admin": {"/home", "/orgs/lawrence-hill-food-share", "/orgs/lawrence-hill-food-share/invite"},
-    "convenor": {"/home", "/partnerships/bristol", "/areas/"},
+    "convenor": {"/home", "/partnerships/bristol", "/areas/", "/convening/sessions"},
     "funder": {"/home", "/partnerships/"},
     "admin": {"/home", "/admin/users", "/admin/invite", "/orgs/new"},
 }
