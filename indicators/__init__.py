@@ -3,7 +3,7 @@ geography, and area profiles that set community themes beside them."""
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, url_for
 
 
 def init_app(app: Flask) -> None:
@@ -17,3 +17,9 @@ def init_app(app: Flask) -> None:
     from indicators.admin import bp as admin_bp
 
     app.register_blueprint(admin_bp)
+    from webapp.jobs import register_result_link
+
+    # The import job's page ends with the list of stored releases (the new one among them).
+    register_result_link(
+        app, "indicators.import", lambda job: ("See the stored releases", url_for("indicator_admin.index"))
+    )

@@ -55,6 +55,9 @@ def test_an_admin_previews_then_stores_a_release(bristol, world, client_for, app
     assert datasets == 1
     assert values == job.result["imported"] > 0
     assert "Imported" in job.message
+    job_page = admin.get(f"/jobs/{job_id}").get_data(as_text=True)
+    assert 'href="/admin/indicators/">See the stored releases' in job_page
+    assert 'href="/admin/indicators/"' in admin.get("/home").get_data(as_text=True)
     assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "indicators.import")) is not None
     assert _uploads(app) == [], "the imported file was kept"
     listing = admin.get("/admin/indicators/").get_data(as_text=True)
