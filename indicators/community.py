@@ -89,22 +89,41 @@ def category_tallies(
     key = (partnership.id, audience, area.id, since)
     if key not in cache:
         chain = [area, *ancestors(area)]
-        for a, tallies in zip(chain, chain_tallies(partnership, audience, chain, since), strict=True):
-            cache.setdefault((partnership.id, audience, a.id, since), tallies)
+        contributors = _request_cache("_contributors")
+        tallies, organisations = _chain_counts(partnership, audience, chain, since)
+        for a, t, o in zip(chain, tallies, organisations, strict=True):
+            cache.setdefault((partnership.id, audience, a.id, since), t)
+            contributors.setdefault((partnership.id, audience, a.id, since), o)
     return cache[key]
+
+
+def contributing_organisations(partnership: Partnership, audience: Audience, area: Area, since: date | None) -> set:
+    """The ids of the organisations whose observations ``audience`` counts in ``area`` (counted with its tallies)."""
+    key = (partnership.id, audience, area.id, since)
+    contributors = _request_cache("_contributors")
+    if key not in contributors:
+        category_tallies(partnership, audience, area, since)  # counts them, with the tallies, for the area chain
+    return contributors[key]
 
 
 def chain_tallies(
     partnership: Partnership, audience: Audience, areas: list[Area], since: date | None
 ) -> list[dict[tuple[str, str], Tally]]:
     """For each of ``areas``, ``{(category name, kind): tally}`` of what ``audience`` counts in it and the areas
-    inside it, in one grouped query (before, one query per area read the same observations again and again).
+    inside it, in one grouped query (before, one query per area read the same observations again and again)."""
+    return _chain_counts(partnership, audience, areas, since)[0]
+
+
+def _chain_counts(
+    partnership: Partnership, audience: Audience, areas: list[Area], since: date | None
+) -> tuple[list[dict[tuple[str, str], Tally]], list[set[int]]]:
+    """For each of ``areas``, its tallies by (category name, kind) and the ids of the organisations counted in it.
 
     Each observation's area is given a band: which of ``areas`` contain it (an LSOA's observations are in the LSOA,
     its ward and its authority; a ward's other LSOAs' only in the ward and the authority...). The query counts
-    (count, key sum) per band, category and kind; an area's tally is the sum over the bands that it contains.
-    Tallies are exact sums, so every cell is the same tally, and is released as the same value, as when it was
-    counted on its own. Grouped by category id with no join, PostgreSQL answers from the covering index
+    (count, key sum) per band, category, kind and organisation; an area's tally is the sum over the bands that it
+    contains. Tallies are exact sums, so every cell is the same tally, and is released as the same value, as when it
+    was counted on its own. Grouped by category id with no join, PostgreSQL answers from the covering index
     ``ix_observations_tallies`` alone (an index-only scan)."""
     from submissions import queries
     from submissions.models import Category, Observation
@@ -127,21 +146,26 @@ def chain_tallies(
         base = base.where(Observation.period_start >= since)
     placed = (
         base.order_by(None)
-        .with_only_columns(band, Observation.category_id, Observation.kind, Observation.record_key)
+        .with_only_columns(
+            band, Observation.category_id, Observation.kind, Observation.organisation_id, Observation.record_key
+        )
         .subquery()
     )
     # count(*) and sum(record_key): a Tally (webapp.disclosure.Tally.row), as submissions.queries.tally_columns.
-    stmt = select(placed.c.band, placed.c.category_id, placed.c.kind, func.count(), func.sum(placed.c.record_key))
-    stmt = stmt.group_by(placed.c.band, placed.c.category_id, placed.c.kind)
+    groups = (placed.c.band, placed.c.category_id, placed.c.kind, placed.c.organisation_id)
+    stmt = select(*groups, func.count(), func.sum(placed.c.record_key)).group_by(*groups)
     names = dict(db.session.execute(select(Category.id, Category.name)).all())
     out: list[dict[tuple[str, str], list[int]]] = [defaultdict(lambda: [0, 0]) for _ in areas]
-    for b, category_id, kind, n, ks in db.session.execute(stmt):
+    organisations: list[set[int]] = [set() for _ in areas]
+    for b, category_id, kind, organisation_id, n, ks in db.session.execute(stmt):
         cell = (names[category_id], str(kind.value if hasattr(kind, "value") else kind))
         for i in band_members[b]:
             total = out[i][cell]  # two categories of one name are one row, as they always were
             total[0] += int(n or 0)
             total[1] += int(ks or 0)
-    return [{cell: Tally(n, ks) for cell, (n, ks) in cells.items()} for cells in out]
+            if organisation_id is not None:  # residents' observations have none
+                organisations[i].add(organisation_id)
+    return [{cell: Tally(n, ks) for cell, (n, ks) in cells.items()} for cells in out], organisations
 
 
 def _row(tallies: dict[tuple[str, str], Tally], category: str) -> Tally:
@@ -216,14 +240,7 @@ def community(area: Area, user, since: date | None) -> list[CommunitySection]:
 
 def _organisations(partnership: Partnership, audience: Audience, area: Area, since: date | None) -> str:
     """How many organisations contributed, only as "k or more" / "fewer than k" (the members are known by name)."""
-    from submissions import queries
-    from submissions.models import Observation
-
-    stmt = queries.partnership_observations(partnership, audience).where(Observation.area_id.in_(area_ids_within(area)))
-    if since is not None:
-        stmt = stmt.where(Observation.period_start >= since)
-    ids = set(db.session.scalars(stmt.order_by(None).with_only_columns(Observation.organisation_id).distinct()))
-    n, k = len(ids - {None}), threshold()
+    n, k = len(contributing_organisations(partnership, audience, area, since)), threshold()
     if n == 0:
         return "no organisations"
     return f"{k} or more organisations" if n >= k else f"fewer than {k} organisations"
