@@ -112,6 +112,12 @@ def _parse_database_url(raw: str) -> str:
     raise ValueError(f"must be an sqlite:// or postgresql:// URL, got scheme {scheme!r}")
 
 
+def _parse_gc_freeze(raw: str | bool) -> str | bool:
+    if isinstance(raw, bool) or str(raw).strip().lower() != "auto":
+        return raw if isinstance(raw, bool) else _parse_bool(str(raw))
+    return "auto"
+
+
 def _parse_redis_url(raw: str | None) -> str | None:
     value = _parse_optional_str(raw)
     if value is not None and urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
@@ -337,6 +343,14 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         "Folder for the one-off ONNX export of the encoder (verified by sha256 at load); unset: instance/models.",
         _parse_optional_str,
+    ),
+    Setting(
+        "COMMINTEL_GC_FREEZE",
+        "COMMINTEL_GC_FREEZE",
+        "auto",
+        "Move everything loaded at start-up out of Python's garbage collector (gc.freeze), so that a full collection "
+        "does not add ~100 ms to a request; auto: yes except in testing (tests build many apps).",
+        _parse_gc_freeze,
     ),
     Setting(
         "COMMINTEL_THEME_REFIT_HOUR",
