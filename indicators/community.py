@@ -278,18 +278,20 @@ def theme_map_tallies(partnership: Partnership, theme_id: int) -> dict[int, Tall
 
     cache = _request_cache("_theme_map_tallies")
     if partnership.id not in cache:
-        cache[partnership.id] = theme_queries.area_counts(partnership)
+        counts = theme_queries.area_counts(partnership)
+        placed = {a for by_area in counts.values() for a in by_area if a is not None}
+        # The parents of every area any theme is placed in, read once for all the themes (the page rolls up each).
+        cache[partnership.id] = counts, theme_queries.parents_of(placed)
     key = (partnership.id, theme_id)
     if key not in cache:
-        cache[key] = theme_queries.rolled_up(cache[partnership.id].get(theme_id, {}))
+        counts, parents = cache[partnership.id]
+        cache[key] = theme_queries.rolled_up(counts.get(theme_id, {}), parents)
     return cache[key]
 
 
-def _parents() -> dict[int, int | None]:
-    cache = _request_cache("_area_parents")
-    if "map" not in cache:
-        cache["map"] = dict(db.session.execute(select(Area.id, Area.parent_id)).all())
-    return cache["map"]
+def _parents(areas: list[Area]) -> dict[int, int | None]:
+    """``{area id: parent id}`` of ``areas`` (their objects already say it: no query)."""
+    return {a.id: a.parent_id for a in areas}
 
 
 def theme_totals(partnership: Partnership) -> dict[tuple[int, str | None], Tally]:
@@ -381,7 +383,7 @@ def theme_map_layer(areas: list[Area], level: AreaLevel, partnership: Partnershi
     released for the partnership; areas not shown as a number are drawn grey and listed in the table."""
     tallies = theme_map_tallies(partnership, theme.id)
     total = theme_totals(partnership).get((theme.id, None), Tally())
-    parents = _parents()
+    parents = _parents(areas)
     rows = []
     for a in areas:
         within = [total]

@@ -227,3 +227,51 @@ def test_areas_list_loads_vintages_in_one_query(seeded, client_for, level):
     vintage_queries = [s for s in statements if "FROM area_vintages" in s]
     assert len(vintage_queries) <= 2, len(vintage_queries)  # the superseded list's, and the lead's first area
     assert len(statements) <= 40, len(statements)
+
+
+def _themes(partnership, observations, n: int) -> None:
+    """An active theme model with ``n`` themes, the observations assigned round-robin."""
+    from nlp.models import Theme, ThemeAssignment, ThemeModel
+
+    db.session.query(ThemeModel).filter_by(partnership_id=partnership.id).update({"active": False})
+    themes = [Theme(partnership_id=partnership.id, auto_label=f"Theme {i}") for i in range(n)]
+    db.session.add_all(themes)
+    db.session.flush()
+    model = ThemeModel(
+        partnership_id=partnership.id,
+        embedding_model="test",
+        path="test",
+        active=True,
+        changes={"topic_theme_ids": [t.id for t in themes]},
+    )
+    db.session.add(model)
+    db.session.flush()
+    for i, obs in enumerate(observations):
+        db.session.add(ThemeAssignment(observation_id=obs.id, model_id=model.id, theme_id=themes[i % n].id))
+    db.session.commit()
+
+
+def test_area_page_queries_do_not_grow_with_the_themes(seeded, client_for):
+    """Each theme row is released within the theme's count in the ward (its map figure): the areas' parents are
+    read once for all the themes, not once per theme (they were: every area in England, each time)."""
+    from submissions.models import Observation
+
+    partnership = seeded["partnership"]
+    observations = list(
+        db.session.scalars(
+            select(Observation).where(Observation.partnership_id == partnership.id).order_by(Observation.id)
+        )
+    )
+    client = client_for("member")
+    path = f"/areas/{seeded['ward'].code}?months=all"
+    counts = []
+    for n in (1, 6):
+        _themes(partnership, observations, n)
+        client.get(path)
+        db.session.expire_all()
+        statements = _queries(client, path)
+        page = client.get(path).get_data(as_text=True)
+        assert "Theme 0" in page
+        counts.append(len(statements))
+        assert sum(s.count("FROM areas") for s in statements) <= 15, n
+    assert counts[0] == counts[1]
