@@ -146,14 +146,12 @@ class IndicatorValue(db.Model):
     __table_args__ = (
         UniqueConstraint("indicator_id", "area_id", "period_key"),
         Index("ix_indicator_values_area_indicator", "area_id", "indicator_id"),
-        # An indicator's latest period (every map and profile map asks it) without sorting its 35,000 rows.
-        Index("ix_indicator_values_indicator_period", "indicator_id", "period_start"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # No index of its own on indicator_id: the unique (indicator_id, area_id, period_key) index starts with it, and
-    # every extra index slows the bulk load of a full England file (the one on (indicator_id, period_start) costs
-    # about a second of a full file's import: benchmarks/area_profiles.py).
+    # every extra index slows the bulk load of a full England file (maps cache an indicator's latest period instead
+    # of an index on (indicator_id, period_start): indicators.profiles._latest_period_key).
     indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id", ondelete="CASCADE"))
     area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"))
     period_key: Mapped[str] = mapped_column(String(20))

@@ -1,13 +1,12 @@
-"""Indexes for the area pages' counts and maps.
+"""An index for the area pages' counts.
 
 - ix_observations_tallies: a partial covering index (SQLite and PostgreSQL) on the observations that can be
   counted (redacted_text not null), with every column a released count filters, groups or sums on: partnership,
   period start, area, category, kind, sharing level, status, organisation and record key. An area page's counts for
   the area and every area above it are one grouped query (indicators.community), which PostgreSQL answers from this
   index alone.
-- ix_indicator_values_indicator_period: an indicator's latest period without sorting all its values.
 
-Reviewed: indexes only, names as in the models; downgrade() drops exactly these two.
+Reviewed: one index, named as in the model; downgrade() drops exactly it.
 
 Revision ID: 0016_tally_indexes
 Revises: 0012_reliability (the head: 0015b_releases → 0010_disclosure → 0012_reliability)
@@ -47,11 +46,7 @@ def upgrade():
         sqlite_where=COUNTED,
         postgresql_where=COUNTED,
     )
-    op.create_index(
-        'ix_indicator_values_indicator_period', 'indicator_values', ['indicator_id', 'period_start'], unique=False
-    )
 
 
 def downgrade():
-    op.drop_index('ix_indicator_values_indicator_period', table_name='indicator_values')
     op.drop_index('ix_observations_tallies', table_name='observations', sqlite_where=COUNTED, postgresql_where=COUNTED)

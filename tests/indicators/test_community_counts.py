@@ -275,3 +275,22 @@ def test_area_page_queries_do_not_grow_with_the_themes(seeded, client_for):
         counts.append(len(statements))
         assert sum(s.count("FROM areas") for s in statements) <= 15, n
     assert counts[0] == counts[1]
+
+
+def test_an_indicators_latest_period_follows_a_re_import(bristol, import_file, tmp_path):
+    """Maps cache an indicator's latest period per import: a re-import with a newer period is read at once."""
+    from indicators.models import Indicator
+    from indicators.profiles import _latest_period_key
+
+    rates = tmp_path / "rates.csv"
+    rates.write_text(f"area_code,period,indicator,value\n{CENTRAL_WARD},2019,Claimant rate,5.0\n")
+    import_file(rates, dataset_title="Claimants", unit="%")
+    indicator = db.session.scalar(select(Indicator).where(Indicator.name == "Claimant rate"))
+    assert _latest_period_key(indicator) == "2019"
+    rates.write_text(
+        "area_code,period,indicator,value\n"
+        f"{CENTRAL_WARD},2019,Claimant rate,5.0\n{CENTRAL_WARD},2020,Claimant rate,4.0\n"
+    )
+    import_file(rates, dataset_title="Claimants", unit="%")
+    indicator = db.session.scalar(select(Indicator).where(Indicator.name == "Claimant rate"))
+    assert _latest_period_key(indicator) == "2020"
