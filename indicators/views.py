@@ -41,11 +41,11 @@ def index():
     # kept until the page is rendered: the session's identity map holds objects only while something refers to them.
     parent_ids = {a.parent_id for a in areas if a.parent_id is not None}
     parents = list(db.session.scalars(select(Area).where(Area.id.in_(parent_ids)))) if parent_ids else []
-    counts = dict(
-        db.session.execute(select(Area.level, func.count()).where(Area.current.is_(True)).group_by(Area.level)).all()
-    )
+    # Only the level shown is counted (the page names no other): counting every level read all 80,000 areas.
+    shown = db.session.scalar(select(func.count()).select_from(Area).where(Area.level == level, Area.current.is_(True)))
+    counts = {level: shown} if shown else {}
     # Areas a newer geography replaced (LSOAs 2011 split in 2021): listed apart, kept for older datasets.
-    superseded = geography.search_areas(query, (level,), limit=100, current=False)
+    superseded = geography.search_areas(query, (level,), limit=100, current=False, with_vintages=True)
 
     partnerships = _visible_partnerships()
     chosen = next((p for p in partnerships if p.slug == request.args.get("partnership")), None)
