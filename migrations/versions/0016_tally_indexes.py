@@ -9,7 +9,7 @@
 Reviewed: one index, named as in the model; downgrade() drops exactly it.
 
 Revision ID: 0016_tally_indexes
-Revises: 0014_search (the head: 0015b_releases → 0010_disclosure → 0012_reliability)
+Revises: 0014_search (the head: 0012_reliability → 0014_search)
 Create Date: 2026-12-01 09:45:00
 
 """
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0016_tally_indexes'
-down_revision = '0012_reliability'
+down_revision = '0014_search'
 branch_labels = None
 depends_on = None
 
