@@ -33,7 +33,7 @@ def _parse_bool(raw: str) -> bool:
     raise ValueError(f"expected true or false, got {raw!r}")
 
 
-def _parse_niceness(raw: str | int | None) -> int | None:
+def parse_niceness(raw: str | int | None) -> int | None:
     if raw is None or str(raw).strip() == "":
         return None
     value = int(str(raw).strip()) if str(raw).strip().isdigit() else -1
@@ -367,7 +367,7 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         "Processor priority (niceness 0-19) a Celery worker adds to itself at start (webapp/worker.py); `commintel "
         "serve` gives its own worker 10. Set 10 for a worker on the web server's machine with PostgreSQL + Redis.",
-        _parse_niceness,
+        parse_niceness,
     ),
     Setting(
         "COMMINTEL_THEME_REFIT_HOUR",
