@@ -205,6 +205,12 @@ class CommunitySection:
         return self.total.k
 
 
+def area_total(partnership: Partnership, audience: Audience, area: Area, since: date | None) -> Released:
+    """The total of ``area`` as its own page releases it (within the totals of the areas above it)."""
+    above = [category_tallies(partnership, audience, a, since) for a in ancestors(area)]
+    return release(_grand(category_tallies(partnership, audience, area, since)), [_grand(t) for t in above])
+
+
 def community(area: Area, user, since: date | None) -> list[CommunitySection]:
     """Each covering partnership's observations in ``area`` by category and kind, released for the reader."""
     from submissions.models import Category
@@ -424,33 +430,32 @@ class Flag:
 
 
 def evidence_gap(area: Area, figures: list[Figure], sections: list[CommunitySection]) -> Flag | None:
-    """Most deprived areas with few or no observations: where the partnership may be hearing too little.
+    """A deprived area with few or no observations: where the partnership may be hearing too little, by the one
+    rule of :mod:`indicators.gaps` (the briefing and the city-wide list use it too). Read from the total the reader
+    is shown, so the flag says nothing the page does not."""
+    from indicators import gaps
 
-    Read from the total the reader is shown (so it says nothing the page does not): the flag is raised when the
-    observations shared with the reader here are none or fewer than k."""
     if not sections:
         return None
     index = deprivation_index([f.indicator for f in figures])
-    imd = next((f for f in figures if f.indicator is index), None)
-    if imd is None or imd.value is None:
+    if index is None:
+        return None
+    share = gaps.deprived_shares([area], index).get(area.id)
+    section = sections[0]
+    if not gaps.is_gap(area, share, section.total):
         return None
     k = threshold()
-    if area.level is AreaLevel.LSOA:
-        deprived, how = imd.value <= 2, f"this LSOA is in IMD decile {int(imd.value)}"
-    else:
-        deprived, how = imd.value >= 0.5, f"{imd.value:.0%} of its LSOAs are in the most deprived 10% in England"
-    section = sections[0]
-    # Withheld: a larger area around it has fewer than k, so this one has too (saying so gives nothing away).
-    if not deprived or section.total.state not in (State.ZERO, State.HIDDEN, State.WITHHELD):
-        return None
+    how = (
+        "this LSOA is in the most deprived 20% in England"
+        if area.level is AreaLevel.LSOA
+        else f"{share:.0%} of its LSOAs are in the most deprived 20% in England"
+    )
     shown = f"fewer than {k}" if section.total.withheld else str(section.total)
     period = f"since {section.since:%d %B %Y}" if section.since else "in all time"
     return Flag(
         "Evidence gap",
-        f"{how[0].upper()}{how[1:]} ({imd.dataset.title}), yet {section.partnership.name} has {shown} "
-        f"observations here shared with {section.audience.label} {period}. Computed as: an LSOA in decile 1–2, or a "
-        "ward or authority with at least half its LSOAs in the most deprived 10%, where the observations shown on this "
-        f"page are none or fewer than {k}.",
+        f"{how[0].upper()}{how[1:]} ({index.dataset.title}), yet {section.partnership.name} has {shown} "
+        f"observations here shared with {section.audience.label} {period}. The rule: {gaps.rule(k)}",
     )
 
 

@@ -28,6 +28,47 @@ def _visible_partnerships() -> list[Partnership]:
     ]
 
 
+def _partnership_wards(partnership: Partnership) -> list[Area]:
+    """The current wards a partnership covers: its wards, and the wards of its local authorities."""
+    wards = {a.id: a for a in partnership.areas if a.level is AreaLevel.WARD and a.current}
+    lads = [a.id for a in partnership.areas if a.level is AreaLevel.LAD]
+    if lads:
+        for ward in db.session.scalars(select(Area).where(Area.parent_id.in_(lads), Area.level == AreaLevel.WARD,
+                                                          Area.current.is_(True))):  # fmt: skip
+            wards[ward.id] = ward
+    return sorted(wards.values(), key=lambda a: a.name)
+
+
+@bp.route("/evidence-gaps", endpoint="gaps")
+def evidence_gaps():
+    """Every ward of a partnership by the one evidence-gap rule (indicators.gaps), the gaps first: the city-wide list
+    the area pages and the briefing agree with. Each count is the ward page's own released total."""
+    from indicators import gaps
+
+    partnerships = list(db.session.scalars(select(Partnership).order_by(Partnership.name)))
+    if not partnerships:
+        abort(404)
+    mine = _visible_partnerships()
+    wanted = request.args.get("partnership")
+    partnership = next((p for p in partnerships if p.slug == wanted), None) or (mine or partnerships)[0]
+    since, months = community.since_for(request.args.get("months"))
+    audience = community.reader_audience(current_user, partnership)
+    wards = _partnership_wards(partnership)
+    index = gaps.imd()
+    shares = gaps.deprived_shares(wards, index)
+    rows = []
+    for ward in wards:
+        shown = community.area_total(partnership, audience, ward, since)
+        share = shares.get(ward.id)
+        rows.append({"ward": ward, "share": share, "shown": shown, "gap": gaps.is_gap(ward, share, shown)})
+    rows.sort(key=lambda r: (not r["gap"], -(r["share"] or 0.0), r["ward"].name))
+    return render_template(
+        "indicators/gaps.html", partnership=partnership, partnerships=partnerships, audience=audience, rows=rows,
+        index=index, months=months, rule=gaps.rule(disclosure.threshold()), method_note=disclosure.method_note(),
+        gap_count=sum(1 for r in rows if r["gap"]),
+    )  # fmt: skip
+
+
 @bp.route("/", endpoint="index")
 def index():
     level_names = {level.value for level in (AreaLevel.WARD, AreaLevel.LSOA, AreaLevel.LAD)}
