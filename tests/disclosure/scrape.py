@@ -12,6 +12,7 @@ disclosure layer would still be scraped, and caught by :func:`attack.check_consi
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 import subprocess
@@ -662,12 +663,20 @@ def page_text(page: str) -> str:
     return text_of(main if main is not None else doc)
 
 
+# The text of every PDF extracted so far, by the file's sha256: the roles that read one edition download the same
+# file, and pdftotext gives the same text for the same bytes.
+_PDF_TEXTS: dict[str, str] = {}
+
+
 def pdf_text(pdf: bytes, tmp_path) -> str:
-    path = tmp_path / "edition.pdf"
-    path.write_bytes(pdf)
-    out = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True,  # noqa: S607
-                         timeout=60)  # fmt: skip
-    return html.unescape(out.stdout)
+    digest = hashlib.sha256(pdf).hexdigest()
+    if digest not in _PDF_TEXTS:
+        path = tmp_path / "edition.pdf"
+        path.write_bytes(pdf)
+        out = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True,  # noqa: S607
+                             timeout=60)  # fmt: skip
+        _PDF_TEXTS[digest] = html.unescape(out.stdout)
+    return _PDF_TEXTS[digest]
 
 
 ROLE_AUDIENCE = {
