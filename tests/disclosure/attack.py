@@ -412,6 +412,7 @@ def attack(
     result_bounds: dict[str, tuple[int, int, int]] = {}
     columns = a.tocsc()
     target_of_row = {r: rows for rows in targets for r in rows}
+    debug = bool(os.environ.get("COMMINTEL_ATTACK_DEBUG"))
     hidden_arr = np.array(hidden_rows, dtype=int)
 
     def freed_by(values) -> None:
@@ -427,7 +428,7 @@ def attack(
         freed_by(values)
         return True
 
-    def local_move(row: int, variables: np.ndarray, sign: float, limit: float) -> bool | None:
+    def local_move(row: int, variables: np.ndarray, sign: float, limit: float, small: bool = False) -> bool | None:
         """Whether ``row`` can move below (sign 1) or above (sign -1) its true value when only ``variables`` change
         from the true counts and every cell they touch stays within what it shows. A solution found is a solution of
         the whole problem (the other cells keep their true counts); it is checked against every cell before it
@@ -454,12 +455,22 @@ def attack(
         # The continuous relaxation first: infeasible there means no integer move either; a vertex it finds is often
         # integral already (the cells are sums of unknowns), and any integral point that passes the check is a proof.
         # Only otherwise is the integer program solved.
+        t_lp = time.monotonic()
         relaxed = milp(np.zeros(len(variables)), constraints=constraints, bounds=bounds_,
                        options={"time_limit": max(limit, 0.1)})  # fmt: skip
+        if debug:
+            print(f"      relaxation {relaxed.status} {time.monotonic() - t_lp:.1f} s", flush=True)  # noqa: T201
         if relaxed.status == 2:
             return False
         if relaxed.x is not None and try_solution(whole(np.round(relaxed.x))) and row in free:
             return True
+        if relaxed.x is not None and not small:
+            # The relaxation's vertex changes few unknowns: the integer program over those and the ones that hold
+            # observations is much smaller and often feasible (any solution of it is one of the whole problem).
+            near = np.nonzero(np.abs(relaxed.x) > 1e-9)[0]
+            subset = np.union1d(variables[near], np.intersect1d(variables, observed_arr))
+            if len(subset) < len(variables) and local_move(row, subset, sign, min(limit, step_limit), small=True):
+                return True
         res = milp(
             np.zeros(len(variables)),
             constraints=constraints,
@@ -467,6 +478,8 @@ def attack(
             bounds=bounds_,
             options={"time_limit": max(limit, 0.1)},
         )
+        if debug:
+            print(f"      integer {res.status} {time.monotonic() - t_lp:.1f} s", flush=True)  # noqa: T201
         if res.status == 2:  # infeasible: no such move among these unknowns
             return False
         if res.x is None:  # no answer in the time given
@@ -501,6 +514,7 @@ def attack(
     # components of their own, left out.
     n_live = a.shape[0]
     observed = {int(j) for j in np.nonzero(true_x)[0]}
+    observed_arr = np.array(sorted(observed), dtype=int)
     _, component = connected_components(bmat([[None, a], [a.T, None]]).tocsr(), directed=False)
     component_of_row, component_of_col = component[:n_live], component[n_live:]
 
@@ -531,7 +545,6 @@ def attack(
                 yield np.array(sorted(own)), step_limit, False
         yield whole, None, True
 
-    debug = bool(os.environ.get("COMMINTEL_ATTACK_DEBUG"))
     if debug:
         print(f"  matrix {a.shape} built at {time.monotonic() - started:.1f} s", flush=True)  # noqa: T201
     if not exact_bounds:
