@@ -34,8 +34,8 @@ from webapp.extensions import db
 from webapp.models import User
 
 ROLES = ("resident", "member", "org_admin", "funder", "convenor")
-# The whole attack's limit per role: the convenor's (113,044 unknowns, 669 hidden cells) takes about a minute under
-# load; a cell still undecided at the limit fails the test.
+# The whole attack's limit per role: the convenor's (113,044 unknowns, 669 hidden cells) takes 15-20 s at load
+# average 2; a cell still undecided at the limit fails the test.
 ATTACK_SECONDS = 240.0
 
 
@@ -60,7 +60,8 @@ def readings(demo_app) -> dict:
 
 def read_once(app: Flask, readings: dict, role: str, tmp_path: Path):
     """``read`` for ``role`` under the table ``app`` releases with now, or the same reading made earlier in the
-    module (the pages do not change while the module runs: nothing it does writes to the demo)."""
+    module (what the pages count does not change while the module runs: its only writes are page views and PDFs
+    rendered again for the table in force)."""
     key = (role, threshold(), app.config["COMMINTEL_PTABLE_TABLE"].identifier)
     if key not in readings:
         readings[key] = read(app, role, tmp_path)
