@@ -90,15 +90,17 @@ class Result:
     solves: int
     seconds: float
     bounds: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # where → (min, max, true) when computed
+    undecided: list[str] = field(default_factory=list)  # neither freed nor proved pinned within the time limit
 
     @property
     def pin_rate(self) -> float:
         return len(self.pinned) / self.hidden if self.hidden else 0.0
 
     def summary(self) -> str:
+        undecided = f", {len(self.undecided)} undecided" if self.undecided else ""
         return (
-            f"{len(self.pinned)} of {self.hidden} hidden cells pinned ({self.cells} released cells, {self.atoms} "
-            f"atoms, {self.solves} integer programs, {self.seconds:.1f} s)"
+            f"{len(self.pinned)} of {self.hidden} hidden cells pinned{undecided} ({self.cells} released cells, "
+            f"{self.atoms} atoms, {self.solves} integer programs, {self.seconds:.1f} s)"
         )
 
 
@@ -193,17 +195,69 @@ def atoms_of(dims: dict[str, Sequence[Hashable]], cells: list[Cell], masks: dict
     return states
 
 
-def _single_moves(a, true_x, lower, upper, true_values, target_of_row) -> set[int]:
-    """Hidden cells that one observation moved from one combination to another (or one taken away, or added)
-    would change while every released cell stays within what it shows: each such move is a second solution, so
-    those cells are not pinned.
+class NotASolution(AssertionError):
+    """A proposed alternative world breaks a released cell (or is not whole, non-negative counts)."""
+
+
+@dataclass
+class Program:
+    """The attacker's integer program: unknowns (counts of atoms), one row per released cell that is not shown as
+    zero (atoms inside a cell shown as zero are left out of the unknowns, so those cells hold 0 by construction), its
+    least and greatest possible values, and the true counts."""
+
+    matrix: object  # scipy csr: live cells × atoms, 1 where the cell counts the atom
+    lower: object  # numpy arrays, per live cell
+    upper: object
+    true_x: object  # per atom
+    true_values: object  # per live cell
+
+    def check(self, x) -> object:
+        """The values of every live cell under ``x`` (counts per atom), after checking that ``x`` is a possible world:
+        whole, non-negative counts, and every released cell within what it shows. Raises NotASolution otherwise.
+        This is the only way a cell is declared not pinned: a solution found by any shortcut passes through here."""
+        import numpy as np
+
+        x = np.asarray(x, dtype=float)
+        if x.shape != self.true_x.shape:
+            raise NotASolution(f"{x.shape[0]} counts for {self.true_x.shape[0]} atoms")
+        if not np.all(np.isfinite(x)) or np.any(x != np.round(x)):
+            raise NotASolution("counts must be whole numbers")
+        if np.any(x < 0):
+            raise NotASolution("counts must not be negative")
+        values = self.matrix @ x
+        bad = np.nonzero((values < self.lower) | (values > self.upper))[0]
+        if len(bad):
+            raise NotASolution(f"{len(bad)} released cells out of what they show (row {int(bad[0])})")
+        return values
+
+    def check_moves(self, deltas) -> object:
+        """For many changes to the true counts at once (an atoms × moves sparse matrix): whether each gives a possible
+        world (the same checks as :meth:`check`, every cell), and the cells' values under each."""
+        import numpy as np
+
+        # Atoms a move does not touch keep their true counts (checked by check(true_x)); those it touches must stay
+        # whole and non-negative.
+        changes = deltas.tocoo()
+        after = self.true_x[changes.row] + changes.data
+        ok = np.ones(deltas.shape[1], dtype=bool)
+        ok[changes.col[(after < 0) | (after != np.round(after))]] = False
+        values = self.true_values[:, None] + (self.matrix @ deltas).toarray()
+        ok &= np.all((values >= self.lower[:, None]) & (values <= self.upper[:, None]), axis=0)
+        return ok, values
+
+
+def _single_moves(a, true_x, lower, upper, true_values, target_of_row) -> list[tuple[int, int]]:
+    """One-observation moves (take one from one combination and put it in another, or take one away, or add one)
+    that keep every released cell within what it shows and change some hidden cell: at most one per hidden cell,
+    as (source, destination) atoms, ``a.shape[1]`` standing for "nowhere". Each is a second solution; the caller
+    checks it (Program.check_moves) before it frees any cell.
 
     ``a`` is the live cells × unknowns incidence matrix. A move from unknown p to q takes one from every cell of p
     not in q and adds one to every cell of q not in p; it is allowed when none of the first may lose one and none of
     the second may gain one. For all destinations at once these are sparse products: the cells of p that may not
     lose, less those of them q also covers, must be none; and the cells of q that may not gain, less those p covers
     too. A hidden cell changes when exactly one of p and q covers it: for each source, one more product counts how
-    many allowed destinations cover each cell."""
+    many allowed destinations cover each cell, and a destination is picked for each cell newly changed."""
     import numpy as np
     from scipy.sparse import csr_matrix, hstack
 
@@ -215,8 +269,10 @@ def _single_moves(a, true_x, lower, upper, true_values, target_of_row) -> set[in
     # The last column is "nowhere": an observation taken away, or added.
     full = hstack([a, csr_matrix((n_rows, 1))]).tocsc()
     full_t = full.T.tocsr()
+    rows_csr = full.tocsr()
     gain_of = full_t @ cannot_gain  # per destination: its cells that may not gain
-    freed_rows = np.zeros(n_rows, dtype=bool)
+    done = np.zeros(n_rows, dtype=bool)
+    moves: list[tuple[int, int]] = []
     sources = [j for j in range(n_cols) if true_x[j] >= 1] + [n_cols]
     for p in sources:
         cp = np.zeros(n_rows)
@@ -225,16 +281,29 @@ def _single_moves(a, true_x, lower, upper, true_values, target_of_row) -> set[in
         gain_bad = gain_of - full_t @ (cp * cannot_gain)
         ok = (np.abs(lose_bad) < 0.5) & (np.abs(gain_bad) < 0.5)
         ok[p] = False
+        if p == n_cols:
+            ok[n_cols] = False  # nowhere to nowhere is no move
         n_ok = int(ok.sum())
         if not n_ok:
             continue
         covered = full @ ok.astype(float)  # per cell: how many allowed destinations cover it
         in_p = cp > 0.5
-        freed_rows |= hidden & ((in_p & (covered < n_ok - 0.5)) | (~in_p & (covered > 0.5)))
-    freed: set[int] = set()
-    for r in np.nonzero(freed_rows)[0]:
-        freed.update(target_of_row[int(r)])
-    return freed
+        changed = hidden & ~done & ((in_p & (covered < n_ok - 0.5)) | (~in_p & (covered > 0.5)))
+        allowed = np.nonzero(ok)[0]
+        for r in np.nonzero(changed)[0]:
+            if done[r]:
+                continue
+            cols = rows_csr[r].indices
+            # A cell of p changes when q does not cover it; a cell outside p, when q does.
+            q = int(allowed[np.isin(allowed, cols) != in_p[r]][0])
+            moves.append((p, q))
+            for group_row in target_of_row[int(r)]:
+                done[group_row] = True
+            # The same move may change other hidden cells too: they are freed when it is checked.
+            in_q = np.zeros(n_rows, dtype=bool)
+            in_q[full[:, q].indices] = True
+            done |= hidden & (in_p ^ in_q)
+    return moves
 
 
 def attack(
@@ -253,15 +322,18 @@ def attack(
 
     ``truth``: one dict of dimension classes per observation the audience's cells count. With ``exact_bounds`` the
     least and greatest value of every hidden cell is computed (two programs each); otherwise the solver stops for a
-    cell as soon as two different values are possible. ``max_pinned``: stop once that many cells are found pinned
-    (enough to show a release is broken; the result's ``hidden`` still counts every hidden cell).
+    cell as soon as a checked integer solution gives it another value. ``time_limit`` bounds the whole search: a
+    cell neither freed nor proved pinned by then is reported *undecided* (a test must treat that as a failure).
+    ``max_pinned``: stop once that many cells are found pinned (enough to show a release is broken; the result's
+    ``hidden`` still counts every hidden cell).
     """
     import numpy as np
     from scipy.optimize import Bounds, LinearConstraint, milp
-    from scipy.sparse import bmat, csr_matrix
+    from scipy.sparse import bmat, csc_matrix, csr_matrix
     from scipy.sparse.csgraph import connected_components
 
     started = time.monotonic()
+    deadline = started + time_limit
     cells = [c for c in cells if c.shown is not None]
     # One constraint per distinct (definition, display): pages repeat cells.
     unique: dict[tuple, Cell] = {}
@@ -296,6 +368,12 @@ def attack(
         if m not in index:
             raise AssertionError("an observation lies inside a cell shown as zero: the release lied")
         true_x[index[m]] += 1
+    zero = 0
+    for i, c in enumerate(cells):
+        if c.shown.kind == "zero":
+            zero |= 1 << i
+    if any(m & zero for m in masks):
+        raise AssertionError("an unknown lies inside a cell shown as zero")  # such cells are left out of the rows
     live = [i for i, c in enumerate(cells) if c.shown.kind != "zero"]
     row_of = {i: row for row, i in enumerate(live)}
     rows_idx, cols_idx = [], []
@@ -304,35 +382,58 @@ def attack(
             low = m & -m
             i = low.bit_length() - 1
             m ^= low
-            if i in row_of:
-                rows_idx.append(row_of[i])
-                cols_idx.append(j)
+            rows_idx.append(row_of[i])
+            cols_idx.append(j)
     a = csr_matrix((np.ones(len(rows_idx)), (rows_idx, cols_idx)), shape=(len(live), len(masks)))
     lower, upper = [], []
     for i in live:
         lo, hi = _bounds(cells[i].shown, k, d)
         lower.append(lo)
         upper.append(hi)
+    lower_arr, upper_arr = np.array(lower, dtype=float), np.array(upper, dtype=float)
+    true_values = a @ true_x
+    program = Program(a, lower_arr, upper_arr, true_x, true_values)
+    # The model against the test's own counting: the true counts reproduce every cell's true set of observations
+    # (computed from the cells' definitions, not from the atoms), and they are a solution.
+    for row, i in enumerate(live):
+        if cells[i].truth and int(true_values[row]) != len(cells[i].truth):
+            raise AssertionError(f"{cells[i].where}: the program counts {int(true_values[row])}, the page's "
+                                 f"definition {len(cells[i].truth)}")  # fmt: skip
+    program.check(true_x)
     hidden_rows = [row for row, i in enumerate(live) if cells[i].shown.kind == "hidden"]
     # Distinct hidden cells: those with the same atoms are the same unknown.
     by_atoms: dict[tuple, list[int]] = defaultdict(list)
     for row in hidden_rows:
         by_atoms[tuple(a[row].indices)].append(row)
     targets = list(by_atoms.values())
-    true_values = a @ true_x
     true_of = {row: float(true_values[row]) for row in hidden_rows}
     free: set[int] = set()
     solves = 0
     result_bounds: dict[str, tuple[int, int, int]] = {}
-    lower_arr, upper_arr = np.array(lower, dtype=float), np.array(upper, dtype=float)
     columns = a.tocsc()
     target_of_row = {r: rows for rows in targets for r in rows}
+    debug = bool(os.environ.get("COMMINTEL_ATTACK_DEBUG"))
+    hidden_arr = np.array(hidden_rows, dtype=int)
 
-    def local_move(row: int, variables: np.ndarray, sign: float, limit: float) -> bool | None:
+    def freed_by(values) -> None:
+        """Every hidden cell whose value under a checked solution differs from its true count is not pinned."""
+        for r in hidden_arr[np.abs(values[hidden_arr] - true_values[hidden_arr]) > 0.5]:
+            free.update(target_of_row[int(r)])
+
+    def try_solution(x) -> bool:
+        try:
+            values = program.check(x)
+        except NotASolution:
+            return False
+        freed_by(values)
+        return True
+
+    def local_move(row: int, variables: np.ndarray, sign: float, limit: float, small: bool = False) -> bool | None:
         """Whether ``row`` can move below (sign 1) or above (sign -1) its true value when only ``variables`` change
         from the true counts and every cell they touch stays within what it shows. A solution found is a solution of
-        the whole problem (the other cells keep their true counts), so a move proves "not pinned"; the search is a
-        feasibility problem (HiGHS stops at the first solution). None: no answer within ``limit`` seconds."""
+        the whole problem (the other cells keep their true counts); it is checked against every cell before it
+        frees any. The search is a feasibility problem (HiGHS stops at the first solution). None: no answer within
+        ``limit`` seconds."""
         nonlocal solves
         solves += 1
         rows = np.unique(columns[:, variables].indices)
@@ -345,43 +446,46 @@ def attack(
         else:
             constraints.append(LinearConstraint(target, 1, np.inf))
         bounds_ = Bounds(-true_x[variables], np.full(len(variables), np.inf))
+
+        def whole(change) -> np.ndarray:
+            x = true_x.copy()
+            x[variables] += change
+            return x
+
         # The continuous relaxation first: infeasible there means no integer move either; a vertex it finds is often
-        # integral already (the cells are sums of unknowns), and any integral point that satisfies every cell is a
-        # proof. Only otherwise is the integer program solved.
-        relaxed = milp(np.zeros(len(variables)), constraints=constraints, bounds=bounds_)
+        # integral already (the cells are sums of unknowns), and any integral point that passes the check is a proof.
+        # Only otherwise is the integer program solved.
+        t_lp = time.monotonic()
+        relaxed = milp(np.zeros(len(variables)), constraints=constraints, bounds=bounds_,
+                       options={"time_limit": max(limit, 0.1)})  # fmt: skip
+        if debug:
+            print(f"      relaxation {relaxed.status} {time.monotonic() - t_lp:.1f} s", flush=True)  # noqa: T201
         if relaxed.status == 2:
             return False
-        x = None
-        if relaxed.x is not None:
-            candidate = np.round(relaxed.x)
-            change = sub @ candidate
-            t = float((target @ candidate)[0])
-            if (
-                np.all(candidate >= -true_x[variables])
-                and np.all(change >= lower_arr[rows] - base - 1e-9)
-                and np.all(change <= upper_arr[rows] - base + 1e-9)
-                and (t <= -1 if sign > 0 else t >= 1)
-            ):
-                x = candidate
-        if x is None:
-            res = milp(
-                np.zeros(len(variables)),
-                constraints=constraints,
-                integrality=np.ones(len(variables)),
-                bounds=bounds_,
-                options={"time_limit": limit},
-            )
-            if res.status == 2:  # infeasible: no such move among these unknowns
-                return False
-            if res.x is None and res.status == 1 and limit < time_limit:  # no answer in a step's time: grow the set
-                return None
-            if res.x is None:
-                raise AssertionError(f"the attack's integer program did not solve ({res.message})")
-            x = np.round(res.x)
-        moved = sub @ x
-        for r, change in zip(rows, moved, strict=True):
-            if change and r in target_of_row:
-                free.update(target_of_row[r])
+        if relaxed.x is not None and try_solution(whole(np.round(relaxed.x))) and row in free:
+            return True
+        if relaxed.x is not None and not small:
+            # The relaxation's vertex changes few unknowns: the integer program over those and the ones that hold
+            # observations is much smaller and often feasible (any solution of it is one of the whole problem).
+            near = np.nonzero(np.abs(relaxed.x) > 1e-9)[0]
+            subset = np.union1d(variables[near], np.intersect1d(variables, observed_arr))
+            if len(subset) < len(variables) and local_move(row, subset, sign, min(limit, step_limit), small=True):
+                return True
+        res = milp(
+            np.zeros(len(variables)),
+            constraints=constraints,
+            integrality=np.ones(len(variables)),
+            bounds=bounds_,
+            options={"time_limit": max(limit, 0.1)},
+        )
+        if debug:
+            print(f"      integer {res.status} {time.monotonic() - t_lp:.1f} s", flush=True)  # noqa: T201
+        if res.status == 2:  # infeasible: no such move among these unknowns
+            return False
+        if res.x is None:  # no answer in the time given
+            return None
+        if not try_solution(whole(np.round(res.x))):
+            raise AssertionError(f"the attack's integer program gave a solution that breaks a cell ({res.message})")
         return True
 
     def local_range(row: int, variables: np.ndarray, sign: float) -> float:
@@ -409,7 +513,8 @@ def attack(
     # least and greatest values depend only on its own component. Unknowns that no released cell counts are
     # components of their own, left out.
     n_live = a.shape[0]
-    support = {int(j) for j in np.nonzero(true_x)[0]}
+    observed = {int(j) for j in np.nonzero(true_x)[0]}
+    observed_arr = np.array(sorted(observed), dtype=int)
     _, component = connected_components(bmat([[None, a], [a.T, None]]).tocsr(), directed=False)
     component_of_row, component_of_col = component[:n_live], component[n_live:]
 
@@ -422,9 +527,9 @@ def attack(
         whole = np.nonzero(component_of_col == component_of_row[row])[0]
         # First the cell's own unknowns with those that hold observations (a move among them is a move of the
         # whole problem, and the few hundred of them often suffice).
-        own = set(a[row].indices) | (support & set(whole.tolist()))
+        own = set(a[row].indices) | (observed & set(whole.tolist()))
         if len(own) < len(whole):
-            yield np.array(sorted(own)), step_limit
+            yield np.array(sorted(own)), step_limit, False
         while len(own) < len(whole):
             touching = np.unique(columns[:, sorted(own)].indices)
             goal = max(2 * len(own), len(own) + 50)
@@ -437,18 +542,35 @@ def attack(
                 break
             own = grown
             if len(own) < len(whole):
-                yield np.array(sorted(own)), step_limit
-        yield whole, time_limit
+                yield np.array(sorted(own)), step_limit, False
+        yield whole, None, True
 
-    debug = bool(os.environ.get("COMMINTEL_ATTACK_DEBUG"))
     if debug:
         print(f"  matrix {a.shape} built at {time.monotonic() - started:.1f} s", flush=True)  # noqa: T201
     if not exact_bounds:
-        free.update(_single_moves(a, true_x, lower_arr, upper_arr, true_values, target_of_row))
+        moves = _single_moves(a, true_x, lower_arr, upper_arr, true_values, target_of_row)
+        if moves:
+            n_cols = a.shape[1]
+            rows_, cols_, vals_ = [], [], []
+            for m, (p, q) in enumerate(moves):
+                for j, v in ((p, -1.0), (q, 1.0)):
+                    if j < n_cols:
+                        rows_.append(j)
+                        cols_.append(m)
+                        vals_.append(v)
+            deltas = csc_matrix((vals_, (rows_, cols_)), shape=(n_cols, len(moves)))
+            for start in range(0, len(moves), 256):
+                ok, values = program.check_moves(deltas[:, start : start + 256])
+                for column in np.nonzero(ok)[0]:
+                    freed_by(values[:, column])
+        if debug:
+            print(  # noqa: T201
+                f"  {len(moves)} one-observation moves free {len(free)} at {time.monotonic() - started:.1f} s",
+                flush=True,
+            )
 
-    if debug:
-        print(f"  single moves free {len(free)} at {time.monotonic() - started:.1f} s", flush=True)  # noqa: T201
     pinned: list[str] = []
+    undecided: list[str] = []
     for rows in targets:
         row = rows[0]
         t0 = time.monotonic()
@@ -462,19 +584,31 @@ def attack(
             if low == high == true:
                 pinned += [cells[live[r]].where for r in rows]
             continue
-        for variables, limit in neighbourhoods(row):
+        # Directions the cell could move in at all (a hidden 1 cannot go down, a hidden k-1 cannot go up).
+        signs = [s for s, possible in ((1.0, true > lower_arr[row]), (-1.0, true < upper_arr[row])) if possible]
+        answers = dict.fromkeys(signs)
+        for variables, limit, is_whole in neighbourhoods(row):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            limit = left if limit is None else min(limit, left)
             if debug:
                 print(f"    {len(variables)} unknowns at {time.monotonic() - t0:.1f} s", flush=True)  # noqa: T201
-            if local_move(row, variables, 1.0, limit) or local_move(row, variables, -1.0, limit):
-                free.update(rows)
+            for s in signs:
+                answer = local_move(row, variables, s, limit)
+                if answer:
+                    break
+                if is_whole:
+                    answers[s] = answer  # only the whole component's "no" is a proof
+            if row in free:
                 break
-        else:
-            pinned += [cells[live[r]].where for r in rows]
+        if row not in free:
+            if all(answers[s] is False for s in signs):  # no direction possible: pinned
+                pinned += [cells[live[r]].where for r in rows]
+            else:
+                undecided += [cells[live[r]].where for r in rows]
         if debug and time.monotonic() - t0 > 0.5:
-            print(
-                f"  target {cells[live[row]].where}: {time.monotonic() - t0:.1f} s, {len(variables)} unknowns",
-                flush=True,
-            )  # noqa: T201
+            print(f"  target {cells[live[row]].where}: {time.monotonic() - t0:.1f} s", flush=True)  # noqa: T201
         if max_pinned is not None and len(pinned) >= max_pinned:
             break
     return Result(
@@ -485,4 +619,5 @@ def attack(
         solves=solves,
         seconds=time.monotonic() - started,
         bounds=result_bounds,
+        undecided=undecided,
     )

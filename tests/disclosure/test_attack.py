@@ -90,3 +90,50 @@ def test_a_page_that_bypasses_the_layer_is_caught(app, seeded):
         pytest.skip("the first placed observation's cell is not small on this seed")
     with pytest.raises(AssertionError, match="shows"):
         attack.check_truthful(cells, k, max_perturbation())
+
+
+def tiny_release(total: int) -> tuple[dict, list[attack.Cell], list[dict]]:
+    """Six observations over three classes (1, 3, 2): class 0 shown "fewer than 5", the whole shown ``total``,
+    classes 1 and 2 together shown 5. With D = 0, class 0 holds exactly ``total`` − 5."""
+    truth = [{"x": 0}] + [{"x": 1}] * 3 + [{"x": 2}] * 2
+    ids = {0: frozenset([0]), 1: frozenset([1, 2, 3]), 2: frozenset([4, 5])}
+    cells = [
+        attack.Cell("class 0", {"x": frozenset([0])}, attack.Shown("hidden"), ids[0]),
+        attack.Cell("all", {}, attack.Shown("value", total), ids[0] | ids[1] | ids[2]),
+        attack.Cell("classes 1 and 2", {"x": frozenset([1, 2])}, attack.Shown("value", 5), ids[1] | ids[2]),
+    ]
+    return {"x": [0, 1, 2]}, cells, truth
+
+
+def test_a_cell_fixed_by_differencing_is_pinned_and_undecided_without_time():
+    dims, cells, truth = tiny_release(6)
+    assert attack.attack(dims, cells, truth, 5, 0).pinned == ["class 0"]
+    # No time to prove anything: the cell is reported undecided, which the suite treats as a failure, never freed.
+    result = attack.attack(dims, cells, truth, 5, 0, time_limit=0)
+    assert result.undecided == ["class 0"]
+    assert not result.pinned
+    # With noise of 1 either way, a checked second solution frees it.
+    result = attack.attack(dims, cells, truth, 5, 1)
+    assert not result.pinned
+    assert not result.undecided
+
+
+def test_a_solution_is_checked_against_every_cell():
+    import numpy as np
+    from scipy.sparse import csr_matrix
+
+    # Two cells over three atoms: atoms 0+1 in 1..4, atoms 1+2 exactly 5; truth (1, 1, 4).
+    program = attack.Program(
+        csr_matrix(np.array([[1.0, 1.0, 0.0], [0.0, 1.0, 1.0]])),
+        np.array([1.0, 5.0]),
+        np.array([4.0, 5.0]),
+        np.array([1.0, 1.0, 4.0]),
+        np.array([2.0, 5.0]),
+    )
+    assert list(program.check([2, 0, 5])) == [2, 5]
+    for wrong, why in (([1, 1, 3], "out of what they show"), ([3, -1, 6], "negative"), ([1.5, 0.5, 4.5], "whole")):
+        with pytest.raises(attack.NotASolution, match=why):
+            program.check(wrong)
+    ok, values = program.check_moves(csr_matrix(np.array([[1.0, 0.0], [-1.0, 0.0], [1.0, -1.0]])).tocsc())
+    assert list(ok) == [True, False]  # the second leaves atoms 1 + 2 at 4
+    assert list(values[:, 0]) == [2, 5]
