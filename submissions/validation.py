@@ -29,6 +29,7 @@ from submissions.models import (
     Source,
     Trend,
 )
+from webapp import geography
 from webapp.disclosure import Audience
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel, Organisation, Partnership, partnership_members
@@ -65,7 +66,8 @@ FIELDS: tuple[Field, ...] = (
           f"In your own words, {TEXT_MIN} to {TEXT_MAX:,} characters. Avoid names and contact details.", True,
           min_length=TEXT_MIN, max_length=TEXT_MAX),
     Field("area", "Area", "string",
-          "A ward or LSOA, by name or ONS code. Leave empty for the partnership's whole area."),
+          "A neighbourhood (e.g. Barton Hill), a ward or LSOA by name or ONS code. Leave empty for the partnership's "
+          "whole area."),
     Field("period", "When", "period",
           "The day (YYYY-MM-DD) or month (YYYY-MM) this describes; not in the future. Empty means today."),
     Field("people_affected", "People affected", "integer", "Roughly how many people, as a whole number (optional)."),
@@ -151,7 +153,8 @@ class Context:
         return self._categories
 
     def area(self, value: str) -> Area | None | str:
-        """The area for a code or name; None if unknown; "ambiguous" if a name matches several areas."""
+        """The area for a code, a ward or LSOA name, or a neighbourhood in the gazetteer (its ward); None if unknown;
+        "ambiguous" if a name matches several areas."""
         key = value.strip().lower()
         if key not in self._areas:
             found = db.session.scalar(
@@ -166,6 +169,8 @@ class Context:
                     )
                 )
                 found = named[0] if len(named) == 1 else ("ambiguous" if named else None)
+            if found is None and (place := geography.find_neighbourhood(value)) is not None:
+                found = place.ward
             self._areas[key] = found
         return self._areas[key]
 
@@ -444,7 +449,9 @@ def _area(value: Any, context: Context, partnership: Partnership | None) -> Area
         value = m.group(1)
     found = context.area(value)
     if found is None:
-        raise ValueError(f"Unknown area {str(value).strip()[:40]!r}. Give a ward or LSOA name or its ONS code.")
+        raise ValueError(
+            f"Unknown area {str(value).strip()[:40]!r}. Give a neighbourhood, a ward or LSOA name, or its ONS code."
+        )
     if found == "ambiguous":
         raise ValueError(f"Several areas are called {str(value).strip()[:40]!r}: give its ONS code instead.")
     if not found.current:  # observations sit on current areas; a superseded one is kept for older statistics only

@@ -23,6 +23,7 @@ from flask import (
 )
 from flask_login import current_user
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import contains_eager
 
 from submissions import importer, search, uploads
 from submissions import operations as ops
@@ -63,6 +64,7 @@ from webapp.home import HomePanel
 from webapp.models import (
     Area,
     AreaLevel,
+    Neighbourhood,
     Organisation,
     OrgKind,
     OrgRole,
@@ -177,10 +179,20 @@ def _pick(options: list, value: str | None, key=lambda o: o.slug):
     return next((o for o in options if key(o) == value), None)
 
 
+def _neighbourhood_options() -> list[Neighbourhood]:
+    stmt = (
+        select(Neighbourhood)
+        .join(Area, Area.id == Neighbourhood.ward_id)
+        .where(Area.current.is_(True))
+        .options(contains_eager(Neighbourhood.ward))
+    )
+    return list(db.session.scalars(stmt.order_by(Neighbourhood.name).limit(3000)))
+
+
 def _render_form(template: str, form, **context):
     status = 422 if form.errors else 200
     return render_template(template, form=form, areas=_area_options(), categories=ops.active_categories(),
-                           **context), status  # fmt: skip
+                           neighbourhoods=_neighbourhood_options(), **context), status  # fmt: skip
 
 
 # Observation form ------------------------------------------------------------------------------------------------

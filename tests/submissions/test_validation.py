@@ -10,6 +10,7 @@ from submissions import operations as ops
 from submissions.models import PeriodPrecision, SharingLevel
 from submissions.validation import (
     FIELDS,
+    Context,
     ValidationFailed,
     json_schema,
     parse_count,
@@ -157,3 +158,26 @@ def test_openapi_schema_comes_from_the_same_fields():
     assert set(schema["required"]) == {"kind", "category", "text"}
     assert schema["properties"]["text"]["minLength"] == 10
     assert schema["properties"]["text"]["maxLength"] == 5000
+
+
+def test_area_accepts_a_neighbourhood_and_stores_its_ward(sharing_world, tmp_path):
+    from webapp import geography
+
+    areas = sharing_world["areas"]
+    gazetteer = tmp_path / "places.csv"
+    gazetteer.write_text(
+        f"neighbourhood,ward_code\nBarton Hill,{areas['lawrence'].code}\nSt Pauls,{areas['ashley'].code}\n"
+        f"Abbey Green,{areas['abbey'].code}\n"
+    )
+    geography.load_neighbourhoods(gazetteer)
+    context = Context(organisation=sharing_world["org"])
+    assert validate(valid_data(area="Barton Hill"), context).area_id == areas["lawrence"].id
+    assert validate(valid_data(area="st. paul's"), context).area_id == areas["ashley"].id
+    # A ward's own name still wins, and a neighbourhood outside the partnership is refused like a ward would be.
+    assert validate(valid_data(area="Lawrence Hill"), context).area_id == areas["lawrence"].id
+    with pytest.raises(ValidationFailed) as outside:
+        validate(valid_data(area="Abbey Green"), context)
+    assert outside.value.errors["area"] == "Abbey is outside Test Partnership's area."
+    with pytest.raises(ValidationFailed) as unknown:
+        validate(valid_data(area="Barton Hilll"), context)
+    assert "Give a neighbourhood, a ward or LSOA name" in unknown.value.errors["area"]
