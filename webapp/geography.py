@@ -32,10 +32,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, insert, select
 
 from webapp.extensions import db
-from webapp.models import Area, AreaChange, AreaChangeKind, AreaLevel, AreaVintage, Neighbourhood
+from webapp.models import Area, AreaChange, AreaChangeKind, AreaLevel, AreaVintage, Neighbourhood, Postcode
 from webapp.operations import OperationError
 
 log = logging.getLogger(__name__)
@@ -556,6 +556,135 @@ def find_neighbourhood(name: str) -> Neighbourhood | None:
     if not key:
         return None
     return db.session.scalar(select(Neighbourhood).where(Neighbourhood.key == key))
+
+
+# Postcodes ----------------------------------------------------------------------------------------------------------
+
+# A UK postcode, spaces aside: outward code (area letters, district digits and maybe a letter) then inward code.
+_POSTCODE = re.compile(r"^([A-Z]{1,2}\d[A-Z\d]?)(\d[A-Z]{2})$")
+# ONSPD and NSPL column names (lower case in the files): pcds "BS5 0HE", pcd "BS5 0HE" padded to 7, pcd2 to 8.
+_POSTCODE_COLUMNS = ("pcds", "pcd", "pcd2", "postcode")
+_LSOA21_COLUMNS = ("lsoa21", "lsoa21cd", "lsoa21_code")
+_INSERT_BATCH = 5000
+
+
+def normalise_postcode(value: str) -> str | None:
+    """ "bs50he", " BS5  0HE " → "BS5 0HE"; None when it is not shaped like a UK postcode."""
+    compact = re.sub(r"\s+", "", str(value)).upper()
+    if match := _POSTCODE.match(compact):
+        return f"{match.group(1)} {match.group(2)}"
+    return None
+
+
+@dataclass
+class PostcodeReport:
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    outside: int = 0  # rows whose LSOA is not loaded here (the rest of the country, in a national file)
+    no_lsoa: int = 0  # rows with no LSOA (ONS pseudo codes: Channel Islands, Isle of Man, some non-geographic)
+
+    def summary(self) -> str:
+        text = f"{self.rows:,} rows; {self.created:,} postcodes new, {self.updated:,} moved to another LSOA"
+        if self.outside:
+            text += f"; {self.outside:,} in LSOAs not loaded here, skipped"
+        if self.no_lsoa:
+            text += f"; {self.no_lsoa:,} without an LSOA, skipped"
+        return text
+
+
+def _column(header: list[str], names: tuple[str, ...]) -> str | None:
+    lowered = {h.strip().lower(): h for h in header}
+    return next((lowered[n] for n in names if n in lowered), None)
+
+
+def load_postcodes(path: Path | str) -> PostcodeReport:
+    """Load postcode → LSOA (2021) pairs from an ONS postcode directory CSV (ONSPD or NSPL: columns ``pcds`` (or
+    ``pcd``) and ``lsoa21`` (or ``lsoa21cd``), the others ignored). Only postcodes of loaded, current LSOAs are kept,
+    so the national file can be loaded as it is. Every bad row is reported with its number and nothing is stored
+    from a file that has one; loading again updates."""
+    path = Path(path)
+    report = PostcodeReport()
+    lsoas = dict(
+        db.session.execute(
+            select(Area.code, Area.id).where(Area.level == AreaLevel.LSOA, Area.current.is_(True))
+        ).all()
+    )  # fmt: skip
+    problems: list[str] = []
+    wanted: dict[str, int] = {}
+    first_row: dict[str, int] = {}
+    with _open_csv(path, "postcode directory") as fh:
+        reader = csv.DictReader(fh)
+        header = [h for h in (reader.fieldnames or []) if h]
+        pc_col = _column(header, _POSTCODE_COLUMNS)
+        lsoa_col = _column(header, _LSOA21_COLUMNS)
+        if pc_col is None or lsoa_col is None:
+            missing = " and ".join(
+                what for what, col in (("postcode (pcds or pcd)", pc_col), ("LSOA 2021 (lsoa21)", lsoa_col))
+                if col is None
+            )  # fmt: skip
+            shown = ", ".join(header[:30]) + (", …" if len(header) > 30 else "")
+            raise OperationError(
+                f"The postcode directory lacks the {missing} column, as in the ONS postcode directory (ONSPD) or "
+                f"the National Statistics Postcode Lookup (NSPL); found: {shown or 'no header'}.",
+                "file",
+            )
+        try:
+            for rownum, row in enumerate(reader, start=2):
+                report.rows += 1
+                raw = (row.get(pc_col) or "").strip()
+                postcode = normalise_postcode(raw)
+                if postcode is None:
+                    problems.append(f"Row {rownum}, column {pc_col}: {raw[:12]!r} is not a postcode.")
+                    continue
+                code = (row.get(lsoa_col) or "").strip().upper()
+                if not code or code.endswith("99999999"):
+                    report.no_lsoa += 1
+                    continue
+                if not ONS_CODE.match(code):
+                    problems.append(f"Row {rownum}, column {lsoa_col}: {code[:20]!r} is not an ONS LSOA code.")
+                    continue
+                lsoa_id = lsoas.get(code)
+                if lsoa_id is None:
+                    report.outside += 1
+                    continue
+                if postcode in wanted and wanted[postcode] != lsoa_id:
+                    problems.append(
+                        f"Row {rownum}, column {pc_col}: {postcode} is already in another LSOA on row "
+                        f"{first_row[postcode]}."
+                    )
+                    continue
+                wanted[postcode] = lsoa_id
+                first_row.setdefault(postcode, rownum)
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise OperationError(f"The postcode directory cannot be read as CSV: {exc}", "file") from None
+    if problems:
+        raise BadRows("postcode directory", problems)
+    if report.rows == 0:
+        raise OperationError("The postcode directory has no rows.", "file")
+    existing = dict(db.session.execute(select(Postcode.postcode, Postcode.lsoa_id)).all())
+    new = [{"postcode": pc, "lsoa_id": lsoa_id} for pc, lsoa_id in wanted.items() if pc not in existing]
+    for start in range(0, len(new), _INSERT_BATCH):
+        db.session.execute(insert(Postcode), new[start : start + _INSERT_BATCH])
+    report.created = len(new)
+    for pc, lsoa_id in wanted.items():
+        if pc in existing and existing[pc] != lsoa_id:
+            db.session.get(Postcode, pc).lsoa_id = lsoa_id
+            report.updated += 1
+    db.session.flush()
+    log.info("postcode directory loaded: %s", report.summary())
+    return report
+
+
+def postcodes_loaded() -> bool:
+    """Whether any postcode is loaded (else a postcode cannot be looked up, and the message says so)."""
+    return db.session.scalar(select(func.count()).select_from(select(Postcode.postcode).limit(1).subquery())) > 0
+
+
+def find_postcode(value: str) -> Postcode | None:
+    """The loaded postcode for ``value`` however it is spaced or cased; None if it is not loaded."""
+    postcode = normalise_postcode(value)
+    return db.session.get(Postcode, postcode) if postcode else None
 
 
 # Queries ------------------------------------------------------------------------------------------------------------

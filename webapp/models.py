@@ -423,6 +423,19 @@ class Neighbourhood(db.Model):
     ward: Mapped[Area] = relationship()
 
 
+class Postcode(db.Model):
+    """A postcode (normalised "BS5 0HE") and the LSOA (2021) holding it, from the ONS postcode directory (ONSPD or
+    NSPL); its ward is the LSOA's parent. Only postcodes of loaded LSOAs are kept. An observation given a postcode
+    stores the LSOA, never the postcode."""
+
+    __tablename__ = "postcodes"
+
+    postcode: Mapped[str] = mapped_column(String(8), primary_key=True)
+    lsoa_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"), index=True)
+
+    lsoa: Mapped[Area] = relationship()
+
+
 class OneTimeToken(db.Model):
     """An invitation or password-reset link. Only a hash of the token is stored; it works once, until it expires."""
 
