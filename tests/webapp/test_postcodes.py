@@ -77,6 +77,7 @@ def test_every_bad_row_is_reported_by_number_and_nothing_is_stored(geography_loa
         "BS5 9QA,not a pc,E01014653\n"  # row 3: not a postcode
         "BS2 8XJ,BS2 8XJ,Bristol 058B\n"  # row 4: a name, not a code
         "BS5 0HE,BS5 0HE,E01014580\n"  # row 5: the same postcode in another LSOA
+        "BS1 1AA\n"  # row 6: cut short
     )
     with pytest.raises(geography.BadRows) as failed:
         geography.load_postcodes(path)
@@ -84,6 +85,7 @@ def test_every_bad_row_is_reported_by_number_and_nothing_is_stored(geography_loa
         "Row 3, column pcds: 'not a pc' is not a postcode.",
         "Row 4, column lsoa21: 'BRISTOL 058B' is not an ONS LSOA code.",
         "Row 5, column pcds: BS5 0HE is already in another LSOA on row 2.",
+        "Row 6: only 1 of the header's 3 columns.",
     ]
     assert _count() == 0, "a file with a bad row stores nothing, not even its good rows"
 
