@@ -188,6 +188,8 @@ def main() -> None:
             "COMMINTEL_INSTANCE_DIR": tempfile.mkdtemp(prefix="commintel-bench-"),
             "WTF_CSRF_ENABLED": False,
             "RATELIMIT_ENABLED": False,
+            # As a served app has it (auto is on outside testing): start-up objects left out of garbage collection.
+            "COMMINTEL_GC_FREEZE": True,
         }
     )
     with app.app_context():

@@ -593,7 +593,11 @@ class Composer:
                     }
                 )
                 self._cite(ds)
-        return results[:14], deprived_share
+        from indicators import gaps
+
+        # Evidence gaps use the one rule of indicators.gaps (the area profiles and the city-wide list use it too):
+        # the latest IMD's share of each ward's LSOAs in the most deprived 20%.
+        return results[:14], gaps.deprived_shares(wards) or deprived_share
 
     def _cite(self, ds) -> None:
         entry = {"title": ds.title, "publisher": ds.publisher, "licence": ds.licence, "release": ds.release_label}
@@ -954,15 +958,15 @@ class Edition:
 
     def gaps(self) -> tuple[str, list[dict]]:
         wards = self._wards()
+        from indicators.gaps import DEPRIVED_SHARE, is_quiet, rule
+
         if self.shared.get("deprived"):
             gaps = sorted(
-                ((w, c) for w, c in wards if (w.get("share") or 0.0) >= 0.3 and not c.perturbed),
+                ((w, c) for w, c in wards if (w.get("share") or 0.0) >= DEPRIVED_SHARE and is_quiet(c)),
                 key=lambda t: -(t[0].get("share") or 0.0),
             )
             lines = [
-                f"Wards where at least 30% of small areas are among the most deprived fifth in England, but "
-                f"fewer than {self.k} observations were recorded this period. Few observations here more likely "
-                "mean nobody is recording than that nothing is happening.",
+                f"Wards in need of more evidence, by the rule the area pages use too: {rule(self.k)}",
                 "",
             ]
             if gaps:

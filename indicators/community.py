@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import case, func, literal, select
 
 from indicators import aggregation
 from indicators.models import Indicator, Polarity
@@ -81,27 +81,91 @@ def partnerships_covering(area: Area) -> list[Partnership]:
 def category_tallies(
     partnership: Partnership, audience: Audience, area: Area, since: date | None
 ) -> dict[tuple[str, str], Tally]:
-    """``{(category name, kind): tally}`` of what ``audience`` counts in ``area`` and the areas inside it."""
-    from submissions import queries
-    from submissions.models import Category, Observation
+    """``{(category name, kind): tally}`` of what ``audience`` counts in ``area`` and the areas inside it.
 
+    The area and every area above it are counted together, in one query (:func:`chain_tallies`): a page releases
+    each of its cells within the same figures for the areas above, so it needs all of them anyway."""
     cache = _request_cache("_category_tallies")
     key = (partnership.id, audience, area.id, since)
     if key not in cache:
-        base = queries.partnership_observations(partnership, audience).where(
-            Observation.area_id.in_(area_ids_within(area))
-        )
-        if since is not None:
-            base = base.where(Observation.period_start >= since)
-        stmt = (
-            base.order_by(None)
-            .join(Category, Category.id == Observation.category_id)
-            .with_only_columns(Category.name, Observation.kind, *queries.tally_columns())
-            .group_by(Category.name, Observation.kind)
-        )
-        cache[key] = {(name, str(kind.value if hasattr(kind, "value") else kind)): Tally.row(n, ks)
-                      for name, kind, n, ks in db.session.execute(stmt)}  # fmt: skip
+        chain = [area, *ancestors(area)]
+        contributors = _request_cache("_contributors")
+        tallies, organisations = _chain_counts(partnership, audience, chain, since)
+        for a, t, o in zip(chain, tallies, organisations, strict=True):
+            cache.setdefault((partnership.id, audience, a.id, since), t)
+            contributors.setdefault((partnership.id, audience, a.id, since), o)
     return cache[key]
+
+
+def contributing_organisations(partnership: Partnership, audience: Audience, area: Area, since: date | None) -> set:
+    """The ids of the organisations whose observations ``audience`` counts in ``area`` (counted with its tallies)."""
+    key = (partnership.id, audience, area.id, since)
+    contributors = _request_cache("_contributors")
+    if key not in contributors:
+        category_tallies(partnership, audience, area, since)  # counts them, with the tallies, for the area chain
+    return contributors[key]
+
+
+def chain_tallies(
+    partnership: Partnership, audience: Audience, areas: list[Area], since: date | None
+) -> list[dict[tuple[str, str], Tally]]:
+    """For each of ``areas``, ``{(category name, kind): tally}`` of what ``audience`` counts in it and the areas
+    inside it, in one grouped query (before, one query per area read the same observations again and again)."""
+    return _chain_counts(partnership, audience, areas, since)[0]
+
+
+def _chain_counts(
+    partnership: Partnership, audience: Audience, areas: list[Area], since: date | None
+) -> tuple[list[dict[tuple[str, str], Tally]], list[set[int]]]:
+    """For each of ``areas``, its tallies by (category name, kind) and the ids of the organisations counted in it.
+
+    Each observation's area is given a band: which of ``areas`` contain it (an LSOA's observations are in the LSOA,
+    its ward and its authority; a ward's other LSOAs' only in the ward and the authority...). The query counts
+    (count, key sum) per band, category, kind and organisation; an area's tally is the sum over the bands that it
+    contains. Tallies are exact sums, so every cell is the same tally, and is released as the same value, as when it
+    was counted on its own. Grouped by category id with no join, PostgreSQL answers from the covering index
+    ``ix_observations_tallies`` alone (an index-only scan)."""
+    from submissions import queries
+    from submissions.models import Category, Observation
+
+    within = [set(area_ids_within(a)) for a in areas]
+    signature: dict[int, tuple[int, ...]] = {}
+    for i, ids in enumerate(within):
+        for area_id in ids:
+            signature[area_id] = (*signature.get(area_id, ()), i)
+    bands: dict[tuple[int, ...], list[int]] = defaultdict(list)
+    for area_id, members in signature.items():
+        bands[members].append(area_id)
+    # The largest band is the ELSE (the WHERE clause keeps only these areas): each row tests only the small lists.
+    band_members = sorted(bands, key=lambda m: len(bands[m]))
+    whens = [(Observation.area_id.in_(sorted(bands[m])), b) for b, m in enumerate(band_members[:-1])]
+    last = literal(len(band_members) - 1)
+    band = (case(*whens, else_=last) if whens else last).label("band")
+    base = queries.partnership_observations(partnership, audience).where(Observation.area_id.in_(sorted(signature)))
+    if since is not None:
+        base = base.where(Observation.period_start >= since)
+    placed = (
+        base.order_by(None)
+        .with_only_columns(
+            band, Observation.category_id, Observation.kind, Observation.organisation_id, Observation.record_key
+        )
+        .subquery()
+    )
+    # count(*) and sum(record_key): a Tally (webapp.disclosure.Tally.row), as submissions.queries.tally_columns.
+    groups = (placed.c.band, placed.c.category_id, placed.c.kind, placed.c.organisation_id)
+    stmt = select(*groups, func.count(), func.sum(placed.c.record_key)).group_by(*groups)
+    names = dict(db.session.execute(select(Category.id, Category.name)).all())
+    out: list[dict[tuple[str, str], list[int]]] = [defaultdict(lambda: [0, 0]) for _ in areas]
+    organisations: list[set[int]] = [set() for _ in areas]
+    for b, category_id, kind, organisation_id, n, ks in db.session.execute(stmt):
+        cell = (names[category_id], str(kind.value if hasattr(kind, "value") else kind))
+        for i in band_members[b]:
+            total = out[i][cell]  # two categories of one name are one row, as they always were
+            total[0] += int(n or 0)
+            total[1] += int(ks or 0)
+            if organisation_id is not None:  # residents' observations have none
+                organisations[i].add(organisation_id)
+    return [{cell: Tally(n, ks) for cell, (n, ks) in cells.items()} for cells in out], organisations
 
 
 def _row(tallies: dict[tuple[str, str], Tally], category: str) -> Tally:
@@ -141,6 +205,12 @@ class CommunitySection:
         return self.total.k
 
 
+def area_total(partnership: Partnership, audience: Audience, area: Area, since: date | None) -> Released:
+    """The total of ``area`` as its own page releases it (within the totals of the areas above it)."""
+    above = [category_tallies(partnership, audience, a, since) for a in ancestors(area)]
+    return release(_grand(category_tallies(partnership, audience, area, since)), [_grand(t) for t in above])
+
+
 def community(area: Area, user, since: date | None) -> list[CommunitySection]:
     """Each covering partnership's observations in ``area`` by category and kind, released for the reader."""
     from submissions.models import Category
@@ -176,14 +246,7 @@ def community(area: Area, user, since: date | None) -> list[CommunitySection]:
 
 def _organisations(partnership: Partnership, audience: Audience, area: Area, since: date | None) -> str:
     """How many organisations contributed, only as "k or more" / "fewer than k" (the members are known by name)."""
-    from submissions import queries
-    from submissions.models import Observation
-
-    stmt = queries.partnership_observations(partnership, audience).where(Observation.area_id.in_(area_ids_within(area)))
-    if since is not None:
-        stmt = stmt.where(Observation.period_start >= since)
-    ids = set(db.session.scalars(stmt.order_by(None).with_only_columns(Observation.organisation_id).distinct()))
-    n, k = len(ids - {None}), threshold()
+    n, k = len(contributing_organisations(partnership, audience, area, since)), threshold()
     if n == 0:
         return "no organisations"
     return f"{k} or more organisations" if n >= k else f"fewer than {k} organisations"
@@ -221,18 +284,20 @@ def theme_map_tallies(partnership: Partnership, theme_id: int) -> dict[int, Tall
 
     cache = _request_cache("_theme_map_tallies")
     if partnership.id not in cache:
-        cache[partnership.id] = theme_queries.area_counts(partnership)
+        counts = theme_queries.area_counts(partnership)
+        placed = {a for by_area in counts.values() for a in by_area if a is not None}
+        # The parents of every area any theme is placed in, read once for all the themes (the page rolls up each).
+        cache[partnership.id] = counts, theme_queries.parents_of(placed)
     key = (partnership.id, theme_id)
     if key not in cache:
-        cache[key] = theme_queries.rolled_up(cache[partnership.id].get(theme_id, {}))
+        counts, parents = cache[partnership.id]
+        cache[key] = theme_queries.rolled_up(counts.get(theme_id, {}), parents)
     return cache[key]
 
 
-def _parents() -> dict[int, int | None]:
-    cache = _request_cache("_area_parents")
-    if "map" not in cache:
-        cache["map"] = dict(db.session.execute(select(Area.id, Area.parent_id)).all())
-    return cache["map"]
+def _parents(areas: list[Area]) -> dict[int, int | None]:
+    """``{area id: parent id}`` of ``areas`` (their objects already say it: no query)."""
+    return {a.id: a.parent_id for a in areas}
 
 
 def theme_totals(partnership: Partnership) -> dict[tuple[int, str | None], Tally]:
@@ -324,7 +389,7 @@ def theme_map_layer(areas: list[Area], level: AreaLevel, partnership: Partnershi
     released for the partnership; areas not shown as a number are drawn grey and listed in the table."""
     tallies = theme_map_tallies(partnership, theme.id)
     total = theme_totals(partnership).get((theme.id, None), Tally())
-    parents = _parents()
+    parents = _parents(areas)
     rows = []
     for a in areas:
         within = [total]
@@ -365,33 +430,32 @@ class Flag:
 
 
 def evidence_gap(area: Area, figures: list[Figure], sections: list[CommunitySection]) -> Flag | None:
-    """Most deprived areas with few or no observations: where the partnership may be hearing too little.
+    """A deprived area with few or no observations: where the partnership may be hearing too little, by the one
+    rule of :mod:`indicators.gaps` (the briefing and the city-wide list use it too). Read from the total the reader
+    is shown, so the flag says nothing the page does not."""
+    from indicators import gaps
 
-    Read from the total the reader is shown (so it says nothing the page does not): the flag is raised when the
-    observations shared with the reader here are none or fewer than k."""
     if not sections:
         return None
     index = deprivation_index([f.indicator for f in figures])
-    imd = next((f for f in figures if f.indicator is index), None)
-    if imd is None or imd.value is None:
+    if index is None:
+        return None
+    share = gaps.deprived_shares([area], index).get(area.id)
+    section = sections[0]
+    if not gaps.is_gap(area, share, section.total):
         return None
     k = threshold()
-    if area.level is AreaLevel.LSOA:
-        deprived, how = imd.value <= 2, f"this LSOA is in IMD decile {int(imd.value)}"
-    else:
-        deprived, how = imd.value >= 0.5, f"{imd.value:.0%} of its LSOAs are in the most deprived 10% in England"
-    section = sections[0]
-    # Withheld: a larger area around it has fewer than k, so this one has too (saying so gives nothing away).
-    if not deprived or section.total.state not in (State.ZERO, State.HIDDEN, State.WITHHELD):
-        return None
+    how = (
+        "this LSOA is in the most deprived 20% in England"
+        if area.level is AreaLevel.LSOA
+        else f"{share:.0%} of its LSOAs are in the most deprived 20% in England"
+    )
     shown = f"fewer than {k}" if section.total.withheld else str(section.total)
     period = f"since {section.since:%d %B %Y}" if section.since else "in all time"
     return Flag(
         "Evidence gap",
-        f"{how[0].upper()}{how[1:]} ({imd.dataset.title}), yet {section.partnership.name} has {shown} "
-        f"observations here shared with {section.audience.label} {period}. Computed as: an LSOA in decile 1–2, or a "
-        "ward or authority with at least half its LSOAs in the most deprived 10%, where the observations shown on this "
-        f"page are none or fewer than {k}.",
+        f"{how[0].upper()}{how[1:]} ({index.dataset.title}), yet {section.partnership.name} has {shown} "
+        f"observations here shared with {section.audience.label} {period}. The rule: {gaps.rule(k)}",
     )
 
 

@@ -28,6 +28,47 @@ def _visible_partnerships() -> list[Partnership]:
     ]
 
 
+def _partnership_wards(partnership: Partnership) -> list[Area]:
+    """The current wards a partnership covers: its wards, and the wards of its local authorities."""
+    wards = {a.id: a for a in partnership.areas if a.level is AreaLevel.WARD and a.current}
+    lads = [a.id for a in partnership.areas if a.level is AreaLevel.LAD]
+    if lads:
+        for ward in db.session.scalars(select(Area).where(Area.parent_id.in_(lads), Area.level == AreaLevel.WARD,
+                                                          Area.current.is_(True))):  # fmt: skip
+            wards[ward.id] = ward
+    return sorted(wards.values(), key=lambda a: a.name)
+
+
+@bp.route("/evidence-gaps", endpoint="gaps")
+def evidence_gaps():
+    """Every ward of a partnership by the one evidence-gap rule (indicators.gaps), the gaps first: the city-wide list
+    the area pages and the briefing agree with. Each count is the ward page's own released total."""
+    from indicators import gaps
+
+    partnerships = list(db.session.scalars(select(Partnership).order_by(Partnership.name)))
+    if not partnerships:
+        abort(404)
+    mine = _visible_partnerships()
+    wanted = request.args.get("partnership")
+    partnership = next((p for p in partnerships if p.slug == wanted), None) or (mine or partnerships)[0]
+    since, months = community.since_for(request.args.get("months"))
+    audience = community.reader_audience(current_user, partnership)
+    wards = _partnership_wards(partnership)
+    index = gaps.imd()
+    shares = gaps.deprived_shares(wards, index)
+    rows = []
+    for ward in wards:
+        shown = community.area_total(partnership, audience, ward, since)
+        share = shares.get(ward.id)
+        rows.append({"ward": ward, "share": share, "shown": shown, "gap": gaps.is_gap(ward, share, shown)})
+    rows.sort(key=lambda r: (not r["gap"], -(r["share"] or 0.0), r["ward"].name))
+    return render_template(
+        "indicators/gaps.html", partnership=partnership, partnerships=partnerships, audience=audience, rows=rows,
+        index=index, months=months, rule=gaps.rule(disclosure.threshold()), method_note=disclosure.method_note(),
+        gap_count=sum(1 for r in rows if r["gap"]),
+    )  # fmt: skip
+
+
 @bp.route("/", endpoint="index")
 def index():
     level_names = {level.value for level in (AreaLevel.WARD, AreaLevel.LSOA, AreaLevel.LAD)}
@@ -41,11 +82,11 @@ def index():
     # kept until the page is rendered: the session's identity map holds objects only while something refers to them.
     parent_ids = {a.parent_id for a in areas if a.parent_id is not None}
     parents = list(db.session.scalars(select(Area).where(Area.id.in_(parent_ids)))) if parent_ids else []
-    counts = dict(
-        db.session.execute(select(Area.level, func.count()).where(Area.current.is_(True)).group_by(Area.level)).all()
-    )
+    # Only the level shown is counted (the page names no other): counting every level read all 80,000 areas.
+    shown = db.session.scalar(select(func.count()).select_from(Area).where(Area.level == level, Area.current.is_(True)))
+    counts = {level: shown} if shown else {}
     # Areas a newer geography replaced (LSOAs 2011 split in 2021): listed apart, kept for older datasets.
-    superseded = geography.search_areas(query, (level,), limit=100, current=False)
+    superseded = geography.search_areas(query, (level,), limit=100, current=False, with_vintages=True)
 
     partnerships = _visible_partnerships()
     chosen = next((p for p in partnerships if p.slug == request.args.get("partnership")), None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint, false
+from sqlalchemy import JSON, Date, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint, false, text
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -146,6 +146,19 @@ class Category(db.Model):
         return f"<Category {self.slug}>"
 
 
+TALLY_INDEX_COLUMNS = (
+    "partnership_id",
+    "period_start",
+    "area_id",
+    "category_id",
+    "kind",
+    "sharing_level",
+    "status",
+    "organisation_id",
+    "record_key",
+)
+
+
 class Observation(db.Model):
     """Something a group or resident has seen: a need or an asset, in an area, over a period."""
 
@@ -155,6 +168,14 @@ class Observation(db.Model):
         UniqueConstraint("organisation_id", "external_ref"),
         Index("ix_observations_partnership_status", "partnership_id", "status"),
         Index("ix_observations_org_created", "organisation_id", "created_at"),
+        # Covering index of what released counts read (submissions.queries.partnership_observations and
+        # tally_columns, grouped by area, category and kind): area pages count from it without reading the table.
+        Index(
+            "ix_observations_tallies",
+            *TALLY_INDEX_COLUMNS,
+            sqlite_where=text("redacted_text IS NOT NULL"),
+            postgresql_where=text("redacted_text IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+from dataclasses import dataclass
 from datetime import date
 
 from flask import (
@@ -23,7 +24,6 @@ from flask import (
 )
 from flask_login import current_user
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import contains_eager
 
 from submissions import importer, search, uploads
 from submissions import operations as ops
@@ -155,13 +155,32 @@ def _org_partnerships(orgs: list[Organisation]) -> list[Partnership]:
     return list(db.session.scalars(stmt))
 
 
-def _area_options() -> list[Area]:
-    stmt = (
-        select(Area)
-        .where(Area.level.in_((AreaLevel.WARD, AreaLevel.LSOA)), Area.current.is_(True))
-        .order_by(Area.level.desc(), Area.name)
-    )
-    return list(db.session.scalars(stmt.limit(3000)))
+@dataclass(frozen=True)
+class AreaOption:
+    """One choice of the forms' area list (the datalist offers "Name (CODE)")."""
+
+    name: str
+    code: str
+    label: str
+
+
+_AREA_OPTIONS = "commintel.area_options"
+
+
+def _area_options() -> list[AreaOption]:
+    """The current wards and LSOAs, read once per change of the geography (every form page listed them: loading
+    300 areas as objects was a tenth of a submitter's page under load). The key is the count and the highest id of
+    the current areas, one indexed read."""
+    where = (Area.level.in_((AreaLevel.WARD, AreaLevel.LSOA)), Area.current.is_(True))
+    key = tuple(db.session.execute(select(func.count(Area.id), func.max(Area.id)).where(*where)).one())
+    cached = current_app.extensions.get(_AREA_OPTIONS)
+    if cached is None or cached[0] != key:
+        rows = db.session.execute(
+            select(Area.name, Area.code, Area.level).where(*where).order_by(Area.level.desc(), Area.name).limit(3000)
+        ).all()
+        cached = (key, [AreaOption(name, code, level.label) for name, code, level in rows])
+        current_app.extensions[_AREA_OPTIONS] = cached
+    return cached[1]
 
 
 def _categories_choices():
@@ -179,14 +198,23 @@ def _pick(options: list, value: str | None, key=lambda o: o.slug):
     return next((o for o in options if key(o) == value), None)
 
 
-def _neighbourhood_options() -> list[Neighbourhood]:
+@dataclass(frozen=True)
+class NeighbourhoodOption:
+    """One neighbourhood in the forms' area list: its name and its ward's (plain values, like AreaOption)."""
+
+    name: str
+    ward: str
+
+
+def _neighbourhood_options() -> list[NeighbourhoodOption]:
     stmt = (
-        select(Neighbourhood)
+        select(Neighbourhood.name, Area.name)
         .join(Area, Area.id == Neighbourhood.ward_id)
         .where(Area.current.is_(True))
-        .options(contains_eager(Neighbourhood.ward))
+        .order_by(Neighbourhood.name)
+        .limit(3000)
     )
-    return list(db.session.scalars(stmt.order_by(Neighbourhood.name).limit(3000)))
+    return [NeighbourhoodOption(name, ward) for name, ward in db.session.execute(stmt)]
 
 
 def _render_form(template: str, form, **context):
@@ -539,8 +567,10 @@ def import_template(fmt: str):
     partnerships = [p.slug for p in shared_with]
     categories = ops.active_categories()
     context = ops.context_for(org)
-    ward = next((a for a in _area_options() if a.level is AreaLevel.WARD
-                 and all(context.inside(a, p) for p in shared_with[:1])), None)  # fmt: skip
+    wards = db.session.scalars(
+        select(Area).where(Area.level == AreaLevel.WARD, Area.current.is_(True)).order_by(Area.name)
+    )
+    ward = next((a for a in wards if all(context.inside(a, p) for p in shared_with[:1])), None)
     rows = importer.template_rows([c.name for c in categories], partnerships, ward.name if ward else "", date.today())
     name = f"commintel-import-{org.slug}.{fmt}"
     if fmt == "csv":

@@ -33,6 +33,15 @@ def _parse_bool(raw: str) -> bool:
     raise ValueError(f"expected true or false, got {raw!r}")
 
 
+def parse_niceness(raw: str | int | None) -> int | None:
+    if raw is None or str(raw).strip() == "":
+        return None
+    value = int(str(raw).strip()) if str(raw).strip().isdigit() else -1
+    if not 0 <= value <= 19:
+        raise ValueError(f"must be a whole number from 0 to 19, got {raw!r}")
+    return value
+
+
 def _parse_positive_int(raw: str | int) -> int:
     value = int(raw)
     if value < 1:
@@ -110,6 +119,12 @@ def _parse_database_url(raw: str) -> str:
     if scheme in {"sqlite", "postgresql+psycopg"}:
         return raw
     raise ValueError(f"must be an sqlite:// or postgresql:// URL, got scheme {scheme!r}")
+
+
+def _parse_gc_freeze(raw: str | bool) -> str | bool:
+    if isinstance(raw, bool) or str(raw).strip().lower() != "auto":
+        return raw if isinstance(raw, bool) else _parse_bool(str(raw))
+    return "auto"
 
 
 def _parse_redis_url(raw: str | None) -> str | None:
@@ -337,6 +352,22 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         "Folder for the one-off ONNX export of the encoder (verified by sha256 at load); unset: instance/models.",
         _parse_optional_str,
+    ),
+    Setting(
+        "COMMINTEL_GC_FREEZE",
+        "COMMINTEL_GC_FREEZE",
+        "auto",
+        "Move everything loaded at start-up out of Python's garbage collector (gc.freeze), so that a full collection "
+        "does not add ~100 ms to a request; auto: yes except in testing (tests build many apps).",
+        _parse_gc_freeze,
+    ),
+    Setting(
+        "COMMINTEL_WORKER_NICE",
+        "COMMINTEL_WORKER_NICE",
+        None,
+        "Processor priority (niceness 0-19) a Celery worker adds to itself at start (webapp/worker.py); `commintel "
+        "serve` gives its own worker 10. Set 10 for a worker on the web server's machine with PostgreSQL + Redis.",
+        parse_niceness,
     ),
     Setting(
         "COMMINTEL_THEME_REFIT_HOUR",

@@ -85,6 +85,7 @@ POLICY: dict[str, Rule] = {
     "auth.forget_devices": signed_in("their own devices, after confirming the password"),
     "areas.index": signed_in(),
     "areas.detail": signed_in(),
+    "areas.gaps": signed_in(),
     "orgs.index": Rule(
         ORG_PEOPLE, "admins see every organisation; convenors those of partnerships they convene; others their own"
     ),

@@ -10,22 +10,17 @@ waiting for a page comes before a batch of redaction, which only takes a little 
 import os
 
 from webapp import create_app
+from webapp.config import parse_niceness
 
 NICE_VARIABLE = "COMMINTEL_WORKER_NICE"
 
 
-def _niceness(value: str) -> int:
-    try:
-        nice = int(value)
-    except ValueError:
-        nice = -1
-    if not 0 <= nice <= 19:
-        raise SystemExit(f"{NICE_VARIABLE} must be a whole number from 0 to 19, not {value!r}")
-    return nice
-
-
-if os.environ.get(NICE_VARIABLE, "").strip():
-    os.nice(_niceness(os.environ[NICE_VARIABLE].strip()))
+try:
+    _nice = parse_niceness(os.environ.get(NICE_VARIABLE))
+except ValueError as exc:  # the same check as start-up's, before any thread exists
+    raise SystemExit(f"{NICE_VARIABLE} {exc}") from None
+if _nice:
+    os.nice(_nice)
 
 flask_app = create_app()
 celery = flask_app.extensions["celery"]

@@ -90,6 +90,21 @@ def test_contributor_adds_an_observation_from_home_and_its_buttons_can_be_read(p
     _main_nav(member).get_by_role("link", name="Home").click()
     expect(member.locator("main table").first).to_contain_text("Need: Food")
 
+    # Found again among every observation of the partnership by a word of its text, then withdrawn (issue 14: the
+    # list mixed every organisation's observations, ignored ?q= and had no organisation column).
+    _main_nav(member).get_by_role("link", name="Observations").click()
+    member.get_by_label("Words in the text").fill(marker)
+    member.get_by_role("button", name="Search").click()
+    expect(member).to_have_url(re.compile(rf"[?&]q={marker}"))
+    rows = member.locator("main table tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Easton Mutual Aid")
+    assert_accessible(member)
+    rows.first.get_by_role("link").click()
+    member.get_by_role("button", name=re.compile("^Withdraw it")).click()
+    expect(member.get_by_role("status")).to_contain_text("withdrawn")
+    expect(member.locator(".facts")).to_contain_text("Withdrawn")
+
 
 def test_organisation_admin_reaches_api_tokens_and_revoke_can_be_read(page_as: Callable[..., Page]):
     org_admin = page_as("org_admin")

@@ -226,9 +226,11 @@ def test_evidence_gap_flag_explains_itself(loaded, world, client_for):
     db.session.commit()
     page = client_for("member").get("/areas/E01033367").get_data(as_text=True)
     assert "Evidence gap" in page
-    assert "IMD decile 1" in page
+    assert "This LSOA is in the most deprived 20% in England" in page
     assert "Evidence gap" not in client_for("member").get("/areas/E01014540").get_data(as_text=True)
-    assert "Computed as:" in page
+    assert "The rule: An LSOA in the most deprived 20%" in page
+    # A ward by the same rule (the briefing's): Central has 2 of its 8 LSOAs (25%) in the 20%, under 30%.
+    assert "Evidence gap" not in client_for("member").get(f"/areas/{CENTRAL_WARD}").get_data(as_text=True)
 
 
 def test_charts_are_valid_vega_lite_and_render_to_svg():

@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import html
 import re
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ from indicators.models import Indicator, PeriodKind, Polarity
 from tests.indicators.conftest import BRISTOL, CENTRAL_WARD
 from tests.indicators.test_pages import _spec
 from webapp.extensions import db
-from webapp.models import Area
+from webapp.models import Area, AreaLevel
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 DEMO = ROOT / "indicators" / "demo_data"
@@ -160,7 +160,7 @@ def test_the_evidence_gap_flag_names_the_release(releases, world, client_for):
     world["partnership"].areas.append(db.session.scalar(select(Area).where(Area.code == BRISTOL)))
     db.session.commit()
     page = client_for("member").get(f"/areas/{lsoa.code}").get_data(as_text=True)
-    assert "This LSOA is in IMD decile 1 (English Indices of Deprivation 2025)" in page
+    assert "This LSOA is in the most deprived 20% in England (English Indices of Deprivation 2025)" in page
 
 
 def test_profile_figures_for_free_school_meals_stay_at_the_local_authority(releases, import_file, client_for):
@@ -174,3 +174,55 @@ def test_profile_figures_for_free_school_meals_stay_at_the_local_authority(relea
     wider = lsoa_page.split("Published only for Bristol, City of as a whole")[1]
     assert "Pupils eligible for free school meals" in wider
     assert "so Bristol 061A's own figure is not known" in lsoa_page
+
+
+def test_one_evidence_gap_rule_on_the_city_list_the_ward_pages_and_the_briefing(releases, world, client_for):
+    """Issue 14: ward profiles flagged 0 of 34 wards while the briefing listed four, and there was no city-wide list.
+    Now the list, each ward's page and the briefing's gaps table name the same wards."""
+    import re as _re
+
+    from indicators import gaps
+    from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
+    from submissions.operations import ensure_default_categories
+    from webapp import operations
+
+    partnership = world["partnership"]
+    partnership.areas.append(db.session.scalar(select(Area).where(Area.code == BRISTOL)))
+    ensure_default_categories()
+    agreement = operations.publish_agreement(partnership, "We share observations at partnership level.", None)
+    operations.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
+    # Six observations in Clifton (none of its LSOAs in the most deprived 20%): something to brief on.
+    clifton = db.session.scalar(select(Area).where(Area.name == "Clifton", Area.level == AreaLevel.WARD))
+    food = db.session.scalar(select(Category).where(Category.slug == "food"))
+    for i in range(6):
+        db.session.add(Observation(
+            organisation_id=world["org"].id, partnership_id=partnership.id, kind=ObservationKind.NEED,
+            category_id=food.id, text="The pantry ran out", redacted_text="The pantry ran out", area_id=clifton.id,
+            period_start=date.today() - timedelta(days=3 + i), status=ObservationStatus.SUBMITTED,
+            sharing_level=SharingLevel.PARTNERSHIP))  # fmt: skip
+    db.session.commit()
+    member = client_for("member")
+    page = member.get(f"/areas/evidence-gaps?partnership={partnership.slug}&months=12").get_data(as_text=True)
+    assert gaps.rule(5).split(".")[0] in page
+    listed = set(_re.findall(r'<tr class="gap">\s*<th scope="row"><a href="/areas/(E05\d+)', page))
+    quiet = set(_re.findall(r'<tr>\s*<th scope="row"><a href="/areas/(E05\d+)', page))
+    assert listed, "Bristol's deprived wards with no observations are gaps (IoD2025)"
+    assert quiet, "and the others are listed too, not flagged"
+    for code in sorted(listed)[:3]:
+        assert "Evidence gap" in member.get(f"/areas/{code}?months=12").get_data(as_text=True), code
+    for code in sorted(quiet)[:3]:
+        assert "Evidence gap" not in member.get(f"/areas/{code}?months=12").get_data(as_text=True), code
+    assert f'href="/areas/evidence-gaps?partnership={partnership.slug}"' in member.get("/areas/").get_data(as_text=True)
+
+    # The briefing's gaps table names the same wards (no observations anywhere: every deprived ward is a gap).
+    from convening import operations as cops
+    from convening.models import SectionKind
+    from webapp.disclosure import Audience
+
+    session = cops.create_session(partnership, "Gaps meeting", date.today(), world["users"]["convenor"])
+    briefing = cops.compose_briefing(session, world["users"]["convenor"])
+    doc = cops.briefing_document(briefing, Audience.PARTNERSHIP)
+    table = next(s["markdown"] for s in doc["sections"] if s["kind"] == SectionKind.GAPS.value)
+    names = {db.session.scalar(select(Area.name).where(Area.code == code)) for code in listed}
+    in_briefing = set(_re.findall(r"^\| ([^|]+?) \| \d+% \|", table, _re.M))
+    assert in_briefing == names, (in_briefing, names)

@@ -80,3 +80,25 @@ def test_cli_reports_a_bad_setting_without_a_traceback():
     assert result.returncode == 2
     assert "SECRET_KEY" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_gc_freeze_freezes_start_up_objects_outside_testing(tmp_path):
+    import gc
+
+    from tests.conftest import app_config
+
+    assert load_config(environ={"COMMINTEL_ENV": "development"})["COMMINTEL_GC_FREEZE"] == "auto"
+    assert (
+        load_config(environ={"COMMINTEL_ENV": "development", "COMMINTEL_GC_FREEZE": "off"})["COMMINTEL_GC_FREEZE"]
+        is False
+    )
+    with pytest.raises(ConfigError, match="COMMINTEL_GC_FREEZE"):
+        load_config(environ={"COMMINTEL_ENV": "development", "COMMINTEL_GC_FREEZE": "sometimes"})
+    gc.unfreeze()
+    create_app(app_config(f"sqlite:///{tmp_path}/a.db", tmp_path))  # testing, auto: tests build many apps
+    assert gc.get_freeze_count() == 0
+    try:
+        create_app(app_config(f"sqlite:///{tmp_path}/b.db", tmp_path, COMMINTEL_GC_FREEZE=True))
+        assert gc.get_freeze_count() > 10_000  # the modules and schemas start-up loaded
+    finally:
+        gc.unfreeze()

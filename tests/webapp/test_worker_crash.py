@@ -165,5 +165,5 @@ def test_the_embedded_worker_runs_below_the_site(tmp_path):
         out = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True,
                              env={**plain, "COMMINTEL_WORKER_NICE": bad}, timeout=120)  # fmt: skip
         assert out.returncode != 0
-        assert f"COMMINTEL_WORKER_NICE must be a whole number from 0 to 19, not {bad!r}" in out.stderr
+        assert f"COMMINTEL_WORKER_NICE must be a whole number from 0 to 19, got {bad!r}" in out.stderr
         assert "Traceback" not in out.stderr

@@ -2,8 +2,8 @@
 
 Reviewed: a new table only; nothing existing changes. downgrade() drops it.
 
-Revision ID: 0017_postcodes
-Revises: 0016_neighbourhoods
+Revision ID: 0018_postcodes
+Revises: 0017_neighbourhoods
 Create Date: 2026-12-01 10:40:00
 
 """
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0017_postcodes"
-down_revision = "0016_neighbourhoods"
+revision = "0018_postcodes"
+down_revision = "0017_neighbourhoods"
 branch_labels = None
 depends_on = None
 

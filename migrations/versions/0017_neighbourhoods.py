@@ -2,8 +2,8 @@
 
 Reviewed: a new table only; nothing existing changes. downgrade() drops it.
 
-Revision ID: 0016_neighbourhoods
-Revises: 0014_search
+Revision ID: 0017_neighbourhoods
+Revises: 0016_tally_indexes
 Create Date: 2026-12-01 10:25:00
 
 """
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0016_neighbourhoods"
-down_revision = "0014_search"
+revision = "0017_neighbourhoods"
+down_revision = "0016_tally_indexes"
 branch_labels = None
 depends_on = None
 
