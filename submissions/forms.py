@@ -120,6 +120,21 @@ class ObservationForm(FlaskForm):
             target.errors = [*target.errors, message] if isinstance(target.errors, list) else [message]
 
 
+# Residents write about themselves: the consent is theirs, not "the people concerned"'s.
+RESIDENT_CONSENT_LABEL = "You may quote what I wrote in the partnership's briefings"
+RESIDENT_CONSENT_DESCRIPTION = (
+    "Tick if you agree: the partnership's members and convenors may then read your words as a quote, after a "
+    "moderator has removed names and contact details. Your name is never shown with it. Leave it unticked and your "
+    "words are only counted and summarised, never quoted."
+)
+
+
+def use_resident_wording(form: ObservationForm) -> None:
+    """Word the consent for a resident writing about themselves (the form's fields are per instance)."""
+    form.consent_to_quote.label.text = RESIDENT_CONSENT_LABEL
+    form.consent_to_quote.description = RESIDENT_CONSENT_DESCRIPTION
+
+
 class PublicObservationForm(ObservationForm):
     """The public resident form: fewer fields, and a honeypot that people never see or fill in."""
 

@@ -29,6 +29,7 @@ from submissions.models import (
     Source,
     Trend,
 )
+from webapp import geography
 from webapp.disclosure import Audience
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel, Organisation, Partnership, partnership_members
@@ -65,7 +66,8 @@ FIELDS: tuple[Field, ...] = (
           f"In your own words, {TEXT_MIN} to {TEXT_MAX:,} characters. Avoid names and contact details.", True,
           min_length=TEXT_MIN, max_length=TEXT_MAX),
     Field("area", "Area", "string",
-          "A ward or LSOA, by name or ONS code. Leave empty for the partnership's whole area."),
+          "A neighbourhood (e.g. Barton Hill), a ward or LSOA by name or ONS code, or a postcode where the postcode "
+          "directory is loaded (kept only as the LSOA it lies in). Leave empty for the partnership's whole area."),
     Field("period", "When", "period",
           "The day (YYYY-MM-DD) or month (YYYY-MM) this describes; not in the future. Empty means today."),
     Field("people_affected", "People affected", "integer", "Roughly how many people, as a whole number (optional)."),
@@ -141,6 +143,7 @@ class Context:
     _areas: dict[str, Area | None | str] = field(default_factory=dict)
     _partnerships: list[Partnership] | None = None
     _inside: dict[tuple[int, int], bool] = field(default_factory=dict)
+    _postcodes_loaded: bool | None = None
 
     def categories(self) -> dict[str, int]:
         if self._categories is None:
@@ -151,8 +154,17 @@ class Context:
         return self._categories
 
     def area(self, value: str) -> Area | None | str:
-        """The area for a code or name; None if unknown; "ambiguous" if a name matches several areas."""
+        """The area for a postcode (its LSOA), a code, a ward or LSOA name, or a neighbourhood in the gazetteer (its
+        ward); None if unknown; "ambiguous" if a name matches several areas; "unknown postcode" or "no postcodes"
+        (none are loaded) for a postcode not found."""
         key = value.strip().lower()
+        if key not in self._areas and geography.normalise_postcode(value) is not None:
+            # A postcode is stored as its LSOA (never as itself); an unknown one says why it is unknown.
+            place = geography.find_postcode(value)
+            if place is not None:
+                self._areas[key] = place.lsoa
+            else:
+                self._areas[key] = "unknown postcode" if self.postcodes_loaded() else "no postcodes"
         if key not in self._areas:
             found = db.session.scalar(
                 select(Area).where(func.upper(Area.code) == value.strip().upper(), Area.level.in_(AREA_LEVELS))
@@ -166,8 +178,15 @@ class Context:
                     )
                 )
                 found = named[0] if len(named) == 1 else ("ambiguous" if named else None)
+            if found is None and (place := geography.find_neighbourhood(value)) is not None:
+                found = place.ward
             self._areas[key] = found
         return self._areas[key]
+
+    def postcodes_loaded(self) -> bool:
+        if self._postcodes_loaded is None:
+            self._postcodes_loaded = geography.postcodes_loaded()
+        return self._postcodes_loaded
 
     def partnerships(self) -> list[Partnership]:
         """The partnerships this submitter may share with."""
@@ -443,8 +462,20 @@ def _area(value: Any, context: Context, partnership: Partnership | None) -> Area
     if m := re.search(r"\(([A-Za-z]\d{8})\)$", value):
         value = m.group(1)
     found = context.area(value)
+    postcode = geography.normalise_postcode(value)
+    if found == "no postcodes":
+        raise ValueError(
+            f"Postcodes cannot be looked up here yet, so {postcode} is not known: give the neighbourhood or ward "
+            "instead."
+        )
+    if found == "unknown postcode":
+        raise ValueError(
+            f"We do not know the postcode {postcode}: check it, or give the neighbourhood or ward instead."
+        )
     if found is None:
-        raise ValueError(f"Unknown area {str(value).strip()[:40]!r}. Give a ward or LSOA name or its ONS code.")
+        raise ValueError(
+            f"Unknown area {str(value).strip()[:40]!r}. Give a neighbourhood, a ward or LSOA name, or its ONS code."
+        )
     if found == "ambiguous":
         raise ValueError(f"Several areas are called {str(value).strip()[:40]!r}: give its ONS code instead.")
     if not found.current:  # observations sit on current areas; a superseded one is kept for older statistics only
@@ -453,6 +484,9 @@ def _area(value: Any, context: Context, partnership: Partnership | None) -> Area
             "give the ward, or the current LSOA it became (see its area page)."
         )
     if partnership is not None and not context.inside(found, partnership):
+        if postcode is not None:
+            ward = found.parent.name if found.parent else found.name
+            raise ValueError(f"The postcode {postcode} is in {ward}, outside {partnership.name}'s area.")
         raise ValueError(f"{found.name} is outside {partnership.name}'s area.")
     return found
 

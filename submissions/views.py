@@ -37,6 +37,7 @@ from submissions.forms import (
     TokenForm,
     UploadForm,
     choices,
+    use_resident_wording,
 )
 from submissions.models import (
     ApiToken,
@@ -63,6 +64,7 @@ from webapp.home import HomePanel
 from webapp.models import (
     Area,
     AreaLevel,
+    Neighbourhood,
     Organisation,
     OrgKind,
     OrgRole,
@@ -196,10 +198,29 @@ def _pick(options: list, value: str | None, key=lambda o: o.slug):
     return next((o for o in options if key(o) == value), None)
 
 
+@dataclass(frozen=True)
+class NeighbourhoodOption:
+    """One neighbourhood in the forms' area list: its name and its ward's (plain values, like AreaOption)."""
+
+    name: str
+    ward: str
+
+
+def _neighbourhood_options() -> list[NeighbourhoodOption]:
+    stmt = (
+        select(Neighbourhood.name, Area.name)
+        .join(Area, Area.id == Neighbourhood.ward_id)
+        .where(Area.current.is_(True))
+        .order_by(Neighbourhood.name)
+        .limit(3000)
+    )
+    return [NeighbourhoodOption(name, ward) for name, ward in db.session.execute(stmt)]
+
+
 def _render_form(template: str, form, **context):
     status = 422 if form.errors else 200
     return render_template(template, form=form, areas=_area_options(), categories=ops.active_categories(),
-                           **context), status  # fmt: skip
+                           neighbourhoods=_neighbourhood_options(), **context), status  # fmt: skip
 
 
 # Observation form ------------------------------------------------------------------------------------------------
@@ -221,7 +242,10 @@ def create():
     form = ObservationForm()
     _prepare_form(form, orgs, partnerships)
     if resident:
+        use_resident_wording(form)
         form.source.data = form.source.data if request.method == "POST" else "resident_voice"
+        if len(partnerships) == 1 and not form.partnership.data:
+            form.partnership.data = partnerships[0].slug  # the only choice: chosen already, never an error
     if form.validate_on_submit():
         org = None if resident else (_pick(orgs, form.organisation.data) or orgs[0])
         partnership = _pick(partnerships, form.partnership.data) if resident else None
@@ -253,6 +277,8 @@ def edit(obs_id: int):
     partnerships = [obs.partnership] if obs.partnership else []
     form = ObservationForm(obj=None) if request.method == "POST" else ObservationForm(data=_form_data(obs))
     _prepare_form(form, orgs, partnerships)
+    if resident:
+        use_resident_wording(form)
     if form.validate_on_submit():
         try:
             ops.update_observation(obs, form.values(), current_user)
@@ -357,6 +383,13 @@ def _listed_organisations(user: User) -> list[Organisation]:
     return list(db.session.scalars(select(Organisation).where(Organisation.id.in_(ids)).order_by(Organisation.name)))
 
 
+def _sharing_levels(user: User) -> list[SharingLevel]:
+    """The sharing levels worth filtering by: "My organisation only" means nothing to someone without one."""
+    if _submitter_orgs(user) or policy.roles_of(user) & {policy.Role.ADMIN, policy.Role.CONVENOR}:
+        return list(SharingLevel)
+    return [level for level in SharingLevel if level is not SharingLevel.ORG_ONLY]
+
+
 @bp.route("/", endpoint="index")
 def index():
     stmt, filters = _filtered(visible_observations(current_user), request.args, current_user)
@@ -364,9 +397,10 @@ def index():
     page = db.paginate(stmt, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
     rows = [(o, display_text(current_user, o)) for o in page.items]
     wards = list(db.session.scalars(select(Area).where(Area.level == AreaLevel.WARD).order_by(Area.name)))
+    levels = _sharing_levels(current_user)
     return render_template(
         "submissions/list.html", page=page, rows=rows, filters=filters, categories=ops.active_categories(),
-        wards=wards, kinds=list(ObservationKind), statuses=list(ObservationStatus), levels=list(SharingLevel),
+        wards=wards, kinds=list(ObservationKind), statuses=list(ObservationStatus), levels=levels,
         organisations=_listed_organisations(current_user), has_own=bool(current_user.memberships),
         can_submit=bool(_submitter_orgs(current_user)) or current_user.platform_role is PlatformRole.RESIDENT,
         allowed_links={
@@ -774,6 +808,7 @@ def public_new(slug: str):
     partnership = _public_partnership_or_404(slug)
     form = PublicObservationForm()
     form.category.choices = _categories_choices()
+    use_resident_wording(form)
     if form.validate_on_submit():
         if form.website.data:
             # A bot filled in the hidden field: say thank you, store nothing.

@@ -293,6 +293,29 @@ def load_bridge_command(bridge: Path, local_authority: str | None):
         click.echo(f"Bridge: {report.rows} rows; {report.summary()}.")
 
 
+@geography_cli.command("load-neighbourhoods")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def load_neighbourhoods_command(file: Path):
+    """Load a gazetteer CSV of neighbourhood names and their wards (columns neighbourhood, ward_code and optionally
+    ward_name), after the lookup that holds the wards. A file with a bad row is refused whole, every bad row listed."""
+    with transaction():
+        report = geography.load_neighbourhoods(file)
+        click.echo(f"Gazetteer: {report.summary()}.")
+
+
+@geography_cli.command("load-postcodes")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def load_postcodes_command(file: Path):
+    """Load postcode → LSOA (2021) pairs from the ONS postcode directory (ONSPD or NSPL CSV: columns pcds and
+    lsoa21, the others ignored), after the lookup: only postcodes of loaded LSOAs are kept, so the national file can
+    be given as it is. A file with a bad row is refused whole, every bad row listed."""
+    with transaction():
+        report = geography.load_postcodes(file)
+        click.echo(f"Postcodes: {report.summary()}.")
+
+
 # demo ------------------------------------------------------------------------------------------------------------
 
 

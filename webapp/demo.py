@@ -67,6 +67,7 @@ LOGINS = (
 LOOKUP_2021 = "bristol_lsoa21_ward24_lad24_lookup.csv"  # current: LSOA 2021 → ward 2024 → LA 2024
 LOOKUP_2011 = "bristol_lsoa11_ward19_lad19_lookup.csv"  # for datasets published on 2011 LSOAs (IoD2019)
 BRIDGE = "bristol_lsoa11_lsoa21_lad22_bridge.csv"  # ONS LSOA 2011 → 2021 with change codes
+NEIGHBOURHOODS = "bristol_neighbourhoods.csv"  # named neighbourhoods → 2024 wards (see ATTRIBUTION.md)
 
 
 def load_geography() -> list[str]:
@@ -82,6 +83,8 @@ def load_geography() -> list[str]:
     wards = geography.load_boundaries(DATA / "bristol_wards.geojson", AreaLevel.WARD)
     lsoas = geography.load_boundaries(DATA / "bristol_lsoa21.geojson", AreaLevel.LSOA)
     lines.append(f"Boundaries: {wards.rows} wards, {lsoas.rows} LSOAs (2021).")
+    places = geography.load_neighbourhoods(DATA / NEIGHBOURHOODS)
+    lines.append(f"Neighbourhoods: {places.summary()}.")
     return lines
 
 

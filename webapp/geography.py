@@ -32,11 +32,11 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
-from webapp.models import Area, AreaChange, AreaChangeKind, AreaLevel, AreaVintage
+from webapp.models import Area, AreaChange, AreaChangeKind, AreaLevel, AreaVintage, Neighbourhood, Postcode
 from webapp.operations import OperationError
 
 log = logging.getLogger(__name__)
@@ -131,12 +131,13 @@ def _vintages_by_area() -> dict[int, dict[int, AreaVintage]]:
 
 
 def _open_csv(path: Path, what: str):
+    fh = path.open(newline="", encoding="utf-8-sig")
     try:
-        fh = path.open(newline="", encoding="utf-8-sig")
         fh.read(4096)  # a binary or non-UTF-8 file fails here, before any row is read
         fh.seek(0)
         return fh
     except UnicodeDecodeError:
+        fh.close()
         raise OperationError(f"The {what} file is not UTF-8 text.", "file") from None
 
 
@@ -421,6 +422,280 @@ def load_boundaries(path: Path | str, level: AreaLevel | str) -> LoadReport:
     db.session.flush()
     log.info("boundaries loaded for %s %s areas, %s unmatched", report.rows, level.value, len(report.unmatched))
     return report
+
+
+# Neighbourhoods -----------------------------------------------------------------------------------------------------
+
+# How many bad rows a refused file's message lists (the count of the rest follows).
+MAX_REPORTED_ROWS = 20
+_NEIGHBOURHOOD_COLUMN = re.compile(r"^(neighbourhood|neighborhood|place|place_?name)$", re.IGNORECASE)
+_WARD_CODE_COLUMN = re.compile(r"^(?:ward_?code|(?:wd|ward)_?\d\d_?(?:cd|code))$", re.IGNORECASE)
+_WARD_NAME_COLUMN = re.compile(r"^(?:ward_?name|(?:wd|ward)_?\d\d_?(?:nm|name))$", re.IGNORECASE)
+
+
+def place_key(name: str) -> str:
+    """A place name folded for matching: case, apostrophes and full stops, "&" for "and", and spacing do not
+    count ("St. Paul's" = "st pauls"; "Hotwells & Harbourside" = "hotwells and harbourside")."""
+    text = name.lower().replace("&", " and ")
+    text = re.sub(r"['’.]", "", text)
+    text = re.sub(r"[^\w]+", " ", text)
+    return " ".join(text.split())
+
+
+@dataclass
+class GazetteerReport:
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+
+    def summary(self) -> str:
+        return f"{self.rows} neighbourhoods: {self.created} new, {self.updated} changed"
+
+
+class BadRows(OperationError):
+    """A file refused whole: ``problems`` lists each bad row as "Row N, column C: reason"."""
+
+    def __init__(self, what: str, problems: list[str], field: str = "file"):
+        self.problems = problems
+        shown = problems[:MAX_REPORTED_ROWS]
+        more = len(problems) - len(shown)
+        text = f"Nothing was loaded: {len(problems)} bad row{'s' if len(problems) != 1 else ''} in the {what}.\n"
+        text += "\n".join(shown) + (f"\n… and {more} more." if more else "")
+        super().__init__(text, field)
+
+
+def _find(header: list[str], pattern: re.Pattern) -> str | None:
+    return next((name for name in header if pattern.match(name.strip())), None)
+
+
+def load_neighbourhoods(path: Path | str) -> GazetteerReport:
+    """Load a gazetteer CSV of neighbourhood names and the ward holding each (columns ``neighbourhood`` and
+    ``ward_code``, or an ONS-style ``WD24CD``; an optional ``ward_name`` is checked against the loaded ward). Every
+    bad row is reported with its number and nothing is stored from a file that has one; loading again updates."""
+    path = Path(path)
+    report = GazetteerReport()
+    wards = {a.code: a for a in db.session.scalars(select(Area).where(Area.level == AreaLevel.WARD))}
+    problems: list[str] = []
+    wanted: dict[str, tuple[str, Area]] = {}
+    first_row: dict[str, int] = {}
+    with _open_csv(path, "neighbourhoods") as fh:
+        reader = csv.DictReader(fh)
+        header = [h for h in (reader.fieldnames or []) if h]
+        place_col = _find(header, _NEIGHBOURHOOD_COLUMN)
+        code_col = _find(header, _WARD_CODE_COLUMN)
+        name_col = _find(header, _WARD_NAME_COLUMN)
+        if place_col is None or code_col is None:
+            missing = " and ".join(
+                what for what, col in (("neighbourhood", place_col), ("ward_code", code_col)) if col is None
+            )
+            raise OperationError(
+                f"The neighbourhoods file needs a {missing} column (neighbourhood, ward_code and optionally "
+                f"ward_name); found: {', '.join(header) or 'no header'}.",
+                "file",
+            )
+        try:
+            for rownum, row in enumerate(reader, start=2):
+                report.rows += 1
+                name = " ".join((row.get(place_col) or "").split())
+                code = (row.get(code_col) or "").strip().upper()
+                if not name:
+                    problems.append(f"Row {rownum}, column {place_col}: the neighbourhood's name is empty.")
+                    continue
+                if len(name) > 200:
+                    problems.append(f"Row {rownum}, column {place_col}: the name is longer than 200 characters.")
+                    continue
+                ward = wards.get(code)
+                if not ONS_CODE.match(code):
+                    problems.append(f"Row {rownum}, column {code_col}: {code[:20]!r} is not an ONS ward code.")
+                    continue
+                if ward is None:
+                    problems.append(f"Row {rownum}, column {code_col}: no ward {code} is loaded (load the lookup "
+                                    "first with `commintel geography load`).")  # fmt: skip
+                    continue
+                if not ward.current:
+                    problems.append(f"Row {rownum}, column {code_col}: ward {code} ({ward.name}) is superseded.")
+                    continue
+                given = (row.get(name_col) or "").strip() if name_col else ""
+                if given and place_key(given) != place_key(ward.name):
+                    problems.append(
+                        f"Row {rownum}, column {name_col}: {given[:60]!r} is not the name of ward {code} ({ward.name})."
+                    )
+                    continue
+                key = place_key(name)
+                if key in wanted and wanted[key][1] is not ward:
+                    problems.append(
+                        f"Row {rownum}, column {place_col}: {name!r} is already placed in {wanted[key][1].name} "
+                        f"on row {first_row[key]}."
+                    )
+                    continue
+                wanted.setdefault(key, (name, ward))
+                first_row.setdefault(key, rownum)
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise OperationError(f"The neighbourhoods file cannot be read as CSV: {exc}", "file") from None
+    if problems:
+        raise BadRows("neighbourhoods file", problems)
+    if not wanted:
+        raise OperationError("The neighbourhoods file has no rows.", "file")
+    existing = {n.key: n for n in db.session.scalars(select(Neighbourhood))}
+    for key, (name, ward) in wanted.items():
+        found = existing.get(key)
+        if found is None:
+            db.session.add(Neighbourhood(name=name, key=key, ward=ward, source=path.name))
+            report.created += 1
+        elif found.ward_id != ward.id or found.name != name:
+            found.name, found.ward, found.source = name, ward, path.name
+            report.updated += 1
+    report.rows = len(wanted)
+    db.session.flush()
+    log.info("neighbourhoods loaded: %s", report.summary())
+    return report
+
+
+def find_neighbourhood(name: str) -> Neighbourhood | None:
+    """The gazetteer entry for a place name, however it is spelt (see :func:`place_key`)."""
+    key = place_key(name)
+    if not key:
+        return None
+    return db.session.scalar(select(Neighbourhood).where(Neighbourhood.key == key))
+
+
+# Postcodes ----------------------------------------------------------------------------------------------------------
+
+# A UK postcode, spaces aside: outward code (area letters, district digits and maybe a letter) then inward code.
+_POSTCODE = re.compile(r"^([A-Z]{1,2}\d[A-Z\d]?)(\d[A-Z]{2})$")
+# ONSPD and NSPL column names (lower case in the files): pcds "BS5 0HE", pcd "BS5 0HE" padded to 7, pcd2 to 8.
+_POSTCODE_COLUMNS = ("pcds", "pcd", "pcd2", "postcode")
+_LSOA21_COLUMNS = ("lsoa21", "lsoa21cd", "lsoa21_code")
+_INSERT_BATCH = 5000
+
+
+def normalise_postcode(value: str) -> str | None:
+    """ "bs50he", " BS5  0HE " → "BS5 0HE"; None when it is not shaped like a UK postcode."""
+    compact = re.sub(r"\s+", "", str(value)).upper()
+    if match := _POSTCODE.match(compact):
+        return f"{match.group(1)} {match.group(2)}"
+    return None
+
+
+@dataclass
+class PostcodeReport:
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    outside: int = 0  # rows whose LSOA is not loaded here (the rest of the country, in a national file)
+    no_lsoa: int = 0  # rows with no LSOA (ONS pseudo codes: Channel Islands, Isle of Man, some non-geographic)
+
+    def summary(self) -> str:
+        text = f"{self.rows:,} rows; {self.created:,} postcodes new, {self.updated:,} moved to another LSOA"
+        if self.outside:
+            text += f"; {self.outside:,} in LSOAs not loaded here, skipped"
+        if self.no_lsoa:
+            text += f"; {self.no_lsoa:,} without an LSOA, skipped"
+        return text
+
+
+def _column(header: list[str], names: tuple[str, ...]) -> str | None:
+    lowered = {h.strip().lower(): h for h in header}
+    return next((lowered[n] for n in names if n in lowered), None)
+
+
+def load_postcodes(path: Path | str) -> PostcodeReport:
+    """Load postcode → LSOA (2021) pairs from an ONS postcode directory CSV (ONSPD or NSPL: columns ``pcds`` (or
+    ``pcd``) and ``lsoa21`` (or ``lsoa21cd``), the others ignored). Only postcodes of loaded, current LSOAs are kept,
+    so the national file can be loaded as it is. Every bad row is reported with its number and nothing is stored
+    from a file that has one; loading again updates."""
+    path = Path(path)
+    report = PostcodeReport()
+    lsoas = dict(
+        db.session.execute(
+            select(Area.code, Area.id).where(Area.level == AreaLevel.LSOA, Area.current.is_(True))
+        ).all()
+    )  # fmt: skip
+    problems: list[str] = []
+    wanted: dict[str, int] = {}
+    first_row: dict[str, int] = {}
+    with _open_csv(path, "postcode directory") as fh:
+        # csv.reader and two column indexes, not DictReader: the national directory has 2.7 million rows of 52+
+        # columns, and building a dict per row would be most of the load's time.
+        reader = csv.reader(fh)
+        fields = next(reader, [])
+        header = [h for h in fields if h]
+        pc_col = _column(header, _POSTCODE_COLUMNS)
+        lsoa_col = _column(header, _LSOA21_COLUMNS)
+        if pc_col is None or lsoa_col is None:
+            missing = " and ".join(
+                what for what, col in (("postcode (pcds or pcd)", pc_col), ("LSOA 2021 (lsoa21)", lsoa_col))
+                if col is None
+            )  # fmt: skip
+            shown = ", ".join(header[:30]) + (", …" if len(header) > 30 else "")
+            raise OperationError(
+                f"The postcode directory lacks the {missing} column, as in the ONS postcode directory (ONSPD) or "
+                f"the National Statistics Postcode Lookup (NSPL); found: {shown or 'no header'}.",
+                "file",
+            )
+        pc_at, lsoa_at = fields.index(pc_col), fields.index(lsoa_col)
+        width = max(pc_at, lsoa_at) + 1
+        try:
+            for rownum, row in enumerate(reader, start=2):
+                if not row:
+                    continue  # a blank line (csv.reader gives []), as DictReader skips it
+                report.rows += 1
+                if len(row) < width:
+                    problems.append(f"Row {rownum}: only {len(row)} of the header's {len(fields)} columns.")
+                    continue
+                raw = row[pc_at].strip()
+                postcode = normalise_postcode(raw)
+                if postcode is None:
+                    problems.append(f"Row {rownum}, column {pc_col}: {raw[:12]!r} is not a postcode.")
+                    continue
+                code = row[lsoa_at].strip().upper()
+                if not code or code.endswith("99999999"):
+                    report.no_lsoa += 1
+                    continue
+                if not ONS_CODE.match(code):
+                    problems.append(f"Row {rownum}, column {lsoa_col}: {code[:20]!r} is not an ONS LSOA code.")
+                    continue
+                lsoa_id = lsoas.get(code)
+                if lsoa_id is None:
+                    report.outside += 1
+                    continue
+                if postcode in wanted and wanted[postcode] != lsoa_id:
+                    problems.append(
+                        f"Row {rownum}, column {pc_col}: {postcode} is already in another LSOA on row "
+                        f"{first_row[postcode]}."
+                    )
+                    continue
+                wanted[postcode] = lsoa_id
+                first_row.setdefault(postcode, rownum)
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise OperationError(f"The postcode directory cannot be read as CSV: {exc}", "file") from None
+    if problems:
+        raise BadRows("postcode directory", problems)
+    if report.rows == 0:
+        raise OperationError("The postcode directory has no rows.", "file")
+    existing = dict(db.session.execute(select(Postcode.postcode, Postcode.lsoa_id)).all())
+    new = [{"postcode": pc, "lsoa_id": lsoa_id} for pc, lsoa_id in wanted.items() if pc not in existing]
+    for start in range(0, len(new), _INSERT_BATCH):
+        db.session.execute(insert(Postcode), new[start : start + _INSERT_BATCH])
+    report.created = len(new)
+    for pc, lsoa_id in wanted.items():
+        if pc in existing and existing[pc] != lsoa_id:
+            db.session.get(Postcode, pc).lsoa_id = lsoa_id
+            report.updated += 1
+    db.session.flush()
+    log.info("postcode directory loaded: %s", report.summary())
+    return report
+
+
+def postcodes_loaded() -> bool:
+    """Whether any postcode is loaded (else a postcode cannot be looked up, and the message says so)."""
+    return db.session.scalar(select(func.count()).select_from(select(Postcode.postcode).limit(1).subquery())) > 0
+
+
+def find_postcode(value: str) -> Postcode | None:
+    """The loaded postcode for ``value`` however it is spaced or cased; None if it is not loaded."""
+    postcode = normalise_postcode(value)
+    return db.session.get(Postcode, postcode) if postcode else None
 
 
 # Queries ------------------------------------------------------------------------------------------------------------

@@ -406,6 +406,36 @@ class AreaChange(db.Model):
     new_area: Mapped[Area] = relationship(foreign_keys=[new_area_id])
 
 
+class Neighbourhood(db.Model):
+    """A place name people use (Barton Hill, St Pauls, Knowle West) and the ward holding it: a gazetteer, loaded from
+    a CSV, so that an area typed as a neighbourhood is stored as its ward. ``key`` is the name folded for matching
+    (:func:`webapp.geography.place_key`: case, punctuation, "&" and "and")."""
+
+    __tablename__ = "neighbourhoods"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    ward_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"), index=True)
+    # Where the name → ward pairing came from (the file's name): shown with the area when asked.
+    source: Mapped[str] = mapped_column(String(300), default="")
+
+    ward: Mapped[Area] = relationship()
+
+
+class Postcode(db.Model):
+    """A postcode (normalised "BS5 0HE") and the LSOA (2021) holding it, from the ONS postcode directory (ONSPD or
+    NSPL); its ward is the LSOA's parent. Only postcodes of loaded LSOAs are kept. An observation given a postcode
+    stores the LSOA, never the postcode."""
+
+    __tablename__ = "postcodes"
+
+    postcode: Mapped[str] = mapped_column(String(8), primary_key=True)
+    lsoa_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"), index=True)
+
+    lsoa: Mapped[Area] = relationship()
+
+
 class OneTimeToken(db.Model):
     """An invitation or password-reset link. Only a hash of the token is stored; it works once, until it expires."""
 

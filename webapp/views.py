@@ -89,7 +89,11 @@ def _get_or_404(model, **by):
 
 @main_bp.route("/", endpoint="index")
 def main_index():
-    return render_template("webapp/index.html")
+    # Residents start here: each partnership that takes residents' observations without an account is linked.
+    open_forms = db.session.scalars(
+        select(Partnership).where(Partnership.public_form_enabled.is_(True)).order_by(Partnership.name)
+    )
+    return render_template("webapp/index.html", open_forms=list(open_forms))
 
 
 @main_bp.route("/healthz", endpoint="healthz")

@@ -31,6 +31,7 @@ TINY = {
     "area_profiles.py": ["--observations", "300", "--requests", "3"],
     "briefing.py": ["--runs", "1"],
     "auth_timing.py": ["--rounds", "3"],
+    "postcode_load.py": ["--rows", "2000", "--lookups", "10"],
     "disclosure_attack.py": ["--seeds", "1", "--observations", "150"],
     # A served demo (copied from the browser tests' cache when it is there), a few seconds of load, a small backlog
     # and the bombs; the SIGKILL cases are tests of their own (tests/webapp/test_worker_crash.py).

@@ -79,3 +79,50 @@ def test_public_form_is_rate_limited(tmp_path):
             db.engine.dispose()
     finally:
         limiter.enabled = enabled
+
+
+def test_landing_page_links_each_open_public_form(sharing_world, client, make_org):
+    partnership = sharing_world["partnership"]
+    closed = operations.create_partnership("Closed Partnership", "closed", members=[make_org("Quiet Group")])
+    assert "/observe" not in client.get("/").get_data(as_text=True)
+    partnership.public_form_enabled = True
+    db.session.commit()
+    page = client.get("/").get_data(as_text=True)
+    assert f'href="/public/{partnership.slug}/observe"' in page
+    assert f"Tell {partnership.name} what you see" in page
+    assert f"/public/{closed.slug}/observe" not in page
+
+
+def test_residents_are_asked_for_their_own_consent_and_offered_no_sharing_choice(sharing_world, client, client_for):
+    sharing_world["partnership"].public_form_enabled = True
+    db.session.commit()
+    public = client.get(f"/public/{sharing_world['partnership'].slug}/observe").get_data(as_text=True)
+    signed_in = client_for("resident").get("/observations/new").get_data(as_text=True)
+    member = client_for("member").get("/observations/new").get_data(as_text=True)
+    for page in (public, signed_in):
+        assert "people concerned" not in page.lower()
+        assert "You may quote what I wrote" in page
+        assert "My organisation only" not in page
+        assert 'name="sharing_level"' not in page
+        assert "Funders and the public never read your words" in page
+    assert "Tick only if the people concerned agreed" in member
+    assert "My organisation only" in member
+    # Filtering the list by "My organisation only" means nothing to a resident.
+    assert "My organisation only" not in client_for("resident").get("/observations/").get_data(as_text=True)
+    assert "My organisation only" in client_for("member").get("/observations/").get_data(as_text=True)
+
+
+def test_a_residents_first_submit_goes_to_the_only_open_partnership(sharing_world, client_for):
+    partnership = sharing_world["partnership"]
+    partnership.public_form_enabled = True
+    db.session.commit()
+    c = client_for("resident")
+    page = c.get("/observations/new").get_data(as_text=True)
+    assert f"This goes to <strong>{partnership.name}</strong>" in page
+    assert "Choose a partnership" not in page
+    # Even a submit that leaves the partnership out (an old page, a script) is not refused: there is one choice.
+    response = c.post("/observations/new", data=_form())
+    assert response.status_code == 302, response.get_data(as_text=True)
+    obs = db.session.scalar(select(Observation))
+    assert obs.partnership_id == partnership.id
+    assert obs.status is ObservationStatus.NEEDS_MODERATION

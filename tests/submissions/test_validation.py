@@ -10,6 +10,7 @@ from submissions import operations as ops
 from submissions.models import PeriodPrecision, SharingLevel
 from submissions.validation import (
     FIELDS,
+    Context,
     ValidationFailed,
     json_schema,
     parse_count,
@@ -18,6 +19,8 @@ from submissions.validation import (
     validate,
 )
 from tests.submissions.conftest import valid_data
+from webapp.extensions import db
+from webapp.models import Area, AreaLevel
 
 TODAY = date(2025, 6, 15)
 
@@ -157,3 +160,57 @@ def test_openapi_schema_comes_from_the_same_fields():
     assert set(schema["required"]) == {"kind", "category", "text"}
     assert schema["properties"]["text"]["minLength"] == 10
     assert schema["properties"]["text"]["maxLength"] == 5000
+
+
+def test_area_accepts_a_neighbourhood_and_stores_its_ward(sharing_world, tmp_path):
+    from webapp import geography
+
+    areas = sharing_world["areas"]
+    gazetteer = tmp_path / "places.csv"
+    gazetteer.write_text(
+        f"neighbourhood,ward_code\nBarton Hill,{areas['lawrence'].code}\nSt Pauls,{areas['ashley'].code}\n"
+        f"Abbey Green,{areas['abbey'].code}\n"
+    )
+    geography.load_neighbourhoods(gazetteer)
+    context = Context(organisation=sharing_world["org"])
+    assert validate(valid_data(area="Barton Hill"), context).area_id == areas["lawrence"].id
+    assert validate(valid_data(area="st. paul's"), context).area_id == areas["ashley"].id
+    # A ward's own name still wins, and a neighbourhood outside the partnership is refused like a ward would be.
+    assert validate(valid_data(area="Lawrence Hill"), context).area_id == areas["lawrence"].id
+    with pytest.raises(ValidationFailed) as outside:
+        validate(valid_data(area="Abbey Green"), context)
+    assert outside.value.errors["area"] == "Abbey is outside Test Partnership's area."
+    with pytest.raises(ValidationFailed) as unknown:
+        validate(valid_data(area="Barton Hilll"), context)
+    assert "Give a neighbourhood, a ward or LSOA name" in unknown.value.errors["area"]
+
+
+def test_area_accepts_a_loaded_postcode_and_stores_its_lsoa_never_the_postcode(sharing_world, tmp_path):
+    from webapp import geography
+
+    areas = sharing_world["areas"]
+    context = Context(organisation=sharing_world["org"])
+    with pytest.raises(ValidationFailed) as none_loaded:
+        validate(valid_data(area="bs5 0he"), context)
+    assert none_loaded.value.errors["area"] == (
+        "Postcodes cannot be looked up here yet, so BS5 0HE is not known: give the neighbourhood or ward instead."
+    )
+    directory = tmp_path / "onspd.csv"
+    directory.write_text(f"pcd,pcds,lsoa21\nBS5 0HE,BS5 0HE,{areas['lsoa'].code}\nBA1 1AA,BA1 1AA,E01014371\n")
+    bath_lsoa = Area(code="E01014371", name="Bath and North East Somerset 010A", level=AreaLevel.LSOA,
+                     parent=areas["abbey"])  # fmt: skip
+    db.session.add(bath_lsoa)
+    db.session.flush()
+    geography.load_postcodes(directory)
+    context = Context(organisation=sharing_world["org"])
+    clean = validate(valid_data(area="bs50he"), context)
+    assert clean.area_id == areas["lsoa"].id
+    assert "BS5" not in repr(clean.as_columns()), "the postcode itself is not kept"
+    with pytest.raises(ValidationFailed) as unknown:
+        validate(valid_data(area="BS5 0XX"), context)
+    assert unknown.value.errors["area"] == (
+        "We do not know the postcode BS5 0XX: check it, or give the neighbourhood or ward instead."
+    )
+    with pytest.raises(ValidationFailed) as outside:
+        validate(valid_data(area="BA1 1AA"), context)
+    assert outside.value.errors["area"] == "The postcode BA1 1AA is in Abbey, outside Test Partnership's area."
