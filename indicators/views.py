@@ -6,7 +6,7 @@ released by ``webapp.disclosure`` for the reader's audience (see indicators.comm
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -37,6 +37,34 @@ def _partnership_wards(partnership: Partnership) -> list[Area]:
                                                           Area.current.is_(True))):  # fmt: skip
             wards[ward.id] = ward
     return sorted(wards.values(), key=lambda a: a.name)
+
+
+@bp.route("/choose-map.json", endpoint="choose_map")
+def choose_map():
+    """The wards of a partnership (all current wards when it names none) as a map to click: the observation forms
+    open it under their Area field, and a click writes "Name (CODE)" into the field (webapp/static/js/charts.js).
+    Boundaries only, no figures."""
+    import json
+
+    partnership = db.session.scalar(select(Partnership).where(Partnership.slug == request.args.get("partnership", "")))
+    wards = _partnership_wards(partnership) if partnership is not None else []
+    if not wards:
+        wards = list(db.session.scalars(select(Area).where(Area.level == AreaLevel.WARD, Area.current.is_(True))
+                                        .order_by(Area.name)))  # fmt: skip
+    rows = [{"code": a.code, "name": a.name, "geometry": json.loads(a.boundary), "value": None, "display": a.name}
+            for a in wards if a.boundary]  # fmt: skip
+    if not rows:
+        abort(404)
+    spec = charts.choropleth(rows, "Choose a ward", "Ward", description="Map of the wards: click one to choose it",
+                             width=420, height=380)  # fmt: skip
+    # Only the outlines, to click: no colour scale (there is no figure) and the ward's name on hover.
+    base = spec["layer"][0]
+    base["mark"].update(fill="#dce8ee", stroke="#0b3d4a", strokeWidth=0.8, cursor="pointer")
+    base["encoding"] = {"tooltip": [{"field": "properties.name", "title": "Ward", "type": "nominal"}]}
+    spec["layer"] = [base]
+    response = current_app.response_class(json.dumps(spec), mimetype="application/json")
+    response.headers["Cache-Control"] = "private, max-age=300"
+    return response
 
 
 @bp.route("/evidence-gaps", endpoint="gaps")

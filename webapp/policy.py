@@ -86,6 +86,7 @@ POLICY: dict[str, Rule] = {
     "areas.index": signed_in(),
     "areas.detail": signed_in(),
     "areas.gaps": signed_in(),
+    "areas.choose_map": Rule(EVERYONE, "ward boundaries only (the public form uses it too)"),
     "orgs.index": Rule(
         ORG_PEOPLE, "admins see every organisation; convenors those of partnerships they convene; others their own"
     ),

@@ -227,3 +227,21 @@ def test_funder_is_refused_observation_pages(page_as: Callable[..., Page], path:
     expect(funder.get_by_role("heading", level=1)).to_have_text(
         re.compile("You do not have access to this page|Page not found")
     )
+
+
+def test_member_chooses_the_area_on_a_map_of_the_wards(page_as: Callable[..., Page]):
+    """Issue 14: "a clickable ward map to choose an area". The map opens under the Area field, and a click on a ward
+    writes it into the field as the field's own list would."""
+    member = page_as("member")
+    _open_new_observation_form(member)
+    area = member.get_by_label("Area")
+    expect(area).to_have_value("")
+    member.get_by_text("Choose the ward on a map").click()
+    wards = member.locator("details.area-map svg .role-mark path")
+    expect(wards.first).to_be_visible()
+    assert wards.count() == 34  # Bristol's wards, the demo partnership's
+    wards.nth(len("central") + 10).click()
+    expect(area).to_have_value(re.compile(r"^.+ \(E05\d{6}\)$"))
+    chosen = area.input_value()
+    expect(member.locator("details.area-map [data-choose-status]")).to_have_text(f"Area: {chosen.rsplit(' (', 1)[0]}.")
+    assert_accessible(member)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -30,7 +31,26 @@ def test_form_page_offers_searchable_areas_without_javascript(sharing_world, cli
     assert '<datalist id="area-options">' in page
     assert 'list="area-options"' in page
     assert "Lawrence Hill (E05010897)" in page
-    assert "<script" not in page
+    # Scripts only draw the optional map (inside a closed <details>, the typed field needs none); none inline.
+    scripts = re.findall(r"<script[^>]*>", page)
+    assert scripts
+    assert all(re.fullmatch(r'<script src="/static/[^"]+\.js">', s) for s in scripts), scripts
+    assert '<details class="area-map">' in page
+    assert 'data-map-src="/areas/choose-map.json?partnership=test-partnership"' in page
+
+
+def test_the_map_to_choose_a_ward_is_boundaries_only(sharing_world, client_for, areas):
+    import json
+
+    square = {"type": "Polygon", "coordinates": [[[-2.6, 51.4], [-2.5, 51.4], [-2.5, 51.5], [-2.6, 51.4]]]}
+    for ward in ("ashley", "abbey"):
+        areas[ward].boundary = json.dumps(square)
+    db.session.commit()
+    spec = client_for("member").get("/areas/choose-map.json?partnership=test-partnership").get_json()
+    features = spec["datasets"]["areas"]
+    # The partnership's wards that have a boundary (Abbey is in Bath, outside it); no figure rides along.
+    assert [(f["properties"]["code"], f["properties"]["name"]) for f in features] == [("E05010885", "Ashley")]
+    assert all(f["properties"]["value"] is None for f in features)
 
 
 def test_submitting_the_form(sharing_world, client_for):

@@ -46,6 +46,7 @@ SPECIAL = {
     "partnerships.add": {"*": 302},
     # An upload that is not there (the sample token names none).
     "indicator_admin.preview": {"*": 404},
+    "areas.choose_map": {"*": 404},  # the routed world has no boundaries: no map to draw
     "indicator_admin.store": {"*": 404},
     "indicator_admin.discard": {"*": 404},
     # The sample job was started by the admin: nobody else may see it (record rule: 404).
