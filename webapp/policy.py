@@ -163,6 +163,7 @@ POLICY: dict[str, Rule] = {
     "convening.edit_section": rule(Role.CONVENOR, Role.ADMIN, records="briefings they convene; else 404"),
     "convening.add_section": rule(Role.CONVENOR, Role.ADMIN, records="briefings they convene; else 404"),
     "convening.publish": rule(Role.CONVENOR, Role.ADMIN, records="briefings they convene; else 404"),
+    "convening.approve_all": rule(Role.CONVENOR, Role.ADMIN, records="briefings they convene; else 404"),
     "convening.save_notes": rule(Role.CONVENOR, Role.ADMIN, records="sessions they convene; else 404"),
     "convening.add_decision": rule(Role.CONVENOR, Role.ADMIN, records="sessions they convene; else 404"),
     "convening.add_action": rule(Role.CONVENOR, Role.ADMIN, records="sessions they convene; else 404"),

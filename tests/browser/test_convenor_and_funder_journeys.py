@@ -139,14 +139,18 @@ def test_convenor_composes_edits_publishes_a_briefing_that_the_funder_then_reads
     expect(convenor.get_by_role("status")).to_be_visible()
     expect(convenor.locator("main")).to_contain_text("(Edited by the convenor.)")
 
-    # Every machine-written section must be approved before the briefing can be published.
-    for _ in range(20):
-        approve = convenor.get_by_role("button", name=re.compile("^Approve as written"))
-        if approve.count() == 0:
-            break
-        approve.first.click()
-        convenor.wait_for_load_state()
+    # Every machine-written section must be approved before the briefing can be published: all in one step, once
+    # the convenor says they have read them.
+    approve_all = convenor.locator("form.approve-all")
+    approve_all.get_by_label("I have read these sections and approve them as written").check()
+    approve_all.get_by_role("button", name=re.compile(r"^Approve \d+ section")).click()
+    expect(convenor.get_by_role("status")).to_contain_text("approved as written")
+    expect(convenor.get_by_role("button", name=re.compile("^Approve as written"))).to_have_count(0)
     expect(convenor.locator("#blocker")).to_have_count(0)
+    # Publishing asks for confirmation: without the box ticked nothing is published.
+    convenor.get_by_role("button", name=re.compile("^Publish")).click()
+    expect(convenor.get_by_role("status")).to_contain_text("Nothing was published.")
+    convenor.get_by_label("Yes, publish this briefing to the partnership and its funders").check()
     convenor.get_by_role("button", name=re.compile("^Publish")).click()
     expect(convenor.get_by_role("status")).to_contain_text(re.compile(r"Version \d+ is published"))
 
@@ -224,7 +228,13 @@ def test_convenor_curates_themes_and_watches_a_refresh(page_as: Callable[..., Pa
     convenor.get_by_role("link", name=re.compile("^Themes in Bristol")).click()
     convenor.locator("main table th[scope=row] a", has_text=second_label).first.click()
     merge = convenor.locator("main form").filter(has=convenor.get_by_role("button", name="Merge"))
+    # Nothing is preselected: merging without choosing says so and merges nothing.
+    merge.get_by_role("checkbox").check()
+    merge.get_by_role("button", name="Merge").click()
+    expect(convenor.get_by_role("status")).to_contain_text("Nothing was merged.")
+    merge = convenor.locator("main form").filter(has=convenor.get_by_role("button", name="Merge"))
     merge.get_by_role("combobox").select_option(label="Food parcels running short")
+    merge.get_by_role("checkbox").check()
     merge.get_by_role("button", name="Merge").click()
     expect(convenor.get_by_role("status")).to_contain_text("Merged into “Food parcels running short”.")
     # The merged theme's observations now count in the renamed one, whose page is shown.

@@ -72,6 +72,7 @@ SPECIAL = {
     "convening.edit_section": {"*": 302},
     "convening.add_section": {"*": 302},
     "convening.publish": {"*": 302},
+    "convening.approve_all": {"*": 302},
     "convening.save_notes": {"*": 302},
     "convening.add_decision": {"*": 302},
     "convening.add_action": {"*": 422},  # an empty form comes back with its errors next to the fields
