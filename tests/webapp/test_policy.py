@@ -58,6 +58,8 @@ SPECIAL = {
     "observations.withdraw": {"member": 302, "org_admin": 302, "*": 404},
     "observations.confirm_area": {"member": 302, "org_admin": 302, "*": 404},
     "observations.moderate": {"*": 404},
+    "observations.moderate_area": {"*": 404},
+    "observations.moderate_text": {"*": 404},
     "observations.import_mapping": {"*": 404},
     "observations.import_preview": {"*": 404},
     "observations.import_skipped": {"*": 404},
