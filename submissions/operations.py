@@ -190,14 +190,20 @@ def moderator_areas(obs: Observation) -> list[Area]:
     (wards first, by name)."""
     if obs.partnership is None:
         return []
-    context = Context(partnership=obs.partnership)
-    candidates = db.session.scalars(
-        select(Area)
-        .where(Area.level.in_((AreaLevel.WARD, AreaLevel.LSOA)), Area.current.is_(True))
-        .order_by(Area.level.desc(), Area.name)
-        .limit(3000)
-    )
-    return [a for a in candidates if context.inside(a, obs.partnership)]
+    # The partnership's own areas and two levels below them (LA → ward → LSOA), read level by level so that a
+    # database holding all of England reads only this partnership's part.
+    found: dict[int, Area] = {}
+    level = [a.id for a in obs.partnership.areas]
+    for a in obs.partnership.areas:
+        found[a.id] = a
+    for _ in range(2):
+        if not level:
+            break
+        children = list(db.session.scalars(select(Area).where(Area.parent_id.in_(level))))
+        level = [a.id for a in children if a.id not in found]
+        found.update((a.id, a) for a in children)
+    chosen = [a for a in found.values() if a.current and a.level in (AreaLevel.WARD, AreaLevel.LSOA)]
+    return sorted(chosen, key=lambda a: (a.level is not AreaLevel.WARD, a.name))
 
 
 def set_area_by_moderator(obs: Observation, area: Area | None, moderator: User) -> Observation:
