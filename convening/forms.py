@@ -4,7 +4,7 @@ view (``set_choices``) before validation."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from convening.models import ActionStatus
@@ -49,6 +49,18 @@ class SectionForm(FlaskForm):
 class NotesForm(FlaskForm):
     notes = TextAreaField("Notes of the meeting", validators=[Optional(), Length(max=20000)],
                           description="Who said what is not needed: what was discussed and agreed.")  # fmt: skip
+
+
+class PublishForm(FlaskForm):
+    """Publishing sends the briefing to the partnership and its funders: a ticked box, checked by the server."""
+
+    confirm = BooleanField("Yes, publish this briefing to the partnership and its funders")
+
+
+class ApproveAllForm(FlaskForm):
+    """Approve every machine-written section the convenor has read, in one step (a ticked box says they have)."""
+
+    confirm = BooleanField("I have read these sections and approve them as written")
 
 
 class DecisionForm(FlaskForm):

@@ -45,7 +45,7 @@ from webapp.disclosure import (
     released_with,
 )
 from webapp.extensions import db
-from webapp.models import Area, AreaLevel, Organisation, OrgKind, OrgRole, Partnership, User, utcnow
+from webapp.models import Area, AreaLevel, AuditEvent, Organisation, OrgKind, OrgRole, Partnership, User, utcnow
 from webapp.operations import OperationError, record
 
 log = logging.getLogger(__name__)
@@ -243,6 +243,65 @@ def approve_section(section: BriefingSection, actor: User) -> None:
     quote_check.check(section.briefing, section)
     _reviewed(section, actor)
     record("briefing.section_approve", "briefing_section", section.id, actor)
+
+
+def approve_reviewed_sections(briefing: Briefing, actor: User) -> tuple[list[BriefingSection], list[str]]:
+    """Approve every included machine-written section in one step (the convenor has read them). A section that
+    cannot be approved as written (a quote that could identify someone) is left as it is and its refusal returned,
+    so the others are not held up: ``(approved, refusals)``."""
+    approved, refusals = [], []
+    for section in list(briefing.unreviewed_sections):
+        if section.kind is SectionKind.PROVENANCE:
+            continue
+        try:
+            approve_section(section, actor)
+        except OperationError as exc:
+            refusals.append(f"“{section.title}”: {exc.message}")
+        else:
+            approved.append(section)
+    return approved, refusals
+
+
+# What a draft's themes may have gone through since it was composed, in the words of the notice.
+THEME_CHANGES = {
+    "themes.rename": "renamed",
+    "themes.merge": "merged",
+    "themes.hide": "hidden",
+    "themes.show": "shown again",
+}
+
+
+def draft_staleness(briefing: Briefing) -> list[str]:
+    """What changed in the themes the draft uses since it was composed (renamed, merged, hidden, or a new fit of
+    the partnership's themes), one phrase each; empty when the draft is up to date. The draft's theme names and
+    counts were fixed when it was composed, so a convenor re-drafts to pick these up."""
+    from nlp.models import ThemeModel
+
+    if briefing.composed_at is None:
+        return []
+    used = {str(i) for i in (briefing.facts or {}).get("shared", {}).get("theme_ids", [])}
+    used |= {str(i) for i in (briefing.session.focus_theme_ids or [])}
+    changes: dict[str, None] = {}
+    events = db.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.action.in_(THEME_CHANGES), AuditEvent.at > briefing.composed_at)
+        .order_by(AuditEvent.at)
+    )
+    for event in events:
+        into = str((event.detail or {}).get("into", ""))
+        if event.object_id in used or into in used:
+            changes[f"a theme was {THEME_CHANGES[event.action]}"] = None
+    refit = db.session.scalar(
+        select(ThemeModel.fitted_at)
+        .where(
+            ThemeModel.partnership_id == briefing.session.partnership_id,
+            ThemeModel.fitted_at > briefing.composed_at,
+        )
+        .limit(1)
+    )
+    if refit is not None:
+        changes["the themes were found again (a refresh)"] = None
+    return list(changes)
 
 
 def _reviewed(section: BriefingSection, actor: User) -> None:

@@ -23,9 +23,11 @@ from convening.forms import (
     ActionForm,
     ActionStatusForm,
     AgreementForm,
+    ApproveAllForm,
     DecisionForm,
     LibraryFilterForm,
     NotesForm,
+    PublishForm,
     SectionForm,
     SessionForm,
     choices,
@@ -402,6 +404,9 @@ def composer(session_id: int):
         method_note=disclosure.method_note(),
         blocker=blocker,
         quote_flags=quote_flags,
+        stale=ops.draft_staleness(briefing),
+        publish_form=PublishForm(formdata=None),
+        approve_all_form=ApproveAllForm(formdata=None),
     )
 
 
@@ -459,6 +464,28 @@ def add_section(session_id: int):
     return redirect(back + f"#section-{section.id}")
 
 
+@bp.route("/sessions/<int:session_id>/briefing/approve-all", methods=["POST"], endpoint="approve_all")
+def approve_all(session_id: int):
+    session = _convened_session_or_404(session_id)
+    back = url_for("convening.composer", session_id=session.id)
+    if session.briefing is None:
+        return _fail("Compose the briefing first.", url_for("convening.session", session_id=session.id))
+    form = ApproveAllForm()
+    if not form.validate():
+        return _fail("The form expired; please try again.", back)
+    if not form.confirm.data:
+        return _fail("Tick the box to say you have read the sections. None was approved.", back)
+    approved, refusals = ops.approve_reviewed_sections(session.briefing, current_user)
+    db.session.commit()
+    if approved:
+        flash(f"{len(approved)} section(s) approved as written.", "success")
+    for refusal in refusals:
+        flash(f"Not approved: {refusal}", "error")
+    if not approved and not refusals:
+        flash("Every section is already reviewed.", "success")
+    return redirect(back)
+
+
 @bp.route("/sessions/<int:session_id>/briefing/preview", endpoint="preview")
 def preview(session_id: int):
     """The draft as an edition would read: the partnership's (default) or, with ``?edition=funders``, the funders'."""
@@ -476,6 +503,11 @@ def publish(session_id: int):
     back = url_for("convening.composer", session_id=session.id)
     if session.briefing is None:
         return _fail("Compose the briefing first.", url_for("convening.session", session_id=session.id))
+    form = PublishForm()
+    if not form.validate():
+        return _fail("The form expired; please try again.", back)
+    if not form.confirm.data:
+        return _fail("Tick the box to confirm publishing. Nothing was published.", back)
     try:
         version = ops.publish_briefing(session.briefing, current_user)
         job = ops.enqueue_pdf(version, current_user)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
 
@@ -18,8 +18,24 @@ class RenameThemeForm(FlaskForm):
     )
 
 
+# The merge target's empty choice: nothing is preselected, so a merge happens only into a theme the person chose.
+NO_TARGET = 0
+
+
 class MergeThemeForm(FlaskForm):
     target = SelectField("Merge into", coerce=int, description="Its observations will count towards that theme.")
+    confirm = BooleanField("Yes, merge this theme into the one I chose (its observations will count there from now on)")
+
+    def set_targets(self, themes) -> None:
+        """The partnership's other themes, after an empty first choice that must be changed."""
+        self.target.choices = [(NO_TARGET, "Choose a theme…"), *((t.id, t.label) for t in themes)]
+
+
+class HideThemeForm(FlaskForm):
+    """Hiding takes a theme out of every list and count, so the person ticks a box to say they mean it (checked by
+    the server, so it works without JavaScript). Showing a hidden theme again needs no confirmation."""
+
+    confirm = BooleanField("Yes, hide this theme from lists and counts")
 
 
 class ActionForm(FlaskForm):

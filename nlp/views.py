@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from indicators import charts
 from nlp import operations, queries
-from nlp.forms import ActionForm, MergeThemeForm, RenameThemeForm
+from nlp.forms import NO_TARGET, ActionForm, HideThemeForm, MergeThemeForm, RenameThemeForm
 from nlp.models import Theme, ThemeAssignment, active_model
 from submissions.models import Observation, ObservationKind
 from submissions.queries import quotable_observations, tally_columns
@@ -152,8 +152,8 @@ def theme_detail(slug: str, theme_id: int):
         total = release(theme_tally)
         month_rows, chart = _monthly(partnership, theme, theme_tally)
         areas = _places(partnership, theme, theme_tally)
-    merge_form = MergeThemeForm()
-    merge_form.target.choices = [(t.id, t.label) for t in queries.visible_themes(partnership) if t.id != theme.id]
+    merge_form = MergeThemeForm(formdata=None)
+    merge_form.set_targets(t for t in queries.visible_themes(partnership) if t.id != theme.id)
     rename_form = RenameThemeForm(label=theme.curated_label or "", description=theme.description)
     return render_template(
         "nlp/theme.html",
@@ -167,6 +167,7 @@ def theme_detail(slug: str, theme_id: int):
         method_note=disclosure.method_note(),
         rename_form=rename_form,
         merge_form=merge_form,
+        hide_form=HideThemeForm(formdata=None),
         action_form=ActionForm(),
     )
 
@@ -238,9 +239,12 @@ def merge(slug: str, theme_id: int):
     partnership = _partnership(slug)
     theme = _theme(partnership, theme_id)
     form = MergeThemeForm()
-    form.target.choices = [(t.id, t.label) for t in queries.visible_themes(partnership) if t.id != theme.id]
-    if not form.validate_on_submit():
-        flash("Merge into: choose one of the partnership's themes.", "error")
+    form.set_targets(t for t in queries.visible_themes(partnership) if t.id != theme.id)
+    if not form.validate_on_submit() or form.target.data == NO_TARGET:
+        flash("Merge into: choose the theme to merge this one into. Nothing was merged.", "error")
+        return _back(partnership, theme)
+    if not form.confirm.data:
+        flash("Tick the box to confirm the merge. Nothing was merged.", "error")
         return _back(partnership, theme)
     target = _theme(partnership, form.target.data)
     merged = f"Merged into “{target.label}”."
@@ -253,7 +257,12 @@ def merge(slug: str, theme_id: int):
 def hide(slug: str, theme_id: int):
     partnership = _partnership(slug)
     theme = _theme(partnership, theme_id)
-    if ActionForm().validate_on_submit():
+    form = HideThemeForm()
+    if not form.validate_on_submit():
+        flash("The form expired; please try again.", "error")
+    elif not theme.hidden and not form.confirm.data:
+        flash("Tick the box to confirm hiding the theme. It was not hidden.", "error")
+    else:
         operations.set_hidden(theme, not theme.hidden, current_user)
         db.session.commit()
         flash("Theme hidden." if theme.hidden else "Theme shown again.", "success")

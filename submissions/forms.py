@@ -150,8 +150,30 @@ class PublicObservationForm(ObservationForm):
 
 
 class RejectForm(FlaskForm):
-    reason = TextAreaField("Reason for rejecting", description="Shown to the person who submitted it.",
-                           render_kw={"rows": 3})  # fmt: skip
+    # The moderation page labels the reason per observation: shown to a signed-in submitter, or kept for the record
+    # when the sender is anonymous (submissions.operations.reason_audience).
+    reason = TextAreaField("Reason for rejecting", render_kw={"rows": 3})
+
+
+# The area choice "the partnership's whole area" (no ward or LSOA).
+WHOLE_AREA = 0
+
+
+class ModerateAreaForm(FlaskForm):
+    """A moderator confirms the suggested place or sets the area of a resident's observation."""
+
+    area = SelectField("Set the area", coerce=int, validate_choice=False)
+
+
+class ModerateTextForm(FlaskForm):
+    """A moderator edits personal data out of a resident's text before approving it."""
+
+    text = TextAreaField(
+        "Edit out personal data",
+        description="Remove names, addresses, phone numbers and anything else that identifies someone. The audit "
+        "log records that you changed the text, never the text.",
+        render_kw={"rows": 5},
+    )
 
 
 class UploadForm(FlaskForm):

@@ -25,6 +25,8 @@ from submissions import search, signals
 from submissions.models import (
     DEFAULT_CATEGORIES,
     GROUPS,
+    TEXT_MAX,
+    TEXT_MIN,
     ApiToken,
     Category,
     Observation,
@@ -34,7 +36,7 @@ from submissions.models import (
 from submissions.validation import CleanObservation, Context, ValidationFailed, validate
 from webapp.extensions import db
 from webapp.jobs import send_after_commit
-from webapp.models import Organisation, Partnership, User, utcnow
+from webapp.models import Area, AreaLevel, Organisation, Partnership, User, utcnow
 from webapp.operations import OperationError, record, slugify
 from webapp.secure_erase import reclaim_erased_space
 
@@ -183,6 +185,68 @@ def confirm_suggested_area(obs: Observation, actor: User) -> Observation:
     return obs
 
 
+def moderator_areas(obs: Observation) -> list[Area]:
+    """The areas a moderator may give a resident's observation: the current wards and LSOAs inside its partnership
+    (wards first, by name)."""
+    if obs.partnership is None:
+        return []
+    # The partnership's own areas and two levels below them (LA → ward → LSOA), read level by level so that a
+    # database holding all of England reads only this partnership's part.
+    found: dict[int, Area] = {}
+    level = [a.id for a in obs.partnership.areas]
+    for a in obs.partnership.areas:
+        found[a.id] = a
+    for _ in range(2):
+        if not level:
+            break
+        children = list(db.session.scalars(select(Area).where(Area.parent_id.in_(level))))
+        level = [a.id for a in children if a.id not in found]
+        found.update((a.id, a) for a in children)
+    chosen = [a for a in found.values() if a.current and a.level in (AreaLevel.WARD, AreaLevel.LSOA)]
+    return sorted(chosen, key=lambda a: (a.level is not AreaLevel.WARD, a.name))
+
+
+def set_area_by_moderator(obs: Observation, area: Area | None, moderator: User) -> Observation:
+    """A moderator sets the area of a resident's observation (None: the partnership's whole area). The area must be
+    a current ward or LSOA inside the partnership; the suggestion, if any, is then settled by a person."""
+    if area is not None and area.id not in {a.id for a in moderator_areas(obs)}:
+        raise OperationError("Choose one of the partnership's wards or neighbourhoods (LSOAs).", "area")
+    obs.area_id = area.id if area is not None else None
+    obs.suggested_area_id = None
+    obs.updated_at = utcnow()
+    db.session.flush()
+    record("observation.set_area", "observation", obs.id, moderator, area_id=obs.area_id)
+    return obs
+
+
+def edit_text_by_moderator(obs: Observation, text: str, moderator: User) -> Observation:
+    """Before approving a resident's observation, a moderator edits personal data out of its text. The audit log
+    records who, when and that the text changed (and its length before and after), never the text itself; the text
+    is redacted again from the edited version."""
+    if obs.status is not ObservationStatus.NEEDS_MODERATION:
+        raise OperationError(
+            f"Only an observation waiting for moderation can be edited by a moderator ({obs.status.label}).", "text"
+        )
+    text = (text or "").replace("\x00", "").replace("\r\n", "\n").strip()
+    if len(text) < TEXT_MIN:
+        raise OperationError(f"The text is too short: keep at least {TEXT_MIN} characters.", "text")
+    if len(text) > TEXT_MAX:
+        raise OperationError(f"The text is too long: {len(text):,} characters; the most is {TEXT_MAX:,}.", "text")
+    if text == obs.text:
+        raise OperationError("The text is unchanged: edit out the personal data, or approve it as it is.", "text")
+    before = len(obs.text)
+    obs.text = text
+    obs.redacted_text = obs.redacted_at = obs.redaction_version = None
+    obs.updated_at = utcnow()
+    db.session.flush()
+    record(
+        "observation.moderator_edit", "observation", obs.id, moderator,
+        text_changed=True, length_before=before, length_after=len(text),
+    )  # fmt: skip
+    notify_saved([obs.id])
+    return obs
+
+
 def withdraw_observation(obs: Observation, actor: User) -> Observation:
     """Withdraw an observation: it stays with its organisation but leaves every shared view and count."""
     try:
@@ -207,7 +271,8 @@ def approve_observation(obs: Observation, moderator: User) -> Observation:
 
 
 def reject_observation(obs: Observation, moderator: User, reason: str) -> Observation:
-    """Reject an observation with a reason, shown to its submitter."""
+    """Reject an observation with a reason: shown to a signed-in submitter on their observation; for an anonymous
+    sender (the public form, nobody to show it to) kept for the record, and the audit log says which."""
     reason = (reason or "").strip()
     if len(reason) < 3:
         raise OperationError("Give a reason for rejecting it.", "reason")
@@ -218,8 +283,14 @@ def reject_observation(obs: Observation, moderator: User, reason: str) -> Observ
     except ValueError:
         raise OperationError(f"This observation cannot be rejected ({obs.status.label}).") from None
     db.session.flush()
-    record("observation.reject", "observation", obs.id, moderator)
+    record("observation.reject", "observation", obs.id, moderator, reason_for=reason_audience(obs))
     return obs
+
+
+def reason_audience(obs: Observation) -> str:
+    """Who a rejection reason is for: "submitter" when a signed-in person sent it (they read it on their
+    observation), "record" when the sender is anonymous and it is kept for the record only."""
+    return "submitter" if obs.author_id is not None else "record"
 
 
 def erase_observation(obs: Observation, actor: User) -> int:

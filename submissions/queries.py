@@ -131,6 +131,23 @@ def moderation_queue(user: User) -> Select:
     )
 
 
+def unconfirmed_places(user: User) -> Select:
+    """Approved residents' observations of the partnerships ``user`` moderates whose place was suggested by place
+    detection and not yet confirmed by a person (no area set): a convenor confirms or sets it."""
+    ids = moderated_partnership_ids(user)
+    return (
+        select(Observation)
+        .where(
+            Observation.status == ObservationStatus.APPROVED,
+            Observation.organisation_id.is_(None),
+            Observation.area_id.is_(None),
+            Observation.suggested_area_id.is_not(None),
+            Observation.partnership_id.in_(ids) if ids else false(),
+        )
+        .order_by(Observation.created_at)
+    )
+
+
 def moderation_tally(user: User) -> Tally:
     """The residents' observations waiting for ``user`` to moderate, as a tally to release (their home page)."""
     waiting = moderation_queue(user).order_by(None).subquery()

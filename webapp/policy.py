@@ -125,6 +125,12 @@ POLICY: dict[str, Rule] = {
     "observations.erase": rule(Role.ORG_ADMIN, Role.ADMIN, records="org admins: their organisation's; else 404"),
     "observations.moderation": rule(Role.CONVENOR, Role.ADMIN, records="residents' observations of their partnerships"),
     "observations.moderate": rule(Role.CONVENOR, Role.ADMIN, records="residents' ones of their partnerships; else 404"),
+    "observations.moderate_area": rule(
+        Role.CONVENOR, Role.ADMIN, records="residents' ones of their partnerships; else 404"
+    ),
+    "observations.moderate_text": rule(
+        Role.CONVENOR, Role.ADMIN, records="residents' ones of their partnerships; else 404"
+    ),
     "observations.export": rule(Role.MEMBER, Role.ORG_ADMIN, records="their own organisation's only"),
     "observations.import_upload": rule(Role.MEMBER, Role.ORG_ADMIN, records="into their own organisation"),
     "observations.import_template": rule(Role.MEMBER, Role.ORG_ADMIN, records="a file to fill in, no records"),
@@ -165,6 +171,7 @@ POLICY: dict[str, Rule] = {
     "convening.edit_section": rule(Role.CONVENOR, Role.ADMIN, records="briefings they convene; else 404"),
     "convening.add_section": rule(Role.CONVENOR, Role.ADMIN, records="briefings they convene; else 404"),
     "convening.publish": rule(Role.CONVENOR, Role.ADMIN, records="briefings they convene; else 404"),
+    "convening.approve_all": rule(Role.CONVENOR, Role.ADMIN, records="briefings they convene; else 404"),
     "convening.save_notes": rule(Role.CONVENOR, Role.ADMIN, records="sessions they convene; else 404"),
     "convening.add_decision": rule(Role.CONVENOR, Role.ADMIN, records="sessions they convene; else 404"),
     "convening.add_action": rule(Role.CONVENOR, Role.ADMIN, records="sessions they convene; else 404"),

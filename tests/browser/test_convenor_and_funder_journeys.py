@@ -104,9 +104,13 @@ def test_convenor_reads_an_area_profile_and_the_map(page_as: Callable[..., Page]
 
 
 def test_convenor_composes_edits_publishes_a_briefing_that_the_funder_then_reads(page_as: Callable[..., Page]):
-    convenor = page_as("convenor")
-    convenor.goto("/partnerships/bristol")
-    convenor.goto("/convening/partnerships/bristol")
+    # From the home page, only clicking (issue 14): the nav's Sessions, the partnership's workspace, a new session,
+    # the composer, publishing with its confirmation, the job page's link back to the session, an action recorded.
+    convenor = page_as("convenor")  # signing in ends on the home page
+    expect(convenor).to_have_url(re.compile(r"/home$"))
+    convenor.get_by_role("navigation", name="Main").get_by_role("link", name="Sessions").click()
+    expect(convenor.get_by_role("heading", level=1)).to_have_text("Sessions")
+    convenor.get_by_role("link", name="Open the workspace").first.click()
     expect(convenor.get_by_role("heading", level=1)).to_have_text(re.compile("workspace$"))
 
     # A new session: title, date and place; the focus is left at the partnership's whole area.
@@ -139,18 +143,26 @@ def test_convenor_composes_edits_publishes_a_briefing_that_the_funder_then_reads
     expect(convenor.get_by_role("status")).to_be_visible()
     expect(convenor.locator("main")).to_contain_text("(Edited by the convenor.)")
 
-    # Every machine-written section must be approved before the briefing can be published.
-    for _ in range(20):
-        approve = convenor.get_by_role("button", name=re.compile("^Approve as written"))
-        if approve.count() == 0:
-            break
-        approve.first.click()
-        convenor.wait_for_load_state()
+    # Every machine-written section must be approved before the briefing can be published: all in one step, once
+    # the convenor says they have read them.
+    approve_all = convenor.locator("form.approve-all")
+    approve_all.get_by_label("I have read these sections and approve them as written").check()
+    approve_all.get_by_role("button", name=re.compile(r"^Approve \d+ section")).click()
+    expect(convenor.get_by_role("status")).to_contain_text("approved as written")
+    expect(convenor.get_by_role("button", name=re.compile("^Approve as written"))).to_have_count(0)
     expect(convenor.locator("#blocker")).to_have_count(0)
+    # Publishing asks for confirmation: without the box ticked nothing is published.
+    convenor.get_by_role("button", name=re.compile("^Publish")).click()
+    expect(convenor.get_by_role("status")).to_contain_text("Nothing was published.")
+    convenor.get_by_label("Yes, publish this briefing to the partnership and its funders").check()
     convenor.get_by_role("button", name=re.compile("^Publish")).click()
     expect(convenor.get_by_role("status")).to_contain_text(re.compile(r"Version \d+ is published"))
 
-    convenor.goto(session_url)
+    # The job page leads back to the session (where the PDF is downloaded once it is ready).
+    back_to_session = re.compile(f"(Open the session and its PDF|Back to the session): {re.escape(title)}")
+    convenor.get_by_role("link", name=back_to_session).click()
+    expect(convenor.get_by_role("heading", level=1)).to_have_text(title)
+    assert convenor.url.split("#")[0] == session_url
     download_link = convenor.get_by_role("link", name=re.compile(r"^Download \(\d+ pages\)"))
     _reload_until(convenor, lambda: download_link.count() > 0, 180, "the PDF being prepared")
     with convenor.expect_download() as info:
@@ -159,6 +171,16 @@ def test_convenor_composes_edits_publishes_a_briefing_that_the_funder_then_reads
     assert pdf.read_bytes()[:5] == b"%PDF-"
     assert title in _pdf_title(pdf), "the PDF's own title names the session"
     assert title in " ".join(_pdf_text(pdf).split())
+
+    # Record an action on the session page.
+    action = f"Ask the council about warm spaces in Easton {uuid.uuid4().hex[:4]}"
+    form = convenor.locator("main form").filter(has=convenor.get_by_role("button", name="Record action"))
+    form.get_by_label(re.compile(r"^Action\b")).fill(action)
+    form.get_by_label("Owner organisation").select_option(index=1)
+    form.get_by_role("button", name="Record action").click()
+    expect(convenor.get_by_role("status")).to_contain_text("Action recorded.")
+    expect(convenor.locator("#actions ~ table")).to_contain_text(action)
+    assert_accessible(convenor)
 
     # The funder finds this briefing in the library and reads it.
     funder = page_as("funder")
@@ -224,7 +246,13 @@ def test_convenor_curates_themes_and_watches_a_refresh(page_as: Callable[..., Pa
     convenor.get_by_role("link", name=re.compile("^Themes in Bristol")).click()
     convenor.locator("main table th[scope=row] a", has_text=second_label).first.click()
     merge = convenor.locator("main form").filter(has=convenor.get_by_role("button", name="Merge"))
+    # Nothing is preselected: merging without choosing says so and merges nothing.
+    merge.get_by_role("checkbox").check()
+    merge.get_by_role("button", name="Merge").click()
+    expect(convenor.get_by_role("status")).to_contain_text("Nothing was merged.")
+    merge = convenor.locator("main form").filter(has=convenor.get_by_role("button", name="Merge"))
     merge.get_by_role("combobox").select_option(label="Food parcels running short")
+    merge.get_by_role("checkbox").check()
     merge.get_by_role("button", name="Merge").click()
     expect(convenor.get_by_role("status")).to_contain_text("Merged into “Food parcels running short”.")
     # The merged theme's observations now count in the renamed one, whose page is shown.

@@ -174,6 +174,22 @@ def test_resident_uses_the_public_form_and_the_convenor_approves_it(page_as: Cal
     expect(item).to_contain_text("Hartcliffe and Withywood")
     assert_accessible(convenor)
 
+    # Before approving: edit personal data out of the text, and set the area (plain forms, no JavaScript).
+    item.locator("details.edit summary").click()
+    item.get_by_label(re.compile("^Text of observation")).fill(
+        f"The number 48 bus stops running after 7pm and older people cannot get home ({marker}). Edited."
+    )
+    item.get_by_role("button", name=re.compile("^Save the edited text")).click()
+    expect(convenor.get_by_role("status")).to_contain_text("text edited")
+    item = convenor.locator("section.card").filter(has_text=marker)
+    expect(item).to_contain_text("Edited.")
+    item.get_by_label(re.compile("^Set the area")).select_option(label="Bishopsworth (Ward)")
+    item.get_by_role("button", name=re.compile("^Set the area")).click()
+    expect(convenor.get_by_role("status")).to_contain_text("area set to Bishopsworth")
+    item = convenor.locator("section.card").filter(has_text=marker)
+    expect(item).to_contain_text("Area: Bishopsworth")
+    assert_accessible(convenor)
+
     item.get_by_role("button", name="Approve").click()
     expect(convenor.get_by_role("status")).to_contain_text("approved")
     expect(convenor.locator("section.card").filter(has_text=marker)).to_have_count(0)

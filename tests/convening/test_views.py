@@ -78,7 +78,7 @@ def test_convenor_goes_from_session_to_published_pdf(observed, client_for):
     assert "Machine-written: not yet reviewed" in page
     assert "data:image/svg+xml;base64," in page  # charts drawn on the server, no script
     # Publishing is refused until every machine-written section is reviewed.
-    r = c.post(f"/convening/sessions/{session.id}/briefing/publish", follow_redirects=True)
+    r = c.post(f"/convening/sessions/{session.id}/briefing/publish", data={"confirm": "y"}, follow_redirects=True)
     assert "Review or edit the machine-written sections" in r.get_data(as_text=True)
     briefing = db.session.scalar(select(Briefing))
     for s in briefing.sections:
@@ -91,7 +91,7 @@ def test_convenor_goes_from_session_to_published_pdf(observed, client_for):
     preview = c.get(f"/convening/sessions/{session.id}/briefing/preview").get_data(as_text=True)
     assert "<strong>sharply</strong>" in preview
     assert "Machine-written" not in preview.split("</h1>", 1)[1].split("Preview of the draft")[1]
-    r = c.post(f"/convening/sessions/{session.id}/briefing/publish")
+    r = c.post(f"/convening/sessions/{session.id}/briefing/publish", data={"confirm": "y"})
     assert r.status_code == 302
     assert "/jobs/" in r.headers["Location"]
     job = db.session.scalar(select(Job).where(Job.kind == "briefing_pdf"))

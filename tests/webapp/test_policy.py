@@ -59,6 +59,8 @@ SPECIAL = {
     "observations.withdraw": {"member": 302, "org_admin": 302, "*": 404},
     "observations.confirm_area": {"member": 302, "org_admin": 302, "*": 404},
     "observations.moderate": {"*": 404},
+    "observations.moderate_area": {"*": 404},
+    "observations.moderate_text": {"*": 404},
     "observations.import_mapping": {"*": 404},
     "observations.import_preview": {"*": 404},
     "observations.import_skipped": {"*": 404},
@@ -73,6 +75,7 @@ SPECIAL = {
     "convening.edit_section": {"*": 302},
     "convening.add_section": {"*": 302},
     "convening.publish": {"*": 302},
+    "convening.approve_all": {"*": 302},
     "convening.save_notes": {"*": 302},
     "convening.add_decision": {"*": 302},
     "convening.add_action": {"*": 422},  # an empty form comes back with its errors next to the fields
