@@ -133,3 +133,29 @@ def test_home_page_does_not_scroll_sideways_on_a_phone(page_as: Callable[..., Pa
     phone.wait_for_load_state("load")
     widths = phone.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
     assert widths[0] <= widths[1], f"the {role}'s home page is {widths[0]} px wide on a {widths[1]} px phone"
+
+
+@pytest.mark.parametrize("role", ["member", "org_admin", "convenor", "funder", "resident", "admin"])
+def test_no_page_reached_from_home_scrolls_sideways_on_a_phone(page_as: Callable[..., Page], role: str):
+    """Issue 14: on a 375 px phone the observation table scrolled the whole page sideways. Every page linked from the
+    role's home page and nav (and the lists with the widest tables) fits: wide tables scroll in their own box."""
+    phone = page_as(role, viewport={"width": 375, "height": 800})
+    links = ["/home", "/observations/?q=food", "/areas/evidence-gaps", "/convening/library", "/admin/users"]
+    for a in phone.locator("main a, nav[aria-label=Main] a").all():
+        href = a.get_attribute("href") or ""
+        if href.startswith("/") and not href.endswith((".pdf", ".csv", ".xlsx")) and "logout" not in href:
+            links.append(href.split("#")[0])
+    wide = {}
+    checked = 0
+    for path in dict.fromkeys(links):
+        response = phone.goto(path)
+        if response is None or response.status >= 400:
+            continue
+        checked += 1
+        scroll, client = phone.evaluate(
+            "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        if scroll > client + 1:
+            wide[path] = scroll
+    assert checked >= 5, f"{role}: only {checked} pages reached"
+    assert not wide, f"{role}: pages wider than a 375 px phone: {wide}"
