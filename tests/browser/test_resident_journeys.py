@@ -49,4 +49,4 @@ def test_anonymous_resident_sends_an_observation_from_the_landing_page_with_a_ne
     convenor.get_by_role("link", name="Open the moderation queue").click()
     item = convenor.locator("section.card").filter(has_text=marker)
     expect(item).to_have_count(1)
-    expect(item.get_by_role("heading", level=2)).to_contain_text("Lawrence Hill")
+    expect(item.locator(".moderation-area p").first).to_have_text("Area: Lawrence Hill")
