@@ -80,6 +80,19 @@ def _fail(exc_or_message, to: str):
     return redirect(to)
 
 
+def _unconfirmed(session, form, unticked: str):
+    """Why a confirmed step on the session's briefing (approve all, publish) may not go ahead, as the response that
+    says so (the composer, or the session when there is no draft); None when it may."""
+    back = url_for("convening.composer", session_id=session.id)
+    if session.briefing is None:
+        return _fail("Compose the briefing first.", url_for("convening.session", session_id=session.id))
+    if not form.validate():
+        return _fail("The form expired; please try again.", back)
+    if not form.confirm.data:
+        return _fail(unticked, back)
+    return None
+
+
 def _form_errors(form) -> str:
     return " ".join(f"{form[name].label.text}: {' '.join(errs)}" for name, errs in form.errors.items())
 
@@ -467,14 +480,11 @@ def add_section(session_id: int):
 @bp.route("/sessions/<int:session_id>/briefing/approve-all", methods=["POST"], endpoint="approve_all")
 def approve_all(session_id: int):
     session = _convened_session_or_404(session_id)
+    unticked = "Tick the box to say you have read the sections. None was approved."
+    refused = _unconfirmed(session, ApproveAllForm(), unticked)
+    if refused is not None:
+        return refused
     back = url_for("convening.composer", session_id=session.id)
-    if session.briefing is None:
-        return _fail("Compose the briefing first.", url_for("convening.session", session_id=session.id))
-    form = ApproveAllForm()
-    if not form.validate():
-        return _fail("The form expired; please try again.", back)
-    if not form.confirm.data:
-        return _fail("Tick the box to say you have read the sections. None was approved.", back)
     approved, refusals = ops.approve_reviewed_sections(session.briefing, current_user)
     db.session.commit()
     if approved:
@@ -500,14 +510,10 @@ def preview(session_id: int):
 @bp.route("/sessions/<int:session_id>/briefing/publish", methods=["POST"], endpoint="publish")
 def publish(session_id: int):
     session = _convened_session_or_404(session_id)
+    refused = _unconfirmed(session, PublishForm(), "Tick the box to confirm publishing. Nothing was published.")
+    if refused is not None:
+        return refused
     back = url_for("convening.composer", session_id=session.id)
-    if session.briefing is None:
-        return _fail("Compose the briefing first.", url_for("convening.session", session_id=session.id))
-    form = PublishForm()
-    if not form.validate():
-        return _fail("The form expired; please try again.", back)
-    if not form.confirm.data:
-        return _fail("Tick the box to confirm publishing. Nothing was published.", back)
     try:
         version = ops.publish_briefing(session.briefing, current_user)
         job = ops.enqueue_pdf(version, current_user)
