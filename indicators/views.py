@@ -85,8 +85,7 @@ def evidence_gaps():
     index = gaps.imd()
     shares = gaps.deprived_shares(wards, index)
     rows = []
-    for ward in wards:
-        shown = community.area_total(partnership, audience, ward, since)
+    for ward, shown in zip(wards, community.area_totals(partnership, audience, wards, since), strict=True):
         share = shares.get(ward.id)
         rows.append({"ward": ward, "share": share, "shown": shown, "gap": gaps.is_gap(ward, share, shown)})
     rows.sort(key=lambda r: (not r["gap"], -(r["share"] or 0.0), r["ward"].name))

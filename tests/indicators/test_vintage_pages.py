@@ -176,7 +176,7 @@ def test_profile_figures_for_free_school_meals_stay_at_the_local_authority(relea
     assert "so Bristol 061A's own figure is not known" in lsoa_page
 
 
-def test_one_evidence_gap_rule_on_the_city_list_the_ward_pages_and_the_briefing(releases, world, client_for):
+def test_one_evidence_gap_rule_on_the_city_list_the_ward_pages_and_the_briefing(releases, world, client_for, app):
     """Issue 14: ward profiles flagged 0 of 34 wards while the briefing listed four, and there was no city-wide list.
     Now the list, each ward's page and the briefing's gaps table name the same wards."""
     import re as _re
@@ -213,6 +213,20 @@ def test_one_evidence_gap_rule_on_the_city_list_the_ward_pages_and_the_briefing(
     for code in sorted(quiet)[:3]:
         assert "Evidence gap" not in member.get(f"/areas/{code}?months=12").get_data(as_text=True), code
     assert f'href="/areas/evidence-gaps?partnership={partnership.slug}"' in member.get("/areas/").get_data(as_text=True)
+
+    # The list counts every ward in one query; each total is released exactly as the ward's own page releases it.
+    from indicators import community
+    from webapp.disclosure import Audience as _Audience
+
+    since, _ = community.since_for("12")
+    wards = list(db.session.scalars(select(Area).where(Area.level == AreaLevel.WARD, Area.current.is_(True))))
+    with app.test_request_context():  # the pages' per-request caches
+        listed_totals = community.area_totals(partnership, _Audience.PARTNERSHIP, wards, since)
+    for ward, total in zip(wards, listed_totals, strict=True):
+        with app.test_request_context():
+            own = community.community(ward, world["users"]["member"], since)[0].total
+        assert (total.state, str(total)) == (own.state, str(own)), ward.name
+    assert any(str(t) == "6" or t.perturbed for t in listed_totals), "Clifton's six observations are counted"
 
     # The briefing's gaps table names the same wards (no observations anywhere: every deprived ward is a gap).
     from convening import operations as cops
