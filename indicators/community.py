@@ -103,6 +103,12 @@ def contributing_organisations(partnership: Partnership, audience: Audience, are
     contributors = _request_cache("_contributors")
     if key not in contributors:
         category_tallies(partnership, audience, area, since)  # counts them, with the tallies, for the area chain
+        contributors = _request_cache("_contributors")
+        if key not in contributors:  # outside a request nothing is kept between calls: count them here
+            chain = [area, *ancestors(area)]
+            organisations = _chain_counts(partnership, audience, chain, since)[1]
+            pairs = zip(chain, organisations, strict=True)
+            contributors = {(partnership.id, audience, a.id, since): o for a, o in pairs}
     return contributors[key]
 
 

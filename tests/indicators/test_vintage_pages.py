@@ -223,8 +223,7 @@ def test_one_evidence_gap_rule_on_the_city_list_the_ward_pages_and_the_briefing(
     with app.test_request_context():  # the pages' per-request caches
         listed_totals = community.area_totals(partnership, _Audience.PARTNERSHIP, wards, since)
     for ward, total in zip(wards, listed_totals, strict=True):
-        with app.test_request_context():
-            own = community.community(ward, world["users"]["member"], since)[0].total
+        own = community.community(ward, world["users"]["member"], since)[0].total  # outside a request too
         assert (total.state, str(total)) == (own.state, str(own)), ward.name
     assert any(str(t) == "6" or t.perturbed for t in listed_totals), "Clifton's six observations are counted"
 
