@@ -70,19 +70,26 @@ def test_too_small_corpus_keeps_the_previous_version(theme_world, texts):
 
 
 def test_the_nightly_refit_runs_as_a_job_that_reports_each_partnership(theme_world, texts):
-    """Beat sends no job id; the task makes one, so its progress commits keep the SQLite store writable meanwhile
-    and the outcome (here: too few observations) is on record."""
+    """Beat sends no job id; the task makes one, split into one job per partnership (any worker takes each), and
+    the outcome (here: too few observations, a skip, not a failure) is on record on both."""
     from nlp.theme_tasks import refit_themes
     from webapp.models import Job, JobStatus
 
     add_observations(theme_world, texts[:12])
     db.session.commit()
-    result = refit_themes.run(None, None)
-    assert result["refitted"] == []
-    assert [s["partnership_id"] for s in result["skipped"]] == [theme_world["partnership"].id]
-    job = db.session.scalar(select(Job).where(Job.kind == "themes.refit"))
-    assert job.status is JobStatus.DONE
-    assert job.result == result
+    refit_themes.run(None, None)
+    parent = db.session.scalar(select(Job).where(Job.kind == "themes.refit", Job.parent_id.is_(None)))
+    part = db.session.scalar(select(Job).where(Job.parent_id == parent.id))
+    assert part.status is JobStatus.DONE
+    assert part.result["refitted"] == []
+    assert [s["partnership_id"] for s in part.result["skipped"]] == [theme_world["partnership"].id]
+    assert "at least" in part.message
+    assert part.label == theme_world["partnership"].name
+    assert parent.status is JobStatus.DONE
+    assert parent.result["parts"] == [
+        {"job_id": part.id, "label": part.label, "status": "done", "skipped": True, "message": part.message}
+    ]
+    assert parent.message.startswith("0 of 1 done; 1 skipped")
     assert db.session.scalar(select(func.count()).select_from(ThemeModel)) == 0
 
 
