@@ -53,6 +53,11 @@ def refit_themes(job_id: str | None, partnership_id: int | None = None) -> dict:
         return _refit_all(job_id)
     with running(job_id) as job:
         part_of_all = job.parent_id is not None
+        if db.session.get(Partnership, partnership_id) is None:
+            # Deleted since the refit was asked for: nothing to refit (the nightly run lists it as skipped).
+            out = {"refitted": [], "skipped": [{"partnership_id": partnership_id, "reason": "It no longer exists."}]}
+            job.result, job.message = out, "The partnership no longer exists; nothing was refitted."
+            return out
         try:
             result = refit_in_steps(partnership_id, _progress(job), actor_id=job.created_by_id, job_id=job.id)
         except AlreadyRefitting as exc:

@@ -432,7 +432,9 @@ def settle(job_id: str) -> bool:
     result listing each part. Until then, update its progress. Safe to call at any time, by anyone, twice."""
 
     def block() -> bool:
-        parent = db.session.get(Job, job_id, populate_existing=True)
+        # FOR UPDATE (PostgreSQL; SQLite writers are serialised anyway): two parts ending at once settle in turn,
+        # and the second sees the first's end, so the last one always finishes the parent.
+        parent = db.session.get(Job, job_id, populate_existing=True, with_for_update=True)
         if parent is None or parent.status != JobStatus.RUNNING or parent.worker != PARTS:
             return False
         parts = parts_of(parent)

@@ -340,3 +340,17 @@ def test_a_waiting_parent_is_settled_by_the_recovery_sweep_and_never_run_again(s
         assert parent.status is JobStatus.DONE
         assert parent.message == "2 of 2 done."
         db.session.remove()
+
+
+def test_a_partnership_deleted_before_its_refit_ran_is_skipped_not_failed(shared_app):
+    with shared_app.app_context():
+        job = jobs.enqueue("themes.refit", refit_themes, 10_000_000)
+        db.session.commit()
+        job_id = job.id
+        db.session.remove()
+        refit_themes.run(job_id, 10_000_000)
+        job = db.session.get(Job, job_id)
+        assert job.status is JobStatus.DONE
+        assert job.message == "The partnership no longer exists; nothing was refitted."
+        assert db.session.scalar(select(func.count()).select_from(RefitLock)) == 0
+        db.session.remove()
