@@ -227,3 +227,19 @@ def test_trend_is_a_binomial_test():
     assert trend(tallies({date(2025, 6, 1): 4}), until).direction == "too few"
     # A period shown as "fewer than k" leaves the trend untold (a direction would say which side is small).
     assert trend(tallies({date(2025, 4, 1): 1, date(2025, 1, 1): 30}), until).direction == "too few"
+
+
+def test_themes_refresh_on_workers_sends_the_nightly_job_split_per_partnership(theme_world, texts, app):
+    """`commintel themes refresh --on-workers`: the refit of every partnership goes to the queue as the nightly run
+    does (eager here, so it runs at once), instead of one partnership after another in the command's process."""
+    from webapp.models import Job, JobStatus
+
+    add_observations(theme_world, texts[:12])
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["themes", "refresh", "--on-workers"])
+    assert result.exit_code == 0, result.output
+    parent = db.session.scalar(select(Job).where(Job.kind == "themes.refit", Job.parent_id.is_(None)))
+    assert f"Queued job {parent.id}" in result.output
+    assert parent.status is JobStatus.DONE
+    part = db.session.scalar(select(Job).where(Job.parent_id == parent.id))
+    assert part.args == [theme_world["partnership"].id]
