@@ -51,6 +51,15 @@ def refit_themes(job_id: str | None, partnership_id: int | None = None) -> dict:
         job_id = write(make_job, what="creating the nightly refit job")
     if partnership_id is None:
         return _refit_all(job_id)
+    try:
+        return _refit_one(job_id, partnership_id)
+    except OperationError as exc:
+        # A convenor's refresh that cannot be done (too few observations): running() marked the job failed with
+        # the message for the job page; the previous themes stay active. Not a task error.
+        return {"refitted": [], "skipped": [{"partnership_id": partnership_id, "reason": exc.message}]}
+
+
+def _refit_one(job_id: str, partnership_id: int) -> dict:
     with running(job_id) as job:
         part_of_all = job.parent_id is not None
         if db.session.get(Partnership, partnership_id) is None:
