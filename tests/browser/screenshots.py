@@ -99,6 +99,12 @@ SHOTS = (
     Shot("11b-sessions", "convenor", "/convening/sessions"),
     Shot("12-themes", "convenor", "/themes/bristol"),
     Shot("13-theme", "convenor", "/themes/bristol", _first_link(r"^/themes/bristol/\d+$")),
+    Shot(
+        "13b-theme-deprivation",
+        "convenor",
+        "/themes/bristol",
+        _first_link(r"^/themes/bristol/\d+$", r"^/areas/themes/\d+$"),
+    ),
     Shot("14-areas-map", "convenor", "/areas/"),
     Shot("15-area-profile", "convenor", "/areas/E05010907"),
     Shot("16-partnership", "convenor", "/partnerships/bristol"),
