@@ -137,6 +137,30 @@ def area_counts(
     return {t: {a: Tally(n, ks) for a, (n, ks) in areas.items()} for t, areas in out.items()}
 
 
+def monthly_area_counts(
+    partnership: Partnership,
+    kind: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    audience: Audience = Audience.PARTNERSHIP,
+) -> dict[int, dict[date, dict[int | None, Tally]]]:
+    """``{theme id: {first day of month: {area id (None = whole partnership area): tally}}}`` (placed exactly)."""
+    stmt = _base(partnership, kind, start, end, audience)
+    if stmt is None:
+        return {}
+    out: dict[int, dict[date, dict[int | None, list[int]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    )
+    for theme_id, period, area_id, _kind, key in db.session.execute(stmt):
+        cell = out[theme_id][month_start(period)][area_id]
+        cell[0] += 1
+        cell[1] += key
+    return {
+        t: {m: {a: Tally(n, ks) for a, (n, ks) in areas.items()} for m, areas in months.items()}
+        for t, months in out.items()
+    }
+
+
 @dataclass(frozen=True)
 class Trend:
     direction: str  # "rising", "falling", "steady" or "too few"

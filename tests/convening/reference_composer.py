@@ -2,7 +2,7 @@
 kept only to check the faster composer against it: both must store the same facts (the same cells with the same
 tallies and ids, groups, weeks, wards, kinds and quotes), so every edition releases the same values.
 
-Copied from convening/composer.py at 6fdb5df unchanged apart from imports and formatting; not used by the app.
+Copied from convening/composer.py at 76e4f42 unchanged apart from imports and formatting; not used by the app.
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ class Composer:
         indicator_rows, shares = self._indicator_context(wards)
         actions = self.carried_actions()
         links = action_links(actions)
-        return {
+        facts = {
             "shared": {
                 "group_word": self.group_word,
                 "period": self.focus.period_label,
@@ -191,6 +191,20 @@ class Composer:
             },
             **{audience.value: self._edition_facts(audience, wards) for audience in EDITIONS},
         }
+        # Early warnings are the partnership's to discuss (themes over its own observations); the funders' edition
+        # has none. Theme, ward and indicators only, no counts: the facts then hold nothing an erasure must change.
+        facts[Audience.PARTNERSHIP.value]["warnings"] = [w.as_fact() for w in self.early_warnings(wards)]
+        return facts
+
+    def early_warnings(self, wards: list[Area]) -> list:
+        """Need themes rising in the focus wards while their official indicators look stable
+        (:mod:`indicators.warnings`), over the 6 complete months before the period's end."""
+        from indicators import warnings
+
+        if self.theme_model is None or not wards:
+            return []
+        found = warnings.early_warnings(self.partnership, wards, until=self.focus.end + timedelta(days=1))
+        return [w for w in found if not self.focus.theme_ids or w.theme_id in self.focus.theme_ids]
 
     def _theme_model_text(self) -> str | None:
         model = self.theme_model
