@@ -20,6 +20,7 @@ as ``{{n:cell}}`` placeholders, released when shown.
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import re
@@ -371,6 +372,11 @@ def _cell_facts(rows: list[Row], within: tuple[str, ...] = ()) -> dict:
 _ID, _RECORD_KEY = attrgetter("id"), attrgetter("record_key")
 
 
+def _quote_order(row: Row) -> tuple[int, int]:
+    """Quotes affecting most people first, then the earliest recorded."""
+    return -(row.people_affected or 0), row.id
+
+
 class Composer:
     """Counts a session's focus once per edition: the partnership's (observations shared with it) and the funders'
     (only those whose sharing level includes funders), and picks each edition's quotes by its own rules.
@@ -644,13 +650,16 @@ class Composer:
         """``(group, row)`` of up to two quotes per group, ten in all, among the observations ``audience`` may read
         as quotes (webapp.disclosure.may_quote: level, consent, redacted, live), those affecting most people first;
         the groups with most quotable observations first."""
+        # Consent first (may_quote's first test, and most rows fail it): the rule itself is may_quote's.
         by_group: dict[str, list[Row]] = defaultdict(list)
-        quotable = sorted((r for r in rows if may_quote(r, audience)), key=lambda r: (-(r.people_affected or 0), r.id))
-        for r in quotable:
-            by_group[self.group_name(r)].append(r)
+        for r in rows:
+            if r.consent_to_quote and may_quote(r, audience):
+                by_group[self.group_name(r)].append(r)
+        best = {g: heapq.nsmallest(QUOTES_PER_GROUP, found, key=_quote_order) for g, found in by_group.items()}
         picked: list[tuple[str, Row]] = []
-        for group in sorted(by_group, key=lambda g: -len(by_group[g])):
-            for r in by_group[group][:QUOTES_PER_GROUP]:
+        # Most quotable observations first; between equals, the group with the strongest quote first.
+        for group in sorted(by_group, key=lambda g: (-len(by_group[g]), _quote_order(best[g][0]))):
+            for r in best[group]:
                 if len(picked) >= MAX_QUOTES:
                     break
                 picked.append((group, r))
