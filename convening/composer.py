@@ -25,6 +25,7 @@ import json
 import logging
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from operator import attrgetter
@@ -192,13 +193,21 @@ def focus_rows(focus: Focus, start: date, end: date, model_id: int | None = None
 
 
 class Geography:
-    """Where each area sits (id → parent and level, read once without boundaries), and the ward each LSOA belongs to
-    (observations are placed at LSOA or ward level)."""
+    """Where the observations' areas sit (id → parent and level, without boundaries), and the ward each LSOA belongs
+    to (observations are placed at LSOA or ward level). Reads only the areas asked about and the ones above them up to
+    their ward: a query per level of the geography, not the whole (national) area table."""
 
-    def __init__(self):
-        self.parents: dict[int, tuple[int | None, AreaLevel]] = {
-            i: (parent, level) for i, parent, level in db.session.execute(select(Area.id, Area.parent_id, Area.level))
-        }
+    STOPS = (AreaLevel.WARD, AreaLevel.LAD, AreaLevel.CUSTOM)
+
+    def __init__(self, area_ids: Iterable[int | None] = ()):
+        self.parents: dict[int, tuple[int | None, AreaLevel]] = {}
+        frontier = {i for i in area_ids if i is not None}
+        while frontier:
+            rows = db.session.execute(
+                select(Area.id, Area.parent_id, Area.level).where(Area.id.in_(sorted(frontier)))
+            ).all()
+            self.parents.update((i, (parent, level)) for i, parent, level in rows)
+            frontier = {p for _, p, level in rows if p is not None and level not in self.STOPS} - set(self.parents)
         self._ward_of: dict[int | None, int | None] = {None: None}
 
     def ward_id_of(self, area_id: int | None) -> int | None:
@@ -207,18 +216,22 @@ class Geography:
             ward, current = None, area_id
             while current is not None and current in self.parents:
                 parent, level = self.parents[current]
-                if level in (AreaLevel.WARD, AreaLevel.LAD, AreaLevel.CUSTOM):
+                if level in self.STOPS:
                     ward = current if level is AreaLevel.WARD else None
                     break
                 current = parent
             self._ward_of[area_id] = ward
         return self._ward_of[area_id]
 
-    def lsoas_in(self, ward_ids: set[int]) -> dict[int, int]:
-        """``{LSOA id: ward id}`` of the LSOAs directly inside ``ward_ids``."""
-        return {
-            i: parent for i, (parent, level) in self.parents.items() if level is AreaLevel.LSOA and parent in ward_ids
-        }
+    @staticmethod
+    def lsoas_in(ward_ids: set[int]) -> dict[int, int]:
+        """``{LSOA id: ward id}`` of the LSOAs directly inside ``ward_ids`` (of every vintage)."""
+        if not ward_ids:
+            return {}
+        rows = db.session.execute(
+            select(Area.id, Area.parent_id).where(Area.level == AreaLevel.LSOA, Area.parent_id.in_(sorted(ward_ids)))
+        )
+        return dict(rows.all())
 
     def wards(self, partnership: Partnership, focus: Focus) -> list[Area]:
         wards = [a for a in partnership.areas if a.level is AreaLevel.WARD]
@@ -390,7 +403,6 @@ class Composer:
         self.session = session
         self.partnership = session.partnership
         self.focus = focus_of(session)
-        self.geo = Geography()
         self.categories = {c.id: c.name for c in db.session.scalars(select(Category))}
         self.theme_model = self._active_model()
         # {assigned theme id: (theme id after merges, label)}, None for a hidden theme; None without a theme model
@@ -417,6 +429,7 @@ class Composer:
             )
             for audience in EDITIONS
         }
+        self.geo = Geography({r.area_id for r in current})  # wards are counted this period only
         org_ids = {r.organisation_id for r in rows if r.organisation_id is not None}
         self.org_kinds: dict[int, OrgKind] = (
             dict(

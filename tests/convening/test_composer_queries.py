@@ -183,7 +183,8 @@ def test_a_draft_issues_the_same_statements_however_many_observations_and_sessio
     statements: list[str] = []
 
     def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
+        if not statement.startswith(("SAVEPOINT", "RELEASE")):  # the test's own transaction, not the draft's work
+            statements.append(statement)
 
     def draft(title: str) -> int:
         session = cops.create_session(partnership, title, HELD_ON, convenor)
@@ -208,4 +209,5 @@ def test_a_draft_issues_the_same_statements_however_many_observations_and_sessio
     db.session.commit()
     second = draft("Second")
     assert second == first, "\n".join(statements)
-    assert first <= 40, "\n".join(statements)
+    # About 30 reads, then the briefing, its nine sections (one insert each on SQLite) and the audit event.
+    assert first <= 45, "\n".join(statements)
