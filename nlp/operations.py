@@ -803,6 +803,8 @@ def split_theme(theme: Theme, observation_ids: Iterable[int], label: str, actor:
     )
     db.session.add(new)
     db.session.flush()
+    # Listed with the active version's themes until the next refit makes it one of them (nlp.queries.visible_themes).
+    model.changes = {**(model.changes or {}), "split": [*(model.changes or {}).get("split", []), new.id]}
     for assignment in members:
         _correct(partnership, assignment, new, actor)
     db.session.flush()

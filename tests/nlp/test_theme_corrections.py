@@ -115,6 +115,9 @@ def test_moves_and_splits_survive_a_refit_and_are_audited(theme_world, texts):  
     first = theme_ops.refit(partnership, actor=convenor)
     db.session.commit()
     expected, new = _move_and_split(theme_world)
+    from nlp.queries import visible_themes
+
+    assert new in visible_themes(partnership)  # listed (and a move target) before any refit
     assert new.label == "Night buses"
     assert new.partnership_id == partnership.id
 
