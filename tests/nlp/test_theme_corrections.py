@@ -80,7 +80,7 @@ def test_names_are_phrases_without_repeats_placeholders_or_private_words(texts, 
             assert not {MISSED_NAME, "name", "xxxx"} & set(words), text
             assert "don" not in words
             assert "dont" not in words
-        assert theme.description.startswith("Observations about ")
+        assert theme.description.startswith(("Observations about ", "Comments about "))
         assert themes.label_allowed(theme.label, set(themes.shared_vocabulary(texts, sources, result.params)))
 
 
