@@ -54,6 +54,7 @@ DEFAULT_PERIOD_DAYS = 84  # twelve weeks before the meeting
 QUOTES_PER_GROUP = 2
 MAX_QUOTES = 10
 MAX_QUOTE_CHARS = 400
+MAX_WARNING_QUESTIONS = 3  # early warnings offered as discussion questions, strongest first
 
 
 @dataclass
@@ -368,7 +369,7 @@ class Composer:
         indicator_rows, shares = self._indicator_context(wards)
         actions = self.carried_actions()
         links = action_links(actions)
-        return {
+        facts = {
             "shared": {
                 "group_word": self.group_word,
                 "period": self.focus.period_label,
@@ -397,6 +398,20 @@ class Composer:
             },
             **{audience.value: self._edition_facts(audience, wards) for audience in EDITIONS},
         }
+        # Early warnings are the partnership's to discuss (themes over its own observations); the funders' edition
+        # has none. Theme, ward and indicators only, no counts: the facts then hold nothing an erasure must change.
+        facts[Audience.PARTNERSHIP.value]["warnings"] = [w.as_fact() for w in self.early_warnings(wards)]
+        return facts
+
+    def early_warnings(self, wards: list[Area]) -> list:
+        """Need themes rising in the focus wards while their official indicators look stable
+        (:mod:`indicators.warnings`), over the 6 complete months before the period's end."""
+        from indicators import warnings
+
+        if self.theme_model is None or not wards:
+            return []
+        found = warnings.early_warnings(self.partnership, wards, until=self.focus.end + timedelta(days=1))
+        return [w for w in found if not self.focus.theme_ids or w.theme_id in self.focus.theme_ids]
 
     def _theme_model_text(self) -> str | None:
         model = self.theme_model
@@ -1010,6 +1025,13 @@ class Edition:
             )
         for r in [r for r in rows if r["direction"] == "falling"][:1]:
             qs.append(f"Has need around {r['name'].lower()} really eased, or are fewer groups recording it?")
+        for w in self.facts.get("warnings", [])[:MAX_WARNING_QUESTIONS]:
+            marker = " (a machine-made theme name)" if w.get("machine_label") else ""
+            qs.append(
+                f"Early warning: reports about {w['theme'].lower()}{marker} are rising in {w['area']} while the "
+                f"official figures there have not got worse ({w['indicators']}). What are partners seeing, and "
+                "should we act before the statistics catch up?"
+            )
         if self.shared.get("deprived"):
             qs.append("Which members could help us hear from the deprived wards where few observations are recorded?")
         if any(a.get("open") for a in self.shared.get("actions", [])):
