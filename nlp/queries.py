@@ -216,11 +216,12 @@ def trends(
 
 
 def visible_themes(partnership: Partnership) -> list[Theme]:
-    """The partnership's themes found by its active model, not hidden and not merged away."""
+    """The partnership's themes found by its active model (or split off by a person since), not hidden and not
+    merged away."""
     model = active_model(partnership.id)
     if model is None:
         return []
-    ids = set(model.changes.get("topic_theme_ids", []))
+    ids = set(model.changes.get("topic_theme_ids", [])) | set(model.changes.get("split", []))
     return list(
         db.session.scalars(
             select(Theme)

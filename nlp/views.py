@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from indicators import charts
 from nlp import operations, queries
-from nlp.forms import NO_TARGET, ActionForm, HideThemeForm, MergeThemeForm, RenameThemeForm
+from nlp.forms import NO_TARGET, NO_THEME, ActionForm, CorrectThemeForm, HideThemeForm, MergeThemeForm, RenameThemeForm
 from nlp.models import Theme, ThemeAssignment, active_model
 from submissions.models import Observation, ObservationKind
 from submissions.queries import quotable_observations, tally_columns
@@ -26,6 +26,7 @@ bp = Blueprint("themes", __name__, url_prefix="/themes")
 
 MONTHS_SHOWN = 12
 QUOTES = 5
+MEMBERS = 40  # observations listed for correction on a theme's page (the ones nearest its centre first)
 
 
 def _partnership(slug: str) -> Partnership:
@@ -146,23 +147,19 @@ def theme_detail(slug: str, theme_id: int):
     partnership = _partnership(slug)
     theme = _theme(partnership, theme_id)
     model = active_model(partnership.id)
-    quotes, areas, month_rows, total, chart, heatmap, moving = [], [], [], None, None, None, {}
+    quotes, members, areas, month_rows, total, chart, heatmap, moving = [], [], [], [], None, None, None, {}
+    made_by: dict[int, bool] = {}
     if model is not None:
-        quotable = (
-            quotable_observations(partnership, Audience.PARTNERSHIP)
-            .with_only_columns(Observation.id)
-            .order_by(None)
-            .subquery()
+        members = _members(partnership, model, theme)
+        quotes = members[:QUOTES]
+        made_by = dict(
+            db.session.execute(
+                select(ThemeAssignment.observation_id, ThemeAssignment.assigned_by_id.is_not(None)).where(
+                    ThemeAssignment.model_id == model.id,
+                    ThemeAssignment.observation_id.in_([q.observation_id for q in members]),
+                )
+            ).all()
         )
-        candidates = db.session.scalars(
-            select(Observation)
-            .join(ThemeAssignment, ThemeAssignment.observation_id == Observation.id)
-            .join(quotable, quotable.c.id == Observation.id)
-            .where(ThemeAssignment.model_id == model.id, ThemeAssignment.theme_id == theme.id)
-            .order_by(ThemeAssignment.probability.desc(), Observation.id)
-            .limit(QUOTES)
-        )
-        quotes = disclosure.quotes(candidates, Audience.PARTNERSHIP, partnership)
         everything = queries.theme_counts(partnership)
         theme_tally = everything.get(theme.id, Tally())
         total = release(theme_tally)
@@ -173,6 +170,8 @@ def theme_detail(slug: str, theme_id: int):
     merge_form = MergeThemeForm(formdata=None)
     merge_form.set_targets(t for t in queries.visible_themes(partnership) if t.id != theme.id)
     rename_form = RenameThemeForm(label=theme.curated_label or "", description=theme.description)
+    correct_form = CorrectThemeForm(formdata=None)
+    correct_form.set_choices(members, [t for t in queries.visible_themes(partnership) if t.id != theme.id])
     return render_template(
         "nlp/theme.html",
         partnership=partnership,
@@ -190,7 +189,51 @@ def theme_detail(slug: str, theme_id: int):
         merge_form=merge_form,
         hide_form=HideThemeForm(formdata=None),
         action_form=ActionForm(),
+        correct_form=correct_form,
+        person_made={oid for oid, by_person in made_by.items() if by_person},
     )
+
+
+def _members(partnership: Partnership, model, theme: Theme) -> list[disclosure.Quote]:
+    """The theme's observations a convenor may read here (the partnership's quotable ones, as quotes), nearest the
+    theme's centre first: what the page quotes and what corrections are made on."""
+    quotable = (
+        quotable_observations(partnership, Audience.PARTNERSHIP)
+        .with_only_columns(Observation.id)
+        .order_by(None)
+        .subquery()
+    )
+    candidates = db.session.scalars(
+        select(Observation)
+        .join(ThemeAssignment, ThemeAssignment.observation_id == Observation.id)
+        .join(quotable, quotable.c.id == Observation.id)
+        .where(ThemeAssignment.model_id == model.id, ThemeAssignment.theme_id == theme.id)
+        .order_by(ThemeAssignment.probability.desc(), Observation.id)
+        .limit(MEMBERS)
+    )
+    return disclosure.quotes(candidates, Audience.PARTNERSHIP, partnership)
+
+
+def _correction_form(partnership: Partnership, theme: Theme) -> tuple[CorrectThemeForm | None, list[int]]:
+    """The posted correction form and the ticked observations, each one the page listed (else a flashed reason)."""
+    form = CorrectThemeForm()
+    model = active_model(partnership.id)
+    listed = {q.observation_id for q in _members(partnership, model, theme)} if model is not None else set()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for error in errors:
+                flash(error, "error")
+        if not form.errors:
+            flash("The form expired; please try again.", "error")
+        return None, []
+    ticked = [int(i) for i in form.members.data or []]
+    if not ticked:
+        flash("Observations: tick at least one observation. Nothing was changed.", "error")
+        return None, []
+    if not set(ticked) <= listed:
+        flash("Observations: tick only observations listed on this page. Nothing was changed.", "error")
+        return None, []
+    return form, ticked
 
 
 def _places(partnership: Partnership, theme: Theme, theme_tally: Tally) -> list[tuple[str, Released]]:
@@ -364,6 +407,52 @@ def merge(slug: str, theme_id: int):
     if not commit_or_flash(lambda: operations.merge_themes(theme, target, current_user), merged):
         return _back(partnership, theme)
     return redirect(url_for("themes.detail", slug=partnership.slug, theme_id=target.id))
+
+
+@bp.route("/<slug>/<int:theme_id>/move", methods=["POST"], endpoint="move")
+def move(slug: str, theme_id: int):
+    partnership = _partnership(slug)
+    theme = _theme(partnership, theme_id)
+    form, ticked = _correction_form(partnership, theme)
+    if form is None:
+        return _back(partnership, theme)
+    if form.target.data == NO_TARGET:
+        flash("Move the ticked observations to: choose a theme, or “No theme”. Nothing was moved.", "error")
+        return _back(partnership, theme)
+    target = None if form.target.data == NO_THEME else _theme(partnership, form.target.data)
+    if target is not None and target.id == theme.id:
+        flash("Move the ticked observations to: choose another theme. Nothing was moved.", "error")
+        return _back(partnership, theme)
+
+    def apply() -> None:
+        for observation_id in ticked:
+            operations.move_observation(partnership, observation_id, target, current_user)
+
+    where = f"“{target.label}”" if target is not None else "no theme"
+    commit_or_flash(apply, f"Moved {len(ticked)} observation{'s' if len(ticked) != 1 else ''} to {where}.")
+    return _back(partnership, theme)
+
+
+@bp.route("/<slug>/<int:theme_id>/split", methods=["POST"], endpoint="split")
+def split(slug: str, theme_id: int):
+    partnership = _partnership(slug)
+    theme = _theme(partnership, theme_id)
+    form, ticked = _correction_form(partnership, theme)
+    if form is None:
+        return _back(partnership, theme)
+    if not (form.label.data or "").strip():
+        flash("Name of the new theme: write a name. Nothing was split.", "error")
+        return _back(partnership, theme)
+    if not form.confirm.data:
+        flash("Tick the box to confirm the split. Nothing was split.", "error")
+        return _back(partnership, theme)
+    made: list[Theme] = []
+    if not commit_or_flash(
+        lambda: made.append(operations.split_theme(theme, ticked, form.label.data, current_user)),
+        f"Split {len(ticked)} observation{'s' if len(ticked) != 1 else ''} off into a new theme.",
+    ):
+        return _back(partnership, theme)
+    return redirect(url_for("themes.detail", slug=partnership.slug, theme_id=made[0].id))
 
 
 @bp.route("/<slug>/<int:theme_id>/hide", methods=["POST"], endpoint="hide")
