@@ -29,6 +29,7 @@ TINY = {
     "nlp_throughput.py": ["--n", "120", "--processes", "1", "--no-compare"],
     "assign_latency.py": ["--observations", "1"],
     "area_profiles.py": ["--observations", "300", "--requests", "3"],
+    "composer.py": ["--observations", "300", "--runs", "1"],
     "briefing.py": ["--runs", "1"],
     "auth_timing.py": ["--rounds", "3"],
     "postcode_load.py": ["--rows", "2000", "--lookups", "10"],

@@ -3,8 +3,8 @@
 Reviewed: a new table (refit_locks) and two nullable/defaulted columns on jobs (parent_id, label), with
 batch_alter_table for SQLite; downgrade() removes exactly what upgrade() adds.
 
-Revision ID: 0019_refit_fanout
-Revises: 0018_postcodes
+Revision ID: 0020_refit_fanout
+Revises: 0019_theme_corrections
 Create Date: 2026-12-01 13:00:00
 
 """
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0019_refit_fanout"
-down_revision = "0018_postcodes"
+revision = "0020_refit_fanout"
+down_revision = "0019_theme_corrections"
 branch_labels = None
 depends_on = None
 
