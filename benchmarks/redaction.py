@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from nlp.evaluation import load_eval, score  # noqa: E402
 from nlp.models_loader import load_spacy  # noqa: E402
 from nlp.places import Gazetteer, bristol_aliases  # noqa: E402
-from nlp.redaction import NEEDED_COMPONENTS, STRUCTURED, TYPES, Redactor  # noqa: E402
+from nlp.redaction import STRUCTURED, TYPES, Redactor  # noqa: E402
 
 EVAL = ROOT / "tests" / "data" / "redaction_eval.jsonl"
 HARD = ROOT / "tests" / "data" / "redaction_hard.jsonl"
@@ -198,7 +198,7 @@ def main() -> int:
     redactor = build()
     with tempfile.TemporaryDirectory() as tmp:
         redactors = {"before": build_before(args.before, Path(tmp)), "after": redactor}
-        print(f"model {redactor.version}, components used: {', '.join(NEEDED_COMPONENTS)}; both loaded in "
+        print(f"model {redactor.version}, components used: {', '.join(redactor.components)}; both loaded in "
               f"{time.perf_counter() - t0:.1f}s; before = {args.before}")  # fmt: skip
         hard = load_eval(HARD)
         hard_result = report("Hard set (tests/data/redaction_hard.jsonl)", hard, ["holdout", "tuning"], redactors,

@@ -1,0 +1,101 @@
+"""The speed changes of issue 17 change nothing that is computed: spaCy runs only the NER (and any embedding layer it
+listens to) with the same entities and redactions as before, and the ONNX encoder's runs of a few texts and its
+forked processes give the same vectors, in the same order, as one process."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import spacy
+
+from nlp import embeddings
+from nlp.embeddings import encode as real_encode  # imported before tests/nlp/conftest.py memoises encode
+from nlp.redaction import Redactor, needed_components
+from tests.nlp.redaction_support import ROOT, bristol_gazetteer, redactor
+
+# The components redaction ran before issue 17: every component but the tagger, parser, attribute ruler and
+# lemmatizer, i.e. the shared tok2vec as well as the NER.
+BEFORE_DISABLED = ["tagger", "parser", "attribute_ruler", "lemmatizer"]
+
+
+def test_redaction_runs_only_the_ner_of_the_small_model():
+    nlp = redactor().nlp
+    # en_core_web_sm's NER embeds tokens itself; the shared tok2vec feeds only the tagger and the parser.
+    assert "ner" not in nlp.get_pipe("tok2vec").listening_components
+    assert needed_components(nlp) == ("ner",)
+    assert set(redactor().disabled) == set(nlp.pipe_names) - {"ner"}
+
+
+def test_a_shared_embedding_layer_the_ner_listens_to_is_kept():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("tok2vec")
+    listener = {"@architectures": "spacy.Tok2VecListener.v1", "width": 96, "upstream": "*"}
+    ner_model = {"@architectures": "spacy.TransitionBasedParser.v2", "state_type": "ner", "extra_state_tokens": False,
+                 "hidden_width": 64, "maxout_pieces": 2, "use_upper": True, "tok2vec": listener}  # fmt: skip
+    nlp.add_pipe("ner", config={"model": ner_model}).add_label("PERSON")
+    nlp.add_pipe("sentencizer")
+    nlp.initialize()
+    assert needed_components(nlp) == ("tok2vec", "ner")
+    assert Redactor(nlp).disabled == ["sentencizer"]
+
+
+@pytest.mark.slow
+def test_redactions_are_identical_without_the_shared_tok2vec():
+    """Every text of both evaluation sets (1,717 texts): the same entities, so the same redacted text and spans."""
+    texts = []
+    for name in ("redaction_eval.jsonl", "redaction_hard.jsonl"):
+        for line in (ROOT / "tests" / "data" / name).read_text(encoding="utf-8").splitlines():
+            texts.append(json.loads(line)["text"])
+    now = Redactor(redactor().nlp, bristol_gazetteer())
+    before = Redactor(redactor().nlp, bristol_gazetteer())
+    before.disabled = BEFORE_DISABLED
+    assert "tok2vec" in now.disabled
+    results_now = list(now.redact_many(texts, batch_size=128))
+    results_before = list(before.redact_many(texts, batch_size=128))
+    assert sum(len(r.spans) for r in results_now) > 500  # the sets are full of personal data
+    assert results_now == results_before
+
+
+@pytest.fixture(scope="module")
+def onnx_encoder(tmp_path_factory):
+    encoder = embeddings.load_encoder("onnx-int8", tmp_path_factory.mktemp("models"))
+    assert encoder.name == "onnx-int8", "the ONNX encoder fell back to torch"
+    return encoder
+
+
+@pytest.mark.slow
+def test_onnx_sessions_sleep_instead_of_spinning(onnx_encoder):
+    options = onnx_encoder.session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    one = embeddings.OnnxEncoder(onnx_encoder.path, onnx_encoder.sha256, threads=1)
+    assert one.session.get_session_options().intra_op_num_threads == 1
+    assert one.version == onnx_encoder.version  # threads change the speed, not the vectors
+
+
+@pytest.mark.slow
+def test_large_batches_run_in_slices_of_a_few_texts(onnx_encoder, texts):
+    sample = sorted(texts, key=len)[:40]
+    whole = onnx_encoder.embed_batch(sample)
+    assert whole.shape == (40, embeddings.DIMENSIONS)
+    size = embeddings.ONNX_RUN_SIZE
+    sliced = np.vstack([onnx_encoder.embed_batch(sample[i : i + size]) for i in range(0, 40, size)])
+    np.testing.assert_allclose(whole, sliced, atol=1e-6)
+    assert np.allclose(np.linalg.norm(whole, axis=1), 1.0, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_forked_processes_give_the_same_vectors_in_the_same_order(onnx_encoder, texts):
+    sample = texts[:200] + ["", "short", "Mrs [NAME] rang about the damp in her flat again."]
+    one = real_encode(sample, batch_size=32, model=onnx_encoder)
+    progress = []
+    two = real_encode(sample, batch_size=32, model=onnx_encoder, processes=2, progress=lambda d, t: progress.append(d))
+    np.testing.assert_allclose(two, one, atol=1e-5)
+    assert progress[-1] == len(sample)
+    assert progress == sorted(progress)
+    # The torch encoder ignores processes (torch has its own threads): same vectors as without.
+    torch = embeddings.load_encoder("torch")
+    np.testing.assert_allclose(
+        real_encode(sample[:20], model=torch, processes=2), real_encode(sample[:20], model=torch), atol=1e-6
+    )
