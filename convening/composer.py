@@ -20,14 +20,19 @@ as ``{{n:cell}}`` placeholders, released when shown.
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from operator import attrgetter
+from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import Integer, and_, exists, literal, or_, select
+from sqlalchemy.orm import contains_eager, defer, selectinload
 
 from convening.models import Action, SectionKind, Session
 from submissions.models import Category, Observation, ObservationKind
@@ -36,16 +41,17 @@ from webapp.disclosure import (
     EDITIONS,
     Audience,
     Released,
+    SharingLevel,
     State,
     Tally,
+    may_quote,
     method_note,
     release,
     released_with,
     threshold,
 )
-from webapp.disclosure import quotes as disclosure_quotes
 from webapp.extensions import db
-from webapp.models import Area, AreaLevel, OrgKind, Partnership
+from webapp.models import Area, AreaLevel, Organisation, OrgKind, Partnership
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +60,7 @@ DEFAULT_PERIOD_DAYS = 84  # twelve weeks before the meeting
 QUOTES_PER_GROUP = 2
 MAX_QUOTES = 10
 MAX_QUOTE_CHARS = 400
+MAX_WARNING_QUESTIONS = 3  # early warnings offered as discussion questions, strongest first
 
 
 @dataclass
@@ -115,37 +122,133 @@ def focus_of(session: Session) -> Focus:
     )
 
 
-def focus_observations(focus: Focus, start: date, end: date) -> list[Observation]:
-    stmt = partnership_observations(focus.partnership).where(
-        Observation.period_start >= start, Observation.period_start <= end
+class Row(NamedTuple):
+    """One observation in focus as the composer counts it: the columns it needs, never the text (only the quotes
+    picked are read, :meth:`Composer.pick_quotes`). Read by :func:`focus_rows`, which keeps only live, redacted
+    observations (the sharing rules of :func:`submissions.queries.partnership_observations`)."""
+
+    id: int
+    record_key: int
+    period_start: date
+    kind: ObservationKind
+    area_id: int | None
+    category_id: int
+    organisation_id: int | None
+    sharing_level: SharingLevel
+    people_affected: int | None
+    consent_to_quote: bool
+    consent_to_quote_funders: bool
+    assigned_theme_id: int | None  # under the active theme model, before merges (None: unthemed or no model)
+
+    # What webapp.disclosure.may_quote reads besides the columns above: focus_rows keeps live, redacted ones only.
+    @property
+    def is_live(self) -> bool:
+        return True
+
+    @property
+    def redacted_text(self) -> str:
+        return ""
+
+
+ROW_COLUMNS = (
+    Observation.id,
+    Observation.record_key,
+    Observation.period_start,
+    Observation.kind,
+    Observation.area_id,
+    Observation.category_id,
+    Observation.organisation_id,
+    Observation.sharing_level,
+    Observation.people_affected,
+    Observation.consent_to_quote,
+    Observation.consent_to_quote_funders,
+)
+
+
+def focus_rows(focus: Focus, start: date, end: date, model_id: int | None = None) -> list[Row]:
+    """The observations in focus from ``start`` to ``end`` that the partnership counts, as :class:`Row` (one query,
+    ordered by id), with their theme under theme model ``model_id``."""
+    from nlp.models import ThemeAssignment
+
+    theme = ThemeAssignment.theme_id if model_id is not None else literal(None, Integer)
+    stmt = (
+        partnership_observations(focus.partnership)
+        .with_only_columns(*ROW_COLUMNS, theme, maintain_column_froms=True)
+        .where(Observation.period_start >= start, Observation.period_start <= end)
     )
+    if model_id is not None:
+        stmt = stmt.outerjoin(
+            ThemeAssignment,
+            and_(ThemeAssignment.observation_id == Observation.id, ThemeAssignment.model_id == model_id),
+        )
     if focus.area_ids:
         stmt = stmt.where(Observation.area_id.in_(focus.area_ids))
     if focus.category_ids:
         stmt = stmt.where(Observation.category_id.in_(focus.category_ids))
-    return list(db.session.scalars(stmt))
+    # Core rows (no ORM loading): tens of thousands of them at a busy partnership.
+    return list(map(Row._make, db.session.connection().execute(stmt).all()))
 
 
 # Geography helpers -------------------------------------------------------------------------------------------------
 
 
 class Geography:
-    """Every area once, with the ward each LSOA belongs to (observations are placed at LSOA or ward level)."""
+    """Where the observations' areas sit (id → parent and level, without boundaries), and the ward each LSOA belongs
+    to (observations are placed at LSOA or ward level). Reads only the areas asked about and the ones above them up to
+    their ward: a query per level of the geography, not the whole (national) area table."""
 
-    def __init__(self):
-        self.areas = {a.id: a for a in db.session.scalars(select(Area))}
+    STOPS = (AreaLevel.WARD, AreaLevel.LAD, AreaLevel.CUSTOM)
 
-    def ward_of(self, area_id: int | None) -> Area | None:
-        area = self.areas.get(area_id) if area_id else None
-        while area is not None and area.level not in (AreaLevel.WARD, AreaLevel.LAD, AreaLevel.CUSTOM):
-            area = self.areas.get(area.parent_id) if area.parent_id else None
-        return area if area is not None and area.level is AreaLevel.WARD else None
+    def __init__(self, area_ids: Iterable[int | None] = ()):
+        self.parents: dict[int, tuple[int | None, AreaLevel]] = {}
+        frontier = {i for i in area_ids if i is not None}
+        while frontier:
+            rows = db.session.execute(
+                select(Area.id, Area.parent_id, Area.level).where(Area.id.in_(sorted(frontier)))
+            ).all()
+            self.parents.update((i, (parent, level)) for i, parent, level in rows)
+            frontier = {p for _, p, level in rows if p is not None and level not in self.STOPS} - set(self.parents)
+        self._ward_of: dict[int | None, int | None] = {None: None}
+
+    def ward_id_of(self, area_id: int | None) -> int | None:
+        """The id of the ward ``area_id`` is in (itself for a ward), or None (the whole area, or above wards)."""
+        if area_id not in self._ward_of:
+            ward, current = None, area_id
+            while current is not None and current in self.parents:
+                parent, level = self.parents[current]
+                if level in self.STOPS:
+                    ward = current if level is AreaLevel.WARD else None
+                    break
+                current = parent
+            self._ward_of[area_id] = ward
+        return self._ward_of[area_id]
+
+    @staticmethod
+    def lsoas_in(ward_ids: set[int]) -> dict[int, int]:
+        """``{LSOA id: ward id}`` of the LSOAs directly inside ``ward_ids`` (of every vintage)."""
+        if not ward_ids:
+            return {}
+        rows = db.session.execute(
+            select(Area.id, Area.parent_id).where(Area.level == AreaLevel.LSOA, Area.parent_id.in_(sorted(ward_ids)))
+        )
+        return dict(rows.all())
 
     def wards(self, partnership: Partnership, focus: Focus) -> list[Area]:
         wards = [a for a in partnership.areas if a.level is AreaLevel.WARD]
         if not wards:  # the partnership lists only its local authority: take the wards inside it
             las = {a.id for a in partnership.areas if a.level is AreaLevel.LAD}
-            wards = [a for a in self.areas.values() if a.level is AreaLevel.WARD and a.parent_id in las]
+            wards = (
+                list(
+                    db.session.scalars(
+                        select(Area)
+                        .options(defer(Area.boundary))
+                        .where(Area.level == AreaLevel.WARD, Area.parent_id.in_(las))
+                        .order_by(Area.id)
+                    )
+                )
+                if las
+                else []
+            )
         if focus.area_ids:
             wards = [w for w in wards if w.id in focus.area_ids] or wards
         return sorted(wards, key=lambda a: a.name)
@@ -271,93 +374,128 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "x"
 
 
-def _cell_facts(observations: list[Observation], within: tuple[str, ...] = ()) -> dict:
+def _cell_facts(rows: list[Row], within: tuple[str, ...] = ()) -> dict:
     """A cell as stored: its tally, its observations' ids (so an erasure can recount it) and the keys of the larger
-    cells of the same edition that contain it (a total of fewer than k is not broken down)."""
-    tally = Tally.of(observations)
-    return {"n": tally.count, "ks": tally.key_sum, "ids": sorted(o.id for o in observations), "within": list(within)}
+    cells of the same edition that contain it (a total of fewer than k is not broken down). ``rows`` come in id
+    order (:func:`focus_rows`), so the ids are too."""
+    tally = Tally(len(rows), sum(map(_RECORD_KEY, rows)))
+    return {"n": tally.count, "ks": tally.key_sum, "ids": list(map(_ID, rows)), "within": list(within)}
+
+
+_ID, _RECORD_KEY = attrgetter("id"), attrgetter("record_key")
+
+
+def _quote_order(row: Row) -> tuple[int, int]:
+    """Quotes affecting most people first, then the earliest recorded."""
+    return -(row.people_affected or 0), row.id
 
 
 class Composer:
     """Counts a session's focus once per edition: the partnership's (observations shared with it) and the funders'
-    (only those whose sharing level includes funders), and picks each edition's quotes by its own rules."""
+    (only those whose sharing level includes funders), and picks each edition's quotes by its own rules.
+
+    The observations in focus are read once, as narrow rows (:func:`focus_rows`: ids, record keys and the columns
+    cells are grouped by, with their theme joined in SQL), and every cell is tallied in one pass over them; only the
+    quotes picked are read with their text. The facts keep every cell's observation ids (an erasure recounts a
+    published briefing from them), so each observation is read once rather than once per cell."""
 
     def __init__(self, session: Session):
         self.session = session
         self.partnership = session.partnership
         self.focus = focus_of(session)
-        self.geo = Geography()
-        self.categories = {c.id: c for c in db.session.scalars(select(Category))}
-        self.theme_model = None
-        current = focus_observations(self.focus, self.focus.start, self.focus.end)
-        previous = focus_observations(self.focus, self.focus.previous_start, self.focus.previous_end)
-        self.obs_theme = self._themes([*current, *previous])
-        if self.obs_theme is not None and self.focus.theme_ids:
-            in_focus = {i for i, (theme_id, _) in self.obs_theme.items() if theme_id in self.focus.theme_ids}
-            current = [o for o in current if o.id in in_focus]
-            previous = [o for o in previous if o.id in in_focus]
+        self.categories = {c.id: c.name for c in db.session.scalars(select(Category))}
+        self.theme_model = self._active_model()
+        # {assigned theme id: (theme id after merges, label)}, None for a hidden theme; None without a theme model
+        # (then observations are grouped by category).
+        self.theme_of: dict[int, tuple[int, str] | None] | None = None
+        rows = focus_rows(
+            self.focus,
+            self.focus.previous_start,
+            self.focus.end,
+            self.theme_model.id if self.theme_model is not None else None,
+        )
+        if self.theme_model is not None:
+            self.theme_of = self._themes({r.assigned_theme_id for r in rows} - {None})
+            if self.focus.theme_ids:
+                rows = [r for r in rows if self.theme_id(r) in self.focus.theme_ids]
+        current = [r for r in rows if r.period_start >= self.focus.start]
+        previous = [r for r in rows if r.period_start <= self.focus.previous_end]
         # The funders count a subset of what the partnership counts (the same rules, fewer sharing levels).
+        levels = {audience: frozenset(audience.counted_levels) for audience in EDITIONS}
         self.observations = {
             audience: (
-                [o for o in current if o.sharing_level in audience.counted_levels],
-                [o for o in previous if o.sharing_level in audience.counted_levels],
+                [r for r in current if r.sharing_level in levels[audience]],
+                [r for r in previous if r.sharing_level in levels[audience]],
             )
             for audience in EDITIONS
         }
+        self.geo = Geography({r.area_id for r in current})  # wards are counted this period only
+        org_ids = {r.organisation_id for r in rows if r.organisation_id is not None}
+        self.org_kinds: dict[int, OrgKind] = (
+            dict(
+                db.session.execute(select(Organisation.id, Organisation.kind).where(Organisation.id.in_(org_ids))).all()
+            )
+            if org_ids
+            else {}
+        )
 
     @property
-    def current(self) -> list[Observation]:
+    def current(self) -> list[Row]:
         return self.observations[Audience.PARTNERSHIP][0]
 
     @property
-    def previous(self) -> list[Observation]:
+    def previous(self) -> list[Row]:
         return self.observations[Audience.PARTNERSHIP][1]
 
-    def _themes(self, observations: list[Observation]) -> dict[int, tuple[int, str]] | None:
-        """``{observation id: (theme id, label)}`` under the partnership's active theme model, or None without one
-        (then observations are grouped by category)."""
+    def _active_model(self):
         try:
-            from nlp.models import Theme, ThemeAssignment, active_model
+            from nlp.models import active_model
         except ImportError:
             return None
-        model = active_model(self.partnership.id)
-        if model is None:
-            return None
-        self.theme_model = model
-        ids = [o.id for o in observations]
-        mapping: dict[int, tuple[int, str]] = {}
-        if not ids:
-            return mapping
-        rows = db.session.execute(
-            select(ThemeAssignment.observation_id, Theme)
-            .join(Theme, Theme.id == ThemeAssignment.theme_id)
-            .where(ThemeAssignment.model_id == model.id, ThemeAssignment.observation_id.in_(ids))
-        )
-        for obs_id, theme in rows:
-            theme = theme.canonical()
-            if not theme.hidden:
-                mapping[obs_id] = (theme.id, theme.label)
-        return mapping
+        return active_model(self.partnership.id)
+
+    def _themes(self, assigned: set[int]) -> dict[int, tuple[int, str] | None]:
+        """``{theme id: (theme id after merges, label)}`` (None: hidden) for the themes observations are assigned."""
+        from nlp.models import Theme
+
+        if not assigned:
+            return {}
+        # The partnership's themes in one query, so that following merges finds them in the session.
+        themes = {
+            t.id: t
+            for t in db.session.scalars(
+                select(Theme).where(or_(Theme.partnership_id == self.partnership.id, Theme.id.in_(assigned)))
+            )
+        }
+        out: dict[int, tuple[int, str] | None] = {}
+        for theme_id in assigned:
+            theme = themes[theme_id].canonical()
+            out[theme_id] = None if theme.hidden else (theme.id, theme.label)
+        return out
+
+    def theme_id(self, row: Row) -> int | None:
+        """The theme (after merges) ``row`` is counted under; None when unthemed or its theme is hidden."""
+        themed = self.theme_of.get(row.assigned_theme_id) if self.theme_of and row.assigned_theme_id else None
+        return themed[0] if themed else None
 
     @property
     def group_word(self) -> str:
-        return "Theme" if self.obs_theme is not None else "Category"
+        return "Theme" if self.theme_of is not None else "Category"
 
     def theme_ids_used(self) -> list[int]:
-        if self.obs_theme is None:
+        if self.theme_of is None:
             return []
-        ids = {o.id for o in self.current}
-        return sorted({theme_id for obs_id, (theme_id, _) in self.obs_theme.items() if obs_id in ids})
+        return sorted({t for t in map(self.theme_id, self.current) if t is not None})
 
     @property
     def has_data(self) -> bool:
         return bool(self.current or self.previous)
 
-    def group_name(self, obs: Observation) -> str:
-        if self.obs_theme is not None:
-            return self.obs_theme.get(obs.id, (None, UNTHEMED))[1]
-        category = self.categories.get(obs.category_id)
-        return category.name if category else "Uncategorised"
+    def group_name(self, row: Row) -> str:
+        if self.theme_of is not None:
+            themed = self.theme_of.get(row.assigned_theme_id)
+            return themed[1] if themed else UNTHEMED
+        return self.categories.get(row.category_id, "Uncategorised")
 
     # Facts ----------------------------------------------------------------------------------------------------------
 
@@ -368,7 +506,9 @@ class Composer:
         indicator_rows, shares = self._indicator_context(wards)
         actions = self.carried_actions()
         links = action_links(actions)
-        return {
+        picked = {audience: self.pick_quotes(self.observations[audience][0], audience) for audience in EDITIONS}
+        texts = self._quote_texts({r.id for rows in picked.values() for _, r in rows})
+        facts = {
             "shared": {
                 "group_word": self.group_word,
                 "period": self.focus.period_label,
@@ -395,8 +535,25 @@ class Composer:
                 "theme_model": self._theme_model_text(),
                 "theme_ids": self.theme_ids_used(),
             },
-            **{audience.value: self._edition_facts(audience, wards) for audience in EDITIONS},
+            **{
+                audience.value: self._edition_facts(audience, wards, self._quotes(picked[audience], texts))
+                for audience in EDITIONS
+            },
         }
+        # Early warnings are the partnership's to discuss (themes over its own observations); the funders' edition
+        # has none. Theme, ward and indicators only, no counts: the facts then hold nothing an erasure must change.
+        facts[Audience.PARTNERSHIP.value]["warnings"] = [w.as_fact() for w in self.early_warnings(wards)]
+        return facts
+
+    def early_warnings(self, wards: list[Area]) -> list:
+        """Need themes rising in the focus wards while their official indicators look stable
+        (:mod:`indicators.warnings`), over the 6 complete months before the period's end."""
+        from indicators import warnings
+
+        if self.theme_model is None or not wards:
+            return []
+        found = warnings.early_warnings(self.partnership, wards, until=self.focus.end + timedelta(days=1))
+        return [w for w in found if not self.focus.theme_ids or w.theme_id in self.focus.theme_ids]
 
     def _theme_model_text(self) -> str | None:
         model = self.theme_model
@@ -407,47 +564,70 @@ class Composer:
             f"{model.theme_count} themes)"
         )
 
-    def _edition_facts(self, audience: Audience, wards: list[Area]) -> dict:
+    def _edition_facts(self, audience: Audience, wards: list[Area], quotes: list[dict]) -> dict:
         now, before = self.observations[audience]
+        # One pass over the rows, each into the parts it belongs to; the cells below are written in a fixed order.
+        names_now = list(map(self.group_name, now))
+        names_before = list(map(self.group_name, before))
+        ward_of = self.geo.ward_id_of
+        g_now: dict[str, list[Row]] = defaultdict(list)
+        g_kind: dict[tuple[str, str], list[Row]] = defaultdict(list)
+        g_before: dict[str, list[Row]] = defaultdict(list)
+        week_kind: dict[tuple[str, str], list[Row]] = defaultdict(list)
+        weeks_seen: dict[date, str] = {}
+        placed: list[Row] = []
+        by_ward: dict[int, list[Row]] = defaultdict(list)
+        by_org: dict[int, list[Row]] = defaultdict(list)
+        for r, name in zip(now, names_now, strict=True):
+            g_now[name].append(r)
+            g_kind[(name, r.kind)].append(r)
+            week = weeks_seen.get(r.period_start)
+            if week is None:
+                week = weeks_seen[r.period_start] = (
+                    r.period_start - timedelta(days=r.period_start.weekday())
+                ).isoformat()
+            week_kind[(week, r.kind)].append(r)
+            ward = ward_of(r.area_id)
+            if ward is not None:
+                placed.append(r)
+                by_ward[ward].append(r)
+            if r.organisation_id is not None:
+                by_org[r.organisation_id].append(r)
+        for r, name in zip(before, names_before, strict=True):
+            g_before[name].append(r)
+
         cells: dict[str, dict] = {
             "total.now": _cell_facts(now),
             "total.before": _cell_facts(before),
         }
         groups: dict[str, str] = {}
-        for name in sorted({self.group_name(o) for o in [*now, *before]}):
+        for name in sorted({*names_now, *names_before}):
             key = _slug(name)
             while key in groups.values():
                 key += "-"
             groups[name] = key
-            g_now = [o for o in now if self.group_name(o) == name]
-            cells[f"g.{key}.now"] = _cell_facts(g_now, ("total.now",))
-            cells[f"g.{key}.before"] = _cell_facts([o for o in before if self.group_name(o) == name], ("total.before",))
+            cells[f"g.{key}.now"] = _cell_facts(g_now.get(name, []), ("total.now",))
+            cells[f"g.{key}.before"] = _cell_facts(g_before.get(name, []), ("total.before",))
             for kind in ObservationKind:
                 cells[f"g.{key}.{kind.value}"] = _cell_facts(
-                    [o for o in g_now if o.kind is kind], (f"g.{key}.now", "total.now")
+                    g_kind.get((name, kind), []), (f"g.{key}.now", "total.now")
                 )
-        weeks = sorted({(o.period_start - timedelta(days=o.period_start.weekday())).isoformat() for o in now})
+        weeks = sorted(set(weeks_seen.values()))
         for week in weeks:
-            in_week = [
-                o for o in now if (o.period_start - timedelta(days=o.period_start.weekday())).isoformat() == week
-            ]
             for kind in ObservationKind:
-                cells[f"w.{week}.{kind.value}"] = _cell_facts([o for o in in_week if o.kind is kind], ("total.now",))
-        placed = [o for o in now if self.geo.ward_of(o.area_id) is not None]
+                cells[f"w.{week}.{kind.value}"] = _cell_facts(week_kind.get((week, kind), []), ("total.now",))
         cells["placed"] = _cell_facts(placed, ("total.now",))
         for w in wards:
-            cells[f"ward.{w.id}"] = _cell_facts(
-                [o for o in placed if self.geo.ward_of(o.area_id).id == w.id], ("placed", "total.now")
-            )
+            cells[f"ward.{w.id}"] = _cell_facts(by_ward.get(w.id, []), ("placed", "total.now"))
         kinds: dict[str, dict] = {}
         for label, members in self._contributor_kinds(now).items():
             key = _slug(label)
             cells[f"kind.{key}"] = _cell_facts(members, ("total.now",))
-            orgs = {o.organisation_id for o in members if o.organisation_id is not None}
+            orgs = {r.organisation_id for r in members if r.organisation_id is not None}
             kinds[key] = {"label": label, "organisations": len(orgs), "resident": label == "Residents"}
         contributors = {}
-        for org_id in sorted({o.organisation_id for o in now if o.organisation_id is not None}):
-            cells[f"org.{org_id}"] = _cell_facts([o for o in now if o.organisation_id == org_id])
+        for org_id in sorted(by_org):
+            cells[f"org.{org_id}"] = _cell_facts(by_org[org_id])
             contributors[str(org_id)] = f"org.{org_id}"
         return {
             "audience": audience.value,
@@ -456,49 +636,66 @@ class Composer:
             "weeks": weeks,
             "kinds": kinds,
             "contributors": contributors,
-            "quotes": self.pick_quotes(now, audience),
+            "quotes": quotes,
         }
 
-    def _contributor_kinds(self, observations: list[Observation]) -> dict[str, list[Observation]]:
+    def _contributor_kinds(self, rows: list[Row]) -> dict[str, list[Row]]:
         """Observations by who contributed them, never narrower than k organisations: a kind of organisation has its
         own row only when the partnership has at least k members of that kind; the others are "Partner
         organisations"; residents are a row of their own."""
         k = threshold()
         members_of_kind = Counter(o.kind for o in self.partnership.members)
-        out: dict[str, list[Observation]] = defaultdict(list)
-        for o in observations:
-            if o.organisation_id is None:
-                out["Residents"].append(o)
+        out: dict[str, list[Row]] = defaultdict(list)
+        label_of: dict[int, str] = {}
+        for r in rows:
+            if r.organisation_id is None:
+                out["Residents"].append(r)
                 continue
-            kind = o.organisation.kind if o.organisation else None
-            label = OrgKind(kind).label if kind and members_of_kind[kind] >= k else "Partner organisations"
-            out[label].append(o)
+            label = label_of.get(r.organisation_id)
+            if label is None:
+                kind = self.org_kinds.get(r.organisation_id)
+                label = OrgKind(kind).label if kind and members_of_kind[kind] >= k else "Partner organisations"
+                label_of[r.organisation_id] = label
+            out[label].append(r)
         return dict(sorted(out.items()))
 
-    def pick_quotes(self, observations: list[Observation], audience: Audience) -> list[dict]:
-        """Up to two quotes per group, ten in all, among the observations ``audience`` may read as quotes
-        (webapp.disclosure.quotes: level, consent, redacted, live), those affecting most people first."""
-        by_group: dict[str, list[Observation]] = defaultdict(list)
-        ordered = sorted(observations, key=lambda o: (-(o.people_affected or 0), o.id))
-        allowed = {q.observation_id for q in disclosure_quotes(ordered, audience, self.partnership)}
-        for o in ordered:
-            if o.id in allowed:
-                by_group[self.group_name(o)].append(o)
-        quotes: list[dict] = []
-        for group in sorted(by_group, key=lambda g: -len(by_group[g])):
-            for o in by_group[group][:QUOTES_PER_GROUP]:
-                if len(quotes) >= MAX_QUOTES:
+    def pick_quotes(self, rows: list[Row], audience: Audience) -> list[tuple[str, Row]]:
+        """``(group, row)`` of up to two quotes per group, ten in all, among the observations ``audience`` may read
+        as quotes (webapp.disclosure.may_quote: level, consent, redacted, live), those affecting most people first;
+        the groups with most quotable observations first."""
+        # Consent first (may_quote's first test, and most rows fail it): the rule itself is may_quote's.
+        by_group: dict[str, list[Row]] = defaultdict(list)
+        for r in rows:
+            if r.consent_to_quote and may_quote(r, audience):
+                by_group[self.group_name(r)].append(r)
+        best = {g: heapq.nsmallest(QUOTES_PER_GROUP, found, key=_quote_order) for g, found in by_group.items()}
+        picked: list[tuple[str, Row]] = []
+        # Most quotable observations first; between equals, the group with the strongest quote first.
+        for group in sorted(by_group, key=lambda g: (-len(by_group[g]), _quote_order(best[g][0]))):
+            for r in best[group]:
+                if len(picked) >= MAX_QUOTES:
                     break
-                quotes.append(
-                    {
-                        "observation_id": o.id,
-                        "group": group,
-                        "text": _trim(o.redacted_text),
-                        "resident": o.organisation_id is None,
-                        "org_kind": o.organisation.kind.value if o.organisation is not None else None,
-                    }
-                )
-        return quotes
+                picked.append((group, r))
+        return picked
+
+    def _quote_texts(self, ids: set[int]) -> dict[int, str]:
+        """The redacted text of the quotes picked (at most MAX_QUOTES per edition): the only text the composer reads."""
+        if not ids:
+            return {}
+        rows = db.session.execute(select(Observation.id, Observation.redacted_text).where(Observation.id.in_(ids)))
+        return dict(rows.all())
+
+    def _quotes(self, picked: list[tuple[str, Row]], texts: dict[int, str]) -> list[dict]:
+        return [
+            {
+                "observation_id": r.id,
+                "group": group,
+                "text": _trim(texts[r.id]),
+                "resident": r.organisation_id is None,
+                "org_kind": self.org_kinds[r.organisation_id].value if r.organisation_id is not None else None,
+            }
+            for group, r in picked
+        ]
 
     # Indicators (the same for every edition) -------------------------------------------------------------------------
 
@@ -510,33 +707,52 @@ class Composer:
         except ImportError:
             return [], {}
         ward_ids = {w.id for w in wards}
-        lsoa_ward = {a.id: a.parent_id for a in self.geo.areas.values() if a.level is AreaLevel.LSOA}
+        lsoa_ward = self.geo.lsoas_in(ward_ids)
+        in_focus_ids = ward_ids | self.focus.area_ids
+        if not self.focus.area_ids:
+            in_focus_ids |= {a.id for a in self.partnership.areas}
         results: list[dict] = []
         deprived_share: dict[int, float] = {}
-        indicators = list(
-            db.session.scalars(
-                select(Indicator)
+        has_values = exists().where(IndicatorValue.indicator_id == Indicator.id)
+        indicators = [
+            ind
+            for ind, present in db.session.execute(
+                select(Indicator, has_values)
                 .join(IndicatorDataset)
+                .options(contains_eager(Indicator.dataset))
                 .order_by(IndicatorDataset.release_date.desc(), Indicator.position)
             )
-        )
+            if present
+        ]
+        # The newest release of each measure (an older one is found by the dataset and indicator keys, else by name).
         seen_names: set[str] = set()
+        newest = []
         for ind in indicators:
-            # An older release of the same measure: found by the dataset and indicator keys, else by name.
             same = f"{ind.dataset.key}:{ind.key}" if ind.dataset.key and ind.key else ind.name
-            if same in seen_names:
-                continue
-            values = list(db.session.scalars(select(IndicatorValue).where(IndicatorValue.indicator_id == ind.id)))
-            if not values:
-                continue
-            seen_names.add(same)
+            if same not in seen_names:
+                seen_names.add(same)
+                newest.append(ind)
+        ranks = {i.id for i in newest if i.value_kind is ValueKind.RANK and i.level is AreaLevel.LSOA}
+        others = {i.id for i in newest} - ranks
+        # Only the values of the focus: the LSOAs in its wards for ranks, the focus areas for the rest (two queries).
+        values: dict[int, list] = defaultdict(list)
+        for ids, areas in ((ranks, set(lsoa_ward)), (others, in_focus_ids)):
+            if ids and areas:
+                for v in db.session.execute(
+                    select(IndicatorValue.indicator_id, IndicatorValue.area_id, IndicatorValue.decile,
+                           IndicatorValue.value, IndicatorValue.suppressed, IndicatorValue.period_key,
+                           IndicatorValue.period_start)
+                    .where(IndicatorValue.indicator_id.in_(ids), IndicatorValue.area_id.in_(areas))
+                    .order_by(IndicatorValue.id)
+                ):  # fmt: skip
+                    values[v.indicator_id].append(v)
+        for ind in newest:
             ds = ind.dataset
             if ind.value_kind is ValueKind.RANK and ind.level is AreaLevel.LSOA:
                 per_ward: dict[int, list[int]] = defaultdict(list)
-                for v in values:
-                    ward = lsoa_ward.get(v.area_id)
-                    if ward in ward_ids and v.decile is not None:
-                        per_ward[ward].append(v.decile)
+                for v in values[ind.id]:
+                    if v.decile is not None:
+                        per_ward[lsoa_ward[v.area_id]].append(v.decile)
                 if not per_ward:
                     continue
                 shares = {w: sum(1 for d in ds_ if d <= 2) / len(ds_) for w, ds_ in per_ward.items()}
@@ -548,7 +764,7 @@ class Composer:
                     {
                         "indicator": ind.name,
                         "value": f"{share:.0%} of LSOAs in the most deprived 20%",
-                        "period": values[0].period_key,
+                        "period": values[ind.id][0].period_key,
                         "trend": "single release",
                         "source": f"{ds.publisher or ds.title}, released {ds.release_label}, {ind.geography_label}",
                         "sort": -share,
@@ -556,13 +772,7 @@ class Composer:
                 )
                 self._cite(ds)
             else:
-                in_focus = [
-                    v
-                    for v in values
-                    if v.area_id in ward_ids
-                    or v.area_id in self.focus.area_ids
-                    or (not self.focus.area_ids and v.area_id in {a.id for a in self.partnership.areas})
-                ]
+                in_focus = values[ind.id]
                 if not in_focus:
                     continue
                 by_period: dict[str, list[float]] = defaultdict(list)
@@ -607,6 +817,8 @@ class Composer:
     # Actions ---------------------------------------------------------------------------------------------------------
 
     def carried_actions(self) -> list[Action]:
+        """Every action of the last earlier session, and the open ones of the sessions before it (one query for the
+        sessions, one for their actions with their owners)."""
         earlier = list(
             db.session.scalars(
                 select(Session)
@@ -620,10 +832,17 @@ class Composer:
         )
         if not earlier:
             return []
-        last = earlier[0]
-        actions = list(last.actions)
+        by_session: dict[int, list[Action]] = defaultdict(list)
+        for action in db.session.scalars(
+            select(Action)
+            .options(selectinload(Action.owner))
+            .where(Action.session_id.in_([s.id for s in earlier]))
+            .order_by(Action.id)
+        ):
+            by_session[action.session_id].append(action)
+        actions = list(by_session[earlier[0].id])
         for s in earlier[1:]:
-            actions += [a for a in s.actions if a.status.is_open]
+            actions += [a for a in by_session[s.id] if a.status.is_open]
         return actions
 
 
@@ -1010,6 +1229,13 @@ class Edition:
             )
         for r in [r for r in rows if r["direction"] == "falling"][:1]:
             qs.append(f"Has need around {r['name'].lower()} really eased, or are fewer groups recording it?")
+        for w in self.facts.get("warnings", [])[:MAX_WARNING_QUESTIONS]:
+            marker = " (a machine-made theme name)" if w.get("machine_label") else ""
+            qs.append(
+                f"Early warning: reports about {w['theme'].lower()}{marker} are rising in {w['area']} while the "
+                f"official figures there have not got worse ({w['indicators']}). What are partners seeing, and "
+                "should we act before the statistics catch up?"
+            )
         if self.shared.get("deprived"):
             qs.append("Which members could help us hear from the deprived wards where few observations are recorded?")
         if any(a.get("open") for a in self.shared.get("actions", [])):

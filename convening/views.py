@@ -34,6 +34,7 @@ from convening.forms import (
     parse_ids,
 )
 from convening.models import Action, BriefingSection, BriefingVersion, SectionKind, Session, ViewKind
+from indicators import warnings
 from webapp import disclosure, policy
 from webapp import operations as base_ops
 from webapp.disclosure import Audience, audience_for, edition_for
@@ -653,6 +654,10 @@ def home_panels(user) -> list[HomePanel]:
             overviews = [ops.sessions_overview(p) for p in convened]
             values = {"overviews": overviews, "today": date.today()}
             panels.append(HomePanel("convening/_home_sessions.html", values, order=10))
+            found = [(p, warnings.early_warnings(p)) for p in convened]
+            if any(w for _, w in found):
+                values = {"found": [(p, w) for p, w in found if w], "rule": warnings.RULE}
+                panels.append(HomePanel("convening/_home_warnings.html", values, order=12))
     if Role.ORG_ADMIN in roles:
         pending = ops.agreements_to_accept(user)
         if pending:

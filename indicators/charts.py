@@ -101,11 +101,19 @@ def _sparkline_template(width: int, height: int) -> str:
     return json.dumps(chart.to_dict())
 
 
-def sparkline(series: list[dict[str, Any]], description: str, width: int = 140, height: int = 32) -> dict:
-    """A small trend line. ``series``: dicts with ``start`` (ISO date), ``period`` (label), ``value``, ``display``."""
+def sparkline(
+    series: list[dict[str, Any]], description: str, width: int = 140, height: int = 32, gaps: bool = False
+) -> dict:
+    """A small trend line. ``series``: dicts with ``start`` (ISO date), ``period`` (label), ``value``, ``display``.
+
+    ``gaps``: a point without a value (a count not released as a number) breaks the line there instead of being
+    skipped, so a suppressed month is a gap, not a straight line across it."""
     spec = json.loads(_sparkline_template(width, height))
     spec["description"] = description
-    spec["datasets"] = {"series": [s for s in series if s.get("value") is not None]}
+    spec["datasets"] = {"series": series if gaps else [s for s in series if s.get("value") is not None]}
+    if gaps:
+        spec["mark"]["invalid"] = "break-paths-show-domains"
+        spec["encoding"]["y"]["scale"] = {"zero": True}
     spec["padding"] = 2
     return spec
 
@@ -133,6 +141,92 @@ def bars(rows: list[dict[str, Any]], title: str, value_title: str, description: 
     spec["description"] = description
     spec["datasets"] = {"bars": [r for r in rows if r.get("value") is not None]}
     return spec
+
+
+@lru_cache(maxsize=4)
+def _periods_template(value_title: str) -> str:
+    x = alt.X("label:N", title=None, sort=None, axis=alt.Axis(labelAngle=0, labelLimit=160))
+    bars = (
+        alt.Chart(alt.NamedData(name="periods"))
+        .transform_filter("isValid(datum.value)")
+        .mark_bar(color="#1d4f91")
+        .encode(
+            x=x,
+            y=alt.Y("value:Q", title=value_title, axis=alt.Axis(tickMinStep=1, format="d")),
+            tooltip=[alt.Tooltip("label:N", title="Period"), alt.Tooltip("display:N", title=value_title)],
+        )
+    )
+    # A period not released as a number is a gap with its words on it ("<5"), never a bar of 0.
+    gaps = (
+        alt.Chart(alt.NamedData(name="periods"))
+        .transform_filter("!isValid(datum.value)")
+        .mark_text(baseline="bottom", dy=-2, color="#595959", fontStyle="italic")
+        .encode(
+            x=x,
+            y=alt.datum(0),
+            text="short:N",
+            tooltip=[alt.Tooltip("label:N", title="Period"), alt.Tooltip("display:N", title=value_title)],
+        )
+    )
+    return json.dumps(alt.layer(bars, gaps).properties(width="container", height=180).to_dict())
+
+
+def periods(rows: list[dict[str, Any]], title: str, value_title: str, description: str) -> dict:
+    """Counts over consecutive periods, oldest first. ``rows``: ``start`` (ISO date), ``label``, ``value`` (None when
+    not released as a number: drawn as a gap carrying ``short``, e.g. "<5", not as 0), ``display``, ``short``."""
+    spec = json.loads(_periods_template(value_title))
+    for layer in spec["layer"]:  # oldest first, as given (a nominal axis would sort the labels alphabetically)
+        layer["encoding"]["x"]["sort"] = [r["label"] for r in rows]
+    spec["title"] = title
+    spec["description"] = description
+    spec["datasets"] = {"periods": rows}
+    return spec
+
+
+@lru_cache(maxsize=4)
+def _heatmap_template(value_title: str) -> str:
+    base = alt.Chart(alt.NamedData(name="cells")).encode(
+        x=alt.X("column:N", title=None, sort=None, axis=alt.Axis(labelAngle=-45, labelLimit=160, orient="top")),
+        y=alt.Y("row:N", title=None, sort=None, axis=alt.Axis(labelLimit=240, labelFontSize=12)),
+        tooltip=[
+            alt.Tooltip("row:N", title="Theme"),
+            alt.Tooltip("column:N", title="Ward"),
+            alt.Tooltip("display:N", title=value_title),
+        ],
+    )
+    shown = (
+        base.transform_filter("isValid(datum.value)")
+        .mark_rect(stroke="#ffffff")
+        .encode(
+            color=alt.Color(
+                "value:Q", title=value_title, scale=alt.Scale(scheme="blues"), legend=alt.Legend(orient="bottom")
+            )
+        )
+    )
+    # Cells not released as a number: light grey with their words, so a gap never reads as a low count.
+    hidden = base.transform_filter("!isValid(datum.value)").mark_rect(fill="#eeeeee", stroke="#ffffff")
+    words = (
+        base.transform_filter("!isValid(datum.value)").mark_text(fontSize=10, color="#595959").encode(text="short:N")
+    )
+    layered = alt.layer(shown, hidden, words).properties(width=alt.Step(30), height=alt.Step(24))
+    return json.dumps(layered.to_dict())
+
+
+def heatmap(cells: list[dict[str, Any]], title: str, value_title: str, description: str) -> dict:
+    """Rows × columns of counts. ``cells``: ``row``, ``column``, ``value`` (None when not released as a number),
+    ``display``, ``short`` (what a grey cell says, e.g. "<5"); rows and columns keep the order given."""
+    spec = json.loads(_heatmap_template(value_title))
+    spec["title"] = title
+    spec["description"] = description
+    spec["datasets"] = {"cells": cells}
+    return spec
+
+
+def short(released) -> str:
+    """A released count in a few characters, for a chart: the number, "<k" or "–" (not shown)."""
+    if released.value is not None:
+        return f"{released.value:,}"
+    return f"<{released.k}" if released.hidden else "–"
 
 
 def to_svg(spec: dict) -> str:

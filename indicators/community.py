@@ -21,7 +21,7 @@ import pandas as pd
 from sqlalchemy import case, func, literal, select
 
 from indicators import aggregation
-from indicators.models import Indicator, Polarity
+from indicators.models import Indicator
 from indicators.profiles import (
     Figure,
     MapLayer,
@@ -471,31 +471,22 @@ def evidence_gap(area: Area, figures: list[Figure], sections: list[CommunitySect
 
 
 def rising_where_stable(area: Area, figures: list[Figure], themes: ThemesSection | None) -> Flag | None:
-    """Needs rising in what the community reports while the official indicators here are stable or improving."""
+    """Needs rising in what the community reports here while the official indicators here are stable or improving:
+    the early-warning rule of :mod:`indicators.warnings` (the convenor's home page and the briefing use it too),
+    for the partnership's own people (``themes`` is None for everyone else)."""
+    from indicators import warnings
+
     if themes is None:
         return None
-    rising = [t for t in themes.needs if t.direction == "rising" and not t.count.suppressed]
-    judged = []
-    for f in figures:
-        points = [p for p in f.series if p["value"] is not None]
-        if f.indicator.polarity is Polarity.NEUTRAL or len(points) < 2:
-            continue
-        last, previous = points[-1]["value"], points[-2]["value"]
-        change = 0.0 if previous == 0 else (last - previous) / abs(previous)
-        worse = change > 0.05 if f.indicator.polarity is Polarity.HIGHER_IS_WORSE else change < -0.05
-        judged.append((f.indicator.name, worse, points[-2]["period"], points[-1]["period"]))
-    if not rising or not judged or any(worse for _, worse, _, _ in judged):
+    found = warnings.early_warnings(themes.partnership, [area], figures={area.id: figures})
+    if not found:
         return None
-    names = ", ".join(t.label for t in rising[:5])
-    indicators = "; ".join(f"{name} ({a} to {b})" for name, _, a, b in judged)
+    names = ", ".join(f"{w.theme} ({w.recent} in the last 3 months, {w.before} in the 3 before)" for w in found[:5])
     return Flag(
         "Rising needs where the statistics look stable",
-        f"Reports of {names} are rising across the partnership and are made in {area.name}, while no official "
-        f"indicator here got worse between its last two releases ({indicators}). Computed as: a need theme whose "
-        "last 3 months differ from the 3 before (exact binomial test, p < 0.05, at least 10 observations, on the "
-        "protected counts), reported in this area, where every indicator with a good direction and at least two "
-        "periods changed by less than 5% or for the better. The statistics may lag: this is a prompt to look, not a "
-        "finding.",
+        f"Reports of {names} are rising in {area.name}, while no official indicator here got worse between its "
+        f"last two releases ({found[0].indicators_text}). Computed as: {warnings.RULE}. The statistics may lag: "
+        "this is a prompt to look, not a finding.",
     )
 
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 
 from indicators.models import Indicator, IndicatorDataset, IndicatorValue
-from indicators.profiles import deprivation_index, lsoa_ids_within
+from indicators.profiles import deprivation_index, lsoa_ids_within_many
 from webapp.disclosure import Released, State
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel
@@ -53,7 +53,7 @@ def deprived_shares(areas: Iterable[Area], index: Indicator | None = None) -> di
     areas = list(areas)
     if index is None or not areas:
         return {}
-    within = {a.id: lsoa_ids_within(a, index.vintage) for a in areas}
+    within = lsoa_ids_within_many(areas, index.vintage)  # one query per level, not per area
     wanted = {i for ids in within.values() for i in ids}
     if not wanted:
         return {}

@@ -249,12 +249,29 @@ def theme_deprivation(theme_id: int):
             sort=False,
         )
     )
+    # Observations placed only at ward level say nothing by LSOA decile: the page then leads with the wards grouped
+    # by their share of deprived LSOAs, and draws no empty decile chart.
+    by_ward = not result.placed.value and bool(result.ward_placed.value)
+    ward_rows = community.chart_rows([(r.label, r.observations) for r in result.ward_rows])
+    ward_spec = charts.script_json(
+        charts.bars(
+            ward_rows,
+            f"“{theme.label}” by ward, wards grouped by deprivation",
+            "Observations",
+            f"Bar chart of observations of the theme {theme.label} placed in a ward or its LSOAs, the wards grouped by "
+            "the share of their LSOAs in England's most deprived 20%; groups not shown as a number are not drawn. The "
+            "table below lists every group.",
+            sort=False,
+        )
+    )
     return render_template(
         "indicators/theme_deprivation.html",
         theme=theme,
         partnership=partnership,
         result=result,
-        spec=spec,
+        spec=spec if any(r["value"] for r in rows) else None,
+        ward_spec=ward_spec if any(r["value"] for r in ward_rows) else None,
+        by_ward=by_ward,
         months=months,
         method_note=disclosure.method_note(),
     )

@@ -84,7 +84,7 @@ def _forget_relabelled(session: OrmSession) -> None:
     session.info.pop(_RELABELLED, None)
 
 
-def _plan(ids: list[int]) -> tuple[list[int], list[tuple[Theme, list[str], str]]]:
+def _plan(ids: list[int]) -> tuple[list[int], list[tuple[Theme, list[str], str, bool]]]:
     """(partnership ids, [(theme, its terms without the erased-only ones, its new machine label)]) for the themes
     that would change if these observations were gone."""
     partnerships, changes = [], []
@@ -96,8 +96,12 @@ def _plan(ids: list[int]) -> tuple[list[int], list[tuple[Theme, list[str], str]]
         allowed = allowed_terms(partnership, model, without=ids)
         for theme in db.session.scalars(select(Theme).where(Theme.partnership_id == partnership.id)):
             terms = [t for t in (theme.top_terms or []) if t in allowed]
-            if terms != list(theme.top_terms or []) or not th.label_allowed(theme.auto_label.lower(), allowed):
-                changes.append((theme, terms, th.make_label(terms)[:200]))
+            label_ok = th.label_allowed(theme.auto_label.lower(), allowed)
+            description_ok = th.description_allowed(theme.auto_description or "", allowed)
+            if terms != list(theme.top_terms or []) or not label_ok or not description_ok:
+                # A phrase name whose words all remain allowed stays; otherwise the name is made from the terms.
+                label = theme.auto_label if label_ok else th.make_label(terms)[:200]
+                changes.append((theme, terms, label, description_ok))
     return partnerships, changes
 
 
@@ -107,12 +111,14 @@ def relabel_without(observation_ids: Iterable[int]) -> list[int]:
     ids = [int(i) for i in observation_ids]
     touched, changes = _plan(ids)
     replaced: dict[str, str] = {}
-    for theme, terms, label in changes:
+    for theme, terms, label, description_ok in changes:
         if theme.curated_label is None and theme.auto_label != label:
             replaced[theme.auto_label] = label
         theme.top_terms = terms
         theme.auto_label = label
         theme.auto_label_machine_made = True
+        if not description_ok:
+            theme.auto_description = ""  # the machine-made sentence used a word only erased observations had
     store = db.session.info.setdefault(_RELABELLED, {})
     for i in ids:
         store[i] = replaced

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
 
 class RenameThemeForm(FlaskForm):
@@ -40,3 +41,28 @@ class HideThemeForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """Hide, show, sign off, start a refresh: a button and the CSRF token."""
+
+
+# The move target for "no theme" (a person says the observation belongs to none of the themes).
+NO_THEME = -1
+
+
+class CorrectThemeForm(FlaskForm):
+    """People's corrections on a theme's page: tick observations, then move them to another theme (or "no theme"),
+    or split them off into a new theme. One list of boxes, two buttons (each posts to its own route, no JavaScript
+    needed); both are kept when the themes are fitted again."""
+
+    members = SelectMultipleField("Observations", coerce=int, widget=ListWidget(prefix_label=False),
+                                  option_widget=CheckboxInput(), validate_choice=False)  # fmt: skip
+    target = SelectField("Move the ticked observations to", coerce=int, validate_choice=False,
+                         description="They stay there when the themes are fitted again.")  # fmt: skip
+    label = StringField(
+        "Name of the new theme",
+        validators=[Optional(), Length(max=200, message="The name must be at most 200 characters.")],
+    )
+    confirm = BooleanField("Yes, split the ticked observations off into a new theme with this name")
+
+    def set_choices(self, quotes, themes) -> None:
+        self.members.choices = [(q.observation_id, q.text[:300]) for q in quotes]
+        choices = [(NO_TARGET, "Choose a theme…"), (NO_THEME, "No theme")]
+        self.target.choices = [*choices, *((t.id, t.label) for t in themes)]

@@ -70,6 +70,9 @@ class Theme(db.Model):
     auto_label_machine_made: Mapped[bool] = mapped_column(default=True)
     curated_label: Mapped[str | None] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
+    # One machine-made sentence from the latest fit (nlp.themes.describe); shown, marked machine-made, while no person
+    # has written a description and the theme is not signed off.
+    auto_description: Mapped[str] = mapped_column(Text, default="", server_default="")
     top_terms: Mapped[list[str]] = mapped_column(JSON, default=list)
     # The centroid of the latest fit (float32 bytes): what the next refit matches against.
     centroid: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -96,6 +99,14 @@ class Theme(db.Model):
     @property
     def is_machine_label(self) -> bool:
         return self.curated_label is None and self.auto_label_machine_made
+
+    @property
+    def shown_description(self) -> str:
+        return self.description or self.auto_description or ""
+
+    @property
+    def is_machine_description(self) -> bool:
+        return not self.description and bool(self.auto_description) and not self.signed_off
 
     @property
     def signed_off(self) -> bool:
@@ -127,9 +138,36 @@ class ThemeAssignment(db.Model):
     # Cosine similarity to the theme's centroid (to the nearest one for outliers).
     probability: Mapped[float] = mapped_column(default=0.0)
     assigned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Who made it: null for the machine (a fit or the pipeline), else the person whose correction it carries
+    # (ThemeCorrection), with assigned_at the time of the correction.
+    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     theme: Mapped[Theme | None] = relationship()
     model: Mapped[ThemeModel] = relationship()
+    assigned_by: Mapped[User | None] = relationship()
+
+    @property
+    def made_by_person(self) -> bool:
+        return self.assigned_by_id is not None
+
+
+class ThemeCorrection(db.Model):
+    """A person's decision that an observation belongs to a theme (``theme_id`` null: to no theme), in one
+    partnership's themes. It outlasts refits: every fit uses it as a partial label and stores it as the
+    observation's assignment (nlp.operations.refit)."""
+
+    __tablename__ = "theme_corrections"
+    __table_args__ = (UniqueConstraint("partnership_id", "observation_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partnership_id: Mapped[int] = mapped_column(ForeignKey("partnerships.id", ondelete="CASCADE"), index=True)
+    observation_id: Mapped[int] = mapped_column(ForeignKey("observations.id", ondelete="CASCADE"), index=True)
+    theme_id: Mapped[int | None] = mapped_column(ForeignKey("themes.id", ondelete="CASCADE"))
+    made_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    made_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    theme: Mapped[Theme | None] = relationship()
+    made_by: Mapped[User | None] = relationship()
 
 
 def active_model(partnership_id: int | None) -> ThemeModel | None:

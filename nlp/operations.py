@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, insert, select
 
 from nlp import embeddings as emb
 from nlp import themes as th
-from nlp.models import ObservationEmbedding, Theme, ThemeAssignment, ThemeModel, active_model
+from nlp.models import ObservationEmbedding, Theme, ThemeAssignment, ThemeCorrection, ThemeModel, active_model
 from submissions.models import Observation
 from submissions.queries import partnership_observations
 from webapp.extensions import db
@@ -136,12 +136,17 @@ class RefitReport:
     kept_theme_ids: list[int] = field(default_factory=list)
     coherence: float = float("nan")
     outlier_share: float = 0.0
+    # People's corrections stored as they were made, and machine assignments that now name a different theme (or
+    # none) than under the previous version (observations in both versions, not corrected by a person).
+    kept_corrections: int = 0
+    machine_changed: int = 0
 
     def summary(self) -> str:
         return (
             f"version {self.version}: {len(self.theme_ids)} themes from {self.corpus_size} observations "
             f"({len(self.kept_theme_ids)} kept, {len(self.new_theme_ids)} new, {len(self.vanished_theme_ids)} "
-            f"vanished; {self.outlier_share:.0%} unthemed; coherence {self.coherence:.3f})"
+            f"vanished; {self.outlier_share:.0%} unthemed; coherence {self.coherence:.3f}; "
+            f"{self.kept_corrections} corrections kept, {self.machine_changed} machine assignments changed)"
         )
 
     def as_json(self) -> dict:
@@ -156,6 +161,12 @@ class Snapshot:
     ids: list[int]
     texts: list[str]
     sources: list[int | str]  # where each text's theme words come from (:func:`term_source`)
+    # People's corrections as the fit uses them: per text -1 (machine), th.FIXED_NO_THEME, or the index of its theme
+    # in ``fixed_themes`` (theme ids, followed through merges).
+    fixed: list[int] = field(default_factory=list)
+    fixed_themes: list[int] = field(default_factory=list)
+    seeds: list[str] = field(default_factory=list)  # the category taxonomy, one text per category
+    fixed_centroids: list = field(default_factory=list)  # per fixed theme: its centroid from the last fit, or None
 
     def text_of(self) -> dict[int, str]:
         return dict(zip(self.ids, self.texts, strict=True))
@@ -196,12 +207,48 @@ def snapshot(partnership: Partnership) -> Snapshot:
             f"{th.MIN_DOCUMENTS} are needed to find themes. The current themes stay as they are.",
             "partnership",
         )
+    ids = [o.id for o in observations]
+    corrected = corrections(partnership.id)
+    fixed_themes = sorted({t for t in corrected.values() if t is not None})
+    group = {theme_id: g for g, theme_id in enumerate(fixed_themes)}
+    fixed = [
+        -1 if oid not in corrected else th.FIXED_NO_THEME if corrected[oid] is None else group[corrected[oid]]
+        for oid in ids
+    ]
     return Snapshot(
         partnership.id,
-        [o.id for o in observations],
+        ids,
         [o.redacted_text or "" for o in observations],
         [term_source(o) for o in observations],
+        fixed=fixed,
+        fixed_themes=fixed_themes,
+        seeds=category_seeds(),
+        fixed_centroids=[
+            emb.from_bytes(c) if (c := db.session.scalar(select(Theme.centroid).where(Theme.id == t))) else None
+            for t in fixed_themes
+        ],
     )
+
+
+def category_seeds() -> list[str]:
+    """The taxonomy that guides a fit: each active category's name and description (the 14 defaults and any an
+    admin added)."""
+    from submissions.models import Category
+
+    return [
+        f"{c.name}: {c.description}".strip(": ")
+        for c in db.session.scalars(select(Category).where(Category.active.is_(True)).order_by(Category.position))
+    ]
+
+
+def corrections(partnership_id: int, observation_ids: Iterable[int] | None = None) -> dict[int, int | None]:
+    """``{observation id: theme id (followed through merges) or None for "no theme"}``: people's corrections."""
+    stmt = select(ThemeCorrection.observation_id, ThemeCorrection.theme_id).where(
+        ThemeCorrection.partnership_id == partnership_id
+    )
+    if observation_ids is not None:
+        stmt = stmt.where(ThemeCorrection.observation_id.in_(list(observation_ids)))
+    return {oid: None if tid is None else _canonical_id(tid) for oid, tid in db.session.execute(stmt)}
 
 
 def fit_snapshot(snap: Snapshot, vectors: dict[int, np.ndarray], progress: Progress = _quiet) -> th.FitResult:
@@ -215,9 +262,20 @@ def fit_snapshot(snap: Snapshot, vectors: dict[int, np.ndarray], progress: Progr
             embedding_model=encoder(),
             progress=lambda msg: progress(60, msg),
             sources=snap.sources,
+            fixed=snap.fixed or None,
+            seeds=snap.seeds or None,
+            spacy_nlp=_spacy_for_names(),
+            fixed_centroids=snap.fixed_centroids or None,
         )
     except th.ThemeFitError as exc:
         raise OperationError(exc.message + " The current themes stay as they are.", "partnership") from exc
+
+
+def _spacy_for_names():
+    """The app's spaCy model (COMMINTEL_SPACY_MODEL) for theme names, without the parts names do not need."""
+    from nlp.models_loader import load_spacy
+
+    return load_spacy(exclude=("ner", "lemmatizer"))
 
 
 def save_fit(partnership_id: int, result: th.FitResult) -> str:
@@ -243,10 +301,11 @@ def store_fit(
         current.update(db.session.execute(select(Observation.id, Observation.redacted_text)
                                           .where(Observation.id.in_(chunk))).all())  # fmt: skip
     keep = [current.get(oid) == text for oid, text in zip(snap.ids, snap.texts, strict=True)]
-    report = _store(partnership, previous, version, path, result, snap.ids, keep, embedded)
+    report = _store(partnership, previous, version, path, result, snap, keep, embedded)
     record("themes.refit", "theme_model", report.model_id, actor, partnership_id=partnership.id,
            version=version, themes=len(report.theme_ids), new=report.new_theme_ids,
-           vanished=report.vanished_theme_ids)  # fmt: skip
+           vanished=report.vanished_theme_ids, corrections_kept=report.kept_corrections,
+           machine_changed=report.machine_changed)  # fmt: skip
     log.info("refit partnership %s: %s", partnership.id, report.summary())
     if not all(keep):
         log.info("refit partnership %s: %s observations changed during the fit", partnership.id, keep.count(False))
@@ -285,7 +344,8 @@ def refit(partnership: Partnership, actor: User | None = None, progress: Progres
     return report
 
 
-def _store(partnership, previous, version, path, result: th.FitResult, ids, keep, embedded) -> RefitReport:
+def _store(partnership, previous, version, path, result: th.FitResult, snap: Snapshot, keep, embedded) -> RefitReport:
+    ids = snap.ids
     model = ThemeModel(
         partnership_id=partnership.id,
         version=version,
@@ -308,11 +368,17 @@ def _store(partnership, previous, version, path, result: th.FitResult, ids, keep
             select(Theme).where(Theme.partnership_id == partnership.id, Theme.centroid.is_not(None)).order_by(Theme.id)
         )
     )
+    # A topic that people's corrections made (a group of fit_themes' ``fixed``) is their theme; the rest are matched.
+    pinned = {topic: snap.fixed_themes[g] for g, topic in result.group_topics.items() if g < len(snap.fixed_themes)}
     matches = th.match_themes(
-        [th.PreviousTheme(t.id, emb.from_bytes(t.centroid), list(t.top_terms or [])) for t in candidates],
-        result.themes,
-    )
+        [th.PreviousTheme(t.id, emb.from_bytes(t.centroid), list(t.top_terms or []))
+         for t in candidates if t.id not in pinned.values()],
+        [t for t in result.themes if t.topic not in pinned],
+    ) | pinned  # fmt: skip
     by_id = {t.id: t for t in candidates}
+    for theme_id in pinned.values():
+        if theme_id not in by_id and (pinned_theme := db.session.get(Theme, theme_id)) is not None:
+            by_id[theme_id] = pinned_theme
     topic_theme: list[int] = []
     new_ids, kept_ids = [], []
     for fitted in result.themes:
@@ -325,6 +391,7 @@ def _store(partnership, previous, version, path, result: th.FitResult, ids, keep
             is_new = False
         theme.auto_label = fitted.label[:200]
         theme.auto_label_machine_made = True
+        theme.auto_description = fitted.description[:2000]
         theme.top_terms = fitted.terms
         theme.centroid = emb.to_bytes(fitted.centroid)
         theme.last_model_id = model.id
@@ -352,10 +419,17 @@ def _store(partnership, previous, version, path, result: th.FitResult, ids, keep
     # One statement for every assignment (tens of thousands on a large corpus): the write lock is held briefly.
     rows = [
         {"observation_id": oid, "model_id": model.id, "theme_id": None if topic < 0 else topic_theme[topic],
-         "is_outlier": topic < 0, "probability": float(sim), "assigned_at": now}
+         "is_outlier": topic < 0, "probability": float(sim), "assigned_at": now, "assigned_by_id": None}
         for oid, still, topic, sim in zip(ids, keep, result.topics, result.similarity, strict=True)
         if still
     ]  # fmt: skip
+    # People's corrections as they stand now (one made during the fit included): each is stored as it was made.
+    made = _corrections_made(partnership.id)
+    for row in rows:
+        if row["observation_id"] in made:
+            theme_id, by, at = made[row["observation_id"]]
+            row.update(theme_id=theme_id, is_outlier=theme_id is None, assigned_by_id=by, assigned_at=at)
+    machine_changed = _machine_changed(previous, rows) if previous is not None else 0
     if rows:
         db.session.execute(insert(ThemeAssignment), rows)
     if previous is not None:
@@ -374,6 +448,47 @@ def _store(partnership, previous, version, path, result: th.FitResult, ids, keep
         kept_theme_ids=kept_ids,
         coherence=result.coherence,
         outlier_share=result.outlier_share,
+        kept_corrections=sum(1 for row in rows if row["observation_id"] in made),
+        machine_changed=machine_changed,
+    )
+
+
+def _corrections_made(
+    partnership_id: int, observation_ids: list[int] | None = None
+) -> dict[int, tuple[int | None, int | None, object]]:
+    """``{observation id: (theme id followed through merges or None, made by, made at)}``."""
+    stmt = select(ThemeCorrection.observation_id, ThemeCorrection.theme_id, ThemeCorrection.made_by_id,
+                  ThemeCorrection.made_at).where(ThemeCorrection.partnership_id == partnership_id)  # fmt: skip
+    if observation_ids is not None:
+        stmt = stmt.where(ThemeCorrection.observation_id.in_(observation_ids))
+    return {oid: (None if tid is None else _canonical_id(tid), by, at) for oid, tid, by, at in db.session.execute(stmt)}
+
+
+def _machine_changed(previous: ThemeModel, rows: list[dict]) -> int:
+    """How many machine assignments of the new version name another theme (or none) than under ``previous``."""
+    # One read of the previous version (not one query per chunk of ids: a large partnership refits this too).
+    before: dict[int, int | None] = dict(
+        db.session.execute(
+            select(ThemeAssignment.observation_id, ThemeAssignment.theme_id).where(
+                ThemeAssignment.model_id == previous.id
+            )
+        ).all()
+    )
+    canonical: dict[int, int] = {}
+
+    def canon(theme_id: int | None) -> int | None:
+        if theme_id is None:
+            return None
+        if theme_id not in canonical:
+            canonical[theme_id] = _canonical_id(theme_id)
+        return canonical[theme_id]
+
+    return sum(
+        1
+        for row in rows
+        if row["assigned_by_id"] is None
+        and row["observation_id"] in before
+        and canon(before[row["observation_id"]]) != row["theme_id"]
     )
 
 
@@ -467,16 +582,23 @@ def store_assignments(work: list[AssignmentWork]) -> int:
         now = utcnow()
         rows = [
             {"observation_id": oid, "model_id": w.model_id, "theme_id": None if topic < 0 else w.topic_theme_ids[topic],
-             "is_outlier": topic < 0, "probability": sim, "assigned_at": now}
+             "is_outlier": topic < 0, "probability": sim, "assigned_at": now, "assigned_by_id": None}
             for oid, (topic, sim) in w.topics.items()
             if current.get(oid) == w.texts[oid]
         ]  # fmt: skip
+        partnership_id = db.session.scalar(select(ThemeModel.partnership_id).where(ThemeModel.id == w.model_id))
+        made = _corrections_made(partnership_id, list(w.topics)) if partnership_id is not None else {}
+        for row in rows:  # a person's correction outlasts an edit of the text
+            if row["observation_id"] in made:
+                theme_id, by, at = made[row["observation_id"]]
+                row.update(theme_id=theme_id, is_outlier=theme_id is None, assigned_by_id=by, assigned_at=at)
         if rows:
             insert = dialect_insert(ThemeAssignment)
             upsert = insert.on_conflict_do_update(
                 index_elements=["observation_id", "model_id"],
-                set_={name: insert.excluded[name] for name in ("theme_id", "is_outlier", "probability", "assigned_at")},
-            )
+                set_={name: insert.excluded[name]
+                      for name in ("theme_id", "is_outlier", "probability", "assigned_at", "assigned_by_id")},
+            )  # fmt: skip
             db.session.execute(upsert, rows)
             assigned += len(rows)
     return assigned
@@ -576,3 +698,113 @@ def sign_off(theme: Theme, actor: User) -> None:
     theme.signed_off_by_id, theme.signed_off_at = actor.id, utcnow()
     db.session.flush()
     record("themes.sign_off", "theme", theme.id, actor)
+
+
+# Corrections: people move observations between themes ----------------------------------------------------------
+
+
+def _active_assignment(partnership: Partnership, observation_id: int) -> ThemeAssignment:
+    model = active_model(partnership.id)
+    assignment = None
+    if model is not None:
+        assignment = db.session.scalar(
+            select(ThemeAssignment).where(
+                ThemeAssignment.model_id == model.id, ThemeAssignment.observation_id == observation_id
+            )
+        )
+    if assignment is None:
+        raise OperationError("That observation is not among this partnership's themed observations.", "observation")
+    return assignment
+
+
+def _correct(partnership: Partnership, assignment: ThemeAssignment, theme: Theme | None, actor: User) -> None:
+    """Record a person's correction and apply it to the active version at once (counts follow immediately)."""
+    now = utcnow()
+    correction = db.session.scalar(
+        select(ThemeCorrection).where(
+            ThemeCorrection.partnership_id == partnership.id,
+            ThemeCorrection.observation_id == assignment.observation_id,
+        )
+    )
+    if correction is None:
+        correction = ThemeCorrection(partnership_id=partnership.id, observation_id=assignment.observation_id)
+        db.session.add(correction)
+    correction.theme_id = theme.id if theme is not None else None
+    correction.made_by_id, correction.made_at = actor.id, now
+    assignment.theme_id = theme.id if theme is not None else None
+    assignment.is_outlier = theme is None
+    assignment.assigned_by_id, assignment.assigned_at = actor.id, now
+
+
+def move_observation(partnership: Partnership, observation_id: int, target: Theme | None, actor: User) -> None:
+    """Move an observation to ``target`` (None: to "no theme"). The move outlasts refits: the next fit takes it as a
+    partial label and stores it as made (:func:`refit`)."""
+    assignment = _active_assignment(partnership, observation_id)
+    if target is not None:
+        if target.partnership_id != partnership.id:
+            raise OperationError("Choose a theme of this partnership.", "target")
+        target = target.canonical()
+        if target.hidden:
+            raise OperationError("That theme is hidden; show it again before moving observations into it.", "target")
+    before = assignment.theme_id
+    _correct(partnership, assignment, target, actor)
+    db.session.flush()
+    record("themes.move", "observation", observation_id, actor, partnership_id=partnership.id, from_theme=before,
+           to_theme=target.id if target is not None else None)  # fmt: skip
+
+
+def split_theme(theme: Theme, observation_ids: Iterable[int], label: str, actor: User) -> Theme:
+    """Split the chosen observations of ``theme`` off into a new theme named ``label``; every one of them is a
+    person's correction (kept across refits). Returns the new theme."""
+    label = (label or "").strip()
+    if not label:
+        raise OperationError("Name the new theme.", "label")
+    if len(label) > 200:
+        raise OperationError("The name must be at most 200 characters.", "label")
+    if theme.merged_into_id is not None:
+        raise OperationError("A merged theme cannot be split; split the theme it was merged into.", "theme")
+    ids = sorted({int(i) for i in observation_ids})
+    if not ids:
+        raise OperationError("Choose the observations that belong in the new theme.", "members")
+    partnership = theme.partnership
+    model = active_model(partnership.id)
+    assignments = (
+        list(
+            db.session.scalars(
+                select(ThemeAssignment).where(
+                    ThemeAssignment.model_id == model.id, ThemeAssignment.observation_id.in_(ids)
+                )
+            )
+        )
+        if model is not None
+        else []
+    )
+    members = [a for a in assignments if a.theme_id == theme.id]
+    if len(members) != len(ids):
+        raise OperationError("Choose only observations that are in this theme now.", "members")
+    remaining = db.session.scalar(
+        select(func.count()).where(ThemeAssignment.model_id == model.id, ThemeAssignment.theme_id == theme.id)
+    )
+    if remaining == len(ids):
+        raise OperationError("Leave at least one observation in the theme (or rename it instead).", "members")
+    vectors = vectors_for(ids)
+    centroid = th.centroids_of(np.vstack(list(vectors.values())), [0] * len(vectors), 1)[0] if vectors else None
+    new = Theme(
+        partnership_id=partnership.id,
+        auto_label=label,
+        auto_label_machine_made=False,
+        curated_label=label,
+        top_terms=[],
+        centroid=emb.to_bytes(centroid) if centroid is not None else None,
+        first_model_id=model.id,
+        last_model_id=model.id,
+    )
+    db.session.add(new)
+    db.session.flush()
+    # Listed with the active version's themes until the next refit makes it one of them (nlp.queries.visible_themes).
+    model.changes = {**(model.changes or {}), "split": [*(model.changes or {}).get("split", []), new.id]}
+    for assignment in members:
+        _correct(partnership, assignment, new, actor)
+    db.session.flush()
+    record("themes.split", "theme", theme.id, actor, into=new.id, observations=len(ids))
+    return new

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from nlp.models import Theme, ThemeAssignment, ThemeModel, active_model
 from submissions.models import Observation, ObservationKind
 from submissions.queries import partnership_observations
-from webapp.disclosure import Audience, Tally, release
+from webapp.disclosure import Audience, Released, Tally, release
 from webapp.extensions import db
 from webapp.models import Area, Partnership
 
@@ -174,6 +174,28 @@ def area_counts(
     return {t: {a: Tally(n, ks) for a, (n, ks) in areas.items()} for t, areas in out.items()}
 
 
+def monthly_area_counts(
+    partnership: Partnership,
+    kind: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    audience: Audience = Audience.PARTNERSHIP,
+) -> dict[int, dict[date, dict[int | None, Tally]]]:
+    """``{theme id: {first day of month: {area id (None = whole partnership area): tally}}}`` (placed exactly)."""
+    rows = _counted(partnership, kind, start, end, audience)
+    out: dict[int, dict[date, dict[int | None, list[int]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    )
+    for theme_id, period, area_id, _kind, key in rows or ():
+        cell = out[theme_id][month_start(period)][area_id]
+        cell[0] += 1
+        cell[1] += key
+    return {
+        t: {m: {a: Tally(n, ks) for a, (n, ks) in areas.items()} for m, areas in months.items()}
+        for t, months in out.items()
+    }
+
+
 @dataclass(frozen=True)
 class Trend:
     direction: str  # "rising", "falling", "steady" or "too few"
@@ -229,11 +251,12 @@ def trends(
 
 
 def visible_themes(partnership: Partnership) -> list[Theme]:
-    """The partnership's themes found by its active model, not hidden and not merged away."""
+    """The partnership's themes found by its active model (or split off by a person since), not hidden and not
+    merged away."""
     model = active_model(partnership.id)
     if model is None:
         return []
-    ids = set(model.changes.get("topic_theme_ids", []))
+    ids = set(model.changes.get("topic_theme_ids", [])) | set(model.changes.get("split", []))
     return list(
         db.session.scalars(
             select(Theme)
@@ -256,7 +279,7 @@ def visible_theme_labels_of(partnerships) -> dict[int, str]:
     )
     for partnership_id, changes in db.session.execute(stmt.order_by(ThemeModel.version)):
         models[partnership_id] = changes or {}  # the highest active version wins, as in active_model
-    wanted = {t for changes in models.values() for t in changes.get("topic_theme_ids", [])}
+    wanted = {t for c in models.values() for t in [*c.get("topic_theme_ids", []), *c.get("split", [])]}
     if not wanted:
         return {}
     rows = db.session.execute(
@@ -297,3 +320,99 @@ def parents_of(area_ids) -> dict[int, int | None]:
         parents.update((i, p) for i, p in rows)
         frontier = {p for _, p in rows if p is not None}
     return parents
+
+
+# Periods a page can say something about ------------------------------------------------------------------------------
+
+# Months, then quarters, then the whole year: the first at which at least half the periods are released as a number.
+GRAINS = (("month", 1), ("quarter", 3), ("year", 12))
+SHOWN_ENOUGH = 0.5
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    months: int  # 1, 3 or 12
+    count: Released
+
+    @property
+    def end(self) -> date:
+        """The first day after the period."""
+        return add_months(self.start, self.months)
+
+    @property
+    def label(self) -> str:
+        last = add_months(self.start, self.months - 1)
+        if self.months == 1:
+            return f"{self.start:%B %Y}"
+        if self.start.year == last.year:
+            return f"{self.start:%b}–{last:%b %Y}"
+        return f"{self.start:%b %Y}–{last:%b %Y}"
+
+
+def blocks(months: list[date], size: int) -> list[list[date]]:
+    """``months`` (consecutive, oldest first, a multiple of ``size`` long) in blocks of ``size`` ending with the last
+    month: the last quarter is the trend's "last 3 complete months", the one before it the trend's "3 before"."""
+    return [months[i : i + size] for i in range(0, len(months), size)]
+
+
+def nesting(per_month: dict[date, Tally], months: list[date]) -> dict[tuple[date, int], Tally]:
+    """``{(block start, block size): tally}`` for every month, quarter and the year of ``months``."""
+    out: dict[tuple[date, int], Tally] = {}
+    for _, size in GRAINS:
+        for block in blocks(months, size):
+            out[(block[0], size)] = Tally.total(per_month.get(m, Tally()) for m in block)
+    return out
+
+
+def containing(nested: dict[tuple[date, int], Tally], month: date, months: list[date], below: int = 1) -> list[Tally]:
+    """The tallies of the periods larger than ``below`` months that contain ``month`` (for ``within``)."""
+    out = []
+    for _, size in GRAINS:
+        if size <= below:
+            continue
+        for block in blocks(months, size):
+            if month in block:
+                out.append(nested.get((block[0], size), Tally()))
+    return out
+
+
+def released_blocks(
+    nested: dict[tuple[date, int], Tally],
+    months: list[date],
+    size: int,
+    within: list[Tally],
+    also: tuple[dict[tuple[date, int], Tally], ...] = (),
+) -> list[Period]:
+    """The blocks of ``size`` months, each released inside ``within``, the larger periods containing it, and the same
+    period and its larger ones in each of ``also`` (other nestings of the same months that contain these counts: the
+    theme's all-kinds counts around a row of one kind)."""
+    out = []
+    for block in blocks(months, size):
+        key = (block[0], size)
+        around = [*within, *containing(nested, block[0], months, below=size)]
+        for other in also:
+            around += [other.get(key, Tally()), *containing(other, block[0], months, below=size)]
+        out.append(Period(block[0], size, release(nested.get(key, Tally()), around)))
+    return out
+
+
+def periods(
+    per_month: dict[date, Tally],
+    months: list[date],
+    within: list[Tally],
+    also: tuple[dict[tuple[date, int], Tally], ...] = (),
+) -> list[Period]:
+    """A theme's counts over ``months`` (12 complete months), released at the finest grain that says something:
+    months when at least half of them are released as a number, else quarters, else the whole year.
+
+    Every cell names the larger periods containing it (and ``within``, the theme's totals, and ``also``; see
+    :func:`released_blocks`), so a quarter of fewer than k is never broken into months on any page: the theme list's
+    month columns are :func:`released_blocks` of the same cells."""
+    nested = nesting(per_month, months)
+    for _, size in GRAINS:
+        cells = released_blocks(nested, months, size, within, also)
+        numbers = sum(1 for p in cells if p.count.value is not None)
+        if numbers >= SHOWN_ENOUGH * len(cells) or size == GRAINS[-1][1]:
+            return cells
+    return []  # not reached: the year is always returned

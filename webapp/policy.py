@@ -155,6 +155,8 @@ POLICY: dict[str, Rule] = {
     "themes.rename": rule(Role.CONVENOR, Role.ADMIN, records="themes of partnerships they convene; else 404"),
     "themes.merge": rule(Role.CONVENOR, Role.ADMIN, records="themes of partnerships they convene; else 404"),
     "themes.hide": rule(Role.CONVENOR, Role.ADMIN, records="themes of partnerships they convene; else 404"),
+    "themes.move": rule(Role.CONVENOR, Role.ADMIN, records="themes of partnerships they convene; else 404"),
+    "themes.split": rule(Role.CONVENOR, Role.ADMIN, records="themes of partnerships they convene; else 404"),
     "themes.sign_off": rule(Role.CONVENOR, Role.ADMIN, records="themes of partnerships they convene; else 404"),
     "themes.refresh": rule(Role.CONVENOR, Role.ADMIN, records="partnerships they convene; else 404"),
     # indicators ----------------------------------------------------------------------------------------------------

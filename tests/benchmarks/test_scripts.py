@@ -30,6 +30,7 @@ TINY = {
     "assign_latency.py": ["--observations", "1"],
     "area_profiles.py": ["--observations", "300", "--requests", "3"],
     "scale.py": ["--observations", "2000", "--partnerships", "3", "--requests", "4"],
+    "composer.py": ["--observations", "300", "--runs", "1"],
     "briefing.py": ["--runs", "1"],
     "auth_timing.py": ["--rounds", "3"],
     "postcode_load.py": ["--rows", "2000", "--lookups", "10"],

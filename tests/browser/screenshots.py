@@ -29,6 +29,13 @@ DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
+def _shown(target: Path) -> str:
+    """The picture's path for the summary: relative to the project when it is inside it."""
+    return (
+        str(target.relative_to(live_app.PROJECT_ROOT)) if target.is_relative_to(live_app.PROJECT_ROOT) else str(target)
+    )
+
+
 def _submit_empty_form(page: Page) -> None:
     page.locator("main form[method=post] button[type=submit]").last.click()
     page.wait_for_load_state()
@@ -92,6 +99,12 @@ SHOTS = (
     Shot("11b-sessions", "convenor", "/convening/sessions"),
     Shot("12-themes", "convenor", "/themes/bristol"),
     Shot("13-theme", "convenor", "/themes/bristol", _first_link(r"^/themes/bristol/\d+$")),
+    Shot(
+        "13b-theme-deprivation",
+        "convenor",
+        "/themes/bristol",
+        _first_link(r"^/themes/bristol/\d+$", r"^/areas/themes/\d+$"),
+    ),
     Shot("14-areas-map", "convenor", "/areas/"),
     Shot("15-area-profile", "convenor", "/areas/E05010907"),
     Shot("16-partnership", "convenor", "/partnerships/bristol"),
@@ -174,7 +187,7 @@ def take(out: Path, only: set[str] | None = None) -> tuple[list[str], list[str]]
                         continue
                     target = out / f"{shot.name}.png"
                     page.screenshot(path=str(target), full_page=True)
-                    made.append(f"{target.relative_to(live_app.PROJECT_ROOT)} ({shot.role}, {page.url}, {status})")
+                    made.append(f"{_shown(target)} ({shot.role}, {page.url}, {status})")
                 browser.close()
         finally:
             live.stop()
@@ -190,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"No Chromium at {live_app.chromium_path()}: apt-get install chromium", file=sys.stderr)
         return 2
     started = time.monotonic()
-    made, left_out = take(args.out, set(args.only) if args.only else None)
+    made, left_out = take(args.out.resolve(), set(args.only) if args.only else None)
     for line in made:
         print(line)
     for line in left_out:

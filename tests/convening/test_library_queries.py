@@ -54,7 +54,10 @@ def _funded_partnership(cworld, i: int, themed: bool) -> Partnership:
         themes[2].hidden = True
         themes[3].merged_into_id = themes[0].id
         model = ThemeModel(partnership_id=partnership.id, embedding_model="test", path="test", active=True)
-        model.changes = {"topic_theme_ids": [t.id for t in themes]}
+        split = Theme(partnership_id=partnership.id, auto_label=f"theme {i}.split")  # split off by a person
+        db.session.add(split)
+        db.session.flush()
+        model.changes = {"topic_theme_ids": [t.id for t in themes], "split": [split.id]}
         db.session.add(model)
     db.session.commit()
     return partnership
@@ -75,7 +78,8 @@ def test_library_queries_do_not_grow_with_the_partnerships_funded(cworld, client
     for i in range(7):
         assert f"Meeting {i}.0" in page
         assert f"Meeting {i}.1" in page
-    assert "theme 0.0" in page  # the theme filter lists visible themes only
+    assert "theme 0.0" in page  # the theme filter lists visible themes only (split-off ones too)
+    assert "theme 0.split" in page
     assert "theme 0.2" not in page
     assert "theme 0.3" not in page
 

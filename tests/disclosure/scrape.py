@@ -30,6 +30,7 @@ from tests.disclosure.attack import Cell, Shown
 
 WINDOWS = {"3": 91, "6": 182, "12": 365, "24": 730, "all": None}
 DIMENSIONS = ("area", "date", "kind", "cat", "theme", "org", "level")
+GRAINS = {"month": 1, "quarter": 3, "year": 12}  # the theme page's periods (nlp.queries.periods)
 LIVE = ("submitted", "approved")
 LEVELS = {
     "partnership": ("partnership", "funders_aggregate", "public_aggregate"),
@@ -397,7 +398,7 @@ class Reader:
                 seen.append(theme)
                 tds = [text_of(td) for td in tr.findall("{*}td")]
                 self.add(f"{path} {theme} {kind} all", Definition(theme=theme, kind=kind), tds[0])
-                for (start, end), display in zip(months, tds[2:], strict=True):
+                for (start, end), display in zip(months, tds[3:], strict=True):  # after all, trend, sparkline
                     self.add(f"{path} {theme} {kind} {start:%Y-%m}",
                              Definition(theme=theme, kind=kind, start=start, end=end), display)  # fmt: skip
         return seen
@@ -424,8 +425,11 @@ class Reader:
         for table in tables:
             caption = table.find("{*}caption")
             rows = rows_of(table)
-            if caption is not None and "per month" in text_of(caption):
-                for (start, end), (label, display) in zip(self._months(), rows, strict=True):
+            grain = next((g for g in GRAINS if caption is not None and f"per {g}" in text_of(caption)), None)
+            if grain is not None:  # months, or quarters or the year when months say too little
+                size, months = GRAINS[grain], self._months()
+                periods = [(months[i][0], months[i + size - 1][1]) for i in range(0, len(months), size)]
+                for (start, end), (label, display) in zip(periods, rows, strict=True):
                     self.add(f"{path} {label}", Definition(theme=theme, start=start, end=end), display)
             elif caption is None and rows:
                 for label, display in rows:

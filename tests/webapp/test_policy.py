@@ -86,6 +86,8 @@ SPECIAL = {
     "themes.rename": {"*": 302},
     "themes.merge": {"*": 302},
     "themes.hide": {"*": 302},
+    "themes.move": {"*": 302},
+    "themes.split": {"*": 302},
     "themes.sign_off": {"*": 302},
     "themes.refresh": {"*": 302},
 }
