@@ -200,3 +200,20 @@ Index(
     sqlite_where=Observation.__table__.c.redacted_text.is_(None),
     postgresql_where=Observation.__table__.c.redacted_text.is_(None),
 )
+
+
+class RefitLock(db.Model):
+    """Who is refitting a partnership's themes now (:mod:`nlp.refit_lock`), so that two workers never fit the same
+    partnership at once. ``token`` is this holding's own: taking over, renewing, storing and releasing all check
+    it. ``expires_at`` is pushed forward while the holder lives; a holder that died stops blocking when it passes."""
+
+    __tablename__ = "refit_locks"
+
+    partnership_id: Mapped[int] = mapped_column(
+        ForeignKey("partnerships.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    owner: Mapped[str] = mapped_column(String(200))
+    token: Mapped[str] = mapped_column(String(32))
+    job_id: Mapped[str | None] = mapped_column(String(36))
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

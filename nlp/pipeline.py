@@ -54,6 +54,8 @@ PARALLEL_EVERY = 2000
 MAX_PARALLEL = 4
 # Hints longer than this are ignored (the run processes everything pending): an IN list has limits.
 MAX_HINT_IDS = 1000
+# A worker that finds only observations another worker has just leased looks again this many times.
+CLAIM_TRIES = 5
 
 _doorbell_lock = threading.Lock()
 _doorbell_due = 0.0
@@ -160,15 +162,21 @@ def _lease(ids: list[int], owner: str, now) -> list[int]:
 
 def _claim(owner: str, ids: list[int] | None) -> list[int]:
     """Find a batch's worth of pending observations (a read: the search over a large corpus holds no lock), then
-    lease those still free in one short write (the upsert decides between two workers that found the same ones)."""
-    now = utcnow()
-    candidates = _unredacted(now, BATCH_SIZE, ids)
-    if len(candidates) < BATCH_SIZE:
-        candidates += _unassigned(now, BATCH_SIZE - len(candidates), ids)
-    end_read()
-    if not candidates:
-        return []
-    return write(lambda: _lease(sorted(set(candidates)), owner, utcnow()), what="leasing observations")
+    lease those still free in one short write (the upsert decides between two workers that found the same ones).
+    A worker that lost every one of them to another looks again (the next ones are free): before, it stopped, and
+    of two workers woken by a large import's doorbells only one worked."""
+    for _ in range(CLAIM_TRIES):
+        now = utcnow()
+        candidates = _unredacted(now, BATCH_SIZE, ids)
+        if len(candidates) < BATCH_SIZE:
+            candidates += _unassigned(now, BATCH_SIZE - len(candidates), ids)
+        end_read()
+        if not candidates:
+            return []
+        leased = write(lambda c=candidates: _lease(sorted(set(c)), owner, utcnow()), what="leasing observations")
+        if leased:
+            return leased
+    return []
 
 
 def _release(ids: list[int]) -> None:

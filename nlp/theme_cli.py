@@ -36,9 +36,21 @@ def _partnerships(slug: str | None) -> list[Partnership]:
 
 @themes_cli.command("refresh")
 @click.option("--partnership", "slug", help="Short name of one partnership (default: every partnership in turn).")
+@click.option("--on-workers", is_flag=True,
+              help="Send the refit to the background workers instead (every partnership: one job each, shared by "
+                   "all workers, as the nightly run); prints the job to follow.")  # fmt: skip
 @with_appcontext
-def refresh_command(slug: str | None) -> None:
+def refresh_command(slug: str | None, on_workers: bool) -> None:
     """Refit themes: embed what is missing, fit a new version, keep theme ids and curated names, print a summary."""
+    if on_workers:
+        from nlp.theme_tasks import refit_themes
+        from webapp.jobs import enqueue
+
+        partnership_id = _partnerships(slug)[0].id if slug else None
+        job = enqueue("themes.refit", refit_themes, partnership_id)
+        db.session.commit()  # sent to the queue once committed
+        click.echo(f"Queued job {job.id}; follow it at /jobs/{job.id} (each partnership's refit is listed there).")
+        return
     failures = 0
     for partnership in _partnerships(slug):
         click.echo(f"{partnership.name}:")

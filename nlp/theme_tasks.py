@@ -1,11 +1,14 @@
 """Background work for themes (Celery tasks take ids and are safe to run twice).
 
 - :func:`refit_themes`: a refit with progress on the job page (``webapp.jobs``); the nightly schedule and the
-  "start a refresh" button both send it. It runs in short steps (:func:`refit_in_steps`): the corpus is read once
-  (a snapshot), missing vectors are stored in short batches, the fit runs outside any transaction, and the new
-  version is written and made active in one short transaction at the end. Web requests and the NLP pipeline keep
-  writing meanwhile; the previous version stays active until the new one is stored; a worker that dies mid-fit
-  leaves nothing of the new version, and the job runs again (``webapp.jobs.recover_interrupted``).
+  "start a refresh" button both send it. The nightly run (every partnership) is split into one job per
+  partnership (``webapp.jobs.fan_out``), so N workers on N machines share them; one that fails fails alone. A
+  partnership is never refitted twice at once (:mod:`nlp.refit_lock`): a second refit is skipped with that reason.
+  A refit runs in short steps (:func:`refit_in_steps`): the corpus is read once (a snapshot), missing vectors
+  are stored in short batches, the fit runs outside any transaction, and the new version is written and made active
+  in one short transaction at the end. Web requests and the NLP pipeline keep writing meanwhile; the previous
+  version stays active until the new one is stored; a worker that dies mid-fit leaves nothing of the new version,
+  and the job runs again (``webapp.jobs.recover_interrupted``).
 - New observations are placed in the active themes by the pipeline (:mod:`nlp.pipeline`);
   :func:`assign_new_observations` is kept for messages queued before it.
 """
@@ -20,8 +23,9 @@ from sqlalchemy import select
 
 from nlp import embeddings as emb
 from nlp import operations
+from nlp.refit_lock import AlreadyRefitting, refit_lock
 from webapp.extensions import db
-from webapp.jobs import report, running
+from webapp.jobs import Part, fan_out, report, running
 from webapp.models import Job, Partnership, User, utcnow
 from webapp.operations import OperationError
 from webapp.transactions import end_read, write
@@ -33,12 +37,8 @@ EMBED_WRITE_BATCH = 256
 
 @shared_task(name="nlp.refit_themes")
 def refit_themes(job_id: str | None, partnership_id: int | None = None) -> dict:
-    """Refit one partnership (or each partnership when None). With a job id, progress shows on the job page."""
-    ids = (
-        [partnership_id]
-        if partnership_id
-        else list(db.session.scalars(select(Partnership.id).order_by(Partnership.id)))
-    )
+    """Refit one partnership, or (``partnership_id`` None: the nightly run, "refit all") send one refit per
+    partnership to the queue so that every worker shares them. With a job id, progress shows on the job page."""
     if job_id is None:
         # The nightly run gets a job too, so that a convenor can see how the night's refit went, and a worker
         # that dies during it leaves a job that is run again.
@@ -49,43 +49,77 @@ def refit_themes(job_id: str | None, partnership_id: int | None = None) -> dict:
             return job.id
 
         job_id = write(make_job, what="creating the nightly refit job")
+    if partnership_id is None:
+        return _refit_all(job_id)
     try:
-        with running(job_id) as job:
-            result = _refit_all(ids, job, asked_for_one=partnership_id is not None)
-            job.result = result
+        return _refit_one(job_id, partnership_id)
     except OperationError as exc:
-        # The job page shows the message (running() marked the job failed); the previous themes stay active.
+        # A convenor's refresh that cannot be done (too few observations): running() marked the job failed with
+        # the message for the job page; the previous themes stay active. Not a task error.
         return {"refitted": [], "skipped": [{"partnership_id": partnership_id, "reason": exc.message}]}
-    return result
 
 
-def _refit_all(ids: list[int], job: Job, asked_for_one: bool) -> dict:
-    """Refit each partnership in turn; one that cannot be refitted is skipped with its reason, except when it was
-    the one asked for (a convenor's refresh): then the job fails with that reason for the job page to show."""
-    out: dict = {"refitted": [], "skipped": []}
-    for n, pid in enumerate(ids):
-        partnership = db.session.get(Partnership, pid)
-        if partnership is None:
-            continue
-
-        def progress(pct: int, msg: str, n=n, name=partnership.name) -> None:
-            report(job, (100 * n + pct) // max(1, len(ids)), f"{name}: {msg}")
-
+def _refit_one(job_id: str, partnership_id: int) -> dict:
+    with running(job_id) as job:
+        part_of_all = job.parent_id is not None
+        if db.session.get(Partnership, partnership_id) is None:
+            # Deleted since the refit was asked for: nothing to refit (the nightly run lists it as skipped).
+            out = {"refitted": [], "skipped": [{"partnership_id": partnership_id, "reason": "It no longer exists."}]}
+            job.result, job.message = out, "The partnership no longer exists; nothing was refitted."
+            return out
         try:
-            result = refit_in_steps(pid, progress=progress, actor_id=job.created_by_id)
-            out["refitted"].append(result.as_json())
-        except OperationError as exc:
+            result = refit_in_steps(partnership_id, _progress(job), actor_id=job.created_by_id, job_id=job.id)
+        except AlreadyRefitting as exc:
+            # Not a failure: the refit under way makes the new version. The job page says so.
             db.session.rollback()
-            out["skipped"].append({"partnership_id": pid, "reason": exc.message})
-            if asked_for_one:
-                raise
-            log.info("refit of partnership %s skipped: %s", pid, exc.message)
+            out = {"refitted": [], "skipped": [{"partnership_id": partnership_id, "reason": exc.message}]}
+            job.result, job.message = out, exc.message
+            log.info("refit of partnership %s skipped: already being refitted", partnership_id)
+            return out
+        except OperationError as exc:
+            if not part_of_all:
+                raise  # a convenor's refresh: the job fails with the reason (running() records it)
+            # The nightly run: a partnership that cannot be refitted (too few observations) is skipped, not failed.
+            db.session.rollback()
+            out = {"refitted": [], "skipped": [{"partnership_id": partnership_id, "reason": exc.message}]}
+            job.result, job.message = out, exc.message
+            log.info("refit of partnership %s skipped: %s", partnership_id, exc.message)
+            return out
+        out = {"refitted": [result.as_json()], "skipped": []}
+        job.result = out
     return out
 
 
-def refit_in_steps(partnership_id: int, progress=operations._quiet, actor_id: int | None = None):
-    """:func:`nlp.operations.refit` in short transactions (see the module docstring); returns its RefitReport."""
+def _progress(job: Job):
+    def progress(pct: int, msg: str) -> None:
+        report(job, pct, msg)
+
+    return progress
+
+
+def _refit_all(job_id: str) -> dict:
+    """Split the job into one refit per partnership (:func:`webapp.jobs.fan_out`): each is a job of its own that
+    any worker takes, fails alone, and is listed on this job's page; this job ends when the last of them does."""
+    with running(job_id) as job:
+        partnerships = db.session.execute(select(Partnership.id, Partnership.name).order_by(Partnership.id)).all()
+        end_read()
+        ids = fan_out(job, [Part(name, refit_themes, (pid,)) for pid, name in partnerships])
+    return {"parts": ids}
+
+
+def refit_in_steps(
+    partnership_id: int, progress=operations._quiet, actor_id: int | None = None, job_id: str | None = None
+):
+    """:func:`nlp.operations.refit` in short transactions (see the module docstring), holding the partnership's
+    refit lock (:mod:`nlp.refit_lock`; raises :class:`AlreadyRefitting` when another worker holds it); returns its
+    RefitReport."""
     operations.encoder()  # loaded (exported, the first time) before any transaction
+    end_read()
+    with refit_lock(partnership_id, job_id) as held:
+        return _refit_holding(partnership_id, held, progress, actor_id)
+
+
+def _refit_holding(partnership_id: int, held, progress, actor_id: int | None):
     partnership = db.session.get(Partnership, partnership_id)
     snap = operations.snapshot(partnership)
     texts = snap.text_of()
@@ -112,6 +146,7 @@ def refit_in_steps(partnership_id: int, progress=operations._quiet, actor_id: in
     path = operations.save_fit(partnership_id, result)
 
     def store():
+        held.check()  # in the storing transaction: a holder whose lock was taken over stores nothing
         actor = db.session.get(User, actor_id) if actor_id else None
         return operations.store_fit(db.session.get(Partnership, partnership_id), snap, result, path, embedded, actor)
 

@@ -14,6 +14,11 @@ The life of a job, and why none stays "running" for ever:
 - :func:`recover_interrupted` runs when a worker starts and every minute (beat): a RUNNING job whose worker is gone
   (its process no longer exists on this host, or its heartbeat stopped) is queued again and sent again, or failed
   after ``MAX_ATTEMPTS`` runs; a job QUEUED for a long time is sent again (its message may have been lost).
+- A job may split into parts (:func:`fan_out`, e.g. the nightly refit: one part per partnership) so that any number
+  of workers share it. The parts are jobs of their own (``parent_id``), created with the hand-over in one
+  transaction; the parent then waits (RUNNING, its worker ``PARTS``) without holding a worker, and is settled
+  (:func:`settle`) when its last part ends, and by the minute's recovery sweep in case that was missed. One part that
+  fails fails alone; the parent lists it.
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ HEARTBEAT_SECONDS = 10.0
 PROGRESS_SECONDS = 0.5
 STALE_AFTER = timedelta(seconds=90)
 RESEND_QUEUED_AFTER = timedelta(minutes=10)
+# The worker of a parent job that handed its work over to its parts (:func:`fan_out`).
+PARTS = "(its parts)"
 JOB_SWEEP_SECONDS = 60.0
 FINAL_WRITE_ATTEMPTS = 20
 
@@ -219,7 +226,11 @@ def _claim(job_id: str, me: str) -> Job:
             .where(
                 Job.id == job_id,
                 (Job.status == JobStatus.QUEUED)
-                | ((Job.status == JobStatus.RUNNING) & (Job.heartbeat_at < now - STALE_AFTER)),
+                | (
+                    (Job.status == JobStatus.RUNNING)
+                    & (Job.heartbeat_at < now - STALE_AFTER)
+                    & (Job.worker.is_(None) | (Job.worker != PARTS))
+                ),
             )
             .values(
                 status=JobStatus.RUNNING,
@@ -254,6 +265,12 @@ def _finish(job_id: str, me: str, status: JobStatus, **values: Any) -> None:
             setattr(job, name, value)
 
     write(block, what=f"recording the end of job {job_id}", attempts=FINAL_WRITE_ATTEMPTS)
+    parent_id = db.session.scalar(select(Job.parent_id).where(Job.id == job_id))
+    if parent_id is not None:
+        try:
+            settle(parent_id)
+        except Exception:
+            log.exception("job %s: its parent %s not settled now; the recovery sweep does it", job_id, parent_id)
 
 
 def _task_named(name: str) -> Task:
@@ -305,6 +322,10 @@ def running(job_id: str) -> Iterator[Job]:
         log.exception("job %s failed", job_id)
         raise
     last = beat.stop() if beat else {}
+    if getattr(job, "commintel_handed_over", False):
+        db.session.rollback()
+        settle(job_id)  # its parts may all have ended already (eager mode, or very quick parts)
+        return
     values: dict[str, Any] = {"progress": 100}
     for name in ("result", "message"):
         # What the block set on the job (not yet committed) is recorded; otherwise the last progress message.
@@ -337,6 +358,110 @@ def report(job: Job, progress: int, message: str = "") -> None:
         job.progress, job.message = values["progress"], values["message"]
 
 
+# Jobs in parts -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part of a job split by :func:`fan_out`: ``task(part_job_id, *args)``, named ``label`` on the page."""
+
+    label: str
+    task: Task
+    args: tuple = ()
+
+
+def fan_out(job: Job, parts: list[Part]) -> list[str]:
+    """Split the running ``job`` into parts, each a job of its own sent to the queue, so that any number of workers
+    share them. Call it inside :func:`running`; the parent is then not finished when the block ends but waits for
+    its parts (:func:`settle`). The parts are created and the parent handed over in one short transaction: a worker
+    that dies before it leaves the job to run again whole, after it leaves the parts to run. Returns their ids."""
+    me = worker_id()
+
+    def block() -> list[str]:
+        parent = db.session.get(Job, job.id, populate_existing=True)
+        if parent is None or parent.worker != me or parent.status != JobStatus.RUNNING:
+            raise JobNotClaimed(f"job {job.id} is no longer run by this worker")
+        now, ids = utcnow(), []
+        for part in parts:
+            child = Job(kind=parent.kind, created_by_id=parent.created_by_id, task=part.task.name,
+                        args=list(part.args), queued_at=now, parent_id=parent.id, label=part.label[:200])  # fmt: skip
+            db.session.add(child)
+            db.session.flush()
+            db.session.info.setdefault(_PENDING, []).append(_Send(part.task, (child.id, *part.args), child.id))
+            ids.append(child.id)
+        parent.worker, parent.heartbeat_at = PARTS, now
+        parent.message = f"Sent {len(parts)} part(s) to the workers."
+        return ids
+
+    ids = write(block, what=f"splitting job {job.id} into {len(parts)} parts")
+    job.commintel_handed_over = True  # type: ignore[attr-defined]
+    log.info("job %s split into %s parts", job.id, len(ids))
+    return ids
+
+
+def parts_of(job: Job) -> list[Job]:
+    """The parts of a job split by :func:`fan_out`, in the order they were made."""
+    return list(db.session.scalars(select(Job).where(Job.parent_id == job.id).order_by(Job.created_at, Job.label)))
+
+
+def _skipped(part: Job) -> bool:
+    return part.status is JobStatus.DONE and bool((part.result or {}).get("skipped"))
+
+
+def summary(parts: list[Job]) -> tuple[int, str]:
+    """(progress, message) of a job from its parts: the mean progress, and how many ended how."""
+    if not parts:
+        return 100, "Nothing to do."
+    ended = [p for p in parts if p.status in (JobStatus.DONE, JobStatus.FAILED)]
+    progress = sum(100 if p in ended else p.progress for p in parts) // len(parts)
+    failed = [p.label or p.id for p in parts if p.status is JobStatus.FAILED]
+    skipped = [p.label or p.id for p in parts if _skipped(p)]
+    done = len(ended) - len(failed) - len(skipped)
+    words = [f"{done} of {len(parts)} done"]
+    if skipped:
+        words.append(f"{len(skipped)} skipped ({', '.join(skipped[:5])}{'…' if len(skipped) > 5 else ''})")
+    if failed:
+        words.append(f"{len(failed)} failed ({', '.join(failed[:5])}{'…' if len(failed) > 5 else ''})")
+    if len(ended) < len(parts):
+        words.append(f"{len(parts) - len(ended)} still to finish")
+    return progress, "; ".join(words) + "."
+
+
+def settle(job_id: str) -> bool:
+    """Finish a job that waits for its parts once every part has ended: DONE, or FAILED when a part failed, with a
+    result listing each part. Until then, update its progress. Safe to call at any time, by anyone, twice."""
+
+    def block() -> bool:
+        # FOR UPDATE (PostgreSQL; SQLite writers are serialised anyway): two parts ending at once settle in turn,
+        # and the second sees the first's end, so the last one always finishes the parent.
+        parent = db.session.get(Job, job_id, populate_existing=True, with_for_update=True)
+        if parent is None or parent.status != JobStatus.RUNNING or parent.worker != PARTS:
+            return False
+        parts = parts_of(parent)
+        parent.progress, parent.message = summary(parts)
+        parent.heartbeat_at = utcnow()
+        if any(p.status not in (JobStatus.DONE, JobStatus.FAILED) for p in parts):
+            return False
+        failed = any(p.status is JobStatus.FAILED for p in parts)
+        parent.status, parent.finished_at, parent.progress = (
+            JobStatus.FAILED if failed else JobStatus.DONE, utcnow(), 100)  # fmt: skip
+        parent.result = {
+            "parts": [
+                {
+                    "job_id": p.id,
+                    "label": p.label,
+                    "status": p.status.value,
+                    "skipped": _skipped(p),
+                    "message": p.message,
+                }  # fmt: skip
+                for p in parts
+            ]
+        }
+        return True
+
+    return write(block, what=f"settling job {job_id}", attempts=FINAL_WRITE_ATTEMPTS)
+
+
 # Recovery ----------------------------------------------------------------------------------------------------------
 
 
@@ -346,8 +471,12 @@ def recover_interrupted() -> dict[str, list[str]]:
 
     def block() -> dict[str, list[str]]:
         now = utcnow()
+        waiting.clear()
         out: dict[str, list[str]] = {"requeued": [], "failed": [], "resent": []}
         for job in db.session.scalars(select(Job).where(Job.status == JobStatus.RUNNING)):
+            if job.worker == PARTS:
+                waiting.append(job.id)  # waits for its parts, which recovery looks after one by one
+                continue
             last_sign = job.heartbeat_at or job.started_at or job.created_at
             if not ((job.worker and is_gone(job.worker)) or last_sign < now - STALE_AFTER):
                 continue
@@ -368,7 +497,10 @@ def recover_interrupted() -> dict[str, list[str]]:
             out["resent"].append(job.id)
         return out
 
+    waiting: list[str] = []
     out = write(block, what="recovering interrupted jobs")
+    for parent_id in waiting:
+        settle(parent_id)
     if any(out.values()):
         log.warning("job recovery: %s", {k: len(v) for k, v in out.items()})
     return out

@@ -557,3 +557,7 @@ class Job(db.Model):
     worker: Mapped[str | None] = mapped_column(String(200))
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(default=0)
+    # A job split into parts (one refit per partnership, :func:`webapp.jobs.fan_out`): each part is a job of its
+    # own that any worker may take; ``label`` names the part on its parent's page.
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(200), default="")

@@ -460,12 +460,17 @@ def jobs_status(job_id: str):
     job = db.session.get(Job, job_id[:36])
     if job is None or not policy.can_view_job(current_user, job):
         abort(404)
+    parts = jobs.parts_of(job)
+    progress, message = job.progress, job.message
+    if parts and job.status is JobStatus.RUNNING:
+        progress, message = jobs.summary(parts)  # as of now, not as of the last part that ended
     data = {
         "id": job.id,
         "kind": job.kind,
         "status": job.status.value,
-        "progress": job.progress,
-        "message": job.message,
+        "progress": progress,
+        "message": message,
+        "parts": [{"id": p.id, "label": p.label, "status": p.status.value, "progress": p.progress} for p in parts],
     }
     if request.accept_mimetypes.best == "application/json" or request.args.get("format") == "json":
         return jsonify(data)
@@ -473,6 +478,9 @@ def jobs_status(job_id: str):
     return render_template(
         "webapp/job.html",
         job=job,
+        progress=progress,
+        message=message,
+        parts=parts,
         finished=finished,
         result_link=jobs.result_link(job),
         refresh_seconds=None if finished else JOB_REFRESH_SECONDS,

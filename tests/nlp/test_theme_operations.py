@@ -70,19 +70,26 @@ def test_too_small_corpus_keeps_the_previous_version(theme_world, texts):
 
 
 def test_the_nightly_refit_runs_as_a_job_that_reports_each_partnership(theme_world, texts):
-    """Beat sends no job id; the task makes one, so its progress commits keep the SQLite store writable meanwhile
-    and the outcome (here: too few observations) is on record."""
+    """Beat sends no job id; the task makes one, split into one job per partnership (any worker takes each), and
+    the outcome (here: too few observations, a skip, not a failure) is on record on both."""
     from nlp.theme_tasks import refit_themes
     from webapp.models import Job, JobStatus
 
     add_observations(theme_world, texts[:12])
     db.session.commit()
-    result = refit_themes.run(None, None)
-    assert result["refitted"] == []
-    assert [s["partnership_id"] for s in result["skipped"]] == [theme_world["partnership"].id]
-    job = db.session.scalar(select(Job).where(Job.kind == "themes.refit"))
-    assert job.status is JobStatus.DONE
-    assert job.result == result
+    refit_themes.run(None, None)
+    parent = db.session.scalar(select(Job).where(Job.kind == "themes.refit", Job.parent_id.is_(None)))
+    part = db.session.scalar(select(Job).where(Job.parent_id == parent.id))
+    assert part.status is JobStatus.DONE
+    assert part.result["refitted"] == []
+    assert [s["partnership_id"] for s in part.result["skipped"]] == [theme_world["partnership"].id]
+    assert "at least" in part.message
+    assert part.label == theme_world["partnership"].name
+    assert parent.status is JobStatus.DONE
+    assert parent.result["parts"] == [
+        {"job_id": part.id, "label": part.label, "status": "done", "skipped": True, "message": part.message}
+    ]
+    assert parent.message.startswith("0 of 1 done; 1 skipped")
     assert db.session.scalar(select(func.count()).select_from(ThemeModel)) == 0
 
 
@@ -220,3 +227,19 @@ def test_trend_is_a_binomial_test():
     assert trend(tallies({date(2025, 6, 1): 4}), until).direction == "too few"
     # A period shown as "fewer than k" leaves the trend untold (a direction would say which side is small).
     assert trend(tallies({date(2025, 4, 1): 1, date(2025, 1, 1): 30}), until).direction == "too few"
+
+
+def test_themes_refresh_on_workers_sends_the_nightly_job_split_per_partnership(theme_world, texts, app):
+    """`commintel themes refresh --on-workers`: the refit of every partnership goes to the queue as the nightly run
+    does (eager here, so it runs at once), instead of one partnership after another in the command's process."""
+    from webapp.models import Job, JobStatus
+
+    add_observations(theme_world, texts[:12])
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["themes", "refresh", "--on-workers"])
+    assert result.exit_code == 0, result.output
+    parent = db.session.scalar(select(Job).where(Job.kind == "themes.refit", Job.parent_id.is_(None)))
+    assert f"Queued job {parent.id}" in result.output
+    assert parent.status is JobStatus.DONE
+    part = db.session.scalar(select(Job).where(Job.parent_id == parent.id))
+    assert part.args == [theme_world["partnership"].id]
