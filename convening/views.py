@@ -40,7 +40,7 @@ from webapp import operations as base_ops
 from webapp.disclosure import Audience, audience_for, edition_for
 from webapp.extensions import db
 from webapp.home import HomePanel
-from webapp.models import Area, AreaLevel, Job, JobStatus, Organisation, OrgKind, OrgRole, Partnership
+from webapp.models import Area, Job, JobStatus, Organisation, OrgKind, OrgRole, Partnership
 from webapp.policy import Role
 
 log = logging.getLogger(__name__)
@@ -548,12 +548,12 @@ def library():
     form = LibraryFilterForm(request.args)
     partnerships = ops.readable_partnerships(current_user)
     form.partnership.choices = choices([(0, "Any partnership")] + [(p.id, p.name) for p in partnerships])
-    areas = sorted({a for p in partnerships for a in p.areas if a.level is AreaLevel.WARD}, key=lambda a: a.name)
-    form.area.choices = choices([(0, "Any area")] + [(a.id, a.name) for a in areas])
+    form.area.choices = choices([(0, "Any area"), *ops.partnerships_wards(partnerships)])
     form.theme.choices = choices([(0, "Any theme"), *ops.partnership_themes(*partnerships)])
     form.validate()
     versions = ops.library(
         current_user,
+        partnerships=partnerships,
         partnership_id=form.partnership.data or None if not form.partnership.errors else None,
         area_id=form.area.data or None if not form.area.errors else None,
         theme_id=form.theme.data or None if not form.theme.errors else None,

@@ -34,7 +34,7 @@ from indicators.profiles import (
 )
 from webapp.disclosure import Audience, Released, State, Tally, audience_for, release, threshold
 from webapp.extensions import db
-from webapp.models import Area, AreaLevel, Partnership
+from webapp.models import Area, AreaLevel, Partnership, partnership_areas
 
 NEED, ASSET = "need", "asset"
 KINDS = (NEED, ASSET)
@@ -66,12 +66,13 @@ def partnerships_covering(area: Area) -> list[Partnership]:
     """Partnerships whose areas include ``area`` or an area above it (asked once per request)."""
     cache = _request_cache("_partnerships_covering")
     if area.id not in cache:
-        above = {area.id, *(a.id for a in ancestors(area))}
-        cache[area.id] = [
-            p
-            for p in db.session.scalars(select(Partnership).order_by(Partnership.name))
-            if above & {a.id for a in p.areas}
-        ]
+        above = [area.id, *(a.id for a in ancestors(area))]
+        # One query on the association table: reading every partnership's areas took one query per partnership
+        # (200 of them in benchmarks/scale.py), whatever the area.
+        covering = select(partnership_areas.c.partnership_id).where(partnership_areas.c.area_id.in_(above))
+        cache[area.id] = list(
+            db.session.scalars(select(Partnership).where(Partnership.id.in_(covering)).order_by(Partnership.name))
+        )
     return cache[area.id]
 
 

@@ -22,9 +22,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from nlp.models import Theme, ThemeAssignment, active_model
+from nlp.models import Theme, ThemeAssignment, ThemeModel, active_model
 from submissions.models import Observation, ObservationKind
 from submissions.queries import partnership_observations
 from webapp.disclosure import Audience, Released, Tally, release
@@ -83,6 +83,46 @@ def _base(
     return stmt
 
 
+def _counted_rows(
+    partnership: Partnership, audience: Audience
+) -> list[tuple[int, date, int | None, ObservationKind, int]] | None:
+    """``(theme id, period start, area id, kind, record key)`` of every observation ``audience`` counts under the
+    active model, in visible themes (None: no model). Read once per request and partnership: an area page or a
+    theme page asked for the same rows eight to ten times, filtered by kind and period (at a million observations
+    each read cost 30-70 ms, most of those pages' time, see benchmarks/scale.py). Every count below is the same
+    filter and the same exact sum over these rows as the SQL it replaced, so the same tallies and released values.
+    Outside a request nothing is kept."""
+    from flask import has_request_context, request
+
+    cache = {}
+    if has_request_context():
+        cache = request._get_current_object().__dict__.setdefault("commintel_theme_rows", {})
+    key = (partnership.id, audience)
+    if key not in cache:
+        stmt = _base(partnership, None, None, None, audience)
+        cache[key] = None if stmt is None else [tuple(row) for row in db.session.execute(stmt)]
+    return cache[key]
+
+
+def _counted(
+    partnership: Partnership,
+    kind: ObservationKind | str | None,
+    start: date | None,
+    end: date | None,
+    audience: Audience,
+):
+    """The rows of :func:`_counted_rows` of one kind in the period [start, end) (as _base's WHERE clause)."""
+    rows = _counted_rows(partnership, audience)
+    if rows is None:
+        return None
+    wanted = ObservationKind(kind) if kind is not None else None
+    return [
+        r
+        for r in rows
+        if (wanted is None or r[3] == wanted) and (start is None or r[1] >= start) and (end is None or r[1] < end)
+    ]
+
+
 def theme_counts(
     partnership: Partnership,
     kind: str | None = None,
@@ -91,12 +131,13 @@ def theme_counts(
     audience: Audience = Audience.PARTNERSHIP,
 ) -> dict[int, Tally]:
     """``{theme id: tally}`` in the period [start, end) (release before showing)."""
-    stmt = _base(partnership, kind, start, end, audience)
-    if stmt is None:
-        return {}
-    sub = stmt.subquery()
-    rows = db.session.execute(select(sub.c.theme_id, func.count(), func.sum(sub.c.record_key)).group_by(sub.c.theme_id))
-    return {theme_id: Tally.row(n, keys) for theme_id, n, keys in rows}
+    rows = _counted(partnership, kind, start, end, audience)
+    out: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for theme_id, _period, _area, _kind, key in rows or ():
+        cell = out[theme_id]
+        cell[0] += 1
+        cell[1] += key
+    return {t: Tally(n, ks) for t, (n, ks) in out.items()}
 
 
 def monthly_counts(
@@ -107,11 +148,9 @@ def monthly_counts(
     audience: Audience = Audience.PARTNERSHIP,
 ) -> dict[int, dict[date, Tally]]:
     """``{theme id: {first day of month: tally}}``."""
-    stmt = _base(partnership, kind, start, end, audience)
+    rows = _counted(partnership, kind, start, end, audience)
     out: dict[int, dict[date, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
-    if stmt is None:
-        return {}
-    for theme_id, period, _area, _kind, key in db.session.execute(stmt):
+    for theme_id, period, _area, _kind, key in rows or ():
         cell = out[theme_id][month_start(period)]
         cell[0] += 1
         cell[1] += key
@@ -126,11 +165,9 @@ def area_counts(
     audience: Audience = Audience.PARTNERSHIP,
 ) -> dict[int, dict[int | None, Tally]]:
     """``{theme id: {area id (None = whole partnership area): tally}}`` (observations placed exactly there)."""
-    stmt = _base(partnership, kind, start, end, audience)
+    rows = _counted(partnership, kind, start, end, audience)
     out: dict[int, dict[int | None, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
-    if stmt is None:
-        return {}
-    for theme_id, _period, area_id, _kind, key in db.session.execute(stmt):
+    for theme_id, _period, area_id, _kind, key in rows or ():
         cell = out[theme_id][area_id]
         cell[0] += 1
         cell[1] += key
@@ -145,13 +182,11 @@ def monthly_area_counts(
     audience: Audience = Audience.PARTNERSHIP,
 ) -> dict[int, dict[date, dict[int | None, Tally]]]:
     """``{theme id: {first day of month: {area id (None = whole partnership area): tally}}}`` (placed exactly)."""
-    stmt = _base(partnership, kind, start, end, audience)
-    if stmt is None:
-        return {}
+    rows = _counted(partnership, kind, start, end, audience)
     out: dict[int, dict[date, dict[int | None, list[int]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(lambda: [0, 0]))
     )
-    for theme_id, period, area_id, _kind, key in db.session.execute(stmt):
+    for theme_id, period, area_id, _kind, key in rows or ():
         cell = out[theme_id][month_start(period)][area_id]
         cell[0] += 1
         cell[1] += key
@@ -229,6 +264,30 @@ def visible_themes(partnership: Partnership) -> list[Theme]:
             .order_by(Theme.id)
         )
     )
+
+
+def visible_theme_labels_of(partnerships) -> dict[int, str]:
+    """``{theme id: label}`` of the visible themes of each of ``partnerships`` (as :func:`visible_themes` of each),
+    in two queries for all, reading labels only (a national funder's library lists thousands of themes, and a
+    theme row carries its centroid)."""
+    ids = [p.id for p in partnerships]
+    if not ids:
+        return {}
+    models: dict[int, dict] = {}
+    stmt = select(ThemeModel.partnership_id, ThemeModel.changes).where(
+        ThemeModel.active.is_(True), ThemeModel.partnership_id.in_(ids)
+    )
+    for partnership_id, changes in db.session.execute(stmt.order_by(ThemeModel.version)):
+        models[partnership_id] = changes or {}  # the highest active version wins, as in active_model
+    wanted = {t for c in models.values() for t in [*c.get("topic_theme_ids", []), *c.get("split", [])]}
+    if not wanted:
+        return {}
+    rows = db.session.execute(
+        select(Theme.id, Theme.curated_label, Theme.auto_label)
+        .where(Theme.id.in_(wanted), Theme.hidden.is_(False), Theme.merged_into_id.is_(None))
+        .order_by(Theme.id)
+    )
+    return {theme_id: curated or auto for theme_id, curated, auto in rows}  # Theme.label
 
 
 def rolled_up(exact: dict[int | None, Tally], parents: dict[int, int | None] | None = None) -> dict[int, Tally]:

@@ -29,6 +29,7 @@ TINY = {
     "nlp_throughput.py": ["--n", "120", "--processes", "1", "--no-compare"],
     "assign_latency.py": ["--observations", "1"],
     "area_profiles.py": ["--observations", "300", "--requests", "3"],
+    "scale.py": ["--observations", "2000", "--partnerships", "3", "--requests", "4"],
     "composer.py": ["--observations", "300", "--runs", "1"],
     "briefing.py": ["--runs", "1"],
     "auth_timing.py": ["--rounds", "3"],
@@ -45,7 +46,7 @@ TINY = {
     # The SQLite transport only: kombu's never redelivers, and the script waits a minute to show it.
     "embedded_queue.py": ["--messages", "20", "--transport", "2"],
 }
-NEEDS_SHARED_DATA = {"themes.py", "nlp_throughput.py", "area_profiles.py"}
+NEEDS_SHARED_DATA = {"themes.py", "nlp_throughput.py", "area_profiles.py", "scale.py"}
 
 
 def readme_commands() -> dict[str, tuple[dict[str, str], list[str]]]:

@@ -294,3 +294,32 @@ def test_an_indicators_latest_period_follows_a_re_import(bristol, import_file, t
     import_file(rates, dataset_title="Claimants", unit="%")
     indicator = db.session.scalar(select(Indicator).where(Indicator.name == "Claimant rate"))
     assert _latest_period_key(indicator) == "2020"
+
+
+def test_area_pages_ask_the_same_queries_whatever_the_partnerships_elsewhere(seeded, client_for, world):
+    """Which partnerships cover an area is one query (benchmarks/scale.py has 200 partnerships, and reading each
+    one's areas cost a query per partnership on every area page); partnerships elsewhere change nothing."""
+    client = client_for("member")
+    paths = [f"/areas/{seeded[a].code}" for a in ("lsoa", "ward")]
+    for path in paths:
+        client.get(path)
+    db.session.expire_all()
+    before = {path: _queries(client, path) for path in paths}
+    ward = db.session.get(Area, seeded["ward"].id)
+    elsewhere = db.session.scalar(
+        select(Area).where(Area.level == AreaLevel.WARD, Area.id != ward.id, Area.parent_id == ward.parent_id)
+    )
+    for i in range(8):
+        p = operations.create_partnership(f"Elsewhere {i}", members=[world["other_org"]])
+        p.areas.append(elsewhere)
+    db.session.commit()
+    db.session.expire_all()
+    for path in paths:
+        assert len(_queries(client, path)) == len(before[path]), path
+    with client.application.test_request_context("/"):
+        lsoa = db.session.get(Area, seeded["lsoa"].id)
+        covering = community.partnerships_covering(lsoa)
+        above = {lsoa.id, *(a.id for a in community.ancestors(lsoa))}
+        every = db.session.scalars(select(community.Partnership).order_by(community.Partnership.name))
+        assert covering == [p for p in every if above & {a.id for a in p.areas}]
+        assert {p.name for p in covering} == {"Test Partnership", "Other Partnership"}
