@@ -26,7 +26,7 @@ TINY = {
     "redaction.py": ["--texts", "40", "--processes", "1"],
     # One encoder and no torch comparison: the suite must stay quick; the encoders are compared in tests/nlp.
     "themes.py": ["--corpus", "bbc", "--limit", "120", "--encoder", "onnx-int8"],
-    "nlp_throughput.py": ["--n", "120", "--processes", "1", "--no-compare"],
+    "nlp_throughput.py": ["--n", "120", "--processes", "1", "--seeds", "2"],
     "assign_latency.py": ["--observations", "1"],
     "area_profiles.py": ["--observations", "300", "--requests", "3"],
     "scale.py": ["--observations", "2000", "--partnerships", "3", "--requests", "4"],
