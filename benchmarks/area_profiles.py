@@ -17,13 +17,17 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _bench  # noqa: E402 - the scripts' shared helpers, beside them
+from _bench import p95  # noqa: E402
+
 SHARED = Path(os.environ.get("COMMINTEL_SHARED_DATA", ROOT.parent / "shared" / "data"))
 LOOKUP = SHARED / "geography" / "ons_lsoa21_ward24_lad24_lookup_EW.csv"
 LOOKUP_2011 = SHARED / "geography" / "ons_lsoa11_ward19_lad19_lookup_EW.csv"
@@ -31,10 +35,6 @@ IOD = SHARED / "indicators" / "iod2025_lsoa21_scores_ranks_deciles.csv"
 IOD2019 = SHARED / "indicators" / "iod2019_lsoa11_domains_ranks_deciles.csv"
 BRISTOL = "E06000023"
 PASSWORD = "benchmark password 2026"  # noqa: S105 - a throwaway account in a benchmark database
-
-
-def p95(samples: list[float]) -> float:
-    return statistics.quantiles(samples, n=20)[18] if len(samples) >= 20 else max(samples)
 
 
 CPU: dict[str, list[float]] = {}
@@ -176,22 +176,10 @@ def main() -> None:
 
     from sqlalchemy import select
 
-    from webapp import create_app
     from webapp.extensions import db
     from webapp.models import Area
 
-    app = create_app(
-        {
-            "COMMINTEL_ENV": "testing",
-            "DATABASE_URL": url,
-            "REDIS_URL": None,
-            "COMMINTEL_INSTANCE_DIR": tempfile.mkdtemp(prefix="commintel-bench-"),
-            "WTF_CSRF_ENABLED": False,
-            "RATELIMIT_ENABLED": False,
-            # As a served app has it (auto is on outside testing): start-up objects left out of garbage collection.
-            "COMMINTEL_GC_FREEZE": True,
-        }
-    )
+    app = _bench.page_app(url)
     with app.app_context():
         if not args.reuse:
             load(url, args.observations, app)

@@ -25,13 +25,15 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _bench  # noqa: E402 - the scripts' shared helpers, beside them
 
 TARGET_S = 1.0
 THEMES = 20
@@ -165,20 +167,10 @@ def main() -> int:
     from convening import operations as cops
     from convening.models import Session
     from submissions.models import Observation
-    from webapp import create_app
     from webapp.extensions import db
     from webapp.models import Partnership, User
 
-    app = create_app(
-        {
-            "COMMINTEL_ENV": "testing",
-            "DATABASE_URL": url,
-            "REDIS_URL": None,
-            "COMMINTEL_INSTANCE_DIR": tempfile.mkdtemp(prefix="commintel-bench-"),
-            # As a served app has it (auto is on outside testing): start-up objects left out of garbage collection.
-            "COMMINTEL_GC_FREEZE": True,
-        }
-    )
+    app = _bench.page_app(url)
     held_on = date(2026, 12, 1)
     with app.app_context():
         if not args.reuse:

@@ -23,13 +23,17 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _bench  # noqa: E402 - the scripts' shared helpers, beside them
+from _bench import p95  # noqa: E402
+
 SHARED = Path(os.environ.get("COMMINTEL_SHARED_DATA", ROOT.parent / "shared" / "data"))
 LOOKUP = SHARED / "geography" / "ons_lsoa21_ward24_lad24_lookup_EW.csv"
 IOD = SHARED / "indicators" / "iod2025_lsoa21_scores_ranks_deciles.csv"
@@ -45,10 +49,6 @@ OBSERVATION_COLUMNS = (
     "sharing_level", "consent_to_quote", "consent_to_quote_funders", "record_key", "status", "created_at",
     "updated_at",
 )  # fmt: skip
-
-
-def p95(samples: list[float]) -> float:
-    return statistics.quantiles(samples, n=20)[18] if len(samples) >= 20 else max(samples)
 
 
 CPU: dict[str, list[float]] = {}
@@ -276,21 +276,10 @@ def main() -> None:
     from sqlalchemy import func, select, text
 
     from nlp.models import Theme
-    from webapp import create_app
     from webapp.extensions import db
     from webapp.models import Area, AreaLevel, Partnership
 
-    app = create_app(
-        {
-            "COMMINTEL_ENV": "testing",
-            "DATABASE_URL": url,
-            "REDIS_URL": os.environ.get("BENCH_REDIS_URL"),
-            "COMMINTEL_INSTANCE_DIR": tempfile.mkdtemp(prefix="commintel-bench-"),
-            "WTF_CSRF_ENABLED": False,
-            "RATELIMIT_ENABLED": False,
-            "COMMINTEL_GC_FREEZE": True,
-        }
-    )
+    app = _bench.page_app(url, os.environ.get("BENCH_REDIS_URL"))
     with app.app_context():
         if not args.reuse:
             nice = os.nice(0)
