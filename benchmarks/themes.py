@@ -185,6 +185,7 @@ def main(argv=None) -> int:  # noqa: C901 - one report, read top to bottom
     parser.add_argument("--default", action="store_true", help="also BERTopic's default configuration")
     parser.add_argument("--no-moves", action="store_true", help="skip the refit with 50 corrections")
     parser.add_argument("--set", action="append", default=[], help="a ThemeParams override of the new one, k=v")
+    parser.add_argument("--limit", type=int, help="only the first N documents of each corpus (a quick check)")
     args = parser.parse_args(argv)
     _corpora.require_shared()
     warnings.filterwarnings("ignore", category=FutureWarning)
@@ -205,6 +206,8 @@ def main(argv=None) -> int:  # noqa: C901 - one report, read top to bottom
     verdict = True
     for key in names:
         corpus = loaders[key]()
+        if args.limit:
+            corpus.texts, corpus.labels = corpus.texts[: args.limit], corpus.labels[: args.limit]
         all_vectors = _corpora.embeddings(corpus, encoder)
         rows_idx = split(corpus, args.split)
         texts = [corpus.texts[i] for i in rows_idx]
