@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import defer, selectinload
 
 from convening import composer as composing
 from convening.markdown import render_markdown
@@ -898,10 +898,46 @@ def library(
     date_from: date | None = None,
     date_to: date | None = None,
     partnerships: list[Partnership] | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[BriefingVersion]:
-    """The latest served version of each published briefing the user may read, filtered: only versions with an
-    edition for the reader's audience (a funder reads funders' editions, of the partnerships they fund).
-    ``partnerships``: :func:`readable_partnerships` of ``user`` when the caller has them already."""
+    """The latest served version of each published briefing the user may read, filtered, newest meeting first: only
+    versions with an edition for the reader's audience (a funder reads funders' editions, of the partnerships they
+    fund). ``partnerships``: :func:`readable_partnerships` of ``user`` when the caller has them already. ``limit`` and
+    ``offset``: one page of them (:func:`library_ids` gives how many there are)."""
+    ids = library_ids(user, partnership_id, area_id, theme_id, date_from, date_to, partnerships)
+    return library_versions(ids[offset : offset + limit] if limit is not None else ids[offset:])
+
+
+def library_versions(page: list[int]) -> list[BriefingVersion]:
+    """The versions of ``page`` (ids from :func:`library_ids`), in that order, with what the library reads of them."""
+    if not page:
+        return []
+    stmt = (
+        select(BriefingVersion)
+        .where(BriefingVersion.id.in_(page))
+        .options(  # what the page reads of each version, in a query each; not the composition (large JSON)
+            defer(BriefingVersion.content),
+            selectinload(BriefingVersion.briefing).selectinload(Briefing.session),
+            selectinload(BriefingVersion.editions),
+            selectinload(BriefingVersion.partnership),
+        )
+    )
+    by_id = {v.id: v for v in db.session.scalars(stmt)}
+    return [by_id[i] for i in page]
+
+
+def library_ids(
+    user: User,
+    partnership_id: int | None = None,
+    area_id: int | None = None,
+    theme_id: int | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    partnerships: list[Partnership] | None = None,
+) -> list[int]:
+    """The ids of :func:`library`'s versions in its order, read as narrow rows (no composition, no objects): a
+    national funder's library holds hundreds of versions, each composition hundreds of kilobytes."""
     readable = readable_partnerships(user) if partnerships is None else partnerships
     audiences = {p.id: edition_for(audience_for(user, p)) for p in readable}
     allowed = {pid for pid, audience in audiences.items() if audience is not None}
@@ -909,35 +945,46 @@ def library(
         allowed &= {partnership_id}
     if not allowed:
         return []
+    # Format 2 (every version since editions exist) has an edition per audience; older ones the partnership's only.
+    fmt = BriefingVersion.content["format"].as_integer()
     stmt = (
-        select(BriefingVersion)
+        select(
+            BriefingVersion.id,
+            BriefingVersion.briefing_id,
+            BriefingVersion.number,
+            BriefingVersion.partnership_id,
+            BriefingVersion.area_ids,
+            BriefingVersion.theme_ids,
+            Session.held_on,
+            fmt,
+        )  # fmt: skip
+        .join(Briefing, Briefing.id == BriefingVersion.briefing_id)
+        .join(Session, Session.id == Briefing.session_id)
         .where(BriefingVersion.partnership_id.in_(allowed), BriefingVersion.withdrawn_at.is_(None))
-        .order_by(BriefingVersion.published_at.desc())
-        .options(  # what the filters and the page read of each version, in a query each, not one per version
-            selectinload(BriefingVersion.briefing).selectinload(Briefing.session),
-            selectinload(BriefingVersion.editions),
-        )
     )
-    latest: dict[int, BriefingVersion] = {}
-    for v in db.session.scalars(stmt):
-        current = latest.get(v.briefing_id)
-        if current is None or v.number > current.number:
-            latest[v.briefing_id] = v
+    latest: dict[int, Any] = {}
+    for row in db.session.execute(stmt):
+        current = latest.get(row.briefing_id)
+        if current is None or row.number > current.number:
+            latest[row.briefing_id] = row
     result = []
-    for v in latest.values():
-        if audiences[v.partnership_id] not in v.audiences:
+    for row in latest.values():
+        served = EDITIONS if row[-1] == 2 else (Audience.PARTNERSHIP,)
+        if audiences[row.partnership_id] not in served:
             continue
-        held_on = v.briefing.session.held_on
-        if date_from and held_on < date_from:
+        if date_from and row.held_on < date_from:
             continue
-        if date_to and held_on > date_to:
+        if date_to and row.held_on > date_to:
             continue
-        if area_id is not None and area_id not in composing._descendants(set(v.area_ids or [])) and v.area_ids:
+        if area_id is not None and row.area_ids and area_id not in composing._descendants(set(row.area_ids)):
             continue
-        if theme_id is not None and theme_id not in (v.theme_ids or []):
+        if theme_id is not None and theme_id not in (row.theme_ids or []):
             continue
-        result.append(v)
-    return sorted(result, key=lambda v: v.briefing.session.held_on, reverse=True)
+        result.append(row)
+    # Newest meeting first; among meetings on the same day, the latest published first (as before: stable sort).
+    result.sort(key=lambda r: r.id, reverse=True)
+    result.sort(key=lambda r: r.held_on, reverse=True)
+    return [r.id for r in result]
 
 
 def informed_by(organisation: Organisation) -> list[dict[str, Any]]:

@@ -543,28 +543,50 @@ def _web_doc(doc: dict) -> dict:
     return {**doc, "sections": sections}
 
 
+LIBRARY_PAGE = 50  # briefings per page of the library
+LIBRARY_ALL_OPTIONS = 10  # up to this many partnerships, the area and theme filters list all of theirs at once
+
+
 @bp.route("/library", endpoint="library")
 def library():
     form = LibraryFilterForm(request.args)
     partnerships = ops.readable_partnerships(current_user)
     form.partnership.choices = choices([(0, "Any partnership")] + [(p.id, p.name) for p in partnerships])
-    form.area.choices = choices([(0, "Any area"), *ops.partnerships_wards(partnerships)])
-    form.theme.choices = choices([(0, "Any theme"), *ops.partnership_themes(*partnerships)])
+    # The wards and themes of the chosen partnership, or of all of them when they are few: a national funder's 200
+    # partnerships have thousands of wards, a list nobody can use (and 6,000 options on every page).
+    chosen = [p for p in partnerships if p.id == request.args.get("partnership", 0, type=int)]
+    scope = chosen or (partnerships if len(partnerships) <= LIBRARY_ALL_OPTIONS else [])
+    if scope:
+        form.area.choices = choices([(0, "Any area"), *ops.partnerships_wards(scope)])
+        form.theme.choices = choices([(0, "Any theme"), *ops.partnership_themes(*scope)])
+    else:
+        form.area.choices = choices([(0, "Any area (choose a partnership first to pick one of its wards)")])
+        form.theme.choices = choices([(0, "Any theme (choose a partnership first)")])
     form.validate()
-    versions = ops.library(
-        current_user,
-        partnerships=partnerships,
-        partnership_id=form.partnership.data or None if not form.partnership.errors else None,
-        area_id=form.area.data or None if not form.area.errors else None,
-        theme_id=form.theme.data or None if not form.theme.errors else None,
-        date_from=form.date_from.data if not form.date_from.errors else None,
-        date_to=form.date_to.data if not form.date_to.errors else None,
-    )
+    filters = {
+        "partnership_id": form.partnership.data or None if not form.partnership.errors else None,
+        "area_id": form.area.data or None if not form.area.errors else None,
+        "theme_id": form.theme.data or None if not form.theme.errors else None,
+        "date_from": form.date_from.data if not form.date_from.errors else None,
+        "date_to": form.date_to.data if not form.date_to.errors else None,
+    }
+    # One page at a time, newest meeting first: a national funder's library lists hundreds of briefings.
+    ids = ops.library_ids(current_user, partnerships=partnerships, **filters)
+    pages = max(1, -(-len(ids) // LIBRARY_PAGE))
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+    start = (page - 1) * LIBRARY_PAGE
+    versions = ops.library_versions(ids[start : start + LIBRARY_PAGE])
     editions = {}
     for v in versions:
         audience = edition_for(audience_for(current_user, v.partnership))
         editions[v.id] = v.edition(audience) if audience is not None else None
-    return render_template("convening/library.html", form=form, versions=versions, editions=editions)
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template(
+        "convening/library.html", form=form, versions=versions, editions=editions, total=len(ids), page=page,
+        pages=pages, first=start + 1, last=start + len(versions),
+        newer=url_for("convening.library", **args, page=page - 1) if page > 1 else None,
+        older=url_for("convening.library", **args, page=page + 1) if page < pages else None,
+    )  # fmt: skip
 
 
 @bp.route("/versions/<int:version_id>", endpoint="version")

@@ -137,3 +137,53 @@ def test_long_select_writes_the_html_wtforms_writes(app):
         stock, fast = Stock(data=data), Fast(data=data)
         assert str(fast.area(class_="x")) == str(stock.area(class_="x"))
     assert "&lt;Easton&gt;" in str(Fast(data={"area": 3}).area())
+
+
+def test_the_library_pages_its_briefings_in_the_same_order(cworld, client_for, monkeypatch):
+    import re
+
+    from convening import views
+
+    monkeypatch.setattr(views, "LIBRARY_PAGE", 4)
+    for i in range(5):
+        _funded_partnership(cworld, i, themed=False)
+    everything = [v.id for v in cops.library(cworld["users"]["funder"])]
+    assert len(everything) == 10
+    funder = client_for("funder")
+    seen, page, pages = [], 1, 0
+    while True:
+        html = funder.get(f"/convening/library?page={page}").get_data(as_text=True)
+        seen += [int(i) for i in re.findall(r'href="/convening/versions/(\d+)"', html)]
+        pages += 1
+        older = re.search(r'href="([^"]+)" rel="next"', html)
+        if older is None:
+            break
+        page += 1
+        assert f"page={page}" in older.group(1)
+    assert pages == 3
+    assert seen == everything  # every briefing once, in the library's order
+    assert "Briefings 9 to 10 of 10" in html
+    # Out of range or not a number: the nearest page, never an error.
+    assert "Briefings 9 to 10 of 10" in funder.get("/convening/library?page=99").get_data(as_text=True)
+    assert "Briefings 1 to 4 of 10" in funder.get("/convening/library?page=x").get_data(as_text=True)
+    # A filter is kept from page to page.
+    filtered = funder.get("/convening/library?date_from=2025-03-01").get_data(as_text=True)
+    older = re.search(r'href="([^"]+)" rel="next"', filtered).group(1)
+    assert "date_from=2025-03-01" in older
+    assert "page=2" in older
+
+
+def test_many_partnerships_list_their_wards_and_themes_once_one_is_chosen(cworld, client_for, monkeypatch):
+    from convening import views
+
+    monkeypatch.setattr(views, "LIBRARY_ALL_OPTIONS", 2)
+    partnerships = [_funded_partnership(cworld, i, themed=True) for i in range(3)]
+    funder = client_for("funder")
+    page = funder.get("/convening/library").get_data(as_text=True)
+    assert "choose a partnership first to pick one of its wards" in page
+    assert "theme 0.0" not in page
+    chosen = funder.get(f"/convening/library?partnership={partnerships[1].id}").get_data(as_text=True)
+    assert "theme 1.0" in chosen
+    assert "theme 0.0" not in chosen  # only the chosen partnership's themes
+    assert "Briefing: Meeting 1.0" in chosen
+    assert "Briefing: Meeting 0.0" not in chosen
