@@ -97,11 +97,12 @@ def statistics_quiet(figures: list[Figure]) -> list[Judged] | None:
 
 
 def area_trends(
-    partnership: Partnership, until: date | None = None, kind: str = "need"
+    partnership: Partnership, until: date | None = None, kind: str = "need", only: set[int] | None = None
 ) -> dict[tuple[int, int], theme_queries.Trend]:
     """``{(theme id, area id): Trend}`` of every visible theme in every area its observations are placed in or
     under (an LSOA's observations count for its ward and every area above), over the 6 complete months before
-    ``until`` (default today). One query for the partnership."""
+    ``until`` (default today). One query for the partnership; ``only``: the areas wanted (the test is run for
+    those alone: an area page needs one area, not the partnership's hundreds)."""
     until = until or date.today()
     end = theme_queries.month_start(until)
     start = theme_queries.add_months(end, -2 * theme_queries.TREND_MONTHS)
@@ -112,7 +113,11 @@ def area_trends(
         for month, by_area in by_month.items():
             for area_id, tally in theme_queries.rolled_up(by_area, parents).items():
                 months_by_area[(theme_id, area_id)][month] = tally
-    return {key: theme_queries.trend(months, until) for key, months in months_by_area.items()}
+    return {
+        key: theme_queries.trend(months, until)
+        for key, months in months_by_area.items()
+        if only is None or key[1] in only
+    }
 
 
 def _warning(partnership: Partnership, theme, area: Area, trend, quiet: list[Judged]) -> EarlyWarning:
@@ -145,7 +150,7 @@ def early_warnings(
     themes = {t.id: t for t in theme_queries.visible_themes(partnership)}
     if not themes or not areas:
         return []
-    trends = trends if trends is not None else area_trends(partnership, until)
+    trends = trends if trends is not None else area_trends(partnership, until, only={a.id for a in areas})
     by_id = {a.id: a for a in areas}
     rising: dict[int, list[tuple]] = defaultdict(list)
     for (theme_id, area_id), t in trends.items():
