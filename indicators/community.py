@@ -86,31 +86,27 @@ def category_tallies(
 
     The area and every area above it are counted together, in one query (:func:`chain_tallies`): a page releases
     each of its cells within the same figures for the areas above, so it needs all of them anyway."""
-    cache = _request_cache("_category_tallies")
-    key = (partnership.id, audience, area.id, since)
-    if key not in cache:
-        chain = [area, *ancestors(area)]
-        contributors = _request_cache("_contributors")
-        tallies, organisations = _chain_counts(partnership, audience, chain, since)
-        for a, t, o in zip(chain, tallies, organisations, strict=True):
-            cache.setdefault((partnership.id, audience, a.id, since), t)
-            contributors.setdefault((partnership.id, audience, a.id, since), o)
-    return cache[key]
+    return _area_counts(partnership, audience, area, since)[0]
 
 
 def contributing_organisations(partnership: Partnership, audience: Audience, area: Area, since: date | None) -> set:
     """The ids of the organisations whose observations ``audience`` counts in ``area`` (counted with its tallies)."""
+    return _area_counts(partnership, audience, area, since)[1]
+
+
+def _area_counts(
+    partnership: Partnership, audience: Audience, area: Area, since: date | None
+) -> tuple[dict[tuple[str, str], Tally], set[int]]:
+    """The area's tallies and contributing organisations, counted with the areas above it in one query and kept for
+    the request (outside one, e.g. in a job or the CLI, counted on each call)."""
+    cache = _request_cache("_area_counts")
     key = (partnership.id, audience, area.id, since)
-    contributors = _request_cache("_contributors")
-    if key not in contributors:
-        category_tallies(partnership, audience, area, since)  # counts them, with the tallies, for the area chain
-        contributors = _request_cache("_contributors")
-        if key not in contributors:  # outside a request nothing is kept between calls: count them here
-            chain = [area, *ancestors(area)]
-            organisations = _chain_counts(partnership, audience, chain, since)[1]
-            pairs = zip(chain, organisations, strict=True)
-            contributors = {(partnership.id, audience, a.id, since): o for a, o in pairs}
-    return contributors[key]
+    if key not in cache:
+        chain = [area, *ancestors(area)]
+        tallies, organisations = _chain_counts(partnership, audience, chain, since)
+        for a, t, o in zip(chain, tallies, organisations, strict=True):
+            cache.setdefault((partnership.id, audience, a.id, since), (t, o))
+    return cache[key]
 
 
 def chain_tallies(

@@ -226,6 +226,8 @@ def test_one_evidence_gap_rule_on_the_city_list_the_ward_pages_and_the_briefing(
         own = community.community(ward, world["users"]["member"], since)[0].total  # outside a request too
         assert (total.state, str(total)) == (own.state, str(own)), ward.name
     assert any(str(t) == "6" or t.perturbed for t in listed_totals), "Clifton's six observations are counted"
+    clifton_total = listed_totals[[w.id for w in wards].index(clifton.id)]
+    assert clifton_total.perturbed, "Clifton's six observations are counted and shown (6 is k or more)"
 
     # The briefing's gaps table names the same wards (no observations anywhere: every deprived ward is a gap).
     from convening import operations as cops
