@@ -37,6 +37,7 @@ from sqlalchemy.orm import contains_eager, defer, selectinload
 from convening.models import Action, SectionKind, Session
 from submissions.models import Category, Observation, ObservationKind
 from submissions.queries import partnership_observations
+from webapp import disclosure
 from webapp.disclosure import (
     EDITIONS,
     Audience,
@@ -44,7 +45,6 @@ from webapp.disclosure import (
     SharingLevel,
     State,
     Tally,
-    may_quote,
     method_note,
     release,
     released_with,
@@ -663,10 +663,10 @@ class Composer:
         """``(group, row)`` of up to two quotes per group, ten in all, among the observations ``audience`` may read
         as quotes (webapp.disclosure.may_quote: level, consent, redacted, live), those affecting most people first;
         the groups with most quotable observations first."""
-        # Consent first (may_quote's first test, and most rows fail it): the rule itself is may_quote's.
+        # The layer's rule alone decides (looked up on the module, so that a test that replaces it reaches here).
         by_group: dict[str, list[Row]] = defaultdict(list)
         for r in rows:
-            if r.consent_to_quote and may_quote(r, audience):
+            if disclosure.may_quote(r, audience):
                 by_group[self.group_name(r)].append(r)
         best = {g: heapq.nsmallest(QUOTES_PER_GROUP, found, key=_quote_order) for g, found in by_group.items()}
         picked: list[tuple[str, Row]] = []

@@ -450,7 +450,10 @@ class Reader:
         tables = doc.findall(".//{*}main//{*}table")
         if not tables:
             return
-        for label, display, *_ in rows_of(tables[0]):
+        # By caption: the page leads with the wards when the theme is placed at ward level (the deciles follow).
+        deciles = next(t for t in tables if "deprivation decile" in text_of(t.find("{*}caption")))
+        wards = next(t for t in tables if "Observations by ward" in text_of(t.find("{*}caption")))
+        for label, display, *_ in rows_of(deciles):
             decile = int(label.split()[0])
             cell = Definition(theme=theme, start=since, areas=frozenset(lsoa_by_decile[decile]))
             self.add(f"{path} decile {decile}", cell, display)
@@ -463,7 +466,7 @@ class Reader:
             unplaced = frozenset(a for a in [*self.world.areas, None] if a not in placed_areas)
             self.add(f"{path} unplaced", Definition(theme=theme, start=since, areas=unplaced), m.group(2))
         bands = self._bands()
-        for label, display, *_ in rows_of(tables[1]):
+        for label, display, *_ in rows_of(wards):
             self.add(f"{path} band {label}", Definition(theme=theme, start=since, areas=bands.get(label, frozenset())),
                      display)  # fmt: skip
 
