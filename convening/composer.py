@@ -34,6 +34,7 @@ from typing import NamedTuple
 from sqlalchemy import Integer, and_, exists, literal, or_, select
 from sqlalchemy.orm import contains_eager, defer, selectinload
 
+from convening import sections_network
 from convening.models import Action, SectionKind, Session
 from submissions.models import Category, Observation, ObservationKind
 from submissions.queries import partnership_observations
@@ -543,6 +544,7 @@ class Composer:
         # Early warnings are the partnership's to discuss (themes over its own observations); the funders' edition
         # has none. Theme, ward and indicators only, no counts: the facts then hold nothing an erasure must change.
         facts[Audience.PARTNERSHIP.value]["warnings"] = [w.as_fact() for w in self.early_warnings(wards)]
+        sections_network.add_facts(self, facts)
         return facts
 
     def early_warnings(self, wards: list[Area]) -> list:
@@ -862,6 +864,7 @@ DATA_SECTIONS = (
     SectionKind.MAP,
     SectionKind.QUOTES,
     SectionKind.GAPS,
+    SectionKind.NETWORK,
     SectionKind.ACTIONS,
     SectionKind.QUESTIONS,
 )
@@ -953,6 +956,7 @@ class Edition:
             SectionKind.GAPS: self.gaps,
             SectionKind.ACTIONS: self.actions,
             SectionKind.QUESTIONS: self.questions,
+            SectionKind.NETWORK: lambda: sections_network.write(self),
             SectionKind.PROVENANCE: self.provenance,
         }.get(kind)
         return writer() if writer else ("", [])
