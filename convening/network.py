@@ -182,14 +182,25 @@ def from_edges(organisations: Iterable[int], edges: list[Edge], single_themes: l
     )
 
 
+ISOLATED_ROW = 1.0  # isolated organisations are drawn in a row along the bottom, linked ones above it
+LINKED_BAND = 0.72
+
+
 def layout(g: nx.Graph) -> dict[int, tuple[float, float]]:
-    """Spring layout (fixed seed) scaled into the unit square; isolated organisations keep their place in it."""
-    if not g.number_of_nodes():
-        return {}
-    if g.number_of_nodes() == 1:
-        return {next(iter(g.nodes)): (0.5, 0.5)}
-    pos = nx.spring_layout(g, seed=SEED, weight="weight")
-    xs = [p[0] for p in pos.values()]
-    ys = [p[1] for p in pos.values()]
-    span_x, span_y = (max(xs) - min(xs)) or 1.0, (max(ys) - min(ys)) or 1.0
-    return {n: ((p[0] - min(xs)) / span_x, (p[1] - min(ys)) / span_y) for n, p in pos.items()}
+    """Linked organisations by spring layout (fixed seed) in the upper part of the unit square; isolated ones in a
+    row along the bottom (left to the spring layout they fly to the edges and squeeze the rest into a corner)."""
+    linked = sorted(n for n in g.nodes if g.degree(n))
+    isolated = sorted(n for n in g.nodes if not g.degree(n))
+    out: dict[int, tuple[float, float]] = {}
+    if len(linked) == 2:
+        out = {linked[0]: (0.2, LINKED_BAND / 2), linked[1]: (0.8, LINKED_BAND / 2)}
+    elif linked:
+        pos = nx.spring_layout(g.subgraph(linked), seed=SEED, weight="weight")
+        xs = [p[0] for p in pos.values()]
+        ys = [p[1] for p in pos.values()]
+        span_x, span_y = (max(xs) - min(xs)) or 1.0, (max(ys) - min(ys)) or 1.0
+        out = {n: ((p[0] - min(xs)) / span_x, (p[1] - min(ys)) / span_y * LINKED_BAND) for n, p in pos.items()}
+    top = ISOLATED_ROW if linked else 0.5
+    for i, n in enumerate(isolated):
+        out[n] = ((i + 0.5) / len(isolated), top)
+    return out

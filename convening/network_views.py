@@ -36,7 +36,7 @@ bp = Blueprint("network", __name__, url_prefix="/network")
 # Okabe-Ito: told apart by people with colour-vision deficiencies; the table says the same in words.
 COMMUNITY_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442", "#000000")
 NO_COMMUNITY = "#8a8a8a"
-WIDTH, HEIGHT, MARGIN = 720, 440, 70
+WIDTH, HEIGHT, MARGIN = 760, 460, 110
 
 
 class InviteForm(FlaskForm):
@@ -88,7 +88,7 @@ def _drawing(network: Network, names: dict[int, str]) -> list[Node]:
         community = network.community_of.get(org_id)
         colour = COMMUNITY_COLOURS[community % len(COMMUNITY_COLOURS)] if community is not None else NO_COMMUNITY
         nodes.append(Node(org_id, names.get(org_id, "An organisation"), MARGIN + x * (WIDTH - 2 * MARGIN),
-                          MARGIN / 2 + y * (HEIGHT - MARGIN), colour, community, org_id in brokers))  # fmt: skip
+                          40 + y * (HEIGHT - 80), colour, community, org_id in brokers))  # fmt: skip
     return nodes
 
 
