@@ -126,7 +126,7 @@ def write(edition: Any) -> tuple[str, list[dict]]:
         for e in edges:
             themes = "; ".join(sorted(labels.get(str(t), "a theme") for t in e.themes))
             lines.append(
-                f"| {_md(name(e.first).capitalize())} | {edition.n(f'net.{e.first}.{e.second}.{e.first}')} | "
+                f"| {_md(_capital(name(e.first)))} | {edition.n(f'net.{e.first}.{e.second}.{e.first}')} | "
                 f"{_md(name(e.second))} | {edition.n(f'net.{e.first}.{e.second}.{e.second}')} | {_md(themes)} |"
             )
         lines.append("")
@@ -148,6 +148,10 @@ def write(edition: Any) -> tuple[str, list[dict]]:
         )
         lines.append(f"- **Themes only one organisation reports** (a weak signal to check): {items}.")
     return "\n".join(lines), []
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _md(text: str) -> str:

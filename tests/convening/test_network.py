@@ -316,6 +316,12 @@ def test_the_briefing_section_per_edition_and_after_an_erasure(themed, make_sess
     text = section_markdown(briefing, SectionKind.NETWORK)
     # Nobody agreed to be named: the edge is there, its organisations are not named.
     # The mutual aid's side is a true 5, always shown as 5; the food share's 6 is released through the table.
+    themed["other_org"].network_named = True
+    db.session.commit()
+    assert "| Lawrence Hill Food Share |" not in section_markdown(briefing, SectionKind.NETWORK)
+    assert "| Hartcliffe Mutual Aid | 5 |" in section_markdown(briefing, SectionKind.NETWORK)  # names keep capitals
+    themed["other_org"].network_named = False
+    db.session.commit()
     assert "| An organisation | " in text
     assert "| an organisation | 5 |" in text
     assert "Lawrence Hill Food Share" not in text
@@ -329,6 +335,30 @@ def test_the_briefing_section_per_edition_and_after_an_erasure(themed, make_sess
     funders = section_markdown(briefing, SectionKind.NETWORK, "funders")
     assert "No two organisations share" in funders
     assert "| Organisation |" not in funders
+
+
+def test_a_funders_edition_never_names_organisations_of_other_partnerships(themed, make_session, make_org):
+    """A funder reads the funders' edition of the partnerships their organisation funds: its network is read from
+    that partnership's observations and members only, so an organisation of another partnership (named in the
+    network) never appears."""
+    elsewhere = Partnership(name="Elsewhere", slug="elsewhere")
+    stranger = make_org("Stranger Pantry")
+    stranger.network_named = True
+    elsewhere.members.append(stranger)
+    db.session.add(elsewhere)
+    for o in themed["made"]["food"]:
+        o.sharing_level = "funders_aggregate"
+    themed["org"].network_named = True
+    db.session.commit()
+    session = make_session(held_on=date.today(), period_start=date.today() - timedelta(days=60),
+                           period_end=date.today())  # fmt: skip
+    briefing = cops.compose_briefing(session, themed["users"]["convenor"])
+    db.session.commit()
+    funders = section_markdown(briefing, SectionKind.NETWORK, "funders")
+    assert "| Lawrence Hill Food Share |" in funders  # now shared with funders: the edge shows for them too
+    assert "Stranger Pantry" not in funders
+    ids = {o.id for o in themed["partnership"].members}
+    assert set(briefing.facts["funders"]["network"]["organisations"]) <= ids
     # An erasure recounts the side cells: the mutual aid falls to k-1 and the edge goes.
     from convening.composer import without_observation
 
