@@ -232,6 +232,8 @@ def test_who_else_names_only_organisations_that_agreed_and_counts_the_others(the
     assert done.status_code == 302
     assert themed["other_org"].network_named
     assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "network.naming"))
+    org_page = admin.get(f"/orgs/{themed['other_org'].slug}").get_data(as_text=True)
+    assert "Other partners see this organisation&#39;s name" in org_page
     rows, _ = who_else(partnership, org, None)
     [food] = [r for r in rows if r.label == "Food"]
     assert [o.organisation.name for o in food.named] == ["Hartcliffe Mutual Aid"]
