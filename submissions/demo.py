@@ -176,8 +176,8 @@ ENERGY_TEXTS = ("Energy debt again: more households on prepayment meters asked u
 NETWORK_DEMO = (  # organisation, ward, texts, how many, shared with funders (counts) as well
     ("lawrence-hill-food-share", "Easton", FOOD_TEXTS, 6, True),
     ("lawrence-hill-food-share", "Lawrence Hill", FOOD_TEXTS, 5, False),
-    ("easton-mutual-aid", "Lawrence Hill", FOOD_TEXTS, 6, True),
-    ("easton-mutual-aid", "Easton", FOOD_TEXTS, 5, False),
+    ("easton-mutual-aid", "Lawrence Hill", FOOD_TEXTS, 6, False),
+    ("easton-mutual-aid", "Easton", FOOD_TEXTS, 5, True),
     ("city-public-health", "Lawrence Hill", FOOD_TEXTS, 5, False),
     ("city-public-health", "Southmead", FOOD_TEXTS, 5, False),
     ("southmead-community-kitchen", "Southmead", FOOD_TEXTS, 6, False),
