@@ -12,12 +12,15 @@ log = logging.getLogger(__name__)
 def init_app(app: Flask) -> None:
     from convening import (
         models,  # noqa: F401  (register the tables with the metadata)
+        network_models,  # noqa: F401  (the organisation network's invitations)
         tasks,  # noqa: F401  (register the Celery tasks, so that workers know them)
     )
     from convening.cli import briefing_cli
+    from convening.network_views import bp as network_bp
     from convening.views import bp
 
     app.register_blueprint(bp)
+    app.register_blueprint(network_bp)
     app.cli.add_command(briefing_cli)
     _register_pages(app)
     _connect_erasure()

@@ -34,9 +34,11 @@ from typing import NamedTuple
 from sqlalchemy import Integer, and_, exists, literal, or_, select
 from sqlalchemy.orm import contains_eager, defer, selectinload
 
+from convening import sections_network
 from convening.models import Action, SectionKind, Session
 from submissions.models import Category, Observation, ObservationKind
 from submissions.queries import partnership_observations
+from webapp import disclosure
 from webapp.disclosure import (
     EDITIONS,
     Audience,
@@ -44,7 +46,6 @@ from webapp.disclosure import (
     SharingLevel,
     State,
     Tally,
-    may_quote,
     method_note,
     release,
     released_with,
@@ -543,6 +544,7 @@ class Composer:
         # Early warnings are the partnership's to discuss (themes over its own observations); the funders' edition
         # has none. Theme, ward and indicators only, no counts: the facts then hold nothing an erasure must change.
         facts[Audience.PARTNERSHIP.value]["warnings"] = [w.as_fact() for w in self.early_warnings(wards)]
+        sections_network.add_facts(self, facts)
         return facts
 
     def early_warnings(self, wards: list[Area]) -> list:
@@ -663,10 +665,10 @@ class Composer:
         """``(group, row)`` of up to two quotes per group, ten in all, among the observations ``audience`` may read
         as quotes (webapp.disclosure.may_quote: level, consent, redacted, live), those affecting most people first;
         the groups with most quotable observations first."""
-        # Consent first (may_quote's first test, and most rows fail it): the rule itself is may_quote's.
+        # The layer's rule alone decides (looked up on the module, so that a test that replaces it reaches here).
         by_group: dict[str, list[Row]] = defaultdict(list)
         for r in rows:
-            if r.consent_to_quote and may_quote(r, audience):
+            if disclosure.may_quote(r, audience):
                 by_group[self.group_name(r)].append(r)
         best = {g: heapq.nsmallest(QUOTES_PER_GROUP, found, key=_quote_order) for g, found in by_group.items()}
         picked: list[tuple[str, Row]] = []
@@ -862,6 +864,7 @@ DATA_SECTIONS = (
     SectionKind.MAP,
     SectionKind.QUOTES,
     SectionKind.GAPS,
+    SectionKind.NETWORK,
     SectionKind.ACTIONS,
     SectionKind.QUESTIONS,
 )
@@ -953,6 +956,7 @@ class Edition:
             SectionKind.GAPS: self.gaps,
             SectionKind.ACTIONS: self.actions,
             SectionKind.QUESTIONS: self.questions,
+            SectionKind.NETWORK: lambda: sections_network.write(self),
             SectionKind.PROVENANCE: self.provenance,
         }.get(kind)
         return writer() if writer else ("", [])

@@ -41,6 +41,7 @@ class SectionKind(enum.StrEnum):
     GAPS = "gaps"
     ACTIONS = "actions"
     QUESTIONS = "questions"
+    NETWORK = "network"
     CUSTOM = "custom"
     PROVENANCE = "provenance"
 
@@ -55,6 +56,7 @@ class SectionKind(enum.StrEnum):
             "gaps": "Evidence gaps",
             "actions": "Actions carried over",
             "questions": "Questions for discussion",
+            "network": "Organisation network",
             "custom": "Notes",
             "provenance": "Provenance",
         }[self.value]

@@ -159,9 +159,69 @@ def load() -> list[str]:
                 via="demo",
             )
             counts[patient_org.name] = counts.get(patient_org.name, 0) + 1
+    n = _network_observations(orgs, partnership, wards, authors, today, n, counts)
     total = sum(counts.values())
     detail = ", ".join(f"{name}: {count}" for name, count in counts.items())
     return [*lines, f"Observations: {total} loaded ({detail}); {len(residents) - 3} wait for moderation."]
+
+
+# The organisation network (convening/network.py) links organisations that report the same theme in the same ward,
+# each side with at least k observations. These give it something to draw: food in Lawrence Hill and Easton (the food
+# share, the mutual aid and the public health team), energy debt in Filwood (the residents' association and the
+# public health team) and food in Southmead (the community kitchen and the public health team), all in the last five
+# months. Each theme's observations say the same sentence (as a monthly return would), so that the theme model keeps
+# them in one theme: varied texts split into several themes, none with k observations of two organisations.
+FOOD_TEXTS = ("Food bank referrals rose again: more households asked us for emergency food parcels.",)
+ENERGY_TEXTS = ("Energy debt again: more households on prepayment meters asked us for fuel vouchers.",)
+NETWORK_DEMO = (  # organisation, ward, texts, how many, shared with funders (counts) as well
+    ("lawrence-hill-food-share", "Easton", FOOD_TEXTS, 6, True),
+    ("lawrence-hill-food-share", "Lawrence Hill", FOOD_TEXTS, 5, False),
+    ("easton-mutual-aid", "Lawrence Hill", FOOD_TEXTS, 6, False),
+    ("easton-mutual-aid", "Easton", FOOD_TEXTS, 5, True),
+    ("city-public-health", "Lawrence Hill", FOOD_TEXTS, 5, False),
+    ("city-public-health", "Southmead", FOOD_TEXTS, 5, False),
+    ("southmead-community-kitchen", "Southmead", FOOD_TEXTS, 6, False),
+    ("knowle-west-residents", "Filwood", ENERGY_TEXTS, 6, False),
+    ("city-public-health", "Filwood", ENERGY_TEXTS, 5, False),
+)
+NETWORK_NAMED = ("lawrence-hill-food-share", "easton-mutual-aid", "city-public-health")
+
+
+def _network_observations(orgs: dict[str, Organisation], partnership: Partnership, wards: dict[str, Area],
+                          authors: dict[str, User], today: date, n: int, counts: dict[str, int]) -> int:  # fmt: skip
+    """Observations that link demo organisations in the network, and three organisations that agreed to be named
+    there (the others are only counted). Returns the last reference number used."""
+    for slug in NETWORK_NAMED:
+        if slug in orgs:
+            orgs[slug].network_named = True
+    i = 0
+    for slug, ward, texts, how_many, funders in NETWORK_DEMO:
+        org = orgs.get(slug)
+        if org is None or ward not in wards:
+            continue
+        for j in range(how_many):
+            n, i = n + 1, i + 1
+            level = SharingLevel.FUNDERS_AGGREGATE if funders else SharingLevel.PARTNERSHIP
+            ops.submit_observation(
+                {
+                    "kind": "need",
+                    "category": "food" if texts is FOOD_TEXTS else "money-and-debt",
+                    "text": texts[(i + j) % len(texts)],
+                    "area": ward,
+                    "period": date.fromordinal(today.toordinal() - 7 - (i * 13) % 140).isoformat(),
+                    "sharing_level": level.value,
+                    "consent_to_quote": False,
+                    "source": (Source.SERVICE_DATA if slug == "city-public-health" else Source.FRONTLINE_CONTACT).value,
+                    "confidence": Confidence.MEDIUM.value,
+                    "external_ref": f"{DEMO_REF}{n}",
+                },
+                organisation=org,
+                author=authors.get(slug),
+                partnership=partnership,
+                via="demo",
+            )
+            counts[org.name] = counts.get(org.name, 0) + 1
+    return n
 
 
 def _read(name: str) -> list[dict[str, str]]:

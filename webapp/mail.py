@@ -51,3 +51,35 @@ def send_link(to: str, subject: str, intro: str, path: str, token_id: int) -> bo
         return False
     log.info("one-time link sent by SMTP (token %s)", token_id)
     return True
+
+
+def send_notice(to: str, subject: str, body: str, reference: str) -> bool:
+    """Send a plain notice (no link that signs anyone in); True when it went out, or outside production was written
+    to the log. The log names ``reference`` (an id), never the address or the body. Call only after the commit."""
+    config = current_app.config
+    if not config["COMMINTEL_SMTP_HOST"]:
+        if config["COMMINTEL_ENV"] not in LOGGED_ENVS:
+            log.warning("No SMTP server configured (COMMINTEL_SMTP_HOST): notice %s not sent", reference)
+            return False
+        log.warning("No SMTP server configured; notice %s not sent by email (development: written here only)",
+                    reference)  # fmt: skip
+        return True
+    message = EmailMessage()
+    message["From"] = config["COMMINTEL_MAIL_FROM"]
+    message["To"] = to
+    message["Subject"] = subject
+    message.set_content(body)
+    try:
+        with smtplib.SMTP(config["COMMINTEL_SMTP_HOST"], config["COMMINTEL_SMTP_PORT"], timeout=20) as smtp:
+            smtp.ehlo()
+            if smtp.has_extn("starttls"):
+                smtp.starttls()
+                smtp.ehlo()
+            if config["COMMINTEL_SMTP_USER"]:
+                smtp.login(config["COMMINTEL_SMTP_USER"], config["COMMINTEL_SMTP_PASSWORD"] or "")
+            smtp.send_message(message)
+    except (smtplib.SMTPException, OSError) as exc:
+        log.error("notice %s not sent: SMTP failed (%s)", reference, type(exc).__name__)
+        return False
+    log.info("notice %s sent by SMTP", reference)
+    return True

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -196,6 +197,9 @@ class Organisation(db.Model):
     slug: Mapped[str] = mapped_column(String(80), unique=True)
     kind: Mapped[OrgKind] = mapped_column(str_enum(OrgKind))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Whether other partners may see this organisation's name in the organisation network (convening/network.py):
+    # off until one of its admins agrees; unnamed organisations are only counted.
+    network_named: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="organisation", cascade="all, delete-orphan")
 

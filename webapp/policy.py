@@ -185,6 +185,12 @@ POLICY: dict[str, Rule] = {
     # Funders contribute no observations: the page would only say so, so it is not theirs (nor in their navigation).
     "convening.informed": rule(Role.MEMBER, Role.ORG_ADMIN, records="their own organisations' contributions"),
     "convening.sessions": rule(Role.CONVENOR, Role.ADMIN, records="partnerships they convene (admins: all)"),
+    # The organisation network (convening/network_views.py). Funders see it only as the briefing's funders' edition.
+    "network.index": rule(Role.CONVENOR, Role.ADMIN, records="the first partnership they convene (admins: any)"),
+    "network.partnership": rule(Role.CONVENOR, Role.ADMIN, records="partnerships they convene; else 404"),
+    "network.invite": rule(Role.CONVENOR, Role.ADMIN, records="member organisations of partnerships they convene"),
+    "network.mine": rule(Role.MEMBER, Role.ORG_ADMIN, records="their own organisations' themes and wards"),
+    "network.naming": rule(Role.ORG_ADMIN, records="organisations they administer"),
 }
 
 

@@ -129,6 +129,8 @@ SHOTS = (
     Shot("29-api-tokens", "org_admin", "/observations/api-tokens", _create_token),
     Shot("30-mfa-setup", "resident", "/auth/mfa/setup"),
     Shot("31-mfa-code", "anonymous", "/auth/login", _password_of("convenor")),
+    Shot("40-network", "convenor", "/network/bristol?months=12"),
+    Shot("41-who-else", "org_admin", "/network/mine?months=12"),
 )
 
 

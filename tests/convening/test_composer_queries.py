@@ -144,11 +144,23 @@ def _sessions(busy: dict, themes: list | None) -> list:
     return sessions
 
 
+def _without_network(facts: dict) -> dict:
+    """The facts the reference composer knows: the organisation network (issue 19, tested in test_network.py) is
+    left out, its cells and its summary."""
+    out = {**facts}
+    for audience in ("partnership", "funders"):
+        edition = {key: value for key, value in facts[audience].items() if key != "network"}
+        edition["cells"] = {key: c for key, c in edition["cells"].items() if not key.startswith("net.")}
+        out[audience] = edition
+    return out
+
+
 def _same_facts(session) -> dict:
     facts, composer = compose(session)
     expected = reference_facts(session)
     assert composer.has_data
-    assert json.dumps(facts) == json.dumps(expected)  # the same cells, in the same order, with the same ids
+    # the same cells, in the same order, with the same ids
+    assert json.dumps(_without_network(facts)) == json.dumps(expected)
     return facts
 
 

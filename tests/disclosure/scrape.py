@@ -450,7 +450,10 @@ class Reader:
         tables = doc.findall(".//{*}main//{*}table")
         if not tables:
             return
-        for label, display, *_ in rows_of(tables[0]):
+        # By caption: the page leads with the wards when the theme is placed at ward level (the deciles follow).
+        deciles = next(t for t in tables if "deprivation decile" in text_of(t.find("{*}caption")))
+        wards = next(t for t in tables if "Observations by ward" in text_of(t.find("{*}caption")))
+        for label, display, *_ in rows_of(deciles):
             decile = int(label.split()[0])
             cell = Definition(theme=theme, start=since, areas=frozenset(lsoa_by_decile[decile]))
             self.add(f"{path} decile {decile}", cell, display)
@@ -463,7 +466,7 @@ class Reader:
             unplaced = frozenset(a for a in [*self.world.areas, None] if a not in placed_areas)
             self.add(f"{path} unplaced", Definition(theme=theme, start=since, areas=unplaced), m.group(2))
         bands = self._bands()
-        for label, display, *_ in rows_of(tables[1]):
+        for label, display, *_ in rows_of(wards):
             self.add(f"{path} band {label}", Definition(theme=theme, start=since, areas=bands.get(label, frozenset())),
                      display)  # fmt: skip
 
@@ -585,6 +588,74 @@ class Reader:
             assert len(orgs) == 1, "the test's readers belong to one organisation"
             now, _ = focus_cells(focus)
             self.add(f"{path} v{version} org {orgs[0]}", _with(now, orgs=frozenset(orgs)), m.group(1))
+
+    # The organisation network (docs/network.md) ------------------------------------------------------------------
+
+    def _names(self, connection) -> tuple[dict[str, int], dict[str, int]]:
+        wards = {self.world.areas[w][3]: w for w in self.world.wards()}
+        orgs = {name: i for i, name in connection.execute(text("select id, name from organisations")).all()}
+        return wards, orgs
+
+    def _in_wards(self, names: str, wards: dict[str, int]) -> frozenset | None:
+        ids = [wards.get(n.strip()) for n in names.split(";")]
+        if not ids or None in ids:
+            return None
+        return frozenset().union(*(self.world.within(w) for w in ids))
+
+    def network_page(self, slug: str, window: str, connection) -> None:
+        """A convenor's network page: each edge's two released sides (an organisation's observations in the cells it
+        shares with the other) where the edge shares one theme (then its cells are that theme × the shared wards;
+        several themes make a union of cells the definitions here cannot express), and each single-organisation
+        theme's count."""
+        path = f"/network/{slug}?months={window}"
+        doc = parse(self.get(path))
+        since = self.world.since(window)
+        wards, orgs = self._names(connection)
+        for table in doc.findall(".//{*}main//{*}table"):
+            caption = text_of(table.find("{*}caption"))
+            for row in rows_of(table):
+                if caption.startswith("Links between organisations"):
+                    first, first_n, second, second_n, themes, ward_names = row[:6]
+                    theme = self.world.theme_ids_by_label.get(themes)
+                    areas = self._in_wards(ward_names, wards)
+                    if ";" in themes or theme is None or areas is None:
+                        continue
+                    for org, shown in ((first, first_n), (second, second_n)):
+                        if org in orgs:
+                            d = Definition(areas=areas, start=since, theme=theme, orgs=frozenset([orgs[org]]))
+                            self.add(f"{path} {org} with {first if org == second else second}", d, shown)
+                elif caption.startswith("Themes whose observations in this period all come from one organisation"):
+                    label, org, shown = row[:3]
+                    theme = self.world.theme_ids_by_label.get(label)
+                    if theme is not None and org in orgs:
+                        d = Definition(start=since, theme=theme, orgs=frozenset([orgs[org]]))
+                        self.add(f"{path} only {org} {label}", d, shown)
+
+    def who_else(self, window: str, connection, own: list[int]) -> None:
+        """A contributor's "who else": their own observations of each theme in their wards, and each named other
+        organisation's there ("Name (n)")."""
+        path = f"/network/mine?months={window}"
+        doc = parse(self.get(path))
+        since = self.world.since(window)
+        wards, orgs = self._names(connection)
+        for table in doc.findall(".//{*}main//{*}table"):
+            caption = text_of(table.find("{*}caption"))
+            if not caption.startswith("Themes "):
+                continue
+            reporting = caption[len("Themes ") : caption.index(" reports")]
+            for row in rows_of(table):
+                label, ward_names, own_n = row[:3]
+                theme = self.world.theme_ids_by_label.get(label)
+                areas = self._in_wards(ward_names, wards)
+                if theme is None or areas is None or reporting not in orgs or orgs[reporting] not in own:
+                    continue
+                base = Definition(areas=areas, start=since, theme=theme)
+                self.add(f"{path} {reporting} {label}", _with(base, orgs=frozenset([orgs[reporting]])), own_n)
+                if len(row) >= 5:
+                    for name, shown in re.findall(r"([^;()]+?) \((fewer than \d+|[\d,]+)\)", row[3]):
+                        if name.strip() in orgs:
+                            d = _with(base, orgs=frozenset([orgs[name.strip()]]))
+                            self.add(f"{path} {name.strip()} {label}", d, shown)
 
 
 def focus_cells(focus: dict) -> tuple[Definition, Definition]:
@@ -818,6 +889,11 @@ def read_everything(reader: Reader, role: str, slug: str, connection, tmp_path, 
         if role in ("member", "org_admin"):
             orgs = [o for o in world.members if o in reader_orgs(connection, reader)]
             reader.informed(focus_by_version, orgs)
+            for window in WINDOWS:  # the organisation network's "who else" (docs/network.md)
+                reader.who_else(window, connection, orgs)
+    if role in ("convenor", "admin") and world.themes:
+        for window in WINDOWS:  # the organisation network (docs/network.md)
+            reader.network_page(slug, window, connection)
     if role in ("convenor", "admin"):
         sessions = db.session.scalars(
             db.select(Session.id).join(Briefing, Briefing.session_id == Session.id)

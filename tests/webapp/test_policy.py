@@ -90,6 +90,11 @@ SPECIAL = {
     "themes.split": {"*": 302},
     "themes.sign_off": {"*": 302},
     "themes.refresh": {"*": 302},
+    # The organisation network: the index sends a convenor to their partnership's network; empty POSTs are refused
+    # with a message and sent back.
+    "network.index": {"*": 302},
+    "network.invite": {"*": 302},
+    "network.naming": {"*": 302},
 }
 
 
@@ -102,6 +107,7 @@ def _samples(world, job_id: str) -> dict[str, dict[str, str]]:
             "public_observations": world["partnership"].slug,
             "convening": world["partnership"].slug,
             "themes": world["partnership"].slug,
+            "network": world["partnership"].slug,
         },
         "theme_id": {"themes": world["theme_id"], "areas": world["theme_id"]},
         "obs_id": {"observations": world["observation_id"]},

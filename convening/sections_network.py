@@ -1,0 +1,158 @@
+"""The briefing's organisation network section: communities, brokers, isolated organisations and themes reported by
+only one organisation, per edition (docs/network.md).
+
+:func:`add_facts` stores, for each edition, the tallies (with observation ids) of every pair of organisations that
+share a theme × ward in the period, and of every theme only one organisation reports, as ordinary cells of the
+edition (``net.<a>.<b>.<side>``, ``net.theme.<id>``): an erasure recounts them like any other cell, and the k rule
+is applied when the section is written, so an edge that falls below k after an erasure disappears. The funders'
+edition is counted from the funders' observations only (what the composer hands each edition).
+
+:func:`write` names an organisation only when it agreed to be named in the network (looked up when the edition is
+read, so withdrawing consent takes the name out of every edition read afterwards); others are "an organisation",
+and counted where they are grouped ("and fewer than 5 other organisations", a released count).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from convening.network import Edge, Mark, Side, SingleTheme, candidate_edges, from_edges, single_organisation_themes
+from webapp.disclosure import Audience, Tally
+from webapp.extensions import db
+from webapp.models import Organisation, OrgKind
+
+
+def _cell(side: Side) -> dict:
+    return {"n": side.tally.count, "ks": side.tally.key_sum, "ids": sorted(side.ids), "within": []}
+
+
+def add_facts(composer: Any, facts: dict) -> None:
+    """Add each edition's network cells to ``facts`` (from the composer's rows of this period)."""
+    members = sorted(o.id for o in composer.partnership.members if o.kind is not OrgKind.FUNDER)
+    for audience in (Audience.PARTNERSHIP, Audience.FUNDERS):
+        edition = facts.get(audience.value)
+        if edition is None:
+            continue
+        if composer.theme_of is None:
+            edition["network"] = {"themed": False}
+            continue
+        marks = []
+        for r in composer.observations[audience][0]:
+            theme = composer.theme_id(r)
+            if r.organisation_id is not None and theme is not None:
+                marks.append(Mark(r.id, r.record_key, r.organisation_id, theme, composer.geo.ward_id_of(r.area_id)))
+        edges, labels = [], {}
+        for e in candidate_edges(marks):
+            for org in (e.first, e.second):
+                edition["cells"][f"net.{e.first}.{e.second}.{org}"] = _cell(e.sides[org])
+            edges.append([e.first, e.second, sorted(e.themes), sorted(e.wards)])
+        single = []
+        for s in single_organisation_themes(marks):
+            edition["cells"][f"net.theme.{s.theme_id}"] = {"n": s.tally.count, "ks": s.tally.key_sum,
+                                                           "ids": sorted(s.ids), "within": []}  # fmt: skip
+            single.append([s.theme_id, s.organisation_id])
+        for r in composer.observations[audience][0]:
+            themed = composer.theme_of.get(r.assigned_theme_id) if r.assigned_theme_id else None
+            if themed:
+                labels[str(themed[0])] = themed[1]
+        edition["network"] = {"themed": True, "organisations": members, "edges": edges, "single": single,
+                              "themes": labels}  # fmt: skip
+
+
+def _side(edition: Any, key: str) -> Side:
+    cell = edition.cells.get(key) or {}
+    return Side(list(cell.get("ids", [])), Tally.from_json(cell))
+
+
+def write(edition: Any) -> tuple[str, list[dict]]:
+    """(Markdown, charts) of the network section of ``edition`` (a :class:`convening.composer.Edition`)."""
+    from convening.network_queries import organisations_released
+
+    net = edition.facts.get("network") or {}
+    k = edition.k
+    if not net.get("themed"):
+        return ("The organisation network links organisations by the themes they report: it needs the partnership's "
+                "themes, and there are none yet.", [])  # fmt: skip
+    edges = []
+    for first, second, themes, wards in net.get("edges", []):
+        sides = {o: _side(edition, f"net.{first}.{second}.{o}") for o in (first, second)}
+        edge = Edge(first, second, sides, set(themes), set(wards))
+        if edge.rests_on_k(k):
+            edges.append(edge)
+    edges.sort(key=lambda e: (-e.weight, e.first, e.second))
+    single = []
+    for theme_id, org_id in net.get("single", []):
+        side = _side(edition, f"net.theme.{theme_id}")
+        if side.tally.count:
+            single.append(SingleTheme(theme_id, org_id, side.tally, side.ids))
+    network = from_edges(net.get("organisations", []), edges, single)
+    ids = set(network.organisations)
+    named = (
+        dict(
+            db.session.execute(
+                select(Organisation.id, Organisation.name).where(
+                    Organisation.id.in_(sorted(ids)), Organisation.network_named.is_(True)
+                )
+            ).all()
+        )  # fmt: skip
+        if ids
+        else {}
+    )
+    labels = net.get("themes", {})
+
+    def name(org_id: int) -> str:
+        return named.get(org_id, "an organisation")
+
+    def group(orgs: list[int]) -> str:
+        shown = sorted(named[o] for o in orgs if o in named)
+        unnamed = {o for o in orgs if o not in named}
+        if unnamed:
+            shown.append(f"{organisations_released(unnamed)} other organisation{'s' if len(unnamed) != 1 else ''}"
+                         if shown else f"{organisations_released(unnamed)} organisations")  # fmt: skip
+        return ", ".join(shown)
+
+    lines = [
+        "Which organisations report the same themes in the same wards this period "
+        f"({edition.shared.get('period', '')}). "
+        f"Two organisations are linked when each has at least {k} observations of a theme in a ward they both report; "
+        "organisations are named only where they agreed to be.",
+        "",
+    ]
+    if edges:
+        lines += ["| Organisation | Its observations | Linked to | Their observations | Shared themes |",
+                  "|---|---:|---|---:|---|"]  # fmt: skip
+        for e in edges:
+            themes = "; ".join(sorted(labels.get(str(t), "a theme") for t in e.themes))
+            lines.append(
+                f"| {_md(_capital(name(e.first)))} | {edition.n(f'net.{e.first}.{e.second}.{e.first}')} | "
+                f"{_md(name(e.second))} | {edition.n(f'net.{e.first}.{e.second}.{e.second}')} | {_md(themes)} |"
+            )
+        lines.append("")
+    else:
+        lines += [f"No two organisations share {k} or more observations of a theme in a ward this period.", ""]
+    if network.communities:
+        items = "; ".join(f"{i}. {group(c)}" for i, c in enumerate(network.communities, 1))
+        lines.append(f"- **Communities** (organisations more linked to each other than to the rest): {items}.")
+    if network.brokers:
+        lines.append("- **Brokers** (linking groups that would otherwise not meet): "
+                     + "; ".join(name(o) for o, _ in network.brokers) + ".")  # fmt: skip
+    if network.isolated:
+        lines.append(f"- **Not linked** to any other organisation this period: {group(network.isolated)}.")
+    if single:
+        items = "; ".join(
+            f"{_md(labels.get(str(s.theme_id), 'a theme'))} "
+            f"({edition.n(f'net.theme.{s.theme_id}')}, {name(s.organisation_id)})"
+            for s in single
+        )
+        lines.append(f"- **Themes only one organisation reports** (a weak signal to check): {items}.")
+    return "\n".join(lines), []
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "/").replace("*", "").replace("_", " ").replace("[", "(").replace("]", ")")
