@@ -24,7 +24,7 @@ from indicators.grants.models import GrantFile
 from webapp import disclosure, policy
 from webapp.extensions import db
 from webapp.forms import ButtonForm
-from webapp.models import Area, AreaLevel, Partnership
+from webapp.models import Area, Partnership
 from webapp.operations import record
 
 bp = Blueprint("grants", __name__, url_prefix="/grants")
@@ -62,15 +62,10 @@ def _chosen(partnerships: list[Partnership], slug: str | None) -> Partnership:
 
 
 def partnership_wards(partnership: Partnership) -> list[Area]:
-    """The current wards a partnership covers: its wards, and the wards of its local authorities."""
-    wards = {a.id: a for a in partnership.areas if a.level is AreaLevel.WARD and a.current}
-    lads = [a.id for a in partnership.areas if a.level is AreaLevel.LAD]
-    if lads:
-        for ward in db.session.scalars(
-            select(Area).where(Area.parent_id.in_(lads), Area.level == AreaLevel.WARD, Area.current.is_(True))
-        ):
-            wards[ward.id] = ward
-    return sorted(wards.values(), key=lambda a: a.name)
+    """The current wards a partnership covers (the evidence-gaps page's list, so both pages show the same wards)."""
+    from indicators.views import _partnership_wards
+
+    return _partnership_wards(partnership)
 
 
 def _view(partnership: Partnership):
