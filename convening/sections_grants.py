@@ -54,8 +54,9 @@ def write(edition) -> tuple[str, list[dict]]:
     from indicators.gaps import DEPRIVED_SHARE
 
     lines = [
-        f"Grants awarded in {edition.shared.get('period', 'the period')} recorded in the imported 360Giving files, "
-        "by the ward their beneficiary location names.",
+        f"Grants awarded in the briefing's period ({edition.shared.get('period', '')}) recorded in the imported "
+        "360Giving files, by the ward their beneficiary location names; the wards of high need and low recorded "
+        "funding first.",
         "",
         need.rule(edition.k, per_head),
         "",
@@ -66,7 +67,13 @@ def write(edition) -> tuple[str, list[dict]]:
     header += " Observations | Per observation | Most deprived 20% | High need, low funding |"
     lines += [header, "|---|---:|---:|" + ("---:|" if per_head else "") + "---:|---:|---:|---|"]
     flagged = []
+    rows = []
     for w, m, low in zip(wards, money, flags, strict=True):
+        share = w.get("share")
+        rows.append(
+            (not (low and share is not None and share >= DEPRIVED_SHARE), -(share or 0.0), w["name"], w, m, low)
+        )
+    for *_, w, m, low in sorted(rows, key=lambda r: r[:3]):
         share = w.get("share")
         high_need = share is not None and share >= DEPRIVED_SHARE
         if edition.tokens:

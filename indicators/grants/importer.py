@@ -670,6 +670,8 @@ def amount_text(pence: int | float | None) -> str:
     if pence is None:
         return "—"
     pounds = Decimal(pence) / 100
+    if pounds == 0:
+        return "£0"
     try:
         return f"£{pounds:,.0f}" if abs(pounds) >= 100 else f"£{pounds:,.2f}"
     except InvalidOperation:  # pragma: no cover - Decimal of an int or float always formats
