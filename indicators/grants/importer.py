@@ -412,10 +412,16 @@ def _pence(amount: float | int) -> int:
     return int((Decimal(str(amount)) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def _list(grant: Any, key: str) -> list:
+    """``grant[key]`` when the grant is an object and that is a list (the schema reports anything else)."""
+    value = grant.get(key) if isinstance(grant, dict) else None
+    return value if isinstance(value, list) else []
+
+
 def _codes_in(grants: list[tuple[str, dict]]) -> set[str]:
     codes = set()
     for _, g in grants:
-        for loc in g.get("beneficiaryLocation") or []:
+        for loc in _list(g, "beneficiaryLocation"):
             if isinstance(loc, dict) and isinstance(loc.get("geoCode"), str) and loc["geoCode"].strip():
                 codes.add(loc["geoCode"].strip().upper())
     return codes
@@ -499,7 +505,7 @@ def _place(label: str, grant: dict, areas: dict[str, Area], postcodes_loaded: bo
     """Where a grant's money goes: each beneficiary location code of commintel's geography, else the recipient
     organisation's postcode through the postcode table."""
     problems, places = [], []
-    locations = [loc for loc in grant.get("beneficiaryLocation") or [] if isinstance(loc, dict)]
+    locations = [loc for loc in _list(grant, "beneficiaryLocation") if isinstance(loc, dict)]
     coded = [loc for loc in locations if isinstance(loc.get("geoCode"), str) and loc["geoCode"].strip()]
     field_code, field_type = "Beneficiary Location:Geographic Code", "Beneficiary Location:Geographic Code Type"
     for loc in coded:

@@ -209,6 +209,15 @@ def test_hostile_files_are_refused_with_a_message(over_bristol):
     assert stored() == 0
 
 
+def test_grants_of_the_wrong_shape_are_reported_not_a_crash(over_bristol):
+    package = {"grants": ["not a grant", {"id": "X", "beneficiaryLocation": 7, "recipientOrganization": "Org"}]}
+    report = rejected(json.dumps(package).encode(), "shapes.json", over_bristol)
+    found = problems(report)
+    assert ("Grant 1", "Grant") in found
+    assert ("Grant 2", "Beneficiary Location") in found
+    assert ("Grant 2", "Recipient Org") in found
+
+
 def test_a_huge_file_is_refused_before_any_grant_is_checked(over_bristol, monkeypatch):
     header = (DATA / "valid.csv").read_text().splitlines()[0]
     row = (DATA / "valid.csv").read_text().splitlines()[1]
