@@ -78,6 +78,8 @@ def _view(partnership: Partnership):
 @bp.route("/", endpoint="index")
 def index():
     partnerships = readable(current_user)
+    if not partnerships:  # e.g. a funder whose organisation funds no partnership yet: say so, not 404
+        return render_template("indicators/grants_none.html")
     partnership = _chosen(partnerships, request.args.get("partnership"))
     result, months = _view(partnership)
     return render_template(

@@ -409,6 +409,10 @@ def test_who_may_read_and_import(over_bristol, world, client_for, app, make_org,
         assert c.get(f"/grants/?partnership={slug}").status_code == 404
         assert c.get(f"/grants/export.csv?partnership={slug}").status_code == 404
         assert c.get("/grants/?partnership=other").status_code == 200
+    unfunded = sign_in(app.test_client(), make_user("funder", make_org("Fund of nothing", OrgKind.FUNDER)))
+    page = unfunded.get("/grants/")
+    assert page.status_code == 200
+    assert "There are\n  none yet" in page.get_data(as_text=True)
     c = sign_in(app.test_client(), other_convenor)
     response = c.post("/grants/import", data={"partnership": slug, "file": (io.BytesIO(b"x"), "g.csv")},
                       content_type="multipart/form-data")  # fmt: skip
