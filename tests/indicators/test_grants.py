@@ -444,3 +444,19 @@ def test_importing_through_the_page(over_bristol, client_for):
     removed = convenor.post(f"/grants/files/{grant_file.id}/remove", data={})
     assert removed.status_code == 302
     assert stored() == 0
+
+
+def test_the_command_line_import_stores_all_or_prints_every_problem(over_bristol, app):
+    from indicators.grants.cli import grants_cli
+
+    runner = app.test_cli_runner()
+    bad = runner.invoke(grants_cli, ["import", over_bristol.slug, str(DATA / "invalid.csv")])
+    assert bad.exit_code == 1
+    assert "Row 3: Amount Awarded:" in bad.output
+    assert "Nothing was stored" in bad.output
+    assert stored() == 0
+    good = runner.invoke(grants_cli, ["import", over_bristol.slug, str(DATA / "valid.csv")])
+    assert good.exit_code == 0, good.output
+    assert "3 grants imported from valid.csv" in good.output
+    assert stored() == 3
+    assert runner.invoke(grants_cli, ["import", "no-such", str(DATA / "valid.csv")]).exit_code == 1
