@@ -35,6 +35,7 @@ from sqlalchemy import Integer, and_, exists, literal, or_, select
 from sqlalchemy.orm import contains_eager, defer, selectinload
 
 from convening import sections_network
+from convening import sections_grants
 from convening.models import Action, SectionKind, Session
 from submissions.models import Category, Observation, ObservationKind
 from submissions.queries import partnership_observations
@@ -535,6 +536,7 @@ class Composer:
                 ],
                 "theme_model": self._theme_model_text(),
                 "theme_ids": self.theme_ids_used(),
+                "grants": sections_grants.facts(self.partnership, wards, self.focus),
             },
             **{
                 audience.value: self._edition_facts(audience, wards, self._quotes(picked[audience], texts))
@@ -865,6 +867,7 @@ DATA_SECTIONS = (
     SectionKind.QUOTES,
     SectionKind.GAPS,
     SectionKind.NETWORK,
+    SectionKind.GRANTS,
     SectionKind.ACTIONS,
     SectionKind.QUESTIONS,
 )
@@ -954,6 +957,7 @@ class Edition:
             SectionKind.MAP: self.map,
             SectionKind.QUOTES: self.quotes,
             SectionKind.GAPS: self.gaps,
+            SectionKind.GRANTS: lambda: sections_grants.write(self),
             SectionKind.ACTIONS: self.actions,
             SectionKind.QUESTIONS: self.questions,
             SectionKind.NETWORK: lambda: sections_network.write(self),

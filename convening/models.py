@@ -39,6 +39,7 @@ class SectionKind(enum.StrEnum):
     MAP = "map"
     QUOTES = "quotes"
     GAPS = "gaps"
+    GRANTS = "grants"
     ACTIONS = "actions"
     QUESTIONS = "questions"
     NETWORK = "network"
@@ -54,6 +55,7 @@ class SectionKind(enum.StrEnum):
             "map": "Map",
             "quotes": "In their words",
             "gaps": "Evidence gaps",
+            "grants": "Grants beside need",
             "actions": "Actions carried over",
             "questions": "Questions for discussion",
             "network": "Organisation network",

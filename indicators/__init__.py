@@ -17,6 +17,13 @@ def init_app(app: Flask) -> None:
     from indicators.admin import bp as admin_bp
 
     app.register_blueprint(admin_bp)
+    from indicators.grants import models as grant_models  # noqa: F401  (register the tables)
+    from indicators.grants.views import bp as grants_bp
+
+    app.register_blueprint(grants_bp)
+    from indicators.grants.cli import grants_cli
+
+    app.cli.add_command(grants_cli)
     from webapp.jobs import register_result_link
 
     # The import job's page ends with the list of stored releases (the new one among them).

@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from indicators import operations
+from indicators.grants import demo as grants_demo
 from indicators.models import IndicatorDataset, PeriodKind, Polarity, ValueKind
 from indicators.readers import Options
 from webapp.extensions import db
@@ -107,4 +108,5 @@ def load() -> list[str]:
             continue
         report = operations.import_file(DATA / filename, options)
         lines.append(f"Indicators: {report.dataset.title}: {report.imported:,} values ({len(report.skipped)} skipped).")
+    lines += grants_demo.load()  # invented 360Giving grants beside need (indicators/grants/demo_data)
     return lines

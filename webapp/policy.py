@@ -161,6 +161,10 @@ POLICY: dict[str, Rule] = {
     "themes.refresh": rule(Role.CONVENOR, Role.ADMIN, records="partnerships they convene; else 404"),
     # indicators ----------------------------------------------------------------------------------------------------
     "areas.theme_deprivation": rule(Role.CONVENOR, Role.ADMIN, records="themes of partnerships they convene; else 404"),
+    "grants.index": rule(Role.CONVENOR, Role.FUNDER, Role.ADMIN, records="partnerships they convene or fund; else 404"),
+    "grants.export": rule(Role.CONVENOR, Role.FUNDER, Role.ADMIN, records="as grants.index"),
+    "grants.upload": rule(Role.CONVENOR, Role.ADMIN, records="into partnerships they convene"),
+    "grants.remove": rule(Role.CONVENOR, Role.ADMIN, records="files of partnerships they convene; else 404"),
     # convening -----------------------------------------------------------------------------------------------------
     "convening.workspace": Rule(ORG_PEOPLE, "partnerships they belong to (can_view_partnership); else 404"),
     "convening.publish_agreement": rule(Role.CONVENOR, Role.ADMIN, records="the partnership's convenors; else 404"),

@@ -19,6 +19,7 @@ NAVIGATION = (
     ("orgs.index", "Organisations"),
     ("admin.users", "People"),
     ("convening.library", "Briefings"),
+    ("grants.index", "Grants"),
     ("convening.informed", "Used in briefings"),
 )
 

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
+from convening import sections_grants
 from convening.composer import (
     MAX_QUOTES,
     QUOTES_PER_GROUP,
@@ -188,6 +189,8 @@ class Composer:
                 ],
                 "theme_model": self._theme_model_text(),
                 "theme_ids": self.theme_ids_used(),
+                # Money per ward (issue 19): no observations in it, so the reference takes the section's own facts.
+                "grants": sections_grants.facts(self.partnership, wards, self.focus),
             },
             **{audience.value: self._edition_facts(audience, wards) for audience in EDITIONS},
         }

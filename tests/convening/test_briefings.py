@@ -24,7 +24,8 @@ def test_compose_drafts_every_section_machine_written_with_suppressed_counts(obs
     briefing = cops.compose_briefing(session, observed["users"]["convenor"])
     assert _kinds(briefing) == [
         SectionKind.HEADLINES, SectionKind.NEEDS_ASSETS, SectionKind.INDICATORS, SectionKind.MAP, SectionKind.QUOTES,
-        SectionKind.GAPS, SectionKind.NETWORK, SectionKind.ACTIONS, SectionKind.QUESTIONS, SectionKind.PROVENANCE,
+        SectionKind.GAPS, SectionKind.NETWORK, SectionKind.GRANTS, SectionKind.ACTIONS, SectionKind.QUESTIONS,
+        SectionKind.PROVENANCE,
     ]  # fmt: skip
     machine = {s.kind for s in briefing.sections if s.machine_written}
     assert machine == set(_kinds(briefing)) - {SectionKind.PROVENANCE}

@@ -364,6 +364,22 @@ class Reader:
                     if theme is not None:
                         self.add(f"{path} theme {label} {kind}", _with(base, theme=theme, kind=kind), row[1])
 
+    def grants_page(self, slug: str, window: str) -> None:
+        """Grants beside need: each ward's observations as released to the reader (the per-observation figure is
+        money divided by that same released value, so it adds no count)."""
+        path = f"/grants/?partnership={slug}&months={window}"
+        doc = parse(self.get(path))
+        since = self.world.since(window)
+        wards = {self.world.areas[w][3]: w for w in self.world.wards()}
+        table = next(t for t in doc.findall(".//{*}main//{*}table")
+                     if "recorded funding" in text_of(t.find("{*}caption")))  # fmt: skip
+        head = [text_of(th) for th in table.findall(".//{*}thead//{*}th")]
+        column = head.index("Observations")
+        for row in rows_of(table):
+            if row[0] in wards:
+                cell = Definition(areas=self.world.within(wards[row[0]]), start=since)
+                self.add(f"{path} {row[0]}", cell, row[column])
+
     def theme_map(self, theme: int, level: str) -> None:
         path = f"/areas/?{urlencode({'indicator': f'theme-{theme}', 'level': level})}"
         doc = parse(self.get(path))
@@ -530,6 +546,9 @@ class Reader:
                 elif head[:3] == ["Ward", "Most deprived 20%", "Observations"] and row[0] in wards:
                     area = _and(focus["areas"], self.world.within(wards[row[0]]))
                     self.add(f"{where} gap {row[0]}", _with(now, areas=area), row[2])
+                elif head[:2] == ["Ward", "Recorded funding"] and "Observations" in head and row[0] in wards:
+                    area = _and(focus["areas"], self.world.within(wards[row[0]]))
+                    self.add(f"{where} grants {row[0]}", _with(now, areas=area), row[head.index("Observations")])
                 elif head[:3] == ["Contributed by", "Organisations", "Observations"]:
                     orgs = self._contributors(row[0])
                     if orgs is not None:
@@ -865,6 +884,9 @@ def read_everything(reader: Reader, role: str, slug: str, connection, tmp_path, 
             reader.theme_page(slug, theme)
             for window in WINDOWS:
                 reader.theme_deprivation(theme, window)
+    if role in ("convenor", "admin", "funder"):
+        for window in WINDOWS:
+            reader.grants_page(slug, window)
     group_by = "theme" if world.themes else "category"
     if role != "resident":
         library = parse(reader.get("/convening/library"))

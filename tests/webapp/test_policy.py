@@ -49,6 +49,7 @@ SPECIAL = {
     "areas.choose_map": {"*": 404},  # the routed world has no boundaries: no map to draw
     "indicator_admin.store": {"*": 404},
     "indicator_admin.discard": {"*": 404},
+    "grants.remove": {"*": 404},  # the sample file does not exist
     # The sample job was started by the admin: nobody else may see it (record rule: 404).
     "jobs.status": {"admin": 200, "*": 404},
     # submissions: the sample observation is the member's and org admin's organisation's; no agreement is accepted,
@@ -123,6 +124,7 @@ def _samples(world, job_id: str) -> dict[str, dict[str, str]]:
         "version_id": {"convening": world["convening"]["version_id"]},
         "action_id": {"convening": world["convening"]["action_id"]},
         "fmt": {"observations": "xlsx"},
+        "file_id": {"grants": 999999},
     }
 
 

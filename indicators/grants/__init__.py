@@ -1,0 +1,10 @@
+"""Grants beside need: grants published in the 360Giving Data Standard, placed in wards and set beside deprivation
+and the community's observations (docs/grants.md).
+
+- :mod:`indicators.grants.models`: imported files, grants and where each grant's money is placed;
+- :mod:`indicators.grants.importer`: reading the standard's CSV/XLSX and JSON layouts, validating every grant
+  against the vendored schema and commintel's geography, storing all or nothing;
+- :mod:`indicators.grants.need`: funding per head and per observation per ward, and the "high need, low recorded
+  funding" rule;
+- :mod:`indicators.grants.views`: the page, the import and the export (routes declared in webapp.policy).
+"""
