@@ -34,8 +34,7 @@ from typing import NamedTuple
 from sqlalchemy import Integer, and_, exists, literal, or_, select
 from sqlalchemy.orm import contains_eager, defer, selectinload
 
-from convening import sections_network
-from convening import sections_grants
+from convening import sections_grants, sections_network
 from convening.models import Action, SectionKind, Session
 from submissions.models import Category, Observation, ObservationKind
 from submissions.queries import partnership_observations
