@@ -34,6 +34,7 @@ from typing import NamedTuple
 from sqlalchemy import Integer, and_, exists, literal, or_, select
 from sqlalchemy.orm import contains_eager, defer, selectinload
 
+from convening import sections_index
 from convening.models import Action, SectionKind, Session
 from submissions.models import Category, Observation, ObservationKind
 from submissions.queries import partnership_observations
@@ -534,6 +535,7 @@ class Composer:
                 ],
                 "theme_model": self._theme_model_text(),
                 "theme_ids": self.theme_ids_used(),
+                "index": sections_index.facts(self.partnership),
             },
             **{
                 audience.value: self._edition_facts(audience, wards, self._quotes(picked[audience], texts))
@@ -846,6 +848,11 @@ class Composer:
         return actions
 
 
+def wanted(kind: SectionKind, facts: dict) -> bool:
+    """Whether a machine section is written for these facts (optional sections need their data)."""
+    return kind is not SectionKind.INDEX or sections_index.wanted(facts.get("shared", {}))
+
+
 def compose(session: Session) -> tuple[dict, Composer]:
     """The facts of ``session``'s briefing from the latest data, and the composer that counted them."""
     composer = Composer(session)
@@ -859,6 +866,7 @@ DATA_SECTIONS = (
     SectionKind.HEADLINES,
     SectionKind.NEEDS_ASSETS,
     SectionKind.INDICATORS,
+    SectionKind.INDEX,
     SectionKind.MAP,
     SectionKind.QUOTES,
     SectionKind.GAPS,
@@ -954,6 +962,7 @@ class Edition:
             SectionKind.ACTIONS: self.actions,
             SectionKind.QUESTIONS: self.questions,
             SectionKind.PROVENANCE: self.provenance,
+            SectionKind.INDEX: lambda: sections_index.write(self),
         }.get(kind)
         return writer() if writer else ("", [])
 

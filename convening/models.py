@@ -43,6 +43,7 @@ class SectionKind(enum.StrEnum):
     QUESTIONS = "questions"
     CUSTOM = "custom"
     PROVENANCE = "provenance"
+    INDEX = "index"
 
     @property
     def label(self) -> str:
@@ -57,6 +58,7 @@ class SectionKind(enum.StrEnum):
             "questions": "Questions for discussion",
             "custom": "Notes",
             "provenance": "Provenance",
+            "index": "Neighbourhood index",
         }[self.value]
 
 

@@ -282,7 +282,9 @@ def test_the_form_names_the_bad_field(world, wards, indicators_on, client_for):
 # The community domain through the disclosure layer -------------------------------------------------------------------
 
 
-def test_the_community_domain_goes_through_disclosure(world, wards, indicators_on, client_for):
+@pytest.fixture
+def themed(world, wards, indicators_on):
+    """A published index with a community domain: ward 0 has 20 observations (12 in the theme), ward 1 has 2."""
     from nlp.models import Theme, ThemeAssignment, ThemeModel
     from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
     from submissions.operations import ensure_default_categories
@@ -320,6 +322,11 @@ def test_the_community_domain_goes_through_disclosure(world, wards, indicators_o
     ops.publish_version(version, world["users"]["convenor"])
     db.session.commit()
 
+    return {"version": version, "made": made, "theme": theme}
+
+
+def test_the_community_domain_goes_through_disclosure(world, wards, themed, client_for):
+    version, made = themed["version"], themed["made"]
     reading = ops.reading(version, Audience.PARTNERSHIP)
     cells = reading.community
     total0, theme0 = release(Tally.of(made[wards[0].id])), release(Tally.of(made[wards[0].id][:12]))
@@ -345,3 +352,52 @@ def test_the_community_domain_goes_through_disclosure(world, wards, indicators_o
     funders = ops.reading(version, Audience.FUNDERS)
     assert funders.community == {}
     assert "Community" not in funders.result.domain_names
+
+
+def test_the_briefing_section_shows_the_published_index_for_each_edition(world, wards, themed):
+    from convening import operations as briefing_ops
+    from convening.models import SectionKind
+
+    convenor = world["users"]["convenor"]
+    session = briefing_ops.create_session(world["partnership"], "Index session", date.today(), convenor)
+    briefing = briefing_ops.compose_briefing(session, world["users"]["convenor"])
+    kinds = [s.kind for s in briefing.sections]
+    assert SectionKind.INDEX in kinds
+    assert kinds.index(SectionKind.INDEX) == kinds.index(SectionKind.INDICATORS) + 1
+    doc = briefing_ops.briefing_document(briefing, Audience.PARTNERSHIP)
+    section = next(s for s in doc["sections"] if s["kind"] == "index")
+    text = section["markdown"]
+    top = ops.reading(themed["version"], Audience.PARTNERSHIP).result.ranked[0]
+    assert "With community" in text
+    assert f"| 1 | {next(w.name for w in wards if w.id == top.area_id)} |" in text
+    assert "Rank range (5th–95th)" in text
+    assert "1,000 random weightings" in text
+    assert "Damp homes survey" in text  # its source, with provenance
+    assert "Community: Damp and mould" in text
+    funders = briefing_ops.briefing_document(briefing, Audience.FUNDERS)
+    text = next(s for s in funders["sections"] if s["kind"] == "index")["markdown"]
+    assert "Damp and mould" not in text
+    assert "official indicators alone" in text
+
+
+def test_a_briefing_has_no_index_section_without_a_published_index(world, wards, indicators_on):
+    from convening import operations as briefing_ops
+    from convening.models import SectionKind
+    from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
+    from submissions.operations import ensure_default_categories
+
+    ensure_default_categories()
+    partnership = world["partnership"]
+    agreement = operations.publish_agreement(partnership, "We share observations at partnership level.", None)
+    operations.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
+    food = db.session.scalar(select(Category).where(Category.slug == "food"))
+    db.session.add(Observation(organisation_id=world["org"].id, partnership_id=partnership.id,
+                               kind=ObservationKind.NEED, category_id=food.id, text="x", redacted_text="x",
+                               period_start=date.today() - timedelta(days=3), status=ObservationStatus.SUBMITTED,
+                               sharing_level=SharingLevel.PARTNERSHIP))  # fmt: skip
+    damp = indicators_on("Damp homes", [10, 20, 30, 40])
+    ops.create_index(partnership, "Draft only", _definition(world, (damp, "Housing", "worse", "1")), "zscore", None)
+    db.session.commit()
+    session = briefing_ops.create_session(partnership, "No index", date.today(), world["users"]["convenor"])
+    briefing = briefing_ops.compose_briefing(session, world["users"]["convenor"])
+    assert SectionKind.INDEX not in [s.kind for s in briefing.sections]  # a draft index is not briefed on
