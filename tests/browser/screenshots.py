@@ -129,9 +129,11 @@ SHOTS = (
     Shot("29-api-tokens", "org_admin", "/observations/api-tokens", _create_token),
     Shot("30-mfa-setup", "resident", "/auth/mfa/setup"),
     Shot("31-mfa-code", "anonymous", "/auth/login", _password_of("convenor")),
-    Shot("32-neighbourhood-index", "convenor", "/indexes/?partnership=bristol", _first_link(r"^/indexes/\d+$")),
-    Shot("32b-neighbourhood-index-form", "convenor", "/indexes/new?partnership=bristol"),
-    Shot("32c-neighbourhood-index-funder", "funder", "/indexes/?partnership=bristol", _first_link(r"^/indexes/\d+$")),
+    # The demo's first index is the wards' (with a community domain); the LSOAs' is the second.
+    Shot("32-neighbourhood-index", "convenor", "/indexes/1"),
+    Shot("32a-neighbourhood-index-lsoas", "convenor", "/indexes/2"),
+    Shot("32b-neighbourhood-index-form", "convenor", "/indexes/new"),
+    Shot("32c-neighbourhood-index-funder", "funder", "/indexes/1"),
 )
 
 
