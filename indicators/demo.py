@@ -125,7 +125,8 @@ INDEX_SEED = 2025  # fixed, so the demo's rank ranges are the same on every mach
 
 def load_index() -> list[str]:
     """Two published indexes of the Bristol partnership from the IoD2025 domains (scores): by ward, with a
-    community domain (the share of observations in its most reported theme), and by LSOA. Skipped when they exist."""
+    community domain (the share of observations in its most reported need theme), and by LSOA. Skipped when they
+    exist."""
     from indicators import index_operations
     from indicators.index_models import NeighbourhoodIndex
     from indicators.models import Indicator
@@ -149,7 +150,7 @@ def load_index() -> list[str]:
         )
     }  # fmt: skip  (the latest release wins: IoD2025)
     convenor = partnership.convenors[0]
-    counts = theme_queries.theme_counts(partnership, None)
+    counts = theme_queries.theme_counts(partnership, "need")  # the most reported need theme
     themes = theme_queries.visible_themes(partnership)
     theme = max(themes, key=lambda t: (counts.get(t.id).count if counts.get(t.id) else 0, -t.id), default=None)
     lines = []
