@@ -535,7 +535,7 @@ class Composer:
                 ],
                 "theme_model": self._theme_model_text(),
                 "theme_ids": self.theme_ids_used(),
-                "index": sections_index.facts(self.partnership),
+                **sections_index.facts(self.partnership),
             },
             **{
                 audience.value: self._edition_facts(audience, wards, self._quotes(picked[audience], texts))

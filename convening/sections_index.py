@@ -15,15 +15,16 @@ from webapp.extensions import db
 TOP = 5
 
 
-def facts(partnership) -> dict | None:
-    """The latest published index version of ``partnership`` (ids and names only), or None."""
+def facts(partnership) -> dict:
+    """``{"index": ...}``: the latest published index version of ``partnership`` (ids and names only) for the
+    composer's shared facts; ``{}`` without one (so a briefing without an index stores the facts it always did)."""
     from indicators import index_operations
 
     version = index_operations.latest_published(partnership)
     if version is None:
-        return None
-    return {"version_id": version.id, "index_id": version.index_id, "title": version.index.title,
-            "number": version.number}  # fmt: skip
+        return {}
+    return {"index": {"version_id": version.id, "index_id": version.index_id, "title": version.index.title,
+                      "number": version.number}}  # fmt: skip
 
 
 def wanted(shared: dict) -> bool:

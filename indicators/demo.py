@@ -107,7 +107,6 @@ def load() -> list[str]:
             continue
         report = operations.import_file(DATA / filename, options)
         lines.append(f"Indicators: {report.dataset.title}: {report.imported:,} values ({len(report.skipped)} skipped).")
-    lines += load_index()
     return lines
 
 
@@ -124,7 +123,8 @@ INDEX_SEED = 2025  # fixed, so the demo's rank ranges are the same on every mach
 
 
 def load_index() -> list[str]:
-    """Two published indexes of the Bristol partnership from the IoD2025 domains (scores): by ward, with a
+    """(Called by the convening demo, before it composes the briefings, so that they brief on the index.) Two
+    published indexes of the Bristol partnership from the IoD2025 domains (scores): by ward, with a
     community domain (the share of observations in its most reported need theme), and by LSOA. Skipped when they
     exist."""
     from indicators import index_operations
