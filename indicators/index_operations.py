@@ -49,9 +49,10 @@ def default_direction(indicator: Indicator) -> str:
     return index_method.BETTER if indicator.polarity.value == "better" else index_method.WORSE
 
 
-def _measure(indicator: Indicator) -> str:
+def _measure(indicator: Indicator, level: AreaLevel) -> str:
     if indicator.value_kind is ValueKind.RANK:
-        return "score (higher is more deprived); ward figures are the unweighted mean of the scores of its LSOAs"
+        rolled = "; a ward's figure is the unweighted mean of its LSOAs' scores" if level is AreaLevel.WARD else ""
+        return f"score (higher is more deprived){rolled}"
     return f"value as mapped ({indicator.unit or 'no unit'})"
 
 
@@ -80,7 +81,7 @@ def area_values(indicator: Indicator, level: AreaLevel, areas: list[Area]) -> di
     return {a.id: found.get(a.id) for a in areas}
 
 
-def source_of(indicator: Indicator) -> dict:
+def source_of(indicator: Indicator, level: AreaLevel) -> dict:
     ds = indicator.dataset
     return {
         "id": indicator.id,
@@ -92,7 +93,7 @@ def source_of(indicator: Indicator) -> dict:
         "url": ds.source_url,
         "period": profiles._period_label(profiles._latest_period_key(indicator)),
         "geography": indicator.geography_label,
-        "measure": _measure(indicator),
+        "measure": _measure(indicator, level),
     }
 
 
@@ -281,7 +282,7 @@ def publish_version(version: IndexVersion, actor: User | None) -> IndexVersion:
             raise OperationError(f"Indicator {indicator_id} is no longer stored: edit the index.", "indicators")
         found = area_values(indicator, version.level, areas)
         values[str(indicator_id)] = {str(a): v for a, v in found.items()}
-        sources.append(source_of(indicator))
+        sources.append(source_of(indicator, version.level))
     version.publish(actor, {"values": values, "sources": sources, "areas": [a.id for a in areas]})
     db.session.flush()
     record("index.publish", "neighbourhood_index", version.index_id, actor, version=version.number)
@@ -355,7 +356,7 @@ def _values(version: IndexVersion, areas: list[Area]) -> tuple[dict[str, dict[in
         if indicator is None:
             continue
         values[str(indicator_id)] = area_values(indicator, version.level, areas)
-        sources.append(source_of(indicator))
+        sources.append(source_of(indicator, version.level))
     return values, sources
 
 
@@ -436,13 +437,15 @@ def indexes_of(partnership: Partnership) -> list[NeighbourhoodIndex]:
 
 
 def latest_published(partnership: Partnership) -> IndexVersion | None:
-    """The most recently published version of any of the partnership's indexes (what a briefing and the area pages
-    show)."""
+    """What a briefing briefs on: the most recently published ward index of the partnership (a briefing's tables
+    suit wards), else its most recently published LSOA index."""
     stmt = (
         select(IndexVersion)
         .join(NeighbourhoodIndex, IndexVersion.index_id == NeighbourhoodIndex.id)
         .where(NeighbourhoodIndex.partnership_id == partnership.id, IndexVersion.status == IndexStatus.PUBLISHED)
-        .order_by(IndexVersion.published_at.desc(), IndexVersion.id.desc())
+        .order_by(
+            (IndexVersion.level == AreaLevel.WARD).desc(), IndexVersion.published_at.desc(), IndexVersion.id.desc()
+        )  # fmt: skip
         .limit(1)
     )
     return db.session.scalar(stmt)
