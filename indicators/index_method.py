@@ -163,12 +163,12 @@ def domain_scores(
 
 
 def ranks_of(scores: np.ndarray) -> np.ndarray:
-    """Rank 1 = highest score, ties share the best rank; NaN scores get rank 0 (none). 1-D, or one row per weighting."""
-    if scores.ndim == 2:
-        return np.stack([ranks_of(row) for row in scores]) if len(scores) else scores.astype(int)
+    """Rank 1 = highest score, ties share the best rank; NaN scores get rank 0 (none). 1-D, or one row per weighting
+    (ranked along the last axis in one vectorised pass: 1,000 weightings of 268 LSOAs in a few milliseconds)."""
+    from scipy.stats import rankdata
+
     negated = np.where(np.isnan(scores), np.inf, -scores)
-    # rank = 1 + the number of strictly higher scores
-    ranks = np.searchsorted(np.sort(negated), negated, side="left") + 1
+    ranks = rankdata(negated, method="min", axis=-1).astype(int)
     return np.where(np.isnan(scores), 0, ranks)
 
 
@@ -209,16 +209,11 @@ def combine(
         rng = np.random.default_rng(seed)
         drawn = rng.dirichlet(concentration * w, size=draws) if len(w) > 1 else np.ones((draws, 1))
         drawn_ranks = ranks_of(_index(matrix, drawn))  # draws × areas
+        low, high = drawn_ranks.min(axis=0), drawn_ranks.max(axis=0)
+        p5, p95 = np.quantile(drawn_ranks, [0.05, 0.95], axis=0, method="inverted_cdf")
         for i in range(len(ids)):
-            if np.isnan(scores[i]):
-                continue
-            r = drawn_ranks[:, i]
-            stability[i] = Stability(
-                int(r.min()),
-                int(r.max()),
-                int(np.quantile(r, 0.05, method="inverted_cdf")),
-                int(np.quantile(r, 0.95, method="inverted_cdf")),
-            )
+            if not np.isnan(scores[i]):
+                stability[i] = Stability(int(low[i]), int(high[i]), int(p5[i]), int(p95[i]))
     areas = [
         AreaResult(
             a,

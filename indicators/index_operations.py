@@ -387,13 +387,18 @@ def community_shares(partnership: Partnership, audience: Audience, areas: list[A
     return out
 
 
+_RESULTS: dict[tuple, index_method.Result] = {}
+
+
 def reading(version: IndexVersion, audience: Audience) -> Reading:
     """The index of ``version`` as ``audience`` reads it: scores, ranks, domain breakdown and stability."""
     partnership = version.index.partnership
-    areas = profiles.map_areas(partnership, version.level)
     if version.is_published and version.snapshot.get("areas"):
-        frozen = set(version.snapshot["areas"])
-        areas = [a for a in areas if a.id in frozen]
+        # The areas it was published for, in one query (working them out again asks once per ward for its LSOAs).
+        frozen = select(Area).where(Area.id.in_(version.snapshot["areas"]), Area.current.is_(True))
+        areas = list(db.session.scalars(frozen.order_by(Area.name)))
+    else:
+        areas = profiles.map_areas(partnership, version.level)
     values, sources = _values(version, areas)
     labels = {d["name"]: d["name"] for d in version.domains}
     extra = {}
@@ -423,10 +428,21 @@ def reading(version: IndexVersion, audience: Audience) -> Reading:
                 "it is read only by the partnership's members and convenors, so for you the index is made from its "
                 "official indicators alone and its ranks may differ from theirs."
             )
-    result = index_method.combine(
-        _specs(version), values, [a.id for a in areas], version.method, extra, version.draws, version.seed,
-        version.concentration,
-    )  # fmt: skip
+    # A published version read without a community domain never changes: its result (1,000 weightings ranked) is
+    # kept per process, so an LSOA's profile does not recompute it on every request.
+    frozen = version.is_published and not extra
+    # Keyed by what identifies the published version in any database (ids alone repeat across databases).
+    key = (version.id, version.index_id, version.number, version.seed, str(version.published_at), len(areas))
+    result = _RESULTS.get(key) if frozen else None
+    if result is None:
+        result = index_method.combine(
+            _specs(version), values, [a.id for a in areas], version.method, extra, version.draws, version.seed,
+            version.concentration,
+        )  # fmt: skip
+        if frozen:
+            if len(_RESULTS) >= 32:
+                _RESULTS.pop(next(iter(_RESULTS)))
+            _RESULTS[key] = result
     return Reading(version, audience, areas, result, sources, labels, cells, note)
 
 
