@@ -366,13 +366,12 @@ def community_shares(partnership: Partnership, audience: Audience, areas: list[A
     and the area pages release them for ``audience`` (the same cells, so the same values: nothing new to subtract).
     A share is computed only when both are shown as numbers (or the theme's count is a released 0)."""
     from indicators import community
-    from nlp import queries as theme_queries
 
-    counts = theme_queries.area_counts(partnership, audience=audience)
-    exact = counts.get(theme_id, {})
-    placed = {a for by_area in counts.values() for a in by_area if a is not None}
-    tallies = theme_queries.rolled_up(exact, theme_queries.parents_of(placed))
-    theme_total = Tally.total(exact.values())
+    if audience is not Audience.PARTNERSHIP:  # themes are counted for the partnership's own people only
+        raise ValueError("the community domain is read by the partnership's members and convenors only")
+    # The theme map's own tallies and total (kept for the request: an area page has counted them already).
+    tallies = community.theme_map_tallies(partnership, theme_id)
+    theme_total = community.theme_totals(partnership).get((theme_id, None), Tally())
     totals = community.area_totals(partnership, audience, areas, None)
     out = {}
     for area, total in zip(areas, totals, strict=True):
