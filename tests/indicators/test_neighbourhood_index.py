@@ -402,3 +402,28 @@ def test_a_briefing_has_no_index_section_without_a_published_index(world, wards,
     session = briefing_ops.create_session(partnership, "No index", date.today(), world["users"]["convenor"])
     briefing = briefing_ops.compose_briefing(session, world["users"]["convenor"])
     assert SectionKind.INDEX not in [s.kind for s in briefing.sections]  # a draft index is not briefed on
+
+
+def test_a_briefing_briefs_on_the_ward_index_and_an_lsoa_index_ranks_lsoas(world, wards, indicators_on, import_file,
+                                                                              tmp_path):  # fmt: skip
+    damp = indicators_on("Damp homes", [10, 20, 30, 40])
+    convenor = world["users"]["convenor"]
+    ward_version = ops.create_index(world["partnership"], "Wards", _definition(world, (damp, "Housing", "worse", "1")),
+                                    "zscore", convenor)  # fmt: skip
+    ops.publish_version(ward_version, convenor)
+    lsoas = list(db.session.scalars(select(Area).where(Area.parent_id.in_([w.id for w in wards]),
+                                                       Area.level == AreaLevel.LSOA, Area.current.is_(True))
+                                    .order_by(Area.code)))  # fmt: skip
+    path = tmp_path / "lsoa.csv"
+    path.write_text("area_code,period,indicator,value\n" + "".join(f"{a.code},2023,Cold homes,{i}\n"
+                                                                  for i, a in enumerate(lsoas)))  # fmt: skip
+    import_file(path, dataset_title="Cold homes survey", polarity=Polarity.HIGHER_IS_WORSE, unit="%")
+    cold = db.session.scalar(select(Indicator).where(Indicator.name == "Cold homes"))
+    definition = ops.build_definition("lsoa", [ops.Choice(cold.id, "Housing")], partnership=world["partnership"])
+    lsoa_version = ops.create_index(world["partnership"], "LSOAs", definition, "rank", convenor)
+    ops.publish_version(lsoa_version, convenor)
+    db.session.commit()
+    reading = ops.reading(lsoa_version, Audience.PARTNERSHIP)
+    assert len(reading.result.ranked) == len(lsoas)
+    assert reading.result.ranked[0].area_id == lsoas[-1].id  # the highest value: the most need
+    assert ops.latest_published(world["partnership"]) == ward_version  # published earlier, but wards suit a briefing
