@@ -34,7 +34,7 @@ from typing import NamedTuple
 from sqlalchemy import Integer, and_, exists, literal, or_, select
 from sqlalchemy.orm import contains_eager, defer, selectinload
 
-from convening import sections_grants, sections_network
+from convening import sections_grants, sections_index, sections_network
 from convening.models import Action, SectionKind, Session
 from submissions.models import Category, Observation, ObservationKind
 from submissions.queries import partnership_observations
@@ -536,6 +536,7 @@ class Composer:
                 "theme_model": self._theme_model_text(),
                 "theme_ids": self.theme_ids_used(),
                 "grants": sections_grants.facts(self.partnership, wards, self.focus),
+                **sections_index.facts(self.partnership),
             },
             **{
                 audience.value: self._edition_facts(audience, wards, self._quotes(picked[audience], texts))
@@ -849,6 +850,11 @@ class Composer:
         return actions
 
 
+def wanted(kind: SectionKind, facts: dict) -> bool:
+    """Whether a machine section is written for these facts (optional sections need their data)."""
+    return kind is not SectionKind.INDEX or sections_index.wanted(facts.get("shared", {}))
+
+
 def compose(session: Session) -> tuple[dict, Composer]:
     """The facts of ``session``'s briefing from the latest data, and the composer that counted them."""
     composer = Composer(session)
@@ -862,6 +868,7 @@ DATA_SECTIONS = (
     SectionKind.HEADLINES,
     SectionKind.NEEDS_ASSETS,
     SectionKind.INDICATORS,
+    SectionKind.INDEX,
     SectionKind.MAP,
     SectionKind.QUOTES,
     SectionKind.GAPS,
@@ -961,6 +968,7 @@ class Edition:
             SectionKind.QUESTIONS: self.questions,
             SectionKind.NETWORK: lambda: sections_network.write(self),
             SectionKind.PROVENANCE: self.provenance,
+            SectionKind.INDEX: lambda: sections_index.write(self),
         }.get(kind)
         return writer() if writer else ("", [])
 

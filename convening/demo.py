@@ -29,6 +29,12 @@ def _org(slug: str) -> Organisation | None:
 
 
 def load() -> list[str]:
+    from indicators.demo import load_index
+
+    return [*load_index(), *_load_sessions()]  # the neighbourhood index first: the briefings brief on it
+
+
+def _load_sessions() -> list[str]:
     partnership = db.session.scalar(select(Partnership).where(Partnership.slug == "bristol"))
     if partnership is None or not partnership.convenors:
         return ["Briefings: skipped (load the ground-floor demo first: the Bristol partnership and its convenor)."]

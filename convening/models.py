@@ -45,6 +45,7 @@ class SectionKind(enum.StrEnum):
     NETWORK = "network"
     CUSTOM = "custom"
     PROVENANCE = "provenance"
+    INDEX = "index"
 
     @property
     def label(self) -> str:
@@ -61,6 +62,7 @@ class SectionKind(enum.StrEnum):
             "network": "Organisation network",
             "custom": "Notes",
             "provenance": "Provenance",
+            "index": "Neighbourhood index",
         }[self.value]
 
 

@@ -167,6 +167,8 @@ def compose_briefing(session: Session, actor: User | None) -> Briefing:
     draft = composing.Edition(facts, Audience.PARTNERSHIP, session.partnership, tokens=True)
     position = 0
     for kind in composing.MACHINE_SECTIONS:
+        if not composing.wanted(kind, facts):
+            continue
         if kind in kept:
             kept[kind].position = position
         else:

@@ -7,7 +7,7 @@ from flask import Flask, url_for
 
 
 def init_app(app: Flask) -> None:
-    from indicators import models  # noqa: F401  (register the tables)
+    from indicators import index_models, models  # noqa: F401  (register the tables)
     from indicators.cli import indicators_cli
 
     app.cli.add_command(indicators_cli)
@@ -24,6 +24,9 @@ def init_app(app: Flask) -> None:
     from indicators.grants.cli import grants_cli
 
     app.cli.add_command(grants_cli)
+    from indicators.index_views import bp as index_bp
+
+    app.register_blueprint(index_bp)
     from webapp.jobs import register_result_link
 
     # The import job's page ends with the list of stored releases (the new one among them).

@@ -110,3 +110,66 @@ def load() -> list[str]:
         lines.append(f"Indicators: {report.dataset.title}: {report.imported:,} values ({len(report.skipped)} skipped).")
     lines += grants_demo.load()  # invented 360Giving grants beside need (indicators/grants/demo_data)
     return lines
+
+
+# The neighbourhood index (issue 19 part 1) ---------------------------------------------------------------------------
+
+INDEX_TITLES = ("Bristol neighbourhood need: wards", "Bristol neighbourhood need: LSOAs")
+# IoD2025 domains grouped as the Urban Health Index groups its indicators: basic needs, foundations, surroundings.
+INDEX_DOMAINS = (
+    ("Income and work", ("income", "employment")),
+    ("Health and skills", ("health", "education")),
+    ("Surroundings", ("crime", "barriers", "environment")),
+)
+INDEX_SEED = 2025  # fixed, so the demo's rank ranges are the same on every machine
+
+
+def load_index() -> list[str]:
+    """(Called by the convening demo, before it composes the briefings, so that they brief on the index.) Two
+    published indexes of the Bristol partnership from the IoD2025 domains (scores): by ward, with a
+    community domain (the share of observations in its most reported need theme), and by LSOA. Skipped when they
+    exist."""
+    from indicators import index_operations
+    from indicators.index_models import NeighbourhoodIndex
+    from indicators.models import Indicator
+    from nlp import queries as theme_queries
+    from webapp.models import AreaLevel, Partnership
+
+    partnership = db.session.scalar(select(Partnership).where(Partnership.slug == "bristol"))
+    if partnership is None or not partnership.convenors:
+        return ["Neighbourhood index: skipped (no Bristol partnership)."]
+    existing = set(db.session.scalars(select(NeighbourhoodIndex.title)
+                                      .where(NeighbourhoodIndex.partnership_id == partnership.id)))  # fmt: skip
+    if set(INDEX_TITLES) <= existing:
+        return ["Neighbourhood index: already loaded."]
+    iod = {
+        i.key: i
+        for i in db.session.scalars(
+            select(Indicator)
+            .join(IndicatorDataset)
+            .where(IndicatorDataset.key == "iod")
+            .order_by(IndicatorDataset.release_date)
+        )
+    }  # fmt: skip  (the latest release wins: IoD2025)
+    convenor = partnership.convenors[0]
+    counts = theme_queries.theme_counts(partnership, "need")  # the most reported need theme
+    themes = theme_queries.visible_themes(partnership)
+    theme = max(themes, key=lambda t: (counts.get(t.id).count if counts.get(t.id) else 0, -t.id), default=None)
+    lines = []
+    for title, level in zip(INDEX_TITLES, (AreaLevel.WARD, AreaLevel.LSOA), strict=True):
+        if title in existing:
+            continue
+        choices = [
+            index_operations.Choice(iod[key].id, domain, "worse", "1")
+            for domain, keys in INDEX_DOMAINS
+            for key in keys
+            if key in iod
+        ]
+        community = theme.id if theme is not None and level is AreaLevel.WARD else None
+        definition = index_operations.build_definition(level, choices, community_theme_id=community,
+                                                       partnership=partnership)  # fmt: skip
+        version = index_operations.create_index(partnership, title, definition, "zscore", convenor, INDEX_SEED)
+        index_operations.publish_version(version, convenor)
+        lines.append(f"Neighbourhood index: “{title}” published ({len(choices)} IoD2025 domains"
+                     + (f", community domain “{theme.label}”" if community else "") + ").")  # fmt: skip
+    return lines

@@ -10,7 +10,7 @@ from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from indicators import charts, community, profiles
+from indicators import charts, community, index_views, profiles
 from webapp import disclosure, geography, policy
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel, Partnership
@@ -204,6 +204,7 @@ def detail(code: str):
         map_layer=map_layer,
         map_level=map_level,
         map_spec=charts.script_json(map_layer.spec()) if map_layer else None,
+        index_rows=index_views.area_index(area, current_user),
     )
 
 

@@ -165,6 +165,15 @@ POLICY: dict[str, Rule] = {
     "grants.export": rule(Role.CONVENOR, Role.FUNDER, Role.ADMIN, records="as grants.index"),
     "grants.upload": rule(Role.CONVENOR, Role.ADMIN, records="into partnerships they convene"),
     "grants.remove": rule(Role.CONVENOR, Role.ADMIN, records="files of partnerships they convene; else 404"),
+    "neighbourhood_index.list": Rule(ORG_PEOPLE, "partnerships they belong to, fund or convene; drafts: convenors"),
+    "neighbourhood_index.detail": Rule(
+        ORG_PEOPLE, "published versions of partnerships they belong to or fund; drafts: its convenors; else 404"
+    ),
+    "neighbourhood_index.new": rule(Role.CONVENOR, Role.ADMIN, records="partnerships they convene; else 404"),
+    "neighbourhood_index.edit": rule(Role.CONVENOR, Role.ADMIN, records="indexes of partnerships they convene"),
+    "neighbourhood_index.publish": rule(
+        Role.CONVENOR, Role.ADMIN, records="indexes of partnerships they convene; else 404"
+    ),
     # convening -----------------------------------------------------------------------------------------------------
     "convening.workspace": Rule(ORG_PEOPLE, "partnerships they belong to (can_view_partnership); else 404"),
     "convening.publish_agreement": rule(Role.CONVENOR, Role.ADMIN, records="the partnership's convenors; else 404"),

@@ -143,6 +143,11 @@ SHOTS = (
     Shot("32b-grants-funder", "funder", "/grants/?partnership=bristol&months=all"),
     Shot("32c-grants-import", "convenor", "/grants/import?partnership=bristol"),
     Shot("32d-grants-import-errors", "convenor", "/grants/import?partnership=bristol", _import_invalid_grants),
+    # The demo's first index is the wards' (with a community domain); the LSOAs' is the second.
+    Shot("32-neighbourhood-index", "convenor", "/indexes/1"),
+    Shot("32a-neighbourhood-index-lsoas", "convenor", "/indexes/2"),
+    Shot("32b-neighbourhood-index-form", "convenor", "/indexes/new"),
+    Shot("32c-neighbourhood-index-funder", "funder", "/indexes/1"),
 )
 
 

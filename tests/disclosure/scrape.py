@@ -394,6 +394,23 @@ class Reader:
             area = self.world.by_code(code)
             self.add(f"{path} {code}", Definition(areas=self.world.within(area), theme=theme), text_of(cells[1]))
 
+    def neighbourhood_index(self, path: str, theme: int | None) -> None:
+        """A neighbourhood index's page: its community domain shows, per area, the theme's count and the area's total
+        (all time) behind each share released ("12% (5 of 40)"); a share not released says "not enough"."""
+        doc = parse(self.get(path))
+        table = next((t for t in doc.findall(".//{*}table") if "by rank" in text_of(t.find("{*}caption"))), None)
+        assert table is not None, path
+        for tr in table.findall(".//{*}tbody/{*}tr"):
+            link = tr.find(".//{*}th//{*}a")
+            cells = tr.findall("{*}td")
+            match = re.search(r"\((.+?) of (.+?)\)\s*$", text_of(cells[-1])) if cells else None
+            if link is None or match is None:
+                continue
+            assert theme is not None, f"{path}: counts shown without a community domain"
+            area = self.world.by_code(link.get("href").rsplit("/", 1)[-1])
+            self.add(f"{path} {area} theme", Definition(areas=self.world.within(area), theme=theme), match.group(1))
+            self.add(f"{path} {area} total", Definition(areas=self.world.within(area)), match.group(2))
+
     def theme_list(self, slug: str) -> list[int]:
         path = f"/themes/{slug}"
         doc = parse(self.get(path))
@@ -887,6 +904,14 @@ def read_everything(reader: Reader, role: str, slug: str, connection, tmp_path, 
     if role in ("convenor", "admin", "funder"):
         for window in WINDOWS:
             reader.grants_page(slug, window)
+    if role != "resident":
+        from indicators.index_models import NeighbourhoodIndex
+
+        for index in db.session.scalars(db.select(NeighbourhoodIndex)
+                                        .where(NeighbourhoodIndex.partnership_id == world.partnership)):  # fmt: skip
+            if index.published is not None:
+                community = index.published.community
+                reader.neighbourhood_index(f"/indexes/{index.id}", int(community["theme_id"]) if community else None)
     group_by = "theme" if world.themes else "category"
     if role != "resident":
         library = parse(reader.get("/convening/library"))

@@ -96,6 +96,8 @@ SPECIAL = {
     "network.index": {"*": 302},
     "network.invite": {"*": 302},
     "network.naming": {"*": 302},
+    # The sample index is published: publishing again is refused with a message, back on its page.
+    "neighbourhood_index.publish": {"*": 302},
 }
 
 
@@ -125,6 +127,7 @@ def _samples(world, job_id: str) -> dict[str, dict[str, str]]:
         "action_id": {"convening": world["convening"]["action_id"]},
         "fmt": {"observations": "xlsx"},
         "file_id": {"grants": 999999},
+        "index_id": {"neighbourhood_index": world["index_id"]},
     }
 
 
@@ -153,12 +156,27 @@ def routed_world(world, db_session, make_user):
     db_session.add(theme)
     db_session.flush()
     world["theme_id"] = theme.id
+    world["index_id"] = _index_sample(world)
     job = jobs.enqueue("check", check_round_trip, created_by=world["users"]["admin"])
     db_session.commit()
     world["job_id"] = job.id
     # The person whose admin pages are walked (their MFA reset, their sessions ended): nobody the test signs in as.
     world["bystander_id"] = make_user("member", world["org"]).id
     return world
+
+
+def _index_sample(world) -> int:
+    """A published neighbourhood index of the partnership (with no indicators: the pages still answer)."""
+    from indicators.index_models import IndexStatus, IndexVersion, NeighbourhoodIndex
+    from webapp.models import AreaLevel, utcnow
+
+    index = NeighbourhoodIndex(partnership=world["partnership"], title="Sample index")
+    version = IndexVersion(number=1, status=IndexStatus.PUBLISHED, level=AreaLevel.WARD, method="zscore",
+                           definition={"domains": []}, snapshot={}, seed=1, published_at=utcnow())  # fmt: skip
+    index.versions.append(version)
+    db.session.add(index)
+    db.session.flush()
+    return index.id
 
 
 def _convening_sample(world) -> dict:
