@@ -444,6 +444,24 @@ def _latest_period_key(indicator: Indicator) -> str:
     return _LATEST_CACHE[key]
 
 
+_LATEST_START_CACHE: dict[tuple, date | None] = {}
+
+
+def latest_period_start(indicator: Indicator) -> date | None:
+    """The start of the indicator's latest period (None with no values), cached per import as
+    :func:`_latest_period_key`: the evidence-gap rule asks it on every area page, and finding it reads all the
+    indicator's values (33,000 for England's IMD, 12-18 ms at every request)."""
+    key = (indicator.id, indicator.dataset.imported_at)
+    if key not in _LATEST_START_CACHE:
+        latest = db.session.scalar(
+            select(func.max(IndicatorValue.period_start)).where(IndicatorValue.indicator_id == indicator.id)
+        )
+        if len(_LATEST_START_CACHE) > 2000:
+            _LATEST_START_CACHE.clear()
+        _LATEST_START_CACHE[key] = latest
+    return _LATEST_START_CACHE[key]
+
+
 def all_indicators() -> list[Indicator]:
     return list(
         db.session.scalars(
