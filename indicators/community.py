@@ -29,6 +29,7 @@ from indicators.profiles import (
     _values_frame,
     all_indicators,
     area_ids_within,
+    area_ids_within_many,
     deprivation_index,
     lsoa_ids_within,
 )
@@ -135,7 +136,7 @@ def _chain_counts(
     from submissions import queries
     from submissions.models import Category, Observation
 
-    within = [set(area_ids_within(a)) for a in areas]
+    within = [set(ids) for ids in area_ids_within_many(areas)]
     signature: dict[int, tuple[int, ...]] = {}
     for i, ids in enumerate(within):
         for area_id in ids:

@@ -45,6 +45,25 @@ def add_months(d: date, n: int) -> date:
     return date(d.year + y, m + 1, 1)
 
 
+def _read_memo(name: str) -> dict | None:
+    """A dict kept for the current GET request (None elsewhere: a form that changes themes reads them afresh)."""
+    from flask import has_request_context, request
+
+    if not has_request_context() or request.method not in ("GET", "HEAD"):
+        return None
+    return request._get_current_object().__dict__.setdefault(f"commintel_{name}", {})
+
+
+def _active_model(partnership_id: int) -> ThemeModel | None:
+    """:func:`nlp.models.active_model`, asked once per page: an area page asked it three times."""
+    memo = _read_memo("active_models")
+    if memo is None:
+        return active_model(partnership_id)
+    if partnership_id not in memo:
+        memo[partnership_id] = active_model(partnership_id)
+    return memo[partnership_id]
+
+
 def _assigned_rows(partnership: Partnership, audience: Audience):
     """The statement of :func:`_counted_rows` before its theme check: ``(theme id, period start, area id, kind,
     record key)`` of each observation ``audience`` counts under the active model with a theme (None: no model).
@@ -54,7 +73,7 @@ def _assigned_rows(partnership: Partnership, audience: Audience):
     twice and each theme once per observation (16,000 index probes, 30-45 ms per page, with 4,000 rows). Now it
     scans ``ix_observations_tallies`` and ``ix_theme_assignments_model_theme``, which hold every column read here,
     and hash-joins them (2-3 ms)."""
-    model = active_model(partnership.id)
+    model = _active_model(partnership.id)
     if model is None:
         return None
     shared = partnership_observations(partnership, audience).whereclause
@@ -307,17 +326,23 @@ def trends(
 def visible_themes(partnership: Partnership) -> list[Theme]:
     """The partnership's themes found by its active model (or split off by a person since), not hidden and not
     merged away."""
-    model = active_model(partnership.id)
+    memo = _read_memo("visible_themes")
+    if memo is not None and partnership.id in memo:
+        return list(memo[partnership.id])  # a page asked twice (its themes, then its early warnings)
+    model = _active_model(partnership.id)
     if model is None:
         return []
     ids = set(model.changes.get("topic_theme_ids", [])) | set(model.changes.get("split", []))
-    return list(
+    themes = list(
         db.session.scalars(
             select(Theme)
             .where(Theme.id.in_(ids), Theme.hidden.is_(False), Theme.merged_into_id.is_(None))
             .order_by(Theme.id)
         )
     )
+    if memo is not None:
+        memo[partnership.id] = themes
+    return list(themes)
 
 
 def visible_theme_labels_of(partnerships) -> dict[int, str]:

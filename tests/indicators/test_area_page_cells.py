@@ -180,3 +180,16 @@ def test_the_early_warning_test_of_one_area_is_the_test_of_every_area_picked_out
         assert new == old, area.code
         rising += sum(1 for t in new.values() if t.direction == "rising")
     assert rising >= 2  # the fixture's rising need in Central is found (ward, authority): the comparison says something
+
+
+def test_the_areas_inside_an_area_and_those_above_it_read_together_are_each_areas_own(app, themed_bristol):
+    from indicators.profiles import area_ids_within_many
+
+    for area in themed_bristol["pages"]:
+        chain = [area, *community.ancestors(area)]
+        with app.test_request_context("/"):
+            together = area_ids_within_many(chain)
+        for a, ids in zip(chain, together, strict=True):
+            with app.test_request_context("/"):
+                assert sorted(ids) == sorted(area_ids_within(a)), a.code
+    assert len(together[-1]) > 300  # Bristol, its 34 wards and their LSOAs (both vintages)
