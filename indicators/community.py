@@ -33,7 +33,7 @@ from indicators.profiles import (
     deprivation_index,
     lsoa_ids_within,
 )
-from webapp.disclosure import Audience, Released, State, Tally, audience_for, release, threshold
+from webapp.disclosure import Audience, Released, State, Tally, audience_for, release, release_groups, threshold
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel, Partnership, partnership_areas
 
@@ -616,7 +616,7 @@ def theme_by_deprivation(partnership: Partnership, theme_id: int, since: date | 
     theme_total = theme_totals(partnership).get((theme_id, None), Tally())
     everything = placed + unplaced
     lsoas_with = [deciles[a] for a in lsoa_ids if a in deciles]
-    released = [release(n, [placed, everything, theme_total]) for n in per_decile.values()]
+    released = release_groups(per_decile.values(), [placed, everything, theme_total])
     rows = [
         DecileRow(
             d,
@@ -643,7 +643,7 @@ def theme_by_deprivation(partnership: Partnership, theme_id: int, since: date | 
         if ward_id in ward_band:
             band_counts[ward_band[ward_id]] = band_counts[ward_band[ward_id]] + n
     in_wards = Tally.total(band_counts.values())
-    band_released = [release(n, [in_wards, everything, theme_total]) for n in band_counts.values()]
+    band_released = release_groups(band_counts.values(), [in_wards, everything, theme_total])
     ward_rows = [
         BandRow(
             label,
@@ -653,14 +653,15 @@ def theme_by_deprivation(partnership: Partnership, theme_id: int, since: date | 
         )
         for label, count, share in zip(band_counts, band_released, _shares(band_released), strict=True)
     ]
-    return ThemeDeprivation(
-        rows,
-        release(placed, [everything, theme_total]),
-        release(unplaced, [everything, theme_total]),
-        imd,
-        ward_rows,
-        release(in_wards, [everything, theme_total]),
+    # Placed and not placed by decile split the theme in two groups; the observations counted by ward are the
+    # bands' total (every band 0 or at least k when the bands are shown, so it is too).
+    placed_released, unplaced_released = release_groups([placed, unplaced], [everything, theme_total])
+    in_wards_released = (
+        release(in_wards, [everything, theme_total])
+        if any(not r.withheld for r in band_released)
+        else Released(State.WITHHELD, None, threshold())
     )
+    return ThemeDeprivation(rows, placed_released, unplaced_released, imd, ward_rows, in_wards_released)
 
 
 def chart_rows(rows: list[tuple[str, Released]]) -> list[dict[str, Any]]:

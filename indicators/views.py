@@ -251,7 +251,7 @@ def theme_deprivation(theme_id: int):
     )
     # Observations placed only at ward level say nothing by LSOA decile: the page then leads with the wards grouped
     # by their share of deprived LSOAs, and draws no empty decile chart.
-    by_ward = not result.placed.value and bool(result.ward_placed.value)
+    by_ward = result.placed.state is disclosure.State.ZERO and bool(result.ward_placed.value)
     ward_rows = community.chart_rows([(r.label, r.observations) for r in result.ward_rows])
     ward_spec = charts.script_json(
         charts.bars(

@@ -348,6 +348,25 @@ def release(tally: Tally, within: Iterable[Tally] = ()) -> Released:
     return Released(State.SHOWN, value, k)
 
 
+def release_groups(tallies: Iterable[Tally], within: Iterable[Tally] = ()) -> list[Released]:
+    """The released forms of a table of groups whose parts are published one by one elsewhere (the deprivation
+    deciles and ward bands of a theme, made of the LSOAs and wards its theme map shows): each group as ``release``
+    gives it, unless one group is fewer than k — then every group is withheld.
+
+    A group shown "fewer than k" says it holds at most k-1 observations; its parts, each shown "fewer than k" on
+    another page, hold at least 1 each, so a group of k-1 parts pins every one of them to 1 (the convenor's attack
+    on the demo found exactly that: four wards in one band). ``release``'s rule (a small total is not broken down)
+    cannot see the other page, so the small group itself goes. Withholding all the groups, zeros and large ones
+    too, leaves only "at least one group is small", which no count can be worked out from.
+    """
+    groups = list(tallies)
+    within = list(within)
+    released = [release(t, within) for t in groups]
+    if any(r.hidden for r in released):
+        return [Released(State.WITHHELD, None, threshold()) for _ in groups]
+    return released
+
+
 def method_note() -> str:
     """The sentence every page with counts carries (and the PDFs, exports and API answers)."""
     k, d = threshold(), max_perturbation()

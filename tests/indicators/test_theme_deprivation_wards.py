@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import select
+
 from tests.indicators.conftest import CENTRAL_WARD
 from tests.indicators.test_pages import loaded  # noqa: F401 - a fixture themed uses
 from tests.indicators.test_warnings import LAST_MONTH, _observe, themed  # noqa: F401 - the fixture
+from webapp.extensions import db
 
 
 def _page(client_for, themed) -> str:  # noqa: F811 - the fixture's name
@@ -32,3 +35,43 @@ def test_lsoa_placements_lead_with_the_deciles(themed, client_for):  # noqa: F81
     assert "are placed at ward level, not in neighbourhoods" not in page
     assert page.index("Observations by deprivation decile") < page.index("Observations by ward, wards grouped")
     assert 'id="theme-deciles-spec"' in page
+
+
+def test_a_small_group_withholds_the_whole_table(themed, client_for):  # noqa: F811
+    """One observation in a Central LSOA beside twelve in another ward: the decile and the ward band holding the one
+    are fewer than k, and the theme map shows that LSOA and ward as "fewer than k" (at least 1 each). A group shown
+    "fewer than k" beside its parts would bound them from above (four parts of 1 in a group of 4 are pinned: the
+    demo's convenor attack found it), so every group of both tables is withheld and the page says why."""
+    from webapp.models import Area
+
+    central = db.session.scalar(select(Area).where(Area.code == CENTRAL_WARD))
+    _observe(themed, None, LAST_MONTH, 1, ward=central)
+    _observe(themed, None, LAST_MONTH, 12, ward=themed["other"])
+    page = _page(client_for, themed)
+    assert "Not broken down by decile" in page
+    assert "Not broken down by ward" in page
+    decile_rows = re.findall(r'<th scope="row">(\d+)[^<]*</th>\s*<td>([^<]*)</td>', page)
+    band_rows = re.findall(
+        r'<th scope="row">(Half or more[^<]*|A quarter to a half|Under a quarter|None)</th><td>([^<]*)</td>', page
+    )
+    assert len(decile_rows) == 10
+    assert len(band_rows) == 4
+    assert {shown for _, shown in decile_rows + band_rows} == {"not shown"}
+    assert "is not shown: one of the two is fewer than 5" in page  # placed in a neighbourhood or not: two groups
+    assert "<td>fewer than 5</td>" not in page
+    # The parts the groups would have bounded are on the theme map, one by one.
+    ward_map = client_for("convenor").get(f"/areas/?indicator=theme-{themed['theme'].id}&level=ward").get_data(True)
+    assert re.search(rf"/areas/{CENTRAL_WARD}\">[^<]*</a></t[hd]>\s*<td[^>]*>fewer than 5<", ward_map), "Central"
+
+
+def test_release_groups_withholds_all_or_none(app):
+    from webapp.disclosure import State, Tally, release_groups
+
+    with app.app_context():
+        shown = release_groups([Tally(0, 0), Tally(7, 300), Tally(12, 500)])
+        assert [r.state for r in shown] == [State.ZERO, State.SHOWN, State.SHOWN]
+        small = release_groups([Tally(0, 0), Tally(3, 100), Tally(12, 500)])
+        assert [r.state for r in small] == [State.WITHHELD] * 3
+        assert all(str(r) == "not shown" and r.value is None for r in small)
+        # Inside a small total the groups are withheld by release's own rule, as before.
+        assert [r.state for r in release_groups([Tally(2, 5), Tally(0, 0)], [Tally(2, 5)])] == [State.WITHHELD] * 2
