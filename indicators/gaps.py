@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from indicators.models import Indicator, IndicatorDataset, IndicatorValue
-from indicators.profiles import deprivation_index, lsoa_ids_within_many
+from indicators.profiles import deprivation_index, latest_period_start, lsoa_ids_within_many
 from webapp.disclosure import Released, State
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel
@@ -57,9 +57,7 @@ def deprived_shares(areas: Iterable[Area], index: Indicator | None = None) -> di
     wanted = {i for ids in within.values() for i in ids}
     if not wanted:
         return {}
-    latest = db.session.scalar(
-        select(func.max(IndicatorValue.period_start)).where(IndicatorValue.indicator_id == index.id)
-    )
+    latest = latest_period_start(index)  # cached per import
     deciles = dict(db.session.execute(
         select(IndicatorValue.area_id, IndicatorValue.decile).where(
             IndicatorValue.indicator_id == index.id, IndicatorValue.period_start == latest,

@@ -124,6 +124,27 @@ def area_ids_within(area: Area) -> list[int]:
     return cache[area.id]
 
 
+def area_ids_within_many(areas: list[Area]) -> list[list[int]]:
+    """:func:`area_ids_within` of each of ``areas`` (the same ids), with one query per level of the geography for
+    all of them: an area page asks for the area and every area above it, six queries one by one, three together."""
+    cache = _request_cache("_area_ids_within")
+    todo = list(dict.fromkeys(a.id for a in areas if a.id not in cache))
+    found: dict[int, list[int]] = {root: [root] for root in todo}
+    frontier: dict[int, list[int]] = {root: [root] for root in todo}
+    for _ in range(3):
+        wanted = sorted({i for ids in frontier.values() for i in ids})
+        if not wanted:
+            break
+        children: dict[int, list[int]] = defaultdict(list)
+        for child, parent in db.session.execute(select(Area.id, Area.parent_id).where(Area.parent_id.in_(wanted))):
+            children[parent].append(child)
+        frontier = {root: [c for i in ids for c in children.get(i, ())] for root, ids in frontier.items()}
+        for root, ids in frontier.items():
+            found[root] += ids
+    cache.update(found)
+    return [cache[a.id] if a.id in cache else found[a.id] for a in areas]
+
+
 def _area_ids_within(area: Area) -> list[int]:
     ids, frontier = [area.id], [area.id]
     for _ in range(3):
@@ -411,7 +432,7 @@ def _la_figure(indicator: Indicator, la: Area, period_key: str) -> tuple[float |
         result = (value, _fmt(value, indicator.unit))
     else:
         ids = lsoa_ids_within(la, indicator.vintage)
-        frame = _values_frame(ids, [indicator.id])
+        frame = _la_lsoa_values(la, indicator, ids)
         frame = frame[frame["period_key"] == period_key]
         rollup = aggregation.rollup(frame, indicator.value_kind.value, len(ids), _ranked(indicator))
         if indicator.value_kind is ValueKind.RANK:
@@ -422,6 +443,25 @@ def _la_figure(indicator: Indicator, la: Area, period_key: str) -> tuple[float |
         _LA_CACHE.clear()
     _LA_CACHE[key] = result
     return result
+
+
+def _la_lsoa_values(la: Area, indicator: Indicator, ids: list[int]) -> pd.DataFrame:
+    """The values of ``indicator`` in the authority's LSOAs (``ids``, of the indicator's vintage). In a request, the
+    first one asked reads those of every LSOA indicator of that vintage at once: a profile in an authority not yet
+    cached asked once per indicator (eight queries for the IoD, one now); the same rows either way."""
+    from flask import has_request_context
+
+    if not has_request_context():
+        return _values_frame(ids, [indicator.id])
+    cache = _request_cache("_la_lsoa_values")
+    key = (la.id, indicator.vintage)
+    if key not in cache:
+        same = [i.id for i in all_indicators() if i.level is AreaLevel.LSOA and i.vintage == indicator.vintage]
+        cache[key] = (set(same), _values_frame(ids, same))
+    known, frame = cache[key]
+    if indicator.id not in known:
+        return _values_frame(ids, [indicator.id])
+    return frame[frame["indicator_id"] == indicator.id]
 
 
 _LATEST_CACHE: dict[tuple, str] = {}
@@ -442,6 +482,24 @@ def _latest_period_key(indicator: Indicator) -> str:
             _LATEST_CACHE.clear()
         _LATEST_CACHE[key] = latest[0] if latest else ""
     return _LATEST_CACHE[key]
+
+
+_LATEST_START_CACHE: dict[tuple, date | None] = {}
+
+
+def latest_period_start(indicator: Indicator) -> date | None:
+    """The start of the indicator's latest period (None with no values), cached per import as
+    :func:`_latest_period_key`: the evidence-gap rule asks it on every area page, and finding it reads all the
+    indicator's values (33,000 for England's IMD, 12-18 ms at every request)."""
+    key = (indicator.id, indicator.dataset.imported_at)
+    if key not in _LATEST_START_CACHE:
+        latest = db.session.scalar(
+            select(func.max(IndicatorValue.period_start)).where(IndicatorValue.indicator_id == indicator.id)
+        )
+        if len(_LATEST_START_CACHE) > 2000:
+            _LATEST_START_CACHE.clear()
+        _LATEST_START_CACHE[key] = latest
+    return _LATEST_START_CACHE[key]
 
 
 def all_indicators() -> list[Indicator]:

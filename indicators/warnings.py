@@ -106,8 +106,14 @@ def area_trends(
     until = until or date.today()
     end = theme_queries.month_start(until)
     start = theme_queries.add_months(end, -2 * theme_queries.TREND_MONTHS)
-    exact = theme_queries.monthly_area_counts(partnership, kind, start, end)
-    parents = theme_queries.parents_of({a for by_month in exact.values() for m in by_month.values() for a in m if a})
+    placed = theme_queries.placed_areas(partnership, kind, start, end)
+    parents = theme_queries.parents_of(placed)
+    under = None
+    if only is not None:
+        # An area's roll-up counts the places at or under it: those alone are counted and rolled up (a ward page
+        # rolled up every place of the partnership, month by month and theme by theme, to read one area's).
+        under = {a for a in placed if theme_queries.reaches(a, only, parents)}
+    exact = theme_queries.monthly_area_counts(partnership, kind, start, end, areas=under)
     months_by_area: dict[tuple[int, int], dict[date, Tally]] = defaultdict(dict)
     for theme_id, by_month in exact.items():
         for month, by_area in by_month.items():

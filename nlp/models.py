@@ -127,7 +127,9 @@ class ThemeAssignment(db.Model):
     __tablename__ = "theme_assignments"
     __table_args__ = (
         UniqueConstraint("observation_id", "model_id"),
-        Index("ix_theme_assignments_model_theme", "model_id", "theme_id"),
+        # With the observation: an active model's assignments are read from the index alone (area and theme pages
+        # join them to the observations counted, nlp.queries._assigned_rows; migration 0021_area_profile_indexes).
+        Index("ix_theme_assignments_model_theme", "model_id", "theme_id", "observation_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -156,6 +156,9 @@ TALLY_INDEX_COLUMNS = (
     "status",
     "organisation_id",
     "record_key",
+    # Last, so that the theme rows of an area page (nlp.queries._assigned_rows) join the observations counted to
+    # their theme assignments from this index alone (migration 0021_area_profile_indexes).
+    "id",
 )
 
 

@@ -201,10 +201,11 @@ class Tally:
 
     @classmethod
     def total(cls, tallies: Iterable[Tally]) -> Tally:
-        out = cls()
-        for t in tallies:
-            out = out + t
-        return out
+        count = key_sum = 0
+        for t in tallies:  # plain integers: one Tally made, not one per part (area pages add up thousands)
+            count += t.count
+            key_sum += t.key_sum
+        return cls(count, key_sum)
 
     @classmethod
     def of(cls, observations: Iterable[Any]) -> Tally:
