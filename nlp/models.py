@@ -128,7 +128,7 @@ class ThemeAssignment(db.Model):
     __table_args__ = (
         UniqueConstraint("observation_id", "model_id"),
         # With the observation: an active model's assignments are read from the index alone (area and theme pages
-        # join them to the observations counted, nlp.queries._assigned_rows; migration 0021_area_profile_indexes).
+        # join them to the observations counted, nlp.queries._assigned_rows; migration 0024_area_profile_indexes).
         Index("ix_theme_assignments_model_theme", "model_id", "theme_id", "observation_id"),
     )
 

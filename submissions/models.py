@@ -157,7 +157,7 @@ TALLY_INDEX_COLUMNS = (
     "organisation_id",
     "record_key",
     # Last, so that the theme rows of an area page (nlp.queries._assigned_rows) join the observations counted to
-    # their theme assignments from this index alone (migration 0021_area_profile_indexes).
+    # their theme assignments from this index alone (migration 0024_area_profile_indexes).
     "id",
 )
 

@@ -14,8 +14,8 @@ seconds to build.
 Reviewed: two indexes re-made with one more column each; downgrade() makes them again as 0016 and the models had
 them.
 
-Revision ID: 0021_area_profile_indexes
-Revises: 0020_refit_fanout
+Revision ID: 0024_area_profile_indexes
+Revises: 0023_neighbourhood_index
 Create Date: 2026-12-01 16:00:00
 
 """
@@ -24,8 +24,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0021_area_profile_indexes"
-down_revision = "0020_refit_fanout"
+revision = "0024_area_profile_indexes"
+down_revision = "0023_neighbourhood_index"
 branch_labels = None
 depends_on = None
 
