@@ -40,6 +40,7 @@ import logging
 import math
 import re
 import warnings
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
@@ -738,21 +739,47 @@ def _stems(phrase: str) -> set[str]:
     return {w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in phrase.split()}
 
 
-def _noun_phrases(phrases: Sequence[str], spacy_nlp) -> set[str]:
+# What names need from a spaCy pipeline: part-of-speech tags (tagger, and the attribute ruler that maps them to
+# coarse parts of speech), the dependency parse (noun chunks, a name's root) and their shared tok2vec.
+_NAME_COMPONENTS = frozenset({"tok2vec", "tagger", "attribute_ruler", "parser"})
+_PARSE_BATCH = 256
+
+
+class _Parses:
+    """Each distinct text parsed once per :func:`name_themes` call, with only the components names need (whatever
+    the pipeline passed in holds), in batches: a theme's typical texts, the further texts of themes without a
+    candidate, and the candidate phrases (each read as a name is shown), however often they recur."""
+
+    def __init__(self, spacy_nlp):
+        self.nlp = spacy_nlp
+        self.disable = [name for name in spacy_nlp.pipe_names if name not in _NAME_COMPONENTS]
+        self.docs: dict[str, object] = {}
+
+    def __call__(self, texts: Sequence[str]) -> list:
+        todo = list(dict.fromkeys(t for t in texts if t not in self.docs))
+        if todo:
+            for text, doc in zip(todo, self.nlp.pipe(todo, batch_size=_PARSE_BATCH, disable=self.disable), strict=True):
+                self.docs[text] = doc
+        return [self.docs[t] for t in texts]
+
+
+def _noun_phrases(phrases: Sequence[str], parse: _Parses) -> set[str]:
     """Those of ``phrases`` that, parsed on their own as a name is shown (first letter capitalised), are a noun
     phrase: one root, a noun or proper noun ("Ambulance waiting times"; not "Did answer", "Polite")."""
     out = set()
     shown = [p[:1].upper() + p[1:] for p in phrases]
-    for phrase, doc in zip(phrases, spacy_nlp.pipe(shown, batch_size=256), strict=True):
+    for phrase, doc in zip(phrases, parse(shown), strict=True):
         roots = [t for t in doc if t.dep_ == "ROOT"]
         if len(roots) == 1 and roots[0].pos_ in ("NOUN", "PROPN"):
             out.add(phrase)
     return out
 
 
-def _support(phrase: str, texts: Sequence[str]) -> int:
+def _support(phrase: str, texts: Counter) -> int:
+    """How many of the texts (distinct text -> how many times it occurs) contain ``phrase`` as whole words."""
     pattern = re.compile(r"\b" + re.escape(phrase) + r"\b")
-    return sum(1 for text in texts if pattern.search(text))
+    # The substring test first: a text without the phrase anywhere cannot hold it as whole words.
+    return sum(n for text, n in texts.items() if phrase in text and pattern.search(text))
 
 
 def name_themes(
@@ -786,8 +813,9 @@ def name_themes(
         from nlp.models_loader import load_spacy
 
         spacy_nlp = load_spacy(DEFAULT_SPACY_NAME, exclude=("ner", "lemmatizer"))
+    parse = _Parses(spacy_nlp)
     topics = np.asarray(topics)
-    member_texts = {t.topic: [word_texts[i].lower() for i in np.flatnonzero(topics == t.topic)] for t in themes}
+    member_texts = {t.topic: Counter(word_texts[i].lower() for i in np.flatnonzero(topics == t.topic)) for t in themes}
     rep_texts = []
     owners = []
     similarity = np.asarray(similarity)
@@ -799,7 +827,7 @@ def name_themes(
             owners.append(t.topic)
     found: dict[int, set[str]] = {t.topic: set() for t in themes}
     nouns: dict[int, set[str]] = {t.topic: set() for t in themes}
-    for owner, doc in zip(owners, spacy_nlp.pipe(rep_texts, batch_size=64), strict=True):
+    for owner, doc in zip(owners, parse(rep_texts), strict=True):
         nouns[owner].update(tok.text.lower() for tok in doc if tok.pos_ in ("NOUN", "PROPN"))
         for chunk in doc.noun_chunks:
             words = _chunk_words(chunk)
@@ -812,7 +840,7 @@ def name_themes(
             # times" is fine; "helpful" or "said" alone is not a name).
             if name_words_ok(words, allowed) and words[-1] in nouns[t.topic]:
                 found[t.topic].add(" ".join(words))
-    readable = _noun_phrases(sorted({p for c in found.values() for p in c}), spacy_nlp)
+    readable = _noun_phrases(sorted({p for c in found.values() for p in c}), parse)
     candidates: dict[int, dict[str, int]] = {}
     for t in themes:
         supported = {p: _support(p, member_texts[t.topic]) for p in found[t.topic] if p in readable}
@@ -833,12 +861,12 @@ def name_themes(
                 more_texts.append(word_texts[i][:1000])
                 more_owners.append(t.topic)
         extra: dict[int, set[str]] = {t.topic: set() for t in bare}
-        for owner, doc in zip(more_owners, spacy_nlp.pipe(more_texts, batch_size=64), strict=True):
+        for owner, doc in zip(more_owners, parse(more_texts), strict=True):
             for chunk in doc.noun_chunks:
                 words = _chunk_words(chunk)
                 if 1 <= len(words) <= 4 and name_words_ok(words, allowed):
                     extra[owner].add(" ".join(words))
-        readable_extra = _noun_phrases(sorted({p for c in extra.values() for p in c}), spacy_nlp)
+        readable_extra = _noun_phrases(sorted({p for c in extra.values() for p in c}), parse)
         for t in bare:
             candidates[t.topic] = {
                 p: n
