@@ -100,6 +100,9 @@ class ThemeParams:
     # UMAP's default is 500 epochs up to 10,000 documents and 200 above; 200 from this size on.
     large_corpus: int = 5_000
     large_corpus_epochs: int = 200
+    # UMAP is fitted on distinct texts, copies placed with their original (DistinctRowsUMAP, issue 17): a text copied
+    # more than n_neighbors times otherwise makes a graph component whose spectral start fails now and then.
+    umap_distinct_texts: bool = True
     label_candidates: int = 100  # c-TF-IDF terms per theme that the KeyBERTInspired label re-ranks
     # Names (issue 16): "phrase" - a noun phrase from the theme's own texts chosen by meaning (see name_themes);
     # "terms" - the first three c-TF-IDF/KeyBERT terms that share no word (before issue 16).
@@ -579,7 +582,7 @@ def fit_themes(
         embedding_model=embedding_model,
         vocabulary=vocabulary,
         embeddings=fit_vectors,
-        distinct=distinct if len(distinct[0]) < len(texts) else None,
+        distinct=distinct if params.umap_distinct_texts and len(distinct[0]) < len(texts) else None,
     )
     if target is not None and topic_model is None:
         model.umap_model.set_params(target_weight=params.target_weight)
