@@ -40,6 +40,7 @@ import logging
 import math
 import re
 import warnings
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
@@ -99,6 +100,9 @@ class ThemeParams:
     # UMAP's default is 500 epochs up to 10,000 documents and 200 above; 200 from this size on.
     large_corpus: int = 5_000
     large_corpus_epochs: int = 200
+    # UMAP is fitted on distinct texts, copies placed with their original (DistinctRowsUMAP, issue 17): a text copied
+    # more than n_neighbors times otherwise makes a graph component whose spectral start fails now and then.
+    umap_distinct_texts: bool = True
     label_candidates: int = 100  # c-TF-IDF terms per theme that the KeyBERTInspired label re-ranks
     # Names (issue 16): "phrase" - a noun phrase from the theme's own texts chosen by meaning (see name_themes);
     # "terms" - the first three c-TF-IDF/KeyBERT terms that share no word (before issue 16).
@@ -202,22 +206,28 @@ def build_topic_model(
     embedding_model=None,
     vocabulary: Sequence[str] | None = None,
     embeddings: np.ndarray | None = None,
+    distinct: tuple[np.ndarray, np.ndarray] | None = None,
 ):
     """commintel's BERTopic: seeded UMAP, HDBSCAN sized to the corpus, stop-word 1-2-gram vectorizer.
 
     With ``embeddings`` (the documents' vectors) and a corpus between 4,096 and ``params.exact_neighbours_up_to``
     documents, UMAP gets exact nearest neighbours computed here (see :func:`exact_neighbours`). The representation
     model is applied after outlier reduction (see :func:`fit_themes`), so it is not set here.
+
+    ``distinct`` (:func:`distinct_rows`: the first document of each distinct text, and each document's place among
+    them), when some texts repeat: UMAP is fitted on the distinct texts only and every copy gets its original's
+    coordinates (:class:`DistinctRowsUMAP`); HDBSCAN still clusters every document.
     """
     _quiet_imports()
     from bertopic import BERTopic
     from hdbscan import HDBSCAN
     from umap import UMAP
 
-    n_neighbors = min(params.n_neighbors, n_docs - 1)
+    n_distinct = n_docs if distinct is None else len(distinct[0])
+    n_neighbors = min(params.n_neighbors, n_distinct - 1)
     knn = (None, None, None)
-    if embeddings is not None and UMAP_EXACT_BELOW <= n_docs <= params.exact_neighbours_up_to:
-        knn = exact_neighbours(embeddings, n_neighbors)
+    if embeddings is not None and UMAP_EXACT_BELOW <= n_distinct <= params.exact_neighbours_up_to:
+        knn = exact_neighbours(embeddings if distinct is None else embeddings[distinct[0]], n_neighbors)
     umap_model = UMAP(
         n_neighbors=n_neighbors,
         n_components=params.n_components,
@@ -229,6 +239,8 @@ def build_topic_model(
         n_epochs=params.large_corpus_epochs if n_docs >= params.large_corpus else None,
         precomputed_knn=knn,
     )
+    if distinct is not None:
+        umap_model = DistinctRowsUMAP(umap_model, *distinct)
     hdbscan_model = HDBSCAN(
         min_cluster_size=params.cluster_size(n_docs),
         min_samples=params.samples(n_docs),
@@ -246,6 +258,61 @@ def build_topic_model(
         calculate_probabilities=False,
         verbose=False,
     )
+
+
+def distinct_rows(texts: Sequence[str], labels: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(the first document of each distinct (text, partial label), each document's index among those firsts)."""
+    first: dict[tuple[str, int], int] = {}
+    rows: list[int] = []
+    inverse = np.empty(len(texts), dtype=np.int64)
+    for i, text in enumerate(texts):
+        key = (text, -1 if labels is None else int(labels[i]))
+        if key not in first:
+            first[key] = len(rows)
+            rows.append(i)
+        inverse[i] = first[key]
+    return np.asarray(rows, dtype=np.int64), inverse
+
+
+class DistinctRowsUMAP:
+    """UMAP fitted on distinct texts only; each document gets the coordinates of its text's first copy.
+
+    Why (issue 17): a text repeated more than ``n_neighbors`` times (answers such as "Very good service", or the
+    benchmark corpus's 17 texts copied 100-206 times each) makes a component of the neighbour graph of its own, a
+    clique whose Laplacian has one eigenvalue many times over. ARPACK then fails to converge on UMAP's spectral
+    initialisation now and then, depending on the last bits of the vectors, and UMAP falls back to a random
+    initialisation of the whole layout ("Spectral initialisation failed ... too small an eigengap"): measured, -5.8 %
+    NMI for the int8 encoder's vectors of the 10,000 typical observations, where torch's converged. Copies add
+    nothing to UMAP's picture of the neighbourhoods (a copy's neighbours are its copies), so they are left out of
+    its fit and put back, at the same place, for HDBSCAN, which still counts them all (a text said 200 times is a
+    dense cluster)."""
+
+    def __init__(self, umap_model, rows: np.ndarray, inverse: np.ndarray):
+        self.umap = umap_model
+        self.rows = np.asarray(rows)
+        self.inverse = np.asarray(inverse)
+
+    def __getattr__(self, name):  # parameters and fitted attributes are the inner UMAP's
+        if name == "umap":
+            raise AttributeError(name)
+        return getattr(self.umap, name)
+
+    def fit_transform(self, X, y=None):
+        X = np.asarray(X)
+        if len(X) != len(self.inverse):
+            raise ValueError("DistinctRowsUMAP was built for another number of documents")
+        y_rows = None if y is None else np.asarray(y)[self.rows]
+        self.embedding_ = np.asarray(self.umap.fit_transform(X[self.rows], y=y_rows))[self.inverse]
+        return self.embedding_
+
+    def fit(self, X, y=None):
+        self.fit_transform(X, y)
+        return self
+
+    def transform(self, X):
+        if len(X) == len(self.inverse) and hasattr(self, "embedding_"):
+            return self.embedding_
+        raise NotImplementedError("new documents are assigned by centroid (see assign), never by UMAP.transform")
 
 
 def vectorizer(params: ThemeParams, vocabulary: Sequence[str] | None = None):
@@ -508,8 +575,14 @@ def fit_themes(
             target = seed_y.copy()
         offset = len(seeds or [])
         target[fixed_arr >= 0] = fixed_arr[fixed_arr >= 0] + offset
+    distinct = distinct_rows(texts, target)
     model = topic_model or build_topic_model(
-        params, len(texts), embedding_model=embedding_model, vocabulary=vocabulary, embeddings=fit_vectors
+        params,
+        len(texts),
+        embedding_model=embedding_model,
+        vocabulary=vocabulary,
+        embeddings=fit_vectors,
+        distinct=distinct if params.umap_distinct_texts and len(distinct[0]) < len(texts) else None,
     )
     if target is not None and topic_model is None:
         model.umap_model.set_params(target_weight=params.target_weight)
@@ -738,21 +811,47 @@ def _stems(phrase: str) -> set[str]:
     return {w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in phrase.split()}
 
 
-def _noun_phrases(phrases: Sequence[str], spacy_nlp) -> set[str]:
+# What names need from a spaCy pipeline: part-of-speech tags (tagger, and the attribute ruler that maps them to
+# coarse parts of speech), the dependency parse (noun chunks, a name's root) and their shared tok2vec.
+_NAME_COMPONENTS = frozenset({"tok2vec", "tagger", "attribute_ruler", "parser"})
+_PARSE_BATCH = 256
+
+
+class _Parses:
+    """Each distinct text parsed once per :func:`name_themes` call, with only the components names need (whatever
+    the pipeline passed in holds), in batches: a theme's typical texts, the further texts of themes without a
+    candidate, and the candidate phrases (each read as a name is shown), however often they recur."""
+
+    def __init__(self, spacy_nlp):
+        self.nlp = spacy_nlp
+        self.disable = [name for name in spacy_nlp.pipe_names if name not in _NAME_COMPONENTS]
+        self.docs: dict[str, object] = {}
+
+    def __call__(self, texts: Sequence[str]) -> list:
+        todo = list(dict.fromkeys(t for t in texts if t not in self.docs))
+        if todo:
+            for text, doc in zip(todo, self.nlp.pipe(todo, batch_size=_PARSE_BATCH, disable=self.disable), strict=True):
+                self.docs[text] = doc
+        return [self.docs[t] for t in texts]
+
+
+def _noun_phrases(phrases: Sequence[str], parse: _Parses) -> set[str]:
     """Those of ``phrases`` that, parsed on their own as a name is shown (first letter capitalised), are a noun
     phrase: one root, a noun or proper noun ("Ambulance waiting times"; not "Did answer", "Polite")."""
     out = set()
     shown = [p[:1].upper() + p[1:] for p in phrases]
-    for phrase, doc in zip(phrases, spacy_nlp.pipe(shown, batch_size=256), strict=True):
+    for phrase, doc in zip(phrases, parse(shown), strict=True):
         roots = [t for t in doc if t.dep_ == "ROOT"]
         if len(roots) == 1 and roots[0].pos_ in ("NOUN", "PROPN"):
             out.add(phrase)
     return out
 
 
-def _support(phrase: str, texts: Sequence[str]) -> int:
+def _support(phrase: str, texts: Counter) -> int:
+    """How many of the texts (distinct text -> how many times it occurs) contain ``phrase`` as whole words."""
     pattern = re.compile(r"\b" + re.escape(phrase) + r"\b")
-    return sum(1 for text in texts if pattern.search(text))
+    # The substring test first: a text without the phrase anywhere cannot hold it as whole words.
+    return sum(n for text, n in texts.items() if phrase in text and pattern.search(text))
 
 
 def name_themes(
@@ -786,8 +885,9 @@ def name_themes(
         from nlp.models_loader import load_spacy
 
         spacy_nlp = load_spacy(DEFAULT_SPACY_NAME, exclude=("ner", "lemmatizer"))
+    parse = _Parses(spacy_nlp)
     topics = np.asarray(topics)
-    member_texts = {t.topic: [word_texts[i].lower() for i in np.flatnonzero(topics == t.topic)] for t in themes}
+    member_texts = {t.topic: Counter(word_texts[i].lower() for i in np.flatnonzero(topics == t.topic)) for t in themes}
     rep_texts = []
     owners = []
     similarity = np.asarray(similarity)
@@ -799,7 +899,7 @@ def name_themes(
             owners.append(t.topic)
     found: dict[int, set[str]] = {t.topic: set() for t in themes}
     nouns: dict[int, set[str]] = {t.topic: set() for t in themes}
-    for owner, doc in zip(owners, spacy_nlp.pipe(rep_texts, batch_size=64), strict=True):
+    for owner, doc in zip(owners, parse(rep_texts), strict=True):
         nouns[owner].update(tok.text.lower() for tok in doc if tok.pos_ in ("NOUN", "PROPN"))
         for chunk in doc.noun_chunks:
             words = _chunk_words(chunk)
@@ -812,7 +912,7 @@ def name_themes(
             # times" is fine; "helpful" or "said" alone is not a name).
             if name_words_ok(words, allowed) and words[-1] in nouns[t.topic]:
                 found[t.topic].add(" ".join(words))
-    readable = _noun_phrases(sorted({p for c in found.values() for p in c}), spacy_nlp)
+    readable = _noun_phrases(sorted({p for c in found.values() for p in c}), parse)
     candidates: dict[int, dict[str, int]] = {}
     for t in themes:
         supported = {p: _support(p, member_texts[t.topic]) for p in found[t.topic] if p in readable}
@@ -833,12 +933,12 @@ def name_themes(
                 more_texts.append(word_texts[i][:1000])
                 more_owners.append(t.topic)
         extra: dict[int, set[str]] = {t.topic: set() for t in bare}
-        for owner, doc in zip(more_owners, spacy_nlp.pipe(more_texts, batch_size=64), strict=True):
+        for owner, doc in zip(more_owners, parse(more_texts), strict=True):
             for chunk in doc.noun_chunks:
                 words = _chunk_words(chunk)
                 if 1 <= len(words) <= 4 and name_words_ok(words, allowed):
                     extra[owner].add(" ".join(words))
-        readable_extra = _noun_phrases(sorted({p for c in extra.values() for p in c}), spacy_nlp)
+        readable_extra = _noun_phrases(sorted({p for c in extra.values() for p in c}), parse)
         for t in bare:
             candidates[t.topic] = {
                 p: n

@@ -154,3 +154,35 @@ def test_labels_reuse_the_fitted_vectors_and_stay_the_same(texts, vectors, monke
     slow = themes.fit_themes(texts, vectors, embedding_model=embeddings.TorchEncoder())
     assert fast.topics == slow.topics
     assert [t.label for t in fast.themes] == [t.label for t in slow.themes]
+
+
+def test_distinct_rows_keep_the_first_copy_of_each_text_and_label():
+    rows, inverse = themes.distinct_rows(["a", "b", "a", "c", "b"])
+    assert rows.tolist() == [0, 1, 3]
+    assert inverse.tolist() == [0, 1, 0, 2, 1]
+    # A person's correction (a partial label) makes a copy distinct: the same words put in two places.
+    rows, inverse = themes.distinct_rows(["a", "b", "a", "c", "b"], [0, -1, 1, -1, -1])
+    assert rows.tolist() == [0, 1, 2, 3]
+    assert inverse.tolist() == [0, 1, 2, 3, 1]
+
+
+@pytest.mark.slow
+def test_repeated_texts_are_laid_out_once_and_clustered_together(texts, vectors):
+    """A text repeated far more often than UMAP's 15 neighbours (issue 17: the copies made a component of their own
+    whose spectral initialisation failed now and then) is laid out once; every copy gets its coordinates."""
+    many = [texts[0]] * 80 + [texts[1]] * 40
+    corpus = list(texts) + many
+    corpus_vectors = np.vstack([vectors, np.repeat(vectors[:2], [80, 40], axis=0)])
+    result = themes.fit_themes(corpus, corpus_vectors, themes.ThemeParams(representation="ctfidf"))
+    umap_model = result.model.umap_model
+    assert isinstance(umap_model, themes.DistinctRowsUMAP)
+    distinct = len(set(corpus))
+    assert umap_model.umap.embedding_.shape[0] == distinct < len(corpus)
+    reduced = umap_model.embedding_
+    assert len(reduced) == len(corpus)
+    for original, start, stop in ((0, len(texts), len(texts) + 80), (1, len(texts) + 80, len(corpus))):
+        assert np.array_equal(reduced[start:stop], np.repeat(reduced[original : original + 1], stop - start, axis=0))
+        assert len({result.topics[i] for i in [original, *range(start, stop)]}) == 1
+    # A corpus without copies keeps a plain UMAP.
+    plain = themes.fit_themes(texts, vectors, themes.ThemeParams(representation="ctfidf"))
+    assert not isinstance(plain.model.umap_model, themes.DistinctRowsUMAP)
