@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/theme_names_check.py                      # NHS, BBC, the 10,000 of nlp_throughput
     .venv/bin/python benchmarks/theme_names_check.py --rev ie~3 --corpus nhs
+    .venv/bin/python benchmarks/theme_names_check.py --corpus bbc --limit 150      # a quick run (the suite's)
 
 A speed-up of ``nlp.themes.name_themes`` must not change a name or a description. Each corpus is fitted once with
 this tree's ``fit_themes`` (the ``onnx-int8`` encoder's cached vectors, as benchmarks/themes.py and
@@ -94,6 +95,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rev", default="HEAD", help="the git revision to compare with (default HEAD)")
     parser.add_argument("--corpus", action="append", choices=["nhs", "bbc", "throughput"])
+    parser.add_argument("--limit", type=int, default=None, help="only the first N texts of each corpus (a quick run)")
     args = parser.parse_args(argv)
     _corpora.require_shared()
     warnings.filterwarnings("ignore", category=FutureWarning)
@@ -107,6 +109,8 @@ def main(argv=None) -> int:
     failed = False
     for name in args.corpus or ["nhs", "bbc", "throughput"]:
         texts, vectors = corpus_texts(name, encoder)
+        if args.limit:
+            texts, vectors = texts[: args.limit], vectors[: args.limit]
         named, *rest = captured_inputs(texts, vectors, encoder)
         rest[4] = backend  # the encoder as fit_themes hands it on
         rest[5] = spacy_nlp

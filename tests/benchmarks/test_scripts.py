@@ -26,6 +26,7 @@ TINY = {
     "redaction.py": ["--texts", "40", "--processes", "1"],
     # One encoder and no torch comparison: the suite must stay quick; the encoders are compared in tests/nlp.
     "themes.py": ["--corpus", "bbc", "--limit", "120", "--encoder", "onnx-int8"],
+    "theme_names_check.py": ["--corpus", "bbc", "--limit", "150"],
     "nlp_throughput.py": ["--n", "120", "--processes", "1", "--seeds", "2"],
     "assign_latency.py": ["--observations", "1"],
     "area_profiles.py": ["--observations", "300", "--requests", "3"],
@@ -46,7 +47,7 @@ TINY = {
     # The SQLite transport only: kombu's never redelivers, and the script waits a minute to show it.
     "embedded_queue.py": ["--messages", "20", "--transport", "2"],
 }
-NEEDS_SHARED_DATA = {"themes.py", "nlp_throughput.py", "area_profiles.py", "scale.py"}
+NEEDS_SHARED_DATA = {"themes.py", "theme_names_check.py", "nlp_throughput.py", "area_profiles.py", "scale.py"}
 
 
 def readme_commands() -> dict[str, tuple[dict[str, str], list[str]]]:

@@ -800,14 +800,16 @@ def parse_html5(page: str):
 
 def outline(element) -> tuple:
     """An element as the scraper sees it: tag, attributes, text and tail (whitespace folded) and children's
-    outlines."""
+    outlines. Tags without their namespace and attribute names in lower case: an HTML5 parser puts inline SVG (the
+    network's drawing) in the SVG namespace and keeps ``viewBox``'s capital, the standard library's tokenizer does
+    neither, and neither difference moves a count."""
 
     def fold(t):
         return " ".join((t or "").split())
 
     return (
-        element.tag,
-        tuple(sorted(element.attrib.items())),
+        re.sub(r"^\{[^}]*\}", "", element.tag) if isinstance(element.tag, str) else element.tag,
+        tuple(sorted((name.lower(), value) for name, value in element.attrib.items())),
         fold(element.text),
         tuple(outline(child) for child in element),
         fold(element.tail),
