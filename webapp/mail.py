@@ -38,14 +38,7 @@ def send_link(to: str, subject: str, intro: str, path: str, token_id: int) -> bo
         f"{intro}\n\n{link}\n\nThe link works once and expires in {config['COMMINTEL_TOKEN_HOURS']} hours.\n"
     )
     try:
-        with smtplib.SMTP(config["COMMINTEL_SMTP_HOST"], config["COMMINTEL_SMTP_PORT"], timeout=20) as smtp:
-            smtp.ehlo()
-            if smtp.has_extn("starttls"):
-                smtp.starttls()
-                smtp.ehlo()
-            if config["COMMINTEL_SMTP_USER"]:
-                smtp.login(config["COMMINTEL_SMTP_USER"], config["COMMINTEL_SMTP_PASSWORD"] or "")
-            smtp.send_message(message)
+        _smtp_send(message)
     except (smtplib.SMTPException, OSError) as exc:
         log.error("one-time link of token %s not sent: SMTP failed (%s)", token_id, type(exc).__name__)
         return False
@@ -70,16 +63,23 @@ def send_notice(to: str, subject: str, body: str, reference: str) -> bool:
     message["Subject"] = subject
     message.set_content(body)
     try:
-        with smtplib.SMTP(config["COMMINTEL_SMTP_HOST"], config["COMMINTEL_SMTP_PORT"], timeout=20) as smtp:
-            smtp.ehlo()
-            if smtp.has_extn("starttls"):
-                smtp.starttls()
-                smtp.ehlo()
-            if config["COMMINTEL_SMTP_USER"]:
-                smtp.login(config["COMMINTEL_SMTP_USER"], config["COMMINTEL_SMTP_PASSWORD"] or "")
-            smtp.send_message(message)
+        _smtp_send(message)
     except (smtplib.SMTPException, OSError) as exc:
         log.error("notice %s not sent: SMTP failed (%s)", reference, type(exc).__name__)
         return False
     log.info("notice %s sent by SMTP", reference)
     return True
+
+
+def _smtp_send(message: EmailMessage) -> None:
+    """Hand ``message`` to the configured SMTP server (STARTTLS when offered, login when a user is set); raises
+    ``smtplib.SMTPException`` or ``OSError`` when it cannot."""
+    config = current_app.config
+    with smtplib.SMTP(config["COMMINTEL_SMTP_HOST"], config["COMMINTEL_SMTP_PORT"], timeout=20) as smtp:
+        smtp.ehlo()
+        if smtp.has_extn("starttls"):
+            smtp.starttls()
+            smtp.ehlo()
+        if config["COMMINTEL_SMTP_USER"]:
+            smtp.login(config["COMMINTEL_SMTP_USER"], config["COMMINTEL_SMTP_PASSWORD"] or "")
+        smtp.send_message(message)
