@@ -464,42 +464,36 @@ def _la_lsoa_values(la: Area, indicator: Indicator, ids: list[int]) -> pd.DataFr
     return frame[frame["indicator_id"] == indicator.id]
 
 
-_LATEST_CACHE: dict[tuple, str] = {}
+_LATEST_CACHE: dict[tuple, tuple[str, date | None]] = {}
 
 
-def _latest_period_key(indicator: Indicator) -> str:
-    """The key of the indicator's latest period ("" with no values). Cached per import, as _la_figure's: finding it
-    sorts all the indicator's values (35,000 for an England LSOA file; an index for it slowed the file's import)."""
+def _latest_period(indicator: Indicator) -> tuple[str, date | None]:
+    """The key and start of the indicator's latest period (("", None) with no values), cached per import (a new
+    import changes the dataset's ``imported_at``, so the key): finding it reads all the indicator's values (35,000 for
+    an England LSOA file, 12-18 ms; an index for it slowed the file's import), and the area pages and the
+    evidence-gap rule ask it on every request."""
     key = (indicator.id, indicator.dataset.imported_at)
     if key not in _LATEST_CACHE:
         latest = db.session.execute(
-            select(IndicatorValue.period_key)
+            select(IndicatorValue.period_key, IndicatorValue.period_start)
             .where(IndicatorValue.indicator_id == indicator.id)
             .order_by(IndicatorValue.period_start.desc())
             .limit(1)
         ).first()
         if len(_LATEST_CACHE) > 2000:
             _LATEST_CACHE.clear()
-        _LATEST_CACHE[key] = latest[0] if latest else ""
+        _LATEST_CACHE[key] = (latest[0], latest[1]) if latest else ("", None)
     return _LATEST_CACHE[key]
 
 
-_LATEST_START_CACHE: dict[tuple, date | None] = {}
+def _latest_period_key(indicator: Indicator) -> str:
+    """The key of the indicator's latest period ("" with no values)."""
+    return _latest_period(indicator)[0]
 
 
 def latest_period_start(indicator: Indicator) -> date | None:
-    """The start of the indicator's latest period (None with no values), cached per import as
-    :func:`_latest_period_key`: the evidence-gap rule asks it on every area page, and finding it reads all the
-    indicator's values (33,000 for England's IMD, 12-18 ms at every request)."""
-    key = (indicator.id, indicator.dataset.imported_at)
-    if key not in _LATEST_START_CACHE:
-        latest = db.session.scalar(
-            select(func.max(IndicatorValue.period_start)).where(IndicatorValue.indicator_id == indicator.id)
-        )
-        if len(_LATEST_START_CACHE) > 2000:
-            _LATEST_START_CACHE.clear()
-        _LATEST_START_CACHE[key] = latest
-    return _LATEST_START_CACHE[key]
+    """The start of the indicator's latest period (None with no values)."""
+    return _latest_period(indicator)[1]
 
 
 def all_indicators() -> list[Indicator]:
