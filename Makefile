@@ -26,14 +26,21 @@ demo: install
 	COMMINTEL_ENV=demo $(BIN)/commintel demo
 	COMMINTEL_ENV=demo $(BIN)/commintel serve --host $(HOST) --port $(PORT)
 
-test: install
+# The house rules (docs/architecture.md): style, imports point down the layers, one commit point, types.
+define LINT
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/python tools/check_commit_points.py
+	$(BIN)/mypy
+endef
+
+test: install
+	$(LINT)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(LINT)
 
 format: install
 	$(BIN)/ruff check --fix .

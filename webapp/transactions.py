@@ -1,4 +1,15 @@
-"""Short write transactions, and waiting or retrying when the embedded SQLite store is busy (never a 500).
+"""The one place that commits: a request's, a task's and a command's transaction, and waiting or retrying when the
+embedded SQLite store is busy (never a 500).
+
+Views, operations and queries never commit or roll back (``make lint`` checks: ``tools/check_commit_points.py``).
+
+- A **request** commits once, after its view returned a response (whatever its status: a refused login's counted
+  attempt is kept), and rolls back when the view raised. A view that must throw away what it wrote on its way (a form
+  whose rows failed half-way) calls :func:`discard`. Writes made before the view (a session's last use, noted while
+  loading the user) are committed by :func:`commit_or_redo`. See :func:`dispatch_with_retry`.
+- A **task or job** writes through :func:`write` (one short transaction per bounded batch) or inside
+  :func:`webapp.jobs.running`.
+- A **command** (``flask``/``commintel`` CLI) wraps its work in :func:`command` (or writes through :func:`write`).
 
 SQLite has one writer at a time. The rules that keep the web process and the background worker out of each other's
 way (PostgreSQL needs none of them; there every function here runs its block once):
@@ -49,6 +60,7 @@ SLOW_WRITE_S = 1.0
 
 _write_intent: ContextVar[bool] = ContextVar("commintel_write_intent", default=False)
 _G_WRITE_INTENT = "commintel_write_intent"
+_G_DISCARD = "commintel_discard"
 
 
 def is_busy_error(exc: BaseException) -> bool:
@@ -133,21 +145,55 @@ def commit_or_redo(result: T, redo: Callable[[], T], *, what: str = "write") -> 
     return write(redo, what=what)
 
 
+def discard() -> None:
+    """Throw away what this request wrote so far, at its end, instead of committing it (the view still returns its
+    response: a form shown again with the row that failed named)."""
+    g.setdefault(_G_DISCARD, True)
+
+
+def _finish_request() -> None:
+    if g.pop(_G_DISCARD, False):
+        db.session.rollback()
+    else:
+        db.session.commit()
+
+
 def dispatch_with_retry(dispatch: Callable[[], T]) -> T:
-    """Run a request's view; if it lost the race to write on SQLite, roll back and run it again from the start with
-    the write lock taken up front (so the retry waits for the lock instead of failing). Nothing of the failed
-    attempt was committed, and tasks it queued were dropped with its rollback."""
+    """The request's commit point. Run its view and commit once (or roll back after :func:`discard`); when the view
+    raised, roll back and re-raise (the error page is rendered with nothing of the request kept). If the view or its
+    commit lost the race to write on SQLite, roll back and run it again from the start with the write lock taken up
+    front (so the retry waits for the lock instead of failing). Nothing of the failed attempt was committed, and
+    tasks it queued were dropped with its rollback."""
     for attempt in range(REQUEST_RETRIES + 1):
         try:
-            return dispatch()
+            result = dispatch()
+            _finish_request()
+            return result
         except OperationalError as exc:
+            db.session.rollback()
+            g.pop(_G_DISCARD, None)
             if not is_busy_error(exc) or attempt == REQUEST_RETRIES:
                 raise
-            db.session.rollback()
             g.setdefault(_G_WRITE_INTENT, True)
             log.info("%s %s lost the race to write; running it again (attempt %s)", request.method,
                      request.endpoint, attempt + 2)  # fmt: skip
+        except BaseException:
+            db.session.rollback()
+            g.pop(_G_DISCARD, None)
+            raise
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+@contextmanager
+def command(*, what: str = "command") -> Iterator[None]:
+    """A CLI command's (or a demo loader's) transaction: commit when the block ends, roll back if it raised."""
+    try:
+        yield
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        log.info("%s rolled back", what)
+        raise
 
 
 def dialect_insert(table):
