@@ -60,7 +60,7 @@ from submissions.queries import (
     visible_observations,
 )
 from submissions.validation import FIELDS, FIELDS_BY_NAME, ValidationFailed
-from webapp import disclosure, policy
+from webapp import disclosure, policy, transactions
 from webapp.extensions import db, limiter
 from webapp.forms import ButtonForm
 from webapp.home import HomePanel
@@ -78,7 +78,7 @@ from webapp.models import (
     utcnow,
 )
 from webapp.operations import OperationError
-from webapp.views import commit_or_flash
+from webapp.views import apply_or_flash
 
 log = logging.getLogger(__name__)
 
@@ -256,11 +256,10 @@ def create():
             obs = ops.submit_observation(form.values(), organisation=org, author=current_user,
                                          partnership=partnership, via="form")  # fmt: skip
         except ValidationFailed as failed:
-            db.session.rollback()
+            transactions.discard()
             form.show(failed)
         else:
-            obs_id = obs.id  # read before the commit expires it (reading it after would load the row again)
-            db.session.commit()
+            obs_id = obs.id
             if resident:
                 flash("Thank you. A moderator will look at it before it is shared with the partnership.", "success")
             else:
@@ -286,13 +285,12 @@ def edit(obs_id: int):
         try:
             ops.update_observation(obs, form.values(), current_user)
         except OperationError as exc:
-            db.session.rollback()
+            transactions.discard()
             if isinstance(exc, ValidationFailed):
                 form.show(exc)
             else:
                 form.text.errors = [exc.message]
         else:
-            db.session.commit()
             flash("Your changes are saved.", "success")
             return redirect(url_for("observations.detail", obs_id=obs_id))
     return _render_form("submissions/form.html", form, orgs=orgs, partnerships=partnerships, resident=resident,
@@ -437,7 +435,7 @@ def withdraw(obs_id: int):
     obs = _observation_or_404(obs_id)
     if not policy.can_edit_observation(current_user, obs):
         abort(404)
-    commit_or_flash(
+    apply_or_flash(
         lambda: ops.withdraw_observation(obs, current_user),
         "The observation is withdrawn: it is no longer shared or counted.",
     )
@@ -449,7 +447,7 @@ def confirm_area(obs_id: int):
     obs = _observation_or_404(obs_id)
     if not policy.can_edit_observation(current_user, obs):
         abort(404)
-    commit_or_flash(lambda: ops.confirm_suggested_area(obs, current_user), "The area is confirmed.")
+    apply_or_flash(lambda: ops.confirm_suggested_area(obs, current_user), "The area is confirmed.")
     return redirect(url_for("observations.detail", obs_id=obs_id))
 
 
@@ -464,7 +462,6 @@ def erase(obs_id: int):
             form.confirm.errors = ["Tick the box to confirm that the observation is to be erased for good."]
         else:
             ops.erase_observation(obs, current_user)
-            db.session.commit()
             flash(f"Observation {obs_id} has been erased, with everything derived from it.", "success")
             return redirect(url_for("observations.index"))
     return render_template("submissions/erase.html", obs=obs, form=form), 422 if form.errors else 200
@@ -516,7 +513,7 @@ def moderate_area(obs_id: int):
         flash(f"Observation {obs_id}: the form expired; please try again.", "error")
         return back
     if action == "confirm":
-        commit_or_flash(lambda: ops.confirm_suggested_area(obs, current_user), f"Observation {obs_id}: area confirmed.")
+        apply_or_flash(lambda: ops.confirm_suggested_area(obs, current_user), f"Observation {obs_id}: area confirmed.")
         return back
     area = None
     if form.area.data:
@@ -524,7 +521,7 @@ def moderate_area(obs_id: int):
         if area is None:
             flash(f"Observation {obs_id}: Set the area: choose one of the partnership's areas.", "error")
             return back
-    commit_or_flash(
+    apply_or_flash(
         lambda: ops.set_area_by_moderator(obs, area, current_user),
         f"Observation {obs_id}: area set to {area.name if area else 'the whole partnership area'}.",
     )
@@ -538,7 +535,7 @@ def moderate_text(obs_id: int):
     if not form.validate_on_submit():
         flash(f"Observation {obs_id}: the form expired; please try again.", "error")
     else:
-        commit_or_flash(
+        apply_or_flash(
             lambda: ops.edit_text_by_moderator(obs, form.text.data or "", current_user),
             f"Observation {obs_id}: text edited. It is redacted again; approve it when it reads right.",
         )
@@ -560,10 +557,9 @@ def moderate(obs_id: int):
         else:
             ops.reject_observation(obs, current_user, form.reason.data)
     except OperationError as exc:
-        db.session.rollback()
+        transactions.discard()
         flash(f"Observation {obs_id}: {exc.message}", "error")
     else:
-        db.session.commit()
         flash(f"Observation {obs_id} {'approved' if action == 'approve' else 'rejected'}.", "success")
     return redirect(url_for("observations.moderation"))
 
@@ -578,7 +574,6 @@ def export():
     if org is None:
         abort(404)
     body = ops.export_csv(org, current_user)
-    db.session.commit()
     filename = f"{org.slug}-observations-{date.today().isoformat()}.csv"
     return Response(
         "\ufeff" + body,  # a BOM, so spreadsheet programs read the file as UTF-8
@@ -712,15 +707,18 @@ def import_preview(upload_id: str):
     if form.validate_on_submit():
         try:
             with uploads.importing(upload):  # a second confirmation of the same upload imports nothing
-                # The preview named the rows with problems and the button says they are skipped: the valid ones go in.
-                result = importer.import_table(table, mapping, org, current_user, defaults=upload.defaults,
-                                               valid_rows_only=True, via="web")  # fmt: skip
-                db.session.commit()
+                # The preview named the rows with problems and the button says they are skipped: the valid ones go
+                # in. Committed inside the claim (its own transaction), so that a failed commit releases the claim
+                # and the upload can be confirmed again.
+                result = transactions.write(
+                    lambda: importer.import_table(table, mapping, org, current_user, defaults=upload.defaults,
+                                                  valid_rows_only=True, via="web"),
+                    what="importing an upload",
+                )  # fmt: skip
         except importer.ImportRejected as exc:
-            db.session.rollback()
+            transactions.discard()
             message = exc.message
         except uploads.AlreadyImporting:
-            db.session.rollback()
             message, status = "This file is being imported already (or has been): it is imported once.", 409
         else:
             preview = result.preview
@@ -767,11 +765,10 @@ def tokens():
             days = int(form.days.data or current_app.config["COMMINTEL_API_TOKEN_DAYS"])
             token, raw = ops.create_api_token(org, form.name.data, current_user, days)
         except (OperationError, ValueError) as exc:
-            db.session.rollback()
+            transactions.discard()
             message = getattr(exc, "message", "Choose how long the token works.")
             getattr(form, getattr(exc, "field", None) or "days").errors = [message]
         else:
-            db.session.commit()
             new_token = (token, raw)
             form = TokenForm(formdata=None)
             form.organisation.choices = choices((o.slug, o.name) for o in orgs)
@@ -802,10 +799,9 @@ def rotate_token(token_id: int):
     try:
         new, raw = ops.rotate_api_token(token, current_user)
     except OperationError as exc:
-        db.session.rollback()
+        transactions.discard()
         flash(exc.message, "error")
         return redirect(url_for("observations.tokens"))
-    db.session.commit()
     orgs = _admin_orgs(current_user)
     form = TokenForm(formdata=None)
     form.organisation.choices = choices((o.slug, o.name) for o in orgs)
@@ -827,7 +823,6 @@ def revoke_token(token_id: int):
     if token is None or token.organisation not in _admin_orgs(current_user):
         abort(404)
     ops.revoke_api_token(token, current_user)
-    db.session.commit()
     flash(f"The token {token.name!r} no longer works.", "success")
     return redirect(url_for("observations.tokens"))
 
@@ -848,10 +843,9 @@ def category_create():
         try:
             category = ops.create_category(form.name.data, form.description.data, current_user)
         except OperationError as exc:
-            db.session.rollback()
+            transactions.discard()
             form.name.errors = [exc.message]
         else:
-            db.session.commit()
             flash(f"Category {category.name!r} added.", "success")
             return redirect(url_for("observations.categories"))
     return render_template("submissions/category_new.html", form=form), 422 if form.errors else 200
@@ -887,10 +881,9 @@ def public_new(slug: str):
             ops.submit_observation(form.values(), organisation=None, author=None, partnership=partnership,
                                    via="public_form")  # fmt: skip
         except ValidationFailed as failed:
-            db.session.rollback()
+            transactions.discard()
             form.show(failed)
         else:
-            db.session.commit()
             return redirect(url_for("public_observations.thanks", slug=slug))
     return _render_form("submissions/public_form.html", form, partnership=partnership)
 
@@ -920,6 +913,7 @@ def _api_token() -> ApiToken | Response:
     if token is None:
         return _api_error(401, ops.api_token_refusal(request.headers.get("Authorization")))
     if token.organisation.kind is OrgKind.FUNDER:
+        transactions.discard()  # a refused token's use is not noted
         return _api_error(403, "Funder organisations cannot submit or read observations.")
     return token
 
@@ -952,13 +946,18 @@ def observation_json(obs: Observation) -> dict:
 
 @api_bp.route("/observations", methods=["POST"], endpoint="create")
 def api_create():
+    """Store one observation sent by a partner system.
+
+    The token's last use is noted (by :func:`_api_token`) in the request's own transaction, which commits whatever
+    the answer's status: a refused submission keeps it. That holds because a refused submission writes nothing
+    else: :func:`submissions.operations.submit_observation` validates before it writes, and a clashing reference is
+    caught inside its own savepoint. (Only a funder's token, refused outright, is not noted.)"""
     token = _api_token()
     if isinstance(token, Response):
         return token
     token_id = token.id
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
-        db.session.commit()  # keep the token's last use
         return _api_error(422, "Send one observation as a JSON object.", {"body": "Expected a JSON object."})
     unknown = sorted(set(payload) - set(FIELDS_BY_NAME))
     errors = {name: "Unknown field." for name in unknown[:20]}
@@ -968,15 +967,11 @@ def api_create():
         except ValidationFailed as failed:
             errors = failed.errors
         else:
-            body = observation_json(obs)  # before the commit expires it: afterwards it would be loaded again
-            db.session.commit()
+            body = observation_json(obs)
             response = jsonify(body)
             response.status_code = 201
             response.headers["Location"] = url_for("observations.detail", obs_id=body["id"])
             return response
-    db.session.rollback()
-    ops.authenticate_api_token(request.headers.get("Authorization"))  # the rollback undid the last-use time
-    db.session.commit()
     log.info("API submission with token %s refused: %s", token_id, ", ".join(sorted(errors)))
     return _api_error(422, "Some fields are not valid.", errors)
 
@@ -992,7 +987,6 @@ def api_list():
     status = request.args.get("status")
     if status:
         if status not in {s.value for s in ObservationStatus}:
-            db.session.commit()
             return _api_error(
                 422, "Unknown status.", {"status": f"Use one of {', '.join(s.value for s in ObservationStatus)}."}
             )
@@ -1009,7 +1003,6 @@ def api_list():
         "total": total,
         "observations": [observation_json(o) for o in items],
     }
-    db.session.commit()  # the token's last use
     return jsonify(body)
 
 

@@ -30,7 +30,7 @@ from flask import (
 )
 from flask_login import current_user, login_user, logout_user
 
-from webapp import accounts, operations
+from webapp import accounts, operations, transactions
 from webapp.extensions import db, limiter, login_manager
 from webapp.forms import (
     AcceptInvitationForm,
@@ -43,7 +43,9 @@ from webapp.forms import (
     NewPasswordForm,
     SetupCodeForm,
 )
+from webapp.jobs import send_after_commit
 from webapp.models import TokenPurpose, User, UserSession
+from webapp.tasks import send_password_reset
 from webapp.transactions import commit_or_redo
 
 log = logging.getLogger(__name__)
@@ -143,7 +145,6 @@ def _sign_in(user: User, second_factor: str, remember: bool = False) -> str | No
     device_raw = None
     if remember:
         _device, device_raw = accounts.remember_device(user, _client())
-    db.session.commit()
     session[SESSION_KEY] = raw
     login_user(user)
     return device_raw
@@ -226,8 +227,8 @@ def login():
         if status is None:
             user = operations.authenticate(email, form.password.data)
             if user is None:
+                # Kept although the sign-in is refused: the request commits whatever its status.
                 locked = accounts.note_failure(email, known, request.remote_addr or "")
-                db.session.commit()
                 log.info("failed sign-in attempt")
                 form.password.errors.append(
                     "The email address or password is wrong."
@@ -235,9 +236,7 @@ def login():
                 )
                 status = 422
             else:
-                response = _after_password(user, request.args.get("next") or "")
-                db.session.commit()
-                return response
+                return _after_password(user, request.args.get("next") or "")
     elif form.errors:
         status = 422
     return render_template("auth/login.html", form=form), status
@@ -247,16 +246,14 @@ def _address_breached(limit) -> None:
     """Audit once per lock-out of an address (Flask-Limiter calls this for every refused attempt)."""
     key = f"lockout-audited:{limit.key}:{int(limit.reset_at)}"
     if limiter.storage.incr(key, max(1, int(limit.reset_at - time.time()))) == 1:
-        operations.record(
-            "auth.lockout",
-            "address",
-            None,
-            None,
-            scope="address",
-            endpoint=request.endpoint,
-            ip_prefix=accounts.address_prefix(request.remote_addr),
+        endpoint, ip_prefix = request.endpoint, accounts.address_prefix(request.remote_addr)
+        # The limit is checked before the view runs, outside the request's commit point: its own short transaction.
+        transactions.write(
+            lambda: operations.record(
+                "auth.lockout", "address", None, None, scope="address", endpoint=endpoint, ip_prefix=ip_prefix
+            ),
+            what="recording an address lock-out",
         )
-        db.session.commit()
 
 
 @bp.route("/logout", methods=["POST"])
@@ -264,7 +261,6 @@ def logout():
     record = current_session()
     if record is not None:
         accounts.end_session(record, current_user, "sign_out")
-        db.session.commit()
         log.info("user %s signed out", current_user.id)
     logout_user()
     session.clear()
@@ -294,7 +290,6 @@ def mfa_verify():
             factor = accounts.verify_second_factor(user, form.code.data)
             if factor is None:
                 locked = accounts.note_failure(user.email, user, request.remote_addr or "", step="code")
-                db.session.commit()
                 form.code.errors.append(
                     "That code is not right. Enter the code your app shows now, or an unused recovery code."
                     + (" " + accounts.wait_message(accounts.account_wait_seconds(user.email)) if locked else "")
@@ -335,22 +330,21 @@ def mfa_setup():
     else:
         flash("Sign in with your email address and password first.", "info")
         return redirect(url_for("auth.login"))
+    # The secret is kept whatever the code typed below: the request commits on a refused code too
+    # (confirm_totp refuses before it writes anything).
     secret = accounts.begin_totp(user)
-    db.session.commit()
     form = SetupCodeForm()
     form.remember.label.text = f"Remember this device for {current_app.config['COMMINTEL_MFA_REMEMBER_DAYS']} days"
     if form.validate_on_submit():
         try:
             codes = accounts.confirm_totp(user, form.code.data)
         except operations.OperationError as exc:
-            db.session.rollback()
             form.code.errors.append(exc.message)
         else:
             if enrolling:
                 device_raw = _sign_in(user, "totp", remember=bool(form.remember.data))
             else:
                 accounts.end_sessions(user, user, "mfa_change", keep=current_session())
-                db.session.commit()
                 device_raw = None
             response = render_template("auth/recovery_codes.html", codes=codes, next=_safe_next(target), new=True)
             return _with_device_cookie(current_app.make_response(response), device_raw)
@@ -388,13 +382,11 @@ def confirm():
             try:
                 raw = accounts.confirm_password(current_session(), current_user, form.password.data)
             except operations.OperationError as exc:
-                db.session.rollback()
+                # confirm_password refuses before it writes; the failure is counted and kept (a 422 commits).
                 accounts.note_failure(current_user.email, current_user, request.remote_addr or "", step="reauth")
-                db.session.commit()
                 form.password.errors.append(exc.message)
                 status = 422
             else:
-                db.session.commit()
                 session[SESSION_KEY] = raw
                 return redirect(target)
     elif form.errors:
@@ -413,15 +405,13 @@ def change_password():
             try:
                 accounts.change_password(current_user, form.current_password.data, form.password.data, record)
             except operations.OperationError as exc:
-                db.session.rollback()
+                # change_password refuses before it writes; a wrong current password is counted and kept.
                 if exc.field == "current_password":
                     accounts.note_failure(current_user.email, current_user, request.remote_addr or "", "reauth")
-                    db.session.commit()
                 getattr(form, exc.field or "password", form.password).errors.append(exc.message)
                 status = 422
             else:
                 raw = accounts.rotate_session(record) if record is not None else None
-                db.session.commit()
                 user = current_user._get_current_object()
                 session[SESSION_KEY] = raw
                 login_user(user)  # the session version changed with the password
@@ -440,10 +430,9 @@ def recovery_codes():
     try:
         codes = accounts.new_recovery_codes(current_user)
     except operations.OperationError as exc:
-        db.session.rollback()
+        transactions.discard()
         flash(exc.message, "error")
         return redirect(url_for("auth.account"))
-    db.session.commit()
     return render_template("auth/recovery_codes.html", codes=codes, next=url_for("auth.account"), new=False)
 
 
@@ -454,11 +443,10 @@ def mfa_disable():
         try:
             accounts.turn_off_mfa(current_user, current_user, "self")
         except operations.OperationError as exc:
-            db.session.rollback()
+            transactions.discard()
             flash(exc.message, "error")
         else:
             accounts.end_sessions(current_user, current_user, "mfa_change", keep=current_session())
-            db.session.commit()
             flash("Two-step sign-in is off.", "success")
     return redirect(url_for("auth.account"))
 
@@ -481,7 +469,6 @@ def end_session(session_id: int):
     if record is None or record.user_id != current_user.id or not ButtonForm().validate_on_submit():
         return redirect(url_for("auth.sessions"))
     accounts.end_session(record, current_user, "ended_by_user")
-    db.session.commit()
     if current_session() is not None and record.id == current_session().id:
         logout_user()
         session.clear()
@@ -499,7 +486,6 @@ def end_all_sessions():
         return redirect(url_for("auth.sessions"))
     accounts.end_sessions(current_user, current_user, "sign_out_everywhere")
     accounts.forget_devices(current_user)
-    db.session.commit()
     logout_user()
     session.clear()
     flash("You have signed out everywhere, on every device.", "info")
@@ -514,7 +500,6 @@ def forget_devices():
     if ButtonForm().validate_on_submit():
         count = accounts.forget_devices(current_user)
         operations.record("mfa.devices_forgotten", "user", current_user.id, current_user, devices=count)
-        db.session.commit()
         flash("Remembered devices forgotten: each will ask for a code at its next sign-in.", "success")
     response = redirect(url_for("auth.sessions"))
     response.delete_cookie(DEVICE_COOKIE, path="/auth/")
@@ -529,13 +514,9 @@ def forget_devices():
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        from webapp.jobs import send_after_commit
-        from webapp.tasks import send_password_reset
-
         # The account is looked up, the link made and the email sent in the background: this request does the
         # same work, and takes the same time, whether or not the address has an account (ASVS 6.3.8).
         send_after_commit(send_password_reset, (form.email.data or "").strip()[:254])
-        db.session.commit()
         flash("If that address has an account, we have sent it a link to set a new password.", "info")
         return redirect(url_for("auth.login"))
     return render_template("auth/forgot.html", form=form)
@@ -552,10 +533,9 @@ def reset_password(token: str):
         try:
             operations.reset_password(token, form.password.data)
         except operations.OperationError as exc:
-            db.session.rollback()
+            transactions.discard()
             form.password.errors.append(exc.message)
         else:
-            db.session.commit()
             if current_user.is_authenticated:
                 logout_user()
             session.clear()
@@ -577,12 +557,10 @@ def accept_invitation(token: str):
         try:
             user = operations.accept_invitation(token, form.display_name.data, form.password.data)
         except operations.OperationError as exc:
-            db.session.rollback()
+            transactions.discard()
             getattr(form, exc.field or "password", form.password).errors.append(exc.message)
         else:
-            db.session.commit()
             response = _after_password(user, url_for("main.home"))
-            db.session.commit()
             flash("Welcome to commintel. Your account is ready.", "success")  # after the session was renewed
             return response
     return render_template("auth/accept.html", form=form, invitation=invitation), 200 if not form.errors else 422
@@ -597,9 +575,8 @@ def _accept_as_existing_account(token: str, invitation):
         try:
             membership = operations.accept_invitation_as(token, current_user)
         except operations.OperationError as exc:
-            db.session.rollback()
+            transactions.discard()
             return render_template("auth/link_problem.html", message=exc.message), 400
-        db.session.commit()
         flash(f"You have joined {membership.organisation.name}.", "success")
         return redirect(url_for("orgs.detail", slug=membership.organisation.slug))
     return render_template("auth/accept_existing.html", invitation=invitation, form=form, signed_in=True)

@@ -18,7 +18,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import select
 
-from webapp import geography, operations
+from webapp import geography, operations, transactions
 from webapp.extensions import db
 from webapp.models import AreaLevel, Organisation, OrgKind, OrgRole, PlatformRole
 
@@ -48,14 +48,10 @@ def _create_app() -> Flask:
 def transaction() -> Iterator[None]:
     """Commit if the block finishes; roll back and print a clear message (no stack trace) if it raises."""
     try:
-        yield
+        with transactions.command(what="command"):
+            yield
     except operations.OperationError as exc:
-        db.session.rollback()
         raise click.ClickException(exc.message) from None
-    except Exception:
-        db.session.rollback()
-        raise
-    db.session.commit()
 
 
 def register_cli(app: Flask) -> None:

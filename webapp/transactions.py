@@ -184,6 +184,13 @@ def dispatch_with_retry(dispatch: Callable[[], T]) -> T:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def abandon_request() -> None:
+    """Roll back whatever a failed request left in the session (an error raised by a hook that runs before or after
+    the view, outside :func:`dispatch_with_retry`), before its error page is rendered."""
+    db.session.rollback()
+    g.pop(_G_DISCARD, None)
+
+
 @contextmanager
 def command(*, what: str = "command") -> Iterator[None]:
     """A CLI command's (or a demo loader's) transaction: commit when the block ends, roll back if it raised."""

@@ -14,7 +14,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_login import current_user
 from sqlalchemy import and_, func, or_, select
 
-from webapp import accounts, home, jobs, mail, operations, policy
+from webapp import accounts, home, jobs, mail, operations, policy, transactions
 from webapp.extensions import db
 from webapp.forms import (
     AddToPartnershipForm,
@@ -51,30 +51,36 @@ api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
 JOB_REFRESH_SECONDS = 5
 
 
-def commit_or_flash(operation: Callable[[], object], success: str) -> bool:
-    """Run one operation as the request's transaction: commit and flash ``success``, or roll back and flash the
-    operation's own message (an :class:`~webapp.operations.OperationError`). True when it committed."""
+def apply_or_flash(operation: Callable[[], object], success: str) -> bool:
+    """Run one operation and flash ``success``; or flash the operation's own message (an
+    :class:`~webapp.operations.OperationError`) and discard what the request wrote (it is not committed). True when
+    the operation succeeded (the request's commit point then stores it)."""
     try:
         operation()
     except operations.OperationError as exc:
-        db.session.rollback()
+        transactions.discard()
         flash(exc.message, "error")
         return False
-    db.session.commit()
     flash(success, "success")
     return True
 
 
 def _send_invitation(issued: operations.IssuedToken, subject: str, intro: str) -> None:
-    """Send a committed invitation's link and tell the inviter whether it went out."""
-    if mail.send_link(issued.token.email, subject, intro, issued.path, issued.token.id):
-        flash("Invitation sent. The link works once.", "success")
-    else:
-        flash(
-            "The invitation is saved, but its email could not be sent (no working email server: "
-            "COMMINTEL_SMTP_HOST). Ask an administrator to fix the email settings, then invite again.",
-            "error",
-        )
+    """Send the invitation's link once the request has committed it (a link that works), and tell the inviter
+    whether it went out."""
+    to, path, token_id = issued.token.email, issued.path, issued.token.id
+
+    def send() -> None:
+        if mail.send_link(to, subject, intro, path, token_id):
+            flash("Invitation sent. The link works once.", "success")
+        else:
+            flash(
+                "The invitation is saved, but its email could not be sent (no working email server: "
+                "COMMINTEL_SMTP_HOST). Ask an administrator to fix the email settings, then invite again.",
+                "error",
+            )
+
+    jobs.call_after_commit(send)
 
 
 def _get_or_404(model, **by):
@@ -137,10 +143,9 @@ def orgs_create():
         try:
             org = operations.create_organisation(form.name.data, form.kind.data, actor=current_user)
         except operations.OperationError as exc:
-            db.session.rollback()
+            transactions.discard()
             getattr(form, exc.field or "name", form.name).errors.append(exc.message)
         else:
-            db.session.commit()
             flash(f"{org.name} has been created.", "success")
             return redirect(url_for("orgs.detail", slug=org.slug))
     return render_template("webapp/org_new.html", form=form), 200 if not form.errors else 422
@@ -171,10 +176,9 @@ def orgs_invite(slug: str):
                 form.email.data, current_user, organisation=org, org_role=OrgRole(form.role.data)
             )
         except operations.OperationError as exc:
-            db.session.rollback()
+            transactions.discard()
             getattr(form, exc.field or "email", form.email).errors.append(exc.message)
         else:
-            db.session.commit()
             # The same answer whether or not the address has an account: only the email itself says which.
             _send_invitation(
                 issued,
@@ -217,10 +221,9 @@ def partnerships_create():
             areas = [operations.area_named(line) for line in lines]
             partnership = operations.create_partnership(form.name.data, areas=areas, actor=current_user)
         except operations.OperationError as exc:
-            db.session.rollback()
+            transactions.discard()
             getattr(form, exc.field or "name", form.name).errors.append(exc.message)
         else:
-            db.session.commit()
             flash(f"{partnership.name} has been created. Add its member organisations, funders and convenors below.",
                   "success")  # fmt: skip
             return redirect(url_for("partnerships.detail", slug=partnership.slug) + "#add")
@@ -280,7 +283,7 @@ def partnerships_add(slug: str):
         if not operations.add_to_partnership(partnership, what, item, current_user):
             raise operations.OperationError(f"That {what} is in {partnership.name} already.", "item")
 
-    commit_or_flash(add, f"Added the {what} to {partnership.name}.")
+    apply_or_flash(add, f"Added the {what} to {partnership.name}.")
     return redirect(back)
 
 
@@ -315,7 +318,7 @@ def partnerships_public_form(slug: str):
         flash("Public form: choose to switch it on or off.", "error")
         return redirect(back)
     enable = form.enable.data == "on"
-    commit_or_flash(
+    apply_or_flash(
         lambda: operations.set_public_form(partnership, enable, current_user),
         "The public form is on: residents can now send observations without an account; each waits for moderation."
         if enable
@@ -367,7 +370,6 @@ def admin_reset_mfa(user_id: int):
     person = db.session.get(User, user_id) or abort(404)
     if ButtonForm().validate_on_submit():
         accounts.turn_off_mfa(person, current_user, "admin_reset")
-        db.session.commit()
         flash(f"Two-step sign-in of {person.display_name} is reset and their sessions have ended.", "success")
     return redirect(url_for("admin.user", user_id=person.id))
 
@@ -378,7 +380,6 @@ def admin_end_sessions(user_id: int):
     if ButtonForm().validate_on_submit():
         ended = accounts.end_sessions(person, current_user, "admin")
         accounts.forget_devices(person)
-        db.session.commit()
         flash(f"{ended} session{'s' if ended != 1 else ''} of {person.display_name} ended.", "success")
     return redirect(url_for("admin.user", user_id=person.id))
 
@@ -439,10 +440,9 @@ def admin_invite():
                 form.email.data, current_user, platform_role=PlatformRole(form.platform_role.data)
             )
         except operations.OperationError as exc:
-            db.session.rollback()
+            transactions.discard()
             getattr(form, exc.field or "email", form.email).errors.append(exc.message)
         else:
-            db.session.commit()
             _send_invitation(
                 issued,
                 "You are invited to commintel",
