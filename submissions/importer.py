@@ -339,7 +339,7 @@ def _scan_xml_part(archive: zipfile.ZipFile, name: str, sheet: bool) -> None:
 
 
 def _read_xlsx(data: bytes) -> Table:
-    from openpyxl import load_workbook
+    from openpyxl import load_workbook  # noqa: PLC0415 - heavy: loaded only when an XLSX file is read
 
     unreadable = ImportFileError("The XLSX file cannot be read. Save it again from your spreadsheet.", "file")
     try:
@@ -504,8 +504,8 @@ def template_rows(categories: list[str], partnerships: list[str], area: str, tod
 
 def template_xlsx(rows: list[list[str]], choices: dict[str, list[str]]) -> bytes:
     """The template as a workbook: the rows to fill in, and a sheet with what each column accepts."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
+    from openpyxl import Workbook  # noqa: PLC0415 - heavy: loaded only when an XLSX template is made
+    from openpyxl.styles import Font  # noqa: PLC0415 - heavy: as above
 
     book = Workbook()
     sheet = book.active

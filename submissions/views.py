@@ -44,13 +44,18 @@ from submissions.forms import (
 from submissions.models import (
     ApiToken,
     Category,
+    Confidence,
     Observation,
     ObservationKind,
     ObservationStatus,
     SharingLevel,
+    Source,
+    Trend,
 )
+from submissions.openapi import document
 from submissions.queries import (
     can_see_raw,
+    can_view,
     display_text,
     moderation_queue,
     moderation_tally,
@@ -416,8 +421,6 @@ def index():
 @bp.route("/<int:obs_id>", endpoint="detail")
 def detail(obs_id: int):
     obs = _observation_or_404(obs_id)
-    from submissions.queries import can_view
-
     if not can_view(current_user, obs):
         abort(404)
     return render_template(
@@ -683,8 +686,6 @@ def import_mapping(upload_id: str):
 
 
 def _enum_options() -> dict[str, list[tuple[str, str]]]:
-    from submissions.models import Confidence, Source, Trend
-
     return {
         "kind": [(m.value, m.label) for m in ObservationKind],
         "sharing_level": [(m.value, m.label) for m in SharingLevel],
@@ -1008,6 +1009,4 @@ def api_list():
 
 @api_bp.route("/openapi.json", endpoint="openapi")
 def api_openapi():
-    from submissions.openapi import document
-
     return jsonify(document(url_for("observations_api.create", _external=False)))

@@ -18,13 +18,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyotp
+import segno
 from flask import current_app
+from limits import parse
 from sqlalchemy import select, update
 
 from webapp import policy
 from webapp.extensions import db, limiter
-from webapp.models import RecoveryCode, RememberedDevice, User, UserSession, utcnow
-from webapp.operations import OperationError, check_password_strength, record
+from webapp.models import RecoveryCode, RememberedDevice, TokenPurpose, User, UserSession, utcnow
+from webapp.operations import OperationError, check_password_strength, find_token, record, revoke_links, use_token
 
 log = logging.getLogger(__name__)
 
@@ -238,15 +240,31 @@ def change_password(user: User, current: str, new: str, session: UserSession | N
     check_password_strength(new, personal=(user.email, user.display_name))
     user.set_password(new)
     user.session_version += 1
-    from webapp.models import TokenPurpose
-    from webapp.operations import revoke_links
-
     revoke_links(TokenPurpose.PASSWORD_RESET, user.email)
     end_sessions(user, user, "password_change", keep=session)
     forget_devices(user)
     if session is not None:
         session.authenticated_at = utcnow()
     record("password.change", "user", user.id, user)
+
+
+def reset_password(raw: str, password: str) -> User:
+    """Set a new password with a reset link; ends every session, remembered device and other reset link.
+
+    A reset never signs the person in and never turns off their second factor: they sign in afterwards with the
+    new password and their code (ASVS 6.4.3)."""
+    token = find_token(raw, TokenPurpose.PASSWORD_RESET)
+    user = token.user
+    if user is None or not user.active:
+        raise OperationError("This link is not valid. Ask for a new one.")
+    check_password_strength(password, personal=(user.email, user.display_name))
+    user.set_password(password)
+    user.session_version += 1
+    use_token(token)
+    end_sessions(user, None, "password_reset")
+    forget_devices(user)
+    record("password_reset.complete", "user", user.id, user)
+    return user
 
 
 # Second factor ---------------------------------------------------------------------------------------------------
@@ -275,8 +293,6 @@ def provisioning_uri(user: User, secret: str) -> str:
 
 def qr_data_uri(uri: str) -> str:
     """The QR code of ``uri`` as an SVG data URI, made here (no outside service sees the secret)."""
-    import segno
-
     return segno.make(uri, error="m").svg_data_uri(scale=5, border=2)
 
 
@@ -463,8 +479,6 @@ def _account_key(email: str) -> str:
 
 
 def _account_limit():
-    from limits import parse
-
     return parse(current_app.config["COMMINTEL_ACCOUNT_RATE_LIMIT"])
 
 

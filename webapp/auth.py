@@ -531,7 +531,7 @@ def reset_password(token: str):
     form = NewPasswordForm()
     if form.validate_on_submit():
         try:
-            operations.reset_password(token, form.password.data)
+            accounts.reset_password(token, form.password.data)
         except operations.OperationError as exc:
             transactions.discard()
             form.password.errors.append(exc.message)

@@ -17,6 +17,8 @@ from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
+from webapp.transactions import dispatch_with_retry
+
 # The largest id any table holds: ids are PostgreSQL ``integer`` columns (SQLite's are 64-bit, but the same rule
 # applies everywhere).
 DB_INT_MAX = 2**31 - 1
@@ -60,6 +62,4 @@ class CommintelFlask(Flask):
         self.url_map.converters["int"] = BoundedIntConverter
 
     def dispatch_request(self):
-        from webapp.transactions import dispatch_with_retry
-
         return dispatch_with_retry(super().dispatch_request)

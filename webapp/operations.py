@@ -431,7 +431,8 @@ def find_token(raw: str, purpose: TokenPurpose) -> OneTimeToken:
     return token
 
 
-def _use(token: OneTimeToken) -> None:
+def use_token(token: OneTimeToken) -> None:
+    """Use up a one-time link, and every other open link of its purpose to the same address."""
     token.used_at = utcnow()
     revoke_links(token.purpose, token.email, keep=token)
 
@@ -451,7 +452,7 @@ def accept_invitation(raw: str, display_name: str, password: str) -> User:
         organisation=token.organisation,
         org_role=token.org_role,
     )
-    _use(token)
+    use_token(token)
     record("invitation.accept", "one_time_token", token.id, user)
     return user
 
@@ -464,7 +465,7 @@ def accept_invitation_as(raw: str, user: User) -> Membership:
     if user.platform_role is PlatformRole.RESIDENT:
         raise OperationError("A resident account cannot join an organisation; ask an administrator.")
     membership = add_membership(user, token.organisation, token.org_role or OrgRole.MEMBER)
-    _use(token)
+    use_token(token)
     record("invitation.accept", "one_time_token", token.id, user, organisation_id=token.organisation.id)
     return membership
 
@@ -481,24 +482,3 @@ def request_password_reset(email: str) -> IssuedToken | None:
     issued = _issue(TokenPurpose.PASSWORD_RESET, user.email, user_id=user.id)
     record("password_reset.request", "user", user.id, user)
     return issued
-
-
-def reset_password(raw: str, password: str) -> User:
-    """Set a new password with a reset link; ends every session, remembered device and other reset link.
-
-    A reset never signs the person in and never turns off their second factor: they sign in afterwards with the
-    new password and their code (ASVS 6.4.3)."""
-    from webapp import accounts
-
-    token = find_token(raw, TokenPurpose.PASSWORD_RESET)
-    user = token.user
-    if user is None or not user.active:
-        raise OperationError("This link is not valid. Ask for a new one.")
-    check_password_strength(password, personal=(user.email, user.display_name))
-    user.set_password(password)
-    user.session_version += 1
-    _use(token)
-    accounts.end_sessions(user, None, "password_reset")
-    accounts.forget_devices(user)
-    record("password_reset.complete", "user", user.id, user)
-    return user
