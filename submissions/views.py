@@ -54,7 +54,6 @@ from submissions.models import (
 )
 from submissions.openapi import document
 from submissions.queries import (
-    can_see_raw,
     can_view,
     display_text,
     moderation_queue,
@@ -92,18 +91,6 @@ public_bp = Blueprint("public_observations", __name__, url_prefix="/public")
 api_bp = Blueprint("observations_api", __name__, url_prefix="/api/v1")
 
 PER_PAGE = 25
-
-
-@bp.before_request
-def _no_funders():
-    """Funders never see observation-level data. Their accounts are also members of their funder organisation,
-    which the role rules count as 'member', so refuse them here explicitly (the taxonomy page excepted)."""
-    if (
-        current_user.is_authenticated
-        and current_user.platform_role is PlatformRole.FUNDER
-        and request.endpoint != "observations.categories"
-    ):
-        abort(403)
 
 
 # Helpers ---------------------------------------------------------------------------------------------------------
@@ -390,8 +377,8 @@ def _listed_organisations(user: User) -> list[Organisation]:
 
 
 def _sharing_levels(user: User) -> list[SharingLevel]:
-    """The sharing levels worth filtering by: "My organisation only" means nothing to someone without one."""
-    if _submitter_orgs(user) or policy.roles_of(user) & {policy.Role.ADMIN, policy.Role.CONVENOR}:
+    """The sharing levels worth filtering by (webapp.policy.offers_own_organisation_level)."""
+    if policy.offers_own_organisation_level(user):
         return list(SharingLevel)
     return [level for level in SharingLevel if level is not SharingLevel.ORG_ONLY]
 
@@ -424,7 +411,8 @@ def detail(obs_id: int):
     if not can_view(current_user, obs):
         abort(404)
     return render_template(
-        "submissions/detail.html", obs=obs, text=display_text(current_user, obs), raw=can_see_raw(current_user, obs),
+        "submissions/detail.html", obs=obs, text=display_text(current_user, obs),
+        raw=policy.can_read_raw_text(current_user, obs),
         can_edit=policy.can_edit_observation(current_user, obs) and obs.status is not ObservationStatus.WITHDRAWN,
         can_erase=policy.can_erase_observation(current_user, obs),
         can_moderate=policy.can_moderate_observation(current_user, obs)
