@@ -12,7 +12,16 @@ from submissions import (
     search,  # noqa: F401 - the search index follows the observations table
 )
 from submissions.cli import observations_cli
-from submissions.views import api_bp, bp, home_panels, public_bp
+from submissions.views import (  # noqa: F401 - each module adds its routes to the blueprints
+    api,
+    bulk,
+    moderation,
+    observations,
+    public,
+    tokens,
+)
+from submissions.views.common import api_bp, bp, public_bp
+from submissions.views.home import home_panels
 from webapp.extensions import csrf
 from webapp.home import register_home_panels
 

@@ -22,7 +22,7 @@ from webapp.policy import ObservationScope, can_read_raw_text, observation_scope
 SHARED_LEVELS = SharingLevel.at_least(SharingLevel.PARTNERSHIP)
 
 
-def _shared_with(partnership: Partnership, audience: Audience = Audience.PARTNERSHIP):
+def _shared_with(partnership: Partnership, audience: Audience = Audience.PARTNERSHIP) -> ColumnElement[bool]:
     """Condition: a live, redacted observation of ``partnership`` that ``audience`` counts (the partnership's people
     may read it as well)."""
     sharing = sharing_organisation_ids(partnership)
@@ -62,7 +62,7 @@ def quotable_observations(partnership: Partnership, audience: Audience) -> Selec
     return stmt
 
 
-def tally_columns():
+def tally_columns() -> tuple[ColumnElement[int], ColumnElement[int | None]]:
     """``count(*), sum(record_key)``: what every released count is made from (webapp.disclosure.Tally.row)."""
     return func.count(Observation.id), func.sum(Observation.record_key)
 
@@ -79,7 +79,7 @@ def visible(scope: ObservationScope) -> ColumnElement[bool]:
         return false()
     if scope.everything:
         return true()
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if scope.own_organisation_ids:
         conditions.append(Observation.organisation_id.in_(sorted(scope.own_organisation_ids)))
     conditions.append(and_(Observation.organisation_id.is_(None), Observation.author_id == scope.user_id))
@@ -141,7 +141,9 @@ def raw_readable(user: User) -> ColumnElement[bool]:
     """The observations whose raw text ``user`` may read, as a condition (the rule of
     :func:`webapp.policy.can_read_raw_text`)."""
     scope = observation_scope(user)
-    conditions = [and_(Observation.organisation_id.is_(None), Observation.author_id == scope.user_id)]
+    conditions: list[ColumnElement[bool]] = [
+        and_(Observation.organisation_id.is_(None), Observation.author_id == scope.user_id)
+    ]
     if scope.own_organisation_ids:
         conditions.append(Observation.organisation_id.in_(sorted(scope.own_organisation_ids)))
     if scope.moderated_partnership_ids:

@@ -3,7 +3,8 @@ devices), password changes and per-account throttling.
 
 Like :mod:`webapp.operations`, these functions change objects, flush, audit and return; they never commit and never
 read the request (the caller passes what it needs: the browser's user agent, the client's address). Every security
-event goes to the audit log with ids and short facts only.
+event goes to the audit log with ids and short facts only. One module (over 500 lines) for one job, signing in
+safely: its parts share the session, device and throttling records and are reviewed together (docs/security.md).
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 import pyotp
 import segno
 from flask import current_app
 from limits import parse
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from webapp import policy
 from webapp.extensions import db, limiter
@@ -189,11 +191,14 @@ def end_sessions(user: User, actor: User | None, reason: str, keep: UserSession 
 
 def end_everyone_sessions(actor: User | None, reason: str = "admin") -> int:
     """End every live session of every account (an administrator's emergency stop)."""
-    result = db.session.execute(
-        update(UserSession)
-        .where(UserSession.revoked_at.is_(None))
-        .values(revoked_at=utcnow(), revoked_reason=reason)
-        .execution_options(synchronize_session=False)
+    result = cast(
+        CursorResult,
+        db.session.execute(
+            update(UserSession)
+            .where(UserSession.revoked_at.is_(None))
+            .values(revoked_at=utcnow(), revoked_reason=reason)
+            .execution_options(synchronize_session=False)
+        ),
     )
     record("session.revoke_everyone", "user_session", None, actor, sessions=result.rowcount)
     return result.rowcount
@@ -462,11 +467,14 @@ def remembered_devices(user: User) -> list[RememberedDevice]:
 
 
 def forget_devices(user: User) -> int:
-    result = db.session.execute(
-        update(RememberedDevice)
-        .where(RememberedDevice.user_id == user.id, RememberedDevice.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-        .execution_options(synchronize_session=False)
+    result = cast(
+        CursorResult,
+        db.session.execute(
+            update(RememberedDevice)
+            .where(RememberedDevice.user_id == user.id, RememberedDevice.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ),
     )
     return result.rowcount
 

@@ -15,7 +15,12 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import webapp.models  # noqa: F401 - registers the tables with the metadata before the database is set up
-from webapp import errors, security
+from webapp import (
+    account_views,  # noqa: F401 - adds the account pages to the auth blueprint
+    errors,
+    security,
+)
+from webapp.admin_views import admin_bp
 from webapp.auth import bp as auth_bp
 from webapp.auth import login_manager_setup
 from webapp.celery_app import celery_init_app
@@ -25,7 +30,7 @@ from webapp.extensions import csrf, db, limiter, migrate
 from webapp.http import CommintelFlask
 from webapp.templating import register_template_helpers
 from webapp.transactions import tune_sqlite
-from webapp.views import admin_bp, api_bp, jobs_bp, main_bp, orgs_bp, partnerships_bp
+from webapp.views import api_bp, jobs_bp, main_bp, orgs_bp, partnerships_bp
 
 log = logging.getLogger(__name__)
 

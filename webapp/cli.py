@@ -128,7 +128,7 @@ def end_sessions_command(email: str | None, everyone: bool):
         if everyone:
             ended = accounts.end_everyone_sessions(None)
         else:
-            user = operations.get_user_by_email(email)
+            user = operations.get_user_by_email(email or "")
             if user is None:
                 raise click.BadParameter(f"no account with email {email!r}", param_hint="--email")
             ended = accounts.end_sessions(user, None, "admin")
@@ -261,7 +261,7 @@ def load_geography_command(lookup: Path, boundaries: Path | None, level: str | N
         report = geography.load_lookup(lookup, local_authority)
         click.echo(f"Lookup: {report.rows} rows; {report.summary()}.")
         if boundaries is not None:
-            b = geography.load_boundaries(boundaries, AreaLevel(level))
+            b = geography.load_boundaries(boundaries, AreaLevel(level or ""))
             click.echo(f"Boundaries: {b.rows} {level} areas given a boundary.")
             if b.unmatched:
                 click.echo(f"{len(b.unmatched)} boundary codes matched no area: {', '.join(b.unmatched[:20])}")
@@ -342,7 +342,8 @@ def serve_command(host: str, port: int, threads: int, no_worker: bool):
     worker = None if no_worker else EmbeddedWorker().start()
     try:
         click.echo(f"commintel is serving on http://{host}:{port}/  (Ctrl+C to stop)")
-        serve(current_app._get_current_object(), host=host, port=port, threads=threads, ident="commintel")
+        app = current_app._get_current_object()  # type: ignore[attr-defined]  # werkzeug's LocalProxy, untyped
+        serve(app, host=host, port=port, threads=threads, ident="commintel")
     finally:
         if worker is not None:
             worker.stop()

@@ -42,7 +42,8 @@ class BoundedIntConverter(IntegerConverter):
 class BoundedArgs(ImmutableMultiDict):
     """Query-string and form values whose ``get(..., type=int)`` refuses numbers the database cannot hold."""
 
-    def get(self, key, default=None, type=None):  # noqa: A002 - MultiDict's argument names
+    # One signature for werkzeug's overloads of get (the type checker wants each of them spelt out).
+    def get(self, key, default=None, type=None):  # type: ignore[override]  # noqa: A002 - MultiDict's names
         value = super().get(key, default, type)
         if type is int and isinstance(value, int) and not -DB_INT_MAX - 1 <= value <= DB_INT_MAX:
             raise NumberOutOfRange(str(key))

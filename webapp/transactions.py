@@ -35,10 +35,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from flask import g, has_request_context, request
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Connection, Engine, Insert, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
@@ -82,7 +82,7 @@ def tune_sqlite(engine: Engine) -> None:
         return
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -104,7 +104,7 @@ def tune_sqlite(engine: Engine) -> None:
     gate = threading.RLock()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection):
+    def _on_begin(connection: Connection) -> None:
         statement = begin_statement()
         asked = time.perf_counter()
         if statement == "BEGIN IMMEDIATE" and gate.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
@@ -120,7 +120,7 @@ def tune_sqlite(engine: Engine) -> None:
             log.info("waited %.2f s for the write lock (%.2f s behind this process's writers, %.2f s for others)",
                      waited, queued - asked, waited - (queued - asked))  # fmt: skip
 
-    def _leave(connection) -> None:
+    def _leave(connection: Connection) -> None:
         held = connection.info.pop(_GATE, 0)
         for _ in range(held):
             gate.release()
@@ -269,7 +269,7 @@ def command(*, what: str = "command") -> Iterator[None]:
         raise
 
 
-def dialect_insert(table):
+def dialect_insert(table: Any) -> Insert:
     """An INSERT that can say ON CONFLICT (SQLite and PostgreSQL both can, in the same words)."""
     dialect = db.session.get_bind().dialect.name
     return (sqlite if dialect == "sqlite" else postgresql).insert(getattr(table, "__table__", table))
