@@ -38,7 +38,7 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from flask import g, has_request_context, request
-from sqlalchemy import Connection, Engine, Insert, event, text
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
@@ -269,7 +269,8 @@ def command(*, what: str = "command") -> Iterator[None]:
         raise
 
 
-def dialect_insert(table: Any) -> Insert:
-    """An INSERT that can say ON CONFLICT (SQLite and PostgreSQL both can, in the same words)."""
+def dialect_insert(table: Any) -> Any:
+    """An INSERT that can say ON CONFLICT (SQLite and PostgreSQL both can, in the same words). Typed ``Any``: it is
+    either dialect's ``Insert``, whose ``on_conflict_*`` methods and ``excluded`` the two spell alike."""
     dialect = db.session.get_bind().dialect.name
     return (sqlite if dialect == "sqlite" else postgresql).insert(getattr(table, "__table__", table))
