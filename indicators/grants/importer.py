@@ -288,7 +288,7 @@ def _put(grant: dict, path: tuple, value: Any) -> None:
 
 def grants_from_table(data: bytes, filename: str) -> tuple[list[tuple[str, dict]], list[str]]:
     """``[(row label, grant)]`` from a flattened CSV/XLSX, and the columns that are not the standard's (ignored)."""
-    from submissions.importer import ImportFileError, read_table
+    from submissions.spreadsheets import ImportFileError, read_table
 
     try:
         table = read_table(data, filename)
