@@ -14,10 +14,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 
-from indicators import charts, community, index_method, index_operations
+from indicators import community, index_method, index_operations
 from indicators.index_forms import IndexForm, choices_from, theme_choices
 from indicators.index_models import IndexVersion, NeighbourhoodIndex
-from webapp import disclosure, policy
+from webapp import charts, disclosure, policy
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel, Partnership
 from webapp.operations import OperationError

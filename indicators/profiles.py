@@ -15,8 +15,9 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from indicators import aggregation, charts
+from indicators import aggregation
 from indicators.models import Indicator, IndicatorDataset, IndicatorValue, Polarity, ValueKind
+from webapp import charts
 from webapp.extensions import db
 from webapp.models import Area, AreaChange, AreaChangeKind, AreaLevel, AreaVintage, Partnership
 

@@ -10,8 +10,8 @@ from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from indicators import charts, community, index_views, profiles
-from webapp import disclosure, geography, policy
+from indicators import community, index_views, profiles
+from webapp import charts, disclosure, geography, policy
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel, Partnership
 

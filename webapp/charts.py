@@ -231,7 +231,7 @@ def short(released) -> str:
 
 def to_svg(spec: dict) -> str:
     """The chart as an SVG document, drawn on the server (for PDF briefings); no network access."""
-    import vl_convert as vlc
+    import vl_convert as vlc  # noqa: PLC0415 - heavy: loaded only when a PDF briefing draws its charts
 
     return vlc.vegalite_to_svg(copy.deepcopy(spec), vl_version=VEGALITE_VERSION, allowed_base_urls=[])
 
