@@ -122,8 +122,7 @@ def import_command(file: str, fmt: str, polarity, value_kind, academic_years: bo
             for line in exc.report.understanding():
                 click.echo(line)
             raise
-        if dry_run:
-            db.session.rollback()
+        # A dry run returns before storing anything: its transaction commits nothing.
     for line in report.lines():
         click.echo(line)
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from indicators import community, index_method, index_operations
 from indicators.index_forms import IndexForm, choices_from, theme_choices
 from indicators.index_models import IndexVersion, NeighbourhoodIndex
-from webapp import charts, disclosure, policy
+from webapp import charts, disclosure, policy, transactions
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel, Partnership
 from webapp.operations import OperationError
@@ -107,9 +107,8 @@ def _handle(form: IndexForm, partnership: Partnership, index: NeighbourhoodIndex
             else:
                 version = index_operations.save_draft(index, definition, form.method.data, current_user,
                                                       form.title.data)  # fmt: skip
-            db.session.commit()
         except OperationError as exc:
-            db.session.rollback()
+            transactions.discard()
             if exc.field in form:
                 form[exc.field].errors = [*form[exc.field].errors, exc.message]
             else:
@@ -166,9 +165,8 @@ def publish(index_id: int):
         if latest is None:
             raise OperationError("There is no draft to publish.", "version")
         index_operations.publish_version(latest, current_user)
-        db.session.commit()
     except OperationError as exc:
-        db.session.rollback()
+        transactions.discard()
         flash(exc.message, "error")
         return redirect(url_for("neighbourhood_index.detail", index_id=index.id))
     flash(f"Version {latest.number} published: it will not change; editing makes a new draft.", "success")

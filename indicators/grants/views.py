@@ -21,7 +21,7 @@ from wtforms import SelectField
 from indicators import community
 from indicators.grants import importer, need
 from indicators.grants.models import GrantFile
-from webapp import disclosure, policy
+from webapp import disclosure, policy, transactions
 from webapp.extensions import db
 from webapp.forms import ButtonForm
 from webapp.models import Area, Partnership
@@ -183,11 +183,11 @@ def upload():
             try:
                 report = importer.import_grants(file.read(), file.filename, partnership, current_user)
             except importer.GrantImportRejected as rejected:
-                db.session.rollback()
+                transactions.discard()
                 form.file.errors = [rejected.message]
                 report = rejected.report
             except importer.GrantFileError as exc:
-                db.session.rollback()
+                transactions.discard()
                 form.file.errors = [exc.message]
             else:
                 record(
@@ -198,7 +198,6 @@ def upload():
                     grants=report.grants,
                     partnership_id=partnership.id,
                 )
-                db.session.commit()
                 outside = f" {report.outside} are placed outside the partnership's area." if report.outside else ""
                 flash(f"{report.grants} grants imported from {report.filename}.{outside}", "success")
                 return redirect(url_for("grants.index", partnership=partnership.slug, months="all"))
@@ -217,6 +216,5 @@ def remove(file_id: int):
     else:
         record("grants.remove", "grant_file", grant_file.id, current_user, partnership_id=partnership.id)
         importer.remove_file(grant_file)
-        db.session.commit()
         flash("The file and its grants were removed.", "success")
     return redirect(url_for("grants.index", partnership=partnership.slug))
