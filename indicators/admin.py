@@ -26,8 +26,9 @@ from werkzeug.utils import secure_filename
 from wtforms import SelectChoice, SelectField, StringField
 
 from indicators import operations
+from indicators.layouts import READERS
 from indicators.models import Indicator, IndicatorDataset, IndicatorValue, Polarity
-from indicators.readers import READERS, Options
+from indicators.readers import Options
 from webapp import transactions
 from webapp.extensions import db
 from webapp.forms import ButtonForm
@@ -152,7 +153,7 @@ def index():
     if form.validate_on_submit():
         upload = request.files.get("file")
         name = secure_filename(upload.filename or "") if upload else ""
-        if not name or not name.lower().endswith(SUFFIXES):
+        if upload is None or not name or not name.lower().endswith(SUFFIXES):
             form.file.errors = ["Choose a CSV or XLSX file."]
         else:
             _sweep_old()
@@ -228,7 +229,7 @@ def import_indicator_upload(job_id: str, token: str) -> dict:
         report = transactions.write(
             lambda: operations.import_file(folder / pending["file"], options, actor=actor), what="indicator import"
         )
-        dataset = report.dataset
+        dataset = report.stored
         job.result = {"dataset_id": dataset.id, "imported": report.imported, "skipped": len(report.skipped)}
         job.message = (
             f"Imported {report.imported:,} values of {len(report.indicators)} indicator(s) into {dataset.title} "

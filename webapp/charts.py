@@ -33,7 +33,8 @@ def _choropleth_template(polarity: str, value_title: str, width: int, height: in
             color=alt.Color(
                 "properties.value:Q",
                 title=value_title,
-                scale=alt.Scale(scheme=_SCHEME.get(polarity, "blues"), reverse=reverse),
+                # Altair types scheme as a Literal of Vega's names; _SCHEME holds only such names.
+                scale=alt.Scale(scheme=_SCHEME.get(polarity, "blues"), reverse=reverse),  # type: ignore[arg-type]
                 legend=alt.Legend(orient="bottom", gradientLength=240, titleLimit=520),
             ),
             tooltip=[

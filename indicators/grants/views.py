@@ -19,12 +19,14 @@ from sqlalchemy import select
 from wtforms import SelectField
 
 from indicators import community
-from indicators.grants import importer, need
+from indicators.grants import importer, need, standard
 from indicators.grants.models import GrantFile
+from submissions.operations import neutralise
 from webapp import disclosure, policy, transactions
 from webapp.extensions import db
 from webapp.forms import ButtonForm
-from webapp.models import Area, Partnership
+from webapp.hierarchy import partnership_wards
+from webapp.models import Partnership
 from webapp.operations import record
 
 bp = Blueprint("grants", __name__, url_prefix="/grants")
@@ -61,13 +63,6 @@ def _chosen(partnerships: list[Partnership], slug: str | None) -> Partnership:
     return partnerships[0]
 
 
-def partnership_wards(partnership: Partnership) -> list[Area]:
-    """The current wards a partnership covers (the evidence-gaps page's list, so both pages show the same wards)."""
-    from indicators.views import _partnership_wards
-
-    return _partnership_wards(partnership)
-
-
 def _view(partnership: Partnership):
     since, months = community.since_for(request.args.get("months"))
     audience = community.reader_audience(current_user, partnership)
@@ -99,8 +94,6 @@ def index():
 @bp.route("/export.csv", endpoint="export")
 def export():
     """The ward table as the page shows it (released counts only), then the grants, formula-safe."""
-    from submissions.operations import neutralise
-
     partnerships = readable(current_user)
     partnership = _chosen(partnerships, request.args.get("partnership"))
     result, months = _view(partnership)
@@ -186,7 +179,7 @@ def upload():
                 transactions.discard()
                 form.file.errors = [rejected.message]
                 report = rejected.report
-            except importer.GrantFileError as exc:
+            except standard.GrantFileError as exc:
                 transactions.discard()
                 form.file.errors = [exc.message]
             else:
