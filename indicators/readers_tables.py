@@ -55,7 +55,7 @@ def read_tidy(table: Table, header_index: int, options: Options) -> Reading:
     missing = [n for n, i in (("area_code", area), ("period", period), ("value", value)) if i is None]
     if indicator is None and not options.indicator:
         missing.append("indicator (or --indicator NAME)")
-    if missing:
+    if missing or area is None or period is None or value is None:  # the same test, said so that types follow it
         found = ", ".join(repr(h) for h in header if h)
         raise OperationError(f"The tidy file lacks columns: {', '.join(missing)}. Columns found: {found}.", "file")
     filters = row_filters(header, options)
@@ -76,8 +76,8 @@ def read_tidy(table: Table, header_index: int, options: Options) -> Reading:
             reading.ignored_lines += 1
             continue
         name = options.indicator if indicator is None else cell_at(row, indicator)
-        if not name:
-            reading.skipped.append((rownum, header[indicator], "no indicator name"))
+        if not name:  # only from an indicator column (a name given with --indicator is never empty)
+            reading.skipped.append((rownum, header[indicator] if indicator is not None else "", "no indicator name"))
             continue
         row_unit = cell_at(row, unit) or options.unit or ""
         if name not in reading.indicators:
