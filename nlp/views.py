@@ -9,13 +9,12 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from indicators import charts
 from nlp import operations, queries
 from nlp.forms import NO_TARGET, NO_THEME, ActionForm, CorrectThemeForm, HideThemeForm, MergeThemeForm, RenameThemeForm
 from nlp.models import Theme, ThemeAssignment, active_model
 from submissions.models import Observation, ObservationKind
 from submissions.queries import quotable_observations, tally_columns
-from webapp import disclosure, policy
+from webapp import charts, disclosure, policy
 from webapp.disclosure import Audience, Released, State, Tally, release
 from webapp.extensions import db
 from webapp.jobs import enqueue

@@ -10,10 +10,9 @@ import altair as alt
 import pytest
 from sqlalchemy import select
 
-from indicators import charts
 from indicators.models import Indicator, PeriodKind, Polarity
 from tests.indicators.conftest import BRISTOL, CENTRAL_WARD
-from webapp import operations
+from webapp import charts, operations
 from webapp.extensions import db
 from webapp.models import Area
 
