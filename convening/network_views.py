@@ -23,7 +23,7 @@ from convening.network import Network, analyse
 from convening.network_models import NOTE_MAX, NetworkInvitation
 from convening.network_queries import member_organisations, read_marks, who_else
 from indicators.community import since_for
-from webapp import policy
+from webapp import policy, transactions
 from webapp.disclosure import Audience, method_note, release, threshold
 from webapp.extensions import db
 from webapp.models import Area, Organisation, OrgKind, OrgRole, Partnership
@@ -192,10 +192,11 @@ def invite(slug: str):
         invitation = net_ops.invite(partnership, form.first.data, form.second.data, form.note.data or "",
                                     current_user)  # fmt: skip
     except OperationError as exc:
-        db.session.rollback()
+        transactions.discard()
         flash(exc.message, "error")
         return redirect(back)
-    db.session.commit()
+    # Sent before the request's one commit, so that the flash can say how many went out (the invitation is flushed:
+    # the emails name its row, stored by that commit).
     sent = net_ops.send_invitation(invitation)
     if sent:
         flash(f"Invitation recorded and sent to {sent} organisation admin{'s' if sent != 1 else ''}.", "success")
@@ -271,7 +272,6 @@ def naming():
         return redirect(url_for("network.mine"))
     organisation = administered[form.organisation.data]
     net_ops.set_network_naming(organisation, form.named.data == "yes", current_user)
-    db.session.commit()
     if organisation.network_named:
         flash(f"Other partners now see {organisation.name}'s name in the organisation network.", "success")
     else:

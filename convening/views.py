@@ -35,7 +35,7 @@ from convening.forms import (
 )
 from convening.models import Action, BriefingSection, BriefingVersion, SectionKind, Session, ViewKind
 from indicators import warnings
-from webapp import disclosure, policy
+from webapp import disclosure, policy, transactions
 from webapp import operations as base_ops
 from webapp.disclosure import Audience, audience_for, edition_for
 from webapp.extensions import db
@@ -75,7 +75,8 @@ def _readable_version_or_404(version_id: int) -> tuple[BriefingVersion, Audience
 
 
 def _fail(exc_or_message, to: str):
-    db.session.rollback()
+    """Throw away what the request wrote (its commit point rolls back), say why, and go back to ``to``."""
+    transactions.discard()
     message = getattr(exc_or_message, "message", None) or str(exc_or_message)
     flash(message, "error")
     return redirect(to)
@@ -150,7 +151,6 @@ def publish_agreement(slug: str):
         agreement = base_ops.publish_agreement(partnership, form.text.data, current_user)
     except base_ops.OperationError as exc:
         return _fail(exc, back)
-    db.session.commit()
     flash(f"Version {agreement.version} of the agreement is published; every member must accept it again.", "success")
     return redirect(back)
 
@@ -175,7 +175,6 @@ def accept_agreement(slug: str):
         base_ops.accept_agreement(agreement, org, current_user)
     except base_ops.OperationError as exc:
         return _fail(exc, back)
-    db.session.commit()
     flash(f"{org.name} accepted version {agreement.version} of the agreement.", "success")
     return redirect(back)
 
@@ -219,10 +218,9 @@ def new_session(slug: str):
                 attending=[db.session.get(Organisation, i) for i in form.attending.data or []],
             )
         except base_ops.OperationError as exc:
-            db.session.rollback()
+            transactions.discard()
             getattr(form, exc.field, form.title).errors.append(exc.message)
         else:
-            db.session.commit()
             flash("Session created. Compose its briefing when you are ready.", "success")
             return redirect(url_for("convening.session", session_id=session.id))
     return render_template("convening/session_new.html", form=form, partnership=partnership), (
@@ -281,7 +279,6 @@ def compose(session_id: int):
         ops.compose_briefing(session, current_user)
     except base_ops.OperationError as exc:
         return _fail(exc, url_for("convening.session", session_id=session.id))
-    db.session.commit()
     flash("The briefing is drafted from the latest data. Review each machine-written section.", "success")
     return redirect(url_for("convening.composer", session_id=session.id))
 
@@ -294,7 +291,6 @@ def save_notes(session_id: int):
     if not form.validate():
         return _fail(_form_errors(form), back)
     ops.save_notes(session, form.notes.data or "", current_user)
-    db.session.commit()
     flash("Notes saved.", "success")
     return redirect(back)
 
@@ -310,7 +306,6 @@ def add_decision(session_id: int):
         ops.add_decision(session, form.text.data, current_user)
     except base_ops.OperationError as exc:
         return _fail(exc, back)
-    db.session.commit()
     flash("Decision recorded.", "success")
     return redirect(back)
 
@@ -336,10 +331,9 @@ def add_action(session_id: int):
             observation_ids=parse_ids(form.observation_ids.data),
         )
     except base_ops.OperationError as exc:
-        db.session.rollback()
+        transactions.discard()
         getattr(form, exc.field or "", form.description).errors.append(exc.message)
         return _render_session(session, form, 422)
-    db.session.commit()
     flash("Action recorded.", "success")
     return redirect(back)
 
@@ -358,7 +352,6 @@ def action_status(action_id: int):
         ops.set_action_status(action, form.status.data, current_user)
     except base_ops.OperationError as exc:
         return _fail(exc, to)
-    db.session.commit()
     flash(f"Action marked {action.status.label.lower()}.", "success")
     return redirect(to if not back else to)
 
@@ -455,7 +448,6 @@ def edit_section(section_id: int):
             message = f"“{section.title}” saved."
     except base_ops.OperationError as exc:
         return _fail(exc, back)
-    db.session.commit()
     flash(message, "success")
     return redirect(back)
 
@@ -473,7 +465,6 @@ def add_section(session_id: int):
         section = ops.add_custom_section(session.briefing, form.title.data, form.body.data or "", current_user)
     except base_ops.OperationError as exc:
         return _fail(exc, back)
-    db.session.commit()
     flash("Section added.", "success")
     return redirect(back + f"#section-{section.id}")
 
@@ -487,7 +478,6 @@ def approve_all(session_id: int):
         return refused
     back = url_for("convening.composer", session_id=session.id)
     approved, refusals = ops.approve_reviewed_sections(session.briefing, current_user)
-    db.session.commit()
     if approved:
         flash(f"{len(approved)} section(s) approved as written.", "success")
     for refusal in refusals:
@@ -520,7 +510,6 @@ def publish(session_id: int):
         job = ops.enqueue_pdf(version, current_user)
     except base_ops.OperationError as exc:
         return _fail(exc, back)
-    db.session.commit()
     flash(f"Version {version.number} is published. Its PDF is being prepared.", "success")
     return redirect(url_for("jobs.status", job_id=job.id))
 
@@ -595,7 +584,6 @@ def version(version_id: int):
     if v.is_withdrawn:
         return _gone(v)
     ops.record_view(v, current_user, ViewKind.VIEW)
-    db.session.commit()
     latest = ops.latest_served_version(v.briefing)
     doc = ops.version_document(v, audience)
     return render_template(
@@ -620,12 +608,11 @@ def version_pdf(version_id: int):
         try:
             ops.render_version_pdf(v)
         except PdfError as exc:
-            db.session.rollback()
+            transactions.discard()
             flash(f"The PDF could not be prepared: {exc.message}", "error")
             return redirect(url_for("convening.version", version_id=v.id))
     pdf = edition.pdf
     ops.record_view(v, current_user, ViewKind.DOWNLOAD)
-    db.session.commit()
     slug = v.partnership.slug
     suffix = "-funders" if audience is Audience.FUNDERS else ""
     filename = f"{slug}-briefing-{v.briefing.session.held_on.isoformat()}-v{v.number}{suffix}.pdf"
