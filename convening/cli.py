@@ -16,6 +16,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from convening import operations as ops
+from convening import publishing
 from convening.models import Session
 from webapp import transactions
 from webapp.extensions import db
@@ -70,9 +71,9 @@ def build_command(slug: str, session_id: int | None, out: str) -> None:
                     section.machine_written = True
                 briefing = ops.compose_briefing(session, None)
                 bar.update(1)
-                doc = ops.briefing_document(briefing)
+                doc = publishing.briefing_document(briefing)
                 bar.update(1)
-                rendered = ops.render_document_pdf(doc)
+                rendered = publishing.render_document_pdf(doc)
                 bar.update(1)
             raise _NothingStored(rendered)
     except _NothingStored as built:
@@ -97,8 +98,8 @@ def publish_command(session_id: int) -> None:
         raise click.ClickException(f"Session {session_id} has no briefing yet: compose it first.")
     try:
         with transactions.command(what="briefing publish"):
-            version = ops.publish_briefing(session.briefing, None)
-            ops.render_version_pdf(version, progress=lambda pct, msg: click.echo(f"{pct:3d}% {msg}", err=True))
+            version = publishing.publish_briefing(session.briefing, None)
+            publishing.render_version_pdf(version, progress=lambda pct, msg: click.echo(f"{pct:3d}% {msg}", err=True))
     except (OperationError, PdfError) as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"Published version {version.number} of session {session_id}'s briefing ({version.pdf_pages}).")

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from convening import operations as ops
+from convening import publishing
 from convening.models import Session
 from indicators.demo import load_index
 from webapp.extensions import db
@@ -66,8 +67,8 @@ def _load_sessions() -> list[str]:
     for section in briefing.sections:
         if section.machine_written:
             ops.approve_section(section, convenor)
-    version = ops.publish_briefing(briefing, convenor)
-    ops.render_version_pdf(version)
+    version = publishing.publish_briefing(briefing, convenor)
+    publishing.render_version_pdf(version)
     lines.append(f"Briefings: “{PAST_TITLE}” published as version 1 ({version.pdf_pages}).")
     ops.add_decision(past, "Pool surplus food between the Easton and Lawrence Hill pantries over the winter.", convenor)
     food = _org("lawrence-hill-food-share")

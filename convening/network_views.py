@@ -8,7 +8,9 @@ applied here and answer 404. Every count shown is released through :mod:`webapp.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -73,11 +75,11 @@ class Node:
     broker: bool
 
 
-def _wards(ids) -> dict[int, str]:
-    ids = sorted(set(ids))
+def _wards(area_ids: Iterable[int]) -> dict[int, str]:
+    ids = sorted(set(area_ids))
     if not ids:
         return {}
-    return dict(db.session.execute(select(Area.id, Area.name).where(Area.id.in_(ids))).all())
+    return {area_id: name for area_id, name in db.session.execute(select(Area.id, Area.name).where(Area.id.in_(ids)))}
 
 
 def _drawing(network: Network, names: dict[int, str]) -> list[Node]:
@@ -222,7 +224,7 @@ def _administered() -> list[Organisation]:
 def mine():
     """Who else is reporting the themes your organisation reports, in your wards."""
     since, months = since_for(request.args.get("months"))
-    blocks = []
+    blocks: list[dict[str, Any]] = []
     for org in _my_organisations():
         partnerships = db.session.scalars(
             select(Partnership).where(Partnership.members.any(Organisation.id == org.id)).order_by(Partnership.name)
