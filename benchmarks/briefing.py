@@ -34,7 +34,7 @@ def peak_rss_mb() -> float:
 
 
 def build_document() -> dict:
-    from convening.composer import bar_chart, chart, d3_winding, line_chart, map_chart
+    from convening.composer.charts import bar_chart, chart, d3_winding, line_chart, map_chart
 
     rng = random.Random(20261123)  # noqa: S311 - synthetic figures, not secrets
     categories = ["Food", "Money and debt", "Housing and homelessness", "Physical health",
@@ -140,7 +140,7 @@ def main() -> int:
     parser.add_argument("--out", default="/tmp/briefing-benchmark.pdf")  # noqa: S108 - a file to look at
     args = parser.parse_args()
 
-    from convening.operations import render_document_pdf
+    from convening.publishing import render_document_pdf
     from webapp import create_app
 
     app = create_app({"COMMINTEL_ENV": "testing", "DATABASE_URL": "sqlite://", "REDIS_URL": None,

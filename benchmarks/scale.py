@@ -101,6 +101,7 @@ def load(n_observations: int, n_partnerships: int) -> None:
     from sqlalchemy import func, select, text
 
     from convening import operations as convening_ops
+    from convening import publishing
     from indicators import operations as indicator_ops
     from indicators.readers import Options
     from nlp.models import Theme, ThemeModel
@@ -242,7 +243,7 @@ def load(n_observations: int, n_partnerships: int) -> None:
                 partnership, f"Quarterly meeting {months_ago}", today - timedelta(days=30 * months_ago), convenor
             )
             briefing = convening_ops.start_briefing(session, convenor)
-            convening_ops.publish_briefing(briefing, None, automatic=True)
+            publishing.publish_briefing(briefing, None, automatic=True)
     db.session.commit()
     print(f"{2 * n_partnerships} published briefings in {time.perf_counter() - t:.1f} s")
     if db.session.connection().dialect.name == "postgresql":

@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask
+
+from convening import (
+    briefing_views,  # noqa: F401  (the composer's routes, on the convening blueprint)
+    library_views,  # noqa: F401  (reading and the library, on the convening blueprint)
+    models,  # noqa: F401  (register the tables with the metadata)
+    network_models,  # noqa: F401  (the organisation network's invitations)
+    tasks,  # (registers the Celery tasks, so that workers know them)
+)
+from convening.cli import briefing_cli
+from convening.erasure import observation_erased
+from convening.library_views import home_panels, pdf_job_link
+from convening.network_views import bp as network_bp
+from convening.views import bp
+from submissions import signals
+from webapp.celery_app import register_worker_start_hook
+from webapp.home import register_home_panels
+from webapp.jobs import register_result_link
 
 log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
-    from convening import (
-        models,  # noqa: F401  (register the tables with the metadata)
-        network_models,  # noqa: F401  (the organisation network's invitations)
-        tasks,  # noqa: F401  (register the Celery tasks, so that workers know them)
-    )
-    from convening.cli import briefing_cli
-    from convening.network_views import bp as network_bp
-    from convening.views import bp
-
     app.register_blueprint(bp)
     app.register_blueprint(network_bp)
     app.cli.add_command(briefing_cli)
@@ -32,9 +41,6 @@ def _schedule_pdf_sweep(app: Flask) -> None:
     celery = app.extensions.get("celery")
     if celery is None:
         return
-    from convening import tasks
-    from webapp.celery_app import register_worker_start_hook
-
     celery.conf.beat_schedule = {
         **(celery.conf.beat_schedule or {}),
         "convening-render-missing-pdfs": {"task": "convening.render_missing_pdfs", "schedule": tasks.SWEEP_SECONDS},
@@ -42,9 +48,7 @@ def _schedule_pdf_sweep(app: Flask) -> None:
     register_worker_start_hook(app, tasks.on_worker_start)
 
 
-def _on_observation_erased(sender, id: int, **extra) -> None:  # noqa: A002 - the signal's argument name
-    from convening.operations import observation_erased
-
+def _on_observation_erased(sender: Any, id: int, **extra: Any) -> None:  # noqa: A002 - the signal's argument name
     versions = observation_erased(int(id))
     if versions:
         log.info("observation %s erased: republished briefing versions %s", id, [v.id for v in versions])
@@ -52,18 +56,10 @@ def _on_observation_erased(sender, id: int, **extra) -> None:  # noqa: A002 - th
 
 def _connect_erasure() -> None:
     """Listen for erased observations (the signal lives in submissions, below us; connecting twice is harmless)."""
-    try:
-        from submissions.signals import observation_erased
-    except ImportError:  # pragma: no cover - submissions always ships it
-        return
-    observation_erased.connect(_on_observation_erased, weak=False)
+    signals.observation_erased.connect(_on_observation_erased, weak=False)
 
 
 def _register_pages(app: Flask) -> None:
     """Where this package shows on pages of the ground floor: home page panels, and where a PDF job leads."""
-    from convening.views import home_panels, pdf_job_link
-    from webapp.home import register_home_panels
-    from webapp.jobs import register_result_link
-
     register_home_panels(app, home_panels)
     register_result_link(app, "briefing_pdf", pdf_job_link)

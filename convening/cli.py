@@ -1,15 +1,38 @@
-"""`commintel briefing …`: compose and render a briefing from the command line, or publish a session's briefing."""
+"""`commintel briefing …`: compose and render a briefing from the command line, or publish a session's briefing.
+
+Each command is one transaction (:func:`webapp.transactions.command`); ``build`` never stores anything: it ends its
+transaction by raising :class:`_NothingStored`, so that the commit point rolls it back.
+"""
 
 from __future__ import annotations
 
 import sys
+from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from convening import operations as ops
+from convening import publishing
+from convening.models import Session
+from webapp import transactions
 from webapp.extensions import db
+from webapp.models import Partnership
+from webapp.operations import OperationError
+
+if TYPE_CHECKING:
+    from convening.pdf import RenderResult
+
+
+class _NothingStored(Exception):  # noqa: N818 - not an error: how ``build`` ends its transaction without storing
+    """Raised at the end of ``briefing build`` with the PDF it rendered: the command's transaction rolls back."""
+
+    def __init__(self, result: RenderResult):
+        super().__init__("briefing build stores nothing")
+        self.result = result
 
 
 @click.group("briefing", help="Partnership briefings.")
@@ -24,11 +47,7 @@ def briefing_cli() -> None:
 @with_appcontext
 def build_command(slug: str, session_id: int | None, out: str) -> None:
     """Compose the default draft from the latest data and render it to a PDF, without publishing or storing."""
-    from convening import operations as ops
-    from convening.models import Session
-    from convening.pdf import PdfError
-    from webapp.models import Partnership
-    from webapp.operations import OperationError
+    from convening.pdf import PdfError  # noqa: PLC0415 - heavy: convening.pdf loads WeasyPrint
 
     partnership = db.session.scalar(select(Partnership).where(Partnership.slug == slug))
     if partnership is None:
@@ -42,29 +61,25 @@ def build_command(slug: str, session_id: int | None, out: str) -> None:
             select(Session).where(Session.partnership_id == partnership.id).order_by(Session.held_on.desc()).limit(1)
         )
     try:
-        if session is None:
-            # No session yet: brief on the twelve weeks up to today, without storing anything.
-            from datetime import date
-
-            session = ops.create_session(partnership, f"{partnership.name}: latest picture", date.today(), None)
-        with click.progressbar(length=3, label="Building the briefing", file=sys.stderr) as bar:
-            # The default draft: every section machine-written from the latest data (rolled back below).
-            for section in session.briefing.sections if session.briefing else []:
-                section.machine_written = True
-            briefing = ops.compose_briefing(session, None)
-            bar.update(1)
-            doc = ops.briefing_document(briefing)
-            bar.update(1)
-            result = ops.render_document_pdf(doc)
-            bar.update(1)
-    except OperationError as exc:
-        db.session.rollback()
+        with transactions.command(what="briefing build (stores nothing)"):
+            if session is None:
+                # No session yet: brief on the twelve weeks up to today, without storing anything.
+                session = ops.create_session(partnership, f"{partnership.name}: latest picture", date.today(), None)
+            with click.progressbar(length=3, label="Building the briefing", file=sys.stderr) as bar:
+                # The default draft: every section machine-written from the latest data (rolled back below).
+                for section in session.briefing.sections if session.briefing else []:
+                    section.machine_written = True
+                briefing = ops.compose_briefing(session, None)
+                bar.update(1)
+                doc = publishing.briefing_document(briefing)
+                bar.update(1)
+                rendered = publishing.render_document_pdf(doc)
+                bar.update(1)
+            raise _NothingStored(rendered)
+    except _NothingStored as built:
+        result = built.result
+    except (OperationError, PdfError) as exc:
         raise click.ClickException(exc.message) from None
-    except PdfError as exc:
-        db.session.rollback()
-        raise click.ClickException(exc.message) from None
-    finally:
-        db.session.rollback()  # build never stores anything
     Path(out).write_bytes(result.pdf)
     click.echo(f"Wrote {out}: {result.pages} pages in {result.seconds:.1f} s (draft, not published).")
 
@@ -74,10 +89,7 @@ def build_command(slug: str, session_id: int | None, out: str) -> None:
 @with_appcontext
 def publish_command(session_id: int) -> None:
     """Publish the session's reviewed briefing as a new version and render its PDF now."""
-    from convening import operations as ops
-    from convening.models import Session
-    from convening.pdf import PdfError
-    from webapp.operations import OperationError
+    from convening.pdf import PdfError  # noqa: PLC0415 - heavy: convening.pdf loads WeasyPrint
 
     session = db.session.get(Session, session_id)
     if session is None:
@@ -85,13 +97,9 @@ def publish_command(session_id: int) -> None:
     if session.briefing is None:
         raise click.ClickException(f"Session {session_id} has no briefing yet: compose it first.")
     try:
-        version = ops.publish_briefing(session.briefing, None)
-        ops.render_version_pdf(version, progress=lambda pct, msg: click.echo(f"{pct:3d}% {msg}", err=True))
+        with transactions.command(what="briefing publish"):
+            version = publishing.publish_briefing(session.briefing, None)
+            publishing.render_version_pdf(version, progress=lambda pct, msg: click.echo(f"{pct:3d}% {msg}", err=True))
     except (OperationError, PdfError) as exc:
-        db.session.rollback()
         raise click.ClickException(exc.message) from None
-    except Exception:
-        db.session.rollback()
-        raise
-    db.session.commit()
     click.echo(f"Published version {version.number} of session {session_id}'s briefing ({version.pdf_pages}).")

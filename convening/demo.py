@@ -15,7 +15,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from convening import operations as ops
+from convening import publishing
 from convening.models import Session
+from indicators.demo import load_index
 from webapp.extensions import db
 from webapp.models import Organisation, Partnership
 from webapp.operations import OperationError
@@ -29,8 +31,6 @@ def _org(slug: str) -> Organisation | None:
 
 
 def load() -> list[str]:
-    from indicators.demo import load_index
-
     return [*load_index(), *_load_sessions()]  # the neighbourhood index first: the briefings brief on it
 
 
@@ -46,27 +46,29 @@ def _load_sessions() -> list[str]:
     lines: list[str] = []
     members = partnership.members
 
-    past = ops.create_session(
-        partnership,
-        PAST_TITLE,
-        today - timedelta(days=84),
-        convenor,
-        place="Easton Community Centre, Kilburn Street",
-        period_start=today - timedelta(days=84 + 182),
-        period_end=today - timedelta(days=85),
-        agenda=["Welcome and apologies", "What members are seeing", "Food and fuel this winter", "Actions"],
-        attending=members[:4],
-    )
     try:
-        briefing = ops.compose_briefing(past, convenor)
+        # In a savepoint: when there is nothing to brief on yet, the session goes too, so that a later run (once
+        # there is data) starts clean; what the other demo loaders stored in this transaction stays.
+        with db.session.begin_nested():
+            past = ops.create_session(
+                partnership,
+                PAST_TITLE,
+                today - timedelta(days=84),
+                convenor,
+                place="Easton Community Centre, Kilburn Street",
+                period_start=today - timedelta(days=84 + 182),
+                period_end=today - timedelta(days=85),
+                agenda=["Welcome and apologies", "What members are seeing", "Food and fuel this winter", "Actions"],
+                attending=members[:4],
+            )
+            briefing = ops.compose_briefing(past, convenor)
     except OperationError as exc:
-        db.session.rollback()  # leave nothing behind, so that a later run (once there is data) starts clean
         return [f"Briefings: skipped ({exc.message})"]
     for section in briefing.sections:
         if section.machine_written:
             ops.approve_section(section, convenor)
-    version = ops.publish_briefing(briefing, convenor)
-    ops.render_version_pdf(version)
+    version = publishing.publish_briefing(briefing, convenor)
+    publishing.render_version_pdf(version)
     lines.append(f"Briefings: “{PAST_TITLE}” published as version 1 ({version.pdf_pages}).")
     ops.add_decision(past, "Pool surplus food between the Easton and Lawrence Hill pantries over the winter.", convenor)
     food = _org("lawrence-hill-food-share")

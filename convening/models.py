@@ -3,13 +3,14 @@ actions, and who read which briefing.
 
 Themes come from the nlp package and observations from submissions; sessions and actions point at them with plain id
 lists (JSON), so that this package owns no foreign key into a table whose shape is not ours to change, and erasing an
-observation never fails on a constraint here (the erasure hook in :mod:`convening.operations` cleans the lists).
+observation never fails on a constraint here (the erasure hook in :mod:`convening.erasure` cleans the lists).
 """
 
 from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     JSON,
@@ -24,11 +25,16 @@ from sqlalchemy import (
     event,
     inspect,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import InstanceState, Mapped, mapped_column, relationship
 from sqlalchemy.orm import Session as OrmSession
 
-from webapp.disclosure import EDITIONS, Audience
+from webapp.disclosure import EDITIONS, Audience, released_with
 from webapp.extensions import db
+
+if TYPE_CHECKING:  # mypy cannot see db.Model, which Flask-SQLAlchemy makes at run time from this declarative base
+    from webapp.extensions import Base as Model
+else:
+    Model = db.Model
 from webapp.models import Organisation, Partnership, User, UTCDateTime, str_enum, utcnow
 
 
@@ -94,7 +100,7 @@ session_organisations = Table(
 )
 
 
-class Session(db.Model):
+class Session(Model):
     """A partnership meeting: when and where, what it looks at (its focus), its agenda and who attends."""
 
     __tablename__ = "convening_sessions"
@@ -130,7 +136,7 @@ class Session(db.Model):
         return f"<Session {self.id}>"
 
 
-class Briefing(db.Model):
+class Briefing(Model):
     """The briefing of a session: a working draft (its sections) and the versions published from it."""
 
     __tablename__ = "briefings"
@@ -177,7 +183,7 @@ class Briefing(db.Model):
             raise ValueError(f"Nothing changed since version {self.versions[-1].number} was published.")
 
 
-class BriefingSection(db.Model):
+class BriefingSection(Model):
     """A section of the draft. Machine-written text stays marked until a convenor edits or approves it."""
 
     __tablename__ = "briefing_sections"
@@ -207,7 +213,7 @@ class BriefingSection(db.Model):
         return [int(q["observation_id"]) for q in (self.data or {}).get("quotes", [])]
 
 
-class BriefingVersion(db.Model):
+class BriefingVersion(Model):
     """A published, numbered, immutable version: the composition as published, read in one edition per audience.
 
     ``content`` holds the composition (sections in order, the convenor's own text) and the facts every figure is
@@ -297,7 +303,7 @@ class BriefingVersion(db.Model):
         self._erasure_pending = True
 
 
-class BriefingEdition(db.Model):
+class BriefingEdition(Model):
     """One audience's edition of a published version: its PDF, and what its figures were released with.
 
     The edition's text is rendered from the version's content whenever it is read; its PDF is rendered once per
@@ -326,8 +332,6 @@ class BriefingEdition(db.Model):
     @property
     def stale(self) -> bool:
         """The PDF was released with another k or perturbation table than the ones in force."""
-        from webapp.disclosure import released_with
-
         if self.pdf_sha256 is None:
             return True
         if (self.released_with or {}).get("legacy"):
@@ -337,7 +341,7 @@ class BriefingEdition(db.Model):
         }
 
 
-class BriefingContribution(db.Model):
+class BriefingContribution(Model):
     """How many observations of an organisation a published version drew on ("your observations informed …"), as a
     tally (count and key sum) so that it is released like every other count."""
 
@@ -352,7 +356,7 @@ class BriefingContribution(db.Model):
     organisation: Mapped[Organisation] = relationship()
 
 
-class Decision(db.Model):
+class Decision(Model):
     __tablename__ = "convening_decisions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -364,7 +368,7 @@ class Decision(db.Model):
     session: Mapped[Session] = relationship(back_populates="decisions")
 
 
-class Action(db.Model):
+class Action(Model):
     """Something a member organisation agreed to do, by when; open ones reappear in the next session's briefing."""
 
     __tablename__ = "convening_actions"
@@ -386,7 +390,7 @@ class Action(db.Model):
     owner: Mapped[Organisation | None] = relationship()
 
 
-class BriefingView(db.Model):
+class BriefingView(Model):
     """One reading or download of a published version: who (and their kind of organisation), how, when."""
 
     __tablename__ = "briefing_views"
@@ -407,7 +411,7 @@ def _versions_are_immutable(session: OrmSession, flush_context, instances) -> No
     for obj in session.dirty:
         if not isinstance(obj, BriefingVersion):
             continue
-        state = inspect(obj)
+        state: InstanceState[BriefingVersion] = inspect(obj)
         erasing = obj.__dict__.pop("_erasure_pending", False) and obj.withdrawn_at is not None
         for attr in state.mapper.column_attrs:
             if attr.key in BriefingVersion.MUTABLE or (erasing and attr.key == "content"):

@@ -8,17 +8,23 @@ observation text.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
+
+if TYPE_CHECKING:  # mypy cannot see db.Model, which Flask-SQLAlchemy makes at run time from this declarative base
+    from webapp.extensions import Base as Model
+else:
+    Model = db.Model
 from webapp.models import Organisation, Partnership, User, UTCDateTime, utcnow
 
 NOTE_MAX = 500
 
 
-class NetworkInvitation(db.Model):
+class NetworkInvitation(Model):
     """A convenor's invitation to two member organisations of a partnership to connect (both are told by email)."""
 
     __tablename__ = "network_invitations"

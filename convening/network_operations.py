@@ -1,6 +1,7 @@
 """Operations of the organisation network: an organisation's consent to be named, and a convenor's invitation to
-two organisations to connect. They change objects, flush and record in the audit log (ids only); the views commit
-and send the emails after the commit (:func:`send_invitation`)."""
+two organisations to connect. They change objects, flush and record in the audit log (ids only); the request that
+calls them commits once, after its view returned (:mod:`webapp.transactions`). The invitation's emails are sent
+by :func:`send_invitation`, before that commit so that the view can say how many went out."""
 
 from __future__ import annotations
 
@@ -74,7 +75,7 @@ def invitation_text(invitation: NetworkInvitation, other: Organisation) -> str:
 
 
 def send_invitation(invitation: NetworkInvitation) -> int:
-    """Email the admins of both organisations (after the commit); returns how many emails went out and stores it."""
+    """Email the admins of both organisations; returns how many emails went out and stores it on the invitation."""
     sent = 0
     pairs = ((invitation.first, invitation.second), (invitation.second, invitation.first))
     for org, other in pairs:
@@ -83,5 +84,5 @@ def send_invitation(invitation: NetworkInvitation) -> int:
             if mail.send_notice(address, subject, invitation_text(invitation, other), f"invitation {invitation.id}"):
                 sent += 1
     invitation.sent_to = sent
-    db.session.commit()
+    db.session.flush()
     return sent

@@ -4,7 +4,7 @@ Observations are read only through :func:`submissions.queries.partnership_observ
 (so a funder's network counts only what was shared with funders, and nothing of another partnership), as narrow
 rows: id, record key, organisation, area and theme under the partnership's active theme model (after merges;
 hidden themes and residents' observations left out). Areas are placed in their ward with the composer's
-:class:`~convening.composer.Geography`.
+:class:`~convening.composer.focus.Geography`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from datetime import date
 from flask import current_app
 from sqlalchemy import and_, select
 
-from convening.composer import Geography
+from convening.composer.focus import Geography
 from convening.network import Mark, cells_of
+from nlp.models import Theme, ThemeAssignment, active_model
 from submissions.models import Observation
 from submissions.queries import partnership_observations
 from webapp.disclosure import RECORD_KEYS, Audience, Released, Tally, release, threshold
@@ -28,8 +29,6 @@ from webapp.models import Organisation, OrgKind, Partnership
 
 def themes_after_merges(partnership: Partnership, assigned: set[int]) -> dict[int, tuple[int, str] | None]:
     """``{assigned theme id: (theme id after merges, label)}``; None for a hidden theme."""
-    from nlp.models import Theme
-
     if not assigned:
         return {}
     themes = {
@@ -57,8 +56,6 @@ class Reading:
 def read_marks(partnership: Partnership, audience: Audience, since: date | None, until: date | None = None) -> Reading:
     """The organisations' themed observations of ``partnership`` that ``audience`` counts, from ``since`` (None: all
     time) to ``until`` (inclusive; None: no end)."""
-    from nlp.models import ThemeAssignment, active_model
-
     model = active_model(partnership.id)
     if model is None:
         return Reading()

@@ -8,7 +8,9 @@ applied here and answer 404. Every count shown is released through :mod:`webapp.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -23,7 +25,7 @@ from convening.network import Network, analyse
 from convening.network_models import NOTE_MAX, NetworkInvitation
 from convening.network_queries import member_organisations, read_marks, who_else
 from indicators.community import since_for
-from webapp import policy
+from webapp import policy, transactions
 from webapp.disclosure import Audience, method_note, release, threshold
 from webapp.extensions import db
 from webapp.models import Area, Organisation, OrgKind, OrgRole, Partnership
@@ -73,11 +75,11 @@ class Node:
     broker: bool
 
 
-def _wards(ids) -> dict[int, str]:
-    ids = sorted(set(ids))
+def _wards(area_ids: Iterable[int]) -> dict[int, str]:
+    ids = sorted(set(area_ids))
     if not ids:
         return {}
-    return dict(db.session.execute(select(Area.id, Area.name).where(Area.id.in_(ids))).all())
+    return {area_id: name for area_id, name in db.session.execute(select(Area.id, Area.name).where(Area.id.in_(ids)))}
 
 
 def _drawing(network: Network, names: dict[int, str]) -> list[Node]:
@@ -192,10 +194,11 @@ def invite(slug: str):
         invitation = net_ops.invite(partnership, form.first.data, form.second.data, form.note.data or "",
                                     current_user)  # fmt: skip
     except OperationError as exc:
-        db.session.rollback()
+        transactions.discard()
         flash(exc.message, "error")
         return redirect(back)
-    db.session.commit()
+    # Sent before the request's one commit, so that the flash can say how many went out (the invitation is flushed:
+    # the emails name its row, stored by that commit).
     sent = net_ops.send_invitation(invitation)
     if sent:
         flash(f"Invitation recorded and sent to {sent} organisation admin{'s' if sent != 1 else ''}.", "success")
@@ -221,7 +224,7 @@ def _administered() -> list[Organisation]:
 def mine():
     """Who else is reporting the themes your organisation reports, in your wards."""
     since, months = since_for(request.args.get("months"))
-    blocks = []
+    blocks: list[dict[str, Any]] = []
     for org in _my_organisations():
         partnerships = db.session.scalars(
             select(Partnership).where(Partnership.members.any(Organisation.id == org.id)).order_by(Partnership.name)
@@ -271,7 +274,6 @@ def naming():
         return redirect(url_for("network.mine"))
     organisation = administered[form.organisation.data]
     net_ops.set_network_naming(organisation, form.named.data == "yes", current_user)
-    db.session.commit()
     if organisation.network_named:
         flash(f"Other partners now see {organisation.name}'s name in the organisation network.", "success")
     else:

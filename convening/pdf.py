@@ -266,7 +266,7 @@ def vegalite_svg(spec: Mapping) -> bytes:
     Data must be inline (``data.values``): ``allowed_base_urls=[]`` stops vl-convert fetching anything.
     (webapp/charts.py may take this function over; the PDF keeps calling it from here.)
     """
-    import vl_convert
+    import vl_convert  # noqa: PLC0415 - heavy: the Vega renderer, loaded only when a chart is drawn
 
     svg = vl_convert.vegalite_to_svg(dict(spec), config=CHART_CONFIG, allowed_base_urls=[])
     return svg.encode()

@@ -19,9 +19,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from convening.composer import Edition, _md_escape
+from convening.composer.edition import Edition
+from convening.composer.sections import quotes as quotes_section
+from convening.composer.text import md_escape
 from convening.models import Briefing, BriefingSection, SectionKind
 from nlp import quasi_identifiers as qi
+from nlp.models_loader import load_spacy
+from nlp.redaction_tasks import build_gazetteer
 from webapp.disclosure import EDITIONS, Audience
 from webapp.extensions import db
 from webapp.models import User
@@ -41,9 +45,6 @@ class FlaggedQuote:
 
 
 def _detector():
-    from nlp.models_loader import load_spacy
-    from nlp.redaction_tasks import build_gazetteer
-
     return load_spacy(), build_gazetteer()[0]
 
 
@@ -78,7 +79,7 @@ def section_flags(section: BriefingSection, detector=None) -> list[FlaggedQuote]
     for i, quote in enumerate(quotes):
         # The funders' edition writes its quotes from the facts; the partnership's from the facts unless the convenor
         # edited the section (then only what is still in the text is shown).
-        shown = int(quote["observation_id"]) in funders or not edited or _plain(_md_escape(quote["text"])) in body
+        shown = int(quote["observation_id"]) in funders or not edited or _plain(md_escape(quote["text"])) in body
         if quote.get("generalised") or not shown:
             continue
         finding = qi.find_with(nlp, quote["text"], gazetteer)
@@ -135,9 +136,11 @@ def generalise_quote(section: BriefingSection, index: int, actor: User) -> str:
         }
     briefing.facts = facts
     if section.machine_written:
-        section.body = Edition(facts, Audience.PARTNERSHIP, briefing.session.partnership, tokens=True).quotes()[0]
+        section.body = quotes_section.write(
+            Edition(facts, Audience.PARTNERSHIP, briefing.session.partnership, tokens=True)
+        )[0]
     else:
-        section.body = section.body.replace(_md_escape(quote["text"]), _md_escape(new_text))
+        section.body = section.body.replace(md_escape(quote["text"]), md_escape(new_text))
     briefing.changed_since_publish = True
     db.session.flush()
     record("briefing.quote_generalise", "briefing_section", section.id, actor, quote=index + 1,

@@ -17,9 +17,11 @@ from celery import shared_task
 from sqlalchemy import select
 
 from convening.models import BriefingEdition, BriefingVersion
+from convening.publishing import editions_to_render, render_document_pdf, store_edition_pdf
+from webapp import jobs
 from webapp.extensions import db
 from webapp.jobs import report, running
-from webapp.models import Job, JobStatus, utcnow
+from webapp.models import Job, JobStatus, User, utcnow
 from webapp.transactions import end_read, write
 
 log = logging.getLogger(__name__)
@@ -32,8 +34,6 @@ MISSING_AFTER = timedelta(minutes=3)
 def _render_and_store(version_id: int, progress=None) -> BriefingVersion | None:
     """Render the PDF of each edition that needs one (no transaction) and store each (a short one). None when the
     version is gone."""
-    from convening.operations import editions_to_render, render_document_pdf, store_edition_pdf
-
     version = db.session.get(BriefingVersion, version_id)
     if version is None:
         return None
@@ -64,6 +64,8 @@ def render_briefing_pdf(job_id: str, version_id: int) -> dict:
             raise LookupError(f"briefing version {version_id} does not exist")
         report(job, 5, f"Rendering version {version.number}")
         version = _render_and_store(version_id, progress=lambda pct, msg: report(job, pct, msg))
+        if version is None:
+            raise LookupError(f"briefing version {version_id} was deleted while its PDF was rendered")
         job.result = {"version_id": version.id, "pages": {e.audience.value: e.pdf_pages for e in version.editions}}
         job.message = f"The PDFs of version {version.number} are ready ({version.pdf_pages})."
     return {"version_id": version_id}
@@ -109,3 +111,9 @@ def render_missing_pdfs() -> list[int]:
 
 def on_worker_start() -> None:
     render_missing_pdfs.apply_async()
+
+
+def enqueue_pdf(version: BriefingVersion, actor: User | None) -> Job:
+    """Queue the rendering of a just-published version's PDFs as a job whose progress the publisher follows (sent
+    once the request commits)."""
+    return jobs.enqueue("briefing_pdf", render_briefing_pdf, version.id, created_by=actor)

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 import pytest
 
 from convening import operations as cops
+from convening import publishing
 from convening.models import Session
 from submissions import operations as sops
 from submissions.models import Observation
@@ -122,7 +123,7 @@ def approve_all(briefing, user) -> None:
 
 def edition(briefing, audience: str = "partnership"):
     """The draft's edition for ``audience`` (its cells released through webapp.disclosure, as every page does)."""
-    from convening.composer import Edition
+    from convening.composer.edition import Edition
     from webapp.disclosure import Audience
 
     return Edition(briefing.facts or {}, Audience(audience), briefing.session.partnership)
@@ -132,7 +133,7 @@ def section_markdown(briefing, kind, audience: str = "partnership") -> str:
     """A section of the draft as the edition for ``audience`` reads it (figures released)."""
     from webapp.disclosure import Audience
 
-    doc = cops.briefing_document(briefing, Audience(audience))
+    doc = publishing.briefing_document(briefing, Audience(audience))
     return next(s["markdown"] for s in doc["sections"] if s["kind"] == kind.value)
 
 

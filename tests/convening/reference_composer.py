@@ -12,18 +12,11 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from convening import sections_grants
-from convening.composer import (
-    MAX_QUOTES,
-    QUOTES_PER_GROUP,
-    UNTHEMED,
-    Focus,
-    _d,
-    _slug,
-    _trim,
-    action_links,
-    focus_of,
-)
+from convening.composer.facts import MAX_QUOTES, QUOTES_PER_GROUP, UNTHEMED, action_links
+from convening.composer.focus import Focus, _d, focus_of
+from convening.composer.sections import grants as sections_grants
+from convening.composer.text import slug as _slug
+from convening.composer.text import trim as _trim
 from convening.models import Action, Session
 from submissions.models import Category, Observation, ObservationKind
 from submissions.queries import partnership_observations

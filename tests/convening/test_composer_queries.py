@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import event, insert, select
 
 from convening import operations as cops
-from convening.composer import compose
+from convening.composer.facts import compose
 from convening.models import Action, ActionStatus
 from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
 from submissions.operations import ensure_default_categories

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from convening import operations as cops
+from convening import queries as convening_queries
 from convening.models import BriefingVersion
 from nlp import models as nlp_models
 from nlp import operations as theme_ops
@@ -124,7 +125,7 @@ def test_stale_draft_after_a_merge_into_a_used_theme_and_a_refit(observed, make_
     _, briefing = _composed(observed, make_session)
     theme_ops.merge_themes(other, damp, observed["users"]["convenor"])
     db.session.commit()
-    assert cops.draft_staleness(briefing) == ["a theme was merged"]
+    assert convening_queries.draft_staleness(briefing) == ["a theme was merged"]
     db.session.add(
         nlp_models.ThemeModel(
             partnership_id=observed["partnership"].id,
@@ -137,4 +138,7 @@ def test_stale_draft_after_a_merge_into_a_used_theme_and_a_refit(observed, make_
         )  # fmt: skip
     )
     db.session.commit()
-    assert cops.draft_staleness(briefing) == ["a theme was merged", "the themes were found again (a refresh)"]
+    assert convening_queries.draft_staleness(briefing) == [
+        "a theme was merged",
+        "the themes were found again (a refresh)",
+    ]

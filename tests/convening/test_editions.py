@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import pytest
 
 from convening import operations as cops
-from convening import tasks
+from convening import publishing, tasks
 from convening.models import BriefingVersion
 from tests.conftest import sign_in
 from tests.convening.conftest import HELD_ON, approve_all
@@ -25,7 +25,7 @@ def _publish(observed, make_session):
     convenor = observed["users"]["convenor"]
     briefing = cops.compose_briefing(make_session(), convenor)
     approve_all(briefing, convenor)
-    version = cops.publish_briefing(briefing, convenor)
+    version = publishing.publish_briefing(briefing, convenor)
     db.session.commit()
     return version
 
@@ -63,7 +63,7 @@ def test_funders_read_the_funders_edition_without_partnership_text(
         pdf_text = _pdf_text(pdf.data, tmp_path)
         assert "skip meals" not in pdf_text
     # The funders' edition counts only observations shared with funders: here one, "fewer than k".
-    doc = cops.version_document(version, Audience.FUNDERS)
+    doc = publishing.version_document(version, Audience.FUNDERS)
     headlines = next(s for s in doc["sections"] if s["kind"] == "headlines")
     assert str(release(Tally.of([for_funders]))) in headlines["markdown"]
     assert "fewer than 5" in headlines["markdown"]
@@ -104,8 +104,8 @@ def _publish_two_versions(observed, make_session) -> list[int]:
         session = make_session(held_on=held_on, title=f"Partnership meeting {i + 1}", period_start=PERIOD_START)
         briefing = cops.compose_briefing(session, convenor)
         approve_all(briefing, convenor)
-        version = cops.publish_briefing(briefing, convenor)
-        cops.render_version_pdf(version)
+        version = publishing.publish_briefing(briefing, convenor)
+        publishing.render_version_pdf(version)
         db.session.commit()
         ids.append(version.id)
     return ids

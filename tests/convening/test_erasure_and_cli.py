@@ -6,6 +6,7 @@ from datetime import date
 
 from sqlalchemy import select
 
+from convening import erasure, publishing
 from convening import operations as cops
 from convening.cli import briefing_cli
 from convening.models import BriefingEdition, BriefingSection, BriefingVersion, SectionKind
@@ -22,8 +23,8 @@ def test_erasing_a_quoted_observation_republishes_without_it(observed, make_sess
     quotes = next(s for s in briefing.sections if s.kind is SectionKind.QUOTES)
     # The convenor edited the quotes section by hand; the quote must go from their text too.
     cops.edit_section(quotes, convenor, body="Our members told us:\n\n" + quotes.body + "\n\nMore next time.")
-    v1 = cops.publish_briefing(briefing, convenor)
-    cops.render_version_pdf(v1)
+    v1 = publishing.publish_briefing(briefing, convenor)
+    publishing.render_version_pdf(v1)
     db.session.commit()
     v1_id, quoted = v1.id, observed["quoted"]
     assert "skip meals" in str(v1.content)
@@ -87,7 +88,7 @@ def test_an_edited_or_copied_quote_is_erased_too(observed, make_session):
         "One member said parents skip meals so that the children can eat before payday, which stayed with us.\n\n"
         "The pantry is busier on Fridays."
     ), convenor)  # fmt: skip
-    v1 = cops.publish_briefing(briefing, convenor)
+    v1 = publishing.publish_briefing(briefing, convenor)
     db.session.commit()
     assert str(v1.content).count("skip meals") >= 2
     v1_id, note_id = v1.id, note.id
@@ -119,13 +120,13 @@ def test_every_version_that_counted_it_is_scrubbed_and_only_the_latest_republish
     convenor = observed["users"]["convenor"]
     briefing = cops.compose_briefing(make_session(), convenor)
     approve_all(briefing, convenor)
-    v1 = cops.publish_briefing(briefing, convenor)
+    v1 = publishing.publish_briefing(briefing, convenor)
     quotes = next(s for s in briefing.sections if s.kind is SectionKind.QUOTES)
     cops.set_included(quotes, False, convenor)
-    v2 = cops.publish_briefing(briefing, convenor)
+    v2 = publishing.publish_briefing(briefing, convenor)
     db.session.commit()
-    assert "skip meals" in str(cops.version_document(v1, Audience.PARTNERSHIP))
-    assert "skip meals" not in str(cops.version_document(v2, Audience.PARTNERSHIP))
+    assert "skip meals" in str(publishing.version_document(v1, Audience.PARTNERSHIP))
+    assert "skip meals" not in str(publishing.version_document(v2, Audience.PARTNERSHIP))
     v1_id, v2_id = v1.id, v2.id
 
     sops.erase_observation(observed["quoted"], observed["users"]["org_admin"])
@@ -143,7 +144,7 @@ def test_every_version_that_counted_it_is_scrubbed_and_only_the_latest_republish
 
 
 def test_scrubbing_markdown_keeps_what_does_not_carry_the_text():
-    erased = cops.ErasedText.of(["[redacted] Parents tell us they skip meals so that the children can eat."])
+    erased = erasure.ErasedText.of(["[redacted] Parents tell us they skip meals so that the children can eat."])
     markdown = "\n".join([
         "Intro paragraph.",
         "",
@@ -163,15 +164,15 @@ def test_scrubbing_markdown_keeps_what_does_not_carry_the_text():
         "| they skip meals so that the children can eat | a charity |",
         "| damp everywhere | a school |",
     ])  # fmt: skip
-    out = cops.scrub_markdown(markdown, erased)
+    out = erasure.scrub_markdown(markdown, erased)
     assert "skip meals" not in out
     assert "### Families" not in out  # left empty: its heading goes too
     assert "### Housing" in out
     assert "Damp is the first thing" in out
     assert "| damp everywhere | a school |" in out
     assert out.startswith("Intro paragraph.")
-    assert cops.scrub_markdown("Parents skip meals.", erased) == "Parents skip meals."  # a short phrase is not a run
-    assert cops.scrub_markdown(markdown, cops.ErasedText.of([])) == markdown
+    assert erasure.scrub_markdown("Parents skip meals.", erased) == "Parents skip meals."  # a short phrase is not a run
+    assert erasure.scrub_markdown(markdown, erasure.ErasedText.of([])) == markdown
 
 
 def test_a_published_version_content_changes_only_by_erasure(observed, make_session):
@@ -180,7 +181,7 @@ def test_a_published_version_content_changes_only_by_erasure(observed, make_sess
     convenor = observed["users"]["convenor"]
     briefing = cops.compose_briefing(make_session(), convenor)
     approve_all(briefing, convenor)
-    version = cops.publish_briefing(briefing, convenor)
+    version = publishing.publish_briefing(briefing, convenor)
     db.session.commit()
     version.content = {**version.content, "title": "Changed"}
     with pytest.raises(ValueError, match="cannot be changed"):
@@ -194,7 +195,7 @@ def test_erasing_an_unquoted_observation_republishes_the_counts_without_it(obser
     convenor = observed["users"]["convenor"]
     briefing = cops.compose_briefing(make_session(), convenor)
     approve_all(briefing, convenor)
-    v1 = cops.publish_briefing(briefing, convenor)
+    v1 = publishing.publish_briefing(briefing, convenor)
     db.session.commit()
     counted = v1.content["facts"]["partnership"]["cells"]["total.now"]
     other = db.session.scalar(select(type(observed["quoted"])).where(type(observed["quoted"]).consent_to_quote.is_(
@@ -260,8 +261,8 @@ def test_a_reissued_pdf_is_stored_although_the_database_was_busy(observed, make_
     convenor = observed["users"]["convenor"]
     briefing = cops.compose_briefing(make_session(), convenor)
     approve_all(briefing, convenor)
-    v1 = cops.publish_briefing(briefing, convenor)
-    cops.render_version_pdf(v1)
+    v1 = publishing.publish_briefing(briefing, convenor)
+    publishing.render_version_pdf(v1)
     db.session.commit()
     real_commit, busy = db.session.commit, []
 
@@ -289,7 +290,7 @@ def test_a_version_left_without_its_pdf_is_rendered_by_the_sweep(observed, make_
     convenor = observed["users"]["convenor"]
     briefing = cops.compose_briefing(make_session(), convenor)
     approve_all(briefing, convenor)
-    version = cops.publish_briefing(briefing, convenor)  # its render message was lost: no job, no PDF
+    version = publishing.publish_briefing(briefing, convenor)  # its render message was lost: no job, no PDF
     db.session.commit()
     assert tasks.render_missing_pdfs() == [], "its own task still has time to render it"
     monkeypatch.setattr(tasks, "MISSING_AFTER", timedelta(seconds=-1))  # ... and now it has had it

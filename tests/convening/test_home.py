@@ -15,6 +15,7 @@ from html.parser import HTMLParser
 import pytest
 
 from convening import operations as cops
+from convening import publishing
 from convening.models import BriefingVersion
 from submissions import operations as sops
 from submissions.signals import observations_saved
@@ -83,7 +84,7 @@ def sessions(cworld, make_session, make_observation) -> dict:
     published = make_session(held_on=date.today() - timedelta(days=30), title="Autumn meeting")
     briefing = cops.compose_briefing(published, convenor)
     approve_all(briefing, convenor)
-    cops.publish_briefing(briefing, convenor)
+    publishing.publish_briefing(briefing, convenor)
     cops.add_action(published, "Write to the housing team about damp", convenor, owner=cworld["org"],
                     due_on=date.today() + timedelta(days=7))  # fmt: skip
     cops.add_action(published, "An action due in two months", convenor, due_on=date.today() + timedelta(days=60))

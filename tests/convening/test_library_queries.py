@@ -8,6 +8,7 @@ from datetime import date
 
 from sqlalchemy import event, select
 
+from convening import access, publishing
 from convening import operations as cops
 from nlp.models import Theme, ThemeModel
 from nlp.queries import visible_theme_labels_of, visible_themes
@@ -46,7 +47,7 @@ def _funded_partnership(cworld, i: int, themed: bool) -> Partnership:
     partnership.areas = list(cworld["partnership"].areas)
     for n in range(2):
         session = cops.create_session(partnership, f"Meeting {i}.{n}", date(2025, 3, 1 + n), convenor)
-        cops.publish_briefing(cops.start_briefing(session, convenor), None, automatic=True)
+        publishing.publish_briefing(cops.start_briefing(session, convenor), None, automatic=True)
     if themed:
         themes = [Theme(partnership_id=partnership.id, auto_label=f"theme {i}.{k}") for k in range(4)]
         db.session.add_all(themes)
@@ -105,17 +106,17 @@ def test_library_lists_the_latest_version_of_each_readable_briefing(cworld, clie
     partnership = _funded_partnership(cworld, 0, themed=False)
     session = db.session.scalar(select(Partnership).where(Partnership.id == partnership.id))
     briefing = cops.start_briefing(cops.create_session(session, "Later meeting", HELD_ON, None), None)
-    cops.publish_briefing(briefing, None, automatic=True)
+    publishing.publish_briefing(briefing, None, automatic=True)
     briefing.changed_since_publish = True
-    cops.publish_briefing(briefing, None, automatic=True, note="second version")
+    publishing.publish_briefing(briefing, None, automatic=True, note="second version")
     db.session.commit()
-    versions = cops.library(cworld["users"]["funder"])
+    versions = access.library(cworld["users"]["funder"])
     assert [(v.title, v.number) for v in versions] == [
         ("Briefing: Later meeting", 2),
         ("Briefing: Meeting 0.1", 1),
         ("Briefing: Meeting 0.0", 1),
     ]
-    assert cops.library(cworld["users"]["resident"]) == []
+    assert access.library(cworld["users"]["resident"]) == []
 
 
 def test_long_select_writes_the_html_wtforms_writes(app):
@@ -142,12 +143,12 @@ def test_long_select_writes_the_html_wtforms_writes(app):
 def test_the_library_pages_its_briefings_in_the_same_order(cworld, client_for, monkeypatch):
     import re
 
-    from convening import views
+    from convening import library_views
 
-    monkeypatch.setattr(views, "LIBRARY_PAGE", 4)
+    monkeypatch.setattr(library_views, "LIBRARY_PAGE", 4)
     for i in range(5):
         _funded_partnership(cworld, i, themed=False)
-    everything = [v.id for v in cops.library(cworld["users"]["funder"])]
+    everything = [v.id for v in access.library(cworld["users"]["funder"])]
     assert len(everything) == 10
     funder = client_for("funder")
     seen, page, pages = [], 1, 0
@@ -174,9 +175,9 @@ def test_the_library_pages_its_briefings_in_the_same_order(cworld, client_for, m
 
 
 def test_many_partnerships_list_their_wards_and_themes_once_one_is_chosen(cworld, client_for, monkeypatch):
-    from convening import views
+    from convening import library_views
 
-    monkeypatch.setattr(views, "LIBRARY_ALL_OPTIONS", 2)
+    monkeypatch.setattr(library_views, "LIBRARY_ALL_OPTIONS", 2)
     partnerships = [_funded_partnership(cworld, i, themed=True) for i in range(3)]
     funder = client_for("funder")
     page = funder.get("/convening/library").get_data(as_text=True)

@@ -362,7 +362,7 @@ def test_a_funders_edition_never_names_organisations_of_other_partnerships(theme
     ids = {o.id for o in themed["partnership"].members}
     assert set(briefing.facts["funders"]["network"]["organisations"]) <= ids
     # An erasure recounts the side cells: the mutual aid falls to k-1 and the edge goes.
-    from convening.composer import without_observation
+    from convening.composer.facts import without_observation
 
     gone = themed["made"]["food"][6]  # one of the mutual aid's five
     facts, changed = without_observation(briefing.facts, gone.id, gone.record_key)

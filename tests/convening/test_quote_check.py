@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from convening import operations as cops
-from convening import quote_check
+from convening import publishing, quote_check
 from convening.models import SectionKind
 from tests.convening.conftest import approve_all
 from webapp.extensions import db
@@ -37,7 +37,7 @@ def test_approval_and_publishing_are_refused_while_a_quote_could_identify_someon
             cops.approve_section(section, convenor)
     cops.edit_section(quotes, convenor, body=quotes.body)  # reviewed by hand, the quote still in it
     with pytest.raises(OperationError, match="could identify someone"):
-        cops.publish_briefing(briefing, convenor)
+        publishing.publish_briefing(briefing, convenor)
 
 
 def test_one_click_generalisation_resolves_it_and_is_audited(risky_briefing, observed, client_for):
@@ -59,5 +59,5 @@ def test_one_click_generalisation_resolves_it_and_is_audited(risky_briefing, obs
     assert "Stoke Bishop" not in str(event.detail)
     briefing = quotes.briefing
     approve_all(briefing, convenor)
-    version = cops.publish_briefing(briefing, convenor)
+    version = publishing.publish_briefing(briefing, convenor)
     assert "Stoke Bishop" not in str(version.content)

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from convening import operations as cops
+from convening import publishing
 from convening.models import Briefing, BriefingVersion, BriefingView, SectionKind, Session, ViewKind
 from tests.convening.conftest import approve_all
 from webapp.extensions import db
@@ -18,9 +19,9 @@ def _published(observed, make_session, render: bool = True) -> BriefingVersion:
     session = make_session()
     briefing = cops.compose_briefing(session, convenor)
     approve_all(briefing, convenor)
-    version = cops.publish_briefing(briefing, convenor)
+    version = publishing.publish_briefing(briefing, convenor)
     if render:
-        cops.render_version_pdf(version)
+        publishing.render_version_pdf(version)
     cops.add_decision(session, "Fund a second evening pantry in Lawrence Hill.", convenor)
     cops.add_action(session, "Write to the housing team about damp", convenor, owner=observed["org"])
     db.session.commit()
@@ -161,7 +162,7 @@ def test_library_filters_and_outsiders(observed, make_session, client_for, make_
     focused = make_session(title="Ashley only", focus_area_ids=[ashley])
     b = cops.compose_briefing(focused, observed["users"]["convenor"])
     approve_all(b, observed["users"]["convenor"])
-    cops.publish_briefing(b, observed["users"]["convenor"])
+    publishing.publish_briefing(b, observed["users"]["convenor"])
     db.session.commit()
     assert "Ashley only" not in funder.get(f"/convening/library?area={lawrence}").get_data(as_text=True)
     assert "Ashley only" in funder.get(f"/convening/library?area={ashley}").get_data(as_text=True)
@@ -201,8 +202,8 @@ def test_hostile_session_and_section_text_is_escaped_and_fetches_nothing(observe
             if s.kind is not SectionKind.PROVENANCE:
                 cops.edit_section(s, convenor, title=("T " + evil)[:200], body=evil)
         cops.add_custom_section(briefing, "Custom " + evil[:100], evil, convenor)
-        version = cops.publish_briefing(briefing, convenor)
-        cops.render_version_pdf(version)
+        version = publishing.publish_briefing(briefing, convenor)
+        publishing.render_version_pdf(version)
         assert listener.requests == []
     for edition in version.editions:
         assert embedded_files(edition.pdf) == []

@@ -879,7 +879,7 @@ ROLE_AUDIENCE = {
 
 def read_everything(reader: Reader, role: str, slug: str, connection, tmp_path, pdfs: bool = True) -> None:
     """Every page ``role`` can reach that shows counts of observations, in every period option and edition."""
-    from convening import operations as ops
+    from convening import publishing
     from convening.models import Briefing, BriefingVersion, Session
     from webapp.disclosure import Audience
     from webapp.extensions import db
@@ -928,7 +928,7 @@ def read_everything(reader: Reader, role: str, slug: str, connection, tmp_path, 
             path = f"/convening/versions/{version_id}"
             page = reader.briefing(path, focus, edition)
             reader.briefing_tables(path, page, focus, group_by)
-            doc = ops.version_document(version, Audience(edition))
+            doc = publishing.version_document(version, Audience(edition))
             reader.briefing_charts(path, doc, focus, world.wards())
             if pdfs:
                 response = reader.client.get(f"{path}/pdf")
@@ -957,7 +957,9 @@ def read_everything(reader: Reader, role: str, slug: str, connection, tmp_path, 
                 path = f"/convening/sessions/{session_id}/briefing/preview{query}"
                 page = reader.briefing(path, focus, edition)
                 reader.briefing_tables(path, page, focus, group_by)
-                reader.briefing_charts(path, ops.briefing_document(briefing, Audience(edition)), focus, world.wards())
+                reader.briefing_charts(
+                    path, publishing.briefing_document(briefing, Audience(edition)), focus, world.wards()
+                )
 
 
 def reader_orgs(connection, reader: Reader) -> set[int]:

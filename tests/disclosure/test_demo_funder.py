@@ -256,6 +256,7 @@ def test_the_search_catches_text_released_past_the_layer(demo, tmp_path, monkeyp
     """With the layer bypassed (every redacted observation quotable to every audience), a briefing published again
     quotes what funders may not read, and the same search over the funder's reading finds it."""
     from convening import operations as cops
+    from convening import publishing
     from convening.models import Briefing, Session
     from tests.convening.conftest import approve_all
     from webapp.models import User
@@ -266,7 +267,7 @@ def test_the_search_catches_text_released_past_the_layer(demo, tmp_path, monkeyp
     session = db.session.scalars(select(Session).join(Briefing).order_by(Session.held_on.desc())).first()
     briefing = cops.compose_briefing(session, convenor)
     approve_all(briefing, convenor)
-    version = cops.publish_briefing(briefing, convenor)
+    version = publishing.publish_briefing(briefing, convenor)
     db.session.commit()
     funder, _ = funder_and_orgs()
     recorder = Recorder(sign_in(current_app.test_client(), funder, password="demo-password-2026"), tmp_path)  # noqa: S106

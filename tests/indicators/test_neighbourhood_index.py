@@ -357,6 +357,7 @@ def test_the_community_domain_goes_through_disclosure(world, wards, themed, clie
 
 def test_the_briefing_section_shows_the_published_index_for_each_edition(world, wards, themed):
     from convening import operations as briefing_ops
+    from convening import publishing
     from convening.models import SectionKind
 
     convenor = world["users"]["convenor"]
@@ -365,7 +366,7 @@ def test_the_briefing_section_shows_the_published_index_for_each_edition(world, 
     kinds = [s.kind for s in briefing.sections]
     assert SectionKind.INDEX in kinds
     assert kinds.index(SectionKind.INDEX) == kinds.index(SectionKind.INDICATORS) + 1
-    doc = briefing_ops.briefing_document(briefing, Audience.PARTNERSHIP)
+    doc = publishing.briefing_document(briefing, Audience.PARTNERSHIP)
     section = next(s for s in doc["sections"] if s["kind"] == "index")
     text = section["markdown"]
     top = ops.reading(themed["version"], Audience.PARTNERSHIP).result.ranked[0]
@@ -375,7 +376,7 @@ def test_the_briefing_section_shows_the_published_index_for_each_edition(world, 
     assert "1,000 random weightings" in text
     assert "Damp homes survey" in text  # its source, with provenance
     assert "Community: Damp and mould" in text
-    funders = briefing_ops.briefing_document(briefing, Audience.FUNDERS)
+    funders = publishing.briefing_document(briefing, Audience.FUNDERS)
     text = next(s for s in funders["sections"] if s["kind"] == "index")["markdown"]
     assert "Damp and mould" not in text
     assert "official indicators alone" in text

@@ -232,12 +232,13 @@ def test_one_evidence_gap_rule_on_the_city_list_the_ward_pages_and_the_briefing(
 
     # The briefing's gaps table names the same wards (no observations anywhere: every deprived ward is a gap).
     from convening import operations as cops
+    from convening import publishing
     from convening.models import SectionKind
     from webapp.disclosure import Audience
 
     session = cops.create_session(partnership, "Gaps meeting", date.today(), world["users"]["convenor"])
     briefing = cops.compose_briefing(session, world["users"]["convenor"])
-    doc = cops.briefing_document(briefing, Audience.PARTNERSHIP)
+    doc = publishing.briefing_document(briefing, Audience.PARTNERSHIP)
     table = next(s["markdown"] for s in doc["sections"] if s["kind"] == SectionKind.GAPS.value)
     names = {db.session.scalar(select(Area.name).where(Area.code == code)) for code in listed}
     in_briefing = set(_re.findall(r"^\| ([^|]+?) \| \d+% \|", table, _re.M))

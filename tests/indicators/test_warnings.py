@@ -145,7 +145,9 @@ def test_too_few_is_no_warning(themed):
 
 def test_the_briefing_offers_the_warning_as_a_discussion_question_to_the_partnership_only(themed):
     from convening import operations as cops
-    from convening.composer import Edition, compose
+    from convening.composer.edition import Edition
+    from convening.composer.facts import compose
+    from convening.composer.sections import questions
     from webapp.disclosure import Audience
 
     _observe(themed, "E01014540", LAST_MONTH, 16)
@@ -159,10 +161,10 @@ def test_the_briefing_offers_the_warning_as_a_discussion_question_to_the_partner
     facts, _ = compose(session)
     assert facts["partnership"]["warnings"][0]["area"] == central.name
     assert "funders" not in facts or "warnings" not in facts["funders"]
-    text, _ = Edition(facts, Audience.PARTNERSHIP, themed["partnership"]).questions()
+    text, _ = questions.write(Edition(facts, Audience.PARTNERSHIP, themed["partnership"]))
     assert f"Early warning: reports about {THEME.lower()} are rising in {central.name}" in text
     assert "Claimant rate (2019 to 2020)" in text
-    funders, _ = Edition(facts, Audience.FUNDERS, themed["partnership"]).questions()
+    funders, _ = questions.write(Edition(facts, Audience.FUNDERS, themed["partnership"]))
     assert "Early warning" not in funders
     # A session about another ward has none.
     other = cops.create_session(

@@ -55,6 +55,7 @@ def erasure_app(tmp_path):
 @pytest.mark.slow
 def test_erased_observations_leave_no_byte_in_any_instance_file(erasure_app, tmp_path):
     from convening import operations as cops
+    from convening import publishing
     from convening.models import BriefingVersion, SectionKind
     from nlp import operations as theme_ops
     from nlp.models import Theme, ThemeModel
@@ -119,8 +120,8 @@ def test_erased_observations_leave_no_byte_in_any_instance_file(erasure_app, tmp
             cops.approve_section(section, convenor)
     quotes = next(s for s in briefing.sections if s.kind is SectionKind.QUOTES)
     assert WORD in quotes.body.lower()
-    version = cops.publish_briefing(briefing, convenor)
-    cops.render_version_pdf(version)
+    version = publishing.publish_briefing(briefing, convenor)
+    publishing.render_version_pdf(version)
     db.session.commit()
     from webapp.disclosure import Audience
 

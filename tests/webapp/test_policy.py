@@ -184,12 +184,13 @@ def _convening_sample(world) -> dict:
     from datetime import date
 
     from convening import operations as convening_ops
+    from convening import publishing
 
     convenor = world["users"]["convenor"]
     session = convening_ops.create_session(world["partnership"], "Sample session", date(2025, 4, 1), convenor)
     briefing = convening_ops.start_briefing(session, convenor)
     section = convening_ops.add_custom_section(briefing, "Welcome", "Notes for the meeting.", convenor)
-    version = convening_ops.publish_briefing(briefing, convenor)
+    version = publishing.publish_briefing(briefing, convenor)
     action = convening_ops.add_action(session, "Sample action to follow up", convenor)
     return {"session_id": session.id, "section_id": section.id, "version_id": version.id, "action_id": action.id}
 

@@ -10,15 +10,24 @@ enough observations".
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy import select
 
+from convening.composer.focus import Focus
+from convening.composer.text import cell
+from indicators.gaps import DEPRIVED_SHARE
 from indicators.grants import need
 from indicators.grants.importer import amount_text
 from indicators.grants.models import Grant
 from webapp.extensions import db
+from webapp.models import Area, Partnership
+
+if TYPE_CHECKING:
+    from convening.composer.edition import Edition
 
 
-def facts(partnership, wards: list, focus) -> dict:
+def facts(partnership: Partnership, wards: list[Area], focus: Focus) -> dict:
     """Money per ward of the grants awarded in the briefing's period (award date from its start to its end)."""
     if db.session.scalar(select(Grant.id).where(Grant.partnership_id == partnership.id).limit(1)) is None:
         return {"imported": False}
@@ -36,10 +45,8 @@ def facts(partnership, wards: list, focus) -> dict:
     }
 
 
-def write(edition) -> tuple[str, list[dict]]:
+def write(edition: Edition) -> tuple[str, list[dict]]:
     """(Markdown, charts) of the section for one edition."""
-    from convening.composer import _cell
-
     grants = edition.shared.get("grants") or {}
     if not grants.get("imported"):
         return (
@@ -51,8 +58,6 @@ def write(edition) -> tuple[str, list[dict]]:
     wards = edition.shared.get("wards", [])
     money = [grants["wards"].get(str(w["id"]), {"pence": 0, "grants": 0, "population": None}) for w in wards]
     flags, _ = need.low_funding([(m["pence"], m["population"]) for m in money], per_head)
-    from indicators.gaps import DEPRIVED_SHARE
-
     lines = [
         f"Grants awarded in the briefing's period ({edition.shared.get('period', '')}) recorded in the imported "
         "360Giving files, by the ward their beneficiary location names; the wards of high need and low recorded "
@@ -81,7 +86,7 @@ def write(edition) -> tuple[str, list[dict]]:
         else:
             value = need.per_observation(m["pence"], edition.rel(f"ward.{w['id']}"))
             per_obs = amount_text(value) if value is not None else "not enough observations"
-        row = f"| {_cell(w['name'])} | {amount_text(m['pence'])} | {m['grants']} |"
+        row = f"| {cell(w['name'])} | {amount_text(m['pence'])} | {m['grants']} |"
         if per_head:
             row += f" {amount_text(m['pence'] / m['population']) if m['population'] else 'not known'} |"
         flag = high_need and low

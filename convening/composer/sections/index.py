@@ -10,16 +10,22 @@ is counted again when shown.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from indicators import index_operations
+from indicators.index_models import IndexVersion
 from webapp.extensions import db
+from webapp.models import Partnership
+
+if TYPE_CHECKING:
+    from convening.composer.edition import Edition
 
 TOP = 5
 
 
-def facts(partnership) -> dict:
+def facts(partnership: Partnership) -> dict:
     """``{"index": ...}``: the latest published index version of ``partnership`` (ids and names only) for the
     composer's shared facts; ``{}`` without one (so a briefing without an index stores the facts it always did)."""
-    from indicators import index_operations
-
     version = index_operations.latest_published(partnership)
     if version is None:
         return {}
@@ -40,11 +46,8 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "/").replace("\n", " ")
 
 
-def write(edition) -> tuple[str, list[dict]]:
-    """(Markdown, charts) of the section for ``edition`` (a :class:`convening.composer.Edition`)."""
-    from indicators import index_operations
-    from indicators.index_models import IndexVersion
-
+def write(edition: Edition) -> tuple[str, list[dict]]:
+    """(Markdown, charts) of the section for ``edition``."""
     about = edition.shared.get("index")
     version = db.session.get(IndexVersion, about["version_id"]) if about else None
     if version is None or not version.is_published:

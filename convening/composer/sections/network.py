@@ -14,62 +14,70 @@ and counted where they are grouped ("and fewer than 5 other organisations", a re
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from convening.composer.focus import Row
 from convening.network import Edge, Mark, Side, SingleTheme, candidate_edges, from_edges, single_organisation_themes
-from webapp.disclosure import Audience, Tally
+from convening.network_queries import organisations_released
+from webapp.disclosure import Tally
 from webapp.extensions import db
-from webapp.models import Organisation, OrgKind
+from webapp.models import Organisation
+
+if TYPE_CHECKING:
+    from convening.composer.edition import Edition
 
 
 def _cell(side: Side) -> dict:
     return {"n": side.tally.count, "ks": side.tally.key_sum, "ids": sorted(side.ids), "within": []}
 
 
-def add_facts(composer: Any, facts: dict) -> None:
-    """Add each edition's network cells to ``facts`` (from the composer's rows of this period)."""
-    members = sorted(o.id for o in composer.partnership.members if o.kind is not OrgKind.FUNDER)
-    for audience in (Audience.PARTNERSHIP, Audience.FUNDERS):
-        edition = facts.get(audience.value)
-        if edition is None:
-            continue
-        if composer.theme_of is None:
-            edition["network"] = {"themed": False}
-            continue
-        marks = []
-        for r in composer.observations[audience][0]:
-            theme = composer.theme_id(r)
-            if r.organisation_id is not None and theme is not None:
-                marks.append(Mark(r.id, r.record_key, r.organisation_id, theme, composer.geo.ward_id_of(r.area_id)))
-        edges, labels = [], {}
-        for e in candidate_edges(marks):
-            for org in (e.first, e.second):
-                edition["cells"][f"net.{e.first}.{e.second}.{org}"] = _cell(e.sides[org])
-            edges.append([e.first, e.second, sorted(e.themes), sorted(e.wards)])
-        single = []
-        for s in single_organisation_themes(marks):
-            edition["cells"][f"net.theme.{s.theme_id}"] = {"n": s.tally.count, "ks": s.tally.key_sum,
-                                                           "ids": sorted(s.ids), "within": []}  # fmt: skip
-            single.append([s.theme_id, s.organisation_id])
-        for r in composer.observations[audience][0]:
-            themed = composer.theme_of.get(r.assigned_theme_id) if r.assigned_theme_id else None
-            if themed:
-                labels[str(themed[0])] = themed[1]
-        edition["network"] = {"themed": True, "organisations": members, "edges": edges, "single": single,
-                              "themes": labels}  # fmt: skip
+def add_facts(
+    edition: dict,
+    rows: list[Row],
+    members: list[int],
+    theme_of: dict[int, tuple[int, str] | None] | None,
+    ward_id_of: Callable[[int | None], int | None],
+) -> None:
+    """Add the network cells and the network's shape to one edition's facts, from that edition's rows of this period
+    (``theme_of``: the composer's ``{assigned theme id: (theme id after merges, label)}``, None without themes;
+    ``members``: the ids of the partnership's member organisations that are not funders)."""
+    if theme_of is None:
+        edition["network"] = {"themed": False}
+        return
+    marks = []
+    labels: dict[str, str] = {}
+    for r in rows:
+        themed = theme_of.get(r.assigned_theme_id) if r.assigned_theme_id else None
+        if r.organisation_id is not None and themed:
+            marks.append(Mark(r.id, r.record_key, r.organisation_id, themed[0], ward_id_of(r.area_id)))
+    edges = []
+    for e in candidate_edges(marks):
+        for org in (e.first, e.second):
+            edition["cells"][f"net.{e.first}.{e.second}.{org}"] = _cell(e.sides[org])
+        edges.append([e.first, e.second, sorted(e.themes), sorted(e.wards)])
+    single = []
+    for s in single_organisation_themes(marks):
+        edition["cells"][f"net.theme.{s.theme_id}"] = {"n": s.tally.count, "ks": s.tally.key_sum,
+                                                       "ids": sorted(s.ids), "within": []}  # fmt: skip
+        single.append([s.theme_id, s.organisation_id])
+    for r in rows:
+        themed = theme_of.get(r.assigned_theme_id) if r.assigned_theme_id else None
+        if themed:
+            labels[str(themed[0])] = themed[1]
+    edition["network"] = {"themed": True, "organisations": members, "edges": edges, "single": single,
+                          "themes": labels}  # fmt: skip
 
 
-def _side(edition: Any, key: str) -> Side:
+def _side(edition: Edition, key: str) -> Side:
     cell = edition.cells.get(key) or {}
     return Side(list(cell.get("ids", [])), Tally.from_json(cell))
 
 
-def write(edition: Any) -> tuple[str, list[dict]]:
-    """(Markdown, charts) of the network section of ``edition`` (a :class:`convening.composer.Edition`)."""
-    from convening.network_queries import organisations_released
-
+def write(edition: Edition) -> tuple[str, list[dict]]:
+    """(Markdown, charts) of the network section of ``edition``."""
     net = edition.facts.get("network") or {}
     k = edition.k
     if not net.get("themed"):
@@ -91,13 +99,14 @@ def write(edition: Any) -> tuple[str, list[dict]]:
     ids = set(network.organisations)
     # Asked whether or not the network has organisations, so a draft issues the same statements whatever the data
     # (tests/convening/test_composer_queries.py).
-    named = dict(
-        db.session.execute(
+    named: dict[int, str] = {
+        org_id: org_name
+        for org_id, org_name in db.session.execute(
             select(Organisation.id, Organisation.name).where(
                 Organisation.id.in_(sorted(ids)), Organisation.network_named.is_(True)
             )
-        ).all()
-    )
+        )
+    }
     labels = net.get("themes", {})
 
     def name(org_id: int) -> str:
