@@ -185,10 +185,11 @@ def read_as_funder(tmp_path: Path) -> tuple[Recorder, scrape.Reader]:
     funder, orgs = funder_and_orgs()
     client = sign_in(current_app.test_client(), funder, password="demo-password-2026")  # noqa: S106 - the demo's
     recorder = Recorder(client, tmp_path)
-    connection = db.session.connection()
-    world = scrape.World.load(connection, "bristol")
-    reader = scrape.Reader(world, recorder, "funders", threshold())
-    scrape.read_everything(reader, "funder", "bristol", connection, tmp_path)
+    # A connection of its own: every request commits (and so closes) the session's connection when it ends.
+    with db.engine.connect() as connection:
+        world = scrape.World.load(connection, "bristol")
+        reader = scrape.Reader(world, recorder, "funders", threshold())
+        scrape.read_everything(reader, "funder", "bristol", connection, tmp_path)
     # Every area where an observation of any sharing level is placed, and the areas above it, in every period option
     # (read_everything reads those where the partnership's are; the others' pages show only zeros and public data).
     from submissions.models import Observation
