@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     JSON,
@@ -29,12 +28,7 @@ from sqlalchemy.orm import InstanceState, Mapped, mapped_column, relationship
 from sqlalchemy.orm import Session as OrmSession
 
 from webapp.disclosure import EDITIONS, Audience, released_with
-from webapp.extensions import db
-
-if TYPE_CHECKING:  # mypy cannot see db.Model, which Flask-SQLAlchemy makes at run time from this declarative base
-    from webapp.extensions import Base as Model
-else:
-    Model = db.Model
+from webapp.extensions import Model, db
 from webapp.models import Organisation, Partnership, User, UTCDateTime, str_enum, utcnow
 
 

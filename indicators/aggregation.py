@@ -212,12 +212,16 @@ def series(values: pd.DataFrame, kind: str, total_ranked: int = IOD2019_LSOAS) -
     frame = values.copy()
     keys = ["period_start", "period_key"]
     if kind == "rank":
-        decile = pd.to_numeric(frame.get("decile"), errors="coerce") if "decile" in frame else None
+        decile = (
+            pd.to_numeric(frame["decile"], errors="coerce")
+            if "decile" in frame
+            else pd.Series(float("nan"), index=frame.index)
+        )
         if "rank" in frame:
             from_rank = (pd.to_numeric(frame["rank"], errors="coerce") * 10 / total_ranked).apply(
                 lambda x: min(10, max(1, math.ceil(x))) if pd.notna(x) else float("nan")
             )
-            decile = from_rank if decile is None else decile.fillna(from_rank)
+            decile = decile.fillna(from_rank)
         frame["_d10"] = (decile <= 1).where(decile.notna())
         out = frame.groupby(keys, sort=True)["_d10"].mean()
     else:

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Float, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.extensions import db
+from webapp.extensions import Model
 from webapp.models import AreaLevel, Partnership, User, UTCDateTime, str_enum, utcnow
 
 
@@ -28,7 +28,7 @@ class IndexStatus(enum.StrEnum):
         return {"draft": "Draft", "published": "Published"}[self.value]
 
 
-class NeighbourhoodIndex(db.Model):
+class NeighbourhoodIndex(Model):
     __tablename__ = "neighbourhood_indexes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -55,7 +55,7 @@ class NeighbourhoodIndex(db.Model):
         return next((v for v in reversed(self.versions) if v.status is IndexStatus.PUBLISHED), None)
 
 
-class IndexVersion(db.Model):
+class IndexVersion(Model):
     __tablename__ = "neighbourhood_index_versions"
     __table_args__ = (UniqueConstraint("index_id", "number"),)
 

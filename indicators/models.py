@@ -16,7 +16,7 @@ from datetime import date, datetime
 from sqlalchemy import Date, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.extensions import db
+from webapp.extensions import Model
 from webapp.models import Area, AreaLevel, UTCDateTime, str_enum, utcnow
 
 
@@ -65,7 +65,7 @@ class PeriodKind(enum.StrEnum):
         }[self.value]
 
 
-class IndicatorDataset(db.Model):
+class IndicatorDataset(Model):
     """One release of an official publication: who published it, under which licence, where it came from."""
 
     __tablename__ = "indicator_datasets"
@@ -103,7 +103,7 @@ class IndicatorDataset(db.Model):
         return f"{text} ({self.release_note})" if self.release_note else text
 
 
-class Indicator(db.Model):
+class Indicator(Model):
     """A measure within a dataset: what it is, its unit, which direction is good, at which geography it comes."""
 
     __tablename__ = "indicators"
@@ -139,7 +139,7 @@ class Indicator(db.Model):
         return f"<Indicator {self.id} {self.name!r}>"
 
 
-class IndicatorValue(db.Model):
+class IndicatorValue(Model):
     """The value of an indicator for an area in a period (or its rank and decile, or a suppressed marker)."""
 
     __tablename__ = "indicator_values"

@@ -189,7 +189,7 @@ def read_iod(table: Table, header_index: int, options: Options) -> Reading:
         reading.data_rows += 1
         code = cell_at(row, area_col)
         for name, cols in specs:
-            first = header[cols.get("rank", cols.get("decile", cols.get("score")))]
+            first = header[next(cols[k] for k in ("rank", "decile", "score") if k in cols)]
             reading.values.append(
                 RawValue(
                     rownum,

@@ -22,8 +22,10 @@ from indicators.readers import (
     norm_name,
     unit_from_name,
 )
+from webapp.operations import OperationError
 
 FINGERTIPS_COLUMNS = ("indicator_id", "indicator_name", "area_code", "time_period", "value")
+
 NOMIS_COLUMNS = ("geography_code", "obs_value")
 CENSUS_COLUMNS = ("date", "geography", "geography_code")
 
@@ -54,11 +56,20 @@ def read_fingertips(table: Table, header_index: int, options: Options) -> Readin
             "compared_to_england_value_or_percentiles",
         )
     }
+    missing = [name for name in FINGERTIPS_COLUMNS if col[name] is None]
+    if missing:
+        # Only when the format was forced: detection reads a file as Fingertips only when it has them all.
+        raise OperationError(
+            f"Not an OHID Fingertips export: no {', '.join(repr(m) for m in missing)} column.", "format"
+        )
+    area_index, value_index = col["area_code"], col["value"]
+    assert area_index is not None  # checked just above
+    assert value_index is not None
     reading = new_reading(
         "fingertips",
         table,
         header_index,
-        area_column=header[col["area_code"]],
+        area_column=header[area_index],
         layout="OHID Fingertips export: one value per indicator, area, sex, age and period",
         defaults={
             "publisher": "Office for Health Improvement and Disparities (Fingertips)",
@@ -101,7 +112,7 @@ def read_fingertips(table: Table, header_index: int, options: Options) -> Readin
                 unit=options.unit or unit_from_name(base) or "",
                 polarity=options.polarity,
                 key=f"fingertips-{ind_id}{breakdown}",
-                columns=[header[col["value"]]],
+                columns=[header[value_index]],
             )
         value, period, area = (
             cell_at(row, col["value"]),
@@ -112,7 +123,7 @@ def read_fingertips(table: Table, header_index: int, options: Options) -> Readin
         reading.values.append(
             RawValue(
                 rownum,
-                header[col["value"]],
+                header[value_index],
                 name,
                 area,
                 options.period or period,

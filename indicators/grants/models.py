@@ -12,11 +12,11 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.extensions import db
+from webapp.extensions import Model
 from webapp.models import Area, UTCDateTime, utcnow
 
 
-class GrantFile(db.Model):
+class GrantFile(Model):
     """One imported 360Giving file, for one partnership: stored whole or not at all."""
 
     __tablename__ = "grant_files"
@@ -34,7 +34,7 @@ class GrantFile(db.Model):
     )
 
 
-class Grant(db.Model):
+class Grant(Model):
     """A grant as published: identifiers, amount, award date, funder and recipient organisation."""
 
     __tablename__ = "grants"
@@ -59,7 +59,7 @@ class Grant(db.Model):
     )
 
 
-class GrantPlace(db.Model):
+class GrantPlace(Model):
     """Where (part of) a grant's money goes: the area its location names, and the ward that area is in (None for a
     local authority: money for the whole authority is not attributed to wards)."""
 

@@ -183,6 +183,7 @@ def upload():
                 transactions.discard()
                 form.file.errors = [exc.message]
             else:
+                assert report.stored is not None  # import_grants raises unless it stored the file
                 record(
                     "grants.import",
                     "grant_file",
