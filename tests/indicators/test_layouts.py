@@ -68,6 +68,14 @@ def test_fingertips_without_a_direction_asks_for_one(bristol, tmp_path):
     assert report.imported == 2
 
 
+def test_a_forced_fingertips_format_without_its_columns_names_them(bristol, tmp_path):
+    path = tmp_path / "not_fingertips.csv"
+    path.write_text("Indicator ID,Indicator Name,Time period,Value\n93014,Active adults,2022/23,71.0\n")
+    with pytest.raises(OperationError, match=r"Not an OHID Fingertips export: no 'area_code' column") as refused:
+        operations.import_file(path, Options(release_date=TEST_RELEASE, format="fingertips"))
+    assert refused.value.field == "format"
+
+
 def test_nomis_download(bristol, import_file):
     path = DATA / "nomis_claimant_count_sample.csv"
     with pytest.raises(operations.ImportFailed, match=r"Claimant count \(direction\)"):
