@@ -169,7 +169,7 @@ ROW_COLUMNS = (
 def focus_rows(focus: Focus, start: date, end: date, model_id: int | None = None) -> list[Row]:
     """The observations in focus from ``start`` to ``end`` that the partnership counts, as :class:`Row` (one query,
     ordered by id), with their theme under theme model ``model_id``."""
-    from nlp.models import ThemeAssignment
+    from nlp.themes.models import ThemeAssignment
 
     theme = ThemeAssignment.theme_id if model_id is not None else literal(None, Integer)
     stmt = (
@@ -450,14 +450,14 @@ class Composer:
 
     def _active_model(self):
         try:
-            from nlp.models import active_model
+            from nlp.themes.models import active_model
         except ImportError:
             return None
         return active_model(self.partnership.id)
 
     def _themes(self, assigned: set[int]) -> dict[int, tuple[int, str] | None]:
         """``{theme id: (theme id after merges, label)}`` (None: hidden) for the themes observations are assigned."""
-        from nlp.models import Theme
+        from nlp.themes.models import Theme
 
         if not assigned:
             return {}
@@ -1391,7 +1391,7 @@ def theme_labels(theme_ids: set[int]) -> dict[int, str]:
     """Current labels of themes (following merges)."""
     if not theme_ids:
         return {}
-    from nlp.models import Theme
+    from nlp.themes.models import Theme
 
     return {t.id: t.canonical().label for t in db.session.scalars(select(Theme).where(Theme.id.in_(theme_ids)))}
 

@@ -28,7 +28,7 @@ from webapp.models import Organisation, OrgKind, Partnership
 
 def themes_after_merges(partnership: Partnership, assigned: set[int]) -> dict[int, tuple[int, str] | None]:
     """``{assigned theme id: (theme id after merges, label)}``; None for a hidden theme."""
-    from nlp.models import Theme
+    from nlp.themes.models import Theme
 
     if not assigned:
         return {}
@@ -57,7 +57,7 @@ class Reading:
 def read_marks(partnership: Partnership, audience: Audience, since: date | None, until: date | None = None) -> Reading:
     """The organisations' themed observations of ``partnership`` that ``audience`` counts, from ``since`` (None: all
     time) to ``until`` (inclusive; None: no end)."""
-    from nlp.models import ThemeAssignment, active_model
+    from nlp.themes.models import ThemeAssignment, active_model
 
     model = active_model(partnership.id)
     if model is None:

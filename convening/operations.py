@@ -278,7 +278,7 @@ def draft_staleness(briefing: Briefing) -> list[str]:
     """What changed in the themes the draft uses since it was composed (renamed, merged, hidden, or a new fit of
     the partnership's themes), one phrase each; empty when the draft is up to date. The draft's theme names and
     counts were fixed when it was composed, so a convenor re-drafts to pick these up."""
-    from nlp.models import ThemeModel
+    from nlp.themes.models import ThemeModel
 
     if briefing.composed_at is None:
         return []
@@ -707,7 +707,7 @@ def add_action(
 
 def partnership_themes(*partnerships: Partnership) -> list[tuple[int, str]]:
     """``(id, label)`` of the partnerships' visible themes, by label (none until a theme model has been fitted)."""
-    from nlp.queries import visible_theme_labels_of
+    from nlp.themes.queries import visible_theme_labels_of
 
     return sorted(visible_theme_labels_of(partnerships).items(), key=lambda item: item[1])
 
@@ -1229,7 +1229,7 @@ def observation_erased(observation_id: int) -> list[BriefingVersion]:
                        if int(q["observation_id"]) == observation_id]  # fmt: skip
     erased = ErasedText.of([*([obs.text, obs.redacted_text] if obs else []), *quoted])
     # Theme labels made of words only this observation supported are relabelled by nlp; briefings follow.
-    from nlp.erasure import labels_withdrawn_by
+    from nlp.themes.erasure import labels_withdrawn_by
 
     relabelled = labels_withdrawn_by([observation_id])
 

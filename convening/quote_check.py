@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from convening.composer import Edition, _md_escape
 from convening.models import Briefing, BriefingSection, SectionKind
-from nlp import quasi_identifiers as qi
+from nlp.redaction import quasi_identifiers as qi
 from webapp.disclosure import EDITIONS, Audience
 from webapp.extensions import db
 from webapp.models import User
@@ -42,7 +42,7 @@ class FlaggedQuote:
 
 def _detector():
     from nlp.models_loader import load_spacy
-    from nlp.redaction_tasks import build_gazetteer
+    from nlp.redaction.operations import build_gazetteer
 
     return load_spacy(), build_gazetteer()[0]
 

@@ -284,7 +284,7 @@ class ThemesSection:
 def theme_map_tallies(partnership: Partnership, theme_id: int) -> dict[int, Tally]:
     """``{area id: tally}`` of a theme over all time and kinds, each area counting the areas inside it (what the
     theme map and the theme page's places show)."""
-    from nlp import queries as theme_queries
+    from nlp.themes import queries as theme_queries
 
     cache = _request_cache("_theme_map_tallies")
     if partnership.id not in cache:
@@ -307,7 +307,7 @@ def _parents(areas: list[Area]) -> dict[int, int | None]:
 def theme_totals(partnership: Partnership) -> dict[tuple[int, str | None], Tally]:
     """``{(theme id, kind or None for all kinds): tally}`` over all time and the whole partnership: the theme list's
     and theme page's totals, inside which every smaller theme figure lies."""
-    from nlp import queries as theme_queries
+    from nlp.themes import queries as theme_queries
 
     cache = _request_cache("_theme_totals")
     if partnership.id not in cache:
@@ -319,9 +319,9 @@ def _theme_tallies_in(
     partnership: Partnership, kind: str, since: date | None, places: list[set[int]]
 ) -> dict[int, list[Tally]]:
     """``{theme id: [tally in each of places]}`` of ``kind`` since ``since``: for each theme, the sum of
-    :func:`nlp.queries.area_counts`' tallies over the areas of each set (the theme's cell in an area and in each
+    :func:`nlp.themes.queries.area_counts`' tallies over the areas of each set (the theme's cell in an area and in each
     area above it), in one pass over the counted rows instead of every area's tally added up per set."""
-    from nlp import queries as theme_queries
+    from nlp.themes import queries as theme_queries
 
     out: dict[int, list[list[int]]] = {}
     for theme_id, _period, area_id, _kind, key in theme_queries._counted(
@@ -341,7 +341,7 @@ def _ward_tallies(partnership: Partnership, ward_id: int) -> dict[int, Tally]:
     """``{theme id: tally}`` over all time and kinds of the observations placed in the ward or under it: each theme's
     :func:`theme_map_tallies` at the ward (the same rows, areas and roll-up), without rolling up every area of the
     partnership for every theme to read one."""
-    from nlp import queries as theme_queries
+    from nlp.themes import queries as theme_queries
 
     rows = theme_queries._counted(partnership, None, None, None, Audience.PARTNERSHIP) or []
     placed = {row[2] for row in rows if row[2] is not None}
@@ -363,11 +363,11 @@ def area_themes(area: Area, user, since: date | None) -> ThemesSection | None:
     """Community themes in ``area`` (and the areas inside it) for the period, needs and assets apart.
 
     For the partnership's own people only (funders and the public see the category counts, which follow each
-    observation's sharing level). Rising/falling is the partnership-wide trend of the theme (nlp.queries.trend, on
-    released counts). A theme row is listed when its count is shown or fewer than k; none and "not shown" are both
+    observation's sharing level). Rising/falling is the partnership-wide trend of the theme (nlp.themes.queries.trend,
+    on released counts). A theme row is listed when its count is shown or fewer than k; none and "not shown" are both
     left out. Returns None when there are no themes to show.
     """
-    from nlp import queries as theme_queries
+    from nlp.themes import queries as theme_queries
 
     here_ids = set(area_ids_within(area))
     above = [(a, set(area_ids_within(a))) for a in ancestors(area)]
@@ -423,7 +423,7 @@ def map_themes(user, partnership: Partnership | None) -> list:
     """The partnership's visible themes, for the partnership's own people (others: none)."""
     if partnership is None or reader_audience(user, partnership) is not Audience.PARTNERSHIP:
         return []
-    from nlp import queries as theme_queries
+    from nlp.themes import queries as theme_queries
 
     return theme_queries.visible_themes(partnership)
 
@@ -581,7 +581,7 @@ def _shares(released: list[Released]) -> list[float | None]:
 def theme_by_deprivation(partnership: Partnership, theme_id: int, since: date | None = None) -> ThemeDeprivation:
     """Where a theme is reported, by the IMD decile of the LSOA the observations are placed in, beside how the
     partnership's LSOAs spread over the deciles, released for the partnership. Not a causal claim."""
-    from nlp import queries as theme_queries
+    from nlp.themes import queries as theme_queries
 
     imd = imd_indicator()
     by_area = theme_queries.area_counts(partnership, None, since).get(theme_id, {})

@@ -132,7 +132,7 @@ def load_index() -> list[str]:
     from indicators import index_operations
     from indicators.index_models import NeighbourhoodIndex
     from indicators.models import Indicator
-    from nlp import queries as theme_queries
+    from nlp.themes import queries as theme_queries
     from webapp.models import AreaLevel, Partnership
 
     partnership = db.session.scalar(select(Partnership).where(Partnership.slug == "bristol"))

@@ -179,7 +179,7 @@ def build_definition(
                              "domain_weights")  # fmt: skip
     community = None
     if community_theme_id:
-        from nlp import queries as theme_queries
+        from nlp.themes import queries as theme_queries
 
         themes = {t.id: t for t in theme_queries.visible_themes(partnership)} if partnership is not None else {}
         theme = themes.get(int(community_theme_id))

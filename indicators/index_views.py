@@ -63,7 +63,7 @@ def list_indexes():
 
 
 def _themes(partnership: Partnership) -> list:
-    from nlp import queries as theme_queries
+    from nlp.themes import queries as theme_queries
 
     return theme_queries.visible_themes(partnership)
 

@@ -230,7 +230,7 @@ def _profile_map(area: Area) -> tuple[profiles.MapLayer | None, AreaLevel | None
 @bp.route("/themes/<int:theme_id>", endpoint="theme_deprivation")
 def theme_deprivation(theme_id: int):
     """Where a theme is reported against the areas' deprivation deciles (linked from the theme pages)."""
-    from nlp.models import Theme
+    from nlp.themes.models import Theme
 
     theme = db.session.get(Theme, theme_id)
     partnership = db.session.get(Partnership, theme.partnership_id) if theme and theme.partnership_id else None

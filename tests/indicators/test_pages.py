@@ -249,7 +249,7 @@ def test_charts_are_valid_vega_lite_and_render_to_svg():
 
 
 def test_themes_sit_beside_indicators_with_the_rising_flag(loaded, world, client_for, import_file, tmp_path):
-    from nlp.models import Theme, ThemeAssignment, ThemeModel
+    from nlp.themes.models import Theme, ThemeAssignment, ThemeModel
     from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
 
     partnership = _sharing_over_bristol(world)
