@@ -141,7 +141,11 @@ def labels_withdrawn_by(observation_ids: Iterable[int]) -> dict[str, str]:
             out.update(store[i])
         return out
     _touched, changes = _plan(ids)
-    return {t.auto_label: label for t, _terms, label in changes if t.curated_label is None and t.auto_label != label}
+    return {
+        t.auto_label: label
+        for t, _terms, label, _description_ok in changes
+        if t.curated_label is None and t.auto_label != label
+    }
 
 
 def kept_versions(partnership_id: int) -> list[ThemeModel]:
