@@ -5,6 +5,7 @@ stores its results on the observations themselves (:class:`submissions.models.Ob
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -13,8 +14,13 @@ from submissions.models import Observation
 from webapp.extensions import db
 from webapp.models import UTCDateTime, utcnow
 
+if TYPE_CHECKING:  # db.Model is made at run time from this declarative base: what type checkers see
+    from webapp.extensions import Base as Model
+else:
+    Model = db.Model
 
-class ObservationEmbedding(db.Model):
+
+class ObservationEmbedding(Model):
     """The MiniLM vector of an observation's redacted text. Recomputed only when the model version changes."""
 
     __tablename__ = "observation_embeddings"
@@ -29,7 +35,7 @@ class ObservationEmbedding(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class WorkLease(db.Model):
+class WorkLease(Model):
     """An observation a worker is redacting or theming now (:mod:`nlp.pipeline`), so that two workers never do the
     same one; ``attempts`` counts failed tries, which push ``expires_at`` further out each time."""
 

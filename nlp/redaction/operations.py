@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import cast
 
 from flask import Flask, current_app
@@ -126,7 +127,7 @@ def redact_observations_now(
     return len(done)
 
 
-def _apply(obs: Observation, result, version: str, area_ids: dict[str, int], now) -> None:
+def _apply(obs: Observation, result: Redaction, version: str, area_ids: dict[str, int], now: datetime) -> None:
     obs.redacted_text = result.text
     obs.redacted_at = now
     obs.redaction_version = version

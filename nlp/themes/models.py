@@ -7,6 +7,7 @@ A :class:`Theme` is the stable thing convenors curate (its id survives refits); 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -14,8 +15,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from webapp.extensions import db
 from webapp.models import Partnership, User, UTCDateTime, utcnow
 
+if TYPE_CHECKING:  # db.Model is made at run time from this declarative base: what type checkers see
+    from webapp.extensions import Base as Model
+else:
+    Model = db.Model
 
-class ThemeModel(db.Model):
+
+class ThemeModel(Model):
     """One fit of themes (a version). ``partnership_id`` null: fitted across all partnerships' observations."""
 
     __tablename__ = "theme_models"
@@ -43,7 +49,7 @@ class ThemeModel(db.Model):
         return f"<ThemeModel {self.id} v{self.version}>"
 
 
-class Theme(db.Model):
+class Theme(Model):
     """A theme with a stable identity: convenors rename, merge, hide and sign it off; refits keep its id."""
 
     __tablename__ = "themes"
@@ -105,7 +111,7 @@ class Theme(db.Model):
         return theme
 
 
-class ThemeAssignment(db.Model):
+class ThemeAssignment(Model):
     """Which theme an observation belongs to under one model version (``theme_id`` null: unthemed)."""
 
     __tablename__ = "theme_assignments"
@@ -138,7 +144,7 @@ class ThemeAssignment(db.Model):
         return self.assigned_by_id is not None
 
 
-class ThemeCorrection(db.Model):
+class ThemeCorrection(Model):
     """A person's decision that an observation belongs to a theme (``theme_id`` null: to no theme), in one
     partnership's themes. It outlasts refits: every fit uses it as a partial label and stores it as the
     observation's assignment (nlp.themes.refit.refit)."""
@@ -165,7 +171,7 @@ def active_model(partnership_id: int | None) -> ThemeModel | None:
     return db.session.scalar(stmt.order_by(ThemeModel.version.desc()))
 
 
-class RefitLock(db.Model):
+class RefitLock(Model):
     """Who is refitting a partnership's themes now (:mod:`nlp.themes.refit_lock`), so that two workers never fit the
     same partnership at once. ``token`` is this holding's own: taking over, renewing, storing and releasing all check
     it. ``expires_at`` is pushed forward while the holder lives; a holder that died stops blocking when it passes."""

@@ -8,9 +8,10 @@ logs observation text: ids and counts only."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 
 from nlp import embeddings as emb
 from nlp.themes import similarity
@@ -54,9 +55,8 @@ def merge_themes(source: Theme, target: Theme, actor: User) -> None:
     target = target.canonical()
     source.merged_into_id = target.id
     db.session.flush()
-    db.session.execute(
-        ThemeAssignment.__table__.update().where(ThemeAssignment.theme_id == source.id).values(theme_id=target.id)
-    )
+    assignments = cast(Table, ThemeAssignment.__table__)
+    db.session.execute(assignments.update().where(ThemeAssignment.theme_id == source.id).values(theme_id=target.id))
     # Themes already merged into the source follow it.
     for child in db.session.scalars(select(Theme).where(Theme.merged_into_id == source.id)):
         child.merged_into_id = target.id

@@ -19,12 +19,13 @@ trend says nothing about a count that the counts shown do not.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import cast
 
 from flask import has_request_context, request
-from sqlalchemy import String, select, type_coerce
+from sqlalchemy import Select, String, select, type_coerce
 from werkzeug.local import LocalProxy
 
 from nlp.themes.models import Theme, ThemeAssignment, ThemeModel, active_model
@@ -70,7 +71,7 @@ def _active_model(partnership_id: int) -> ThemeModel | None:
     return memo[partnership_id]
 
 
-def _assigned_rows(partnership: Partnership, audience: Audience):
+def _assigned_rows(partnership: Partnership, audience: Audience) -> Select | None:
     """The statement of :func:`_counted_rows` before its theme check: ``(theme id, period start, area id, kind
     (its value), record key)`` of each observation ``audience`` counts under the active model with a theme (None:
     no model).
@@ -142,7 +143,7 @@ def _counted(
     start: date | None,
     end: date | None,
     audience: Audience,
-):
+) -> list[tuple[int, date, int | None, str, int]] | None:
     """The rows of :func:`_counted_rows` of one kind in the period [start, end) (as the SQL it replaced filtered)."""
     rows = _counted_rows(partnership, audience)
     if rows is None:
@@ -161,7 +162,7 @@ def _counted(
 # and dropped one frozen dataclass per observation and figure (100,000 a page at a million observations).
 
 
-def _add(cells: dict, key, record_key: int) -> None:
+def _add(cells: dict, key: object, record_key: int) -> None:
     cell = cells.get(key)
     if cell is None:
         cells[key] = [1, record_key]
@@ -352,7 +353,7 @@ def visible_themes(partnership: Partnership) -> list[Theme]:
     return list(themes)
 
 
-def visible_theme_labels_of(partnerships) -> dict[int, str]:
+def visible_theme_labels_of(partnerships: Iterable[Partnership]) -> dict[int, str]:
     """``{theme id: label}`` of the visible themes of each of ``partnerships`` (as :func:`visible_themes` of each),
     in two queries for all, reading labels only (a national funder's library lists thousands of themes, and a
     theme row carries its centroid)."""
@@ -411,7 +412,7 @@ def reaches(area_id: int, targets: set[int], parents: dict[int, int | None]) -> 
     return False
 
 
-def parents_of(area_ids) -> dict[int, int | None]:
+def parents_of(area_ids: Iterable[int]) -> dict[int, int | None]:
     """``{area id: parent id}`` of ``area_ids`` and every area above them: one small query per level (at most six),
     not the parent of every area stored (80,000 rows with England's geography loaded). Within a request the
     parents read are kept: an area page rolls up the themes' places and then their last six months, the same

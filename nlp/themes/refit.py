@@ -10,7 +10,7 @@ import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import func, insert, select
@@ -37,6 +37,9 @@ from webapp.extensions import db
 from webapp.jobs import send_after_commit
 from webapp.models import Partnership, User, utcnow
 from webapp.operations import OperationError, record
+
+if TYPE_CHECKING:
+    from spacy.language import Language
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +97,7 @@ def fit_snapshot(snap: Snapshot, vectors: dict[int, np.ndarray], progress: Progr
         raise OperationError(exc.message + " The current themes stay as they are.", "partnership") from exc
 
 
-def _spacy_for_names():
+def _spacy_for_names() -> Language:
     """The app's spaCy model (COMMINTEL_SPACY_MODEL) for theme names, without the parts names do not need."""
     return load_spacy(exclude=("ner", "lemmatizer"))
 
@@ -165,7 +168,14 @@ def refit(partnership: Partnership, actor: User | None = None, progress: Progres
 
 
 def _store(
-    partnership, previous, version, path, result: params.FitResult, snap: Snapshot, keep, embedded
+    partnership: Partnership,
+    previous: ThemeModel | None,
+    version: int,
+    path: str,
+    result: params.FitResult,
+    snap: Snapshot,
+    keep: list[bool],
+    embedded: int,
 ) -> RefitReport:
     ids = snap.ids
     model = ThemeModel(
