@@ -96,7 +96,11 @@ def build_before(ref: str, folder: Path):
         sys.path.insert(0, str(folder))
         module = importlib.import_module("redaction_before.redactor")
         return module.Redactor(load_spacy(MODEL), bristol_gazetteer())
-    (folder / "redaction_before.py").write_text(show("nlp/redaction.py") or "", encoding="utf-8")
+    # Before issue 18: one module, which imports the gazetteer from nlp.places (copied beside it as places_before).
+    (folder / "places_before.py").write_text(show("nlp/places.py") or "", encoding="utf-8")
+    before = (show("nlp/redaction.py") or "").replace("from nlp.places import", "from places_before import")
+    (folder / "redaction_before.py").write_text(before, encoding="utf-8")
+    sys.path.insert(0, str(folder))
     spec = importlib.util.spec_from_file_location("redaction_before", folder / "redaction_before.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules["redaction_before"] = module
