@@ -57,7 +57,7 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=200)
     args = parser.parse_args()
 
-    from submissions import importer, signals
+    from submissions import importer, signals, spreadsheets
     from submissions import operations as ops
 
     if args.no_listeners:
@@ -85,7 +85,7 @@ def main() -> None:
 
         data = make_csv(args.rows)
         started = time.perf_counter()
-        table = importer.read_table(data, "bench.csv")
+        table = spreadsheets.read_table(data, "bench.csv")
         result = importer.import_table(table, importer.guess_mapping(table.headers), org, member)
         db.session.commit()
         seconds = time.perf_counter() - started
@@ -96,7 +96,7 @@ def main() -> None:
         start = args.rows
         while start < args.stored:
             chunk = min(10_000, args.stored - start)
-            table = importer.read_table(make_csv(chunk, start), "more.csv")
+            table = spreadsheets.read_table(make_csv(chunk, start), "more.csv")
             importer.import_table(table, importer.guess_mapping(table.headers), org, member)
             db.session.commit()
             start += chunk

@@ -7,10 +7,10 @@
 A speed-up of ``nlp.themes.naming.name_themes`` must not change a name or a description. Each corpus is fitted once with
 this tree's ``fit_themes`` (the ``onnx-int8`` encoder's cached vectors, as benchmarks/themes.py and
 benchmarks/nlp_throughput.py use them); the inputs of its ``name_themes`` are kept, and both versions of
-``name_themes`` (the revision's, loaded from ``git show <rev>:nlp/themes.py``, and this tree's) name the same themes
-from them. Prints, per corpus, whether every name and description is identical (the differences if not; exit status
-1) and each version's CPU seconds (the machine is shared: CPU seconds, not wall time). The spaCy pipeline is loaded
-before either is timed, as a worker process loads it once.
+``name_themes`` (the revision's, loaded from ``git show <rev>:nlp/themes/naming.py`` or ``nlp/themes.py``, and this
+tree's) name the same themes from them. Prints, per corpus, whether every name and description is identical (the
+differences if not; exit status 1) and each version's CPU seconds (the machine is shared: CPU seconds, not wall
+time). The spaCy pipeline is loaded before either is timed, as a worker process loads it once.
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ from sqlalchemy.orm import contains_eager, defer, selectinload
 
 from convening import sections_grants, sections_index, sections_network
 from convening.models import Action, SectionKind, Session
+from indicators.deprivation import is_deprivation_index
 from submissions.models import Category, Observation, ObservationKind
 from submissions.queries import partnership_observations
 from webapp import disclosure
@@ -52,6 +53,7 @@ from webapp.disclosure import (
     threshold,
 )
 from webapp.extensions import db
+from webapp.hierarchy import ids_within
 from webapp.models import Area, AreaLevel, Organisation, OrgKind, Partnership
 
 log = logging.getLogger(__name__)
@@ -92,16 +94,6 @@ def _d(day: date) -> str:
 # Focus -----------------------------------------------------------------------------------------------------------
 
 
-def _descendants(area_ids: set[int]) -> set[int]:
-    result = set(area_ids)
-    frontier = set(area_ids)
-    while frontier:
-        children = set(db.session.scalars(select(Area.id).where(Area.parent_id.in_(frontier))))
-        frontier = children - result
-        result |= children
-    return result
-
-
 def focus_of(session: Session) -> Focus:
     end = session.period_end or session.held_on
     start = session.period_start or (end - timedelta(days=DEFAULT_PERIOD_DAYS - 1))
@@ -112,7 +104,7 @@ def focus_of(session: Session) -> Focus:
     areas = [a for a in areas if a is not None]
     return Focus(
         partnership=session.partnership,
-        area_ids=_descendants({a.id for a in areas}) if areas else set(),
+        area_ids=ids_within(a.id for a in areas),
         area_names=[a.name for a in areas],
         category_ids=set(session.focus_category_ids or []),
         theme_ids=set(session.focus_theme_ids or []),
@@ -760,7 +752,7 @@ class Composer:
                 if not per_ward:
                     continue
                 shares = {w: sum(1 for d in ds_ if d <= 2) / len(ds_) for w, ds_ in per_ward.items()}
-                if (ind.dataset.key == "iod" and ind.key == "imd") or not deprived_share:
+                if is_deprivation_index(ind) or not deprived_share:
                     deprived_share = shares
                 all_deciles = [d for ds_ in per_ward.values() for d in ds_]
                 share = sum(1 for d in all_deciles if d <= 2) / len(all_deciles)

@@ -46,6 +46,7 @@ from webapp.disclosure import (
     released_with,
 )
 from webapp.extensions import db
+from webapp.hierarchy import ids_within
 from webapp.models import Area, AreaLevel, AuditEvent, Organisation, OrgKind, OrgRole, Partnership, User, utcnow
 from webapp.operations import OperationError, record
 
@@ -120,7 +121,7 @@ def create_session(
 
 
 def _area_ids_within(partnership: Partnership) -> set[int]:
-    return composing._descendants({a.id for a in partnership.areas})
+    return ids_within(a.id for a in partnership.areas)
 
 
 def previous_session(session: Session) -> Session | None:
@@ -978,7 +979,7 @@ def library_ids(
             continue
         if date_to and row.held_on > date_to:
             continue
-        if area_id is not None and row.area_ids and area_id not in composing._descendants(set(row.area_ids)):
+        if area_id is not None and row.area_ids and area_id not in ids_within(row.area_ids):
             continue
         if theme_id is not None and theme_id not in (row.theme_ids or []):
             continue

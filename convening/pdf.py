@@ -264,7 +264,7 @@ def vegalite_svg(spec: Mapping) -> bytes:
     """A Vega-Lite specification (the same dict the web pages draw) as SVG for the PDF.
 
     Data must be inline (``data.values``): ``allowed_base_urls=[]`` stops vl-convert fetching anything.
-    (indicators/charts.py may take this function over; the PDF keeps calling it from here.)
+    (webapp/charts.py may take this function over; the PDF keeps calling it from here.)
     """
     import vl_convert
 

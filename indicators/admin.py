@@ -26,11 +26,13 @@ from werkzeug.utils import secure_filename
 from wtforms import SelectChoice, SelectField, StringField
 
 from indicators import operations
+from indicators.layouts import READERS
 from indicators.models import Indicator, IndicatorDataset, IndicatorValue, Polarity
-from indicators.readers import READERS, Options
+from indicators.readers import Options
+from webapp import transactions
 from webapp.extensions import db
 from webapp.forms import ButtonForm
-from webapp.jobs import enqueue, running
+from webapp.jobs import call_after_commit, enqueue, running
 from webapp.models import User
 from webapp.operations import OperationError
 
@@ -118,12 +120,10 @@ def options_from(values: dict[str, str]) -> Options:
 
 
 def _dry_run(path: Path, options: Options) -> list[str]:
-    """What the importer understood and would store, with nothing stored (its own dry run, then rolled back)."""
-    try:
-        report = operations.import_file(path, options, dry_run=True)
-    finally:
-        db.session.rollback()
-    return report.lines()
+    """What the importer understood and would store, with nothing stored (its own dry run, and the request's
+    transaction thrown away at its end)."""
+    transactions.discard()
+    return operations.import_file(path, options, dry_run=True).lines()
 
 
 def _sweep_old() -> None:
@@ -153,7 +153,7 @@ def index():
     if form.validate_on_submit():
         upload = request.files.get("file")
         name = secure_filename(upload.filename or "") if upload else ""
-        if not name or not name.lower().endswith(SUFFIXES):
+        if upload is None or not name or not name.lower().endswith(SUFFIXES):
             form.file.errors = ["Choose a CSV or XLSX file."]
         else:
             _sweep_old()
@@ -197,13 +197,12 @@ def store(token: str):
     started = folder / "job"
     if started.is_file():  # a second click, or the back button: the import runs once
         return redirect(url_for("jobs.status", job_id=started.read_text(encoding="utf-8").strip()))
+    # The mark is written once the job is committed and before it is sent (the job may remove the folder at once):
+    # a request that fails or is run again leaves no mark of a job that does not exist.
+    job_id: list[str] = []
+    call_after_commit(lambda: started.write_text(job_id[0], encoding="utf-8"))
     job = enqueue("indicators.import", import_indicator_upload, token, created_by=current_user)
-    started.write_text(job.id, encoding="utf-8")
-    try:
-        db.session.commit()  # the job is sent once this commits (and may remove the folder at once)
-    except Exception:
-        started.unlink(missing_ok=True)
-        raise
+    job_id.append(job.id)
     return redirect(url_for("jobs.status", job_id=job.id))
 
 
@@ -226,9 +225,11 @@ def import_indicator_upload(job_id: str, token: str) -> dict:
             raise OperationError("The uploaded file is no longer there (imported or discarded already).", "file")
         pending = json.loads((folder / "upload.json").read_text(encoding="utf-8"))
         actor = db.session.get(User, job.created_by_id) if job.created_by_id else None
-        report = operations.import_file(folder / pending["file"], options_from(pending["options"]), actor=actor)
-        db.session.commit()
-        dataset = report.dataset
+        options = options_from(pending["options"])
+        report = transactions.write(
+            lambda: operations.import_file(folder / pending["file"], options, actor=actor), what="indicator import"
+        )
+        dataset = report.stored
         job.result = {"dataset_id": dataset.id, "imported": report.imported, "skipped": len(report.skipped)}
         job.message = (
             f"Imported {report.imported:,} values of {len(report.indicators)} indicator(s) into {dataset.title} "

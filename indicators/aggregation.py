@@ -100,9 +100,9 @@ def rollup_rows(
     if kind == "count":
         total = float(sum(v for v, _ in present))
         return Rollup(total, n_areas=n_areas, n_used=n_used, method=METHODS["count"], caveat=caveat)
-    populations = [p for _, p in present]
-    if all(p is not None for p in populations) and sum(populations) > 0:
-        weighted = sum(v * p for v, p in present) / sum(populations)
+    populations = [p for _, p in present if p is not None]
+    if len(populations) == n_used and sum(populations) > 0:
+        weighted = sum(v * p for v, p in present if p is not None) / sum(populations)
         return Rollup(weighted, n_areas=n_areas, n_used=n_used, method=METHODS[kind], caveat=caveat)
     return Rollup(
         sum(v for v, _ in present) / n_used,
@@ -171,7 +171,7 @@ def rollup_frame(
             population = pd.to_numeric(joined["population"], errors="coerce") if "population" in joined else None
             present = joined["value"].notna()
             weighted = population is not None and population[present].notna().all() and population[present].sum() > 0
-            if weighted:
+            if population is not None and weighted:
                 w = joined.assign(_w=joined["value"] * population, _p=population.where(present)).groupby("parent")
                 out["value"] = w["_w"].sum(min_count=1) / w["_p"].sum(min_count=1)
             else:

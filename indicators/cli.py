@@ -6,10 +6,12 @@ from datetime import date
 
 import click
 from flask.cli import with_appcontext
+from sqlalchemy import func, select
 
 from indicators import operations
-from indicators.models import PeriodKind, Polarity, ValueKind
-from indicators.readers import FORMATS, READERS, Options
+from indicators.layouts import FORMATS, READERS
+from indicators.models import IndicatorDataset, IndicatorValue, PeriodKind, Polarity, ValueKind
+from indicators.readers import Options
 from webapp.cli import transaction
 from webapp.extensions import db
 
@@ -122,8 +124,7 @@ def import_command(file: str, fmt: str, polarity, value_kind, academic_years: bo
             for line in exc.report.understanding():
                 click.echo(line)
             raise
-        if dry_run:
-            db.session.rollback()
+        # A dry run returns before storing anything: its transaction commits nothing.
     for line in report.lines():
         click.echo(line)
 
@@ -132,15 +133,11 @@ def import_command(file: str, fmt: str, polarity, value_kind, academic_years: bo
 @with_appcontext
 def list_command():
     """The dataset releases stored, with their indicators."""
-    from sqlalchemy import func, select
-
-    from indicators.models import IndicatorDataset, IndicatorValue
-
     datasets = db.session.scalars(select(IndicatorDataset).order_by(IndicatorDataset.title))
     counts = dict(
-        db.session.execute(
-            select(IndicatorValue.indicator_id, func.count()).group_by(IndicatorValue.indicator_id)
-        ).all()
+        db.session.execute(select(IndicatorValue.indicator_id, func.count()).group_by(IndicatorValue.indicator_id))
+        .tuples()
+        .all()
     )
     for dataset in datasets:
         click.echo(f"{dataset.title} (released {dataset.release_label}) — {dataset.publisher}, {dataset.licence}")

@@ -10,11 +10,14 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from indicators import operations
+from indicators import index_operations, operations
 from indicators.grants import demo as grants_demo
-from indicators.models import IndicatorDataset, PeriodKind, Polarity, ValueKind
+from indicators.index_models import NeighbourhoodIndex
+from indicators.models import Indicator, IndicatorDataset, PeriodKind, Polarity, ValueKind
 from indicators.readers import Options
+from nlp.themes import queries as theme_queries
 from webapp.extensions import db
+from webapp.models import AreaLevel, Partnership
 
 DATA = Path(__file__).resolve().parent / "demo_data"
 OGL = "Open Government Licence v3.0"
@@ -107,7 +110,7 @@ def load() -> list[str]:
         if db.session.scalar(select(IndicatorDataset.id).where(IndicatorDataset.release_key == key)) is not None:
             continue
         report = operations.import_file(DATA / filename, options)
-        lines.append(f"Indicators: {report.dataset.title}: {report.imported:,} values ({len(report.skipped)} skipped).")
+        lines.append(f"Indicators: {report.stored.title}: {report.imported:,} values ({len(report.skipped)} skipped).")
     lines += grants_demo.load()  # invented 360Giving grants beside need (indicators/grants/demo_data)
     return lines
 
@@ -129,12 +132,6 @@ def load_index() -> list[str]:
     published indexes of the Bristol partnership from the IoD2025 domains (scores): by ward, with a
     community domain (the share of observations in its most reported need theme), and by LSOA. Skipped when they
     exist."""
-    from indicators import index_operations
-    from indicators.index_models import NeighbourhoodIndex
-    from indicators.models import Indicator
-    from nlp.themes import queries as theme_queries
-    from webapp.models import AreaLevel, Partnership
-
     partnership = db.session.scalar(select(Partnership).where(Partnership.slug == "bristol"))
     if partnership is None or not partnership.convenors:
         return ["Neighbourhood index: skipped (no Bristol partnership)."]
@@ -154,7 +151,7 @@ def load_index() -> list[str]:
     convenor = partnership.convenors[0]
     counts = theme_queries.theme_counts(partnership, "need")  # the most reported need theme
     themes = theme_queries.visible_themes(partnership)
-    theme = max(themes, key=lambda t: (counts.get(t.id).count if counts.get(t.id) else 0, -t.id), default=None)
+    theme = max(themes, key=lambda t: (c.count if (c := counts.get(t.id)) else 0, -t.id), default=None)
     lines = []
     for title, level in zip(INDEX_TITLES, (AreaLevel.WARD, AreaLevel.LSOA), strict=True):
         if title in existing:
@@ -170,6 +167,6 @@ def load_index() -> list[str]:
                                                        partnership=partnership)  # fmt: skip
         version = index_operations.create_index(partnership, title, definition, "zscore", convenor, INDEX_SEED)
         index_operations.publish_version(version, convenor)
-        lines.append(f"Neighbourhood index: “{title}” published ({len(choices)} IoD2025 domains"
-                     + (f", community domain “{theme.label}”" if community else "") + ").")  # fmt: skip
+        named = f", community domain “{theme.label}”" if community and theme is not None else ""
+        lines.append(f"Neighbourhood index: “{title}” published ({len(choices)} IoD2025 domains{named}).")
     return lines

@@ -6,7 +6,7 @@ flagged 0 of 34 wards while the briefing listed four. Now every page asks :func:
 
 - **deprived**: an LSOA in IMD decile 1 or 2 (the most deprived 20% in England), or a ward or local authority with
   at least :data:`DEPRIVED_SHARE` of its LSOAs so, by the latest Index of Multiple Deprivation imported (found by
-  its keys, :func:`indicators.profiles.deprivation_index`);
+  its keys, :func:`indicators.deprivation.latest_deprivation_index`);
 - **quiet**: the observations shared with the reader there in the period shown are none or fewer than k, read from
   the value the reader is shown (so a flag says nothing the page does not).
 """
@@ -17,10 +17,12 @@ from collections.abc import Iterable
 
 from sqlalchemy import select
 
-from indicators.models import Indicator, IndicatorDataset, IndicatorValue
-from indicators.profiles import deprivation_index, latest_period_start, lsoa_ids_within_many
+from indicators.deprivation import latest_deprivation_index
+from indicators.models import Indicator, IndicatorValue
+from indicators.values import latest_period_start
 from webapp.disclosure import Released, State
 from webapp.extensions import db
+from webapp.hierarchy import lsoa_ids_within_many
 from webapp.models import Area, AreaLevel
 
 DEPRIVED_DECILES = 2  # deciles 1-2: the most deprived 20% of LSOAs in England
@@ -38,18 +40,10 @@ def rule(k: int) -> str:
     )
 
 
-def imd() -> Indicator | None:
-    """The latest Index of Multiple Deprivation imported, if any."""
-    candidates = list(db.session.scalars(
-        select(Indicator).join(IndicatorDataset).where(IndicatorDataset.key == "iod", Indicator.key == "imd")
-    ))  # fmt: skip
-    return deprivation_index(candidates)
-
-
 def deprived_shares(areas: Iterable[Area], index: Indicator | None = None) -> dict[int, float]:
     """Each area's share of its LSOAs in deciles 1-2 of ``index`` (the latest IMD), at its latest period; an LSOA's
     own share is 1 or 0. Areas with no decile known are left out."""
-    index = index or imd()
+    index = index or latest_deprivation_index()
     areas = list(areas)
     if index is None or not areas:
         return {}
@@ -62,10 +56,10 @@ def deprived_shares(areas: Iterable[Area], index: Indicator | None = None) -> di
         select(IndicatorValue.area_id, IndicatorValue.decile).where(
             IndicatorValue.indicator_id == index.id, IndicatorValue.period_start == latest,
             IndicatorValue.area_id.in_(wanted), IndicatorValue.decile.is_not(None))
-    ).all())  # fmt: skip
+    ).tuples().all())  # fmt: skip
     shares = {}
     for area_id, ids in within.items():
-        known = [deciles[i] for i in ids if i in deciles]
+        known = [d for i in ids if (d := deciles.get(i)) is not None]  # the query read no empty decile
         if known:
             shares[area_id] = sum(1 for d in known if d <= DEPRIVED_DECILES) / len(known)
     return shares

@@ -165,7 +165,7 @@ def domain_scores(
 def ranks_of(scores: np.ndarray) -> np.ndarray:
     """Rank 1 = highest score, ties share the best rank; NaN scores get rank 0 (none). 1-D, or one row per weighting
     (ranked along the last axis in one vectorised pass: 1,000 weightings of 268 LSOAs in a few milliseconds)."""
-    from scipy.stats import rankdata
+    from scipy.stats import rankdata  # noqa: PLC0415 - heavy: scipy is loaded only when an index is ranked
 
     negated = np.where(np.isnan(scores), np.inf, -scores)
     ranks = rankdata(negated, method="min", axis=-1).astype(int)

@@ -18,11 +18,15 @@ from dataclasses import dataclass, field
 import pandas as pd
 from sqlalchemy import select
 
-from indicators import aggregation, index_method, profiles
+from indicators import aggregation, area_themes, community, index_method
 from indicators.index_models import IndexStatus, IndexVersion, NeighbourhoodIndex
+from indicators.maps import map_areas, map_indicators, map_layer
 from indicators.models import Indicator, ValueKind
+from indicators.values import latest_period_key, period_label, values_frame
+from nlp.themes import queries as theme_queries
 from webapp.disclosure import Audience, Released, State, Tally, release, threshold
 from webapp.extensions import db
+from webapp.hierarchy import lsoas_under
 from webapp.models import Area, AreaLevel, Partnership, User
 from webapp.operations import OperationError, record
 
@@ -39,7 +43,7 @@ COMMUNITY = "Community"
 def available_indicators(level: AreaLevel) -> list[Indicator]:
     """Indicators published at ``level`` or below it (LSOA figures roll up to wards), never local-authority-only
     ones (one figure for every area says nothing about where need is). Ranks count only where scores were given."""
-    return list(profiles.map_indicators(level))
+    return list(map_indicators(level))
 
 
 def default_direction(indicator: Indicator) -> str:
@@ -61,20 +65,20 @@ def area_values(indicator: Indicator, level: AreaLevel, areas: list[Area]) -> di
     that a ranked index (IoD) is read by its score — a rank or a share in the most deprived 10% is too coarse to
     standardise."""
     if indicator.value_kind is not ValueKind.RANK:
-        layer = profiles.map_layer(areas, level, indicator)
+        layer = map_layer(areas, level, indicator)
         by_code = {r["code"]: r["value"] for r in layer.rows}
         return {a.id: by_code.get(a.code) for a in areas}
-    period_key = profiles._latest_period_key(indicator)
+    period_key = latest_period_key(indicator)
     if indicator.level is level:
-        frame = profiles._values_frame([a.id for a in areas], [indicator.id])
+        frame = values_frame([a.id for a in areas], [indicator.id])
         frame = frame[frame["period_key"] == period_key]
         found = {int(r.area_id): None if pd.isna(r.value) else float(r.value) for r in frame.itertuples()}
         return {a.id: found.get(a.id) for a in areas}
-    children = profiles._children_of_vintage([a.id for a in areas], indicator.vintage)
+    children = lsoas_under([a.id for a in areas], indicator.vintage)
     if not children:
         return {a.id: None for a in areas}
     parents = pd.Series({child: parent for child, parent in children}, dtype="int64")
-    frame = profiles._values_frame(list(parents.index), [indicator.id])
+    frame = values_frame(list(parents.index), [indicator.id])
     frame = frame[frame["period_key"] == period_key].set_index("area_id")
     rolled = aggregation.rollup_frame(frame[["value", "rank", "decile"]], parents, "score")
     found = {int(i): None if pd.isna(r["value"]) else float(r["value"]) for i, r in rolled.iterrows()}
@@ -91,7 +95,7 @@ def source_of(indicator: Indicator, level: AreaLevel) -> dict:
         "licence": ds.licence,
         "released": ds.release_label,
         "url": ds.source_url,
-        "period": profiles._period_label(profiles._latest_period_key(indicator)),
+        "period": period_label(latest_period_key(indicator)),
         "geography": indicator.geography_label,
         "measure": _measure(indicator, level),
     }
@@ -179,8 +183,6 @@ def build_definition(
                              "domain_weights")  # fmt: skip
     community = None
     if community_theme_id:
-        from nlp.themes import queries as theme_queries
-
         themes = {t.id: t for t in theme_queries.visible_themes(partnership)} if partnership is not None else {}
         theme = themes.get(int(community_theme_id))
         if theme is None:
@@ -271,7 +273,7 @@ def publish_version(version: IndexVersion, actor: User | None) -> IndexVersion:
         raise OperationError(f"Version {version.number} is already published.", "version")
     if version is not version.index.latest:
         raise OperationError("Only the latest draft can be published.", "version")
-    areas = profiles.map_areas(version.index.partnership, version.level)
+    areas = map_areas(version.index.partnership, version.level)
     if not areas:
         raise OperationError(f"The partnership has no {version.level.label}s to rank.", "level")
     values: dict[str, dict[str, float | None]] = {}
@@ -365,13 +367,11 @@ def community_shares(partnership: Partnership, audience: Audience, areas: list[A
     """Each area's share of observations in a theme, from the theme's count and the area's total as the theme map
     and the area pages release them for ``audience`` (the same cells, so the same values: nothing new to subtract).
     A share is computed only when both are shown as numbers (or the theme's count is a released 0)."""
-    from indicators import community
-
     if audience is not Audience.PARTNERSHIP:  # themes are counted for the partnership's own people only
         raise ValueError("the community domain is read by the partnership's members and convenors only")
     # The theme map's own tallies and total (kept for the request: an area page has counted them already).
-    tallies = community.theme_map_tallies(partnership, theme_id)
-    theme_total = community.theme_totals(partnership).get((theme_id, None), Tally())
+    tallies = area_themes.theme_map_tallies(partnership, theme_id)
+    theme_total = area_themes.theme_totals(partnership).get((theme_id, None), Tally())
     totals = community.area_totals(partnership, audience, areas, None)
     out = {}
     for area, total in zip(areas, totals, strict=True):
@@ -381,7 +381,7 @@ def community_shares(partnership: Partnership, audience: Audience, areas: list[A
         theme = release(tallies.get(area.id, Tally()), within)
         share = None
         if total.state is State.SHOWN and total.value and theme.state in (State.SHOWN, State.ZERO):
-            share = min(1.0, theme.value / total.value)
+            share = min(1.0, (theme.value or 0) / total.value)  # a released 0 has the value 0
         out[area.id] = CommunityCell(theme, total, share)
     return out
 
@@ -394,10 +394,10 @@ def reading(version: IndexVersion, audience: Audience) -> Reading:
     partnership = version.index.partnership
     if version.is_published and version.snapshot.get("areas"):
         # The areas it was published for, in one query (working them out again asks once per ward for its LSOAs).
-        frozen = select(Area).where(Area.id.in_(version.snapshot["areas"]), Area.current.is_(True))
-        areas = list(db.session.scalars(frozen.order_by(Area.name)))
+        snapshot = select(Area).where(Area.id.in_(version.snapshot["areas"]), Area.current.is_(True))
+        areas = list(db.session.scalars(snapshot.order_by(Area.name)))
     else:
-        areas = profiles.map_areas(partnership, version.level)
+        areas = map_areas(partnership, version.level)
     values, sources = _values(version, areas)
     labels = {d["name"]: d["name"] for d in version.domains}
     extra = {}

@@ -12,12 +12,14 @@ import json
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 
-from indicators import charts, community, index_method, index_operations
+from indicators import community, index_method, index_operations
 from indicators.index_forms import IndexForm, choices_from, theme_choices
 from indicators.index_models import IndexVersion, NeighbourhoodIndex
-from webapp import disclosure, policy
+from nlp.themes import queries as theme_queries
+from webapp import charts, disclosure, policy, transactions
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel, Partnership
 from webapp.operations import OperationError
@@ -63,8 +65,6 @@ def list_indexes():
 
 
 def _themes(partnership: Partnership) -> list:
-    from nlp.themes import queries as theme_queries
-
     return theme_queries.visible_themes(partnership)
 
 
@@ -107,9 +107,8 @@ def _handle(form: IndexForm, partnership: Partnership, index: NeighbourhoodIndex
             else:
                 version = index_operations.save_draft(index, definition, form.method.data, current_user,
                                                       form.title.data)  # fmt: skip
-            db.session.commit()
         except OperationError as exc:
-            db.session.rollback()
+            transactions.discard()
             if exc.field in form:
                 form[exc.field].errors = [*form[exc.field].errors, exc.message]
             else:
@@ -156,8 +155,6 @@ def edit_index(index_id: int):
 
 @bp.route("/<int:index_id>/publish", methods=["POST"], endpoint="publish")
 def publish(index_id: int):
-    from flask_wtf import FlaskForm
-
     index = _index_or_404(index_id, convene=True)
     latest = index.latest
     try:
@@ -166,9 +163,8 @@ def publish(index_id: int):
         if latest is None:
             raise OperationError("There is no draft to publish.", "version")
         index_operations.publish_version(latest, current_user)
-        db.session.commit()
     except OperationError as exc:
-        db.session.rollback()
+        transactions.discard()
         flash(exc.message, "error")
         return redirect(url_for("neighbourhood_index.detail", index_id=index.id))
     flash(f"Version {latest.number} published: it will not change; editing makes a new draft.", "success")
@@ -210,8 +206,6 @@ def detail(index_id: int):
         abort(404)
     audience = community.reader_audience(current_user, index.partnership)
     reading = index_operations.reading(version, audience)
-    from flask_wtf import FlaskForm
-
     return render_template(
         "indicators/index_detail.html", index=index, version=version, versions=visible, reading=reading,
         convenes=convenes, spec=_map_spec(reading), rows=reading.rows(), ranked=len(reading.result.ranked),

@@ -151,7 +151,7 @@ class IndicatorValue(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     # No index of its own on indicator_id: the unique (indicator_id, area_id, period_key) index starts with it, and
     # every extra index slows the bulk load of a full England file (maps cache an indicator's latest period instead
-    # of an index on (indicator_id, period_start): indicators.profiles._latest_period_key).
+    # of an index on (indicator_id, period_start): indicators.values.latest_period_key).
     indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id", ondelete="CASCADE"))
     area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"))
     period_key: Mapped[str] = mapped_column(String(20))

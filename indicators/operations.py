@@ -12,12 +12,15 @@ before anything is stored, and with every refusal.
 Operations flush and never commit: the CLI commits once, so a failed import leaves the previous values intact.
 What is skipped is reported (row, column, reason); unknown area codes and unmatched names are listed, never dropped
 without a word. Nothing importable at all is an :class:`ImportFailed` carrying the report.
+
+One module of about 580 lines on purpose: the pipeline's steps, read top to bottom in the order they run, with the
+report they fill and the error they raise. What a step reads from a cell (numbers, markers, areas) is in
+:mod:`indicators.import_values`; the layouts are in :mod:`indicators.layouts` and the ``readers`` modules.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
@@ -26,20 +29,21 @@ from pathlib import Path
 from sqlalchemy import delete, insert, select
 
 from indicators import periods
+from indicators.import_values import (
+    AreaMatcher,
+    normalise_name,
+    parse_int,
+    parse_number,
+    parse_optional,
+)
+from indicators.layouts import READERS, detect
 from indicators.models import Indicator, IndicatorDataset, IndicatorValue, Polarity, ValueKind
-from indicators.readers import ONS_CODE, READERS, Options, Reading, detect, find_header, read_table
+from indicators.readers import Options, Reading, find_header, read_table
 from webapp.extensions import db
-from webapp.models import Area, AreaLevel, AreaVintage, utcnow
+from webapp.models import AreaLevel, User, utcnow
 from webapp.operations import OperationError, record
 
 log = logging.getLogger(__name__)
-
-# Markers official tables put where a value is withheld or not available.
-SUPPRESSION_MARKERS = frozenset(
-    {"..", ".", "c", "x", "*", "-", ":", "z", "~", "u", "low", "[c]", "[x]", "[z]", "[u]", "[low]", "n/a", "na"}
-)
-_NUMBER = re.compile(r"^[-+]?(\d{1,3}(,\d{3})+|\d+)?(\.\d+)?$")
-_FOOTNOTE = re.compile(r"^(?P<num>.*?\d)\s*(?P<note>\[[^\]]*\]|\([a-z0-9 ]+\)|[rpe])$", re.IGNORECASE)
 
 
 class ImportFailed(OperationError):
@@ -48,17 +52,6 @@ class ImportFailed(OperationError):
     def __init__(self, message: str, report: ImportReport):
         super().__init__(message, "file")
         self.report = report
-
-
-# Codes of the ONS entities each level holds; codes of wider areas (England, regions, counties) that files carry
-# as comparators. A row for a code of a level commintel holds but has not loaded is "another place", not a
-# misread; a code of any other kind (an MSOA, a CCG) is a row commintel did not understand.
-LEVEL_ENTITIES = {
-    AreaLevel.LSOA: ("E01", "W01"),
-    AreaLevel.WARD: ("E05", "W05"),
-    AreaLevel.LAD: ("E06", "E07", "E08", "E09", "W06"),
-}
-WIDER_ENTITIES = ("E92", "W92", "K02", "K03", "K04", "E12", "E10", "E11", "E13", "E47", "S92", "N92")
 
 
 @dataclass
@@ -89,6 +82,13 @@ class ImportReport:
     rows: Counter = field(default_factory=Counter)  # matched / elsewhere / wider / not understood, per data row
     matched_by: list[str] = field(default_factory=list)  # "LSOA 2021: 268 areas (259 also LSOA 2011)"
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def stored(self) -> IndicatorDataset:
+        """The dataset release stored (a dry run stores none: an :class:`OperationError` then)."""
+        if self.dataset is None:
+            raise OperationError("Nothing was stored: this was a dry run.", "file")
+        return self.dataset
 
     @property
     def skipped_by_reason(self) -> Counter:
@@ -180,111 +180,13 @@ def _reason_kind(reason: str) -> str:
     return reason.split(":", 1)[0]
 
 
-def normalise_name(name: str) -> str:
-    """Area names as published vary ("Bristol, City of", "Bristol City of", "City of Bristol"): compare word sets."""
-    words = re.sub(r"[^a-z0-9]+", " ", name.lower().replace("&", " and ")).split()
-    return " ".join(sorted(w for w in words if w))
-
-
-def parse_number(text: str) -> tuple[float | None, bool, str]:
-    """(value, suppressed, note) from a cell; raises ValueError for text that is neither a number nor a marker."""
-    raw = text.strip()
-    if raw.lower() in SUPPRESSION_MARKERS:
-        return None, True, raw
-    note = ""
-    if m := _FOOTNOTE.match(raw):
-        raw, note = m.group("num"), m.group("note")
-    cleaned = raw.replace("%", "").replace("£", "").replace(" ", "").replace("\u00a0", "")
-    if not cleaned or not _NUMBER.match(cleaned) or cleaned in {"+", "-", "."}:
-        raise ValueError(f"{text!r} is not a number or a suppression marker")
-    return float(cleaned.replace(",", "")), False, note
-
-
-def _parse_int(text: str, what: str, low: int, high: int) -> int | None:
-    if not text:
-        return None
-    if text.isdigit():  # the common case, kept fast: a full England IoD file has half a million ranks and deciles
-        number = int(text)
-        if not low <= number <= high:
-            raise ValueError(f"{what} {text!r} is outside {low}–{high}")
-        return number
-    try:
-        number = float(text.replace(",", ""))
-    except ValueError:
-        raise ValueError(f"{what} {text!r} is not a number") from None
-    if not number.is_integer() or not low <= number <= high:
-        raise ValueError(f"{what} {text!r} is outside {low}–{high}")
-    return int(number)
-
-
-def _parse_optional(text: str) -> float | None:
-    try:
-        return float(text.replace(",", "")) if text.strip() else None
-    except ValueError:
-        return None
-
-
-@dataclass
-class _Geography:
-    by_code: dict[str, tuple[int, AreaLevel]]
-    by_name: dict[tuple[str, AreaLevel], list[int]]
-    level_of: dict[int, AreaLevel]
-    vintages: dict[int, frozenset[int]]
-    loaded_levels: set[AreaLevel]
-
-    @classmethod
-    def load(cls) -> _Geography:
-        by_code, by_name, level_of = {}, {}, {}
-        for area_id, code, name, level in db.session.execute(select(Area.id, Area.code, Area.name, Area.level)):
-            by_code[code] = (area_id, level)
-            by_name.setdefault((normalise_name(name), level), []).append(area_id)
-            level_of[area_id] = level
-        years: dict[int, set[int]] = {}
-        for area_id, year, name in db.session.execute(select(AreaVintage.area_id, AreaVintage.year, AreaVintage.name)):
-            years.setdefault(area_id, set()).add(year)
-            if name:  # a 2011 LSOA name ("Bristol 023A") still finds the area that now carries another
-                key = (normalise_name(name), level_of[area_id])
-                if area_id not in by_name.setdefault(key, []):
-                    by_name[key].append(area_id)
-        return cls(by_code, by_name, level_of, {k: frozenset(v) for k, v in years.items()}, set(level_of.values()))
-
-    def match(self, text: str, level: AreaLevel | None) -> tuple[int | None, str]:
-        """(area id, reason when None)."""
-        text = text.strip()
-        if ONS_CODE.match(text.upper()):
-            found = self.by_code.get(text.upper())
-            if found is None:
-                return None, "unknown area code"
-            if level is not None and found[1] is not level:
-                return None, f"area is a {found[1].label.lower()}, not a {level.label.lower()}"
-            return found[0], ""
-        key = normalise_name(text)
-        levels = [level] if level is not None else [AreaLevel.LAD, AreaLevel.WARD, AreaLevel.LSOA, AreaLevel.CUSTOM]
-        for lv in levels:
-            ids = self.by_name.get((key, lv))
-            if ids and len(ids) == 1:
-                return ids[0], ""
-            if ids:
-                return None, "area name is ambiguous"
-        return None, "area name matched no area"
-
-    def unmatched_kind(self, text: str) -> str:
-        """How a row whose area matched nothing counts: "elsewhere", "wider" or "not understood"."""
-        code = text.strip().upper()
-        if not ONS_CODE.match(code):
-            return "not understood"
-        if code[:3] in WIDER_ENTITIES:
-            return "wider"
-        if any(code[:3] in LEVEL_ENTITIES.get(level, ()) for level in self.loaded_levels):
-            return "elsewhere"
-        return "not understood"
-
-
 def release_key(title: str, release_date: date | None) -> str:
     return f"{normalise_name(title)}@{release_date.isoformat() if release_date else 'undated'}"
 
 
-def import_file(path: Path | str, options: Options | None = None, actor=None, dry_run: bool = False) -> ImportReport:
+def import_file(
+    path: Path | str, options: Options | None = None, actor: User | None = None, dry_run: bool = False
+) -> ImportReport:
     """Read ``path``, check that it was understood, and store its values as one dataset release, replacing an
     earlier import of that release (unless ``dry_run``: then only the report is made).
 
@@ -331,13 +233,13 @@ def import_file(path: Path | str, options: Options | None = None, actor=None, dr
     record(
         "indicators.import",
         "indicator_dataset",
-        report.dataset.id,
+        report.stored.id,
         actor,
         imported=report.imported,
         skipped=len(report.skipped),
         replaced=report.replaced,
     )
-    log.info("indicator import %s: %s values, %s skipped", report.dataset.id, report.imported, len(report.skipped))
+    log.info("indicator import %s: %s values, %s skipped", report.stored.id, report.imported, len(report.skipped))
     return report
 
 
@@ -367,7 +269,7 @@ def _release(reading: Reading, options: Options, filename: str, report: ImportRe
 
 def _validate(reading: Reading, options: Options, report: ImportReport) -> list[dict]:
     level = AreaLevel(options.level) if options.level else None
-    geography = _Geography.load()
+    geography = AreaMatcher.load()
     # Periods: each indicator's series must be of one kind.
     series: dict[str, set[str]] = {}
     for raw in reading.values:
@@ -378,8 +280,8 @@ def _validate(reading: Reading, options: Options, report: ImportReport) -> list[
         mixed = [p for p in problems if p.startswith("mixed periods")]
         if mixed:
             raise OperationError(f"Indicator {name!r}: {mixed[0]}. Split the file or fix the periods.", "period")
-        for text, period in found.items():
-            parsed[(name, text)] = period
+        for text, found_period in found.items():
+            parsed[(name, text)] = found_period
     rows: list[dict] = []
     seen: dict[tuple[str, int, str], tuple[int, tuple]] = {}
     conflicts: list[str] = []
@@ -409,8 +311,8 @@ def _validate(reading: Reading, options: Options, report: ImportReport) -> list[
             continue
         try:
             value, suppressed, note = (None, False, "") if raw.value == "" else parse_number(raw.value)
-            rank = _parse_int(raw.rank, "rank", 1, 10_000_000)
-            decile = _parse_int(raw.decile, "decile", 1, 10)
+            rank = parse_int(raw.rank, "rank", 1, 10_000_000)
+            decile = parse_int(raw.decile, "decile", 1, 10)
         except ValueError as exc:
             report.skipped.append((raw.row, raw.column, f"text in a numeric cell: {exc}"))
             continue
@@ -447,8 +349,8 @@ def _validate(reading: Reading, options: Options, report: ImportReport) -> list[
                 "suppressed": suppressed,
                 "note": (raw.note if suppressed and raw.note else note or raw.note)[:200],
                 "unit": raw.unit,
-                "lower": _parse_optional(raw.lower),
-                "upper": _parse_optional(raw.upper),
+                "lower": parse_optional(raw.lower),
+                "upper": parse_optional(raw.upper),
             }
         )
     report.rows = Counter(row_status.values())
@@ -585,9 +487,8 @@ def _store(
     existing = {i.name: i for i in dataset.indicators}
     old_ids = [i.id for i in existing.values()]
     if old_ids:
-        report.replaced = db.session.execute(
-            delete(IndicatorValue).where(IndicatorValue.indicator_id.in_(old_ids))
-        ).rowcount
+        deleted = db.session.execute(delete(IndicatorValue).where(IndicatorValue.indicator_id.in_(old_ids)))
+        report.replaced = deleted.rowcount  # type: ignore[attr-defined]  # a DELETE's result is a CursorResult
     levels: dict[str, Counter] = {}
     units: dict[str, Counter] = {}
     for row in rows:
@@ -662,7 +563,7 @@ def _bulk_insert(payload: list[dict]) -> None:
     values; row-by-row executemany takes most of a minute), executemany elsewhere."""
     connection = db.session.connection()
     if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg":
-        cursor = connection.connection.dbapi_connection.cursor()
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]  # checked out: never None
         try:
             with cursor.copy(f"COPY indicator_values ({', '.join(VALUE_COLUMNS)}) FROM STDIN") as copy:
                 for row in payload:
@@ -686,4 +587,4 @@ def _guess_kind(unit: str) -> ValueKind:
     return ValueKind.RATE
 
 
-__all__ = ["ImportFailed", "ImportReport", "Options", "Polarity", "ValueKind", "import_file", "parse_number"]
+__all__ = ["ImportFailed", "ImportReport", "Options", "Polarity", "ValueKind", "import_file"]

@@ -154,17 +154,17 @@ def candidates(text: str, year_type: PeriodKind = PeriodKind.FINANCIAL_YEAR) -> 
             found.append(month(y, int(second)))
         return found
     if m := _YEAR_MONTH.match(raw):
-        y, mo, day = m.groups()
+        year_text, mo, day = m.groups()
         if day is not None and not 1 <= int(day) <= 31:
             return []
         try:
-            return [month(int(y), int(mo))]
+            return [month(int(year_text), int(mo))]
         except PeriodError:
             return []
     if m := _NAMED_MONTH.match(raw):
-        name, y = m.groups()
+        name, year_text = m.groups()
         if name in MONTHS:
-            y_int = int(y) if len(y) == 4 else 2000 + int(y)
+            y_int = int(year_text) if len(year_text) == 4 else 2000 + int(year_text)
             return [month(y_int, MONTHS[name])]
     return []
 

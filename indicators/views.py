@@ -6,13 +6,25 @@ released by ``webapp.disclosure`` for the reader's audience (see indicators.comm
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from indicators import charts, community, index_views, profiles
-from webapp import disclosure, geography, policy
+from indicators import community, gaps, index_views
+from indicators.area_themes import area_themes, map_themes, theme_map_layer
+from indicators.deprivation import latest_deprivation_index
+from indicators.figures import area_figures, wider_only
+from indicators.flags import evidence_gap, rising_where_stable
+from indicators.maps import MapLayer, default_map_indicator, map_areas, map_indicators, map_layer
+from indicators.releases import IOD_CAVEAT
+from indicators.theme_deprivation import theme_by_deprivation
+from nlp.themes.models import Theme
+from webapp import charts, disclosure, geography, policy
 from webapp.extensions import db
+from webapp.hierarchy import local_authority_of, partnership_wards
 from webapp.models import Area, AreaLevel, Partnership
 
 bp = Blueprint("areas", __name__, url_prefix="/areas")
@@ -28,26 +40,13 @@ def _visible_partnerships() -> list[Partnership]:
     ]
 
 
-def _partnership_wards(partnership: Partnership) -> list[Area]:
-    """The current wards a partnership covers: its wards, and the wards of its local authorities."""
-    wards = {a.id: a for a in partnership.areas if a.level is AreaLevel.WARD and a.current}
-    lads = [a.id for a in partnership.areas if a.level is AreaLevel.LAD]
-    if lads:
-        for ward in db.session.scalars(select(Area).where(Area.parent_id.in_(lads), Area.level == AreaLevel.WARD,
-                                                          Area.current.is_(True))):  # fmt: skip
-            wards[ward.id] = ward
-    return sorted(wards.values(), key=lambda a: a.name)
-
-
 @bp.route("/choose-map.json", endpoint="choose_map")
 def choose_map():
     """The wards of a partnership (all current wards when it names none) as a map to click: the observation forms
     open it under their Area field, and a click writes "Name (CODE)" into the field (webapp/static/js/charts.js).
     Boundaries only, no figures."""
-    import json
-
     partnership = db.session.scalar(select(Partnership).where(Partnership.slug == request.args.get("partnership", "")))
-    wards = _partnership_wards(partnership) if partnership is not None else []
+    wards = partnership_wards(partnership) if partnership is not None else []
     if not wards:
         wards = list(db.session.scalars(select(Area).where(Area.level == AreaLevel.WARD, Area.current.is_(True))
                                         .order_by(Area.name)))  # fmt: skip
@@ -71,8 +70,6 @@ def choose_map():
 def evidence_gaps():
     """Every ward of a partnership by the one evidence-gap rule (indicators.gaps), the gaps first: the city-wide list
     the area pages and the briefing agree with. Each count is the ward page's own released total."""
-    from indicators import gaps
-
     partnerships = list(db.session.scalars(select(Partnership).order_by(Partnership.name)))
     if not partnerships:
         abort(404)
@@ -81,10 +78,10 @@ def evidence_gaps():
     partnership = next((p for p in partnerships if p.slug == wanted), None) or (mine or partnerships)[0]
     since, months = community.since_for(request.args.get("months"))
     audience = community.reader_audience(current_user, partnership)
-    wards = _partnership_wards(partnership)
-    index = gaps.imd()
+    wards = partnership_wards(partnership)
+    index = latest_deprivation_index()
     shares = gaps.deprived_shares(wards, index)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for ward, shown in zip(wards, community.area_totals(partnership, audience, wards, since), strict=True):
         share = shares.get(ward.id)
         rows.append({"ward": ward, "share": share, "shown": shown, "gap": gaps.is_gap(ward, share, shown)})
@@ -119,21 +116,22 @@ def index():
     chosen = next((p for p in partnerships if p.slug == request.args.get("partnership")), None)
     partnership = chosen or (partnerships[0] if partnerships else None)
     map_level = level if level in MAP_LEVELS else AreaLevel.WARD
-    indicators = profiles.map_indicators(map_level)
+    indicators = map_indicators(map_level)
     indicator = next((i for i in indicators if str(i.id) == request.args.get("indicator")), None)
     if indicator is None:
-        indicator = profiles.default_map_indicator(indicators)
-    themes = community.map_themes(current_user, partnership)
+        indicator = default_map_indicator(indicators)
+    themes = map_themes(current_user, partnership)
     chosen_theme = next((t for t in themes if f"theme-{t.id}" == request.args.get("indicator")), None)
     layer = spec = None
     if indicator is not None or chosen_theme is not None:
-        map_areas = profiles.map_areas(partnership, map_level)
-        if any(a.boundary for a in map_areas):
-            if chosen_theme is not None:
-                layer = community.theme_map_layer(map_areas, map_level, partnership, chosen_theme)
-            else:
-                layer = profiles.map_layer(map_areas, map_level, indicator)
-            spec = charts.script_json(layer.spec())
+        shown_areas = map_areas(partnership, map_level)
+        if any(a.boundary for a in shown_areas):
+            if chosen_theme is not None and partnership is not None:  # a theme is chosen only in a partnership
+                layer = theme_map_layer(shown_areas, map_level, partnership, chosen_theme)
+            elif indicator is not None:
+                layer = map_layer(shown_areas, map_level, indicator)
+            if layer is not None:
+                spec = charts.script_json(layer.spec())
     return render_template(
         "indicators/areas.html",
         areas=areas,
@@ -160,13 +158,11 @@ def detail(code: str):
     if area is None:
         abort(404)
     since, months = community.since_for(request.args.get("months"))
-    figures = profiles.area_figures(area)
+    figures = area_figures(area)
     sections = community.community(area, current_user, since)
-    themes = community.area_themes(area, current_user, since)
+    themes = area_themes(area, current_user, since)
     flags = [
-        f
-        for f in (community.evidence_gap(area, figures, sections), community.rising_where_stable(area, figures, themes))
-        if f is not None
+        f for f in (evidence_gap(area, figures, sections), rising_where_stable(area, figures, themes)) if f is not None
     ]
     sparklines = {f.indicator.id: charts.script_json(f.sparkline) for f in figures if f.sparkline}
     map_layer, map_level = _profile_map(area)
@@ -186,10 +182,10 @@ def detail(code: str):
     return render_template(
         "indicators/area.html",
         area=area,
-        la=profiles.local_authority_of(area),
+        la=local_authority_of(area),
         figures=figures,
-        wider=profiles.wider_only(area),
-        releases_caveat=profiles.IOD_CAVEAT
+        wider=wider_only(area),
+        releases_caveat=IOD_CAVEAT
         if any(f.earlier and f.indicator.value_kind.value == "rank" for f in figures)
         else "",
         became=geography.changes_from(area) if area.level is AreaLevel.LSOA else [],
@@ -208,7 +204,7 @@ def detail(code: str):
     )
 
 
-def _profile_map(area: Area) -> tuple[profiles.MapLayer | None, AreaLevel | None]:
+def _profile_map(area: Area) -> tuple[MapLayer | None, AreaLevel | None]:
     """The map on a profile: a local authority's wards, a ward's neighbourhoods (LSOAs), or an LSOA among its ward's
     others (current areas only), coloured by the latest overall deprivation index when there is one (else the
     first mappable indicator)."""
@@ -221,23 +217,21 @@ def _profile_map(area: Area) -> tuple[profiles.MapLayer | None, AreaLevel | None
     else:
         return None, None
     areas = [a for a in areas if a.level is level]
-    indicator = profiles.default_map_indicator(profiles.map_indicators(level))
+    indicator = default_map_indicator(map_indicators(level))
     if indicator is None or not any(a.boundary for a in areas):
         return None, None
-    return profiles.map_layer(areas, level, indicator), level
+    return map_layer(areas, level, indicator), level
 
 
 @bp.route("/themes/<int:theme_id>", endpoint="theme_deprivation")
 def theme_deprivation(theme_id: int):
     """Where a theme is reported against the areas' deprivation deciles (linked from the theme pages)."""
-    from nlp.themes.models import Theme
-
     theme = db.session.get(Theme, theme_id)
     partnership = db.session.get(Partnership, theme.partnership_id) if theme and theme.partnership_id else None
-    if partnership is None or not policy.can_curate_themes(current_user, partnership):
+    if theme is None or partnership is None or not policy.can_curate_themes(current_user, partnership):
         abort(404)
     since, months = community.since_for(request.args.get("months", "all"))
-    result = community.theme_by_deprivation(partnership, theme.id, since)
+    result = theme_by_deprivation(partnership, theme.id, since)
     rows = community.chart_rows([(f"Decile {r.decile}", r.observations) for r in result.rows])
     spec = charts.script_json(
         charts.bars(
@@ -252,7 +246,11 @@ def theme_deprivation(theme_id: int):
     )
     # Observations placed only at ward level say nothing by LSOA decile: the page then leads with the wards grouped
     # by their share of deprived LSOAs, and draws no empty decile chart.
-    by_ward = result.placed.state is disclosure.State.ZERO and bool(result.ward_placed.value)
+    by_ward = (
+        result.placed.state is disclosure.State.ZERO
+        and result.ward_placed is not None
+        and bool(result.ward_placed.value)
+    )
     ward_rows = community.chart_rows([(r.label, r.observations) for r in result.ward_rows])
     ward_spec = charts.script_json(
         charts.bars(

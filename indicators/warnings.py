@@ -21,8 +21,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
+from indicators.figures import Figure, area_figures
+from indicators.maps import map_areas
 from indicators.models import Polarity
-from indicators.profiles import Figure, area_figures, map_areas
 from nlp.themes import queries as theme_queries
 from webapp.disclosure import Tally
 from webapp.models import Area, AreaLevel, Partnership

@@ -5,19 +5,13 @@ stores its results on the observations themselves (:class:`submissions.models.Ob
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from submissions.models import Observation
-from webapp.extensions import db
+from webapp.extensions import Model
 from webapp.models import UTCDateTime, utcnow
-
-if TYPE_CHECKING:  # db.Model is made at run time from this declarative base: what type checkers see
-    from webapp.extensions import Base as Model
-else:
-    Model = db.Model
 
 
 class ObservationEmbedding(Model):

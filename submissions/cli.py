@@ -9,7 +9,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from submissions import importer
+from submissions import importer, spreadsheets
 from webapp.cli import transaction
 from webapp.extensions import db
 from webapp.models import Organisation, Partnership
@@ -58,8 +58,8 @@ def import_command(
         if partnership is None:
             raise click.BadParameter(f"no partnership {partnership_slug!r}", param_hint="--partnership")
     try:
-        table = importer.read_table(file.read_bytes(), file.name)
-    except importer.ImportFileError as exc:
+        table = spreadsheets.read_table(file.read_bytes(), file.name)
+    except spreadsheets.ImportFileError as exc:
         raise click.ClickException(exc.message) from None
     # Columns named on the command line win; other fields are guessed from the header names.
     mapping: dict[str, str | None] = dict(importer.guess_mapping(table.headers))
@@ -80,8 +80,8 @@ def import_command(
     defaults = {"kind": default_kind or "", "category": default_category or ""}
     if partnership_slug:
         defaults["partnership"] = partnership_slug
-    result = None
-    rejected = None
+    result: importer.ImportResult | None = None
+    rejected: importer.ImportRejected | None = None
     with transaction():
         try:
             result = importer.import_table(
@@ -96,12 +96,15 @@ def import_command(
             )
         except importer.ImportRejected as exc:
             rejected = exc
-    preview = result.preview if result else rejected.preview
-    for e in preview.errors:
-        click.echo(f"Row {e.row}, column {e.column!r}: {e.message}", err=True)
     if rejected is not None:
+        for e in rejected.preview.errors:
+            click.echo(f"Row {e.row}, column {e.column!r}: {e.message}", err=True)
         click.echo(f"Imported 0 rows: {rejected.message}", err=True)
         sys.exit(1)
+    assert result is not None  # noqa: S101 - import_table returned (it did not raise)
+    preview = result.preview
+    for e in preview.errors:
+        click.echo(f"Row {e.row}, column {e.column!r}: {e.message}", err=True)
     click.echo(f"Imported {result.imported} rows.")
     if preview.already_imported:
         click.echo(f"Skipped {len(preview.already_imported)} rows already imported (same reference).")

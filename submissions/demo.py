@@ -13,6 +13,7 @@ import csv
 import itertools
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -90,7 +91,7 @@ def load() -> list[str]:
     for i, row in enumerate(community):
         n += 1
         period = _months_ago(today, (i * 5) % 14, (i * 11) % 27 + 1)
-        data = {
+        data: dict[str, Any] = {
             "kind": row["kind"],
             "category": row["category"],
             "text": row["text"],

@@ -15,7 +15,7 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.disclosure import SharingLevel, new_record_key
-from webapp.extensions import db
+from webapp.extensions import Model
 from webapp.models import Area, Organisation, Partnership, User, UTCDateTime, str_enum, utcnow
 
 __all__ = ["SharingLevel"]  # defined with the disclosure rules (webapp.disclosure); re-exported for this package
@@ -129,7 +129,7 @@ DEFAULT_CATEGORIES: tuple[tuple[str, str, str], ...] = (
 )  # fmt: skip
 
 
-class Category(db.Model):
+class Category(Model):
     """A category of the taxonomy. Configurable: admins add categories; the defaults are seeded by migration/demo."""
 
     __tablename__ = "observation_categories"
@@ -162,7 +162,7 @@ TALLY_INDEX_COLUMNS = (
 )
 
 
-class Observation(db.Model):
+class Observation(Model):
     """Something a group or resident has seen: a need or an asset, in an area, over a period."""
 
     __tablename__ = "observations"
@@ -284,7 +284,7 @@ class Observation(db.Model):
         self.rejection_reason = reason
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     """A per-organisation API token. Only its SHA-256 is stored; the token is shown once, when created."""
 
     __tablename__ = "api_tokens"

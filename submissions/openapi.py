@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from submissions import operations as ops
 from submissions.models import ObservationStatus
 from submissions.validation import json_schema
@@ -12,7 +14,7 @@ def document(path: str) -> dict:
     submit = json_schema()
     # The taxonomy is configurable: list today's categories as examples, and accept names as well as slugs.
     submit["properties"]["category"]["examples"] = [c.slug for c in ops.active_categories()]
-    stored = {
+    stored: dict[str, Any] = {
         "type": "object",
         "properties": {
             **{name: dict(prop) for name, prop in submit["properties"].items()},

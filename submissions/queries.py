@@ -1,15 +1,6 @@
-"""Who sees which observations, and which text of them: the sharing rules in one place.
-
-- Members of the submitting organisation see all of its observations, with the raw text.
-- A resident sees the observations they submitted, with the raw text.
-- Moderators (the partnership's convenors, and admins) see residents' observations of their partnerships with the raw
-  text, so they can moderate them; and partnership-level observations of sharing organisations as below.
-- Convenors, and members of organisations that share with the partnership, see the partnership's *live, redacted*
-  observations at partnership level or wider from organisations in ``sharing_organisation_ids(partnership)``, and
-  residents' approved, redacted ones: with the redacted text only.
-- Funders never see observation-level data (only aggregate counts, released through :mod:`webapp.disclosure`, and
-  quotes its rules allow).
-- Until an observation is redacted it is shown to nobody but its organisation (or resident author) and moderators.
+"""The observations a reader may see, and which text of them, as queries: the rules themselves are
+:mod:`webapp.policy`'s (:class:`~webapp.policy.ObservationScope`, :func:`~webapp.policy.can_read_raw_text`); this
+module applies them to the observations' columns.
 
 What each audience *counts* (``partnership_observations(partnership, audience)``) and may *quote*
 (``quotable_observations``) follows :class:`webapp.disclosure.Audience`; counts are taken with
@@ -18,19 +9,20 @@ What each audience *counts* (``partnership_observations(partnership, audience)``
 
 from __future__ import annotations
 
-from sqlalchemy import Select, and_, false, func, or_, select
+from sqlalchemy import Select, and_, false, func, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from submissions.models import LIVE_STATUSES, Observation, ObservationStatus, SharingLevel
 from webapp.disclosure import Audience, Tally
 from webapp.extensions import db
-from webapp.models import OrgKind, Partnership, PlatformRole, User
+from webapp.models import Partnership, User
 from webapp.operations import sharing_organisation_ids
+from webapp.policy import ObservationScope, can_read_raw_text, observation_scope
 
 SHARED_LEVELS = SharingLevel.at_least(SharingLevel.PARTNERSHIP)
 
 
-def _shared_with(partnership: Partnership, audience: Audience = Audience.PARTNERSHIP):
+def _shared_with(partnership: Partnership, audience: Audience = Audience.PARTNERSHIP) -> ColumnElement[bool]:
     """Condition: a live, redacted observation of ``partnership`` that ``audience`` counts (the partnership's people
     may read it as well)."""
     sharing = sharing_organisation_ids(partnership)
@@ -70,57 +62,38 @@ def quotable_observations(partnership: Partnership, audience: Audience) -> Selec
     return stmt
 
 
-def tally_columns():
+def tally_columns() -> tuple[ColumnElement[int], ColumnElement[int | None]]:
     """``count(*), sum(record_key)``: what every released count is made from (webapp.disclosure.Tally.row)."""
     return func.count(Observation.id), func.sum(Observation.record_key)
 
 
-def _user_org_ids(user: User) -> set[int]:
-    return {m.organisation_id for m in user.memberships if m.organisation.kind is not OrgKind.FUNDER}
-
-
-def _partnerships_of(user: User) -> list[Partnership]:
-    """Partnerships whose shared observations ``user`` may read: as convenor, or through a sharing member org."""
-    partnerships = list(db.session.scalars(select(Partnership)))
-    own = _user_org_ids(user)
-    result = []
-    for p in partnerships:
-        if user in p.convenors or (own & sharing_organisation_ids(p)):
-            result.append(p)
-    return result
-
-
-def moderated_partnership_ids(user: User) -> set[int]:
-    """Partnerships whose residents' observations ``user`` moderates (all of them for admins)."""
-    if user.is_admin:
-        return set(db.session.scalars(select(Partnership.id)))
-    if user.platform_role is PlatformRole.CONVENOR:
-        return {p.id for p in db.session.scalars(select(Partnership)) if user in p.convenors}
-    return set()
-
-
 def visible_observations(user: User | None) -> Select:
     """A select() of the observations ``user`` may see in lists (any page, any filter applies on top)."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return select(Observation).where(false())
-    if user.is_admin:
-        return select(Observation)
-    conditions = []
-    own = _user_org_ids(user)
-    if own:
-        conditions.append(Observation.organisation_id.in_(own))
-    conditions.append(and_(Observation.organisation_id.is_(None), Observation.author_id == user.id))
-    moderated = moderated_partnership_ids(user)
-    if moderated:
+    scope = observation_scope(user)
+    return select(Observation) if scope.everything else select(Observation).where(visible(scope))
+
+
+def visible(scope: ObservationScope) -> ColumnElement[bool]:
+    """The observations ``scope`` sees, as a condition on their columns."""
+    if not scope.anyone:
+        return false()
+    if scope.everything:
+        return true()
+    conditions: list[ColumnElement[bool]] = []
+    if scope.own_organisation_ids:
+        conditions.append(Observation.organisation_id.in_(sorted(scope.own_organisation_ids)))
+    conditions.append(and_(Observation.organisation_id.is_(None), Observation.author_id == scope.user_id))
+    if scope.moderated_partnership_ids:
+        moderated = sorted(scope.moderated_partnership_ids)
         conditions.append(and_(Observation.organisation_id.is_(None), Observation.partnership_id.in_(moderated)))
-    for p in _partnerships_of(user):
+    for p in scope.reading_partnerships:
         conditions.append(_shared_with(p))
-    return select(Observation).where(or_(*conditions))
+    return or_(*conditions)
 
 
 def moderation_queue(user: User) -> Select:
     """Residents' observations waiting for a moderator of their partnership."""
-    ids = moderated_partnership_ids(user)
+    ids = sorted(observation_scope(user).moderated_partnership_ids)
     return (
         select(Observation)
         .where(
@@ -134,7 +107,7 @@ def moderation_queue(user: User) -> Select:
 def unconfirmed_places(user: User) -> Select:
     """Approved residents' observations of the partnerships ``user`` moderates whose place was suggested by place
     detection and not yet confirmed by a person (no area set): a convenor confirms or sets it."""
-    ids = moderated_partnership_ids(user)
+    ids = sorted(observation_scope(user).moderated_partnership_ids)
     return (
         select(Observation)
         .where(
@@ -158,41 +131,34 @@ def moderation_tally(user: User) -> Tally:
 def own_observations(user: User) -> Select:
     """The observations ``user`` submitted for: their (non-funder) organisations' ones, or as a resident their own;
     newest first."""
-    own = _user_org_ids(user)
+    own = sorted(observation_scope(user).own_organisation_ids)
     mine = and_(Observation.organisation_id.is_(None), Observation.author_id == user.id)
     condition = or_(Observation.organisation_id.in_(own), mine) if own else mine
     return select(Observation).where(condition).order_by(Observation.created_at.desc(), Observation.id.desc())
 
 
-def can_see_raw(user: User | None, obs: Observation) -> bool:
-    """Whether ``user`` may read the raw (unredacted) text of ``obs``."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return False
-    if obs.organisation_id is not None:
-        return obs.organisation_id in _user_org_ids(user)
-    if obs.author_id is not None and obs.author_id == user.id:
-        return True
-    return obs.partnership_id in moderated_partnership_ids(user)
-
-
 def raw_readable(user: User) -> ColumnElement[bool]:
-    """The observations whose raw text ``user`` may read, as a condition (the same rule as :func:`can_see_raw`)."""
-    conditions = [and_(Observation.organisation_id.is_(None), Observation.author_id == user.id)]
-    own = _user_org_ids(user)
-    if own:
-        conditions.append(Observation.organisation_id.in_(own))
-    moderated = moderated_partnership_ids(user)
-    if moderated:
+    """The observations whose raw text ``user`` may read, as a condition (the rule of
+    :func:`webapp.policy.can_read_raw_text`)."""
+    scope = observation_scope(user)
+    conditions: list[ColumnElement[bool]] = [
+        and_(Observation.organisation_id.is_(None), Observation.author_id == scope.user_id)
+    ]
+    if scope.own_organisation_ids:
+        conditions.append(Observation.organisation_id.in_(sorted(scope.own_organisation_ids)))
+    if scope.moderated_partnership_ids:
+        moderated = sorted(scope.moderated_partnership_ids)
         conditions.append(and_(Observation.organisation_id.is_(None), Observation.partnership_id.in_(moderated)))
     return or_(*conditions)
 
 
 def display_text(user: User | None, obs: Observation) -> str | None:
     """The text ``user`` may read: raw for its own people and moderators, else the redacted text (or None)."""
-    return obs.text if can_see_raw(user, obs) else obs.redacted_text
+    return obs.text if can_read_raw_text(user, obs) else obs.redacted_text
 
 
 def can_view(user: User | None, obs: Observation) -> bool:
+    """Whether ``obs`` is among the observations ``user`` may see (:func:`visible_observations`)."""
     if user is None or not getattr(user, "is_authenticated", False):
         return False
     stmt = visible_observations(user).where(Observation.id == obs.id).with_only_columns(Observation.id)

@@ -18,8 +18,9 @@ SQLite copies the table and drops its triggers: ``tests/webapp/test_migrations.p
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from sqlalchemy import and_, event, func, literal_column, or_, select, text
+from sqlalchemy import Select, and_, event, func, literal_column, or_, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -86,7 +87,7 @@ def _redacted_match(words: list[str], dialect: str) -> ColumnElement[bool]:
         # Each word quoted (FTS5 syntax characters lose their meaning) and matched as a prefix: "parcel" finds
         # "parcels"; all words must occur.
         expression = " ".join('"{}"*'.format(w.replace('"', '""')) for w in words)
-        ids = (
+        ids: Select[Any] = (
             select(literal_column("rowid"))
             .select_from(text("observation_search"))
             .where(text("observation_search MATCH :search_words").bindparams(search_words=expression))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from flask import current_app
 
-from submissions.importer import Table
+from submissions.spreadsheets import Table
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 

@@ -4,6 +4,7 @@
 raw values (strings from a form or a spreadsheet, typed values from JSON) against it and returns a
 :class:`CleanObservation` or raises :class:`ValidationFailed` with one message per bad field, in users' words. The
 OpenAPI document (:func:`json_schema`) is generated from the same declarations, so the three ways in cannot drift.
+One module (over 500 lines) because it is that one declaration: the fields and their checks are read together.
 """
 
 from __future__ import annotations
@@ -166,7 +167,7 @@ class Context:
             else:
                 self._areas[key] = "unknown postcode" if self.postcodes_loaded() else "no postcodes"
         if key not in self._areas:
-            found = db.session.scalar(
+            found: Area | str | None = db.session.scalar(
                 select(Area).where(func.upper(Area.code) == value.strip().upper(), Area.level.in_(AREA_LEVELS))
             )
             if found is None:
@@ -178,8 +179,8 @@ class Context:
                     )
                 )
                 found = named[0] if len(named) == 1 else ("ambiguous" if named else None)
-            if found is None and (place := geography.find_neighbourhood(value)) is not None:
-                found = place.ward
+            if found is None and (hood := geography.find_neighbourhood(value)) is not None:
+                found = hood.ward
             self._areas[key] = found
         return self._areas[key]
 
@@ -476,7 +477,7 @@ def _area(value: Any, context: Context, partnership: Partnership | None) -> Area
         raise ValueError(
             f"Unknown area {str(value).strip()[:40]!r}. Give a neighbourhood, a ward or LSOA name, or its ONS code."
         )
-    if found == "ambiguous":
+    if isinstance(found, str):  # "ambiguous" (the other answers in words are handled above)
         raise ValueError(f"Several areas are called {str(value).strip()[:40]!r}: give its ONS code instead.")
     if not found.current:  # observations sit on current areas; a superseded one is kept for older statistics only
         raise ValueError(

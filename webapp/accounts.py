@@ -3,7 +3,8 @@ devices), password changes and per-account throttling.
 
 Like :mod:`webapp.operations`, these functions change objects, flush, audit and return; they never commit and never
 read the request (the caller passes what it needs: the browser's user agent, the client's address). Every security
-event goes to the audit log with ids and short facts only.
+event goes to the audit log with ids and short facts only. One module (over 500 lines) for one job, signing in
+safely: its parts share the session, device and throttling records and are reviewed together (docs/security.md).
 """
 
 from __future__ import annotations
@@ -16,15 +17,18 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 import pyotp
+import segno
 from flask import current_app
-from sqlalchemy import select, update
+from limits import parse
+from sqlalchemy import CursorResult, select, update
 
 from webapp import policy
 from webapp.extensions import db, limiter
-from webapp.models import RecoveryCode, RememberedDevice, User, UserSession, utcnow
-from webapp.operations import OperationError, check_password_strength, record
+from webapp.models import RecoveryCode, RememberedDevice, TokenPurpose, User, UserSession, utcnow
+from webapp.operations import OperationError, check_password_strength, find_token, record, revoke_links, use_token
 
 log = logging.getLogger(__name__)
 
@@ -187,11 +191,14 @@ def end_sessions(user: User, actor: User | None, reason: str, keep: UserSession 
 
 def end_everyone_sessions(actor: User | None, reason: str = "admin") -> int:
     """End every live session of every account (an administrator's emergency stop)."""
-    result = db.session.execute(
-        update(UserSession)
-        .where(UserSession.revoked_at.is_(None))
-        .values(revoked_at=utcnow(), revoked_reason=reason)
-        .execution_options(synchronize_session=False)
+    result = cast(
+        CursorResult,
+        db.session.execute(
+            update(UserSession)
+            .where(UserSession.revoked_at.is_(None))
+            .values(revoked_at=utcnow(), revoked_reason=reason)
+            .execution_options(synchronize_session=False)
+        ),
     )
     record("session.revoke_everyone", "user_session", None, actor, sessions=result.rowcount)
     return result.rowcount
@@ -238,15 +245,31 @@ def change_password(user: User, current: str, new: str, session: UserSession | N
     check_password_strength(new, personal=(user.email, user.display_name))
     user.set_password(new)
     user.session_version += 1
-    from webapp.models import TokenPurpose
-    from webapp.operations import revoke_links
-
     revoke_links(TokenPurpose.PASSWORD_RESET, user.email)
     end_sessions(user, user, "password_change", keep=session)
     forget_devices(user)
     if session is not None:
         session.authenticated_at = utcnow()
     record("password.change", "user", user.id, user)
+
+
+def reset_password(raw: str, password: str) -> User:
+    """Set a new password with a reset link; ends every session, remembered device and other reset link.
+
+    A reset never signs the person in and never turns off their second factor: they sign in afterwards with the
+    new password and their code (ASVS 6.4.3)."""
+    token = find_token(raw, TokenPurpose.PASSWORD_RESET)
+    user = token.user
+    if user is None or not user.active:
+        raise OperationError("This link is not valid. Ask for a new one.")
+    check_password_strength(password, personal=(user.email, user.display_name))
+    user.set_password(password)
+    user.session_version += 1
+    use_token(token)
+    end_sessions(user, None, "password_reset")
+    forget_devices(user)
+    record("password_reset.complete", "user", user.id, user)
+    return user
 
 
 # Second factor ---------------------------------------------------------------------------------------------------
@@ -275,8 +298,6 @@ def provisioning_uri(user: User, secret: str) -> str:
 
 def qr_data_uri(uri: str) -> str:
     """The QR code of ``uri`` as an SVG data URI, made here (no outside service sees the secret)."""
-    import segno
-
     return segno.make(uri, error="m").svg_data_uri(scale=5, border=2)
 
 
@@ -446,11 +467,14 @@ def remembered_devices(user: User) -> list[RememberedDevice]:
 
 
 def forget_devices(user: User) -> int:
-    result = db.session.execute(
-        update(RememberedDevice)
-        .where(RememberedDevice.user_id == user.id, RememberedDevice.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-        .execution_options(synchronize_session=False)
+    result = cast(
+        CursorResult,
+        db.session.execute(
+            update(RememberedDevice)
+            .where(RememberedDevice.user_id == user.id, RememberedDevice.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ),
     )
     return result.rowcount
 
@@ -463,8 +487,6 @@ def _account_key(email: str) -> str:
 
 
 def _account_limit():
-    from limits import parse
-
     return parse(current_app.config["COMMINTEL_ACCOUNT_RATE_LIMIT"])
 
 

@@ -1,6 +1,7 @@
 """Signing in and out, the second step (authenticator codes), sessions, passwords, invitations and resets.
 
-Routes only; the rules live in :mod:`webapp.accounts` and :mod:`webapp.operations`.
+Routes only; the rules live in :mod:`webapp.accounts` and :mod:`webapp.operations`. The "Your account" pages
+(password, second factor, sessions) are routes of the same blueprint in :mod:`webapp.account_views`.
 
 How a sign-in goes: the password is checked; a person with two-step sign-in on is then asked for a code (unless this
 browser was remembered), and a person whose role requires it but who has none sets it up first. Until then they are
@@ -16,34 +17,23 @@ import logging
 import time
 from urllib.parse import urlsplit
 
-from flask import (
-    Blueprint,
-    Flask,
-    current_app,
-    flash,
-    g,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
+from flask import Blueprint, Flask, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from webapp import accounts, operations
+from webapp import accounts, operations, transactions
 from webapp.extensions import db, limiter, login_manager
 from webapp.forms import (
     AcceptInvitationForm,
     ButtonForm,
-    ChangePasswordForm,
     CodeForm,
-    ConfirmPasswordForm,
     ForgotPasswordForm,
     LoginForm,
     NewPasswordForm,
     SetupCodeForm,
 )
+from webapp.jobs import send_after_commit
 from webapp.models import TokenPurpose, User, UserSession
+from webapp.tasks import send_password_reset
 from webapp.transactions import commit_or_redo
 
 log = logging.getLogger(__name__)
@@ -103,7 +93,7 @@ def _login_rate_limit() -> str:
     return current_app.config["COMMINTEL_LOGIN_RATE_LIMIT"]
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """Only a path on this site: never another host (open redirect)."""
     if target:
         parts = urlsplit(target)
@@ -143,7 +133,6 @@ def _sign_in(user: User, second_factor: str, remember: bool = False) -> str | No
     device_raw = None
     if remember:
         _device, device_raw = accounts.remember_device(user, _client())
-    db.session.commit()
     session[SESSION_KEY] = raw
     login_user(user)
     return device_raw
@@ -170,7 +159,7 @@ def _after_password(user: User, target: str):
         if device is not None:
             device.last_used_at = accounts.utcnow()
             _sign_in(user, "remembered_device")
-            return redirect(_safe_next(target))
+            return redirect(safe_next(target))
         _set_pending(user, target, enrol=False)
         return redirect(url_for("auth.mfa_verify"))
     if accounts.mfa_required(user):
@@ -178,7 +167,7 @@ def _after_password(user: User, target: str):
         flash("Your role needs two-step sign-in. Set it up now: it takes a minute.", "info")
         return redirect(url_for("auth.mfa_setup"))
     _sign_in(user, "none")
-    return redirect(_safe_next(target))
+    return redirect(safe_next(target))
 
 
 def fresh_password_required(back: str):
@@ -198,7 +187,7 @@ def fresh_password_required(back: str):
     return decorator
 
 
-def _throttled(email: str, form_field) -> int | None:
+def throttled(email: str, form_field) -> int | None:
     wait = accounts.account_wait_seconds(email)
     if wait:
         form_field.errors.append(accounts.wait_message(wait))
@@ -215,19 +204,19 @@ def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.home"))
     form = LoginForm()
-    status = 200
+    status: int | None = 200
     if form.validate_on_submit():
         email = (form.email.data or "").strip()
         known = operations.get_user_by_email(email)
         # A browser this account signed in from before is not held back by the account limit, so an attacker
         # failing on purpose cannot lock the real person out (ASVS 6.1.1).
         device = accounts.find_device(known, request.cookies.get(DEVICE_COOKIE)) if known else None
-        status = None if device else _throttled(email, form.password)
+        status = None if device else throttled(email, form.password)
         if status is None:
             user = operations.authenticate(email, form.password.data)
             if user is None:
+                # Kept although the sign-in is refused: the request commits whatever its status.
                 locked = accounts.note_failure(email, known, request.remote_addr or "")
-                db.session.commit()
                 log.info("failed sign-in attempt")
                 form.password.errors.append(
                     "The email address or password is wrong."
@@ -235,9 +224,7 @@ def login():
                 )
                 status = 422
             else:
-                response = _after_password(user, request.args.get("next") or "")
-                db.session.commit()
-                return response
+                return _after_password(user, request.args.get("next") or "")
     elif form.errors:
         status = 422
     return render_template("auth/login.html", form=form), status
@@ -247,16 +234,14 @@ def _address_breached(limit) -> None:
     """Audit once per lock-out of an address (Flask-Limiter calls this for every refused attempt)."""
     key = f"lockout-audited:{limit.key}:{int(limit.reset_at)}"
     if limiter.storage.incr(key, max(1, int(limit.reset_at - time.time()))) == 1:
-        operations.record(
-            "auth.lockout",
-            "address",
-            None,
-            None,
-            scope="address",
-            endpoint=request.endpoint,
-            ip_prefix=accounts.address_prefix(request.remote_addr),
+        endpoint, ip_prefix = request.endpoint, accounts.address_prefix(request.remote_addr)
+        # The limit is checked before the view runs, outside the request's commit point: its own short transaction.
+        transactions.write(
+            lambda: operations.record(
+                "auth.lockout", "address", None, None, scope="address", endpoint=endpoint, ip_prefix=ip_prefix
+            ),
+            what="recording an address lock-out",
         )
-        db.session.commit()
 
 
 @bp.route("/logout", methods=["POST"])
@@ -264,7 +249,6 @@ def logout():
     record = current_session()
     if record is not None:
         accounts.end_session(record, current_user, "sign_out")
-        db.session.commit()
         log.info("user %s signed out", current_user.id)
     logout_user()
     session.clear()
@@ -284,17 +268,16 @@ def mfa_verify():
     user, pending = found
     form = CodeForm()
     form.remember.label.text = f"Remember this device for {current_app.config['COMMINTEL_MFA_REMEMBER_DAYS']} days"
-    status = 200
+    status: int | None = 200
     if request.method == "GET" and accounts.find_device(user, request.cookies.get(DEVICE_COOKIE)) is not None:
         _sign_in(user, "remembered_device")
-        return redirect(_safe_next(pending.get("next")))
+        return redirect(safe_next(pending.get("next")))
     if form.validate_on_submit():
-        status = _throttled(user.email, form.code)
+        status = throttled(user.email, form.code)
         if status is None:
             factor = accounts.verify_second_factor(user, form.code.data)
             if factor is None:
                 locked = accounts.note_failure(user.email, user, request.remote_addr or "", step="code")
-                db.session.commit()
                 form.code.errors.append(
                     "That code is not right. Enter the code your app shows now, or an unused recovery code."
                     + (" " + accounts.wait_message(accounts.account_wait_seconds(user.email)) if locked else "")
@@ -309,7 +292,7 @@ def mfa_verify():
                         "from “Your account”, or ask an administrator to reset two-step sign-in.",
                         "info",
                     )
-                return _with_device_cookie(redirect(_safe_next(pending.get("next"))), device_raw)
+                return _with_device_cookie(redirect(safe_next(pending.get("next"))), device_raw)
     elif form.errors:
         status = 422
     return render_template("auth/mfa_verify.html", form=form), status
@@ -328,197 +311,35 @@ def mfa_setup():
             flash("For your security, confirm your password to continue.", "info")
             return redirect(url_for("auth.confirm", next=url_for("auth.mfa_setup")))
     elif found is not None and found[1].get("enrol"):
-        user, target, enrolling = found[0], found[1].get("next"), True
+        user, target, enrolling = found[0], found[1].get("next") or "", True
         if user.mfa_enabled:  # set up meanwhile (another tab): the code is what is asked now
             _set_pending(user, target, enrol=False)
             return redirect(url_for("auth.mfa_verify"))
     else:
         flash("Sign in with your email address and password first.", "info")
         return redirect(url_for("auth.login"))
+    # The secret is kept whatever the code typed below: the request commits on a refused code too
+    # (confirm_totp refuses before it writes anything).
     secret = accounts.begin_totp(user)
-    db.session.commit()
     form = SetupCodeForm()
     form.remember.label.text = f"Remember this device for {current_app.config['COMMINTEL_MFA_REMEMBER_DAYS']} days"
     if form.validate_on_submit():
         try:
             codes = accounts.confirm_totp(user, form.code.data)
         except operations.OperationError as exc:
-            db.session.rollback()
             form.code.errors.append(exc.message)
         else:
             if enrolling:
                 device_raw = _sign_in(user, "totp", remember=bool(form.remember.data))
             else:
                 accounts.end_sessions(user, user, "mfa_change", keep=current_session())
-                db.session.commit()
                 device_raw = None
-            response = render_template("auth/recovery_codes.html", codes=codes, next=_safe_next(target), new=True)
+            response = render_template("auth/recovery_codes.html", codes=codes, next=safe_next(target), new=True)
             return _with_device_cookie(current_app.make_response(response), device_raw)
     uri = accounts.provisioning_uri(user, secret)
     return render_template(
         "auth/mfa_setup.html", form=form, secret=secret, qr=accounts.qr_data_uri(uri), enrolling=enrolling
     ), 422 if form.errors else 200
-
-
-# Your account: password, second factor, sessions -----------------------------------------------------------------
-
-
-@bp.route("/account", endpoint="account")
-def account():
-    user = current_user
-    return render_template(
-        "auth/account.html",
-        mfa_required=accounts.mfa_required(user),
-        codes_left=accounts.recovery_codes_left(user) if user.mfa_enabled else 0,
-        devices=accounts.remembered_devices(user),
-        sessions=accounts.active_sessions(user),
-        button=ButtonForm(),
-    )
-
-
-@bp.route("/confirm", methods=["GET", "POST"], endpoint="confirm")
-def confirm():
-    """Type the password again before a sensitive change (the session gets a new id)."""
-    form = ConfirmPasswordForm()
-    target = _safe_next(request.args.get("next"))
-    status = 200
-    if form.validate_on_submit():
-        status = _throttled(current_user.email, form.password)
-        if status is None:
-            try:
-                raw = accounts.confirm_password(current_session(), current_user, form.password.data)
-            except operations.OperationError as exc:
-                db.session.rollback()
-                accounts.note_failure(current_user.email, current_user, request.remote_addr or "", step="reauth")
-                db.session.commit()
-                form.password.errors.append(exc.message)
-                status = 422
-            else:
-                db.session.commit()
-                session[SESSION_KEY] = raw
-                return redirect(target)
-    elif form.errors:
-        status = 422
-    return render_template("auth/confirm.html", form=form), status
-
-
-@bp.route("/password", methods=["GET", "POST"], endpoint="change_password")
-def change_password():
-    form = ChangePasswordForm()
-    status = 200
-    if form.validate_on_submit():
-        status = _throttled(current_user.email, form.current_password)
-        if status is None:
-            record = current_session()
-            try:
-                accounts.change_password(current_user, form.current_password.data, form.password.data, record)
-            except operations.OperationError as exc:
-                db.session.rollback()
-                if exc.field == "current_password":
-                    accounts.note_failure(current_user.email, current_user, request.remote_addr or "", "reauth")
-                    db.session.commit()
-                getattr(form, exc.field or "password", form.password).errors.append(exc.message)
-                status = 422
-            else:
-                raw = accounts.rotate_session(record) if record is not None else None
-                db.session.commit()
-                user = current_user._get_current_object()
-                session[SESSION_KEY] = raw
-                login_user(user)  # the session version changed with the password
-                flash("Your password has been changed. You are signed out everywhere else.", "success")
-                return redirect(url_for("auth.account"))
-    elif form.errors:
-        status = 422
-    return render_template("auth/change_password.html", form=form), status
-
-
-@bp.route("/mfa/recovery-codes", methods=["POST"], endpoint="recovery_codes")
-@fresh_password_required("auth.account")
-def recovery_codes():
-    if not ButtonForm().validate_on_submit():
-        return redirect(url_for("auth.account"))
-    try:
-        codes = accounts.new_recovery_codes(current_user)
-    except operations.OperationError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect(url_for("auth.account"))
-    db.session.commit()
-    return render_template("auth/recovery_codes.html", codes=codes, next=url_for("auth.account"), new=False)
-
-
-@bp.route("/mfa/turn-off", methods=["POST"], endpoint="mfa_disable")
-@fresh_password_required("auth.account")
-def mfa_disable():
-    if ButtonForm().validate_on_submit():
-        try:
-            accounts.turn_off_mfa(current_user, current_user, "self")
-        except operations.OperationError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-        else:
-            accounts.end_sessions(current_user, current_user, "mfa_change", keep=current_session())
-            db.session.commit()
-            flash("Two-step sign-in is off.", "success")
-    return redirect(url_for("auth.account"))
-
-
-@bp.route("/sessions", endpoint="sessions")
-def sessions():
-    return render_template(
-        "auth/sessions.html",
-        sessions=accounts.active_sessions(current_user),
-        devices=accounts.remembered_devices(current_user),
-        current=current_session(),
-        button=ButtonForm(),
-    )
-
-
-@bp.route("/sessions/<int:session_id>/end", methods=["POST"], endpoint="end_session")
-@fresh_password_required("auth.sessions")
-def end_session(session_id: int):
-    record = db.session.get(UserSession, session_id)
-    if record is None or record.user_id != current_user.id or not ButtonForm().validate_on_submit():
-        return redirect(url_for("auth.sessions"))
-    accounts.end_session(record, current_user, "ended_by_user")
-    db.session.commit()
-    if current_session() is not None and record.id == current_session().id:
-        logout_user()
-        session.clear()
-        flash("You have signed out.", "info")
-        return redirect(url_for("auth.login"))
-    flash(f"The session on {record.user_agent or 'that device'} has ended.", "success")
-    return redirect(url_for("auth.sessions"))
-
-
-@bp.route("/sessions/end-all", methods=["POST"], endpoint="end_all_sessions")
-@fresh_password_required("auth.sessions")
-def end_all_sessions():
-    """Sign out everywhere: every session (this one too) ends and remembered devices are forgotten."""
-    if not ButtonForm().validate_on_submit():
-        return redirect(url_for("auth.sessions"))
-    accounts.end_sessions(current_user, current_user, "sign_out_everywhere")
-    accounts.forget_devices(current_user)
-    db.session.commit()
-    logout_user()
-    session.clear()
-    flash("You have signed out everywhere, on every device.", "info")
-    response = redirect(url_for("auth.login"))
-    response.delete_cookie(DEVICE_COOKIE, path="/auth/")
-    return response
-
-
-@bp.route("/devices/forget", methods=["POST"], endpoint="forget_devices")
-@fresh_password_required("auth.sessions")
-def forget_devices():
-    if ButtonForm().validate_on_submit():
-        count = accounts.forget_devices(current_user)
-        operations.record("mfa.devices_forgotten", "user", current_user.id, current_user, devices=count)
-        db.session.commit()
-        flash("Remembered devices forgotten: each will ask for a code at its next sign-in.", "success")
-    response = redirect(url_for("auth.sessions"))
-    response.delete_cookie(DEVICE_COOKIE, path="/auth/")
-    return response
 
 
 # Forgotten passwords and invitations -----------------------------------------------------------------------------
@@ -529,13 +350,9 @@ def forget_devices():
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        from webapp.jobs import send_after_commit
-        from webapp.tasks import send_password_reset
-
         # The account is looked up, the link made and the email sent in the background: this request does the
         # same work, and takes the same time, whether or not the address has an account (ASVS 6.3.8).
         send_after_commit(send_password_reset, (form.email.data or "").strip()[:254])
-        db.session.commit()
         flash("If that address has an account, we have sent it a link to set a new password.", "info")
         return redirect(url_for("auth.login"))
     return render_template("auth/forgot.html", form=form)
@@ -550,12 +367,11 @@ def reset_password(token: str):
     form = NewPasswordForm()
     if form.validate_on_submit():
         try:
-            operations.reset_password(token, form.password.data)
+            accounts.reset_password(token, form.password.data)
         except operations.OperationError as exc:
-            db.session.rollback()
+            transactions.discard()
             form.password.errors.append(exc.message)
         else:
-            db.session.commit()
             if current_user.is_authenticated:
                 logout_user()
             session.clear()
@@ -577,12 +393,10 @@ def accept_invitation(token: str):
         try:
             user = operations.accept_invitation(token, form.display_name.data, form.password.data)
         except operations.OperationError as exc:
-            db.session.rollback()
+            transactions.discard()
             getattr(form, exc.field or "password", form.password).errors.append(exc.message)
         else:
-            db.session.commit()
             response = _after_password(user, url_for("main.home"))
-            db.session.commit()
             flash("Welcome to commintel. Your account is ready.", "success")  # after the session was renewed
             return response
     return render_template("auth/accept.html", form=form, invitation=invitation), 200 if not form.errors else 422
@@ -597,9 +411,8 @@ def _accept_as_existing_account(token: str, invitation):
         try:
             membership = operations.accept_invitation_as(token, current_user)
         except operations.OperationError as exc:
-            db.session.rollback()
+            transactions.discard()
             return render_template("auth/link_problem.html", message=exc.message), 400
-        db.session.commit()
         flash(f"You have joined {membership.organisation.name}.", "success")
         return redirect(url_for("orgs.detail", slug=membership.organisation.slug))
     return render_template("auth/accept_existing.html", invitation=invitation, form=form, signed_in=True)

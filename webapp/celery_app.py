@@ -22,6 +22,8 @@ from celery import Celery, Task
 from celery.signals import worker_ready
 from flask import Flask
 
+from webapp.jobs import JOB_SWEEP_SECONDS, JobNotClaimed, recover_interrupted
+
 log = logging.getLogger(__name__)
 
 EMBEDDED_QUEUE_SCHEME = "sqlite-queue"
@@ -30,8 +32,6 @@ WORKER_START_HOOKS = "commintel_worker_start_hooks"
 
 
 def celery_init_app(app: Flask) -> Celery:
-    from webapp.jobs import JobNotClaimed
-
     class FlaskTask(Task):
         def __call__(self, *args, **kwargs):
             with app.app_context():
@@ -68,8 +68,6 @@ def celery_init_app(app: Flask) -> Celery:
     celery.set_default()
     app.extensions["celery"] = celery
     app.extensions[WORKER_START_HOOKS] = []
-
-    from webapp.jobs import JOB_SWEEP_SECONDS, recover_interrupted
 
     register_worker_start_hook(app, recover_interrupted)
     celery.conf.beat_schedule = {

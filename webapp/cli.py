@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
 import os
 import signal
@@ -17,10 +19,13 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import select
+from waitress import serve
 
-from webapp import geography, operations
+from webapp import accounts, create_app, demo, geography, operations, transactions
+from webapp.config import DOMAIN_PACKAGES, ConfigError, settings_table_markdown
 from webapp.extensions import db
-from webapp.models import AreaLevel, Organisation, OrgKind, OrgRole, PlatformRole
+from webapp.jobs import work_done_inline
+from webapp.models import Area, AreaLevel, Organisation, OrgKind, OrgRole, Partnership, PlatformRole, User
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +39,6 @@ def main() -> None:
 
 def _create_app() -> Flask:
     """The app for the CLI; a bad setting ends the command with its message, not a traceback."""
-    from webapp import create_app
-    from webapp.config import ConfigError
-
     try:
         return create_app()
     except ConfigError as exc:
@@ -48,14 +50,10 @@ def _create_app() -> Flask:
 def transaction() -> Iterator[None]:
     """Commit if the block finishes; roll back and print a clear message (no stack trace) if it raises."""
     try:
-        yield
+        with transactions.command(what="command"):
+            yield
     except operations.OperationError as exc:
-        db.session.rollback()
         raise click.ClickException(exc.message) from None
-    except Exception:
-        db.session.rollback()
-        raise
-    db.session.commit()
 
 
 def register_cli(app: Flask) -> None:
@@ -110,8 +108,6 @@ def create_user_command(email: str, role: str, org_slug: str | None, display_nam
 @with_appcontext
 def reset_mfa_command(email: str):
     """Remove an account's two-step sign-in after checking who is asking; they set it up again at next sign-in."""
-    from webapp import accounts
-
     user = operations.get_user_by_email(email)
     if user is None:
         raise click.BadParameter(f"no account with email {email!r}", param_hint="--email")
@@ -126,15 +122,13 @@ def reset_mfa_command(email: str):
 @with_appcontext
 def end_sessions_command(email: str | None, everyone: bool):
     """Sign people out: one account everywhere (its remembered devices forgotten too), or everybody."""
-    from webapp import accounts
-
     if bool(email) == everyone:
         raise click.UsageError("give either --email or --all")
     with transaction():
         if everyone:
             ended = accounts.end_everyone_sessions(None)
         else:
-            user = operations.get_user_by_email(email)
+            user = operations.get_user_by_email(email or "")
             if user is None:
                 raise click.BadParameter(f"no account with email {email!r}", param_hint="--email")
             ended = accounts.end_sessions(user, None, "admin")
@@ -171,8 +165,6 @@ def partnerships_cli() -> None:
 
 
 def _partnership(slug: str):
-    from webapp.models import Partnership
-
     found = db.session.scalar(select(Partnership).where(Partnership.slug == slug))
     if found is None:
         raise click.ClickException(f"No partnership {slug!r} (commintel partnerships list shows them).")
@@ -187,8 +179,6 @@ def _organisation(slug: str) -> Organisation:
 
 
 def _area(code: str):
-    from webapp.models import Area
-
     found = db.session.scalar(select(Area).where(Area.code == code.strip().upper()))
     if found is None:
         raise click.ClickException(f"No area with the ONS code {code!r} (load the geography first).")
@@ -196,8 +186,6 @@ def _area(code: str):
 
 
 def _user(email: str):
-    from webapp.models import User
-
     found = db.session.scalar(select(User).where(User.email == email.strip().lower()))
     if found is None:
         raise click.ClickException(f"No account {email!r} (create it with commintel users create).")
@@ -208,8 +196,6 @@ def _user(email: str):
 @with_appcontext
 def list_partnerships_command():
     """Every partnership with its areas, members, funders and convenors."""
-    from webapp.models import Partnership
-
     for p in db.session.scalars(select(Partnership).order_by(Partnership.name)):
         click.echo(f"{p.slug}: {p.name}")
         click.echo(f"  areas: {', '.join(f'{a.name} ({a.code})' for a in p.areas) or 'none (covers anywhere)'}")
@@ -275,7 +261,7 @@ def load_geography_command(lookup: Path, boundaries: Path | None, level: str | N
         report = geography.load_lookup(lookup, local_authority)
         click.echo(f"Lookup: {report.rows} rows; {report.summary()}.")
         if boundaries is not None:
-            b = geography.load_boundaries(boundaries, AreaLevel(level))
+            b = geography.load_boundaries(boundaries, AreaLevel(level or ""))
             click.echo(f"Boundaries: {b.rows} {level} areas given a boundary.")
             if b.unmatched:
                 click.echo(f"{len(b.unmatched)} boundary codes matched no area: {', '.join(b.unmatched[:20])}")
@@ -322,9 +308,6 @@ def load_postcodes_command(file: Path):
 @click.command("demo", help="Load the demo data set into the configured database (safe to run again).")
 @with_appcontext
 def demo_command():
-    from webapp import demo
-    from webapp.jobs import work_done_inline
-
     # The demo redacts and fits themes itself, so the observations it saves queue no background work.
     with work_done_inline():
         for line in _load_demo_parts():
@@ -335,11 +318,6 @@ def demo_command():
 def _load_demo_parts() -> Iterator[str]:
     """The foundation's demo, then each domain package's part (observations, themes, indicators, briefings), each
     committed on its own so that a later step can be re-run without redoing the earlier ones."""
-    import importlib
-    import importlib.util
-
-    from webapp import DOMAIN_PACKAGES, demo
-
     loaders = [demo.load] + [
         importlib.import_module(f"{name}.demo").load
         for name in DOMAIN_PACKAGES
@@ -361,12 +339,11 @@ def _load_demo_parts() -> Iterator[str]:
 @click.option("--no-worker", is_flag=True, help="Do not start the embedded worker (use separate Celery workers).")
 @with_appcontext
 def serve_command(host: str, port: int, threads: int, no_worker: bool):
-    from waitress import serve
-
     worker = None if no_worker else EmbeddedWorker().start()
     try:
         click.echo(f"commintel is serving on http://{host}:{port}/  (Ctrl+C to stop)")
-        serve(current_app._get_current_object(), host=host, port=port, threads=threads, ident="commintel")
+        app = current_app._get_current_object()  # type: ignore[attr-defined]  # werkzeug's LocalProxy, untyped
+        serve(app, host=host, port=port, threads=threads, ident="commintel")
     finally:
         if worker is not None:
             worker.stop()
@@ -457,6 +434,4 @@ def start_embedded_scheduler(instance_dir: str | None = None) -> subprocess.Pope
 
 @click.command("settings", help="Print every setting with its default and description (Markdown).")
 def settings_command():
-    from webapp.config import settings_table_markdown
-
     click.echo(settings_table_markdown())

@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from limits import parse_many
+
+from webapp import ptable
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The domain packages of the design card, in the order they build on each other. Each may define
+# ``init_app(app)`` to register its blueprints, CLI commands and task hooks (webapp.app loads them by name).
+DOMAIN_PACKAGES = ("submissions", "nlp", "indicators", "convening")
 ENVIRONMENTS = ("production", "development", "demo", "testing")
 
 
@@ -76,8 +83,6 @@ def _parse_mfa_roles(raw: str | tuple) -> frozenset[str]:
 
 
 def _parse_rate_limit(raw: str) -> str:
-    from limits import parse_many
-
     try:
         parse_many(raw)
     except ValueError:
@@ -406,8 +411,6 @@ def load_config(overrides: Mapping[str, Any] | None = None, environ: Mapping[str
 
 def _load_ptable(values: dict[str, Any]) -> Any:
     """The perturbation table COMMINTEL_PTABLE names, read and checked against k; ConfigError naming the setting."""
-    from webapp import ptable
-
     try:
         table = ptable.load(values["COMMINTEL_PTABLE"])
         table.check(values["COMMINTEL_SUPPRESSION_K"])

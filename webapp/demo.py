@@ -113,6 +113,8 @@ def load() -> list[str]:
 
     if db.session.scalar(select(Partnership).where(Partnership.slug == "bristol")) is None:
         bristol = db.session.scalar(select(Area).where(Area.code == BRISTOL))
+        if bristol is None:
+            raise RuntimeError(f"The demo needs the area {BRISTOL}: load the geography first.")
         ward_areas = list(db.session.scalars(select(Area).where(Area.level == AreaLevel.WARD, Area.current.is_(True))))
         partnership = operations.create_partnership(
             "Bristol Community Intelligence Partnership",

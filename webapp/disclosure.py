@@ -34,7 +34,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from flask import current_app, has_app_context
+
 from webapp import ptable as ptables
+from webapp.models import OrgKind, PlatformRole
 
 if TYPE_CHECKING:
     from webapp.models import Partnership, User
@@ -153,8 +156,6 @@ def audience_for(user: User | None, partnership: Partnership) -> Audience | None
     """
     if user is None or not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", True):
         return None
-    from webapp.models import OrgKind, PlatformRole
-
     if user.is_admin or user in partnership.convenors:
         return Audience.PARTNERSHIP
     if user.platform_role is not PlatformRole.FUNDER:
@@ -239,8 +240,6 @@ class Tally:
 
 def threshold() -> int:
     """k: counts 1..k-1 are shown as "fewer than k" (COMMINTEL_SUPPRESSION_K)."""
-    from flask import current_app, has_app_context
-
     if has_app_context():
         return int(current_app.config["COMMINTEL_SUPPRESSION_K"])
     return DEFAULT_K
@@ -251,8 +250,6 @@ _SHIPPED_TABLE: ptables.PerturbationTable | None = None
 
 def table() -> ptables.PerturbationTable:
     """The perturbation table in force (COMMINTEL_PTABLE, read and checked at start-up)."""
-    from flask import current_app, has_app_context
-
     if has_app_context() and current_app.config.get("COMMINTEL_PTABLE_TABLE") is not None:
         return current_app.config["COMMINTEL_PTABLE_TABLE"]
     global _SHIPPED_TABLE

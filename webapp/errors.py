@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+import math
+import time
 from urllib.parse import parse_qsl
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from webapp import transactions
+from webapp.extensions import limiter
 from webapp.http import NumberOutOfRange
 
 log = logging.getLogger(__name__)
@@ -61,11 +65,6 @@ def _refuse_non_utf8_forms():
 
 def _retry_message() -> str | None:
     """'Try again in N minutes' for a request a rate limit refused, from the limit's own window."""
-    import math
-    import time
-
-    from webapp.extensions import limiter
-
     current = limiter.current_limit
     if current is None:
         return None
@@ -98,7 +97,6 @@ def register(app: Flask) -> None:
         if isinstance(exc, HTTPException):  # pragma: no cover - routed to http_error
             return http_error(exc)
         log.exception("unhandled error on %s %s", request.method, request.endpoint)
-        from webapp.extensions import db
-
-        db.session.rollback()
+        # A hook that raised before the view (the view's own error was rolled back by the commit point).
+        transactions.abandon_request()
         return render_error(InternalServerError.code)

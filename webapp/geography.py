@@ -20,6 +20,10 @@ and new LSOAs a change code: U unchanged, S split, M merged, X complex. :func:`l
 ward of most of its successors, so that datasets of either vintage roll up to current wards.
 
 Loaders are operations: they flush and never commit, so the CLI loads a whole file or nothing.
+
+One module of about 740 lines: it is the one place that writes the geography, and its loaders (lookups, the
+bridge, boundaries, the neighbourhood gazetteer, the postcode directory) share its file reader and its rules. Walking
+the hierarchy that they load (the areas inside an area, the areas above it) is :mod:`webapp.hierarchy`'s job.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import json
 import logging
 import re
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,7 +94,7 @@ class LoadReport:
         return text
 
 
-def find_lookup_columns(header: list[str]) -> dict[AreaLevel, LookupColumn]:
+def find_lookup_columns(header: Sequence[str]) -> dict[AreaLevel, LookupColumn]:
     """The code and name column and the vintage year of each level; refuses a header without all three levels."""
     found: dict[AreaLevel, dict[int, dict[str, str]]] = defaultdict(lambda: defaultdict(dict))
     for name in header:
@@ -179,8 +184,8 @@ def load_lookup(path: Path | str, local_authority: str | None = None) -> LoadRep
                         report.created[level] += 1
                         pending[code][column.year] = name
                     else:
-                        years = set(vintages.get(area.id, {})) | set(pending.get(code, {}))
-                        newest = not years or column.year >= max(years)
+                        known = set(vintages.get(area.id, {})) | set(pending.get(code, {}))
+                        newest = not known or column.year >= max(known)
                         if newest and (area.name != name or area.parent is not parent or area.level is not level):
                             area.name, area.parent, area.level = name, parent, level
                             report.updated[level] += 1
@@ -275,7 +280,7 @@ class _BridgeColumns:
     lad: str | None
 
 
-def _bridge_columns(header: list[str]) -> _BridgeColumns:
+def _bridge_columns(header: Sequence[str]) -> _BridgeColumns:
     found: dict[int, dict[str, str]] = defaultdict(dict)
     change = lad = None
     for name in header:
@@ -370,7 +375,7 @@ def load_bridge(path: Path | str, local_authority: str | None = None) -> BridgeR
             continue  # its own best-fit ward still exists
         wards = Counter(n.parent_id for n in news if n.parent_id is not None)
         if wards:
-            ward_id = min(wards, key=lambda w: (-wards[w], db.session.get(Area, w).code))
+            ward_id = min(wards, key=lambda w: (-wards[w], db.session.get(Area, w).code))  # type: ignore[union-attr]  # a parent_id names an area (foreign key)
             old.parent = db.session.get(Area, ward_id)
             report.reparented += 1
     db.session.flush()
@@ -609,7 +614,7 @@ def load_postcodes(path: Path | str) -> PostcodeReport:
     lsoas = dict(
         db.session.execute(
             select(Area.code, Area.id).where(Area.level == AreaLevel.LSOA, Area.current.is_(True))
-        ).all()
+        ).tuples().all()
     )  # fmt: skip
     problems: list[str] = []
     wanted: dict[str, int] = {}
@@ -673,14 +678,14 @@ def load_postcodes(path: Path | str) -> PostcodeReport:
         raise BadRows("postcode directory", problems)
     if report.rows == 0:
         raise OperationError("The postcode directory has no rows.", "file")
-    existing = dict(db.session.execute(select(Postcode.postcode, Postcode.lsoa_id)).all())
+    existing = dict(db.session.execute(select(Postcode.postcode, Postcode.lsoa_id)).tuples().all())
     new = [{"postcode": pc, "lsoa_id": lsoa_id} for pc, lsoa_id in wanted.items() if pc not in existing]
     for start in range(0, len(new), _INSERT_BATCH):
         db.session.execute(insert(Postcode), new[start : start + _INSERT_BATCH])
     report.created = len(new)
     for pc, lsoa_id in wanted.items():
         if pc in existing and existing[pc] != lsoa_id:
-            db.session.get(Postcode, pc).lsoa_id = lsoa_id
+            db.session.get(Postcode, pc).lsoa_id = lsoa_id  # type: ignore[union-attr]  # pc is in existing: stored
             report.updated += 1
     db.session.flush()
     log.info("postcode directory loaded: %s", report.summary())
@@ -689,7 +694,8 @@ def load_postcodes(path: Path | str) -> PostcodeReport:
 
 def postcodes_loaded() -> bool:
     """Whether any postcode is loaded (else a postcode cannot be looked up, and the message says so)."""
-    return db.session.scalar(select(func.count()).select_from(select(Postcode.postcode).limit(1).subquery())) > 0
+    found = db.session.scalar(select(func.count()).select_from(select(Postcode.postcode).limit(1).subquery()))
+    return bool(found)
 
 
 def find_postcode(value: str) -> Postcode | None:

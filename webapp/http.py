@@ -17,6 +17,8 @@ from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
+from webapp.transactions import dispatch_with_retry
+
 # The largest id any table holds: ids are PostgreSQL ``integer`` columns (SQLite's are 64-bit, but the same rule
 # applies everywhere).
 DB_INT_MAX = 2**31 - 1
@@ -40,7 +42,8 @@ class BoundedIntConverter(IntegerConverter):
 class BoundedArgs(ImmutableMultiDict):
     """Query-string and form values whose ``get(..., type=int)`` refuses numbers the database cannot hold."""
 
-    def get(self, key, default=None, type=None):  # noqa: A002 - MultiDict's argument names
+    # One signature for werkzeug's overloads of get (the type checker wants each of them spelt out).
+    def get(self, key, default=None, type=None):  # type: ignore[override]  # noqa: A002 - MultiDict's names
         value = super().get(key, default, type)
         if type is int and isinstance(value, int) and not -DB_INT_MAX - 1 <= value <= DB_INT_MAX:
             raise NumberOutOfRange(str(key))
@@ -60,6 +63,4 @@ class CommintelFlask(Flask):
         self.url_map.converters["int"] = BoundedIntConverter
 
     def dispatch_request(self):
-        from webapp.transactions import dispatch_with_retry
-
         return dispatch_with_retry(super().dispatch_request)

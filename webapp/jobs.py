@@ -1,5 +1,8 @@
 """Background jobs with progress the UI can show, enqueued only after the request's transaction commits.
 
+One module (over 500 lines) for one job: the life of a job row below, whose steps share its states and must change
+together.
+
 The life of a job, and why none stays "running" for ever:
 
 - :func:`enqueue` stores a QUEUED job with the task's name and arguments and sends the task once the transaction
@@ -30,11 +33,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from celery import Task
 from flask import current_app
-from sqlalchemy import event, inspect, select, update
+from sqlalchemy import CursorResult, event, inspect, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -221,26 +224,29 @@ _beats: dict[str, _Heartbeat] = {}
 def _claim(job_id: str, me: str) -> Job:
     def block() -> int:
         now = utcnow()
-        return db.session.execute(
-            update(Job)
-            .where(
-                Job.id == job_id,
-                (Job.status == JobStatus.QUEUED)
-                | (
-                    (Job.status == JobStatus.RUNNING)
-                    & (Job.heartbeat_at < now - STALE_AFTER)
-                    & (Job.worker.is_(None) | (Job.worker != PARTS))
-                ),
-            )
-            .values(
-                status=JobStatus.RUNNING,
-                started_at=now,
-                heartbeat_at=now,
-                worker=me,
-                progress=0,
-                attempts=Job.attempts + 1,
-            )  # fmt: skip
-            .execution_options(synchronize_session=False)
+        return cast(
+            CursorResult,
+            db.session.execute(
+                update(Job)
+                .where(
+                    Job.id == job_id,
+                    (Job.status == JobStatus.QUEUED)
+                    | (
+                        (Job.status == JobStatus.RUNNING)
+                        & (Job.heartbeat_at < now - STALE_AFTER)
+                        & (Job.worker.is_(None) | (Job.worker != PARTS))
+                    ),
+                )
+                .values(
+                    status=JobStatus.RUNNING,
+                    started_at=now,
+                    heartbeat_at=now,
+                    worker=me,
+                    progress=0,
+                    attempts=Job.attempts + 1,
+                )  # fmt: skip
+                .execution_options(synchronize_session=False)
+            ),
         ).rowcount
 
     claimed = write(block, what=f"claiming job {job_id}")
@@ -281,7 +287,7 @@ def _send_again(job: Job, countdown: float | None = None) -> None:
     """Queue the job's task again (after the transaction commits)."""
     job.status, job.worker, job.queued_at = JobStatus.QUEUED, None, utcnow()
     db.session.info.setdefault(_PENDING, []).append(
-        _Send(_task_named(job.task), (job.id, *(job.args or [])), job.id, countdown)
+        _Send(_task_named(job.task or ""), (job.id, *(job.args or [])), job.id, countdown)
     )
 
 
@@ -350,7 +356,7 @@ def _eager_app() -> bool:
 
 def report(job: Job, progress: int, message: str = "") -> None:
     """Record progress (0-100) for the job page. Never blocks on the database: a heartbeat thread writes it."""
-    values = {"progress": max(0, min(100, int(progress))), "message": message[:500]}
+    values: dict[str, Any] = {"progress": max(0, min(100, int(progress))), "message": message[:500]}
     beat = _beats.get(job.id)
     if beat is not None:
         beat.set(**values)
@@ -394,7 +400,7 @@ def fan_out(job: Job, parts: list[Part]) -> list[str]:
         return ids
 
     ids = write(block, what=f"splitting job {job.id} into {len(parts)} parts")
-    job.commintel_handed_over = True  # type: ignore[attr-defined]
+    job.commintel_handed_over = True  # type: ignore[attr-defined]  # a mark for running(), not a column
     log.info("job %s split into %s parts", job.id, len(ids))
     return ids
 

@@ -1,6 +1,7 @@
 """People, organisations, partnerships, statistical geography, one-time tokens, the audit log and jobs.
 
-These are the ground floor: every other package links to them, none of them links upwards.
+These are the ground floor: every other package links to them, none of them links upwards. One module (over 500
+lines) because the tables refer to one another and are read together: a split would only scatter the relationships.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.extensions import db
+from webapp.extensions import Model, db
 
 _hasher = PasswordHasher()
 
@@ -123,7 +124,7 @@ class JobStatus(enum.StrEnum):
     FAILED = "failed"
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -151,7 +152,7 @@ class User(UserMixin, db.Model):
 
     # Flask-Login
     @property
-    def is_active(self) -> bool:  # type: ignore[override]
+    def is_active(self) -> bool:
         return self.active
 
     def get_id(self) -> str:
@@ -189,7 +190,7 @@ class User(UserMixin, db.Model):
         return self.totp_enabled_at is not None and self.totp_secret is not None
 
 
-class Organisation(db.Model):
+class Organisation(Model):
     __tablename__ = "organisations"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -207,7 +208,7 @@ class Organisation(db.Model):
         return f"<Organisation {self.slug}>"
 
 
-class Membership(db.Model):
+class Membership(Model):
     __tablename__ = "memberships"
     __table_args__ = (UniqueConstraint("user_id", "organisation_id"),)
 
@@ -247,7 +248,7 @@ partnership_convenors = Table(
 )
 
 
-class Partnership(db.Model):
+class Partnership(Model):
     """A multi-agency partnership: the areas it covers, its member organisations, convenors and funders."""
 
     __tablename__ = "partnerships"
@@ -275,7 +276,7 @@ class Partnership(db.Model):
         return self.agreements[-1] if self.agreements else None
 
 
-class DataSharingAgreement(db.Model):
+class DataSharingAgreement(Model):
     """A version of a partnership's data-sharing agreement. Members accept each version anew.
 
     It lives here, beside Partnership, because the sharing rule it sets is applied by every package above
@@ -298,7 +299,7 @@ class DataSharingAgreement(db.Model):
     )
 
 
-class AgreementAcceptance(db.Model):
+class AgreementAcceptance(Model):
     """An organisation's acceptance of one agreement version: who accepted it for them, and when."""
 
     __tablename__ = "agreement_acceptances"
@@ -314,7 +315,7 @@ class AgreementAcceptance(db.Model):
     organisation: Mapped[Organisation] = relationship()
 
 
-class Area(db.Model):
+class Area(Model):
     """A statistical area (ONS code) or a custom one, with its parent in the hierarchy LSOA → ward → LA.
 
     An ONS code that did not change between two releases of the geography (most LSOAs 2011 → 2021, Bristol's wards
@@ -363,7 +364,7 @@ class Area(db.Model):
         return [c for c in self.children if c.current]
 
 
-class AreaVintage(db.Model):
+class AreaVintage(Model):
     """One release of the ONS geography an area belongs to (LSOA 2011, LSOA 2021, ward 2024...), with its name in
     that release (LSOA names were renumbered in 2021 though most codes stayed)."""
 
@@ -389,7 +390,7 @@ class AreaChangeKind(enum.StrEnum):
         return {"U": "unchanged", "S": "split", "M": "merged", "X": "complex change"}[self.value]
 
 
-class AreaChange(db.Model):
+class AreaChange(Model):
     """One row of the best-fit bridge between two vintages of a geography (the ONS "LSOA (2011) to LSOA (2021)"
     lookup): the old area, the new area, and how it changed. Split: one old area, several new rows; merged: several
     old, one new; complex (X): several of each; unchanged: the same code on both sides."""
@@ -410,7 +411,7 @@ class AreaChange(db.Model):
     new_area: Mapped[Area] = relationship(foreign_keys=[new_area_id])
 
 
-class Neighbourhood(db.Model):
+class Neighbourhood(Model):
     """A place name people use (Barton Hill, St Pauls, Knowle West) and the ward holding it: a gazetteer, loaded from
     a CSV, so that an area typed as a neighbourhood is stored as its ward. ``key`` is the name folded for matching
     (:func:`webapp.geography.place_key`: case, punctuation, "&" and "and")."""
@@ -427,7 +428,7 @@ class Neighbourhood(db.Model):
     ward: Mapped[Area] = relationship()
 
 
-class Postcode(db.Model):
+class Postcode(Model):
     """A postcode (normalised "BS5 0HE") and the LSOA (2021) holding it, from the ONS postcode directory (ONSPD or
     NSPL); its ward is the LSOA's parent. Only postcodes of loaded LSOAs are kept. An observation given a postcode
     stores the LSOA, never the postcode."""
@@ -440,7 +441,7 @@ class Postcode(db.Model):
     lsoa: Mapped[Area] = relationship()
 
 
-class OneTimeToken(db.Model):
+class OneTimeToken(Model):
     """An invitation or password-reset link. Only a hash of the token is stored; it works once, until it expires."""
 
     __tablename__ = "one_time_tokens"
@@ -464,7 +465,7 @@ class OneTimeToken(db.Model):
     organisation: Mapped[Organisation | None] = relationship()
 
 
-class UserSession(db.Model):
+class UserSession(Model):
     """A signed-in session. The cookie holds a random id whose SHA-256 is stored here; every request looks it up,
     so signing out (here, elsewhere, or by an administrator) ends the session at once, copied cookies included."""
 
@@ -491,7 +492,7 @@ class UserSession(db.Model):
         return self.revoked_at is None
 
 
-class RecoveryCode(db.Model):
+class RecoveryCode(Model):
     """A one-time recovery code for signing in without the authenticator. Stored as an argon2id hash (salted)."""
 
     __tablename__ = "mfa_recovery_codes"
@@ -503,7 +504,7 @@ class RecoveryCode(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class RememberedDevice(db.Model):
+class RememberedDevice(Model):
     """A browser that passed the second factor and asked to be remembered (at most 30 days). Its cookie holds a
     random value whose SHA-256 is stored here, bound to one account and revocable."""
 
@@ -519,7 +520,7 @@ class RememberedDevice(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     """Who did or read what, when. Carries ids and short facts, never observation text or personal data."""
 
     __tablename__ = "audit_events"
@@ -535,7 +536,7 @@ class AuditEvent(db.Model):
     actor: Mapped[User | None] = relationship()
 
 
-class Job(db.Model):
+class Job(Model):
     """A unit of background work whose progress the UI shows; tasks update it as they go.
 
     ``task`` and ``args`` say how to send it again, ``worker`` and ``heartbeat_at`` who runs it and whether they are

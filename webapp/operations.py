@@ -13,10 +13,11 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, cast
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from webapp import passwords
 from webapp.extensions import db
@@ -81,7 +82,7 @@ def slugify(text: str) -> str:
     return slug[:80] or "org"
 
 
-def record(action: str, object_type: str, object_id: object = None, actor: User | None = None, **detail) -> None:
+def record(action: str, object_type: str, object_id: object = None, actor: User | None = None, **detail: Any) -> None:
     """Append to the audit log. ``detail`` carries ids and short facts only, never free text or personal data."""
     db.session.add(
         AuditEvent(
@@ -143,7 +144,9 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
-def create_organisation(name: str, kind: OrgKind | str, slug: str | None = None, actor: User | None = None):
+def create_organisation(
+    name: str, kind: OrgKind | str, slug: str | None = None, actor: User | None = None
+) -> Organisation:
     """Create an organisation; refuses a name or slug already taken."""
     name = (name or "").strip()
     if len(name) < 2:
@@ -250,21 +253,22 @@ def add_to_partnership(
     """Add an area it covers, a member organisation, a funder organisation or a convenor; False when it was there
     already. A funder must be a funder organisation, a convenor must have the convenor role; a new member must
     accept the current data-sharing agreement before its observations are shared (as every member)."""
+    # ``item`` is what ``what`` names: the checks below read it as that (an Organisation for member and funder).
     if what == "area":
-        collection = partnership.areas
+        collection = cast(list[Any], partnership.areas)
     elif what == "member":
-        collection = partnership.members
+        collection = cast(list[Any], partnership.members)
         if item in partnership.funders:
             raise OperationError(f"{item.name} funds {partnership.name}: it is a member or a funder, not both.", what)
     elif what == "funder":
-        collection = partnership.funders
-        if item.kind is not OrgKind.FUNDER:
+        collection = cast(list[Any], partnership.funders)
+        if getattr(item, "kind", None) is not OrgKind.FUNDER:
             raise OperationError(f"{item.name} is not a funder organisation.", what)
         if item in partnership.members:
             raise OperationError(f"{item.name} is a member of {partnership.name}: it cannot also be its funder.", what)
     elif what == "convenor":
-        collection = partnership.convenors
-        _check_convenor(item)
+        collection = cast(list[Any], partnership.convenors)
+        _check_convenor(item)  # type: ignore[arg-type]  # a convenor is a User
     else:
         raise OperationError(f"Unknown part of a partnership: {what!r}.", "what")
     if item in collection:
@@ -345,7 +349,7 @@ class IssuedToken:
         return f"/auth/{kind}/{self.raw}"
 
 
-def _family(purpose: TokenPurpose, email: str):
+def _family(purpose: TokenPurpose, email: str) -> Select[tuple[OneTimeToken]]:
     """The unused, unrevoked links of one family: the same purpose for the same address."""
     return select(OneTimeToken).where(
         OneTimeToken.purpose == purpose,
@@ -365,7 +369,7 @@ def revoke_links(purpose: TokenPurpose, email: str, keep: OneTimeToken | None = 
     return ended
 
 
-def _issue(purpose: TokenPurpose, email: str, **fields) -> IssuedToken:
+def _issue(purpose: TokenPurpose, email: str, **fields: Any) -> IssuedToken:
     """A new link; every earlier open link of the same family stops working (single use as a family)."""
     revoke_links(purpose, email)
     raw = secrets.token_urlsafe(32)
@@ -431,7 +435,8 @@ def find_token(raw: str, purpose: TokenPurpose) -> OneTimeToken:
     return token
 
 
-def _use(token: OneTimeToken) -> None:
+def use_token(token: OneTimeToken) -> None:
+    """Use up a one-time link, and every other open link of its purpose to the same address."""
     token.used_at = utcnow()
     revoke_links(token.purpose, token.email, keep=token)
 
@@ -451,7 +456,7 @@ def accept_invitation(raw: str, display_name: str, password: str) -> User:
         organisation=token.organisation,
         org_role=token.org_role,
     )
-    _use(token)
+    use_token(token)
     record("invitation.accept", "one_time_token", token.id, user)
     return user
 
@@ -464,7 +469,7 @@ def accept_invitation_as(raw: str, user: User) -> Membership:
     if user.platform_role is PlatformRole.RESIDENT:
         raise OperationError("A resident account cannot join an organisation; ask an administrator.")
     membership = add_membership(user, token.organisation, token.org_role or OrgRole.MEMBER)
-    _use(token)
+    use_token(token)
     record("invitation.accept", "one_time_token", token.id, user, organisation_id=token.organisation.id)
     return membership
 
@@ -481,24 +486,3 @@ def request_password_reset(email: str) -> IssuedToken | None:
     issued = _issue(TokenPurpose.PASSWORD_RESET, user.email, user_id=user.id)
     record("password_reset.request", "user", user.id, user)
     return issued
-
-
-def reset_password(raw: str, password: str) -> User:
-    """Set a new password with a reset link; ends every session, remembered device and other reset link.
-
-    A reset never signs the person in and never turns off their second factor: they sign in afterwards with the
-    new password and their code (ASVS 6.4.3)."""
-    from webapp import accounts
-
-    token = find_token(raw, TokenPurpose.PASSWORD_RESET)
-    user = token.user
-    if user is None or not user.active:
-        raise OperationError("This link is not valid. Ask for a new one.")
-    check_password_strength(password, personal=(user.email, user.display_name))
-    user.set_password(password)
-    user.session_version += 1
-    _use(token)
-    accounts.end_sessions(user, None, "password_reset")
-    accounts.forget_devices(user)
-    record("password_reset.complete", "user", user.id, user)
-    return user

@@ -54,7 +54,7 @@ _EDGES = re.compile(r"^[\W\d_]+|[\W\d_]+$")
 
 @functools.cache
 def _common() -> frozenset[str]:
-    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS  # noqa: PLC0415 - heavy: loaded on the first check
 
     return frozenset(p.lower() for p in FREQUENCY_LISTS["passwords"])
 

@@ -2,20 +2,27 @@
 
 Every endpoint of the app must have a rule in :data:`POLICY`; the app refuses (403) any endpoint without one, and
 ``tests/webapp/test_policy.py`` walks every rule of ``app.url_map`` for every role and checks the declared outcome.
-Record-level checks (an organisation's own pages, a job's owner) are the ``can_*`` functions below; the views
-call them and answer 404 so that a refused record is indistinguishable from a missing one.
+Record-level checks (an organisation's own pages, a job's owner, an observation's raw text) are the ``can_*``
+functions and :class:`ObservationScope` below; the views call them and answer 404 so that a refused record is
+indistinguishable from a missing one, and the domain packages' queries apply them to their columns
+(``submissions.queries.visible_observations``). A new access rule goes here, never into a view or a query.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-from webapp.models import OrgRole, PlatformRole
+from sqlalchemy import select
+
+from webapp.extensions import db
+from webapp.models import OrgKind, OrgRole, Partnership, PlatformRole
+from webapp.operations import sharing_organisation_ids
 
 if TYPE_CHECKING:
-    from webapp.models import Job, Organisation, Partnership, User
+    from webapp.models import Job, Organisation, User
 
 
 class Role(enum.StrEnum):
@@ -277,17 +284,113 @@ def can_view_job(user: User, job: Job) -> bool:
     return user.is_admin or job.created_by_id == user.id
 
 
-# Observations (submissions package; duck-typed: Observation has organisation_id, author_id, partnership).
+# Observations (submissions package; duck-typed: an observation has organisation_id, author_id, partnership_id and
+# partnership). Who sees which observations, and which text of them:
+#
+# - Members of the submitting organisation see all of its observations, with the raw text.
+# - A resident sees the observations they submitted, with the raw text.
+# - Moderators (the partnership's convenors, and admins) see residents' observations of their partnerships with the
+#   raw text, so they can moderate them; and partnership-level observations of sharing organisations as below.
+# - Convenors, and members of organisations that share with the partnership (webapp.operations.
+#   sharing_organisation_ids), see the partnership's *live, redacted* observations at partnership level or wider,
+#   and residents' approved, redacted ones: with the redacted text only.
+# - Administrators see every observation (raw text as above: their own organisations', and as moderators).
+# - Funders never see observation-level data (only aggregate counts, released through webapp.disclosure, and quotes
+#   its rules allow): roles_of gives them no member role, so no observation page is theirs.
+# - Until an observation is redacted it is shown to nobody but its organisation (or resident author) and moderators.
 
 
-def can_edit_observation(user: User, obs) -> bool:
+class ObservationScope:
+    """The observations a reader may see, over their account, memberships and roles (each part worked out when first
+    asked). ``submissions.queries`` turns it into conditions on its columns; :func:`can_read_raw_text` answers for
+    one observation."""
+
+    def __init__(self, user: User | None) -> None:
+        self._user = user if user is not None and getattr(user, "is_authenticated", False) else None
+
+    @property
+    def anyone(self) -> bool:
+        """False for the anonymous, who see no observation."""
+        return self._user is not None
+
+    @property
+    def user_id(self) -> int | None:
+        return None if self._user is None else self._user.id
+
+    @property
+    def everything(self) -> bool:
+        """Administrators see every observation."""
+        return self._user is not None and self._user.is_admin
+
+    @cached_property
+    def own_organisation_ids(self) -> frozenset[int]:
+        """Organisations whose observations the reader sees in full (raw text): their own, funders' excepted."""
+        if self._user is None:
+            return frozenset()
+        return frozenset(m.organisation_id for m in self._user.memberships if m.organisation.kind is not OrgKind.FUNDER)
+
+    @cached_property
+    def moderated_partnership_ids(self) -> frozenset[int]:
+        """Partnerships whose residents' observations the reader moderates (raw text): all of them for admins,
+        those they convene for convenors."""
+        user = self._user
+        if user is None:
+            return frozenset()
+        if user.is_admin:
+            return frozenset(db.session.scalars(select(Partnership.id)))
+        if user.platform_role is PlatformRole.CONVENOR:
+            return frozenset(p.id for p in db.session.scalars(select(Partnership)) if user in p.convenors)
+        return frozenset()
+
+    @cached_property
+    def reading_partnerships(self) -> tuple[Partnership, ...]:
+        """Partnerships whose shared, redacted observations the reader sees: as convenor, or through a member
+        organisation that shares with it."""
+        user = self._user
+        if user is None:
+            return ()
+        own = self.own_organisation_ids
+        return tuple(
+            p
+            for p in db.session.scalars(select(Partnership))
+            if user in p.convenors or (own & sharing_organisation_ids(p))
+        )
+
+    def reads_raw_text(self, obs: Any) -> bool:
+        """Whether the reader may read the raw (unredacted) text of ``obs``."""
+        if self._user is None:
+            return False
+        if obs.organisation_id is not None:
+            return obs.organisation_id in self.own_organisation_ids
+        if obs.author_id is not None and obs.author_id == self._user.id:
+            return True
+        return obs.partnership_id in self.moderated_partnership_ids
+
+
+def observation_scope(user: User | None) -> ObservationScope:
+    """The observations ``user`` may see (see :class:`ObservationScope`)."""
+    return ObservationScope(user)
+
+
+def can_read_raw_text(user: User | None, obs: Any) -> bool:
+    """Whether ``user`` may read the raw (unredacted) text of ``obs``; everyone else reads the redacted text."""
+    return ObservationScope(user).reads_raw_text(obs)
+
+
+def offers_own_organisation_level(user: User) -> bool:
+    """Whether the sharing level "My organisation only" means something to ``user`` (a list filter, a form
+    choice): to people of a (non-funder) organisation, convenors and admins."""
+    return bool(ObservationScope(user).own_organisation_ids) or bool(roles_of(user) & {Role.ADMIN, Role.CONVENOR})
+
+
+def can_edit_observation(user: User, obs: Any) -> bool:
     """Its organisation's members, or the resident who wrote it."""
     if obs.organisation_id is not None:
         return any(m.organisation_id == obs.organisation_id for m in user.memberships)
     return obs.author_id is not None and obs.author_id == user.id
 
 
-def can_erase_observation(user: User, obs) -> bool:
+def can_erase_observation(user: User, obs: Any) -> bool:
     """Admins, and the admins of the organisation it came from."""
     if user.is_admin:
         return True
@@ -296,7 +399,7 @@ def can_erase_observation(user: User, obs) -> bool:
     )
 
 
-def can_moderate_observation(user: User, obs) -> bool:
+def can_moderate_observation(user: User, obs: Any) -> bool:
     """Residents' observations: admins, and the convenors of the partnership it was sent to."""
     if obs.organisation_id is not None or obs.partnership is None:
         return False

@@ -28,6 +28,7 @@ This module imports nothing from the app; scipy is needed only to build a table,
 
 from __future__ import annotations
 
+import argparse
 import csv
 import hashlib
 import io
@@ -163,8 +164,8 @@ def transition_probabilities(count: int, k: int, d: int, v: float) -> dict[int, 
     perturbation 0, variance at most ``v``, each target count at least ``k`` and within ``d`` of ``count``, and
     probabilities that do not decrease from the lowest target up to the true count.
     """
-    import numpy as np
-    from scipy.optimize import minimize
+    import numpy as np  # noqa: PLC0415 - heavy: only when a table is generated (ptable CLI), never when serving
+    from scipy.optimize import minimize  # noqa: PLC0415 - heavy: only when a table is generated, never when serving
 
     values = np.arange(max(-d, k - count), d + 1, dtype=float)
     if values[0] == 0:  # nothing below the count is allowed: unbiasedness leaves the count as it is
@@ -265,8 +266,6 @@ def describe(table: PerturbationTable) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-
     parser = argparse.ArgumentParser(description="Write a perturbation table for the cell key method.")
     parser.add_argument("--k", type=int, default=SHIPPED_PARAMETERS["k"], help="threshold k (COMMINTEL_SUPPRESSION_K)")
     parser.add_argument("--d", type=int, default=SHIPPED_PARAMETERS["D"], help="maximum perturbation D")

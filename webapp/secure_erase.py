@@ -1,7 +1,7 @@
 """Erasure leaves no bytes behind in the database files: what happens after an erasure commits.
 
 - **SQLite** (the embedded default): every connection runs with ``PRAGMA secure_delete=ON``
-  (:func:`webapp.extensions.tune_sqlite`), so deleted rows and freed pages are overwritten with zeros. In WAL mode
+  (:func:`webapp.transactions.tune_sqlite`), so deleted rows and freed pages are overwritten with zeros. In WAL mode
   the old page images (with the deleted text) stay in ``commintel.db-wal`` until a checkpoint; after an erasure
   :func:`reclaim_space` runs ``PRAGMA wal_checkpoint(TRUNCATE)``, which copies the pages back into the database and
   truncates the WAL to nothing. A checkpoint cannot finish while another connection is still reading an older
@@ -25,6 +25,7 @@ from celery import shared_task
 from sqlalchemy import text
 
 from webapp.extensions import db
+from webapp.transactions import BUSY_TIMEOUT_MS
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,6 @@ CHECKPOINT_RETRY_SECONDS = 5
 def checkpoint_sqlite() -> tuple[int, int, int]:
     """``PRAGMA wal_checkpoint(TRUNCATE)`` on a connection outside any transaction, tried a few times; returns
     SQLite's (busy, log frames, checkpointed frames). ``busy`` stays 1 when another connection kept reading."""
-    from webapp.transactions import BUSY_TIMEOUT_MS
-
     raw = db.engine.raw_connection()
     try:
         raw.cursor().execute(f"PRAGMA busy_timeout={CHECKPOINT_BUSY_MS}")

@@ -232,7 +232,7 @@ class Channel(virtual.Channel):
 class Transport(virtual.Transport):
     Channel = Channel
     can_parse_url = True
-    default_port = 0
+    default_port = 0  # type: ignore[assignment]  # kombu declares None; no port for a file
     driver_type = "sqlite"
     driver_name = "sqlite3"
     polling_interval = POLLING_INTERVAL_S

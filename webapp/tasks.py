@@ -5,9 +5,11 @@ from __future__ import annotations
 from celery import shared_task
 from sqlalchemy import func, select
 
+from webapp import mail, operations
 from webapp.extensions import db
 from webapp.jobs import recover_interrupted, report, running
 from webapp.models import Area
+from webapp.transactions import write
 
 
 @shared_task(name="webapp.check_round_trip", ignore_result=False)
@@ -32,10 +34,7 @@ def send_password_reset(email: str) -> bool:
 
     Runs in the background so the request that asked answers in the same time either way. Safe to run twice: a
     second run sends a newer link, which ends the first (links are single-use as a family)."""
-    from webapp import mail, operations
-
-    issued = operations.request_password_reset(email)
-    db.session.commit()
+    issued = write(lambda: operations.request_password_reset(email), what="issuing a password-reset link")
     if issued is None:
         return False
     return mail.send_link(

@@ -1,4 +1,5 @@
-"""Routes of the ground floor: home pages by role, areas, organisations, partnerships, admin, jobs, API root.
+"""Routes of the ground floor: home pages by role, organisations, partnerships, jobs, API root (the administrators'
+pages are :mod:`webapp.admin_views`).
 
 Who may reach each route is declared in :mod:`webapp.policy` and enforced before the view runs; the views apply
 the record-level rules from the same module.
@@ -8,27 +9,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import select
 
-from webapp import accounts, home, jobs, mail, operations, policy
+from webapp import home, jobs, mail, operations, policy, transactions
 from webapp.extensions import db
 from webapp.forms import (
     AddToPartnershipForm,
-    AuditFilterForm,
-    ButtonForm,
     InviteForm,
     OrganisationForm,
     PartnershipForm,
-    PlatformInviteForm,
     PublicFormSwitch,
 )
 from webapp.models import (
+    Area,
     AreaLevel,
-    AuditEvent,
     Job,
     JobStatus,
     Organisation,
@@ -44,37 +41,42 @@ log = logging.getLogger(__name__)
 main_bp = Blueprint("main", __name__)
 orgs_bp = Blueprint("orgs", __name__, url_prefix="/orgs")
 partnerships_bp = Blueprint("partnerships", __name__, url_prefix="/partnerships")
-admin_bp = Blueprint("admin", __name__, url_prefix="/admin")
 jobs_bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # A job page reloads itself this often while the job is queued or running (a meta refresh: no script needed).
 JOB_REFRESH_SECONDS = 5
 
 
-def commit_or_flash(operation: Callable[[], object], success: str) -> bool:
-    """Run one operation as the request's transaction: commit and flash ``success``, or roll back and flash the
-    operation's own message (an :class:`~webapp.operations.OperationError`). True when it committed."""
+def apply_or_flash(operation: Callable[[], object], success: str) -> bool:
+    """Run one operation and flash ``success``; or flash the operation's own message (an
+    :class:`~webapp.operations.OperationError`) and discard what the request wrote (it is not committed). True when
+    the operation succeeded (the request's commit point then stores it)."""
     try:
         operation()
     except operations.OperationError as exc:
-        db.session.rollback()
+        transactions.discard()
         flash(exc.message, "error")
         return False
-    db.session.commit()
     flash(success, "success")
     return True
 
 
-def _send_invitation(issued: operations.IssuedToken, subject: str, intro: str) -> None:
-    """Send a committed invitation's link and tell the inviter whether it went out."""
-    if mail.send_link(issued.token.email, subject, intro, issued.path, issued.token.id):
-        flash("Invitation sent. The link works once.", "success")
-    else:
-        flash(
-            "The invitation is saved, but its email could not be sent (no working email server: "
-            "COMMINTEL_SMTP_HOST). Ask an administrator to fix the email settings, then invite again.",
-            "error",
-        )
+def send_invitation(issued: operations.IssuedToken, subject: str, intro: str) -> None:
+    """Send the invitation's link once the request has committed it (a link that works), and tell the inviter
+    whether it went out."""
+    to, path, token_id = issued.token.email, issued.path, issued.token.id
+
+    def send() -> None:
+        if mail.send_link(to, subject, intro, path, token_id):
+            flash("Invitation sent. The link works once.", "success")
+        else:
+            flash(
+                "The invitation is saved, but its email could not be sent (no working email server: "
+                "COMMINTEL_SMTP_HOST). Ask an administrator to fix the email settings, then invite again.",
+                "error",
+            )
+
+    jobs.call_after_commit(send)
 
 
 def _get_or_404(model, **by):
@@ -137,10 +139,9 @@ def orgs_create():
         try:
             org = operations.create_organisation(form.name.data, form.kind.data, actor=current_user)
         except operations.OperationError as exc:
-            db.session.rollback()
+            transactions.discard()
             getattr(form, exc.field or "name", form.name).errors.append(exc.message)
         else:
-            db.session.commit()
             flash(f"{org.name} has been created.", "success")
             return redirect(url_for("orgs.detail", slug=org.slug))
     return render_template("webapp/org_new.html", form=form), 200 if not form.errors else 422
@@ -171,12 +172,11 @@ def orgs_invite(slug: str):
                 form.email.data, current_user, organisation=org, org_role=OrgRole(form.role.data)
             )
         except operations.OperationError as exc:
-            db.session.rollback()
+            transactions.discard()
             getattr(form, exc.field or "email", form.email).errors.append(exc.message)
         else:
-            db.session.commit()
             # The same answer whether or not the address has an account: only the email itself says which.
-            _send_invitation(
+            send_invitation(
                 issued,
                 f"You are invited to join {org.name} on commintel",
                 f"{current_user.display_name} invited you to join {org.name} on commintel. "
@@ -217,10 +217,9 @@ def partnerships_create():
             areas = [operations.area_named(line) for line in lines]
             partnership = operations.create_partnership(form.name.data, areas=areas, actor=current_user)
         except operations.OperationError as exc:
-            db.session.rollback()
+            transactions.discard()
             getattr(form, exc.field or "name", form.name).errors.append(exc.message)
         else:
-            db.session.commit()
             flash(f"{partnership.name} has been created. Add its member organisations, funders and convenors below.",
                   "success")  # fmt: skip
             return redirect(url_for("partnerships.detail", slug=partnership.slug) + "#add")
@@ -269,6 +268,7 @@ def partnerships_add(slug: str):
         abort(403)  # a convenor adding a funder or a convenor: admins do
 
     def add() -> None:
+        item: Area | User | Organisation | None
         if what == "area":
             item = operations.area_named(value)
         elif what == "convenor":
@@ -280,7 +280,7 @@ def partnerships_add(slug: str):
         if not operations.add_to_partnership(partnership, what, item, current_user):
             raise operations.OperationError(f"That {what} is in {partnership.name} already.", "item")
 
-    commit_or_flash(add, f"Added the {what} to {partnership.name}.")
+    apply_or_flash(add, f"Added the {what} to {partnership.name}.")
     return redirect(back)
 
 
@@ -315,141 +315,13 @@ def partnerships_public_form(slug: str):
         flash("Public form: choose to switch it on or off.", "error")
         return redirect(back)
     enable = form.enable.data == "on"
-    commit_or_flash(
+    apply_or_flash(
         lambda: operations.set_public_form(partnership, enable, current_user),
         "The public form is on: residents can now send observations without an account; each waits for moderation."
         if enable
         else "The public form is off.",
     )
     return redirect(back)
-
-
-# Admin -----------------------------------------------------------------------------------------------------------
-
-
-@admin_bp.route("/users", endpoint="users")
-def admin_users():
-    people = list(db.session.scalars(select(User).order_by(User.display_name)))
-    return render_template("webapp/admin_users.html", people=people)
-
-
-@admin_bp.route("/users/<int:user_id>", endpoint="user")
-def admin_user(user_id: int):
-    person = db.session.get(User, user_id) or abort(404)
-    return render_template(
-        "webapp/admin_user.html",
-        person=person,
-        sessions=accounts.active_sessions(person),
-        devices=accounts.remembered_devices(person),
-        codes_left=accounts.recovery_codes_left(person) if person.mfa_enabled else 0,
-        mfa_required=accounts.mfa_required(person),
-        events=list(
-            db.session.scalars(
-                select(AuditEvent)
-                .where(
-                    or_(
-                        AuditEvent.actor_id == person.id,
-                        and_(AuditEvent.object_type == "user", AuditEvent.object_id == str(person.id)),
-                    )
-                )
-                .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-                .limit(20)
-            )
-        ),
-        button=ButtonForm(),
-    )
-
-
-@admin_bp.route("/users/<int:user_id>/reset-mfa", methods=["POST"], endpoint="reset_mfa")
-def admin_reset_mfa(user_id: int):
-    """A person lost their phone and recovery codes: after checking who they are (docs/security.md), an admin
-    removes their second factor; they set it up again at their next sign-in. Audited."""
-    person = db.session.get(User, user_id) or abort(404)
-    if ButtonForm().validate_on_submit():
-        accounts.turn_off_mfa(person, current_user, "admin_reset")
-        db.session.commit()
-        flash(f"Two-step sign-in of {person.display_name} is reset and their sessions have ended.", "success")
-    return redirect(url_for("admin.user", user_id=person.id))
-
-
-@admin_bp.route("/users/<int:user_id>/end-sessions", methods=["POST"], endpoint="end_sessions")
-def admin_end_sessions(user_id: int):
-    person = db.session.get(User, user_id) or abort(404)
-    if ButtonForm().validate_on_submit():
-        ended = accounts.end_sessions(person, current_user, "admin")
-        accounts.forget_devices(person)
-        db.session.commit()
-        flash(f"{ended} session{'s' if ended != 1 else ''} of {person.display_name} ended.", "success")
-    return redirect(url_for("admin.user", user_id=person.id))
-
-
-AUDIT_PAGE_SIZE = 50
-
-
-@admin_bp.route("/audit", endpoint="audit")
-def admin_audit():
-    """The audit log, newest first: filter by event, by who did it and by date; 50 to a page."""
-    form = AuditFilterForm(request.args)
-    actions = list(db.session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))
-    form.action.choices = [("", "Every event"), *[(a, a) for a in actions]]
-    stmt = select(AuditEvent)
-    errors: list[str] = []
-    if form.action.data:
-        stmt = stmt.where(AuditEvent.action == form.action.data[:64])
-    actor = (form.actor.data or "").strip()
-    if actor:
-        if actor.isdigit():
-            stmt = stmt.where(AuditEvent.actor_id == int(actor[:18]))
-        else:
-            person = operations.get_user_by_email(actor[:254])
-            stmt = stmt.where(AuditEvent.actor_id == (person.id if person else -1))
-    for name, bound in (("start", "from"), ("end", "to")):
-        raw = (getattr(form, name).data or "").strip()
-        if not raw:
-            continue
-        try:
-            day = datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=UTC)
-        except ValueError:
-            getattr(form, name).errors = [f"Write the date {bound} as YYYY-MM-DD, e.g. 2026-03-31."]
-            errors.append(name)
-            continue
-        stmt = stmt.where(AuditEvent.at >= day) if name == "start" else stmt.where(AuditEvent.at < day + timedelta(1))
-    page_number = max(1, min(request.args.get("page", 1, type=int) or 1, 100_000))
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    events = list(
-        db.session.scalars(
-            stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-            .offset((page_number - 1) * AUDIT_PAGE_SIZE)
-            .limit(AUDIT_PAGE_SIZE)
-        )
-    )
-    pages = max(1, -(-total // AUDIT_PAGE_SIZE))
-    query = {k: v for k, v in request.args.items() if k != "page" and v}
-    return render_template(
-        "webapp/admin_audit.html", form=form, events=events, total=total, page=page_number, pages=pages, query=query
-    ), 422 if errors else 200
-
-
-@admin_bp.route("/invite", methods=["GET", "POST"], endpoint="invite")
-def admin_invite():
-    form = PlatformInviteForm()
-    if form.validate_on_submit():
-        try:
-            issued = operations.invite(
-                form.email.data, current_user, platform_role=PlatformRole(form.platform_role.data)
-            )
-        except operations.OperationError as exc:
-            db.session.rollback()
-            getattr(form, exc.field or "email", form.email).errors.append(exc.message)
-        else:
-            db.session.commit()
-            _send_invitation(
-                issued,
-                "You are invited to commintel",
-                f"{current_user.display_name} invited you to commintel. Set up your account here:",
-            )
-            return redirect(url_for("admin.users"))
-    return render_template("webapp/admin_invite.html", form=form), 200 if not form.errors else 422
 
 
 # Jobs ------------------------------------------------------------------------------------------------------------

@@ -22,12 +22,13 @@ from datetime import date
 
 from sqlalchemy import func, or_, select
 
-from indicators import community, gaps
+from indicators import area_themes, community, gaps
+from indicators.deprivation import latest_deprivation_index
 from indicators.grants.models import Grant, GrantFile, GrantPlace
 from indicators.models import Indicator, IndicatorValue, ValueKind
-from indicators.profiles import lsoa_ids_within_many
 from webapp.disclosure import Audience, Released, State
 from webapp.extensions import db
+from webapp.hierarchy import lsoa_ids_within_many
 from webapp.models import Area, AreaLevel, Partnership
 
 LOW_SHARE_OF_MEDIAN = 0.5
@@ -162,14 +163,17 @@ def populations(wards: list[Area], indicator: Indicator | None) -> dict[int, flo
                 IndicatorValue.area_id.in_(ids),
                 IndicatorValue.value.is_not(None),
             )
-        ).all()
+        )
+        .tuples()
+        .all()
     )
     if indicator.level is AreaLevel.WARD:
-        return {w.id: values[w.id] for w in wards if values.get(w.id)}
-    out = {}
+        return {w.id: v for w in wards if (v := values.get(w.id))}
+    out: dict[int, float] = {}
     for ward_id, lsoas in within.items():
-        if lsoas and all(i in values for i in lsoas):
-            out[ward_id] = sum(values[i] for i in lsoas)
+        parts = [v for i in lsoas if (v := values.get(i)) is not None]  # the query read no empty value
+        if lsoas and len(parts) == len(lsoas):
+            out[ward_id] = sum(parts)
     return out
 
 
@@ -217,14 +221,14 @@ def beside_need(
     pence, count, authority = funding_by_ward(partnership, since, until)
     indicator = population_indicator()
     people = populations(wards, indicator)
-    index = gaps.imd()
+    index = latest_deprivation_index()
     shares = gaps.deprived_shares(wards, index)
     shown = community.area_totals(partnership, audience, wards, since) if wards else []
     rows = []
     for ward, released in zip(wards, shown, strict=True):
         themes = []
         if audience is Audience.PARTNERSHIP and user is not None:
-            section = community.area_themes(ward, user, since)
+            section = area_themes.area_themes(ward, user, since)
             if section is not None and section.partnership.id == partnership.id:
                 themes = [t.label for t in section.needs[:THEMES_SHOWN]]
         rows.append(

@@ -19,12 +19,14 @@ from sqlalchemy import select
 from wtforms import SelectField
 
 from indicators import community
-from indicators.grants import importer, need
+from indicators.grants import importer, need, standard
 from indicators.grants.models import GrantFile
-from webapp import disclosure, policy
+from submissions.operations import neutralise
+from webapp import disclosure, policy, transactions
 from webapp.extensions import db
 from webapp.forms import ButtonForm
-from webapp.models import Area, Partnership
+from webapp.hierarchy import partnership_wards
+from webapp.models import Partnership
 from webapp.operations import record
 
 bp = Blueprint("grants", __name__, url_prefix="/grants")
@@ -61,13 +63,6 @@ def _chosen(partnerships: list[Partnership], slug: str | None) -> Partnership:
     return partnerships[0]
 
 
-def partnership_wards(partnership: Partnership) -> list[Area]:
-    """The current wards a partnership covers (the evidence-gaps page's list, so both pages show the same wards)."""
-    from indicators.views import _partnership_wards
-
-    return _partnership_wards(partnership)
-
-
 def _view(partnership: Partnership):
     since, months = community.since_for(request.args.get("months"))
     audience = community.reader_audience(current_user, partnership)
@@ -99,8 +94,6 @@ def index():
 @bp.route("/export.csv", endpoint="export")
 def export():
     """The ward table as the page shows it (released counts only), then the grants, formula-safe."""
-    from submissions.operations import neutralise
-
     partnerships = readable(current_user)
     partnership = _chosen(partnerships, request.args.get("partnership"))
     result, months = _view(partnership)
@@ -183,11 +176,11 @@ def upload():
             try:
                 report = importer.import_grants(file.read(), file.filename, partnership, current_user)
             except importer.GrantImportRejected as rejected:
-                db.session.rollback()
+                transactions.discard()
                 form.file.errors = [rejected.message]
                 report = rejected.report
-            except importer.GrantFileError as exc:
-                db.session.rollback()
+            except standard.GrantFileError as exc:
+                transactions.discard()
                 form.file.errors = [exc.message]
             else:
                 record(
@@ -198,7 +191,6 @@ def upload():
                     grants=report.grants,
                     partnership_id=partnership.id,
                 )
-                db.session.commit()
                 outside = f" {report.outside} are placed outside the partnership's area." if report.outside else ""
                 flash(f"{report.grants} grants imported from {report.filename}.{outside}", "success")
                 return redirect(url_for("grants.index", partnership=partnership.slug, months="all"))
@@ -217,6 +209,5 @@ def remove(file_id: int):
     else:
         record("grants.remove", "grant_file", grant_file.id, current_user, partnership_id=partnership.id)
         importer.remove_file(grant_file)
-        db.session.commit()
         flash("The file and its grants were removed.", "success")
     return redirect(url_for("grants.index", partnership=partnership.slug))

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import cast
 
 from flask import Flask, current_app
-from sqlalchemy import bindparam, case, inspect, select, update
+from sqlalchemy import Table, bindparam, case, inspect, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.local import LocalProxy
 
@@ -156,7 +156,7 @@ def store_redactions(rows: list[dict]) -> list[int]:
     :data:`nlp.signals.observations_redacted`; returns the ids stored."""
     if not rows:
         return []
-    table, now = Observation.__table__, utcnow()
+    table, now = cast(Table, Observation.__table__), utcnow()
     statement = (
         update(table)
         .where(table.c.id == bindparam("b_id"), table.c.redacted_text.is_(None), table.c.text == bindparam("b_text"))

@@ -7,18 +7,12 @@ A :class:`Theme` is the stable thing convenors curate (its id survives refits); 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.extensions import db
+from webapp.extensions import Model, db
 from webapp.models import Partnership, User, UTCDateTime, utcnow
-
-if TYPE_CHECKING:  # db.Model is made at run time from this declarative base: what type checkers see
-    from webapp.extensions import Base as Model
-else:
-    Model = db.Model
 
 
 class ThemeModel(Model):

@@ -1,5 +1,6 @@
 """Theme pages for a partnership's convenors: lists (needs and assets apart), counts, a theme's page with quotes,
-curation forms and the refresh button. Routes only: rules are in nlp.operations and nlp.queries."""
+curation forms and the refresh button. Routes only: rules are in nlp.themes.operations and
+nlp.themes.queries."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from indicators import charts
 from nlp.themes import operations, periods, queries
 from nlp.themes.forms import (
     NO_TARGET,
@@ -25,12 +25,12 @@ from nlp.themes.models import Theme, ThemeAssignment, active_model
 from nlp.themes.tasks import refit_themes
 from submissions.models import Observation, ObservationKind
 from submissions.queries import quotable_observations, tally_columns
-from webapp import disclosure, policy
+from webapp import charts, disclosure, policy
 from webapp.disclosure import Audience, Released, State, Tally, release
 from webapp.extensions import db
 from webapp.jobs import enqueue
 from webapp.models import Area, AreaLevel, Partnership
-from webapp.views import commit_or_flash
+from webapp.views import apply_or_flash
 
 bp = Blueprint("themes", __name__, url_prefix="/themes")
 
@@ -396,7 +396,7 @@ def rename(slug: str, theme_id: int):
             for error in errors:
                 flash(error, "error")
         return _back(partnership, theme)
-    commit_or_flash(
+    apply_or_flash(
         lambda: operations.rename_theme(theme, form.label.data or "", current_user, form.description.data or ""),
         "Theme renamed.",
     )
@@ -417,7 +417,7 @@ def merge(slug: str, theme_id: int):
         return _back(partnership, theme)
     target = _theme(partnership, form.target.data)
     merged = f"Merged into “{target.label}”."
-    if not commit_or_flash(lambda: operations.merge_themes(theme, target, current_user), merged):
+    if not apply_or_flash(lambda: operations.merge_themes(theme, target, current_user), merged):
         return _back(partnership, theme)
     return redirect(url_for("themes.detail", slug=partnership.slug, theme_id=target.id))
 
@@ -442,7 +442,7 @@ def move(slug: str, theme_id: int):
             operations.move_observation(partnership, observation_id, target, current_user)
 
     where = f"“{target.label}”" if target is not None else "no theme"
-    commit_or_flash(apply, f"Moved {len(ticked)} observation{'s' if len(ticked) != 1 else ''} to {where}.")
+    apply_or_flash(apply, f"Moved {len(ticked)} observation{'s' if len(ticked) != 1 else ''} to {where}.")
     return _back(partnership, theme)
 
 
@@ -460,7 +460,7 @@ def split(slug: str, theme_id: int):
         flash("Tick the box to confirm the split. Nothing was split.", "error")
         return _back(partnership, theme)
     made: list[Theme] = []
-    if not commit_or_flash(
+    if not apply_or_flash(
         lambda: made.append(operations.split_theme(theme, ticked, form.label.data, current_user)),
         f"Split {len(ticked)} observation{'s' if len(ticked) != 1 else ''} off into a new theme.",
     ):
@@ -488,7 +488,7 @@ def sign_off(slug: str, theme_id: int):
     partnership = _partnership(slug)
     theme = _theme(partnership, theme_id)
     if ActionForm().validate_on_submit():
-        commit_or_flash(lambda: operations.sign_off(theme, current_user), "Theme signed off.")
+        apply_or_flash(lambda: operations.sign_off(theme, current_user), "Theme signed off.")
     return _back(partnership, theme)
 
 

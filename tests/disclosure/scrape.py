@@ -504,7 +504,7 @@ class Reader:
                      display)  # fmt: skip
 
     def _bands(self) -> dict[str, frozenset]:
-        from indicators.community import WARD_BANDS  # the band edges are the page's published definition
+        from indicators.theme_deprivation import WARD_BANDS  # the band edges are the page's published definition
 
         out: dict[str, set] = defaultdict(set)
         for ward in self.world.wards():

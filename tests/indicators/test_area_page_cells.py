@@ -4,7 +4,7 @@ are the cells the page released before: the same tallies (count and record-key s
 
 The references below are the code the page ran before, kept here verbatim in substance: every theme's tallies per
 area (nlp.themes.queries.area_counts) summed per set of areas, every theme's roll-up over the whole partnership
-(indicators.community.theme_map_tallies) read at the ward, and every place of the partnership rolled up month by
+(indicators.area_themes.theme_map_tallies) read at the ward, and every place of the partnership rolled up month by
 month before the page's area was picked out."""
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from indicators import community, warnings
-from indicators.profiles import area_ids_within
+from indicators import area_themes, community, warnings
 from nlp.themes import queries as theme_queries
 from nlp.themes.models import Theme, ThemeAssignment, ThemeModel
 from tests.indicators.conftest import BRISTOL, CENTRAL_WARD
 from webapp import operations
 from webapp.disclosure import Audience, Tally, release
 from webapp.extensions import db
+from webapp.hierarchy import ancestors, area_ids_within, area_ids_within_many
 from webapp.models import Area, AreaLevel
 
 SINCE = (None, 365, 91)
@@ -32,7 +32,7 @@ SINCE = (None, 365, 91)
 def _old_cells(partnership, kind, since, area) -> dict[int, list[Tally]]:
     """Before: area_counts of every area, added up per set (the area, then each area above it)."""
     by_area = theme_queries.area_counts(partnership, kind, since)
-    sets = [set(area_ids_within(area)), *(set(area_ids_within(a)) for a in community.ancestors(area))]
+    sets = [set(area_ids_within(area)), *(set(area_ids_within(a)) for a in ancestors(area))]
     return {
         theme_id: [Tally.total(t for a, t in counts.items() if a in ids) for ids in sets]
         for theme_id, counts in by_area.items()
@@ -122,20 +122,20 @@ def test_an_area_pages_theme_cells_are_the_cells_it_released_before(app, themed_
     compared = 0
     for area in themed_bristol["pages"]:
         ward = area if area.level is AreaLevel.WARD else next(
-            (a for a in community.ancestors(area) if a.level is AreaLevel.WARD), None
+            (a for a in ancestors(area) if a.level is AreaLevel.WARD), None
         )  # fmt: skip
         for days in SINCE:
             since = date.today() - timedelta(days=days) if days else None
             with app.test_request_context("/"):
-                places = [set(area_ids_within(area)), *(set(area_ids_within(a)) for a in community.ancestors(area))]
+                places = [set(area_ids_within(area)), *(set(area_ids_within(a)) for a in ancestors(area))]
                 for kind in community.KINDS:
-                    new = community._theme_tallies_in(partnership, kind, since, places)
+                    new = area_themes._theme_tallies_in(partnership, kind, since, places)
                     old = _old_cells(partnership, kind, since, area)
                     assert new == old, (area.code, days, kind)
                     compared += sum(len(cells) for cells in new.values())
                 if ward is not None:
-                    before = {t: theme_map for t in old if (theme_map := community.theme_map_tallies(partnership, t))}
-                    new_ward = community._ward_tallies(partnership, ward.id)
+                    before = {t: theme_map for t in old if (theme_map := area_themes.theme_map_tallies(partnership, t))}
+                    new_ward = area_themes._ward_tallies(partnership, ward.id)
                     for theme_id, rolled in before.items():
                         assert new_ward.get(theme_id, Tally()) == rolled.get(ward.id, Tally()), (area.code, theme_id)
                     assert set(new_ward) <= set(before)
@@ -150,21 +150,21 @@ def test_an_area_pages_released_theme_rows_are_the_same(app, themed_bristol, wor
     shown = 0
     for area in themed_bristol["pages"]:
         with app.test_request_context("/"):
-            section = community.area_themes(area, world["users"]["convenor"], since)
+            section = area_themes.area_themes(area, world["users"]["convenor"], since)
             assert section is not None
-            grand = community._grand(community.category_tallies(partnership, Audience.PARTNERSHIP, area, since))
-            totals = community.theme_totals(partnership)
+            grand = community.grand_total(community.category_tallies(partnership, Audience.PARTNERSHIP, area, since))
+            totals = area_themes.theme_totals(partnership)
             ward = area if area.level is AreaLevel.WARD else next(
-                (a for a in community.ancestors(area) if a.level is AreaLevel.WARD), None
+                (a for a in ancestors(area) if a.level is AreaLevel.WARD), None
             )  # fmt: skip
             for kind, rows in (("need", section.needs), ("asset", section.assets)):
                 old = _old_cells(partnership, kind, since, area)
                 shown += len(rows)
                 for row in rows:
-                    cell, *around = old.get(row.theme_id) or [Tally()] * (1 + len(community.ancestors(area)))
+                    cell, *around = old.get(row.theme_id) or [Tally()] * (1 + len(ancestors(area)))
                     within = [grand, totals[(row.theme_id, kind)], totals[(row.theme_id, None)], *around]
                     if ward is not None:
-                        within.append(community.theme_map_tallies(partnership, row.theme_id).get(ward.id, Tally()))
+                        within.append(area_themes.theme_map_tallies(partnership, row.theme_id).get(ward.id, Tally()))
                     assert row.count == release(cell, within), (area.code, kind, row.theme_id)
     assert shown >= 4
 
@@ -183,10 +183,8 @@ def test_the_early_warning_test_of_one_area_is_the_test_of_every_area_picked_out
 
 
 def test_the_areas_inside_an_area_and_those_above_it_read_together_are_each_areas_own(app, themed_bristol):
-    from indicators.profiles import area_ids_within_many
-
     for area in themed_bristol["pages"]:
-        chain = [area, *community.ancestors(area)]
+        chain = [area, *ancestors(area)]
         with app.test_request_context("/"):
             together = area_ids_within_many(chain)
         for a, ids in zip(chain, together, strict=True):

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import event, select
 
 from indicators import community
-from indicators.profiles import area_ids_within
 from tests.indicators.conftest import BRISTOL, CENTRAL_WARD
 from webapp import operations
 from webapp.disclosure import Audience, Tally, release
 from webapp.extensions import db
+from webapp.hierarchy import ancestors, area_ids_within
 from webapp.models import Area, AreaLevel
 
 
@@ -119,7 +119,7 @@ def test_one_query_gives_each_area_its_own_tallies(app, seeded, audience):
         for start in ("lsoa", "ward", "bristol"):
             with app.test_request_context("/"):
                 area = db.session.get(Area, seeded[start].id)
-                chain = [area, *community.ancestors(area)]
+                chain = [area, *ancestors(area)]
                 grouped = community.chain_tallies(partnership, audience, chain, since)
                 for a, tallies in zip(chain, grouped, strict=True):
                     alone = _one_area(partnership, audience, a, since)
@@ -134,7 +134,7 @@ def test_one_query_gives_each_area_its_own_tallies(app, seeded, audience):
     # Not vacuous: the seeded partnership has counts at every level of the chain for this audience.
     with app.test_request_context("/"):
         lsoa = db.session.get(Area, seeded["lsoa"].id)
-        chain = [lsoa, *community.ancestors(lsoa)]
+        chain = [lsoa, *ancestors(lsoa)]
         totals = [Tally.total(t.values()).count for t in community.chain_tallies(partnership, audience, chain, None)]
         organisations = community.contributing_organisations(partnership, audience, chain[-1], None)
     assert len(totals) == 3
@@ -147,7 +147,7 @@ def test_category_tallies_of_the_areas_above_come_from_the_same_query(app, seede
     partnership = seeded["partnership"]
     with app.test_request_context("/"):
         lsoa = db.session.get(Area, seeded["lsoa"].id)
-        above = community.ancestors(lsoa)
+        above = ancestors(lsoa)
         community.category_tallies(partnership, Audience.PARTNERSHIP, lsoa, None)
         with _counting() as statements:
             for a in above:
@@ -280,20 +280,20 @@ def test_area_page_queries_do_not_grow_with_the_themes(seeded, client_for):
 def test_an_indicators_latest_period_follows_a_re_import(bristol, import_file, tmp_path):
     """Maps cache an indicator's latest period per import: a re-import with a newer period is read at once."""
     from indicators.models import Indicator
-    from indicators.profiles import _latest_period_key
+    from indicators.values import latest_period_key
 
     rates = tmp_path / "rates.csv"
     rates.write_text(f"area_code,period,indicator,value\n{CENTRAL_WARD},2019,Claimant rate,5.0\n")
     import_file(rates, dataset_title="Claimants", unit="%")
     indicator = db.session.scalar(select(Indicator).where(Indicator.name == "Claimant rate"))
-    assert _latest_period_key(indicator) == "2019"
+    assert latest_period_key(indicator) == "2019"
     rates.write_text(
         "area_code,period,indicator,value\n"
         f"{CENTRAL_WARD},2019,Claimant rate,5.0\n{CENTRAL_WARD},2020,Claimant rate,4.0\n"
     )
     import_file(rates, dataset_title="Claimants", unit="%")
     indicator = db.session.scalar(select(Indicator).where(Indicator.name == "Claimant rate"))
-    assert _latest_period_key(indicator) == "2020"
+    assert latest_period_key(indicator) == "2020"
 
 
 def test_area_pages_ask_the_same_queries_whatever_the_partnerships_elsewhere(seeded, client_for, world):
@@ -319,7 +319,7 @@ def test_area_pages_ask_the_same_queries_whatever_the_partnerships_elsewhere(see
     with client.application.test_request_context("/"):
         lsoa = db.session.get(Area, seeded["lsoa"].id)
         covering = community.partnerships_covering(lsoa)
-        above = {lsoa.id, *(a.id for a in community.ancestors(lsoa))}
+        above = {lsoa.id, *(a.id for a in ancestors(lsoa))}
         every = db.session.scalars(select(community.Partnership).order_by(community.Partnership.name))
         assert covering == [p for p in every if above & {a.id for a in p.areas}]
         assert {p.name for p in covering} == {"Test Partnership", "Other Partnership"}

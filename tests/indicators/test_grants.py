@@ -14,7 +14,7 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
-from indicators.grants import importer, need
+from indicators.grants import importer, need, standard
 from indicators.grants.models import Grant, GrantFile, GrantPlace
 from indicators.models import Indicator, IndicatorDataset, IndicatorValue, PeriodKind, ValueKind
 from tests.conftest import sign_in
@@ -61,24 +61,24 @@ def problems(report: importer.Report) -> set[tuple[str, str]]:
 
 
 def test_the_vendored_schema_is_the_published_one_with_its_licence():
-    schema = importer.grant_schema()
+    schema = standard.grant_schema()
     assert schema["$id"].endswith("/1.4.3/schema/360-giving-schema.json")
     assert schema["$schema"] == "http://json-schema.org/draft/2020-12/schema"
-    provenance = (importer.SCHEMA_DIR / "PROVENANCE.md").read_text()
+    provenance = (standard.SCHEMA_DIR / "PROVENANCE.md").read_text()
     assert "Creative Commons Attribution 4.0" in provenance
     assert "9387abcf8fa3" in provenance
     # The flattened titles come from the schema itself, as GrantNav writes them.
-    titles = importer.flattened_titles()
+    titles = standard.flattened_titles()
     for title in ("Identifier", "Amount Awarded", "Award Date", "Currency", "Recipient Org:Identifier",
                   "Recipient Org:Name", "Recipient Org:Postal Code", "Beneficiary Location:Geographic Code",
                   "Beneficiary Location:Geographic Code Type", "Funding Org:Identifier",
                   "Funding Org:Name"):  # fmt: skip
         assert title.lower() in titles, title
-    assert importer.column_for("Beneficiary Location:1:Geographic Code").path == ("beneficiaryLocation", 1, "geoCode")
+    assert standard.column_for("Beneficiary Location:1:Geographic Code").path == ("beneficiaryLocation", 1, "geoCode")
 
 
 def test_a_date_time_award_date_passes_and_a_plain_date_matches_once():
-    validator = importer.grant_validator()
+    validator = standard.grant_validator()
     grant = json.loads((DATA / "valid.json").read_text())["grants"][0]
     assert list(validator.iter_errors(grant)) == []
     assert list(validator.iter_errors({**grant, "awardDate": "2025-03-15T09:30:00+01:00"})) == []
@@ -203,7 +203,7 @@ def test_hostile_files_are_refused_with_a_message(over_bristol):
         (b"a,b\n1,2\n", "other.csv", "No column of this file has a title of the 360Giving"),
         (b"x", "grants.pdf", ".csv, .xlsx or .json"),
     ):
-        with pytest.raises(importer.GrantFileError) as caught:
+        with pytest.raises(standard.GrantFileError) as caught:
             importer.import_grants(data, name, over_bristol, None)
         assert words in caught.value.message, (name, caught.value.message)
     assert stored() == 0
@@ -221,10 +221,10 @@ def test_grants_of_the_wrong_shape_are_reported_not_a_crash(over_bristol):
 def test_a_huge_file_is_refused_before_any_grant_is_checked(over_bristol, monkeypatch):
     header = (DATA / "valid.csv").read_text().splitlines()[0]
     row = (DATA / "valid.csv").read_text().splitlines()[1]
-    body = "\n".join([header] + [row.replace("0001", f"{i:06d}") for i in range(importer.MAX_GRANTS + 1)])
+    body = "\n".join([header] + [row.replace("0001", f"{i:06d}") for i in range(standard.MAX_GRANTS + 1)])
     checked = []
     monkeypatch.setattr(importer, "check", lambda *a: checked.append(1))
-    with pytest.raises(importer.GrantFileError, match="more than 20,000 grants"):
+    with pytest.raises(standard.GrantFileError, match="more than 20,000 grants"):
         importer.import_grants(body.encode(), "huge.csv", over_bristol, None)
     assert checked == []
     assert stored() == 0
@@ -244,7 +244,7 @@ def test_an_xlsx_dimension_bomb_is_refused(over_bristol):
             if item.filename == "xl/worksheets/sheet1.xml":
                 data = data.replace(b"</sheetData>", b'<row r="1048577"><c r="A1048577"><v>1</v></c></row></sheetData>')
             dst.writestr(item, data)
-    with pytest.raises(importer.GrantFileError):
+    with pytest.raises(standard.GrantFileError):
         importer.import_grants(bomb.getvalue(), "bomb.xlsx", over_bristol, None)
     assert stored() == 0
 

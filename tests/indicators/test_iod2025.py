@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from indicators import aggregation, profiles
+from indicators import aggregation
+from indicators.figures import area_figures
 from indicators.models import Indicator, IndicatorDataset, IndicatorValue
 from tests.conftest import SHARED_DATA
 from tests.indicators.conftest import CENTRAL_WARD
@@ -125,7 +126,7 @@ def test_a_wards_iod2025_roll_up_is_made_as_iod2019s(bristol, import_file):
     share_2025, share20_2025 = _share_in_most_deprived(deciles_2025)
     share_2019, _ = _share_in_most_deprived(deciles_2019)
 
-    figures = {f.indicator.name: f for f in profiles.area_figures(ward)}
+    figures = {f.indicator.name: f for f in area_figures(ward)}
     imd = figures["Index of Multiple Deprivation (IMD)"]
     assert imd.dataset.title == "English Indices of Deprivation 2025"  # the latest release is the figure
     assert imd.method == aggregation.METHODS["rank"]

@@ -10,10 +10,9 @@ import altair as alt
 import pytest
 from sqlalchemy import select
 
-from indicators import charts
 from indicators.models import Indicator, PeriodKind, Polarity
 from tests.indicators.conftest import BRISTOL, CENTRAL_WARD
-from webapp import operations
+from webapp import charts, operations
 from webapp.extensions import db
 from webapp.models import Area
 
@@ -272,7 +271,7 @@ def test_themes_sit_beside_indicators_with_the_rising_flag(loaded, world, client
     lsoa = db.session.scalar(select(Area).where(Area.code == "E01014540"))
     last_month = date.today().replace(day=1) - timedelta(days=20)  # inside the last three complete months
     made = []
-    # 14: released as 10 or more whatever the keys (D=4), the fewest a trend is told from (nlp.queries).
+    # 14: released as 10 or more whatever the keys (D=4), the fewest a trend is told from (nlp.themes.queries).
     for _ in range(14):
         obs = Observation(
             organisation_id=world["org"].id, partnership_id=partnership.id, kind=ObservationKind.NEED,

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from indicators import profiles
+from indicators.deprivation import deprivation_index
 from indicators.models import Indicator, PeriodKind, Polarity
+from indicators.values import all_indicators
 from tests.indicators.conftest import BRISTOL, CENTRAL_WARD
 from tests.indicators.test_pages import _spec
 from webapp.extensions import db
@@ -129,7 +130,7 @@ def test_maps_use_current_lsoas_and_the_latest_deprivation_index_found_by_its_ke
     assert SPLIT_2011 not in features
     assert "released 30 October 2025; published on LSOA 2021; period 2025" in page
     assert "268 LSOAs in commintel (LSOA 2021 geography)" in page
-    index = profiles.deprivation_index(profiles.all_indicators())
+    index = deprivation_index(all_indicators())
     assert (index.dataset.title, index.key) == ("English Indices of Deprivation 2025", "imd")
 
 

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from indicators import warnings
+from indicators.figures import area_figures
 from indicators.models import Polarity
-from indicators.profiles import area_figures
 from nlp.themes.queries import add_months, month_start
 from tests.indicators.conftest import CENTRAL_WARD
 from tests.indicators.test_pages import _sharing_over_bristol, loaded  # noqa: F401 - the fixture

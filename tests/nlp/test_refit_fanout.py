@@ -1,5 +1,5 @@
 """Refits across workers: the nightly run is split into one job per partnership, one that fails fails alone, and a
-partnership's refit never runs twice at once (nlp.refit_lock), on SQLite and PostgreSQL.
+partnership's refit never runs twice at once (nlp.themes.refit_lock), on SQLite and PostgreSQL.
 
 The concurrency tests use a real database shared by threads (a SQLite file; a PostgreSQL schema of their own), as
 workers share it: the suite's usual fixture wraps each test in one transaction, which would hide exactly these

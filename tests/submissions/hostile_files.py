@@ -150,7 +150,7 @@ HOSTILE = {
 MEASURE = r"""
 import json, resource, sys, time
 from pathlib import Path
-from submissions import importer
+from submissions import spreadsheets
 path = Path(sys.argv[1])
 data = path.read_bytes()
 with open("/proc/self/status") as fh:
@@ -161,9 +161,9 @@ before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 started, cpu = time.perf_counter(), time.process_time()
 outcome, message, rows, widths = "read", "", 0, []
 try:
-    table = importer.read_table(data, path.name)
+    table = spreadsheets.read_table(data, path.name)
     rows, widths = len(table.rows), sorted({len(table.headers), *(len(cells) for _, cells in table.rows)})
-except importer.ImportFileError as exc:
+except spreadsheets.ImportFileError as exc:
     outcome, message = "refused", exc.message
 except MemoryError:
     outcome = "out of memory"
@@ -175,7 +175,7 @@ print(json.dumps({"outcome": outcome, "message": message, "rows": rows, "widths"
 
 
 def measure_read(path: Path, address_space_mb: int = 1024, timeout: float = 60.0) -> dict:
-    """Read the file with ``importer.read_table`` in a fresh process whose address space may grow by at most
+    """Read the file with ``spreadsheets.read_table`` in a fresh process whose address space may grow by at most
     ``address_space_mb``; returns the outcome, the time taken and how much its peak memory grew (MB)."""
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     try:

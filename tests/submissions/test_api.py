@@ -8,6 +8,7 @@ from submissions import operations as ops
 from submissions.models import ApiToken, Observation
 from tests.submissions.conftest import valid_data
 from webapp.extensions import db
+from webapp.models import AuditEvent
 
 
 def _token(org, admin) -> str:
@@ -99,3 +100,25 @@ def test_the_api_works_with_csrf_on_and_the_form_refuses_a_post_without_its_toke
     assert refused.status_code == 400
     assert "The form had expired" in refused.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(Observation)) == 1
+
+
+def test_a_refused_submission_keeps_the_tokens_last_use_and_nothing_else(sharing_world, client):
+    """The request commits whatever its status, and a refused submission writes nothing but the token's last use
+    (validation comes before any write): the 422 is not rolled back, and no observation or audit event is left."""
+    raw = _token(sharing_world["org"], sharing_world["users"]["org_admin"])
+    events_before = db.session.scalar(select(func.count()).select_from(AuditEvent))
+    bad = valid_data(text="short", area="Narnia")
+    response = client.post("/api/v1/observations", json=bad, headers=_auth(raw))
+    assert response.status_code == 422
+    db.session.expire_all()
+    assert db.session.scalar(select(ApiToken)).last_used_at is not None
+    assert db.session.scalar(select(func.count()).select_from(Observation)) == 0
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == events_before
+
+
+def test_a_funders_refused_token_is_not_noted_as_used(sharing_world, client):
+    funder_raw = _token(sharing_world["funder_org"], sharing_world["users"]["admin"])
+    assert client.post("/api/v1/observations", json=valid_data(), headers=_auth(funder_raw)).status_code == 403
+    db.session.expire_all()
+    token = db.session.scalar(select(ApiToken).where(ApiToken.organisation_id == sharing_world["funder_org"].id))
+    assert token.last_used_at is None

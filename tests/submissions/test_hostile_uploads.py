@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from submissions import importer
+from submissions import importer, spreadsheets
 from submissions.models import Observation
 from tests.submissions import hostile_files
 from webapp.extensions import db
@@ -75,12 +75,12 @@ def test_a_cell_longer_than_excel_allows_is_refused_even_when_it_compresses_litt
     noise = "".join(random.choice("abcdefghijklmnopqrstuvwxyz ") for _ in range(40_000)).encode()  # noqa: S311
     data = hostile_files.xlsx([hostile_files.SHEET_OPEN, b"<sheetData>", hostile_files.HEADER_ROW,
                                hostile_files._row(2, noise), b"</sheetData></worksheet>"])  # fmt: skip
-    with pytest.raises(importer.ImportFileError, match="longer than 32,767 characters"):
-        importer.read_table(data, "long.xlsx")
+    with pytest.raises(spreadsheets.ImportFileError, match="longer than 32,767 characters"):
+        spreadsheets.read_table(data, "long.xlsx")
 
 
 def test_an_ordinary_spreadsheet_still_reads(sharing_world):
-    table = importer.read_table(hostile_files.ordinary(5), "ok.xlsx")
+    table = spreadsheets.read_table(hostile_files.ordinary(5), "ok.xlsx")
     assert table.headers == ["Notes", "Kind", "Category"]
     assert len(table.rows) == 5
 
@@ -119,7 +119,7 @@ def test_a_utf8_file_with_one_stray_byte_is_not_read_as_windows_1252(sharing_wor
     data = "\n".join(lines).encode("utf-8").replace(b"\xc2\x92", b"\x92") + b"\n"
     with pytest.raises(UnicodeDecodeError):
         data.decode("utf-8")
-    table = importer.read_table(data, "stray.csv")
+    table = spreadsheets.read_table(data, "stray.csv")
     assert table.encoding != "windows-1252"
     assert table.bad_bytes == {3: ["Notes"]}
     assert "Café on Stapleton Road" in table.rows[0][1][5]
@@ -137,7 +137,7 @@ def test_a_utf8_file_with_one_stray_byte_is_not_read_as_windows_1252(sharing_wor
 
 def test_a_wholly_windows_1252_file_is_read_as_such(sharing_world):
     data = (HEADER + "\nR1,2025-01-14,Ashley,need,food,Café owner’s £3 meals – pay what you can.\n").encode("cp1252")
-    table = importer.read_table(data, "old-excel.csv")
+    table = spreadsheets.read_table(data, "old-excel.csv")
     assert table.encoding == "windows-1252"
     assert table.rows[0][1][5] == "Café owner’s £3 meals – pay what you can."
     assert table.bad_bytes == {}
@@ -163,7 +163,7 @@ def test_the_web_import_names_the_rows_with_bad_bytes(sharing_world, client_for)
 def test_the_steps_after_the_upload_never_read_the_file_again(sharing_world, client_for, monkeypatch):
     c = client_for("member")
     mapping_url = _upload(c, hostile_files.ordinary(4), "ok.xlsx").headers["Location"]
-    monkeypatch.setattr(importer, "read_table", lambda *a, **kw: pytest.fail("the file was parsed again"))
+    monkeypatch.setattr(spreadsheets, "read_table", lambda *a, **kw: pytest.fail("the file was parsed again"))
     assert c.get(mapping_url).status_code == 200
     form = {"map-text": "Notes", "map-kind": "Kind", "map-category": "Category"}
     preview_url = c.post(mapping_url, data=form).headers["Location"]

@@ -9,7 +9,7 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
-from submissions import importer
+from submissions import importer, spreadsheets
 from submissions import operations as ops
 from submissions.models import Observation
 from webapp.extensions import db
@@ -31,7 +31,7 @@ def count() -> int:
 
 
 def run(data: bytes, name="file.csv", org=None, **kw):
-    table = importer.read_table(data, name)
+    table = spreadsheets.read_table(data, name)
     return importer.import_table(table, importer.guess_mapping(table.headers), org, None, **kw)
 
 
@@ -69,7 +69,7 @@ def test_encodings(sharing_world, encoding):
     result = run(data, org=sharing_world["org"])
     obs = db.session.get(Observation, result.imported_ids[0])
     assert obs.text == text
-    assert importer.read_table(data, "x.csv").headers[0] == "Ref"  # no BOM left in the first header
+    assert spreadsheets.read_table(data, "x.csv").headers[0] == "Ref"  # no BOM left in the first header
 
 
 def test_xlsx(sharing_world):
@@ -100,8 +100,8 @@ def test_xlsx(sharing_world):
     ],
 )
 def test_bad_files(data, name, words):
-    with pytest.raises(importer.ImportFileError, match=words):
-        importer.read_table(data, name)
+    with pytest.raises(spreadsheets.ImportFileError, match=words):
+        spreadsheets.read_table(data, name)
 
 
 def test_a_file_with_bad_rows_stores_nothing_and_lists_every_problem(sharing_world):
@@ -128,7 +128,7 @@ def test_a_file_with_bad_rows_stores_nothing_and_lists_every_problem(sharing_wor
 
 def test_valid_rows_only_and_the_skipped_rows_file(sharing_world):
     lines = [HEADER, *GOOD, "R5,2025-01-01,Narnia,need,food,Unknown area should fail here.,1"]
-    table = importer.read_table(csv_bytes(lines), "f.csv")
+    table = spreadsheets.read_table(csv_bytes(lines), "f.csv")
     result = importer.import_table(
         table, importer.guess_mapping(table.headers), sharing_world["org"], None, valid_rows_only=True
     )
@@ -150,8 +150,8 @@ def test_reimporting_with_a_ref_column_creates_no_duplicates(sharing_world):
 
 
 def test_missing_required_columns_are_named(sharing_world):
-    table = importer.read_table(b"Notes,Ward\nSomething worth saying here,Ashley\n", "f.csv")
-    with pytest.raises(importer.ImportFileError, match="Need or asset"):
+    table = spreadsheets.read_table(b"Notes,Ward\nSomething worth saying here,Ashley\n", "f.csv")
+    with pytest.raises(spreadsheets.ImportFileError, match="Need or asset"):
         importer.import_table(table, importer.guess_mapping(table.headers), sharing_world["org"], None)
     result = importer.import_table(
         table, importer.guess_mapping(table.headers), sharing_world["org"], None,

@@ -226,10 +226,10 @@ def test_confirming_the_suggested_area(make_observation, sharing_world):
 
 
 def test_an_import_announces_its_rows_once(sharing_world, received):
-    from submissions import importer
+    from submissions import importer, spreadsheets
 
     data = b"Notes,Kind,Category\nFirst row of the import file.,need,food\nSecond row of the import file.,asset,food\n"
-    table = importer.read_table(data, "f.csv")
+    table = spreadsheets.read_table(data, "f.csv")
     result = importer.import_table(table, importer.guess_mapping(table.headers), sharing_world["org"], None)
     assert received["saved"] == [result.imported_ids]
     assert received["created"] == [True]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from submissions import operations as ops
 from submissions.models import Observation, ObservationStatus
 from submissions.queries import (
-    can_see_raw,
     display_text,
     moderation_queue,
     partnership_observations,
@@ -13,6 +12,7 @@ from submissions.queries import (
 )
 from tests.submissions.conftest import valid_data
 from webapp.extensions import db
+from webapp.policy import can_read_raw_text
 
 
 def _ids(stmt) -> set[int]:
@@ -38,7 +38,7 @@ def test_partners_and_convenors_see_only_redacted_partnership_level(sharing_worl
         assert shared.id in seen
         assert not seen & {unredacted.id, org_only.id, withdrawn.id}
         assert display_text(viewer, shared) == shared.redacted_text
-        assert not can_see_raw(viewer, shared)
+        assert not can_read_raw_text(viewer, shared)
 
 
 def test_funders_and_strangers_never_see_observations(sharing_world, make_observation, make_user, make_org):
@@ -78,8 +78,8 @@ def test_resident_observations_need_moderation_then_redaction(sharing_world):
     convenor = sharing_world["users"]["convenor"]
     assert obs.status is ObservationStatus.NEEDS_MODERATION
     assert obs.id in _ids(moderation_queue(convenor))
-    assert can_see_raw(convenor, obs)
-    assert can_see_raw(resident, obs)
+    assert can_read_raw_text(convenor, obs)
+    assert can_read_raw_text(resident, obs)
     assert obs.id in _ids(visible_observations(resident))
     assert obs.id not in _ids(partnership_observations(partnership))
     ops.approve_observation(obs, convenor)
@@ -87,5 +87,5 @@ def test_resident_observations_need_moderation_then_redaction(sharing_world):
     obs.redacted_text = "redacted"
     db.session.flush()
     assert obs.id in _ids(partnership_observations(partnership))
-    assert not can_see_raw(sharing_world["users"]["member"], obs)
+    assert not can_read_raw_text(sharing_world["users"]["member"], obs)
     assert obs.id not in _ids(moderation_queue(sharing_world["users"]["member"]))

@@ -245,7 +245,7 @@ def test_import_through_the_web(sharing_world, client_for):
 @pytest.mark.parametrize("fmt", ["xlsx", "csv"])
 def test_the_import_template_goes_back_in_as_it_is(sharing_world, client_for, fmt):
     """The downloaded file, uploaded unchanged: every column is matched without choosing and its example row passes."""
-    from submissions import importer
+    from submissions import importer, spreadsheets
 
     c = client_for("member")
     upload_page = c.get("/observations/import").get_data(as_text=True)
@@ -253,7 +253,7 @@ def test_the_import_template_goes_back_in_as_it_is(sharing_world, client_for, fm
     template = c.get(f"/observations/import/template.{fmt}")
     assert template.status_code == 200
     assert "attachment" in template.headers["Content-Disposition"]
-    table = importer.read_table(template.data, f"template.{fmt}")
+    table = spreadsheets.read_table(template.data, f"template.{fmt}")
     assert table.headers
     assert len(table.rows) == 1
     assert set(importer.guess_mapping(table.headers).values()) == set(table.headers), "a column was not matched"

@@ -318,3 +318,20 @@ def test_convenors_see_only_the_organisations_and_people_of_their_own_partnershi
     assert convenor.get(f"/orgs/{world['other_org'].slug}").status_code == 404
     # Admins still see every organisation.
     assert world["other_org"].name in client_for("admin").get("/orgs/").get_data(as_text=True)
+
+
+def test_observation_scope_follows_memberships_and_roles(world):
+    """The record-level observation rules of webapp.policy: whose observations each reader sees in full, which
+    partnerships' residents they moderate, and whether "My organisation only" means anything to them."""
+    users, org, partnership = world["users"], world["org"], world["partnership"]
+    scope = {role: policy.observation_scope(user) for role, user in users.items()}
+    assert scope["member"].own_organisation_ids == {org.id}
+    assert scope["org_admin"].own_organisation_ids == {org.id}
+    assert scope["funder"].own_organisation_ids == frozenset(), "a funder organisation's people see no observation"
+    assert scope["convenor"].moderated_partnership_ids == {partnership.id}
+    assert partnership.id in scope["admin"].moderated_partnership_ids
+    assert scope["admin"].everything
+    assert scope["member"].moderated_partnership_ids == frozenset()
+    assert not policy.observation_scope(None).anyone
+    offered = {role for role, user in users.items() if policy.offers_own_organisation_level(user)}
+    assert offered == {"member", "org_admin", "convenor", "admin"}

@@ -8,6 +8,7 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 from sqlalchemy import func, select
 
+import webapp.cli
 from tests.conftest import app_config, service_url
 from webapp import create_app, jobs
 from webapp.extensions import db
@@ -82,7 +83,6 @@ def test_work_done_inline_sends_nothing_after_commit(app, db_session, monkeypatc
 
 def test_the_demo_queues_no_background_work_it_does_itself(app, db_session, monkeypatch):
     """`commintel demo` redacts and fits themes itself: the observations it saves must not queue the same work."""
-    import webapp
     from nlp import pipeline
     from nlp.redaction import tasks as redaction_tasks
     from nlp.themes import tasks as theme_tasks
@@ -91,7 +91,7 @@ def test_the_demo_queues_no_background_work_it_does_itself(app, db_session, monk
     sent = []
     for task in (pipeline.process_pending, redaction_tasks.redact_observations, theme_tasks.assign_new_observations):
         monkeypatch.setattr(task, "apply_async", lambda task=task, **kw: sent.append(task.name))
-    monkeypatch.setattr(webapp, "DOMAIN_PACKAGES", ("submissions",))
+    monkeypatch.setattr(webapp.cli, "DOMAIN_PACKAGES", ("submissions",))
     result = app.test_cli_runner().invoke(args=["demo"])
     assert result.exit_code == 0, result.output
     assert db.session.scalar(select(func.count()).select_from(Observation)) > 100

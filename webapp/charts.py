@@ -33,7 +33,8 @@ def _choropleth_template(polarity: str, value_title: str, width: int, height: in
             color=alt.Color(
                 "properties.value:Q",
                 title=value_title,
-                scale=alt.Scale(scheme=_SCHEME.get(polarity, "blues"), reverse=reverse),
+                # Altair types scheme as a Literal of Vega's names; _SCHEME holds only such names.
+                scale=alt.Scale(scheme=_SCHEME.get(polarity, "blues"), reverse=reverse),  # type: ignore[arg-type]
                 legend=alt.Legend(orient="bottom", gradientLength=240, titleLimit=520),
             ),
             tooltip=[
@@ -231,7 +232,7 @@ def short(released) -> str:
 
 def to_svg(spec: dict) -> str:
     """The chart as an SVG document, drawn on the server (for PDF briefings); no network access."""
-    import vl_convert as vlc
+    import vl_convert as vlc  # noqa: PLC0415 - heavy: loaded only when a PDF briefing draws its charts
 
     return vlc.vegalite_to_svg(copy.deepcopy(spec), vl_version=VEGALITE_VERSION, allowed_base_urls=[])
 
