@@ -45,7 +45,7 @@ def load(n_observations: int, days: int, held_on: date) -> None:
     from sqlalchemy import insert, select
 
     from indicators import demo as indicators_demo
-    from nlp.models import Theme, ThemeAssignment, ThemeModel
+    from nlp.themes.models import Theme, ThemeAssignment, ThemeModel
     from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
     from submissions.operations import ensure_default_categories
     from webapp import demo

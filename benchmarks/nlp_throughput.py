@@ -13,13 +13,14 @@ Observations are real NHS Friends and Family Test answers (../shared/data; SKIP 
 expert label (the rarest label each carries, as in benchmarks/themes.py) are joined, whole answers at a time, until
 each observation has 30-80 words (seeded), so every observation keeps one label and NMI can be measured. Stages:
 
-1. redaction - ``nlp.redaction.Redactor``, ``nlp.pipe`` running only the NER, in ``--processes`` forked processes;
+1. redaction - ``nlp.redaction.redactor.Redactor``, ``nlp.pipe`` running only the NER, in ``--processes`` forked
+   processes;
 2. embedding - MiniLM in batches, shared out to ``--processes`` forked processes (the ONNX encoder: one onnxruntime
    thread each, runs of 8 texts; see nlp/embeddings.py), stored content-addressed (sha256 of the redacted text +
    encoder version) in an instance cache, the same "never recompute unless the encoder changes" rule as
    ``ObservationEmbedding`` (``--fresh`` times every vector; the second run of a plain invocation shows that nothing
    is recomputed);
-3. theming - ``nlp.themes.fit_themes`` with commintel's parameters, saved with safetensors serialisation;
+3. theming - ``nlp.themes.fitting.fit_themes`` with commintel's parameters, saved with safetensors serialisation;
 4. one new observation - load the saved themes (centroids), redact, embed and assign it.
 
 Prints each stage's wall time and CPU seconds (this process and its workers: what the stage costs whatever else the
@@ -97,8 +98,8 @@ def build_redactor():
     import csv
 
     from nlp.models_loader import load_spacy
-    from nlp.places import Gazetteer, bristol_aliases
-    from nlp.redaction import Redactor
+    from nlp.redaction.places import Gazetteer, bristol_aliases
+    from nlp.redaction.redactor import Redactor
 
     lookup = ROOT / "webapp" / "demo_data" / "bristol_lsoa11_ward19_lad19_lookup.csv"
     with lookup.open(encoding="utf-8-sig", newline="") as fh:
@@ -135,7 +136,8 @@ def embed_and_theme(name: str, texts: list[str], labels: list[str], fresh: bool,
     """Load the encoder, embed, fit and save themes; the figures of one pipeline."""
     from sklearn.metrics import normalized_mutual_info_score
 
-    from nlp import themes
+    from nlp.themes import fitting
+    from nlp.themes import saved as saved_themes
 
     t = time.perf_counter()
     encoder = _corpora.encoder(name)
@@ -144,10 +146,10 @@ def embed_and_theme(name: str, texts: list[str], labels: list[str], fresh: bool,
     vectors, computed = cached_embeddings(texts, encoder, fresh, processes)
     embed_s, embed_cpu = time.perf_counter() - t, cpu_s() - c
     t, c = time.perf_counter(), cpu_s()
-    result = themes.fit_themes(texts, vectors, embedding_model=encoder)
+    result = fitting.fit_themes(texts, vectors, embedding_model=encoder)
     target = CACHE / f"model-{encoder.name}"
     shutil.rmtree(target, ignore_errors=True)
-    themes.save(result, target, encoder.version)
+    saved_themes.save(result, target, encoder.version)
     theme_s, theme_cpu = time.perf_counter() - t, cpu_s() - c
     rate = f"{computed / embed_s:6.1f} texts/s" if computed else "nothing recomputed"
     print(f"[{encoder.name}] encoder ready: {load_s:6.1f} s", flush=True)
@@ -186,14 +188,15 @@ def main(argv=None) -> int:
     t = time.perf_counter()
     redactor = build_redactor()
     _corpora.encoder(args.encoder)
-    from nlp import themes
+    from nlp.themes import fitting, naming
+    from nlp.themes import saved as saved_themes
 
-    themes._quiet_imports()  # BERTopic, UMAP, HDBSCAN: imported once by a worker process, as the models are loaded
+    fitting.quiet_imports()  # BERTopic, UMAP, HDBSCAN: imported once by a worker process, as the models are loaded
     from nlp.models_loader import load_spacy
 
     # The pipeline theme names parse with (no NER, no lemmatizer), loaded once per worker process as the redactor's
-    # (nlp.operations._spacy_for_names); before issue 17's second round the first fit paid its load (2-5 s).
-    load_spacy(themes.DEFAULT_SPACY_NAME, exclude=("ner", "lemmatizer"))
+    # (nlp.themes.refit._spacy_for_names); before issue 17's second round the first fit paid its load (2-5 s).
+    load_spacy(naming.DEFAULT_SPACY_NAME, exclude=("ner", "lemmatizer"))
     print(f"models loaded in {time.perf_counter() - t:.1f} s (spaCy's redaction and naming pipelines; the encoder, "
           "exported first if this installed version has no export yet; the theme libraries)", flush=True)  # fmt: skip
     started_all = time.perf_counter()
@@ -216,7 +219,7 @@ def main(argv=None) -> int:
 
     new_text = "The bus to the hospital was cancelled again and I missed my appointment."
     t = time.perf_counter()
-    saved = themes.load(main_run["model"])
+    saved = saved_themes.load(main_run["model"])
     clean = redactor.redact(new_text).text
     topic, sim = saved.assign(emb.encode([clean], model=main_run["encoder"]))
     one_s = time.perf_counter() - t
@@ -265,15 +268,16 @@ def seeded_nmi(texts: list[str], labels: list[str], encoders: list, seeds: int) 
 
     from sklearn.metrics import normalized_mutual_info_score
 
-    from nlp import themes
+    from nlp.themes import fitting
+    from nlp.themes import params as fit_params
 
     means = {}
     for encoder in encoders:
         vectors, _ = cached_embeddings(texts, encoder, fresh=False)
         scores = []
         for seed in range(1, seeds + 1):
-            result = themes.fit_themes(
-                texts, vectors, replace(themes.ThemeParams(), seed=seed), embedding_model=encoder
+            result = fitting.fit_themes(
+                texts, vectors, replace(fit_params.ThemeParams(), seed=seed), embedding_model=encoder
             )
             scores.append(normalized_mutual_info_score(labels, result.topics))
             print(f"  [{encoder.name}] seed {seed}: {len(result.themes)} themes, NMI {scores[-1]:.3f}", flush=True)

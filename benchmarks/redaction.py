@@ -7,10 +7,10 @@ its tuning half for reference), and the original set ``tests/data/redaction_eval
 halves). For each: recall per type of personal data, the share of names and places to keep that were kept, and
 over-redaction (letters and digits outside personal data that were redacted anyway).
 
-"Before" is the previous version's redactor: ``nlp/redaction.py`` and its word lists as they are on the git ref
-``--before`` (default ``main``), loaded into a temporary module with the same spaCy model and gazetteer. Then words
-per second on observations of typical length (30-80 words, made by joining the hard holdout's texts) with one
-process and with ``--processes`` (default 2).
+"Before" is the previous version's redactor: ``nlp/redaction/`` (``nlp/redaction.py`` before issue 18) and its word
+lists as they are on the git ref ``--before`` (default ``main``), loaded into a temporary module with the same spaCy
+model and gazetteer. Then words per second on observations of typical length (30-80 words, made by joining the hard
+holdout's texts) with one process and with ``--processes`` (default 2).
 
 Run:  .venv/bin/python benchmarks/redaction.py [--before main] [--texts 2000] [--processes 2] [--misses]
 """
@@ -32,10 +32,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from nlp.evaluation import load_eval, score  # noqa: E402
 from nlp.models_loader import load_spacy  # noqa: E402
-from nlp.places import Gazetteer, bristol_aliases  # noqa: E402
-from nlp.redaction import STRUCTURED, TYPES, Redactor  # noqa: E402
+from nlp.redaction.evaluation import load_eval, score  # noqa: E402
+from nlp.redaction.places import Gazetteer, bristol_aliases  # noqa: E402
+from nlp.redaction.redactor import Redactor  # noqa: E402
+from nlp.redaction.spans import STRUCTURED, TYPES  # noqa: E402
 
 EVAL = ROOT / "tests" / "data" / "redaction_eval.jsonl"
 HARD = ROOT / "tests" / "data" / "redaction_hard.jsonl"
@@ -65,8 +66,8 @@ def build(model: str = MODEL) -> Redactor:
 
 
 def build_before(ref: str, folder: Path):
-    """The redactor of git ref ``ref``: its nlp/redaction.py and nlp/data files in ``folder``, imported as a module
-    of its own (it reads its word lists next to its file)."""
+    """The redactor of git ref ``ref``: its redaction rules (``nlp/redaction/``, or ``nlp/redaction.py`` before issue
+    18) and nlp/data files in ``folder``, imported under a name of its own (it reads its word lists beside it)."""
 
     def show(path: str) -> str | None:
         result = subprocess.run(["git", "-C", str(ROOT), "show", f"{ref}:{path}"],  # noqa: S603, S607
@@ -81,7 +82,25 @@ def build_before(ref: str, folder: Path):
             target = folder / path.removeprefix("nlp/")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
-    (folder / "redaction_before.py").write_text(show("nlp/redaction.py") or "", encoding="utf-8")
+    split = subprocess.run(["git", "-C", str(ROOT), "ls-tree", "--name-only", ref, "nlp/redaction/"],  # noqa: S603, S607
+                           capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+    if split:
+        # Since issue 18 the rules are a sub-package (nlp/redaction/: spans, words, structured, redactor, places):
+        # copied as the package ``redaction_before`` beside the data folder (its modules read ``../data``).
+        package = folder / "redaction_before"
+        package.mkdir()
+        for path in split:
+            if path.endswith(".py"):
+                text = (show(path) or "").replace("nlp.redaction.", "redaction_before.")
+                (package / path.removeprefix("nlp/redaction/")).write_text(text, encoding="utf-8")
+        sys.path.insert(0, str(folder))
+        module = importlib.import_module("redaction_before.redactor")
+        return module.Redactor(load_spacy(MODEL), bristol_gazetteer())
+    # Before issue 18: one module, which imports the gazetteer from nlp.places (copied beside it as places_before).
+    (folder / "places_before.py").write_text(show("nlp/places.py") or "", encoding="utf-8")
+    before = (show("nlp/redaction.py") or "").replace("from nlp.places import", "from places_before import")
+    (folder / "redaction_before.py").write_text(before, encoding="utf-8")
+    sys.path.insert(0, str(folder))
     spec = importlib.util.spec_from_file_location("redaction_before", folder / "redaction_before.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules["redaction_before"] = module

@@ -85,7 +85,7 @@ def build(app, partnerships: int, per: int, warm: int) -> tuple[list[int], list[
     """The partnerships and their observations (and ``warm`` small warm-up partnerships), with every vector stored.
     Returns (partnership ids, warm-up partnership ids, corpus)."""
     from nlp import embeddings as emb
-    from nlp import operations as theme_ops
+    from nlp.themes import vectors as theme_vectors
     from submissions import operations as sops
     from submissions.models import Observation, ObservationStatus, SharingLevel
     from webapp import operations
@@ -124,14 +124,16 @@ def build(app, partnerships: int, per: int, warm: int) -> tuple[list[int], list[
         say(f"{partnerships} partnerships x {per} observations (and {warm} warm-up partnerships of {MIN_WARM_UP}) "
             f"stored ({corpus}); embedding them (once)...")  # fmt: skip
         started = time.perf_counter()
-        model = theme_ops.encoder()
+        model = theme_vectors.encoder()
         distinct = list(dict.fromkeys(o.redacted_text for o in made))
-        vectors = dict(zip(distinct, emb.encode(distinct, batch_size=theme_ops.EMBED_BATCH, model=model), strict=True))
+        vectors = dict(
+            zip(distinct, emb.encode(distinct, batch_size=theme_vectors.EMBED_BATCH, model=model), strict=True)
+        )
         by_id = {o.id: o.redacted_text for o in made}
         items = sorted(by_id)
         for start in range(0, len(items), 1000):
             chunk = items[start : start + 1000]
-            theme_ops.store_vectors({i: by_id[i] for i in chunk}, {i: vectors[by_id[i]] for i in chunk})
+            theme_vectors.store_vectors({i: by_id[i] for i in chunk}, {i: vectors[by_id[i]] for i in chunk})
             db.session.commit()
         say(f"  {len(distinct)} distinct texts embedded and {len(items)} vectors stored in "
             f"{time.perf_counter() - started:.0f} s")  # fmt: skip
@@ -142,7 +144,7 @@ def build(app, partnerships: int, per: int, warm: int) -> tuple[list[int], list[
 def clear_themes(app) -> None:
     from sqlalchemy import delete
 
-    from nlp.models import RefitLock, Theme, ThemeAssignment, ThemeModel
+    from nlp.themes.models import RefitLock, Theme, ThemeAssignment, ThemeModel
     from webapp.extensions import db
     from webapp.models import Job
 
@@ -190,7 +192,7 @@ def stop_workers(workers: list[subprocess.Popen]) -> None:
 def warm_up(app, warm_ids: list[int], timeout: float) -> None:
     """One small refit per worker before timing: a worker that has just started imports BERTopic and loads the
     encoder on its first refit (10-20 s here), which a long-running production worker has long done."""
-    from nlp.theme_tasks import refit_themes
+    from nlp.themes.tasks import refit_themes
     from webapp import jobs
     from webapp.extensions import db
     from webapp.models import Job, JobStatus
@@ -214,7 +216,7 @@ def run_nightly(app, timeout: float) -> tuple[float, object]:
     """Send the nightly refit as beat does and wait until its job is settled; returns (seconds, the job)."""
     from sqlalchemy import select
 
-    from nlp.theme_tasks import refit_themes
+    from nlp.themes.tasks import refit_themes
     from webapp import jobs
     from webapp.extensions import db
     from webapp.models import Job, JobStatus

@@ -104,7 +104,7 @@ def load(n_observations: int, n_partnerships: int) -> None:
     from convening import publishing
     from indicators import operations as indicator_ops
     from indicators.readers import Options
-    from nlp.models import Theme, ThemeModel
+    from nlp.themes.models import Theme, ThemeModel
     from submissions.models import Category
     from submissions.operations import ensure_default_categories
     from webapp import geography, operations
@@ -320,7 +320,7 @@ def main() -> None:
 
     from sqlalchemy import func, select, text
 
-    from nlp.models import Theme
+    from nlp.themes.models import Theme
     from webapp.extensions import db
     from webapp.models import Area, AreaLevel, Partnership
 

@@ -4,13 +4,13 @@
     .venv/bin/python benchmarks/theme_names_check.py --rev ie~3 --corpus nhs
     .venv/bin/python benchmarks/theme_names_check.py --corpus bbc --limit 150      # a quick run (the suite's)
 
-A speed-up of ``nlp.themes.name_themes`` must not change a name or a description. Each corpus is fitted once with
+A speed-up of ``nlp.themes.naming.name_themes`` must not change a name or a description. Each corpus is fitted once with
 this tree's ``fit_themes`` (the ``onnx-int8`` encoder's cached vectors, as benchmarks/themes.py and
 benchmarks/nlp_throughput.py use them); the inputs of its ``name_themes`` are kept, and both versions of
-``name_themes`` (the revision's, loaded from ``git show <rev>:nlp/themes.py``, and this tree's) name the same themes
-from them. Prints, per corpus, whether every name and description is identical (the differences if not; exit status
-1) and each version's CPU seconds (the machine is shared: CPU seconds, not wall time). The spaCy pipeline is loaded
-before either is timed, as a worker process loads it once.
+``name_themes`` (the revision's, loaded from ``git show <rev>:nlp/themes/naming.py`` or ``nlp/themes.py``, and this
+tree's) name the same themes from them. Prints, per corpus, whether every name and description is identical (the
+differences if not; exit status 1) and each version's CPU seconds (the machine is shared: CPU seconds, not wall
+time). The spaCy pipeline is loaded before either is timed, as a worker process loads it once.
 """
 
 from __future__ import annotations
@@ -36,14 +36,21 @@ import _corpora  # noqa: E402
 
 
 def module_at(rev: str):
-    """``nlp/themes.py`` as it was at ``rev``, imported under another name."""
-    source = subprocess.run(  # noqa: S603 - a fixed git command; rev is the developer's own argument
-        ["git", "show", f"{rev}:nlp/themes.py"],  # noqa: S607 - git from PATH, a developer's tool
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    """The theme-naming module as it was at ``rev`` (``nlp/themes/naming.py``; ``nlp/themes.py`` before issue 18
+    split it), imported under another name."""
+    for path in ("nlp/themes/naming.py", "nlp/themes.py"):
+        shown = subprocess.run(  # noqa: S603 - a fixed git command; rev is the developer's own argument
+            ["git", "show", f"{rev}:{path}"],  # noqa: S607 - git from PATH, a developer's tool
+            cwd=ROOT,
+            check=False,
+            capture_output=True,
+            text=True,
+        )
+        if shown.returncode == 0:
+            source = shown.stdout
+            break
+    else:
+        raise SystemExit(f"no theme-naming module at {rev}")
     folder = Path(tempfile.mkdtemp(prefix="themes-at-"))
     path = folder / "themes_at_rev.py"
     path.write_text(source, encoding="utf-8")
@@ -75,19 +82,19 @@ def corpus_texts(name: str, encoder) -> tuple[list[str], object]:
 
 def captured_inputs(texts, vectors, encoder) -> tuple:
     """The arguments this tree's fit gives ``name_themes`` (the themes as they are before naming)."""
-    from nlp import themes
+    from nlp.themes import fitting, naming
 
     kept = {}
-    original = themes.name_themes
+    original = naming.name_themes
 
     def keep(*args):
         kept["args"] = copy.deepcopy(args[0]), *args[1:]
 
-    themes.name_themes = keep
+    naming.name_themes = keep
     try:
-        themes.fit_themes(texts, vectors, embedding_model=encoder)
+        fitting.fit_themes(texts, vectors, embedding_model=encoder)
     finally:
-        themes.name_themes = original
+        naming.name_themes = original
     return kept["args"]
 
 
@@ -99,12 +106,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     _corpora.require_shared()
     warnings.filterwarnings("ignore", category=FutureWarning)
-    from nlp import themes
     from nlp.models_loader import load_spacy
+    from nlp.themes import naming
 
     before = module_at(args.rev)
     encoder = _corpora.encoder("onnx-int8")
-    spacy_nlp = load_spacy(themes.DEFAULT_SPACY_NAME, exclude=("ner", "lemmatizer"))
+    spacy_nlp = load_spacy(naming.DEFAULT_SPACY_NAME, exclude=("ner", "lemmatizer"))
     backend = encoder.bertopic_backend()
     failed = False
     for name in args.corpus or ["nhs", "bbc", "throughput"]:
@@ -115,7 +122,7 @@ def main(argv=None) -> int:
         rest[4] = backend  # the encoder as fit_themes hands it on
         rest[5] = spacy_nlp
         out, cpu = {}, {}
-        for label, module in (("before", before), ("after", themes)):
+        for label, module in (("before", before), ("after", naming)):
             theme_list = copy.deepcopy(named)
             started = time.process_time()
             module.name_themes(theme_list, *rest)

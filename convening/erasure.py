@@ -30,7 +30,7 @@ from convening.models import (
 )
 from convening.publishing import _add_contributions, _add_editions
 from convening.tasks import render_briefing_pdf_now
-from nlp.erasure import labels_withdrawn_by
+from nlp.themes.erasure import labels_withdrawn_by
 from submissions.models import Observation
 from webapp import jobs
 from webapp.disclosure import (

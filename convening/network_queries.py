@@ -19,7 +19,7 @@ from sqlalchemy import and_, select
 
 from convening.composer.focus import Geography
 from convening.network import Mark, cells_of
-from nlp.models import Theme, ThemeAssignment, active_model
+from nlp.themes.models import Theme, ThemeAssignment, active_model
 from submissions.models import Observation
 from submissions.queries import partnership_observations
 from webapp.disclosure import RECORD_KEYS, Audience, Released, Tally, release, threshold

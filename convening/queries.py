@@ -22,8 +22,8 @@ from convening.models import (
     Session,
     ViewKind,
 )
-from nlp.models import ThemeModel
-from nlp.queries import visible_theme_labels_of
+from nlp.themes.models import ThemeModel
+from nlp.themes.queries import visible_theme_labels_of
 from submissions.models import Observation
 from submissions.queries import partnership_observations
 from webapp.disclosure import (

@@ -2,7 +2,8 @@
 
 A quote combining an exact age, a condition and a small place ("94-year-old widower with dementia living alone in
 Stoke Bishop") names nobody, yet identifies someone to the people around them. The detector is
-:mod:`nlp.quasi_identifiers` (spaCy entities plus rules, with the partnership's area names as small places). Here:
+:mod:`nlp.redaction.quasi_identifiers` (spaCy entities plus rules, with the partnership's area names as small
+places). Here:
 
 - :func:`section_quotes`: the quotes a quotes section shows, in either edition (they live in the briefing's facts,
   one list per edition: :mod:`webapp.disclosure` decides which observations each edition may quote);
@@ -23,9 +24,9 @@ from convening.composer.edition import Edition
 from convening.composer.sections import quotes as quotes_section
 from convening.composer.text import md_escape
 from convening.models import Briefing, BriefingSection, SectionKind
-from nlp import quasi_identifiers as qi
 from nlp.models_loader import load_spacy
-from nlp.redaction_tasks import build_gazetteer
+from nlp.redaction import quasi_identifiers as qi
+from nlp.redaction.operations import build_gazetteer
 from webapp.disclosure import EDITIONS, Audience
 from webapp.extensions import db
 from webapp.models import User

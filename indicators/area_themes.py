@@ -17,7 +17,7 @@ from indicators.community import (
     reader_audience,
 )
 from indicators.maps import MapLayer
-from nlp import queries as theme_queries
+from nlp.themes import queries as theme_queries
 from webapp.disclosure import Audience, Released, State, Tally, release, threshold
 from webapp.hierarchy import ancestors, area_ids_within, request_cache
 from webapp.models import Area, AreaLevel, Partnership
@@ -79,7 +79,7 @@ def _theme_tallies_in(
     partnership: Partnership, kind: str, since: date | None, places: list[set[int]]
 ) -> dict[int, list[Tally]]:
     """``{theme id: [tally in each of places]}`` of ``kind`` since ``since``: for each theme, the sum of
-    :func:`nlp.queries.area_counts`' tallies over the areas of each set (the theme's cell in an area and in each
+    :func:`nlp.themes.queries.area_counts`' tallies over the areas of each set (the theme's cell in an area and in each
     area above it), in one pass over the counted rows instead of every area's tally added up per set."""
 
     out: dict[int, list[list[int]]] = {}
@@ -121,8 +121,8 @@ def area_themes(area: Area, user, since: date | None) -> ThemesSection | None:
     """Community themes in ``area`` (and the areas inside it) for the period, needs and assets apart.
 
     For the partnership's own people only (funders and the public see the category counts, which follow each
-    observation's sharing level). Rising/falling is the partnership-wide trend of the theme (nlp.queries.trend, on
-    released counts). A theme row is listed when its count is shown or fewer than k; none and "not shown" are both
+    observation's sharing level). Rising/falling is the partnership-wide trend of the theme (nlp.themes.queries.trend,
+    on released counts). A theme row is listed when its count is shown or fewer than k; none and "not shown" are both
     left out. Returns None when there are no themes to show.
     """
 

@@ -15,7 +15,7 @@ from indicators.grants import demo as grants_demo
 from indicators.index_models import NeighbourhoodIndex
 from indicators.models import Indicator, IndicatorDataset, PeriodKind, Polarity, ValueKind
 from indicators.readers import Options
-from nlp import queries as theme_queries
+from nlp.themes import queries as theme_queries
 from webapp.extensions import db
 from webapp.models import AreaLevel, Partnership
 

@@ -23,7 +23,7 @@ from indicators.index_models import IndexStatus, IndexVersion, NeighbourhoodInde
 from indicators.maps import map_areas, map_indicators, map_layer
 from indicators.models import Indicator, ValueKind
 from indicators.values import latest_period_key, period_label, values_frame
-from nlp import queries as theme_queries
+from nlp.themes import queries as theme_queries
 from webapp.disclosure import Audience, Released, State, Tally, release, threshold
 from webapp.extensions import db
 from webapp.hierarchy import lsoas_under

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from indicators import community, index_method, index_operations
 from indicators.index_forms import IndexForm, choices_from, theme_choices
 from indicators.index_models import IndexVersion, NeighbourhoodIndex
-from nlp import queries as theme_queries
+from nlp.themes import queries as theme_queries
 from webapp import charts, disclosure, policy, transactions
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel, Partnership

@@ -15,7 +15,7 @@ from indicators.area_themes import theme_totals
 from indicators.deprivation import latest_deprivation_index
 from indicators.models import Indicator
 from indicators.values import values_frame
-from nlp import queries as theme_queries
+from nlp.themes import queries as theme_queries
 from webapp.disclosure import Released, State, Tally, release, release_groups, threshold
 from webapp.extensions import db
 from webapp.hierarchy import lsoa_ids_within

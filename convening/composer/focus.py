@@ -17,7 +17,7 @@ from sqlalchemy import Integer, and_, literal, select
 from sqlalchemy.orm import defer
 
 from convening.models import Session
-from nlp.models import ThemeAssignment
+from nlp.themes.models import ThemeAssignment
 from submissions.models import Observation, ObservationKind
 from submissions.queries import partnership_observations
 from webapp.disclosure import SharingLevel

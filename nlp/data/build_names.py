@@ -153,14 +153,14 @@ def common_words(folder: Path) -> set[str]:
         web2 = {w for w in _WordSetUnpickler(fh).load() if isinstance(w, str) and w.islower()}
     sys.path.insert(0, str(folder / "msgpack"))
     try:
-        import msgpack
+        import msgpack  # noqa: PLC0415 - the unpacked source's copy, importable only once sys.path names it
     finally:
         sys.path.pop(0)
     freq_path = _unpack(folder, "wordfreq-") / "wordfreq" / "data" / "large_en.msgpack.gz"
     with gzip.open(freq_path) as fh:
         packed = msgpack.load(io.BytesIO(fh.read()), raw=False)
     # cBpack format: a header, then one list of words per centibel of frequency (bin i: frequency 10 ** (-i / 100)).
-    zipf = {}
+    zipf: dict[str, float] = {}
     for i, words in enumerate(packed[1:]):
         for w in words:
             zipf.setdefault(w, 9 - i / 100)
@@ -178,12 +178,12 @@ def very_frequent(folder: Path, names: set[str]) -> set[str]:
     freq_path = _unpack(folder, "wordfreq-") / "wordfreq" / "data" / "large_en.msgpack.gz"
     sys.path.insert(0, str(folder / "msgpack"))
     try:
-        import msgpack
+        import msgpack  # noqa: PLC0415 - the unpacked source's copy, importable only once sys.path names it
     finally:
         sys.path.pop(0)
     with gzip.open(freq_path) as fh:
         packed = msgpack.load(io.BytesIO(fh.read()), raw=False)
-    out = set()
+    out: set[str] = set()
     for i, words in enumerate(packed[1:]):
         if 9 - i / 100 < FREQUENT_ZIPF:
             break

@@ -105,7 +105,7 @@ class Composer:
         """``{observation id: (theme id, label)}`` under the partnership's active theme model, or None without one
         (then observations are grouped by category)."""
         try:
-            from nlp.models import Theme, ThemeAssignment, active_model
+            from nlp.themes.models import Theme, ThemeAssignment, active_model
         except ImportError:
             return None
         model = active_model(self.partnership.id)

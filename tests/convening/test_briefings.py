@@ -208,7 +208,7 @@ def test_focus_limits_the_observations(observed, make_session):
 
 
 def test_themes_group_the_briefing_when_a_theme_model_is_active(observed, make_session):
-    nlp_models = pytest.importorskip("nlp.models")
+    nlp_models = pytest.importorskip("nlp.themes.models")
     from submissions.models import Observation
 
     partnership = observed["partnership"]

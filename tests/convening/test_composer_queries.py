@@ -79,7 +79,7 @@ def _add_observations(partnership: Partnership, n: int, seed: int, outsider_id: 
 def _add_theme_model(partnership: Partnership) -> list:
     """An active model with six themes (one hidden, one merged into another, one renamed), most observations
     assigned, some unthemed; and an older inactive model whose assignments must be ignored."""
-    from nlp.models import Theme, ThemeAssignment, ThemeModel
+    from nlp.themes.models import Theme, ThemeAssignment, ThemeModel
 
     old = ThemeModel(partnership_id=partnership.id, version=1, embedding_model="m", path="p", active=False)
     model = ThemeModel(partnership_id=partnership.id, version=2, embedding_model="all-MiniLM-L6-v2", path="p",

@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from convening import operations as cops
 from convening import queries as convening_queries
 from convening.models import BriefingVersion
-from nlp import models as nlp_models
-from nlp import operations as theme_ops
+from nlp.themes import models as theme_models
+from nlp.themes import operations as theme_ops
 from submissions.models import Observation
 from webapp.extensions import db
 from webapp.models import Job
@@ -17,20 +17,20 @@ from webapp.models import Job
 NOTICE = "This draft is older than the themes it uses — re-draft?"
 
 
-def _themed(observed) -> tuple[nlp_models.Theme, nlp_models.Theme]:
+def _themed(observed) -> tuple[theme_models.Theme, theme_models.Theme]:
     """An active theme model with the observations assigned: housing to "Damp homes", the rest to a pantry theme."""
     partnership = observed["partnership"]
-    model = nlp_models.ThemeModel(partnership_id=partnership.id, version=1, embedding_model="all-MiniLM-L6-v2",
+    model = theme_models.ThemeModel(partnership_id=partnership.id, version=1, embedding_model="all-MiniLM-L6-v2",
                                   path="themes/test", active=True, theme_count=2, corpus_size=30)  # fmt: skip
-    pantry = nlp_models.Theme(partnership_id=partnership.id, auto_label="Food parcels and pantries")
-    damp = nlp_models.Theme(partnership_id=partnership.id, auto_label="Damp homes")
-    other = nlp_models.Theme(partnership_id=partnership.id, auto_label="Not in this briefing")
+    pantry = theme_models.Theme(partnership_id=partnership.id, auto_label="Food parcels and pantries")
+    damp = theme_models.Theme(partnership_id=partnership.id, auto_label="Damp homes")
+    other = theme_models.Theme(partnership_id=partnership.id, auto_label="Not in this briefing")
     db.session.add_all([model, pantry, damp, other])
     db.session.flush()
     model.changes = {"topic_theme_ids": [pantry.id, damp.id, other.id]}
     for obs in db.session.scalars(select(Observation)):
         theme = damp if obs.category.slug == "housing-and-homelessness" else pantry
-        db.session.add(nlp_models.ThemeAssignment(observation_id=obs.id, model_id=model.id, theme_id=theme.id))
+        db.session.add(theme_models.ThemeAssignment(observation_id=obs.id, model_id=model.id, theme_id=theme.id))
     db.session.commit()
     return damp, other
 
@@ -127,7 +127,7 @@ def test_stale_draft_after_a_merge_into_a_used_theme_and_a_refit(observed, make_
     db.session.commit()
     assert convening_queries.draft_staleness(briefing) == ["a theme was merged"]
     db.session.add(
-        nlp_models.ThemeModel(
+        theme_models.ThemeModel(
             partnership_id=observed["partnership"].id,
             version=2,
             embedding_model="test",

@@ -10,8 +10,8 @@ from sqlalchemy import event, select
 
 from convening import access, publishing
 from convening import operations as cops
-from nlp.models import Theme, ThemeModel
-from nlp.queries import visible_theme_labels_of, visible_themes
+from nlp.themes.models import Theme, ThemeModel
+from nlp.themes.queries import visible_theme_labels_of, visible_themes
 from tests.convening.conftest import HELD_ON
 from webapp import operations
 from webapp.extensions import db

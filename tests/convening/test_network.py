@@ -159,7 +159,7 @@ def test_a_bridge_below_k_is_not_a_bridge():
 def themed(cworld, make_observation, make_org, make_user):
     """Three member organisations; theme "Food" reported in Ashley by the food share (6) and the mutual aid (5),
     the third organisation (4) too few; theme "Damp" by the mutual aid alone."""
-    from nlp.models import Theme, ThemeAssignment, ThemeModel
+    from nlp.themes.models import Theme, ThemeAssignment, ThemeModel
 
     partnership = cworld["partnership"]
     third = make_org("Knowle Kitchen")

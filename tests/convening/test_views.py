@@ -237,7 +237,7 @@ def test_session_page_carries_actions_and_updates_their_status(cworld, make_sess
 
 
 def _themes(partnership) -> tuple:
-    nlp_models = pytest.importorskip("nlp.models")
+    nlp_models = pytest.importorskip("nlp.themes.models")
     model = nlp_models.ThemeModel(partnership_id=partnership.id, version=1, embedding_model="all-MiniLM-L6-v2",
                                   path="themes/test", active=True, theme_count=2, corpus_size=30)  # fmt: skip
     pantry = nlp_models.Theme(partnership_id=partnership.id, auto_label="Food parcels and pantries")

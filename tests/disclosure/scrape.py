@@ -30,7 +30,7 @@ from tests.disclosure.attack import Cell, Shown
 
 WINDOWS = {"3": 91, "6": 182, "12": 365, "24": 730, "all": None}
 DIMENSIONS = ("area", "date", "kind", "cat", "theme", "org", "level")
-GRAINS = {"month": 1, "quarter": 3, "year": 12}  # the theme page's periods (nlp.queries.periods)
+GRAINS = {"month": 1, "quarter": 3, "year": 12}  # the theme page's periods (nlp.themes.queries.periods)
 LIVE = ("submitted", "approved")
 LEVELS = {
     "partnership": ("partnership", "funders_aggregate", "public_aggregate"),

@@ -3,7 +3,7 @@ above it, the ward's roll-up read directly, the early-warning test rolling up on
 are the cells the page released before: the same tallies (count and record-key sum), so the same released values.
 
 The references below are the code the page ran before, kept here verbatim in substance: every theme's tallies per
-area (nlp.queries.area_counts) summed per set of areas, every theme's roll-up over the whole partnership
+area (nlp.themes.queries.area_counts) summed per set of areas, every theme's roll-up over the whole partnership
 (indicators.area_themes.theme_map_tallies) read at the ward, and every place of the partnership rolled up month by
 month before the page's area was picked out."""
 
@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import select
 
 from indicators import area_themes, community, warnings
-from nlp import queries as theme_queries
-from nlp.models import Theme, ThemeAssignment, ThemeModel
+from nlp.themes import queries as theme_queries
+from nlp.themes.models import Theme, ThemeAssignment, ThemeModel
 from tests.indicators.conftest import BRISTOL, CENTRAL_WARD
 from webapp import operations
 from webapp.disclosure import Audience, Tally, release

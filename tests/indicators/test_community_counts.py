@@ -231,7 +231,7 @@ def test_areas_list_loads_vintages_in_one_query(seeded, client_for, level):
 
 def _themes(partnership, observations, n: int) -> None:
     """An active theme model with ``n`` themes, the observations assigned round-robin."""
-    from nlp.models import Theme, ThemeAssignment, ThemeModel
+    from nlp.themes.models import Theme, ThemeAssignment, ThemeModel
 
     db.session.query(ThemeModel).filter_by(partnership_id=partnership.id).update({"active": False})
     themes = [Theme(partnership_id=partnership.id, auto_label=f"Theme {i}") for i in range(n)]

@@ -286,7 +286,7 @@ def test_the_form_names_the_bad_field(world, wards, indicators_on, client_for):
 @pytest.fixture
 def themed(world, wards, indicators_on):
     """A published index with a community domain: ward 0 has 20 observations (12 in the theme), ward 1 has 2."""
-    from nlp.models import Theme, ThemeAssignment, ThemeModel
+    from nlp.themes.models import Theme, ThemeAssignment, ThemeModel
     from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
     from submissions.operations import ensure_default_categories
 

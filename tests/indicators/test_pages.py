@@ -248,7 +248,7 @@ def test_charts_are_valid_vega_lite_and_render_to_svg():
 
 
 def test_themes_sit_beside_indicators_with_the_rising_flag(loaded, world, client_for, import_file, tmp_path):
-    from nlp.models import Theme, ThemeAssignment, ThemeModel
+    from nlp.themes.models import Theme, ThemeAssignment, ThemeModel
     from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
 
     partnership = _sharing_over_bristol(world)
@@ -271,7 +271,7 @@ def test_themes_sit_beside_indicators_with_the_rising_flag(loaded, world, client
     lsoa = db.session.scalar(select(Area).where(Area.code == "E01014540"))
     last_month = date.today().replace(day=1) - timedelta(days=20)  # inside the last three complete months
     made = []
-    # 14: released as 10 or more whatever the keys (D=4), the fewest a trend is told from (nlp.queries).
+    # 14: released as 10 or more whatever the keys (D=4), the fewest a trend is told from (nlp.themes.queries).
     for _ in range(14):
         obs = Observation(
             organisation_id=world["org"].id, partnership_id=partnership.id, kind=ObservationKind.NEED,

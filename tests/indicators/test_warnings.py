@@ -11,7 +11,7 @@ from sqlalchemy import select
 from indicators import warnings
 from indicators.figures import area_figures
 from indicators.models import Polarity
-from nlp.queries import add_months, month_start
+from nlp.themes.queries import add_months, month_start
 from tests.indicators.conftest import CENTRAL_WARD
 from tests.indicators.test_pages import _sharing_over_bristol, loaded  # noqa: F401 - the fixture
 from webapp.extensions import db
@@ -25,7 +25,7 @@ THEME = "Food parcels running out"
 def themed(loaded, world, import_file, tmp_path):  # noqa: F811 - the fixture imported above
     """A partnership over Bristol with one need theme and no observations yet; Central's claimant rate improved, as
     did the other ward's."""
-    from nlp.models import Theme, ThemeModel
+    from nlp.themes.models import Theme, ThemeModel
 
     partnership = _sharing_over_bristol(world)
     other = db.session.scalar(
@@ -57,7 +57,7 @@ def themed(loaded, world, import_file, tmp_path):  # noqa: F811 - the fixture im
 
 def _observe(themed, lsoa_code: str | None, month: date, n: int, ward: Area | None = None) -> None:
     """``n`` need observations in ``month``, placed in ``lsoa_code`` (or the first current LSOA of ``ward``)."""
-    from nlp.models import ThemeAssignment
+    from nlp.themes.models import ThemeAssignment
     from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
 
     food = db.session.scalar(select(Category).where(Category.slug == "food"))

@@ -7,8 +7,8 @@ from functools import cache
 from pathlib import Path
 
 from nlp.models_loader import load_spacy
-from nlp.places import Gazetteer, bristol_aliases
-from nlp.redaction import Redactor
+from nlp.redaction.places import Gazetteer, bristol_aliases
+from nlp.redaction.redactor import Redactor
 
 ROOT = Path(__file__).resolve().parents[2]
 EVAL = ROOT / "tests" / "data" / "redaction_eval.jsonl"

@@ -12,8 +12,10 @@ import pytest
 from sqlalchemy import func, select
 
 from nlp import embeddings
-from nlp import operations as theme_ops
-from nlp.models import ObservationEmbedding, ThemeModel
+from nlp.models import ObservationEmbedding
+from nlp.themes import refit as theme_refit
+from nlp.themes import vectors as theme_vectors
+from nlp.themes.models import ThemeModel
 from tests.nlp.test_theme_operations import add_observations, theme_world  # noqa: F401 - the fixture
 from webapp.config import ConfigError, load_config
 from webapp.extensions import db
@@ -110,18 +112,18 @@ def test_an_onnx_file_that_does_not_load_falls_back_to_torch(tmp_path, caplog):
 def test_switching_the_encoder_embeds_each_observation_once_more(theme_world, texts, app, monkeypatch):  # noqa: F811
     observations = add_observations(theme_world, texts[:120])
     monkeypatch.setitem(app.config, "COMMINTEL_ENCODER", "torch")
-    torch_version = theme_ops.encoder().version
-    report = theme_ops.refit(theme_world["partnership"])
+    torch_version = theme_vectors.encoder().version
+    report = theme_refit.refit(theme_world["partnership"])
     assert report.embedded == 120
-    assert theme_ops.embed_missing(observations) == 0  # nothing twice under the same encoder
+    assert theme_vectors.embed_missing(observations) == 0  # nothing twice under the same encoder
 
     monkeypatch.setitem(app.config, "COMMINTEL_ENCODER", "onnx-int8")
-    onnx_version = theme_ops.encoder().version
+    onnx_version = theme_vectors.encoder().version
     assert onnx_version != torch_version
     assert "+onnx-int8-" in onnx_version
-    report = theme_ops.refit(theme_world["partnership"])
+    report = theme_refit.refit(theme_world["partnership"])
     assert report.embedded == 120  # the switch embeds every observation once more...
-    again = theme_ops.refit(theme_world["partnership"])
+    again = theme_refit.refit(theme_world["partnership"])
     assert again.embedded == 0  # ...and only once
     counts = dict(
         db.session.execute(

@@ -57,8 +57,8 @@ def test_erased_observations_leave_no_byte_in_any_instance_file(erasure_app, tmp
     from convening import operations as cops
     from convening import publishing
     from convening.models import BriefingVersion, SectionKind
-    from nlp import operations as theme_ops
-    from nlp.models import Theme, ThemeModel
+    from nlp.themes import refit as theme_refit
+    from nlp.themes.models import Theme, ThemeModel
     from submissions import operations as sops
     from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
     from webapp import operations
@@ -102,7 +102,7 @@ def test_erased_observations_leave_no_byte_in_any_instance_file(erasure_app, tmp
 
     # Two fits, so that an older version and a previous one exist; a third fit prunes the oldest folder.
     for _ in range(3):
-        theme_ops.refit(partnership)
+        theme_refit.refit(partnership)
         db.session.commit()
     versions = list(db.session.scalars(select(ThemeModel).order_by(ThemeModel.version)))
     assert [v.version for v in versions] == [1, 2, 3]

@@ -12,7 +12,7 @@ import spacy
 
 from nlp import embeddings
 from nlp.embeddings import encode as real_encode  # imported before tests/nlp/conftest.py memoises encode
-from nlp.redaction import Redactor, needed_components
+from nlp.redaction.redactor import Redactor, needed_components
 from tests.nlp.redaction_support import ROOT, bristol_gazetteer, redactor
 
 # The components redaction ran before issue 17: every component but the tagger, parser, attribute ruler and

@@ -12,7 +12,8 @@ from celery.app.task import Task
 from sqlalchemy import func, select
 
 from nlp import pipeline
-from nlp.models import ThemeAssignment, WorkLease, active_model
+from nlp.models import WorkLease
+from nlp.themes.models import ThemeAssignment, active_model
 from submissions import operations as ops
 from submissions.models import Observation
 from submissions.signals import observations_saved
@@ -99,7 +100,7 @@ def test_leases_of_a_worker_that_died_are_released_when_a_worker_starts(world, w
 
 
 def test_a_text_that_breaks_the_redactor_is_postponed_and_the_rest_goes_on(world, wards, monkeypatch):  # noqa: F811
-    from nlp.redaction import Redactor
+    from nlp.redaction.redactor import Redactor
 
     real = Redactor.redact_many
 
@@ -128,7 +129,7 @@ def test_a_text_that_breaks_the_redactor_is_postponed_and_the_rest_goes_on(world
 
 def test_an_edit_during_redaction_is_not_overwritten_by_the_old_texts_redaction(world, wards, monkeypatch):  # noqa: F811
     """Redaction runs outside any transaction now: a text edited meanwhile must not get the old text's redaction."""
-    from nlp.redaction import Redactor
+    from nlp.redaction.redactor import Redactor
 
     with observations_saved.muted():
         obs = _submit(world)
@@ -155,10 +156,10 @@ def test_an_edit_during_redaction_is_not_overwritten_by_the_old_texts_redaction(
 
 @pytest.mark.slow
 def test_new_observations_are_themed_by_the_pipeline(theme_world, texts):  # noqa: F811
-    from nlp import operations as theme_ops
+    from nlp.themes import refit as theme_refit
 
     add_observations(theme_world, texts[:60])
-    report = theme_ops.refit(theme_world["partnership"])
+    report = theme_refit.refit(theme_world["partnership"])
     db.session.commit()
     [late] = add_observations(theme_world, [texts[70]], start=500)
     late.redacted_text = None  # saved, never redacted, its message lost
@@ -177,11 +178,11 @@ def test_a_changed_text_loses_its_vector_and_theme_and_a_new_one_deletes_nothing
     neither, so saving one issues no delete (two statements less per submission, measured under load)."""
     from sqlalchemy import event
 
-    from nlp import operations as theme_ops
     from nlp.models import ObservationEmbedding
+    from nlp.themes import refit as theme_refit
 
     add_observations(theme_world, texts[:60])
-    theme_ops.refit(theme_world["partnership"])
+    theme_refit.refit(theme_world["partnership"])
     db.session.commit()
     [edited] = add_observations(theme_world, [texts[70]], start=501)  # an organisation's (every third is public)
     pipeline.run()

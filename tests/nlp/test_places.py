@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nlp.places import Gazetteer, PlaceMention, detect_places, normalise, suggest_area
+from nlp.redaction.places import Gazetteer, PlaceMention, detect_places, normalise, suggest_area
 from tests.nlp.redaction_support import bristol_gazetteer, redactor
 
 # The 2019 ward codes, from the ONS lookup in webapp/demo_data.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from nlp import quasi_identifiers as qi
+from nlp.redaction import quasi_identifiers as qi
 from tests.nlp.redaction_support import bristol_gazetteer, redactor
 
 

@@ -7,9 +7,10 @@ import re
 
 import pytest
 
-from nlp.evaluation import load_eval, score
 from nlp.models_loader import ModelMissingError, load_spacy
-from nlp.redaction import PLACEHOLDERS, STRUCTURED, TYPES, luhn_ok, nhs_checksum_ok
+from nlp.redaction.evaluation import load_eval, score
+from nlp.redaction.spans import PLACEHOLDERS, STRUCTURED, TYPES
+from nlp.redaction.structured import luhn_ok, nhs_checksum_ok
 from tests.nlp.redaction_support import EVAL, redactor
 
 # Regression guard: the figures reached on the evaluation set (benchmarks/redaction.py prints the current ones).

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from nlp.evaluation import load_eval, score
-from nlp.redaction import STRUCTURED
+from nlp.redaction.evaluation import load_eval, score
+from nlp.redaction.spans import STRUCTURED
 from tests.nlp.redaction_support import ROOT, redactor
 
 HARD = ROOT / "tests" / "data" / "redaction_hard.jsonl"

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from nlp.redaction_cli import read_lines
-from nlp.redaction_tasks import build_gazetteer, build_redactor, redact_observations, redact_observations_now
+from nlp.redaction.cli import read_lines
+from nlp.redaction.operations import build_gazetteer, build_redactor, redact_observations_now
+from nlp.redaction.tasks import redact_observations
 from submissions import operations as ops
 from submissions.models import Observation
 from webapp.extensions import db

@@ -1,5 +1,5 @@
 """Refits across workers: the nightly run is split into one job per partnership, one that fails fails alone, and a
-partnership's refit never runs twice at once (nlp.refit_lock), on SQLite and PostgreSQL.
+partnership's refit never runs twice at once (nlp.themes.refit_lock), on SQLite and PostgreSQL.
 
 The concurrency tests use a real database shared by threads (a SQLite file; a PostgreSQL schema of their own), as
 workers share it: the suite's usual fixture wraps each test in one transaction, which would hide exactly these
@@ -15,11 +15,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import func, select
 
-from nlp import operations as theme_ops
-from nlp import refit_lock
-from nlp.models import RefitLock, ThemeModel
-from nlp.refit_lock import AlreadyRefitting
-from nlp.theme_tasks import refit_in_steps, refit_themes
+from nlp.themes import refit as theme_refit
+from nlp.themes import refit_lock
+from nlp.themes.models import RefitLock, ThemeModel
+from nlp.themes.refit_lock import AlreadyRefitting
+from nlp.themes.tasks import refit_in_steps, refit_themes
 from submissions import operations as sops
 from submissions.models import Observation, ObservationStatus, SharingLevel
 from tests.conftest import PASSWORD, app_config, service_url, sign_in
@@ -113,7 +113,7 @@ def test_two_workers_refitting_one_partnership_at_once_fit_it_once(shared_app, m
     """Two threads refit the same partnership at the same moment: exactly one fit runs and stores a version; the
     other is skipped with "already being refitted". The fit waits until the other has tried, so they overlap."""
     pid = shared_app.config["partnership_ids"][0]
-    real_fit = theme_ops.fit_snapshot
+    real_fit = theme_refit.fit_snapshot
     fits, other_tried, start = [], threading.Event(), threading.Barrier(2)
 
     def fit_after_the_other_tried(*args, **kwargs):
@@ -121,7 +121,7 @@ def test_two_workers_refitting_one_partnership_at_once_fit_it_once(shared_app, m
         assert other_tried.wait(60), "the second refit never came"
         return real_fit(*args, **kwargs)
 
-    monkeypatch.setattr(theme_ops, "fit_snapshot", fit_after_the_other_tried)
+    monkeypatch.setattr(theme_refit, "fit_snapshot", fit_after_the_other_tried)
 
     def refit():
         start.wait(30)
@@ -226,7 +226,7 @@ def test_a_holder_whose_lock_was_taken_over_stores_nothing(shared_app, monkeypat
     """A worker that stalled past the expiry while fitting: another took the lock over; the stalled one's fit is
     not stored (the check is in the storing transaction) and the previous version stays active."""
     pid = shared_app.config["partnership_ids"][0]
-    real_fit = theme_ops.fit_snapshot
+    real_fit = theme_refit.fit_snapshot
 
     def fit_then_lose_the_lock(*args, **kwargs):
         result = real_fit(*args, **kwargs)
@@ -234,7 +234,7 @@ def test_a_holder_whose_lock_was_taken_over_stores_nothing(shared_app, monkeypat
         db.session.commit()
         return result
 
-    monkeypatch.setattr(theme_ops, "fit_snapshot", fit_then_lose_the_lock)
+    monkeypatch.setattr(theme_refit, "fit_snapshot", fit_then_lose_the_lock)
     with shared_app.app_context():
         with pytest.raises(refit_lock.RefitLockLost):
             refit_in_steps(pid)
@@ -250,14 +250,14 @@ def test_refit_all_sends_one_job_per_partnership_and_one_failure_leaves_the_othe
     easton, lawrence_hill = shared_app.config["partnership_ids"]
     sent: list[tuple] = []
     monkeypatch.setattr(Task, "apply_async", lambda self, args=None, **kw: sent.append((self.name, tuple(args))))
-    real_fit = theme_ops.fit_snapshot
+    real_fit = theme_refit.fit_snapshot
 
     def fit(snap, *args, **kwargs):
         if snap.partnership_id == easton:
             raise RuntimeError("the model broke")
         return real_fit(snap, *args, **kwargs)
 
-    monkeypatch.setattr(theme_ops, "fit_snapshot", fit)
+    monkeypatch.setattr(theme_refit, "fit_snapshot", fit)
     with shared_app.app_context():
         refit_themes.run(None, None)  # what beat sends: no job, every partnership
         parent = db.session.scalar(select(Job).where(Job.parent_id.is_(None)))

@@ -10,8 +10,8 @@ from datetime import date
 
 from sqlalchemy import select
 
-from nlp import queries
-from nlp.models import ThemeAssignment
+from nlp.themes import queries
+from nlp.themes.models import ThemeAssignment
 from tests.nlp.test_theme_pages import HIDDEN, _row, _theme
 from webapp.disclosure import Tally, release
 from webapp.extensions import db

@@ -10,9 +10,13 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from nlp import operations as theme_ops
-from nlp import themes
-from nlp.models import Theme, ThemeAssignment, ThemeCorrection, active_model
+from nlp.themes import fitting, naming
+from nlp.themes import operations as theme_ops
+from nlp.themes import params as fit_params
+from nlp.themes import refit as theme_refit
+from nlp.themes import saved as saved_themes
+from nlp.themes import vocabulary as theme_vocabulary
+from nlp.themes.models import Theme, ThemeAssignment, ThemeCorrection, active_model
 from tests.nlp.test_theme_operations import add_observations, theme_world  # noqa: F401 - the fixture
 from webapp.extensions import db
 from webapp.models import AuditEvent
@@ -27,34 +31,34 @@ def _words(text: str) -> list[str]:
 
 
 def test_contractions_are_words_not_fragments():
-    assert themes.without_placeholders("I don't know, they didnt care; can't and won’t").split() == [
+    assert theme_vocabulary.without_placeholders("I don't know, they didnt care; can't and won’t").split() == [
         "I", "do", "not", "know", "they", "did", "not", "care", "can", "not", "and", "will", "not",
     ]  # fmt: skip
-    params = themes.ThemeParams(term_min_observations=2, term_min_sources=1, ngram_range=(1, 1))
+    params = fit_params.ThemeParams(term_min_observations=2, term_min_sources=1, ngram_range=(1, 1))
     said = ["I don't like the wait", "we don't like the wait", "dont wait"]
-    vocabulary = themes.shared_vocabulary(said, None, params)
+    vocabulary = theme_vocabulary.shared_vocabulary(said, None, params)
     assert "wait" in vocabulary
     assert not {"don", "dont", "t"} & set(vocabulary)
 
 
 def test_name_words_rule():
     allowed = {"waiting", "times", "ambulance", "name", "xxxx"}
-    assert themes.name_words_ok(["ambulance", "waiting", "times"], allowed)
-    assert not themes.name_words_ok(["times", "times"], allowed)  # a repeated word
-    assert not themes.name_words_ok(["xxxx", "ambulance"], allowed)  # a mask
-    assert not themes.name_words_ok(["name"], allowed)  # a placeholder's word
-    assert not themes.name_words_ok(["ambulance", "crew"], allowed)  # "crew" fails the privacy rule
+    assert naming.name_words_ok(["ambulance", "waiting", "times"], allowed)
+    assert not naming.name_words_ok(["times", "times"], allowed)  # a repeated word
+    assert not naming.name_words_ok(["xxxx", "ambulance"], allowed)  # a mask
+    assert not naming.name_words_ok(["name"], allowed)  # a placeholder's word
+    assert not naming.name_words_ok(["ambulance", "crew"], allowed)  # "crew" fails the privacy rule
 
 
 def test_corrections_are_applied_and_map_to_the_theme_they_name():
     topics = np.array([0, 0, 0, 1, 1, 1, -1, 2, 2])
     centroids = np.eye(3, dtype=np.float32)
-    fixed = np.array([-1, 0, -1, -1, -1, themes.FIXED_NO_THEME, 1, -1, -1])
+    fixed = np.array([-1, 0, -1, -1, -1, fitting.FIXED_NO_THEME, 1, -1, -1])
     # Group 0 names the theme whose old centroid is topic 1's; group 1 has no reference and fills no topic.
-    out, groups = themes.apply_fixed(topics, fixed, centroids, [centroids[1], None])
+    out, groups = fitting.apply_fixed(topics, fixed, centroids, [centroids[1], None])
     assert groups[0] == 1
     assert out[1] == 1
-    assert out[5] == themes.NO_THEME
+    assert out[5] == fit_params.NO_THEME
     assert groups[1] == 3
     assert out[6] == 3
     assert out[[0, 2, 3, 4, 7, 8]].tolist() == [0, 0, 1, 1, 2, 2]  # machine assignments untouched here
@@ -68,7 +72,7 @@ def test_names_are_phrases_without_repeats_placeholders_or_private_words(texts, 
         texts[i] += f" {MISSED_NAME.capitalize()} Xxxx was lovely."
     for i in range(len(texts)):
         texts[i] += " [NAME] said so."
-    result = themes.fit_themes(texts, vectors, themes.ThemeParams(), sources=sources)
+    result = fitting.fit_themes(texts, vectors, fit_params.ThemeParams(), sources=sources)
     assert len(result.themes) >= 3
     for theme in result.themes:
         name = _words(theme.label)
@@ -81,7 +85,8 @@ def test_names_are_phrases_without_repeats_placeholders_or_private_words(texts, 
             assert "don" not in words
             assert "dont" not in words
         assert theme.description.startswith(("Observations about ", "Comments about "))
-        assert themes.label_allowed(theme.label, set(themes.shared_vocabulary(texts, sources, result.params)))
+        allowed = set(theme_vocabulary.shared_vocabulary(texts, sources, result.params))
+        assert saved_themes.label_allowed(theme.label, allowed)
 
 
 def _move_and_split(world):
@@ -112,10 +117,10 @@ def test_moves_and_splits_survive_a_refit_and_are_audited(theme_world, texts):  
     partnership = theme_world["partnership"]
     convenor = theme_world["users"]["convenor"]
     add_observations(theme_world, texts[:200])
-    first = theme_ops.refit(partnership, actor=convenor)
+    first = theme_refit.refit(partnership, actor=convenor)
     db.session.commit()
     expected, new = _move_and_split(theme_world)
-    from nlp.queries import visible_themes
+    from nlp.themes.queries import visible_themes
 
     assert new in visible_themes(partnership)  # listed (and a move target) before any refit
     assert new.label == "Night buses"
@@ -138,7 +143,7 @@ def test_moves_and_splits_survive_a_refit_and_are_audited(theme_world, texts):  
     assert all(by is None for i, by in made_by.items() if i not in corrected)
 
     # A refit (a real fit) keeps every correction and uses it; the report says how many machine assignments moved.
-    second = theme_ops.refit(partnership, actor=convenor)
+    second = theme_refit.refit(partnership, actor=convenor)
     db.session.commit()
     assert second.version == 2
     assert second.kept_corrections == len(corrected) == 8
@@ -178,7 +183,7 @@ def test_bad_moves_and_splits_are_refused_with_a_reason(theme_world):  # noqa: F
 def test_only_convenors_move_and_split_on_the_page(theme_world, texts, client_for):  # noqa: F811 - the fixture
     partnership = theme_world["partnership"]
     add_observations(theme_world, texts[:120])
-    report = theme_ops.refit(partnership, actor=theme_world["users"]["convenor"])
+    report = theme_refit.refit(partnership, actor=theme_world["users"]["convenor"])
     db.session.commit()
     model = active_model(partnership.id)
     theme_id, other = report.theme_ids[0], report.theme_ids[1]

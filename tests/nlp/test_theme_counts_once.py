@@ -1,5 +1,5 @@
-"""Theme counts read once per request (nlp.queries._counted_rows) are the tallies the SQL it replaced counted: for
-every kind, period and audience, after submissions, status and sharing changes, an erasure, a hidden and a merged
+"""Theme counts read once per request (nlp.themes.queries._counted_rows) are the tallies the SQL it replaced counted:
+for every kind, period and audience, after submissions, status and sharing changes, an erasure, a hidden and a merged
 theme and a refit; so every released value on the area and theme pages stays the same (count and key sum alike).
 And a page asks for the rows once, not once per figure (benchmarks/scale.py: 30-70 ms a read at a million)."""
 
@@ -11,8 +11,8 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import event, func, select
 
-from nlp import queries
-from nlp.models import Theme, ThemeAssignment, ThemeModel
+from nlp.themes import queries
+from nlp.themes.models import Theme, ThemeAssignment, ThemeModel
 from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
 from webapp import operations
 from webapp.disclosure import Audience, Tally, release
@@ -28,8 +28,8 @@ def _periods() -> list[tuple[date | None, date | None]]:
 
 def _base(partnership, kind, start, end, audience):
     """The statement each theme figure ran before the rows were read once (and before they were read without the
-    subquery of shared ids and the join to themes, nlp.queries._assigned_rows): kept here as the reference."""
-    from nlp.models import active_model
+    subquery of shared ids and the join to themes, nlp.themes.queries._assigned_rows): kept here as the reference."""
+    from nlp.themes.models import active_model
     from submissions.queries import partnership_observations
 
     model = active_model(partnership.id)

@@ -9,7 +9,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from nlp.models import Theme, ThemeAssignment, active_model
+from nlp.themes.models import Theme, ThemeAssignment, active_model
 from tests.nlp.test_theme_pages import _theme
 from webapp.extensions import db
 from webapp.models import AuditEvent

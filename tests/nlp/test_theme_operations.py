@@ -9,8 +9,11 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from nlp import operations as theme_ops
-from nlp.models import ObservationEmbedding, Theme, ThemeAssignment, ThemeModel, active_model
+from nlp.models import ObservationEmbedding
+from nlp.themes import assignment as theme_assignment
+from nlp.themes import operations as theme_ops
+from nlp.themes import refit as theme_refit
+from nlp.themes.models import Theme, ThemeAssignment, ThemeModel, active_model
 from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
 from tests.nlp.conftest import FAST_PARAMS
 from webapp import operations
@@ -36,7 +39,7 @@ def theme_world(world, db_session, app):
 def add_observations(world, texts, start=0, quote=True, kind=ObservationKind.NEED):
     """Observations spread over the last 12 months (so monthly counts are small and some are suppressed); every
     third from the public form (a second source, so that shared words may become theme words)."""
-    from nlp.queries import add_months, month_start
+    from nlp.themes.queries import add_months, month_start
 
     this_month = month_start(date.today())
     out = []
@@ -65,14 +68,14 @@ def add_observations(world, texts, start=0, quote=True, kind=ObservationKind.NEE
 def test_too_small_corpus_keeps_the_previous_version(theme_world, texts):
     add_observations(theme_world, texts[:12])
     with pytest.raises(OperationError, match="at least"):
-        theme_ops.refit(theme_world["partnership"])
+        theme_refit.refit(theme_world["partnership"])
     assert db.session.scalar(select(func.count()).select_from(ThemeModel)) == 0
 
 
 def test_the_nightly_refit_runs_as_a_job_that_reports_each_partnership(theme_world, texts):
     """Beat sends no job id; the task makes one, split into one job per partnership (any worker takes each), and
     the outcome (here: too few observations, a skip, not a failure) is on record on both."""
-    from nlp.theme_tasks import refit_themes
+    from nlp.themes.tasks import refit_themes
     from webapp.models import Job, JobStatus
 
     add_observations(theme_world, texts[:12])
@@ -98,7 +101,7 @@ def test_refit_keeps_ids_and_curated_names(theme_world, texts, client_for, app, 
     partnership = theme_world["partnership"]
     convenor = theme_world["users"]["convenor"]
     observations = add_observations(theme_world, texts[:200])
-    first = theme_ops.refit(partnership, actor=convenor)
+    first = theme_refit.refit(partnership, actor=convenor)
     db.session.commit()
     assert first.version == 1
     assert len(first.theme_ids) >= 3
@@ -111,7 +114,7 @@ def test_refit_keeps_ids_and_curated_names(theme_world, texts, client_for, app, 
 
     # More observations arrive; only they are embedded, and the refit keeps the curated theme.
     add_observations(theme_world, texts[200:], start=200)
-    second = theme_ops.refit(partnership, actor=convenor)
+    second = theme_refit.refit(partnership, actor=convenor)
     db.session.commit()
     assert second.version == 2
     assert second.embedded == len(texts) - 200
@@ -127,7 +130,7 @@ def test_refit_keeps_ids_and_curated_names(theme_world, texts, client_for, app, 
         obs.status = ObservationStatus.WITHDRAWN
     db.session.flush()
     with pytest.raises(OperationError):
-        theme_ops.refit(partnership)
+        theme_refit.refit(partnership)
     db.session.rollback()
     assert active_model(partnership.id).version == 2
 
@@ -137,12 +140,12 @@ def test_assign_export_erase_and_pages(theme_world, texts, client_for, app, tmp_
     partnership = theme_world["partnership"]
     convenor = theme_world["users"]["convenor"]
     add_observations(theme_world, texts[:180], quote=False)
-    report = theme_ops.refit(partnership, actor=convenor)
+    report = theme_refit.refit(partnership, actor=convenor)
     db.session.commit()
 
     # A new observation is assigned to the active themes (the same rule as the refit).
     [new] = add_observations(theme_world, [texts[200]], start=900, quote=True)
-    count, waiting = theme_ops.assign_observations([new.id])
+    count, waiting = theme_assignment.assign_observations([new.id])
     db.session.commit()
     assert (count, waiting) == (1, [])
     row = db.session.scalar(select(ThemeAssignment).where(ThemeAssignment.observation_id == new.id))
@@ -210,7 +213,7 @@ def test_curation_is_audited_and_merge_follows(theme_world):
 
 
 def test_trend_is_a_binomial_test():
-    from nlp.queries import trend
+    from nlp.themes.queries import trend
     from webapp.disclosure import Tally
 
     def tallies(counts: dict) -> dict:  # the months' tallies (record keys made up: the counts are what matters)

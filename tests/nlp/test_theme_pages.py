@@ -10,8 +10,8 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from nlp import queries
-from nlp.models import Theme, ThemeAssignment, ThemeModel
+from nlp.themes import queries
+from nlp.themes.models import Theme, ThemeAssignment, ThemeModel
 from webapp import operations
 from webapp.extensions import db
 

@@ -11,7 +11,11 @@ import re
 
 import pytest
 
-from nlp import embeddings, themes
+from nlp import embeddings
+from nlp.themes import fitting
+from nlp.themes import params as fit_params
+from nlp.themes import saved as saved_themes
+from nlp.themes import vocabulary as theme_vocabulary
 
 K = 5
 SOURCES = ("food-share", "mutual-aid", "tenants", "public")
@@ -42,28 +46,28 @@ def planted(texts: list[str]) -> tuple[list[str], list[str]]:
 
 
 def test_the_vocabulary_rule_counts_observations_and_sources():
-    params = themes.ThemeParams(term_min_observations=3, term_min_sources=2, ngram_range=(1, 1))
+    params = fit_params.ThemeParams(term_min_observations=3, term_min_sources=2, ngram_range=(1, 1))
     texts = ["kettle bread", "kettle milk", "kettle soup", "toaster", "toaster", "toaster", "[NAME] [NAME] [NAME]"]
     sources = [1, 2, 2, 1, 1, 1, 2]
-    vocabulary = themes.shared_vocabulary(texts, sources, params)
+    vocabulary = theme_vocabulary.shared_vocabulary(texts, sources, params)
     assert "kettle" in vocabulary  # three observations, two organisations
     assert "toaster" not in vocabulary  # three observations of one organisation
     assert "bread" not in vocabulary  # one observation
     assert "name" not in vocabulary  # a placeholder, however often
     # The public form is one source: three residents alone cannot make a word a theme word.
-    assert "toaster" not in themes.shared_vocabulary(texts, ["public"] * 7, params)
+    assert "toaster" not in theme_vocabulary.shared_vocabulary(texts, ["public"] * 7, params)
 
 
 @pytest.mark.slow
 def test_a_name_in_fewer_than_k_observations_or_one_organisation_never_reaches_themes(texts, vectors, tmp_path):
     texts, sources = planted(texts)
-    params = themes.ThemeParams(representation="ctfidf", term_min_observations=K, term_min_sources=2)
-    vocabulary = themes.shared_vocabulary(texts, sources, params)
+    params = fit_params.ThemeParams(representation="ctfidf", term_min_observations=K, term_min_sources=2)
+    vocabulary = theme_vocabulary.shared_vocabulary(texts, sources, params)
     assert CONTROL in vocabulary  # the rule lets a word shared by two organisations in k observations through
     assert BELOW_K not in vocabulary
     assert ONE_ORG not in vocabulary
 
-    result = themes.fit_themes(texts, vectors, params, sources=sources)
+    result = fitting.fit_themes(texts, vectors, params, sources=sources)
     shown = " ".join(t.label.lower() + " " + " ".join(t.terms) for t in result.themes)
     for word in (BELOW_K, ONE_ORG, "nhs_number", "nhsnumber", "date_of_birth", "dateofbirth"):
         assert word not in shown
@@ -72,7 +76,7 @@ def test_a_name_in_fewer_than_k_observations_or_one_organisation_never_reaches_t
     assert saved_vocabulary <= set(vocabulary)
     assert CONTROL in saved_vocabulary
 
-    themes.save(result, tmp_path / "v1", embeddings.MODEL_NAME)
+    saved_themes.save(result, tmp_path / "v1", embeddings.MODEL_NAME)
     files = [p for p in (tmp_path / "v1").rglob("*") if p.is_file()]
     assert any(p.name == "ctfidf_config.json" for p in files)
     blob = b"".join(p.read_bytes().lower() for p in files)

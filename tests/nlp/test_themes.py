@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nlp import embeddings, themes
+from nlp import embeddings
+from nlp.themes import fitting, matching, quality, similarity, vocabulary
+from nlp.themes import params as fit_params
+from nlp.themes import saved as saved_themes
 
 
 def test_missing_model_package_names_it(monkeypatch):
@@ -28,37 +31,37 @@ def test_model_version_is_recorded():
 
 
 def test_too_small_corpus_is_a_clear_error(texts, vectors):
-    with pytest.raises(themes.ThemeFitError, match=f"at least {themes.MIN_DOCUMENTS}"):
-        themes.fit_themes(texts[:10], vectors[:10])
+    with pytest.raises(fit_params.ThemeFitError, match=f"at least {fit_params.MIN_DOCUMENTS}"):
+        fitting.fit_themes(texts[:10], vectors[:10])
     blank = ["   "] * 60
-    with pytest.raises(themes.ThemeFitError, match="0 with text"):
-        themes.fit_themes(blank, np.zeros((60, embeddings.DIMENSIONS), np.float32))
+    with pytest.raises(fit_params.ThemeFitError, match="0 with text"):
+        fitting.fit_themes(blank, np.zeros((60, embeddings.DIMENSIONS), np.float32))
 
 
 def test_npmi_and_diversity_on_known_counts():
     docs = ["bus late bus", "bus late", "food bank", "food bank parcel", "late again"]
     # "food" and "bank" always co-occur: NPMI 1. "bus" and "food" never: -1.
-    assert themes.npmi_coherence([["food", "bank"]], docs) == pytest.approx(1.0)
-    assert themes.npmi_coherence([["bus", "food"]], docs) == pytest.approx(-1.0)
-    assert themes.topic_diversity([["a", "b"], ["b", "c"]]) == pytest.approx(0.75)
+    assert quality.npmi_coherence([["food", "bank"]], docs) == pytest.approx(1.0)
+    assert quality.npmi_coherence([["bus", "food"]], docs) == pytest.approx(-1.0)
+    assert quality.topic_diversity([["a", "b"], ["b", "c"]]) == pytest.approx(0.75)
 
 
 def test_outlier_rule_leaves_far_documents_unthemed():
     centroids = np.eye(3, dtype=np.float32)
     docs = np.array([[1, 0.1, 0], [0.5, 0.5, 0.0], [0, 0, 1]], dtype=np.float32)
-    topics, sims = themes.assign(docs, centroids, min_similarity=0.5, margin=0.02)
+    topics, sims = similarity.assign(docs, centroids, min_similarity=0.5, margin=0.02)
     assert topics.tolist() == [0, -1, 2]  # the second is equally near two themes: not forced into either
 
 
 @pytest.mark.slow
 def test_fit_is_reproducible_and_saved_with_safetensors(texts, vectors, tmp_path):
-    fast = themes.ThemeParams(representation="ctfidf")
-    first = themes.fit_themes(texts, vectors, fast)
-    second = themes.fit_themes(texts, vectors, fast)
+    fast = fit_params.ThemeParams(representation="ctfidf")
+    first = fitting.fit_themes(texts, vectors, fast)
+    second = fitting.fit_themes(texts, vectors, fast)
     assert first.topics == second.topics
     assert [t.terms for t in first.themes] == [t.terms for t in second.themes]
     # The default adds KeyBERTInspired labels; the clusters do not depend on them.
-    labelled = themes.fit_themes(texts, vectors)
+    labelled = fitting.fit_themes(texts, vectors)
     assert labelled.topics == first.topics
     assert all(t.label and t.label != "Unnamed theme" for t in labelled.themes)
     assert len(first.themes) >= 3
@@ -66,11 +69,11 @@ def test_fit_is_reproducible_and_saved_with_safetensors(texts, vectors, tmp_path
     for theme in first.themes:  # representative documents belong to the theme, nearest first
         assert all(first.topics[i] == theme.topic for i in theme.representative)
 
-    themes.save(first, tmp_path / "v1", embeddings.MODEL_NAME)
+    saved_themes.save(first, tmp_path / "v1", embeddings.MODEL_NAME)
     assert (tmp_path / "v1" / "bertopic" / "topic_embeddings.safetensors").exists()
     assert not list(tmp_path.rglob("*.pkl"))
     assert not list(tmp_path.rglob("*.pickle"))
-    saved = themes.load(tmp_path / "v1")
+    saved = saved_themes.load(tmp_path / "v1")
     again, _ = saved.assign(vectors)
     themed = np.asarray(first.topics) >= 0
     # Transform of the fitted documents mostly agrees with the fit (same outlier rule, same centroids).
@@ -78,9 +81,9 @@ def test_fit_is_reproducible_and_saved_with_safetensors(texts, vectors, tmp_path
 
     # A refit on most of the same observations keeps most themes' identity.
     keep = np.arange(len(texts)) % 10 != 3
-    refit = themes.fit_themes([t for t, k in zip(texts, keep, strict=True) if k], vectors[keep], fast)
-    previous = [themes.PreviousTheme(100 + t.topic, t.centroid, t.terms) for t in first.themes]
-    matches = themes.match_themes(previous, refit.themes)
+    refit = fitting.fit_themes([t for t, k in zip(texts, keep, strict=True) if k], vectors[keep], fast)
+    previous = [matching.PreviousTheme(100 + t.topic, t.centroid, t.terms) for t in first.themes]
+    matches = matching.match_themes(previous, refit.themes)
     assert len(matches) >= max(2, len(first.themes) // 2)
     assert len(set(matches.values())) == len(matches)  # one-to-one
 
@@ -91,7 +94,7 @@ def test_exact_neighbours_match_a_brute_force_search():
     rng = np.random.default_rng(3)
     x = rng.normal(size=(700, 24)).astype(np.float32)
     x[5] = x[4]  # an identical text: each must still be its own first neighbour
-    indices, distances = themes.exact_neighbours(x, 15, block=128)
+    indices, distances = fitting.exact_neighbours(x, 15, block=128)
     reference = NearestNeighbors(n_neighbors=15, metric="cosine", algorithm="brute").fit(x)
     ref_distances, ref_indices = reference.kneighbors(x)
     assert indices.dtype == np.int32
@@ -106,16 +109,16 @@ def test_exact_neighbours_match_a_brute_force_search():
 def test_large_corpora_get_exact_neighbours_and_fewer_epochs():
     rng = np.random.default_rng(4)
     vectors = rng.normal(size=(5100, embeddings.DIMENSIONS)).astype(np.float32)
-    params = themes.ThemeParams()
-    umap_model = themes.build_topic_model(params, len(vectors), embeddings=vectors).umap_model
+    params = fit_params.ThemeParams()
+    umap_model = fitting.build_topic_model(params, len(vectors), embeddings=vectors).umap_model
     knn_indices, knn_distances = umap_model.precomputed_knn[:2]
     assert knn_indices.shape == knn_distances.shape == (5100, params.n_neighbors)
     assert umap_model.n_epochs == params.large_corpus_epochs
     # Below UMAP's own exact threshold, and above ours, UMAP computes its neighbours itself as before.
-    small = themes.build_topic_model(params, 300, embeddings=vectors[:300]).umap_model
+    small = fitting.build_topic_model(params, 300, embeddings=vectors[:300]).umap_model
     assert small.precomputed_knn == (None, None, None)
     assert small.n_epochs is None
-    huge = themes.build_topic_model(themes.ThemeParams(exact_neighbours_up_to=5000), 5100, embeddings=vectors)
+    huge = fitting.build_topic_model(fit_params.ThemeParams(exact_neighbours_up_to=5000), 5100, embeddings=vectors)
     assert huge.umap_model.precomputed_knn == (None, None, None)
 
 
@@ -126,7 +129,7 @@ def test_labels_reuse_the_fitted_vectors_and_stay_the_same(texts, vectors, monke
 
     BERTopic is given the texts without placeholders and punctuation (see without_placeholders), so its own path
     embeds those; the comparison is made on texts that are already clean, whose fit vectors are the same strings'."""
-    texts = [themes.without_placeholders(t) for t in texts]
+    texts = [vocabulary.without_placeholders(t) for t in texts]
     vectors = embeddings.encode(texts)
 
     class Counting(embeddings.TorchEncoder):
@@ -139,29 +142,29 @@ def test_labels_reuse_the_fitted_vectors_and_stay_the_same(texts, vectors, monke
             return super().embed_batch(batch)
 
     encoder = Counting()
-    fast = themes.fit_themes(texts, vectors, embedding_model=encoder)
+    fast = fitting.fit_themes(texts, vectors, embedding_model=encoder)
     assert encoder.seen, "the labels embed their candidate words"
     assert not set(encoder.seen) & set(texts), "a fitted document was embedded again"
 
     # Without the fit's vectors (BERTopic's own path) the same labels come out.
-    labeller = themes._labeller_class()
+    labeller = fitting._labeller_class()
     original_init = labeller.__init__
 
     def without_vectors(self, *args, document_vectors=None, **kwargs):
         original_init(self, *args, document_vectors=None, **kwargs)
 
     monkeypatch.setattr(labeller, "__init__", without_vectors)
-    slow = themes.fit_themes(texts, vectors, embedding_model=embeddings.TorchEncoder())
+    slow = fitting.fit_themes(texts, vectors, embedding_model=embeddings.TorchEncoder())
     assert fast.topics == slow.topics
     assert [t.label for t in fast.themes] == [t.label for t in slow.themes]
 
 
 def test_distinct_rows_keep_the_first_copy_of_each_text_and_label():
-    rows, inverse = themes.distinct_rows(["a", "b", "a", "c", "b"])
+    rows, inverse = fitting.distinct_rows(["a", "b", "a", "c", "b"])
     assert rows.tolist() == [0, 1, 3]
     assert inverse.tolist() == [0, 1, 0, 2, 1]
     # A person's correction (a partial label) makes a copy distinct: the same words put in two places.
-    rows, inverse = themes.distinct_rows(["a", "b", "a", "c", "b"], [0, -1, 1, -1, -1])
+    rows, inverse = fitting.distinct_rows(["a", "b", "a", "c", "b"], [0, -1, 1, -1, -1])
     assert rows.tolist() == [0, 1, 2, 3]
     assert inverse.tolist() == [0, 1, 2, 3, 1]
 
@@ -173,9 +176,9 @@ def test_repeated_texts_are_laid_out_once_and_clustered_together(texts, vectors)
     many = [texts[0]] * 80 + [texts[1]] * 40
     corpus = list(texts) + many
     corpus_vectors = np.vstack([vectors, np.repeat(vectors[:2], [80, 40], axis=0)])
-    result = themes.fit_themes(corpus, corpus_vectors, themes.ThemeParams(representation="ctfidf"))
+    result = fitting.fit_themes(corpus, corpus_vectors, fit_params.ThemeParams(representation="ctfidf"))
     umap_model = result.model.umap_model
-    assert isinstance(umap_model, themes.DistinctRowsUMAP)
+    assert isinstance(umap_model, fitting.DistinctRowsUMAP)
     distinct = len(set(corpus))
     assert umap_model.umap.embedding_.shape[0] == distinct < len(corpus)
     reduced = umap_model.embedding_
@@ -184,5 +187,5 @@ def test_repeated_texts_are_laid_out_once_and_clustered_together(texts, vectors)
         assert np.array_equal(reduced[start:stop], np.repeat(reduced[original : original + 1], stop - start, axis=0))
         assert len({result.topics[i] for i in [original, *range(start, stop)]}) == 1
     # A corpus without copies keeps a plain UMAP.
-    plain = themes.fit_themes(texts, vectors, themes.ThemeParams(representation="ctfidf"))
-    assert not isinstance(plain.model.umap_model, themes.DistinctRowsUMAP)
+    plain = fitting.fit_themes(texts, vectors, fit_params.ThemeParams(representation="ctfidf"))
+    assert not isinstance(plain.model.umap_model, fitting.DistinctRowsUMAP)

@@ -150,7 +150,7 @@ def routed_world(world, db_session, make_user):
     observation.redacted_text = observation.text
     world["observation_id"] = observation.id
     world["convening"] = _convening_sample(world)
-    from nlp.models import Theme
+    from nlp.themes.models import Theme
 
     theme = Theme(partnership_id=world["partnership"].id, auto_label="Food bank queues", top_terms=["food", "queues"])
     db_session.add(theme)

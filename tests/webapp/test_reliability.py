@@ -107,7 +107,8 @@ def test_requests_never_wait_for_a_whole_background_batch(tmp_path):
     """Before: a request took the write lock when it began and the redaction task held it for its whole run (92 s
     for 20,000 rows): sign-ins and /healthz waited 10 s and answered 500. Now the worker holds it only to write each
     batch's results; requests wait at most for that."""
-    from nlp.redaction_tasks import build_redactor, redact_observations
+    from nlp.redaction.operations import build_redactor
+    from nlp.redaction.tasks import redact_observations
 
     app, token, ids = _world_on_a_file(tmp_path, 400)
     with app.app_context():
@@ -162,10 +163,10 @@ def test_a_refit_finishes_while_observations_are_submitted_and_the_old_version_s
     """Before: an observation submitted during a refresh made the refit fail at its next progress update ("database
     is locked"), and marking it failed hit the lock too: "running 40%" for ever. The fit waits until submissions
     have begun, so that they overlap it however fast the machine fits 80 texts."""
-    from nlp import operations as theme_ops
-    from nlp import themes as th
-    from nlp.models import ThemeModel, active_model
-    from nlp.theme_tasks import refit_themes
+    from nlp.themes import fitting
+    from nlp.themes import refit as theme_refit
+    from nlp.themes.models import ThemeModel, active_model
+    from nlp.themes.tasks import refit_themes
     from tests.nlp.conftest import demo_texts
     from webapp.models import Job, JobStatus, Partnership
 
@@ -185,20 +186,20 @@ def test_a_refit_finishes_while_observations_are_submitted_and_the_old_version_s
         for i, text in enumerate(demo_texts()[:80]):
             db.session.add(Observation(**fields, text=text, redacted_text=text, period_start=date(2025, 1 + i % 12, 1)))
         db.session.commit()
-        first = theme_ops.refit(partnership)
+        first = theme_refit.refit(partnership)
         db.session.commit()
         job = jobs.enqueue("themes.refit", refit_themes, partnership.id)
         db.session.commit()
         job_id, partnership_id = job.id, partnership.id
         db.session.remove()
     finished, submitting = threading.Event(), threading.Event()
-    real_fit = th.fit_themes
+    real_fit = fitting.fit_themes
 
     def fit_once_submissions_began(*args, **kwargs):
         assert submitting.wait(120), "no submission began"
         return real_fit(*args, **kwargs)
 
-    monkeypatch.setattr(th, "fit_themes", fit_once_submissions_began)
+    monkeypatch.setattr(fitting, "fit_themes", fit_once_submissions_began)
 
     def worker() -> None:
         with app.app_context():
@@ -335,8 +336,8 @@ def test_themes_refresh_from_the_command_line_lets_the_site_write_while_it_fits(
     submission waited and then failed. Now it writes in short transactions, as the background job does."""
     import sqlite3
 
-    from nlp import operations as theme_ops
-    from nlp.models import active_model
+    from nlp.themes import refit as theme_refit
+    from nlp.themes.models import active_model
     from tests.nlp.conftest import demo_texts
     from webapp.models import Partnership
 
@@ -353,7 +354,7 @@ def test_themes_refresh_from_the_command_line_lets_the_site_write_while_it_fits(
         db.session.commit()
         partnership_id = partnership.id
         db.session.remove()
-    fit, during = theme_ops.fit_snapshot, []
+    fit, during = theme_refit.fit_snapshot, []
 
     def fit_while_the_site_writes(*args, **kwargs):
         site = sqlite3.connect(f"{tmp_path}/app.db", timeout=2, isolation_level=None)
@@ -368,7 +369,7 @@ def test_themes_refresh_from_the_command_line_lets_the_site_write_while_it_fits(
             site.close()
         return fit(*args, **kwargs)
 
-    monkeypatch.setattr(theme_ops, "fit_snapshot", fit_while_the_site_writes)
+    monkeypatch.setattr(theme_refit, "fit_snapshot", fit_while_the_site_writes)
     result = app.test_cli_runner().invoke(args=["themes", "refresh", "--partnership", "test"])
     assert result.exit_code == 0, result.output
     assert during == ["written"]

@@ -83,7 +83,9 @@ def test_work_done_inline_sends_nothing_after_commit(app, db_session, monkeypatc
 
 def test_the_demo_queues_no_background_work_it_does_itself(app, db_session, monkeypatch):
     """`commintel demo` redacts and fits themes itself: the observations it saves must not queue the same work."""
-    from nlp import pipeline, redaction_tasks, theme_tasks
+    from nlp import pipeline
+    from nlp.redaction import tasks as redaction_tasks
+    from nlp.themes import tasks as theme_tasks
     from submissions.models import Observation
 
     sent = []

@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from nlp.places import Gazetteer
+from nlp.redaction.places import Gazetteer
 
 AGE, CONDITION, PLACE, HOUSEHOLD = "age", "condition", "place", "household"
 
@@ -142,10 +142,10 @@ def _places(text: str, gazetteer: Gazetteer | None, entities: Sequence[tuple[int
         out.append(Detail(PLACE, m.start(), m.end(), m.group(0)))
         taken.append((m.start(), m.end()))
     if gazetteer is not None:
-        for m in gazetteer.find(text):
-            if not any(s < m.end and m.start < e for s, e in taken):
-                out.append(Detail(PLACE, m.start, m.end, m.text))
-                taken.append((m.start, m.end))
+        for place in gazetteer.find(text):
+            if not any(s < place.end and place.start < e for s, e in taken):
+                out.append(Detail(PLACE, place.start, place.end, place.text))
+                taken.append((place.start, place.end))
     for start, end, label in entities:
         value = text[start:end]
         small = label in PLACE_LABELS and value.lower().strip() not in LARGE_PLACES

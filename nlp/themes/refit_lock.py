@@ -1,6 +1,6 @@
 """One refit of a partnership's themes at a time, across every worker on every machine.
 
-A lock row per partnership (:class:`nlp.models.RefitLock`) in the database, because the database is the one thing
+A lock row per partnership (:class:`nlp.themes.models.RefitLock`) in the database, because the database is the one thing
 every worker shares in both deployments (SQLite + the embedded queue, PostgreSQL + Redis) and because the refit's
 last step, storing the new version, is a database write that the lock must fence: :meth:`Held.check` is called in
 that same transaction, so a holder that lost its lock (it stalled past the expiry and another worker took over)
@@ -30,7 +30,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import delete, select, update
 
-from nlp.models import RefitLock
+from nlp.themes.models import RefitLock
 from webapp.extensions import db
 from webapp.jobs import worker_id
 from webapp.models import utcnow

@@ -3,11 +3,11 @@ observations carried.
 
 - In the erasure's transaction (:func:`relabel_without`): every theme of the partnerships the observations fed
   loses the terms the remaining observations no longer support (a term needs k observations from two sources,
-  :func:`nlp.themes.shared_vocabulary`), and a machine-made label that used one is made again from what is left.
-  Pages, exports and the next briefing read these columns, so they change with the erasure, all or nothing.
+  :func:`nlp.themes.vocabulary.shared_vocabulary`), and a machine-made label that used one is made again from what is
+  left. Pages, exports and the next briefing read these columns, so they change with the erasure, all or nothing.
 - After the commit (:func:`scrub_versions`, the Celery task ``nlp.scrub_theme_versions``): the saved folders of the
   active and the previous version (what a refit or a rollback needs) are scrubbed the same way
-  (:func:`nlp.themes.scrub_saved`), and the folders of older versions are deleted (:func:`prune_folders`, also
+  (:func:`nlp.themes.saved.scrub_saved`), and the folders of older versions are deleted (:func:`prune_folders`, also
   run after every refit). A refit is not forced: relabelling is immediate and cheap, and the nightly refit fits
   on the remaining observations anyway.
 
@@ -26,12 +26,18 @@ from celery import shared_task
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session as OrmSession
 
-from nlp import themes as th
-from nlp.models import Theme, ThemeAssignment, ThemeModel, active_model
+from nlp.themes.assignment import forget_saved, forget_text
+from nlp.themes.corpus import corpus, instance_dir, term_source
+from nlp.themes.models import Theme, ThemeAssignment, ThemeModel, active_model
+from nlp.themes.naming import make_label
+from nlp.themes.params import ThemeParams
+from nlp.themes.saved import description_allowed, label_allowed, scrub_saved
+from nlp.themes.vocabulary import shared_vocabulary
 from submissions.models import Observation
 from webapp.extensions import db
 from webapp.jobs import RETRY_LOCKED, send_after_commit
 from webapp.models import Partnership
+from webapp.transactions import end_read
 
 log = logging.getLogger(__name__)
 
@@ -39,21 +45,13 @@ log = logging.getLogger(__name__)
 LEFTOVER_AGE_S = 3600
 
 
-def _instance_dir() -> Path:
-    from nlp.operations import instance_dir
-
-    return instance_dir()
-
-
 def allowed_terms(partnership: Partnership, model: ThemeModel, without: Iterable[int] = ()) -> frozenset[str]:
     """The terms the partnership's observations (less ``without``) support under ``model``'s rule."""
-    from nlp.operations import corpus, term_source
-
     skip = set(without)
     observations = [o for o in corpus(partnership) if o.id not in skip]
-    params = th.ThemeParams.from_json(model.params or {})
+    params = ThemeParams.from_json(model.params or {})
     return frozenset(
-        th.shared_vocabulary([o.redacted_text for o in observations], [term_source(o) for o in observations], params)
+        shared_vocabulary([o.redacted_text or "" for o in observations], [term_source(o) for o in observations], params)
     )
 
 
@@ -72,10 +70,12 @@ def partnerships_fed_by(observation_ids: Iterable[int]) -> list[Partnership]:
             .where(ThemeAssignment.observation_id.in_(ids), ThemeModel.partnership_id.is_not(None))
         )
     )
-    return [p for p in (db.session.get(Partnership, i) for i in sorted(found)) if p is not None]
+    return [
+        p for p in (db.session.get(Partnership, i) for i in sorted(i for i in found if i is not None)) if p is not None
+    ]
 
 
-_RELABELLED = "nlp.erasure.relabelled"
+_RELABELLED = "nlp.erasure.relabelled"  # a session.info key (its name kept from before the move)
 
 
 @event.listens_for(OrmSession, "after_commit")
@@ -96,11 +96,11 @@ def _plan(ids: list[int]) -> tuple[list[int], list[tuple[Theme, list[str], str, 
         allowed = allowed_terms(partnership, model, without=ids)
         for theme in db.session.scalars(select(Theme).where(Theme.partnership_id == partnership.id)):
             terms = [t for t in (theme.top_terms or []) if t in allowed]
-            label_ok = th.label_allowed(theme.auto_label.lower(), allowed)
-            description_ok = th.description_allowed(theme.auto_description or "", allowed)
+            label_ok = label_allowed(theme.auto_label.lower(), allowed)
+            description_ok = description_allowed(theme.auto_description or "", allowed)
             if terms != list(theme.top_terms or []) or not label_ok or not description_ok:
                 # A phrase name whose words all remain allowed stays; otherwise the name is made from the terms.
-                label = theme.auto_label if label_ok else th.make_label(terms)[:200]
+                label = theme.auto_label if label_ok else make_label(terms)[:200]
                 changes.append((theme, terms, label, description_ok))
     return partnerships, changes
 
@@ -141,7 +141,11 @@ def labels_withdrawn_by(observation_ids: Iterable[int]) -> dict[str, str]:
             out.update(store[i])
         return out
     _touched, changes = _plan(ids)
-    return {t.auto_label: label for t, _terms, label in changes if t.curated_label is None and t.auto_label != label}
+    return {
+        t.auto_label: label
+        for t, _terms, label, _description_ok in changes
+        if t.curated_label is None and t.auto_label != label
+    }
 
 
 def kept_versions(partnership_id: int) -> list[ThemeModel]:
@@ -163,13 +167,13 @@ def prune_folders(partnership_id: int) -> int:
     keep = {m.id for m in kept_versions(partnership_id)}
     removed = 0
     for model in db.session.scalars(select(ThemeModel).where(ThemeModel.partnership_id == partnership_id)):
-        folder = _instance_dir() / model.path
+        folder = instance_dir() / model.path
         if model.id not in keep and folder.exists():
             shutil.rmtree(folder)
             removed += 1
     # The partnership's folder may hold leftovers of fits that failed before their row was stored. A recent one may
     # be a fit another worker saved and is storing right now (its row commits after the folder is written).
-    base = _instance_dir() / "themes" / f"partnership-{partnership_id}"
+    base = instance_dir() / "themes" / f"partnership-{partnership_id}"
     if base.exists():
         known = {Path(m.path).name for m in kept_versions(partnership_id)}
         settled = time.time() - LEFTOVER_AGE_S
@@ -183,16 +187,14 @@ def prune_folders(partnership_id: int) -> int:
 def scrub_versions(partnership_id: int) -> int:
     """Scrub the kept versions' folders of terms the partnership's observations no longer support, and delete the
     rest. Returns how many terms were taken out."""
-    from nlp.operations import forget_saved
-
     partnership = db.session.get(Partnership, partnership_id)
     if partnership is None:
         return 0
     removed = 0
     for model in kept_versions(partnership_id):
-        folder = _instance_dir() / model.path
+        folder = instance_dir() / model.path
         if folder.exists():
-            removed += th.scrub_saved(folder, allowed_terms(partnership, model))
+            removed += scrub_saved(folder, allowed_terms(partnership, model))
             forget_saved(model)
     prune_folders(partnership_id)
     return removed
@@ -204,7 +206,7 @@ def scrub_theme_versions(partnership_ids: list[int]) -> dict:
     out = {}
     for pid in partnership_ids:
         out[str(pid)] = scrub_versions(int(pid))
-    db.session.commit()
+    end_read()  # read only: files changed, no row
     log.info("theme versions scrubbed after an erasure: %s", out)
     return out
 
@@ -213,5 +215,13 @@ def scrub_theme_versions(partnership_ids: list[int]) -> dict:
 def prune_theme_folders(partnership_id: int) -> int:
     """After a refit: delete the folders of versions older than the previous one."""
     removed = prune_folders(int(partnership_id))
-    db.session.commit()
+    end_read()  # read only: files changed, no row
     return removed
+
+
+def purge_observation(observation_id: int) -> None:
+    """Erasure: take the words only this observation supported out of the themes (their saved versions are scrubbed
+    after the commit, see :func:`scrub_versions`), and remove its vectors and theme assignments, in the erasure's
+    transaction (which submissions audits)."""
+    relabel_without([observation_id])
+    forget_text([observation_id])

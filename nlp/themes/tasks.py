@@ -3,8 +3,8 @@
 - :func:`refit_themes`: a refit with progress on the job page (``webapp.jobs``); the nightly schedule and the
   "start a refresh" button both send it. The nightly run (every partnership) is split into one job per
   partnership (``webapp.jobs.fan_out``), so N workers on N machines share them; one that fails fails alone. A
-  partnership is never refitted twice at once (:mod:`nlp.refit_lock`): a second refit is skipped with that reason.
-  A refit runs in short steps (:func:`refit_in_steps`): the corpus is read once (a snapshot), missing vectors
+  partnership is never refitted twice at once (:mod:`nlp.themes.refit_lock`): a second refit is skipped with that
+  reason. A refit runs in short steps (:func:`refit_in_steps`): the corpus is read once (a snapshot), missing vectors
   are stored in short batches, the fit runs outside any transaction, and the new version is written and made active
   in one short transaction at the end. Web requests and the NLP pipeline keep writing meanwhile; the previous
   version stays active until the new one is stored; a worker that dies mid-fit leaves nothing of the new version,
@@ -17,13 +17,20 @@ from __future__ import annotations
 
 import logging
 import shutil
+from functools import partial
 
 from celery import shared_task
 from sqlalchemy import select
 
 from nlp import embeddings as emb
-from nlp import operations
-from nlp.refit_lock import AlreadyRefitting, refit_lock
+from nlp.pipeline import ring_after_commit, run
+from nlp.themes import refit as theme_refit
+from nlp.themes.assignment import forget_text
+from nlp.themes.corpus import Snapshot, instance_dir, quiet, snapshot
+from nlp.themes.erasure import purge_observation
+from nlp.themes.refit_lock import AlreadyRefitting, refit_lock
+from nlp.themes.vectors import EMBED_BATCH, encoder, missing_vector_ids, store_vectors, vectors_for
+from webapp import transactions
 from webapp.extensions import db
 from webapp.jobs import Part, fan_out, report, running
 from webapp.models import Job, Partnership, User, utcnow
@@ -68,10 +75,11 @@ def _refit_one(job_id: str, partnership_id: int) -> dict:
             job.result, job.message = out, "The partnership no longer exists; nothing was refitted."
             return out
         try:
-            result = refit_in_steps(partnership_id, _progress(job), actor_id=job.created_by_id, job_id=job.id)
+            # Nothing of a refit that raised is kept (the block rolls back before the job records why).
+            with transactions.command(what=f"refit of partnership {partnership_id}"):
+                result = refit_in_steps(partnership_id, _progress(job), actor_id=job.created_by_id, job_id=job.id)
         except AlreadyRefitting as exc:
             # Not a failure: the refit under way makes the new version. The job page says so.
-            db.session.rollback()
             out = {"refitted": [], "skipped": [{"partnership_id": partnership_id, "reason": exc.message}]}
             job.result, job.message = out, exc.message
             log.info("refit of partnership %s skipped: already being refitted", partnership_id)
@@ -80,7 +88,6 @@ def _refit_one(job_id: str, partnership_id: int) -> dict:
             if not part_of_all:
                 raise  # a convenor's refresh: the job fails with the reason (running() records it)
             # The nightly run: a partnership that cannot be refitted (too few observations) is skipped, not failed.
-            db.session.rollback()
             out = {"refitted": [], "skipped": [{"partnership_id": partnership_id, "reason": exc.message}]}
             job.result, job.message = out, exc.message
             log.info("refit of partnership %s skipped: %s", partnership_id, exc.message)
@@ -107,13 +114,11 @@ def _refit_all(job_id: str) -> dict:
     return {"parts": ids}
 
 
-def refit_in_steps(
-    partnership_id: int, progress=operations._quiet, actor_id: int | None = None, job_id: str | None = None
-):
-    """:func:`nlp.operations.refit` in short transactions (see the module docstring), holding the partnership's
-    refit lock (:mod:`nlp.refit_lock`; raises :class:`AlreadyRefitting` when another worker holds it); returns its
-    RefitReport."""
-    operations.encoder()  # loaded (exported, the first time) before any transaction
+def refit_in_steps(partnership_id: int, progress=quiet, actor_id: int | None = None, job_id: str | None = None):
+    """:func:`nlp.themes.refit.refit` in short transactions (see the module docstring), holding the partnership's
+    refit lock (:mod:`nlp.themes.refit_lock`; raises :class:`AlreadyRefitting` when another worker holds it); returns
+    its RefitReport."""
+    encoder()  # loaded (exported, the first time) before any transaction
     end_read()
     with refit_lock(partnership_id, job_id) as held:
         return _refit_holding(partnership_id, held, progress, actor_id)
@@ -121,39 +126,42 @@ def refit_in_steps(
 
 def _refit_holding(partnership_id: int, held, progress, actor_id: int | None):
     partnership = db.session.get(Partnership, partnership_id)
-    snap = operations.snapshot(partnership)
+    if partnership is None:
+        raise OperationError("The partnership no longer exists; nothing was refitted.", "partnership")
+    snap = snapshot(partnership)
     texts = snap.text_of()
-    todo = operations.missing_vector_ids(snap.ids)
+    todo = missing_vector_ids(snap.ids)
     end_read()
     progress(2, "embedding observations")
     embedded = 0
     for start in range(0, len(todo), EMBED_WRITE_BATCH):
         chunk = todo[start : start + EMBED_WRITE_BATCH]
-        encoded = emb.encode([texts[i] for i in chunk], batch_size=operations.EMBED_BATCH, model=operations.encoder())
+        encoded = emb.encode([texts[i] for i in chunk], batch_size=EMBED_BATCH, model=encoder())
         vectors = dict(zip(chunk, encoded, strict=True))
-        embedded += len(write(lambda vectors=vectors: operations.store_vectors(texts, vectors), what="storing vectors"))
+        embedded += len(write(partial(store_vectors, texts, vectors), what="storing vectors"))
         progress(2 + 38 * (start + len(chunk)) // len(todo), f"embedded {start + len(chunk)} of {len(todo)}")
-    vectors = operations.vectors_for(snap.ids)
+    vectors = vectors_for(snap.ids)
     end_read()
     # Observations edited or erased while they were embedded drop out of this fit (the pipeline assigns them later).
     kept = [(i, t, s) for i, t, s in zip(snap.ids, snap.texts, snap.sources, strict=True) if i in vectors]
-    snap = operations.Snapshot(
-        snap.partnership_id, [i for i, _, _ in kept], [t for _, t, _ in kept], [s for _, _, s in kept]
-    )
+    snap = Snapshot(snap.partnership_id, [i for i, _, _ in kept], [t for _, t, _ in kept], [s for _, _, s in kept])
     progress(40, "finding themes")
-    result = operations.fit_snapshot(snap, vectors, progress)
+    result = theme_refit.fit_snapshot(snap, vectors, progress)
     progress(85, "saving the model")
-    path = operations.save_fit(partnership_id, result)
+    path = theme_refit.save_fit(partnership_id, result)
 
-    def store():
+    def store() -> theme_refit.RefitReport:
         held.check()  # in the storing transaction: a holder whose lock was taken over stores nothing
         actor = db.session.get(User, actor_id) if actor_id else None
-        return operations.store_fit(db.session.get(Partnership, partnership_id), snap, result, path, embedded, actor)
+        still = db.session.get(Partnership, partnership_id)
+        if still is None:  # deleted during the fit
+            raise OperationError("The partnership no longer exists; nothing was refitted.", "partnership")
+        return theme_refit.store_fit(still, snap, result, path, embedded, actor)
 
     try:
         report_ = write(store, what=f"storing the refit of partnership {partnership_id}")
     except Exception:
-        shutil.rmtree(operations.instance_dir() / path, ignore_errors=True)
+        shutil.rmtree(instance_dir() / path, ignore_errors=True)
         raise
     progress(100, report_.summary())
     return report_
@@ -163,8 +171,6 @@ def _refit_holding(partnership_id: int, held, progress, actor_id: int | None):
 def assign_new_observations(ids: list[int]) -> int:
     """Assign these observations to their partnership's active themes. Kept for messages queued before the
     pipeline (:mod:`nlp.pipeline`) took over; it redacts first what still needs it."""
-    from nlp.pipeline import run
-
     return run([int(i) for i in ids]).get("assigned", 0)
 
 
@@ -172,17 +178,15 @@ def on_observations_saved(sender, ids: list[int] | None = None, created: bool = 
     """The text changed: drop stale vectors/assignments now (the pipeline assigns them again after redaction). New
     observations have none: two deletes less for every submission."""
     if ids and not created:
-        operations.forget_text(ids)
+        forget_text(ids)
 
 
 def on_observations_redacted(sender, ids: list[int] | None = None, **_) -> None:
     """Redacted outside the pipeline (the CLI): ring its doorbell so that they are themed too."""
     if ids:
-        from nlp.pipeline import ring_after_commit
-
         ring_after_commit(len(ids))
 
 
 def on_observation_erased(sender, id: int | None = None, **_) -> None:  # noqa: A002 - the signal's argument name
     if id is not None:
-        operations.purge_observation(int(id))
+        purge_observation(int(id))

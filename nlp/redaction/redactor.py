@@ -9,6 +9,10 @@ list, and every later mention of a name already found). Structured identifiers c
 their checksums (NHS mod 11, Luhn for cards).
 
 Offsets in :class:`Span` refer to the original text. Nothing here logs text.
+
+One module of about 570 lines: the name rules (the cue patterns above the class and the :class:`Redactor` methods
+that read them) are one job; the vocabulary (:mod:`nlp.redaction.spans`), the word lists
+(:mod:`nlp.redaction.words`) and the structured identifiers (:mod:`nlp.redaction.structured`) live beside it.
 """
 
 from __future__ import annotations
@@ -16,33 +20,25 @@ from __future__ import annotations
 import multiprocessing
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 
-from nlp.places import Gazetteer, PlaceMention, detect_places
+from nlp.redaction.places import Gazetteer, detect_places
+from nlp.redaction.spans import NAME, Redaction, Span, merge, render
+from nlp.redaction.structured import find_structured
+from nlp.redaction.words import (
+    AMBIGUOUS_NAMES,
+    MONTHS,
+    NOT_NAMES,
+    common_words,
+    default_keep_list,
+    first_names,
+    hand_written_names,
+    surnames,
+    words_of,
+)
 
 # Bump when a rule changes, so stored redactions can be recognised as older and redone.
 RULES_VERSION = "2"
-DATA = Path(__file__).resolve().parent / "data"
 
-NAME, PHONE, EMAIL, POSTCODE, ADDRESS = "NAME", "PHONE", "EMAIL", "POSTCODE", "ADDRESS"
-VEHICLE_REG, HANDLE = "VEHICLE_REG", "HANDLE"
-NI_NUMBER, NHS_NUMBER, DATE_OF_BIRTH, CARD_NUMBER, URL = (
-    "NI_NUMBER",
-    "NHS_NUMBER",
-    "DATE_OF_BIRTH",
-    "CARD_NUMBER",
-    "URL",
-)
-TYPES = (
-    NAME, PHONE, EMAIL, POSTCODE, ADDRESS, NI_NUMBER, NHS_NUMBER, DATE_OF_BIRTH, CARD_NUMBER, URL, VEHICLE_REG, HANDLE,
-)  # fmt: skip
-PLACEHOLDERS = {t: f"[{t}]" for t in TYPES}
-STRUCTURED = (PHONE, EMAIL, POSTCODE, NI_NUMBER, NHS_NUMBER, CARD_NUMBER, VEHICLE_REG, HANDLE)
-# When two findings overlap, the merged span takes the type that comes first here.
-_PRIORITY = {t: i for i, t in enumerate((EMAIL, URL, CARD_NUMBER, NHS_NUMBER, NI_NUMBER, PHONE, DATE_OF_BIRTH,
-                                          VEHICLE_REG, HANDLE, ADDRESS, POSTCODE, NAME))}  # fmt: skip
 # The pipeline component redaction reads (doc.ents); it runs with whatever embedding layer it listens to (see
 # needed_components), and every other component is disabled in nlp.pipe.
 NEEDED_COMPONENTS = ("ner",)
@@ -60,107 +56,6 @@ def needed_components(nlp) -> tuple[str, ...]:
             needed.add(name)
     return tuple(name for name in nlp.pipe_names if name in needed)
 
-
-@dataclass(frozen=True)
-class Span:
-    """A piece of personal data: ``text[start:end]`` of the original text is of type ``label``."""
-
-    start: int
-    end: int
-    label: str
-
-
-@dataclass(frozen=True)
-class Redaction:
-    """The redacted text, where the personal data was (original offsets), and the area names found."""
-
-    text: str
-    spans: tuple[Span, ...] = ()
-    places: tuple[PlaceMention, ...] = ()
-
-    def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for span in self.spans:
-            out[span.label] = out.get(span.label, 0) + 1
-        return out
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Word lists
-
-
-def _read_words(name: str) -> list[str]:
-    words: list[str] = []
-    for line in (DATA / name).read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            words.extend(line.split())
-    return words
-
-
-@cache
-def first_names() -> frozenset[str]:
-    """Given names: the packaged gazetteer (``names/given_names.txt``, built from openly licensed data by
-    ``nlp/data/build_names.py``; sources and licences in ``names/ATTRIBUTION.md``) and the hand-written list."""
-    return frozenset(_read_words("first_names.txt")) | frozenset(_read_words("names/given_names.txt"))
-
-
-@cache
-def hand_written_names() -> frozenset[str]:
-    return frozenset(_read_words("first_names.txt"))
-
-
-@cache
-def surnames() -> frozenset[str]:
-    """Surnames (``names/surnames.txt``): a capitalised one mid-sentence, or one after a given name, is a name."""
-    return frozenset(_read_words("names/surnames.txt"))
-
-
-@cache
-def common_words() -> frozenset[str]:
-    """English words people write in lower case as ordinary words (``names/common_words.txt``). A name that is
-    also one of these ("will", "rose", "grace") needs the context to say a person is meant."""
-    return frozenset(_read_words("names/common_words.txt"))
-
-
-@cache
-def default_keep_list() -> tuple[str, ...]:
-    lines = (DATA / "keep_services.txt").read_text(encoding="utf-8").splitlines()
-    return tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
-
-
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-# Given names that are also ordinary words: taken as names only with a capital, mid-sentence, or after a cue.
-AMBIGUOUS_NAMES = _words(
-    "amber bill billie dawn dean destiny faith frank grace guy hazel holly hope iris ivy jack jade jay jean joy "
-    "june lily mark max may mercy mo penny pete precious rob robin rose ruby sally sky stella sue tara ted will "
-    "april august violet chase ray ash art bob pat don ken lee sam tim ed jan mike mina nancy norma joe kim dev "
-    "rana asha ali diana eve ella sasha ashley morgan jordan glen jo ron tom vera carol ann"
-)
-MONTHS = _words("january february march april may june july august september october november december")
-
-# Words that are never a name even when capitalised or in a name-ish position.
-_NOT_NAMES = (
-    _words(
-        "i i'm im me my mine you your he him his she her hers they them their we us our it its this that these those "
-        "the a an and or but if then so not no yes ok okay please thanks thank hi hello dear mr mrs ms miss dr monday "
-        "tuesday wednesday thursday friday saturday sunday today tomorrow yesterday tonight morning evening christmas "
-        "easter ramadan eid diwali police council ambulance gp nhs school college doctor doctors nurse social worker "
-        "services service team staff back round again about up out in on at to for from with by after before when who "
-        "which what where why how said says told asked came come went go goes got gets get has have had is was were "
-        "are be been being would can could should might must may also only just even still again all any some "
-        "every each both many much more most mum dad son daughter brother sister husband wife partner neighbour "
-        "friend family kids children baby one two three four five six seven eight nine ten someone somebody everyone "
-        "anyone nobody email e-mail postcode phone mobile text call ring contact address landline dob nino "
-        "website card refer referred referral client patient tenant resident volunteer caller landlord landlady "
-        "twitter facebook instagram tiktok whatsapp youtube snapchat covid covid-19 coronavirus o.k sir madam asap pls "
-        "plz tmrw tmw thx ty lol omg btw fyi xx xxx mondays tuesdays wednesdays thursdays fridays saturdays sundays "
-        "weekends weekdays"
-    )
-    | MONTHS
-)
 
 # Words after which a following word is someone's name (case-insensitive). "Strong" cues make even an ordinary-looking
 # lower-case word a name; the others need the word to look like a name (capital, or in the given-name list).
@@ -242,268 +137,6 @@ _TITLE_RE = re.compile(
     rf"|{_TITLE_LOWER}\.?\s+(?!(?:and|or|the|to|a|is|was|said|says|has|had)\b)[a-z][a-z'’-]+(?:\s+[a-z][a-z'’-]+(?=\s*$))?)"
 )
 
-# ---------------------------------------------------------------------------------------------------------------
-# Structured identifiers
-
-EMAIL_RE = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_TLD = r"(?:com|org|net|co\.uk|org\.uk|gov\.uk|ac\.uk|nhs\.uk|uk|io|ee|me|ly|tv|info|biz|app|link|page|online|site)"
-URL_RE = re.compile(
-    rf"(?:\b(?:https?://|www\.)[^\s<>\"'()\[\]]+|\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.{_TLD}(?:/[^\s<>\"'()\[\]]*)?"
-    rf"(?![\w@]))",
-    re.IGNORECASE,
-)
-HANDLE_RE = re.compile(r"(?<![\w@./])@[A-Za-z0-9_](?:[A-Za-z0-9_.]*[A-Za-z0-9_])?")
-# Handles written without "@": "dazza_b2010", "shirley.b.bristol". An underscore, or two or more dots between
-# letters, is not how ordinary words or sentence breaks look; a single dot ("temi.adeyemi") needs a social cue.
-BARE_HANDLE_RE = re.compile(
-    r"(?<![\w@./-])(?=[a-z0-9._]*[a-z]{2})[a-z0-9]+(?:(?:_+|\.)[a-z0-9]+)+_?(?![\w@/-]|\.[a-z0-9])", re.IGNORECASE
-)
-_SOCIAL_CUE = re.compile(
-    r"\b(?:insta(?:gram)?|ig|facebook|fb|snap(?:chat)?|tik\s?tok|twitter|x\.com|threads|handle|username|user\s?name|"
-    r"account|follow|dm|add)\b[^.!?\n]{0,25}$",
-    re.IGNORECASE,
-)
-_FILE_ENDINGS = re.compile(r"\.(?:pdf|docx?|xlsx?|csv|jpe?g|png|gif|txt|zip|html?|php|aspx?)$", re.IGNORECASE)
-# UK vehicle registrations: current (2001-) "WU19 ABX", prefix (1983-2001) "A123 BCD", suffix (1963-1983) "ABC 123D".
-# A current-format registration is taken in any case; prefix and suffix ones (which look like road numbers and
-# references in lower case) only in capitals or after a cue ("reg", "car", "van", "plate", "drives").
-VEHICLE_CURRENT_RE = re.compile(r"(?<![\w-])[A-Z]{2}[0-9]{2}\s?[A-Z]{3}(?![\w-])", re.IGNORECASE)
-VEHICLE_OLD_RE = re.compile(r"(?<![\w-])(?:[A-Z][0-9]{1,3}\s?[A-Z]{3}|[A-Z]{3}\s?[0-9]{1,3}[A-Z])(?![\w-])")
-VEHICLE_OLD_ANY_RE = re.compile(r"(?<![\w-])(?:[A-Z][0-9]{1,3}\s?[A-Z]{3}|[A-Z]{3}\s?[0-9]{1,3}[A-Z])(?![\w-])",
-                                re.IGNORECASE)  # fmt: skip
-_VEHICLE_CUE = re.compile(
-    r"\b(?:reg(?:istration)?|number\s?plate|plates?|car|van|vehicle|motor|drives?|driving|parked|taxi|cab)\b"
-    r"[^.!?\n]{0,30}$",
-    re.IGNORECASE,
-)
-# Emails spelled out to dodge spam filters: "sarah dot jones at gmail dot com", "kev[at]live[dot]co[dot]uk".
-_SPELLED_DOT = r"(?:\s*(?:\bdot\b|\(dot\)|\[dot\]|\{dot\})\s*|\.)"
-_SPELLED_AT = r"(?:\s*(?:\(at\)|\[at\]|\{at\})\s*|\s+at\s+|\s*@\s*)"
-SPELLED_EMAIL_RE = re.compile(
-    rf"(?<![\w.])(?P<local>[\w+-]+(?:(?:{_SPELLED_DOT}|\s*(?:\bunderscore\b|\bdash\b|\bhyphen\b)\s*|_)[\w+-]+)*)"
-    rf"(?P<at>{_SPELLED_AT})(?P<domain>[a-z0-9-]+(?:{_SPELLED_DOT}[a-z0-9-]+)*{_SPELLED_DOT}"
-    r"(?:com|org|net|co|uk|io|me|info|gov|ac|nhs|edu|ie|biz))\b(?:(?:\s*(?:\bdot\b|\(dot\)|\[dot\])\s*|\.)uk\b)?",
-    re.IGNORECASE,
-)
-_MAIL_PROVIDERS = frozenset(
-    [
-        "gmail",
-        "googlemail",
-        "hotmail",
-        "outlook",
-        "live",
-        "yahoo",
-        "ymail",
-        "icloud",
-        "me",
-        "mac",
-        "aol",
-        "btinternet",
-        "bt",
-        "sky",
-        "virginmedia",
-        "talktalk",
-        "protonmail",
-        "proton",
-        "qq",
-        "msn",
-        "mail",
-        "gmx",
-        "zoho",
-        "tiscali",
-        "ntlworld",
-        "blueyonder",
-        "plus",
-    ]
-)
-PHONE_RE = re.compile(
-    r"(?<![\w+])(?:(?:\+|00)\s?44\s?(?:\(0\)\s?)?\d[\d \-.()]{7,16}\d|\(?0[\d \-.()]{8,20}\d)(?![\w])"
-)
-NI_RE = re.compile(r"(?<![\w])[A-Z]{2}[\s-]?\d{2}[\s-]?\d{2}[\s-]?\d{2}[\s-]?[A-D](?![\w])", re.IGNORECASE)
-NHS_RE = re.compile(r"(?<![\w-])\d{3}[\s-]?\d{3}[\s-]?\d{4}(?![\w-])")
-CARD_RE = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
-_NHS_CONTEXT = re.compile(r"nhs|health\s*(?:service\s*)?(?:no|number)", re.IGNORECASE)
-
-POSTCODE_AREAS = _words(
-    "AB AL B BA BB BD BH BL BN BR BS BT CA CB CF CH CM CO CR CT CV CW DA DD DE DG DH DL DN DT DY E EC EH EN EX FK "
-    "FY G GL GU HA HD HG HP HR HS HU HX IG IP IV JE GY IM KA KT KW KY L LA LD LE LL LN LS LU M ME MK ML N NE NG "
-    "NN NP NR NW OL OX PA PE PH PL PO PR RG RH RM S SA SE SG SK SL SM SN SO SP SR SS ST SW SY TA TD TF TN TQ TR "
-    "TS TW UB W WA WC WD WF WN WR WS WV YO ZE"
-)
-POSTCODE_RE = re.compile(r"(?<![\w])([A-Z]{1,2})(\d[A-Z\d]?)\s*(\d[A-Z]{2})(?![\w])", re.IGNORECASE)
-PARTIAL_POSTCODE_RE = re.compile(r"(?<![\w-])([A-Z]{1,2})(\d{1,2}[A-Z]?)(?:\s(\d)(?![\w\d]))?(?![\w-])", re.IGNORECASE)
-_POSTCODE_CUE = re.compile(r"post\s?code|area|district", re.IGNORECASE)
-
-_MONTH = (
-    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
-    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
-)
-DATE_RE = re.compile(
-    rf"(?<![\w/.-])(?:\d{{1,2}}[/.\-]\d{{1,2}}[/.\-](?:\d{{4}}|\d{{2}})"
-    rf"|\d{{1,2}}(?:st|nd|rd|th)?(?:\s+of)?\s+{_MONTH},?\s+(?:\d{{4}}|'\d{{2}})"
-    rf"|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}})(?![\w/])",
-    re.IGNORECASE,
-)
-_DOB_CUE = re.compile(
-    r"(?:\bborn\b|\bd\.?\s?o\.?\s?b\b\.?|date\s+of\s+birth|\bbirth\s?day\b|\bbirth\s?date\b|\bdob\b)",
-    re.IGNORECASE,
-)
-
-_STREET_SUFFIX = (
-    r"(?:Road|Rd|Street|St|Avenue|Ave|Lane|Ln|Close|Drive|Dr|Way|Crescent|Cres|Court|Ct|Place|Pl|Terrace|Tce|"
-    r"Gardens|Gdns|Grove|Hill|Park|Walk|Square|Sq|Mews|Row|Parade|Rise|View|Vale|Green|Broadway|Boulevard|Approach|"
-    r"Leaze|Mead|Path|Lawn|Wharf|Quay|Yard|Fields|Heights|Gate|End|Hollow|Bank|Causeway)"
-)
-_BUILDING_SUFFIX = r"(?:House|Court|Tower|Towers|Heights|Lodge|Point|Block|Building|Mansions|Flats|Hall)"
-_STREET_WORD = r"[A-Za-z][A-Za-z'’-]*"
-# Words that do not start or continue a street name ("20 people at the park" is not an address).
-_NOT_STREET = (
-    r"(?:the|a|an|at|in|on|of|to|and|or|for|from|by|with|near|off|per|people|kids|children|men|women|families|"
-    r"years?|months?|weeks?|days?|hours?|minutes?|times?|pounds?|miles?|mins?|percent|bed|beds|bedroom|flats?|"
-    r"houses?|homes?|rooms?|doors?|streets?|roads?)"
-)
-_NUMBER = r"(?:(?:no\.?|number)\s*)?\d{1,4}[A-Za-z]?(?:\s?[-–]\s?\d{1,4}[A-Za-z]?)?"
-_FLAT = r"(?:Flat|Apartment|Apt|Unit|Room|Maisonette)\s*\d{1,4}[A-Za-z]?"
-_STREET = (
-    rf"(?:(?!{_NOT_STREET}\b){_STREET_WORD}\s+){{1,3}}{_STREET_SUFFIX}(?:\s+(?:North|South|East|West|Upper|Lower))?"
-)
-_ESTATE = r"(?:[A-Z][A-Za-z'’-]+\s+){1,2}(?:Park|Estate|House|Court|Gardens|Buildings),\s*"
-ADDRESS_RE = re.compile(
-    rf"(?<![\w])(?:{_ESTATE})?(?:{_FLAT},?\s*(?:of\s+|in\s+)?)?"
-    rf"{_NUMBER},?\s+{_STREET}\b",
-    re.IGNORECASE,
-)
-# "Flat 12 Twinnell House", "Flat 14, Barton House": a flat number in a named block.
-FLAT_BUILDING_RE = re.compile(rf"(?<![\w])(?i:{_FLAT}),?\s*(?:[A-Z][A-Za-z'’-]+\s+){{1,2}}{_BUILDING_SUFFIX}\b")
-# "71 Ridingleaze, BS11 0QD": a number and a name followed by a postcode is an address even without "Road".
-NUMBER_NAME_POSTCODE_RE = re.compile(
-    rf"(?<![\w])(?:(?i:{_FLAT}),?\s*)?\d{{1,4}}[A-Za-z]?\s+(?:[A-Z][A-Za-z'’-]+\s?){{1,3}}(?=,?\s*[A-Z]{{1,2}}\d[A-Z\d]?\s*\d[A-Z]{{2}}\b)"
-)
-
-
-def nhs_checksum_ok(digits: str) -> bool:
-    """NHS numbers: 10 digits whose last one is the mod-11 check digit of the first nine."""
-    if len(digits) != 10 or not digits.isdigit():
-        return False
-    total = sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1), strict=True))
-    check = 11 - total % 11
-    check = 0 if check == 11 else check
-    return check != 10 and check == int(digits[9])
-
-
-def luhn_ok(digits: str) -> bool:
-    """Payment card numbers: 13-19 digits passing the Luhn check."""
-    if not 13 <= len(digits) <= 19 or not digits.isdigit():
-        return False
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 1:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
-def _digits(s: str) -> str:
-    return "".join(c for c in s if c.isdigit())
-
-
-def _uk_phone(candidate: str) -> bool:
-    digits = _digits(candidate)
-    stripped = candidate.lstrip("( ")
-    if stripped.startswith(("+44", "0044")):
-        national = digits[4:] if stripped.startswith("0044") else digits[2:]
-        national = national[1:] if national.startswith("0") else national
-        return len(national) in (9, 10) and national[0] in "123578"
-    return digits.startswith("0") and len(digits) in (10, 11) and digits[1] in "123578"
-
-
-def _trim_url(s: str) -> str:
-    return s.rstrip(".,;:!?)'\"’")
-
-
-def find_structured(text: str) -> list[Span]:
-    """Rule-based findings of every structured type, possibly overlapping (merged later by priority)."""
-    spans: list[Span] = []
-    add = spans.append
-    for m in EMAIL_RE.finditer(text):
-        add(Span(m.start(), m.end(), EMAIL))
-    for m in URL_RE.finditer(text):
-        value = _trim_url(m.group(0))
-        if "@" in text[max(0, m.start() - 1) : m.start()]:
-            continue  # the domain of an email address
-        add(Span(m.start(), m.start() + len(value), URL))
-    for m in HANDLE_RE.finditer(text):
-        add(Span(m.start(), m.end(), HANDLE))
-    for m in BARE_HANDLE_RE.finditer(text):
-        value = m.group(0)
-        if _FILE_ENDINGS.search(value) or re.fullmatch(r"(?:[a-z]\.)+[a-z]?", value, re.IGNORECASE):
-            continue  # "form.pdf", "e.g", "a.m"
-        separators = value.count("_") + value.count(".")
-        if "_" in value or separators >= 2 or _SOCIAL_CUE.search(text, 0, m.start()):
-            add(Span(m.start(), m.end(), HANDLE))
-    for m in SPELLED_EMAIL_RE.finditer(text):
-        local, at, domain = m.group("local"), m.group("at"), m.group("domain").lower()
-        spelled = at.strip() != "@" and (at.strip().lower() != "at" or re.search(r"dot", domain + local, re.I))
-        provider = re.split(r"[\s.(\[{]", domain, maxsplit=1)[0] in _MAIL_PROVIDERS
-        if at.strip() == "@" and not re.search(r"\bdot\b|\(dot\)|\[dot\]", m.group(0), re.IGNORECASE):
-            continue  # an ordinary address: EMAIL_RE has it
-        if at.strip().lower() == "at" and not (spelled or provider):
-            continue  # "we shop at tesco.com"
-        if " " not in local.strip() and local.lower() in common_words() and at.strip().lower() == "at":
-            continue  # "shop at tesco dot com": a word, not a mailbox
-        add(Span(m.start(), m.end(), EMAIL))
-    for m in VEHICLE_CURRENT_RE.finditer(text):
-        value = m.group(0)
-        cue = _VEHICLE_CUE.search(text, 0, m.start())
-        # In lower case with a space it could be a postcode district and a word ("bs16 the"): needs a cue.
-        if value.isupper() or " " not in value or cue:
-            add(Span(m.start(), m.end(), VEHICLE_REG))
-    for m in VEHICLE_OLD_ANY_RE.finditer(text):
-        if VEHICLE_OLD_RE.fullmatch(m.group(0)) or _VEHICLE_CUE.search(text, 0, m.start()):
-            add(Span(m.start(), m.end(), VEHICLE_REG))
-    for m in CARD_RE.finditer(text):
-        if luhn_ok(_digits(m.group(0))) and m.group(0)[0] != "0":
-            add(Span(m.start(), m.end(), CARD_NUMBER))
-    for m in NHS_RE.finditer(text):
-        digits = _digits(m.group(0))
-        context = _NHS_CONTEXT.search(text[max(0, m.start() - 30) : m.start()])
-        if (digits[0] != "0" and nhs_checksum_ok(digits)) or (context and not digits.startswith("0")):
-            add(Span(m.start(), m.end(), NHS_NUMBER))
-    for m in NI_RE.finditer(text):
-        add(Span(m.start(), m.end(), NI_NUMBER))
-    for m in PHONE_RE.finditer(text):
-        value = m.group(0).rstrip(" -.(")
-        start = m.start()
-        if value.startswith("(") and ")" not in value:
-            value, start = value[1:], start + 1  # "Kate (07700 900317)": the bracket belongs to the sentence
-        if _uk_phone(value):
-            add(Span(start, start + len(value), PHONE))
-    for m in POSTCODE_RE.finditer(text):
-        if m.group(1).upper() in POSTCODE_AREAS:
-            add(Span(m.start(), m.end(), POSTCODE))
-    for m in PARTIAL_POSTCODE_RE.finditer(text):
-        area = m.group(1)
-        if area.upper() not in POSTCODE_AREAS:
-            continue
-        cue = _POSTCODE_CUE.search(text[max(0, m.start() - 20) : m.start()])
-        # Single-letter areas (M5, A-roads aside) and lower case need a cue: "M32" is a motorway in Bristol.
-        if (len(area) == 1 or not area.isupper()) and not cue:
-            continue
-        add(Span(m.start(), m.end(), POSTCODE))
-    for m in DATE_RE.finditer(text):
-        before = text[max(0, m.start() - 40) : m.start()]
-        # The cue must be in the same clause: no full stop between the cue and the date.
-        cues = list(_DOB_CUE.finditer(before))
-        cue = cues[-1] if cues else None
-        if cue is not None and not re.search(r"[.;!?]\s", before[cue.end() :]):
-            add(Span(m.start(), m.end(), DATE_OF_BIRTH))
-    for regex in (ADDRESS_RE, FLAT_BUILDING_RE, NUMBER_NAME_POSTCODE_RE):
-        for m in regex.finditer(text):
-            value = m.group(0).rstrip(" ,")
-            add(Span(m.start(), m.start() + len(value), ADDRESS))
-    return spans
-
 
 # ---------------------------------------------------------------------------------------------------------------
 # Names
@@ -544,7 +177,7 @@ _LOWER_NAME_NEXT = re.compile(
 _AMBIGUOUS_START_NEXT = re.compile(r"(?:['’]s\b|\s+and\s+(?:her|his|their)\b|\s+[A-Z][a-z]+\b|,)")
 # Endings of ordinary words that the small model sometimes takes for a name at the start of a sentence.
 _WORD_SUFFIX = re.compile(r"(?:ed|ive|ing|ly|ful|ous|able|ible|ness|ment|less|ist|ism)$")
-_DEMONYMS = _words(
+_DEMONYMS = words_of(
     "somali sudanese eritrean ethiopian syrian afghan kurdish iraqi iranian yemeni arab arabic polish romanian roma "
     "ukrainian russian lithuanian latvian bulgarian albanian slovak czech hungarian portuguese spanish italian "
     "turkish caribbean jamaican nigerian ghanaian congolese zimbabwean african pakistani bangladeshi indian "
@@ -647,15 +280,15 @@ class Redactor:
         spans = find_structured(text)
         # Names are found on the text with curly apostrophes straightened (same length: offsets hold).
         spans += self._names(text.replace("’", "'"), entities, keep, spans)
-        merged = _merge(spans)
+        merged = merge(spans)
         kept_places = tuple(p for p in places if not any(s.start < p.end and p.start < s.end for s in merged))
-        return Redaction(_render(text, merged), tuple(merged), kept_places)
+        return Redaction(render(text, merged), tuple(merged), kept_places)
 
     # -- names -----------------------------------------------------------------------------------------------------
 
     def _looks_like_name(self, word: str, text: str, start: int) -> bool:
         low = word.lower().strip("'’")
-        if low in _NOT_NAMES or len(low) < 2:
+        if low in NOT_NAMES or len(low) < 2:
             return False
         if low in self.given_names:
             return True
@@ -710,7 +343,7 @@ class Redactor:
             if overlaps_keep(start, end):
                 for piece_start, piece_end in _outside(start, end, keep):
                     piece = text[piece_start:piece_end].strip(" ,.-'’")
-                    if piece and piece.lower() not in _NOT_NAMES and piece[:1].isupper() and len(piece) > 1:
+                    if piece and piece.lower() not in NOT_NAMES and piece[:1].isupper() and len(piece) > 1:
                         offset = text.index(piece, piece_start)
                         names.append(Span(offset, offset + len(piece), NAME))
                 continue
@@ -731,7 +364,7 @@ class Redactor:
             word_clean = re.sub(r"['’]s$", "", word)
             end = start + len(word_clean)
             low = word_clean.lower().strip("'’-")
-            if low in _NOT_NAMES or len(low) < 2 or low in _DEMONYMS:
+            if low in NOT_NAMES or len(low) < 2 or low in _DEMONYMS:
                 continue
             if low == "tel" and re.match(r"\s*(?:[:.#]|no\b|\d)", text[end:], re.IGNORECASE):
                 continue  # "Tel: 0117...": the label of a phone number
@@ -748,11 +381,11 @@ class Redactor:
                 # "john smith keeps", "tatenda moyo about": a lower-case surname, or a word acting like one.
                 after_follow = text[end + follow.end() :]
                 f = follow.group(1).lower()
-                if f in self.common or f in _NOT_NAMES or len(f) < 3:
-                    if not re.match(r"\s+(?:keeps|said|says|is|was|has)\b", after_follow) or f in _NOT_NAMES:
+                if f in self.common or f in NOT_NAMES or len(f) < 3:
+                    if not re.match(r"\s+(?:keeps|said|says|is|was|has)\b", after_follow) or f in NOT_NAMES:
                         follow = None
                     follow = None
-            if follow and follow.group(1).lower() not in _NOT_NAMES:
+            if follow and follow.group(1).lower() not in NOT_NAMES:
                 candidate_end = end + follow.end()
                 if not overlaps_keep(end + follow.start(1), candidate_end) and not _INSTITUTION_AFTER.match(
                     text, candidate_end
@@ -770,7 +403,7 @@ class Redactor:
         for span in found:
             for tok in _TOKEN_RE.findall(text[span.start : span.end]):
                 tok = re.sub(r"['’]s$", "", tok)
-                if len(tok) > 2 and tok.lower() not in _NOT_NAMES and not re.fullmatch(_TITLE, tok):
+                if len(tok) > 2 and tok.lower() not in NOT_NAMES and not re.fullmatch(_TITLE, tok):
                     tokens.add(tok)
         if tokens:
             pattern = re.compile(r"(?<![\w'])(?:" + "|".join(map(re.escape, sorted(tokens, key=len, reverse=True)))
@@ -864,7 +497,7 @@ class Redactor:
                 # "Funmilayo Okonkwo came in": two capitalised words that are no English words open the sentence.
                 nxt = re.match(rf"\s+({_CAP})", text[end:])
                 nxt_low = nxt.group(1).lower() if nxt else ""
-                return after or (bool(nxt) and nxt_low not in self.common and nxt_low not in _NOT_NAMES
+                return after or (bool(nxt) and nxt_low not in self.common and nxt_low not in NOT_NAMES
                                  and not any(s <= start and end <= e for s, e in not_person))  # fmt: skip
             # A capitalised word mid-sentence that is no English word, place or service: a name, unless spaCy
             # calls it a place, nationality, product or event (and it is in no name list).
@@ -882,9 +515,9 @@ class Redactor:
         def is_name_word(m: re.Match, first: bool) -> bool:
             word = re.sub(r"['’]s$", "", m.group(0)).rstrip(".")
             low = word.lower()
-            if low.replace(".", "") in _NOT_NAMES:
+            if low.replace(".", "") in NOT_NAMES:
                 return False
-            if low in _NOT_NAMES or low in _DEMONYMS:
+            if low in NOT_NAMES or low in _DEMONYMS:
                 return False
             if low in self.given_names:
                 return True
@@ -932,29 +565,3 @@ def _outside(start: int, end: int, ranges: Iterable[tuple[int, int]]) -> list[tu
                 nxt.append((e, b))
         pieces = nxt
     return pieces
-
-
-def _merge(spans: list[Span]) -> list[Span]:
-    """Union overlapping spans (and names separated only by spaces); the merged span takes the top-priority type."""
-    if not spans:
-        return []
-    spans = sorted(spans, key=lambda s: (s.start, -s.end))
-    merged: list[Span] = [spans[0]]
-    for span in spans[1:]:
-        last = merged[-1]
-        if span.start < last.end:
-            label = min(last.label, span.label, key=_PRIORITY.__getitem__)
-            merged[-1] = Span(last.start, max(last.end, span.end), label)
-        else:
-            merged.append(span)
-    return merged
-
-
-def _render(text: str, spans: Sequence[Span]) -> str:
-    out, pos = [], 0
-    for span in spans:
-        out.append(text[pos : span.start])
-        out.append(PLACEHOLDERS[span.label])
-        pos = span.end
-    out.append(text[pos:])
-    return "".join(out)

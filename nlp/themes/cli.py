@@ -10,10 +10,14 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from nlp.models import Theme, ThemeAssignment, active_model
-from nlp.theme_tasks import refit_in_steps
+from nlp.themes import queries
+from nlp.themes.models import Theme, ThemeAssignment, active_model
+from nlp.themes.tasks import refit_in_steps, refit_themes
 from submissions.models import Observation
+from webapp import transactions
+from webapp.disclosure import Tally, method_note, release
 from webapp.extensions import db
+from webapp.jobs import enqueue
 from webapp.models import Partnership
 from webapp.operations import OperationError
 
@@ -43,12 +47,9 @@ def _partnerships(slug: str | None) -> list[Partnership]:
 def refresh_command(slug: str | None, on_workers: bool) -> None:
     """Refit themes: embed what is missing, fit a new version, keep theme ids and curated names, print a summary."""
     if on_workers:
-        from nlp.theme_tasks import refit_themes
-        from webapp.jobs import enqueue
-
-        partnership_id = _partnerships(slug)[0].id if slug else None
-        job = enqueue("themes.refit", refit_themes, partnership_id)
-        db.session.commit()  # sent to the queue once committed
+        with transactions.command(what="themes refresh --on-workers"):  # sent to the queue once committed
+            partnership_id = _partnerships(slug)[0].id if slug else None
+            job = enqueue("themes.refit", refit_themes, partnership_id)
         click.echo(f"Queued job {job.id}; follow it at /jobs/{job.id} (each partnership's refit is listed there).")
         return
     failures = 0
@@ -63,16 +64,13 @@ def refresh_command(slug: str | None, on_workers: bool) -> None:
 
             try:
                 # In short transactions, as the background job does: the served site keeps writing meanwhile.
-                result = refit_in_steps(partnership.id, progress=progress)
+                with transactions.command(what=f"themes refresh {partnership.slug}"):
+                    result = refit_in_steps(partnership.id, progress=progress)
             except OperationError as exc:
-                db.session.rollback()
                 failures += 1
                 bar.render_finish()
                 click.echo(f"  not refitted: {exc.message}")
                 continue
-            except Exception:
-                db.session.rollback()
-                raise
         click.echo(f"  {result.summary()}")
         if result.new_theme_ids:
             click.echo(f"  new themes: {', '.join(map(str, result.new_theme_ids))}")
@@ -122,9 +120,6 @@ def export_command(out: Path, slug: str | None) -> None:
 @with_appcontext
 def show_command(slug: str | None) -> None:
     """List each partnership's active themes with their size (released as on the theme pages) and top terms."""
-    from nlp import queries
-    from webapp.disclosure import Tally, method_note, release
-
     for partnership in _partnerships(slug):
         model = active_model(partnership.id)
         if model is None:
@@ -137,6 +132,8 @@ def show_command(slug: str | None) -> None:
         sizes = queries.theme_counts(partnership)
         for theme_id in dict.fromkeys(model.changes.get("topic_theme_ids", [])):
             theme = db.session.get(Theme, theme_id)
+            if theme is None:  # never: a version's themes outlive it (merged or hidden, not deleted)
+                continue
             flags = [f for f, on in (("hidden", theme.hidden), ("signed off", theme.signed_off)) if on]
             size = "hidden, not counted" if theme.hidden else str(release(sizes.get(theme.id, Tally())))
             click.echo(

@@ -1,17 +1,28 @@
 """Theme pages for a partnership's convenors: lists (needs and assets apart), counts, a theme's page with quotes,
-curation forms and the refresh button. Routes only: rules are in nlp.operations and nlp.queries."""
+curation forms and the refresh button. Routes only: rules are in nlp.themes.operations and
+nlp.themes.queries."""
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from nlp import operations, queries
-from nlp.forms import NO_TARGET, NO_THEME, ActionForm, CorrectThemeForm, HideThemeForm, MergeThemeForm, RenameThemeForm
-from nlp.models import Theme, ThemeAssignment, active_model
+from nlp.themes import operations, periods, queries
+from nlp.themes.forms import (
+    NO_TARGET,
+    NO_THEME,
+    ActionForm,
+    CorrectThemeForm,
+    HideThemeForm,
+    MergeThemeForm,
+    RenameThemeForm,
+)
+from nlp.themes.models import Theme, ThemeAssignment, active_model
+from nlp.themes.tasks import refit_themes
 from submissions.models import Observation, ObservationKind
 from submissions.queries import quotable_observations, tally_columns
 from webapp import charts, disclosure, policy
@@ -85,14 +96,14 @@ def partnership_themes(slug: str):
     # Every figure names the larger figures shown for the same theme that contain it (its row's total, the theme's
     # all-kinds total and month on its own page): a total of fewer than k is never broken down.
     everything = queries.theme_counts(partnership)
-    all_nested = {t: queries.nesting(per_month, months) for t, per_month in queries.monthly_counts(
+    all_nested = {t: periods.nesting(per_month, months) for t, per_month in queries.monthly_counts(
         partnership, None, months[0], end).items()}  # fmt: skip
     sections = []
     for kind in ObservationKind:
         totals = queries.theme_counts(partnership, kind.value)
         monthly = queries.monthly_counts(partnership, kind.value, months[0], end)
         trends = queries.trends(partnership, kind.value, today)
-        rows = []
+        rows: list[dict[str, Any]] = []
         for theme_id, tally in totals.items():
             if theme_id not in themes:
                 continue
@@ -101,13 +112,13 @@ def partnership_themes(slug: str):
             if not _row_visible(total):
                 continue
             per_month = monthly.get(theme_id, {})
-            nested = queries.nesting(per_month, months)
+            nested = periods.nesting(per_month, months)
             # Each month names the larger cells shown anywhere that contain it: its row's total, the theme's total,
             # the quarters and year around it, and the same month, quarter and year over all kinds (the theme's page
             # may show those), so a small total is never broken down here. The sparkline is the same cells.
             around = (all_nested.get(theme_id, {}),)
-            cells = [p.count for p in queries.released_blocks(nested, months, 1, [tally, theme_total], around)]
-            spark = queries.periods(per_month, months, [tally, theme_total], around)
+            cells = [p.count for p in periods.released_blocks(nested, months, 1, [tally, theme_total], around)]
+            spark = periods.periods(per_month, months, [tally, theme_total], around)
             rows.append(
                 {
                     "theme": themes[theme_id],
@@ -146,7 +157,8 @@ def theme_detail(slug: str, theme_id: int):
     partnership = _partnership(slug)
     theme = _theme(partnership, theme_id)
     model = active_model(partnership.id)
-    quotes, members, areas, month_rows, total, chart, heatmap, moving = [], [], [], [], None, None, None, {}
+    quotes, members, areas, total, chart, heatmap, moving = [], [], [], None, None, None, {}
+    month_rows: list[periods.Period] = []
     made_by: dict[int, bool] = {}
     if model is not None:
         members = _members(partnership, model, theme)
@@ -157,7 +169,9 @@ def theme_detail(slug: str, theme_id: int):
                     ThemeAssignment.model_id == model.id,
                     ThemeAssignment.observation_id.in_([q.observation_id for q in members]),
                 )
-            ).all()
+            )
+            .tuples()
+            .all()
         )
         everything = queries.theme_counts(partnership)
         theme_tally = everything.get(theme.id, Tally())
@@ -256,14 +270,14 @@ def _places(partnership: Partnership, theme: Theme, theme_tally: Tally) -> list[
     return sorted(((name, r) for name, r in rows if _row_visible(r)), key=lambda x: x[0])
 
 
-def _monthly(partnership: Partnership, theme: Theme, theme_tally: Tally) -> tuple[list[queries.Period], str | None]:
+def _monthly(partnership: Partnership, theme: Theme, theme_tally: Tally) -> tuple[list[periods.Period], str | None]:
     """The theme's last 12 complete months at the finest grain that says something (months, else quarters, else the
-    year: :func:`nlp.queries.periods`, cells nested as on the list page), and their chart: periods not released as a
+    year: :func:`nlp.periods.periods`, cells nested as on the list page), and their chart: periods not released as a
     number are gaps carrying their words, never bars of 0."""
     today = date.today()
     months = _months(today)
     per_month = queries.monthly_counts(partnership, None, months[0], queries.month_start(today)).get(theme.id, {})
-    rows = queries.periods(per_month, months, [theme_tally])
+    rows = periods.periods(per_month, months, [theme_tally])
     first, last = months[0].strftime("%B %Y"), months[-1].strftime("%B %Y")
     spec = charts.periods(
         [
@@ -290,7 +304,7 @@ def _grain(rows) -> str:
     return {1: "month", 3: "quarter"}.get(months, "year")
 
 
-def _sparkline(theme: Theme, rows: list[queries.Period]) -> str | None:
+def _sparkline(theme: Theme, rows: list[periods.Period]) -> str | None:
     """The list's small trend of a row (months or quarters; a single year says nothing as a line)."""
     if len(rows) < 2 or not any(p.count.value for p in rows):
         return None
@@ -465,7 +479,6 @@ def hide(slug: str, theme_id: int):
         flash("Tick the box to confirm hiding the theme. It was not hidden.", "error")
     else:
         operations.set_hidden(theme, not theme.hidden, current_user)
-        db.session.commit()
         flash("Theme hidden." if theme.hidden else "Theme shown again.", "success")
     return _back(partnership, theme)
 
@@ -481,12 +494,9 @@ def sign_off(slug: str, theme_id: int):
 
 @bp.route("/<slug>/refresh", methods=["POST"], endpoint="refresh")
 def refresh(slug: str):
-    from nlp.theme_tasks import refit_themes
-
     partnership = _partnership(slug)
     if not ActionForm().validate_on_submit():
         flash("The form expired; please try again.", "error")
         return redirect(url_for("themes.partnership", slug=slug))
-    job = enqueue("themes.refit", refit_themes, partnership.id, created_by=current_user)
-    db.session.commit()
+    job = enqueue("themes.refit", refit_themes, partnership.id, created_by=current_user)  # sent once committed
     return redirect(url_for("jobs.status", job_id=job.id))

@@ -7,7 +7,8 @@ import sys
 import click
 from flask.cli import with_appcontext
 
-from webapp.extensions import db
+from nlp.redaction.operations import build_redactor, redact_observations_now
+from webapp import transactions
 
 
 @click.group("nlp", help="Redaction of personal data and place detection.")
@@ -49,13 +50,11 @@ def _one_line(text: str) -> str:
 @with_appcontext
 def redact_command(processes: int, batch_size: int) -> None:
     """Redact UTF-8 standard input, one item per line: exactly one redacted line out per line in, in order."""
-    from nlp.redaction_tasks import build_redactor
-
     lines = read_lines(sys.stdin.buffer.read())
     if not lines:
         return
     redactor, _ = build_redactor()
-    db.session.rollback()  # read-only: release the connection before the long part
+    transactions.end_read()  # read-only: release the connection before the long part
     out = sys.stdout.buffer
     for result in redactor.redact_many(lines, batch_size=batch_size, n_process=processes):
         out.write(_one_line(result.text).encode("utf-8") + b"\n")
@@ -68,9 +67,6 @@ def redact_command(processes: int, batch_size: int) -> None:
 @with_appcontext
 def redact_observations_command(redo: bool, processes: int) -> None:
     """Redact every stored observation that has no redaction yet (and suggest areas)."""
-    from nlp.redaction_tasks import redact_observations_now
-    from webapp.cli import transaction
-
-    with transaction():
+    with transactions.command(what="redact-observations"):
         count = redact_observations_now(None, redo=redo, n_process=processes)
     click.echo(f"Redacted {count} observations.")

@@ -19,15 +19,19 @@ trend says nothing about a count that the counts shown do not.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from typing import cast
 
-from sqlalchemy import String, select, type_coerce
+from flask import has_request_context, request
+from sqlalchemy import Select, String, select, type_coerce
+from werkzeug.local import LocalProxy
 
-from nlp.models import Theme, ThemeAssignment, ThemeModel, active_model
+from nlp.themes.models import Theme, ThemeAssignment, ThemeModel, active_model
 from submissions.models import Observation, ObservationKind
 from submissions.queries import partnership_observations
-from webapp.disclosure import Audience, Released, Tally, release
+from webapp.disclosure import Audience, Tally, release
 from webapp.extensions import db
 from webapp.models import Area, Partnership
 
@@ -45,17 +49,20 @@ def add_months(d: date, n: int) -> date:
     return date(d.year + y, m + 1, 1)
 
 
+def _request_dict() -> dict:
+    """The current request object's own attributes (the request behind Flask's proxy), where a request's memos live."""
+    return cast(LocalProxy, request)._get_current_object().__dict__
+
+
 def _read_memo(name: str) -> dict | None:
     """A dict kept for the current GET request (None elsewhere: a form that changes themes reads them afresh)."""
-    from flask import has_request_context, request
-
     if not has_request_context() or request.method not in ("GET", "HEAD"):
         return None
-    return request._get_current_object().__dict__.setdefault(f"commintel_{name}", {})
+    return _request_dict().setdefault(f"commintel_{name}", {})
 
 
 def _active_model(partnership_id: int) -> ThemeModel | None:
-    """:func:`nlp.models.active_model`, asked once per page: an area page asked it three times."""
+    """:func:`nlp.themes.models.active_model`, asked once per page: an area page asked it three times."""
     memo = _read_memo("active_models")
     if memo is None:
         return active_model(partnership_id)
@@ -64,7 +71,7 @@ def _active_model(partnership_id: int) -> ThemeModel | None:
     return memo[partnership_id]
 
 
-def _assigned_rows(partnership: Partnership, audience: Audience):
+def _assigned_rows(partnership: Partnership, audience: Audience) -> Select | None:
     """The statement of :func:`_counted_rows` before its theme check: ``(theme id, period start, area id, kind
     (its value), record key)`` of each observation ``audience`` counts under the active model with a theme (None:
     no model).
@@ -78,6 +85,8 @@ def _assigned_rows(partnership: Partnership, audience: Audience):
     if model is None:
         return None
     shared = partnership_observations(partnership, audience).whereclause
+    if shared is None:  # never: the sharing rule is a WHERE clause
+        raise ValueError("partnership_observations has no WHERE clause")
     return (
         select(
             ThemeAssignment.theme_id,
@@ -100,11 +109,9 @@ def _counted_rows(partnership: Partnership, audience: Audience) -> list[tuple[in
     each read cost 30-70 ms, most of those pages' time, see benchmarks/scale.py). Every count below is the same
     filter and the same exact sum over these rows as the SQL it replaced, so the same tallies and released values
     (tests/nlp/test_theme_counts_once.py keeps that SQL as its reference). Outside a request nothing is kept."""
-    from flask import has_request_context, request
-
     cache = {}
     if has_request_context():
-        cache = request._get_current_object().__dict__.setdefault("commintel_theme_rows", {})
+        cache = _request_dict().setdefault("commintel_theme_rows", {})
     key = (partnership.id, audience)
     if key not in cache:
         stmt = _assigned_rows(partnership, audience)
@@ -136,7 +143,7 @@ def _counted(
     start: date | None,
     end: date | None,
     audience: Audience,
-):
+) -> list[tuple[int, date, int | None, str, int]] | None:
     """The rows of :func:`_counted_rows` of one kind in the period [start, end) (as the SQL it replaced filtered)."""
     rows = _counted_rows(partnership, audience)
     if rows is None:
@@ -155,7 +162,7 @@ def _counted(
 # and dropped one frozen dataclass per observation and figure (100,000 a page at a million observations).
 
 
-def _add(cells: dict, key, record_key: int) -> None:
+def _add(cells: dict, key: object, record_key: int) -> None:
     cell = cells.get(key)
     if cell is None:
         cells[key] = [1, record_key]
@@ -305,7 +312,7 @@ def _two_sided_p(recent: int, n: int) -> float:
     """The exact two-sided binomial test's p-value of ``recent`` of ``n`` against 0.5. Kept per (recent, n): an area
     page tests every theme of both kinds and its area's needs (scipy takes ~0.8 ms a test, 20-40 ms a page), and
     the same small pairs come back on every page."""
-    from scipy.stats import binomtest
+    from scipy.stats import binomtest  # noqa: PLC0415 - heavy: scipy.stats takes ~0.5 s to load, only for trends
 
     return float(binomtest(recent, n, 0.5).pvalue)
 
@@ -346,7 +353,7 @@ def visible_themes(partnership: Partnership) -> list[Theme]:
     return list(themes)
 
 
-def visible_theme_labels_of(partnerships) -> dict[int, str]:
+def visible_theme_labels_of(partnerships: Iterable[Partnership]) -> dict[int, str]:
     """``{theme id: label}`` of the visible themes of each of ``partnerships`` (as :func:`visible_themes` of each),
     in two queries for all, reading labels only (a national funder's library lists thousands of themes, and a
     theme row carries its centroid)."""
@@ -380,7 +387,8 @@ def rolled_up(exact: dict[int | None, Tally], parents: dict[int, int | None] | N
         parents = parents_of(a for a in exact if a is not None)
     out: dict[int, list[int]] = {}
     for area_id, tally in exact.items():
-        node, seen = area_id, 0
+        node: int | None = area_id
+        seen = 0
         while node is not None and seen < 6:
             cell = out.get(node)
             if cell is None:
@@ -395,7 +403,8 @@ def rolled_up(exact: dict[int | None, Tally], parents: dict[int, int | None] | N
 def reaches(area_id: int, targets: set[int], parents: dict[int, int | None]) -> bool:
     """Whether ``area_id`` or an area above it, as far as :func:`rolled_up` climbs, is one of ``targets``: whether
     the observations placed there count in a target's roll-up."""
-    node, seen = area_id, 0
+    node: int | None = area_id
+    seen = 0
     while node is not None and seen < 6:
         if node in targets:
             return True
@@ -403,16 +412,14 @@ def reaches(area_id: int, targets: set[int], parents: dict[int, int | None]) -> 
     return False
 
 
-def parents_of(area_ids) -> dict[int, int | None]:
+def parents_of(area_ids: Iterable[int]) -> dict[int, int | None]:
     """``{area id: parent id}`` of ``area_ids`` and every area above them: one small query per level (at most six),
     not the parent of every area stored (80,000 rows with England's geography loaded). Within a request the
     parents read are kept: an area page rolls up the themes' places and then their last six months, the same
     areas or fewer."""
-    from flask import has_request_context, request
-
     known: dict[int, int | None] = {}
     if has_request_context():
-        known = request._get_current_object().__dict__.setdefault("commintel_area_parents", {})
+        known = _request_dict().setdefault("commintel_area_parents", {})
     parents: dict[int, int | None] = {}
     frontier = set(area_ids)
     for _ in range(6):
@@ -421,7 +428,8 @@ def parents_of(area_ids) -> dict[int, int | None]:
             break
         missing = frontier - known.keys()
         if missing:
-            known.update(db.session.execute(select(Area.id, Area.parent_id).where(Area.id.in_(sorted(missing)))).all())
+            rows = db.session.execute(select(Area.id, Area.parent_id).where(Area.id.in_(sorted(missing)))).all()
+            known.update((area, parent) for area, parent in rows)
         found = {i: known[i] for i in frontier if i in known}
         parents.update(found)
         frontier = {p for p in found.values() if p is not None}
@@ -429,96 +437,3 @@ def parents_of(area_ids) -> dict[int, int | None]:
 
 
 # Periods a page can say something about ------------------------------------------------------------------------------
-
-# Months, then quarters, then the whole year: the first at which at least half the periods are released as a number.
-GRAINS = (("month", 1), ("quarter", 3), ("year", 12))
-SHOWN_ENOUGH = 0.5
-
-
-@dataclass(frozen=True)
-class Period:
-    start: date
-    months: int  # 1, 3 or 12
-    count: Released
-
-    @property
-    def end(self) -> date:
-        """The first day after the period."""
-        return add_months(self.start, self.months)
-
-    @property
-    def label(self) -> str:
-        last = add_months(self.start, self.months - 1)
-        if self.months == 1:
-            return f"{self.start:%B %Y}"
-        if self.start.year == last.year:
-            return f"{self.start:%b}–{last:%b %Y}"
-        return f"{self.start:%b %Y}–{last:%b %Y}"
-
-
-def blocks(months: list[date], size: int) -> list[list[date]]:
-    """``months`` (consecutive, oldest first, a multiple of ``size`` long) in blocks of ``size`` ending with the last
-    month: the last quarter is the trend's "last 3 complete months", the one before it the trend's "3 before"."""
-    return [months[i : i + size] for i in range(0, len(months), size)]
-
-
-def nesting(per_month: dict[date, Tally], months: list[date]) -> dict[tuple[date, int], Tally]:
-    """``{(block start, block size): tally}`` for every month, quarter and the year of ``months``."""
-    out: dict[tuple[date, int], Tally] = {}
-    for _, size in GRAINS:
-        for block in blocks(months, size):
-            out[(block[0], size)] = Tally.total(per_month.get(m, Tally()) for m in block)
-    return out
-
-
-def containing(nested: dict[tuple[date, int], Tally], month: date, months: list[date], below: int = 1) -> list[Tally]:
-    """The tallies of the periods larger than ``below`` months that contain ``month`` (for ``within``)."""
-    out = []
-    for _, size in GRAINS:
-        if size <= below:
-            continue
-        for block in blocks(months, size):
-            if month in block:
-                out.append(nested.get((block[0], size), Tally()))
-    return out
-
-
-def released_blocks(
-    nested: dict[tuple[date, int], Tally],
-    months: list[date],
-    size: int,
-    within: list[Tally],
-    also: tuple[dict[tuple[date, int], Tally], ...] = (),
-) -> list[Period]:
-    """The blocks of ``size`` months, each released inside ``within``, the larger periods containing it, and the same
-    period and its larger ones in each of ``also`` (other nestings of the same months that contain these counts: the
-    theme's all-kinds counts around a row of one kind)."""
-    out = []
-    for block in blocks(months, size):
-        key = (block[0], size)
-        around = [*within, *containing(nested, block[0], months, below=size)]
-        for other in also:
-            around += [other.get(key, Tally()), *containing(other, block[0], months, below=size)]
-        out.append(Period(block[0], size, release(nested.get(key, Tally()), around)))
-    return out
-
-
-def periods(
-    per_month: dict[date, Tally],
-    months: list[date],
-    within: list[Tally],
-    also: tuple[dict[tuple[date, int], Tally], ...] = (),
-) -> list[Period]:
-    """A theme's counts over ``months`` (12 complete months), released at the finest grain that says something:
-    months when at least half of them are released as a number, else quarters, else the whole year.
-
-    Every cell names the larger periods containing it (and ``within``, the theme's totals, and ``also``; see
-    :func:`released_blocks`), so a quarter of fewer than k is never broken into months on any page: the theme list's
-    month columns are :func:`released_blocks` of the same cells."""
-    nested = nesting(per_month, months)
-    for _, size in GRAINS:
-        cells = released_blocks(nested, months, size, within, also)
-        numbers = sum(1 for p in cells if p.count.value is not None)
-        if numbers >= SHOWN_ENOUGH * len(cells) or size == GRAINS[-1][1]:
-            return cells
-    return []  # not reached: the year is always returned

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"  # nlp/data
 
 # spaCy entity labels that may name an area.
 PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
@@ -63,7 +63,7 @@ class Gazetteer:
         self._display = {normalise(n): n for n in self.names}
         if self.names:
             alternatives = "|".join(_pattern(n) for n in self.names)
-            self._regex = re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
+            self._regex: re.Pattern[str] | None = re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
         else:
             self._regex = None
 
@@ -83,9 +83,9 @@ class Gazetteer:
                 if part and part != name:
                     names.setdefault(part, code)
         for alias, area_name in (aliases or {}).items():
-            code = by_name.get(normalise(area_name))
-            if code is not None:
-                names.setdefault(alias, code)
+            alias_code = by_name.get(normalise(area_name))
+            if alias_code is not None:
+                names.setdefault(alias, alias_code)
         return cls(names)
 
     def __len__(self) -> int:
@@ -131,7 +131,7 @@ def suggest_area(mentions: Sequence[PlaceMention]) -> str | None:
     if not mentions:
         return None
     counts = Counter(m.area_code for m in mentions)
-    first = {}
+    first: dict[str, int] = {}
     for i, m in enumerate(mentions):
         first.setdefault(m.area_code, i)
     return max(counts, key=lambda code: (counts[code], -first[code]))

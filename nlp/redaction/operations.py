@@ -1,4 +1,5 @@
-"""Storing redactions and place suggestions: the thin layer between :mod:`nlp.redaction` and the database.
+"""Storing redactions and place suggestions: the thin layer between the redaction rules
+(:mod:`nlp.redaction.redactor`) and the database.
 
 - :func:`build_redactor` makes the app's Redactor (spaCy model from settings, the areas in the database as the
   gazetteer, the packaged allow-list plus ``COMMINTEL_REDACTION_KEEP``).
@@ -6,7 +7,8 @@
   batches, stores the text with the redaction version, and suggests an area where the submitter gave none. It
   flushes, sends :data:`nlp.signals.observations_redacted`, and never commits.
 - :func:`store_redactions` stores redactions computed outside the transaction (the background pipeline,
-  :mod:`nlp.pipeline`, which :data:`submissions.signals.observations_saved` sets going after commit).
+  :mod:`nlp.pipeline`, which :data:`submissions.signals.observations_saved` sets going after commit; the task and the
+  signal receiver are in :mod:`nlp.redaction.tasks`).
 
 Nothing here logs observation text: ids and counts only.
 """
@@ -15,15 +17,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import cast
 
-from celery import shared_task
-from flask import current_app
-from sqlalchemy import bindparam, case, select, update
+from flask import Flask, current_app
+from sqlalchemy import Table, bindparam, case, inspect, select, update
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.local import LocalProxy
 
 from nlp.models_loader import load_spacy
-from nlp.places import Gazetteer, bristol_aliases, suggest_area
-from nlp.redaction import Redactor, default_keep_list
+from nlp.redaction.places import Gazetteer, bristol_aliases, suggest_area
+from nlp.redaction.redactor import Redactor
+from nlp.redaction.spans import Redaction
+from nlp.redaction.words import default_keep_list
 from nlp.signals import observations_redacted
 from submissions.models import Observation
 from webapp.extensions import db
@@ -34,10 +40,21 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 256
 
 
+def _app() -> Flask:
+    """The app behind Flask's proxy: a signal's sender must be the app itself."""
+    return cast(LocalProxy, current_app)._get_current_object()
+
+
 def build_gazetteer() -> tuple[Gazetteer, dict[str, int]]:
     """The areas in the database (all but LSOAs, whose names are codes like "Bristol 032A") as a gazetteer, with
     the Bristol neighbourhood names as aliases of their wards; and the area id of every code."""
     try:
+        # Asked first, so that a fresh install (`commintel nlp redact` before `commintel db upgrade`) leaves nothing
+        # to roll back: no areas table (or no database), no area names to keep.
+        has_areas = inspect(db.session.connection()).has_table(Area.__tablename__)
+    except SQLAlchemyError:
+        has_areas = False
+    if has_areas:
         # Current areas first: a name both vintages carry (ward 2019 and ward 2024 "Ashley") suggests the current
         # area; the names only an earlier vintage had are still places, kept from redaction.
         areas = list(
@@ -47,9 +64,7 @@ def build_gazetteer() -> tuple[Gazetteer, dict[str, int]]:
                 .order_by(Area.current.desc(), Area.id)
             )
         )
-    except SQLAlchemyError:
-        # No database yet (e.g. `commintel nlp redact` on a fresh install): redact without area names to keep.
-        db.session.rollback()
+    else:
         log.warning("no areas table: redacting without the gazetteer")
         areas = []
     # The local authority's own name ("Bristol, City of") says nothing about where in the city: leave it out.
@@ -108,11 +123,11 @@ def redact_observations_now(
         log.info("redacted %s observations (ids %s..%s)", len(observations), chunk[0], chunk[-1])
     if done:
         # Listeners (theme assignment) defer their work until this transaction commits.
-        observations_redacted.send(current_app._get_current_object(), ids=done)
+        observations_redacted.send(_app(), ids=done)
     return len(done)
 
 
-def _apply(obs: Observation, result, version: str, area_ids: dict[str, int], now) -> None:
+def _apply(obs: Observation, result: Redaction, version: str, area_ids: dict[str, int], now: datetime) -> None:
     obs.redacted_text = result.text
     obs.redacted_at = now
     obs.redaction_version = version
@@ -121,7 +136,9 @@ def _apply(obs: Observation, result, version: str, area_ids: dict[str, int], now
         obs.suggested_area_id = area_ids.get(code) if code else None
 
 
-def prepare_redactions(texts: dict[int, str], results: Sequence, version: str, area_ids: dict[str, int]) -> list[dict]:
+def prepare_redactions(
+    texts: dict[int, str], results: Iterable[Redaction], version: str, area_ids: dict[str, int]
+) -> list[dict]:
     """The rows :func:`store_redactions` writes, computed before its transaction (so the lock is held only to
     write them). ``texts``: id → the raw text that was redacted, in the order of ``results``."""
     rows = []
@@ -139,7 +156,7 @@ def store_redactions(rows: list[dict]) -> list[int]:
     :data:`nlp.signals.observations_redacted`; returns the ids stored."""
     if not rows:
         return []
-    table, now = Observation.__table__, utcnow()
+    table, now = cast(Table, Observation.__table__), utcnow()
     statement = (
         update(table)
         .where(table.c.id == bindparam("b_id"), table.c.redacted_text.is_(None), table.c.text == bindparam("b_text"))
@@ -156,24 +173,6 @@ def store_redactions(rows: list[dict]) -> list[int]:
     stored = select(Observation.id).where(Observation.id.in_(ids), Observation.redacted_at == now)
     done = sorted(db.session.scalars(stored))
     if done:
-        observations_redacted.send(current_app._get_current_object(), ids=done)
+        observations_redacted.send(_app(), ids=done)
         log.info("redacted %s observations (ids %s..%s)", len(done), done[0], done[-1])
     return done
-
-
-@shared_task(name="nlp.redact_observations")
-def redact_observations(ids: list[int]) -> int:
-    """Redact these observations (those already redacted are left alone), in short batches; returns how many were
-    redacted. Kept for messages queued before the pipeline (:mod:`nlp.pipeline`) took over."""
-    from nlp.pipeline import run
-
-    return run([int(i) for i in ids]).get("redacted", 0)
-
-
-def on_observations_saved(sender, ids: list[int] | None = None, **_) -> None:
-    """Signal receiver: once the transaction commits (never on a rollback), ring the pipeline's doorbell; it redacts
-    and themes them in batches."""
-    if ids:
-        from nlp.pipeline import ring_after_commit
-
-        ring_after_commit(len(ids))

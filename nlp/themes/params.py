@@ -1,0 +1,148 @@
+"""The parameters of a theme fit (:class:`ThemeParams`, one place for every default) and what a fit returns
+(:class:`FitResult`, :class:`ThemeResult`). Plain values: no Flask, no database."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+
+MIN_DOCUMENTS = 40
+NO_THEME = -1
+LABEL_ASPECT = "KeyBERT"
+TOKEN = re.compile(r"(?u)\b\w\w+\b")
+
+
+class ThemeFitError(ValueError):
+    """A fit that cannot produce a usable model (too few documents, no themes found). Carries a clear message."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ThemeParams:
+    """Everything that decides a fit. Stored as JSON with every theme model version."""
+
+    seed: int = 42
+    n_neighbors: int = 15
+    n_components: int = 5
+    min_dist: float = 0.0
+    min_cluster_size: int | None = None  # None: grows with the corpus, see cluster_size()
+    min_samples: int | None = None
+    # 1 % of the corpus, between 5 and 18 (benchmarks/themes.py, tuning on NMI: on NHS comments 37 -> NMI 0.361,
+    # 18 -> 0.378, 10 -> 0.378 but 167 themes; on BBC 11 -> 0.508, 18 -> 0.603, 25 -> 0.583).
+    cluster_share: float = 0.01
+    max_min_cluster_size: int = 18
+    # No theme may hold more than this share of the corpus (HDBSCAN max_cluster_size): without it a small
+    # partnership's corpus falls into two blobs (on the 248 demo texts: 2 themes; with it: 16). A quarter keeps
+    # BBC's five sections (each about 23 % of the corpus) whole.
+    max_cluster_share: float = 0.25
+    min_df: int = 1
+    ngram_range: tuple[int, int] = (1, 2)
+    representation: str = "keybert"  # "keybert" or "ctfidf"
+    top_n_words: int = 10
+    outlier_similarity: float = 0.5
+    outlier_margin: float = 0.02
+    representative_docs: int = 5
+    # A term is kept only if it occurs in this many distinct observations (k: the suppression threshold) ...
+    term_min_observations: int = 5
+    # ... from at least this many sources (organisations; the public form counts as one). See shared_vocabulary.
+    term_min_sources: int = 2
+    # Speed (benchmarks/nlp_throughput.py; quality checked in benchmarks/themes.py). UMAP computes exact neighbours
+    # itself below 4,096 documents and switches to NNDescent above, whose numba compilation alone took most of a
+    # 10,000-observation fit; exact neighbours by blocked matrix products are faster up to this size, and exact.
+    exact_neighbours_up_to: int = 20_000
+    # UMAP's default is 500 epochs up to 10,000 documents and 200 above; 200 from this size on.
+    large_corpus: int = 5_000
+    large_corpus_epochs: int = 200
+    # UMAP is fitted on distinct texts, copies placed with their original (DistinctRowsUMAP, issue 17): a text copied
+    # more than n_neighbors times otherwise makes a graph component whose spectral start fails now and then.
+    umap_distinct_texts: bool = True
+    label_candidates: int = 100  # c-TF-IDF terms per theme that the KeyBERTInspired label re-ranks
+    # Names (issue 16): "phrase" - a noun phrase from the theme's own texts chosen by meaning (see name_themes);
+    # "terms" - the first three c-TF-IDF/KeyBERT terms that share no word (before issue 16).
+    naming: str = "phrase"
+    name_texts: int = 12  # representative texts per theme whose noun chunks are name candidates
+    # Guided themes (issue 16): "nudge" - a document nearest a category of the taxonomy (nearer than to the average
+    # document) is moved a quarter of the way towards that category's vector before UMAP, as BERTopic's guided
+    # topic modelling does; "supervised" - that and the category as a partial UMAP target; "none" - unguided.
+    guided: str = "nudge"
+    seed_weight: float = 0.25
+    # People's corrections: a machine-assigned text follows a corrected one when it is at least this similar to it
+    # and nearer to it than to its own theme's centroid (near-paraphrases move together), see follow_corrections.
+    follow_similarity: float = 0.8
+    # UMAP's weight of the partial labels (people's corrections, and categories when guided is "supervised") against
+    # the texts' own neighbourhoods (UMAP's default 0.5).
+    target_weight: float = 0.5
+
+    def cluster_size(self, n_docs: int) -> int:
+        if self.min_cluster_size:
+            return self.min_cluster_size
+        return int(min(self.max_min_cluster_size, max(5, round(n_docs * self.cluster_share))))
+
+    def samples(self, n_docs: int) -> int:
+        # HDBSCAN's default (min_samples = min_cluster_size) lumps a small corpus into one giant cluster; a smaller
+        # min_samples lets denser sub-groups stand apart (measured on 400 NHS comments: 3 themes -> 17).
+        if self.min_samples:
+            return self.min_samples
+        return max(3, self.cluster_size(n_docs) // 5)
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["ngram_range"] = list(self.ngram_range)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> ThemeParams:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if "ngram_range" in known:
+            known["ngram_range"] = tuple(known["ngram_range"])
+        return cls(**known)
+
+
+@dataclass
+class ThemeResult:
+    """One theme of a fit: ``topic`` is the fit's own number (0..n-1), not a stable id."""
+
+    topic: int
+    label: str
+    terms: list[str]
+    size: int
+    representative: list[int]  # indices into the fitted documents, nearest the centroid first
+    centroid: np.ndarray = field(repr=False)
+    description: str = ""  # one machine-made sentence (name_themes); empty with the "terms" naming
+
+
+@dataclass
+class FitResult:
+    topics: list[int]  # per document; -1 = unthemed
+    similarity: list[float]  # per document: cosine to its theme's centroid (to the nearest one for outliers)
+    themes: list[ThemeResult]
+    coherence: float  # mean NPMI of the themes' top words over this corpus (see npmi_coherence)
+    diversity: float
+    outlier_share: float
+    params: ThemeParams
+    n_documents: int
+    versions: dict = field(default_factory=dict)
+    model: Any = field(default=None, repr=False)  # the fitted BERTopic, for saving
+    # People's corrections (fit_themes ``fixed``): the topic each corrected group became.
+    group_topics: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def centroids(self) -> np.ndarray:
+        return np.vstack([t.centroid for t in self.themes]) if self.themes else np.zeros((0, 0), np.float32)
+
+
+def library_versions() -> dict:
+    out = {}
+    for pkg in ("bertopic", "umap-learn", "hdbscan", "scikit-learn", "sentence-transformers"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "missing"
+    return out

@@ -1,0 +1,68 @@
+"""Vectors and the outlier rule: normalised embeddings, theme centroids, :func:`assign` (nearest centroid if similar
+enough and clearly nearer than the runner-up, else no theme) and :func:`reduce_outliers`; a refit and the
+assignment of new observations between refits use the same rule. Plain values: no Flask, no database."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from nlp import embeddings
+from nlp.themes.params import NO_THEME, ThemeParams
+
+
+def normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.where(norms == 0, 1, norms)
+
+
+def centroids_of(embeddings: np.ndarray, topics: Sequence[int] | np.ndarray, n_topics: int) -> np.ndarray:
+    emb = normalise(embeddings)
+    labels = np.asarray(topics)
+    out = np.zeros((n_topics, emb.shape[1]), dtype=np.float32)
+    for t in range(n_topics):
+        members = emb[labels == t]
+        if len(members):
+            out[t] = members.mean(axis=0)
+    return normalise(out)
+
+
+def assign(
+    embeddings: np.ndarray, centroids: np.ndarray, min_similarity: float, margin: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The outlier rule: nearest centroid if similar enough and clearly nearer than the runner-up, else -1.
+
+    Returns (topics, similarity to the nearest centroid).
+    """
+    emb = normalise(np.atleast_2d(embeddings))
+    if centroids.size == 0:
+        return np.full(len(emb), NO_THEME), np.zeros(len(emb), dtype=np.float32)
+    sims = emb @ normalise(centroids).T
+    best = sims.argmax(axis=1)
+    best_sim = sims[np.arange(len(emb)), best]
+    runner_up = np.partition(sims, -2, axis=1)[:, -2] if sims.shape[1] > 1 else np.full(len(emb), -1.0)
+    ok = (best_sim >= min_similarity) & (best_sim - runner_up >= margin)
+    return np.where(ok, best, NO_THEME), best_sim.astype(np.float32)
+
+
+def reduce_outliers(
+    embeddings: np.ndarray, topics: Sequence[int] | np.ndarray, n_topics: int, params: ThemeParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """Apply the outlier rule to HDBSCAN's outliers only; clustered documents keep their theme."""
+    labels = np.asarray(topics).copy()
+    centroids = centroids_of(embeddings, labels, n_topics)
+    new, sim = assign(embeddings, centroids, params.outlier_similarity, params.outlier_margin)
+    outliers = labels == NO_THEME
+    labels[outliers] = new[outliers]
+    own = normalise(embeddings) @ centroids.T
+    similarity = np.where(labels >= 0, own[np.arange(len(labels)), np.clip(labels, 0, None)], sim)
+    return labels, similarity.astype(np.float32)
+
+
+def embed(embedding_model, texts: list[str]) -> np.ndarray:
+    """Vectors of short texts with whatever encoder the fit has (a BERTopic backend, an nlp.embeddings encoder)."""
+    if hasattr(embedding_model, "embed"):
+        return embedding_model.embed(texts)
+    return embeddings.encode(texts, model=embedding_model)  # by its module: tests memoise encode there
