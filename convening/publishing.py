@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from datetime import date
+from typing import TYPE_CHECKING
 
 from markupsafe import Markup
 
@@ -45,6 +47,9 @@ from webapp.models import (
     utcnow,
 )
 from webapp.operations import OperationError, record
+
+if TYPE_CHECKING:  # convening.pdf loads WeasyPrint: imported where a PDF is rendered
+    from convening.pdf import Limits, RenderResult
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +200,7 @@ def document_for_template(doc: dict) -> tuple[dict, dict[str, bytes]]:
     return {**doc, "sections": sections}, generated
 
 
-def render_document_pdf(doc: dict, limits=None):
+def render_document_pdf(doc: dict, limits: Limits | None = None) -> RenderResult:
     """The PDF of a document (draft or published version) through the one PDF helper."""
     from convening.pdf import render_pdf  # noqa: PLC0415 - heavy: convening.pdf loads WeasyPrint
 
@@ -286,7 +291,7 @@ def editions_to_render(version: BriefingVersion) -> list[tuple[Audience, dict]]:
     return todo
 
 
-def store_edition_pdf(version: BriefingVersion, audience: Audience, result) -> BriefingEdition | None:
+def store_edition_pdf(version: BriefingVersion, audience: Audience, result: RenderResult) -> BriefingEdition | None:
     """Store a rendered PDF on the version's edition for ``audience``, unless the version was withdrawn or the
     edition got a PDF of the current release meanwhile (another worker, the sweep). Flushes; the caller commits."""
     if version.is_withdrawn:
@@ -307,7 +312,9 @@ def store_edition_pdf(version: BriefingVersion, audience: Audience, result) -> B
     return edition
 
 
-def render_version_pdf(version: BriefingVersion, progress=None) -> BriefingVersion:
+def render_version_pdf(
+    version: BriefingVersion, progress: Callable[[int, str], object] | None = None
+) -> BriefingVersion:
     """Render and store, in this transaction, the PDF of each edition that needs one (safe to run again). For the
     command line, the demo and tests; the background task renders outside the transaction (convening.tasks)."""
     todo = editions_to_render(version)
