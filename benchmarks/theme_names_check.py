@@ -85,16 +85,17 @@ def captured_inputs(texts, vectors, encoder) -> tuple:
     from nlp.themes import fitting, naming
 
     kept = {}
-    original = naming.name_themes
+    original = fitting.name_themes  # the name the fit calls (imported from nlp.themes.naming)
+    assert original is naming.name_themes
 
     def keep(*args):
         kept["args"] = copy.deepcopy(args[0]), *args[1:]
 
-    naming.name_themes = keep
+    fitting.name_themes = keep
     try:
         fitting.fit_themes(texts, vectors, embedding_model=encoder)
     finally:
-        naming.name_themes = original
+        fitting.name_themes = original
     return kept["args"]
 
 
