@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from convening.composer.facts import quoted_ids, without_observation
 from convening.composer.sections import quotes as quotes_section
+from convening.composer.sections.quotes import QuoteFacts
 from convening.composer.text import slug
 from convening.markdown import render_markdown
 from convening.models import (
@@ -187,7 +188,7 @@ def scrub_content(content: dict, observation_id: int, erased: ErasedText, record
         markdown = scrub_markdown(s.get("markdown", ""), erased)
         if len(remaining) != len(quotes) or markdown != s.get("markdown", ""):
             if s.get("kind") == SectionKind.QUOTES.value and not remaining and not markdown.strip(" \n>"):
-                markdown = quotes_section.markdown([])
+                markdown = quotes_section.render(QuoteFacts(Audience.PARTNERSHIP, ()))[0]
             s = {**s, "quotes": remaining, "markdown": markdown, "html": str(render_markdown(markdown))}
             changed = True
         sections.append(s)

@@ -16,7 +16,10 @@ Suppressed values (the source withheld them) are never filled in: they count as 
 from __future__ import annotations
 
 import math
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 
 import pandas as pd
 
@@ -111,6 +114,25 @@ def rollup_rows(
         method="mean of the areas inside (unweighted)",
         caveat=" ".join(c for c in (UNWEIGHTED, caveat) if c),
     )
+
+
+def rollup_periods(
+    rows: Iterable[tuple],
+    kind: str,
+    n_areas: int | None = None,
+    total_ranked: int = IOD2019_LSOAS,
+) -> list[tuple[str, date, Rollup]]:
+    """Per period, in time order: :func:`rollup_rows` of one indicator's values for the areas inside one parent.
+
+    ``rows`` are ``(period_start, period_key, value, rank, decile)``, one per child area and period. The area page's
+    figure for a ward and the briefing's indicator figures are both made here, so they are the same figure."""
+    groups: dict[tuple[date, str], list[tuple]] = defaultdict(list)
+    for start, key, *row in rows:
+        groups[(start, key)].append(tuple(row))
+    return [
+        (key, start, rollup_rows(children, kind, n_areas, total_ranked))
+        for (start, key), children in sorted(groups.items())
+    ]
 
 
 def rollup(

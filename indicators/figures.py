@@ -6,7 +6,6 @@ an area above it. Read-only; views render what these return. Comparisons with th
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -153,14 +152,8 @@ def _series(
     :func:`aggregation.series`, with the full :func:`aggregation.rollup` for the latest period only.
     """
     if len(frame) <= 5000:
-        groups: dict[tuple, list] = defaultdict(list)
         columns = [frame[c].tolist() for c in ("period_start", "period_key", "value", "rank", "decile")]
-        for start, key, value, rank, decile in zip(*columns, strict=True):
-            groups[(start, key)].append((value, rank, decile))
-        return [
-            (key, start, aggregation.rollup_rows(rows, kind.value, n_areas, ranked))
-            for (start, key), rows in sorted(groups.items())
-        ]
+        return aggregation.rollup_periods(zip(*columns, strict=True), kind.value, n_areas, ranked)
     values = aggregation.series(frame, kind.value, ranked)
     out = []
     for row in values.itertuples(index=False):

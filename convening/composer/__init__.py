@@ -9,9 +9,10 @@ Facts first, words after:
   each edition's quotes by its audience's rules, and gathers the shared facts;
   :mod:`~convening.composer.indicator_context` adds the official statistics.
 - :mod:`~convening.composer.edition`: an :class:`~convening.composer.edition.Edition` releases the cells for one
-  audience whenever it is shown, and :mod:`~convening.composer.sections` write each section's Markdown and charts
-  from it (:mod:`~convening.composer.charts`: the Vega-Lite specifications; :mod:`~convening.composer.text`: what
-  makes typed text safe in Markdown).
+  audience whenever it is shown (:mod:`~convening.composer.counts`: a released cell and a group's change), and
+  :mod:`~convening.composer.sections` build each section's typed facts from it, then write its Markdown and charts
+  from those facts (:mod:`~convening.composer.charts`: the Vega-Lite specifications;
+  :mod:`~convening.composer.text`: what makes typed text safe in Markdown).
 
 Until a theme model exists observations are grouped by category, and the provenance appendix says so.
 """

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from convening.composer.counts import Count, GroupChange
 from convening.composer.sections import (
     actions,
     gaps,
@@ -63,18 +63,6 @@ WRITERS: dict[SectionKind, SectionWriter] = {
 }
 
 
-@dataclass(frozen=True)
-class GroupChange:
-    """One group's (theme's or category's) counts in the two periods, released for the edition, and which way it
-    moved: "rising", "falling", "steady" or "not comparable (small numbers)". Read by the headlines and questions."""
-
-    name: str
-    key: str  # the group's cells are g.<key>.now, g.<key>.before, g.<key>.<kind>
-    now: Released
-    before: Released
-    direction: str
-
-
 def wanted(kind: SectionKind, facts: dict) -> bool:
     """Whether a machine section is written for these facts (optional sections need their data)."""
     return kind is not SectionKind.INDEX or index.wanted(facts.get("shared", {}))
@@ -107,8 +95,12 @@ class Edition:
             return release(Tally())
         return release(Tally.from_json(cell), [self.tally(w) for w in cell.get("within", [])])
 
+    def count(self, key: str) -> Count:
+        """The cell released for this edition, shown as its placeholder in a draft (``tokens``)."""
+        return Count(key, self.rel(key), self.tokens)
+
     def n(self, key: str) -> str:
-        return f"{{{{n:{key}}}}}" if self.tokens else str(self.rel(key))
+        return str(self.count(key))
 
     def ng(self, group_key: str, part: str) -> str:
         return self.n(f"g.{group_key}.{part}")
@@ -136,7 +128,7 @@ class Edition:
         """Each group's change between the periods, judged on the released counts only."""
         rows = []
         for name, key in self.facts.get("groups", {}).items():
-            now, before = self.rel(f"g.{key}.now"), self.rel(f"g.{key}.before")
+            now, before = self.count(f"g.{key}.now"), self.count(f"g.{key}.before")
             n, b = now.value, before.value  # None exactly when suppressed
             if n is None or b is None:
                 direction = "not comparable (small numbers)"

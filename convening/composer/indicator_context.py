@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import contains_eager
 
 from convening.composer.focus import Focus, Geography
-from indicators import gaps
+from indicators import aggregation, gaps
 from indicators.deprivation import is_deprivation_index
 from indicators.models import Indicator, IndicatorDataset, IndicatorValue, ValueKind
+from indicators.values import ranked_areas
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel, Partnership
 
@@ -71,65 +71,62 @@ def indicator_context(partnership: Partnership, focus: Focus, geo: Geography, wa
         if ids and areas:
             for v in db.session.execute(
                 select(IndicatorValue.indicator_id, IndicatorValue.area_id, IndicatorValue.decile,
-                       IndicatorValue.value, IndicatorValue.suppressed, IndicatorValue.period_key,
-                       IndicatorValue.period_start)
+                       IndicatorValue.rank, IndicatorValue.value, IndicatorValue.suppressed,
+                       IndicatorValue.period_key, IndicatorValue.period_start)
                 .where(IndicatorValue.indicator_id.in_(ids), IndicatorValue.area_id.in_(areas))
                 .order_by(IndicatorValue.id)
             ):  # fmt: skip
                 values[v.indicator_id].append(v)
+    # Every figure is rolled up by indicators.aggregation, as the area page rolls up a ward's LSOAs: a briefing's
+    # figure for a ward is the figure on that ward's page.
     for ind in newest:
         ds = ind.dataset
-        if ind.value_kind is ValueKind.RANK and ind.level is AreaLevel.LSOA:
-            per_ward: dict[int, list[int]] = defaultdict(list)
-            for v in values[ind.id]:
-                if v.decile is not None:
-                    per_ward[lsoa_ward[v.area_id]].append(v.decile)
-            if not per_ward:
+        source = f"{ds.publisher or ds.title}, released {ds.release_label}, {ind.geography_label}"
+        if ind.id in ranks:
+            shares = _deprived_shares(ind, values[ind.id], lsoa_ward)
+            if shares is None:
                 continue
-            shares = {w: sum(1 for d in ds_ if d <= 2) / len(ds_) for w, ds_ in per_ward.items()}
+            period, share, per_ward = shares
             if is_deprivation_index(ind) or not deprived_share:
-                deprived_share = shares
-            all_deciles = [d for ds_ in per_ward.values() for d in ds_]
-            share = sum(1 for d in all_deciles if d <= 2) / len(all_deciles)
+                deprived_share = per_ward
             results.append(
                 {
                     "indicator": ind.name,
                     "value": f"{share:.0%} of LSOAs in the most deprived 20%",
-                    "period": values[ind.id][0].period_key,
+                    "period": period,
                     "trend": "single release",
-                    "source": f"{ds.publisher or ds.title}, released {ds.release_label}, {ind.geography_label}",
+                    "source": source,
                     "sort": -share,
                 }
             )
             _cite(sources, ds)
         else:
-            in_focus = values[ind.id]
-            if not in_focus:
+            # A rank above the LSOAs (none is published today) keeps the mean of its scores.
+            kind = "score" if ind.value_kind is ValueKind.RANK else ind.value_kind.value
+            points = [
+                (key, figure.value)
+                for key, _start, figure in aggregation.rollup_periods(
+                    ((v.period_start, v.period_key, None if v.suppressed else v.value) for v in values[ind.id]),
+                    kind,
+                )
+                if figure.value is not None
+            ]
+            if not points:
                 continue
-            by_period: dict[str, list[float]] = defaultdict(list)
-            starts: dict[str, date] = {}
-            for v in in_focus:
-                if v.value is not None and not v.suppressed:
-                    by_period[v.period_key].append(v.value)
-                    starts[v.period_key] = v.period_start
-            if not by_period:
-                continue
-            ordered = sorted(by_period, key=lambda p: starts[p])
-            latest = ordered[-1]
-            mean = sum(by_period[latest]) / len(by_period[latest])
+            latest, figure_now = points[-1]
             trend = "single period"
-            if len(ordered) > 1:
-                prev = sum(by_period[ordered[-2]]) / len(by_period[ordered[-2]])
-                trend = "up" if mean > prev * 1.02 else "down" if mean < prev * 0.98 else "about the same"
-                trend += f" since {ordered[-2]}"
+            if len(points) > 1:
+                before, prev = points[-2]
+                trend = "up" if figure_now > prev * 1.02 else "down" if figure_now < prev * 0.98 else "about the same"
+                trend += f" since {before}"
             unit = f" {ind.unit}" if ind.unit and ind.unit not in ("%",) else ind.unit or ""
             results.append(
                 {
                     "indicator": ind.name,
-                    "value": f"{mean:,.1f}{unit}",
+                    "value": f"{figure_now:,.1f}{unit}",
                     "period": latest,
                     "trend": trend,
-                    "source": f"{ds.publisher or ds.title}, released {ds.release_label}, {ind.geography_label}",
+                    "source": source,
                     "sort": 0,
                 }
             )
@@ -137,6 +134,34 @@ def indicator_context(partnership: Partnership, focus: Focus, geo: Geography, wa
     # Evidence gaps use the one rule of indicators.gaps (the area profiles and the city-wide list use it too):
     # the latest IMD's share of each ward's LSOAs in the most deprived 20%.
     return IndicatorContext(results[:MAX_MEASURES], gaps.deprived_shares(wards) or deprived_share, sources)
+
+
+def _deprived_shares(
+    ind: Indicator, rows: list, lsoa_ward: dict[int, int]
+) -> tuple[str, float, dict[int, float]] | None:
+    """A rank's latest period, the share of the focus wards' LSOAs in the most deprived 20% then, and each ward's
+    share (:func:`indicators.aggregation.rollup_periods`, a decile derived from the rank where it is missing); None
+    when no LSOA has a decile or rank."""
+    ranked = ranked_areas(ind)
+
+    def latest(of: list) -> tuple[str, aggregation.Rollup] | None:
+        points = aggregation.rollup_periods(
+            ((v.period_start, v.period_key, v.value, v.rank, v.decile) for v in of), "rank", None, ranked
+        )
+        return (points[-1][0], points[-1][2]) if points else None
+
+    whole = latest(rows)
+    share = whole[1].share_20 if whole is not None else None
+    if whole is None or share is None:
+        return None
+    period = whole[0]
+    in_period = [v for v in rows if v.period_key == period]
+    per_ward: dict[int, float] = {}
+    for ward in dict.fromkeys(lsoa_ward[v.area_id] for v in in_period):
+        found = latest([v for v in in_period if lsoa_ward[v.area_id] == ward])
+        if found is not None and found[1].share_20 is not None:
+            per_ward[ward] = found[1].share_20
+    return period, share, per_ward
 
 
 def _cite(sources: list[dict], ds: IndicatorDataset) -> None:

@@ -18,7 +18,7 @@ def trim(text: str) -> str:
     return text if len(text) <= MAX_QUOTE_CHARS else text[: MAX_QUOTE_CHARS - 1].rsplit(" ", 1)[0] + "…"
 
 
-def cell(text: str) -> str:
+def cell(text: object) -> str:
     """Text safe inside a Markdown table cell."""
     return " ".join(str(text).split()).replace("|", "/")
 

@@ -379,10 +379,13 @@ class Composer:
                     continue
                 ordered = sorted(by_period, key=lambda p: starts[p])
                 latest = ordered[-1]
-                mean = sum(by_period[latest]) / len(by_period[latest])
+                # A count is summed over the focus areas, as the area page sums a ward's LSOAs (issue 18: it was
+                # a mean per area here); rates and scores keep the plain mean.
+                summed = ind.value_kind is ValueKind.COUNT
+                mean = sum(by_period[latest]) / (1 if summed else len(by_period[latest]))
                 trend = "single period"
                 if len(ordered) > 1:
-                    prev = sum(by_period[ordered[-2]]) / len(by_period[ordered[-2]])
+                    prev = sum(by_period[ordered[-2]]) / (1 if summed else len(by_period[ordered[-2]]))
                     trend = "up" if mean > prev * 1.02 else "down" if mean < prev * 0.98 else "about the same"
                     trend += f" since {ordered[-2]}"
                 unit = f" {ind.unit}" if ind.unit and ind.unit not in ("%",) else ind.unit or ""

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from convening import operations as cops
 from convening import publishing
+from convening.composer.sections import headlines, needs_assets
 from convening.models import BriefingVersion, SectionKind
 from tests.convening.conftest import approve_all, edition, section_markdown, true_count
 from webapp.disclosure import Audience
@@ -37,11 +38,19 @@ def test_compose_drafts_every_section_machine_written_with_suppressed_counts(obs
     food_now = ed.rel("g.food.now")
     assert food_now.perturbed
     assert abs(food_now.value - 15) <= 4
-    headlines = section_markdown(briefing, SectionKind.HEADLINES)
-    # 3 food observations in the previous period: below k, shown as "fewer than 5", never as 3.
-    assert f"| Food | {food_now} | fewer than 5 |" in headlines
-    housing = f"| Housing and homelessness | {ed.rel('g.housing-and-homelessness.now')} | "
-    assert housing + f"{ed.rel('g.housing-and-homelessness.before')} |" in headlines
+    # The headlines' facts: each group's counts released for the edition, with the cells they came from.
+    facts = headlines.read(ed)
+    shown = {r.name: r for r in facts.shown}
+    food = shown["Food"]
+    assert (food.now.cell, food.now.released) == ("g.food.now", food_now)
+    assert food.before.released.hidden  # 3 in the previous period: below k, never shown as 3
+    housing = shown["Housing and homelessness"]
+    assert (housing.now.released, housing.before.released) == (
+        ed.rel("g.housing-and-homelessness.now"), ed.rel("g.housing-and-homelessness.before"))  # fmt: skip
+    # The one rendering check of the headlines: the rows as written, "fewer than 5" for the food before.
+    markdown = section_markdown(briefing, SectionKind.HEADLINES)
+    assert f"| Food | {food_now} | fewer than 5 | {food.direction} |" in markdown
+    assert f"| Housing and homelessness | {housing.now} | {housing.before} | {housing.direction} |" in markdown
     doc = publishing.briefing_document(briefing)
     chart_rows = next(s for s in doc["sections"] if s["kind"] == "headlines")["charts"][0]["spec"]["data"]["values"]
     assert not [r for r in chart_rows if r["label"] == "Food" and r["period"] == "Previous period"]
@@ -223,17 +232,16 @@ def test_themes_group_the_briefing_when_a_theme_model_is_active(observed, make_s
         db.session.add(nlp_models.ThemeAssignment(observation_id=obs.id, model_id=model.id, theme_id=theme.id))
     db.session.commit()
     briefing = cops.compose_briefing(make_session(), observed["users"]["convenor"])
-    headlines = section_markdown(briefing, SectionKind.HEADLINES)
-    assert "| Theme | This period | Previous period | Change |" in headlines
     ed = edition(briefing)
+    facts = headlines.read(ed)
+    assert facts.group_word == "Theme"
     key = briefing.facts["partnership"]["groups"]["Damp and mould"]
     assert true_count(briefing, f"g.{key}.now") == 6
     assert true_count(briefing, f"g.{key}.before") == 5
     # The group's change as the headlines read it (typed, released for the edition), then its row as written.
-    damp_change = next(c for c in ed.changes() if c.name == "Damp and mould")
-    assert (damp_change.key, damp_change.now, damp_change.before) == (
+    damp_change = next(c for c in facts.shown if c.name == "Damp and mould")
+    assert (damp_change.key, damp_change.now.released, damp_change.before.released) == (
         key, ed.rel(f"g.{key}.now"), ed.rel(f"g.{key}.before"))  # fmt: skip
-    assert f"| Damp and mould | {damp_change.now} | {damp_change.before} |" in headlines
     provenance = section_markdown(briefing, SectionKind.PROVENANCE)
     assert "version 3 (all-MiniLM-L6-v2" in provenance
     assert sorted(briefing.facts["shared"]["theme_ids"]) == sorted([pantry.id, damp.id])
@@ -245,9 +253,16 @@ def test_themes_group_the_briefing_when_a_theme_model_is_active(observed, make_s
 def test_small_groups_are_named_not_tabled(observed, make_observation, make_session):
     make_observation(category="safety-and-crime", text="Teenagers are being approached outside the shop at night.")
     briefing = cops.compose_briefing(make_session(), observed["users"]["convenor"])
-    headlines = section_markdown(briefing, SectionKind.HEADLINES)
-    assert "| Safety and crime |" not in headlines
-    assert "Fewer than 5 observations in each period: " in headlines
-    assert "Safety and crime" in headlines.split("Fewer than 5 observations in each period: ")[1]
-    needs = section_markdown(briefing, SectionKind.NEEDS_ASSETS)
-    assert "| Safety and crime |" not in needs  # its one observation is not broken down into needs and assets
+    ed = edition(briefing)
+    facts = headlines.read(ed)
+    assert "Safety and crime" in facts.small
+    assert "Safety and crime" not in [r.name for r in facts.shown]
+    needs = needs_assets.read(ed)  # its one observation is not broken down into needs and assets
+    safety = next(r for r in needs.rows if r.name == "Safety and crime")
+    assert (safety.need.perturbed, safety.asset.perturbed) == (False, False)  # inside its group's "fewer than 5"
+    assert safety not in needs.shown
+    assert needs.shown  # the larger groups are
+    # The one rendering check of the needs and assets: the table has the groups shown, and only those.
+    markdown = section_markdown(briefing, SectionKind.NEEDS_ASSETS)
+    assert "| Safety and crime |" not in markdown
+    assert all(f"| {r.name} | {r.need} | {r.asset} |" in markdown for r in needs.shown)

@@ -23,6 +23,9 @@ from sqlalchemy import event, insert, select
 from convening import operations as cops
 from convening.composer.facts import compose
 from convening.models import Action, ActionStatus
+from indicators.figures import area_figures
+from indicators.models import ValueKind
+from indicators.values import period_label
 from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
 from submissions.operations import ensure_default_categories
 from tests.convening.reference_composer import reference_facts
@@ -188,6 +191,30 @@ def test_the_composer_stores_the_facts_the_object_composer_stored(busy):
         assert facts["shared"]["group_word"] == "Theme"
     groups = facts["partnership"]["groups"]  # the last: focused on two themes, one of them a merge target
     assert set(groups) == {"Theme 3", "Theme 5"}
+
+
+def test_a_briefing_figure_for_a_ward_is_the_figure_on_the_ward_page(busy):
+    """Same ward, indicator and period: the briefing's indicator fact equals the area page's figure (both rolled up
+    by indicators.aggregation). A count of a ward's LSOAs is their sum on both (the briefing used to average it)."""
+    partnership, convenor = busy["partnership"], busy["convenor"]
+    ward = next(a for a in partnership.areas if a.level is AreaLevel.WARD and a.name == "Lawrence Hill")
+    session = cops.create_session(partnership, "Lawrence Hill", HELD_ON, convenor, focus_area_ids=[ward.id])
+    db.session.commit()
+    facts, _composer = compose(session)
+    page = {f.indicator.name: f for f in area_figures(ward)}
+    kinds = set()
+    for row in facts["shared"]["indicators"]:
+        figure = page[row["indicator"]]
+        assert period_label(row["period"]) == figure.period, row["indicator"]
+        kind = figure.indicator.value_kind
+        kinds.add(kind)
+        if kind is ValueKind.RANK:
+            share_20 = row["value"].removesuffix(" of LSOAs in the most deprived 20%")
+            assert f"({share_20} in the 20%)" in figure.display, (row, figure.display)
+        else:
+            assert figure.value is not None
+            assert row["value"].startswith(f"{figure.value:,.1f}"), (row, figure.display)
+    assert {ValueKind.RANK, ValueKind.COUNT} <= kinds  # ranks and a count summed over LSOAs were compared
 
 
 def test_a_draft_issues_the_same_statements_however_many_observations_and_sessions(busy):

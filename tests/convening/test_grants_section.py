@@ -4,6 +4,7 @@ each edition's own released ward count, never by a hidden one."""
 from __future__ import annotations
 
 from convening import operations as cops
+from convening.composer.sections import grants
 from convening.models import SectionKind
 from indicators.grants import importer
 from tests.convening.conftest import edition, section_markdown
@@ -40,12 +41,21 @@ def test_the_section_divides_by_each_editions_released_ward_count(observed, make
     assert money[str(ashley.id)]["pence"] == 900_000
     assert money[str(lawrence.id)]["pence"] == 300_000
     assert briefing.facts["shared"]["grants"]["authority_pence"] == 100_000
-    partnership = section_markdown(briefing, SectionKind.GRANTS)
+    facts = grants.read(edition(briefing))
+    assert (facts.imported, facts.per_head, facts.authority_pence) == (True, False, 100_000)
+    ward = next(w for w in facts.wards if w.name == "Ashley")
     shown = edition(briefing).rel(f"ward.{ashley.id}")
     assert shown.perturbed  # Ashley's observations are shown as a number to the partnership
+    assert (ward.pence, ward.grants, ward.observations.released) == (900_000, 1, shown)
+    assert ward.per_observation == 900_000 / shown.value
+    # The funders' edition counts only what is shared with funders (nothing here): nothing to divide by.
+    funders = grants.read(edition(briefing, "funders"))
+    ward = next(w for w in funders.wards if w.name == "Ashley")
+    assert (ward.pence, ward.observations.value, ward.per_observation) == (900_000, 0, None)
+    # The one rendering check of the section: each edition's row, the authority's money and the missing populations.
+    partnership = section_markdown(briefing, SectionKind.GRANTS)
     assert f"| Ashley | £9,000 | 1 | {shown} | {importer.amount_text(900_000 / shown.value)} |" in partnership
     assert "£1,000 was for the whole local authority" in partnership
     assert "No population figures are imported" in partnership
-    # The funders' edition counts only what is shared with funders (nothing here): nothing to divide by.
-    funders = section_markdown(briefing, SectionKind.GRANTS, "funders")
-    assert "| Ashley | £9,000 | 1 | 0 | not enough observations |" in funders
+    funders_markdown = section_markdown(briefing, SectionKind.GRANTS, "funders")
+    assert "| Ashley | £9,000 | 1 | 0 | not enough observations |" in funders_markdown

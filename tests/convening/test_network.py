@@ -12,12 +12,13 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from convening import operations as cops
+from convening.composer.sections import network
 from convening.models import SectionKind
 from convening.network import Mark, analyse, candidate_edges, shown_edges
 from convening.network_models import NetworkInvitation
 from convening.network_queries import organisations_released, read_marks, who_else
 from tests.conftest import sign_in
-from tests.convening.conftest import section_markdown
+from tests.convening.conftest import edition, section_markdown
 from webapp import disclosure
 from webapp.disclosure import Audience, Tally, release
 from webapp.extensions import db
@@ -315,28 +316,34 @@ def test_the_briefing_section_per_edition_and_after_an_erasure(themed, make_sess
     briefing = cops.compose_briefing(session, themed["users"]["convenor"])
     db.session.commit()
     assert SectionKind.NETWORK in {s.kind for s in briefing.sections}
-    text = section_markdown(briefing, SectionKind.NETWORK)
+    facts = network.read(edition(briefing))
     # Nobody agreed to be named: the edge is there, its organisations are not named.
     # The mutual aid's side is a true 5, always shown as 5; the food share's 6 is released through the table.
+    (link,) = facts.links
+    assert (link.first, link.second) == ("an organisation", "an organisation")
+    sides = [link.first_observations, link.second_observations]
+    assert 5 in {c.value for c in sides}
+    assert all(c.perturbed for c in sides)
+    assert any("Damp" in t.label for t in facts.lone_themes)  # a theme only one organisation reports
     themed["other_org"].network_named = True
     db.session.commit()
-    assert "| Lawrence Hill Food Share |" not in section_markdown(briefing, SectionKind.NETWORK)
-    assert "| Hartcliffe Mutual Aid | 5 |" in section_markdown(briefing, SectionKind.NETWORK)  # names keep capitals
+    (link,) = network.read(edition(briefing)).links  # names are read when the edition is read
+    assert {link.first, link.second} == {"an organisation", "Hartcliffe Mutual Aid"}
+    # The one rendering check of the section: a named side keeps its capitals, an unnamed one starts a row capitalised.
+    assert "| Hartcliffe Mutual Aid | 5 |" in section_markdown(briefing, SectionKind.NETWORK)
     themed["other_org"].network_named = False
     db.session.commit()
+    text = section_markdown(briefing, SectionKind.NETWORK)
     assert "| An organisation | " in text
     assert "| an organisation | 5 |" in text
-    assert "Lawrence Hill Food Share" not in text
-    assert "Hartcliffe Mutual Aid" not in text
     assert "Themes only one organisation reports" in text
-    assert "Damp" in text
     themed["org"].network_named = True
     db.session.commit()
     assert "Lawrence Hill Food Share" in section_markdown(briefing, SectionKind.NETWORK)
     # The funders' edition counts only what was shared with funders: no observation here, so no edge.
-    funders = section_markdown(briefing, SectionKind.NETWORK, "funders")
-    assert "No two organisations share" in funders
-    assert "| Organisation |" not in funders
+    funders = network.read(edition(briefing, "funders"))
+    assert funders.themed
+    assert funders.links == ()
 
 
 def test_a_funders_edition_never_names_organisations_of_other_partnerships(themed, make_session, make_org):

@@ -123,3 +123,17 @@ def test_a_total_never_gives_a_hidden_part_away():
     assert release(small).state is State.HIDDEN  # the total itself
     assert str(release(Tally(2, 20), [small])) == NOT_SHOWN
     assert str(release(Tally(0, 0), [small])) == NOT_SHOWN
+
+
+def test_rollup_periods_rolls_up_each_period_in_time_order():
+    # The area page's figure of a ward and the briefing's both come from here: per period, the same methods.
+    early, late = pd.Timestamp("2020-01-01").date(), pd.Timestamp("2020-02-01").date()
+    rows = [(late, "2020-02", 5.0), (early, "2020-01", 1.0), (late, "2020-02", None), (early, "2020-01", 2.0)]
+    points = aggregation.rollup_periods(rows, "count", n_areas=2)
+    assert [(key, start) for key, start, _ in points] == [("2020-01", early), ("2020-02", late)]
+    assert [r.value for _, _, r in points] == [3.0, 5.0]
+    assert "1 of 2 areas inside have no value" in points[1][2].caveat
+    ranks = [(early, "2019", None, 40.0, None), (early, "2019", None, None, 3), (early, "2019", None, None, 9)]
+    ((_, _, rank),) = aggregation.rollup_periods(ranks, "rank", total_ranked=1000)
+    assert rank.share_10 == pytest.approx(1 / 3)  # rank 40 of 1,000 is decile 1
+    assert rank.share_20 == pytest.approx(1 / 3)

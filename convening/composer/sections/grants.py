@@ -5,15 +5,17 @@ head and per observation, beside deprivation, with the "high need, low recorded 
 The composer stores the facts (money, grants and populations per ward: no counts of observations) with the shared
 facts; each edition writes the section from them and from its own released ward counts (``ward.<id>`` cells), so
 the funders' edition divides by what funders are shown and a ward whose count is not shown as a number reads "not
-enough observations".
+enough observations". :func:`read` gathers the section's typed facts from an edition, :func:`render` writes them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from convening.composer.counts import Count
 from convening.composer.focus import Focus
 from convening.composer.text import cell
 from indicators.gaps import DEPRIVED_SHARE
@@ -45,25 +47,80 @@ def facts(partnership: Partnership, wards: list[Area], focus: Focus) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class GrantWard:
+    """A focus ward's recorded funding in the period beside its need and its observations in this edition."""
+
+    name: str
+    pence: int
+    grants: int
+    population: float | None
+    observations: Count
+    share: float | None  # of its LSOAs in the most deprived 20%; None without deprivation data
+    low_funding: bool  # by the rule of indicators.grants.need
+
+    @property
+    def high_need_low_funding(self) -> bool:
+        return self.low_funding and self.share is not None and self.share >= DEPRIVED_SHARE
+
+    @property
+    def per_observation(self) -> float | None:
+        """Pence per observation released to this edition; None unless the count is shown as a number."""
+        return need.per_observation(self.pence, self.observations.released)
+
+
+@dataclass(frozen=True)
+class GrantFacts:
+    imported: bool  # grants were imported for the partnership
+    period: str
+    k: int
+    per_head: bool  # populations are imported: funding per head is judged
+    wards: tuple[GrantWard, ...]  # high need and low funding first, then the most deprived, then by name
+    authority_pence: int  # funding for the whole local authority, not shared out
+    drafting: bool  # a convenor's draft: per observation is worked out when read
+
+    @property
+    def flagged(self) -> list[str]:
+        return [w.name for w in self.wards if w.high_need_low_funding]
+
+
+def read(edition: Edition) -> GrantFacts:
+    grants = edition.shared.get("grants") or {}
+    period, k = edition.shared.get("period", ""), edition.k
+    if not grants.get("imported"):
+        return GrantFacts(False, period, k, False, (), 0, edition.tokens)
+    per_head = bool(grants.get("population"))
+    stored = edition.shared.get("wards", [])
+    money = [grants["wards"].get(str(w["id"]), {"pence": 0, "grants": 0, "population": None}) for w in stored]
+    flags, _ = need.low_funding([(m["pence"], m["population"]) for m in money], per_head)
+    wards = [
+        GrantWard(w["name"], m["pence"], m["grants"], m["population"], edition.count(f"ward.{w['id']}"),
+                  w.get("share"), low)
+        for w, m, low in zip(stored, money, flags, strict=True)
+    ]  # fmt: skip
+    wards.sort(key=lambda w: (not w.high_need_low_funding, -(w.share or 0.0), w.name))
+    return GrantFacts(True, period, k, per_head, tuple(wards), grants.get("authority_pence") or 0, edition.tokens)
+
+
 def write(edition: Edition) -> tuple[str, list[dict]]:
     """(Markdown, charts) of the section for one edition."""
-    grants = edition.shared.get("grants") or {}
-    if not grants.get("imported"):
+    return render(read(edition))
+
+
+def render(facts: GrantFacts) -> tuple[str, list[dict]]:
+    if not facts.imported:
         return (
             "No grants in the 360Giving Data Standard have been imported for this partnership, so recorded funding "
             "cannot be set beside need. A convenor imports them on the *Grants* page.",
             [],
         )
-    per_head = bool(grants.get("population"))
-    wards = edition.shared.get("wards", [])
-    money = [grants["wards"].get(str(w["id"]), {"pence": 0, "grants": 0, "population": None}) for w in wards]
-    flags, _ = need.low_funding([(m["pence"], m["population"]) for m in money], per_head)
+    per_head = facts.per_head
     lines = [
-        f"Grants awarded in the briefing's period ({edition.shared.get('period', '')}) recorded in the imported "
+        f"Grants awarded in the briefing's period ({facts.period}) recorded in the imported "
         "360Giving files, by the ward their beneficiary location names; the wards of high need and low recorded "
         "funding first.",
         "",
-        need.rule(edition.k, per_head),
+        need.rule(facts.k, per_head),
         "",
     ]
     if not per_head:
@@ -71,34 +128,23 @@ def write(edition: Edition) -> tuple[str, list[dict]]:
     header = "| Ward | Recorded funding | Grants |" + (" Per head |" if per_head else "")
     header += " Observations | Per observation | Most deprived 20% | High need, low funding |"
     lines += [header, "|---|---:|---:|" + ("---:|" if per_head else "") + "---:|---:|---:|---|"]
-    flagged = []
-    rows = []
-    for w, m, low in zip(wards, money, flags, strict=True):
-        share = w.get("share")
-        rows.append(
-            (not (low and share is not None and share >= DEPRIVED_SHARE), -(share or 0.0), w["name"], w, m, low)
-        )
-    for *_, w, m, low in sorted(rows, key=lambda r: r[:3]):
-        share = w.get("share")
-        high_need = share is not None and share >= DEPRIVED_SHARE
-        if edition.tokens:
+    for w in facts.wards:
+        if facts.drafting:
             per_obs = "worked out when read"
         else:
-            value = need.per_observation(m["pence"], edition.rel(f"ward.{w['id']}"))
+            value = w.per_observation
             per_obs = amount_text(value) if value is not None else "not enough observations"
-        row = f"| {cell(w['name'])} | {amount_text(m['pence'])} | {m['grants']} |"
+        row = f"| {cell(w.name)} | {amount_text(w.pence)} | {w.grants} |"
         if per_head:
-            row += f" {amount_text(m['pence'] / m['population']) if m['population'] else 'not known'} |"
-        flag = high_need and low
-        if flag:
-            flagged.append(w["name"])
-        row += f" {edition.nward(w)} | {per_obs} | {f'{share:.0%}' if share is not None else 'not known'} |"
-        row += f" {'Yes' if flag else 'No'} |"
+            row += f" {amount_text(w.pence / w.population) if w.population else 'not known'} |"
+        share = f"{w.share:.0%}" if w.share is not None else "not known"
+        row += f" {w.observations} | {per_obs} | {share} | {'Yes' if w.high_need_low_funding else 'No'} |"
         lines.append(row)
     lines.append("")
-    if grants.get("authority_pence"):
-        lines += [f"{amount_text(grants['authority_pence'])} was for the whole local authority and is not shared out "
+    if facts.authority_pence:
+        lines += [f"{amount_text(facts.authority_pence)} was for the whole local authority and is not shared out "
                   "between wards.", ""]  # fmt: skip
+    flagged = facts.flagged
     lines.append(
         "High need, low recorded funding: " + ", ".join(flagged) + "."
         if flagged

@@ -1,10 +1,15 @@
-"""The headlines: this period against the previous one, what rose and fell, by theme (or category) and week."""
+"""The headlines: this period against the previous one, what rose and fell, by theme (or category) and week.
+
+:func:`read` gathers the section's typed facts from an edition (every count released), :func:`render` writes them.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from convening.composer.charts import bar_chart, chart, line_chart
+from convening.composer.counts import Count, GroupChange
 from convening.composer.facts import UNTHEMED
 from convening.composer.text import cell
 
@@ -12,66 +17,128 @@ if TYPE_CHECKING:
     from convening.composer.edition import Edition
 
 
+@dataclass(frozen=True)
+class WeekCounts:
+    """Needs and assets recorded in one week of the period."""
+
+    week: str
+    need: Count
+    asset: Count
+
+
+@dataclass(frozen=True)
+class HeadlineFacts:
+    """What the headlines say: the totals of both periods, each group's change, and the weeks."""
+
+    period: str
+    previous: str
+    where: str  # " in <the focus areas>", or empty
+    group_word: str
+    k: int
+    total_now: Count
+    total_before: Count
+    groups: tuple[GroupChange, ...]  # most observations first
+    weeks: tuple[WeekCounts, ...]
+    drafting: bool  # a convenor's draft: placeholders, no charts
+
+    @property
+    def broken_down(self) -> bool:
+        """Whether either period has k or more observations (else nothing is broken down)."""
+        return self.total_now.perturbed or self.total_before.perturbed
+
+    @property
+    def rising(self) -> list[GroupChange]:
+        return [r for r in self.groups if r.direction == "rising" and r.name != UNTHEMED]
+
+    @property
+    def falling(self) -> list[GroupChange]:
+        return [r for r in self.groups if r.direction == "falling" and r.name != UNTHEMED]
+
+    @property
+    def shown(self) -> list[GroupChange]:
+        """The groups in the table: k or more observations in either period."""
+        return [r for r in self.groups if r.now.perturbed or r.before.perturbed]
+
+    @property
+    def small(self) -> list[str]:
+        """The groups named only as having fewer than k observations in each period."""
+        shown = self.shown
+        return sorted(r.name for r in self.groups if r not in shown and (r.now.hidden or r.before.hidden))
+
+
+def read(edition: Edition) -> HeadlineFacts:
+    return HeadlineFacts(
+        period=edition.shared.get("period", ""),
+        previous=edition.shared.get("previous", ""),
+        where=edition.where(),
+        group_word=edition.group_word,
+        k=edition.k,
+        total_now=edition.count("total.now"),
+        total_before=edition.count("total.before"),
+        groups=tuple(edition.changes()),
+        weeks=tuple(
+            WeekCounts(week, edition.count(f"w.{week}.need"), edition.count(f"w.{week}.asset"))
+            for week in edition.facts.get("weeks", [])
+        ),
+        drafting=edition.tokens,
+    )
+
+
 def write(edition: Edition) -> tuple[str, list[dict]]:
-    total_now, total_before = edition.rel("total.now"), edition.rel("total.before")
+    return render(read(edition))
+
+
+def render(facts: HeadlineFacts) -> tuple[str, list[dict]]:
     lines = [
-        f"From {edition.shared.get('period', '')}, member organisations and residents recorded "
-        f"**{edition.n('total.now')}** observations{edition.where()}, against {edition.n('total.before')} in the "
-        f"previous period of the same length ({edition.shared.get('previous', '')}).",
+        f"From {facts.period}, member organisations and residents recorded "
+        f"**{facts.total_now}** observations{facts.where}, against {facts.total_before} in the "
+        f"previous period of the same length ({facts.previous}).",
         "",
     ]
-    if not (total_now.perturbed or total_before.perturbed):
-        lines.append(f"With fewer than {edition.k} observations in each period, they are not broken down further.")
+    if not facts.broken_down:
+        lines.append(f"With fewer than {facts.k} observations in each period, they are not broken down further.")
         return "\n".join(lines), []
-    rows = edition.changes()
-    rising = [r for r in rows if r.direction == "rising" and r.name != UNTHEMED]
-    falling = [r for r in rows if r.direction == "falling" and r.name != UNTHEMED]
+    rising, falling = facts.rising, facts.falling
     for label, group in (("Rising", rising), ("Falling", falling)):
         if group:
-            items = "; ".join(
-                f"{r.name} ({edition.ng(r.key, 'now')}, was {edition.ng(r.key, 'before')})" for r in group[:5]
-            )
+            items = "; ".join(f"{r.name} ({r.now}, was {r.before})" for r in group[:5])
             lines.append(f"- **{label}:** {items}.")
     if not rising and not falling:
         lines.append("- No group of observations rose or fell markedly between the two periods.")
-    shown = [r for r in rows if r.now.perturbed or r.before.perturbed]
-    small = sorted(r.name for r in rows if r not in shown and (r.now.hidden or r.before.hidden))
+    shown, small = facts.shown, facts.small
     if shown:
-        lines += ["", f"| {edition.group_word} | This period | Previous period | Change |", "|---|---:|---:|---|"]
-        lines += [
-            f"| {cell(r.name)} | {edition.ng(r.key, 'now')} | {edition.ng(r.key, 'before')} | {r.direction} |"
-            for r in shown
-        ]
+        lines += ["", f"| {facts.group_word} | This period | Previous period | Change |", "|---|---:|---:|---|"]
+        lines += [f"| {cell(r.name)} | {r.now} | {r.before} | {r.direction} |" for r in shown]
     if small:
-        lines += ["", f"Fewer than {edition.k} observations in each period: {', '.join(small)}."]
+        lines += ["", f"Fewer than {facts.k} observations in each period: {', '.join(small)}."]
     charts = []
-    if not edition.tokens:
+    if not facts.drafting:
         chart_rows = [
             {"label": r.name, "value": c.value, "period": series}
-            for r in rows
+            for r in facts.groups
             for series, c in (("This period", r.now), ("Previous period", r.before))
             if c.perturbed
         ]
+        word = facts.group_word.lower()
         if chart_rows:
             charts.append(
                 chart(
                     bar_chart(
                         chart_rows,
-                        f"Observations by {edition.group_word.lower()}",
+                        f"Observations by {word}",
                         "Observations",
                         "Observations this period and the previous one",
                         color_field="period",
                     ),
-                    f"Bar chart of observations by {edition.group_word.lower()} in this period and the previous "
+                    f"Bar chart of observations by {word} in this period and the previous "
                     "period; the table below gives the same figures.",
-                    f"This period: {edition.shared.get('period', '')}. Previous: {edition.shared.get('previous', '')}. "
-                    f"Counts below {edition.k} are not drawn.",
+                    f"This period: {facts.period}. Previous: {facts.previous}. Counts below {facts.k} are not drawn.",
                 )
             )
         weekly = [
-            {"week": week, "series": series, "value": c.value}
-            for week in edition.facts.get("weeks", [])
-            for series, c in (("Needs", edition.rel(f"w.{week}.need")), ("Assets", edition.rel(f"w.{week}.asset")))
+            {"week": w.week, "series": series, "value": c.value}
+            for w in facts.weeks
+            for series, c in (("Needs", w.need), ("Assets", w.asset))
             if c.perturbed
         ]
         if weekly:
@@ -79,7 +146,7 @@ def write(edition: Edition) -> tuple[str, list[dict]]:
                 chart(
                     line_chart(weekly, "Observations per week", "Needs and assets recorded per week"),
                     "Line chart of needs and assets recorded per week during the period.",
-                    f"Weeks with fewer than {edition.k} observations of a kind are not drawn.",
+                    f"Weeks with fewer than {facts.k} observations of a kind are not drawn.",
                 )
             )
     return "\n".join(lines), charts

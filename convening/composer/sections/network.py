@@ -7,7 +7,8 @@ edition (``net.<a>.<b>.<side>``, ``net.theme.<id>``): an erasure recounts them l
 is applied when the section is written, so an edge that falls below k after an erasure disappears. The funders'
 edition is counted from the funders' observations only (what the composer hands each edition).
 
-:func:`write` names an organisation only when it agreed to be named in the network (looked up when the edition is
+:func:`read` gathers an edition's typed facts (:class:`NetworkFacts`) and :func:`render` writes them; :func:`read`
+names an organisation only when it agreed to be named in the network (looked up when the edition is
 read, so withdrawing consent takes the name out of every edition read afterwards); others are "an organisation",
 and counted where they are grouped ("and fewer than 5 other organisations", a released count).
 """
@@ -15,10 +16,12 @@ and counted where they are grouped ("and fewer than 5 other organisations", a re
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from convening.composer.counts import Count
 from convening.composer.focus import Row
 from convening.network import Edge, Mark, Side, SingleTheme, candidate_edges, from_edges, single_organisation_themes
 from convening.network_queries import organisations_released
@@ -76,13 +79,46 @@ def _side(edition: Edition, key: str) -> Side:
     return Side(list(cell.get("ids", [])), Tally.from_json(cell))
 
 
-def write(edition: Edition) -> tuple[str, list[dict]]:
-    """(Markdown, charts) of the network section of ``edition``."""
+@dataclass(frozen=True)
+class NetworkLink:
+    """Two organisations linked by the themes they both report in a ward, each with its observations released."""
+
+    first: str  # its name where it agreed to be named, else "an organisation"
+    first_observations: Count
+    second: str
+    second_observations: Count
+    themes: tuple[str, ...]  # the shared themes' labels, sorted
+
+
+@dataclass(frozen=True)
+class LoneTheme:
+    """A theme only one organisation reports, with its observations released."""
+
+    label: str
+    observations: Count
+    organisation: str
+
+
+@dataclass(frozen=True)
+class NetworkFacts:
+    """The network of one edition: the links resting on k, heaviest first, and its shape in words (groups of
+    organisations named where they agreed to be, the others counted through a released count)."""
+
+    themed: bool  # the partnership has themes (else no network)
+    period: str
+    k: int
+    links: tuple[NetworkLink, ...]
+    communities: tuple[str, ...]
+    brokers: tuple[str, ...]
+    isolated: str  # the organisations linked to none, or empty
+    lone_themes: tuple[LoneTheme, ...]
+
+
+def read(edition: Edition) -> NetworkFacts:
     net = edition.facts.get("network") or {}
-    k = edition.k
+    k, period = edition.k, edition.shared.get("period", "")
     if not net.get("themed"):
-        return ("The organisation network links organisations by the themes they report: it needs the partnership's "
-                "themes, and there are none yet.", [])  # fmt: skip
+        return NetworkFacts(False, period, k, (), (), (), "", ())
     edges = []
     for first, second, themes, wards in net.get("edges", []):
         sides = {o: _side(edition, f"net.{first}.{second}.{o}") for o in (first, second)}
@@ -120,39 +156,72 @@ def write(edition: Edition) -> tuple[str, list[dict]]:
                          if shown else f"{organisations_released(unnamed)} organisations")  # fmt: skip
         return ", ".join(shown)
 
+    links = tuple(
+        NetworkLink(
+            name(e.first),
+            edition.count(f"net.{e.first}.{e.second}.{e.first}"),
+            name(e.second),
+            edition.count(f"net.{e.first}.{e.second}.{e.second}"),
+            tuple(sorted(labels.get(str(t), "a theme") for t in e.themes)),
+        )
+        for e in edges
+    )
+    return NetworkFacts(
+        themed=True,
+        period=period,
+        k=k,
+        links=links,
+        communities=tuple(group(c) for c in network.communities),
+        brokers=tuple(name(o) for o, _ in network.brokers),
+        isolated=group(network.isolated) if network.isolated else "",
+        lone_themes=tuple(
+            LoneTheme(
+                labels.get(str(s.theme_id), "a theme"),
+                edition.count(f"net.theme.{s.theme_id}"),
+                name(s.organisation_id),
+            )
+            for s in single
+        ),  # fmt: skip
+    )
+
+
+def write(edition: Edition) -> tuple[str, list[dict]]:
+    """(Markdown, charts) of the network section of ``edition``."""
+    return render(read(edition))
+
+
+def render(facts: NetworkFacts) -> tuple[str, list[dict]]:
+    if not facts.themed:
+        return ("The organisation network links organisations by the themes they report: it needs the partnership's "
+                "themes, and there are none yet.", [])  # fmt: skip
+    k = facts.k
     lines = [
         "Which organisations report the same themes in the same wards this period "
-        f"({edition.shared.get('period', '')}). "
+        f"({facts.period}). "
         f"Two organisations are linked when each has at least {k} observations of a theme in a ward they both report; "
         "organisations are named only where they agreed to be.",
         "",
     ]
-    if edges:
+    if facts.links:
         lines += ["| Organisation | Its observations | Linked to | Their observations | Shared themes |",
                   "|---|---:|---|---:|---|"]  # fmt: skip
-        for e in edges:
-            themes = "; ".join(sorted(labels.get(str(t), "a theme") for t in e.themes))
+        for link in facts.links:
             lines.append(
-                f"| {_md(_capital(name(e.first)))} | {edition.n(f'net.{e.first}.{e.second}.{e.first}')} | "
-                f"{_md(name(e.second))} | {edition.n(f'net.{e.first}.{e.second}.{e.second}')} | {_md(themes)} |"
+                f"| {_md(_capital(link.first))} | {link.first_observations} | "
+                f"{_md(link.second)} | {link.second_observations} | {_md('; '.join(link.themes))} |"
             )
         lines.append("")
     else:
         lines += [f"No two organisations share {k} or more observations of a theme in a ward this period.", ""]
-    if network.communities:
-        items = "; ".join(f"{i}. {group(c)}" for i, c in enumerate(network.communities, 1))
+    if facts.communities:
+        items = "; ".join(f"{i}. {c}" for i, c in enumerate(facts.communities, 1))
         lines.append(f"- **Communities** (organisations more linked to each other than to the rest): {items}.")
-    if network.brokers:
-        lines.append("- **Brokers** (linking groups that would otherwise not meet): "
-                     + "; ".join(name(o) for o, _ in network.brokers) + ".")  # fmt: skip
-    if network.isolated:
-        lines.append(f"- **Not linked** to any other organisation this period: {group(network.isolated)}.")
-    if single:
-        items = "; ".join(
-            f"{_md(labels.get(str(s.theme_id), 'a theme'))} "
-            f"({edition.n(f'net.theme.{s.theme_id}')}, {name(s.organisation_id)})"
-            for s in single
-        )
+    if facts.brokers:
+        lines.append("- **Brokers** (linking groups that would otherwise not meet): " + "; ".join(facts.brokers) + ".")
+    if facts.isolated:
+        lines.append(f"- **Not linked** to any other organisation this period: {facts.isolated}.")
+    if facts.lone_themes:
+        items = "; ".join(f"{_md(t.label)} ({t.observations}, {t.organisation})" for t in facts.lone_themes)
         lines.append(f"- **Themes only one organisation reports** (a weak signal to check): {items}.")
     return "\n".join(lines), []
 
