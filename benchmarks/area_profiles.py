@@ -63,7 +63,8 @@ def load(url: str, n_observations: int, app) -> None:
     from indicators.readers import Options
     from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
     from submissions.operations import ensure_default_categories
-    from webapp import geography, operations
+    from webapp import geography
+    from webapp import operations as webapp_ops
     from webapp.extensions import db
     from webapp.models import Area, AreaLevel, OrgKind, PlatformRole
 
@@ -98,15 +99,15 @@ def load(url: str, n_observations: int, app) -> None:
 
     # A partnership over Bristol with one sharing member, and its observations spread over Bristol's areas.
     ensure_default_categories()
-    org = operations.create_organisation("Benchmark Food Share", OrgKind.CHARITY)
-    convenor = operations.create_user("convenor@bench.example", PASSWORD, "Bench Convenor", PlatformRole.CONVENOR)
+    org = webapp_ops.create_organisation("Benchmark Food Share", OrgKind.CHARITY)
+    convenor = webapp_ops.create_user("convenor@bench.example", PASSWORD, "Bench Convenor", PlatformRole.CONVENOR)
     bristol = db.session.scalar(select(Area).where(Area.code == BRISTOL))
     wards = list(db.session.scalars(select(Area).where(Area.parent_id == bristol.id, Area.current.is_(True))))
-    partnership = operations.create_partnership(
+    partnership = webapp_ops.create_partnership(
         "Bench Partnership", "bench", areas=[bristol, *wards], members=[org], convenors=[convenor]
     )
-    agreement = operations.publish_agreement(partnership, "Benchmark agreement text, shared at partnership level.")
-    operations.accept_agreement(agreement, org, convenor)
+    agreement = webapp_ops.publish_agreement(partnership, "Benchmark agreement text, shared at partnership level.")
+    webapp_ops.accept_agreement(agreement, org, convenor)
     db.session.commit()
     lsoas = list(
         db.session.scalars(select(Area.id).where(Area.parent_id.in_([w.id for w in wards]), Area.current.is_(True)))

@@ -31,7 +31,8 @@ def main() -> None:
     import logging
 
     from tests.conftest import IsolatedClient, app_config
-    from webapp import create_app, operations
+    from webapp import create_app
+    from webapp import operations as webapp_ops
     from webapp.extensions import db
     from webapp.models import OrgRole, PlatformRole
 
@@ -52,11 +53,11 @@ def main() -> None:
     password = "correct horse battery"  # noqa: S105 - a benchmark account's password
     with app.app_context():
         db.create_all()
-        org = operations.create_organisation("Timing Org", "charity")
-        admin = operations.create_user(
+        org = webapp_ops.create_organisation("Timing Org", "charity")
+        admin = webapp_ops.create_user(
             "oa@example.org", password, "Org Admin", organisation=org, org_role=OrgRole.ADMIN
         )
-        operations.create_user("known@example.org", password, "Known", platform_role=PlatformRole.RESIDENT)
+        webapp_ops.create_user("known@example.org", password, "Known", platform_role=PlatformRole.RESIDENT)
         # People with accounts to invite, each once (inviting one address again ends its earlier invitation, which
         # is work a first invitation does not do, whether or not the address has an account). They never sign in,
         # so their hashes are made cheaply.
@@ -67,7 +68,7 @@ def main() -> None:
         production_hasher = models._hasher
         models._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
         for i in range(args.rounds + 5):
-            operations.create_user(f"exists{i}@example.org", password, f"Exists {i}")
+            webapp_ops.create_user(f"exists{i}@example.org", password, f"Exists {i}")
         models._hasher = production_hasher
         db.session.commit()
         existing = iter(range(10**9))

@@ -164,7 +164,7 @@ def main() -> int:
 
     from sqlalchemy import func, select
 
-    from convening import operations as cops
+    from convening import operations as convening_ops
     from convening.models import Session
     from submissions.models import Observation
     from webapp.extensions import db
@@ -197,16 +197,23 @@ def main() -> int:
         partnership_id, convenor_id = partnership.id, convenor.id
 
         def session_for(run: int) -> int:
-            session = cops.create_session(db.session.get(Partnership, partnership_id), f"Benchmark session {run}",
-                                          held_on, db.session.get(User, convenor_id), period_start=start,
-                                          period_end=held_on)  # fmt: skip
+            session = convening_ops.create_session(
+                db.session.get(Partnership, partnership_id),
+                f"Benchmark session {run}",
+                held_on,
+                db.session.get(User, convenor_id),
+                period_start=start,
+                period_end=held_on,
+            )
             db.session.commit()
             return session.id
 
         def draft(session_id: int):
             # A request starts with an empty session: nothing cached from the previous run.
             db.session.expunge_all()
-            briefing = cops.compose_briefing(db.session.get(Session, session_id), db.session.get(User, convenor_id))
+            briefing = convening_ops.compose_briefing(
+                db.session.get(Session, session_id), db.session.get(User, convenor_id)
+            )
             db.session.commit()
             return briefing
 

@@ -33,7 +33,8 @@ def one_seed(seed: int, observations: int, zeros: bool) -> dict[str, tuple[int, 
     from tests.conftest import IsolatedClient, app_config, sign_in
     from tests.disclosure import attack, scrape
     from tests.disclosure.seeded import seed_partnership
-    from webapp import create_app, operations
+    from webapp import create_app
+    from webapp import operations as webapp_ops
     from webapp import ptable as ptables
     from webapp.disclosure import max_perturbation, threshold
     from webapp.extensions import db
@@ -48,20 +49,20 @@ def one_seed(seed: int, observations: int, zeros: bool) -> dict[str, tuple[int, 
     out = {}
     with app.app_context():
         db.create_all()
-        org = operations.create_organisation("Lawrence Hill Food Share", OrgKind.CHARITY)
-        other = operations.create_organisation("Hartcliffe Mutual Aid", OrgKind.MUTUAL_AID)
-        funder_org = operations.create_organisation("Avon Fund", OrgKind.FUNDER)
+        org = webapp_ops.create_organisation("Lawrence Hill Food Share", OrgKind.CHARITY)
+        other = webapp_ops.create_organisation("Hartcliffe Mutual Aid", OrgKind.MUTUAL_AID)
+        funder_org = webapp_ops.create_organisation("Avon Fund", OrgKind.FUNDER)
         users = {
-            "resident": operations.create_user("resident@example.org", password, "Resident",
+            "resident": webapp_ops.create_user("resident@example.org", password, "Resident",
                                                platform_role=PlatformRole.RESIDENT),
-            "convenor": operations.create_user("convenor@example.org", password, "Convenor",
+            "convenor": webapp_ops.create_user("convenor@example.org", password, "Convenor",
                                                platform_role=PlatformRole.CONVENOR),
-            "funder": operations.create_user("funder@example.org", password, "Funder",
+            "funder": webapp_ops.create_user("funder@example.org", password, "Funder",
                                              platform_role=PlatformRole.FUNDER, organisation=funder_org,
                                              org_role=OrgRole.MEMBER),
-            "admin": operations.create_user("admin@example.org", password, "Admin", platform_role=PlatformRole.ADMIN),
+            "admin": webapp_ops.create_user("admin@example.org", password, "Admin", platform_role=PlatformRole.ADMIN),
         }  # fmt: skip
-        partnership = operations.create_partnership(
+        partnership = webapp_ops.create_partnership(
             "Test Partnership", "test-partnership", members=[org], funders=[funder_org], convenors=[users["convenor"]]
         )
         db.session.commit()

@@ -20,7 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from webapp import create_app, operations
+from webapp import create_app
+from webapp import operations as webapp_ops
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel, OrgRole
 
@@ -58,7 +59,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from submissions import importer, signals, spreadsheets
-    from submissions import operations as ops
+    from submissions import operations as submission_ops
 
     if args.no_listeners:
         signals.observations_saved.receivers.clear()
@@ -76,10 +77,10 @@ def main() -> None:
         db.session.add(bristol)
         for n, name in enumerate(WARDS):
             db.session.add(Area(code=f"E0501{n:04d}", name=name, level=AreaLevel.WARD, parent=bristol))
-        ops.ensure_default_categories()
-        org = operations.create_organisation("Benchmark Food Share", "charity")
-        operations.create_partnership("Benchmark Partnership", "bench", areas=[bristol], members=[org])
-        member = operations.create_user("bench@example.org", "correct horse battery", "Bench",
+        submission_ops.ensure_default_categories()
+        org = webapp_ops.create_organisation("Benchmark Food Share", "charity")
+        webapp_ops.create_partnership("Benchmark Partnership", "bench", areas=[bristol], members=[org])
+        member = webapp_ops.create_user("bench@example.org", "correct horse battery", "Bench",
                                         organisation=org, org_role=OrgRole.MEMBER)  # fmt: skip
         db.session.commit()
 

@@ -63,10 +63,11 @@ def main() -> None:
 
     from sqlalchemy import select
 
-    from submissions import operations as ops
+    from submissions import operations as submission_ops
     from submissions.validation import Context, validate
     from tests.conftest import app_config
-    from webapp import create_app, geography, operations
+    from webapp import create_app, geography
+    from webapp import operations as webapp_ops
     from webapp.demo import BRISTOL, DATA, LOOKUP_2021
     from webapp.extensions import db
     from webapp.models import Area, AreaLevel, Postcode
@@ -79,10 +80,10 @@ def main() -> None:
         db.drop_all()
         db.create_all()
         geography.load_lookup(DATA / LOOKUP_2021, BRISTOL)
-        ops.ensure_default_categories()
-        org = operations.create_organisation("Bench Org", "charity")
+        submission_ops.ensure_default_categories()
+        org = webapp_ops.create_organisation("Bench Org", "charity")
         bristol = db.session.scalar(select(Area).where(Area.code == BRISTOL))
-        operations.create_partnership("Bench Partnership", "bench", areas=[bristol], members=[org])
+        webapp_ops.create_partnership("Bench Partnership", "bench", areas=[bristol], members=[org])
         db.session.commit()
         lsoas = list(db.session.scalars(select(Area.code).where(Area.level == AreaLevel.LSOA)))
 

@@ -86,9 +86,9 @@ def build(app, partnerships: int, per: int, warm: int) -> tuple[list[int], list[
     Returns (partnership ids, warm-up partnership ids, corpus)."""
     from nlp import embeddings as emb
     from nlp.themes import vectors as theme_vectors
-    from submissions import operations as sops
+    from submissions import operations as submission_ops
     from submissions.models import Observation, ObservationStatus, SharingLevel
-    from webapp import operations
+    from webapp import operations as webapp_ops
     from webapp.extensions import db
     from webapp.models import OrgKind, OrgRole
 
@@ -96,18 +96,18 @@ def build(app, partnerships: int, per: int, warm: int) -> tuple[list[int], list[
     with app.app_context():
         db.drop_all()
         db.create_all()
-        sops.ensure_default_categories()
-        category = sops.active_categories()[0]
+        submission_ops.ensure_default_categories()
+        category = submission_ops.active_categories()[0]
         ids, made = [], []
         for p in range(partnerships + warm):
             per_here = per if p < partnerships else MIN_WARM_UP
-            org = operations.create_organisation(f"Bench members {p}", OrgKind.CHARITY)
-            admin = operations.create_user(f"admin{p}@example.org", "a long bench password 1", organisation=org,
+            org = webapp_ops.create_organisation(f"Bench members {p}", OrgKind.CHARITY)
+            admin = webapp_ops.create_user(f"admin{p}@example.org", "a long bench password 1", organisation=org,
                                            org_role=OrgRole.ADMIN)  # fmt: skip
             name = f"Bench partnership {p:03d}" if p < partnerships else f"Warm-up {p - partnerships}"
-            partnership = operations.create_partnership(name, f"bench-{p}", members=[org])
-            agreement = operations.publish_agreement(partnership, "We share partnership-level observations.")
-            operations.accept_agreement(agreement, org, admin)
+            partnership = webapp_ops.create_partnership(name, f"bench-{p}", members=[org])
+            agreement = webapp_ops.publish_agreement(partnership, "We share partnership-level observations.")
+            webapp_ops.accept_agreement(agreement, org, admin)
             for i in range(per_here):
                 text = texts[(p * per + i) % len(texts)]
                 public = i % 3 == 2

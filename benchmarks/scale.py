@@ -107,7 +107,8 @@ def load(n_observations: int, n_partnerships: int) -> None:
     from nlp.themes.models import Theme, ThemeModel
     from submissions.models import Category
     from submissions.operations import ensure_default_categories
-    from webapp import geography, operations
+    from webapp import geography
+    from webapp import operations as webapp_ops
     from webapp.extensions import db
     from webapp.models import Area, AreaLevel, OrgKind, PlatformRole
 
@@ -124,9 +125,9 @@ def load(n_observations: int, n_partnerships: int) -> None:
 
     ensure_default_categories()
     categories = list(db.session.scalars(select(Category.id).order_by(Category.id)))
-    convenor = operations.create_user(CONVENOR, PASSWORD, "National Convenor", PlatformRole.CONVENOR)
-    funder_org = operations.create_organisation("National Community Fund", OrgKind.FUNDER)
-    operations.create_user(FUNDER, PASSWORD, "National Funder", PlatformRole.FUNDER, organisation=funder_org)
+    convenor = webapp_ops.create_user(CONVENOR, PASSWORD, "National Convenor", PlatformRole.CONVENOR)
+    funder_org = webapp_ops.create_organisation("National Community Fund", OrgKind.FUNDER)
+    webapp_ops.create_user(FUNDER, PASSWORD, "National Funder", PlatformRole.FUNDER, organisation=funder_org)
     lads = list(
         db.session.scalars(
             select(Area).where(Area.level == AreaLevel.LAD, Area.code.like("E%"), Area.current.is_(True))
@@ -145,10 +146,10 @@ def load(n_observations: int, n_partnerships: int) -> None:
             db.session.scalars(select(Area.id).where(Area.parent_id.in_([w.id for w in wards]), Area.current.is_(True)))
         )
         members = [
-            operations.create_organisation(f"{lad.name} {kind.label} {i}", kind)
+            webapp_ops.create_organisation(f"{lad.name} {kind.label} {i}", kind)
             for kind in (OrgKind.CHARITY, OrgKind.MUTUAL_AID, OrgKind.RESIDENTS_ASSOCIATION)
         ]
-        partnership = operations.create_partnership(
+        partnership = webapp_ops.create_partnership(
             f"{lad.name} Partnership",
             f"scale-{i}",
             areas=[lad, *wards],
@@ -156,9 +157,9 @@ def load(n_observations: int, n_partnerships: int) -> None:
             funders=[funder_org],
             convenors=[convenor],
         )
-        agreement = operations.publish_agreement(partnership, "Benchmark agreement text, shared at partnership level.")
+        agreement = webapp_ops.publish_agreement(partnership, "Benchmark agreement text, shared at partnership level.")
         for org in members:
-            operations.accept_agreement(agreement, org, convenor)
+            webapp_ops.accept_agreement(agreement, org, convenor)
         plan.append((partnership, [o.id for o in members], [*lsoas, *(w.id for w in wards), None]))
     db.session.commit()
     # Plain ids from here: an expired ORM attribute read while COPY runs would query the same connection and hang.

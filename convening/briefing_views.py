@@ -12,7 +12,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
 
-from convening import operations as ops
+from convening import operations as convening_ops
 from convening import publishing, quote_check
 from convening import queries as convening_queries
 from convening import tasks as convening_tasks
@@ -30,7 +30,7 @@ from convening.views import (
     unconfirmed,
 )
 from webapp import disclosure, policy
-from webapp import operations as base_ops
+from webapp import operations as webapp_ops
 from webapp.disclosure import Audience
 from webapp.extensions import db
 
@@ -107,25 +107,25 @@ def edit_section(section_id: int):
     what = request.form.get("do", "save")
     try:
         if what == "approve":
-            ops.approve_section(section, current_user)
+            convening_ops.approve_section(section, current_user)
             message = f"“{section.title}” approved as written."
         elif what == "generalise":
             index = request.form.get("quote", type=int)
             quote_check.generalise_quote(section, -1 if index is None else index - 1, current_user)
             message = f"Quote {index} of “{section.title}” generalised."
         elif what in ("drop", "include"):
-            ops.set_included(section, what == "include", current_user)
+            convening_ops.set_included(section, what == "include", current_user)
             message = f"“{section.title}” {'included' if what == 'include' else 'dropped'}."
         elif what in ("up", "down"):
-            ops.move_section(section, -1 if what == "up" else 1, current_user)
+            convening_ops.move_section(section, -1 if what == "up" else 1, current_user)
             message = f"“{section.title}” moved {what}."
         else:
             form = SectionForm(prefix=f"s{section.id}")
             if not form.validate():
                 return fail(form_errors(form), back)
-            ops.edit_section(section, current_user, title=form.title.data, body=form.body.data or "")
+            convening_ops.edit_section(section, current_user, title=form.title.data, body=form.body.data or "")
             message = f"“{section.title}” saved."
-    except base_ops.OperationError as exc:
+    except webapp_ops.OperationError as exc:
         return fail(exc, back)
     flash(message, "success")
     return redirect(back)
@@ -141,8 +141,10 @@ def add_section(session_id: int):
     if not form.validate():
         return fail(form_errors(form), back)
     try:
-        section = ops.add_custom_section(session.briefing, form.title.data, form.body.data or "", current_user)
-    except base_ops.OperationError as exc:
+        section = convening_ops.add_custom_section(
+            session.briefing, form.title.data, form.body.data or "", current_user
+        )
+    except webapp_ops.OperationError as exc:
         return fail(exc, back)
     flash("Section added.", "success")
     return redirect(back + f"#section-{section.id}")
@@ -157,7 +159,7 @@ def approve_all(session_id: int):
         return refused
     back = url_for("convening.composer", session_id=session.id)
     assert session.briefing is not None  # _unconfirmed refused a session without a draft
-    approved, refusals = ops.approve_reviewed_sections(session.briefing, current_user)
+    approved, refusals = convening_ops.approve_reviewed_sections(session.briefing, current_user)
     if approved:
         flash(f"{len(approved)} section(s) approved as written.", "success")
     for refusal in refusals:
@@ -189,7 +191,7 @@ def publish(session_id: int):
         assert session.briefing is not None  # _unconfirmed refused a session without a draft
         version = publishing.publish_briefing(session.briefing, current_user)
         job = convening_tasks.enqueue_pdf(version, current_user)
-    except base_ops.OperationError as exc:
+    except webapp_ops.OperationError as exc:
         return fail(exc, back)
     flash(f"Version {version.number} is published. Its PDF is being prepared.", "success")
     return redirect(url_for("jobs.status", job_id=job.id))

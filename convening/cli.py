@@ -15,7 +15,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from convening import operations as ops
+from convening import operations as convening_ops
 from convening import publishing
 from convening.models import Session
 from webapp import transactions
@@ -64,12 +64,14 @@ def build_command(slug: str, session_id: int | None, out: str) -> None:
         with transactions.command(what="briefing build (stores nothing)"):
             if session is None:
                 # No session yet: brief on the twelve weeks up to today, without storing anything.
-                session = ops.create_session(partnership, f"{partnership.name}: latest picture", date.today(), None)
+                session = convening_ops.create_session(
+                    partnership, f"{partnership.name}: latest picture", date.today(), None
+                )
             with click.progressbar(length=3, label="Building the briefing", file=sys.stderr) as bar:
                 # The default draft: every section machine-written from the latest data (rolled back below).
                 for section in session.briefing.sections if session.briefing else []:
                     section.machine_written = True
-                briefing = ops.compose_briefing(session, None)
+                briefing = convening_ops.compose_briefing(session, None)
                 bar.update(1)
                 doc = publishing.briefing_document(briefing)
                 bar.update(1)

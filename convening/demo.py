@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from convening import operations as ops
+from convening import operations as convening_ops
 from convening import publishing
 from convening.models import Session
 from indicators.demo import load_index
@@ -50,7 +50,7 @@ def _load_sessions() -> list[str]:
         # In a savepoint: when there is nothing to brief on yet, the session goes too, so that a later run (once
         # there is data) starts clean; what the other demo loaders stored in this transaction stays.
         with db.session.begin_nested():
-            past = ops.create_session(
+            past = convening_ops.create_session(
                 partnership,
                 PAST_TITLE,
                 today - timedelta(days=84),
@@ -61,32 +61,34 @@ def _load_sessions() -> list[str]:
                 agenda=["Welcome and apologies", "What members are seeing", "Food and fuel this winter", "Actions"],
                 attending=members[:4],
             )
-            briefing = ops.compose_briefing(past, convenor)
+            briefing = convening_ops.compose_briefing(past, convenor)
     except OperationError as exc:
         return [f"Briefings: skipped ({exc.message})"]
     for section in briefing.sections:
         if section.machine_written:
-            ops.approve_section(section, convenor)
+            convening_ops.approve_section(section, convenor)
     version = publishing.publish_briefing(briefing, convenor)
     publishing.render_version_pdf(version)
     lines.append(f"Briefings: “{PAST_TITLE}” published as version 1 ({version.pdf_pages}).")
-    ops.add_decision(past, "Pool surplus food between the Easton and Lawrence Hill pantries over the winter.", convenor)
+    convening_ops.add_decision(
+        past, "Pool surplus food between the Easton and Lawrence Hill pantries over the winter.", convenor
+    )
     food = _org("lawrence-hill-food-share")
     residents = _org("knowle-west-residents")
     health = _org("city-public-health")
-    done = ops.add_action(
+    done = convening_ops.add_action(
         past, "Publish a shared map of food pantries and their opening hours", convenor, owner=food,
         due_on=today - timedelta(days=30),
     )  # fmt: skip
-    ops.set_action_status(done, "done", convenor)
-    ongoing = ops.add_action(
+    convening_ops.set_action_status(done, "done", convenor)
+    ongoing = convening_ops.add_action(
         past, "Ask landlords' forum about damp and mould repairs in Knowle West", convenor, owner=residents,
         due_on=today + timedelta(days=14),
     )  # fmt: skip
-    ops.set_action_status(ongoing, "in_progress", convenor)
-    ops.add_action(past, "Share GP-access waiting figures with the partnership", convenor, owner=health)
+    convening_ops.set_action_status(ongoing, "in_progress", convenor)
+    convening_ops.add_action(past, "Share GP-access waiting figures with the partnership", convenor, owner=health)
 
-    upcoming = ops.create_session(
+    upcoming = convening_ops.create_session(
         partnership,
         NEXT_TITLE,
         today + timedelta(days=7),
@@ -98,6 +100,6 @@ def _load_sessions() -> list[str]:
         agenda=["Welcome", "Headline changes since the autumn", "Needs and assets", "Evidence gaps", "Actions"],
         attending=members,
     )
-    ops.compose_briefing(upcoming, convenor)
+    convening_ops.compose_briefing(upcoming, convenor)
     lines.append(f"Briefings: “{NEXT_TITLE}” drafted for the convenor to review and publish.")
     return lines

@@ -11,7 +11,7 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from convening import access, publishing
-from convening import operations as ops
+from convening import operations as convening_ops
 from convening import queries as convening_queries
 from convening.briefing_views import web_doc
 from convening.forms import (
@@ -85,7 +85,7 @@ def version(version_id: int):
     v, audience = readable_version_or_404(version_id)
     if v.is_withdrawn:
         return _gone(v)
-    ops.record_view(v, current_user, ViewKind.VIEW)
+    convening_ops.record_view(v, current_user, ViewKind.VIEW)
     latest = publishing.latest_served_version(v.briefing)
     doc = publishing.version_document(v, audience)
     return render_template(
@@ -114,7 +114,7 @@ def version_pdf(version_id: int):
             flash(f"The PDF could not be prepared: {exc.message}", "error")
             return redirect(url_for("convening.version", version_id=v.id))
     pdf = edition.pdf
-    ops.record_view(v, current_user, ViewKind.DOWNLOAD)
+    convening_ops.record_view(v, current_user, ViewKind.DOWNLOAD)
     slug = v.partnership.slug
     suffix = "-funders" if audience is Audience.FUNDERS else ""
     filename = f"{slug}-briefing-{v.briefing.session.held_on.isoformat()}-v{v.number}{suffix}.pdf"

@@ -19,7 +19,7 @@ from sqlalchemy import or_, select
 from wtforms import RadioField, SelectChoice, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from convening import network_operations as net_ops
+from convening import network_operations as network_ops
 from convening.forms import choices
 from convening.network import Network, analyse
 from convening.network_models import NOTE_MAX, NetworkInvitation
@@ -191,7 +191,7 @@ def invite(slug: str):
                 flash(message if isinstance(message, str) else "Check the form.", "error")
         return redirect(back)
     try:
-        invitation = net_ops.invite(partnership, form.first.data, form.second.data, form.note.data or "",
+        invitation = network_ops.invite(partnership, form.first.data, form.second.data, form.note.data or "",
                                     current_user)  # fmt: skip
     except OperationError as exc:
         transactions.discard()
@@ -199,7 +199,7 @@ def invite(slug: str):
         return redirect(back)
     # Sent before the request's one commit, so that the flash can say how many went out (the invitation is flushed:
     # the emails name its row, stored by that commit).
-    sent = net_ops.send_invitation(invitation)
+    sent = network_ops.send_invitation(invitation)
     if sent:
         flash(f"Invitation recorded and sent to {sent} organisation admin{'s' if sent != 1 else ''}.", "success")
     else:
@@ -273,7 +273,7 @@ def naming():
                 flash(message if isinstance(message, str) else "Check the form.", "error")
         return redirect(url_for("network.mine"))
     organisation = administered[form.organisation.data]
-    net_ops.set_network_naming(organisation, form.named.data == "yes", current_user)
+    network_ops.set_network_naming(organisation, form.named.data == "yes", current_user)
     if organisation.network_named:
         flash(f"Other partners now see {organisation.name}'s name in the organisation network.", "success")
     else:

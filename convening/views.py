@@ -15,7 +15,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 
-from convening import operations as ops
+from convening import operations as convening_ops
 from convening import publishing
 from convening import queries as convening_queries
 from convening.composer.facts import action_links
@@ -32,7 +32,7 @@ from convening.forms import (
 )
 from convening.models import Action, BriefingVersion, Session
 from submissions.models import Category
-from webapp import operations as base_ops
+from webapp import operations as webapp_ops
 from webapp import policy, transactions
 from webapp.disclosure import Audience, audience_for, edition_for
 from webapp.extensions import db
@@ -141,8 +141,8 @@ def publish_agreement(slug: str):
     if not form.validate():
         return fail(form_errors(form), back)
     try:
-        agreement = base_ops.publish_agreement(partnership, form.text.data, current_user)
-    except base_ops.OperationError as exc:
+        agreement = webapp_ops.publish_agreement(partnership, form.text.data, current_user)
+    except webapp_ops.OperationError as exc:
         return fail(exc, back)
     flash(f"Version {agreement.version} of the agreement is published; every member must accept it again.", "success")
     return redirect(back)
@@ -165,8 +165,8 @@ def accept_agreement(slug: str):
     if org is None or current_user.org_role(org) is not OrgRole.ADMIN:
         abort(404)
     try:
-        base_ops.accept_agreement(agreement, org, current_user)
-    except base_ops.OperationError as exc:
+        webapp_ops.accept_agreement(agreement, org, current_user)
+    except webapp_ops.OperationError as exc:
         return fail(exc, back)
     flash(f"{org.name} accepted version {agreement.version} of the agreement.", "success")
     return redirect(back)
@@ -193,7 +193,7 @@ def new_session(slug: str):
     _session_choices(form, partnership)
     if form.validate_on_submit():
         try:
-            session = ops.create_session(
+            session = convening_ops.create_session(
                 partnership,
                 form.title.data,
                 form.held_on.data,
@@ -210,7 +210,7 @@ def new_session(slug: str):
                     o for o in (db.session.get(Organisation, i) for i in form.attending.data or []) if o is not None
                 ],
             )
-        except base_ops.OperationError as exc:
+        except webapp_ops.OperationError as exc:
             transactions.discard()
             getattr(form, exc.field or "title", form.title).errors.append(exc.message)
         else:
@@ -267,8 +267,8 @@ def _render_session(session: Session, action_form: ActionForm, status: int = 200
 def compose(session_id: int):
     session = convened_session_or_404(session_id)
     try:
-        ops.compose_briefing(session, current_user)
-    except base_ops.OperationError as exc:
+        convening_ops.compose_briefing(session, current_user)
+    except webapp_ops.OperationError as exc:
         return fail(exc, url_for("convening.session", session_id=session.id))
     flash("The briefing is drafted from the latest data. Review each machine-written section.", "success")
     return redirect(url_for("convening.composer", session_id=session.id))
@@ -281,7 +281,7 @@ def save_notes(session_id: int):
     form = NotesForm()
     if not form.validate():
         return fail(form_errors(form), back)
-    ops.save_notes(session, form.notes.data or "", current_user)
+    convening_ops.save_notes(session, form.notes.data or "", current_user)
     flash("Notes saved.", "success")
     return redirect(back)
 
@@ -294,8 +294,8 @@ def add_decision(session_id: int):
     if not form.validate():
         return fail(form_errors(form), back)
     try:
-        ops.add_decision(session, form.text.data, current_user)
-    except base_ops.OperationError as exc:
+        convening_ops.add_decision(session, form.text.data, current_user)
+    except webapp_ops.OperationError as exc:
         return fail(exc, back)
     flash("Decision recorded.", "success")
     return redirect(back)
@@ -311,7 +311,7 @@ def add_action(session_id: int):
         return _render_session(session, form, 422)
     owner = db.session.get(Organisation, form.owner.data) if form.owner.data else None
     try:
-        ops.add_action(
+        convening_ops.add_action(
             session,
             form.description.data,
             current_user,
@@ -321,7 +321,7 @@ def add_action(session_id: int):
             area_ids=form.area_ids.data or [],
             observation_ids=parse_ids(form.observation_ids.data),
         )
-    except base_ops.OperationError as exc:
+    except webapp_ops.OperationError as exc:
         transactions.discard()
         getattr(form, exc.field or "", form.description).errors.append(exc.message)
         return _render_session(session, form, 422)
@@ -340,8 +340,8 @@ def action_status(action_id: int):
     if not form.validate():
         return fail(form_errors(form), to)
     try:
-        ops.set_action_status(action, form.status.data, current_user)
-    except base_ops.OperationError as exc:
+        convening_ops.set_action_status(action, form.status.data, current_user)
+    except webapp_ops.OperationError as exc:
         return fail(exc, to)
     flash(f"Action marked {action.status.label.lower()}.", "success")
     return redirect(to if not back else to)

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from werkzeug.utils import secure_filename
 from wtforms import SelectChoice, SelectField, StringField
 
-from indicators import operations
+from indicators import operations as indicator_ops
 from indicators.layouts import READERS
 from indicators.models import Indicator, IndicatorDataset, IndicatorValue, Polarity
 from indicators.readers import Options
@@ -123,7 +123,7 @@ def _dry_run(path: Path, options: Options) -> list[str]:
     """What the importer understood and would store, with nothing stored (its own dry run, and the request's
     transaction thrown away at its end)."""
     transactions.discard()
-    return operations.import_file(path, options, dry_run=True).lines()
+    return indicator_ops.import_file(path, options, dry_run=True).lines()
 
 
 def _sweep_old() -> None:
@@ -165,7 +165,7 @@ def index():
             values = {f.name: f.data or "" for f in form if f.name not in ("file", "csrf_token")}
             try:
                 lines = _dry_run(path, options_from(values))
-            except operations.ImportFailed as exc:
+            except indicator_ops.ImportFailed as exc:
                 problem, understood = exc.message, exc.report.understanding()
             except OperationError as exc:
                 problem = exc.message
@@ -227,7 +227,7 @@ def import_indicator_upload(job_id: str, token: str) -> dict:
         actor = db.session.get(User, job.created_by_id) if job.created_by_id else None
         options = options_from(pending["options"])
         report = transactions.write(
-            lambda: operations.import_file(folder / pending["file"], options, actor=actor), what="indicator import"
+            lambda: indicator_ops.import_file(folder / pending["file"], options, actor=actor), what="indicator import"
         )
         dataset = report.stored
         job.result = {"dataset_id": dataset.id, "imported": report.imported, "skipped": len(report.skipped)}

@@ -8,7 +8,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
-from indicators import operations
+from indicators import operations as indicator_ops
 from indicators.layouts import FORMATS, READERS
 from indicators.models import IndicatorDataset, IndicatorValue, PeriodKind, Polarity, ValueKind
 from indicators.readers import Options
@@ -119,8 +119,8 @@ def import_command(file: str, fmt: str, polarity, value_kind, academic_years: bo
     )
     with transaction():  # an OperationError rolls everything back and exits non-zero with its message
         try:
-            report = operations.import_file(file, options, dry_run=dry_run)
-        except operations.ImportFailed as exc:
+            report = indicator_ops.import_file(file, options, dry_run=dry_run)
+        except indicator_ops.ImportFailed as exc:
             for line in exc.report.understanding():
                 click.echo(line)
             raise

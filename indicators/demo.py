@@ -10,7 +10,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from indicators import index_operations, operations
+from indicators import index_operations as index_ops
+from indicators import operations as indicator_ops
 from indicators.grants import demo as grants_demo
 from indicators.index_models import NeighbourhoodIndex
 from indicators.models import Indicator, IndicatorDataset, PeriodKind, Polarity, ValueKind
@@ -106,10 +107,10 @@ def load() -> list[str]:
     """Import each demo dataset unless that release is already stored; return lines to print."""
     lines = []
     for filename, options in DATASETS:
-        key = operations.release_key(options.dataset_title or "", options.release_date)
+        key = indicator_ops.release_key(options.dataset_title or "", options.release_date)
         if db.session.scalar(select(IndicatorDataset.id).where(IndicatorDataset.release_key == key)) is not None:
             continue
-        report = operations.import_file(DATA / filename, options)
+        report = indicator_ops.import_file(DATA / filename, options)
         lines.append(f"Indicators: {report.stored.title}: {report.imported:,} values ({len(report.skipped)} skipped).")
     lines += grants_demo.load()  # invented 360Giving grants beside need (indicators/grants/demo_data)
     return lines
@@ -157,16 +158,16 @@ def load_index() -> list[str]:
         if title in existing:
             continue
         choices = [
-            index_operations.Choice(iod[key].id, domain, "worse", "1")
+            index_ops.Choice(iod[key].id, domain, "worse", "1")
             for domain, keys in INDEX_DOMAINS
             for key in keys
             if key in iod
         ]
         community = theme.id if theme is not None and level is AreaLevel.WARD else None
-        definition = index_operations.build_definition(level, choices, community_theme_id=community,
+        definition = index_ops.build_definition(level, choices, community_theme_id=community,
                                                        partnership=partnership)  # fmt: skip
-        version = index_operations.create_index(partnership, title, definition, "zscore", convenor, INDEX_SEED)
-        index_operations.publish_version(version, convenor)
+        version = index_ops.create_index(partnership, title, definition, "zscore", convenor, INDEX_SEED)
+        index_ops.publish_version(version, convenor)
         named = f", community domain “{theme.label}”" if community and theme is not None else ""
         lines.append(f"Neighbourhood index: “{title}” published ({len(choices)} IoD2025 domains{named}).")
     return lines

@@ -15,7 +15,8 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
-from indicators import community, index_method, index_operations
+from indicators import community, index_method
+from indicators import index_operations as index_ops
 from indicators.index_forms import IndexForm, choices_from, theme_choices
 from indicators.index_models import IndexVersion, NeighbourhoodIndex
 from nlp.themes import queries as theme_queries
@@ -59,7 +60,7 @@ def list_indexes():
         abort(404)
     partnership = next((p for p in partnerships if p.slug == request.args.get("partnership")), partnerships[0])
     convenes = policy.can_convene(current_user, partnership)
-    indexes = [i for i in index_operations.indexes_of(partnership) if convenes or i.published is not None]
+    indexes = [i for i in index_ops.indexes_of(partnership) if convenes or i.published is not None]
     return render_template("indicators/index_list.html", partnership=partnership, partnerships=partnerships,
                            indexes=indexes, convenes=convenes)  # fmt: skip
 
@@ -70,11 +71,11 @@ def _themes(partnership: Partnership) -> list:
 
 def _form_page(form: IndexForm, partnership: Partnership, index: NeighbourhoodIndex | None, rows: dict,
                errors: dict[str, str], status: int = 200):  # fmt: skip
-    indicators = index_operations.available_indicators(AreaLevel.WARD)
+    indicators = index_ops.available_indicators(AreaLevel.WARD)
     return render_template(
         "indicators/index_form.html", form=form, partnership=partnership, index=index, indicators=indicators,
         rows=rows, errors=errors, directions=index_method.DIRECTION_LABELS, lsoa_ids={
-            i.id for i in index_operations.available_indicators(AreaLevel.LSOA)},
+            i.id for i in index_ops.available_indicators(AreaLevel.LSOA)},
     ), status  # fmt: skip
 
 
@@ -90,22 +91,22 @@ def _rows_of(version: IndexVersion | None) -> dict:
 
 def _handle(form: IndexForm, partnership: Partnership, index: NeighbourhoodIndex | None):
     """Validate and save a submitted form; returns a response (redirect) or the form page with its errors."""
-    indicators = index_operations.available_indicators(AreaLevel.WARD)
+    indicators = index_ops.available_indicators(AreaLevel.WARD)
     form.community_theme.choices = theme_choices(_themes(partnership))
     choices = choices_from(request.form, [i.id for i in indicators])
     rows = {c.indicator_id: {"domain": c.domain, "direction": c.direction, "weight": c.weight} for c in choices}
     errors: dict[str, str] = {}
     if request.method == "POST" and form.validate_on_submit():
         try:
-            definition = index_operations.build_definition(
+            definition = index_ops.build_definition(
                 form.level.data, choices, form.domain_weights.data or "", form.community_theme.data or None,
                 form.community_weight.data or "1", form.community_direction.data, partnership,
             )  # fmt: skip
             if index is None:
-                version = index_operations.create_index(partnership, form.title.data, definition, form.method.data,
+                version = index_ops.create_index(partnership, form.title.data, definition, form.method.data,
                                                         current_user)  # fmt: skip
             else:
-                version = index_operations.save_draft(index, definition, form.method.data, current_user,
+                version = index_ops.save_draft(index, definition, form.method.data, current_user,
                                                       form.title.data)  # fmt: skip
         except OperationError as exc:
             transactions.discard()
@@ -162,7 +163,7 @@ def publish(index_id: int):
             raise OperationError("The form had expired: publish again.", "version")
         if latest is None:
             raise OperationError("There is no draft to publish.", "version")
-        index_operations.publish_version(latest, current_user)
+        index_ops.publish_version(latest, current_user)
     except OperationError as exc:
         transactions.discard()
         flash(exc.message, "error")
@@ -171,7 +172,7 @@ def publish(index_id: int):
     return redirect(url_for("neighbourhood_index.detail", index_id=index.id))
 
 
-def _map_spec(reading: index_operations.Reading) -> str | None:
+def _map_spec(reading: index_ops.Reading) -> str | None:
     by_id = reading.result.by_area()
     rows = []
     for area in reading.areas:
@@ -205,7 +206,7 @@ def detail(index_id: int):
     if version is None:
         abort(404)
     audience = community.reader_audience(current_user, index.partnership)
-    reading = index_operations.reading(version, audience)
+    reading = index_ops.reading(version, audience)
     return render_template(
         "indicators/index_detail.html", index=index, version=version, versions=visible, reading=reading,
         convenes=convenes, spec=_map_spec(reading), rows=reading.rows(), ranked=len(reading.result.ranked),
@@ -222,11 +223,11 @@ def area_index(area: Area, user) -> list[dict]:
     for partnership in community.partnerships_covering(area):
         if not policy.can_view_partnership(user, partnership):
             continue
-        for index in index_operations.indexes_of(partnership):
+        for index in index_ops.indexes_of(partnership):
             version = index.published
             if version is None or version.level is not area.level:
                 continue
-            reading = index_operations.reading(version, community.reader_audience(user, partnership))
+            reading = index_ops.reading(version, community.reader_audience(user, partnership))
             row = reading.result.by_area().get(area.id)
             if row is None:
                 continue

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from submissions import operations as ops
+from submissions import operations as submission_ops
 from submissions.models import Confidence, Observation, SharingLevel, Source
 from submissions.validation import parse_bool
 from webapp.extensions import db
@@ -64,7 +64,7 @@ def _patient_category(text: str) -> str:
 
 def load() -> list[str]:
     """Load the demo observations (once); return lines to print."""
-    added = ops.ensure_default_categories()
+    added = submission_ops.ensure_default_categories()
     lines = [f"Categories: {added} default categories added."] if added else []
     already = db.session.scalar(
         select(func.count()).select_from(Observation).where(Observation.external_ref.like(f"{DEMO_REF}%"))
@@ -108,7 +108,9 @@ def load() -> list[str]:
             continue
         if org is None:
             residents.append(
-                ops.submit_observation(data, organisation=None, author=None, partnership=partnership, via="demo")
+                submission_ops.submit_observation(
+                    data, organisation=None, author=None, partnership=partnership, via="demo"
+                )
             )
             counts["residents (public form)"] = counts.get("residents (public form)", 0) + 1
             continue
@@ -121,7 +123,7 @@ def load() -> list[str]:
         )
         data["source"] = (Source.SERVICE_DATA if org.slug == "city-public-health" else Source.FRONTLINE_CONTACT).value
         data["confidence"] = (Confidence.HIGH if i % 4 == 0 else Confidence.MEDIUM).value
-        ops.submit_observation(data, organisation=org, author=authors.get(org.slug), partnership=partnership,
+        submission_ops.submit_observation(data, organisation=org, author=authors.get(org.slug), partnership=partnership,
                                via="demo")  # fmt: skip
         counts[org.name] = counts.get(org.name, 0) + 1
 
@@ -129,7 +131,7 @@ def load() -> list[str]:
     convenor = partnership.convenors[0] if partnership.convenors else None
     if convenor is not None:
         for obs in residents[:3]:
-            ops.approve_observation(obs, convenor)
+            submission_ops.approve_observation(obs, convenor)
 
     patient_org = orgs.get(PATIENT_VOICE)
     if patient_org is not None:
@@ -141,7 +143,7 @@ def load() -> list[str]:
             shifted = min(date(seen.year + NHS_YEAR_SHIFT, seen.month, min(seen.day, 28)), today)
             text = row["comment"]
             ward = next(ward_cycle)
-            ops.submit_observation(
+            submission_ops.submit_observation(
                 {
                     "kind": _patient_kind(text),
                     "category": _patient_category(text),
@@ -203,7 +205,7 @@ def _network_observations(orgs: dict[str, Organisation], partnership: Partnershi
         for j in range(how_many):
             n, i = n + 1, i + 1
             level = SharingLevel.FUNDERS_AGGREGATE if funders else SharingLevel.PARTNERSHIP
-            ops.submit_observation(
+            submission_ops.submit_observation(
                 {
                     "kind": "need",
                     "category": "food" if texts is FOOD_TEXTS else "money-and-debt",

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from submissions import operations as ops
+from submissions import operations as submission_ops
 from submissions.spreadsheets import STRAY_BYTES_MESSAGE, ImportFileError, Table, is_empty
 from submissions.validation import FIELDS, FIELDS_BY_NAME, CleanObservation, Context, ValidationFailed, validate
 from webapp.models import Organisation, Partnership, User
@@ -208,7 +208,7 @@ def check_rows(
 ) -> Preview:
     """Validate every row with the shared rules; list every bad field of every row by row number and column."""
     organisation = context.organisation
-    stored_refs = ops.existing_refs(organisation.id) if organisation else set()
+    stored_refs = submission_ops.existing_refs(organisation.id) if organisation else set()
     seen_refs: dict[str, int] = {}
     index = {h: i for i, h in enumerate(table.headers) if h}
     column_of = {name: header for name, header in mapping.items()}
@@ -263,11 +263,11 @@ def import_table(
     """
     defaults = dict(defaults or {})
     clean_mapping = check_mapping(table.headers, mapping, defaults)
-    context = ops.context_for(organisation, partnership)
+    context = submission_ops.context_for(organisation, partnership)
     preview = check_rows(table, clean_mapping, defaults, context)
     if preview.errors and not valid_rows_only:
         raise ImportRejected(preview)
-    ids = ops.store_clean_rows(preview.valid, organisation, actor)
+    ids = submission_ops.store_clean_rows(preview.valid, organisation, actor)
     record(
         "observation.import",
         "organisation",
@@ -293,6 +293,6 @@ def skipped_rows_csv(table: Table, preview: Preview) -> str:
     writer.writerow(["row", "problems", *table.headers])
     for row_number, cells in sorted(preview.bad_rows.items()):
         values = ["" if c is None else c for c in cells]
-        writer.writerow([row_number, ops.neutralise("; ".join(reasons.get(row_number, []))),
-                         *(ops.neutralise(v) for v in values)])  # fmt: skip
+        writer.writerow([row_number, submission_ops.neutralise("; ".join(reasons.get(row_number, []))),
+                         *(submission_ops.neutralise(v) for v in values)])  # fmt: skip
     return out.getvalue()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from submissions import operations as ops
+from submissions import operations as submission_ops
 from submissions.models import ObservationStatus
 from submissions.validation import json_schema
 
@@ -13,7 +13,7 @@ def document(path: str) -> dict:
     """The OpenAPI document; ``path`` is the observations collection's URL path."""
     submit = json_schema()
     # The taxonomy is configurable: list today's categories as examples, and accept names as well as slugs.
-    submit["properties"]["category"]["examples"] = [c.slug for c in ops.active_categories()]
+    submit["properties"]["category"]["examples"] = [c.slug for c in submission_ops.active_categories()]
     stored: dict[str, Any] = {
         "type": "object",
         "properties": {

@@ -20,7 +20,8 @@ from flask.testing import FlaskClient
 from flask_sqlalchemy.session import Session as FlaskSession
 
 import webapp.models as webapp_models
-from webapp import create_app, operations
+from webapp import create_app
+from webapp import operations as webapp_ops
 from webapp.extensions import db
 from webapp.models import Organisation, OrgKind, OrgRole, Partnership, PlatformRole, User
 
@@ -144,7 +145,7 @@ def make_org(db_session) -> Callable[..., Organisation]:
     counter = iter(range(1, 10_000))
 
     def factory(name: str | None = None, kind: OrgKind = OrgKind.CHARITY, **kw) -> Organisation:
-        org = operations.create_organisation(name or f"Test Organisation {next(counter)}", kind, **kw)
+        org = webapp_ops.create_organisation(name or f"Test Organisation {next(counter)}", kind, **kw)
         db.session.commit()
         return org
 
@@ -163,7 +164,7 @@ def make_user(db_session) -> Callable[..., User]:
     ) -> User:
         n = next(counter)
         platform_role = None if role in ("member", "org_admin") else PlatformRole(role)
-        user = operations.create_user(
+        user = webapp_ops.create_user(
             email or f"{role}{n}@example.org",
             password,
             f"Test {role} {n}",
@@ -217,7 +218,7 @@ def world(db_session, make_org, make_user) -> dict:
         "funder": make_user("funder", funder_org),
         "admin": make_user("admin"),
     }
-    partnership: Partnership = operations.create_partnership(
+    partnership: Partnership = webapp_ops.create_partnership(
         "Test Partnership",
         "test-partnership",
         members=[org],

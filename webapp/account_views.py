@@ -7,7 +7,8 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from webapp import accounts, operations, transactions
+from webapp import accounts, transactions
+from webapp import operations as webapp_ops
 from webapp.auth import DEVICE_COOKIE, SESSION_KEY, bp, current_session, fresh_password_required, safe_next, throttled
 from webapp.extensions import db
 from webapp.forms import ButtonForm, ChangePasswordForm, ConfirmPasswordForm
@@ -42,7 +43,7 @@ def confirm():
                 # Signed in (the route policy lets nobody else here), so the session is there.
                 session_record = current_session()
                 raw = accounts.confirm_password(session_record, current_user, form.password.data)  # type: ignore[arg-type]
-            except operations.OperationError as exc:
+            except webapp_ops.OperationError as exc:
                 # confirm_password refuses before it writes; the failure is counted and kept (a 422 commits).
                 accounts.note_failure(current_user.email, current_user, request.remote_addr or "", step="reauth")
                 form.password.errors.append(exc.message)
@@ -65,7 +66,7 @@ def change_password():
             record = current_session()
             try:
                 accounts.change_password(current_user, form.current_password.data, form.password.data, record)
-            except operations.OperationError as exc:
+            except webapp_ops.OperationError as exc:
                 # change_password refuses before it writes; a wrong current password is counted and kept.
                 if exc.field == "current_password":
                     accounts.note_failure(current_user.email, current_user, request.remote_addr or "", "reauth")
@@ -90,7 +91,7 @@ def recovery_codes():
         return redirect(url_for("auth.account"))
     try:
         codes = accounts.new_recovery_codes(current_user)
-    except operations.OperationError as exc:
+    except webapp_ops.OperationError as exc:
         transactions.discard()
         flash(exc.message, "error")
         return redirect(url_for("auth.account"))
@@ -103,7 +104,7 @@ def mfa_disable():
     if ButtonForm().validate_on_submit():
         try:
             accounts.turn_off_mfa(current_user, current_user, "self")
-        except operations.OperationError as exc:
+        except webapp_ops.OperationError as exc:
             transactions.discard()
             flash(exc.message, "error")
         else:
@@ -161,7 +162,7 @@ def end_all_sessions():
 def forget_devices():
     if ButtonForm().validate_on_submit():
         count = accounts.forget_devices(current_user)
-        operations.record("mfa.devices_forgotten", "user", current_user.id, current_user, devices=count)
+        webapp_ops.record("mfa.devices_forgotten", "user", current_user.id, current_user, devices=count)
         flash("Remembered devices forgotten: each will ask for a code at its next sign-in.", "success")
     response = redirect(url_for("auth.sessions"))
     response.delete_cookie(DEVICE_COOKIE, path="/auth/")

@@ -10,7 +10,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import and_, func, or_, select
 
-from webapp import accounts, operations, transactions
+from webapp import accounts, transactions
+from webapp import operations as webapp_ops
 from webapp.extensions import db
 from webapp.forms import (
     AuditFilterForm,
@@ -102,7 +103,7 @@ def admin_audit():
         if actor.isdigit():
             stmt = stmt.where(AuditEvent.actor_id == int(actor[:18]))
         else:
-            person = operations.get_user_by_email(actor[:254])
+            person = webapp_ops.get_user_by_email(actor[:254])
             stmt = stmt.where(AuditEvent.actor_id == (person.id if person else -1))
     for name, bound in (("start", "from"), ("end", "to")):
         raw = (getattr(form, name).data or "").strip()
@@ -137,10 +138,10 @@ def admin_invite():
     form = PlatformInviteForm()
     if form.validate_on_submit():
         try:
-            issued = operations.invite(
+            issued = webapp_ops.invite(
                 form.email.data, current_user, platform_role=PlatformRole(form.platform_role.data)
             )
-        except operations.OperationError as exc:
+        except webapp_ops.OperationError as exc:
             transactions.discard()
             getattr(form, exc.field or "email", form.email).errors.append(exc.message)
         else:

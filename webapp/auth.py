@@ -20,7 +20,8 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from webapp import accounts, operations, transactions
+from webapp import accounts, transactions
+from webapp import operations as webapp_ops
 from webapp.extensions import db, limiter, login_manager
 from webapp.forms import (
     AcceptInvitationForm,
@@ -207,13 +208,13 @@ def login():
     status: int | None = 200
     if form.validate_on_submit():
         email = (form.email.data or "").strip()
-        known = operations.get_user_by_email(email)
+        known = webapp_ops.get_user_by_email(email)
         # A browser this account signed in from before is not held back by the account limit, so an attacker
         # failing on purpose cannot lock the real person out (ASVS 6.1.1).
         device = accounts.find_device(known, request.cookies.get(DEVICE_COOKIE)) if known else None
         status = None if device else throttled(email, form.password)
         if status is None:
-            user = operations.authenticate(email, form.password.data)
+            user = webapp_ops.authenticate(email, form.password.data)
             if user is None:
                 # Kept although the sign-in is refused: the request commits whatever its status.
                 locked = accounts.note_failure(email, known, request.remote_addr or "")
@@ -237,7 +238,7 @@ def _address_breached(limit) -> None:
         endpoint, ip_prefix = request.endpoint, accounts.address_prefix(request.remote_addr)
         # The limit is checked before the view runs, outside the request's commit point: its own short transaction.
         transactions.write(
-            lambda: operations.record(
+            lambda: webapp_ops.record(
                 "auth.lockout", "address", None, None, scope="address", endpoint=endpoint, ip_prefix=ip_prefix
             ),
             what="recording an address lock-out",
@@ -326,7 +327,7 @@ def mfa_setup():
     if form.validate_on_submit():
         try:
             codes = accounts.confirm_totp(user, form.code.data)
-        except operations.OperationError as exc:
+        except webapp_ops.OperationError as exc:
             form.code.errors.append(exc.message)
         else:
             if enrolling:
@@ -361,14 +362,14 @@ def forgot_password():
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 def reset_password(token: str):
     try:
-        operations.find_token(token, TokenPurpose.PASSWORD_RESET)
-    except operations.OperationError as exc:
+        webapp_ops.find_token(token, TokenPurpose.PASSWORD_RESET)
+    except webapp_ops.OperationError as exc:
         return render_template("auth/link_problem.html", message=exc.message), 400
     form = NewPasswordForm()
     if form.validate_on_submit():
         try:
             accounts.reset_password(token, form.password.data)
-        except operations.OperationError as exc:
+        except webapp_ops.OperationError as exc:
             transactions.discard()
             form.password.errors.append(exc.message)
         else:
@@ -383,16 +384,16 @@ def reset_password(token: str):
 @bp.route("/invitation/<token>", methods=["GET", "POST"])
 def accept_invitation(token: str):
     try:
-        invitation = operations.find_token(token, TokenPurpose.INVITATION)
-    except operations.OperationError as exc:
+        invitation = webapp_ops.find_token(token, TokenPurpose.INVITATION)
+    except webapp_ops.OperationError as exc:
         return render_template("auth/link_problem.html", message=exc.message), 400
     if invitation.user_id is not None:
         return _accept_as_existing_account(token, invitation)
     form = AcceptInvitationForm()
     if form.validate_on_submit():
         try:
-            user = operations.accept_invitation(token, form.display_name.data, form.password.data)
-        except operations.OperationError as exc:
+            user = webapp_ops.accept_invitation(token, form.display_name.data, form.password.data)
+        except webapp_ops.OperationError as exc:
             transactions.discard()
             getattr(form, exc.field or "password", form.password).errors.append(exc.message)
         else:
@@ -409,8 +410,8 @@ def _accept_as_existing_account(token: str, invitation):
         return render_template("auth/accept_existing.html", invitation=invitation, form=form, signed_in=False)
     if form.validate_on_submit():
         try:
-            membership = operations.accept_invitation_as(token, current_user)
-        except operations.OperationError as exc:
+            membership = webapp_ops.accept_invitation_as(token, current_user)
+        except webapp_ops.OperationError as exc:
             transactions.discard()
             return render_template("auth/link_problem.html", message=exc.message), 400
         flash(f"You have joined {membership.organisation.name}.", "success")

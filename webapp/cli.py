@@ -21,7 +21,8 @@ from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import select
 from waitress import serve
 
-from webapp import accounts, create_app, demo, geography, operations, transactions
+from webapp import accounts, create_app, demo, geography, transactions
+from webapp import operations as webapp_ops
 from webapp.config import DOMAIN_PACKAGES, ConfigError, settings_table_markdown
 from webapp.extensions import db
 from webapp.jobs import work_done_inline
@@ -52,7 +53,7 @@ def transaction() -> Iterator[None]:
     try:
         with transactions.command(what="command"):
             yield
-    except operations.OperationError as exc:
+    except webapp_ops.OperationError as exc:
         raise click.ClickException(exc.message) from None
 
 
@@ -97,7 +98,7 @@ def create_user_command(email: str, role: str, org_slug: str | None, display_nam
     platform_role = None if role in ("member", "org_admin") else PlatformRole(role)
     org_role = OrgRole.ADMIN if role == "org_admin" else OrgRole.MEMBER
     with transaction():
-        user = operations.create_user(
+        user = webapp_ops.create_user(
             email, password, display_name, platform_role=platform_role, organisation=org, org_role=org_role
         )
     click.echo(f"Created user {user.id} ({role}).")
@@ -108,7 +109,7 @@ def create_user_command(email: str, role: str, org_slug: str | None, display_nam
 @with_appcontext
 def reset_mfa_command(email: str):
     """Remove an account's two-step sign-in after checking who is asking; they set it up again at next sign-in."""
-    user = operations.get_user_by_email(email)
+    user = webapp_ops.get_user_by_email(email)
     if user is None:
         raise click.BadParameter(f"no account with email {email!r}", param_hint="--email")
     with transaction():
@@ -128,7 +129,7 @@ def end_sessions_command(email: str | None, everyone: bool):
         if everyone:
             ended = accounts.end_everyone_sessions(None)
         else:
-            user = operations.get_user_by_email(email or "")
+            user = webapp_ops.get_user_by_email(email or "")
             if user is None:
                 raise click.BadParameter(f"no account with email {email!r}", param_hint="--email")
             ended = accounts.end_sessions(user, None, "admin")
@@ -152,7 +153,7 @@ def orgs_cli() -> None:
 def create_org_command(name: str, kind: str, slug: str | None):
     """Create an organisation."""
     with transaction():
-        org = operations.create_organisation(name, kind, slug)
+        org = webapp_ops.create_organisation(name, kind, slug)
     click.echo(f"Created organisation {org.slug} ({org.kind.label}).")
 
 
@@ -212,7 +213,7 @@ def list_partnerships_command():
 def create_partnership_command(name: str, slug: str | None, areas: tuple[str, ...]):
     """Create a partnership; add members, funders and convenors with the add-* commands."""
     with transaction():
-        partnership = operations.create_partnership(name, slug, areas=[_area(code) for code in areas])
+        partnership = webapp_ops.create_partnership(name, slug, areas=[_area(code) for code in areas])
     click.echo(f"Created partnership {partnership.slug} covering {len(partnership.areas)} area(s).")
 
 
@@ -225,7 +226,7 @@ def _add_command(what: str, argument: str, find, help_text: str):
         with transaction():
             partnership = _partnership(partnership_slug)
             thing = find(item)
-            added = operations.add_to_partnership(partnership, what, thing, None)
+            added = webapp_ops.add_to_partnership(partnership, what, thing, None)
         name = getattr(thing, "name", None) or getattr(thing, "email", item)
         click.echo(f"{name} {'added as' if added else 'was already'} {what} of {partnership.slug}.")
 

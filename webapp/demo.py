@@ -10,7 +10,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from webapp import geography, operations
+from webapp import geography
+from webapp import operations as webapp_ops
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel, Organisation, OrgKind, OrgRole, Partnership, PlatformRole, User
 
@@ -95,13 +96,13 @@ def load() -> list[str]:
     orgs: dict[str, Organisation] = {}
     for name, slug, kind in ORGANISATIONS:
         org = db.session.scalar(select(Organisation).where(Organisation.slug == slug))
-        orgs[slug] = org or operations.create_organisation(name, kind, slug)
+        orgs[slug] = org or webapp_ops.create_organisation(name, kind, slug)
 
     users: dict[str, User] = {}
     for login in LOGINS:
-        user = operations.get_user_by_email(login.email)
+        user = webapp_ops.get_user_by_email(login.email)
         if user is None:
-            user = operations.create_user(
+            user = webapp_ops.create_user(
                 login.email,
                 DEMO_PASSWORD,
                 login.name,
@@ -116,7 +117,7 @@ def load() -> list[str]:
         if bristol is None:
             raise RuntimeError(f"The demo needs the area {BRISTOL}: load the geography first.")
         ward_areas = list(db.session.scalars(select(Area).where(Area.level == AreaLevel.WARD, Area.current.is_(True))))
-        partnership = operations.create_partnership(
+        partnership = webapp_ops.create_partnership(
             "Bristol Community Intelligence Partnership",
             "bristol",
             areas=[bristol, *ward_areas],
@@ -125,9 +126,9 @@ def load() -> list[str]:
             convenors=[users["convenor"]],
         )
         partnership.public_form_enabled = True
-        agreement = operations.publish_agreement(partnership, AGREEMENT_TEXT, users["convenor"])
+        agreement = webapp_ops.publish_agreement(partnership, AGREEMENT_TEXT, users["convenor"])
         for org in partnership.members:
-            operations.accept_agreement(agreement, org, users["admin"])
+            webapp_ops.accept_agreement(agreement, org, users["admin"])
         lines.append("Partnership: Bristol Community Intelligence Partnership (agreement v1 accepted by all members).")
     lines.append(f"{len(orgs)} organisations, {len(users)} demo logins.")
     return lines

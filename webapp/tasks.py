@@ -5,7 +5,8 @@ from __future__ import annotations
 from celery import shared_task
 from sqlalchemy import func, select
 
-from webapp import mail, operations
+from webapp import mail
+from webapp import operations as webapp_ops
 from webapp.extensions import db
 from webapp.jobs import recover_interrupted, report, running
 from webapp.models import Area
@@ -34,7 +35,7 @@ def send_password_reset(email: str) -> bool:
 
     Runs in the background so the request that asked answers in the same time either way. Safe to run twice: a
     second run sends a newer link, which ends the first (links are single-use as a family)."""
-    issued = write(lambda: operations.request_password_reset(email), what="issuing a password-reset link")
+    issued = write(lambda: webapp_ops.request_password_reset(email), what="issuing a password-reset link")
     if issued is None:
         return False
     return mail.send_link(

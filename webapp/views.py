@@ -14,7 +14,8 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_login import current_user
 from sqlalchemy import select
 
-from webapp import home, jobs, mail, operations, policy, transactions
+from webapp import home, jobs, mail, policy, transactions
+from webapp import operations as webapp_ops
 from webapp.extensions import db
 from webapp.forms import (
     AddToPartnershipForm,
@@ -53,7 +54,7 @@ def apply_or_flash(operation: Callable[[], object], success: str) -> bool:
     the operation succeeded (the request's commit point then stores it)."""
     try:
         operation()
-    except operations.OperationError as exc:
+    except webapp_ops.OperationError as exc:
         transactions.discard()
         flash(exc.message, "error")
         return False
@@ -61,7 +62,7 @@ def apply_or_flash(operation: Callable[[], object], success: str) -> bool:
     return True
 
 
-def send_invitation(issued: operations.IssuedToken, subject: str, intro: str) -> None:
+def send_invitation(issued: webapp_ops.IssuedToken, subject: str, intro: str) -> None:
     """Send the invitation's link once the request has committed it (a link that works), and tell the inviter
     whether it went out."""
     to, path, token_id = issued.token.email, issued.path, issued.token.id
@@ -137,8 +138,8 @@ def orgs_create():
     form = OrganisationForm()
     if form.validate_on_submit():
         try:
-            org = operations.create_organisation(form.name.data, form.kind.data, actor=current_user)
-        except operations.OperationError as exc:
+            org = webapp_ops.create_organisation(form.name.data, form.kind.data, actor=current_user)
+        except webapp_ops.OperationError as exc:
             transactions.discard()
             getattr(form, exc.field or "name", form.name).errors.append(exc.message)
         else:
@@ -168,10 +169,10 @@ def orgs_invite(slug: str):
     form = InviteForm()
     if form.validate_on_submit():
         try:
-            issued = operations.invite(
+            issued = webapp_ops.invite(
                 form.email.data, current_user, organisation=org, org_role=OrgRole(form.role.data)
             )
-        except operations.OperationError as exc:
+        except webapp_ops.OperationError as exc:
             transactions.discard()
             getattr(form, exc.field or "email", form.email).errors.append(exc.message)
         else:
@@ -214,9 +215,9 @@ def partnerships_create():
     if form.validate_on_submit():
         try:
             lines = [line for line in (form.areas.data or "").splitlines() if line.strip()]
-            areas = [operations.area_named(line) for line in lines]
-            partnership = operations.create_partnership(form.name.data, areas=areas, actor=current_user)
-        except operations.OperationError as exc:
+            areas = [webapp_ops.area_named(line) for line in lines]
+            partnership = webapp_ops.create_partnership(form.name.data, areas=areas, actor=current_user)
+        except webapp_ops.OperationError as exc:
             transactions.discard()
             getattr(form, exc.field or "name", form.name).errors.append(exc.message)
         else:
@@ -259,7 +260,7 @@ def partnerships_add(slug: str):
         abort(404)
     form = AddToPartnershipForm()
     back = url_for("partnerships.detail", slug=partnership.slug) + "#add"
-    what = form.what.data if form.what.data in operations.PARTNERSHIP_PARTS else None
+    what = form.what.data if form.what.data in webapp_ops.PARTNERSHIP_PARTS else None
     value = (form.item.data or "").strip()
     if what is None or not form.validate_on_submit() or not value:
         flash("Add to the partnership: choose or type what to add first.", "error")
@@ -270,15 +271,15 @@ def partnerships_add(slug: str):
     def add() -> None:
         item: Area | User | Organisation | None
         if what == "area":
-            item = operations.area_named(value)
+            item = webapp_ops.area_named(value)
         elif what == "convenor":
             item = db.session.scalar(select(User).where(User.email == value.lower()))
         else:
             item = db.session.scalar(select(Organisation).where(Organisation.slug == value))
         if item is None:
-            raise operations.OperationError(f"No {what} {value[:60]!r}.", "item")
-        if not operations.add_to_partnership(partnership, what, item, current_user):
-            raise operations.OperationError(f"That {what} is in {partnership.name} already.", "item")
+            raise webapp_ops.OperationError(f"No {what} {value[:60]!r}.", "item")
+        if not webapp_ops.add_to_partnership(partnership, what, item, current_user):
+            raise webapp_ops.OperationError(f"That {what} is in {partnership.name} already.", "item")
 
     apply_or_flash(add, f"Added the {what} to {partnership.name}.")
     return redirect(back)
@@ -316,7 +317,7 @@ def partnerships_public_form(slug: str):
         return redirect(back)
     enable = form.enable.data == "on"
     apply_or_flash(
-        lambda: operations.set_public_form(partnership, enable, current_user),
+        lambda: webapp_ops.set_public_form(partnership, enable, current_user),
         "The public form is on: residents can now send observations without an account; each waits for moderation."
         if enable
         else "The public form is off.",

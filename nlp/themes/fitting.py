@@ -6,6 +6,9 @@ Plain values in, plain values out (lists, numpy arrays, dataclasses): no Flask, 
 (:mod:`nlp.themes.similarity`), names (:mod:`nlp.themes.naming`), identity across refits
 (:mod:`nlp.themes.matching`), saving (:mod:`nlp.themes.saved`) and the quality measures (:mod:`nlp.themes.quality`).
 
+One module of about 530 lines, a third of it this docstring: building the sub-models and fitting them is one job,
+and the choices below are read beside the code that makes them.
+
 Choices, each measured in ``benchmarks/themes.py`` against BERTopic's default configuration:
 
 - Sub-models are built in one place (:func:`build_topic_model`) from :class:`ThemeParams` and can be injected.

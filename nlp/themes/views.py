@@ -1,6 +1,6 @@
 """Theme pages for a partnership's convenors: lists (needs and assets apart), counts, a theme's page with quotes,
 curation forms and the refresh button. Routes only: rules are in nlp.themes.operations and
-nlp.themes.queries."""
+nlp.themes.queries. One module of about 500 lines: one blueprint's routes, each a screenful."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from nlp.themes import operations, periods, queries
+from nlp.themes import operations as theme_ops
+from nlp.themes import periods, queries
 from nlp.themes.forms import (
     NO_TARGET,
     NO_THEME,
@@ -397,7 +398,7 @@ def rename(slug: str, theme_id: int):
                 flash(error, "error")
         return _back(partnership, theme)
     apply_or_flash(
-        lambda: operations.rename_theme(theme, form.label.data or "", current_user, form.description.data or ""),
+        lambda: theme_ops.rename_theme(theme, form.label.data or "", current_user, form.description.data or ""),
         "Theme renamed.",
     )
     return _back(partnership, theme)
@@ -417,7 +418,7 @@ def merge(slug: str, theme_id: int):
         return _back(partnership, theme)
     target = _theme(partnership, form.target.data)
     merged = f"Merged into “{target.label}”."
-    if not apply_or_flash(lambda: operations.merge_themes(theme, target, current_user), merged):
+    if not apply_or_flash(lambda: theme_ops.merge_themes(theme, target, current_user), merged):
         return _back(partnership, theme)
     return redirect(url_for("themes.detail", slug=partnership.slug, theme_id=target.id))
 
@@ -439,7 +440,7 @@ def move(slug: str, theme_id: int):
 
     def apply() -> None:
         for observation_id in ticked:
-            operations.move_observation(partnership, observation_id, target, current_user)
+            theme_ops.move_observation(partnership, observation_id, target, current_user)
 
     where = f"“{target.label}”" if target is not None else "no theme"
     apply_or_flash(apply, f"Moved {len(ticked)} observation{'s' if len(ticked) != 1 else ''} to {where}.")
@@ -461,7 +462,7 @@ def split(slug: str, theme_id: int):
         return _back(partnership, theme)
     made: list[Theme] = []
     if not apply_or_flash(
-        lambda: made.append(operations.split_theme(theme, ticked, form.label.data, current_user)),
+        lambda: made.append(theme_ops.split_theme(theme, ticked, form.label.data, current_user)),
         f"Split {len(ticked)} observation{'s' if len(ticked) != 1 else ''} off into a new theme.",
     ):
         return _back(partnership, theme)
@@ -478,7 +479,7 @@ def hide(slug: str, theme_id: int):
     elif not theme.hidden and not form.confirm.data:
         flash("Tick the box to confirm hiding the theme. It was not hidden.", "error")
     else:
-        operations.set_hidden(theme, not theme.hidden, current_user)
+        theme_ops.set_hidden(theme, not theme.hidden, current_user)
         flash("Theme hidden." if theme.hidden else "Theme shown again.", "success")
     return _back(partnership, theme)
 
@@ -488,7 +489,7 @@ def sign_off(slug: str, theme_id: int):
     partnership = _partnership(slug)
     theme = _theme(partnership, theme_id)
     if ActionForm().validate_on_submit():
-        apply_or_flash(lambda: operations.sign_off(theme, current_user), "Theme signed off.")
+        apply_or_flash(lambda: theme_ops.sign_off(theme, current_user), "Theme signed off.")
     return _back(partnership, theme)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, jsonify, request, url_for
 from sqlalchemy import func, select
 
-from submissions import operations as ops
+from submissions import operations as submission_ops
 from submissions.models import ApiToken, Observation, ObservationStatus
 from submissions.openapi import document
 from submissions.validation import FIELDS_BY_NAME, ValidationFailed
@@ -29,9 +29,9 @@ def _api_error(status: int, message: str, errors: dict | None = None):
 
 
 def _api_token() -> ApiToken | Response:
-    token = ops.authenticate_api_token(request.headers.get("Authorization"))
+    token = submission_ops.authenticate_api_token(request.headers.get("Authorization"))
     if token is None:
-        return _api_error(401, ops.api_token_refusal(request.headers.get("Authorization")))
+        return _api_error(401, submission_ops.api_token_refusal(request.headers.get("Authorization")))
     if token.organisation.kind is OrgKind.FUNDER:
         transactions.discard()  # a refused token's use is not noted
         return _api_error(403, "Funder organisations cannot submit or read observations.")
@@ -45,7 +45,7 @@ def observation_json(obs: Observation) -> dict:
         "category": obs.category.slug,
         "text": obs.text,
         "area": obs.area.code if obs.area else None,
-        "period": ops.period_value(obs),
+        "period": submission_ops.period_value(obs),
         "period_precision": obs.period_precision.value,
         "people_affected": obs.people_affected,
         "groups": list(obs.groups or []),
@@ -83,7 +83,7 @@ def api_create():
     errors = {name: "Unknown field." for name in unknown[:20]}
     if not errors:
         try:
-            obs = ops.submit_observation(payload, organisation=token.organisation, author=None, via="api")
+            obs = submission_ops.submit_observation(payload, organisation=token.organisation, author=None, via="api")
         except ValidationFailed as failed:
             errors = failed.errors
         else:

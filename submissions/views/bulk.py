@@ -12,7 +12,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from submissions import importer, spreadsheets, uploads
-from submissions import operations as ops
+from submissions import operations as submission_ops
 from submissions.forms import ConfirmImportForm, UploadForm, choices
 from submissions.models import Confidence, ObservationKind, SharingLevel, Source, Trend
 from submissions.validation import FIELDS
@@ -30,7 +30,7 @@ def export():
     org = pick(orgs, request.args.get("org")) or (orgs[0] if orgs else None)
     if org is None:
         abort(404)
-    body = ops.export_csv(org, current_user)
+    body = submission_ops.export_csv(org, current_user)
     filename = f"{org.slug}-observations-{date.today().isoformat()}.csv"
     return Response(
         "\ufeff" + body,  # a BOM, so spreadsheet programs read the file as UTF-8
@@ -86,8 +86,8 @@ def import_template(fmt: str):
     org = pick(orgs, request.args.get("organisation", "")) or orgs[0]
     shared_with = org_partnerships([org])
     partnerships = [p.slug for p in shared_with]
-    categories = ops.active_categories()
-    context = ops.context_for(org)
+    categories = submission_ops.active_categories()
+    context = submission_ops.context_for(org)
     wards = db.session.scalars(
         select(Area).where(Area.level == AreaLevel.WARD, Area.current.is_(True)).order_by(Area.name)
     )
@@ -134,7 +134,7 @@ def import_mapping(upload_id: str):
             return redirect(url_for("observations.import_preview", upload_id=upload.id))
     return render_template(
         "submissions/import_mapping.html", upload=upload, org=org, table=table, fields=FIELDS, form=form,
-        error=error, defaultable=importer.DEFAULTABLE, categories=ops.active_categories(),
+        error=error, defaultable=importer.DEFAULTABLE, categories=submission_ops.active_categories(),
         partnerships=org_partnerships([org]), enums=_enum_options(),
         sample=table.rows[:3],
     ), 422 if error else 200  # fmt: skip
@@ -181,7 +181,7 @@ def import_preview(upload_id: str):
             upload.imported, upload.skipped = result.imported, preview.bad_row_count
             uploads.finish(upload, importer.skipped_rows_csv(table, preview) if preview.bad_rows else None)
             return render_template("submissions/import_done.html", upload=upload, org=org, result=result)
-    preview = importer.check_rows(table, mapping, upload.defaults, ops.context_for(org))
+    preview = importer.check_rows(table, mapping, upload.defaults, submission_ops.context_for(org))
     return render_template(
         "submissions/import_preview.html", upload=upload, org=org, table=table, preview=preview, form=form,
         message=message, mapping=mapping, labels={f.name: f.label for f in FIELDS},

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from flask import Blueprint, abort, current_app, render_template
 from sqlalchemy import func, select
 
-from submissions import operations as ops
+from submissions import operations as submission_ops
 from submissions.forms import choices
 from submissions.models import Observation
 from webapp.extensions import db
@@ -94,7 +94,7 @@ def area_options() -> list[AreaOption]:
 
 
 def categories_choices():
-    return choices([("", "Choose a category"), *((c.slug, c.name) for c in ops.active_categories())])
+    return choices([("", "Choose a category"), *((c.slug, c.name) for c in submission_ops.active_categories())])
 
 
 def observation_or_404(obs_id: int) -> Observation:
@@ -129,5 +129,5 @@ def neighbourhood_options() -> list[NeighbourhoodOption]:
 
 def render_form(template: str, form, **context):
     status = 422 if form.errors else 200
-    return render_template(template, form=form, areas=area_options(), categories=ops.active_categories(),
+    return render_template(template, form=form, areas=area_options(), categories=submission_ops.active_categories(),
                            neighbourhoods=neighbourhood_options(), **context), status  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from submissions import operations as ops
+from submissions import operations as submission_ops
 from submissions.forms import ModerateAreaForm, ModerateTextForm, RejectForm
 from submissions.models import Observation
 from submissions.queries import moderation_queue, unconfirmed_places
@@ -30,7 +30,7 @@ def moderation():
     areas = {}  # the same partnership's choices once
     for obs in [*items, *unconfirmed]:
         if obs.partnership_id not in areas:
-            areas[obs.partnership_id] = ops.moderator_areas(obs)
+            areas[obs.partnership_id] = submission_ops.moderator_areas(obs)
     return render_template(
         "submissions/moderation.html",
         items=items,
@@ -39,7 +39,7 @@ def moderation():
         reject_form=RejectForm(),
         area_form=ModerateAreaForm(formdata=None),
         text_form=ModerateTextForm(formdata=None),
-        reason_audience=ops.reason_audience,
+        reason_audience=submission_ops.reason_audience,
     )
 
 
@@ -62,7 +62,9 @@ def moderate_area(obs_id: int):
         flash(f"Observation {obs_id}: the form expired; please try again.", "error")
         return back
     if action == "confirm":
-        apply_or_flash(lambda: ops.confirm_suggested_area(obs, current_user), f"Observation {obs_id}: area confirmed.")
+        apply_or_flash(
+            lambda: submission_ops.confirm_suggested_area(obs, current_user), f"Observation {obs_id}: area confirmed."
+        )
         return back
     area = None
     if form.area.data:
@@ -71,7 +73,7 @@ def moderate_area(obs_id: int):
             flash(f"Observation {obs_id}: Set the area: choose one of the partnership's areas.", "error")
             return back
     apply_or_flash(
-        lambda: ops.set_area_by_moderator(obs, area, current_user),
+        lambda: submission_ops.set_area_by_moderator(obs, area, current_user),
         f"Observation {obs_id}: area set to {area.name if area else 'the whole partnership area'}.",
     )
     return back
@@ -85,7 +87,7 @@ def moderate_text(obs_id: int):
         flash(f"Observation {obs_id}: the form expired; please try again.", "error")
     else:
         apply_or_flash(
-            lambda: ops.edit_text_by_moderator(obs, form.text.data or "", current_user),
+            lambda: submission_ops.edit_text_by_moderator(obs, form.text.data or "", current_user),
             f"Observation {obs_id}: text edited. It is redacted again; approve it when it reads right.",
         )
     return redirect(url_for("observations.moderation") + f"#obs-{obs_id}")
@@ -102,9 +104,9 @@ def moderate(obs_id: int):
         abort(400)
     try:
         if action == "approve":
-            ops.approve_observation(obs, current_user)
+            submission_ops.approve_observation(obs, current_user)
         else:
-            ops.reject_observation(obs, current_user, form.reason.data)
+            submission_ops.reject_observation(obs, current_user, form.reason.data)
     except OperationError as exc:
         transactions.discard()
         flash(f"Observation {obs_id}: {exc.message}", "error")

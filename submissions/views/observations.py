@@ -9,7 +9,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import or_, select
 
-from submissions import operations as ops
+from submissions import operations as submission_ops
 from submissions import search
 from submissions.forms import CategoryForm, EraseForm, ObservationForm, RejectForm, choices, use_resident_wording
 from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
@@ -59,7 +59,7 @@ def create():
         org = None if resident else (pick(orgs, form.organisation.data) or orgs[0])
         partnership = pick(partnerships, form.partnership.data) if resident else None
         try:
-            obs = ops.submit_observation(form.values(), organisation=org, author=current_user,
+            obs = submission_ops.submit_observation(form.values(), organisation=org, author=current_user,
                                          partnership=partnership, via="form")  # fmt: skip
         except ValidationFailed as failed:
             transactions.discard()
@@ -89,7 +89,7 @@ def edit(obs_id: int):
         use_resident_wording(form)
     if form.validate_on_submit():
         try:
-            ops.update_observation(obs, form.values(), current_user)
+            submission_ops.update_observation(obs, form.values(), current_user)
         except OperationError as exc:
             transactions.discard()
             if isinstance(exc, ValidationFailed):
@@ -206,7 +206,7 @@ def index():
     wards = list(db.session.scalars(select(Area).where(Area.level == AreaLevel.WARD).order_by(Area.name)))
     levels = _sharing_levels(current_user)
     return render_template(
-        "submissions/list.html", page=page, rows=rows, filters=filters, categories=ops.active_categories(),
+        "submissions/list.html", page=page, rows=rows, filters=filters, categories=submission_ops.active_categories(),
         wards=wards, kinds=list(ObservationKind), statuses=list(ObservationStatus), levels=levels,
         organisations=_listed_organisations(current_user), has_own=bool(current_user.memberships),
         can_submit=bool(submitter_orgs(current_user)) or current_user.platform_role is PlatformRole.RESIDENT,
@@ -241,7 +241,7 @@ def withdraw(obs_id: int):
     if not policy.can_edit_observation(current_user, obs):
         abort(404)
     apply_or_flash(
-        lambda: ops.withdraw_observation(obs, current_user),
+        lambda: submission_ops.withdraw_observation(obs, current_user),
         "The observation is withdrawn: it is no longer shared or counted.",
     )
     return redirect(url_for("observations.detail", obs_id=obs_id))
@@ -252,7 +252,7 @@ def confirm_area(obs_id: int):
     obs = observation_or_404(obs_id)
     if not policy.can_edit_observation(current_user, obs):
         abort(404)
-    apply_or_flash(lambda: ops.confirm_suggested_area(obs, current_user), "The area is confirmed.")
+    apply_or_flash(lambda: submission_ops.confirm_suggested_area(obs, current_user), "The area is confirmed.")
     return redirect(url_for("observations.detail", obs_id=obs_id))
 
 
@@ -266,7 +266,7 @@ def erase(obs_id: int):
         if not form.confirm.data:
             form.confirm.errors = ["Tick the box to confirm that the observation is to be erased for good."]
         else:
-            ops.erase_observation(obs, current_user)
+            submission_ops.erase_observation(obs, current_user)
             flash(f"Observation {obs_id} has been erased, with everything derived from it.", "success")
             return redirect(url_for("observations.index"))
     return render_template("submissions/erase.html", obs=obs, form=form), 422 if form.errors else 200
@@ -277,7 +277,7 @@ def erase(obs_id: int):
 
 @bp.route("/categories", endpoint="categories")
 def categories():
-    return render_template("submissions/categories.html", categories=ops.active_categories(),
+    return render_template("submissions/categories.html", categories=submission_ops.active_categories(),
                            can_add=current_user.is_admin)  # fmt: skip
 
 
@@ -286,7 +286,7 @@ def category_create():
     form = CategoryForm()
     if form.validate_on_submit():
         try:
-            category = ops.create_category(form.name.data, form.description.data, current_user)
+            category = submission_ops.create_category(form.name.data, form.description.data, current_user)
         except OperationError as exc:
             transactions.discard()
             form.name.errors = [exc.message]

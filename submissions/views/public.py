@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, current_app, redirect, render_template, url_for
 from sqlalchemy import select
 
-from submissions import operations as ops
+from submissions import operations as submission_ops
 from submissions.forms import PublicObservationForm, use_resident_wording
 from submissions.validation import ValidationFailed
 from submissions.views.common import categories_choices, log, public_bp, render_form
@@ -40,7 +40,7 @@ def public_new(slug: str):
             log.info("public form honeypot triggered for partnership %s", partnership.id)
             return redirect(url_for("public_observations.thanks", slug=slug))
         try:
-            ops.submit_observation(form.values(), organisation=None, author=None, partnership=partnership,
+            submission_ops.submit_observation(form.values(), organisation=None, author=None, partnership=partnership,
                                    via="public_form")  # fmt: skip
         except ValidationFailed as failed:
             transactions.discard()

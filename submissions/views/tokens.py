@@ -6,7 +6,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 from sqlalchemy import select
 
-from submissions import operations as ops
+from submissions import operations as submission_ops
 from submissions.forms import TokenForm, choices
 from submissions.models import ApiToken
 from submissions.views.common import admin_orgs, bp, pick
@@ -34,7 +34,7 @@ def tokens():
         org = pick(orgs, form.organisation.data) or orgs[0]
         try:
             days = int(form.days.data or current_app.config["COMMINTEL_API_TOKEN_DAYS"])
-            token, raw = ops.create_api_token(org, form.name.data, current_user, days)
+            token, raw = submission_ops.create_api_token(org, form.name.data, current_user, days)
         except (OperationError, ValueError) as exc:
             transactions.discard()
             message = getattr(exc, "message", "Choose how long the token works.")
@@ -57,7 +57,7 @@ def tokens():
 
 
 def _lifetime_choices() -> list:
-    days = sorted({*ops.API_TOKEN_LIFETIMES, current_app.config["COMMINTEL_API_TOKEN_DAYS"]})
+    days = sorted({*submission_ops.API_TOKEN_LIFETIMES, current_app.config["COMMINTEL_API_TOKEN_DAYS"]})
     return choices((str(d), "1 year" if d == 365 else f"{d} days") for d in days)
 
 
@@ -68,7 +68,7 @@ def rotate_token(token_id: int):
     if token is None or token.organisation not in admin_orgs(current_user) or not ButtonForm().validate_on_submit():
         abort(404)
     try:
-        new, raw = ops.rotate_api_token(token, current_user)
+        new, raw = submission_ops.rotate_api_token(token, current_user)
     except OperationError as exc:
         transactions.discard()
         flash(exc.message, "error")
@@ -93,6 +93,6 @@ def revoke_token(token_id: int):
     token = db.session.get(ApiToken, token_id)
     if token is None or token.organisation not in admin_orgs(current_user):
         abort(404)
-    ops.revoke_api_token(token, current_user)
+    submission_ops.revoke_api_token(token, current_user)
     flash(f"The token {token.name!r} no longer works.", "success")
     return redirect(url_for("observations.tokens"))

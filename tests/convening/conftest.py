@@ -8,13 +8,13 @@ from datetime import date, timedelta
 
 import pytest
 
-from convening import operations as cops
+from convening import operations as convening_ops
 from convening import publishing
 from convening.models import Session
-from submissions import operations as sops
+from submissions import operations as submission_ops
 from submissions.models import Observation
 from submissions.signals import observations_saved
-from webapp import operations
+from webapp import operations as webapp_ops
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel
 
@@ -32,13 +32,13 @@ def cworld(world, db_session) -> dict:
     lawrence = Area(code="E05010897", name="Lawrence Hill", level=AreaLevel.WARD, parent=bristol, boundary=SQUARE2)
     lsoa = Area(code="E01014488", name="Bristol 032A", level=AreaLevel.LSOA, parent=lawrence)
     db.session.add_all([bristol, ashley, lawrence, lsoa])
-    sops.ensure_default_categories()
+    submission_ops.ensure_default_categories()
     partnership = world["partnership"]
     partnership.areas = [bristol, ashley, lawrence]
     partnership.members.append(world["other_org"])
-    agreement = operations.publish_agreement(partnership, "We share partnership-level observations safely.")
-    operations.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
-    operations.accept_agreement(agreement, world["other_org"], world["users"]["admin"])
+    agreement = webapp_ops.publish_agreement(partnership, "We share partnership-level observations safely.")
+    webapp_ops.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
+    webapp_ops.accept_agreement(agreement, world["other_org"], world["users"]["admin"])
     db.session.commit()
     world["areas"] = {"bristol": bristol, "ashley": ashley, "lawrence": lawrence, "lsoa": lsoa}
     return world
@@ -71,7 +71,7 @@ def make_observation(cworld) -> Callable[..., Observation]:
         # The nlp package's receivers (redaction, theme assignment) are not under test here: muted, and the redacted
         # text written below stands in for theirs. Saves a spaCy run per observation.
         with observations_saved.muted():
-            obs = sops.submit_observation(
+            obs = submission_ops.submit_observation(
                 observation_data(**fields), organisation=org, author=author, partnership=cworld["partnership"]
             )
         if redacted:
@@ -108,7 +108,7 @@ def observed(cworld, make_observation) -> dict:
 @pytest.fixture
 def make_session(cworld) -> Callable[..., Session]:
     def factory(held_on: date = HELD_ON, title: str = "Spring partnership meeting", **kw) -> Session:
-        session = cops.create_session(cworld["partnership"], title, held_on, cworld["users"]["convenor"], **kw)
+        session = convening_ops.create_session(cworld["partnership"], title, held_on, cworld["users"]["convenor"], **kw)
         db.session.commit()
         return session
 
@@ -118,7 +118,7 @@ def make_session(cworld) -> Callable[..., Session]:
 def approve_all(briefing, user) -> None:
     for s in briefing.sections:
         if s.machine_written:
-            cops.approve_section(s, user)
+            convening_ops.approve_section(s, user)
 
 
 def edition(briefing, audience: str = "partnership"):

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from convening import operations as cops
+from convening import operations as convening_ops
 from convening import publishing
 from convening.composer.sections import headlines, needs_assets
 from convening.models import BriefingVersion, SectionKind
@@ -23,7 +23,7 @@ def _kinds(briefing):
 
 def test_compose_drafts_every_section_machine_written_with_suppressed_counts(observed, make_session):
     session = make_session()
-    briefing = cops.compose_briefing(session, observed["users"]["convenor"])
+    briefing = convening_ops.compose_briefing(session, observed["users"]["convenor"])
     assert _kinds(briefing) == [
         SectionKind.HEADLINES, SectionKind.NEEDS_ASSETS, SectionKind.INDICATORS, SectionKind.MAP, SectionKind.QUOTES,
         SectionKind.GAPS, SectionKind.NETWORK, SectionKind.GRANTS, SectionKind.ACTIONS, SectionKind.QUESTIONS,
@@ -70,7 +70,7 @@ def test_unshared_unredacted_and_unconsented_observations_stay_out(cworld, make_
     db.session.commit()
     make_observation(sharing_level="org_only", consent_to_quote=True, text="Private to the organisation only.")
     make_observation(consent_to_quote=False, text="Shared but without consent to quote it.")
-    briefing = cops.compose_briefing(make_session(), cworld["users"]["convenor"])
+    briefing = convening_ops.compose_briefing(make_session(), cworld["users"]["convenor"])
     everything = " ".join(s.body for s in briefing.sections) + str(briefing.facts)
     for audience in ("partnership", "funders"):
         everything += str(publishing.briefing_document(briefing, edition(briefing, audience).audience))
@@ -82,12 +82,12 @@ def test_unshared_unredacted_and_unconsented_observations_stay_out(cworld, make_
 
 def test_no_data_is_a_clear_error(cworld, make_session):
     with pytest.raises(OperationError, match="no shared observations"):
-        cops.compose_briefing(make_session(), cworld["users"]["convenor"])
+        convening_ops.compose_briefing(make_session(), cworld["users"]["convenor"])
 
 
 def test_publish_needs_review_then_makes_immutable_numbered_versions(observed, make_session):
     convenor = observed["users"]["convenor"]
-    briefing = cops.compose_briefing(make_session(), convenor)
+    briefing = convening_ops.compose_briefing(make_session(), convenor)
     with pytest.raises(OperationError, match="Review or edit the machine-written sections"):
         publishing.publish_briefing(briefing, convenor)
     approve_all(briefing, convenor)
@@ -120,7 +120,7 @@ def test_publish_needs_review_then_makes_immutable_numbered_versions(observed, m
     # Editing afterwards makes a new version; version 1 keeps what it said.
     briefing = db.session.get(BriefingVersion, v1.id).briefing
     headlines = next(s for s in briefing.sections if s.kind is SectionKind.HEADLINES)
-    cops.edit_section(headlines, convenor, body="Food insecurity is the headline this spring.")
+    convening_ops.edit_section(headlines, convenor, body="Food insecurity is the headline this spring.")
     v2 = publishing.publish_briefing(briefing, convenor)
     db.session.commit()
     assert v2.number == 2
@@ -133,12 +133,12 @@ def test_publish_needs_review_then_makes_immutable_numbered_versions(observed, m
 def test_editing_clears_the_machine_mark_and_recompose_keeps_edits(observed, make_session):
     convenor = observed["users"]["convenor"]
     session = make_session()
-    briefing = cops.compose_briefing(session, convenor)
+    briefing = convening_ops.compose_briefing(session, convenor)
     questions = next(s for s in briefing.sections if s.kind is SectionKind.QUESTIONS)
-    cops.edit_section(questions, convenor, body="1. Who will lead on food this summer?")
+    convening_ops.edit_section(questions, convenor, body="1. Who will lead on food this summer?")
     assert questions.machine_written is False
     assert questions.reviewed_by_id == convenor.id
-    briefing = cops.compose_briefing(session, convenor)
+    briefing = convening_ops.compose_briefing(session, convenor)
     questions = next(s for s in briefing.sections if s.kind is SectionKind.QUESTIONS)
     assert questions.body == "1. Who will lead on food this summer?"
     assert all(
@@ -148,14 +148,14 @@ def test_editing_clears_the_machine_mark_and_recompose_keeps_edits(observed, mak
 
 def test_drop_reorder_and_the_appendix_stays(observed, make_session):
     convenor = observed["users"]["convenor"]
-    briefing = cops.compose_briefing(make_session(), convenor)
+    briefing = convening_ops.compose_briefing(make_session(), convenor)
     by_kind = {s.kind: s for s in briefing.sections}
-    cops.set_included(by_kind[SectionKind.INDICATORS], False, convenor)
-    cops.move_section(by_kind[SectionKind.QUOTES], -10, convenor)
+    convening_ops.set_included(by_kind[SectionKind.INDICATORS], False, convenor)
+    convening_ops.move_section(by_kind[SectionKind.QUOTES], -10, convenor)
     with pytest.raises(OperationError, match="provenance"):
-        cops.set_included(by_kind[SectionKind.PROVENANCE], False, convenor)
+        convening_ops.set_included(by_kind[SectionKind.PROVENANCE], False, convenor)
     with pytest.raises(OperationError, match="provenance appendix"):
-        cops.edit_section(by_kind[SectionKind.PROVENANCE], convenor, body="edited")
+        convening_ops.edit_section(by_kind[SectionKind.PROVENANCE], convenor, body="edited")
     doc = publishing.briefing_document(briefing)
     kinds = [s["kind"] for s in doc["sections"]]
     assert kinds[0] == "quotes"
@@ -166,14 +166,14 @@ def test_drop_reorder_and_the_appendix_stays(observed, make_session):
 def test_open_actions_are_carried_into_the_next_briefing(observed, make_session):
     convenor = observed["users"]["convenor"]
     first = make_session(held_on=date(2025, 1, 14), title="Winter meeting")
-    done = cops.add_action(first, "Map every food pantry in Lawrence Hill", convenor, owner=observed["org"],
+    done = convening_ops.add_action(first, "Map every food pantry in Lawrence Hill", convenor, owner=observed["org"],
                            due_on=date(2025, 3, 1))  # fmt: skip
-    cops.add_action(first, "Ask the council for damp-housing figures", convenor, owner=observed["other_org"])
-    cops.set_action_status(done, "done", convenor)
+    convening_ops.add_action(first, "Ask the council for damp-housing figures", convenor, owner=observed["other_org"])
+    convening_ops.set_action_status(done, "done", convenor)
     older = make_session(held_on=date(2024, 10, 1), title="Autumn meeting")
-    cops.add_action(older, "Recruit a youth group to the partnership", convenor)
+    convening_ops.add_action(older, "Recruit a youth group to the partnership", convenor)
     db.session.commit()
-    briefing = cops.compose_briefing(make_session(), convenor)
+    briefing = convening_ops.compose_briefing(make_session(), convenor)
     actions = next(s for s in briefing.sections if s.kind is SectionKind.ACTIONS)
     assert "Map every food pantry in Lawrence Hill | Lawrence Hill Food Share | 1 March 2025 | Done" in actions.body
     assert "Ask the council for damp-housing figures | Hartcliffe Mutual Aid | no date | Open" in actions.body
@@ -186,32 +186,34 @@ def test_decisions_and_actions_validate(observed, make_session):
     convenor = observed["users"]["convenor"]
     session = make_session()
     with pytest.raises(OperationError) as exc:
-        cops.add_decision(session, "ok", convenor)
+        convening_ops.add_decision(session, "ok", convenor)
     assert exc.value.field == "text"
     with pytest.raises(OperationError) as exc:
-        cops.add_action(session, "Do something useful", convenor, owner=observed["funder_org"])
+        convening_ops.add_action(session, "Do something useful", convenor, owner=observed["funder_org"])
     assert exc.value.field == "owner"
-    action = cops.add_action(session, "Do something useful", convenor)
+    action = convening_ops.add_action(session, "Do something useful", convenor)
     with pytest.raises(OperationError):
-        cops.set_action_status(action, "finished", convenor)
+        convening_ops.set_action_status(action, "finished", convenor)
 
 
 def test_session_validation_names_the_field(cworld):
     with pytest.raises(OperationError) as exc:
-        cops.create_session(cworld["partnership"], "x", date(2025, 1, 1), None)
+        convening_ops.create_session(cworld["partnership"], "x", date(2025, 1, 1), None)
     assert exc.value.field == "title"
     with pytest.raises(OperationError) as exc:
-        cops.create_session(cworld["partnership"], "Meeting", date(2025, 1, 1), None, link="javascript:alert(1)")
+        convening_ops.create_session(
+            cworld["partnership"], "Meeting", date(2025, 1, 1), None, link="javascript:alert(1)"
+        )
     assert exc.value.field == "link"
     with pytest.raises(OperationError) as exc:
-        cops.create_session(cworld["partnership"], "Meeting", date(2025, 1, 1), None,
+        convening_ops.create_session(cworld["partnership"], "Meeting", date(2025, 1, 1), None,
                             period_start=date(2025, 2, 1), period_end=date(2025, 1, 1))  # fmt: skip
     assert exc.value.field == "period_start"
 
 
 def test_focus_limits_the_observations(observed, make_session):
     session = make_session(focus_area_ids=[observed["areas"]["lawrence"].id])
-    briefing = cops.compose_briefing(session, observed["users"]["convenor"])
+    briefing = convening_ops.compose_briefing(session, observed["users"]["convenor"])
     # Lawrence Hill and its LSOA: 4 food needs at the LSOA, 6 housing needs at the ward.
     assert true_count(briefing, "total.now") == 10
 
@@ -231,7 +233,7 @@ def test_themes_group_the_briefing_when_a_theme_model_is_active(observed, make_s
         theme = damp if obs.category.slug == "housing-and-homelessness" else pantry
         db.session.add(nlp_models.ThemeAssignment(observation_id=obs.id, model_id=model.id, theme_id=theme.id))
     db.session.commit()
-    briefing = cops.compose_briefing(make_session(), observed["users"]["convenor"])
+    briefing = convening_ops.compose_briefing(make_session(), observed["users"]["convenor"])
     ed = edition(briefing)
     facts = headlines.read(ed)
     assert facts.group_word == "Theme"
@@ -245,14 +247,14 @@ def test_themes_group_the_briefing_when_a_theme_model_is_active(observed, make_s
     provenance = section_markdown(briefing, SectionKind.PROVENANCE)
     assert "version 3 (all-MiniLM-L6-v2" in provenance
     assert sorted(briefing.facts["shared"]["theme_ids"]) == sorted([pantry.id, damp.id])
-    focused = cops.compose_briefing(make_session(title="Damp only", focus_theme_ids=[damp.id]),
+    focused = convening_ops.compose_briefing(make_session(title="Damp only", focus_theme_ids=[damp.id]),
                                     observed["users"]["convenor"])  # fmt: skip
     assert true_count(focused, "total.now") == 6
 
 
 def test_small_groups_are_named_not_tabled(observed, make_observation, make_session):
     make_observation(category="safety-and-crime", text="Teenagers are being approached outside the shop at night.")
-    briefing = cops.compose_briefing(make_session(), observed["users"]["convenor"])
+    briefing = convening_ops.compose_briefing(make_session(), observed["users"]["convenor"])
     ed = edition(briefing)
     facts = headlines.read(ed)
     assert "Safety and crime" in facts.small

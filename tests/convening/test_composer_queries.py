@@ -20,7 +20,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import event, insert, select
 
-from convening import operations as cops
+from convening import operations as convening_ops
 from convening.composer.facts import compose
 from convening.models import Action, ActionStatus
 from indicators.figures import area_figures
@@ -29,7 +29,8 @@ from indicators.values import period_label
 from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
 from submissions.operations import ensure_default_categories
 from tests.convening.reference_composer import reference_facts
-from webapp import demo, operations
+from webapp import demo
+from webapp import operations as webapp_ops
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel, OrgKind, Partnership
 
@@ -117,13 +118,13 @@ def busy(db_session) -> dict:
     ensure_default_categories()
     partnership = db.session.scalar(select(Partnership).where(Partnership.slug == "bristol"))
     # A member that has not accepted the agreement: its observations are counted nowhere.
-    outsider = operations.create_organisation("Not Yet Agreed", OrgKind.CHARITY)
+    outsider = webapp_ops.create_organisation("Not Yet Agreed", OrgKind.CHARITY)
     partnership.members.append(outsider)
     db.session.flush()
     _add_observations(partnership, 1500, seed=1, outsider_id=outsider.id)
     db.session.commit()
     convenor = partnership.convenors[0]
-    earlier = cops.create_session(partnership, "Last quarter", HELD_ON - timedelta(days=90), convenor)
+    earlier = convening_ops.create_session(partnership, "Last quarter", HELD_ON - timedelta(days=90), convenor)
     for i, status in enumerate([ActionStatus.OPEN, ActionStatus.DONE, ActionStatus.OPEN]):
         db.session.add(Action(session=earlier, description=f"Action {i}", status=status,
                               owner_org_id=partnership.members[i].id))  # fmt: skip
@@ -143,7 +144,9 @@ def _sessions(busy: dict, themes: list | None) -> list:
     ]
     if themes:
         specs.append({"focus_theme_ids": [themes[3].id, themes[5].id]})
-    sessions = [cops.create_session(partnership, f"Session {i}", HELD_ON, convenor, **kw) for i, kw in enumerate(specs)]
+    sessions = [
+        convening_ops.create_session(partnership, f"Session {i}", HELD_ON, convenor, **kw) for i, kw in enumerate(specs)
+    ]
     db.session.commit()
     return sessions
 
@@ -198,7 +201,7 @@ def test_a_briefing_figure_for_a_ward_is_the_figure_on_the_ward_page(busy):
     by indicators.aggregation). A count of a ward's LSOAs is their sum on both (the briefing used to average it)."""
     partnership, convenor = busy["partnership"], busy["convenor"]
     ward = next(a for a in partnership.areas if a.level is AreaLevel.WARD and a.name == "Lawrence Hill")
-    session = cops.create_session(partnership, "Lawrence Hill", HELD_ON, convenor, focus_area_ids=[ward.id])
+    session = convening_ops.create_session(partnership, "Lawrence Hill", HELD_ON, convenor, focus_area_ids=[ward.id])
     db.session.commit()
     facts, _composer = compose(session)
     page = {f.indicator.name: f for f in area_figures(ward)}
@@ -227,13 +230,13 @@ def test_a_draft_issues_the_same_statements_however_many_observations_and_sessio
             statements.append(statement)
 
     def draft(title: str) -> int:
-        session = cops.create_session(partnership, title, HELD_ON, convenor)
+        session = convening_ops.create_session(partnership, title, HELD_ON, convenor)
         db.session.commit()
         db.session.expire_all()
         statements.clear()
         event.listen(db.engine, "before_cursor_execute", count)
         try:
-            cops.compose_briefing(session, convenor)
+            convening_ops.compose_briefing(session, convenor)
             db.session.flush()
         finally:
             event.remove(db.engine, "before_cursor_execute", count)
@@ -245,7 +248,7 @@ def test_a_draft_issues_the_same_statements_however_many_observations_and_sessio
     # Four times the observations, two more earlier sessions with actions, quotes in more groups.
     _add_observations(partnership, 4500, seed=2, outsider_id=busy["outsider"].id)
     for days in (30, 60):
-        earlier = cops.create_session(partnership, f"Earlier {days}", HELD_ON - timedelta(days=days), convenor)
+        earlier = convening_ops.create_session(partnership, f"Earlier {days}", HELD_ON - timedelta(days=days), convenor)
         db.session.add_all([Action(session=earlier, description=f"Follow-up {days} {i}", owner_org_id=org.id)
                             for i, org in enumerate(partnership.members[:3])])  # fmt: skip
     db.session.commit()

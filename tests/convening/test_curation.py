@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from convening import operations as cops
+from convening import operations as convening_ops
 from convening import queries as convening_queries
 from convening.models import BriefingVersion
 from nlp.themes import models as theme_models
@@ -37,7 +37,7 @@ def _themed(observed) -> tuple[theme_models.Theme, theme_models.Theme]:
 
 def _composed(observed, make_session):
     session = make_session()
-    briefing = cops.compose_briefing(session, observed["users"]["convenor"])
+    briefing = convening_ops.compose_briefing(session, observed["users"]["convenor"])
     db.session.commit()
     return session, briefing
 

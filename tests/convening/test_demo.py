@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from convening import demo
 from convening.models import Session
-from webapp import operations
+from webapp import operations as webapp_ops
 from webapp.extensions import db
 from webapp.models import Organisation, OrgKind
 
@@ -15,7 +15,7 @@ from webapp.models import Organisation, OrgKind
 def test_the_demo_without_data_skips_the_briefings_and_keeps_what_came_before(cworld):
     # What the demo loaders before this one wrote in the same transaction (not committed yet).
     cworld["partnership"].slug = "bristol"
-    earlier = operations.create_organisation("Loaded earlier in the same transaction", OrgKind.CHARITY)
+    earlier = webapp_ops.create_organisation("Loaded earlier in the same transaction", OrgKind.CHARITY)
     db.session.flush()
 
     lines = demo._load_sessions()

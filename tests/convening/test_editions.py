@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from convening import operations as cops
+from convening import operations as convening_ops
 from convening import publishing, tasks
 from convening.models import BriefingVersion
 from tests.conftest import sign_in
@@ -23,7 +23,7 @@ from webapp.models import OrgKind
 
 def _publish(observed, make_session):
     convenor = observed["users"]["convenor"]
-    briefing = cops.compose_briefing(make_session(), convenor)
+    briefing = convening_ops.compose_briefing(make_session(), convenor)
     approve_all(briefing, convenor)
     version = publishing.publish_briefing(briefing, convenor)
     db.session.commit()
@@ -102,7 +102,7 @@ def _publish_two_versions(observed, make_session) -> list[int]:
     ids = []
     for i, held_on in enumerate((HELD_ON, HELD_ON + timedelta(days=14))):
         session = make_session(held_on=held_on, title=f"Partnership meeting {i + 1}", period_start=PERIOD_START)
-        briefing = cops.compose_briefing(session, convenor)
+        briefing = convening_ops.compose_briefing(session, convenor)
         approve_all(briefing, convenor)
         version = publishing.publish_briefing(briefing, convenor)
         publishing.render_version_pdf(version)

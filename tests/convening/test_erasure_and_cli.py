@@ -7,10 +7,10 @@ from datetime import date
 from sqlalchemy import select
 
 from convening import erasure, publishing
-from convening import operations as cops
+from convening import operations as convening_ops
 from convening.cli import briefing_cli
 from convening.models import BriefingEdition, BriefingSection, BriefingVersion, SectionKind
-from submissions import operations as sops
+from submissions import operations as submission_ops
 from tests.convening.conftest import approve_all
 from webapp.extensions import db
 
@@ -18,11 +18,11 @@ from webapp.extensions import db
 def test_erasing_a_quoted_observation_republishes_without_it(observed, make_session, client_for):
     convenor = observed["users"]["convenor"]
     session = make_session()
-    briefing = cops.compose_briefing(session, convenor)
+    briefing = convening_ops.compose_briefing(session, convenor)
     approve_all(briefing, convenor)
     quotes = next(s for s in briefing.sections if s.kind is SectionKind.QUOTES)
     # The convenor edited the quotes section by hand; the quote must go from their text too.
-    cops.edit_section(quotes, convenor, body="Our members told us:\n\n" + quotes.body + "\n\nMore next time.")
+    convening_ops.edit_section(quotes, convenor, body="Our members told us:\n\n" + quotes.body + "\n\nMore next time.")
     v1 = publishing.publish_briefing(briefing, convenor)
     publishing.render_version_pdf(v1)
     db.session.commit()
@@ -30,7 +30,7 @@ def test_erasing_a_quoted_observation_republishes_without_it(observed, make_sess
     assert "skip meals" in str(v1.content)
     counted = v1.content["facts"]["partnership"]["cells"]["total.now"]["n"]
 
-    sops.erase_observation(quoted, observed["users"]["org_admin"])
+    submission_ops.erase_observation(quoted, observed["users"]["org_admin"])
     db.session.commit()
 
     versions = list(db.session.scalars(select(BriefingVersion).order_by(BriefingVersion.number)))
@@ -74,17 +74,17 @@ def test_an_edited_or_copied_quote_is_erased_too(observed, make_session):
     """The convenor trimmed the quote, dropped its redaction marker and copied part of it into a note of their own:
     erasure finds it by a long run of the observation's text, in the draft and in every stored version."""
     convenor = observed["users"]["convenor"]
-    briefing = cops.compose_briefing(make_session(), convenor)
+    briefing = convening_ops.compose_briefing(make_session(), convenor)
     approve_all(briefing, convenor)
     quotes = next(s for s in briefing.sections if s.kind is SectionKind.QUOTES)
     assert "skip meals" in quotes.body
-    cops.edit_section(quotes, convenor, body=(
+    convening_ops.edit_section(quotes, convenor, body=(
         "What members heard this month.\n\n"
         "> “Parents tell us they **skip meals** so that the children can eat”\n>\n> — a charity\n\n"
         "> Rent arrears are the other worry we keep hearing about from families.\n\n"
         "More next time."
     ))  # fmt: skip
-    note = cops.add_custom_section(briefing, "From the floor", (
+    note = convening_ops.add_custom_section(briefing, "From the floor", (
         "One member said parents skip meals so that the children can eat before payday, which stayed with us.\n\n"
         "The pantry is busier on Fridays."
     ), convenor)  # fmt: skip
@@ -93,7 +93,7 @@ def test_an_edited_or_copied_quote_is_erased_too(observed, make_session):
     assert str(v1.content).count("skip meals") >= 2
     v1_id, note_id = v1.id, note.id
 
-    sops.erase_observation(observed["quoted"], observed["users"]["org_admin"])
+    submission_ops.erase_observation(observed["quoted"], observed["users"]["org_admin"])
     db.session.commit()
 
     old = db.session.get(BriefingVersion, v1_id)
@@ -118,18 +118,18 @@ def test_every_version_that_counted_it_is_scrubbed_and_only_the_latest_republish
     from webapp.disclosure import Audience
 
     convenor = observed["users"]["convenor"]
-    briefing = cops.compose_briefing(make_session(), convenor)
+    briefing = convening_ops.compose_briefing(make_session(), convenor)
     approve_all(briefing, convenor)
     v1 = publishing.publish_briefing(briefing, convenor)
     quotes = next(s for s in briefing.sections if s.kind is SectionKind.QUOTES)
-    cops.set_included(quotes, False, convenor)
+    convening_ops.set_included(quotes, False, convenor)
     v2 = publishing.publish_briefing(briefing, convenor)
     db.session.commit()
     assert "skip meals" in str(publishing.version_document(v1, Audience.PARTNERSHIP))
     assert "skip meals" not in str(publishing.version_document(v2, Audience.PARTNERSHIP))
     v1_id, v2_id = v1.id, v2.id
 
-    sops.erase_observation(observed["quoted"], observed["users"]["org_admin"])
+    submission_ops.erase_observation(observed["quoted"], observed["users"]["org_admin"])
     db.session.commit()
 
     versions = list(db.session.scalars(select(BriefingVersion).order_by(BriefingVersion.number)))
@@ -179,7 +179,7 @@ def test_a_published_version_content_changes_only_by_erasure(observed, make_sess
     import pytest
 
     convenor = observed["users"]["convenor"]
-    briefing = cops.compose_briefing(make_session(), convenor)
+    briefing = convening_ops.compose_briefing(make_session(), convenor)
     approve_all(briefing, convenor)
     version = publishing.publish_briefing(briefing, convenor)
     db.session.commit()
@@ -193,14 +193,14 @@ def test_a_published_version_content_changes_only_by_erasure(observed, make_sess
 
 def test_erasing_an_unquoted_observation_republishes_the_counts_without_it(observed, make_session):
     convenor = observed["users"]["convenor"]
-    briefing = cops.compose_briefing(make_session(), convenor)
+    briefing = convening_ops.compose_briefing(make_session(), convenor)
     approve_all(briefing, convenor)
     v1 = publishing.publish_briefing(briefing, convenor)
     db.session.commit()
     counted = v1.content["facts"]["partnership"]["cells"]["total.now"]
     other = db.session.scalar(select(type(observed["quoted"])).where(type(observed["quoted"]).consent_to_quote.is_(
         False), type(observed["quoted"]).id.in_(counted["ids"])).limit(1))  # fmt: skip
-    sops.erase_observation(other, observed["users"]["org_admin"])
+    submission_ops.erase_observation(other, observed["users"]["org_admin"])
     db.session.commit()
     versions = list(db.session.scalars(select(BriefingVersion).order_by(BriefingVersion.number)))
     assert [v.number for v in versions] == [1, 2]
@@ -236,7 +236,7 @@ def test_cli_build_without_data_fails_clearly(app, cworld, tmp_path):
 def test_cli_publish(app, observed, make_session):
     convenor = observed["users"]["convenor"]
     session = make_session(held_on=date(2025, 4, 2))
-    briefing = cops.compose_briefing(session, convenor)
+    briefing = convening_ops.compose_briefing(session, convenor)
     db.session.commit()
     runner = app.test_cli_runner()
     result = runner.invoke(briefing_cli, ["publish", str(session.id)])
@@ -259,7 +259,7 @@ def test_a_reissued_pdf_is_stored_although_the_database_was_busy(observed, make_
     from sqlalchemy.exc import OperationalError
 
     convenor = observed["users"]["convenor"]
-    briefing = cops.compose_briefing(make_session(), convenor)
+    briefing = convening_ops.compose_briefing(make_session(), convenor)
     approve_all(briefing, convenor)
     v1 = publishing.publish_briefing(briefing, convenor)
     publishing.render_version_pdf(v1)
@@ -275,7 +275,7 @@ def test_a_reissued_pdf_is_stored_although_the_database_was_busy(observed, make_
         return real_commit()
 
     monkeypatch.setattr(db.session, "commit", commit_busy_once)
-    sops.erase_observation(observed["quoted"], observed["users"]["org_admin"])
+    submission_ops.erase_observation(observed["quoted"], observed["users"]["org_admin"])
     db.session.commit()  # the reissued version's PDF is rendered after this commit (eagerly here)
     assert busy == [True], "storing the PDF met a busy database once"
     new = db.session.scalar(select(BriefingVersion).where(BriefingVersion.number == 2))
@@ -288,7 +288,7 @@ def test_a_version_left_without_its_pdf_is_rendered_by_the_sweep(observed, make_
     from convening import tasks
 
     convenor = observed["users"]["convenor"]
-    briefing = cops.compose_briefing(make_session(), convenor)
+    briefing = convening_ops.compose_briefing(make_session(), convenor)
     approve_all(briefing, convenor)
     version = publishing.publish_briefing(briefing, convenor)  # its render message was lost: no job, no PDF
     db.session.commit()

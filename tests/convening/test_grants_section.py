@@ -3,7 +3,7 @@ each edition's own released ward count, never by a hidden one."""
 
 from __future__ import annotations
 
-from convening import operations as cops
+from convening import operations as convening_ops
 from convening.composer.sections import grants
 from convening.models import SectionKind
 from indicators.grants import importer
@@ -22,7 +22,7 @@ def _import(cworld, rows: list[str]) -> None:
 
 
 def test_without_grants_the_section_says_so(observed, make_session):
-    briefing = cops.compose_briefing(make_session(), observed["users"]["convenor"])
+    briefing = convening_ops.compose_briefing(make_session(), observed["users"]["convenor"])
     assert "No grants in the 360Giving Data Standard have been imported" in section_markdown(
         briefing, SectionKind.GRANTS
     )
@@ -35,7 +35,7 @@ def test_the_section_divides_by_each_editions_released_ward_count(observed, make
         "B3,City,Test,GBP,1000,2025-03-12,XI-C,C,E06000023,XI-F,Fund",  # the whole authority
         "B4,Old,Test,GBP,50000,2024-01-12,XI-D,D,E05010885,XI-F,Fund",  # before the period: left out
     ])  # fmt: skip
-    briefing = cops.compose_briefing(make_session(), observed["users"]["convenor"])
+    briefing = convening_ops.compose_briefing(make_session(), observed["users"]["convenor"])
     ashley, lawrence = observed["areas"]["ashley"], observed["areas"]["lawrence"]
     money = briefing.facts["shared"]["grants"]["wards"]
     assert money[str(ashley.id)]["pence"] == 900_000

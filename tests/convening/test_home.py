@@ -14,13 +14,13 @@ from html.parser import HTMLParser
 
 import pytest
 
-from convening import operations as cops
+from convening import operations as convening_ops
 from convening import publishing
 from convening.models import BriefingVersion
-from submissions import operations as sops
+from submissions import operations as submission_ops
 from submissions.signals import observations_saved
 from tests.convening.conftest import approve_all, observation_data
-from webapp import operations
+from webapp import operations as webapp_ops
 from webapp.disclosure import Tally, release, threshold
 from webapp.extensions import db
 from webapp.models import Job, JobStatus
@@ -82,15 +82,17 @@ def sessions(cworld, make_session, make_observation) -> dict:
     convenor = cworld["users"]["convenor"]
     make_observation(period=(date.today() - timedelta(days=40)).isoformat())  # in both briefings' periods
     published = make_session(held_on=date.today() - timedelta(days=30), title="Autumn meeting")
-    briefing = cops.compose_briefing(published, convenor)
+    briefing = convening_ops.compose_briefing(published, convenor)
     approve_all(briefing, convenor)
     publishing.publish_briefing(briefing, convenor)
-    cops.add_action(published, "Write to the housing team about damp", convenor, owner=cworld["org"],
+    convening_ops.add_action(published, "Write to the housing team about damp", convenor, owner=cworld["org"],
                     due_on=date.today() + timedelta(days=7))  # fmt: skip
-    cops.add_action(published, "An action due in two months", convenor, due_on=date.today() + timedelta(days=60))
+    convening_ops.add_action(
+        published, "An action due in two months", convenor, due_on=date.today() + timedelta(days=60)
+    )
     upcoming = make_session(held_on=date.today() + timedelta(days=10), title="Winter meeting")
     draft = make_session(held_on=date.today() + timedelta(days=40), title="Spring meeting")
-    cops.compose_briefing(draft, convenor)
+    convening_ops.compose_briefing(draft, convenor)
     db.session.commit()
     return {"published": published, "upcoming": upcoming, "draft": draft, **cworld}
 
@@ -119,7 +121,7 @@ def test_convenor_home_leads_to_the_sessions_of_their_partnership(sessions, clie
 
 
 def test_convenor_home_names_members_that_have_not_accepted_a_new_agreement(cworld, client_for):
-    operations.publish_agreement(cworld["partnership"], "Version two of the agreement.")
+    webapp_ops.publish_agreement(cworld["partnership"], "Version two of the agreement.")
     db.session.commit()
     html, _ = _home(client_for("convenor"))
     assert "Not yet accepted by: Hartcliffe Mutual Aid, Lawrence Hill Food Share." in html
@@ -135,7 +137,7 @@ def test_moderation_waiting_on_the_convenor_home_is_released_through_the_disclos
     resident = cworld["users"]["resident"]
     with observations_saved.muted():
         waiting = [
-            sops.submit_observation(
+            submission_ops.submit_observation(
                 observation_data(), organisation=None, author=resident, partnership=cworld["partnership"]
             )  # fmt: skip
             for _ in range(2)
@@ -149,7 +151,7 @@ def test_moderation_waiting_on_the_convenor_home_is_released_through_the_disclos
     # Many waiting: the released (perturbed) count, as everywhere else.
     with observations_saved.muted():
         waiting += [
-            sops.submit_observation(
+            submission_ops.submit_observation(
                 observation_data(), organisation=None, author=resident, partnership=cworld["partnership"]
             )  # fmt: skip
             for _ in range(10)

@@ -9,11 +9,11 @@ from datetime import date
 from sqlalchemy import event, select
 
 from convening import access, publishing
-from convening import operations as cops
+from convening import operations as convening_ops
 from nlp.themes.models import Theme, ThemeModel
 from nlp.themes.queries import visible_theme_labels_of, visible_themes
 from tests.convening.conftest import HELD_ON
-from webapp import operations
+from webapp import operations as webapp_ops
 from webapp.extensions import db
 from webapp.models import Partnership
 
@@ -38,7 +38,7 @@ def _funded_partnership(cworld, i: int, themed: bool) -> Partnership:
     """Another partnership the world's funder funds, over the same areas, with two published briefings (and a
     theme model with two visible themes, one hidden and one merged, when ``themed``)."""
     convenor = cworld["users"]["convenor"]
-    partnership = operations.create_partnership(
+    partnership = webapp_ops.create_partnership(
         f"Funded Partnership {i}",
         members=[cworld["other_org"]],
         funders=[cworld["funder_org"]],
@@ -46,8 +46,8 @@ def _funded_partnership(cworld, i: int, themed: bool) -> Partnership:
     )
     partnership.areas = list(cworld["partnership"].areas)
     for n in range(2):
-        session = cops.create_session(partnership, f"Meeting {i}.{n}", date(2025, 3, 1 + n), convenor)
-        publishing.publish_briefing(cops.start_briefing(session, convenor), None, automatic=True)
+        session = convening_ops.create_session(partnership, f"Meeting {i}.{n}", date(2025, 3, 1 + n), convenor)
+        publishing.publish_briefing(convening_ops.start_briefing(session, convenor), None, automatic=True)
     if themed:
         themes = [Theme(partnership_id=partnership.id, auto_label=f"theme {i}.{k}") for k in range(4)]
         db.session.add_all(themes)
@@ -105,7 +105,7 @@ def test_visible_theme_labels_of_many_partnerships_are_each_ones_visible_themes(
 def test_library_lists_the_latest_version_of_each_readable_briefing(cworld, client_for):
     partnership = _funded_partnership(cworld, 0, themed=False)
     session = db.session.scalar(select(Partnership).where(Partnership.id == partnership.id))
-    briefing = cops.start_briefing(cops.create_session(session, "Later meeting", HELD_ON, None), None)
+    briefing = convening_ops.start_briefing(convening_ops.create_session(session, "Later meeting", HELD_ON, None), None)
     publishing.publish_briefing(briefing, None, automatic=True)
     briefing.changed_since_publish = True
     publishing.publish_briefing(briefing, None, automatic=True, note="second version")

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, insert, select
 
-from convening import operations as cops
+from convening import operations as convening_ops
 from convening.composer.sections import network
 from convening.models import SectionKind
 from convening.network import Mark, analyse, candidate_edges, shown_edges
@@ -165,9 +165,9 @@ def themed(cworld, make_observation, make_org, make_user):
     partnership = cworld["partnership"]
     third = make_org("Knowle Kitchen")
     partnership.members.append(third)
-    from webapp import operations
+    from webapp import operations as webapp_ops
 
-    operations.accept_agreement(partnership.current_agreement, third, cworld["users"]["admin"])
+    webapp_ops.accept_agreement(partnership.current_agreement, third, cworld["users"]["admin"])
     cworld["third"] = third
     cworld["other_admin"] = make_user("org_admin", cworld["other_org"])
     db.session.commit()
@@ -313,7 +313,7 @@ def test_invitations_are_recorded_audited_and_mailed_without_personal_data_in_lo
 def test_the_briefing_section_per_edition_and_after_an_erasure(themed, make_session):
     session = make_session(held_on=date.today(), period_start=date.today() - timedelta(days=60),
                            period_end=date.today())  # fmt: skip
-    briefing = cops.compose_briefing(session, themed["users"]["convenor"])
+    briefing = convening_ops.compose_briefing(session, themed["users"]["convenor"])
     db.session.commit()
     assert SectionKind.NETWORK in {s.kind for s in briefing.sections}
     facts = network.read(edition(briefing))
@@ -361,7 +361,7 @@ def test_a_funders_edition_never_names_organisations_of_other_partnerships(theme
     db.session.commit()
     session = make_session(held_on=date.today(), period_start=date.today() - timedelta(days=60),
                            period_end=date.today())  # fmt: skip
-    briefing = cops.compose_briefing(session, themed["users"]["convenor"])
+    briefing = convening_ops.compose_briefing(session, themed["users"]["convenor"])
     db.session.commit()
     funders = section_markdown(briefing, SectionKind.NETWORK, "funders")
     assert "| Lawrence Hill Food Share |" in funders  # now shared with funders: the edge shows for them too
@@ -382,7 +382,7 @@ def test_a_funders_edition_never_names_organisations_of_other_partnerships(theme
 def test_the_edge_cells_count_each_side_once_per_observation(themed, make_session):
     session = make_session(held_on=date.today(), period_start=date.today() - timedelta(days=60),
                            period_end=date.today())  # fmt: skip
-    briefing = cops.compose_briefing(session, themed["users"]["convenor"])
+    briefing = convening_ops.compose_briefing(session, themed["users"]["convenor"])
     cells = briefing.facts["partnership"]["cells"]
     a, b = sorted((themed["org"].id, themed["other_org"].id))
     assert cells[f"net.{a}.{b}.{themed['org'].id}"]["n"] == 6

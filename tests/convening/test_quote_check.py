@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from convening import operations as cops
+from convening import operations as convening_ops
 from convening import publishing, quote_check
 from convening.models import SectionKind
 from tests.convening.conftest import approve_all
@@ -21,7 +21,7 @@ RISKY = "94-year-old widower with dementia living alone in Stoke Bishop, nobody 
 def risky_briefing(observed, make_observation, make_session):
     make_observation(consent_to_quote=True, people_affected="95", text=RISKY)
     session = make_session()
-    briefing = cops.compose_briefing(session, observed["users"]["convenor"])
+    briefing = convening_ops.compose_briefing(session, observed["users"]["convenor"])
     quotes = next(s for s in briefing.sections if s.kind is SectionKind.QUOTES)
     assert "Stoke Bishop" in quotes.body
     return briefing, quotes
@@ -31,11 +31,11 @@ def test_approval_and_publishing_are_refused_while_a_quote_could_identify_someon
     briefing, quotes = risky_briefing
     convenor = observed["users"]["convenor"]
     with pytest.raises(OperationError, match="could identify someone.*exact age.*small place"):
-        cops.approve_section(quotes, convenor)
+        convening_ops.approve_section(quotes, convenor)
     for section in briefing.sections:
         if section.machine_written and section is not quotes:
-            cops.approve_section(section, convenor)
-    cops.edit_section(quotes, convenor, body=quotes.body)  # reviewed by hand, the quote still in it
+            convening_ops.approve_section(section, convenor)
+    convening_ops.edit_section(quotes, convenor, body=quotes.body)  # reviewed by hand, the quote still in it
     with pytest.raises(OperationError, match="could identify someone"):
         publishing.publish_briefing(briefing, convenor)
 

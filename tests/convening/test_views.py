@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from convening import operations as cops
+from convening import operations as convening_ops
 from convening import publishing
 from convening.models import Briefing, BriefingVersion, BriefingView, SectionKind, Session, ViewKind
 from tests.convening.conftest import approve_all
@@ -17,13 +17,13 @@ from webapp.models import AgreementAcceptance, Job, JobStatus
 def _published(observed, make_session, render: bool = True) -> BriefingVersion:
     convenor = observed["users"]["convenor"]
     session = make_session()
-    briefing = cops.compose_briefing(session, convenor)
+    briefing = convening_ops.compose_briefing(session, convenor)
     approve_all(briefing, convenor)
     version = publishing.publish_briefing(briefing, convenor)
     if render:
         publishing.render_version_pdf(version)
-    cops.add_decision(session, "Fund a second evening pantry in Lawrence Hill.", convenor)
-    cops.add_action(session, "Write to the housing team about damp", convenor, owner=observed["org"])
+    convening_ops.add_decision(session, "Fund a second evening pantry in Lawrence Hill.", convenor)
+    convening_ops.add_action(session, "Write to the housing team about damp", convenor, owner=observed["org"])
     db.session.commit()
     return version
 
@@ -160,7 +160,7 @@ def test_library_filters_and_outsiders(observed, make_session, client_for, make_
     # The session looked at the whole area: it is found for any ward inside it.
     assert version.title in funder.get(f"/convening/library?area={lawrence}").get_data(as_text=True)
     focused = make_session(title="Ashley only", focus_area_ids=[ashley])
-    b = cops.compose_briefing(focused, observed["users"]["convenor"])
+    b = convening_ops.compose_briefing(focused, observed["users"]["convenor"])
     approve_all(b, observed["users"]["convenor"])
     publishing.publish_briefing(b, observed["users"]["convenor"])
     db.session.commit()
@@ -196,12 +196,12 @@ def test_hostile_session_and_section_text_is_escaped_and_fetches_nothing(observe
     with listening() as listener:
         evil = hostile_text(listener.url)
         session = make_session(title="Meeting " + evil[:150], place=evil[:300], agenda=[evil[:300], evil[300:600]])
-        briefing = cops.compose_briefing(session, convenor)
+        briefing = convening_ops.compose_briefing(session, convenor)
         briefing.title = ("Briefing " + evil)[:200]
         for s in briefing.sections:
             if s.kind is not SectionKind.PROVENANCE:
-                cops.edit_section(s, convenor, title=("T " + evil)[:200], body=evil)
-        cops.add_custom_section(briefing, "Custom " + evil[:100], evil, convenor)
+                convening_ops.edit_section(s, convenor, title=("T " + evil)[:200], body=evil)
+        convening_ops.add_custom_section(briefing, "Custom " + evil[:100], evil, convenor)
         version = publishing.publish_briefing(briefing, convenor)
         publishing.render_version_pdf(version)
         assert listener.requests == []
@@ -214,8 +214,8 @@ def test_session_page_carries_actions_and_updates_their_status(cworld, make_sess
 
     convenor = cworld["users"]["convenor"]
     first = make_session(held_on=date(2025, 1, 14), title="Winter meeting")
-    action = cops.add_action(first, "Map every food pantry in Lawrence Hill", convenor, owner=cworld["org"])
-    cops.add_decision(first, "Meet monthly until the spring.", convenor)
+    action = convening_ops.add_action(first, "Map every food pantry in Lawrence Hill", convenor, owner=cworld["org"])
+    convening_ops.add_decision(first, "Meet monthly until the spring.", convenor)
     db.session.commit()
     second = make_session()
     c = client_for("convenor")
@@ -278,7 +278,7 @@ def test_actions_link_themes_areas_and_observations(observed, make_session, clie
     second = make_session()
     page = c.get(f"/convening/sessions/{second.id}").get_data(as_text=True)
     assert "Themes: Damp and mould; Areas: Lawrence Hill" in page  # carried over, with its links
-    briefing = cops.compose_briefing(second, observed["users"]["convenor"])
+    briefing = convening_ops.compose_briefing(second, observed["users"]["convenor"])
     actions = next(s for s in briefing.sections if s.kind is SectionKind.ACTIONS)
     assert "| Themes and areas |" in actions.body
     row = next(line for line in actions.body.splitlines() if "Survey damp in Lawrence Hill flats" in line)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from html.parser import HTMLParser
 from urllib.parse import urlencode
-from xml.etree import ElementTree
+from xml.etree import ElementTree as ET
 
 import tinyhtml5
 from sqlalchemy import text
@@ -753,7 +753,7 @@ class _TreeBuilder(HTMLParser):
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.builder = ElementTree.TreeBuilder()
+        self.builder = ET.TreeBuilder()
         self.open: list[str] = []
         self.builder.start("document", {})
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
-from submissions import operations as sops
+from submissions import operations as submission_ops
 from submissions.models import Category, Observation, ObservationKind, ObservationStatus
-from webapp import operations
+from webapp import operations as webapp_ops
 from webapp.disclosure import SharingLevel
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel, Organisation, OrgKind
@@ -42,7 +42,7 @@ def seed_partnership(world: dict, seed: int, wards: int = 3, lsoas: int = 6, obs
             areas.append(lsoa)
             leaves.append(lsoa)
     db.session.add_all(areas)
-    sops.ensure_default_categories()
+    submission_ops.ensure_default_categories()
     partnership = world["partnership"]
     partnership.areas = [lad]
     kinds = [
@@ -61,9 +61,9 @@ def seed_partnership(world: dict, seed: int, wards: int = 3, lsoas: int = 6, obs
         if org not in partnership.members:
             partnership.members.append(org)
     db.session.flush()
-    agreement = operations.publish_agreement(partnership, "We share partnership-level observations safely.")
+    agreement = webapp_ops.publish_agreement(partnership, "We share partnership-level observations safely.")
     for org in members:
-        operations.accept_agreement(agreement, org, world["users"]["admin"])
+        webapp_ops.accept_agreement(agreement, org, world["users"]["admin"])
     categories = list(db.session.scalars(db.select(Category).where(Category.active).order_by(Category.position)))[:6]
     levels, weights = list(LEVEL_WEIGHTS), list(LEVEL_WEIGHTS.values())
     today = date.today()

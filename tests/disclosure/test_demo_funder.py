@@ -179,7 +179,7 @@ def leaks(recorder: Recorder, forbidden: dict[tuple[str, ...], int]) -> list[str
 
 def read_as_funder(tmp_path: Path) -> tuple[Recorder, scrape.Reader]:
     """Everything the demo's funder can reach, with every count tied to its observations."""
-    from submissions import operations as sops
+    from submissions import operations as submission_ops
     from webapp.models import Partnership
 
     funder, orgs = funder_and_orgs()
@@ -215,7 +215,7 @@ def read_as_funder(tmp_path: Path) -> tuple[Recorder, scrape.Reader]:
     from webapp.models import Organisation
 
     org = db.session.get(Organisation, min(orgs))
-    _, raw = sops.create_api_token(org, "disclosure test", funder, 30)
+    _, raw = submission_ops.create_api_token(org, "disclosure test", funder, 30)
     db.session.commit()
     api = {"headers": {"Authorization": f"Bearer {raw}"}}
     for path in ("/api/v1/", "/api/v1/observations?per_page=200", "/api/v1/openapi.json"):
@@ -256,7 +256,7 @@ def test_the_demo_funder_reads_no_text_they_may_not_and_one_value_per_cell(demo,
 def test_the_search_catches_text_released_past_the_layer(demo, tmp_path, monkeypatch):
     """With the layer bypassed (every redacted observation quotable to every audience), a briefing published again
     quotes what funders may not read, and the same search over the funder's reading finds it."""
-    from convening import operations as cops
+    from convening import operations as convening_ops
     from convening import publishing
     from convening.models import Briefing, Session
     from tests.convening.conftest import approve_all
@@ -266,7 +266,7 @@ def test_the_search_catches_text_released_past_the_layer(demo, tmp_path, monkeyp
     monkeypatch.setattr(layer, "may_quote", lambda obs, audience: obs.redacted_text is not None and obs.is_live)
     convenor = db.session.scalar(select(User).where(User.email == live_app.DEMO_LOGINS["convenor"]))
     session = db.session.scalars(select(Session).join(Briefing).order_by(Session.held_on.desc())).first()
-    briefing = cops.compose_briefing(session, convenor)
+    briefing = convening_ops.compose_briefing(session, convenor)
     approve_all(briefing, convenor)
     version = publishing.publish_briefing(briefing, convenor)
     db.session.commit()

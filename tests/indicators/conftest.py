@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from indicators import operations
+from indicators import operations as indicator_ops
 from indicators.readers import Options
 from webapp import demo, geography
 from webapp.extensions import db
@@ -48,7 +48,7 @@ def import_file(db_session):
         # gives another (test_import.py tests the refusal without one).
         if "release_date" not in options and not path.name.startswith("iod"):
             options["release_date"] = TEST_RELEASE
-        report = operations.import_file(path, Options(**options))
+        report = indicator_ops.import_file(path, Options(**options))
         db.session.commit()
         return report
 

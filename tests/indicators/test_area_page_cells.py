@@ -20,7 +20,7 @@ from indicators import area_themes, community, warnings
 from nlp.themes import queries as theme_queries
 from nlp.themes.models import Theme, ThemeAssignment, ThemeModel
 from tests.indicators.conftest import BRISTOL, CENTRAL_WARD
-from webapp import operations
+from webapp import operations as webapp_ops
 from webapp.disclosure import Audience, Tally, release
 from webapp.extensions import db
 from webapp.hierarchy import ancestors, area_ids_within, area_ids_within_many
@@ -68,9 +68,9 @@ def themed_bristol(bristol, world, make_org):
     partnership.areas.append(bristol_area)
     second = make_org("Knowle West Pantry")
     partnership.members.append(second)
-    agreement = operations.publish_agreement(partnership, "We share observations at partnership level.", None)
-    operations.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
-    operations.accept_agreement(agreement, second, world["users"]["org_admin"])
+    agreement = webapp_ops.publish_agreement(partnership, "We share observations at partnership level.", None)
+    webapp_ops.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
+    webapp_ops.accept_agreement(agreement, second, world["users"]["org_admin"])
     themes = [Theme(partnership_id=partnership.id, auto_label=f"theme {i}") for i in range(5)]
     db.session.add_all(themes)
     db.session.flush()

@@ -12,7 +12,7 @@ from sqlalchemy import event, select
 
 from indicators import community
 from tests.indicators.conftest import BRISTOL, CENTRAL_WARD
-from webapp import operations
+from webapp import operations as webapp_ops
 from webapp.disclosure import Audience, Tally, release
 from webapp.extensions import db
 from webapp.hierarchy import ancestors, area_ids_within
@@ -66,10 +66,10 @@ def seeded(bristol, world, make_org):
     second = make_org("Knowle West Pantry")
     third = make_org("Not Yet Sharing")  # a member that has not accepted the agreement: never counted
     partnership.members.extend([second, third])
-    agreement = operations.publish_agreement(partnership, "We share observations at partnership level.", None)
-    operations.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
-    operations.accept_agreement(agreement, second, world["users"]["org_admin"])
-    other = operations.create_partnership("Other Partnership", "other-partnership", members=[world["other_org"]])
+    agreement = webapp_ops.publish_agreement(partnership, "We share observations at partnership level.", None)
+    webapp_ops.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
+    webapp_ops.accept_agreement(agreement, second, world["users"]["org_admin"])
+    other = webapp_ops.create_partnership("Other Partnership", "other-partnership", members=[world["other_org"]])
     other.areas.append(bristol_area)
     db.session.flush()
 
@@ -310,7 +310,7 @@ def test_area_pages_ask_the_same_queries_whatever_the_partnerships_elsewhere(see
         select(Area).where(Area.level == AreaLevel.WARD, Area.id != ward.id, Area.parent_id == ward.parent_id)
     )
     for i in range(8):
-        p = operations.create_partnership(f"Elsewhere {i}", members=[world["other_org"]])
+        p = webapp_ops.create_partnership(f"Elsewhere {i}", members=[world["other_org"]])
         p.areas.append(elsewhere)
     db.session.commit()
     db.session.expire_all()

@@ -19,7 +19,8 @@ from indicators.grants.models import Grant, GrantFile, GrantPlace
 from indicators.models import Indicator, IndicatorDataset, IndicatorValue, PeriodKind, ValueKind
 from tests.conftest import sign_in
 from tests.indicators.conftest import BRISTOL
-from webapp import disclosure, operations
+from webapp import disclosure
+from webapp import operations as webapp_ops
 from webapp.extensions import db
 from webapp.models import Area, OrgKind, Postcode
 
@@ -402,7 +403,7 @@ def test_who_may_read_and_import(over_bristol, world, client_for, app, make_org,
     other_fund = make_org("Other Fund", OrgKind.FUNDER)
     outsider_funder = make_user("funder", other_fund)
     other_convenor = make_user("convenor")
-    operations.create_partnership("Other", "other", funders=[other_fund], convenors=[other_convenor])
+    webapp_ops.create_partnership("Other", "other", funders=[other_fund], convenors=[other_convenor])
     db.session.commit()
     for user in (outsider_funder, other_convenor):
         c = sign_in(app.test_client(), user)

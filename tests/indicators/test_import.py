@@ -6,7 +6,7 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
-from indicators import operations
+from indicators import operations as indicator_ops
 from indicators.models import Indicator, IndicatorDataset, IndicatorValue, PeriodKind, ValueKind
 from indicators.readers import Options
 from tests.indicators.conftest import BRISTOL, DATA, TEST_RELEASE
@@ -67,7 +67,7 @@ def test_a_failed_import_leaves_the_previous_values_intact(bristol, import_file,
     broken = tmp_path / "v2.csv"  # duplicate rows that disagree: the whole file is refused
     broken.write_text("area_code,period,indicator,value\nE06000023,2019,Test rate,12\nE06000023,2019,Test rate,13\n")
     with pytest.raises(OperationError, match="rows 2 and 3 give different values"):
-        operations.import_file(broken, Options(dataset_title="Test release"))
+        indicator_ops.import_file(broken, Options(dataset_title="Test release"))
     db.session.rollback()
     values = _values("Test rate")
     assert {k: v.value for k, v in values.items()} == {(BRISTOL, "2019"): 10.0, (BRISTOL, "2020"): 11.0}
@@ -139,7 +139,7 @@ def test_mixed_periods_are_refused(bristol, tmp_path):
     path = tmp_path / "mixed.csv"
     path.write_text("code,2018,2019/20\nE06000023,1,2\n")
     with pytest.raises(OperationError, match="mixed periods"):
-        operations.import_file(path)
+        indicator_ops.import_file(path)
 
 
 def test_dfe_free_school_meals_through_the_tidy_reader(bristol, import_file):
@@ -205,7 +205,7 @@ def test_unreadable_files_say_why(bristol, tmp_path, content, message):
     path = tmp_path / "bad.csv"
     path.write_text(content)
     with pytest.raises(OperationError, match=message) as excinfo:
-        operations.import_file(path)
+        indicator_ops.import_file(path)
     if "Formats" in message:
         assert "Columns found: 'foo', 'bar'" in excinfo.value.message
 
@@ -213,8 +213,8 @@ def test_unreadable_files_say_why(bristol, tmp_path, content, message):
 def test_nothing_importable_is_a_failure_with_the_report(bristol, tmp_path):
     path = tmp_path / "elsewhere.csv"
     path.write_text("area_code,period,indicator,value\nE09000001,2019,Rate,1\n")
-    with pytest.raises(operations.ImportFailed) as excinfo:
-        operations.import_file(path)
+    with pytest.raises(indicator_ops.ImportFailed) as excinfo:
+        indicator_ops.import_file(path)
     assert excinfo.value.report.unknown_codes == {"E09000001": 1}
 
 
@@ -231,12 +231,12 @@ def test_xlsx_with_several_sheets_asks_which(bristol, tmp_path):
     path = tmp_path / "book.xlsx"
     workbook.save(path)
     with pytest.raises(OperationError, match="several sheets with data: Notes, Data. Choose one with --sheet"):
-        operations.import_file(path)
-    report = operations.import_file(path, Options(sheet="Data", release_date=TEST_RELEASE))
+        indicator_ops.import_file(path)
+    report = indicator_ops.import_file(path, Options(sheet="Data", release_date=TEST_RELEASE))
     assert report.imported == 2
     assert report.indicators == ["Fuel poverty by local authority"]
     with pytest.raises(OperationError, match="no sheet 'Nope'"):
-        operations.import_file(path, Options(sheet="Nope"))
+        indicator_ops.import_file(path, Options(sheet="Nope"))
 
 
 def test_cli_prints_the_report_and_fails_when_nothing_imported(app, bristol, tmp_path):

@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from indicators import operations
+from indicators import operations as indicator_ops
 from indicators.models import Indicator, IndicatorDataset, IndicatorValue, Polarity, ValueKind
 from indicators.readers import Options
 from tests.indicators.conftest import BRISTOL, CENTRAL_WARD, DATA, TEST_RELEASE
@@ -62,9 +62,9 @@ def test_fingertips_without_a_direction_asks_for_one(bristol, tmp_path):
     rows = (DATA / "fingertips_export_sample.csv").read_text().splitlines()
     path = tmp_path / "no_comparisons.csv"
     path.write_text("\n".join([rows[0], *(r.replace("Better 95%", "Not compared") for r in rows[1:7])]) + "\n")
-    with pytest.raises(operations.ImportFailed, match=r"cannot tell what these indicators measure: Percentage of"):
-        operations.import_file(path, Options(release_date=TEST_RELEASE))
-    report = operations.import_file(path, Options(release_date=TEST_RELEASE, polarity=Polarity.HIGHER_IS_BETTER))
+    with pytest.raises(indicator_ops.ImportFailed, match=r"cannot tell what these indicators measure: Percentage of"):
+        indicator_ops.import_file(path, Options(release_date=TEST_RELEASE))
+    report = indicator_ops.import_file(path, Options(release_date=TEST_RELEASE, polarity=Polarity.HIGHER_IS_BETTER))
     assert report.imported == 2
 
 
@@ -72,14 +72,14 @@ def test_a_forced_fingertips_format_without_its_columns_names_them(bristol, tmp_
     path = tmp_path / "not_fingertips.csv"
     path.write_text("Indicator ID,Indicator Name,Time period,Value\n93014,Active adults,2022/23,71.0\n")
     with pytest.raises(OperationError, match=r"Not an OHID Fingertips export: no 'area_code' column") as refused:
-        operations.import_file(path, Options(release_date=TEST_RELEASE, format="fingertips"))
+        indicator_ops.import_file(path, Options(release_date=TEST_RELEASE, format="fingertips"))
     assert refused.value.field == "format"
 
 
 def test_nomis_download(bristol, import_file):
     path = DATA / "nomis_claimant_count_sample.csv"
-    with pytest.raises(operations.ImportFailed, match=r"Claimant count \(direction\)"):
-        operations.import_file(path, Options(release_date=TEST_RELEASE))
+    with pytest.raises(indicator_ops.ImportFailed, match=r"Claimant count \(direction\)"):
+        indicator_ops.import_file(path, Options(release_date=TEST_RELEASE))
     report = import_file(path, polarity=Polarity.HIGHER_IS_WORSE, release_date=date(2024, 3, 12))
     assert report.format == "nomis"
     assert report.indicators == ["Claimant count"]  # from MEASURE_NAME: nothing else varies
@@ -140,8 +140,8 @@ def test_an_iod_release_the_headers_do_not_name_is_asked_for(bristol, tmp_path):
     path = tmp_path / "iod2015.csv"
     path.write_text(text.replace("District code (2019)", "District code (2013)"))
     with pytest.raises(OperationError, match="do not say which release"):
-        operations.import_file(path)
-    report = operations.import_file(
+        indicator_ops.import_file(path)
+    report = indicator_ops.import_file(
         path, Options(dataset_title="English Indices of Deprivation 2015", release_date=date(2015, 9, 30))
     )
     assert report.imported == 64
@@ -157,4 +157,4 @@ def test_an_iod_rank_beyond_the_release_is_refused(bristol, tmp_path):
     with path.open("w", newline="") as f:
         csv.writer(f).writerows(rows)
     with pytest.raises(OperationError, match="rank 40000 is above the 33,755 LSOAs"):
-        operations.import_file(path)
+        indicator_ops.import_file(path)

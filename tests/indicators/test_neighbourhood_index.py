@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from indicators import index_method as m
-from indicators import index_operations as ops
+from indicators import index_operations as index_ops
 from indicators.index_models import IndexStatus
 from indicators.models import Indicator, IndicatorValue, Polarity
-from webapp import operations
+from webapp import operations as webapp_ops
 from webapp.disclosure import Audience, Tally, release
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel
@@ -138,16 +138,18 @@ def indicators_on(wards, import_file, tmp_path):
 
 
 def _definition(world, *rows, **kw):
-    choices = [ops.Choice(i.id, domain, direction, weight) for i, domain, direction, weight in rows]
-    return ops.build_definition("ward", choices, partnership=world["partnership"], **kw)
+    choices = [index_ops.Choice(i.id, domain, direction, weight) for i, domain, direction, weight in rows]
+    return index_ops.build_definition("ward", choices, partnership=world["partnership"], **kw)
 
 
 def test_an_index_is_computed_from_imported_indicators_and_sources_are_kept(world, wards, indicators_on):
     damp = indicators_on("Damp homes", [10, 20, 30, 40])
     green = indicators_on("Green space", [40, 30, 20, 10], Polarity.HIGHER_IS_BETTER)
     definition = _definition(world, (damp, "Housing", "worse", "1"), (green, "Environment", "better", "1"))
-    version = ops.create_index(world["partnership"], "Test index", definition, "zscore", world["users"]["convenor"], 5)
-    reading = ops.reading(version, Audience.PARTNERSHIP)
+    version = index_ops.create_index(
+        world["partnership"], "Test index", definition, "zscore", world["users"]["convenor"], 5
+    )
+    reading = index_ops.reading(version, Audience.PARTNERSHIP)
     order = [r["area"].code for r in reading.rows()]
     assert order == [w.code for w in reversed(wards)]  # the most damp and least green first
     assert [s["indicator"] for s in reading.sources] == ["Damp homes", "Green space"]
@@ -160,19 +162,19 @@ def test_an_index_is_computed_from_imported_indicators_and_sources_are_kept(worl
 def test_versions_are_immutable_once_published(world, wards, indicators_on):
     damp = indicators_on("Damp homes", [10, 20, 30, 40])
     convenor = world["users"]["convenor"]
-    v1 = ops.create_index(world["partnership"], "Test index", _definition(world, (damp, "Housing", "worse", "1")),
+    v1 = index_ops.create_index(world["partnership"], "Test index", _definition(world, (damp, "Housing", "worse", "1")),
                           "zscore", convenor)  # fmt: skip
     assert v1.status is IndexStatus.DRAFT
     assert v1.number == 1
-    ops.publish_version(v1, convenor)
+    index_ops.publish_version(v1, convenor)
     db.session.commit()
-    before = [(r.area_id, r.score) for r in ops.reading(v1, Audience.PARTNERSHIP).result.areas]
+    before = [(r.area_id, r.score) for r in index_ops.reading(v1, Audience.PARTNERSHIP).result.areas]
     with pytest.raises(ValueError, match="published"):
         v1.check_editable()
     with pytest.raises(OperationError, match="already published"):
-        ops.publish_version(v1, convenor)
+        index_ops.publish_version(v1, convenor)
     # Editing makes a new draft; the published version keeps its definition, seed and values.
-    v2 = ops.save_draft(v1.index, _definition(world, (damp, "Housing", "better", "1")), "rank", convenor)
+    v2 = index_ops.save_draft(v1.index, _definition(world, (damp, "Housing", "better", "1")), "rank", convenor)
     assert (v2.number, v2.status, v1.method, v2.method) == (2, IndexStatus.DRAFT, "zscore", "rank")
     assert v1.domains[0]["indicators"][0]["direction"] == "worse"
     # A re-import that changes a value changes the draft, not what was published.
@@ -180,11 +182,11 @@ def test_versions_are_immutable_once_published(world, wards, indicators_on):
                                                            IndicatorValue.area_id == wards[0].id))  # fmt: skip
     first.value = 99.0
     db.session.commit()
-    ops._RESULTS.clear()  # the frozen values, not the per-process copy of the result, keep it unchanged
-    assert [(r.area_id, r.score) for r in ops.reading(v1, Audience.PARTNERSHIP).result.areas] == before
-    assert ops.reading(v2, Audience.PARTNERSHIP).result.areas[-1].area_id == wards[0].id  # 99 % damp: least need
+    index_ops._RESULTS.clear()  # the frozen values, not the per-process copy of the result, keep it unchanged
+    assert [(r.area_id, r.score) for r in index_ops.reading(v1, Audience.PARTNERSHIP).result.areas] == before
+    assert index_ops.reading(v2, Audience.PARTNERSHIP).result.areas[-1].area_id == wards[0].id  # 99 % damp: least need
     # Editing a draft edits it in place (no new number).
-    v2b = ops.save_draft(v1.index, _definition(world, (damp, "Housing", "worse", "2")), "rank", convenor)
+    v2b = index_ops.save_draft(v1.index, _definition(world, (damp, "Housing", "worse", "2")), "rank", convenor)
     assert v2b is v2
     assert len(v1.index.versions) == 2
     assert v1.index.published is v1
@@ -206,16 +208,18 @@ def test_bad_input_is_refused_naming_the_field(world, wards, indicators_on):
     with pytest.raises(OperationError, match="Domain = weight"):
         _definition(world, (damp, "Housing", "worse", "1"), domain_weights="Housing 2")
     with pytest.raises(OperationError) as exc:  # a ward indicator cannot rank LSOAs
-        ops.build_definition("lsoa", [ops.Choice(damp.id, "Housing")], partnership=world["partnership"])
+        index_ops.build_definition("lsoa", [index_ops.Choice(damp.id, "Housing")], partnership=world["partnership"])
     assert exc.value.field == f"indicator-{damp.id}"
     with pytest.raises(OperationError) as exc:
-        ops.build_definition("lad", [ops.Choice(damp.id, "Housing")])
+        index_ops.build_definition("lad", [index_ops.Choice(damp.id, "Housing")])
     assert exc.value.field == "level"
     with pytest.raises(OperationError) as exc:
         _definition(world, (damp, "Housing", "worse", "1"), community_theme_id=999999)
     assert exc.value.field == "community_theme"
     with pytest.raises(OperationError) as exc:
-        ops.create_index(world["partnership"], "x", _definition(world, (damp, "Housing", "worse", "1")), "zscore", None)
+        index_ops.create_index(
+            world["partnership"], "x", _definition(world, (damp, "Housing", "worse", "1")), "zscore", None
+        )
     assert exc.value.field == "title"
 
 
@@ -258,7 +262,7 @@ def test_convenors_build_and_publish_members_and_funders_read(world, wards, indi
 
     stranger = make_user("convenor")
     other = world["other_org"]
-    operations.create_partnership("Elsewhere", "elsewhere", members=[other], convenors=[stranger])
+    webapp_ops.create_partnership("Elsewhere", "elsewhere", members=[other], convenors=[stranger])
     db.session.commit()
     outsider = sign_in(client_for("anonymous"), stranger)
     assert outsider.get(f"/indexes/{index_id}").status_code == 404
@@ -292,8 +296,8 @@ def themed(world, wards, indicators_on):
 
     ensure_default_categories()
     partnership = world["partnership"]
-    agreement = operations.publish_agreement(partnership, "We share observations at partnership level.", None)
-    operations.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
+    agreement = webapp_ops.publish_agreement(partnership, "We share observations at partnership level.", None)
+    webapp_ops.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
     damp = indicators_on("Damp homes", [10, 20, 30, 40])
     theme = Theme(partnership_id=partnership.id, auto_label="Damp and mould", auto_label_machine_made=False)
     db.session.add(theme)
@@ -319,8 +323,8 @@ def themed(world, wards, indicators_on):
                 db.session.add(ThemeAssignment(observation_id=obs.id, model_id=model.id, theme_id=theme.id))
     db.session.commit()
     definition = _definition(world, (damp, "Housing", "worse", "1"), community_theme_id=theme.id)
-    version = ops.create_index(partnership, "With community", definition, "zscore", world["users"]["convenor"], 3)
-    ops.publish_version(version, world["users"]["convenor"])
+    version = index_ops.create_index(partnership, "With community", definition, "zscore", world["users"]["convenor"], 3)
+    index_ops.publish_version(version, world["users"]["convenor"])
     db.session.commit()
 
     return {"version": version, "made": made, "theme": theme}
@@ -328,7 +332,7 @@ def themed(world, wards, indicators_on):
 
 def test_the_community_domain_goes_through_disclosure(world, wards, themed, client_for):
     version, made = themed["version"], themed["made"]
-    reading = ops.reading(version, Audience.PARTNERSHIP)
+    reading = index_ops.reading(version, Audience.PARTNERSHIP)
     cells = reading.community
     total0, theme0 = release(Tally.of(made[wards[0].id])), release(Tally.of(made[wards[0].id][:12]))
     assert cells[wards[0].id].share == pytest.approx(theme0.value / total0.value)
@@ -350,26 +354,26 @@ def test_the_community_domain_goes_through_disclosure(world, wards, themed, clie
     assert "Damp and mould" not in page
     assert f"({theme0} of {total0})" not in page
     assert "official indicators alone" in page
-    funders = ops.reading(version, Audience.FUNDERS)
+    funders = index_ops.reading(version, Audience.FUNDERS)
     assert funders.community == {}
     assert "Community" not in funders.result.domain_names
 
 
 def test_the_briefing_section_shows_the_published_index_for_each_edition(world, wards, themed):
-    from convening import operations as briefing_ops
+    from convening import operations as convening_ops
     from convening import publishing
     from convening.models import SectionKind
 
     convenor = world["users"]["convenor"]
-    session = briefing_ops.create_session(world["partnership"], "Index session", date.today(), convenor)
-    briefing = briefing_ops.compose_briefing(session, world["users"]["convenor"])
+    session = convening_ops.create_session(world["partnership"], "Index session", date.today(), convenor)
+    briefing = convening_ops.compose_briefing(session, world["users"]["convenor"])
     kinds = [s.kind for s in briefing.sections]
     assert SectionKind.INDEX in kinds
     assert kinds.index(SectionKind.INDEX) == kinds.index(SectionKind.INDICATORS) + 1
     doc = publishing.briefing_document(briefing, Audience.PARTNERSHIP)
     section = next(s for s in doc["sections"] if s["kind"] == "index")
     text = section["markdown"]
-    top = ops.reading(themed["version"], Audience.PARTNERSHIP).result.ranked[0]
+    top = index_ops.reading(themed["version"], Audience.PARTNERSHIP).result.ranked[0]
     assert "With community" in text
     assert f"| 1 | {next(w.name for w in wards if w.id == top.area_id)} |" in text
     assert "Rank range (5th–95th)" in text
@@ -383,25 +387,27 @@ def test_the_briefing_section_shows_the_published_index_for_each_edition(world, 
 
 
 def test_a_briefing_has_no_index_section_without_a_published_index(world, wards, indicators_on):
-    from convening import operations as briefing_ops
+    from convening import operations as convening_ops
     from convening.models import SectionKind
     from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
     from submissions.operations import ensure_default_categories
 
     ensure_default_categories()
     partnership = world["partnership"]
-    agreement = operations.publish_agreement(partnership, "We share observations at partnership level.", None)
-    operations.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
+    agreement = webapp_ops.publish_agreement(partnership, "We share observations at partnership level.", None)
+    webapp_ops.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
     food = db.session.scalar(select(Category).where(Category.slug == "food"))
     db.session.add(Observation(organisation_id=world["org"].id, partnership_id=partnership.id,
                                kind=ObservationKind.NEED, category_id=food.id, text="x", redacted_text="x",
                                period_start=date.today() - timedelta(days=3), status=ObservationStatus.SUBMITTED,
                                sharing_level=SharingLevel.PARTNERSHIP))  # fmt: skip
     damp = indicators_on("Damp homes", [10, 20, 30, 40])
-    ops.create_index(partnership, "Draft only", _definition(world, (damp, "Housing", "worse", "1")), "zscore", None)
+    index_ops.create_index(
+        partnership, "Draft only", _definition(world, (damp, "Housing", "worse", "1")), "zscore", None
+    )
     db.session.commit()
-    session = briefing_ops.create_session(partnership, "No index", date.today(), world["users"]["convenor"])
-    briefing = briefing_ops.compose_briefing(session, world["users"]["convenor"])
+    session = convening_ops.create_session(partnership, "No index", date.today(), world["users"]["convenor"])
+    briefing = convening_ops.compose_briefing(session, world["users"]["convenor"])
     assert SectionKind.INDEX not in [s.kind for s in briefing.sections]  # a draft index is not briefed on
 
 
@@ -409,9 +415,10 @@ def test_a_briefing_briefs_on_the_ward_index_and_an_lsoa_index_ranks_lsoas(world
                                                                               tmp_path):  # fmt: skip
     damp = indicators_on("Damp homes", [10, 20, 30, 40])
     convenor = world["users"]["convenor"]
-    ward_version = ops.create_index(world["partnership"], "Wards", _definition(world, (damp, "Housing", "worse", "1")),
-                                    "zscore", convenor)  # fmt: skip
-    ops.publish_version(ward_version, convenor)
+    ward_version = index_ops.create_index(
+        world["partnership"], "Wards", _definition(world, (damp, "Housing", "worse", "1")), "zscore", convenor
+    )
+    index_ops.publish_version(ward_version, convenor)
     lsoas = list(db.session.scalars(select(Area).where(Area.parent_id.in_([w.id for w in wards]),
                                                        Area.level == AreaLevel.LSOA, Area.current.is_(True))
                                     .order_by(Area.code)))  # fmt: skip
@@ -420,11 +427,15 @@ def test_a_briefing_briefs_on_the_ward_index_and_an_lsoa_index_ranks_lsoas(world
                                                                   for i, a in enumerate(lsoas)))  # fmt: skip
     import_file(path, dataset_title="Cold homes survey", polarity=Polarity.HIGHER_IS_WORSE, unit="%")
     cold = db.session.scalar(select(Indicator).where(Indicator.name == "Cold homes"))
-    definition = ops.build_definition("lsoa", [ops.Choice(cold.id, "Housing")], partnership=world["partnership"])
-    lsoa_version = ops.create_index(world["partnership"], "LSOAs", definition, "rank", convenor)
-    ops.publish_version(lsoa_version, convenor)
+    definition = index_ops.build_definition(
+        "lsoa", [index_ops.Choice(cold.id, "Housing")], partnership=world["partnership"]
+    )
+    lsoa_version = index_ops.create_index(world["partnership"], "LSOAs", definition, "rank", convenor)
+    index_ops.publish_version(lsoa_version, convenor)
     db.session.commit()
-    reading = ops.reading(lsoa_version, Audience.PARTNERSHIP)
+    reading = index_ops.reading(lsoa_version, Audience.PARTNERSHIP)
     assert len(reading.result.ranked) == len(lsoas)
     assert reading.result.ranked[0].area_id == lsoas[-1].id  # the highest value: the most need
-    assert ops.latest_published(world["partnership"]) == ward_version  # published earlier, but wards suit a briefing
+    assert (
+        index_ops.latest_published(world["partnership"]) == ward_version
+    )  # published earlier, but wards suit a briefing

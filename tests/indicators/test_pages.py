@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from indicators.models import Indicator, PeriodKind, Polarity
 from tests.indicators.conftest import BRISTOL, CENTRAL_WARD
-from webapp import charts, operations
+from webapp import charts
+from webapp import operations as webapp_ops
 from webapp.extensions import db
 from webapp.models import Area
 
@@ -150,8 +151,8 @@ def _sharing_over_bristol(world):
     ensure_default_categories()
     partnership = world["partnership"]
     partnership.areas.append(db.session.scalar(select(Area).where(Area.code == BRISTOL)))
-    agreement = operations.publish_agreement(partnership, "We share observations at partnership level.", None)
-    operations.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
+    agreement = webapp_ops.publish_agreement(partnership, "We share observations at partnership level.", None)
+    webapp_ops.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
     return partnership
 
 

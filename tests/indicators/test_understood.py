@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from indicators import operations
+from indicators import operations as indicator_ops
 from indicators.models import Indicator, IndicatorDataset, IndicatorValue, Polarity
 from indicators.readers import Options
 from tests.indicators.conftest import DATA, TEST_RELEASE
@@ -47,7 +47,7 @@ def test_data_rows_above_a_period_header_are_refused(bristol, tmp_path):
     rows = [f"E0101448{i},{i}.0,2032.0,8043.0" for i in range(5)]
     path.write_text("\n".join(rows) + "\nArea,2019,2020,2021\nE06000023,1,2,3\n")
     with pytest.raises(OperationError, match=r"Row 1 of odd.csv is where the column names should be"):
-        operations.import_file(path, Options(release_date=TEST_RELEASE))
+        indicator_ops.import_file(path, Options(release_date=TEST_RELEASE))
     assert _stored() == (0, 0)
 
 
@@ -55,12 +55,12 @@ def test_repeated_column_names_are_refused(bristol, tmp_path):
     path = tmp_path / "dup.csv"
     path.write_text("area_code,period,indicator,value,value\nE06000023,2019,Rate,1,2\n")
     with pytest.raises(OperationError, match="repeats column names \\('value'\\)"):
-        operations.import_file(path, Options(release_date=TEST_RELEASE))
+        indicator_ops.import_file(path, Options(release_date=TEST_RELEASE))
 
 
 def test_forcing_the_wrong_layout_is_refused(bristol):
     with pytest.raises(OperationError, match="The header has no period columns"):
-        operations.import_file(IOD2025_BRISTOL, Options(format="wide"))
+        indicator_ops.import_file(IOD2025_BRISTOL, Options(format="wide"))
     assert _stored() == (0, 0)
 
 
@@ -70,8 +70,8 @@ def test_fewer_than_half_the_rows_matched_is_refused(app, bristol, tmp_path):
         "area_name,period,indicator,value\n"
         "Ashley,2023,Rate,1\nAtlantis,2023,Rate,2\nLyonesse,2023,Rate,3\nAvalon,2023,Rate,4\nNarnia,2023,Rate,5\n"
     )
-    with pytest.raises(operations.ImportFailed, match=r"Only 1 of 5 rows of names.csv matched an area \(20%\)"):
-        operations.import_file(path, Options(release_date=TEST_RELEASE))
+    with pytest.raises(indicator_ops.ImportFailed, match=r"Only 1 of 5 rows of names.csv matched an area \(20%\)"):
+        indicator_ops.import_file(path, Options(release_date=TEST_RELEASE))
     assert _stored() == (0, 0)
     result = app.test_cli_runner().invoke(args=["indicators", "import", str(path), "--release-date", "2024-03-01"])
     assert result.exit_code != 0
@@ -79,7 +79,7 @@ def test_fewer_than_half_the_rows_matched_is_refused(app, bristol, tmp_path):
     assert "fewer than half" in result.output
     # Half exactly is enough: it was understood.
     path.write_text("area_name,period,indicator,value\nAshley,2023,Rate,1\nAtlantis,2023,Rate,2\n")
-    assert operations.import_file(path, Options(release_date=TEST_RELEASE)).imported == 1
+    assert indicator_ops.import_file(path, Options(release_date=TEST_RELEASE)).imported == 1
 
 
 def test_rows_for_other_places_and_for_england_do_not_count_against_a_file(bristol, tmp_path):
@@ -88,15 +88,15 @@ def test_rows_for_other_places_and_for_england_do_not_count_against_a_file(brist
     path = tmp_path / "national.csv"
     others = "".join(f"E0100{i:04d},2023,Rate,1\n" for i in range(1, 40))
     path.write_text(f"area_code,period,indicator,value\nE92000001,2023,Rate,5\nE01033907,2023,Rate,4\n{others}")
-    report = operations.import_file(path, Options(release_date=TEST_RELEASE))
+    report = indicator_ops.import_file(path, Options(release_date=TEST_RELEASE))
     assert report.imported == 1
     assert (report.rows["matched"], report.rows["elsewhere"], report.rows["wider"]) == (1, 39, 1)
     msoas = tmp_path / "msoas.csv"
     msoas.write_text(
         "area_code,period,indicator,value\nE01033907,2023,Rate,4\nE02003012,2023,Rate,1\nE02003013,2023,Rate,1\n"
     )
-    with pytest.raises(operations.ImportFailed, match="Only 1 of 3 rows"):
-        operations.import_file(msoas, Options(release_date=TEST_RELEASE, dataset_title="MSOA file"))
+    with pytest.raises(indicator_ops.ImportFailed, match="Only 1 of 3 rows"):
+        indicator_ops.import_file(msoas, Options(release_date=TEST_RELEASE, dataset_title="MSOA file"))
 
 
 def test_dry_run_prints_what_it_understood_and_stores_nothing(app, bristol):
@@ -123,8 +123,8 @@ def test_dry_run_prints_what_it_understood_and_stores_nothing(app, bristol):
 def test_a_release_needs_its_date(app, bristol, tmp_path):
     path = tmp_path / "rates.csv"
     path.write_text("area_code,period,indicator,value\nE06000023,2023,Rate,1\n")
-    with pytest.raises(operations.ImportFailed, match="does not say when it was released: give the publisher's"):
-        operations.import_file(path, Options(dataset_title="Rates"))
+    with pytest.raises(indicator_ops.ImportFailed, match="does not say when it was released: give the publisher's"):
+        indicator_ops.import_file(path, Options(dataset_title="Rates"))
     assert _stored() == (0, 0)
     result = app.test_cli_runner().invoke(
         args=["indicators", "import", str(path), "--release-date", "2021-11-15", "--release-note",
@@ -138,15 +138,15 @@ def test_a_release_needs_its_date(app, bristol, tmp_path):
 def test_measures_of_unknown_unit_or_direction_are_asked_for(bristol):
     path = DATA / "measures_wide_sample.csv"
     with pytest.raises(OperationError, match="with --period"):
-        operations.import_file(path, Options(release_date=TEST_RELEASE))
+        indicator_ops.import_file(path, Options(release_date=TEST_RELEASE))
     with pytest.raises(OperationError) as refused:
-        operations.import_file(path, Options(release_date=TEST_RELEASE, period="2024"))
+        indicator_ops.import_file(path, Options(release_date=TEST_RELEASE, period="2024"))
     message = refused.value.message
     assert "Households on Universal Credit (unit and direction)" in message
     assert "Food bank parcels per 1000 households (direction)" in message  # the unit is in its name
     assert '--measure "COLUMN=UNIT,DIRECTION"' in message
     assert _stored() == (0, 0)
-    report = operations.import_file(
+    report = indicator_ops.import_file(
         path,
         Options(
             release_date=TEST_RELEASE,
@@ -177,7 +177,7 @@ def test_rank_decile_and_score_columns_say_their_unit_and_direction(bristol, tmp
         "lsoa21cd,Local deprivation score,Local deprivation rank,Local deprivation decile\n"
         "E01033907,41.5,12,1\nE01033908,12.0,200,8\n"
     )
-    report = operations.import_file(path, Options(release_date=TEST_RELEASE, period="2024"))
+    report = indicator_ops.import_file(path, Options(release_date=TEST_RELEASE, period="2024"))
     assert report.format == "measures"
     indicator = db.session.scalar(select(Indicator))
     assert (indicator.name, indicator.unit, indicator.polarity, indicator.value_kind.value, indicator.vintage) == (
@@ -191,20 +191,22 @@ def test_one_indicator_on_two_lsoa_vintages_is_refused(bristol, tmp_path):
     path = tmp_path / "mixed.csv"
     # E01014540 exists only in 2011 (split in 2021); E01033907 only in 2021 (one of its parts).
     path.write_text("area_code,period,indicator,value\nE01014540,2020,Rate,1\nE01033907,2020,Rate,2\n")
-    with pytest.raises(operations.ImportFailed, match=r"different geography vintages \(1 only in LSOA 2011, 1 only"):
-        operations.import_file(path, Options(release_date=TEST_RELEASE))
+    with pytest.raises(indicator_ops.ImportFailed, match=r"different geography vintages \(1 only in LSOA 2011, 1 only"):
+        indicator_ops.import_file(path, Options(release_date=TEST_RELEASE))
     assert _stored() == (0, 0)
 
 
 def test_the_vintage_of_unchanged_codes_comes_from_the_header_or_the_option(bristol, tmp_path):
     path = tmp_path / "unchanged.csv"
     path.write_text("lsoa11cd,period,indicator,value\nE01033342,2020,Rate,1\nE01014485,2020,Rate,2\n")
-    operations.import_file(path, Options(release_date=TEST_RELEASE, area_column="lsoa11cd", dataset_title="A"))
+    indicator_ops.import_file(path, Options(release_date=TEST_RELEASE, area_column="lsoa11cd", dataset_title="A"))
     path.write_text("area_code,period,indicator,value\nE01033342,2020,Other,1\n")
-    operations.import_file(path, Options(release_date=TEST_RELEASE, dataset_title="B", vintage=2011))
+    indicator_ops.import_file(path, Options(release_date=TEST_RELEASE, dataset_title="B", vintage=2011))
     path.write_text("area_code,period,indicator,value\nE01033342,2020,Newest,1\n")
-    operations.import_file(path, Options(release_date=TEST_RELEASE, dataset_title="C"))
+    indicator_ops.import_file(path, Options(release_date=TEST_RELEASE, dataset_title="C"))
     vintages = dict(db.session.execute(select(Indicator.name, Indicator.vintage)).all())
     assert vintages == {"Rate": 2011, "Other": 2011, "Newest": 2021}  # header, option, else the newest
-    with pytest.raises(operations.ImportFailed, match="--vintage 2019, but the areas of 'Newest' are LSOA 2011, 2021"):
-        operations.import_file(path, Options(release_date=TEST_RELEASE, dataset_title="D", vintage=2019))
+    with pytest.raises(
+        indicator_ops.ImportFailed, match="--vintage 2019, but the areas of 'Newest' are LSOA 2011, 2021"
+    ):
+        indicator_ops.import_file(path, Options(release_date=TEST_RELEASE, dataset_title="D", vintage=2019))

@@ -185,13 +185,13 @@ def test_one_evidence_gap_rule_on_the_city_list_the_ward_pages_and_the_briefing(
     from indicators import gaps
     from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
     from submissions.operations import ensure_default_categories
-    from webapp import operations
+    from webapp import operations as webapp_ops
 
     partnership = world["partnership"]
     partnership.areas.append(db.session.scalar(select(Area).where(Area.code == BRISTOL)))
     ensure_default_categories()
-    agreement = operations.publish_agreement(partnership, "We share observations at partnership level.", None)
-    operations.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
+    agreement = webapp_ops.publish_agreement(partnership, "We share observations at partnership level.", None)
+    webapp_ops.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
     # Six observations in Clifton (none of its LSOAs in the most deprived 20%): something to brief on.
     clifton = db.session.scalar(select(Area).where(Area.name == "Clifton", Area.level == AreaLevel.WARD))
     food = db.session.scalar(select(Category).where(Category.slug == "food"))
@@ -231,13 +231,13 @@ def test_one_evidence_gap_rule_on_the_city_list_the_ward_pages_and_the_briefing(
     assert clifton_total.perturbed, "Clifton's six observations are counted and shown (6 is k or more)"
 
     # The briefing's gaps table names the same wards (no observations anywhere: every deprived ward is a gap).
-    from convening import operations as cops
+    from convening import operations as convening_ops
     from convening import publishing
     from convening.models import SectionKind
     from webapp.disclosure import Audience
 
-    session = cops.create_session(partnership, "Gaps meeting", date.today(), world["users"]["convenor"])
-    briefing = cops.compose_briefing(session, world["users"]["convenor"])
+    session = convening_ops.create_session(partnership, "Gaps meeting", date.today(), world["users"]["convenor"])
+    briefing = convening_ops.compose_briefing(session, world["users"]["convenor"])
     doc = publishing.briefing_document(briefing, Audience.PARTNERSHIP)
     table = next(s["markdown"] for s in doc["sections"] if s["kind"] == SectionKind.GAPS.value)
     names = {db.session.scalar(select(Area.name).where(Area.code == code)) for code in listed}

@@ -144,7 +144,7 @@ def test_too_few_is_no_warning(themed):
 
 
 def test_the_briefing_offers_the_warning_as_a_discussion_question_to_the_partnership_only(themed):
-    from convening import operations as cops
+    from convening import operations as convening_ops
     from convening.composer.edition import Edition
     from convening.composer.facts import compose
     from convening.composer.sections import questions
@@ -153,7 +153,7 @@ def test_the_briefing_offers_the_warning_as_a_discussion_question_to_the_partner
     _observe(themed, "E01014540", LAST_MONTH, 16)
     central = db.session.scalar(select(Area).where(Area.code == CENTRAL_WARD))
     period_end = month_start(date.today()) - timedelta(days=1)
-    session = cops.create_session(
+    session = convening_ops.create_session(
         themed["partnership"], "Winter meeting", date.today(), themed["world"]["users"]["convenor"],
         focus_area_ids=[central.id], period_start=add_months(period_end, -2), period_end=period_end,
     )  # fmt: skip
@@ -167,7 +167,7 @@ def test_the_briefing_offers_the_warning_as_a_discussion_question_to_the_partner
     funders, _ = questions.write(Edition(facts, Audience.FUNDERS, themed["partnership"]))
     assert "Early warning" not in funders
     # A session about another ward has none.
-    other = cops.create_session(
+    other = convening_ops.create_session(
         themed["partnership"], "Other meeting", date.today(), themed["world"]["users"]["convenor"],
         focus_area_ids=[themed["other"].id], period_start=add_months(period_end, -2), period_end=period_end,
     )  # fmt: skip

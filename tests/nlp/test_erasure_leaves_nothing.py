@@ -54,33 +54,33 @@ def erasure_app(tmp_path):
 
 @pytest.mark.slow
 def test_erased_observations_leave_no_byte_in_any_instance_file(erasure_app, tmp_path):
-    from convening import operations as cops
+    from convening import operations as convening_ops
     from convening import publishing
     from convening.models import BriefingVersion, SectionKind
     from nlp.themes import refit as theme_refit
     from nlp.themes.models import Theme, ThemeModel
-    from submissions import operations as sops
+    from submissions import operations as submission_ops
     from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
-    from webapp import operations
+    from webapp import operations as webapp_ops
     from webapp.extensions import db
     from webapp.models import Organisation, OrgKind, OrgRole, PlatformRole
 
     app, instance = erasure_app
     needle = WORD.encode()
-    food_share = operations.create_organisation("Lawrence Hill Food Share", OrgKind.CHARITY)
-    mutual_aid = operations.create_organisation("Hartcliffe Mutual Aid", OrgKind.MUTUAL_AID)
-    admin = operations.create_user("admin@example.org", "a long password here", "Admin",
+    food_share = webapp_ops.create_organisation("Lawrence Hill Food Share", OrgKind.CHARITY)
+    mutual_aid = webapp_ops.create_organisation("Hartcliffe Mutual Aid", OrgKind.MUTUAL_AID)
+    admin = webapp_ops.create_user("admin@example.org", "a long password here", "Admin",
                                    platform_role=PlatformRole.ADMIN)  # fmt: skip
-    convenor = operations.create_user("convenor@example.org", "a long password here", "Convenor",
+    convenor = webapp_ops.create_user("convenor@example.org", "a long password here", "Convenor",
                                       platform_role=PlatformRole.CONVENOR)  # fmt: skip
-    org_admin = operations.create_user("orgadmin@example.org", "a long password here", "Org admin",
+    org_admin = webapp_ops.create_user("orgadmin@example.org", "a long password here", "Org admin",
                                        organisation=food_share, org_role=OrgRole.ADMIN)  # fmt: skip
-    partnership = operations.create_partnership("Test Partnership", "test-partnership",
+    partnership = webapp_ops.create_partnership("Test Partnership", "test-partnership",
                                                 members=[food_share, mutual_aid], convenors=[convenor])  # fmt: skip
-    agreement = operations.publish_agreement(partnership, "We share partnership-level observations safely.")
-    operations.accept_agreement(agreement, food_share, org_admin)
-    operations.accept_agreement(agreement, mutual_aid, admin)
-    sops.ensure_default_categories()
+    agreement = webapp_ops.publish_agreement(partnership, "We share partnership-level observations safely.")
+    webapp_ops.accept_agreement(agreement, food_share, org_admin)
+    webapp_ops.accept_agreement(agreement, mutual_aid, admin)
+    submission_ops.ensure_default_categories()
     category = db.session.scalar(select(Category).order_by(Category.id))
     today = date.today()
     planted_ids = []
@@ -113,11 +113,11 @@ def test_erased_observations_leave_no_byte_in_any_instance_file(erasure_app, tmp
     assert any(p.startswith("themes/") for p in files_holding(instance, needle))
     assert any(p.startswith("commintel.db") for p in files_holding(instance, needle))
 
-    session = cops.create_session(partnership, "Partnership meeting", today, convenor)
-    briefing = cops.compose_briefing(session, convenor)
+    session = convening_ops.create_session(partnership, "Partnership meeting", today, convenor)
+    briefing = convening_ops.compose_briefing(session, convenor)
     for section in briefing.sections:
         if section.machine_written:
-            cops.approve_section(section, convenor)
+            convening_ops.approve_section(section, convenor)
     quotes = next(s for s in briefing.sections if s.kind is SectionKind.QUOTES)
     assert WORD in quotes.body.lower()
     version = publishing.publish_briefing(briefing, convenor)
@@ -128,7 +128,7 @@ def test_erased_observations_leave_no_byte_in_any_instance_file(erasure_app, tmp
     assert WORD in pdf_text(version.edition(Audience.PARTNERSHIP).pdf, tmp_path).lower()  # the partnership's edition
 
     for obs_id in planted_ids:
-        sops.erase_observation(db.session.get(Observation, obs_id), admin)
+        submission_ops.erase_observation(db.session.get(Observation, obs_id), admin)
         db.session.commit()
 
     assert files_holding(instance, needle) == []

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from nlp import pipeline
 from nlp.models import WorkLease
 from nlp.themes.models import ThemeAssignment, active_model
-from submissions import operations as ops
+from submissions import operations as submission_ops
 from submissions.models import Observation
 from submissions.signals import observations_saved
 from tests.nlp.test_redaction_storage import _data, _submit, wards  # noqa: F401 - the fixture is used below
@@ -144,7 +144,7 @@ def test_an_edit_during_redaction_is_not_overwritten_by_the_old_texts_redaction(
             row = db.session.get(Observation, obs.id)
             text = "Now it says Kwame Mensah called about the Easton pantry."
             with observations_saved.muted():
-                ops.update_observation(row, _data(text=text), row.author)
+                submission_ops.update_observation(row, _data(text=text), row.author)
             db.session.commit()
         return out
 
@@ -201,7 +201,7 @@ def test_a_changed_text_loses_its_vector_and_theme_and_a_new_one_deletes_nothing
     try:
         admin = theme_world["users"]["org_admin"]
         row = db.session.get(Observation, edited.id)
-        ops.update_observation(row, _data(text="The pantry on Stapleton Road has run out of nappies again."),
+        submission_ops.update_observation(row, _data(text="The pantry on Stapleton Road has run out of nappies again."),
                                admin)  # fmt: skip
         assert derived(edited.id) == (0, 0), "an edited text kept the vector and theme of the old one"
         deletes_on_edit = [
@@ -209,8 +209,12 @@ def test_a_changed_text_loses_its_vector_and_theme_and_a_new_one_deletes_nothing
         ]
         assert len(deletes_on_edit) == 2, deletes_on_edit
         statements.clear()
-        ops.submit_observation(_data(text="A new lunch club opened at the Easton community centre this week."),
-                               organisation=theme_world["org"], author=admin, via="form")  # fmt: skip
+        submission_ops.submit_observation(
+            _data(text="A new lunch club opened at the Easton community centre this week."),
+            organisation=theme_world["org"],
+            author=admin,
+            via="form",
+        )
         assert not [
             s for s in statements if "DELETE FROM observation_embeddings" in s or "DELETE FROM theme_assignments" in s
         ]

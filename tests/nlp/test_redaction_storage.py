@@ -9,7 +9,7 @@ from sqlalchemy import select
 from nlp.redaction.cli import read_lines
 from nlp.redaction.operations import build_gazetteer, build_redactor, redact_observations_now
 from nlp.redaction.tasks import redact_observations
-from submissions import operations as ops
+from submissions import operations as submission_ops
 from submissions.models import Observation
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel
@@ -24,7 +24,7 @@ def wards(db_session) -> dict[str, Area]:
     easton = Area(code="E05010896", name="Easton", level=AreaLevel.WARD, parent=bristol)
     lsoa = Area(code="E01014488", name="Bristol 032A", level=AreaLevel.LSOA, parent=lawrence)
     db.session.add_all([bristol, lawrence, easton, lsoa])
-    ops.ensure_default_categories()
+    submission_ops.ensure_default_categories()
     db.session.commit()
     return {"lawrence": lawrence, "easton": easton}
 
@@ -46,7 +46,7 @@ def _data(**overrides) -> dict:
 
 
 def _submit(world, **overrides) -> Observation:
-    return ops.submit_observation(
+    return submission_ops.submit_observation(
         _data(**overrides), organisation=world["org"], author=world["users"]["member"], partnership=world["partnership"]
     )
 
@@ -99,7 +99,9 @@ def test_changed_text_is_redacted_again(world, wards):
     obs = _submit(world)
     db.session.commit()
     obs = db.session.get(Observation, obs.id)
-    ops.update_observation(obs, _data(text="Call Kwame Mensah on 0117 496 0732 about the Easton pantry."), obs.author)
+    submission_ops.update_observation(
+        obs, _data(text="Call Kwame Mensah on 0117 496 0732 about the Easton pantry."), obs.author
+    )
     db.session.commit()
     db.session.expire_all()
     obs = db.session.get(Observation, obs.id)

@@ -20,11 +20,12 @@ from nlp.themes import refit_lock
 from nlp.themes.models import RefitLock, ThemeModel
 from nlp.themes.refit_lock import AlreadyRefitting
 from nlp.themes.tasks import refit_in_steps, refit_themes
-from submissions import operations as sops
+from submissions import operations as submission_ops
 from submissions.models import Observation, ObservationStatus, SharingLevel
 from tests.conftest import PASSWORD, app_config, service_url, sign_in
 from tests.nlp.conftest import demo_texts
-from webapp import create_app, jobs, operations
+from webapp import create_app, jobs
+from webapp import operations as webapp_ops
 from webapp.extensions import db
 from webapp.models import Job, JobStatus, OrgKind, OrgRole, PlatformRole, utcnow
 
@@ -33,13 +34,13 @@ PER_PARTNERSHIP = 60
 
 
 def _add_partnership(name: str, slug: str, texts: list[str]) -> int:
-    org = operations.create_organisation(f"{name} members", OrgKind.CHARITY)
-    admin = operations.create_user(f"admin-{slug}@example.org", PASSWORD, organisation=org, org_role=OrgRole.ADMIN)
-    convenor = operations.create_user(f"convenor-{slug}@example.org", PASSWORD, platform_role=PlatformRole.CONVENOR)
-    partnership = operations.create_partnership(name, slug, members=[org], convenors=[convenor])
-    agreement = operations.publish_agreement(partnership, "We share partnership-level observations safely.")
-    operations.accept_agreement(agreement, org, admin)
-    category = sops.active_categories()[0]
+    org = webapp_ops.create_organisation(f"{name} members", OrgKind.CHARITY)
+    admin = webapp_ops.create_user(f"admin-{slug}@example.org", PASSWORD, organisation=org, org_role=OrgRole.ADMIN)
+    convenor = webapp_ops.create_user(f"convenor-{slug}@example.org", PASSWORD, platform_role=PlatformRole.CONVENOR)
+    partnership = webapp_ops.create_partnership(name, slug, members=[org], convenors=[convenor])
+    agreement = webapp_ops.publish_agreement(partnership, "We share partnership-level observations safely.")
+    webapp_ops.accept_agreement(agreement, org, admin)
+    category = submission_ops.active_categories()[0]
     for i, text in enumerate(texts):
         db.session.add(
             Observation(
@@ -77,7 +78,7 @@ def shared_app(request, tmp_path):
     texts = demo_texts()
     with app.app_context():
         db.create_all()
-        sops.ensure_default_categories()
+        submission_ops.ensure_default_categories()
         app.config["partnership_ids"] = [
             _add_partnership("Easton Partnership", "easton", texts[:PER_PARTNERSHIP]),
             _add_partnership(
@@ -300,7 +301,7 @@ def test_refit_all_sends_one_job_per_partnership_and_one_failure_leaves_the_othe
         db.session.remove()
     client = shared_app.test_client()
     with shared_app.app_context():
-        admin = operations.create_user("admin@example.org", PASSWORD, platform_role=PlatformRole.ADMIN)
+        admin = webapp_ops.create_user("admin@example.org", PASSWORD, platform_role=PlatformRole.ADMIN)
         db.session.commit()
         sign_in(client, admin)
         db.session.remove()

@@ -14,7 +14,7 @@ from sqlalchemy import event, func, select
 from nlp.themes import queries
 from nlp.themes.models import Theme, ThemeAssignment, ThemeModel
 from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
-from webapp import operations
+from webapp import operations as webapp_ops
 from webapp.disclosure import Audience, Tally, release
 from webapp.extensions import db
 
@@ -115,9 +115,9 @@ def themed(world, make_org):
     second = make_org("Second Pantry")
     silent = make_org("Not Yet Sharing")
     partnership.members.extend([second, silent])
-    agreement = operations.publish_agreement(partnership, "We share observations at partnership level.", None)
-    operations.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
-    operations.accept_agreement(agreement, second, world["users"]["org_admin"])
+    agreement = webapp_ops.publish_agreement(partnership, "We share observations at partnership level.", None)
+    webapp_ops.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
+    webapp_ops.accept_agreement(agreement, second, world["users"]["org_admin"])
     themes = [Theme(partnership_id=partnership.id, auto_label=f"theme {i}") for i in range(4)]
     db.session.add_all(themes)
     db.session.flush()

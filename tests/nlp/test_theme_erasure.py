@@ -10,14 +10,14 @@ from sqlalchemy import select
 from nlp.themes import erasure
 from nlp.themes.models import Theme, ThemeModel
 from nlp.themes.naming import make_label
-from submissions import operations as sops
+from submissions import operations as submission_ops
 from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
 from webapp.extensions import db
 
 
 def test_labels_withdrawn_before_relabelling_name_the_new_label(world, monkeypatch):
     partnership = world["partnership"]
-    sops.ensure_default_categories()
+    submission_ops.ensure_default_categories()
     theme = Theme(partnership_id=partnership.id, auto_label="Quorv and buses", top_terms=["quorv", "buses"])
     kept = Theme(partnership_id=partnership.id, auto_label="Late buses", top_terms=["late", "buses"])
     db.session.add_all([theme, kept])

@@ -16,7 +16,7 @@ from nlp.themes import refit as theme_refit
 from nlp.themes.models import Theme, ThemeAssignment, ThemeModel, active_model
 from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
 from tests.nlp.conftest import FAST_PARAMS
-from webapp import operations
+from webapp import operations as webapp_ops
 from webapp.extensions import db
 from webapp.operations import OperationError
 
@@ -24,13 +24,13 @@ from webapp.operations import OperationError
 @pytest.fixture
 def theme_world(world, db_session, app):
     """The conftest world's partnership with an accepted agreement and real, redacted demo texts."""
-    from submissions import operations as obs_ops
+    from submissions import operations as submission_ops
 
     app.config["COMMINTEL_THEME_PARAMS"] = FAST_PARAMS
-    obs_ops.ensure_default_categories()
+    submission_ops.ensure_default_categories()
     partnership = world["partnership"]
-    agreement = operations.publish_agreement(partnership, "We share partnership-level observations.")
-    operations.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
+    agreement = webapp_ops.publish_agreement(partnership, "We share partnership-level observations.")
+    webapp_ops.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
     db.session.commit()
     world["category"] = db.session.scalar(select(Category).order_by(Category.id))
     return world

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from nlp.themes import queries
 from nlp.themes.models import Theme, ThemeAssignment, ThemeModel
-from webapp import operations
+from webapp import operations as webapp_ops
 from webapp.extensions import db
 
 # Observations per month, counted back from this month: every month below k = 5 but one. Every count is released
@@ -37,8 +37,8 @@ def _theme(world, batches: list[tuple[int, int, str | None]]) -> Theme:
 
     ensure_default_categories()
     partnership = world["partnership"]
-    agreement = operations.publish_agreement(partnership, "We share observations at partnership level.", None)
-    operations.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
+    agreement = webapp_ops.publish_agreement(partnership, "We share observations at partnership level.", None)
+    webapp_ops.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
     theme = Theme(partnership_id=partnership.id, auto_label="Damp in rented homes", auto_label_machine_made=False)
     db.session.add(theme)
     db.session.flush()

@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 import pytest
 
-from submissions import operations as ops
+from submissions import operations as submission_ops
 from submissions import signals
 from submissions.models import Observation
-from webapp import operations
+from webapp import operations as webapp_ops
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel
 
@@ -35,7 +35,7 @@ def areas(db_session) -> dict[str, Area]:
     bath = Area(code="E06000022", name="Bath and North East Somerset", level=AreaLevel.LAD)
     abbey = Area(code="E05001947", name="Abbey", level=AreaLevel.WARD, parent=bath)
     db.session.add_all([bristol, ashley, lawrence, lsoa, bath, abbey])
-    ops.ensure_default_categories()
+    submission_ops.ensure_default_categories()
     db.session.commit()
     return {"bristol": bristol, "ashley": ashley, "lawrence": lawrence, "lsoa": lsoa, "abbey": abbey}
 
@@ -47,9 +47,9 @@ def sharing_world(world, areas, db_session, tmp_path) -> dict:
     partnership.areas = [areas["bristol"]]
     partner = world["other_org"]
     partnership.members.append(partner)
-    agreement = operations.publish_agreement(partnership, "We share partnership-level observations safely.")
-    operations.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
-    operations.accept_agreement(agreement, partner, world["users"]["admin"])
+    agreement = webapp_ops.publish_agreement(partnership, "We share partnership-level observations safely.")
+    webapp_ops.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
+    webapp_ops.accept_agreement(agreement, partner, world["users"]["admin"])
     db.session.commit()
     world["areas"] = areas
     world["tmp"] = tmp_path
@@ -83,7 +83,9 @@ def make_observation(sharing_world) -> Callable[..., Observation]:
         org = sharing_world[organisation] if isinstance(organisation, str) else organisation
         user = sharing_world["users"][author] if isinstance(author, str) else author
         partnership = sharing_world["partnership"]
-        obs = ops.submit_observation(valid_data(**fields), organisation=org, author=user, partnership=partnership)
+        obs = submission_ops.submit_observation(
+            valid_data(**fields), organisation=org, author=user, partnership=partnership
+        )
         if redacted:
             obs.redacted_text = "[redacted] " + obs.text
         if status is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from submissions import operations as ops
+from submissions import operations as submission_ops
 from submissions.models import ApiToken, Observation
 from tests.submissions.conftest import valid_data
 from webapp.extensions import db
@@ -12,7 +12,7 @@ from webapp.models import AuditEvent
 
 
 def _token(org, admin) -> str:
-    _token_row, raw = ops.create_api_token(org, "Partner system", admin)
+    _token_row, raw = submission_ops.create_api_token(org, "Partner system", admin)
     db.session.commit()
     return raw
 
@@ -64,8 +64,8 @@ def test_401_without_a_valid_token_and_403_for_funders(sharing_world, client):
     response = client.get("/api/v1/observations", headers={"Authorization": "Basic abc"})
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
-    token, raw = ops.create_api_token(sharing_world["org"], "Old", sharing_world["users"]["org_admin"])
-    ops.revoke_api_token(token, sharing_world["users"]["org_admin"])
+    token, raw = submission_ops.create_api_token(sharing_world["org"], "Old", sharing_world["users"]["org_admin"])
+    submission_ops.revoke_api_token(token, sharing_world["users"]["org_admin"])
     db.session.commit()
     assert client.get("/api/v1/observations", headers=_auth(raw)).status_code == 401
     funder_raw = _token(sharing_world["funder_org"], sharing_world["users"]["admin"])

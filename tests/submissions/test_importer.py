@@ -10,7 +10,7 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from submissions import importer, spreadsheets
-from submissions import operations as ops
+from submissions import operations as submission_ops
 from submissions.models import Observation
 from webapp.extensions import db
 
@@ -169,7 +169,7 @@ def test_html_in_a_cell_is_stored_as_text(sharing_world):
 def test_a_failure_half_way_leaves_the_database_unchanged(sharing_world, monkeypatch, app):
     """A crash while storing row 2 000 of 3 000 (after 1 000 rows were flushed) stores nothing."""
     lines = [HEADER] + [f"Q{i},2025-01-01,Ashley,need,food,Row number {i} of a large file.,1" for i in range(3000)]
-    original = ops._new
+    original = submission_ops._new
     calls = {"n": 0}
 
     def failing(*args, **kwargs):
@@ -178,7 +178,7 @@ def test_a_failure_half_way_leaves_the_database_unchanged(sharing_world, monkeyp
             raise RuntimeError("disk full")
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(ops, "_new", failing)
+    monkeypatch.setattr(submission_ops, "_new", failing)
     before = count()
     runner = app.test_cli_runner()
     path = sharing_world["tmp"] / "big.csv"

@@ -9,7 +9,7 @@ import json
 import pytest
 from sqlalchemy import select
 
-from submissions import operations as ops
+from submissions import operations as submission_ops
 from submissions.models import Observation, ObservationStatus
 from tests.submissions.conftest import valid_data
 from webapp.extensions import db
@@ -20,7 +20,7 @@ SECRET = "Mrs Jane Doughty at 14 Stapleton Road"
 
 
 def _resident(sharing_world, author=None, **fields) -> Observation:
-    obs = ops.submit_observation(
+    obs = submission_ops.submit_observation(
         valid_data(**fields), organisation=None, author=author, partnership=sharing_world["partnership"]
     )
     db.session.commit()
@@ -35,7 +35,7 @@ def test_moderator_edit_is_audited_without_the_text(sharing_world, client_for):
     obs = _resident(sharing_world, text=f"{SECRET} told us the food bank ran out of nappies again this week.")
     assert obs.status is ObservationStatus.NEEDS_MODERATION
     saved = []
-    ops.signals.observations_saved.connect(lambda _app, ids, created: saved.append(ids), weak=False)
+    submission_ops.signals.observations_saved.connect(lambda _app, ids, created: saved.append(ids), weak=False)
     c = client_for("convenor")
     page = c.get("/observations/moderation").get_data(as_text=True)
     assert "Edit out personal data" in page
@@ -67,10 +67,12 @@ def test_moderator_edit_refuses_bad_text_and_approved_observations(sharing_world
     r = c.post(f"/observations/{obs.id}/moderate/text", data={"text": obs.text}, follow_redirects=True)
     assert "The text is unchanged" in r.get_data(as_text=True)
     assert _events("observation.moderator_edit") == []
-    ops.approve_observation(obs, sharing_world["users"]["convenor"])
+    submission_ops.approve_observation(obs, sharing_world["users"]["convenor"])
     db.session.commit()
     with pytest.raises(OperationError, match="waiting for moderation"):
-        ops.edit_text_by_moderator(obs, "Someone needs help with the gas bill.", sharing_world["users"]["convenor"])
+        submission_ops.edit_text_by_moderator(
+            obs, "Someone needs help with the gas bill.", sharing_world["users"]["convenor"]
+        )
     # Not a moderator of it: 403 by role, and the text is unchanged.
     assert (
         client_for("member").post(f"/observations/{obs.id}/moderate/text", data={"text": "x" * 20}).status_code == 403
@@ -118,7 +120,7 @@ def test_convenor_confirms_the_suggested_place_of_an_approved_observation(sharin
     areas = sharing_world["areas"]
     obs = _resident(sharing_world, area="", text="The bus to Lawrence Hill stopped running after six in the evening.")
     obs.suggested_area_id = areas["lawrence"].id
-    ops.approve_observation(obs, sharing_world["users"]["convenor"])
+    submission_ops.approve_observation(obs, sharing_world["users"]["convenor"])
     db.session.commit()
     c = client_for("convenor")
     page = c.get("/observations/moderation").get_data(as_text=True)

@@ -8,7 +8,7 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from submissions import operations as ops
+from submissions import operations as submission_ops
 from submissions import signals
 from submissions.models import DEFAULT_CATEGORIES, ApiToken, Category, Observation, ObservationStatus
 from submissions.validation import ValidationFailed
@@ -42,7 +42,7 @@ def _audit(action):
 
 def test_submit_stores_sends_signal_and_audits(sharing_world, received):
     member = sharing_world["users"]["member"]
-    obs = ops.submit_observation(valid_data(), organisation=sharing_world["org"], author=member)
+    obs = submission_ops.submit_observation(valid_data(), organisation=sharing_world["org"], author=member)
     assert obs.id is not None
     assert obs.status is ObservationStatus.SUBMITTED
     assert obs.redacted_text is None
@@ -56,9 +56,9 @@ def test_submit_stores_sends_signal_and_audits(sharing_world, received):
 
 def test_duplicate_reference_is_refused(sharing_world):
     org, member = sharing_world["org"], sharing_world["users"]["member"]
-    ops.submit_observation(valid_data(external_ref="A-1"), organisation=org, author=member)
+    submission_ops.submit_observation(valid_data(external_ref="A-1"), organisation=org, author=member)
     with pytest.raises(ValidationFailed) as failed:
-        ops.submit_observation(valid_data(external_ref="A-1"), organisation=org, author=member)
+        submission_ops.submit_observation(valid_data(external_ref="A-1"), organisation=org, author=member)
     assert "external_ref" in failed.value.errors
 
 
@@ -68,10 +68,10 @@ def test_editing_text_clears_the_redaction_and_asks_again(make_observation, shar
     received["saved"].clear()
     received["created"].clear()
     member = sharing_world["users"]["member"]
-    ops.update_observation(obs, valid_data(people_affected="50"), member)
+    submission_ops.update_observation(obs, valid_data(people_affected="50"), member)
     assert obs.redacted_text is not None  # text unchanged: redaction stands
     assert received["saved"] == []
-    ops.update_observation(obs, valid_data(text="A different description of the same problem."), member)
+    submission_ops.update_observation(obs, valid_data(text="A different description of the same problem."), member)
     assert obs.redacted_text is None
     assert received["saved"] == [[obs.id]]
     assert received["created"] == [False]  # its old vector and theme must go
@@ -79,27 +79,27 @@ def test_editing_text_clears_the_redaction_and_asks_again(make_observation, shar
 
 def test_withdraw_once(make_observation, sharing_world):
     obs = make_observation()
-    ops.withdraw_observation(obs, sharing_world["users"]["member"])
+    submission_ops.withdraw_observation(obs, sharing_world["users"]["member"])
     assert obs.status is ObservationStatus.WITHDRAWN
     with pytest.raises(OperationError):
-        ops.withdraw_observation(obs, sharing_world["users"]["member"])
+        submission_ops.withdraw_observation(obs, sharing_world["users"]["member"])
     with pytest.raises(OperationError):
-        ops.update_observation(obs, valid_data(), sharing_world["users"]["member"])
+        submission_ops.update_observation(obs, valid_data(), sharing_world["users"]["member"])
 
 
 def test_moderation_is_audited_and_needs_a_reason(sharing_world):
     convenor = sharing_world["users"]["convenor"]
-    make = lambda: ops.submit_observation(  # noqa: E731
+    make = lambda: submission_ops.submit_observation(  # noqa: E731
         valid_data(), organisation=None, author=None, partnership=sharing_world["partnership"], via="public_form"
     )
     first, second = make(), make()
-    ops.approve_observation(first, convenor)
+    submission_ops.approve_observation(first, convenor)
     assert first.status is ObservationStatus.APPROVED
     with pytest.raises(OperationError):
-        ops.approve_observation(first, convenor)
+        submission_ops.approve_observation(first, convenor)
     with pytest.raises(OperationError, match="reason"):
-        ops.reject_observation(second, convenor, " ")
-    ops.reject_observation(second, convenor, "Contains a full name and address.")
+        submission_ops.reject_observation(second, convenor, " ")
+    submission_ops.reject_observation(second, convenor, "Contains a full name and address.")
     assert second.status is ObservationStatus.REJECTED
     assert second.rejection_reason == "Contains a full name and address."
     assert len(_audit("observation.approve")) == 1
@@ -109,7 +109,7 @@ def test_moderation_is_audited_and_needs_a_reason(sharing_world):
 def test_erasure_removes_everything_and_audits_only_the_fact(make_observation, sharing_world, received):
     obs = make_observation(text="Mrs Jane Example of 12 Sample Road said the damp is making her son ill.")
     obs_id = obs.id
-    ops.erase_observation(obs, sharing_world["users"]["org_admin"])
+    submission_ops.erase_observation(obs, sharing_world["users"]["org_admin"])
     db.session.commit()
     db.session.expire_all()
     assert db.session.get(Observation, obs_id) is None
@@ -125,7 +125,7 @@ def test_erasure_removes_everything_and_audits_only_the_fact(make_observation, s
 def test_export_neutralises_formulas(make_observation, sharing_world):
     make_observation(text='=HYPERLINK("http://evil.example","click") asks for help', external_ref="+44 123")
     make_observation(text="@SUM(A1:A9) is not a formula here, it is text.", external_ref="-5")
-    body = ops.export_csv(sharing_world["org"], sharing_world["users"]["member"])
+    body = submission_ops.export_csv(sharing_world["org"], sharing_world["users"]["member"])
     rows = list(csv.DictReader(io.StringIO(body)))
     assert len(rows) == 2
     for row in rows:
@@ -139,48 +139,52 @@ def test_a_tokens_last_use_is_written_once_a_minute_not_on_every_call(sharing_wo
     """25 concurrent API clients sharing one token each wrote its row: on PostgreSQL they queued for its row lock."""
     from datetime import timedelta
 
-    token, raw = ops.create_api_token(sharing_world["org"], "Case system", sharing_world["users"]["org_admin"])
-    start = ops.utcnow()
-    monkeypatch.setattr(ops, "utcnow", lambda: start)
-    ops.authenticate_api_token(f"Bearer {raw}")
+    token, raw = submission_ops.create_api_token(
+        sharing_world["org"], "Case system", sharing_world["users"]["org_admin"]
+    )
+    start = submission_ops.utcnow()
+    monkeypatch.setattr(submission_ops, "utcnow", lambda: start)
+    submission_ops.authenticate_api_token(f"Bearer {raw}")
     db.session.flush()
     assert token.last_used_at == start
-    monkeypatch.setattr(ops, "utcnow", lambda: start + timedelta(seconds=59))
-    ops.authenticate_api_token(f"Bearer {raw}")
+    monkeypatch.setattr(submission_ops, "utcnow", lambda: start + timedelta(seconds=59))
+    submission_ops.authenticate_api_token(f"Bearer {raw}")
     assert token not in db.session.dirty, "a use within the minute wrote the token again"
-    later = start + timedelta(seconds=ops.TOKEN_TOUCH_SECONDS)
-    monkeypatch.setattr(ops, "utcnow", lambda: later)
-    ops.authenticate_api_token(f"Bearer {raw}")
+    later = start + timedelta(seconds=submission_ops.TOKEN_TOUCH_SECONDS)
+    monkeypatch.setattr(submission_ops, "utcnow", lambda: later)
+    submission_ops.authenticate_api_token(f"Bearer {raw}")
     assert token.last_used_at == later
 
 
 def test_api_tokens_are_hashed_revocable_and_record_last_use(sharing_world):
     org_admin = sharing_world["users"]["org_admin"]
-    token, raw = ops.create_api_token(sharing_world["org"], "Case system", org_admin)
+    token, raw = submission_ops.create_api_token(sharing_world["org"], "Case system", org_admin)
     assert raw not in token.token_hash
     assert token.prefix == raw[:10]
-    assert ops.authenticate_api_token(f"Bearer {raw}") is token
+    assert submission_ops.authenticate_api_token(f"Bearer {raw}") is token
     assert token.last_used_at is not None
-    assert ops.authenticate_api_token("Bearer nope") is None
-    assert ops.authenticate_api_token(raw) is None  # the scheme is required
-    ops.revoke_api_token(token, org_admin)
-    assert ops.authenticate_api_token(f"Bearer {raw}") is None
+    assert submission_ops.authenticate_api_token("Bearer nope") is None
+    assert submission_ops.authenticate_api_token(raw) is None  # the scheme is required
+    submission_ops.revoke_api_token(token, org_admin)
+    assert submission_ops.authenticate_api_token(f"Bearer {raw}") is None
     with pytest.raises(OperationError):
-        ops.create_api_token(sharing_world["org"], "", org_admin)
+        submission_ops.create_api_token(sharing_world["org"], "", org_admin)
     assert db.session.scalar(select(func.count()).select_from(ApiToken)) == 1
 
 
 def test_categories_are_seeded_once_and_admins_add_more(sharing_world):
-    assert ops.ensure_default_categories() == 0  # seeded by the areas fixture
+    assert submission_ops.ensure_default_categories() == 0  # seeded by the areas fixture
     assert db.session.scalar(select(func.count()).select_from(Category)) == len(DEFAULT_CATEGORIES) == 14
-    category = ops.create_category("Digital exclusion", "No internet at home.", sharing_world["users"]["admin"])
+    category = submission_ops.create_category(
+        "Digital exclusion", "No internet at home.", sharing_world["users"]["admin"]
+    )
     assert category.slug == "digital-exclusion"
-    clean = ops.submit_observation(
+    clean = submission_ops.submit_observation(
         valid_data(category="Digital exclusion"), organisation=sharing_world["org"], author=None
     )
     assert clean.category_id == category.id
     with pytest.raises(OperationError):
-        ops.create_category("digital exclusion")
+        submission_ops.create_category("digital exclusion")
 
 
 def test_migration_seeds_the_same_categories():
@@ -198,10 +202,10 @@ def test_migration_seeds_the_same_categories():
 def test_a_reference_stored_meanwhile_is_a_field_error_not_a_crash(sharing_world, monkeypatch):
     """Two requests with the same reference at once: the unique constraint answers, as a field error."""
     org, member = sharing_world["org"], sharing_world["users"]["member"]
-    ops.submit_observation(valid_data(external_ref="RACE"), organisation=org, author=member)
-    monkeypatch.setattr(ops, "_existing_ref", lambda *args: None)  # the other request has not committed yet
+    submission_ops.submit_observation(valid_data(external_ref="RACE"), organisation=org, author=member)
+    monkeypatch.setattr(submission_ops, "_existing_ref", lambda *args: None)  # the other request has not committed yet
     with pytest.raises(ValidationFailed) as failed:
-        ops.submit_observation(valid_data(external_ref="RACE"), organisation=org, author=member)
+        submission_ops.submit_observation(valid_data(external_ref="RACE"), organisation=org, author=member)
     assert "external_ref" in failed.value.errors
     db.session.flush()  # the session is still usable
     assert db.session.scalar(select(func.count()).select_from(Observation)) == 1
@@ -209,19 +213,19 @@ def test_a_reference_stored_meanwhile_is_a_field_error_not_a_crash(sharing_world
 
 def test_resident_text_change_goes_back_to_moderation(sharing_world):
     resident = sharing_world["users"]["resident"]
-    obs = ops.submit_observation(valid_data(), organisation=None, author=resident,
+    obs = submission_ops.submit_observation(valid_data(), organisation=None, author=resident,
                                  partnership=sharing_world["partnership"])  # fmt: skip
-    ops.approve_observation(obs, sharing_world["users"]["convenor"])
-    ops.update_observation(obs, valid_data(text="Now the lift is broken as well as the heating."), resident)
+    submission_ops.approve_observation(obs, sharing_world["users"]["convenor"])
+    submission_ops.update_observation(obs, valid_data(text="Now the lift is broken as well as the heating."), resident)
     assert obs.status is ObservationStatus.NEEDS_MODERATION
 
 
 def test_confirming_the_suggested_area(make_observation, sharing_world):
     obs = make_observation(area="")
     with pytest.raises(OperationError):
-        ops.confirm_suggested_area(obs, sharing_world["users"]["member"])
+        submission_ops.confirm_suggested_area(obs, sharing_world["users"]["member"])
     obs.suggested_area_id = sharing_world["areas"]["lawrence"].id
-    ops.confirm_suggested_area(obs, sharing_world["users"]["member"])
+    submission_ops.confirm_suggested_area(obs, sharing_world["users"]["member"])
     assert obs.area_id == sharing_world["areas"]["lawrence"].id
 
 

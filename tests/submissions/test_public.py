@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from submissions import operations as ops
+from submissions import operations as submission_ops
 from submissions.models import Observation, ObservationStatus
 from tests.conftest import app_config
 from tests.submissions.conftest import valid_data
-from webapp import create_app, operations
+from webapp import create_app
+from webapp import operations as webapp_ops
 from webapp.extensions import db, limiter
 
 
@@ -65,8 +66,8 @@ def test_public_form_is_rate_limited(tmp_path):
     try:
         with app.app_context():
             db.create_all()
-            ops.ensure_default_categories()
-            partnership = operations.create_partnership("Rate Limited", "rate-limited")
+            submission_ops.ensure_default_categories()
+            partnership = webapp_ops.create_partnership("Rate Limited", "rate-limited")
             partnership.public_form_enabled = True
             db.session.commit()
             client = app.test_client()
@@ -83,7 +84,7 @@ def test_public_form_is_rate_limited(tmp_path):
 
 def test_landing_page_links_each_open_public_form(sharing_world, client, make_org):
     partnership = sharing_world["partnership"]
-    closed = operations.create_partnership("Closed Partnership", "closed", members=[make_org("Quiet Group")])
+    closed = webapp_ops.create_partnership("Closed Partnership", "closed", members=[make_org("Quiet Group")])
     assert "/observe" not in client.get("/").get_data(as_text=True)
     partnership.public_form_enabled = True
     db.session.commit()

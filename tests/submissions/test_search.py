@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from submissions import operations as ops
+from submissions import operations as submission_ops
 from submissions import search
 from submissions.models import Observation, ObservationStatus
 from tests.conftest import app_config, sign_in
@@ -67,7 +67,7 @@ def test_filters_by_organisation_and_mine_stay_in_the_links(shared, client_for, 
 def test_the_search_index_keeps_no_word_of_an_erased_observation(tmp_path):
     """The FTS5 index holds its terms in pages of its own: merged after the erasure, none of them keeps the word."""
     from webapp import create_app
-    from webapp import operations as core
+    from webapp import operations as webapp_ops
     from webapp.models import OrgKind, PlatformRole
     from webapp.secure_erase import reclaim_space
 
@@ -76,13 +76,15 @@ def test_the_search_index_keeps_no_word_of_an_erased_observation(tmp_path):
     app = create_app(app_config(f"sqlite:///{instance}/commintel.db", instance))
     with app.app_context():
         db.create_all()
-        ops.ensure_default_categories()
-        org = core.create_organisation("Lawrence Hill Food Share", OrgKind.CHARITY)
-        admin = core.create_user("admin@example.org", "a long password here", "Admin", platform_role=PlatformRole.ADMIN)
+        submission_ops.ensure_default_categories()
+        org = webapp_ops.create_organisation("Lawrence Hill Food Share", OrgKind.CHARITY)
+        admin = webapp_ops.create_user(
+            "admin@example.org", "a long password here", "Admin", platform_role=PlatformRole.ADMIN
+        )
         ids = []
         for i in range(30):
             data = valid_data(text=f"Row {i}: the pantry shelves were empty again this week.", area="")
-            obs = ops.submit_observation(data, organisation=org, author=admin)
+            obs = submission_ops.submit_observation(data, organisation=org, author=admin)
             obs.redacted_text = obs.text + (f" {word} reported it." if i % 10 == 0 else "")
             ids.append(obs.id)
             db.session.commit()
@@ -91,7 +93,7 @@ def test_the_search_index_keeps_no_word_of_an_erased_observation(tmp_path):
         reclaim_space()
         assert files_holding(instance, word.encode()[2:]), "the byte check would not see the word in the index"
         for obs_id in planted:
-            ops.erase_observation(db.session.get(Observation, obs_id), admin)
+            submission_ops.erase_observation(db.session.get(Observation, obs_id), admin)
             db.session.commit()
         reclaim_space()
         assert files_holding(instance, word.encode()[2:]) == []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from submissions import operations as ops
+from submissions import operations as submission_ops
 from submissions.models import Observation, ObservationStatus
 from submissions.queries import (
     display_text,
@@ -73,7 +73,7 @@ def test_partnership_observations_are_live_redacted_and_shared(sharing_world, ma
 def test_resident_observations_need_moderation_then_redaction(sharing_world):
     resident = sharing_world["users"]["resident"]
     partnership = sharing_world["partnership"]
-    obs = ops.submit_observation(valid_data(), organisation=None, author=resident, partnership=partnership)
+    obs = submission_ops.submit_observation(valid_data(), organisation=None, author=resident, partnership=partnership)
     db.session.commit()
     convenor = sharing_world["users"]["convenor"]
     assert obs.status is ObservationStatus.NEEDS_MODERATION
@@ -82,7 +82,7 @@ def test_resident_observations_need_moderation_then_redaction(sharing_world):
     assert can_read_raw_text(resident, obs)
     assert obs.id in _ids(visible_observations(resident))
     assert obs.id not in _ids(partnership_observations(partnership))
-    ops.approve_observation(obs, convenor)
+    submission_ops.approve_observation(obs, convenor)
     assert obs.id not in _ids(partnership_observations(partnership))  # not yet redacted
     obs.redacted_text = "redacted"
     db.session.flush()

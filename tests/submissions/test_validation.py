@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from submissions import operations as ops
+from submissions import operations as submission_ops
 from submissions.models import PeriodPrecision, SharingLevel
 from submissions.validation import (
     FIELDS,
@@ -91,7 +91,7 @@ def _errors(data, context):
 
 @pytest.fixture
 def context(sharing_world):
-    return ops.context_for(sharing_world["org"])
+    return submission_ops.context_for(sharing_world["org"])
 
 
 def test_valid_observation(context, sharing_world):
@@ -147,11 +147,11 @@ def test_html_is_kept_as_text(context):
 
 
 def test_residents_always_share_with_the_partnership(sharing_world):
-    context = ops.context_for(None, sharing_world["partnership"])
+    context = submission_ops.context_for(None, sharing_world["partnership"])
     clean = validate(valid_data(sharing_level="org_only"), context)
     assert clean.sharing_level is SharingLevel.PARTNERSHIP
     assert clean.partnership_id == sharing_world["partnership"].id
-    assert "partnership" in _errors(valid_data(), ops.context_for(None, None))
+    assert "partnership" in _errors(valid_data(), submission_ops.context_for(None, None))
 
 
 def test_openapi_schema_comes_from_the_same_fields():

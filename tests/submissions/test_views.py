@@ -167,12 +167,13 @@ def test_erase_needs_confirmation(sharing_world, make_observation, client_for):
 
 
 def test_moderation_queue(sharing_world, client_for):
-    from submissions import operations as ops
+    from submissions import operations as submission_ops
 
     p = sharing_world["partnership"]
-    first = ops.submit_observation(valid_data(), organisation=None, author=None, partnership=p)
-    second = ops.submit_observation(valid_data(text="Another resident message."), organisation=None, author=None,
-                                    partnership=p)  # fmt: skip
+    first = submission_ops.submit_observation(valid_data(), organisation=None, author=None, partnership=p)
+    second = submission_ops.submit_observation(
+        valid_data(text="Another resident message."), organisation=None, author=None, partnership=p
+    )
     db.session.commit()
     ids = (first.id, second.id)
     c = client_for("convenor")
@@ -338,9 +339,11 @@ def test_confirm_suggested_area_from_the_page(sharing_world, make_observation, c
 
 
 def test_admins_erase_residents_observations(sharing_world, client_for):
-    from submissions import operations as ops
+    from submissions import operations as submission_ops
 
-    obs = ops.submit_observation(valid_data(), organisation=None, author=None, partnership=sharing_world["partnership"])
+    obs = submission_ops.submit_observation(
+        valid_data(), organisation=None, author=None, partnership=sharing_world["partnership"]
+    )
     db.session.commit()
     assert client_for("org_admin").post(f"/observations/{obs.id}/erase", data={"confirm": "y"}).status_code == 404
     assert client_for("admin").post(f"/observations/{obs.id}/erase", data={"confirm": "y"}).status_code == 302
@@ -348,14 +351,14 @@ def test_admins_erase_residents_observations(sharing_world, client_for):
 
 
 def test_a_web_import_failing_half_way_stores_nothing(sharing_world, client_for, monkeypatch, app):
-    from submissions import operations as ops
+    from submissions import operations as submission_ops
 
     rows = "".join(f"H{i},2025-01-01,Ashley,need,food,Row {i} of a file that breaks half way.\n" for i in range(1500))
     c = client_for("member")
     mapping_url = _upload(c, b"Ref,Date,Ward,Kind,Category,Notes\n" + rows.encode(), "half.csv").headers["Location"]
     preview_url = c.post(mapping_url, data={"map-text": "Notes", "map-kind": "Kind", "map-category": "Category",
                                             "map-external_ref": "Ref"}).headers["Location"]  # fmt: skip
-    original, calls = ops._new, {"n": 0}
+    original, calls = submission_ops._new, {"n": 0}
 
     def failing(*args, **kwargs):
         calls["n"] += 1
@@ -363,7 +366,7 @@ def test_a_web_import_failing_half_way_stores_nothing(sharing_world, client_for,
             raise RuntimeError("connection lost")
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(ops, "_new", failing)
+    monkeypatch.setattr(submission_ops, "_new", failing)
     monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
     response = c.post(preview_url, data={})
     assert response.status_code == 500

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import PASSWORD, app_config, sign_in
-from webapp import create_app, operations
+from webapp import create_app
+from webapp import operations as webapp_ops
 from webapp.extensions import db
 from webapp.models import AuditEvent, OneTimeToken, OrgRole, PlatformRole, TokenPurpose, User, utcnow
 
@@ -64,13 +65,13 @@ def test_passwords_are_hashed_with_argon2(make_user):
 
 def test_duplicate_and_malformed_emails_are_refused(make_user):
     user = make_user("resident")
-    with pytest.raises(operations.OperationError, match="already exists") as exc:
-        operations.create_user(user.email.upper(), PASSWORD)
+    with pytest.raises(webapp_ops.OperationError, match="already exists") as exc:
+        webapp_ops.create_user(user.email.upper(), PASSWORD)
     assert exc.value.field == "email"
-    with pytest.raises(operations.OperationError, match="email address"):
-        operations.create_user("no at sign", PASSWORD)
-    with pytest.raises(operations.OperationError, match="at least 10"):
-        operations.create_user("new@example.org", "short")
+    with pytest.raises(webapp_ops.OperationError, match="email address"):
+        webapp_ops.create_user("no at sign", PASSWORD)
+    with pytest.raises(webapp_ops.OperationError, match="at least 10"):
+        webapp_ops.create_user("new@example.org", "short")
 
 
 def _link_from_log(caplog) -> str:
@@ -99,7 +100,7 @@ def test_invitation_by_org_admin_creates_a_member(client_for, world, caplog, app
     assert db.session.scalar(select(func.count()).select_from(User).where(User.email == "newbie@example.org")) == 0
     ok = fresh.post(link, data={"display_name": "New Person", "password": PASSWORD, "confirm": PASSWORD})
     assert ok.status_code == 302
-    user = operations.get_user_by_email("newbie@example.org")
+    user = webapp_ops.get_user_by_email("newbie@example.org")
     assert user.org_role(world["org"]) is OrgRole.MEMBER
     assert fresh.get("/home").status_code == 200
     # The link works once.
@@ -111,13 +112,13 @@ def test_invitation_by_org_admin_creates_a_member(client_for, world, caplog, app
 def test_invitation_to_existing_account_and_platform_role_rules(world):
     # An organisation invitation to an existing account is made like any other (the inviter cannot tell); it is
     # accepted by signing in as that account (tests/webapp/test_security.py).
-    issued = operations.invite(world["users"]["member"].email, world["users"]["org_admin"], organisation=world["org"])
+    issued = webapp_ops.invite(world["users"]["member"].email, world["users"]["org_admin"], organisation=world["org"])
     assert issued.token.user_id == world["users"]["member"].id
     # Platform roles are given by administrators, who see every account anyway.
-    with pytest.raises(operations.OperationError, match="already has an account"):
-        operations.invite(world["users"]["member"].email, world["users"]["admin"], platform_role=PlatformRole.FUNDER)
-    with pytest.raises(operations.OperationError, match="Only an administrator"):
-        operations.invite("x@example.org", world["users"]["org_admin"], platform_role=PlatformRole.CONVENOR)
+    with pytest.raises(webapp_ops.OperationError, match="already has an account"):
+        webapp_ops.invite(world["users"]["member"].email, world["users"]["admin"], platform_role=PlatformRole.FUNDER)
+    with pytest.raises(webapp_ops.OperationError, match="Only an administrator"):
+        webapp_ops.invite("x@example.org", world["users"]["org_admin"], platform_role=PlatformRole.CONVENOR)
 
 
 def test_admin_invites_a_convenor(client_for, caplog, app):
@@ -129,11 +130,11 @@ def test_admin_invites_a_convenor(client_for, caplog, app):
     link = _link_from_log(caplog)
     c = app.test_client()
     c.post(link, data={"display_name": "Cee", "password": PASSWORD, "confirm": PASSWORD})
-    assert operations.get_user_by_email("conv@example.org").platform_role is PlatformRole.CONVENOR
+    assert webapp_ops.get_user_by_email("conv@example.org").platform_role is PlatformRole.CONVENOR
 
 
 def test_expired_invitation_is_refused(world, app):
-    issued = operations.invite("late@example.org", world["users"]["admin"], organisation=world["org"])
+    issued = webapp_ops.invite("late@example.org", world["users"]["admin"], organisation=world["org"])
     issued.token.expires_at = utcnow() - timedelta(minutes=1)
     db.session.commit()
     response = app.test_client().post(
@@ -141,7 +142,7 @@ def test_expired_invitation_is_refused(world, app):
     )
     assert response.status_code == 400
     assert "expired" in response.get_data(as_text=True)
-    assert operations.get_user_by_email("late@example.org") is None
+    assert webapp_ops.get_user_by_email("late@example.org") is None
 
 
 def test_password_reset_round_trip_ends_other_sessions(client, make_user, app, caplog):
@@ -172,7 +173,7 @@ def test_reset_for_unknown_email_answers_the_same(client, caplog):
 
 
 def test_tokens_are_stored_hashed(world):
-    issued = operations.invite("hash@example.org", world["users"]["admin"], organisation=world["org"])
+    issued = webapp_ops.invite("hash@example.org", world["users"]["admin"], organisation=world["org"])
     assert issued.raw not in issued.token.token_hash
     assert issued.token.purpose is TokenPurpose.INVITATION
 

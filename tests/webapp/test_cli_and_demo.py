@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from tests.conftest import sign_in
-from webapp import operations
+from webapp import operations as webapp_ops
 from webapp.demo import DEMO_PASSWORD, LOGINS
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel, AuditEvent, Organisation, OrgRole, Partnership, PlatformRole, User
@@ -30,7 +30,7 @@ def test_orgs_and_users_create(app, db_session):
         input="a long enough password\n",
     )
     assert result.exit_code == 0, result.output
-    user = operations.get_user_by_email("jo@example.org")
+    user = webapp_ops.get_user_by_email("jo@example.org")
     org = db.session.scalar(select(Organisation).where(Organisation.slug == "filwood-fantastic"))
     assert user.org_role(org) is OrgRole.ADMIN
     assert user.check_password("a long enough password")
@@ -72,12 +72,12 @@ def test_demo_loads_once_and_every_login_reaches_its_home(app, db_session):
     partnership = db.session.scalar(select(Partnership))
     assert len(partnership.areas) == 35
     assert all(a.current for a in partnership.areas)
-    assert len(operations.sharing_organisation_ids(partnership)) == len(partnership.members) == 6
+    assert len(webapp_ops.sharing_organisation_ids(partnership)) == len(partnership.members) == 6
     for login in LOGINS:
         client = app.test_client()
         # Through the real forms: the admin and convenor set up two-step sign-in at this first sign-in.
-        sign_in(client, operations.get_user_by_email(login.email), DEMO_PASSWORD)
-        assert db.session.get(User, operations.get_user_by_email(login.email).id).mfa_enabled is (
+        sign_in(client, webapp_ops.get_user_by_email(login.email), DEMO_PASSWORD)
+        assert db.session.get(User, webapp_ops.get_user_by_email(login.email).id).mfa_enabled is (
             login.role in ("admin", "convenor")
         )
         home = client.get("/home")
@@ -89,14 +89,14 @@ def test_demo_loads_once_and_every_login_reaches_its_home(app, db_session):
 
 def test_agreement_versions_ask_again(world):
     partnership, org, admin = world["partnership"], world["org"], world["users"]["admin"]
-    v1 = operations.publish_agreement(
+    v1 = webapp_ops.publish_agreement(
         partnership, "We share observations for planning, redacted and suppressed.", admin
     )
-    operations.accept_agreement(v1, org, admin)
-    assert operations.sharing_organisation_ids(partnership) == {org.id}
-    v2 = operations.publish_agreement(partnership, "Version two: we also share with funders in aggregate only.", admin)
+    webapp_ops.accept_agreement(v1, org, admin)
+    assert webapp_ops.sharing_organisation_ids(partnership) == {org.id}
+    v2 = webapp_ops.publish_agreement(partnership, "Version two: we also share with funders in aggregate only.", admin)
     assert v2.version == 2
-    assert operations.sharing_organisation_ids(partnership) == set()
+    assert webapp_ops.sharing_organisation_ids(partnership) == set()
 
 
 def test_partnerships_are_made_and_filled_from_the_command_line(app, db_session):
@@ -106,9 +106,9 @@ def test_partnerships_are_made_and_filled_from_the_command_line(app, db_session)
     ward = Area(code="E05010897", name="Lawrence Hill", level=AreaLevel.WARD)
     db.session.add(ward)
     for name, kind in (("Barton Hill Food Share", "charity"), ("Quartet Trust", "funder")):
-        operations.create_organisation(name, kind)
-    convenor = operations.create_user("con@example.org", "a long enough password", platform_role=PlatformRole.CONVENOR)
-    resident = operations.create_user("res@example.org", "a long enough password", platform_role=PlatformRole.RESIDENT)
+        webapp_ops.create_organisation(name, kind)
+    convenor = webapp_ops.create_user("con@example.org", "a long enough password", platform_role=PlatformRole.CONVENOR)
+    resident = webapp_ops.create_user("res@example.org", "a long enough password", platform_role=PlatformRole.RESIDENT)
     db.session.commit()
     runner = app.test_cli_runner()
 

@@ -138,11 +138,11 @@ def routed_world(world, db_session, make_user):
     area = Area(code="E05010885", name="Ashley", level=AreaLevel.WARD)
     db_session.add(area)
     world["area"] = area
-    from submissions import operations as observation_ops
+    from submissions import operations as submission_ops
 
-    observation_ops.ensure_default_categories()
+    submission_ops.ensure_default_categories()
     world["partnership"].public_form_enabled = True
-    observation = observation_ops.submit_observation(
+    observation = submission_ops.submit_observation(
         {"kind": "need", "category": "food", "text": "Queues at the food bank are longer every week."},
         organisation=world["org"],
         author=world["users"]["member"],
@@ -307,9 +307,9 @@ def test_convenors_see_only_the_organisations_and_people_of_their_own_partnershi
     assert hidden.status_code == 404
     assert outsider.display_name not in hidden.get_data(as_text=True)
     # Convening another partnership opens its organisations, and only while they convene it.
-    from webapp import operations
+    from webapp import operations as webapp_ops
 
-    other = operations.create_partnership(
+    other = webapp_ops.create_partnership(
         "Other Partnership", "other", members=[world["other_org"]], convenors=[world["users"]["convenor"]]
     )
     db.session.commit()

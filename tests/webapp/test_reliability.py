@@ -14,10 +14,11 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from submissions import operations as sops
+from submissions import operations as submission_ops
 from submissions.models import Observation, ObservationStatus, SharingLevel
 from tests.conftest import PASSWORD, app_config
-from webapp import create_app, jobs, operations
+from webapp import create_app, jobs
+from webapp import operations as webapp_ops
 from webapp.extensions import db
 from webapp.models import OrgKind, OrgRole, PlatformRole
 
@@ -37,7 +38,7 @@ def test_ids_and_pages_no_record_can_have_are_404_and_400_not_500(client_for, wo
     response = admin.get(f"/observations/?page={HUGE}")
     assert response.status_code == 400
     assert "page" in response.get_data(as_text=True)
-    _, raw = sops.create_api_token(world["org"], "Case system", world["users"]["org_admin"])
+    _, raw = submission_ops.create_api_token(world["org"], "Case system", world["users"]["org_admin"])
     db.session.commit()
     api = app.test_client()
     response = api.get(f"/api/v1/observations?page={HUGE}", headers={"Authorization": f"Bearer {raw}"})
@@ -73,17 +74,17 @@ def _world_on_a_file(tmp_path, observations: int, **config):
     app = create_app(app_config(f"sqlite:///{tmp_path}/app.db", tmp_path, CELERY_TASK_ALWAYS_EAGER=False, **config))
     with app.app_context():
         db.create_all()
-        sops.ensure_default_categories()
-        org = operations.create_organisation("Lawrence Hill Food Share", OrgKind.CHARITY)
-        admin = operations.create_user("orgadmin@example.org", PASSWORD, organisation=org, org_role=OrgRole.ADMIN)
-        convenor = operations.create_user("convenor@example.org", PASSWORD, platform_role=PlatformRole.CONVENOR)
-        partnership = operations.create_partnership("Test Partnership", "test", members=[org], convenors=[convenor])
-        agreement = operations.publish_agreement(partnership, "We share partnership-level observations safely.")
-        operations.accept_agreement(agreement, org, admin)
-        _, token = sops.create_api_token(org, "Load test", admin)
+        submission_ops.ensure_default_categories()
+        org = webapp_ops.create_organisation("Lawrence Hill Food Share", OrgKind.CHARITY)
+        admin = webapp_ops.create_user("orgadmin@example.org", PASSWORD, organisation=org, org_role=OrgRole.ADMIN)
+        convenor = webapp_ops.create_user("convenor@example.org", PASSWORD, platform_role=PlatformRole.CONVENOR)
+        partnership = webapp_ops.create_partnership("Test Partnership", "test", members=[org], convenors=[convenor])
+        agreement = webapp_ops.publish_agreement(partnership, "We share partnership-level observations safely.")
+        webapp_ops.accept_agreement(agreement, org, admin)
+        _, token = submission_ops.create_api_token(org, "Load test", admin)
         with jobs.work_done_inline():  # stored as an import would store them; processed by the test's "worker"
             ids = [
-                sops.submit_observation(
+                submission_ops.submit_observation(
                     {"kind": "need", "category": "food", "period": "2025-03",
                      "text": f"Mrs Patel from Easton rang on 07700 900{i:03d} about food parcels for her family ({i}).",
                      "sharing_level": "partnership"},
@@ -174,7 +175,7 @@ def test_a_refit_finishes_while_observations_are_submitted_and_the_old_version_s
     with app.app_context():
         partnership = db.session.scalar(select(Partnership))
         org = partnership.members[0]
-        category = sops.active_categories()[0]
+        category = submission_ops.active_categories()[0]
         fields = {
             "organisation_id": org.id,
             "partnership_id": partnership.id,
@@ -345,7 +346,7 @@ def test_themes_refresh_from_the_command_line_lets_the_site_write_while_it_fits(
     with app.app_context():
         partnership = db.session.scalar(select(Partnership))
         org = partnership.members[0]
-        category = sops.active_categories()[0]
+        category = submission_ops.active_categories()[0]
         for i, text in enumerate(demo_texts()[:80]):
             db.session.add(Observation(organisation_id=org.id, partnership_id=partnership.id, kind="need",
                                        category_id=category.id, sharing_level=SharingLevel.PARTNERSHIP,

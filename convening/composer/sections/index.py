@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from indicators import index_operations
+from indicators import index_operations as index_ops
 from indicators.index_models import IndexVersion
 from webapp.extensions import db
 from webapp.models import Partnership
@@ -26,7 +26,7 @@ TOP = 5
 def facts(partnership: Partnership) -> dict:
     """``{"index": ...}``: the latest published index version of ``partnership`` (ids and names only) for the
     composer's shared facts; ``{}`` without one (so a briefing without an index stores the facts it always did)."""
-    version = index_operations.latest_published(partnership)
+    version = index_ops.latest_published(partnership)
     if version is None:
         return {}
     return {"index": {"version_id": version.id, "index_id": version.index_id, "title": version.index.title,
@@ -52,7 +52,7 @@ def write(edition: Edition) -> tuple[str, list[dict]]:
     version = db.session.get(IndexVersion, about["version_id"]) if about else None
     if version is None or not version.is_published:
         return "The partnership has no published neighbourhood index.", []
-    reading = index_operations.reading(version, edition.audience)
+    reading = index_ops.reading(version, edition.audience)
     ranked = reading.result.ranked
     by_id = reading.area_by_id
     names = reading.result.domain_names
@@ -73,7 +73,7 @@ def write(edition: Edition) -> tuple[str, list[dict]]:
             s = r.stability
             spread = f"{s.low}–{s.high} ({s.p5}–{s.p95})" if s else "—"
             domains = " | ".join(
-                "not enough observations" if v is None and n == index_operations.COMMUNITY else _score(v)
+                "not enough observations" if v is None and n == index_ops.COMMUNITY else _score(v)
                 for n, v in ((n, r.domains.get(n)) for n in names)
             )
             out.append(f"| {r.rank} | {_cell(by_id[r.area_id].name)} | {spread} | {domains} |")
