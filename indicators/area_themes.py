@@ -19,7 +19,7 @@ from indicators.community import (
 from indicators.maps import MapLayer
 from nlp.themes import queries as theme_queries
 from webapp.disclosure import Audience, Released, State, Tally, release, threshold
-from webapp.hierarchy import ancestors, area_ids_within, request_cache
+from webapp.hierarchy import ancestors, area_ids_within, parents_of, request_cache
 from webapp.models import Area, AreaLevel, Partnership
 
 # Themes of an area ---------------------------------------------------------------------------------------------------
@@ -52,7 +52,7 @@ def theme_map_tallies(partnership: Partnership, theme_id: int) -> dict[int, Tall
         counts = theme_queries.area_counts(partnership)
         placed = {a for by_area in counts.values() for a in by_area if a is not None}
         # The parents of every area any theme is placed in, read once for all the themes (the page rolls up each).
-        cache[partnership.id] = counts, theme_queries.parents_of(placed)
+        cache[partnership.id] = counts, parents_of(placed)
     key = (partnership.id, theme_id)
     if key not in cache:
         counts, parents = cache[partnership.id]
@@ -103,7 +103,7 @@ def _ward_tallies(partnership: Partnership, ward_id: int) -> dict[int, Tally]:
 
     rows = theme_queries._counted(partnership, None, None, None, Audience.PARTNERSHIP) or []
     placed = {row[2] for row in rows if row[2] is not None}
-    parents = theme_queries.parents_of(placed)
+    parents = parents_of(placed)
     under = {a for a in placed if theme_queries.reaches(a, {ward_id}, parents)}
     out: dict[int, list[int]] = {}
     for theme_id, _period, area_id, _kind, key in rows:

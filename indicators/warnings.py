@@ -26,6 +26,7 @@ from indicators.maps import map_areas
 from indicators.models import Polarity
 from nlp.themes import queries as theme_queries
 from webapp.disclosure import Tally
+from webapp.hierarchy import parents_of
 from webapp.models import Area, AreaLevel, Partnership
 
 MOVED = 0.05  # a relative change of more than this between two releases, in the bad direction, is "got worse"
@@ -109,7 +110,7 @@ def area_trends(
     end = theme_queries.month_start(until)
     start = theme_queries.add_months(end, -2 * theme_queries.TREND_MONTHS)
     placed = theme_queries.placed_areas(partnership, kind, start, end)
-    parents = theme_queries.parents_of(placed)
+    parents = parents_of(placed)
     under = None
     if only is not None:
         # An area's roll-up counts the places at or under it: those alone are counted and rolled up (a ward page

@@ -36,6 +36,7 @@ from submissions.models import (
 )
 from submissions.validation import CleanObservation, Context, ValidationFailed, validate
 from webapp.extensions import db
+from webapp.hierarchy import ids_within
 from webapp.jobs import send_after_commit
 from webapp.models import Area, AreaLevel, Organisation, Partnership, User, utcnow
 from webapp.operations import OperationError, record, slugify
@@ -191,18 +192,10 @@ def moderator_areas(obs: Observation) -> list[Area]:
     (wards first, by name)."""
     if obs.partnership is None:
         return []
-    # The partnership's own areas and two levels below them (LA → ward → LSOA), read level by level so that a
-    # database holding all of England reads only this partnership's part.
-    found: dict[int, Area] = {}
-    level = [a.id for a in obs.partnership.areas]
-    for a in obs.partnership.areas:
-        found[a.id] = a
-    for _ in range(2):
-        if not level:
-            break
-        children = list(db.session.scalars(select(Area).where(Area.parent_id.in_(level))))
-        level = [a.id for a in children if a.id not in found]
-        found.update((a.id, a) for a in children)
+    # The partnership's own areas and every area below them (the one hierarchy walk: a query per level, so that a
+    # database holding all of England reads only this partnership's part).
+    within = ids_within(a.id for a in obs.partnership.areas)
+    found = {a.id: a for a in db.session.scalars(select(Area).where(Area.id.in_(sorted(within))))}
     chosen = [a for a in found.values() if a.current and a.level in (AreaLevel.WARD, AreaLevel.LSOA)]
     return sorted(chosen, key=lambda a: (a.level is not AreaLevel.WARD, a.name))
 

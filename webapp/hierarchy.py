@@ -157,6 +157,28 @@ def partnership_wards(partnership: Partnership) -> list[Area]:
 # Up -----------------------------------------------------------------------------------------------------------------
 
 
+def parents_of(area_ids: Iterable[int]) -> dict[int, int | None]:
+    """``{area id: parent id}`` of ``area_ids`` and every area above them: one small query per level (at most six),
+    not the parent of every area stored (80,000 rows with England's geography loaded). Within a request the
+    parents read are kept: an area page rolls up the themes' places and then their last six months, the same
+    areas or fewer."""
+    known: dict[int, int | None] = request_cache("area_parents")
+    parents: dict[int, int | None] = {}
+    frontier = set(area_ids)
+    for _ in range(6):  # LSOA → ward → local authority → custom areas: never more than six levels
+        frontier -= parents.keys()
+        if not frontier:
+            break
+        missing = frontier - known.keys()
+        if missing:
+            rows = db.session.execute(select(Area.id, Area.parent_id).where(Area.id.in_(sorted(missing)))).all()
+            known.update((area, parent) for area, parent in rows)
+        found = {i: known[i] for i in frontier if i in known}
+        parents.update(found)
+        frontier = {p for p in found.values() if p is not None}
+    return parents
+
+
 def ancestors(area: Area) -> list[Area]:
     """The areas above ``area``, nearest first (its ward, its local authority...)."""
     out: list[Area] = []

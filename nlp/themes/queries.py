@@ -22,18 +22,17 @@ import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import cast
 
 from flask import has_request_context, request
 from sqlalchemy import Select, String, select, type_coerce
-from werkzeug.local import LocalProxy
 
 from nlp.themes.models import Theme, ThemeAssignment, ThemeModel, active_model
 from submissions.models import Observation, ObservationKind
 from submissions.queries import partnership_observations
 from webapp.disclosure import Audience, Tally, release
 from webapp.extensions import db
-from webapp.models import Area, Partnership
+from webapp.hierarchy import parents_of, request_cache
+from webapp.models import Partnership
 
 TREND_MONTHS = 3
 TREND_ALPHA = 0.05
@@ -49,16 +48,11 @@ def add_months(d: date, n: int) -> date:
     return date(d.year + y, m + 1, 1)
 
 
-def _request_dict() -> dict:
-    """The current request object's own attributes (the request behind Flask's proxy), where a request's memos live."""
-    return cast(LocalProxy, request)._get_current_object().__dict__
-
-
 def _read_memo(name: str) -> dict | None:
     """A dict kept for the current GET request (None elsewhere: a form that changes themes reads them afresh)."""
     if not has_request_context() or request.method not in ("GET", "HEAD"):
         return None
-    return _request_dict().setdefault(f"commintel_{name}", {})
+    return request_cache(name)
 
 
 def _active_model(partnership_id: int) -> ThemeModel | None:
@@ -109,9 +103,7 @@ def _counted_rows(partnership: Partnership, audience: Audience) -> list[tuple[in
     each read cost 30-70 ms, most of those pages' time, see benchmarks/scale.py). Every count below is the same
     filter and the same exact sum over these rows as the SQL it replaced, so the same tallies and released values
     (tests/nlp/test_theme_counts_once.py keeps that SQL as its reference). Outside a request nothing is kept."""
-    cache = {}
-    if has_request_context():
-        cache = _request_dict().setdefault("commintel_theme_rows", {})
+    cache = request_cache("theme_rows")  # empty and unshared outside a request
     key = (partnership.id, audience)
     if key not in cache:
         stmt = _assigned_rows(partnership, audience)
@@ -410,30 +402,6 @@ def reaches(area_id: int, targets: set[int], parents: dict[int, int | None]) -> 
             return True
         node, seen = parents.get(node), seen + 1
     return False
-
-
-def parents_of(area_ids: Iterable[int]) -> dict[int, int | None]:
-    """``{area id: parent id}`` of ``area_ids`` and every area above them: one small query per level (at most six),
-    not the parent of every area stored (80,000 rows with England's geography loaded). Within a request the
-    parents read are kept: an area page rolls up the themes' places and then their last six months, the same
-    areas or fewer."""
-    known: dict[int, int | None] = {}
-    if has_request_context():
-        known = _request_dict().setdefault("commintel_area_parents", {})
-    parents: dict[int, int | None] = {}
-    frontier = set(area_ids)
-    for _ in range(6):
-        frontier -= parents.keys()
-        if not frontier:
-            break
-        missing = frontier - known.keys()
-        if missing:
-            rows = db.session.execute(select(Area.id, Area.parent_id).where(Area.id.in_(sorted(missing)))).all()
-            known.update((area, parent) for area, parent in rows)
-        found = {i: known[i] for i in frontier if i in known}
-        parents.update(found)
-        frontier = {p for p in found.values() if p is not None}
-    return parents
 
 
 # Periods a page can say something about ------------------------------------------------------------------------------

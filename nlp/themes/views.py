@@ -29,6 +29,7 @@ from submissions.queries import quotable_observations, tally_columns
 from webapp import charts, disclosure, policy
 from webapp.disclosure import Audience, Released, State, Tally, release
 from webapp.extensions import db
+from webapp.hierarchy import parents_of
 from webapp.jobs import enqueue
 from webapp.models import Area, AreaLevel, Partnership
 from webapp.views import apply_or_flash
@@ -343,7 +344,7 @@ def _heatmap(
     exactly as the theme map and the theme page's places release it (inside the theme's total). Only wards with a
     cell shown as a number or as fewer than k are columns."""
     exact = queries.area_counts(partnership)
-    parents = queries.parents_of({a for by_area in exact.values() for a in by_area if a is not None})
+    parents = parents_of({a for by_area in exact.values() for a in by_area if a is not None})
     rolled = {t.id: queries.rolled_up(exact.get(t.id, {}), parents) for t in themes}
     ids = sorted({a for r in rolled.values() for a in r})
     wards = (

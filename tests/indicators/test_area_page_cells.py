@@ -23,7 +23,7 @@ from tests.indicators.conftest import BRISTOL, CENTRAL_WARD
 from webapp import operations as webapp_ops
 from webapp.disclosure import Audience, Tally, release
 from webapp.extensions import db
-from webapp.hierarchy import ancestors, area_ids_within, area_ids_within_many
+from webapp.hierarchy import ancestors, area_ids_within, area_ids_within_many, parents_of
 from webapp.models import Area, AreaLevel
 
 SINCE = (None, 365, 91)
@@ -45,7 +45,7 @@ def _old_area_trends(partnership, area_id: int, kind: str = "need") -> dict:
     end = theme_queries.month_start(until)
     start = theme_queries.add_months(end, -2 * theme_queries.TREND_MONTHS)
     exact = theme_queries.monthly_area_counts(partnership, kind, start, end)
-    parents = theme_queries.parents_of({a for by_month in exact.values() for m in by_month.values() for a in m if a})
+    parents = parents_of({a for by_month in exact.values() for m in by_month.values() for a in m if a})
     months_by_area: dict = defaultdict(dict)
     for theme_id, by_month in exact.items():
         for month, by_area in by_month.items():
