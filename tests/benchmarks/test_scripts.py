@@ -27,6 +27,7 @@ TINY = {
     # One encoder and no torch comparison: the suite must stay quick; the encoders are compared in tests/nlp.
     "themes.py": ["--corpus", "bbc", "--limit", "120", "--encoder", "onnx-int8"],
     "theme_names_check.py": ["--corpus", "bbc", "--limit", "150"],
+    "encoder_nmi.py": ["--corpus", "bbc", "--limit", "120", "--seeds", "2"],
     "nlp_throughput.py": ["--n", "120", "--processes", "1", "--seeds", "2"],
     "assign_latency.py": ["--observations", "1"],
     "area_profiles.py": ["--observations", "300", "--requests", "3"],
@@ -47,7 +48,14 @@ TINY = {
     # The SQLite transport only: kombu's never redelivers, and the script waits a minute to show it.
     "embedded_queue.py": ["--messages", "20", "--transport", "2"],
 }
-NEEDS_SHARED_DATA = {"themes.py", "theme_names_check.py", "nlp_throughput.py", "area_profiles.py", "scale.py"}
+NEEDS_SHARED_DATA = {
+    "themes.py",
+    "theme_names_check.py",
+    "encoder_nmi.py",
+    "nlp_throughput.py",
+    "area_profiles.py",
+    "scale.py",
+}
 
 
 def readme_commands() -> dict[str, tuple[dict[str, str], list[str]]]:
