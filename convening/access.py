@@ -8,6 +8,7 @@ Each asks the one home of the rules (:mod:`webapp.policy` for who may convene or
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -62,13 +63,30 @@ def readable_partnerships(user: User) -> list[Partnership]:
 # The library ----------------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class LibraryFilter:
+    """What a reader narrows the library to (each None: any). A briefing matches an area when its focus includes
+    the area or an area above it, a theme when its focus names the theme."""
+
+    partnership_id: int | None = None
+    area_id: int | None = None
+    theme_id: int | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+    def keeps(self, held_on: date, area_ids: list[int] | None, theme_ids: list[int] | None) -> bool:
+        if self.date_from and held_on < self.date_from:
+            return False
+        if self.date_to and held_on > self.date_to:
+            return False
+        if self.area_id is not None and area_ids and self.area_id not in ids_within(area_ids):
+            return False
+        return self.theme_id is None or self.theme_id in (theme_ids or [])
+
+
 def library(
     user: User,
-    partnership_id: int | None = None,
-    area_id: int | None = None,
-    theme_id: int | None = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
+    filters: LibraryFilter = LibraryFilter(),
     partnerships: list[Partnership] | None = None,
     limit: int | None = None,
     offset: int = 0,
@@ -77,7 +95,7 @@ def library(
     versions with an edition for the reader's audience (a funder reads funders' editions, of the partnerships they
     fund). ``partnerships``: :func:`readable_partnerships` of ``user`` when the caller has them already. ``limit`` and
     ``offset``: one page of them (:func:`library_ids` gives how many there are)."""
-    ids = library_ids(user, partnership_id, area_id, theme_id, date_from, date_to, partnerships)
+    ids = library_ids(user, filters, partnerships)
     return library_versions(ids[offset : offset + limit] if limit is not None else ids[offset:])
 
 
@@ -100,21 +118,15 @@ def library_versions(page: list[int]) -> list[BriefingVersion]:
 
 
 def library_ids(
-    user: User,
-    partnership_id: int | None = None,
-    area_id: int | None = None,
-    theme_id: int | None = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
-    partnerships: list[Partnership] | None = None,
+    user: User, filters: LibraryFilter = LibraryFilter(), partnerships: list[Partnership] | None = None
 ) -> list[int]:
     """The ids of :func:`library`'s versions in its order, read as narrow rows (no composition, no objects): a
     national funder's library holds hundreds of versions, each composition hundreds of kilobytes."""
     readable = readable_partnerships(user) if partnerships is None else partnerships
     audiences = {p.id: edition_for(audience_for(user, p)) for p in readable}
     allowed = {pid for pid, audience in audiences.items() if audience is not None}
-    if partnership_id is not None:
-        allowed &= {partnership_id}
+    if filters.partnership_id is not None:
+        allowed &= {filters.partnership_id}
     if not allowed:
         return []
     # Format 2 (every version since editions exist) has an edition per audience; older ones the partnership's only.
@@ -142,17 +154,8 @@ def library_ids(
     result = []
     for row in latest.values():
         served = EDITIONS if row[-1] == 2 else (Audience.PARTNERSHIP,)
-        if audiences[row.partnership_id] not in served:
-            continue
-        if date_from and row.held_on < date_from:
-            continue
-        if date_to and row.held_on > date_to:
-            continue
-        if area_id is not None and row.area_ids and area_id not in ids_within(row.area_ids):
-            continue
-        if theme_id is not None and theme_id not in (row.theme_ids or []):
-            continue
-        result.append(row)
+        if audiences[row.partnership_id] in served and filters.keeps(row.held_on, row.area_ids, row.theme_ids):
+            result.append(row)
     # Newest meeting first; among meetings on the same day, the latest published first (as before: stable sort).
     result.sort(key=lambda r: r.id, reverse=True)
     result.sort(key=lambda r: r.held_on, reverse=True)

@@ -54,15 +54,15 @@ def library():
         form.area.choices = choices([(0, "Any area (choose a partnership first to pick one of its wards)")])
         form.theme.choices = choices([(0, "Any theme (choose a partnership first)")])
     form.validate()
-    filters = {
-        "partnership_id": form.partnership.data or None if not form.partnership.errors else None,
-        "area_id": form.area.data or None if not form.area.errors else None,
-        "theme_id": form.theme.data or None if not form.theme.errors else None,
-        "date_from": form.date_from.data if not form.date_from.errors else None,
-        "date_to": form.date_to.data if not form.date_to.errors else None,
-    }
+    filters = access.LibraryFilter(
+        partnership_id=form.partnership.data or None if not form.partnership.errors else None,
+        area_id=form.area.data or None if not form.area.errors else None,
+        theme_id=form.theme.data or None if not form.theme.errors else None,
+        date_from=form.date_from.data if not form.date_from.errors else None,
+        date_to=form.date_to.data if not form.date_to.errors else None,
+    )
     # One page at a time, newest meeting first: a national funder's library lists hundreds of briefings.
-    ids = access.library_ids(current_user, partnerships=partnerships, **filters)
+    ids = access.library_ids(current_user, filters, partnerships)
     pages = max(1, -(-len(ids) // LIBRARY_PAGE))
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
     start = (page - 1) * LIBRARY_PAGE
