@@ -236,23 +236,21 @@ def dispatch_with_retry(dispatch: Callable[[], T]) -> T:
             _finish_request()
             return result
         except OperationalError as exc:
-            db.session.rollback()
-            g.pop(_G_DISCARD, None)
+            abandon_request()
             if not is_busy_error(exc) or attempt == REQUEST_RETRIES:
                 raise
             g.setdefault(_G_WRITE_INTENT, True)
             log.info("%s %s lost the race to write; running it again (attempt %s)", request.method,
                      request.endpoint, attempt + 2)  # fmt: skip
         except BaseException:
-            db.session.rollback()
-            g.pop(_G_DISCARD, None)
+            abandon_request()
             raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 
 def abandon_request() -> None:
-    """Roll back whatever a failed request left in the session (an error raised by a hook that runs before or after
-    the view, outside :func:`dispatch_with_retry`), before its error page is rendered."""
+    """Roll back whatever a failed request left in the session, with its :func:`discard` mark: when its view raised
+    (above), or when a hook that runs before or after the view raised (the error handler), before its error page."""
     db.session.rollback()
     g.pop(_G_DISCARD, None)
 
