@@ -115,22 +115,6 @@ def service_url(env_name: str, what: str) -> str:
     return worker_database(url) if env_name in POSTGRES_ENV else url
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run a module's tests that share a module-scoped fixture (a built demo, an exported model, hostile files) on
-    one worker, so that `--dist loadgroup` builds it once per database backend as a single process does, not once
-    per worker that happens to get one of its tests."""
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        if info is None or item.get_closest_marker("xdist_group"):
-            continue
-        scopes = {d.scope for name in item.fixturenames for d in info.name2fixturedefs.get(name, ())}
-        if "module" in scopes:
-            callspec = getattr(item, "callspec", None)
-            backend = callspec.params.get("app", "-") if callspec else "-"
-            item.add_marker(pytest.mark.xdist_group(f"{item.module.__name__}[{backend}]"))
-
-
 class BoundSession(FlaskSession):
     """Flask-SQLAlchemy's session asks its engines first; in tests it must use the connection it is bound to."""
 

@@ -33,13 +33,10 @@ ROLES = ("resident", "member", "org_admin", "convenor", "funder", "admin")
 TIMEOUT_MS = 30_000  # generous: the suite shares a small machine with other work
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if BROWSER_DIR in Path(str(item.path)).parents:
             item.add_marker(pytest.mark.browser)
-            # One worker runs every journey (`--dist loadgroup`): one demo copy, one served app, one Chromium.
-            item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 @pytest.fixture(scope="session")
