@@ -40,6 +40,65 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 # instead of one per instance folder.
 os.environ.setdefault("COMMINTEL_MODEL_CACHE_DIR", str(Path(tempfile.gettempdir()) / "commintel-test-models"))
 
+# Under pytest-xdist (`make test` runs the suite in two worker processes) each worker is given services of its own,
+# derived from the ones in the environment, so that no two workers share a database, a Redis index or a queue:
+# PostgreSQL databases `<name>_gw0`, `<name>_gw1`... (created on first use, see `worker_database`) and Redis database
+# index `<index> + n` (mod 16). The environment is rewritten, so subprocesses the tests start inherit the worker's.
+# Temporary and instance folders are already the worker's own (tmp_path_factory gives each worker its own base).
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+POSTGRES_ENV = ("COMMINTEL_TEST_POSTGRES_URL", "COMMINTEL_TEST_BENCH_POSTGRES_URL")
+_SHARED_POSTGRES: dict[str, str] = {}  # the worker's database URL -> the URL it was derived from (to create it)
+
+
+def _for_worker(worker: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    if os.environ.get("_COMMINTEL_TEST_SERVICES_OF") == worker:
+        return  # a subprocess of a worker: the environment is already the worker's
+    os.environ["_COMMINTEL_TEST_SERVICES_OF"] = worker
+    n = int(worker.removeprefix("gw"))
+    for name in POSTGRES_ENV:
+        if os.environ.get(name):
+            shared = make_url(os.environ[name])
+            own = shared.set(database=f"{shared.database}_{worker}").render_as_string(hide_password=False)
+            _SHARED_POSTGRES[own] = os.environ[name]
+            os.environ[name] = own
+    if os.environ.get("COMMINTEL_TEST_REDIS_URL"):
+        shared = make_url(os.environ["COMMINTEL_TEST_REDIS_URL"])
+        index = (int(shared.database or 0) + n) % 16
+        os.environ["COMMINTEL_TEST_REDIS_URL"] = shared.set(database=str(index)).render_as_string(hide_password=False)
+
+
+if XDIST_WORKER:
+    _for_worker(XDIST_WORKER)
+
+
+def worker_database(url: str) -> str:
+    """``url``, after creating it if it is a worker's own PostgreSQL database that does not exist yet (connecting to
+    the database it was derived from; the role needs CREATEDB, which .ci/run grants)."""
+    shared = _SHARED_POSTGRES.get(url)
+    if shared is None:
+        return url  # not a worker's database, or already made
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    name = make_url(url).database
+    engine = sa.create_engine(make_url(shared).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            exists = connection.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name})
+            if not exists:
+                connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.DBAPIError as exc:
+        # Two processes of one worker may race to create it: the loser finds it there.
+        with engine.connect() as connection:
+            if not connection.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}):
+                pytest.fail(f"could not create the test worker's PostgreSQL database {name} (needs CREATEDB): {exc}")
+    finally:
+        engine.dispose()
+    del _SHARED_POSTGRES[url]
+    return url
+
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -53,7 +112,7 @@ def service_url(env_name: str, what: str) -> str:
         if in_ci():
             pytest.fail(message.replace("skipped", "cannot run in CI"))
         pytest.skip(message)
-    return url
+    return worker_database(url) if env_name in POSTGRES_ENV else url
 
 
 class BoundSession(FlaskSession):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, worker_database
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCHMARKS = ROOT / "benchmarks"
@@ -106,7 +106,7 @@ def test_benchmark_runs_as_the_readme_says(script, tmp_path):
         url = os.environ.get("COMMINTEL_TEST_BENCH_POSTGRES_URL")
         if not url:
             pytest.skip("COMMINTEL_TEST_BENCH_POSTGRES_URL is not set (a PostgreSQL database the benchmark may empty)")
-        env["BENCH_DATABASE_URL"] = url
+        env["BENCH_DATABASE_URL"] = worker_database(url)
     # The README's interpreter (.venv/bin/python of this checkout) when there is one, else the one running the tests.
     python = ROOT / argv[0] if (ROOT / argv[0]).exists() else Path(sys.executable)
     extra = [*TINY[script]] + (["--out", str(tmp_path / "briefing.pdf")] if script == "briefing.py" else [])

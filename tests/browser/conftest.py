@@ -23,7 +23,9 @@ from tests.browser import live_app
 from tests.conftest import in_ci
 
 BROWSER_DIR = Path(__file__).resolve().parent
-LAST_LOG = live_app.PROJECT_ROOT / "instance" / "browser-tests-server.log"
+# One per test worker when the suite runs in several (pytest-xdist): each serves its own app.
+_WORKER = f"-{os.environ['PYTEST_XDIST_WORKER']}" if os.environ.get("PYTEST_XDIST_WORKER") else ""
+LAST_LOG = live_app.PROJECT_ROOT / "instance" / f"browser-tests-server{_WORKER}.log"
 CHROMIUM_ARGS = live_app.CHROMIUM_ARGS
 chromium_path = live_app.chromium_path
 sign_in = live_app.sign_in

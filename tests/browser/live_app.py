@@ -8,6 +8,7 @@ the suite, so the journeys do not depend on the migration chain being joined up.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
@@ -294,7 +295,18 @@ def prepare(instance_dir: Path, port: int, cache_root: Path | None = None) -> Li
     env = app_environment(instance_dir, port)
     live = LiveApp(f"http://127.0.0.1:{port}", instance_dir, instance_dir / "server.log", env=env)
     live.log_path.write_text("")
-    cached = cache_root / source_fingerprint() if cache_root is not None else None
+    if cache_root is None:
+        return _load_demo(live, None, None)
+    # Several processes may want the demo at once (the suite's workers, the benchmarks the suite runs): one builds it
+    # while the others wait for it and copy it, instead of building it again or renaming over each other's copy.
+    cache_root.mkdir(parents=True, exist_ok=True)
+    with (cache_root / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _load_demo(live, cache_root, cache_root / source_fingerprint())
+
+
+def _load_demo(live: LiveApp, cache_root: Path | None, cached: Path | None) -> LiveApp:
+    instance_dir, env = live.instance_dir, live.env
     if cached is not None and (cached / "commintel.db").is_file():
         shutil.copytree(cached, instance_dir, dirs_exist_ok=True)
         live.from_cache = True
@@ -310,7 +322,7 @@ def prepare(instance_dir: Path, port: int, cache_root: Path | None = None) -> Li
             staging = cached.with_name(cached.name + f".tmp{os.getpid()}")
             shutil.copytree(instance_dir, staging, ignore=NOT_DEMO, dirs_exist_ok=True)
             for old in cache_root.iterdir():  # one demo is enough: drop those built from older sources
-                if old != staging:
+                if old != staging and old.name != ".lock":
                     shutil.rmtree(old, ignore_errors=True)
             staging.rename(cached)
     return live

@@ -5,6 +5,7 @@ forked processes give the same vectors, in the same order, as one process."""
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -59,8 +60,10 @@ def test_redactions_are_identical_without_the_shared_tok2vec():
 
 
 @pytest.fixture(scope="module")
-def onnx_encoder(tmp_path_factory):
-    encoder = embeddings.load_encoder("onnx-int8", tmp_path_factory.mktemp("models"))
+def onnx_encoder():
+    # The suite's one export (tests/conftest.py; checked against its sha256 at load). Exporting is tested in
+    # test_encoders.py; these tests are about running the exported model (a fresh export took 4 s of their 18).
+    encoder = embeddings.load_encoder("onnx-int8", os.environ["COMMINTEL_MODEL_CACHE_DIR"])
     assert encoder.name == "onnx-int8", "the ONNX encoder fell back to torch"
     return encoder
 

@@ -109,6 +109,8 @@ def test_a_live_workers_message_is_not_taken_from_it(tmp_path):
         (f"{sqlite_queue._HOST} {__import__('os').getpid()} another-token", True),  # our pid, reused
         ("some-other-host 1 token", False),  # never judged from here
     ],
+    # Ids that do not hold this process's id: the suite's workers (pytest-xdist) must collect the same test names.
+    ids=["this-process", "our-pid-another-token", "another-host"],
 )
 def test_who_is_gone(owner, gone):
     assert sqlite_queue.is_gone(owner) is gone
