@@ -188,10 +188,12 @@ def theme_map_layer(areas: list[Area], level: AreaLevel, partnership: Partnershi
     released for the partnership; areas not shown as a number are drawn grey and listed in the table."""
     tallies = theme_map_tallies(partnership, theme.id)
     total = theme_totals(partnership).get((theme.id, None), Tally())
+    # An area's all-time total of fewer than k (its own page says "fewer than k") is not broken down by theme here.
+    area_totals = theme_queries.area_totals(partnership)
     parents = _parents(areas)
     rows = []
     for a in areas:
-        within = [total]
+        within = [total, area_totals.get(a.id, Tally())]
         parent = parents.get(a.id)
         if level is AreaLevel.LSOA and parent is not None:
             within.append(tallies.get(parent, Tally()))

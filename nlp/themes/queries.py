@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask import has_request_context, request
-from sqlalchemy import Select, String, select, type_coerce
+from sqlalchemy import Select, String, func, select, type_coerce
 
 from nlp.themes.models import Theme, ThemeAssignment, ThemeModel, active_model
 from submissions.models import Observation, ObservationKind
@@ -367,6 +367,28 @@ def visible_theme_labels_of(partnerships: Iterable[Partnership]) -> dict[int, st
         .order_by(Theme.id)
     )
     return {theme_id: curated or auto for theme_id, curated, auto in rows}  # Theme.label
+
+
+def area_totals(partnership: Partnership, audience: Audience = Audience.PARTNERSHIP) -> dict[int, Tally]:
+    """``{area id: tally}`` of every observation ``audience`` counts in the partnership over all time, themed or not,
+    each area counting the areas inside it: the area pages' all-time totals ("Total", all months).
+
+    A theme's cell in an area is released within its area's total (the theme map, a theme's places, the themes ×
+    wards heatmap), so an area total of fewer than k is broken down by theme on no page: four themes each shown
+    "fewer than 5" in a ward whose total is "fewer than 5" would pin every one to 1 (the demo attack found that).
+    Kept for the request."""
+    cache = request_cache("area_totals")
+    key = (partnership.id, audience)
+    if key not in cache:
+        stmt = (
+            partnership_observations(partnership, audience)
+            .order_by(None)
+            .with_only_columns(Observation.area_id, func.count(), func.sum(Observation.record_key))
+            .group_by(Observation.area_id)
+        )
+        exact = {area_id: Tally(int(n), int(ks or 0)) for area_id, n, ks in db.session.execute(stmt)}
+        cache[key] = rolled_up(exact)
+    return cache[key]
 
 
 def rolled_up(exact: dict[int | None, Tally], parents: dict[int, int | None] | None = None) -> dict[int, Tally]:

@@ -261,10 +261,11 @@ def _places(partnership: Partnership, theme: Theme, theme_tally: Tally) -> list[
     wards = {a.id: a for a in db.session.scalars(placed)} if placed is not None else {}
     rows: list[tuple[str, Released]] = []
     in_wards = Tally()
+    area_totals = queries.area_totals(partnership)  # a ward's total of fewer than k is not broken down by theme
     for ward_id, tally in rolled.items():
         if ward_id in wards:
             in_wards = in_wards + tally
-            rows.append((wards[ward_id].name, release(tally, [theme_tally])))
+            rows.append((wards[ward_id].name, release(tally, [theme_tally, area_totals.get(ward_id, Tally())])))
     whole = exact.get(None, Tally())
     rows.append(("Whole partnership area", release(whole, [theme_tally])))
     rows.append(("Elsewhere (the authority as a whole, or outside a ward)",
@@ -341,8 +342,8 @@ def _heatmap(
     partnership: Partnership, themes: list[Theme], totals: dict[int, Tally], highlight: Theme | None = None
 ) -> str | None:
     """Themes × wards over all time: each cell the theme's observations in the ward and its neighbourhoods, released
-    exactly as the theme map and the theme page's places release it (inside the theme's total). Only wards with a
-    cell shown as a number or as fewer than k are columns."""
+    exactly as the theme map and the theme page's places release it (inside the theme's total and the ward's total).
+    Only wards with a cell shown as a number or as fewer than k are columns."""
     exact = queries.area_counts(partnership)
     parents = parents_of({a for by_area in exact.values() for a in by_area if a is not None})
     rolled = {t.id: queries.rolled_up(exact.get(t.id, {}), parents) for t in themes}
@@ -352,8 +353,11 @@ def _heatmap(
         if ids
         else {}
     )
+    area_totals = queries.area_totals(partnership)  # a ward's total of fewer than k is not broken down by theme
     released = {
-        (t.id, w): release(rolled[t.id].get(w, Tally()), [totals.get(t.id, Tally())]) for t in themes for w in wards
+        (t.id, w): release(rolled[t.id].get(w, Tally()), [totals.get(t.id, Tally()), area_totals.get(w, Tally())])
+        for t in themes
+        for w in wards
     }
     columns = sorted((w for w in wards if any(_row_visible(released[(t.id, w)]) for t in themes)),
                      key=lambda w: wards[w].name)  # fmt: skip

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from nlp.themes import queries
 from nlp.themes.models import ThemeAssignment
-from tests.nlp.test_theme_pages import HIDDEN, _row, _theme
+from tests.nlp.test_theme_pages import HIDDEN, _row, _theme, _unthemed
 from webapp.disclosure import Tally, release
 from webapp.extensions import db
 
@@ -85,6 +85,7 @@ def test_the_heat_map_shows_each_ward_as_the_theme_page_and_map_do(world, client
         db.session.add(Area(code=code, name=name, level=AreaLevel.WARD))
     db.session.flush()
     theme = _theme(world, [(2, 9, "E05000021"), (3, 2, "E05000022"), (4, 6, None)])
+    _unthemed(world, "E05000022", 5)  # West's own total is 7: its theme cell (2) may be shown as fewer than k
     page = client_for("convenor").get(f"/themes/{world['partnership'].slug}/{theme.id}").get_data(as_text=True)
     cells = {c["column"]: c for c in _spec(page, "theme-heatmap")["datasets"]["cells"]}
     total = Tally.of(_observations(theme))
@@ -98,6 +99,18 @@ def test_the_heat_map_shows_each_ward_as_the_theme_page_and_map_do(world, client
         "East Ward": east.value,
         "West Ward": None,
     }
+
+
+def test_a_ward_of_fewer_than_k_is_no_column_of_the_heat_map(world, client_for):
+    from webapp.models import Area, AreaLevel
+
+    for code, name in (("E05000021", "East Ward"), ("E05000022", "West Ward")):
+        db.session.add(Area(code=code, name=name, level=AreaLevel.WARD))
+    db.session.flush()
+    theme = _theme(world, [(2, 9, "E05000021"), (3, 2, "E05000022"), (4, 6, None)])  # West's own total is 2
+    page = client_for("convenor").get(f"/themes/{world['partnership'].slug}/{theme.id}").get_data(as_text=True)
+    assert {c["column"] for c in _spec(page, "theme-heatmap")["datasets"]["cells"]} == {"East Ward"}
+    assert "West Ward</th><td>" not in page
 
 
 def test_a_rising_theme_is_listed_with_its_test(world, client_for):

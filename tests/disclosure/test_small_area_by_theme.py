@@ -1,0 +1,90 @@
+"""A small area total is broken down by theme on no page (found by the demo attack: a ward of 4 observations, each
+in another theme; the area page said "fewer than 5" for the ward and the theme map "fewer than 5" for each of the 4
+themes there, so each theme was 1 and the ward's total 4). Every "theme in an area" cell is released within the
+area's own total: the theme map, the theme page's places and the themes × wards heat map."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+
+from sqlalchemy import select
+
+from indicators.area_themes import theme_map_layer
+from nlp.themes import queries
+from nlp.themes.models import Theme, ThemeAssignment, ThemeModel
+from webapp import operations as webapp_ops
+from webapp.disclosure import State, Tally, release
+from webapp.extensions import db
+from webapp.models import Area, AreaLevel
+
+SMALL, LARGE = "E05000031", "E05000032"
+
+
+def _world_with_a_small_ward(world) -> tuple[list[Theme], dict[str, Area]]:
+    from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
+    from submissions.operations import ensure_default_categories
+
+    ensure_default_categories()
+    partnership = world["partnership"]
+    agreement = webapp_ops.publish_agreement(partnership, "We share observations at partnership level.", None)
+    webapp_ops.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
+    wards = {code: Area(code=code, name=name, level=AreaLevel.WARD)
+             for code, name in ((SMALL, "Small Ward"), (LARGE, "Large Ward"))}  # fmt: skip
+    db.session.add_all(wards.values())
+    themes = [Theme(partnership_id=partnership.id, auto_label=f"Theme {i}", auto_label_machine_made=False)
+              for i in range(4)]  # fmt: skip
+    db.session.add_all(themes)
+    db.session.flush()
+    model = ThemeModel(partnership_id=partnership.id, embedding_model="test", path="test", active=True,
+                       corpus_size=36, changes={"topic_theme_ids": [t.id for t in themes]})  # fmt: skip
+    db.session.add(model)
+    housing = db.session.scalar(select(Category).where(Category.slug == "housing-and-homelessness"))
+    month = queries.add_months(queries.month_start(date.today()), -2)
+    for theme in themes:  # one observation of each theme in the small ward, eight in the large one
+        for code, n in ((SMALL, 1), (LARGE, 8)):
+            for _ in range(n):
+                obs = Observation(
+                    organisation_id=world["org"].id, partnership_id=partnership.id, kind=ObservationKind.NEED,
+                    area_id=wards[code].id, category_id=housing.id, text="Damp", redacted_text="Damp",
+                    period_start=month, status=ObservationStatus.SUBMITTED, sharing_level=SharingLevel.PARTNERSHIP,
+                )  # fmt: skip
+                db.session.add(obs)
+                db.session.flush()
+                db.session.add(ThemeAssignment(observation_id=obs.id, model_id=model.id, theme_id=theme.id))
+    db.session.commit()
+    return themes, wards
+
+
+def test_a_ward_of_fewer_than_k_is_broken_down_by_theme_on_no_page(world, client_for):
+    themes, wards = _world_with_a_small_ward(world)
+    partnership = world["partnership"]
+    from submissions.models import Observation
+
+    small = Tally.of(db.session.scalars(select(Observation).where(Observation.area_id == wards[SMALL].id)))
+    assert small.count == 4
+    assert release(small).state is State.HIDDEN  # its own page: "fewer than 5"
+    # Without the ward's total, each theme's cell there would be "fewer than 5" (at least 1): four of them pin all.
+    assert all(release(Tally(1, 0), [Tally(9, 0)]).state is State.HIDDEN for _ in themes)
+
+    convenor = client_for("convenor")
+    for theme in themes:
+        layer = theme_map_layer(list(wards.values()), AreaLevel.WARD, partnership, theme)
+        rows = {row["code"]: row for row in layer.rows}
+        assert rows[SMALL]["value"] is None
+        assert rows[SMALL]["display"] == "not shown", rows[SMALL]
+        assert rows[LARGE]["value"] is not None  # 8: shown, perturbed
+        page = convenor.get(f"/themes/{partnership.slug}/{theme.id}").get_data(as_text=True)
+        assert not re.search(r"Small Ward</th><td>fewer than", page)
+        spec = re.search(r'id="theme-heatmap-spec">(.*?)</script>', page, re.S)
+        if spec:
+            cells = {c["column"]: c for c in json.loads(spec.group(1))["datasets"]["cells"]}
+            assert cells.get("Small Ward", {}).get("short") != "<5"
+    listing = convenor.get(f"/themes/{partnership.slug}").get_data(as_text=True)
+    spec = re.search(r'id="themes-heatmap-spec">(.*?)</script>', listing, re.S)
+    assert spec, "the themes × wards heat map is drawn (the large ward)"
+    columns = {c["column"] for c in json.loads(spec.group(1))["datasets"]["cells"]}
+    assert "Large Ward" in columns
+    assert "Small Ward" not in columns
+    assert queries.area_totals(partnership)[wards[SMALL].id] == small  # the total every theme cell there lies in
