@@ -189,7 +189,7 @@ def theme_map_layer(areas: list[Area], level: AreaLevel, partnership: Partnershi
     tallies = theme_map_tallies(partnership, theme.id)
     total = theme_totals(partnership).get((theme.id, None), Tally())
     # An area's all-time total of fewer than k (its own page says "fewer than k") is not broken down by theme here.
-    area_totals = theme_queries.area_totals(partnership)
+    area_totals = theme_queries.area_total_tallies(partnership)
     parents = _parents(areas)
     rows = []
     for a in areas:

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask import has_request_context, request
-from sqlalchemy import Select, String, func, select, type_coerce
+from sqlalchemy import Select, String, select, type_coerce
 
 from nlp.themes.models import Theme, ThemeAssignment, ThemeModel, active_model
 from submissions.models import Observation, ObservationKind
-from submissions.queries import partnership_observations
+from submissions.queries import partnership_observations, tally_columns
 from webapp.disclosure import Audience, Tally, release
 from webapp.extensions import db
 from webapp.hierarchy import parents_of, request_cache
@@ -369,24 +369,25 @@ def visible_theme_labels_of(partnerships: Iterable[Partnership]) -> dict[int, st
     return {theme_id: curated or auto for theme_id, curated, auto in rows}  # Theme.label
 
 
-def area_totals(partnership: Partnership, audience: Audience = Audience.PARTNERSHIP) -> dict[int, Tally]:
+def area_total_tallies(partnership: Partnership, audience: Audience = Audience.PARTNERSHIP) -> dict[int, Tally]:
     """``{area id: tally}`` of every observation ``audience`` counts in the partnership over all time, themed or not,
-    each area counting the areas inside it: the area pages' all-time totals ("Total", all months).
+    each area counting the areas inside it: the tallies of the area pages' all-time totals ("Total", all months;
+    indicators.community.area_totals releases those totals for a list of areas).
 
     A theme's cell in an area is released within its area's total (the theme map, a theme's places, the themes ×
     wards heatmap), so an area total of fewer than k is broken down by theme on no page: four themes each shown
     "fewer than 5" in a ward whose total is "fewer than 5" would pin every one to 1 (the demo attack found that).
     Kept for the request."""
-    cache = request_cache("area_totals")
+    cache = request_cache("area_total_tallies")
     key = (partnership.id, audience)
     if key not in cache:
         stmt = (
             partnership_observations(partnership, audience)
             .order_by(None)
-            .with_only_columns(Observation.area_id, func.count(), func.sum(Observation.record_key))
+            .with_only_columns(Observation.area_id, *tally_columns())
             .group_by(Observation.area_id)
         )
-        exact = {area_id: Tally(int(n), int(ks or 0)) for area_id, n, ks in db.session.execute(stmt)}
+        exact = {area_id: Tally.row(n, ks) for area_id, n, ks in db.session.execute(stmt)}
         cache[key] = rolled_up(exact)
     return cache[key]
 

@@ -261,7 +261,7 @@ def _places(partnership: Partnership, theme: Theme, theme_tally: Tally) -> list[
     wards = {a.id: a for a in db.session.scalars(placed)} if placed is not None else {}
     rows: list[tuple[str, Released]] = []
     in_wards = Tally()
-    area_totals = queries.area_totals(partnership)  # a ward's total of fewer than k is not broken down by theme
+    area_totals = queries.area_total_tallies(partnership)  # a ward's total of fewer than k is not broken down by theme
     for ward_id, tally in rolled.items():
         if ward_id in wards:
             in_wards = in_wards + tally
@@ -353,7 +353,7 @@ def _heatmap(
         if ids
         else {}
     )
-    area_totals = queries.area_totals(partnership)  # a ward's total of fewer than k is not broken down by theme
+    area_totals = queries.area_total_tallies(partnership)  # a ward's total of fewer than k is not broken down by theme
     released = {
         (t.id, w): release(rolled[t.id].get(w, Tally()), [totals.get(t.id, Tally()), area_totals.get(w, Tally())])
         for t in themes
