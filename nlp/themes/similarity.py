@@ -65,4 +65,6 @@ def embed(embedding_model, texts: list[str]) -> np.ndarray:
     """Vectors of short texts with whatever encoder the fit has (a BERTopic backend, an nlp.embeddings encoder)."""
     if hasattr(embedding_model, "embed"):
         return embedding_model.embed(texts)
+    if isinstance(embedding_model, embeddings.Encoder):
+        embedding_model = embedding_model.for_short_texts()
     return embeddings.encode(texts, model=embedding_model)  # by its module: tests memoise encode there
