@@ -20,6 +20,7 @@ from sqlalchemy import and_, select
 from convening.composer.focus import Geography
 from convening.network import Mark, cells_of
 from nlp.themes.models import Theme, ThemeAssignment, active_model
+from nlp.themes.queries import area_total_tallies
 from submissions.models import Observation
 from submissions.queries import partnership_observations
 from webapp.disclosure import RECORD_KEYS, Audience, Released, Tally, release, threshold
@@ -140,6 +141,11 @@ def who_else(partnership: Partnership, organisation: Organisation, since: date |
     observations of the theme in those wards *and* the reader's organisation has at least k. Organisations that
     agreed to be named are named; the others are only counted, and the count is released (fewer than k is not
     shown as a number). Returns the rows and whether the partnership has themes at all.
+
+    The reader's own count of a theme in its wards is released within each of those wards' all-time totals (as the
+    theme map is): a ward whose area page says "fewer than k" is broken down by theme nowhere. The demo attack pinned
+    a member's cells without it: an organisation reporting four themes in a ward of four observations, each theme
+    "fewer than 5" here, pinned each theme and the ward's total.
     """
     reading = read_marks(partnership, Audience.PARTNERSHIP, since)
     k = threshold()
@@ -149,6 +155,7 @@ def who_else(partnership: Partnership, organisation: Organisation, since: date |
     for theme_id, ward_id in own_cells:
         wards_of.setdefault(theme_id, set()).add(ward_id)
     named_orgs = {o.id: o for o in member_organisations(partnership) if o.id != organisation.id}
+    area_totals = area_total_tallies(partnership)
     rows = []
     for theme_id, wards in wards_of.items():
         own = Tally.total(Tally.of(own_cells[(theme_id, w)]) for w in wards)
@@ -169,7 +176,7 @@ def who_else(partnership: Partnership, organisation: Organisation, since: date |
                 theme_id=theme_id,
                 label=reading.theme_labels.get(theme_id, "Theme"),
                 wards=sorted(wards),
-                own=release(own),
+                own=release(own, [area_totals.get(w, Tally()) for w in wards]),
                 enough_own=own.count >= k,
                 named=sorted(named, key=lambda o: o.organisation.name),
                 others=organisations_released(unnamed),

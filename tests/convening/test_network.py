@@ -244,6 +244,28 @@ def test_who_else_names_only_organisations_that_agreed_and_counts_the_others(the
     assert "Knowle Kitchen" not in page  # named, but 4 observations: below k
 
 
+def test_who_else_does_not_break_a_small_ward_down_by_theme(themed, client_for, make_observation):
+    """The mutual aid's "Damp" is its 3 observations in Eastville, a ward of 3 in all: its area page says "fewer
+    than 5", so "who else" must not show "Damp: fewer than 5" there (theme by theme, a contributor's rows would pin
+    the ward's total: the demo attack did it for a member). Once the ward holds k observations, themed or not, the
+    row is shown "fewer than 5" again."""
+    partnership, other = themed["partnership"], themed["other_org"]
+    [damp] = [r for r in who_else(partnership, other, None)[0] if r.label == "Damp"]
+    assert damp.own.withheld
+    admin = sign_in(client_for("anonymous"), themed["other_admin"])
+    page = admin.get("/network/mine?months=all").get_data(as_text=True)
+    row = page[page.index('<th scope="row">Damp</th>') :].split("</tr>", 1)[0]
+    assert '<td class="num">not shown</td>' in row
+    assert "fewer than" not in row.split("Not compared")[0]
+    recent = (date.today() - timedelta(days=20)).isoformat()
+    for _ in range(2):  # unthemed, from another organisation: only the ward's total grows
+        make_observation("org", area="E05010897", period=recent)
+    db.session.commit()
+    [damp] = [r for r in who_else(partnership, other, None)[0] if r.label == "Damp"]
+    assert damp.own.hidden
+    assert str(damp.own) == "fewer than 5"
+
+
 def test_permissions_of_the_network_pages(themed, client_for, make_user, make_org):
     slug = themed["partnership"].slug
     assert client_for("convenor").get(f"/network/{slug}?months=all").status_code == 200
