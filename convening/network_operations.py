@@ -1,7 +1,8 @@
 """Operations of the organisation network: an organisation's consent to be named, and a convenor's invitation to
 two organisations to connect. They change objects, flush and record in the audit log (ids only); the request that
 calls them commits once, after its view returned (:mod:`webapp.transactions`). The invitation's emails are sent
-by :func:`send_invitation`, before that commit so that the view can say how many went out."""
+by :func:`send_invitation` once that commit is made (a rolled-back invitation emails nobody), which records how many
+went out in a short transaction of its own."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from webapp import mail
 from webapp.extensions import db
 from webapp.models import Membership, Organisation, OrgRole, Partnership, User
 from webapp.operations import OperationError, record
+from webapp.transactions import end_read, write
 
 log = logging.getLogger(__name__)
 
@@ -74,15 +76,30 @@ def invitation_text(invitation: NetworkInvitation, other: Organisation) -> str:
     return "\n".join(lines)
 
 
-def send_invitation(invitation: NetworkInvitation) -> int:
-    """Email the admins of both organisations; returns how many emails went out and stores it on the invitation."""
-    sent = 0
-    pairs = ((invitation.first, invitation.second), (invitation.second, invitation.first))
-    for org, other in pairs:
-        for address in _admin_emails(org.id):
-            subject = f"An invitation to connect with {other.name}"
-            if mail.send_notice(address, subject, invitation_text(invitation, other), f"invitation {invitation.id}"):
-                sent += 1
-    invitation.sent_to = sent
-    db.session.flush()
+def send_invitation(invitation_id: int) -> int:
+    """Email the admins of both organisations of a committed invitation and record how many emails went out (in its
+    own short transaction); returns that number.
+
+    Called once the request that made the invitation has committed (``jobs.call_after_commit``): an email never
+    tells anyone of an invitation that a rollback undid, and no email is sent while the request holds the write
+    lock."""
+    invitation = db.session.get(NetworkInvitation, invitation_id)
+    if invitation is None:
+        return 0
+    messages = [
+        (address, f"An invitation to connect with {other.name}", invitation_text(invitation, other))
+        for org, other in ((invitation.first, invitation.second), (invitation.second, invitation.first))
+        for address in _admin_emails(org.id)
+    ]
+    end_read()
+    sent = sum(
+        mail.send_notice(address, subject, body, f"invitation {invitation_id}") for address, subject, body in messages
+    )
+
+    def record() -> None:
+        stored = db.session.get(NetworkInvitation, invitation_id)
+        if stored is not None:
+            stored.sent_to = sent
+
+    write(record, what=f"recording the emails of invitation {invitation_id}")
     return sent

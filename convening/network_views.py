@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import or_, select
@@ -25,7 +25,7 @@ from convening.network import Network, analyse
 from convening.network_models import NOTE_MAX, NetworkInvitation
 from convening.network_queries import member_organisations, read_marks, who_else
 from indicators.community import since_for
-from webapp import policy, transactions
+from webapp import jobs, policy, transactions
 from webapp.disclosure import Audience, method_note, release, threshold
 from webapp.extensions import db
 from webapp.models import Area, Organisation, OrgKind, OrgRole, Partnership
@@ -197,14 +197,18 @@ def invite(slug: str):
         transactions.discard()
         flash(exc.message, "error")
         return redirect(back)
-    # Sent before the request's one commit, so that the flash can say how many went out (the invitation is flushed:
-    # the emails name its row, stored by that commit).
-    sent = network_ops.send_invitation(invitation)
-    if sent:
-        flash(f"Invitation recorded and sent to {sent} organisation admin{'s' if sent != 1 else ''}.", "success")
-    else:
-        flash("The invitation is recorded, but no email went out (no admin to write to, or no working email "
-              "server: COMMINTEL_SMTP_HOST).", "error")  # fmt: skip
+    invitation_id = invitation.id
+
+    def send() -> None:  # once the request has committed the invitation: no email for a row a rollback undid
+        with current_app.app_context():  # a session of its own: the request's has ended its transaction
+            sent = network_ops.send_invitation(invitation_id)
+        if sent:
+            flash(f"Invitation recorded and sent to {sent} organisation admin{'s' if sent != 1 else ''}.", "success")
+        else:
+            flash("The invitation is recorded, but no email went out (no admin to write to, or no working email "
+                  "server: COMMINTEL_SMTP_HOST).", "error")  # fmt: skip
+
+    jobs.call_after_commit(send)
     return redirect(back)
 
 

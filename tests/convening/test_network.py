@@ -329,6 +329,43 @@ def test_invitations_are_recorded_audited_and_mailed_without_personal_data_in_lo
     assert "invited Lawrence Hill Food Share and Hartcliffe Mutual Aid to connect" in mine
 
 
+def test_an_invitation_is_emailed_once_and_only_after_its_commit(themed, client_for, monkeypatch):
+    """The request's first commit loses SQLite's write race and the request runs again (webapp.transactions): the
+    admins get one email each, not one per attempt, and none is sent before the invitation is stored (sent before
+    the commit, as they were, the first attempt's emails told of an invitation its rollback undid)."""
+    from sqlalchemy.exc import OperationalError
+
+    from webapp import mail, transactions
+
+    sent: list[tuple[str, int]] = []
+
+    def send_notice(to, subject, body, reference):
+        sent.append((to, len(attempts)))
+        return True
+
+    monkeypatch.setattr(mail, "send_notice", send_notice)
+    finish, attempts = transactions._finish_request, []
+
+    def lose_the_first_race():
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise OperationalError("COMMIT", {}, Exception("database is locked"))
+        finish()
+
+    convenor = client_for("convenor")  # signed in before the commits are counted
+    monkeypatch.setattr(transactions, "_finish_request", lose_the_first_race)
+    org, other = themed["org"], themed["other_org"]
+    done = convenor.post(f"/network/{themed['partnership'].slug}/invite",
+                                       data={"first": org.id, "second": other.id})  # fmt: skip
+    assert done.status_code == 302
+    assert len(attempts) == 2
+    assert len(sent) == 2  # the two organisations' admins, once each...
+    assert {attempt for _, attempt in sent} == {2}  # ...after the commit that stored the invitation
+    [invitation] = db.session.scalars(select(NetworkInvitation))
+    db.session.refresh(invitation)
+    assert invitation.sent_to == 2
+
+
 # The briefing section ---------------------------------------------------------------------------------------------
 
 
