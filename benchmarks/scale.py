@@ -5,7 +5,10 @@
         [--digest pages.json]
 
 Targets (issue 17): area profile p95 < 200 ms, theme page p95 < 300 ms, funders' library p95 < 200 ms, timed through
-the real Flask app (test client, signed-in people of the right roles). The database is emptied first
+the real Flask app (test client, signed-in people of the right roles); composer draft < 1 s: ``--drafts`` sampled
+partnerships each get a new session (the last twelve weeks) whose briefing is drafted and committed as the
+"Draft briefing" button does (``convening.operations.compose_briefing``), timed from an empty session to the commit
+(the sessions stay in the database: a later ``--reuse`` run adds its own). The database is emptied first
 (drop_all/create_all): give it a database of its own. ``--reuse`` keeps what an earlier run loaded and times only
 (and says when the database's indexes are not the models', loaded before a migration changed them). ``--digest``
 writes each timed area page's SHA-256 (CSRF tokens left out): the same digests from two versions of the code on one
@@ -45,7 +48,7 @@ PASSWORD = "benchmark password 2026"  # noqa: S105 - throwaway accounts in a ben
 CONVENOR = "convenor@scale.example"
 FUNDER = "funder@scale.example"
 THEMES_PER_PARTNERSHIP = 12
-TARGETS_MS = {"area profile": 200, "theme page": 300, "funders' library": 200}
+TARGETS_MS = {"area profile": 200, "theme page": 300, "funders' library": 200, "composer draft": 1000}
 
 OBSERVATION_COLUMNS = (
     "organisation_id", "partnership_id", "kind", "category_id", "text", "redacted_text", "redacted_at",
@@ -290,6 +293,32 @@ def digest(client, paths: list[str]) -> dict[str, str]:
     return out
 
 
+def composer_drafts(partnership_ids: list[int]) -> list[float]:
+    """Milliseconds from an empty session to the committed draft, one per partnership; CPU to CPU["composer draft"]."""
+    from convening import operations as convening_ops
+    from convening.models import Session
+    from webapp.extensions import db
+    from webapp.models import Partnership, User
+
+    convenor_id = db.session.scalar(db.select(User.id).where(User.email == CONVENOR))
+    held_on = date.today()
+    out = []
+    for run, partnership_id in enumerate(partnership_ids):
+        session = convening_ops.create_session(
+            db.session.get(Partnership, partnership_id), f"Scale benchmark draft {run}", held_on,
+            db.session.get(User, convenor_id), period_start=held_on - timedelta(weeks=12), period_end=held_on,
+        )  # fmt: skip
+        db.session.commit()
+        session_id = session.id
+        db.session.expunge_all()  # a request starts with an empty session: nothing cached from the run before
+        start, cpu = time.perf_counter(), time.process_time()
+        convening_ops.compose_briefing(db.session.get(Session, session_id), db.session.get(User, convenor_id))
+        db.session.commit()
+        out.append((time.perf_counter() - start) * 1000)
+        CPU.setdefault("composer draft", []).append((time.process_time() - cpu) * 1000)
+    return out
+
+
 def sign_in(app, email: str):
     from area_profiles import second_step
 
@@ -305,6 +334,7 @@ def main() -> None:
     parser.add_argument("--observations", type=int, default=1_000_000)
     parser.add_argument("--partnerships", type=int, default=200)
     parser.add_argument("--requests", type=int, default=60, help="Requests timed per page kind.")
+    parser.add_argument("--drafts", type=int, default=10, help="Briefings drafted (one per sampled partnership).")
     parser.add_argument("--reuse", action="store_true", help="Keep what an earlier run loaded; time the pages only.")
     parser.add_argument(
         "--digest",
@@ -361,6 +391,11 @@ def main() -> None:
         "theme page": timed(convenor, theme_paths[:n], "theme page"),
         "funders' library": timed(funder, ["/convening/library"] * n, "funders' library"),
     }
+    with app.app_context():
+        drafted = [p.id for p in sample[: args.drafts + 1]]
+        composer_drafts(drafted[:1])  # warm up: the first draft compiles SQL and loads the perturbation table
+        CPU.pop("composer draft", None)
+        results["composer draft"] = composer_drafts(drafted[1:])
     detail = {
         "  ward pages": timed(convenor, ward_paths[: n // 2]),
         "  LSOA pages": timed(convenor, lsoa_paths[: n // 2]),
@@ -381,7 +416,7 @@ def main() -> None:
         missed |= not ok
         print(
             f"{label}: median {statistics.median(samples):.0f} ms, p95 {p95(samples):.0f} ms "
-            f"(target p95 < {target} ms: {'met' if ok else 'MISSED'}; {len(samples)} requests)"
+            f"(target p95 < {target} ms: {'met' if ok else 'MISSED'}; {len(samples)} {'drafts' if label == 'composer draft' else 'requests'})"
         )
         cpu = CPU[label]
         print(f"  CPU of this process: median {statistics.median(cpu):.0f} ms, p95 {p95(cpu):.0f} ms")
