@@ -53,6 +53,24 @@ def test_outlier_rule_leaves_far_documents_unthemed():
     assert topics.tolist() == [0, -1, 2]  # the second is equally near two themes: not forced into either
 
 
+def test_clustering_and_word_weighting_follow_the_params():
+    vectors = np.random.default_rng(5).normal(size=(300, embeddings.DIMENSIONS)).astype(np.float32)
+    default = fitting.build_topic_model(fit_params.ThemeParams(), 300, embeddings=vectors)
+    assert default.hdbscan_model.cluster_selection_method == "eom"
+    assert default.hdbscan_model.cluster_selection_epsilon == 0.0
+    assert not default.ctfidf_model.reduce_frequent_words
+    assert not default.ctfidf_model.bm25_weighting
+    params = fit_params.ThemeParams(
+        cluster_selection="leaf", cluster_selection_epsilon=0.2, reduce_frequent_words=True, bm25_weighting=True
+    )
+    model = fitting.build_topic_model(params, 300, embeddings=vectors)
+    assert model.hdbscan_model.cluster_selection_method == "leaf"
+    assert model.hdbscan_model.cluster_selection_epsilon == 0.2
+    assert model.ctfidf_model.reduce_frequent_words
+    assert model.ctfidf_model.bm25_weighting
+    assert fit_params.ThemeParams.from_json(params.to_json()) == params
+
+
 @pytest.mark.slow
 def test_fit_is_reproducible_and_saved_with_safetensors(texts, vectors, tmp_path):
     fast = fit_params.ThemeParams(representation="ctfidf")
