@@ -144,12 +144,26 @@ def build_topic_model(
 
 
 def ctfidf_model(params: ThemeParams):
-    """BERTopic's c-TF-IDF with the weighting of ``params`` (BERTopic's defaults: both off)."""
+    """BERTopic's c-TF-IDF with the weighting of ``params`` (BERTopic's defaults: all off)."""
     from bertopic.vectorizers import ClassTfidfTransformer  # noqa: PLC0415 - heavy: loaded only for a fit
 
-    return ClassTfidfTransformer(
-        reduce_frequent_words=params.reduce_frequent_words, bm25_weighting=params.bm25_weighting
-    )
+    kwargs = {"reduce_frequent_words": params.reduce_frequent_words, "bm25_weighting": params.bm25_weighting}
+    if params.tf_power == 1.0:
+        return ClassTfidfTransformer(**kwargs)
+
+    class PoweredTfidf(ClassTfidfTransformer):
+        """c-TF-IDF whose in-theme frequencies are raised to ``tf_power`` before the idf weighting."""
+
+        def transform(self, X):
+            from sklearn.preprocessing import normalize  # noqa: PLC0415 - sklearn is loaded by BERTopic already
+
+            X = normalize(X, axis=1, norm="l1", copy=True)
+            X.data = np.power(X.data, params.tf_power)
+            if self.reduce_frequent_words:
+                X.data = np.sqrt(X.data)
+            return X * self._idf_diag
+
+    return PoweredTfidf(**kwargs)
 
 
 def distinct_rows(

@@ -53,6 +53,7 @@ class ThemeParams:
     # c-TF-IDF weighting (BERTopic's ClassTfidfTransformer): square root of the term frequencies, BM25-like idf.
     reduce_frequent_words: bool = False
     bm25_weighting: bool = False
+    tf_power: float = 1.0  # the in-theme term frequencies (l1-normalised) raised to this power; 0.5 = reduce_frequent
     outlier_similarity: float = 0.5
     outlier_margin: float = 0.02
     representative_docs: int = 5

@@ -71,6 +71,18 @@ def test_clustering_and_word_weighting_follow_the_params():
     assert fit_params.ThemeParams.from_json(params.to_json()) == params
 
 
+def test_tf_power_sharpens_the_in_theme_frequencies_before_the_idf():
+    from scipy.sparse import csr_matrix
+
+    counts = csr_matrix(np.array([[6.0, 3.0, 1.0], [1.0, 1.0, 8.0]]))
+    plain = fitting.ctfidf_model(fit_params.ThemeParams()).fit(counts)
+    squared = fitting.ctfidf_model(fit_params.ThemeParams(tf_power=2.0)).fit(counts)
+    idf = plain._idf_diag.diagonal()
+    tf = counts.toarray() / counts.toarray().sum(axis=1, keepdims=True)
+    assert np.allclose(plain.transform(counts).toarray(), tf * idf)
+    assert np.allclose(squared.transform(counts).toarray(), tf**2 * idf)
+
+
 @pytest.mark.slow
 def test_fit_is_reproducible_and_saved_with_safetensors(texts, vectors, tmp_path):
     fast = fit_params.ThemeParams(representation="ctfidf")
