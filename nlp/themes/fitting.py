@@ -138,6 +138,7 @@ def build_topic_model(
         vectorizer_model=vectorizer(params, vocabulary),
         ctfidf_model=ctfidf_model(params),
         top_n_words=params.top_n_words,
+        nr_topics=params.nr_topics,
         calculate_probabilities=False,
         verbose=False,
     )

@@ -46,6 +46,9 @@ class ThemeParams:
     # HDBSCAN's cluster selection ("eom" or "leaf") and its cluster_selection_epsilon (in UMAP's space).
     cluster_selection: str = "eom"
     cluster_selection_epsilon: float = 0.0
+    # BERTopic's topic reduction inside the fit (nr_topics): None - none; "auto" - themes whose c-TF-IDF vectors
+    # HDBSCAN groups are merged; a number - merged down to that many.
+    nr_topics: int | str | None = None
     min_df: int = 1
     ngram_range: tuple[int, int] = (1, 2)
     representation: str = "keybert"  # "keybert" or "ctfidf"

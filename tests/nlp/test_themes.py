@@ -57,14 +57,20 @@ def test_clustering_and_word_weighting_follow_the_params():
     vectors = np.random.default_rng(5).normal(size=(300, embeddings.DIMENSIONS)).astype(np.float32)
     default = fitting.build_topic_model(fit_params.ThemeParams(), 300, embeddings=vectors)
     assert default.hdbscan_model.cluster_selection_method == "eom"
+    assert default.nr_topics is None
     assert default.hdbscan_model.cluster_selection_epsilon == 0.0
     assert not default.ctfidf_model.reduce_frequent_words
     assert not default.ctfidf_model.bm25_weighting
     params = fit_params.ThemeParams(
-        cluster_selection="leaf", cluster_selection_epsilon=0.2, reduce_frequent_words=True, bm25_weighting=True
+        cluster_selection="leaf",
+        cluster_selection_epsilon=0.2,
+        reduce_frequent_words=True,
+        bm25_weighting=True,
+        nr_topics="auto",
     )
     model = fitting.build_topic_model(params, 300, embeddings=vectors)
     assert model.hdbscan_model.cluster_selection_method == "leaf"
+    assert model.nr_topics == "auto"
     assert model.hdbscan_model.cluster_selection_epsilon == 0.2
     assert model.ctfidf_model.reduce_frequent_words
     assert model.ctfidf_model.bm25_weighting
