@@ -126,7 +126,8 @@ def build_topic_model(
         min_cluster_size=params.cluster_size(n_docs),
         min_samples=params.samples(n_docs),
         metric="euclidean",
-        cluster_selection_method="eom",
+        cluster_selection_method=params.cluster_selection,
+        cluster_selection_epsilon=params.cluster_selection_epsilon,
         max_cluster_size=int(params.max_cluster_share * n_docs) if params.max_cluster_share else 0,
         prediction_data=True,
     )
@@ -135,10 +136,35 @@ def build_topic_model(
         umap_model=umap_model,
         hdbscan_model=hdbscan_model,
         vectorizer_model=vectorizer(params, vocabulary),
+        ctfidf_model=ctfidf_model(params),
         top_n_words=params.top_n_words,
+        nr_topics=params.nr_topics,
         calculate_probabilities=False,
         verbose=False,
     )
+
+
+def ctfidf_model(params: ThemeParams):
+    """BERTopic's c-TF-IDF with the weighting of ``params`` (BERTopic's defaults: all off)."""
+    from bertopic.vectorizers import ClassTfidfTransformer  # noqa: PLC0415 - heavy: loaded only for a fit
+
+    kwargs = {"reduce_frequent_words": params.reduce_frequent_words, "bm25_weighting": params.bm25_weighting}
+    if params.tf_power == 1.0:
+        return ClassTfidfTransformer(**kwargs)
+
+    class PoweredTfidf(ClassTfidfTransformer):
+        """c-TF-IDF whose in-theme frequencies are raised to ``tf_power`` before the idf weighting."""
+
+        def transform(self, X):
+            from sklearn.preprocessing import normalize  # noqa: PLC0415 - sklearn is loaded by BERTopic already
+
+            X = normalize(X, axis=1, norm="l1", copy=True)
+            X.data = np.power(X.data, params.tf_power)
+            if self.reduce_frequent_words:
+                X.data = np.sqrt(X.data)
+            return X * self._idf_diag
+
+    return PoweredTfidf(**kwargs)
 
 
 def distinct_rows(
@@ -319,7 +345,7 @@ def fit_themes(
     vocabulary = shared_vocabulary(texts, sources, params)
     if not vocabulary:
         raise ThemeFitError(
-            f"No word occurs in at least {params.term_min_observations} observations from "
+            f"No word occurs in at least {params.term_min_count(len(texts))} observations from "
             f"{params.term_min_sources} or more organisations, so no theme could be named without risking a "
             "person's details; more observations are needed."
         )
@@ -391,6 +417,7 @@ def fit_themes(
                 word_texts,
                 topics=topics.tolist(),
                 vectorizer_model=vectorizer(params, vocabulary),
+                ctfidf_model=ctfidf_model(params),
                 representation_model=rep,
             )
         finally:

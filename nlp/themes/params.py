@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
@@ -42,10 +43,20 @@ class ThemeParams:
     # partnership's corpus falls into two blobs (on the 248 demo texts: 2 themes; with it: 16). A quarter keeps
     # BBC's five sections (each about 23 % of the corpus) whole.
     max_cluster_share: float = 0.25
+    # HDBSCAN's cluster selection ("eom" or "leaf") and its cluster_selection_epsilon (in UMAP's space).
+    cluster_selection: str = "eom"
+    cluster_selection_epsilon: float = 0.0
+    # BERTopic's topic reduction inside the fit (nr_topics): None - none; "auto" - themes whose c-TF-IDF vectors
+    # HDBSCAN groups are merged; a number - merged down to that many.
+    nr_topics: int | str | None = None
     min_df: int = 1
     ngram_range: tuple[int, int] = (1, 2)
     representation: str = "keybert"  # "keybert" or "ctfidf"
     top_n_words: int = 10
+    # c-TF-IDF weighting (BERTopic's ClassTfidfTransformer): square root of the term frequencies, BM25-like idf.
+    reduce_frequent_words: bool = False
+    bm25_weighting: bool = False
+    tf_power: float = 1.0  # the in-theme term frequencies (l1-normalised) raised to this power; 0.5 = reduce_frequent
     outlier_similarity: float = 0.5
     outlier_margin: float = 0.02
     representative_docs: int = 5
@@ -53,6 +64,9 @@ class ThemeParams:
     term_min_observations: int = 5
     # ... from at least this many sources (organisations; the public form counts as one). See shared_vocabulary.
     term_min_sources: int = 2
+    # ... and in at least this share of the observations (a theme word used by a handful of texts of thousands
+    # rarely appears beside the theme's other words: it lowers NPMI without telling readers much).
+    term_min_share: float = 0.0
     # Speed (benchmarks/nlp_throughput.py; quality checked in benchmarks/themes.py). UMAP computes exact neighbours
     # itself below 4,096 documents and switches to NNDescent above, whose numba compilation alone took most of a
     # 10,000-observation fit; exact neighbours by blocked matrix products are faster up to this size, and exact.
@@ -84,6 +98,10 @@ class ThemeParams:
         if self.min_cluster_size:
             return self.min_cluster_size
         return int(min(self.max_min_cluster_size, max(5, round(n_docs * self.cluster_share))))
+
+    def term_min_count(self, n_docs: int) -> int:
+        """The fewest distinct observations a term must occur in (see shared_vocabulary)."""
+        return max(self.term_min_observations, math.ceil(self.term_min_share * n_docs))
 
     def samples(self, n_docs: int) -> int:
         # HDBSCAN's default (min_samples = min_cluster_size) lumps a small corpus into one giant cluster; a smaller

@@ -70,8 +70,5 @@ def shared_vocabulary(texts: Sequence[str], sources: Sequence[object] | None, pa
             seen_in[term] = seen_in.get(term, 0) + 1
             from_sources.setdefault(term, set()).add(source)
     need_sources = params.term_min_sources if any(s is not None for s in sources) else 1
-    return sorted(
-        term
-        for term, n in seen_in.items()
-        if n >= params.term_min_observations and len(from_sources[term]) >= need_sources
-    )
+    need_texts = params.term_min_count(len(texts))
+    return sorted(term for term, n in seen_in.items() if n >= need_texts and len(from_sources[term]) >= need_sources)

@@ -83,3 +83,18 @@ def test_a_name_in_fewer_than_k_observations_or_one_organisation_never_reaches_t
     assert CONTROL.encode() in blob  # the saved vocabulary is really in these files...
     for word in (BELOW_K, ONE_ORG, "nhs_number", "nhsnumber", "date_of_birth", "dateofbirth"):
         assert word.encode() not in blob, word  # ...and these words are not
+
+
+def test_a_share_of_the_corpus_raises_the_count_a_term_needs():
+    params = fit_params.ThemeParams(term_min_observations=3, term_min_sources=1, ngram_range=(1, 1))
+    texts = ["kettle"] * 4 + ["toaster"] * 3 + ["other words here"] * 93  # 100 observations
+    assert {"kettle", "toaster"} <= set(theme_vocabulary.shared_vocabulary(texts, None, params))
+    shared = fit_params.ThemeParams(
+        term_min_observations=3, term_min_sources=1, ngram_range=(1, 1), term_min_share=0.04
+    )
+    assert shared.term_min_count(len(texts)) == 4
+    vocabulary = theme_vocabulary.shared_vocabulary(texts, None, shared)
+    assert "kettle" in vocabulary  # 4 of 100
+    assert "toaster" not in vocabulary  # 3 of 100: k alone would keep it
+    # On a small corpus k is the floor: the share never lowers it.
+    assert shared.term_min_count(20) == 3

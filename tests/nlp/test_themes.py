@@ -53,6 +53,42 @@ def test_outlier_rule_leaves_far_documents_unthemed():
     assert topics.tolist() == [0, -1, 2]  # the second is equally near two themes: not forced into either
 
 
+def test_clustering_and_word_weighting_follow_the_params():
+    vectors = np.random.default_rng(5).normal(size=(300, embeddings.DIMENSIONS)).astype(np.float32)
+    default = fitting.build_topic_model(fit_params.ThemeParams(), 300, embeddings=vectors)
+    assert default.hdbscan_model.cluster_selection_method == "eom"
+    assert default.nr_topics is None
+    assert default.hdbscan_model.cluster_selection_epsilon == 0.0
+    assert not default.ctfidf_model.reduce_frequent_words
+    assert not default.ctfidf_model.bm25_weighting
+    params = fit_params.ThemeParams(
+        cluster_selection="leaf",
+        cluster_selection_epsilon=0.2,
+        reduce_frequent_words=True,
+        bm25_weighting=True,
+        nr_topics="auto",
+    )
+    model = fitting.build_topic_model(params, 300, embeddings=vectors)
+    assert model.hdbscan_model.cluster_selection_method == "leaf"
+    assert model.nr_topics == "auto"
+    assert model.hdbscan_model.cluster_selection_epsilon == 0.2
+    assert model.ctfidf_model.reduce_frequent_words
+    assert model.ctfidf_model.bm25_weighting
+    assert fit_params.ThemeParams.from_json(params.to_json()) == params
+
+
+def test_tf_power_sharpens_the_in_theme_frequencies_before_the_idf():
+    from scipy.sparse import csr_matrix
+
+    counts = csr_matrix(np.array([[6.0, 3.0, 1.0], [1.0, 1.0, 8.0]]))
+    plain = fitting.ctfidf_model(fit_params.ThemeParams()).fit(counts)
+    squared = fitting.ctfidf_model(fit_params.ThemeParams(tf_power=2.0)).fit(counts)
+    idf = plain._idf_diag.diagonal()
+    tf = counts.toarray() / counts.toarray().sum(axis=1, keepdims=True)
+    assert np.allclose(plain.transform(counts).toarray(), tf * idf)
+    assert np.allclose(squared.transform(counts).toarray(), tf**2 * idf)
+
+
 @pytest.mark.slow
 def test_fit_is_reproducible_and_saved_with_safetensors(texts, vectors, tmp_path):
     fast = fit_params.ThemeParams(representation="ctfidf")
