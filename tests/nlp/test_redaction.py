@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from nlp.models_loader import ModelMissingError, load_spacy
+from nlp.models_loader import ModelMissingError, load_spacy, use_numpy_blas
 from nlp.redaction.evaluation import load_eval, score
 from nlp.redaction.spans import PLACEHOLDERS, STRUCTURED, TYPES
 from nlp.redaction.structured import luhn_ok, nhs_checksum_ok
@@ -148,6 +148,45 @@ def test_redact_many_keeps_order_and_matches_single_and_forked_runs():
     assert len(one) == len(texts)
     assert one[0] == "[NAME] called from [PHONE] about Easton."
     assert one[-2:] == ["", "  "]
+
+
+def test_spacy_layers_multiply_with_numpy_blas_and_give_blis_results():
+    # Every layer of the loaded pipeline runs on the numpy-BLAS ops (3x faster than the generic BLIS kernel here),
+    # and a pipeline on thinc's default ops finds the same entities.
+    from thinc.api import NumpyOps
+
+    nlp = redactor().nlp
+    assert {type(node.ops).__name__ for node in _layers(nlp)} == {"NumpyBlasOps"}
+    text = "Mrs Patel from Easton rang Barton Hill Settlement on Monday about her son Jamal."
+    ours = [(e.text, e.label_) for e in nlp(text).ents]
+    for node in _layers(nlp):
+        node.ops = NumpyOps()
+    try:
+        assert [(e.text, e.label_) for e in nlp(text).ents] == ours
+    finally:
+        use_numpy_blas(nlp)
+    assert {type(node.ops).__name__ for node in _layers(nlp)} == {"NumpyBlasOps"}
+
+
+def _layers(nlp) -> list:
+    return [node for _, pipe in nlp.pipeline if getattr(pipe, "model", None) is not None for node in pipe.model.walk()]
+
+
+def test_forked_redaction_workers_use_one_blas_thread():
+    import multiprocessing
+
+    from nlp.redaction.redactor import _start_forked_worker
+
+    with multiprocessing.get_context("fork").Pool(1, _start_forked_worker) as pool:
+        threads = pool.apply(_blas_threads)
+    assert threads
+    assert set(threads) == {1}
+
+
+def _blas_threads() -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
 
 
 def test_placeholders_are_exactly_the_issue_lists():
