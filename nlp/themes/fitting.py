@@ -63,7 +63,7 @@ from nlp.themes.params import (
     library_versions,
 )
 from nlp.themes.quality import npmi_coherence, top_words, topic_diversity
-from nlp.themes.similarity import centroids_of, embed, normalise, reduce_outliers
+from nlp.themes.similarity import centroids_of, embed, merge_similar_topics, normalise, reduce_outliers
 from nlp.themes.vocabulary import shared_vocabulary, vectorizer, without_placeholders
 
 log = logging.getLogger(__name__)
@@ -386,6 +386,10 @@ def fit_themes(
     except (ValueError, TypeError) as exc:  # UMAP/HDBSCAN on degenerate input (all texts identical, ...)
         raise ThemeFitError(f"Themes could not be fitted on this corpus ({exc}).") from exc
     raw_topics = np.asarray(raw_topics)
+    fitted_topics = raw_topics
+    if params.merge_similarity > 0:
+        say("merging similar themes")
+        raw_topics = merge_similar_topics(embeddings, raw_topics, params.merge_similarity)
     n_topics = int(raw_topics.max()) + 1 if raw_topics.size else 0
     if n_topics < 2:
         raise ThemeFitError(
@@ -407,7 +411,7 @@ def fit_themes(
         similarity = similarity.astype(np.float32)
     say("labelling")
     rep = representation_model(params, document_vectors=dict(zip(word_texts, embeddings, strict=True)))
-    if rep is not None or not np.array_equal(topics, raw_topics):
+    if rep is not None or not np.array_equal(topics, fitted_topics):
         # BERTopic warns that custom topic lists break later topic reduction; we never reduce afterwards.
         bertopic_log = logging.getLogger("BERTopic")
         level = bertopic_log.level

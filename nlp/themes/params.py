@@ -49,6 +49,10 @@ class ThemeParams:
     # BERTopic's topic reduction inside the fit (nr_topics): None - none; "auto" - themes whose c-TF-IDF vectors
     # HDBSCAN groups are merged; a number - merged down to that many.
     nr_topics: int | str | None = None
+    # Themes whose centroids (mean of their texts' vectors) have a cosine of at least this are merged after the
+    # fit, before the outlier rule (average-linkage agglomeration of the centroids, see merge_similar_topics); the
+    # merged theme's words are c-TF-IDF over all its texts. 0: no merging.
+    merge_similarity: float = 0.0
     min_df: int = 1
     ngram_range: tuple[int, int] = (1, 2)
     representation: str = "keybert"  # "keybert" or "ctfidf"
