@@ -80,7 +80,7 @@ class IndicatorFileForm(FlaskForm):
 
 
 def _root() -> Path:
-    return Path(current_app.instance_path) / FOLDER
+    return Path(current_app.config["COMMINTEL_INSTANCE_DIR"]) / FOLDER
 
 
 def _folder(token: str) -> Path:
@@ -219,7 +219,7 @@ def discard(token: str):
 def import_indicator_upload(job_id: str, token: str) -> dict:
     """Import an uploaded file as its preview described, then remove it. A file refused now (the geography changed
     since the preview) fails the job with the importer's message; nothing is stored."""
-    folder = Path(current_app.instance_path) / FOLDER / token
+    folder = Path(current_app.config["COMMINTEL_INSTANCE_DIR"]) / FOLDER / token
     with running(job_id) as job:
         if not TOKEN.match(token) or not (folder / "upload.json").is_file():
             raise OperationError("The uploaded file is no longer there (imported or discarded already).", "file")

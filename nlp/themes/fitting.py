@@ -51,6 +51,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from nlp import embeddings as emb
+from nlp.themes import naming
 from nlp.themes.naming import make_label, name_themes
 from nlp.themes.params import (
     LABEL_ASPECT,
@@ -409,6 +410,11 @@ def fit_themes(
         own = normalise(embeddings) @ centroids.T
         similarity = np.where(topics >= 0, own[np.arange(len(topics)), np.clip(topics, 0, None)], own.max(axis=1))
         similarity = similarity.astype(np.float32)
+    parses = None
+    if params.naming == "phrase":
+        # The names' spaCy parse of each theme's typical texts runs while BERTopic computes its words and labels.
+        parses = naming.Parses(spacy_nlp if spacy_nlp is not None else naming.load_names_pipeline())
+        parses.prefetch(naming.typical_texts(range(n_topics), word_texts, topics, similarity, params.name_texts)[0])
     say("labelling")
     rep = representation_model(params, document_vectors=dict(zip(word_texts, embeddings, strict=True)))
     if rep is not None or not np.array_equal(topics, fitted_topics):
@@ -445,7 +451,7 @@ def fit_themes(
         )
     if params.naming == "phrase":
         say("naming")
-        name_themes(themes, word_texts, topics, similarity, vocabulary, embedding_model, spacy_nlp, params)
+        name_themes(themes, word_texts, topics, similarity, vocabulary, embedding_model, spacy_nlp, params, parses)
     words = [top_words(t.terms) for t in themes]
     return FitResult(
         topics=topics.tolist(),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import threading
 from collections import Counter
 from collections.abc import Sequence
 
@@ -57,25 +58,75 @@ _NAME_COMPONENTS = frozenset({"tok2vec", "tagger", "attribute_ruler", "parser"})
 _PARSE_BATCH = 256
 
 
-class _Parses:
+class Parses:
     """Each distinct text parsed once per :func:`name_themes` call, with only the components names need (whatever
     the pipeline passed in holds), in batches: a theme's typical texts, the further texts of themes without a
-    candidate, and the candidate phrases (each read as a name is shown), however often they recur."""
+    candidate, and the candidate phrases (each read as a name is shown), however often they recur.
+
+    :meth:`prefetch` parses texts in a background thread: the fit starts the themes' typical texts
+    (:func:`typical_texts`) as soon as the topics are known, while BERTopic computes the words and labels (mostly
+    ONNX Runtime, which releases the GIL); the first call waits for it. The parses are the same either way."""
 
     def __init__(self, spacy_nlp):
         self.nlp = spacy_nlp
         self.disable = [name for name in spacy_nlp.pipe_names if name not in _NAME_COMPONENTS]
         self.docs: dict[str, object] = {}
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def prefetch(self, texts: Sequence[str]) -> None:
+        def run() -> None:
+            try:
+                self._parse(texts)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread by __call__
+                self._error = exc
+
+        self._join()
+        self._thread = threading.Thread(target=run, name="theme-names-parse", daemon=True)
+        self._thread.start()
+
+    def _join(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
 
     def __call__(self, texts: Sequence[str]) -> list:
+        self._join()
+        self._parse(texts)
+        return [self.docs[t] for t in texts]
+
+    def _parse(self, texts: Sequence[str]) -> None:
         todo = list(dict.fromkeys(t for t in texts if t not in self.docs))
         if todo:
             for text, doc in zip(todo, self.nlp.pipe(todo, batch_size=_PARSE_BATCH, disable=self.disable), strict=True):
                 self.docs[text] = doc
-        return [self.docs[t] for t in texts]
 
 
-def _noun_phrases(phrases: Sequence[str], parse: _Parses) -> set[str]:
+def typical_texts(
+    topic_ids: Sequence[int], word_texts: Sequence[str], topics: np.ndarray, similarity: np.ndarray, count: int
+) -> tuple[list[str], list[int]]:
+    """The ``count`` texts of each topic nearest its centroid (its most typical; at most 1,000 characters each) and
+    the topic each belongs to, in the order of ``topic_ids``."""
+    texts, owners = [], []
+    topics, similarity = np.asarray(topics), np.asarray(similarity)
+    for topic in topic_ids:
+        members = np.flatnonzero(topics == topic)
+        # Nearest the centroid first: the theme's most typical texts.
+        for i in members[np.argsort(-similarity[members], kind="stable")][:count]:
+            texts.append(word_texts[i][:1000])
+            owners.append(topic)
+    return texts, owners
+
+
+def load_names_pipeline():
+    """The default spaCy pipeline for names (no NER, no lemmatiser: :data:`_NAME_COMPONENTS` are what names use)."""
+    return load_spacy(DEFAULT_SPACY_NAME, exclude=("ner", "lemmatizer"))
+
+
+def _noun_phrases(phrases: Sequence[str], parse: Parses) -> set[str]:
     """Those of ``phrases`` that, parsed on their own as a name is shown (first letter capitalised), are a noun
     phrase: one root, a noun or proper noun ("Ambulance waiting times"; not "Did answer", "Polite")."""
     out = set()
@@ -103,6 +154,7 @@ def name_themes(
     embedding_model,
     spacy_nlp=None,
     params: ThemeParams | None = None,
+    parse: Parses | None = None,
 ) -> None:
     """Give each theme a name a person would write and a one-sentence description, in place.
 
@@ -121,22 +173,15 @@ def name_themes(
     if not themes:
         return
     allowed = {w for term in vocabulary for w in term.split()}
-    if spacy_nlp is None:
-        spacy_nlp = load_spacy(DEFAULT_SPACY_NAME, exclude=("ner", "lemmatizer"))
-    parse = _Parses(spacy_nlp)
+    if parse is None:
+        parse = Parses(spacy_nlp if spacy_nlp is not None else load_names_pipeline())
+    spacy_nlp = parse.nlp
     topics = np.asarray(topics)
     member_texts = {
         t.topic: Counter(word_texts[int(i)].lower() for i in np.flatnonzero(topics == t.topic)) for t in themes
     }
-    rep_texts = []
-    owners = []
     similarity = np.asarray(similarity)
-    for t in themes:
-        members = np.flatnonzero(topics == t.topic)
-        # Nearest the centroid first: the theme's most typical texts.
-        for i in members[np.argsort(-similarity[members], kind="stable")][: params.name_texts]:
-            rep_texts.append(word_texts[i][:1000])
-            owners.append(t.topic)
+    rep_texts, owners = typical_texts([t.topic for t in themes], word_texts, topics, similarity, params.name_texts)
     found: dict[int, set[str]] = {t.topic: set() for t in themes}
     nouns: dict[int, set[str]] = {t.topic: set() for t in themes}
     for owner, doc in zip(owners, parse(rep_texts), strict=True):

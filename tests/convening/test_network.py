@@ -450,3 +450,11 @@ def test_the_edge_cells_count_each_side_once_per_observation(themed, make_sessio
     for cell in sides:
         assert len(cell["ids"]) == len(set(cell["ids"])) == cell["n"]
     assert set(itertools.chain.from_iterable(c["ids"] for c in sides)) <= {o.id for o in themed["made"]["food"]}
+
+
+def test_the_convenor_is_told_how_many_invitation_emails_went_out(themed, client_for):
+    """The emails go out after the commit; the flash that counts them must still reach the next page."""
+    org, other = themed["org"], themed["other_org"]
+    page = client_for("convenor").post(f"/network/{themed['partnership'].slug}/invite",
+                                       data={"first": org.id, "second": other.id}, follow_redirects=True)  # fmt: skip
+    assert "Invitation recorded and sent to 2 organisation admins" in page.get_data(as_text=True)

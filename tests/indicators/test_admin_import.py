@@ -26,7 +26,7 @@ def _upload(client, name: str, **fields):
 
 
 def _uploads(app) -> list[Path]:
-    root = Path(app.instance_path) / "indicator_uploads"
+    root = Path(app.config["COMMINTEL_INSTANCE_DIR"]) / "indicator_uploads"
     return [p for p in root.glob("*") if p.is_dir()] if root.exists() else []
 
 

@@ -89,6 +89,38 @@ def test_names_are_phrases_without_repeats_placeholders_or_private_words(texts, 
         assert saved_themes.label_allowed(theme.label, allowed)
 
 
+def test_names_parsed_ahead_in_a_thread_are_the_names_parsed_in_turn(texts, vectors):
+    """The fit parses each theme's typical texts in a background thread while BERTopic labels (naming.Parses
+    .prefetch): the names and descriptions must be exactly those of parsing in turn, and a failure in the thread must
+    surface in the fit, not vanish."""
+    result = fitting.fit_themes(list(texts), vectors, fit_params.ThemeParams())
+    themes = [fit_params.ThemeResult(topic=t.topic, label="", terms=t.terms, size=t.size, representative=[],
+                                 centroid=t.centroid) for t in result.themes]  # fmt: skip
+    vocabulary = theme_vocabulary.shared_vocabulary(list(texts), None, result.params)
+    word_texts = [theme_vocabulary.without_placeholders(t) for t in texts]
+    encoder = fitting.emb.load_model()  # what fit_themes uses without an embedding_model
+    args = (word_texts, np.asarray(result.topics), np.asarray(result.similarity), vocabulary, encoder)
+    naming.name_themes(themes, *args, params=result.params)  # in turn, a fresh parse of everything
+    assert [(t.label, t.description) for t in themes] == [(t.label, t.description) for t in result.themes]
+
+    class FailsOnce:  # the pipeline fails in the thread, then works: only the thread's error can fail the call
+        def __init__(self, nlp):
+            self.nlp, self.failed = nlp, False
+
+        def pipe(self, *args, **kwargs):
+            if not self.failed:
+                self.failed = True
+                raise RuntimeError("the parse failed")
+            return self.nlp.pipe(*args, **kwargs)
+
+    parses = naming.Parses(naming.load_names_pipeline())
+    parses.nlp = FailsOnce(parses.nlp)
+    parses.prefetch(["A text."])
+    with pytest.raises(RuntimeError, match="the parse failed"):
+        parses(["A text."])
+    assert [t.text for t in parses(["A text."])[0]] == ["A", "text", "."]
+
+
 def _move_and_split(world):
     partnership = world["partnership"]
     convenor = world["users"]["convenor"]
