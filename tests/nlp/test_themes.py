@@ -81,7 +81,7 @@ def test_tf_power_sharpens_the_in_theme_frequencies_before_the_idf():
     from scipy.sparse import csr_matrix
 
     counts = csr_matrix(np.array([[6.0, 3.0, 1.0], [1.0, 1.0, 8.0]]))
-    plain = fitting.ctfidf_model(fit_params.ThemeParams()).fit(counts)
+    plain = fitting.ctfidf_model(fit_params.ThemeParams(tf_power=1.0)).fit(counts)
     squared = fitting.ctfidf_model(fit_params.ThemeParams(tf_power=2.0)).fit(counts)
     idf = plain._idf_diag.diagonal()
     tf = counts.toarray() / counts.toarray().sum(axis=1, keepdims=True)
