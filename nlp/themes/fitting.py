@@ -33,8 +33,8 @@ Choices, each measured in ``benchmarks/themes.py`` against BERTopic's default co
 - **Outlier rule** (documented, applied in :func:`~nlp.themes.similarity.reduce_outliers`): an HDBSCAN outlier joins
   its nearest theme only when the cosine similarity of its embedding to that theme's centroid is at least
   ``outlier_similarity`` (0.5 by default - about the similarity of two paraphrases with MiniLM) *and* that theme is
-  clearly nearer than the runner-up (margin ``outlier_margin``). Everything else stays unthemed (-1): short or
-  ambiguous comments ("ok", "no comment") are not forced into a theme. New observations between refits are assigned
+  nearer than the runner-up by ``outlier_margin`` (0 by default: the nearest theme; 0.02 before issue 16's tuning).
+  Everything else stays unthemed (-1): short comments unlike every theme ("ok", "no comment") are not forced in. New observations between refits are assigned
   by the same rule (:func:`~nlp.themes.similarity.assign`), so a refit and a transform agree.
 
 One module of about 520 lines: :func:`fit_themes`, the sub-models it builds and the corrections and guidance it
@@ -64,7 +64,7 @@ from nlp.themes.params import (
     library_versions,
 )
 from nlp.themes.quality import npmi_coherence, top_words, topic_diversity
-from nlp.themes.similarity import centroids_of, embed, normalise, reduce_outliers
+from nlp.themes.similarity import centroids_of, embed, merge_similar_topics, normalise, reduce_outliers
 from nlp.themes.vocabulary import shared_vocabulary, vectorizer, without_placeholders
 
 log = logging.getLogger(__name__)
@@ -387,6 +387,10 @@ def fit_themes(
     except (ValueError, TypeError) as exc:  # UMAP/HDBSCAN on degenerate input (all texts identical, ...)
         raise ThemeFitError(f"Themes could not be fitted on this corpus ({exc}).") from exc
     raw_topics = np.asarray(raw_topics)
+    fitted_topics = raw_topics
+    if params.merge_similarity > 0:
+        say("merging similar themes")
+        raw_topics = merge_similar_topics(embeddings, raw_topics, params.merge_similarity)
     n_topics = int(raw_topics.max()) + 1 if raw_topics.size else 0
     if n_topics < 2:
         raise ThemeFitError(
@@ -413,7 +417,7 @@ def fit_themes(
         parses.prefetch(naming.typical_texts(range(n_topics), word_texts, topics, similarity, params.name_texts)[0])
     say("labelling")
     rep = representation_model(params, document_vectors=dict(zip(word_texts, embeddings, strict=True)))
-    if rep is not None or not np.array_equal(topics, raw_topics):
+    if rep is not None or not np.array_equal(topics, fitted_topics):
         # BERTopic warns that custom topic lists break later topic reduction; we never reduce afterwards.
         bertopic_log = logging.getLogger("BERTopic")
         level = bertopic_log.level

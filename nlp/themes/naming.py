@@ -21,8 +21,10 @@ log = logging.getLogger(__name__)
 
 # Names a person would write --------------------------------------------------------------------------------------
 
-# Words never worth naming a theme by (beyond spaCy's stop words): redaction's placeholder shapes and filler.
-_NAME_STOP = frozenset({"name", "lot", "lots", "thing", "things", "bit", "nothing", "everything", "anything"})
+# Words never worth naming a theme by (beyond spaCy's stop words): redaction's placeholder shapes, filler, and the
+# marks transcribers and other redactors leave in texts ("[unreadable]", "[redacted]" in the NHS comments).
+_NAME_STOP = frozenset({"name", "lot", "lots", "thing", "things", "bit", "nothing", "everything", "anything",
+                        "unreadable", "illegible", "redacted", "inaudible"})  # fmt: skip
 _NAME_WORD = re.compile(r"^[a-z][a-z0-9]*$")
 _MASK = re.compile(r"^x{2,}$")  # "Xxxx": how some sources (the NHS comments) mask names
 
@@ -245,7 +247,10 @@ def name_themes(
     if not phrases:
         return
     vectors = dict(zip(phrases, normalise(np.asarray(embed(embedding_model, phrases), dtype=np.float32)), strict=True))
-    for t in themes:
+    # Larger themes choose first; a theme whose best name another has taken takes its best one still free, so two
+    # themes never share a name while either has another candidate (four themes all "Ambulance staff" say nothing).
+    taken = {_name_key(t.label) for t in themes if not candidates[t.topic]}
+    for t in sorted(themes, key=lambda t: (-t.size, t.topic)):
         scored = []
         centroid = normalise(t.centroid[None, :])[0]
         for phrase, support in candidates[t.topic].items():
@@ -257,15 +262,14 @@ def name_themes(
             continue
         scored.sort(key=lambda x: (-x[0], x[1]))
         log.debug("theme %s name candidates: %s", t.topic, scored[:8])
-        name = scored[0][1]
-        rest = [x for x in scored[1:] if not _stems(x[1]) & _stems(name)]
-        # A single word says little ("Parents"); with a close runner-up it becomes "Parents and children".
-        if " " not in name and rest and " " not in rest[0][1] and rest[0][0] >= 0.75 * scored[0][0]:
-            name = f"{name} and {rest[0][1]}"
+        name, best = _free_name(scored, taken)
+        taken.add(_name_key(name))
         t.label = name[:1].upper() + name[1:]
         used = _stems(name)
         also = []
-        for _score, phrase in scored[1:]:
+        for _score, phrase in scored:
+            if phrase == best:
+                continue
             if used & _stems(phrase):
                 continue
             also.append(phrase)
@@ -273,6 +277,28 @@ def name_themes(
             if len(also) == 3:
                 break
         t.description = describe(name, also)
+
+
+def _name_key(name: str) -> frozenset[str]:
+    """What makes two names the same: their words, plural "s" off, in any order ("Nurses and staff" is "Staff and
+    nurse")."""
+    return frozenset(_stems(name.lower()))
+
+
+def _free_name(scored: list[tuple[float, str]], taken: set[frozenset[str]]) -> tuple[str, str]:
+    """(the name, the candidate it starts from): the best-scored candidate, as "A and B" when it is a single word
+    with a close single-word runner-up (a bare "Parents" says little), whose name no larger theme has taken; the
+    best overall when every one is taken."""
+    names = []
+    for score, phrase in scored:
+        rest = [x for x in scored if x[1] != phrase and not _stems(x[1]) & _stems(phrase)]
+        name = phrase
+        if " " not in phrase and rest and " " not in rest[0][1] and rest[0][0] >= 0.75 * score:
+            name = f"{phrase} and {rest[0][1]}"
+        if _name_key(name) not in taken:
+            return name, phrase
+        names.append((name, phrase))
+    return names[0]
 
 
 # Nouns too vague to be a theme's whole name (they may still be part of one: "waiting time").

@@ -68,3 +68,25 @@ def embed(embedding_model, texts: list[str]) -> np.ndarray:
     if isinstance(embedding_model, embeddings.Encoder):
         embedding_model = embedding_model.for_short_texts()
     return embeddings.encode(texts, model=embedding_model)  # by its module: tests memoise encode there
+
+
+def merge_similar_topics(embeddings: np.ndarray, topics: Sequence[int] | np.ndarray, floor: float) -> np.ndarray:
+    """Topics whose centroids are at least ``floor`` similar (cosine) merged: average-linkage agglomeration of the
+    centroids cut at distance ``1 - floor``, so a merged group's centroids are on average that similar to one
+    another (a chain of pairwise-similar themes does not swallow a distinct one). Outliers (-1) stay outliers;
+    merged topics are numbered 0..n-1 in the order of their lowest original number."""
+    labels = np.asarray(topics).copy()
+    n = int(labels.max()) + 1 if (labels >= 0).any() else 0
+    if n < 2 or floor <= 0:
+        return labels
+    from scipy.cluster.hierarchy import fcluster, linkage  # noqa: PLC0415 - scipy is loaded with hdbscan anyway
+
+    present = np.array([t for t in range(n) if np.any(labels == t)])
+    centroids = centroids_of(embeddings, labels, n)[present]
+    groups = fcluster(linkage(centroids, method="average", metric="cosine"), t=1.0 - floor, criterion="distance")
+    first: dict[int, int] = {}
+    for g in groups:
+        first.setdefault(int(g), len(first))
+    mapping = np.full(n, NO_THEME)
+    mapping[present] = [first[int(g)] for g in groups]
+    return np.where(labels >= 0, mapping[np.clip(labels, 0, None)], NO_THEME)

@@ -47,7 +47,36 @@ def test_name_words_rule():
     assert not naming.name_words_ok(["times", "times"], allowed)  # a repeated word
     assert not naming.name_words_ok(["xxxx", "ambulance"], allowed)  # a mask
     assert not naming.name_words_ok(["name"], allowed)  # a placeholder's word
+    assert not naming.name_words_ok(["redacted"], allowed | {"redacted"})  # another redactor's mark
+    assert not naming.name_words_ok(["unreadable", "ambulance"], allowed | {"unreadable"})  # a transcriber's
     assert not naming.name_words_ok(["ambulance", "crew"], allowed)  # "crew" fails the privacy rule
+
+
+def test_a_theme_whose_best_name_is_taken_takes_its_best_free_one():
+    scored = [(0.9, "staff"), (0.8, "nurses"), (0.5, "ward staff")]
+    assert naming._free_name(scored, set()) == ("staff and nurses", "staff")
+    # "Nurses and staff" is "Staff and nurses" (words in any order, plurals as one): the next candidate is free.
+    assert naming._free_name(scored, {naming._name_key("Staff and nurses")}) == ("ward staff", "ward staff")
+    assert naming._free_name(scored, {naming._name_key(n) for n in ("staff and nurse", "ward staffs")}) == (
+        "staff and nurses", "staff")  # every one taken: the best  # fmt: skip
+
+
+def test_two_themes_about_the_same_thing_get_different_names():
+    """Larger themes name themselves first; the next takes its best name still free (not four "Ambulance staff")."""
+    kind = ["The ambulance staff were kind to my mum.", "Kind ambulance staff and a quick ambulance crew."] * 4
+    late = ["The ambulance staff came late to the house.", "Late ambulance staff, the paramedics were late."] * 3
+    texts = [theme_vocabulary.without_placeholders(t) for t in kind + late]
+    topics = np.array([0] * len(kind) + [1] * len(late))
+    encoder = fitting.emb.load_model()
+    centroid = np.asarray(fitting.emb.encode(["ambulance staff"], model=encoder))[0]
+    themes = [fit_params.ThemeResult(topic=t, label="", terms=["ambulance staff", "ambulance"], size=int(n),
+                                     representative=[], centroid=centroid)
+              for t, n in ((0, len(kind)), (1, len(late)))]  # fmt: skip
+    vocabulary = ["ambulance", "staff", "ambulance staff", "crew", "ambulance crew", "paramedics", "house", "mum"]
+    naming.name_themes(themes, texts, topics, np.ones(len(texts)), vocabulary, encoder)
+    assert themes[0].label == "Ambulance staff"  # the larger theme keeps its best name
+    assert themes[1].label not in ("", "Ambulance staff")
+    assert naming._name_key(themes[1].label) != naming._name_key(themes[0].label)
 
 
 def test_corrections_are_applied_and_map_to_the_theme_they_name():

@@ -81,12 +81,48 @@ def test_tf_power_sharpens_the_in_theme_frequencies_before_the_idf():
     from scipy.sparse import csr_matrix
 
     counts = csr_matrix(np.array([[6.0, 3.0, 1.0], [1.0, 1.0, 8.0]]))
-    plain = fitting.ctfidf_model(fit_params.ThemeParams()).fit(counts)
+    plain = fitting.ctfidf_model(fit_params.ThemeParams(tf_power=1.0)).fit(counts)
     squared = fitting.ctfidf_model(fit_params.ThemeParams(tf_power=2.0)).fit(counts)
     idf = plain._idf_diag.diagonal()
     tf = counts.toarray() / counts.toarray().sum(axis=1, keepdims=True)
     assert np.allclose(plain.transform(counts).toarray(), tf * idf)
     assert np.allclose(squared.transform(counts).toarray(), tf**2 * idf)
+
+
+def test_themes_with_near_identical_centroids_merge_and_distinct_ones_do_not():
+    rng = np.random.default_rng(7)
+    bases = similarity.normalise(rng.normal(size=(3, 64)))  # random directions: cosine near 0 with one another
+    near = similarity.normalise(bases[0] + 0.08 * rng.normal(size=64))  # cosine about 0.8-0.9 with bases[0]
+    centres = np.vstack([bases[0], bases[1], near, bases[2]])
+    topics = np.repeat([0, 1, 2, 3, -1], 20)
+    docs = np.vstack([centres[t] + 0.05 * rng.normal(size=(20, 64)) for t in range(4)] + [rng.normal(size=(20, 64))])
+    centroids = similarity.centroids_of(docs, topics, 4)
+    cos = float(centroids[0] @ centroids[2])
+    assert 0.7 < cos < 0.95
+    merged = similarity.merge_similar_topics(docs, topics, floor=cos - 0.05)
+    # 0 and 2 become one theme; 1 and 3 stay apart; outliers stay outliers; numbering has no gaps.
+    assert merged.tolist() == np.repeat([0, 1, 0, 2, -1], 20).tolist()
+    assert similarity.merge_similar_topics(docs, topics, floor=cos + 0.05).tolist() == topics.tolist()
+    assert similarity.merge_similar_topics(docs, topics, floor=0.0).tolist() == topics.tolist()  # off
+
+
+@pytest.mark.slow
+def test_a_merged_fit_recomputes_words_and_keeps_corrections(texts, vectors):
+    fast = fit_params.ThemeParams(representation="ctfidf")
+    plain = fitting.fit_themes(texts, vectors, fast)
+    merging = fit_params.ThemeParams(representation="ctfidf", merge_similarity=0.6)
+    assert fit_params.ThemeParams.from_json(merging.to_json()) == merging
+    fixed = np.full(len(texts), -1)
+    fixed[[3, 17, 40]] = 0  # a person put three texts in one theme
+    merged = fitting.fit_themes(texts, vectors, merging, fixed=fixed.tolist())
+    assert 2 <= len(merged.themes) < len(plain.themes)
+    centroids = merged.centroids
+    for theme in merged.themes:  # each theme's words are c-TF-IDF over all its (merged) texts
+        assert theme.terms == [w for w, _ in merged.model.get_topic(theme.topic)][: len(theme.terms)]
+        assert theme.size == merged.model.get_topic_freq(theme.topic)
+        assert np.allclose(theme.centroid, centroids[theme.topic])
+    group = merged.group_topics[0]
+    assert all(merged.topics[i] == group for i in (3, 17, 40))
 
 
 @pytest.mark.slow
