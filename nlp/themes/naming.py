@@ -262,7 +262,11 @@ def name_themes(
             continue
         scored.sort(key=lambda x: (-x[0], x[1]))
         log.debug("theme %s name candidates: %s", t.topic, scored[:8])
-        name, best = _free_name(scored, taken)
+        # Single words the theme's terms hold and its texts use as nouns: to tell it apart when every candidate's
+        # name is taken ("Meals" twice -> "Meals and appointments").
+        extras = [w for term in t.terms for w in term.lower().split() if w in nouns.get(t.topic, ())
+                  and name_words_ok([w], allowed)]  # fmt: skip
+        name, best = _free_name(scored, taken, extras)
         taken.add(_name_key(name))
         t.label = name[:1].upper() + name[1:]
         used = _stems(name)
@@ -285,10 +289,13 @@ def _name_key(name: str) -> frozenset[str]:
     return frozenset(_stems(name.lower()))
 
 
-def _free_name(scored: list[tuple[float, str]], taken: set[frozenset[str]]) -> tuple[str, str]:
+def _free_name(
+    scored: list[tuple[float, str]], taken: set[frozenset[str]], extras: Sequence[str] = ()
+) -> tuple[str, str]:
     """(the name, the candidate it starts from): the best-scored candidate, as "A and B" when it is a single word
-    with a close single-word runner-up (a bare "Parents" says little), whose name no larger theme has taken; the
-    best overall when every one is taken."""
+    with a close single-word runner-up (a bare "Parents" says little), whose name no larger theme has taken. When
+    every one is taken: the best with the first of ``extras`` (the theme's own noun terms) that makes it free, else
+    the best as it is."""
     names = []
     for score, phrase in scored:
         rest = [x for x in scored if x[1] != phrase and not _stems(x[1]) & _stems(phrase)]
@@ -298,7 +305,11 @@ def _free_name(scored: list[tuple[float, str]], taken: set[frozenset[str]]) -> t
         if _name_key(name) not in taken:
             return name, phrase
         names.append((name, phrase))
-    return names[0]
+    best, phrase = names[0]
+    for extra in extras:
+        if not _stems(extra) & _stems(best) and _name_key(longer := f"{best} and {extra}") not in taken:
+            return longer, phrase
+    return best, phrase
 
 
 # Nouns too vague to be a theme's whole name (they may still be part of one: "waiting time").

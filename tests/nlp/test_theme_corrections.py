@@ -57,8 +57,12 @@ def test_a_theme_whose_best_name_is_taken_takes_its_best_free_one():
     assert naming._free_name(scored, set()) == ("staff and nurses", "staff")
     # "Nurses and staff" is "Staff and nurses" (words in any order, plurals as one): the next candidate is free.
     assert naming._free_name(scored, {naming._name_key("Staff and nurses")}) == ("ward staff", "ward staff")
-    assert naming._free_name(scored, {naming._name_key(n) for n in ("staff and nurse", "ward staffs")}) == (
-        "staff and nurses", "staff")  # every one taken: the best  # fmt: skip
+    every = {naming._name_key(n) for n in ("staff and nurse", "ward staffs")}
+    assert naming._free_name(scored, every) == ("staff and nurses", "staff")  # every one taken: the best
+    # ... unless one of the theme's own nouns tells it apart.
+    assert naming._free_name(scored, every, ["nurses", "rota"]) == ("staff and nurses and rota", "staff")
+    assert naming._free_name([(0.9, "meals")], {naming._name_key("Meals")}, ["work", "appointments"]) == (
+        "meals and work", "meals")  # fmt: skip
 
 
 def test_two_themes_about_the_same_thing_get_different_names():
