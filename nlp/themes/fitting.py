@@ -34,8 +34,9 @@ Choices, each measured in ``benchmarks/themes.py`` against BERTopic's default co
   its nearest theme only when the cosine similarity of its embedding to that theme's centroid is at least
   ``outlier_similarity`` (0.5 by default - about the similarity of two paraphrases with MiniLM) *and* that theme is
   nearer than the runner-up by ``outlier_margin`` (0 by default: the nearest theme; 0.02 before issue 16's tuning).
-  Everything else stays unthemed (-1): short comments unlike every theme ("ok", "no comment") are not forced in. New observations between refits are assigned
-  by the same rule (:func:`~nlp.themes.similarity.assign`), so a refit and a transform agree.
+  Everything else stays unthemed (-1): short comments unlike every theme ("ok", "no comment") are not forced in.
+  New observations between refits are assigned by the same rule (:func:`~nlp.themes.similarity.assign`), so a
+  refit and a transform agree.
 
 One module of about 520 lines: :func:`fit_themes`, the sub-models it builds and the corrections and guidance it
 applies to them are one job (each helper here serves only the fit).
