@@ -20,7 +20,6 @@ like a browser opening a hostile page:
 from __future__ import annotations
 
 import ctypes
-import functools
 import logging
 import mimetypes
 import re
@@ -171,8 +170,7 @@ def _thread_deadline(seconds: float) -> Iterator[None]:
                 return
 
     timer = threading.Thread(target=interrupt, name="pdf-deadline", daemon=True)
-    previous_hook = sys.unraisablehook
-    sys.unraisablehook = functools.partial(_drop_timeouts, previous_hook)
+    _drop_timeouts_from_unraisable()
     timer.start()
     try:
         yield
@@ -181,7 +179,6 @@ def _thread_deadline(seconds: float) -> Iterator[None]:
             done.set()
             # An interruption raised just as the render stopped must not surface later in this thread: clear it.
             ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(target), None)
-        sys.unraisablehook = previous_hook
 
 
 @contextmanager
@@ -195,25 +192,38 @@ def _deadline(seconds: float) -> Iterator[None]:
         raise _Timeout
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
-    previous_hook = sys.unraisablehook
     # The alarm repeats every 0.05 s after the limit: a _Timeout that lands while Python runs a weakref callback or a
     # __del__ is dropped by Python (seen in CI: raised inside WeakKeyDictionary's callback, the render ran on to the
     # end). The repeat interrupts the render at its next ordinary instruction; the dropped ones are ours and are
     # not reported as unraisable errors.
-    sys.unraisablehook = functools.partial(_drop_timeouts, previous_hook)
+    _drop_timeouts_from_unraisable()
     signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-        sys.unraisablehook = previous_hook
 
 
-def _drop_timeouts(previous_hook, unraisable) -> None:
-    if isinstance(unraisable.exc_value, _Timeout):
-        return
-    previous_hook(unraisable)
+class _DropTimeouts:
+    """An unraisable hook that drops this module's :class:`_Timeout` (an interruption Python dropped in a finaliser:
+    ours, and the repeat above interrupts the render anyway) and passes everything else to the hook it wraps."""
+
+    def __init__(self, previous) -> None:
+        self.previous = previous
+
+    def __call__(self, unraisable) -> None:
+        if not isinstance(unraisable.exc_value, _Timeout):
+            self.previous(unraisable)
+
+
+def _drop_timeouts_from_unraisable() -> None:
+    """Wrap ``sys.unraisablehook`` in :class:`_DropTimeouts` unless it is already. Installed for good, not swapped
+    per render: renders in several threads restoring each other's hooks out of order could leave one render's
+    dropped interruption reported, or the hooks chained (a _Timeout is never anything but ours, so dropping it
+    after the render is harmless too)."""
+    if not isinstance(sys.unraisablehook, _DropTimeouts):
+        sys.unraisablehook = _DropTimeouts(sys.unraisablehook)
 
 
 def html_to_pdf(html: str, generated: Mapping[str, bytes] | None = None, limits: Limits | None = None) -> RenderResult:

@@ -169,6 +169,27 @@ def _busy(seconds: float) -> None:
         pass
 
 
+def test_renders_ending_out_of_order_still_drop_their_timeouts_and_nothing_else(monkeypatch):
+    """Two renders in two threads: the first to start ends first. The second's interruption, dropped by Python in a
+    finaliser after that, must still be dropped (not reported), and any other unraisable error still reported."""
+    import sys
+    from types import SimpleNamespace
+
+    reported = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
+    first, second = pdf._thread_deadline(60), pdf._thread_deadline(60)
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    try:
+        sys.unraisablehook(SimpleNamespace(exc_value=pdf._Timeout()))
+        other = SimpleNamespace(exc_value=RuntimeError("a finaliser failed"))
+        sys.unraisablehook(other)
+    finally:
+        second.__exit__(None, None, None)
+    assert reported == [other]
+
+
 def test_a_deadline_dropped_inside_a_finaliser_fires_again():
     """CI once saw the alarm land inside a weakref callback: Python printed "Exception ignored", dropped the timeout
     and the render ran on to the end. The deadline must fire again, and the dropped timeout is not an error."""
