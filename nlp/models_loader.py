@@ -42,13 +42,9 @@ def require_spacy_model(name: str) -> None:
         )
 
 
+@cache
 def numpy_blas_ops():
     """thinc's CPU ops with ``gemm`` by numpy's BLAS (see the module's docstring); one instance per process."""
-    return _numpy_blas_ops_class()()
-
-
-@cache
-def _numpy_blas_ops_class():
     from thinc.backends.numpy_ops import NumpyOps  # noqa: PLC0415 - loaded with spaCy
     from thinc.backends.ops import Ops  # noqa: PLC0415
 
@@ -58,20 +54,18 @@ def _numpy_blas_ops_class():
         def gemm(self, x, y, *, out=None, trans1=False, trans2=False):
             return Ops.gemm(self, x, y, out=out, trans1=trans1, trans2=trans2)  # numpy.dot
 
-    return NumpyBlasOps
+    return NumpyBlasOps()
 
 
 def use_numpy_blas(nlp) -> None:
     """Give every layer of ``nlp``'s components that runs on thinc's NumPy ops the numpy-BLAS ``gemm``."""
-    ops = None
+    from thinc.backends.numpy_ops import NumpyOps  # noqa: PLC0415 - loaded with spaCy
+
     for _name, component in nlp.pipeline:
         model = getattr(component, "model", None)
-        if model is None or not hasattr(model, "walk"):
-            continue
-        for node in model.walk():
-            if type(node.ops).__name__ == "NumpyOps":
-                ops = ops or numpy_blas_ops()
-                node.ops = ops
+        for node in model.walk() if hasattr(model, "walk") else ():
+            if type(node.ops) is NumpyOps:
+                node.ops = numpy_blas_ops()
 
 
 @cache

@@ -264,7 +264,7 @@ def name_themes(
         log.debug("theme %s name candidates: %s", t.topic, scored[:8])
         # Single words the theme's terms hold and its texts use as nouns: to tell it apart when every candidate's
         # name is taken ("Meals" twice -> "Meals and appointments").
-        extras = [w for term in t.terms for w in term.lower().split() if w in nouns.get(t.topic, ())
+        extras = [w for term in t.terms for w in term.lower().split() if w in nouns[t.topic]
                   and name_words_ok([w], allowed)]  # fmt: skip
         name, best = _free_name(scored, taken, extras)
         taken.add(_name_key(name))

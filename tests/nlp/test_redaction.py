@@ -172,21 +172,23 @@ def _layers(nlp) -> list:
     return [node for _, pipe in nlp.pipeline if getattr(pipe, "model", None) is not None for node in pipe.model.walk()]
 
 
-def test_forked_redaction_workers_use_one_blas_thread():
-    import multiprocessing
+def test_forked_redaction_workers_use_one_blas_thread(monkeypatch):
+    # Through redact_many's own pool: each chunk reports the BLAS threads of the worker that got it.
+    from nlp.redaction import redactor as redactor_module
 
-    from nlp.redaction.redactor import _start_forked_worker
-
-    with multiprocessing.get_context("fork").Pool(1, _start_forked_worker) as pool:
-        threads = pool.apply(_blas_threads)
-    assert threads
+    monkeypatch.setattr(redactor_module, "_redact_chunk", _blas_threads_per_text)
+    texts = [f"Observation {i} from Easton." for i in range(120)]
+    threads = list(redactor().redact_many(texts, batch_size=20, n_process=2))
+    assert len(threads) == len(texts)
     assert set(threads) == {1}
 
 
-def _blas_threads() -> list[int]:
+def _blas_threads_per_text(texts: list[str]) -> list[int]:
     from threadpoolctl import threadpool_info
 
-    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+    counts = {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+    assert len(counts) == 1, counts
+    return [counts.pop()] * len(texts)
 
 
 def test_placeholders_are_exactly_the_issue_lists():
