@@ -117,8 +117,7 @@ def test_themes_with_near_identical_centroids_merge_and_distinct_ones_do_not():
 
 @pytest.mark.slow
 def test_a_merged_fit_recomputes_words_and_keeps_corrections(texts, vectors):
-    fast = fit_params.ThemeParams(representation="ctfidf")
-    plain = fitting.fit_themes(texts, vectors, fast)
+    plain = fitting.fit_themes(texts, vectors, fit_params.ThemeParams(representation="ctfidf", merge_similarity=0.0))
     merging = fit_params.ThemeParams(representation="ctfidf", merge_similarity=0.6)
     assert fit_params.ThemeParams.from_json(merging.to_json()) == merging
     fixed = np.full(len(texts), -1)
