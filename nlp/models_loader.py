@@ -61,9 +61,11 @@ def use_numpy_blas(nlp) -> None:
     """Give every layer of ``nlp``'s components that runs on thinc's NumPy ops the numpy-BLAS ``gemm``."""
     from thinc.backends.numpy_ops import NumpyOps  # noqa: PLC0415 - loaded with spaCy
 
-    for _name, component in nlp.pipeline:
-        model = getattr(component, "model", None)
-        for node in model.walk() if hasattr(model, "walk") else ():
+    models = [getattr(component, "model", None) for _name, component in nlp.pipeline]
+    for model in models:
+        if model is None or not hasattr(model, "walk"):
+            continue
+        for node in model.walk():
             if type(node.ops) is NumpyOps:
                 node.ops = numpy_blas_ops()
 
