@@ -27,7 +27,20 @@ TINY = {
     # One encoder and no torch comparison: the suite must stay quick; the encoders are compared in tests/nlp.
     "themes.py": ["--corpus", "bbc", "--limit", "120", "--encoder", "onnx-int8"],
     "theme_names_check.py": ["--corpus", "bbc", "--limit", "150"],
-    "themes_sweep.py": ["--corpus", "bbc", "--limit", "200", "--seeds", "1", "--cand", "small:max_min_cluster_size=10"],
+    "themes_sweep.py": [
+        *(
+            "--corpus",
+            "bbc",
+            "--limit",
+            "400",
+            "--seeds",
+            "1",
+            "--subsets",
+            "1",
+            "--cand",
+            "small:max_min_cluster_size=10",
+        ),
+    ],
     "encoder_nmi.py": ["--corpus", "bbc", "--limit", "120", "--seeds", "2"],
     "nlp_throughput.py": ["--n", "120", "--processes", "1", "--seeds", "2"],
     "assign_latency.py": ["--observations", "1"],
