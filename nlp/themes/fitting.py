@@ -66,7 +66,14 @@ from nlp.themes.params import (
     library_versions,
 )
 from nlp.themes.quality import npmi_coherence, top_words, topic_diversity
-from nlp.themes.similarity import centroids_of, embed, merge_similar_topics, normalise, reduce_outliers
+from nlp.themes.similarity import (
+    centroids_of,
+    embed,
+    merge_similar_topics,
+    normalise,
+    reduce_outliers,
+    short_topics,
+)
 from nlp.themes.vocabulary import shared_vocabulary, vectorizer, without_placeholders
 
 log = logging.getLogger(__name__)
@@ -399,6 +406,9 @@ def fit_themes(
     if params.merge_similarity > 0:
         say("merging similar themes")
         raw_topics = merge_similar_topics(embeddings, raw_topics, params.merge_similarity)
+    if params.short_text_words > 0:
+        short = short_topics(raw_topics, texts, params.short_text_words)
+        raw_topics = merge_similar_topics(embeddings, raw_topics, params.short_merge_similarity, among=short)
     n_topics = int(raw_topics.max()) + 1 if raw_topics.size else 0
     if n_topics < 2:
         raise ThemeFitError(

@@ -55,6 +55,11 @@ class ThemeParams:
     # fit, before the outlier rule (average-linkage agglomeration of the centroids, see merge_similar_topics); the
     # merged theme's words are c-TF-IDF over all its texts. 0: no merging.
     merge_similarity: float = 0.7
+    # Themes of one-line answers (median text of at most short_text_words words; 0: off) merged among themselves at
+    # this lower floor after that: "Excellent", "Very good service" and "Brilliant staff" differ in wording more
+    # than in substance, and each is a theme of its own at the small minimum size.
+    short_text_words: int = 0
+    short_merge_similarity: float = 0.5
     min_df: int = 1
     ngram_range: tuple[int, int] = (1, 2)
     representation: str = "keybert"  # "keybert" or "ctfidf"

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from nlp import embeddings
-from nlp.themes.params import NO_THEME, ThemeParams
+from nlp.themes.params import NO_THEME, TOKEN, ThemeParams
 
 
 def normalise(x: np.ndarray) -> np.ndarray:
@@ -70,23 +70,35 @@ def embed(embedding_model, texts: list[str]) -> np.ndarray:
     return embeddings.encode(texts, model=embedding_model)  # by its module: tests memoise encode there
 
 
-def merge_similar_topics(embeddings: np.ndarray, topics: Sequence[int] | np.ndarray, floor: float) -> np.ndarray:
+def merge_similar_topics(
+    embeddings: np.ndarray, topics: Sequence[int] | np.ndarray, floor: float, among: Sequence[int] | None = None
+) -> np.ndarray:
     """Topics whose centroids are at least ``floor`` similar (cosine) merged: average-linkage agglomeration of the
     centroids cut at distance ``1 - floor``, so a merged group's centroids are on average that similar to one
-    another (a chain of pairwise-similar themes does not swallow a distinct one). Outliers (-1) stay outliers;
-    merged topics are numbered 0..n-1 in the order of their lowest original number."""
+    another (a chain of pairwise-similar themes does not swallow a distinct one). With ``among`` only those topics
+    take part (the others stay as they are). Outliers (-1) stay outliers; merged topics are numbered 0..n-1 in the
+    order of their lowest original number."""
     labels = np.asarray(topics).copy()
     n = int(labels.max()) + 1 if (labels >= 0).any() else 0
-    if n < 2 or floor <= 0:
+    present = np.array([t for t in range(n) if np.any(labels == t)], dtype=int)
+    taking_part = present if among is None else np.array([t for t in present if t in set(among)], dtype=int)
+    if len(taking_part) < 2 or floor <= 0:
         return labels
     from scipy.cluster.hierarchy import fcluster, linkage  # noqa: PLC0415 - scipy is loaded with hdbscan anyway
 
-    present = np.array([t for t in range(n) if np.any(labels == t)])
-    centroids = centroids_of(embeddings, labels, n)[present]
+    centroids = centroids_of(embeddings, labels, n)[taking_part]
     groups = fcluster(linkage(centroids, method="average", metric="cosine"), t=1.0 - floor, criterion="distance")
-    first: dict[int, int] = {}
-    for g in groups:
-        first.setdefault(int(g), len(first))
+    group_of = dict(zip(taking_part.tolist(), (int(g) for g in groups), strict=True))
+    first: dict[tuple[str, int], int] = {}
     mapping = np.full(n, NO_THEME)
-    mapping[present] = [first[int(g)] for g in groups]
+    for t in present.tolist():
+        key = ("group", group_of[t]) if t in group_of else ("own", t)
+        mapping[t] = first.setdefault(key, len(first))
     return np.where(labels >= 0, mapping[np.clip(labels, 0, None)], NO_THEME)
+
+
+def short_topics(topics: Sequence[int] | np.ndarray, texts: Sequence[str], max_words: int) -> list[int]:
+    """Topics whose median text has at most ``max_words`` words (``\\w\\w+`` tokens): themes of one-line answers."""
+    labels = np.asarray(topics)
+    words = np.array([len(TOKEN.findall(t or "")) for t in texts])
+    return [int(t) for t in sorted(set(labels[labels >= 0].tolist())) if np.median(words[labels == t]) <= max_words]

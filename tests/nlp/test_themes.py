@@ -115,6 +115,33 @@ def test_themes_with_near_identical_centroids_merge_and_distinct_ones_do_not():
     assert similarity.merge_similar_topics(docs, topics, floor=0.0).tolist() == topics.tolist()  # off
 
 
+def test_themes_of_one_line_answers_merge_among_themselves_and_longer_themes_stay_apart():
+    rng = np.random.default_rng(11)
+    a, b = similarity.normalise(rng.normal(size=(2, 64)))
+    # Two pairs of themes, each pair about as similar (cosine ~0.6): 0 and 1 of one-line answers, 2 and 3 of
+    # longer comments; 4 of one-line answers in another direction entirely.
+    pair_a = [a, similarity.normalise(a + 1.3 * similarity.normalise(rng.normal(size=64)))]
+    pair_b = [b, similarity.normalise(b + 1.3 * similarity.normalise(rng.normal(size=64)))]
+    centres = np.vstack([*pair_a, *pair_b, similarity.normalise(rng.normal(size=64))])
+    topics = np.repeat([0, 1, 2, 3, 4, -1], 10)
+    docs = np.vstack([centres[t] + 0.03 * rng.normal(size=(10, 64)) for t in range(5)] + [rng.normal(size=(10, 64))])
+    short, long = "Very good service", "The ambulance took two hours to come and the crew could not find the house"
+    texts = [long if t in (2, 3) else short for t in topics.tolist()]
+    texts[0] = long  # one long text does not make a theme of one-line answers long: the median decides
+    centroids = similarity.centroids_of(docs, topics, 5)
+    cos_short, cos_long = float(centroids[0] @ centroids[1]), float(centroids[2] @ centroids[3])
+    assert 0.5 < cos_short < 0.7
+    assert 0.5 < cos_long < 0.7
+
+    assert similarity.short_topics(topics, texts, max_words=5) == [0, 1, 4]
+    merged = similarity.merge_similar_topics(docs, topics, floor=0.5, among=[0, 1, 4])
+    assert merged.tolist() == np.repeat([0, 0, 1, 2, 3, -1], 10).tolist()  # 2 and 3 as similar, but not short
+    # Without ``among`` every theme takes part: the longer pair merges too.
+    assert (
+        similarity.merge_similar_topics(docs, topics, floor=0.5).tolist() == np.repeat([0, 0, 1, 1, 2, -1], 10).tolist()
+    )
+
+
 @pytest.mark.slow
 def test_a_merged_fit_recomputes_words_and_keeps_corrections(texts, vectors):
     plain = fitting.fit_themes(texts, vectors, fit_params.ThemeParams(representation="ctfidf", merge_similarity=0.0))
