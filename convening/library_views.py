@@ -168,8 +168,14 @@ def home_panels(user) -> list[HomePanel]:
             values = {"overviews": overviews, "today": date.today()}
             panels.append(HomePanel("convening/_home_sessions.html", values, order=10))
             found = [(p, warnings.early_warnings(p)) for p in convened]
-            if any(w for _, w in found):
-                values = {"found": [(p, w) for p, w in found if w], "rule": warnings.RULE}
+            if convened:
+                # Shown when empty too: a first-time convenor learns what would raise one, or why none can be.
+                found_any = any(w for _, w in found)
+                values = {
+                    "found": [(p, w) for p, w in found if w],
+                    "rule": warnings.RULE,
+                    "possible": found_any or warnings.can_warn(),
+                }
                 panels.append(HomePanel("convening/_home_warnings.html", values, order=12))
     if Role.ORG_ADMIN in roles:
         pending = convening_queries.agreements_to_accept(user)

@@ -21,11 +21,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
+from sqlalchemy import func, select
+
 from indicators.figures import Figure, area_figures
 from indicators.maps import map_areas
-from indicators.models import Polarity
+from indicators.models import Indicator, IndicatorValue, Polarity
 from nlp.themes import queries as theme_queries
 from webapp.disclosure import Tally
+from webapp.extensions import db
 from webapp.hierarchy import parents_of
 from webapp.models import Area, AreaLevel, Partnership
 
@@ -97,6 +100,28 @@ def statistics_quiet(figures: list[Figure]) -> list[Judged] | None:
     if not judged or any(j.worse for j in judged):
         return None
     return judged
+
+
+def can_warn() -> bool:
+    """Whether any current ward or LSOA has an official indicator with a good direction and values for at least two
+    periods. Without one no area's statistics can be called quiet, so no warning can ever be raised (the demo's
+    ward figures are IoD2025, one release, and FixMyStreet reports, no direction): the home page says so rather
+    than staying silent. One grouped query, read only when no warning was found."""
+    stmt = (
+        select(IndicatorValue.indicator_id)
+        .join(Indicator, Indicator.id == IndicatorValue.indicator_id)
+        .join(Area, Area.id == IndicatorValue.area_id)
+        .where(
+            Indicator.polarity != Polarity.NEUTRAL,
+            Area.level.in_((AreaLevel.WARD, AreaLevel.LSOA)),
+            Area.current.is_(True),
+            IndicatorValue.value.is_not(None),
+        )
+        .group_by(IndicatorValue.indicator_id)
+        .having(func.count(func.distinct(IndicatorValue.period_key)) >= 2)
+        .limit(1)
+    )
+    return db.session.scalar(stmt) is not None
 
 
 def area_trends(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from indicators import warnings
 from indicators.figures import area_figures
@@ -118,8 +118,58 @@ def test_the_warning_goes_when_an_official_figure_gets_worse(themed, client_for,
         rates, dataset_title="Claimants", polarity=Polarity.HIGHER_IS_WORSE, unit="%", release_date=date(2025, 3, 1)
     )
     assert warnings.early_warnings(themed["partnership"]) == []
-    assert 'id="home-warnings-h"' not in client_for("convenor").get("/home").get_data(as_text=True)
+    panel = _warnings_panel(client_for("convenor").get("/home").get_data(as_text=True))
+    assert THEME not in panel
+    assert "None now: no need theme is rising in a ward whose official figures look quiet." in panel
     assert FLAG not in client_for("member").get(f"/areas/{CENTRAL_WARD}").get_data(as_text=True)
+
+
+def _warnings_panel(home: str) -> str:
+    assert 'id="home-warnings-h"' in home
+    return home.split('id="home-warnings-h"')[1].split("</section>")[0]
+
+
+def test_the_home_page_says_why_no_warning_can_be_raised_without_an_official_series(themed, client_for):
+    """Rising reports, but the only ward-level figures have one period (as the demo's IoD2025): nothing can say the
+    statistics are quiet. The convenor reads why there is no warning and what would make one possible."""
+    from indicators.models import Indicator, IndicatorValue
+
+    _observe(themed, "E01014540", LAST_MONTH, 16)
+    assert warnings.can_warn()
+    claimant = db.session.scalar(select(Indicator).where(Indicator.name == "Claimant rate"))
+    db.session.execute(
+        delete(IndicatorValue).where(IndicatorValue.indicator_id == claimant.id, IndicatorValue.period_key == "2019")
+    )
+    db.session.commit()
+    assert not warnings.can_warn()
+    assert warnings.early_warnings(themed["partnership"]) == []
+    panel = _warnings_panel(client_for("convenor").get("/home").get_data(as_text=True))
+    assert "None can be raised yet." in panel
+    assert "import a ward-level series" in panel
+    # Two periods again, but with no direction (as FixMyStreet reports): still nothing to judge by.
+    db.session.add(IndicatorValue(**{**_value_fields(claimant), "period_key": "2019", "value": 5.0}))
+    claimant.polarity = Polarity.NEUTRAL
+    db.session.commit()
+    assert not warnings.can_warn()
+    claimant.polarity = Polarity.HIGHER_IS_WORSE
+    db.session.commit()
+    assert warnings.can_warn()
+    assert THEME in _warnings_panel(client_for("convenor").get("/home").get_data(as_text=True))
+
+
+def _value_fields(indicator) -> dict:
+    """The fields of one of ``indicator``'s stored values at Central, to copy into another period."""
+    from indicators.models import IndicatorValue
+
+    row = db.session.scalar(
+        select(IndicatorValue)
+        .join(Area, Area.id == IndicatorValue.area_id)
+        .where(IndicatorValue.indicator_id == indicator.id, Area.code == CENTRAL_WARD)
+    )
+    return {
+        "indicator_id": row.indicator_id, "area_id": row.area_id, "period_kind": row.period_kind,
+        "period_start": date(2019, 1, 1), "period_end": date(2019, 12, 31),
+    }  # fmt: skip
 
 
 def test_rising_is_judged_in_the_area_not_across_the_partnership(themed, client_for):
