@@ -167,15 +167,14 @@ def home_panels(user) -> list[HomePanel]:
             overviews = [convening_queries.sessions_overview(p) for p in convened]
             values = {"overviews": overviews, "today": date.today()}
             panels.append(HomePanel("convening/_home_sessions.html", values, order=10))
-            found = [(p, warnings.early_warnings(p)) for p in convened]
             if convened:
-                # Shown when empty too: a first-time convenor learns what would raise one, or why none can be.
-                found_any = any(w for _, w in found)
-                values = {
-                    "found": [(p, w) for p, w in found if w],
-                    "rule": warnings.RULE,
-                    "possible": found_any or warnings.can_warn(),
-                }
+                # Each partnership's warnings; none said too: a first-time convenor learns what would raise one, or
+                # why none can be (can_warn, read only when none was found).
+                entries = []
+                for p in convened:
+                    found = warnings.early_warnings(p)
+                    entries.append((p, found, bool(found) or warnings.can_warn(p)))
+                values = {"entries": entries, "rule": warnings.RULE}
                 panels.append(HomePanel("convening/_home_warnings.html", values, order=12))
     if Role.ORG_ADMIN in roles:
         pending = convening_queries.agreements_to_accept(user)

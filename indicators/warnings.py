@@ -102,19 +102,21 @@ def statistics_quiet(figures: list[Figure]) -> list[Judged] | None:
     return judged
 
 
-def can_warn() -> bool:
-    """Whether any current ward or LSOA has an official indicator with a good direction and values for at least two
-    periods. Without one no area's statistics can be called quiet, so no warning can ever be raised (the demo's
-    ward figures are IoD2025, one release, and FixMyStreet reports, no direction): the home page says so rather
-    than staying silent. One grouped query, read only when no warning was found."""
+def can_warn(partnership: Partnership) -> bool:
+    """Whether any of the partnership's current wards, or the LSOAs inside them, has an official indicator with a good
+    direction and values for at least two periods. Without one no ward's statistics can be called quiet, so no
+    warning can ever be raised there (the demo's ward figures are IoD2025, one release, and FixMyStreet reports, no
+    direction): the home page says so rather than staying silent. A series for another partnership's wards does not
+    count. Three queries (its wards, their LSOAs, the grouped values), read only when no warning was found."""
+    area_ids = [a.id for level in (AreaLevel.WARD, AreaLevel.LSOA) for a in map_areas(partnership, level)]
+    if not area_ids:
+        return False
     stmt = (
         select(IndicatorValue.indicator_id)
         .join(Indicator, Indicator.id == IndicatorValue.indicator_id)
-        .join(Area, Area.id == IndicatorValue.area_id)
         .where(
             Indicator.polarity != Polarity.NEUTRAL,
-            Area.level.in_((AreaLevel.WARD, AreaLevel.LSOA)),
-            Area.current.is_(True),
+            IndicatorValue.area_id.in_(area_ids),
             IndicatorValue.value.is_not(None),
         )
         .group_by(IndicatorValue.indicator_id)

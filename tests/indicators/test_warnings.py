@@ -135,13 +135,22 @@ def test_the_home_page_says_why_no_warning_can_be_raised_without_an_official_ser
     from indicators.models import Indicator, IndicatorValue
 
     _observe(themed, "E01014540", LAST_MONTH, 16)
-    assert warnings.can_warn()
+    assert warnings.can_warn(themed["partnership"])
     claimant = db.session.scalar(select(Indicator).where(Indicator.name == "Claimant rate"))
     db.session.execute(
         delete(IndicatorValue).where(IndicatorValue.indicator_id == claimant.id, IndicatorValue.period_key == "2019")
     )
     db.session.commit()
-    assert not warnings.can_warn()
+    assert not warnings.can_warn(themed["partnership"])
+    # A series with two periods for a ward of another local authority says nothing of this partnership's wards.
+    elsewhere = Area(code="E05999999", name="A ward elsewhere", level=AreaLevel.WARD, current=True)
+    db.session.add(elsewhere)
+    db.session.flush()
+    for year, value in (("2019", 5.0), ("2020", 4.0)):
+        fields = {**_value_fields(claimant, "2020"), "area_id": elsewhere.id, "period_key": year, "value": value}
+        db.session.add(IndicatorValue(**fields))
+    db.session.commit()
+    assert not warnings.can_warn(themed["partnership"])
     assert warnings.early_warnings(themed["partnership"]) == []
     panel = _warnings_panel(client_for("convenor").get("/home").get_data(as_text=True))
     assert "None can be raised yet." in panel
@@ -150,22 +159,26 @@ def test_the_home_page_says_why_no_warning_can_be_raised_without_an_official_ser
     db.session.add(IndicatorValue(**{**_value_fields(claimant), "period_key": "2019", "value": 5.0}))
     claimant.polarity = Polarity.NEUTRAL
     db.session.commit()
-    assert not warnings.can_warn()
+    assert not warnings.can_warn(themed["partnership"])
     claimant.polarity = Polarity.HIGHER_IS_WORSE
     db.session.commit()
-    assert warnings.can_warn()
+    assert warnings.can_warn(themed["partnership"])
     assert THEME in _warnings_panel(client_for("convenor").get("/home").get_data(as_text=True))
 
 
-def _value_fields(indicator) -> dict:
-    """The fields of one of ``indicator``'s stored values at Central, to copy into another period."""
+def _value_fields(indicator, period_key: str | None = None) -> dict:
+    """The fields of one of ``indicator``'s stored values at Central (of ``period_key``, or any), to copy into
+    another period or area."""
     from indicators.models import IndicatorValue
 
-    row = db.session.scalar(
+    stmt = (
         select(IndicatorValue)
         .join(Area, Area.id == IndicatorValue.area_id)
         .where(IndicatorValue.indicator_id == indicator.id, Area.code == CENTRAL_WARD)
     )
+    if period_key is not None:
+        stmt = stmt.where(IndicatorValue.period_key == period_key)
+    row = db.session.scalar(stmt.limit(1))
     return {
         "indicator_id": row.indicator_id, "area_id": row.area_id, "period_kind": row.period_kind,
         "period_start": date(2019, 1, 1), "period_end": date(2019, 12, 31),
