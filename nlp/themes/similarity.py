@@ -81,7 +81,8 @@ def merge_similar_topics(
     labels = np.asarray(topics).copy()
     n = int(labels.max()) + 1 if (labels >= 0).any() else 0
     present = np.array([t for t in range(n) if np.any(labels == t)], dtype=int)
-    taking_part = present if among is None else np.array([t for t in present if t in set(among)], dtype=int)
+    wanted = None if among is None else set(among)
+    taking_part = present if wanted is None else np.array([t for t in present if t in wanted], dtype=int)
     if len(taking_part) < 2 or floor <= 0:
         return labels
     from scipy.cluster.hierarchy import fcluster, linkage  # noqa: PLC0415 - scipy is loaded with hdbscan anyway
