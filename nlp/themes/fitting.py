@@ -177,6 +177,28 @@ def ctfidf_model(params: ThemeParams):
     return PoweredTfidf(**kwargs)
 
 
+def sharpen_short_theme_words(
+    model, word_texts: Sequence[str], topics: np.ndarray, short: Sequence[int], params: ThemeParams
+) -> None:
+    """Re-rank the c-TF-IDF words of the themes in ``short`` with ``params.short_tf_power`` in place of
+    ``tf_power``: the same vocabulary, the same idf (the fitted model's), each theme's texts joined as BERTopic joins
+    them. Only the theme's words change (``model.topic_representations_``); its texts stay where they are."""
+    if not short:
+        return
+    from sklearn.preprocessing import normalize  # noqa: PLC0415 - sklearn is loaded by BERTopic already
+
+    joined = [" ".join(word_texts[int(i)] for i in np.flatnonzero(topics == t)) for t in short]
+    counts = normalize(model.vectorizer_model.transform(joined).astype(np.float64), axis=1, norm="l1")
+    counts.data = np.power(counts.data, params.short_tf_power)
+    if params.reduce_frequent_words:
+        counts.data = np.sqrt(counts.data)
+    scores = (counts * model.ctfidf_model._idf_diag).toarray()
+    vocabulary = model.vectorizer_model.get_feature_names_out()
+    for row, t in enumerate(short):
+        order = [j for j in np.argsort(-scores[row], kind="stable") if scores[row, j] > 0][: params.top_n_words]
+        model.topic_representations_[t] = [(str(vocabulary[j]), float(scores[row, j])) for j in order]
+
+
 def distinct_rows(
     texts: Sequence[str], labels: Sequence[int] | np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -450,6 +472,9 @@ def fit_themes(
             )
         finally:
             bertopic_log.setLevel(level)
+    if params.short_text_words > 0 and params.short_tf_power > 0:
+        short = short_topics(topics, texts, params.short_text_words)
+        sharpen_short_theme_words(model, word_texts, topics, short, params)
     centroids = centroids_of(embeddings, topics, n_topics)
     themes = []
     for t in range(n_topics):

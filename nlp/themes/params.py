@@ -62,6 +62,13 @@ class ThemeParams:
     # record, fourth session).
     short_text_words: int = 0
     short_merge_similarity: float = 0.5
+    # The c-TF-IDF power (see tf_power) for the words of themes of one-line answers only (the themes
+    # short_text_words picks in the final assignment); 0: tf_power for every theme. In a theme of one-line answers
+    # each text gives a word or two, and the words most of them share are the theme; in a theme of longer texts the
+    # rarer words carry its subject (a sharper power for all themes cost BBC's NPMI in round 2 of the record).
+    # Measured (round 3, power 2 / 3 with the merge above): NHS NPMI +0.003 / +0.005 over the merge alone, still lower
+    # than before issue 16 in 7 / 6 of 12 halves of the tune half; not a default.
+    short_tf_power: float = 0.0
     min_df: int = 1
     ngram_range: tuple[int, int] = (1, 2)
     representation: str = "keybert"  # "keybert" or "ctfidf"

@@ -143,6 +143,38 @@ def test_themes_of_one_line_answers_merge_among_themselves_and_longer_themes_sta
 
 
 @pytest.mark.slow
+def test_themes_of_one_line_answers_take_the_sharper_words_and_other_themes_keep_theirs(texts, vectors):
+    # short_tf_power changes the words of themes of one-line answers only: each such theme's words are those a fit
+    # with that power for every theme gives it, every other theme's those of the plain fit, and no text moves.
+    base = {"representation": "ctfidf", "short_merge_similarity": 1.0}  # no extra merge: same clustering
+    words = similarity.TOKEN.findall
+    probe = fitting.fit_themes(texts, vectors, fit_params.ThemeParams(**base, short_text_words=1))
+    medians = sorted(
+        float(np.median([len(words(texts[i])) for i in np.flatnonzero(np.array(probe.topics) == t.topic)]))
+        for t in probe.themes
+    )
+    cut = int(medians[len(medians) // 2])  # about half the themes count as themes of one-line answers
+    plain = fitting.fit_themes(texts, vectors, fit_params.ThemeParams(**base, short_text_words=cut))
+    sharp_all = fitting.fit_themes(texts, vectors, fit_params.ThemeParams(**base, short_text_words=cut, tf_power=3))
+    mixed = fitting.fit_themes(texts, vectors, fit_params.ThemeParams(**base, short_text_words=cut, short_tf_power=3))
+    assert mixed.topics == plain.topics == sharp_all.topics
+    short = set(similarity.short_topics(mixed.topics, texts, cut))
+    assert 0 < len(short) < len(mixed.themes)
+    changed = 0
+    for theme, p in zip(mixed.themes, plain.themes, strict=True):
+        expected = sharp_all if theme.topic in short else plain
+        got = dict(mixed.model.get_topic(theme.topic))
+        want = dict(expected.model.get_topic(theme.topic))
+        # The same scores; the same words, but for ties at the tenth place (BERTopic's order among equal scores).
+        assert sorted(got.values()) == pytest.approx(sorted(want.values()), rel=1e-9), theme.topic
+        above = min(want.values()) * (1 + 1e-9)
+        assert {w for w, v in got.items() if v > above} == {w for w, v in want.items() if v > above}
+        assert all(got[w] == pytest.approx(want[w]) for w in set(got) & set(want))
+        changed += set(theme.terms) != set(p.terms)
+    assert changed > 0  # the sharper power changed some short theme's words
+
+
+@pytest.mark.slow
 def test_a_merged_fit_recomputes_words_and_keeps_corrections(texts, vectors):
     plain = fitting.fit_themes(texts, vectors, fit_params.ThemeParams(representation="ctfidf", merge_similarity=0.0))
     merging = fit_params.ThemeParams(representation="ctfidf", merge_similarity=0.6)
