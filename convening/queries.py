@@ -26,6 +26,7 @@ from nlp.themes.models import ThemeModel
 from nlp.themes.queries import visible_theme_labels_of
 from submissions.models import Observation
 from submissions.queries import partnership_observations
+from webapp import hierarchy
 from webapp.disclosure import (
     Tally,
     release,
@@ -68,8 +69,11 @@ def partnership_themes(*partnerships: Partnership) -> list[tuple[int, str]]:
 
 
 def partnership_wards(partnership: Partnership) -> list[Area]:
-    """The wards (and custom areas) the partnership lists, by name: what a session focus or an action links to."""
-    return sorted((a for a in partnership.areas if a.level in (AreaLevel.WARD, AreaLevel.CUSTOM)), key=lambda a: a.name)
+    """What a session focus or an action links to, by name: the current wards the partnership covers (those it
+    lists and those of the local authorities it lists, as its indicator pages show them) and its custom areas. A
+    partnership set up over a whole local authority offered no ward to focus a session on."""
+    custom = [a for a in partnership.areas if a.level is AreaLevel.CUSTOM]
+    return sorted([*hierarchy.partnership_wards(partnership), *custom], key=lambda a: a.name)
 
 
 def partnerships_wards(partnerships: list[Partnership]) -> list[tuple[int, str]]:

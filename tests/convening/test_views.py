@@ -308,3 +308,33 @@ def test_a_bad_linked_observation_is_a_field_error_and_stores_nothing(observed, 
         assert 'aria-invalid="true"' in page
         assert "Follow up the reports" in page  # what was typed comes back
         assert db.session.scalar(select(Action)) is None
+
+
+def test_a_partnership_over_a_whole_local_authority_can_focus_sessions_and_actions_on_its_wards(
+    cworld, make_session, client_for
+):
+    # Set up over the local authority alone (as `commintel partnership create --area E06000023` does): the session
+    # form and the action form offered no ward at all, while its indicator pages listed every one.
+    from webapp.models import Area, AreaLevel
+
+    areas = cworld["areas"]
+    db.session.add(
+        Area(code="E05001979", name="Easton (2011 ward)", level=AreaLevel.WARD, parent=areas["bristol"], current=False)
+    )
+    partnership = cworld["partnership"]
+    partnership.areas = [areas["bristol"]]
+    db.session.commit()
+    c = client_for("convenor")
+    form = c.get(f"/convening/partnerships/{partnership.slug}/sessions/new").get_data(as_text=True)
+    for ward in ("ashley", "lawrence"):
+        assert f'<option value="{areas[ward].id}">{areas[ward].name}</option>' in form
+    assert "Easton (2011 ward)" not in form  # a ward of an earlier vintage is not offered
+    r = c.post(
+        f"/convening/partnerships/{partnership.slug}/sessions/new",
+        data={"title": "Ashley listening meeting", "held_on": "2025-04-01", "focus_areas": [areas["ashley"].id]},
+    )
+    assert r.status_code == 302, r.get_data(as_text=True)
+    session = db.session.scalar(select(Session))
+    assert session.focus_area_ids == [areas["ashley"].id]
+    page = c.get(f"/convening/sessions/{session.id}").get_data(as_text=True)
+    assert f'<option value="{areas["lawrence"].id}">Lawrence Hill</option>' in page  # the action form's areas
