@@ -7,11 +7,12 @@ Plain numpy in, plain numpy out: no Flask, no database. Two encoders of the same
   and L2 normalisation) with torch's exporter, every weight MatMul then quantised to int8 by onnxruntime, run by
   onnxruntime with the package's own fast tokenizer. The feed-forward MatMuls (two thirds of the
   arithmetic, and most of the quantisation error) become ``MatMulNBits`` with 8-bit weights in blocks of 128 and
-  int8 arithmetic on activations quantised per token and block; the attention's MatMuls are quantised dynamically
-  (int8 weights per output channel, one activation scale per run). Exported once into a cache folder (the instance
-  folder's ``models/`` by default), verified by its sha256 at every load, re-exported if it does not match. About
-  twice the torch encoder's speed on this machine's CPU; vectors within cosine 0.998 of torch's on average (tested
-  on real texts); theme NMI within 1 % of torch's (docs/themes.md).
+  int8 arithmetic on activations quantised per token and block; the attention's MatMuls are quantised
+  dynamically (8-bit unsigned weights per output channel, one activation scale per run: signed ones saturate on
+  CPUs without VNNI). Exported once into a cache folder (the instance folder's ``models/`` by default), verified by
+  its sha256 at every load, re-exported if it does not match. About twice the torch encoder's speed on this
+  machine's CPU; vectors within cosine 0.998 of torch's on average (tested on real texts); theme NMI within 1 % of
+  torch's (docs/themes.md).
 - ``torch``: sentence-transformers on torch, as before; also the fallback, with a warning naming the reason, whenever
   the ONNX encoder cannot be exported or loaded (onnxruntime missing, a failed export, a broken file).
 
@@ -60,7 +61,9 @@ ENCODERS = ("onnx-int8", "torch")
 DEFAULT_ENCODER = "onnx-int8"
 # Bump when the export or quantisation steps change: the cache key changes and the model is exported again.
 # 2: the feed-forward MatMuls as 8-bit MatMulNBits (cosine to torch 0.993 -> 0.9986).
-ONNX_RECIPE = 2
+# 3: the attention MatMuls' dynamic int8 with unsigned weights (U8U8): the signed ones (U8S8) saturate in 16 bits on
+#    CPUs without VNNI (AVX2), where recipe 2 measured cosine 0.9966 on the test texts instead of 0.998 (below).
+ONNX_RECIPE = 3
 # The feed-forward layers' MatMulNBits: 8-bit symmetric weights in blocks of 128 along the input; accuracy level 4 =
 # int8 arithmetic, activations quantised per token and block (measured on 1,500 observations, cosine to torch /
 # CPU against the recipe-1 model: blocks of 128 on every MatMul 0.9991 / 1.5x, on the feed-forward ones only
@@ -265,10 +268,11 @@ def export_onnx_int8(target: Path) -> dict:
     normalisation), traced with padding in the example batch so that masking is traced, not constant-folded away.
     Quantisation, MatMuls with constant weights only: the feed-forward ones (``intermediate`` and the layer's
     ``output``) to 8-bit ``MatMulNBits`` (:data:`NBITS_BLOCK`, :data:`NBITS_ACCURACY_LEVEL`), then the others
-    (attention) dynamically, int8 weights per output channel (per-tensor weights or quantised embeddings measured
-    cosine 0.95 and 0.977 to torch; SmoothQuant-style scaling of the activations into the weights made it worse,
-    0.982-0.990). Deterministic: the same versions give the same bytes, so the version string (which carries the
-    file's hash) is the same on every machine.
+    (attention) dynamically, 8-bit unsigned weights per output channel (per-tensor weights or quantised
+    embeddings measured cosine 0.95 and 0.977 to torch; SmoothQuant-style scaling of the activations into the
+    weights made it worse, 0.982-0.990). Deterministic: the same versions give the same bytes, so the version
+    string (which carries the file's hash) is the same on every machine; with unsigned attention weights their
+    integer sums do not saturate on CPUs without VNNI either (measured on one such CPU, docs/themes.md).
     """
     _offline()
     # Heavy and needed only for the one-off export (torch and transformers take seconds and hundreds of MB).
@@ -329,7 +333,10 @@ def export_onnx_int8(target: Path) -> dict:
         quantize_dynamic(
             str(feed_forward_file),
             str(target / ONNX_FILE),
-            weight_type=QuantType.QInt8,
+            # Unsigned weights: onnxruntime runs signed-weight (U8S8) MatMulInteger with VPMADDUBSW on CPUs without
+            # VNNI, whose 16-bit sums saturate (cosine to torch 0.9966 on an AVX2 EPYC against 0.9985 with U8U8, on
+            # the same texts; benchmarks/encoder_fidelity.py). U8U8 sums in 32 bits on every CPU.
+            weight_type=QuantType.QUInt8,
             per_channel=True,
             op_types_to_quantize=["MatMul"],
             extra_options={"MatMulConstBOnly": True},

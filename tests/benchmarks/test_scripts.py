@@ -32,6 +32,7 @@ TINY = {
         *("--subsets", "1", "--cand", "small:max_min_cluster_size=10"),
     ],
     "encoder_nmi.py": ["--corpus", "bbc", "--limit", "120", "--seeds", "2"],
+    "encoder_fidelity.py": ["--limit", "20"],
     "nlp_throughput.py": ["--n", "120", "--processes", "1", "--seeds", "2"],
     "assign_latency.py": ["--observations", "1"],
     "area_profiles.py": ["--observations", "300", "--requests", "3"],
