@@ -15,7 +15,6 @@ a text's nearest neighbour is the same under both encoders, and this process's C
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sys
 import tempfile
@@ -30,16 +29,6 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _corpora  # noqa: E402
-
-DEMO = ROOT / "submissions" / "demo_data"
-
-
-def demo_texts() -> list[str]:
-    texts = []
-    for name, column in (("nhs_fft_comments_sample.csv", "comment"), ("community_observations.csv", "text")):
-        with (DEMO / name).open(encoding="utf-8", newline="") as fh:
-            texts.extend(row[column].strip() for row in csv.DictReader(fh) if row[column].strip())
-    return texts
 
 
 def cpu_features() -> str:
@@ -59,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     import onnxruntime.quantization as quantization
 
     from nlp import embeddings
+    from submissions.demo import demo_texts
 
     if args.signed_weights:  # the one argument recipes 2 and 3 differ in, for this comparison only
         real = quantization.quantize_dynamic
@@ -70,10 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     sets = [("demo texts", demo_texts())]
     if _corpora.SHARED.is_dir():
         # Distinct texts: a comment said 50 times has 49 nearest neighbours at cosine 1, in any order.
-        sets.append(("first 1,500 distinct NHS comments", list(dict.fromkeys(_corpora.nhs().texts))[:1500]))
+        sets.append(("distinct NHS comments", list(dict.fromkeys(_corpora.nhs().texts))[:1500]))
     else:
         print(f"(no {_corpora.SHARED}: the NHS comments are left out)")
-    sets = [(name, texts[: args.limit] if args.limit else texts) for name, texts in sets]
+    sets = [(name, texts[: args.limit] if args.limit else texts) for name, texts in sets]  # the first N of each
     with tempfile.TemporaryDirectory(prefix="commintel-fidelity-") as folder:
         started = time.perf_counter()
         onnx = embeddings.load_encoder("onnx-int8", folder)

@@ -101,10 +101,9 @@ def say(message: str) -> None:
 
 def texts() -> list[str]:
     """Realistic texts with personal details to redact: the vendored demo texts, each given a name and a phone."""
-    base = []
-    for name, column in (("nhs_fft_comments_sample.csv", "comment"), ("community_observations.csv", "text")):
-        with (ROOT / "submissions" / "demo_data" / name).open(encoding="utf-8", newline="") as fh:
-            base.extend(row[column].strip() for row in csv.DictReader(fh) if row[column].strip())
+    from submissions.demo import demo_texts
+
+    base = demo_texts()
     people = ["Mrs Patel", "Kwame Mensah", "Jo Smith", "Aisha Begum", "Tom O'Brien", "Li Wei", "Maria Silva"]
     return [f"{t} {people[i % len(people)]} rang on 07700 900{i % 1000:03d}." for i, t in enumerate(base)]
 

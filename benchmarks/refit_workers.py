@@ -24,7 +24,6 @@ second worker is bounded by the cores left free (two cores shared with others he
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import signal
 import subprocess
@@ -40,7 +39,6 @@ sys.path.insert(0, str(ROOT))
 
 import _corpora  # noqa: E402 - beside this script
 
-DEMO = ROOT / "submissions" / "demo_data"
 # A warm-up partnership's size: small, but enough for a fit to find themes in (40 is the least it takes).
 MIN_WARM_UP = 80
 
@@ -58,11 +56,9 @@ def corpus_texts(limit: int) -> tuple[list[str], str]:
     if _corpora.NHS_CSV.is_file():
         texts = list(dict.fromkeys(t for t in _corpora.nhs().texts if len(t.split()) >= 3))
         return texts[:limit], "NHS Friends and Family Test comments"
-    texts = []
-    for name, column in (("nhs_fft_comments_sample.csv", "comment"), ("community_observations.csv", "text")):
-        with (DEMO / name).open(encoding="utf-8", newline="") as fh:
-            texts.extend(row[column].strip() for row in csv.DictReader(fh) if row[column].strip())
-    return texts[:limit], "the demo's texts (../shared/data is absent)"
+    from submissions.demo import demo_texts
+
+    return demo_texts()[:limit], "the demo's texts (../shared/data is absent)"
 
 
 def environment(folder: Path, database_url: str, redis_url: str | None) -> dict[str, str]:

@@ -232,6 +232,17 @@ def _read(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+def demo_texts() -> list[str]:
+    """The vendored demo texts, in file order: the 150 NHS Friends and Family Test answers, then the 98 community
+    observations (what the theme tests fit and several benchmarks embed when ../shared/data is absent)."""
+    return [
+        row[column].strip()
+        for name, column in (("nhs_fft_comments_sample.csv", "comment"), ("community_observations.csv", "text"))
+        for row in _read(name)
+        if row[column].strip()
+    ]
+
+
 def _authors(orgs: dict[str, Organisation]) -> dict[str, User]:
     """The first member of each organisation, as the demo author of its observations."""
     authors = {}

@@ -4,22 +4,12 @@ community observations), the real MiniLM model and real BERTopic. Vectors are me
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-DEMO = Path(__file__).resolve().parents[2] / "submissions" / "demo_data"
+from submissions.demo import demo_texts
+
 _MEMO: dict[tuple[str, str], np.ndarray] = {}
-
-
-def demo_texts() -> list[str]:
-    texts = []
-    for name, column in (("nhs_fft_comments_sample.csv", "comment"), ("community_observations.csv", "text")):
-        with (DEMO / name).open(encoding="utf-8", newline="") as fh:
-            texts.extend(row[column].strip() for row in csv.DictReader(fh) if row[column].strip())
-    return texts
 
 
 @pytest.fixture(scope="session")
