@@ -401,6 +401,8 @@ def main() -> None:
         "  LSOA pages": timed(convenor, lsoa_paths[: n // 2]),
         "  theme lists": timed(convenor, theme_paths[0:n:2]),
         "  theme details": timed(convenor, theme_paths[1:n:2]),
+        # The national convenor's home page: every one of the partnerships' sessions and early warnings.
+        "  convenor home": timed(convenor, ["/home"] * max(3, n // 10)),
     }
     print(f"load average while timing: {os.getloadavg()[0]:.1f} (1 min), {os.getloadavg()[1]:.1f} (5 min)")
     if args.digest:

@@ -153,6 +153,10 @@ def sessions_index():
 
 # How many published briefings the funder's home page lists before "all briefings".
 HOME_LIBRARY_LATEST = 5
+# How many partnerships a convenor's home page shows (sessions and early warnings) before "all on the Sessions
+# page": each costs about 100 ms at a million observations (its sessions, its six months of themes by ward, whether
+# a warning can be raised), so a national convenor of 200 waited 22 s for the page (benchmarks/scale.py).
+HOME_PARTNERSHIPS = 10
 
 
 def home_panels(user) -> list[HomePanel]:
@@ -164,17 +168,20 @@ def home_panels(user) -> list[HomePanel]:
     if roles & {Role.CONVENOR, Role.ADMIN}:
         convened = access.convened_partnerships(user)
         if convened or Role.CONVENOR in roles:
-            overviews = [convening_queries.sessions_overview(p) for p in convened]
-            values = {"overviews": overviews, "today": date.today()}
+            shown = convened
+            if len(convened) > HOME_PARTNERSHIPS:
+                shown = convening_queries.nearest_sessions_first(convened)[:HOME_PARTNERSHIPS]
+            overviews = [convening_queries.sessions_overview(p) for p in shown]
+            values = {"overviews": overviews, "today": date.today(), "convened": len(convened)}
             panels.append(HomePanel("convening/_home_sessions.html", values, order=10))
-            if convened:
+            if shown:
                 # Each partnership's warnings; none said too: a first-time convenor learns what would raise one, or
                 # why none can be (can_warn, read only when none was found).
                 entries = []
-                for p in convened:
+                for p in shown:
                     found = warnings.early_warnings(p)
                     entries.append((p, found, bool(found) or warnings.can_warn(p)))
-                values = {"entries": entries, "rule": warnings.RULE}
+                values = {"entries": entries, "rule": warnings.RULE, "convened": len(convened)}
                 panels.append(HomePanel("convening/_home_warnings.html", values, order=12))
     if Role.ORG_ADMIN in roles:
         pending = convening_queries.agreements_to_accept(user)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 
 from convening.models import (
     Action,
@@ -198,6 +198,33 @@ def _published_at(session: Session) -> datetime:
     if version is None:
         raise ValueError(f"session {session.id} has no published briefing")
     return version.published_at
+
+
+def nearest_sessions_first(partnerships: list[Partnership], today: date | None = None) -> list[Partnership]:
+    """``partnerships`` ordered for a home page that cannot show them all: the soonest session to come first, then
+    those whose last session is the most recent, then those with no session, each by name. One query."""
+    today = today or date.today()
+    ids = [p.id for p in partnerships]
+    rows = db.session.execute(
+        select(
+            Session.partnership_id,
+            func.min(case((Session.held_on >= today, Session.held_on))),
+            func.max(case((Session.held_on < today, Session.held_on))),
+        )
+        .where(Session.partnership_id.in_(ids))
+        .group_by(Session.partnership_id)
+    ).all() if ids else []  # fmt: skip
+    dates = {pid: (nxt, last) for pid, nxt, last in rows}
+
+    def key(p: Partnership) -> tuple:
+        nxt, last = dates.get(p.id, (None, None))
+        if nxt is not None:
+            return (0, nxt.toordinal(), p.name)
+        if last is not None:
+            return (1, -last.toordinal(), p.name)
+        return (2, 0, p.name)
+
+    return sorted(partnerships, key=key)
 
 
 def sessions_overview(partnership: Partnership, today: date | None = None) -> SessionsOverview:

@@ -264,3 +264,45 @@ def test_a_job_of_a_kind_without_a_result_page_leads_home(cworld, client_for):
     job = _job(cworld, JobStatus.DONE, kind="check")
     page = client_for("admin").get(f"/jobs/{job.id}").get_data(as_text=True)
     assert 'href="/home">Back to your home page</a>' in page
+
+
+def test_a_convenor_of_many_partnerships_sees_those_with_the_nearest_sessions_and_a_way_to_all(
+    cworld, client_for, monkeypatch
+):
+    # A national convenor of 200 partnerships waited 22 s for this page at a million observations: every
+    # partnership's sessions and early warnings were worked out on each request. Now the page shows a bounded
+    # number, the soonest sessions first, and leads to the Sessions page for the rest.
+    from convening import library_views
+    from indicators import warnings
+
+    convenor = cworld["users"]["convenor"]
+    extra = library_views.HOME_PARTNERSHIPS + 3
+    today = date.today()
+    made = []
+    for i in range(extra):
+        p = webapp_ops.create_partnership(f"Partnership {i:02d}", convenors=[convenor])
+        made.append(p)
+    # Partnership 07 meets tomorrow (first), 03 met yesterday (after every one with a session to come), 11 never.
+    convening_ops.create_session(made[7], "Tomorrow", today + timedelta(days=1), convenor)
+    convening_ops.create_session(made[3], "Yesterday", today - timedelta(days=1), convenor)
+    for i in (0, 1, 2, 4, 5):
+        convening_ops.create_session(made[i], "Later", today + timedelta(days=30 + i), convenor)
+    db.session.commit()
+    convened = len(made) + 1  # and the conftest world's partnership
+    asked = []
+    real = warnings.early_warnings
+    monkeypatch.setattr(warnings, "early_warnings", lambda p, *a, **kw: asked.append(p.id) or real(p, *a, **kw))
+
+    html, links = _home(client_for("convenor"))
+    panel = html.split('id="home-sessions-h"', 1)[1].split('id="home-warnings-h"', 1)[0]  # the sessions panel
+    shown = re.findall(r"Partnership \d\d", panel)
+    assert len(asked) == library_views.HOME_PARTNERSHIPS  # the cost is bounded, whatever one convenes
+    assert f"You convene {convened} partnerships: the {library_views.HOME_PARTNERSHIPS} with the nearest" in html
+    assert "/convening/sessions" in _hrefs(links)
+    assert "Partnership 07" in panel
+    assert "Partnership 11" not in panel
+    order = list(dict.fromkeys(shown))
+    assert order.index("Partnership 07") < order.index("Partnership 00") < order.index("Partnership 03")
+    # The Sessions page still lists every one.
+    page = client_for("convenor").get("/convening/sessions").get_data(as_text=True)
+    assert all(f"Partnership {i:02d}" in page for i in range(extra))
