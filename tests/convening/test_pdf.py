@@ -202,7 +202,9 @@ def test_a_deadline_dropped_inside_a_finaliser_fires_again():
         del victim  # its __del__ runs past the limit: the first timeout lands there and is dropped
         gc.collect()
         _busy(3)
-    assert time.perf_counter() - started < 1.5
+    # Fired again: about 0.5 s (the finaliser's 0.4 s, then the next 0.05 s tick). Had it been dropped for good the
+    # busy loop would run to its end, 3.4 s in all; 1.5 s failed once on a loaded 2-core machine (1.55 s).
+    assert time.perf_counter() - started < 2.5
 
 
 def test_markdown_is_sanitised():
