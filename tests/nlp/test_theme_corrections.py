@@ -218,7 +218,7 @@ def test_moves_and_splits_survive_a_refit_and_are_audited(theme_world, texts):  
         assert all(after[i] == theme_id for i in ids), (theme_id, [after[i] for i in ids])
     assert new.id in second.theme_ids  # the split theme is one of the version's themes
     assert db.session.get(Theme, new.id).last_model_id == second.model_id
-    audited = db.session.execute(select(AuditEvent.action, AuditEvent.detail)).all()
+    audited = db.session.execute(select(AuditEvent.action, AuditEvent.detail).order_by(AuditEvent.id)).all()
     actions = [a for a, _d in audited]
     assert actions.count("themes.move") == 4
     assert actions.count("themes.split") == 1

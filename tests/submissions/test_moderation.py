@@ -28,7 +28,7 @@ def _resident(sharing_world, author=None, **fields) -> Observation:
 
 
 def _events(action: str) -> list[AuditEvent]:
-    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)))
 
 
 def test_moderator_edit_is_audited_without_the_text(sharing_world, client_for):

@@ -37,7 +37,7 @@ def received():
 
 
 def _audit(action):
-    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)))
 
 
 def test_submit_stores_sends_signal_and_audits(sharing_world, received):

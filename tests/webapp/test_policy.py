@@ -286,7 +286,8 @@ def test_a_convenor_switches_the_public_form_on_and_off(world, client_for, app):
     assert app.test_client().get(f"/public/{slug}/observe").status_code == 200
     convenor.post(f"/partnerships/{slug}/public-form", data={"enable": "off"})
     assert app.test_client().get(f"/public/{slug}/observe").status_code == 404
-    actions = list(db.session.scalars(select(AuditEvent.detail).where(AuditEvent.action == "partnership.public_form")))
+    stmt = select(AuditEvent.detail).where(AuditEvent.action == "partnership.public_form").order_by(AuditEvent.id)
+    actions = list(db.session.scalars(stmt))
     assert [d["enabled"] for d in actions] == [True, False]
     # Members see the partnership but not the switch, and cannot use it.
     member = client_for("member")

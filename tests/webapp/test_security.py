@@ -37,7 +37,7 @@ def _events(action: str, **where) -> list[AuditEvent]:
     stmt = select(AuditEvent).where(AuditEvent.action == action)
     for key, value in where.items():
         stmt = stmt.where(getattr(AuditEvent, key) == value)
-    return list(db.session.scalars(stmt))
+    return list(db.session.scalars(stmt.order_by(AuditEvent.id)))
 
 
 def _observation(world):
