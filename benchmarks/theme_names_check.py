@@ -61,12 +61,13 @@ def module_at(rev: str):
     return module
 
 
-def corpus_texts(name: str, encoder) -> tuple[list[str], object]:
+def corpus_texts(name: str, encoder, limit: int | None = None) -> tuple[list[str], object]:
+    """The texts of ``name`` (its first ``limit``) and their vectors: only those are redacted and embedded."""
     if name == "throughput":
         import nlp_throughput
 
-        texts, _labels = nlp_throughput.typical_observations(10_000)
-        cache = nlp_throughput.CACHE / "redacted.json"
+        texts, _labels = nlp_throughput.typical_observations(limit or 10_000)
+        cache = nlp_throughput.CACHE / ("redacted.json" if not limit else f"redacted-{limit}.json")
         if cache.exists():
             redacted = json.loads(cache.read_text(encoding="utf-8"))
         else:
@@ -77,6 +78,8 @@ def corpus_texts(name: str, encoder) -> tuple[list[str], object]:
         vectors, _computed = nlp_throughput.cached_embeddings(redacted, encoder, fresh=False, processes=2)
         return redacted, vectors
     corpus = getattr(_corpora, name)()
+    if limit:
+        corpus.texts, corpus.labels = corpus.texts[:limit], corpus.labels[:limit]
     return corpus.texts, _corpora.embeddings(corpus, encoder)
 
 
@@ -116,9 +119,7 @@ def main(argv=None) -> int:
     backend = encoder.bertopic_backend()
     failed = False
     for name in args.corpus or ["nhs", "bbc", "throughput"]:
-        texts, vectors = corpus_texts(name, encoder)
-        if args.limit:
-            texts, vectors = texts[: args.limit], vectors[: args.limit]
+        texts, vectors = corpus_texts(name, encoder, args.limit)
         named, *rest = captured_inputs(texts, vectors, encoder)
         rest[4] = backend  # the encoder as fit_themes hands it on
         rest[5] = spacy_nlp
