@@ -84,11 +84,49 @@ log = logging.getLogger(__name__)
 
 def quiet_imports() -> None:
     """Import umap (and BERTopic, which imports it) with umap's ImportWarning about the optional TensorFlow
-    (ParametricUMAP, which commintel does not use) silenced: the app runs with warnings as errors in tests."""
+    (ParametricUMAP, which commintel does not use) silenced: the app runs with warnings as errors in tests; then
+    keep their numba compilations on disk (:func:`cache_jit_compilations`)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=ImportWarning, message=".*Tensorflow not installed.*")
         import bertopic  # noqa: F401, PLC0415 - heavy (torch, numba): imported only for a fit
         import umap  # noqa: F401, PLC0415 - heavy (numba): imported only for a fit
+    cache_jit_compilations()
+
+
+# The packages whose numba functions a fit compiles: umap declares almost none of them cache=True, pynndescent half.
+JIT_PACKAGES = ("umap", "pynndescent")
+
+
+@functools.cache
+def cache_jit_compilations() -> int:
+    """Give every numba function of umap and pynndescent numba's on-disk cache, as ``cache=True`` would; returns
+    how many were switched on.
+
+    umap compiled its functions on the first fit in every process: 20-40 s of CPU on a 2-core machine, in each
+    worker process and each command that fits. With the cache, only the first process on an installation compiles
+    them (numba keys its cache by the source file, the signature and the CPU, and writes it beside the package, or
+    in a user cache folder where that is read-only); the machine code, so the layout, is the same
+    (tests/nlp/test_themes.py). Only modules already imported are touched (umap.plot and umap.parametric_umap need
+    packages commintel does not install); the few functions with explicit signatures compile on import, before
+    this runs, in microseconds. Best effort: if numba's API moves, only the time is lost again.
+    """
+    import sys  # noqa: PLC0415 - only here
+
+    try:
+        from numba.core.caching import NullCache  # noqa: PLC0415 - numba is imported by umap already
+        from numba.core.dispatcher import Dispatcher  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - a numba without these names: compile per process as before
+        log.warning("numba's cache could not be switched on for umap: its functions compile in each process")
+        return 0
+    switched = 0
+    for name, module in list(sys.modules.items()):
+        if module is None or name.split(".", 1)[0] not in JIT_PACKAGES:
+            continue
+        for value in list(vars(module).values()):
+            if isinstance(value, Dispatcher) and isinstance(getattr(value, "_cache", None), NullCache):
+                value.enable_caching()
+                switched += 1
+    return switched
 
 
 def build_topic_model(

@@ -328,3 +328,58 @@ def test_repeated_texts_are_laid_out_once_and_clustered_together(texts, vectors)
     # A corpus without copies keeps a plain UMAP.
     plain = fitting.fit_themes(texts, vectors, fit_params.ThemeParams(representation="ctfidf"))
     assert not isinstance(plain.model.umap_model, fitting.DistinctRowsUMAP)
+
+
+_JIT_PROBE = """
+import hashlib, json, sys
+import numpy as np
+from numba.core.dispatcher import Dispatcher
+from nlp.themes import fitting
+fitting.quiet_imports()
+from umap import UMAP
+
+def counts():  # (cache hits, cache misses) of every compiled numba function of umap and pynndescent
+    out = {}
+    for name, module in list(sys.modules.items()):
+        if module is not None and name.split(".")[0] in ("umap", "pynndescent"):
+            for value in vars(module).values():
+                if isinstance(value, Dispatcher) and value.signatures:
+                    stats = value.stats
+                    key = value.py_func.__module__ + "." + value.py_func.__qualname__
+                    out[key] = (sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
+    return out
+
+before = counts()  # the few functions with explicit signatures compile on import, before any cache is on
+vectors = np.random.default_rng(0).normal(size=(80, 12)).astype("float32")
+layout = UMAP(n_neighbors=6, n_components=3, random_state=1, n_jobs=1).fit_transform(vectors)
+after = counts()
+used = {k: [a - b for a, b in zip(v, before.get(k, (0, 0)))] for k, v in after.items() if v != before.get(k)}
+print(json.dumps({"layout": hashlib.sha256(np.asarray(layout).tobytes()).hexdigest(), "used": used}))
+"""
+
+
+@pytest.mark.slow
+def test_a_second_process_loads_umaps_compiled_functions_instead_of_compiling_them():
+    # umap compiled ~100 numba functions in every process (20-40 s of CPU per worker and per command); with the
+    # cache switched on, a process after the first loads each function a fit uses and the layout is the same.
+    import json
+    import os
+    import subprocess
+    import sys
+
+    # The cache where an installation keeps it (beside the packages): the first process compiles what an earlier
+    # one has not; the second must compile nothing. (An empty NUMBA_CACHE_DIR would make this test cost 90 s.)
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    runs = []
+    for _ in range(2):
+        done = subprocess.run(  # noqa: S603 - this interpreter, a fixed script
+            [sys.executable, "-c", _JIT_PROBE], env=env, capture_output=True, text=True, timeout=600, check=True
+        )
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    first, second = runs
+    umap_used = [name for name in second["used"] if name.startswith("umap.")]
+    assert len(umap_used) >= 4, second["used"]  # the fit ran umap's compiled code (5 functions on umap 0.5.12)
+    assert set(second["used"]) <= set(first["used"])  # (a function called only from compiled code is not listed)
+    not_loaded = {name: counts for name, counts in second["used"].items() if counts[1] or not counts[0]}
+    assert not not_loaded, not_loaded  # every function the fit used came from the cache: none was compiled
+    assert second["layout"] == first["layout"]
