@@ -124,7 +124,11 @@ def cache_jit_compilations() -> int:
             continue
         for value in list(vars(module).values()):
             if isinstance(value, Dispatcher) and isinstance(getattr(value, "_cache", None), NullCache):
-                value.enable_caching()
+                try:
+                    value.enable_caching()
+                except RuntimeError as exc:  # numba found no writable cache folder (a read-only install and home)
+                    log.warning("numba's cache is not available (%s): umap compiles in each process", exc)
+                    return switched
                 switched += 1
     return switched
 

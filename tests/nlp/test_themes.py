@@ -383,3 +383,25 @@ def test_a_second_process_loads_umaps_compiled_functions_instead_of_compiling_th
     not_loaded = {name: counts for name, counts in second["used"].items() if counts[1] or not counts[0]}
     assert not not_loaded, not_loaded  # every function the fit used came from the cache: none was compiled
     assert second["layout"] == first["layout"]
+
+
+def test_without_a_writable_cache_folder_a_fit_compiles_as_before(monkeypatch, caplog):
+    # numba raises RuntimeError when no cache folder is writable (a read-only installation and home): the switch
+    # must give up quietly, not break the fit.
+    import sys
+
+    from numba.core.caching import NullCache
+    from numba.core.dispatcher import Dispatcher
+
+    fitting.quiet_imports()
+    probe = Dispatcher.__new__(Dispatcher)  # an uncompiled dispatcher with no cache, in a module the switch walks
+    probe._cache = NullCache()
+
+    def refuse():
+        raise RuntimeError("cannot cache function: no locator available")
+
+    probe.enable_caching = refuse
+    monkeypatch.setattr(sys.modules["umap.utils"], "_unwritable_probe", probe, raising=False)
+    fitting.cache_jit_compilations.cache_clear()
+    fitting.cache_jit_compilations()  # does not raise
+    assert "numba's cache is not available" in caplog.text
