@@ -73,14 +73,16 @@ ENGLAND_FILES = {"area_profiles.py", "scale.py"}
 TINY_LADS = {"E06000022", "E06000023", "E06000024", "E06000025"}
 
 
-def _filtered_copy(src: Path, dst: Path, keep) -> int:
-    """``src`` with only the data rows ``keep(row as a dict)`` accepts, byte for byte otherwise (BOM, line ends)."""
+def _filtered_copy(src: Path, dst: Path, keep) -> list[dict]:
+    """``src`` with only the data rows ``keep(row as a dict)`` accepts, byte for byte otherwise (BOM, line ends);
+    returns the rows kept."""
     lines = src.read_text(encoding="utf-8").splitlines(keepends=True)
     header = next(csv.reader([lines[0].lstrip("\ufeff")]))
-    kept = [line for line in lines[1:] if keep(dict(zip(header, next(csv.reader([line])), strict=False)))]
+    rows = [(line, dict(zip(header, next(csv.reader([line])), strict=False))) for line in lines[1:]]
+    kept = [(line, row) for line, row in rows if keep(row)]
     dst.parent.mkdir(parents=True, exist_ok=True)
-    dst.write_text(lines[0] + "".join(kept), encoding="utf-8")
-    return len(kept)
+    dst.write_text(lines[0] + "".join(line for line, _row in kept), encoding="utf-8")
+    return [row for _line, row in kept]
 
 
 @pytest.fixture(scope="session")
@@ -89,26 +91,24 @@ def four_authorities_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     is a link to the real one."""
     shared = Path(os.environ.get("COMMINTEL_SHARED_DATA") or SHARED_DATA)
     out = tmp_path_factory.mktemp("four-authorities")
-    cut = {
-        "geography/ons_lsoa21_ward24_lad24_lookup_EW.csv": lambda r: r["ltla24_code"] in TINY_LADS,
-        "geography/ons_lsoa11_ward19_lad19_lookup_EW.csv": lambda r: r["LAD19CD"] in TINY_LADS,
-    }
-    for rel, keep in cut.items():
-        assert _filtered_copy(shared / rel, out / rel, keep) > 500, rel
-    lsoa21 = {
-        line.split(",")[1]
-        for line in (out / "geography/ons_lsoa21_ward24_lad24_lookup_EW.csv").read_text(encoding="utf-8").splitlines()
-    }
-    lsoa11 = {
-        line.split(",")[1]
-        for line in (out / "geography/ons_lsoa11_ward19_lad19_lookup_EW.csv").read_text(encoding="utf-8").splitlines()
-    }
+    lsoa21 = _filtered_copy(
+        shared / "geography/ons_lsoa21_ward24_lad24_lookup_EW.csv",
+        out / "geography/ons_lsoa21_ward24_lad24_lookup_EW.csv",
+        lambda r: r["ltla24_code"] in TINY_LADS,
+    )
+    lsoa11 = _filtered_copy(
+        shared / "geography/ons_lsoa11_ward19_lad19_lookup_EW.csv",
+        out / "geography/ons_lsoa11_ward19_lad19_lookup_EW.csv",
+        lambda r: r["LAD19CD"] in TINY_LADS,
+    )
     by_lsoa = {
-        "indicators/iod2025_lsoa21_scores_ranks_deciles.csv": ("lsoa21_code", lsoa21),
-        "indicators/iod2019_lsoa11_domains_ranks_deciles.csv": ("LSOA code (2011)", lsoa11),
+        "indicators/iod2025_lsoa21_scores_ranks_deciles.csv": ("lsoa21_code", {r["lsoa21_code"] for r in lsoa21}),
+        "indicators/iod2019_lsoa11_domains_ranks_deciles.csv": ("LSOA code (2011)", {r["LSOA11CD"] for r in lsoa11}),
     }
+    assert len(lsoa21) > 500, len(lsoa21)
+    assert len(lsoa11) > 500, len(lsoa11)
     for rel, (column, codes) in by_lsoa.items():
-        assert _filtered_copy(shared / rel, out / rel, lambda r, c=column, k=codes: r[c] in k) > 500, rel
+        assert len(_filtered_copy(shared / rel, out / rel, lambda r, c=column, k=codes: r[c] in k)) > 500, rel
     for path in shared.rglob("*"):
         target = out / path.relative_to(shared)
         if path.is_file() and not target.exists():
