@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.browser.accessibility import assert_accessible
 from tests.browser.focus import assert_focus_visible, tab_to
@@ -247,17 +247,40 @@ def test_funder_is_refused_observation_pages(page_as: Callable[..., Page], path:
 
 def test_member_chooses_the_area_on_a_map_of_the_wards(page_as: Callable[..., Page]):
     """Issue 14: "a clickable ward map to choose an area". The map opens under the Area field, and a click on a ward
-    writes it into the field as the field's own list would."""
+    writes it into the field as the field's own list would. Opened before the page's scripts have run (a quick
+    click on a slow connection or a busy machine: the heading shows while vega still loads), it is drawn as well;
+    the script used to listen only for the opening it had missed, and the map never came."""
     member = page_as("member")
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:  # the first request waits for the click; any later one goes through
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    member.route("**/js/charts.js*", hold)
     _open_new_observation_form(member)
+    member.get_by_text("Choose the ward on a map").click()
+    expect(member.locator("details.area-map")).to_have_attribute("open", "")
+    deadline = time.monotonic() + 30
+    while not held and time.monotonic() < deadline:
+        member.wait_for_timeout(50)
+    assert held, "the form never asked for charts.js"
+    held[0].continue_()
+    wards = member.locator("details.area-map svg .role-mark path")
+    expect(wards.first).to_be_visible()
+
+    member.reload()  # scripts first, then the click: the usual order
     area = member.get_by_label("Area")
     expect(area).to_have_value("")
+    status = member.locator("details.area-map [data-choose-status]")
+    expect(status).to_have_text("Click a ward on the map, or type its name above.")
     member.get_by_text("Choose the ward on a map").click()
-    wards = member.locator("details.area-map svg .role-mark path")
     expect(wards.first).to_be_visible()
     assert wards.count() == 34  # Bristol's wards, the demo partnership's
     wards.nth(len("central") + 10).click()
     expect(area).to_have_value(re.compile(r"^.+ \(E05\d{6}\)$"))
     chosen = area.input_value()
-    expect(member.locator("details.area-map [data-choose-status]")).to_have_text(f"Area: {chosen.rsplit(' (', 1)[0]}.")
+    expect(status).to_have_text(f"Area: {chosen.rsplit(' (', 1)[0]}.")
     assert_accessible(member)

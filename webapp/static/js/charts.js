@@ -34,7 +34,7 @@
     var status = details ? details.querySelector("[data-choose-status]") : null;
     if (!details || !input) { return; }
     if (status) { status.textContent = "Click a ward on the map, or type its name above."; }
-    details.addEventListener("toggle", function () {
+    function load() {
       if (!details.open || el.getAttribute("data-loaded")) { return; }
       el.setAttribute("data-loaded", "1");
       window.fetch(el.getAttribute("data-map-src"), { credentials: "same-origin" })
@@ -62,7 +62,11 @@
           el.textContent = "The map could not be drawn; type the name above.";
           if (window.console) { window.console.error(err); }
         });
-    });
+    }
+    details.addEventListener("toggle", load);
+    // Opened before this script ran (a quick click while the page's scripts were still loading): the toggle event
+    // has gone by, so draw it now.
+    load();
   }
   function start() {
     var charts = document.querySelectorAll("[data-chart]");
