@@ -146,9 +146,10 @@ class Encoder:
 
     def bertopic_backend(self):
         """What BERTopic embeds with (the KeyBERTInspired labels' candidate words): this encoder, by :func:`encode`."""
-        with warnings.catch_warnings():  # bertopic imports umap, which warns that TensorFlow is absent (unused)
-            warnings.filterwarnings("ignore", category=ImportWarning, message=".*Tensorflow not installed.*")
-            from bertopic.backend import BaseEmbedder  # noqa: PLC0415 - heavy: loaded only for a fit
+        from nlp.themes.fitting import quiet_imports  # noqa: PLC0415 - the fit's module, which imports this one
+
+        quiet_imports()
+        from bertopic.backend import BaseEmbedder  # noqa: PLC0415 - heavy: loaded only for a fit
 
         encoder = self.for_short_texts()
 

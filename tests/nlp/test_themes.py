@@ -354,7 +354,8 @@ vectors = np.random.default_rng(0).normal(size=(80, 12)).astype("float32")
 layout = UMAP(n_neighbors=6, n_components=3, random_state=1, n_jobs=1).fit_transform(vectors)
 after = counts()
 used = {k: [a - b for a, b in zip(v, before.get(k, (0, 0)))] for k, v in after.items() if v != before.get(k)}
-print(json.dumps({"layout": hashlib.sha256(np.asarray(layout).tobytes()).hexdigest(), "used": used}))
+unused = [m for m in ("transformers", "sentence_transformers") if m in sys.modules]
+print(json.dumps({"layout": hashlib.sha256(np.asarray(layout).tobytes()).hexdigest(), "used": used, "unused": unused}))
 """
 
 
@@ -362,6 +363,8 @@ print(json.dumps({"layout": hashlib.sha256(np.asarray(layout).tobytes()).hexdige
 def test_a_second_process_loads_umaps_compiled_functions_instead_of_compiling_them():
     # umap compiled ~100 numba functions in every process (20-40 s of CPU per worker and per command); with the
     # cache switched on, a process after the first loads each function a fit uses and the layout is the same.
+    # And such a process leaves out BERTopic's optional parts that load transformers and sentence-transformers
+    # (fitting.UNUSED_BERTOPIC_PARTS: 4-8 s of CPU each time).
     import json
     import os
     import subprocess
@@ -383,6 +386,7 @@ def test_a_second_process_loads_umaps_compiled_functions_instead_of_compiling_th
     not_loaded = {name: counts for name, counts in second["used"].items() if counts[1] or not counts[0]}
     assert not not_loaded, not_loaded  # every function the fit used came from the cache: none was compiled
     assert second["layout"] == first["layout"]
+    assert first["unused"] == second["unused"] == []
 
 
 def test_without_a_writable_cache_folder_a_fit_compiles_as_before(monkeypatch, caplog):
