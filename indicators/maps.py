@@ -25,7 +25,7 @@ from indicators.values import (
 )
 from webapp import charts
 from webapp.extensions import db
-from webapp.hierarchy import LEVEL_ORDER, lsoa_ids_within, lsoas_under
+from webapp.hierarchy import LEVEL_ORDER, lsoa_ids_within_many, lsoas_under
 from webapp.models import Area, AreaLevel, Partnership
 
 
@@ -71,12 +71,13 @@ def map_areas(partnership: Partnership | None, level: AreaLevel) -> list[Area]:
         return list(
             db.session.scalars(select(Area).where(Area.level == level, Area.current.is_(True)).order_by(Area.name))
         )
-    ids: set[int] = set()
-    for area in partnership.areas:
-        if area.level is level:
-            ids.add(area.id)
-        elif LEVEL_ORDER[area.level] > LEVEL_ORDER[level]:
-            ids.update(lsoa_ids_within(area) if level is AreaLevel.LSOA else [c.id for c in area.children])
+    ids = {area.id for area in partnership.areas if area.level is level}
+    above = [area for area in partnership.areas if LEVEL_ORDER[area.level] > LEVEL_ORDER[level]]
+    if level is AreaLevel.LSOA:  # the LSOAs of all its wards and authorities, walked together
+        for lsoas in lsoa_ids_within_many(above).values():
+            ids.update(lsoas)
+    else:
+        ids.update(c.id for area in above for c in area.children)
     if not ids:
         return []
     stmt = select(Area).where(Area.id.in_(ids), Area.level == level, Area.current.is_(True)).order_by(Area.name)

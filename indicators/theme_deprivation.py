@@ -18,7 +18,7 @@ from indicators.values import values_frame
 from nlp.themes import queries as theme_queries
 from webapp.disclosure import Released, State, Tally, release, release_groups, threshold
 from webapp.extensions import db
-from webapp.hierarchy import lsoa_ids_within
+from webapp.hierarchy import lsoa_ids_within_many
 from webapp.models import Area, AreaLevel, Partnership
 
 # A theme against deprivation -----------------------------------------------------------------------------------------
@@ -77,9 +77,9 @@ def theme_by_deprivation(partnership: Partnership, theme_id: int, since: date | 
 
     imd = latest_deprivation_index(AreaLevel.LSOA)
     by_area = theme_queries.area_counts(partnership, None, since).get(theme_id, {})
-    lsoa_ids: set[int] = set()
-    for area in partnership.areas:
-        lsoa_ids.update(lsoa_ids_within(area, imd.vintage if imd else None))  # the LSOAs the IMD is on
+    lsoa_ids: set[int] = set()  # the LSOAs the IMD is on, of all the partnership's areas walked together
+    for ids in lsoa_ids_within_many(list(partnership.areas), imd.vintage if imd else None).values():
+        lsoa_ids.update(ids)
     deciles: dict[int, int] = {}
     if imd is not None:
         wanted = lsoa_ids | {a for a in by_area if a is not None}
