@@ -23,6 +23,7 @@ from submissions import signals
 from webapp.celery_app import register_worker_start_hook
 from webapp.home import register_home_panels
 from webapp.jobs import register_result_link
+from webapp.warmup import register_warm_up
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,17 @@ def init_app(app: Flask) -> None:
     _register_pages(app)
     _connect_erasure()
     _schedule_pdf_sweep(app)
+    register_warm_up(app, _warm_up_composer)
+
+
+def _warm_up_composer() -> None:
+    """What the first composer page of a server process loaded (about 9 s idle): spaCy for the quote check, and
+    WeasyPrint's module and the Vega renderer for its chart images (one small chart drawn starts the renderer)."""
+    from convening import pdf  # noqa: PLC0415 - heavy: WeasyPrint, loaded in the warm-up thread
+    from nlp.models_loader import load_spacy  # noqa: PLC0415 - the quote check's loader (spaCy: seconds)
+
+    load_spacy()
+    pdf.vegalite_svg({"data": {"values": [{"x": 1}]}, "mark": "point", "encoding": {"x": {"field": "x"}}})
 
 
 def _schedule_pdf_sweep(app: Flask) -> None:

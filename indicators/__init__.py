@@ -14,6 +14,7 @@ from indicators.grants.views import bp as grants_bp
 from indicators.index_views import bp as index_bp
 from indicators.views import bp
 from webapp.jobs import register_result_link
+from webapp.warmup import register_warm_up
 
 
 def init_app(app: Flask) -> None:
@@ -23,7 +24,14 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(grants_bp)
     app.cli.add_command(grants_cli)
     app.register_blueprint(index_bp)
+    register_warm_up(app, _warm_up_index)
     # The import job's page ends with the list of stored releases (the new one among them).
     register_result_link(
         app, "indicators.import", lambda job: ("See the stored releases", url_for("indicator_admin.index"))
     )
+
+
+def _warm_up_index() -> None:
+    """scipy.stats, which the neighbourhood index's ranking imports on first use (2.5 s; a composer page with an
+    index section or an index page)."""
+    import scipy.stats  # noqa: F401, PLC0415 - heavy: loaded in the warm-up thread

@@ -27,6 +27,7 @@ from webapp.config import DOMAIN_PACKAGES, ConfigError, settings_table_markdown
 from webapp.extensions import db
 from webapp.jobs import work_done_inline
 from webapp.models import Area, AreaLevel, Organisation, OrgKind, OrgRole, Partnership, PlatformRole, User
+from webapp.warmup import warm_up_in_background
 
 log = logging.getLogger(__name__)
 
@@ -344,6 +345,7 @@ def serve_command(host: str, port: int, threads: int, no_worker: bool):
     try:
         click.echo(f"commintel is serving on http://{host}:{port}/  (Ctrl+C to stop)")
         app = current_app._get_current_object()  # type: ignore[attr-defined]  # werkzeug's LocalProxy, untyped
+        warm_up_in_background(app)  # what first requests would load (webapp/warmup.py)
         serve(app, host=host, port=port, threads=threads, ident="commintel")
     finally:
         if worker is not None:
