@@ -37,9 +37,8 @@ endef
 
 # The suite runs in two worker processes (pytest-xdist): much of it waits on subprocesses, servers and the browser,
 # and the machine it was written on has two cores. Each worker has databases of its own (tests/conftest.py).
-# loadgroup hands out one test at a time to whichever worker is free, except a group's tests, which go to one worker
-# together (the one group: tests/disclosure/test_attack_demo.py, whose module fixtures are costly); the measured
-# setting. `make test PYTEST_ARGS=` runs the suite in one process.
+# loadgroup (with no groups: pytest 9.2 drops xdist's) hands out one test at a time to whichever worker is free,
+# the measured setting; `make test PYTEST_ARGS=` runs the suite in one process.
 PYTEST_ARGS ?= -n 2 --dist loadgroup
 
 test: install

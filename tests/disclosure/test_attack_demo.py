@@ -33,10 +33,6 @@ from webapp.disclosure import max_perturbation, threshold
 from webapp.extensions import db
 from webapp.models import User
 
-# One worker runs the whole module (pytest-xdist's loadgroup): its module fixtures (the demo's copy, each role's
-# reading) are made once; split over two workers, the convenor's reading (about 100 s) was made twice.
-pytestmark = pytest.mark.xdist_group("attack-demo")
-
 ROLES = ("resident", "member", "org_admin", "funder", "convenor")
 # The whole attack's limit per role: the convenor's (113,044 unknowns, 669 hidden cells) takes 15-20 s at load
 # average 2; a cell still undecided at the limit fails the test.
