@@ -5,6 +5,7 @@ frame; the bar, line and map charts add their marks and encodings.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
@@ -45,10 +46,24 @@ def bar_chart(rows: list[dict], title: str, x_title: str, description: str, colo
     return vega_lite(rows, title, description, 380, mark={"type": "bar"}, encoding=encoding)
 
 
+def _week_axis(rows: list[dict]) -> dict:
+    """Ticks a 420-pixel axis has room for, on the weeks' own Mondays (Vega's week ticks fall on Sundays): every week
+    up to ten, every other week up to twenty, then one label a month (two-weekly labels overlapped one another on a
+    six-month period)."""
+    weeks = sorted({r["week"] for r in rows})
+    if len(weeks) > 20:
+        return {"format": "%b %Y", "tickCount": {"interval": "month", "step": 1}, "labelOverlap": "greedy"}
+    ticks = [date.fromisoformat(w) for w in weeks[:: 1 if len(weeks) <= 10 else 2]]
+    values = [{"year": d.year, "month": d.month, "date": d.day, "utc": True} for d in ticks]
+    return {"format": "%-d %b", "values": values, "labelOverlap": "greedy"}
+
+
 def line_chart(rows: list[dict], title: str, description: str) -> dict:
-    colours = {"domain": ["Needs", "Assets"], "range": [SERIES_COLOURS["Needs"], SERIES_COLOURS["Assets"]]}
+    """Needs and assets over time; a null ``value`` breaks the line (Vega-Lite's default for path marks)."""
+    drawn = [name for name in ("Needs", "Assets") if any(r["series"] == name for r in rows)]  # the legend's keys
+    colours = {"domain": drawn, "range": [SERIES_COLOURS[name] for name in drawn]}
     encoding = {
-        "x": {"field": "week", "type": "temporal", "title": "Week beginning", "axis": {"format": "%d %b"}},
+        "x": {"field": "week", "type": "temporal", "title": "Week beginning", "axis": _week_axis(rows)},
         "y": {"field": "value", "type": "quantitative", "title": "Observations"},
         "color": {"field": "series", "type": "nominal", "title": None, "legend": {"orient": "bottom"},
                   "scale": colours},

@@ -598,6 +598,8 @@ class Reader:
                 values = spec.get("data", {}).get("values", [])
                 if spec.get("title") == "Observations per week":
                     for v in values:
+                        if v["value"] is None:  # a gap in the line: nothing released for that week
+                            continue
                         start = date.fromisoformat(v["week"])
                         kind = "need" if v["series"] == "Needs" else "asset"
                         d = _with(now, kind=kind, start=max(start, focus["start"]), end=min(start + timedelta(days=7),

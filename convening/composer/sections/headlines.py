@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from convening.composer.charts import bar_chart, chart, line_chart
@@ -24,6 +25,20 @@ class WeekCounts:
     week: str
     need: Count
     asset: Count
+
+
+def weekly_rows(weeks: tuple[WeekCounts, ...]) -> list[dict]:
+    """The line chart's points: every week from the first to the last with observations, for each kind drawn at
+    least once; a week whose count is not released (fewer than k, or none recorded) is a null, so the line breaks
+    there instead of joining its neighbours as if the weeks between had been counted."""
+    released = {(w.week, series): c.value for w in weeks for series, c in (("Needs", w.need), ("Assets", w.asset))
+                if c.perturbed}  # fmt: skip
+    if not released:
+        return []
+    first, last = (date.fromisoformat(w) for w in (min(w.week for w in weeks), max(w.week for w in weeks)))
+    every_week = [(first + timedelta(days=7 * i)).isoformat() for i in range((last - first).days // 7 + 1)]
+    drawn = [series for series in ("Needs", "Assets") if any(s == series for _, s in released)]
+    return [{"week": w, "series": s, "value": released.get((w, s))} for s in drawn for w in every_week]
 
 
 @dataclass(frozen=True)
@@ -135,12 +150,7 @@ def render(facts: HeadlineFacts) -> tuple[str, list[dict]]:
                     f"This period: {facts.period}. Previous: {facts.previous}. Counts below {facts.k} are not drawn.",
                 )
             )
-        weekly = [
-            {"week": w.week, "series": series, "value": c.value}
-            for w in facts.weeks
-            for series, c in (("Needs", w.need), ("Assets", w.asset))
-            if c.perturbed
-        ]
+        weekly = weekly_rows(facts.weeks)
         if weekly:
             charts.append(
                 chart(
