@@ -377,6 +377,9 @@ def test_the_briefing_section_shows_the_published_index_for_each_edition(world, 
     assert "With community" in text
     assert f"| 1 | {next(w.name for w in wards if w.id == top.area_id)} |" in text
     assert "Rank range (5th–95th)" in text
+    assert "| Rank | Ward |" in text  # the heading capitalised, the sentences not ("The 5 Wards with the most need")
+    assert f"{len(wards)} wards ranked by" in text
+    assert "wards with the most need" in text
     assert "1,000 random weightings" in text
     assert "Damp homes survey" in text  # its source, with provenance
     assert "Community: Damp and mould" in text

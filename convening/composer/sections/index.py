@@ -56,9 +56,10 @@ def write(edition: Edition) -> tuple[str, list[dict]]:
     ranked = reading.result.ranked
     by_id = reading.area_by_id
     names = reading.result.domain_names
-    level = version.level.label
+    level = version.level.label  # the table's heading ("Ward", "LSOA")
+    levels = f"{level if level.isupper() else level.lower()}s"  # mid-sentence: "wards", "LSOAs"
     lines = [
-        f"**{_cell(version.index.title)}** (version {version.number}): {len(ranked)} {level}s ranked by "
+        f"**{_cell(version.index.title)}** (version {version.number}): {len(ranked)} {levels} ranked by "
         f"{len(names)} domain{'s' if len(names) != 1 else ''}, 1 = the most need. Indicators standardised with "
         f"{reading.method_label}; the index is the weighted mean of the domain scores.",
         "",
@@ -81,15 +82,15 @@ def write(edition: Edition) -> tuple[str, list[dict]]:
 
     if not ranked:
         return "\n".join([*lines, "No area has values for this index's indicators."]), []
-    lines += [f"### The {min(TOP, len(ranked))} {level}s with the most need", "", header, rule, *rows(ranked[:TOP])]
+    lines += [f"### The {min(TOP, len(ranked))} {levels} with the most need", "", header, rule, *rows(ranked[:TOP])]
     if len(ranked) > TOP:
         bottom = ranked[-min(TOP, len(ranked) - TOP) :]
-        lines += ["", f"### The {len(bottom)} {level}s with the least need", "", header, rule, *rows(bottom)]
+        lines += ["", f"### The {len(bottom)} {levels} with the least need", "", header, rule, *rows(bottom)]
     close = [r for r in ranked if r.stability and r.stability.p95 - r.stability.p5 > 0]
     lines += [
         "",
         f"**Stability.** Each rank was recomputed over {version.draws:,} random weightings of the domains (Dirichlet "
-        f"around the chosen weights, seed {version.seed}). {len(close)} of {len(ranked)} {level}s change rank within "
+        f"around the chosen weights, seed {version.seed}). {len(close)} of {len(ranked)} {levels} change rank within "
         "their 5th–95th percentile range: where ranges overlap, the order is a close call, not a finding.",
     ]
     if reading.community_note:
