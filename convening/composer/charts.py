@@ -52,7 +52,10 @@ def _week_axis(rows: list[dict]) -> dict:
     six-month period)."""
     weeks = sorted({r["week"] for r in rows})
     if len(weeks) > 20:
-        return {"format": "%b %Y", "tickCount": {"interval": "month", "step": 1}, "labelOverlap": "greedy"}
+        # The year on the first label and on January's only: "Jun 2026" on every month did not fit.
+        year_on = "datum.index == 0 || month(datum.value) == 0"
+        return {"labelExpr": f"timeFormat(datum.value, {year_on} ? '%b %Y' : '%b')",
+                "tickCount": {"interval": "month", "step": 1}, "labelOverlap": "greedy"}  # fmt: skip
     ticks = [date.fromisoformat(w) for w in weeks[:: 1 if len(weeks) <= 10 else 2]]
     values = [{"year": d.year, "month": d.month, "date": d.day, "utc": True} for d in ticks]
     return {"format": "%-d %b", "values": values, "labelOverlap": "greedy"}
