@@ -399,3 +399,26 @@ def test_methodology_note_and_withheld_values_are_shown(loaded, import_file, tmp
     assert "withheld by the source" in cell
     assert "no value" not in cell
     assert "Marked “c” by the source." in cell
+
+
+def test_a_source_is_written_out_once_and_the_rows_after_point_to_it(loaded, client_for):
+    """Eight IoD domains from one file each repeated the same 80-word source: the first row writes it out, the rows
+    after it name the dataset, say which row has it, and keep it in full a click away (a screenshot of the demo's
+    ward page was a wall of identical source text)."""
+    page = client_for("resident").get(f"/areas/{CENTRAL_WARD}").get_data(as_text=True)
+    table = page.split('class="data-table indicator-table"')[1].split("</section>")[0]  # sparklines hold tables
+    rows = re.findall(r'<th scope="row">([^<]+)<.*?<td class="(source[^"]*)">(.*?)</td>', table, re.S)
+    iod = [(name.strip(), cls, cell) for name, cls, cell in rows if "Indices of Deprivation" in cell]
+    assert len(iod) >= 3, [r[0] for r in rows]
+    (first_name, first_class, first_cell), *later = iod
+    assert first_class == "source"
+    assert "Ministry of Housing, Communities and Local Government" in first_cell
+    assert "<details>" not in first_cell
+    for name, cls, cell in later:
+        assert cls == "source source-repeated", name
+        shown, full = cell.split("<details>")
+        assert f"as for {first_name} above" in shown
+        assert "Ministry of Housing" not in shown  # not written out again...
+        assert "Ministry of Housing, Communities and Local Government" in full  # ...but there in full
+    other = [cls for name, cls, cell in rows if "mySociety" in cell]
+    assert other == ["source"]  # another dataset's source is written out on its own first row
