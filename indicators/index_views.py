@@ -19,6 +19,7 @@ from indicators import community, index_method
 from indicators import index_operations as index_ops
 from indicators.index_forms import IndexForm, choices_from, theme_choices
 from indicators.index_models import IndexVersion, NeighbourhoodIndex
+from indicators.releases import superseded
 from nlp.themes import queries as theme_queries
 from webapp import charts, disclosure, policy, transactions
 from webapp.extensions import db
@@ -75,7 +76,7 @@ def _form_page(form: IndexForm, partnership: Partnership, index: NeighbourhoodIn
     return render_template(
         "indicators/index_form.html", form=form, partnership=partnership, index=index, indicators=indicators,
         rows=rows, errors=errors, directions=index_method.DIRECTION_LABELS, lsoa_ids={
-            i.id for i in index_ops.available_indicators(AreaLevel.LSOA)},
+            i.id for i in index_ops.available_indicators(AreaLevel.LSOA)}, earlier_releases=superseded(indicators),
     ), status  # fmt: skip
 
 

@@ -14,6 +14,7 @@ from indicators import aggregation
 from indicators.deprivation import deprivation_index
 from indicators.figures import Figure, bridged_figure, counterparts
 from indicators.models import Indicator, ValueKind
+from indicators.releases import current_first
 from indicators.values import (
     WITHHELD,
     all_indicators,
@@ -85,7 +86,10 @@ def map_areas(partnership: Partnership | None, level: AreaLevel) -> list[Area]:
 
 
 def map_indicators(level: AreaLevel) -> list[Indicator]:
-    return [i for i in all_indicators() if LEVEL_ORDER[i.level] <= LEVEL_ORDER[level] and i.level is not AreaLevel.LAD]
+    """The indicators a map (or an index) of ``level`` can show, latest releases first (:func:`current_first`)."""
+    return current_first(
+        [i for i in all_indicators() if LEVEL_ORDER[i.level] <= LEVEL_ORDER[level] and i.level is not AreaLevel.LAD]
+    )
 
 
 def default_map_indicator(indicators: list[Indicator]) -> Indicator | None:

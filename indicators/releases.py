@@ -34,6 +34,33 @@ class Earlier:
     bridge_note: str = ""
 
 
+def superseded(indicators: list[Indicator]) -> dict[int, IndicatorDataset]:
+    """The indicators of an earlier release whose measure (same dataset and indicator keys) has a later release among
+    ``indicators``: indicator id -> the latest release's dataset (e.g. an IoD2019 domain -> IoD2025)."""
+    latest: dict[tuple[str, str], Indicator] = {}
+    for i in indicators:
+        if i.dataset.key and i.key:
+            key = (i.dataset.key, i.key)
+            if key not in latest or _newer(i, latest[key]):
+                latest[key] = i
+    return {
+        i.id: latest[(i.dataset.key, i.key)].dataset
+        for i in indicators
+        if i.dataset.key and i.key and latest[(i.dataset.key, i.key)].id != i.id
+    }
+
+
+def current_first(indicators: list[Indicator]) -> list[Indicator]:
+    """``indicators`` in their order, each measure's latest release before every earlier one (a list ordered by title
+    put "Indices of Deprivation 2019" on 2011 LSOAs above 2025 in every chooser)."""
+    old = superseded(indicators)
+    return sorted(indicators, key=lambda i: i.id in old)  # stable: the order within each part is kept
+
+
+def _newer(a: Indicator, b: Indicator) -> bool:
+    return (a.dataset.release_date or date.min, a.dataset.id) > (b.dataset.release_date or date.min, b.dataset.id)
+
+
 def with_earlier_releases(figures: list[Figure], area: Area) -> list[Figure]:
     """Keep the latest release of each keyed measure; attach the earlier ones to it, compared in words."""
     groups: dict[tuple[str, str], list[Figure]] = defaultdict(list)

@@ -20,6 +20,7 @@ from indicators.figures import area_figures, wider_only
 from indicators.flags import evidence_gap, rising_where_stable
 from indicators.maps import MapLayer, default_map_indicator, map_areas, map_indicators, map_layer
 from indicators.releases import IOD_CAVEAT
+from indicators.releases import superseded as earlier_releases_of
 from indicators.theme_deprivation import theme_by_deprivation
 from nlp.themes.models import Theme
 from webapp import charts, disclosure, geography, policy
@@ -144,6 +145,7 @@ def index():
         partnership=partnership,
         map_level=map_level,
         indicators=indicators,
+        earlier_releases=earlier_releases_of(indicators),
         indicator=None if chosen_theme else indicator,
         themes=themes,
         chosen_theme=chosen_theme,

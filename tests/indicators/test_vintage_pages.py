@@ -243,3 +243,24 @@ def test_one_evidence_gap_rule_on_the_city_list_the_ward_pages_and_the_briefing(
     names = {db.session.scalar(select(Area.name).where(Area.code == code)) for code in listed}
     in_briefing = set(_re.findall(r"^\| ([^|]+?) \| \d+% \|", table, _re.M))
     assert in_briefing == names, (in_briefing, names)
+
+
+def test_choosers_offer_the_latest_release_first_and_mark_the_earlier_one(releases, client_for):
+    """Ordered by dataset title, every chooser put IoD2019 on 2011 LSOAs above IoD2025: a convenor building an index
+    from the top of the list (the demo's screenshot) would build it on the superseded release."""
+    form = html.unescape(client_for("convenor").get("/indexes/new").get_data(as_text=True))
+    hints = re.findall(r'<th scope="row">([^<]+)<br><span class="hint">([^<]+)</span>', form)
+    imd = [hint for name, hint in hints if name == "Index of Multiple Deprivation (IMD)"]
+    assert [h.split(";")[0] for h in imd] == [f"English Indices of Deprivation {y}" for y in (2025, 2019)]
+    assert "earlier release" not in imd[0]
+    assert imd[1].endswith("earlier release: the latest is English Indices of Deprivation 2025")
+    first_2019 = next(i for i, (_, hint) in enumerate(hints) if "2019" in hint)
+    assert all("2019" in hint for _, hint in hints[first_2019:])  # every current measure (FixMyStreet too) above
+    assert any("FixMyStreet" in name for name, _ in hints[:first_2019])
+
+    page = html.unescape(client_for("resident").get("/areas/").get_data(as_text=True))
+    current, earlier = page.split('<optgroup label="Official indicators">')[1].split("</optgroup>")[:2]
+    assert "English Indices of Deprivation 2025" in current
+    assert "2019" not in current
+    assert '<optgroup label="Earlier releases (a later one is above)">' in earlier
+    assert earlier.count("English Indices of Deprivation 2019") == 8  # the IMD and its seven domains
