@@ -16,6 +16,9 @@ SERIES_COLOURS = {
     "Assets": "#0b5a6b",
 }
 OTHER_SERIES_COLOUR = "#5b3a8c"
+# Ticks on whole numbers (counts; percentages of 0-100): no "0.5 observations" tick when the largest bar is 5, as
+# webapp.charts draws its axes.
+WHOLE_AXIS = {"tickMinStep": 1, "format": "d"}
 
 
 def vega_lite(
@@ -34,7 +37,7 @@ def vega_lite(
 def bar_chart(rows: list[dict], title: str, x_title: str, description: str, color_field: str | None = None) -> dict:
     encoding: dict = {
         "y": {"field": "label", "type": "nominal", "title": None, "sort": None, "axis": {"labelLimit": 220}},
-        "x": {"field": "value", "type": "quantitative", "title": x_title},
+        "x": {"field": "value", "type": "quantitative", "title": x_title, "axis": WHOLE_AXIS},
     }
     if color_field:
         series = list(dict.fromkeys(r[color_field] for r in rows))
@@ -67,7 +70,7 @@ def line_chart(rows: list[dict], title: str, description: str) -> dict:
     colours = {"domain": drawn, "range": [SERIES_COLOURS[name] for name in drawn]}
     encoding = {
         "x": {"field": "week", "type": "temporal", "title": "Week beginning", "axis": _week_axis(rows)},
-        "y": {"field": "value", "type": "quantitative", "title": "Observations"},
+        "y": {"field": "value", "type": "quantitative", "title": "Observations", "axis": WHOLE_AXIS},
         "color": {"field": "series", "type": "nominal", "title": None, "legend": {"orient": "bottom"},
                   "scale": colours},
     }  # fmt: skip

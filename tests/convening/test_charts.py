@@ -57,3 +57,17 @@ def test_the_drawn_line_breaks_at_a_gap_and_its_labels_are_the_mondays():
     svg = vegalite_svg(line_chart(weekly_rows(long), "t", "d")).decode()
     labels = re.findall(r">([A-Z][a-z]{2}(?: 2026)?)<", svg)
     assert labels[:4] == ["Jan 2026", "Feb", "Mar", "Apr"]  # a label a month on half a year, the year once
+
+
+def test_count_axes_tick_on_whole_numbers():
+    """A funders' edition whose largest bar was 5 drew ticks at 0.5, 1.0, 1.5 ... observations."""
+    from convening.composer.charts import bar_chart
+
+    rows = [{"label": "Food", "value": 5, "period": "This period"}, {"label": "Housing", "value": 5,
+                                                                     "period": "This period"}]  # fmt: skip
+    svg = vegalite_svg(bar_chart(rows, "Observations by theme", "Observations", "d", color_field="period")).decode()
+    ticks = re.findall(r">(\d+(?:\.\d+)?)</text>", svg)
+    assert ticks == ["0", "1", "2", "3", "4", "5"], ticks
+    weeks = tuple(_week(f"2026-06-{day:02d}", _count(5)) for day in (1, 8))
+    line = vegalite_svg(line_chart(weekly_rows(weeks), "Observations per week", "d")).decode()
+    assert not re.findall(r">\d+\.\d+</text>", line)
