@@ -341,6 +341,9 @@ def _load_demo_parts() -> Iterator[str]:
 @click.option("--no-worker", is_flag=True, help="Do not start the embedded worker (use separate Celery workers).")
 @with_appcontext
 def serve_command(host: str, port: int, threads: int, no_worker: bool):
+    # SIGTERM (kill, systemd, docker stop) ends the process without running `finally`: stopping the worker and the
+    # scheduler below needs it raised as an exit, as Ctrl+C's KeyboardInterrupt is.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     worker = None if no_worker else EmbeddedWorker().start()
     try:
         click.echo(f"commintel is serving on http://{host}:{port}/  (Ctrl+C to stop)")
@@ -350,6 +353,10 @@ def serve_command(host: str, port: int, threads: int, no_worker: bool):
     finally:
         if worker is not None:
             worker.stop()
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 class EmbeddedWorker:
@@ -412,8 +419,13 @@ EMBEDDED_WORKER_NICE = 10
 
 
 def embedded_worker_environment() -> dict[str, str]:
-    """This process's environment, with the embedded worker's lower priority (webapp/worker.py applies it)."""
-    return {**os.environ, "COMMINTEL_WORKER_NICE": str(EMBEDDED_WORKER_NICE)}
+    """This process's environment, with the embedded worker's lower priority and this process's id, so that it
+    stops when this process does (webapp/worker.py applies both)."""
+    return {**os.environ, "COMMINTEL_WORKER_NICE": str(EMBEDDED_WORKER_NICE), **_parent_environment()}
+
+
+def _parent_environment() -> dict[str, str]:
+    return {"COMMINTEL_EMBEDDED_PARENT": str(os.getpid())}
 
 
 def start_embedded_worker(instance_dir: str | None = None) -> subprocess.Popen:
@@ -429,7 +441,7 @@ def start_embedded_scheduler(instance_dir: str | None = None) -> subprocess.Pope
     instance_dir = instance_dir or current_app.config["COMMINTEL_INSTANCE_DIR"]
     cmd = [sys.executable, "-m", "celery", "-A", "webapp.worker", "beat", "--loglevel=INFO",
            "--schedule", str(Path(instance_dir) / "celerybeat-schedule")]  # fmt: skip
-    return subprocess.Popen(cmd, env=os.environ.copy())  # noqa: S603 - fixed argument list, no shell
+    return subprocess.Popen(cmd, env={**os.environ, **_parent_environment()})  # noqa: S603 - fixed arguments, no shell
 
 
 # settings --------------------------------------------------------------------------------------------------------

@@ -167,3 +167,62 @@ def test_the_embedded_worker_runs_below_the_site(tmp_path):
         assert out.returncode != 0
         assert f"COMMINTEL_WORKER_NICE must be a whole number from 0 to 19, got {bad!r}" in out.stderr
         assert "Traceback" not in out.stderr
+
+
+def _children(pid: int) -> set[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return {int(p) for p in path.read_text().split()} if path.exists() else set()
+
+
+def _running(pid: int) -> bool:
+    """The process exists and is not a zombie (an orphan is adopted by init and would show as running)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; the parent-death signal is Linux's")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_stopped_server_takes_its_worker_and_scheduler_with_it(tmp_path, sig):
+    """`kill`, systemd and docker stop send SIGTERM; the out-of-memory killer SIGKILL. Before, `commintel serve`
+    stopped its worker and scheduler only on Ctrl+C: stopped any other way, both ran on, orphaned, and the next
+    `commintel serve` started a second pair beside them (two schedulers, two workers on one SQLite queue). Now
+    SIGTERM runs serve's clean-up, and each child asks Linux for SIGTERM when its parent dies (webapp/worker.py)."""
+    from tests.browser.live_app import COMMINTEL, app_environment, free_port
+
+    port = free_port()
+    env = app_environment(tmp_path, port)
+    log = tmp_path / "serve.log"
+    subprocess.run([str(COMMINTEL), "db", "upgrade"], cwd=PROJECT_ROOT, env=env, check=True, capture_output=True,
+                   timeout=120)  # fmt: skip
+    with log.open("a") as out:
+        server = subprocess.Popen([str(COMMINTEL), "serve", "--port", str(port)], cwd=PROJECT_ROOT, env=env,
+                                  stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    children: set[int] = set()
+    try:
+        deadline = time.monotonic() + 120
+        # Both children up, and each past importing webapp.worker (where it asks for the parent-death signal).
+        while time.monotonic() < deadline and not (
+            len(children := _children(server.pid)) == 2
+            and log.read_text().count("celery@") + log.read_text().count("beat: Starting") >= 2  # fmt: skip
+        ):
+            assert server.poll() is None, log.read_text()[-3000:]
+            time.sleep(0.5)
+        assert len(children) == 2, (children, log.read_text()[-3000:])
+        server.send_signal(sig)
+        server.wait(timeout=60)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and any(map(_running, children)):
+            time.sleep(0.5)
+        left = [pid for pid in children if _running(pid)]
+        assert not left, f"still running after the server stopped: {left}\n{log.read_text()[-3000:]}"
+    finally:
+        for pid in [server.pid, *children]:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
+        if server.poll() is None:
+            server.wait(timeout=10)
