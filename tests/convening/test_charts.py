@@ -38,6 +38,10 @@ def test_unreleased_and_unrecorded_weeks_are_nulls_and_a_kind_never_drawn_is_lef
         {"week": "2026-07-27", "series": "Needs", "value": 6},
     ]
     assert weekly_rows((_week("2026-07-06", _count(None, State.HIDDEN)),)) == []
+    # Weeks before the first and after the last released week are not drawn, not even as gaps: the axis would say
+    # when the first (suppressed) observations were recorded.
+    edges = (_week("2026-06-29", _count(None, State.HIDDEN)), *weeks, _week("2026-08-10", _count(None, State.HIDDEN)))
+    assert weekly_rows(edges) == rows
 
 
 def _line_paths(svg: str) -> list[str]:

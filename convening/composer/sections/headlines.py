@@ -28,14 +28,15 @@ class WeekCounts:
 
 
 def weekly_rows(weeks: tuple[WeekCounts, ...]) -> list[dict]:
-    """The line chart's points: every week from the first to the last with observations, for each kind drawn at
-    least once; a week whose count is not released (fewer than k, or none recorded) is a null, so the line breaks
-    there instead of joining its neighbours as if the weeks between had been counted."""
+    """The line chart's points: every week from the first to the last whose count is released, for each kind drawn
+    at least once; a week between them whose count is not released (fewer than k, or none recorded) is a null, so the
+    line breaks there instead of joining its neighbours as if the weeks between had been counted. The axis spans the
+    released weeks only, as before the gaps were drawn: where the first and last observations fell is not shown."""
     released = {(w.week, series): c.value for w in weeks for series, c in (("Needs", w.need), ("Assets", w.asset))
                 if c.perturbed}  # fmt: skip
     if not released:
         return []
-    first, last = (date.fromisoformat(w) for w in (min(w.week for w in weeks), max(w.week for w in weeks)))
+    first, last = (date.fromisoformat(w) for w in (min(w for w, _ in released), max(w for w, _ in released)))
     every_week = [(first + timedelta(days=7 * i)).isoformat() for i in range((last - first).days // 7 + 1)]
     drawn = [series for series in ("Needs", "Assets") if any(s == series for _, s in released)]
     return [{"week": w, "series": s, "value": released.get((w, s))} for s in drawn for w in every_week]
