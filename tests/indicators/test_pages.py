@@ -401,7 +401,7 @@ def test_methodology_note_and_withheld_values_are_shown(loaded, import_file, tmp
     assert "Marked “c” by the source." in cell
 
 
-def test_a_source_is_written_out_once_and_the_rows_after_point_to_it(loaded, client_for):
+def test_a_source_is_written_out_once_and_the_rows_after_point_to_it(loaded, client_for, import_file, tmp_path):
     """Eight IoD domains from one file each repeated the same 80-word source: the first row writes it out, the rows
     after it name the dataset, say which row has it, and keep it in full a click away (a screenshot of the demo's
     ward page was a wall of identical source text)."""
@@ -422,3 +422,12 @@ def test_a_source_is_written_out_once_and_the_rows_after_point_to_it(loaded, cli
         assert "Ministry of Housing, Communities and Local Government" in full  # ...but there in full
     other = [cls for name, cls, cell in rows if "mySociety" in cell]
     assert other == ["source"]  # another dataset's source is written out on its own first row
+    # Two datasets alike in publisher, licence, release and geography are still two sources, each written out.
+    for title in ("Survey A", "Survey B"):
+        path = tmp_path / f"{title}.csv"
+        path.write_text(f"area_code,period,indicator,value\n{CENTRAL_WARD},2024,{title} measure,3\n")
+        import_file(path, dataset_title=title, publisher="Same Council", licence="OGL", release_date=date(2025, 1, 1))
+    page = client_for("resident").get(f"/areas/{CENTRAL_WARD}").get_data(as_text=True)
+    table = page.split('class="data-table indicator-table"')[1].split("</section>")[0]
+    rows = re.findall(r'<th scope="row">([^<]+)<.*?<td class="(source[^"]*)">(.*?)</td>', table, re.S)
+    assert [cls for name, cls, cell in rows if "Same Council" in cell] == ["source", "source"]
