@@ -23,7 +23,7 @@ from waitress import serve
 
 from webapp import accounts, create_app, demo, geography, transactions
 from webapp import operations as webapp_ops
-from webapp.config import DOMAIN_PACKAGES, ConfigError, settings_table_markdown
+from webapp.config import DOMAIN_PACKAGES, EMBEDDED_PARENT_VARIABLE, ConfigError, settings_table_markdown
 from webapp.extensions import db
 from webapp.jobs import work_done_inline
 from webapp.models import Area, AreaLevel, Organisation, OrgKind, OrgRole, Partnership, PlatformRole, User
@@ -425,7 +425,7 @@ def embedded_worker_environment() -> dict[str, str]:
 
 
 def _parent_environment() -> dict[str, str]:
-    return {"COMMINTEL_EMBEDDED_PARENT": str(os.getpid())}
+    return {EMBEDDED_PARENT_VARIABLE: str(os.getpid())}
 
 
 def start_embedded_worker(instance_dir: str | None = None) -> subprocess.Popen:

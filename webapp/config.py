@@ -40,6 +40,11 @@ def _parse_bool(raw: str) -> bool:
     raise ValueError(f"expected true or false, got {raw!r}")
 
 
+# Set by `commintel serve` for the worker and scheduler it starts (webapp/cli.py): the serve process's id, with which
+# each child asks to stop when that process does (webapp/worker.py). Not a setting: nobody sets it by hand.
+EMBEDDED_PARENT_VARIABLE = "COMMINTEL_EMBEDDED_PARENT"
+
+
 def parse_niceness(raw: str | int | None) -> int | None:
     if raw is None or str(raw).strip() == "":
         return None

@@ -13,30 +13,25 @@ import signal
 import sys
 
 from webapp import create_app
-from webapp.config import parse_niceness
+from webapp.config import EMBEDDED_PARENT_VARIABLE, parse_niceness
 
 NICE_VARIABLE = "COMMINTEL_WORKER_NICE"
-# Set by `commintel serve` for the worker and scheduler it starts: the pid of the serve process they belong to.
-PARENT_VARIABLE = "COMMINTEL_EMBEDDED_PARENT"
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def stop_with_parent(parent: str | None) -> bool:
+def stop_with_parent(parent: str | None) -> None:
     """A child of `commintel serve` asks Linux to send it SIGTERM when that process ends, however it ends (a SIGKILL
     or the out-of-memory killer runs no clean-up in it): without this, the worker and the scheduler ran on alone,
-    and the next `commintel serve` started a second pair beside them. True when the request was made. If the parent
-    is already gone (it died before this line), the child stops now."""
+    and the next `commintel serve` started a second pair beside them. If the parent is already gone (it died before
+    this line), the child stops now."""
     if not parent or not sys.platform.startswith("linux"):
-        return False
+        return
     libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
-        return False
-    if os.getppid() != int(parent):
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) == 0 and os.getppid() != int(parent):
         raise SystemExit("the commintel serve process that started this one has stopped")
-    return True
 
 
-stop_with_parent(os.environ.pop(PARENT_VARIABLE, None))  # popped: not passed on to this process's own children
+stop_with_parent(os.environ.pop(EMBEDDED_PARENT_VARIABLE, None))  # popped: not passed on to this process's own children
 
 
 try:
