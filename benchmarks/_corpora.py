@@ -16,6 +16,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("COMMINTEL_SHARED_DATA", ROOT.parent / "shared" / "data"))
 NHS_CSV = SHARED / "text" / "nhs_fft_patient_feedback_2021_2022_labelled_v6.csv"
 BBC_DIR = SHARED / "benchmarks" / "octis_bbc_news"
+# NHS comments of three other trusts, for replication only (not in ../shared/data: place the file there or name it):
+# The-Strategy-Unit/pxtextmining, datasets/phase_1/text_data.csv at commit ba6c0a2f10ca9bb3b964b72afe6047b463095c75
+# (MIT, NHS England; 10,334 rows, 44 expert subcategories, one per comment).
+NHS_PHASE1_CSV = Path(os.environ.get("COMMINTEL_NHS_PHASE1_CSV", SHARED / "text" / "pxtextmining_phase1_text_data.csv"))
 CACHE = Path(os.environ.get("COMMINTEL_BENCH_CACHE", "/tmp/commintel_bench_cache"))  # noqa: S108 - a cache, recomputable
 
 
@@ -66,6 +70,28 @@ def bbc() -> Corpus:
         labels.append(parts[2] if len(parts) > 2 else "")
     return Corpus("OCTIS BBC News", texts, labels, "the OCTIS label (5 classes)")
 
+
+def nhs_phase1() -> Corpus:
+    """NHS FFT comments of three trusts (pxtextmining phase 1), never used to tune anything: 10,302 non-empty
+    comments, one expert subcategory each (44). Exits with a SKIP message naming the file when it is absent."""
+    import pandas as pd
+
+    if not NHS_PHASE1_CSV.is_file():
+        print(f"SKIP: {NHS_PHASE1_CSV} is absent (The-Strategy-Unit/pxtextmining datasets/phase_1/text_data.csv at "
+              "ba6c0a2; or set COMMINTEL_NHS_PHASE1_CSV).")  # fmt: skip
+        sys.exit(0)
+    df = pd.read_csv(NHS_PHASE1_CSV)
+    df["feedback"] = df["feedback"].fillna("").astype(str).str.strip()
+    df = df[df["feedback"] != ""]
+    return Corpus(
+        "NHS phase 1 comments",
+        df["feedback"].tolist(),
+        df["subcategory"].astype(str).str.strip().tolist(),
+        "the expert subcategory (one per comment, 44)",
+    )
+
+
+CORPORA = {"nhs": nhs, "bbc": bbc, "nhs1": nhs_phase1}
 
 ENCODERS = ("onnx-int8", "torch")
 # Where the app keeps the ONNX export of the encoder too (the COMMINTEL_MODEL_CACHE_DIR setting, else instance/models).

@@ -45,7 +45,7 @@ def parse_candidate(text: str) -> tuple[str, dict]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", choices=["nhs", "bbc"], default="nhs")
+    parser.add_argument("--corpus", choices=list(_corpora.CORPORA), default="nhs")
     parser.add_argument("--split", choices=["tune", "holdout", "all"], default="tune")
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--cand", action="append", default=[])
@@ -60,7 +60,7 @@ def main(argv=None) -> int:
     from nlp.themes.params import ThemeParams
 
     spacy_nlp = load_spacy(DEFAULT_SPACY_NAME, exclude=("ner", "lemmatizer"))
-    corpus = {"nhs": _corpora.nhs, "bbc": _corpora.bbc}[args.corpus]()
+    corpus = _corpora.CORPORA[args.corpus]()
     if args.limit:
         corpus.texts, corpus.labels = corpus.texts[: args.limit], corpus.labels[: args.limit]
     encoder = _corpora.encoder("onnx-int8")
