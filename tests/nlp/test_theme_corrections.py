@@ -83,6 +83,29 @@ def test_two_themes_about_the_same_thing_get_different_names():
     assert naming._name_key(themes[1].label) != naming._name_key(themes[0].label)
 
 
+def test_a_theme_of_answers_without_a_noun_is_named_by_its_quoted_term():
+    """Answers of adverbs ("Absolutely not", "Definitely") hold no noun to name the theme by: it is named by its
+    first allowed term, quoted (it read "Comments about absolutely", seen on NHS comments), and the name is still a
+    noun phrase that the privacy rule allows."""
+    texts = ["Absolutely not.", "Definitely not.", "Not really.", "Absolutely!", "Definitely.", "Really not."] * 2
+    topics = np.zeros(len(texts), dtype=int)
+    encoder = fitting.emb.load_model()
+    centroid = np.asarray(fitting.emb.encode(["absolutely"], model=encoder))[0]
+    themes = [fit_params.ThemeResult(topic=0, label="Absolutely, definitely",
+                                     terms=["absolutely", "definitely", "really"],
+                                     size=len(texts), representative=[], centroid=centroid)]  # fmt: skip
+    vocabulary = ["absolutely", "definitely", "really"]
+    naming.name_themes(themes, texts, topics, np.ones(len(texts)), vocabulary, encoder)
+    assert themes[0].label == "Comments like \u201cabsolutely\u201d"
+    assert themes[0].description == "Comments like \u201cabsolutely\u201d."
+    assert saved_themes.label_allowed(themes[0].label, set(vocabulary))
+    assert saved_themes.description_allowed(themes[0].description, set(vocabulary))
+    # The quoted term must pass the privacy rule like any other word of a name.
+    assert not saved_themes.label_allowed("Comments like \u201cjanet\u201d", set(vocabulary))
+    parse = naming.Parses(naming.load_names_pipeline())
+    assert naming._noun_phrases([themes[0].label], parse) == {themes[0].label}
+
+
 def test_corrections_are_applied_and_map_to_the_theme_they_name():
     topics = np.array([0, 0, 0, 1, 1, 1, -1, 2, 2])
     centroids = np.eye(3, dtype=np.float32)
