@@ -116,6 +116,8 @@ def sparkline(
         spec["mark"]["invalid"] = "break-paths-show-domains"
         spec["encoding"]["y"]["scale"] = {"zero": True}
     spec["padding"] = 2
+    # The row's own colour shows through (a white box sat on the theme list's shaded rows).
+    spec["background"] = "transparent"
     return spec
 
 

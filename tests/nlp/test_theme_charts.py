@@ -62,6 +62,8 @@ def test_months_of_fewer_than_k_add_up_into_quarters_that_say_something(world, c
     spark = _spec(row, f"spark-need-{theme.id}")
     assert [s["value"] for s in spark["datasets"]["series"]] == expected
     assert "per quarter" in spark["description"]
+    assert spark["background"] == "transparent"  # not a white box on the list's shaded rows
+    assert '<table class="data-table compact theme-list">' in listing
 
 
 def test_a_thin_year_adds_up_into_one_period(world, client_for):
