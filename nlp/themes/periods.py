@@ -1,9 +1,11 @@
 """The periods a theme page shows: months when at least half of them are released as a number, else quarters, else
-the whole year (:func:`periods`), with each period's cells nested so that no released count can be subtracted from
-another to reveal a suppressed one. Plain values in (tallies per month), released values out."""
+the whole year (:func:`periods`; the theme list chooses one grain for a whole table, :func:`table_grain`), with each
+period's cells nested so that no released count can be subtracted from another to reveal a suppressed one. Plain
+values in (tallies per month), released values out."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -102,3 +104,21 @@ def periods(
         if numbers >= SHOWN_ENOUGH * len(cells) or size == GRAINS[-1][1]:
             return cells
     return []  # not reached: the year is always returned
+
+
+def table_grain(tables: Iterable[list[list[Period]]]) -> tuple[str, int]:
+    """(name, months) of the finest grain at which at least half the cells of a table are released as a number (the
+    rule of :func:`periods`, over every row at once: one set of columns). ``tables``: the table's rows as released
+    blocks, one table per grain of :data:`GRAINS`, in that order (the year when none says enough)."""
+    for (name, size), rows in zip(GRAINS, tables, strict=True):
+        cells = [p for row in rows for p in row]
+        if sum(1 for p in cells if p.count.value is not None) >= SHOWN_ENOUGH * len(cells):
+            return name, size
+    return GRAINS[-1]
+
+
+def column_label(start: date, months: int) -> str:
+    """A short column heading: "Mar 26", "Dec 25–Feb 26" (a quarter), "Dec 25–Nov 26" (the year)."""
+    if months == 1:
+        return f"{start:%b %y}"
+    return f"{start:%b %y}\u2013{add_months(start, months - 1):%b %y}"

@@ -115,24 +115,30 @@ def partnership_themes(slug: str):
                 continue
             per_month = monthly.get(theme_id, {})
             nested = periods.nesting(per_month, months)
-            # Each month names the larger cells shown anywhere that contain it: its row's total, the theme's total,
-            # the quarters and year around it, and the same month, quarter and year over all kinds (the theme's page
+            # Each period names the larger cells shown anywhere that contain it: its row's total, the theme's total,
+            # the quarters and year around it, and the same period and larger ones over all kinds (the theme's page
             # may show those), so a small total is never broken down here. The sparkline is the same cells.
             around = (all_nested.get(theme_id, {}),)
-            cells = [p.count for p in periods.released_blocks(nested, months, 1, [tally, theme_total], around)]
             spark = periods.periods(per_month, months, [tally, theme_total], around)
             rows.append(
                 {
                     "theme": themes[theme_id],
                     "total": total,
-                    "months": cells,
+                    "grains": {
+                        size: periods.released_blocks(nested, months, size, [tally, theme_total], around)
+                        for _, size in periods.GRAINS
+                    },  # fmt: skip
                     "trend": trends.get(theme_id),
                     "spark": _sparkline(themes[theme_id], spark),
                     "spark_grain": _grain(spark),
                 }
             )
         rows.sort(key=lambda r: (-r["total"].shown_value, r["theme"].label))
-        sections.append({"kind": kind, "rows": rows, "moving": _moving(rows)})
+        grain, size = periods.table_grain([r["grains"][size] for r in rows] for _, size in periods.GRAINS)
+        for r in rows:
+            r["cells"] = [p.count for p in r.pop("grains")[size]]
+        columns = [periods.column_label(block[0], size) for block in periods.blocks(months, size)]
+        sections.append({"kind": kind, "rows": rows, "moving": _moving(rows), "grain": grain, "columns": columns})
     heatmap = _heatmap(partnership, list(themes.values()), everything)
     return render_template(
         "nlp/partnership.html",
@@ -140,7 +146,6 @@ def partnership_themes(slug: str):
         model=model,
         corpus=_corpus(model) if model else None,
         sections=sections,
-        months=months,
         heatmap=heatmap,
         method_note=disclosure.method_note(),
         refresh_form=ActionForm(),

@@ -424,6 +424,10 @@ class Reader:
             table = section.find(".//{*}table")
             if table is None:
                 continue
+            # Months, or quarters or the year when months say too little: the caption names the table's grain.
+            caption = text_of(table.find("{*}caption"))
+            size = next(n for g, n in GRAINS.items() if f"per theme and {g}" in caption)
+            periods = [(months[i][0], months[i + size - 1][1]) for i in range(0, len(months), size)]
             for tr in table.findall(".//{*}tbody/{*}tr"):
                 th = tr.find("{*}th")
                 link = th.find(".//{*}a")
@@ -431,7 +435,7 @@ class Reader:
                 seen.append(theme)
                 tds = [text_of(td) for td in tr.findall("{*}td")]
                 self.add(f"{path} {theme} {kind} all", Definition(theme=theme, kind=kind), tds[0])
-                for (start, end), display in zip(months, tds[3:], strict=True):  # after all, trend, sparkline
+                for (start, end), display in zip(periods, tds[3:], strict=True):  # after all, trend, sparkline
                     self.add(f"{path} {theme} {kind} {start:%Y-%m}",
                              Definition(theme=theme, kind=kind, start=start, end=end), display)  # fmt: skip
         return seen

@@ -54,11 +54,18 @@ def test_months_of_fewer_than_k_add_up_into_quarters_that_say_something(world, c
     # The last quarter is the trend's "last 3 complete months", the one before it the "3 before": the same cells.
     trend = queries.trends(world["partnership"], None)[theme.id]
     assert (trend.recent, trend.before) == (expected[3], expected[2])
-    # The list keeps its month columns (each "not shown": the theme's month over all kinds is fewer than k, not
-    # broken down by kind) and draws its sparkline by quarter, with the same values.
+    # The list's table says something too: its months would all be "not shown", so its columns are the quarters,
+    # the same cells and values as the theme page's (it read twelve columns of "–"); the sparkline draws them.
     listing = client_for("convenor").get(f"/themes/{world['partnership'].slug}").get_data(as_text=True)
+    needs = listing.split("<h2>Needs</h2>")[1].split("</section>")[0]
+    assert "Observations per theme and quarter (the last 12 complete months)</caption>" in needs
     row = _row(listing, "Damp in rented homes")
-    assert len(HIDDEN.findall(row)) == 12
+    assert not HIDDEN.findall(row)
+    assert re.findall(r"<td>(.*?)</td>", row, re.S)[-4:] == [str(v) for v in expected]
+    this = queries.month_start(date.today())
+    months = [queries.add_months(this, -back) for back in range(12, 0, -1)]
+    headers = [f"{months[i]:%b %y}\u2013{months[i + 2]:%b %y}" for i in range(0, 12, 3)]
+    assert re.findall(r'<th scope="col">(.*?)</th>', needs)[4:] == headers
     spark = _spec(row, f"spark-need-{theme.id}")
     assert [s["value"] for s in spark["datasets"]["series"]] == expected
     assert "per quarter" in spark["description"]
@@ -72,11 +79,12 @@ def test_a_thin_year_adds_up_into_one_period(world, client_for):
     assert "<caption>Observations per year (the last 12 complete months)</caption>" in page
     year = release(Tally.of(_observations(theme, set(range(1, 13)))))
     assert re.search(rf'<th scope="row">[A-Z][a-z]{{2}} \d{{4}}–[A-Z][a-z]{{2}} \d{{4}}</th><td>{year}</td>', page)
-    # Months inside a hidden quarter are withheld on the list ("not shown"), never 0 or a number.
+    # The list's table has one column, the year, with the same value; no month or quarter of it is shown anywhere.
     listing = client_for("convenor").get(f"/themes/{world['partnership'].slug}").get_data(as_text=True)
+    assert "Observations per theme and year (the last 12 complete months)</caption>" in listing
     row = _row(listing, "Damp in rented homes")
-    assert len(HIDDEN.findall(row)) == 12
-    assert row.count('<span class="visually-hidden">not shown</span>') == 12
+    assert re.findall(r"<td>(.*?)</td>", row, re.S)[-1] == str(year)
+    assert not HIDDEN.findall(row)
     assert "too few to draw" in row  # one period: no line
 
 
