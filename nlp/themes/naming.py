@@ -50,8 +50,15 @@ def _chunk_words(chunk) -> list[str]:
 
 
 def _stems(phrase: str) -> set[str]:
-    """Words with a plural "s" off: "hour" and "hours", "nurse" and "nurses" count as one word in a name."""
-    return {w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in phrase.split()}
+    """Words with a plural off: "hour" and "hours", "nurse" and "nurses", "activity" and "activities" count as one
+    word in a name (a name read "Activities and activity")."""
+    return {_singular(w) for w in phrase.split()}
+
+
+def _singular(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
 # What names need from a spaCy pipeline: part-of-speech tags (tagger, and the attribute ruler that maps them to

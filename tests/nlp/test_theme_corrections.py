@@ -63,6 +63,10 @@ def test_a_theme_whose_best_name_is_taken_takes_its_best_free_one():
     assert naming._free_name(scored, every, ["nurses", "rota"]) == ("staff and nurses and rota", "staff")
     assert naming._free_name([(0.9, "meals")], {naming._name_key("Meals")}, ["work", "appointments"]) == (
         "meals and work", "meals")  # fmt: skip
+    # A plural in "-ies" is its singular too: not "Activities and activity" (seen on NHS comments).
+    assert naming._free_name([(0.9, "activities"), (0.8, "activity"), (0.7, "games")], set()) == (
+        "activities and games", "activities")  # fmt: skip
+    assert naming._name_key("Parties") == naming._name_key("party")
 
 
 def test_two_themes_about_the_same_thing_get_different_names():
