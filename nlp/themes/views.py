@@ -124,10 +124,11 @@ def partnership_themes(slug: str):
                 {
                     "theme": themes[theme_id],
                     "total": total,
+                    # Every grain's cells: the table takes one grain for all its rows (periods.table_grain).
                     "grains": {
                         size: periods.released_blocks(nested, months, size, [tally, theme_total], around)
                         for _, size in periods.GRAINS
-                    },  # fmt: skip
+                    },
                     "trend": trends.get(theme_id),
                     "spark": _sparkline(themes[theme_id], spark),
                     "spark_grain": _grain(spark),
