@@ -98,21 +98,30 @@ def periods(
     :func:`released_blocks`), so a quarter of fewer than k is never broken into months on any page: the theme list's
     month columns are :func:`released_blocks` of the same cells."""
     nested = nesting(per_month, months)
-    for _, size in GRAINS:
-        cells = released_blocks(nested, months, size, within, also)
-        numbers = sum(1 for p in cells if p.count.value is not None)
-        if numbers >= SHOWN_ENOUGH * len(cells) or size == GRAINS[-1][1]:
-            return cells
-    return []  # not reached: the year is always returned
+    return finest(released_blocks(nested, months, size, within, also) for _, size in GRAINS)
 
 
-def table_grain(tables: Iterable[list[list[Period]]]) -> tuple[str, int]:
-    """(name, months) of the finest grain at which at least half the cells of a table are released as a number (the
-    rule of :func:`periods`, over every row at once: one set of columns). ``tables``: the table's rows as released
-    blocks, one table per grain of :data:`GRAINS`, in that order (the year when none says enough)."""
-    for (name, size), rows in zip(GRAINS, tables, strict=True):
-        cells = [p for row in rows for p in row]
-        if sum(1 for p in cells if p.count.value is not None) >= SHOWN_ENOUGH * len(cells):
+def says_enough(cells: Iterable[Period]) -> bool:
+    """At least half of ``cells`` are released as a number."""
+    cells = list(cells)
+    return sum(1 for p in cells if p.count.value is not None) >= SHOWN_ENOUGH * len(cells)
+
+
+def finest(by_grain: Iterable[list[Period]]) -> list[Period]:
+    """The first of ``by_grain`` (a theme's periods at each grain of :data:`GRAINS`, in that order) that says enough,
+    else the last (the year). Lazy: a generator's coarser grains are not released once a finer one says enough."""
+    cells: list[Period] = []
+    for cells in by_grain:
+        if says_enough(cells):
+            break
+    return cells
+
+
+def table_grain(rows: list[dict[int, list[Period]]]) -> tuple[str, int]:
+    """(name, months) of the finest grain at which the whole table says enough (the rule of :func:`periods`, over
+    every row at once: one set of columns); the year when none does. ``rows``: each row's periods by grain size."""
+    for name, size in GRAINS:
+        if says_enough(p for row in rows for p in row[size]):
             return name, size
     return GRAINS[-1]
 

@@ -119,23 +119,25 @@ def partnership_themes(slug: str):
             # the quarters and year around it, and the same period and larger ones over all kinds (the theme's page
             # may show those), so a small total is never broken down here. The sparkline is the same cells.
             around = (all_nested.get(theme_id, {}),)
-            spark = periods.periods(per_month, months, [tally, theme_total], around)
+            # Every grain's cells: the table takes one grain for all its rows (periods.table_grain), the sparkline
+            # the row's own finest grain that says enough (as the theme's page does).
+            grains = {
+                size: periods.released_blocks(nested, months, size, [tally, theme_total], around)
+                for _, size in periods.GRAINS
+            }
+            spark = periods.finest(grains.values())
             rows.append(
                 {
                     "theme": themes[theme_id],
                     "total": total,
-                    # Every grain's cells: the table takes one grain for all its rows (periods.table_grain).
-                    "grains": {
-                        size: periods.released_blocks(nested, months, size, [tally, theme_total], around)
-                        for _, size in periods.GRAINS
-                    },
+                    "grains": grains,
                     "trend": trends.get(theme_id),
                     "spark": _sparkline(themes[theme_id], spark),
                     "spark_grain": _grain(spark),
                 }
             )
         rows.sort(key=lambda r: (-r["total"].shown_value, r["theme"].label))
-        grain, size = periods.table_grain([r["grains"][size] for r in rows] for _, size in periods.GRAINS)
+        grain, size = periods.table_grain([r["grains"] for r in rows])
         for r in rows:
             r["cells"] = [p.count for p in r.pop("grains")[size]]
         columns = [periods.column_label(block[0], size) for block in periods.blocks(months, size)]
