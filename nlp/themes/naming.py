@@ -56,9 +56,11 @@ def _stems(phrase: str) -> set[str]:
 
 
 def _singular(word: str) -> str:
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+    """A form shared by a word and its plural, not always a word: "-s" off, then a final "ie" as "y" ("activities",
+    "activity" -> "activity"; "movies", "movie" -> "movy", which "-ies" -> "y" alone would have split)."""
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        word = word[:-1]
+    return word[:-2] + "y" if word.endswith("ie") else word
 
 
 # What names need from a spaCy pipeline: part-of-speech tags (tagger, and the attribute ruler that maps them to

@@ -67,6 +67,7 @@ def test_a_theme_whose_best_name_is_taken_takes_its_best_free_one():
     assert naming._free_name([(0.9, "activities"), (0.8, "activity"), (0.7, "games")], set()) == (
         "activities and games", "activities")  # fmt: skip
     assert naming._name_key("Parties") == naming._name_key("party")
+    assert naming._name_key("Movies") == naming._name_key("movie")  # "-ies" is not always "-y"
 
 
 def test_two_themes_about_the_same_thing_get_different_names():
