@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from indicators.area_themes import theme_map_layer
 from nlp.themes import queries
-from nlp.themes.models import Theme, ThemeAssignment, ThemeModel
-from webapp import operations as webapp_ops
+from nlp.themes.models import Theme
+from tests.themed import add_themed, theme_model
 from webapp.disclosure import State, Tally, release
 from webapp.extensions import db
 from webapp.models import Area, AreaLevel
@@ -23,36 +23,15 @@ SMALL, LARGE = "E05000031", "E05000032"
 
 
 def _world_with_a_small_ward(world) -> tuple[list[Theme], dict[str, Area]]:
-    from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
-    from submissions.operations import ensure_default_categories
-
-    ensure_default_categories()
-    partnership = world["partnership"]
-    agreement = webapp_ops.publish_agreement(partnership, "We share observations at partnership level.", None)
-    webapp_ops.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
+    themes, model = theme_model(world, [f"Theme {i}" for i in range(4)], corpus_size=36)
     wards = {code: Area(code=code, name=name, level=AreaLevel.WARD)
              for code, name in ((SMALL, "Small Ward"), (LARGE, "Large Ward"))}  # fmt: skip
     db.session.add_all(wards.values())
-    themes = [Theme(partnership_id=partnership.id, auto_label=f"Theme {i}", auto_label_machine_made=False)
-              for i in range(4)]  # fmt: skip
-    db.session.add_all(themes)
     db.session.flush()
-    model = ThemeModel(partnership_id=partnership.id, embedding_model="test", path="test", active=True,
-                       corpus_size=36, changes={"topic_theme_ids": [t.id for t in themes]})  # fmt: skip
-    db.session.add(model)
-    housing = db.session.scalar(select(Category).where(Category.slug == "housing-and-homelessness"))
     month = queries.add_months(queries.month_start(date.today()), -2)
     for theme in themes:  # one observation of each theme in the small ward, eight in the large one
         for code, n in ((SMALL, 1), (LARGE, 8)):
-            for _ in range(n):
-                obs = Observation(
-                    organisation_id=world["org"].id, partnership_id=partnership.id, kind=ObservationKind.NEED,
-                    area_id=wards[code].id, category_id=housing.id, text="Damp", redacted_text="Damp",
-                    period_start=month, status=ObservationStatus.SUBMITTED, sharing_level=SharingLevel.PARTNERSHIP,
-                )  # fmt: skip
-                db.session.add(obs)
-                db.session.flush()
-                db.session.add(ThemeAssignment(observation_id=obs.id, model_id=model.id, theme_id=theme.id))
+            add_themed(world, model, theme, n, month, area_id=wards[code].id)
     db.session.commit()
     return themes, wards
 

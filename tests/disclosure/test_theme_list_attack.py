@@ -15,10 +15,10 @@ import random
 from datetime import date
 
 import pytest
-from sqlalchemy import select
 
 from tests.conftest import sign_in
 from tests.disclosure import attack, scrape
+from tests.themed import add_themed, theme_model
 from webapp.disclosure import max_perturbation, threshold
 from webapp.extensions import db
 
@@ -30,24 +30,10 @@ def _themed(world) -> None:
     """One active model with THEMES themes; each theme's needs and assets, month by month over the last 12 complete
     months, draw 0-4 observations (a few themes get a busy month of needs, so their pages are in months)."""
     from nlp.themes import queries
-    from nlp.themes.models import Theme, ThemeAssignment, ThemeModel
-    from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
-    from submissions.operations import ensure_default_categories
-    from webapp import operations as webapp_ops
+    from submissions.models import ObservationKind
 
-    ensure_default_categories()
     rng = random.Random(SEED)  # noqa: S311 - seeded test data, not a secret
-    partnership = world["partnership"]
-    agreement = webapp_ops.publish_agreement(partnership, "We share observations at partnership level.", None)
-    webapp_ops.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
-    themes = [Theme(partnership_id=partnership.id, auto_label=f"Theme {i}", auto_label_machine_made=False)
-              for i in range(THEMES)]  # fmt: skip
-    db.session.add_all(themes)
-    db.session.flush()
-    model = ThemeModel(partnership_id=partnership.id, embedding_model="test", path="test", active=True,
-                       corpus_size=0, changes={"topic_theme_ids": [t.id for t in themes]})  # fmt: skip
-    db.session.add(model)
-    housing = db.session.scalar(select(Category).where(Category.slug == "housing-and-homelessness"))
+    themes, model = theme_model(world, [f"Theme {i}" for i in range(THEMES)])
     this_month = queries.month_start(date.today())
     for i, theme in enumerate(themes):
         for kind in (ObservationKind.NEED, ObservationKind.ASSET):
@@ -55,16 +41,7 @@ def _themed(world) -> None:
                 n = rng.randint(0, 4)
                 if kind is ObservationKind.NEED and i < 2 and back % 2 == 0:
                     n += 5  # every other month is busy: these themes' pages (all kinds) stay in months
-                for _ in range(n):
-                    obs = Observation(
-                        organisation_id=world["org"].id, partnership_id=partnership.id, kind=kind,
-                        category_id=housing.id, text="Text", redacted_text="Text",
-                        period_start=queries.add_months(this_month, -back), status=ObservationStatus.SUBMITTED,
-                        sharing_level=SharingLevel.PARTNERSHIP,
-                    )  # fmt: skip
-                    db.session.add(obs)
-                    db.session.flush()
-                    db.session.add(ThemeAssignment(observation_id=obs.id, model_id=model.id, theme_id=theme.id))
+                add_themed(world, model, theme, n, queries.add_months(this_month, -back), kind=kind, text="Text")
     db.session.commit()
 
 

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from nlp.themes import queries
-from nlp.themes.models import Theme, ThemeAssignment, ThemeModel
-from webapp import operations as webapp_ops
+from nlp.themes.models import Theme, ThemeAssignment
+from tests.themed import add_themed, theme_model
 from webapp.extensions import db
 
 # Observations per month, counted back from this month: every month below k = 5 but one. Every count is released
@@ -32,38 +32,14 @@ def theme(world):
 
 def _theme(world, batches: list[tuple[int, int, str | None]]) -> Theme:
     """A theme with batches of (months back from this one, observations, code of the area they are placed in)."""
-    from submissions.models import Category, Observation, ObservationKind, ObservationStatus, SharingLevel
-    from submissions.operations import ensure_default_categories
-
-    ensure_default_categories()
-    partnership = world["partnership"]
-    agreement = webapp_ops.publish_agreement(partnership, "We share observations at partnership level.", None)
-    webapp_ops.accept_agreement(agreement, world["org"], world["users"]["org_admin"])
-    theme = Theme(partnership_id=partnership.id, auto_label="Damp in rented homes", auto_label_machine_made=False)
-    db.session.add(theme)
-    db.session.flush()
-    model = ThemeModel(
-        partnership_id=partnership.id, embedding_model="test", path="test", active=True, corpus_size=TOTAL,
-        changes={"topic_theme_ids": [theme.id]},
-    )  # fmt: skip
-    db.session.add(model)
-    housing = db.session.scalar(select(Category).where(Category.slug == "housing-and-homelessness"))
-    this_month = queries.month_start(date.today())
     from webapp.models import Area
 
+    (theme,), model = theme_model(world, ["Damp in rented homes"], corpus_size=TOTAL)
+    this_month = queries.month_start(date.today())
     for back, n, code in batches:
         area_id = db.session.scalar(select(Area.id).where(Area.code == code)) if code else None
-        for _ in range(n):
-            obs = Observation(
-                organisation_id=world["org"].id, partnership_id=partnership.id, kind=ObservationKind.NEED,
-                area_id=area_id, category_id=housing.id, text="Damp and mould in the flat",
-                redacted_text="Damp and mould in the flat",
-                period_start=queries.add_months(this_month, -back), status=ObservationStatus.SUBMITTED,
-                sharing_level=SharingLevel.PARTNERSHIP,
-            )  # fmt: skip
-            db.session.add(obs)
-            db.session.flush()
-            db.session.add(ThemeAssignment(observation_id=obs.id, model_id=model.id, theme_id=theme.id))
+        add_themed(world, model, theme, n, queries.add_months(this_month, -back), area_id=area_id,
+                   text="Damp and mould in the flat")  # fmt: skip
     db.session.commit()
     return theme
 
